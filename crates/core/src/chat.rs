@@ -1,0 +1,127 @@
+//! The *submit a message* use case: store the user's message, queue its turn, acknowledge.
+//! It never waits for the agent, so a gateway (a WebSocket handler, a 30-second Lambda) returns at once.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::domain::{Channel, NewUserMessage, Turn};
+use crate::ids::{ClientMessageId, ConversationId, MessageId, UserId};
+use crate::ports::{ClientPush, ConversationStore, PortError, TurnQueue};
+use crate::protocol::{ErrorCode, FrameError, ServerFrame, TurnStatus, validate_message};
+
+/// Accepts user messages on any channel.
+#[derive(Clone)]
+pub struct ChatService {
+    conversations: Arc<dyn ConversationStore>,
+    queue: Arc<dyn TurnQueue>,
+    push: Arc<dyn ClientPush>,
+}
+
+/// A user message to submit; ids are already validated by their types.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub conversation_id: ConversationId,
+    pub client_message_id: ClientMessageId,
+    pub text: String,
+    pub channel: Channel,
+}
+
+impl ChatService {
+    pub fn new(
+        conversations: Arc<dyn ConversationStore>,
+        queue: Arc<dyn TurnQueue>,
+        push: Arc<dyn ClientPush>,
+    ) -> Self {
+        Self {
+            conversations,
+            queue,
+            push,
+        }
+    }
+
+    /// Stores the message and queues its turn, then pushes `ack` and `status: queued` to the user.
+    ///
+    /// Idempotent on the client message id: a repeat is acknowledged with the first message's id, and
+    /// re-queued only while it has no reply (the turn processor skips answered messages, so a repeat
+    /// can never be answered twice).
+    pub async fn submit(&self, user: &UserId, s: Submission) -> Result<MessageId, FrameError> {
+        let fail = |code: ErrorCode, message: String| FrameError {
+            code,
+            message,
+            client_message_id: Some(s.client_message_id.to_string()),
+            conversation_id: Some(s.conversation_id.to_string()),
+        };
+        validate_message(&s.text).map_err(|e| fail(e.code, e.message))?;
+        let appended = self
+            .conversations
+            .append_user_message(
+                user,
+                &s.conversation_id,
+                NewUserMessage {
+                    id: MessageId::generate(),
+                    client_message_id: s.client_message_id.clone(),
+                    content: s.text.clone(),
+                    channel: s.channel,
+                    created_at: OffsetDateTime::now_utc(),
+                },
+            )
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "storing a user message failed");
+                fail(ErrorCode::Internal, "the message could not be stored; please retry".into())
+            })?;
+        if !appended.answered {
+            let turn = Turn {
+                user_id: user.clone(),
+                conversation_id: s.conversation_id.clone(),
+                user_message_id: appended.message_id.clone(),
+                client_message_id: s.client_message_id.clone(),
+                prompt: s.text,
+                channel: s.channel,
+            };
+            self.queue.enqueue(turn).await.map_err(|e: PortError| {
+                tracing::error!(error = %e, "queueing a turn failed");
+                fail(
+                    ErrorCode::Internal,
+                    "the message was stored but could not be queued; send it again with the same id".into(),
+                )
+            })?;
+        }
+        self.push
+            .push(
+                user,
+                &ServerFrame::Ack {
+                    client_message_id: s.client_message_id,
+                    conversation_id: s.conversation_id.clone(),
+                    message_id: appended.message_id.clone(),
+                },
+            )
+            .await;
+        if !appended.answered {
+            self.push
+                .push(
+                    user,
+                    &ServerFrame::Status {
+                        conversation_id: s.conversation_id,
+                        status: TurnStatus::Queued,
+                    },
+                )
+                .await;
+        }
+        Ok(appended.message_id)
+    }
+
+    /// Asks the running turn of a conversation to stop. Returns whether one was running.
+    pub async fn cancel(&self, user: &UserId, conversation: &ConversationId) -> Result<bool, FrameError> {
+        self.queue.cancel(user, conversation).await.map_err(|e| {
+            tracing::error!(error = %e, "cancelling a turn failed");
+            FrameError {
+                code: ErrorCode::Internal,
+                message: "the turn could not be cancelled".into(),
+                client_message_id: None,
+                conversation_id: Some(conversation.to_string()),
+            }
+        })
+    }
+}

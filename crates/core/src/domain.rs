@@ -1,0 +1,190 @@
+//! Domain types: conversations, stored messages, the queued unit of work (a [`Turn`]) and token usage.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ids::{ClientMessageId, ConversationId, MessageId, UserId};
+
+/// The largest message a client may send, in bytes of UTF-8.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+
+/// The longest conversation title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl Role {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "user" => Some(Role::User),
+            "assistant" => Some(Role::Assistant),
+            _ => None,
+        }
+    }
+}
+
+/// Where a message came from (recorded per message so channels can share one history).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Web,
+    Telegram,
+}
+
+impl Channel {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Telegram => "telegram",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "web" => Some(Channel::Web),
+            "telegram" => Some(Channel::Telegram),
+            _ => None,
+        }
+    }
+}
+
+/// Tokens a turn consumed, as reported by OpenClaw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// A conversation as listed to its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub title: String,
+    pub updated_at: OffsetDateTime,
+    pub message_count: u64,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub role: Role,
+    pub content: String,
+    pub channel: Channel,
+    pub created_at: OffsetDateTime,
+}
+
+/// A user message to store: the input of [`crate::ports::ConversationStore::append_user_message`].
+#[derive(Debug, Clone)]
+pub struct NewUserMessage {
+    pub id: MessageId,
+    pub client_message_id: ClientMessageId,
+    pub content: String,
+    pub channel: Channel,
+    pub created_at: OffsetDateTime,
+}
+
+/// An assistant reply to store, tied to the user message it answers.
+#[derive(Debug, Clone)]
+pub struct NewAssistantMessage {
+    pub id: MessageId,
+    pub reply_to: MessageId,
+    pub content: String,
+    pub channel: Channel,
+    pub usage: Usage,
+    pub cost_usd: Option<f64>,
+    pub duration_ms: u64,
+    pub created_at: OffsetDateTime,
+}
+
+/// One unit of queued work: answer the user message `user_message_id`.
+///
+/// A turn carries everything the processor needs, so a queue can hold it as a self-contained message
+/// (an SQS body on AWS). Processing is idempotent on `user_message_id`: a turn whose message already
+/// has a reply is skipped, which makes redelivery harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Turn {
+    pub user_id: UserId,
+    pub conversation_id: ConversationId,
+    pub user_message_id: MessageId,
+    pub client_message_id: ClientMessageId,
+    pub prompt: String,
+    pub channel: Channel,
+}
+
+/// Formats a time the way the protocol does: RFC 3339 in UTC with milliseconds.
+pub fn format_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&format)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// A conversation title from its first message: the first line, at most 60 characters.
+pub fn title_from_message(content: &str) -> String {
+    const MAX: usize = 60;
+    let line = content.trim().lines().next().unwrap_or_default().trim();
+    if line.chars().count() <= MAX {
+        line.to_owned()
+    } else {
+        let cut: String = line.chars().take(MAX - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc_with_milliseconds() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
+        assert_eq!(format_time(t), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn titles_take_the_first_line_and_shorten_long_ones() {
+        assert_eq!(title_from_message("  hello\nworld"), "hello");
+        let long = "a".repeat(100);
+        let title = title_from_message(&long);
+        assert_eq!(title.chars().count(), 60);
+        assert!(title.ends_with('…'));
+    }
+
+    #[test]
+    fn a_turn_round_trips_through_json() {
+        let turn = Turn {
+            user_id: UserId::parse("u1").unwrap(),
+            conversation_id: ConversationId::parse("c1").unwrap(),
+            user_message_id: MessageId::generate(),
+            client_message_id: ClientMessageId::parse("m1").unwrap(),
+            prompt: "hi".into(),
+            channel: Channel::Web,
+        };
+        let json = serde_json::to_string(&turn).unwrap();
+        assert!(json.contains("\"conversationId\":\"c1\""));
+        assert_eq!(serde_json::from_str::<Turn>(&json).unwrap(), turn);
+    }
+}

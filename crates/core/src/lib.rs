@@ -1,0 +1,23 @@
+//! The heart of serverless-openclaw: what a conversation, a message and a turn are, the wire protocol
+//! spoken with clients, the ports (traits) that storage, queues, client push and the agent runtime
+//! implement, and the two use cases every deployment shares: *submit a message* and *process a turn*.
+//!
+//! Nothing here knows about AWS, SQLite, HTTP frameworks or Node: adapters live in the `local` and `aws`
+//! crates, the OpenClaw runtime in `agent`, and composition in `cli` and `lambdas`.
+//!
+//! Layout:
+//! - [`ids`]: validated identifiers (every id that becomes a key or a path goes through here).
+//! - [`domain`]: conversations, messages, turns, token usage.
+//! - [`protocol`]: client ⇄ server frames and REST bodies (`docs/protocol.md`).
+//! - [`ports`]: the traits adapters implement, each with its contract.
+//! - [`chat`]: the *submit a message* use case.
+//! - [`turn`]: the *process a turn* use case.
+
+pub mod chat;
+pub mod domain;
+pub mod ids;
+pub mod ports;
+pub mod protocol;
+pub mod turn;
+
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,243 @@
+//! Ports: the narrow traits adapters implement. Each has a local twin (`local` crate) and, later, an AWS
+//! one; the contract stated on each trait is what both must honour (and what the contract tests check).
+
+use std::error::Error as StdError;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::{Conversation, Message, NewAssistantMessage, NewUserMessage, Turn, Usage};
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::protocol::{ErrorCode, ServerFrame};
+
+/// A failure of a storage or queue adapter. Adapter error types are mapped into this once, at the edge,
+/// so no SDK or driver type leaks into the domain.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// The addressed item does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A conditional write lost: the item changed (or exists) since the caller read it.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The backend failed (I/O, driver, network); the cause is kept for the log.
+    #[error("storage backend failed: {0}")]
+    Backend(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl PortError {
+    /// Wraps any backend error.
+    pub fn backend(e: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        PortError::Backend(e.into())
+    }
+}
+
+/// The outcome of storing a user message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The stored message's id (the earlier one when `duplicate`).
+    pub message_id: MessageId,
+    /// The same client message id was already stored in this conversation; nothing new was written.
+    pub duplicate: bool,
+    /// The stored message already has an assistant reply.
+    pub answered: bool,
+}
+
+/// Conversations and their messages, per user.
+///
+/// Contract:
+/// - Everything is scoped by `user`: one user can never see or change another's conversations.
+/// - `append_user_message` creates the conversation when it does not exist (titled from the message) and
+///   is idempotent on `(user, conversation, client_message_id)`: a repeat returns the first message's id
+///   with `duplicate: true` and writes nothing.
+/// - `append_assistant_message` stores at most one reply per user message: a second reply to the same
+///   `reply_to` is a `Conflict`; a missing conversation is `NotFound`.
+/// - `list_messages` returns up to `limit` messages created before `before` (or the newest), oldest first.
+/// - `list_conversations` orders by last update, newest first.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    async fn create_conversation(
+        &self,
+        user: &UserId,
+        id: &ConversationId,
+        title: &str,
+    ) -> Result<(), PortError>;
+    async fn list_conversations(&self, user: &UserId) -> Result<Vec<Conversation>, PortError>;
+    async fn append_user_message(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        message: NewUserMessage,
+    ) -> Result<Appended, PortError>;
+    async fn append_assistant_message(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        message: NewAssistantMessage,
+    ) -> Result<(), PortError>;
+    async fn is_answered(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        user_message: &MessageId,
+    ) -> Result<bool, PortError>;
+    async fn list_messages(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        limit: usize,
+        before: Option<&MessageId>,
+    ) -> Result<Vec<Message>, PortError>;
+    async fn delete_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<(), PortError>;
+}
+
+/// An opaque version of a stored transcript (an S3 ETag, a content hash for files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranscriptVersion(pub String);
+
+/// A transcript as stored: OpenClaw's JSONL session records and their version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transcript {
+    pub bytes: Vec<u8>,
+    pub version: TranscriptVersion,
+}
+
+/// OpenClaw session transcripts, one per conversation, written back with a version check.
+///
+/// Contract:
+/// - `save` with `expected: None` succeeds only if no transcript exists; with `Some(v)` only if the stored
+///   version is still `v`. Otherwise it is a `Conflict` and the stored transcript is left untouched
+///   (never last-writer-wins).
+/// - A save is atomic: readers see the old or the new bytes, never a mix.
+/// - `delete` of a missing transcript succeeds.
+#[async_trait]
+pub trait TranscriptStore: Send + Sync {
+    async fn load(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<Option<Transcript>, PortError>;
+    async fn save(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        bytes: &[u8],
+        expected: Option<&TranscriptVersion>,
+    ) -> Result<TranscriptVersion, PortError>;
+    async fn delete(&self, user: &UserId, conversation: &ConversationId) -> Result<(), PortError>;
+}
+
+/// The per-conversation turn queue.
+///
+/// Contract:
+/// - Turns of one `(user, conversation)` are processed one at a time, in enqueue order; turns of
+///   different conversations may run in parallel.
+/// - A turn is delivered at least once; processing is idempotent (see [`Turn`]), so redelivery is harmless.
+/// - `cancel` asks the turn currently running in that conversation to stop; it returns whether one was
+///   running. Queued turns are not affected.
+#[async_trait]
+pub trait TurnQueue: Send + Sync {
+    async fn enqueue(&self, turn: Turn) -> Result<(), PortError>;
+    async fn cancel(&self, user: &UserId, conversation: &ConversationId) -> Result<bool, PortError>;
+}
+
+/// Pushes server frames to every open connection of a user.
+///
+/// Contract: best effort and never blocking the turn on a slow client; a connection that is gone is
+/// forgotten by the adapter. Frames to one user arrive in the order they were pushed.
+#[async_trait]
+pub trait ClientPush: Send + Sync {
+    async fn push(&self, user: &UserId, frame: &ServerFrame);
+}
+
+/// Whether the agent runtime is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    /// Nothing running; the next turn starts it (a cold start).
+    Stopped,
+    /// Starting; turns wait for it.
+    Starting,
+    /// Warm: turns start at once.
+    Ready,
+}
+
+/// What the agent runtime reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStatus {
+    pub state: AgentState,
+    pub openclaw_version: Option<String>,
+    /// `provider/model` when a provider is configured, `None` when turns would fail with `no_provider`.
+    pub model: Option<String>,
+}
+
+/// One turn for the agent runtime.
+#[derive(Debug, Clone)]
+pub struct AgentTurn {
+    pub user_id: UserId,
+    pub conversation_id: ConversationId,
+    /// The transcript to continue from; `None` starts a new session.
+    pub transcript: Option<Vec<u8>>,
+    pub prompt: String,
+}
+
+/// Progress of a running turn, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent {
+    /// The runtime is working on the turn (after any cold start).
+    Started,
+    /// New reply text; all deltas of a turn concatenate to [`AgentReply::text`].
+    Delta(String),
+}
+
+/// A finished turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentReply {
+    pub text: String,
+    pub usage: Usage,
+    pub cost_usd: Option<f64>,
+    pub duration_ms: u64,
+    /// The whole updated transcript, to be saved with the version it was loaded at.
+    pub transcript: Vec<u8>,
+}
+
+/// A failed turn, with the protocol error code to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct AgentError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl AgentError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Runs OpenClaw turns.
+///
+/// Contract:
+/// - `run_turn` sends [`AgentEvent::Started`] once the turn runs, then deltas, then returns the reply; it
+///   returns an error (never hangs) on provider failure (`llm_error`), deadline (`timeout`), `cancel`
+///   (`cancelled`), runtime death (`agent_crashed`) or missing configuration (`no_provider`).
+/// - Turns of different conversations may run concurrently; the caller runs at most one per conversation.
+/// - A failed turn returns no transcript, so the stored one stays the last good version.
+#[async_trait]
+pub trait AgentRuntime: Send + Sync {
+    fn status(&self) -> AgentStatus;
+    async fn run_turn(
+        &self,
+        turn: AgentTurn,
+        events: mpsc::UnboundedSender<AgentEvent>,
+        cancel: CancellationToken,
+    ) -> Result<AgentReply, AgentError>;
+}

@@ -1,0 +1,418 @@
+//! The wire protocol of `docs/protocol.md`: WebSocket frames both ways, error codes and REST bodies.
+//! The web UI, local mode and AWS all speak exactly these types.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::{Conversation, MAX_MESSAGE_BYTES, Message, Role, Usage, format_time};
+use crate::ids::{ClientMessageId, ConversationId, MessageId, is_valid_id};
+
+/// The largest WebSocket text frame accepted, in bytes.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Machine-readable error codes shared by WebSocket frames and REST answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    TooLarge,
+    InvalidId,
+    NoProvider,
+    LlmError,
+    AgentCrashed,
+    Timeout,
+    Cancelled,
+    Conflict,
+    NotFound,
+    Internal,
+}
+
+/// A frame sent by a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientFrame {
+    SendMessage {
+        conversation_id: ConversationId,
+        message: String,
+        client_message_id: ClientMessageId,
+    },
+    Cancel {
+        conversation_id: ConversationId,
+    },
+    Ping,
+}
+
+/// Why a client frame was refused, ready to be sent back as an `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Echoed only when the client sent a valid one, so the client can tie the error to its message.
+    pub client_message_id: Option<String>,
+    pub conversation_id: Option<String>,
+}
+
+impl FrameError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            client_message_id: None,
+            conversation_id: None,
+        }
+    }
+
+    /// The `error` frame that answers this refusal.
+    pub fn into_frame(self) -> ServerFrame {
+        ServerFrame::Error {
+            code: self.code,
+            message: self.message,
+            client_message_id: self.client_message_id,
+            conversation_id: self.conversation_id,
+        }
+    }
+}
+
+/// Parses and validates a client text frame: shape, action, ids and message size.
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(FrameError::new(
+            ErrorCode::TooLarge,
+            format!("frame is larger than {} KiB", MAX_FRAME_BYTES / 1024),
+        ));
+    }
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| FrameError::new(ErrorCode::BadRequest, format!("frame is not valid JSON: {e}")))?;
+    let Value::Object(fields) = value else {
+        return Err(FrameError::new(ErrorCode::BadRequest, "frame must be a JSON object"));
+    };
+    let action = fields.get("action").and_then(Value::as_str).ok_or_else(|| {
+        FrameError::new(ErrorCode::BadRequest, "frame needs a string field \"action\"")
+    })?;
+    // Echo ids back only when they are valid: an invalid id is never reflected to the client.
+    let echo = |name: &str| {
+        fields
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| is_valid_id(s))
+            .map(str::to_owned)
+    };
+    let with_ids = |mut e: FrameError| {
+        e.client_message_id = echo("clientMessageId");
+        e.conversation_id = echo("conversationId");
+        e
+    };
+    let conversation_id = || match fields.get("conversationId") {
+        None | Some(Value::Null) => Ok(ConversationId::default_conversation()),
+        Some(Value::String(s)) => ConversationId::parse(s.as_str())
+            .map_err(|e| with_ids(FrameError::new(ErrorCode::InvalidId, e.to_string()))),
+        Some(_) => Err(with_ids(FrameError::new(
+            ErrorCode::BadRequest,
+            "\"conversationId\" must be a string",
+        ))),
+    };
+    match action {
+        "ping" => Ok(ClientFrame::Ping),
+        "cancel" => Ok(ClientFrame::Cancel {
+            conversation_id: conversation_id()?,
+        }),
+        "sendMessage" => {
+            let conversation_id = conversation_id()?;
+            let client_message_id = match fields.get("clientMessageId") {
+                Some(Value::String(s)) => ClientMessageId::parse(s.as_str())
+                    .map_err(|e| with_ids(FrameError::new(ErrorCode::InvalidId, e.to_string())))?,
+                _ => {
+                    return Err(with_ids(FrameError::new(
+                        ErrorCode::BadRequest,
+                        "sendMessage needs a string field \"clientMessageId\"",
+                    )));
+                }
+            };
+            let Some(Value::String(message)) = fields.get("message") else {
+                return Err(with_ids(FrameError::new(
+                    ErrorCode::BadRequest,
+                    "sendMessage needs a string field \"message\"",
+                )));
+            };
+            validate_message(message).map_err(with_ids)?;
+            Ok(ClientFrame::SendMessage {
+                conversation_id,
+                message: message.clone(),
+                client_message_id,
+            })
+        }
+        other => Err(with_ids(FrameError::new(
+            ErrorCode::BadRequest,
+            format!("unknown action {other:?}; expected sendMessage, cancel or ping"),
+        ))),
+    }
+}
+
+/// Checks a message's size and that it is not blank.
+pub fn validate_message(message: &str) -> Result<(), FrameError> {
+    if message.len() > MAX_MESSAGE_BYTES {
+        return Err(FrameError::new(
+            ErrorCode::TooLarge,
+            format!(
+                "message is {} bytes; the limit is {} KiB",
+                message.len(),
+                MAX_MESSAGE_BYTES / 1024
+            ),
+        ));
+    }
+    if message.trim().is_empty() {
+        return Err(FrameError::new(ErrorCode::BadRequest, "message is empty"));
+    }
+    Ok(())
+}
+
+/// Where a turn is, as shown to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnStatus {
+    Queued,
+    Starting,
+    Running,
+    Idle,
+}
+
+/// A frame sent by the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum ServerFrame {
+    Ack {
+        client_message_id: ClientMessageId,
+        conversation_id: ConversationId,
+        message_id: MessageId,
+    },
+    Status {
+        conversation_id: ConversationId,
+        status: TurnStatus,
+    },
+    Delta {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        text: String,
+    },
+    Message {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        role: Role,
+        content: String,
+        usage: Usage,
+        cost_usd: Option<f64>,
+        duration_ms: u64,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_message_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<String>,
+    },
+    Pong,
+}
+
+impl ServerFrame {
+    /// The frame as JSON text.
+    pub fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail: no maps with non-string keys, no custom impls.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{\"type\":\"error\"}"))
+    }
+}
+
+/// REST error body: `{"code","message"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// An entry of `GET /api/conversations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationSummary {
+    pub id: ConversationId,
+    pub title: String,
+    pub updated_at: String,
+    pub message_count: u64,
+}
+
+impl From<&Conversation> for ConversationSummary {
+    fn from(c: &Conversation) -> Self {
+        Self {
+            id: c.id.clone(),
+            title: c.title.clone(),
+            updated_at: format_time(c.updated_at),
+            message_count: c.message_count,
+        }
+    }
+}
+
+/// Body of `GET /api/conversations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationList {
+    pub conversations: Vec<ConversationSummary>,
+}
+
+/// An entry of `GET /api/conversations/{id}/messages`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: MessageId,
+    pub role: Role,
+    pub content: String,
+    pub created_at: String,
+    pub channel: crate::domain::Channel,
+}
+
+impl From<&Message> for MessageView {
+    fn from(m: &Message) -> Self {
+        Self {
+            id: m.id.clone(),
+            role: m.role,
+            content: m.content.clone(),
+            created_at: format_time(m.created_at),
+            channel: m.channel,
+        }
+    }
+}
+
+/// Body of `GET /api/conversations/{id}/messages`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageList {
+    pub messages: Vec<MessageView>,
+}
+
+/// Body of `POST /api/conversations` (request, optional) and its answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewConversation {
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// Answer of `POST /api/conversations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedConversation {
+    pub id: ConversationId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn code_of(text: &str) -> ErrorCode {
+        parse_client_frame(text).unwrap_err().code
+    }
+
+    #[test]
+    fn send_message_parses_with_the_default_conversation() {
+        let frame =
+            parse_client_frame(r#"{"action":"sendMessage","message":"hi","clientMessageId":"c1"}"#)
+                .unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::SendMessage {
+                conversation_id: ConversationId::parse("default").unwrap(),
+                message: "hi".into(),
+                client_message_id: ClientMessageId::parse("c1").unwrap(),
+            }
+        );
+    }
+
+    #[test]
+    fn ping_and_cancel_parse() {
+        assert_eq!(parse_client_frame(r#"{"action":"ping"}"#).unwrap(), ClientFrame::Ping);
+        assert_eq!(
+            parse_client_frame(r#"{"action":"cancel","conversationId":"c-2"}"#).unwrap(),
+            ClientFrame::Cancel {
+                conversation_id: ConversationId::parse("c-2").unwrap()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_frames_are_bad_requests() {
+        assert_eq!(code_of("{not json"), ErrorCode::BadRequest);
+        assert_eq!(code_of("[1,2]"), ErrorCode::BadRequest);
+        assert_eq!(code_of(r#"{"action":"dance"}"#), ErrorCode::BadRequest);
+        assert_eq!(code_of(r#"{"action":"sendMessage","message":"x"}"#), ErrorCode::BadRequest);
+        assert_eq!(
+            code_of(r#"{"action":"sendMessage","clientMessageId":"a","message":"   "}"#),
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"action":"sendMessage","clientMessageId":"a","message":7}"#),
+            ErrorCode::BadRequest
+        );
+    }
+
+    #[test]
+    fn path_like_ids_are_invalid_and_not_echoed() {
+        let err = parse_client_frame(
+            r#"{"action":"sendMessage","conversationId":"../etc","message":"x","clientMessageId":"ok"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidId);
+        assert_eq!(err.conversation_id, None);
+        assert_eq!(err.client_message_id.as_deref(), Some("ok"));
+    }
+
+    #[test]
+    fn oversized_messages_and_frames_are_too_large() {
+        let big = "a".repeat(40 * 1024);
+        let frame = json!({"action":"sendMessage","message":big,"clientMessageId":"c"}).to_string();
+        assert_eq!(code_of(&frame), ErrorCode::TooLarge);
+        let exactly = "a".repeat(MAX_MESSAGE_BYTES);
+        let frame = json!({"action":"sendMessage","message":exactly,"clientMessageId":"c"}).to_string();
+        assert!(parse_client_frame(&frame).is_ok());
+        assert_eq!(code_of(&" ".repeat(MAX_FRAME_BYTES + 1)), ErrorCode::TooLarge);
+    }
+
+    #[test]
+    fn server_frames_serialize_as_documented() {
+        let conv = ConversationId::parse("default").unwrap();
+        let id = MessageId::parse("m1").unwrap();
+        let frame = ServerFrame::Message {
+            conversation_id: conv.clone(),
+            message_id: id.clone(),
+            role: Role::Assistant,
+            content: "hello".into(),
+            usage: Usage {
+                input_tokens: 3,
+                output_tokens: 4,
+            },
+            cost_usd: None,
+            duration_ms: 12,
+        };
+        assert_eq!(
+            serde_json::to_value(&frame).unwrap(),
+            json!({"type":"message","conversationId":"default","messageId":"m1","role":"assistant",
+                   "content":"hello","usage":{"inputTokens":3,"outputTokens":4},"costUsd":null,"durationMs":12})
+        );
+        let status = ServerFrame::Status {
+            conversation_id: conv,
+            status: TurnStatus::Queued,
+        };
+        assert_eq!(
+            status.to_json(),
+            r#"{"type":"status","conversationId":"default","status":"queued"}"#
+        );
+        assert_eq!(ServerFrame::Pong.to_json(), r#"{"type":"pong"}"#);
+        let error = FrameError::new(ErrorCode::LlmError, "down").into_frame();
+        assert_eq!(error.to_json(), r#"{"type":"error","code":"llm_error","message":"down"}"#);
+    }
+
+    #[test]
+    fn server_frames_round_trip() {
+        let frame = ServerFrame::Delta {
+            conversation_id: ConversationId::parse("c").unwrap(),
+            message_id: MessageId::generate(),
+            text: "chunk".into(),
+        };
+        let back: ServerFrame = serde_json::from_str(&frame.to_json()).unwrap();
+        assert_eq!(back, frame);
+    }
+}

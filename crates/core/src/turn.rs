@@ -1,0 +1,222 @@
+//! The *process a turn* use case: run one queued turn on the agent and keep stored data consistent
+//! whatever happens.
+//!
+//! Order matters: the transcript is written back (with a version check) before the assistant message is
+//! stored, so a turn that loses a race changes nothing; a failed turn stores nothing but leaves the user
+//! message, and the transcript stays the last good version.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::{NewAssistantMessage, Role, Turn};
+use crate::ids::MessageId;
+use crate::ports::{
+    AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ClientPush, ConversationStore,
+    PortError, TranscriptStore,
+};
+use crate::protocol::{ErrorCode, ServerFrame, TurnStatus};
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnOutcome {
+    /// The reply was stored and pushed.
+    Answered(MessageId),
+    /// The user message already had a reply (a redelivery); nothing was done.
+    AlreadyAnswered,
+    /// The turn failed; the user was told with this code.
+    Failed(ErrorCode),
+}
+
+/// Runs queued turns.
+#[derive(Clone)]
+pub struct TurnProcessor {
+    conversations: Arc<dyn ConversationStore>,
+    transcripts: Arc<dyn TranscriptStore>,
+    agent: Arc<dyn AgentRuntime>,
+    push: Arc<dyn ClientPush>,
+}
+
+impl TurnProcessor {
+    pub fn new(
+        conversations: Arc<dyn ConversationStore>,
+        transcripts: Arc<dyn TranscriptStore>,
+        agent: Arc<dyn AgentRuntime>,
+        push: Arc<dyn ClientPush>,
+    ) -> Self {
+        Self {
+            conversations,
+            transcripts,
+            agent,
+            push,
+        }
+    }
+
+    /// The agent runtime, for status reports.
+    pub fn agent(&self) -> &Arc<dyn AgentRuntime> {
+        &self.agent
+    }
+
+    /// Processes one turn; every path ends with an `idle` status frame.
+    pub async fn process(&self, turn: &Turn, cancel: CancellationToken) -> TurnOutcome {
+        let started = Instant::now();
+        let outcome = match self.answer(turn, cancel).await {
+            Ok(Some(id)) => TurnOutcome::Answered(id),
+            Ok(None) => TurnOutcome::AlreadyAnswered,
+            Err(e) => {
+                self.push
+                    .push(
+                        &turn.user_id,
+                        &ServerFrame::Error {
+                            code: e.code,
+                            message: e.message.clone(),
+                            client_message_id: Some(turn.client_message_id.to_string()),
+                            conversation_id: Some(turn.conversation_id.to_string()),
+                        },
+                    )
+                    .await;
+                TurnOutcome::Failed(e.code)
+            }
+        };
+        if outcome != TurnOutcome::AlreadyAnswered {
+            self.status(turn, TurnStatus::Idle).await;
+        }
+        tracing::info!(
+            user = %turn.user_id,
+            conversation = %turn.conversation_id,
+            message = %turn.user_message_id,
+            outcome = ?outcome,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "turn finished"
+        );
+        outcome
+    }
+
+    async fn answer(
+        &self,
+        turn: &Turn,
+        cancel: CancellationToken,
+    ) -> Result<Option<MessageId>, AgentError> {
+        let user = &turn.user_id;
+        let conversation = &turn.conversation_id;
+        if self
+            .conversations
+            .is_answered(user, conversation, &turn.user_message_id)
+            .await
+            .map_err(storage_error)?
+        {
+            return Ok(None);
+        }
+        if self.agent.status().state != AgentState::Ready {
+            self.status(turn, TurnStatus::Starting).await;
+        }
+        let transcript = self
+            .transcripts
+            .load(user, conversation)
+            .await
+            .map_err(storage_error)?;
+        let (version, bytes) = match transcript {
+            Some(t) => (Some(t.version), Some(t.bytes)),
+            None => (None, None),
+        };
+        let assistant_id = MessageId::generate();
+        let (events, mut received) = mpsc::unbounded_channel();
+        let run = self.agent.run_turn(
+            AgentTurn {
+                user_id: user.clone(),
+                conversation_id: conversation.clone(),
+                transcript: bytes,
+                prompt: turn.prompt.clone(),
+            },
+            events,
+            cancel,
+        );
+        // Forward progress while the turn runs; the runtime drops its sender when the turn ends.
+        let forward = async {
+            while let Some(event) = received.recv().await {
+                match event {
+                    AgentEvent::Started => self.status(turn, TurnStatus::Running).await,
+                    AgentEvent::Delta(text) => {
+                        let frame = ServerFrame::Delta {
+                            conversation_id: conversation.clone(),
+                            message_id: assistant_id.clone(),
+                            text,
+                        };
+                        self.push.push(user, &frame).await;
+                    }
+                }
+            }
+        };
+        let (reply, ()) = tokio::join!(run, forward);
+        let reply = reply?;
+
+        self.transcripts
+            .save(user, conversation, &reply.transcript, version.as_ref())
+            .await
+            .map_err(|e| match e {
+                PortError::Conflict(detail) => {
+                    tracing::warn!(%detail, "transcript changed during the turn; reply discarded");
+                    AgentError::new(
+                        ErrorCode::Conflict,
+                        "the conversation changed while the agent was answering, so this reply was \
+                         not saved; send the message again",
+                    )
+                }
+                other => storage_error(other),
+            })?;
+        let stored = self
+            .conversations
+            .append_assistant_message(
+                user,
+                conversation,
+                NewAssistantMessage {
+                    id: assistant_id.clone(),
+                    reply_to: turn.user_message_id.clone(),
+                    content: reply.text.clone(),
+                    channel: turn.channel,
+                    usage: reply.usage,
+                    cost_usd: reply.cost_usd,
+                    duration_ms: reply.duration_ms,
+                    created_at: OffsetDateTime::now_utc(),
+                },
+            )
+            .await;
+        match stored {
+            Ok(()) => {}
+            // Another delivery of this turn answered first; its reply stands.
+            Err(PortError::Conflict(_)) => return Ok(None),
+            Err(e) => return Err(storage_error(e)),
+        }
+        self.push
+            .push(
+                user,
+                &ServerFrame::Message {
+                    conversation_id: conversation.clone(),
+                    message_id: assistant_id.clone(),
+                    role: Role::Assistant,
+                    content: reply.text,
+                    usage: reply.usage,
+                    cost_usd: reply.cost_usd,
+                    duration_ms: reply.duration_ms,
+                },
+            )
+            .await;
+        Ok(Some(assistant_id))
+    }
+
+    async fn status(&self, turn: &Turn, status: TurnStatus) {
+        let frame = ServerFrame::Status {
+            conversation_id: turn.conversation_id.clone(),
+            status,
+        };
+        self.push.push(&turn.user_id, &frame).await;
+    }
+}
+
+fn storage_error(e: PortError) -> AgentError {
+    tracing::error!(error = %e, "storage failed during a turn");
+    AgentError::new(ErrorCode::Internal, "storage failed during the turn; please retry")
+}
