@@ -69,7 +69,10 @@ impl ChatService {
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "storing a user message failed");
-                fail(ErrorCode::Internal, "the message could not be stored; please retry".into())
+                fail(
+                    ErrorCode::Internal,
+                    "the message could not be stored; please retry".into(),
+                )
             })?;
         if !appended.answered {
             let turn = Turn {
@@ -113,7 +116,11 @@ impl ChatService {
     }
 
     /// Asks the running turn of a conversation to stop. Returns whether one was running.
-    pub async fn cancel(&self, user: &UserId, conversation: &ConversationId) -> Result<bool, FrameError> {
+    pub async fn cancel(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<bool, FrameError> {
         self.queue.cancel(user, conversation).await.map_err(|e| {
             tracing::error!(error = %e, "cancelling a turn failed");
             FrameError {

@@ -53,6 +53,7 @@ pub struct Appended {
 ///   with `duplicate: true` and writes nothing.
 /// - `append_assistant_message` stores at most one reply per user message: a second reply to the same
 ///   `reply_to` is a `Conflict`; a missing conversation is `NotFound`.
+/// - `is_answered` is `NotFound` when the conversation does not exist (it was deleted).
 /// - `list_messages` returns up to `limit` messages created before `before` (or the newest), oldest first.
 /// - `list_conversations` orders by last update, newest first.
 #[async_trait]
@@ -143,7 +144,8 @@ pub trait TranscriptStore: Send + Sync {
 #[async_trait]
 pub trait TurnQueue: Send + Sync {
     async fn enqueue(&self, turn: Turn) -> Result<(), PortError>;
-    async fn cancel(&self, user: &UserId, conversation: &ConversationId) -> Result<bool, PortError>;
+    async fn cancel(&self, user: &UserId, conversation: &ConversationId)
+    -> Result<bool, PortError>;
 }
 
 /// Pushes server frames to every open connection of a user.

@@ -81,14 +81,27 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
             format!("frame is larger than {} KiB", MAX_FRAME_BYTES / 1024),
         ));
     }
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| FrameError::new(ErrorCode::BadRequest, format!("frame is not valid JSON: {e}")))?;
-    let Value::Object(fields) = value else {
-        return Err(FrameError::new(ErrorCode::BadRequest, "frame must be a JSON object"));
-    };
-    let action = fields.get("action").and_then(Value::as_str).ok_or_else(|| {
-        FrameError::new(ErrorCode::BadRequest, "frame needs a string field \"action\"")
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        FrameError::new(
+            ErrorCode::BadRequest,
+            format!("frame is not valid JSON: {e}"),
+        )
     })?;
+    let Value::Object(fields) = value else {
+        return Err(FrameError::new(
+            ErrorCode::BadRequest,
+            "frame must be a JSON object",
+        ));
+    };
+    let action = fields
+        .get("action")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            FrameError::new(
+                ErrorCode::BadRequest,
+                "frame needs a string field \"action\"",
+            )
+        })?;
     // Echo ids back only when they are valid: an invalid id is never reflected to the client.
     let echo = |name: &str| {
         fields
@@ -178,7 +191,11 @@ pub enum TurnStatus {
 
 /// A frame sent by the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ServerFrame {
     Ack {
         client_message_id: ClientMessageId,
@@ -324,7 +341,10 @@ mod tests {
 
     #[test]
     fn ping_and_cancel_parse() {
-        assert_eq!(parse_client_frame(r#"{"action":"ping"}"#).unwrap(), ClientFrame::Ping);
+        assert_eq!(
+            parse_client_frame(r#"{"action":"ping"}"#).unwrap(),
+            ClientFrame::Ping
+        );
         assert_eq!(
             parse_client_frame(r#"{"action":"cancel","conversationId":"c-2"}"#).unwrap(),
             ClientFrame::Cancel {
@@ -338,7 +358,10 @@ mod tests {
         assert_eq!(code_of("{not json"), ErrorCode::BadRequest);
         assert_eq!(code_of("[1,2]"), ErrorCode::BadRequest);
         assert_eq!(code_of(r#"{"action":"dance"}"#), ErrorCode::BadRequest);
-        assert_eq!(code_of(r#"{"action":"sendMessage","message":"x"}"#), ErrorCode::BadRequest);
+        assert_eq!(
+            code_of(r#"{"action":"sendMessage","message":"x"}"#),
+            ErrorCode::BadRequest
+        );
         assert_eq!(
             code_of(r#"{"action":"sendMessage","clientMessageId":"a","message":"   "}"#),
             ErrorCode::BadRequest
@@ -366,9 +389,13 @@ mod tests {
         let frame = json!({"action":"sendMessage","message":big,"clientMessageId":"c"}).to_string();
         assert_eq!(code_of(&frame), ErrorCode::TooLarge);
         let exactly = "a".repeat(MAX_MESSAGE_BYTES);
-        let frame = json!({"action":"sendMessage","message":exactly,"clientMessageId":"c"}).to_string();
+        let frame =
+            json!({"action":"sendMessage","message":exactly,"clientMessageId":"c"}).to_string();
         assert!(parse_client_frame(&frame).is_ok());
-        assert_eq!(code_of(&" ".repeat(MAX_FRAME_BYTES + 1)), ErrorCode::TooLarge);
+        assert_eq!(
+            code_of(&" ".repeat(MAX_FRAME_BYTES + 1)),
+            ErrorCode::TooLarge
+        );
     }
 
     #[test]
@@ -402,7 +429,10 @@ mod tests {
         );
         assert_eq!(ServerFrame::Pong.to_json(), r#"{"type":"pong"}"#);
         let error = FrameError::new(ErrorCode::LlmError, "down").into_frame();
-        assert_eq!(error.to_json(), r#"{"type":"error","code":"llm_error","message":"down"}"#);
+        assert_eq!(
+            error.to_json(),
+            r#"{"type":"error","code":"llm_error","message":"down"}"#
+        );
     }
 
     #[test]

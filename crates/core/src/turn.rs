@@ -25,8 +25,9 @@ use crate::protocol::{ErrorCode, ServerFrame, TurnStatus};
 pub enum TurnOutcome {
     /// The reply was stored and pushed.
     Answered(MessageId),
-    /// The user message already had a reply (a redelivery); nothing was done.
-    AlreadyAnswered,
+    /// The user message already had a reply (a redelivery), or its conversation was deleted; nothing
+    /// was done.
+    Skipped,
     /// The turn failed; the user was told with this code.
     Failed(ErrorCode),
 }
@@ -65,7 +66,7 @@ impl TurnProcessor {
         let started = Instant::now();
         let outcome = match self.answer(turn, cancel).await {
             Ok(Some(id)) => TurnOutcome::Answered(id),
-            Ok(None) => TurnOutcome::AlreadyAnswered,
+            Ok(None) => TurnOutcome::Skipped,
             Err(e) => {
                 self.push
                     .push(
@@ -81,9 +82,7 @@ impl TurnProcessor {
                 TurnOutcome::Failed(e.code)
             }
         };
-        if outcome != TurnOutcome::AlreadyAnswered {
-            self.status(turn, TurnStatus::Idle).await;
-        }
+        self.status(turn, TurnStatus::Idle).await;
         tracing::info!(
             user = %turn.user_id,
             conversation = %turn.conversation_id,
@@ -102,13 +101,14 @@ impl TurnProcessor {
     ) -> Result<Option<MessageId>, AgentError> {
         let user = &turn.user_id;
         let conversation = &turn.conversation_id;
-        if self
+        match self
             .conversations
             .is_answered(user, conversation, &turn.user_message_id)
             .await
-            .map_err(storage_error)?
         {
-            return Ok(None);
+            Ok(false) => {}
+            Ok(true) | Err(PortError::NotFound) => return Ok(None),
+            Err(e) => return Err(storage_error(e)),
         }
         if self.agent.status().state != AgentState::Ready {
             self.status(turn, TurnStatus::Starting).await;
@@ -188,6 +188,13 @@ impl TurnProcessor {
             Ok(()) => {}
             // Another delivery of this turn answered first; its reply stands.
             Err(PortError::Conflict(_)) => return Ok(None),
+            // The conversation was deleted during the turn: drop the transcript this turn wrote too.
+            Err(PortError::NotFound) => {
+                if let Err(e) = self.transcripts.delete(user, conversation).await {
+                    tracing::warn!(error = %e, "could not remove the transcript of a deleted conversation");
+                }
+                return Ok(None);
+            }
             Err(e) => return Err(storage_error(e)),
         }
         self.push
@@ -218,5 +225,8 @@ impl TurnProcessor {
 
 fn storage_error(e: PortError) -> AgentError {
     tracing::error!(error = %e, "storage failed during a turn");
-    AgentError::new(ErrorCode::Internal, "storage failed during the turn; please retry")
+    AgentError::new(
+        ErrorCode::Internal,
+        "storage failed during the turn; please retry",
+    )
 }

@@ -1,0 +1,148 @@
+//! The runner's JSON-lines protocol (`docs/runner-protocol.md`), as Rust types.
+
+use serde::{Deserialize, Serialize};
+
+/// A line the host writes to the runner's stdin.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum HostLine<'a> {
+    Run {
+        id: &'a str,
+        session_id: &'a str,
+        transcript_path: &'a str,
+        transcript_out_path: &'a str,
+        workspace_dir: &'a str,
+        prompt: &'a str,
+        provider: &'a str,
+        model: &'a str,
+        timeout_ms: u64,
+        disable_tools: bool,
+    },
+    Abort {
+        id: &'a str,
+    },
+    Shutdown,
+}
+
+/// Token usage as the runner reports it (OpenClaw's names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RunnerUsage {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub total: u64,
+}
+
+/// A line the runner writes to its stdout.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum RunnerLine {
+    Ready {
+        openclaw_version: String,
+    },
+    Fatal {
+        code: String,
+        message: String,
+    },
+    Delta {
+        id: String,
+        text: String,
+    },
+    Result {
+        id: String,
+        text: String,
+        #[serde(default)]
+        usage: RunnerUsage,
+        #[serde(default)]
+        cost_usd: Option<f64>,
+        #[serde(default)]
+        duration_ms: u64,
+    },
+    Error {
+        #[serde(default)]
+        id: Option<String>,
+        code: String,
+        message: String,
+    },
+}
+
+impl RunnerLine {
+    /// The turn a line belongs to, if any.
+    pub fn turn_id(&self) -> Option<&str> {
+        match self {
+            RunnerLine::Delta { id, .. } | RunnerLine::Result { id, .. } => Some(id),
+            RunnerLine::Error { id, .. } => id.as_deref(),
+            RunnerLine::Ready { .. } | RunnerLine::Fatal { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_lines_use_the_documented_field_names() {
+        let line = HostLine::Run {
+            id: "t1",
+            session_id: "s1",
+            transcript_path: "/a/in.jsonl",
+            transcript_out_path: "/a/out.jsonl",
+            workspace_dir: "/w",
+            prompt: "hi",
+            provider: "p",
+            model: "m",
+            timeout_ms: 1000,
+            disable_tools: false,
+        };
+        assert_eq!(
+            serde_json::to_value(&line).unwrap(),
+            serde_json::json!({"type":"run","id":"t1","sessionId":"s1","transcriptPath":"/a/in.jsonl",
+                "transcriptOutPath":"/a/out.jsonl","workspaceDir":"/w","prompt":"hi","provider":"p",
+                "model":"m","timeoutMs":1000,"disableTools":false})
+        );
+        assert_eq!(
+            serde_json::to_string(&HostLine::Abort { id: "t1" }).unwrap(),
+            r#"{"type":"abort","id":"t1"}"#
+        );
+    }
+
+    #[test]
+    fn runner_lines_parse() {
+        let ready: RunnerLine = serde_json::from_str(
+            r#"{"type":"ready","openclawVersion":"2026.9.6","nodeVersion":"v24"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ready,
+            RunnerLine::Ready {
+                openclaw_version: "2026.9.6".into()
+            }
+        );
+        let result: RunnerLine = serde_json::from_str(
+            r#"{"type":"result","id":"t","text":"x","usage":{"input":1,"output":2},"costUsd":null,"durationMs":5}"#,
+        )
+        .unwrap();
+        assert_eq!(result.turn_id(), Some("t"));
+        let RunnerLine::Result {
+            usage, cost_usd, ..
+        } = result
+        else {
+            panic!()
+        };
+        assert_eq!((usage.input, usage.output, cost_usd), (1, 2, None));
+        let error: RunnerLine =
+            serde_json::from_str(r#"{"type":"error","code":"bad_request","message":"m"}"#).unwrap();
+        assert_eq!(error.turn_id(), None);
+    }
+}

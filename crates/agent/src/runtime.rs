@@ -1,0 +1,380 @@
+//! [`OpenClawRuntime`]: the [`AgentRuntime`] port on top of one long-lived runner process.
+//!
+//! The runner is started once (eagerly with [`OpenClawRuntime::start`], or by the first turn) and reused
+//! by every turn, because importing OpenClaw and its first call cost seconds. A turn writes its transcript
+//! to a private folder, asks the runner to continue it, streams deltas, and reads the updated transcript
+//! back. The Rust side owns the deadline and cancellation (OpenClaw alone would retry a dead provider for
+//! minutes). If the runner dies, in-flight turns fail with `agent_crashed` and the next turn starts a
+//! fresh runner.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serverless_openclaw_core::CancellationToken;
+use serverless_openclaw_core::domain::Usage;
+use serverless_openclaw_core::ports::{
+    AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentTurn,
+};
+use serverless_openclaw_core::protocol::ErrorCode;
+use tokio::sync::mpsc;
+
+use crate::config::ProviderConfig;
+use crate::protocol::{HostLine, RunnerLine};
+use crate::runner::{RunnerProcess, RunnerSpec, StartError, TurnSignal};
+
+/// How long a turn may wait for the runner to confirm an abort before the turn gives up on it.
+const ABORT_GRACE: Duration = Duration::from_secs(2);
+
+/// Everything the runtime needs, resolved at start-up.
+#[derive(Debug, Clone)]
+pub struct RuntimeSettings {
+    /// The Node 24 binary.
+    pub node: PathBuf,
+    /// `runner/runner.mjs`.
+    pub runner_script: PathBuf,
+    /// Writable folder for OpenClaw's state, home, temp files, the rendered config and turn files.
+    pub state_dir: PathBuf,
+    /// Per-user OpenClaw workspaces (its memory files) live in `<workspace_root>/<user>/`.
+    pub workspace_root: PathBuf,
+    /// The deadline of one turn.
+    pub turn_timeout: Duration,
+    /// How long the runner may take to become ready.
+    pub ready_timeout: Duration,
+    /// `None`: turns answer `no_provider`.
+    pub provider: Option<ProviderConfig>,
+    /// Run turns without OpenClaw's tools.
+    pub disable_tools: bool,
+}
+
+/// The OpenClaw agent runtime.
+pub struct OpenClawRuntime {
+    settings: RuntimeSettings,
+    spec: RunnerSpec,
+    current: Mutex<Option<Arc<RunnerProcess>>>,
+    /// Serialises start-ups so concurrent turns share one cold start.
+    start_lock: tokio::sync::Mutex<()>,
+    starting: AtomicBool,
+}
+
+impl OpenClawRuntime {
+    /// Prepares folders and the OpenClaw config file (which holds no secrets). Does not start the runner.
+    pub fn new(settings: RuntimeSettings) -> std::io::Result<Self> {
+        let dirs = StateDirs::new(&settings.state_dir);
+        for dir in [
+            &dirs.openclaw_state,
+            &dirs.home,
+            &dirs.tmp,
+            &dirs.turns,
+            &settings.workspace_root,
+        ] {
+            std::fs::create_dir_all(dir)?;
+        }
+        let config = crate::config::render_openclaw_config(settings.provider.as_ref());
+        std::fs::write(&dirs.config, serde_json::to_vec_pretty(&config)?)?;
+        let mut env: Vec<(OsString, OsString)> = vec![
+            ("OPENCLAW_CONFIG_PATH".into(), dirs.config.clone().into()),
+            (
+                "OPENCLAW_STATE_DIR".into(),
+                dirs.openclaw_state.clone().into(),
+            ),
+            ("OPENCLAW_HOME".into(), dirs.home.clone().into()),
+            ("HOME".into(), dirs.home.clone().into()),
+            ("TMPDIR".into(), dirs.tmp.clone().into()),
+            ("SQLITE_TMPDIR".into(), dirs.tmp.clone().into()),
+        ];
+        env.extend(
+            crate::config::HEADLESS_ENV
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+        );
+        if let Some(provider) = &settings.provider {
+            env.extend(provider.runner_env());
+        }
+        let spec = RunnerSpec {
+            node: settings.node.clone(),
+            script: settings.runner_script.clone(),
+            env,
+            ready_timeout: settings.ready_timeout,
+        };
+        Ok(Self {
+            settings,
+            spec,
+            current: Mutex::new(None),
+            start_lock: tokio::sync::Mutex::new(()),
+            starting: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts the runner now (a cold start ahead of the first turn). Returns the OpenClaw version.
+    pub async fn start(&self) -> Result<String, AgentError> {
+        Ok(self.runner().await?.openclaw_version().to_owned())
+    }
+
+    /// The process id of the live runner, if any (for operations and tests).
+    pub fn runner_pid(&self) -> Option<u32> {
+        self.live().and_then(|r| r.pid())
+    }
+
+    /// Stops the runner, giving in-flight turns a moment.
+    pub async fn shutdown(&self) {
+        let runner = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(runner) = runner {
+            runner.shutdown(Duration::from_secs(3)).await;
+        }
+    }
+
+    fn live(&self) -> Option<Arc<RunnerProcess>> {
+        let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        current.as_ref().filter(|r| r.is_alive()).cloned()
+    }
+
+    async fn runner(&self) -> Result<Arc<RunnerProcess>, AgentError> {
+        if let Some(runner) = self.live() {
+            return Ok(runner);
+        }
+        let _one_start = self.start_lock.lock().await;
+        if let Some(runner) = self.live() {
+            return Ok(runner);
+        }
+        self.starting.store(true, Ordering::SeqCst);
+        let started = RunnerProcess::spawn(&self.spec).await;
+        self.starting.store(false, Ordering::SeqCst);
+        let runner = started.map_err(|e| {
+            tracing::error!(error = %e, "the OpenClaw runner did not start");
+            let message = match &e {
+                StartError::Fatal { message, .. } => message.clone(),
+                _ => format!("the OpenClaw runner could not start: {e}"),
+            };
+            AgentError::new(ErrorCode::AgentCrashed, message)
+        })?;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&runner));
+        Ok(runner)
+    }
+}
+
+struct StateDirs {
+    openclaw_state: PathBuf,
+    home: PathBuf,
+    tmp: PathBuf,
+    turns: PathBuf,
+    config: PathBuf,
+}
+
+impl StateDirs {
+    fn new(root: &Path) -> Self {
+        Self {
+            openclaw_state: root.join("openclaw-state"),
+            home: root.join("home"),
+            tmp: root.join("tmp"),
+            turns: root.join("turns"),
+            config: root.join("openclaw.json"),
+        }
+    }
+}
+
+/// Removes a turn's private folder however the turn ends.
+struct TurnDir(PathBuf);
+
+impl Drop for TurnDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn io_error(e: std::io::Error) -> AgentError {
+    tracing::error!(error = %e, "turn file I/O failed");
+    AgentError::new(
+        ErrorCode::Internal,
+        "the agent could not prepare the turn's files",
+    )
+}
+
+fn runner_error(code: &str, message: String) -> AgentError {
+    let code = match code {
+        "llm_error" => ErrorCode::LlmError,
+        "timeout" => ErrorCode::Timeout,
+        "aborted" => ErrorCode::Cancelled,
+        _ => ErrorCode::Internal,
+    };
+    AgentError::new(code, message)
+}
+
+fn path_str(p: &Path) -> Result<&str, AgentError> {
+    p.to_str()
+        .ok_or_else(|| AgentError::new(ErrorCode::Internal, "a data path is not valid UTF-8"))
+}
+
+#[async_trait]
+impl AgentRuntime for OpenClawRuntime {
+    fn status(&self) -> AgentStatus {
+        let live = self.live();
+        let state = match (&live, self.starting.load(Ordering::SeqCst)) {
+            (Some(_), _) => AgentState::Ready,
+            (None, true) => AgentState::Starting,
+            (None, false) => AgentState::Stopped,
+        };
+        AgentStatus {
+            state,
+            openclaw_version: live.map(|r| r.openclaw_version().to_owned()),
+            model: self
+                .settings
+                .provider
+                .as_ref()
+                .map(ProviderConfig::model_ref),
+        }
+    }
+
+    async fn run_turn(
+        &self,
+        turn: AgentTurn,
+        events: mpsc::UnboundedSender<AgentEvent>,
+        cancel: CancellationToken,
+    ) -> Result<AgentReply, AgentError> {
+        let Some(provider) = &self.settings.provider else {
+            return Err(AgentError::new(
+                ErrorCode::NoProvider,
+                crate::config::NO_PROVIDER_HELP,
+            ));
+        };
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = TurnDir(StateDirs::new(&self.settings.state_dir).turns.join(&id));
+        std::fs::create_dir_all(&dir.0).map_err(io_error)?;
+        let transcript_in = dir.0.join("in.jsonl");
+        let transcript_out = dir.0.join("out.jsonl");
+        if let Some(bytes) = &turn.transcript {
+            std::fs::write(&transcript_in, bytes).map_err(io_error)?;
+        }
+        let workspace = self.settings.workspace_root.join(turn.user_id.as_str());
+        std::fs::create_dir_all(&workspace).map_err(io_error)?;
+        let session_id = format!("{}__{}", turn.user_id, turn.conversation_id);
+
+        let deadline = tokio::time::Instant::now() + self.settings.turn_timeout;
+        let runner = tokio::select! {
+            r = self.runner() => r?,
+            () = cancel.cancelled() => return Err(AgentError::new(ErrorCode::Cancelled, "the turn was cancelled")),
+            () = tokio::time::sleep_until(deadline) => return Err(timeout_error(self.settings.turn_timeout)),
+        };
+        let crashed = |how: String| {
+            AgentError::new(
+                ErrorCode::AgentCrashed,
+                format!("{how}; it will be restarted for the next message"),
+            )
+        };
+        let mut lines = runner
+            .register(&id)
+            .ok_or_else(|| crashed("the OpenClaw runner died".into()))?;
+        let run = HostLine::Run {
+            id: &id,
+            session_id: &session_id,
+            transcript_path: path_str(&transcript_in)?,
+            transcript_out_path: path_str(&transcript_out)?,
+            workspace_dir: path_str(&workspace)?,
+            prompt: &turn.prompt,
+            provider: provider.provider_id(),
+            model: provider.model_id(),
+            timeout_ms: u64::try_from(self.settings.turn_timeout.as_millis()).unwrap_or(u64::MAX),
+            disable_tools: self.settings.disable_tools,
+        };
+        if let Err(e) = runner.send(&run).await {
+            runner.unregister(&id);
+            return Err(crashed(format!(
+                "the OpenClaw runner stopped reading ({e})"
+            )));
+        }
+        let _ = events.send(AgentEvent::Started);
+
+        let outcome = loop {
+            let signal = tokio::select! {
+                signal = lines.recv() => signal,
+                () = cancel.cancelled() => {
+                    break Err(abort(&runner, &id, &mut lines, AgentError::new(ErrorCode::Cancelled, "the turn was cancelled")).await);
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    break Err(abort(&runner, &id, &mut lines, timeout_error(self.settings.turn_timeout)).await);
+                }
+            };
+            match signal {
+                Some(TurnSignal::Line(RunnerLine::Delta { text, .. })) => {
+                    let _ = events.send(AgentEvent::Delta(text));
+                }
+                Some(TurnSignal::Line(RunnerLine::Result {
+                    text,
+                    usage,
+                    cost_usd,
+                    duration_ms,
+                    ..
+                })) => {
+                    break match tokio::fs::read(&transcript_out).await {
+                        Ok(transcript) => Ok(AgentReply {
+                            text,
+                            usage: Usage {
+                                input_tokens: usage.input,
+                                output_tokens: usage.output,
+                            },
+                            cost_usd,
+                            duration_ms,
+                            transcript,
+                        }),
+                        Err(e) => Err(io_error(e)),
+                    };
+                }
+                Some(TurnSignal::Line(RunnerLine::Error { code, message, .. })) => {
+                    break Err(runner_error(&code, message));
+                }
+                Some(TurnSignal::Line(other)) => {
+                    tracing::warn!(?other, "unexpected runner line for a turn");
+                }
+                Some(TurnSignal::Died(how)) => break Err(crashed(how)),
+                None => break Err(crashed("the OpenClaw runner died".into())),
+            }
+        };
+        runner.unregister(&id);
+        outcome
+    }
+}
+
+fn timeout_error(limit: Duration) -> AgentError {
+    AgentError::new(
+        ErrorCode::Timeout,
+        format!(
+            "the agent did not finish within {} seconds and was stopped",
+            limit.as_secs()
+        ),
+    )
+}
+
+/// Asks the runner to abort turn `id` and waits briefly for it to confirm, so the runner is not left
+/// working on a turn nobody waits for. Returns `error` whatever the runner says.
+async fn abort(
+    runner: &RunnerProcess,
+    id: &str,
+    lines: &mut mpsc::UnboundedReceiver<TurnSignal>,
+    error: AgentError,
+) -> AgentError {
+    if runner.send(&HostLine::Abort { id }).await.is_ok() {
+        let confirmed = tokio::time::timeout(ABORT_GRACE, async {
+            while let Some(signal) = lines.recv().await {
+                if matches!(
+                    signal,
+                    TurnSignal::Line(RunnerLine::Error { .. } | RunnerLine::Result { .. })
+                        | TurnSignal::Died(_)
+                ) {
+                    return;
+                }
+            }
+        })
+        .await;
+        if confirmed.is_err() {
+            tracing::warn!(id, "the runner did not confirm an abort in time");
+        }
+    }
+    error
+}

@@ -1,0 +1,391 @@
+//! Conversations and messages in SQLite (bundled, one file in the data dir).
+//!
+//! One connection behind a mutex: local mode serves one person, and SQLite serialises writers anyway.
+//! Work runs on the blocking pool so the async threads never wait on disk.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode as SqlErrorCode, OptionalExtension, params};
+use serverless_openclaw_core::domain::{
+    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, title_from_message,
+};
+use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
+use serverless_openclaw_core::ports::{Appended, ConversationStore, PortError};
+use time::OffsetDateTime;
+
+use crate::blocking;
+
+const SCHEMA: &str = "
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS conversations (
+    user_id    TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, id)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                TEXT NOT NULL UNIQUE,
+    user_id           TEXT NOT NULL,
+    conversation_id   TEXT NOT NULL,
+    role              TEXT NOT NULL,
+    content           TEXT NOT NULL,
+    channel           TEXT NOT NULL,
+    client_message_id TEXT,
+    reply_to          TEXT UNIQUE,
+    input_tokens      INTEGER,
+    output_tokens     INTEGER,
+    cost_usd          REAL,
+    duration_ms       INTEGER,
+    created_at        INTEGER NOT NULL,
+    UNIQUE (user_id, conversation_id, client_message_id),
+    FOREIGN KEY (user_id, conversation_id) REFERENCES conversations (user_id, id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (user_id, conversation_id, seq);
+";
+
+/// [`ConversationStore`] on SQLite.
+#[derive(Clone)]
+pub struct SqliteConversationStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteConversationStore {
+    /// Opens (and creates or migrates) the database file.
+    pub fn open(path: &Path) -> Result<Self, PortError> {
+        let conn = Connection::open(path).map_err(PortError::backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(PortError::backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(PortError::backend)?;
+        Self::with_connection(conn)
+    }
+
+    /// An in-memory database, for tests.
+    pub fn in_memory() -> Result<Self, PortError> {
+        Self::with_connection(Connection::open_in_memory().map_err(PortError::backend)?)
+    }
+
+    fn with_connection(conn: Connection) -> Result<Self, PortError> {
+        conn.execute_batch(SCHEMA).map_err(PortError::backend)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let conn = Arc::clone(&self.conn);
+        blocking(move || {
+            // A poisoned lock means a panic mid-statement; SQLite rolled the statement back, so the
+            // connection is still consistent and can be used.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            work(&mut guard)
+        })
+        .await
+    }
+}
+
+fn millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_millis(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn sql(e: rusqlite::Error) -> PortError {
+    PortError::backend(e)
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == SqlErrorCode::ConstraintViolation)
+}
+
+fn conversation_exists(conn: &Connection, user: &str, id: &str) -> Result<bool, PortError> {
+    conn.query_row(
+        "SELECT 1 FROM conversations WHERE user_id = ?1 AND id = ?2",
+        params![user, id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+    .map_err(sql)
+}
+
+fn touch(conn: &Connection, user: &str, id: &str, at: i64) -> Result<(), PortError> {
+    conn.execute(
+        "UPDATE conversations SET updated_at = MAX(updated_at, ?3) WHERE user_id = ?1 AND id = ?2",
+        params![user, id, at],
+    )
+    .map(drop)
+    .map_err(sql)
+}
+
+fn parse_stored<T>(value: Option<T>, what: &str) -> Result<T, PortError> {
+    value.ok_or_else(|| PortError::backend(format!("corrupt row: bad {what}")))
+}
+
+#[async_trait]
+impl ConversationStore for SqliteConversationStore {
+    async fn create_conversation(
+        &self,
+        user: &UserId,
+        id: &ConversationId,
+        title: &str,
+    ) -> Result<(), PortError> {
+        let (user, id, title) = (user.to_string(), id.to_string(), title.to_owned());
+        self.with(move |conn| {
+            let now = millis(OffsetDateTime::now_utc());
+            conn.execute(
+                "INSERT INTO conversations (user_id, id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![user, id, title, now],
+            )
+            .map(drop)
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    PortError::Conflict(format!("conversation {id} exists"))
+                } else {
+                    sql(e)
+                }
+            })
+        })
+        .await
+    }
+
+    async fn list_conversations(&self, user: &UserId) -> Result<Vec<Conversation>, PortError> {
+        let user = user.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT c.id, c.title, c.updated_at,
+                            (SELECT COUNT(*) FROM messages m WHERE m.user_id = c.user_id AND m.conversation_id = c.id)
+                     FROM conversations c WHERE c.user_id = ?1 ORDER BY c.updated_at DESC, c.id",
+                )
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map(params![user], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+                })
+                .map_err(sql)?;
+            rows.map(|row| {
+                let (id, title, updated, count) = row.map_err(sql)?;
+                Ok(Conversation {
+                    id: ConversationId::parse(id).map_err(PortError::backend)?,
+                    title,
+                    updated_at: from_millis(updated),
+                    message_count: u64::try_from(count).unwrap_or_default(),
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn append_user_message(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        message: NewUserMessage,
+    ) -> Result<Appended, PortError> {
+        let (user, conv) = (user.to_string(), conversation.to_string());
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(sql)?;
+            let existing: Option<(String, bool)> = tx
+                .query_row(
+                    "SELECT m.id, EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id)
+                     FROM messages m WHERE m.user_id = ?1 AND m.conversation_id = ?2 AND m.client_message_id = ?3",
+                    params![user, conv, message.client_message_id.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(sql)?;
+            if let Some((id, answered)) = existing {
+                return Ok(Appended {
+                    message_id: MessageId::parse(id).map_err(PortError::backend)?,
+                    duplicate: true,
+                    answered,
+                });
+            }
+            let at = millis(message.created_at);
+            tx.execute(
+                "INSERT OR IGNORE INTO conversations (user_id, id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![user, conv, title_from_message(&message.content), at],
+            )
+            .map_err(sql)?;
+            tx.execute(
+                "INSERT INTO messages (id, user_id, conversation_id, role, content, channel, client_message_id, created_at)
+                 VALUES (?1, ?2, ?3, 'user', ?4, ?5, ?6, ?7)",
+                params![
+                    message.id.as_str(),
+                    user,
+                    conv,
+                    message.content,
+                    message.channel.as_str(),
+                    message.client_message_id.as_str(),
+                    at
+                ],
+            )
+            .map_err(sql)?;
+            touch(&tx, &user, &conv, at)?;
+            tx.commit().map_err(sql)?;
+            Ok(Appended {
+                message_id: message.id,
+                duplicate: false,
+                answered: false,
+            })
+        })
+        .await
+    }
+
+    async fn append_assistant_message(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        message: NewAssistantMessage,
+    ) -> Result<(), PortError> {
+        let (user, conv) = (user.to_string(), conversation.to_string());
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(sql)?;
+            if !conversation_exists(&tx, &user, &conv)? {
+                return Err(PortError::NotFound);
+            }
+            let at = millis(message.created_at);
+            tx.execute(
+                "INSERT INTO messages (id, user_id, conversation_id, role, content, channel, reply_to,
+                                       input_tokens, output_tokens, cost_usd, duration_ms, created_at)
+                 VALUES (?1, ?2, ?3, 'assistant', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    message.id.as_str(),
+                    user,
+                    conv,
+                    message.content,
+                    message.channel.as_str(),
+                    message.reply_to.as_str(),
+                    i64::try_from(message.usage.input_tokens).unwrap_or(i64::MAX),
+                    i64::try_from(message.usage.output_tokens).unwrap_or(i64::MAX),
+                    message.cost_usd,
+                    i64::try_from(message.duration_ms).unwrap_or(i64::MAX),
+                    at
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    PortError::Conflict(format!("message {} already has a reply", message.reply_to))
+                } else {
+                    sql(e)
+                }
+            })?;
+            touch(&tx, &user, &conv, at)?;
+            tx.commit().map_err(sql)
+        })
+        .await
+    }
+
+    async fn is_answered(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        user_message: &MessageId,
+    ) -> Result<bool, PortError> {
+        let (user, conv, id) = (
+            user.to_string(),
+            conversation.to_string(),
+            user_message.to_string(),
+        );
+        self.with(move |conn| {
+            if !conversation_exists(conn, &user, &conv)? {
+                return Err(PortError::NotFound);
+            }
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE user_id = ?1 AND conversation_id = ?2 AND reply_to = ?3)",
+                params![user, conv, id],
+                |r| r.get(0),
+            )
+            .map_err(sql)
+        })
+        .await
+    }
+
+    async fn list_messages(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        limit: usize,
+        before: Option<&MessageId>,
+    ) -> Result<Vec<Message>, PortError> {
+        let (user, conv) = (user.to_string(), conversation.to_string());
+        let before = before.map(|b| b.to_string());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(move |conn| {
+            if !conversation_exists(conn, &user, &conv)? {
+                return Err(PortError::NotFound);
+            }
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id, role, content, channel, created_at FROM messages
+                     WHERE user_id = ?1 AND conversation_id = ?2
+                       AND (?3 IS NULL OR seq < (SELECT seq FROM messages WHERE id = ?3 AND user_id = ?1 AND conversation_id = ?2))
+                     ORDER BY seq DESC LIMIT ?4",
+                )
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map(params![user, conv, before, limit], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .map_err(sql)?;
+            let conversation_id = ConversationId::parse(conv.as_str()).map_err(PortError::backend)?;
+            let mut messages = rows
+                .map(|row| {
+                    let (id, role, content, channel, created) = row.map_err(sql)?;
+                    Ok(Message {
+                        id: MessageId::parse(id).map_err(PortError::backend)?,
+                        conversation_id: conversation_id.clone(),
+                        role: parse_stored(Role::from_name(&role), "role")?,
+                        content,
+                        channel: parse_stored(Channel::from_name(&channel), "channel")?,
+                        created_at: from_millis(created),
+                    })
+                })
+                .collect::<Result<Vec<_>, PortError>>()?;
+            messages.reverse();
+            Ok(messages)
+        })
+        .await
+    }
+
+    async fn delete_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<(), PortError> {
+        let (user, conv) = (user.to_string(), conversation.to_string());
+        self.with(move |conn| {
+            let deleted = conn
+                .execute(
+                    "DELETE FROM conversations WHERE user_id = ?1 AND id = ?2",
+                    params![user, conv],
+                )
+                .map_err(sql)?;
+            if deleted == 0 {
+                Err(PortError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+}

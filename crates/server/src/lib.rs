@@ -1,0 +1,64 @@
+//! The HTTP surface of serverless-openclaw: [`app`] builds the axum router with the WebSocket chat
+//! (`/ws`), the REST API (`/api/*`), `/healthz` and the web UI files. Local mode serves it directly;
+//! tests drive it with `oneshot` or over a real socket.
+//!
+//! - [`auth`]: who is calling (the local access token; later the Cognito claims).
+//! - [`hub`]: the open WebSocket connections and the in-process [`ClientPush`] over them.
+//! - [`ws`]: the WebSocket handler.
+//! - [`rest`]: the REST handlers and their error mapping.
+//!
+//! [`ClientPush`]: serverless_openclaw_core::ports::ClientPush
+
+pub mod auth;
+pub mod hub;
+pub mod rest;
+pub mod ws;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{delete, get};
+use serverless_openclaw_core::chat::ChatService;
+use serverless_openclaw_core::ports::{AgentRuntime, ConversationStore, TranscriptStore};
+use tower_http::services::{ServeDir, ServeFile};
+
+pub use auth::{Authenticator, TokenAuthenticator};
+pub use hub::ConnectionHub;
+
+/// Everything the handlers use, composed by the caller (local mode, a Lambda, a test).
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<dyn Authenticator>,
+    pub chat: ChatService,
+    pub conversations: Arc<dyn ConversationStore>,
+    pub transcripts: Arc<dyn TranscriptStore>,
+    pub agent: Arc<dyn AgentRuntime>,
+    pub hub: Arc<ConnectionHub>,
+    /// The built web UI (`web/dist`); `None` serves a page that says how to build it.
+    pub web_dir: Option<PathBuf>,
+}
+
+/// The router: `/healthz`, `/ws`, `/api/*`, and the web UI for everything else.
+pub fn app(state: AppState) -> Router {
+    let web = state.web_dir.clone();
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/ws", get(ws::upgrade))
+        .route(
+            "/api/conversations",
+            get(rest::list_conversations).post(rest::create_conversation),
+        )
+        .route("/api/conversations/{id}", delete(rest::delete_conversation))
+        .route("/api/conversations/{id}/messages", get(rest::list_messages))
+        .route("/api/status", get(rest::status))
+        .route("/api/{*rest}", get(rest::not_found).post(rest::not_found))
+        .with_state(state);
+    match web {
+        Some(dir) => {
+            let index = dir.join("index.html");
+            router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
+        }
+        None => router.fallback(rest::web_not_built),
+    }
+}

@@ -1,0 +1,320 @@
+import { describe, expect, it } from 'vitest';
+import {
+  chatReducer,
+  checkOutgoing,
+  initialChatState,
+  newClientMessageId,
+  turnLabel,
+  unacknowledgedSends,
+  type ChatAction,
+  type ChatState,
+} from './chatState';
+import { ID_PATTERN, type ServerFrame, type StoredMessage } from './protocol';
+
+const conversationId = 'default';
+
+function run(state: ChatState, ...actions: ChatAction[]): ChatState {
+  return actions.reduce(chatReducer, state);
+}
+
+function frame(f: ServerFrame): ChatAction {
+  return { kind: 'frame', frame: f };
+}
+
+const ack = (clientMessageId: string, messageId: string) =>
+  frame({ type: 'ack', clientMessageId, conversationId, messageId });
+const status = (s: 'queued' | 'starting' | 'running' | 'idle') => frame({ type: 'status', conversationId, status: s });
+const delta = (messageId: string, text: string) => frame({ type: 'delta', conversationId, messageId, text });
+const final = (messageId: string, content: string) =>
+  frame({
+    type: 'message',
+    conversationId,
+    messageId,
+    role: 'assistant',
+    content,
+    usage: { inputTokens: 120, outputTokens: 7 },
+    costUsd: 0.0021,
+    durationMs: 1500,
+  });
+const stored = (id: string, role: 'user' | 'assistant', content: string): StoredMessage => ({
+  id,
+  role,
+  content,
+  createdAt: '2026-11-21T13:35:22.123Z',
+  channel: 'web',
+});
+
+/** A connected page with its (empty) history loaded. */
+function ready(): ChatState {
+  return run(
+    initialChatState(conversationId),
+    { kind: 'historyRequested' },
+    { kind: 'connection', state: 'open' },
+    { kind: 'historyLoaded', messages: [] },
+  );
+}
+
+function summary(state: ChatState) {
+  return state.messages.map((m) => [m.role, m.text, m.role === 'error' ? m.code : m.state]);
+}
+
+describe('sending', () => {
+  it('shows the user message at once and maps it to the server id on ack', () => {
+    const sent = run(ready(), { kind: 'send', clientMessageId: 'c1', text: 'hello\nworld' });
+    expect(sent.messages).toEqual([
+      { key: 'c:c1', role: 'user', text: 'hello\nworld', clientMessageId: 'c1', state: 'sending' },
+    ]);
+    const acked = run(sent, ack('c1', 'm1'));
+    expect(acked.messages[0]).toEqual({
+      key: 'c:c1',
+      role: 'user',
+      text: 'hello\nworld',
+      clientMessageId: 'c1',
+      messageId: 'm1',
+      state: 'sent',
+    });
+  });
+
+  it('does not add the same client message twice', () => {
+    const send: ChatAction = { kind: 'send', clientMessageId: 'c1', text: 'a' };
+    const state = run(ready(), send, send);
+    expect(state.messages).toHaveLength(1);
+  });
+
+  it('reloads the history when another tab sent a message (an ack for an unknown client id)', () => {
+    const state = run(ready(), ack('from-other-tab', 'm9'));
+    expect(state.historyStale).toBe(true);
+    expect(state.messages).toEqual([]);
+  });
+
+  it('lists only unacknowledged sends for resending after a reconnect', () => {
+    const state = run(
+      ready(),
+      { kind: 'send', clientMessageId: 'c1', text: 'first' },
+      { kind: 'send', clientMessageId: 'c2', text: 'second' },
+      ack('c1', 'm1'),
+    );
+    expect(unacknowledgedSends(state)).toEqual([
+      { action: 'sendMessage', conversationId, message: 'second', clientMessageId: 'c2' },
+    ]);
+  });
+});
+
+describe('streaming a reply', () => {
+  it('concatenates deltas into one assistant bubble', () => {
+    const state = run(ready(), delta('a1', 'Hel'), delta('a1', 'lo'), delta('a1', ' there'));
+    expect(summary(state)).toEqual([['assistant', 'Hello there', 'streaming']]);
+  });
+
+  it('creates the bubble for deltas of a message it does not know, once', () => {
+    const state = run(ready(), delta('a1', 'x'), delta('a1', 'x'));
+    expect(summary(state)).toEqual([['assistant', 'xx', 'streaming']]);
+    expect(state.messages[0]).toMatchObject({ key: 'm:a1', messageId: 'a1' });
+  });
+
+  it('keeps replies of different messages apart', () => {
+    const state = run(ready(), delta('a1', 'one'), delta('a2', 'two'), delta('a1', '!'));
+    expect(summary(state)).toEqual([
+      ['assistant', 'one!', 'streaming'],
+      ['assistant', 'two', 'streaming'],
+    ]);
+  });
+
+  it('replaces the streamed text with the final message and shows its usage', () => {
+    const state = run(ready(), delta('a1', 'draft tex'), final('a1', 'Final text.'));
+    expect(state.messages).toEqual([
+      {
+        key: 'm:a1',
+        role: 'assistant',
+        text: 'Final text.',
+        messageId: 'a1',
+        state: 'final',
+        meta: { inputTokens: 120, outputTokens: 7, costUsd: 0.0021, durationMs: 1500 },
+      },
+    ]);
+  });
+
+  it('shows a final message that had no deltas', () => {
+    const state = run(ready(), final('a1', 'All at once.'));
+    expect(summary(state)).toEqual([['assistant', 'All at once.', 'final']]);
+  });
+
+  it('ignores a late delta after the final message', () => {
+    const state = run(ready(), delta('a1', 'Hi'), final('a1', 'Hi.'), delta('a1', ' late'));
+    expect(summary(state)).toEqual([['assistant', 'Hi.', 'final']]);
+  });
+
+  it('ignores frames of other conversations', () => {
+    const other = frame({ type: 'delta', conversationId: 'other', messageId: 'a1', text: 'x' });
+    const otherStatus = frame({ type: 'status', conversationId: 'other', status: 'running' });
+    const state = run(ready(), other, otherStatus);
+    expect(state.messages).toEqual([]);
+    expect(state.turn).toBe('idle');
+  });
+});
+
+describe('turn status', () => {
+  it('follows queued, starting, running and idle', () => {
+    const seen: (string | null)[] = [];
+    let state = ready();
+    for (const s of ['queued', 'starting', 'running', 'idle'] as const) {
+      state = run(state, status(s));
+      expect(state.turn).toBe(s);
+      seen.push(turnLabel(state.turn));
+    }
+    expect(seen).toEqual(['queued', 'waking up the agent…', 'thinking…', null]);
+  });
+
+  it('marks a reply that never got its final message as interrupted when the turn ends', () => {
+    const state = run(ready(), status('running'), delta('a1', 'part'), status('idle'));
+    expect(summary(state)).toEqual([['assistant', 'part', 'interrupted']]);
+  });
+
+  it('takes a delta as a running turn when no status was seen (after a reconnect)', () => {
+    expect(run(ready(), delta('a1', 'x')).turn).toBe('running');
+  });
+});
+
+describe('errors', () => {
+  it('shows an error frame as an error bubble with its code', () => {
+    const state = run(
+      ready(),
+      { kind: 'send', clientMessageId: 'c1', text: 'hi' },
+      ack('c1', 'm1'),
+      status('running'),
+      delta('a1', 'partial'),
+      frame({ type: 'error', code: 'llm_error', message: 'The provider refused the key.', conversationId }),
+    );
+    expect(summary(state)).toEqual([
+      ['user', 'hi', 'sent'],
+      ['assistant', 'partial', 'interrupted'],
+      ['error', 'The provider refused the key.', 'llm_error'],
+    ]);
+  });
+
+  it('marks a refused send as failed so it is not resent', () => {
+    const state = run(
+      ready(),
+      { kind: 'send', clientMessageId: 'c1', text: 'way too long' },
+      frame({ type: 'error', code: 'too_large', message: 'Too large.', clientMessageId: 'c1' }),
+    );
+    expect(summary(state)).toEqual([
+      ['user', 'way too long', 'failed'],
+      ['error', 'Too large.', 'too_large'],
+    ]);
+    expect(unacknowledgedSends(state)).toEqual([]);
+  });
+
+  it('gives every error bubble its own key', () => {
+    const state = run(
+      ready(),
+      { kind: 'localError', code: 'too_large', message: 'a' },
+      frame({ type: 'error', code: 'bad_request', message: 'b' }),
+    );
+    expect(state.messages.map((m) => m.key)).toEqual(['e:0', 'e:1']);
+  });
+});
+
+describe('connection', () => {
+  it('does not reload the history on the first open, but does after a reconnect', () => {
+    let state = ready();
+    expect(state.historyStale).toBe(false);
+    state = run(state, { kind: 'connection', state: 'reconnecting' });
+    expect(state.connection).toBe('reconnecting');
+    state = run(state, { kind: 'connection', state: 'open' });
+    expect(state.connection).toBe('open');
+    expect(state.historyStale).toBe(true);
+  });
+
+  it('retries a failed first history load once the socket opens', () => {
+    const state = run(
+      initialChatState(conversationId),
+      { kind: 'historyRequested' },
+      { kind: 'historyFailed', message: 'Could not reach the server.' },
+      { kind: 'connection', state: 'open' },
+    );
+    expect(state.historyError).toBe('Could not reach the server.');
+    expect(state.historyStale).toBe(true);
+  });
+
+  it('forgets the running turn and stops streaming when the socket drops', () => {
+    const state = run(ready(), status('running'), delta('a1', 'par'), { kind: 'connection', state: 'reconnecting' });
+    expect(state.turn).toBe('idle');
+    expect(summary(state)).toEqual([['assistant', 'par', 'interrupted']]);
+    const resumed = run(state, { kind: 'connection', state: 'open' }, delta('a1', 't'), final('a1', 'part.'));
+    expect(summary(resumed)).toEqual([['assistant', 'part.', 'final']]);
+  });
+
+  it('records an invalid token', () => {
+    const state = run(initialChatState(conversationId), { kind: 'historyRequested' }, { kind: 'unauthorized' });
+    expect(state.auth).toBe('invalid');
+    expect(state.historyStale).toBe(false);
+  });
+});
+
+describe('history', () => {
+  it('shows the stored messages oldest first', () => {
+    const state = run(initialChatState(conversationId), {
+      kind: 'historyLoaded',
+      messages: [stored('m1', 'user', 'hi'), stored('m2', 'assistant', 'hello\nthere')],
+    });
+    expect(state.history).toBe('loaded');
+    expect(state.auth).toBe('ok');
+    expect(summary(state)).toEqual([
+      ['user', 'hi', 'sent'],
+      ['assistant', 'hello\nthere', 'final'],
+    ]);
+  });
+
+  it('merges a reload with what the page already shows', () => {
+    const before = run(
+      ready(),
+      { kind: 'send', clientMessageId: 'c1', text: 'hi' },
+      ack('c1', 'm1'),
+      final('a1', 'hello'),
+      frame({ type: 'error', code: 'timeout', message: 'Took too long.', conversationId }),
+      delta('a2', 'streamed while away'),
+      { kind: 'send', clientMessageId: 'c3', text: 'not acked yet' },
+    );
+    const after = run(before, {
+      kind: 'historyLoaded',
+      messages: [
+        stored('m0', 'user', 'older'),
+        stored('m1', 'user', 'hi'),
+        stored('a1', 'assistant', 'hello'),
+        stored('m2', 'user', 'from another tab'),
+        stored('a2', 'assistant', 'streamed while away, stored'),
+      ],
+    });
+    expect(summary(after)).toEqual([
+      ['user', 'older', 'sent'],
+      ['user', 'hi', 'sent'],
+      ['assistant', 'hello', 'final'],
+      ['error', 'Took too long.', 'timeout'],
+      ['user', 'from another tab', 'sent'],
+      ['assistant', 'streamed while away, stored', 'final'],
+      ['user', 'not acked yet', 'sending'],
+    ]);
+    // The bubbles the page already had keep their keys and what only the live frames told.
+    expect(after.messages[1]).toMatchObject({ key: 'c:c1', clientMessageId: 'c1' });
+    expect(after.messages[2]).toMatchObject({ key: 'm:a1', meta: { inputTokens: 120, outputTokens: 7 } });
+  });
+});
+
+describe('checkOutgoing', () => {
+  it('refuses blank messages and messages over 32 KiB of UTF-8', () => {
+    expect(checkOutgoing(' \n\t')?.code).toBe('bad_request');
+    expect(checkOutgoing('a'.repeat(32_768))).toBeNull();
+    // 'é' is two bytes: 16,385 of them are 32,770 bytes.
+    expect(checkOutgoing('é'.repeat(16_385))?.code).toBe('too_large');
+    expect(checkOutgoing('hi')).toBeNull();
+  });
+});
+
+describe('newClientMessageId', () => {
+  it('makes distinct ids the server accepts', () => {
+    const ids = new Set(Array.from({ length: 100 }, newClientMessageId));
+    expect(ids.size).toBe(100);
+    for (const id of ids) expect(id).toMatch(ID_PATTERN);
+  });
+});

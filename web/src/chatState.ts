@@ -1,0 +1,357 @@
+// The chat page's state and every rule about how it changes: a pure reducer over server frames and local
+// events (sending, the socket opening or dropping, history loading). useChat.ts only wires a socket and fetch
+// to it, so all chat behaviour is unit-tested here without a browser.
+
+import {
+  MAX_MESSAGE_BYTES,
+  type ServerFrame,
+  type SendMessageFrame,
+  type StoredMessage,
+  type TurnStatus,
+} from './protocol';
+
+/** The one conversation this page shows until the multi-conversation UI exists. */
+export const DEFAULT_CONVERSATION_ID = 'default';
+
+/** How many of the newest messages the page loads. 200 is the largest `limit` the server accepts. */
+export const HISTORY_LIMIT = 200;
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting';
+export type AuthState = 'unknown' | 'ok' | 'invalid';
+export type HistoryState = 'idle' | 'loading' | 'loaded' | 'failed';
+
+export interface TurnMeta {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number | null;
+  durationMs: number;
+}
+
+export interface UserMessage {
+  key: string;
+  role: 'user';
+  text: string;
+  /** Set for messages sent from this page; the server's ack maps it to `messageId`. */
+  clientMessageId?: string;
+  messageId?: string;
+  /** `sending` until acked; `failed` when the server refused it (it will not be sent again). */
+  state: 'sending' | 'sent' | 'failed';
+}
+
+export interface AssistantMessage {
+  key: string;
+  role: 'assistant';
+  text: string;
+  messageId: string;
+  /** `interrupted`: the turn ended or the socket dropped before the final message arrived. */
+  state: 'streaming' | 'final' | 'interrupted';
+  /** Present when the final `message` frame was seen live (history does not carry usage). */
+  meta?: TurnMeta;
+}
+
+export interface ErrorMessage {
+  key: string;
+  role: 'error';
+  text: string;
+  code: string;
+}
+
+export type ChatMessage = UserMessage | AssistantMessage | ErrorMessage;
+
+export interface ChatState {
+  conversationId: string;
+  connection: ConnectionState;
+  /** True once the socket has been open at least once; a later open is a reconnect. */
+  hasConnected: boolean;
+  auth: AuthState;
+  history: HistoryState;
+  historyError: string | null;
+  /** The history should be (re)loaded: at start, after a reconnect, or when another tab sent a message. */
+  historyStale: boolean;
+  turn: TurnStatus;
+  messages: ChatMessage[];
+  nextErrorSeq: number;
+}
+
+export type ChatAction =
+  | { kind: 'frame'; frame: ServerFrame }
+  | { kind: 'send'; clientMessageId: string; text: string }
+  | { kind: 'localError'; code: string; message: string }
+  | { kind: 'connection'; state: ConnectionState }
+  | { kind: 'historyRequested' }
+  /** A 404 (conversation not created yet) is loaded as an empty list. */
+  | { kind: 'historyLoaded'; messages: StoredMessage[] }
+  | { kind: 'historyFailed'; message: string }
+  | { kind: 'unauthorized' };
+
+export function initialChatState(conversationId: string = DEFAULT_CONVERSATION_ID): ChatState {
+  return {
+    conversationId,
+    connection: 'connecting',
+    hasConnected: false,
+    auth: 'unknown',
+    history: 'idle',
+    historyError: null,
+    historyStale: true,
+    turn: 'idle',
+    messages: [],
+    nextErrorSeq: 0,
+  };
+}
+
+export function chatReducer(state: ChatState, action: ChatAction): ChatState {
+  switch (action.kind) {
+    case 'frame':
+      return applyFrame(state, action.frame);
+    case 'send': {
+      if (state.messages.some((m) => m.role === 'user' && m.clientMessageId === action.clientMessageId)) {
+        return state;
+      }
+      const message: UserMessage = {
+        key: `c:${action.clientMessageId}`,
+        role: 'user',
+        text: action.text,
+        clientMessageId: action.clientMessageId,
+        state: 'sending',
+      };
+      return { ...state, messages: [...state.messages, message] };
+    }
+    case 'localError':
+      return addError(state, action.code, action.message);
+    case 'connection':
+      return applyConnection(state, action.state);
+    case 'historyRequested':
+      return { ...state, history: 'loading', historyStale: false, historyError: null };
+    case 'historyLoaded':
+      return {
+        ...state,
+        auth: 'ok',
+        history: 'loaded',
+        historyError: null,
+        messages: mergeHistory(state.messages, action.messages),
+      };
+    case 'historyFailed':
+      return { ...state, history: 'failed', historyError: action.message };
+    case 'unauthorized':
+      return { ...state, auth: 'invalid', history: 'failed', historyStale: false };
+  }
+}
+
+function applyConnection(state: ChatState, connection: ConnectionState): ChatState {
+  if (connection === 'open') {
+    // A reconnect may have missed frames, and a failed first load is worth retrying once the server answers.
+    const reload = state.hasConnected || state.history === 'failed';
+    return {
+      ...state,
+      connection,
+      hasConnected: true,
+      auth: 'ok',
+      historyStale: state.historyStale || reload,
+    };
+  }
+  // Without a socket nothing says how the running turn goes on; the next status or delta frame will.
+  return {
+    ...state,
+    connection,
+    turn: 'idle',
+    messages: interruptStreaming(state.messages),
+  };
+}
+
+function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
+  if (frame.type === 'pong') return state;
+  if (frame.conversationId !== undefined && frame.conversationId !== state.conversationId) return state;
+  switch (frame.type) {
+    case 'ack': {
+      const index = state.messages.findIndex(
+        (m) => m.role === 'user' && m.clientMessageId === frame.clientMessageId,
+      );
+      if (index < 0) {
+        // Sent from another tab: this page does not have its text, the history does.
+        return { ...state, historyStale: true };
+      }
+      const acked: UserMessage = {
+        ...(state.messages[index] as UserMessage),
+        messageId: frame.messageId,
+        state: 'sent',
+      };
+      return { ...state, messages: replaceAt(state.messages, index, acked) };
+    }
+    case 'status': {
+      const messages = frame.status === 'idle' ? interruptStreaming(state.messages) : state.messages;
+      return { ...state, turn: frame.status, messages };
+    }
+    case 'delta': {
+      const turn = state.turn === 'idle' ? 'running' : state.turn;
+      const index = findAssistant(state.messages, frame.messageId);
+      if (index < 0) {
+        const created: AssistantMessage = {
+          key: `m:${frame.messageId}`,
+          role: 'assistant',
+          text: frame.text,
+          messageId: frame.messageId,
+          state: 'streaming',
+        };
+        return { ...state, turn, messages: [...state.messages, created] };
+      }
+      const current = state.messages[index] as AssistantMessage;
+      if (current.state === 'final') return state;
+      const grown: AssistantMessage = { ...current, text: current.text + frame.text, state: 'streaming' };
+      return { ...state, turn, messages: replaceAt(state.messages, index, grown) };
+    }
+    case 'message': {
+      const meta: TurnMeta = {
+        inputTokens: frame.usage.inputTokens,
+        outputTokens: frame.usage.outputTokens,
+        costUsd: frame.costUsd,
+        durationMs: frame.durationMs,
+      };
+      const index = findAssistant(state.messages, frame.messageId);
+      const final: AssistantMessage = {
+        key: index < 0 ? `m:${frame.messageId}` : state.messages[index]!.key,
+        role: 'assistant',
+        text: frame.content,
+        messageId: frame.messageId,
+        state: 'final',
+        meta,
+      };
+      const messages = index < 0 ? [...state.messages, final] : replaceAt(state.messages, index, final);
+      return { ...state, messages };
+    }
+    case 'error': {
+      let messages = state.messages;
+      if (frame.clientMessageId !== undefined) {
+        // A refused send (too large, invalid id, ...) is not retried on reconnect.
+        messages = messages.map((m) =>
+          m.role === 'user' && m.clientMessageId === frame.clientMessageId && m.state === 'sending'
+            ? { ...m, state: 'failed' as const }
+            : m,
+        );
+      }
+      if (frame.conversationId !== undefined) messages = interruptStreaming(messages);
+      return addError({ ...state, messages }, frame.code, frame.message);
+    }
+  }
+}
+
+function addError(state: ChatState, code: string, message: string): ChatState {
+  const error: ErrorMessage = { key: `e:${state.nextErrorSeq}`, role: 'error', text: message, code };
+  return { ...state, messages: [...state.messages, error], nextErrorSeq: state.nextErrorSeq + 1 };
+}
+
+function findAssistant(messages: ChatMessage[], messageId: string): number {
+  return messages.findIndex((m) => m.role === 'assistant' && m.messageId === messageId);
+}
+
+function replaceAt(messages: ChatMessage[], index: number, message: ChatMessage): ChatMessage[] {
+  const copy = messages.slice();
+  copy[index] = message;
+  return copy;
+}
+
+function interruptStreaming(messages: ChatMessage[]): ChatMessage[] {
+  if (!messages.some((m) => m.role === 'assistant' && m.state === 'streaming')) return messages;
+  return messages.map((m) =>
+    m.role === 'assistant' && m.state === 'streaming' ? { ...m, state: 'interrupted' as const } : m,
+  );
+}
+
+function messageIdOf(message: ChatMessage): string | undefined {
+  return message.role === 'error' ? undefined : message.messageId;
+}
+
+/**
+ * The stored history is the truth for every message it holds. Messages only this page knows (not acked yet,
+ * error bubbles, replies stored after the history was read) stay, each after the stored message it followed.
+ */
+function mergeHistory(local: ChatMessage[], stored: StoredMessage[]): ChatMessage[] {
+  const localById = new Map<string, ChatMessage>();
+  for (const m of local) {
+    const id = messageIdOf(m);
+    if (id !== undefined) localById.set(id, m);
+  }
+  const fromHistory: ChatMessage[] = stored.map((s) => {
+    const known = localById.get(s.id);
+    const key = known?.key ?? `m:${s.id}`;
+    if (s.role === 'user') {
+      const clientMessageId = known?.role === 'user' ? known.clientMessageId : undefined;
+      const user: UserMessage = { key, role: 'user', text: s.content, messageId: s.id, state: 'sent' };
+      if (clientMessageId !== undefined) user.clientMessageId = clientMessageId;
+      return user;
+    }
+    const assistant: AssistantMessage = { key, role: 'assistant', text: s.content, messageId: s.id, state: 'final' };
+    if (known?.role === 'assistant' && known.meta !== undefined) assistant.meta = known.meta;
+    return assistant;
+  });
+
+  const storedIndex = new Map(stored.map((s, i) => [s.id, i] as const));
+  // after[i + 1] holds the local-only messages that followed stored message i (after[0]: before any).
+  const after: ChatMessage[][] = Array.from({ length: stored.length + 1 }, () => []);
+  let anchor = -1;
+  for (const m of local) {
+    const id = messageIdOf(m);
+    const index = id === undefined ? undefined : storedIndex.get(id);
+    if (index !== undefined) {
+      anchor = index;
+    } else {
+      after[anchor + 1]!.push(m);
+    }
+  }
+  const merged: ChatMessage[] = [...after[0]!];
+  fromHistory.forEach((m, i) => merged.push(m, ...after[i + 1]!));
+  return merged;
+}
+
+// ---- derived values and helpers used by the hook and the view ----
+
+/** The status line for the current turn, or null when no turn runs. */
+export function turnLabel(turn: TurnStatus): string | null {
+  switch (turn) {
+    case 'queued':
+      return 'queued';
+    case 'starting':
+      return 'waking up the agent…';
+    case 'running':
+      return 'thinking…';
+    case 'idle':
+      return null;
+  }
+}
+
+/** Sends that were never acknowledged; they are sent again, with the same ids, after a reconnect. */
+export function unacknowledgedSends(state: ChatState): SendMessageFrame[] {
+  const frames: SendMessageFrame[] = [];
+  for (const m of state.messages) {
+    if (m.role === 'user' && m.state === 'sending' && m.clientMessageId !== undefined) {
+      frames.push({
+        action: 'sendMessage',
+        conversationId: state.conversationId,
+        message: m.text,
+        clientMessageId: m.clientMessageId,
+      });
+    }
+  }
+  return frames;
+}
+
+/** Why the server would refuse this message, checked before sending; null if it may be sent. */
+export function checkOutgoing(text: string): { code: string; message: string } | null {
+  if (text.trim() === '') return { code: 'bad_request', message: 'The message is empty.' };
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > MAX_MESSAGE_BYTES) {
+    return {
+      code: 'too_large',
+      message: `The message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES} bytes.`,
+    };
+  }
+  return null;
+}
+
+/**
+ * A fresh client message id: 32 hex digits from crypto.getRandomValues, which (unlike crypto.randomUUID)
+ * also works on plain http from another machine of the local network.
+ */
+export function newClientMessageId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,25 @@
+// How the footer of an assistant reply shows what the turn cost. Fixed to en-US so it reads the same everywhere.
+
+import type { TurnMeta } from './chatState';
+
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+export function formatCost(usd: number): string {
+  // Turns usually cost fractions of a cent, which two decimals would round to $0.00.
+  return `$${usd.toFixed(usd !== 0 && Math.abs(usd) < 1 ? 4 : 2)}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+
+/** "1,234 in · 56 out · $0.0012 · 3.4 s"; the cost is left out when the provider gives none. */
+export function formatMeta(meta: TurnMeta): string {
+  const parts = [`${integer.format(meta.inputTokens)} in`, `${integer.format(meta.outputTokens)} out`];
+  if (meta.costUsd !== null) parts.push(formatCost(meta.costUsd));
+  parts.push(formatDuration(meta.durationMs));
+  return parts.join(' · ');
+}

@@ -1,0 +1,31 @@
+// Build of the chat page. The Rust server serves dist/ at `/` (index.html, then assets/...); relative asset
+// URLs also keep the page working under a path prefix behind CloudFront.
+// `npm run dev` forwards /api and /ws to a running server named by SERVERLESS_OPENCLAW_DEV_SERVER.
+
+import react from '@vitejs/plugin-react';
+import { loadEnv } from 'vite';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig(({ mode }) => {
+  const devServer = loadEnv(mode, '.', 'SERVERLESS_OPENCLAW_').SERVERLESS_OPENCLAW_DEV_SERVER;
+  return {
+    base: './',
+    plugins: [react()],
+    build: {
+      outDir: 'dist',
+      emptyOutDir: true,
+    },
+    server: devServer
+      ? {
+          proxy: {
+            '/api': devServer,
+            '/ws': { target: devServer, ws: true },
+          },
+        }
+      : {},
+    test: {
+      environment: 'node',
+      include: ['src/**/*.test.ts'],
+    },
+  };
+});
