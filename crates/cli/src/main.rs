@@ -1,1 +1,134 @@
-fn main() {}
+//! `serverless-openclaw`: run the agent on this machine (`local`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serverless_openclaw_agent::ProviderConfig;
+use serverless_openclaw_cli::{LocalOptions, compose, paths};
+
+#[derive(Parser)]
+#[command(
+    name = "serverless-openclaw",
+    version,
+    about = "Your own OpenClaw agent, on demand."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything on this machine and print the URL to open.
+    Local {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: IpAddr,
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        /// Where conversations, transcripts, workspaces and the access token are kept.
+        #[arg(long, env = "SERVERLESS_OPENCLAW_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(xdg) = env_var("XDG_DATA_HOME") {
+        return Ok(PathBuf::from(xdg).join("serverless-openclaw"));
+    }
+    let home = env_var("HOME").context("HOME is not set; pass --data-dir")?;
+    Ok(PathBuf::from(home).join(".local/share/serverless-openclaw"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Local {
+            bind,
+            port,
+            data_dir,
+        } => local(bind, port, data_dir).await,
+    }
+}
+
+async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir()?;
+    let repo = paths::repo_root(&cwd);
+    let path_env = |name: &str| env_var(name).map(PathBuf::from);
+    let provider = ProviderConfig::from_env(env_var)?;
+    let turn_timeout = match env_var("SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS") {
+        Some(raw) => raw.parse::<u64>().ok().filter(|s| *s > 0).context(
+            "SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS must be a positive number of seconds",
+        )?,
+        None => 600,
+    };
+    let options = LocalOptions {
+        data_dir: match data_dir {
+            Some(dir) => dir,
+            None => default_data_dir()?,
+        },
+        token: env_var("SERVERLESS_OPENCLAW_TOKEN"),
+        node: paths::node_binary(path_env("SERVERLESS_OPENCLAW_NODE"), repo.as_deref())?,
+        runner_script: paths::runner_script(
+            path_env("SERVERLESS_OPENCLAW_RUNNER"),
+            repo.as_deref(),
+        )?,
+        web_dir: paths::web_dir(path_env("SERVERLESS_OPENCLAW_WEB_DIR"), repo.as_deref()),
+        turn_timeout: Duration::from_secs(turn_timeout),
+        disable_tools: env_var("SERVERLESS_OPENCLAW_DISABLE_TOOLS")
+            .is_some_and(|v| v == "1" || v == "true"),
+        provider,
+    };
+    if options.web_dir.is_none() {
+        tracing::warn!(
+            "the web UI is not built (web/dist); the API works, the page says how to build it"
+        );
+    }
+    let has_provider = options.provider.is_some();
+    let data_dir = options.data_dir.clone();
+    let app = compose(options)?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(bind, port))
+        .await
+        .with_context(|| format!("listening on {bind}:{port}"))?;
+    let addr = listener.local_addr()?;
+    let host = if bind.is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
+    tracing::info!(data_dir = %data_dir.display(), "serverless-openclaw local is running");
+    println!("Open http://{host}:{}/?token={}", addr.port(), app.token);
+    if has_provider {
+        // Warm the agent now, as a Lambda would during init, so the first message does not wait for it.
+        let runtime = app.runtime.clone();
+        tokio::spawn(async move {
+            if let Err(e) = runtime.start().await {
+                tracing::error!(error = %e, "the agent did not start; the next message will retry");
+            }
+        });
+    } else {
+        tracing::warn!("{}", serverless_openclaw_agent::config::NO_PROVIDER_HELP);
+    }
+    axum::serve(listener, app.router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    app.runtime.shutdown().await;
+    Ok(())
+}

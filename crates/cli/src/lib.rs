@@ -1,0 +1,165 @@
+//! Local mode: the one composition function that picks the local adapters and the OpenClaw runtime and
+//! builds the server, used by `serverless-openclaw local` and by the end-to-end tests alike.
+//!
+//! - [`LocalOptions`]: everything local mode needs, resolved from flags and environment by `main`.
+//! - [`compose`]: builds the [`LocalApp`] (router, runtime, queue) from them.
+//! - [`paths`]: where the runner, Node and the web UI are found.
+
+pub mod paths;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serverless_openclaw_agent::{OpenClawRuntime, ProviderConfig, RuntimeSettings};
+use serverless_openclaw_core::chat::ChatService;
+use serverless_openclaw_core::ids::UserId;
+use serverless_openclaw_core::ports::{
+    AgentRuntime, ClientPush, ConversationStore, TranscriptStore, TurnQueue,
+};
+use serverless_openclaw_core::turn::TurnProcessor;
+use serverless_openclaw_local::{FileTranscriptStore, LocalTurnQueue, SqliteConversationStore};
+use serverless_openclaw_server::{AppState, ConnectionHub, TokenAuthenticator};
+
+/// The only user of local mode.
+pub const LOCAL_USER: &str = "owner";
+
+/// File in the data dir that keeps the generated access token.
+const TOKEN_FILE: &str = "access-token";
+
+/// Everything local mode needs.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    pub data_dir: PathBuf,
+    /// From `SERVERLESS_OPENCLAW_TOKEN`; `None` generates one once and keeps it in the data dir.
+    pub token: Option<String>,
+    pub provider: Option<ProviderConfig>,
+    pub node: PathBuf,
+    pub runner_script: PathBuf,
+    pub web_dir: Option<PathBuf>,
+    pub turn_timeout: Duration,
+    pub disable_tools: bool,
+}
+
+/// A composed local-mode application.
+pub struct LocalApp {
+    pub router: axum::Router,
+    pub token: String,
+    pub runtime: Arc<OpenClawRuntime>,
+    pub queue: LocalTurnQueue,
+}
+
+/// Builds local mode: SQLite + files + in-process queue + the OpenClaw runtime + the router.
+pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
+    let data = &options.data_dir;
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("creating the data dir {}", data.display()))?;
+    let token = match options.token {
+        Some(token) => token,
+        None => stored_token(data)?,
+    };
+    let conversations: Arc<dyn ConversationStore> = Arc::new(
+        SqliteConversationStore::open(&data.join("serverless-openclaw.sqlite3"))
+            .context("opening the database")?,
+    );
+    let transcripts: Arc<dyn TranscriptStore> =
+        Arc::new(FileTranscriptStore::new(data.join("transcripts")));
+    let runtime = Arc::new(
+        OpenClawRuntime::new(RuntimeSettings {
+            node: options.node,
+            runner_script: options.runner_script,
+            state_dir: data.join("agent"),
+            workspace_root: data.join("workspaces"),
+            turn_timeout: options.turn_timeout,
+            ready_timeout: Duration::from_secs(180),
+            provider: options.provider,
+            disable_tools: options.disable_tools,
+        })
+        .context("preparing the OpenClaw runtime")?,
+    );
+    let agent: Arc<dyn AgentRuntime> = runtime.clone();
+    let hub = Arc::new(ConnectionHub::default());
+    let push: Arc<dyn ClientPush> = hub.clone();
+    let processor = TurnProcessor::new(
+        conversations.clone(),
+        transcripts.clone(),
+        agent.clone(),
+        push.clone(),
+    );
+    let queue = LocalTurnQueue::new(Arc::new(processor));
+    let turn_queue: Arc<dyn TurnQueue> = Arc::new(queue.clone());
+    let user = UserId::parse(LOCAL_USER)?;
+    let state = AppState {
+        auth: Arc::new(TokenAuthenticator::new(&token, user)),
+        chat: ChatService::new(conversations.clone(), turn_queue, push),
+        conversations,
+        transcripts,
+        agent,
+        hub,
+        web_dir: options.web_dir,
+    };
+    Ok(LocalApp {
+        router: serverless_openclaw_server::app(state),
+        token,
+        runtime,
+        queue,
+    })
+}
+
+/// The access token kept in the data dir, generated on first use (readable by the owner only).
+fn stored_token(data: &Path) -> anyhow::Result<String> {
+    let path = data.join(TOKEN_FILE);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim();
+        if !existing.is_empty() {
+            return Ok(existing.to_owned());
+        }
+    }
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness for the access token: {e}"))?;
+    let token = hex::encode(bytes);
+    write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+    Ok(token)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(content.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_token_is_kept_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = stored_token(dir.path()).unwrap();
+        assert_eq!(first.len(), 48);
+        assert_eq!(stored_token(dir.path()).unwrap(), first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(TOKEN_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

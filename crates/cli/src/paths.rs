@@ -1,0 +1,49 @@
+//! Where local mode finds its parts: the Node runner, the Node 24 binary, the built web UI.
+//!
+//! Each can be set by an environment variable; otherwise it is looked up from the repository checkout
+//! that contains the current directory (what `make run` uses).
+
+use std::path::{Path, PathBuf};
+
+/// The runner script, relative to the repository root.
+pub const RUNNER_SCRIPT: &str = "runner/runner.mjs";
+/// The Node 24 binary installed by `scripts/install-runner.sh`, relative to the repository root.
+pub const NODE_BINARY: &str = ".tools/node/node_modules/node/bin/node";
+/// The built web UI, relative to the repository root.
+pub const WEB_DIST: &str = "web/dist";
+
+/// The nearest ancestor of `start` that contains the runner script.
+pub fn repo_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| dir.join(RUNNER_SCRIPT).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// `SERVERLESS_OPENCLAW_RUNNER`, else `<repo>/runner/runner.mjs`.
+pub fn runner_script(env: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<PathBuf> {
+    env.or_else(|| repo.map(|r| r.join(RUNNER_SCRIPT)))
+        .filter(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot find {RUNNER_SCRIPT}: run from the repository checkout or set SERVERLESS_OPENCLAW_RUNNER"
+            )
+        })
+}
+
+/// `SERVERLESS_OPENCLAW_NODE`, else the repository's Node 24, else an error saying how to install it.
+pub fn node_binary(env: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<PathBuf> {
+    env.or_else(|| repo.map(|r| r.join(NODE_BINARY)))
+        .filter(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot find Node 24 ({NODE_BINARY}): run scripts/install-runner.sh (make run does) or set SERVERLESS_OPENCLAW_NODE"
+            )
+        })
+}
+
+/// `SERVERLESS_OPENCLAW_WEB_DIR`, else `<repo>/web/dist` if it was built.
+pub fn web_dir(env: Option<PathBuf>, repo: Option<&Path>) -> Option<PathBuf> {
+    env.or_else(|| repo.map(|r| r.join(WEB_DIST)))
+        .filter(|p| p.join("index.html").is_file())
+}

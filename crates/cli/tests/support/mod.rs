@@ -1,0 +1,219 @@
+//! Test harness for local mode: composes the real app (SQLite, files, in-process queue, the real
+//! OpenClaw runner) on a temporary data dir, serves it on port 0, and points it at the fake LLM.
+
+#![allow(dead_code)] // Each test binary uses a different part of the harness.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use serverless_openclaw_agent::{LlmApi, ProviderConfig};
+use serverless_openclaw_cli::{LocalApp, LocalOptions, compose, paths};
+use serverless_openclaw_testkit::fake_llm::FakeLlm;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const TOKEN: &str = "test-token";
+
+/// How long a test waits for any one frame before failing (covers a cold runner start on 2 cores).
+pub const FRAME_WAIT: Duration = Duration::from_secs(90);
+
+pub fn repo_root() -> PathBuf {
+    paths::repo_root(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("the repository root (runner/runner.mjs)")
+}
+
+/// A provider pointing at the fake LLM.
+pub fn fake_provider(fake: &FakeLlm, api: LlmApi) -> ProviderConfig {
+    ProviderConfig::Custom {
+        base_url: match api {
+            LlmApi::AnthropicMessages => fake.anthropic_base_url(),
+            LlmApi::OpenAiCompletions => fake.openai_base_url(),
+        },
+        api,
+        model: "fake-model".into(),
+        has_key: false,
+    }
+}
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub app: LocalApp,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    /// Serves local mode on `data_dir` with `provider` and a turn deadline.
+    pub async fn spawn(
+        data_dir: &Path,
+        provider: Option<ProviderConfig>,
+        turn_timeout: Duration,
+    ) -> Self {
+        let repo = repo_root();
+        let node = paths::node_binary(None, Some(&repo))
+            .expect("Node 24: run scripts/install-runner.sh (make test does)");
+        let app = compose(LocalOptions {
+            data_dir: data_dir.to_path_buf(),
+            token: Some(TOKEN.into()),
+            provider,
+            node,
+            runner_script: repo.join(paths::RUNNER_SCRIPT),
+            web_dir: paths::web_dir(None, Some(&repo)),
+            turn_timeout,
+            disable_tools: false,
+        })
+        .expect("compose local mode");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = app.router.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        Self { addr, app, server }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn connect(&self) -> Client {
+        let (ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://{}/ws?token={TOKEN}", self.addr))
+                .await
+                .expect("websocket connects");
+        Client { ws }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Stops the server and the runner (as a process exit would).
+    pub async fn stop(self) {
+        self.server.abort();
+        self.app.runtime.shutdown().await;
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// What one turn produced on the socket.
+#[derive(Debug)]
+pub struct TurnFrames {
+    pub deltas: Vec<String>,
+    pub statuses: Vec<String>,
+    /// The final `message` frame, or the `error` frame.
+    pub last: Value,
+}
+
+impl TurnFrames {
+    pub fn content(&self) -> &str {
+        self.last["content"]
+            .as_str()
+            .unwrap_or_else(|| panic!("turn failed: {}", self.last))
+    }
+}
+
+impl Client {
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(frame.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_message(&mut self, conversation: &str, client_id: &str, text: &str) {
+        self.send(json!({"action":"sendMessage","conversationId":conversation,"clientMessageId":client_id,"message":text}))
+            .await;
+    }
+
+    /// The next JSON frame; fails the test after [`FRAME_WAIT`].
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(FRAME_WAIT, self.ws.next())
+                .await
+                .expect("a frame within the wait")
+                .expect("socket open")
+                .expect("frame");
+            if let Message::Text(text) = message {
+                return serde_json::from_str(text.as_str()).expect("JSON frame");
+            }
+        }
+    }
+
+    /// The next frame of `kind` (skipping others).
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Collects frames until a `message` or `error` frame ends a turn.
+    pub async fn turn(&mut self) -> TurnFrames {
+        let mut out = TurnFrames {
+            deltas: Vec::new(),
+            statuses: Vec::new(),
+            last: Value::Null,
+        };
+        loop {
+            let frame = self.next().await;
+            match frame["type"].as_str() {
+                Some("delta") => out
+                    .deltas
+                    .push(frame["text"].as_str().expect("delta text").to_owned()),
+                Some("status") => out
+                    .statuses
+                    .push(frame["status"].as_str().expect("status").to_owned()),
+                Some("message" | "error") => {
+                    out.last = frame;
+                    return out;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The `message` entries of an OpenClaw JSONL transcript, as (role, text) pairs, in file order.
+pub fn transcript_messages(bytes: &[u8]) -> Vec<(String, String)> {
+    let text = std::str::from_utf8(bytes).expect("UTF-8 transcript");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).expect("every transcript line is JSON"))
+        .filter(|entry| entry["type"] == "message")
+        .map(|entry| {
+            let message = &entry["message"];
+            let role = message["role"].as_str().unwrap_or_default().to_owned();
+            let text = match &message["content"] {
+                Value::String(s) => s.clone(),
+                Value::Array(blocks) => blocks
+                    .iter()
+                    .filter_map(|b| b["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join(""),
+                _ => String::new(),
+            };
+            (role, text)
+        })
+        .collect()
+}

@@ -1,0 +1,293 @@
+//! End-to-end turns in local mode: the real server, the real OpenClaw runner, the fake LLM.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use serverless_openclaw_agent::LlmApi;
+use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, reply_text};
+use support::{TestApp, transcript_messages};
+
+const TURN_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn transcript_path(data: &std::path::Path, conversation: &str) -> std::path::PathBuf {
+    data.join("transcripts")
+        .join("owner")
+        .join(format!("{conversation}.jsonl"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_turns_stream_and_are_remembered_across_a_restart() {
+    let fake = FakeLlm::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn(
+        data.path(),
+        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
+        TURN_TIMEOUT,
+    )
+    .await;
+    let mut client = app.connect().await;
+
+    client.send_message("default", "c1", "first question").await;
+    let ack = client.next_of("ack").await;
+    assert_eq!(ack["clientMessageId"], "c1");
+    let turn1 = client.turn().await;
+    assert!(
+        turn1.deltas.len() >= 2,
+        "at least two deltas, got {:?}",
+        turn1.deltas
+    );
+    assert_eq!(turn1.deltas.concat(), turn1.content());
+    assert_eq!(turn1.content(), reply_text(1, "first question"));
+    assert_eq!(turn1.last["role"], "assistant");
+    assert!(turn1.last["usage"]["inputTokens"].as_u64().unwrap() > 0);
+    assert!(
+        turn1.statuses.contains(&"running".to_owned()),
+        "{:?}",
+        turn1.statuses
+    );
+
+    client
+        .send_message("default", "c2", "second question")
+        .await;
+    let turn2 = client.turn().await;
+    assert!(turn2.deltas.len() >= 2);
+    assert_eq!(turn2.deltas.concat(), turn2.content());
+    // The LLM saw turn 1's user and assistant messages before the new one.
+    let request = &fake.requests()[1];
+    assert_eq!(request.message_count(), 3);
+    let body = request.body.to_string();
+    assert!(
+        body.contains("first question") && body.contains(turn1.content()),
+        "{body}"
+    );
+    assert_eq!(turn2.content(), reply_text(3, "second question"));
+    app.stop().await;
+
+    // A new process on the same data dir: history is served and continued.
+    let app = TestApp::spawn(
+        data.path(),
+        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
+        TURN_TIMEOUT,
+    )
+    .await;
+    let (status, body) = app.get("/api/conversations/default/messages").await;
+    assert_eq!(status, 200);
+    let messages = body["messages"].as_array().unwrap();
+    let pairs: Vec<_> = messages
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("user", "first question"),
+            ("assistant", turn1.content()),
+            ("user", "second question"),
+            ("assistant", turn2.content())
+        ]
+    );
+    assert!(messages.iter().all(|m| m["channel"] == "web"));
+    let (_, list) = app.get("/api/conversations").await;
+    assert_eq!(list["conversations"][0]["messageCount"], 4);
+
+    let mut client = app.connect().await;
+    client.send_message("default", "c3", "third question").await;
+    let turn3 = client.turn().await;
+    assert_eq!(turn3.content(), reply_text(5, "third question"));
+    let body = fake.requests()[2].body.to_string();
+    for earlier in [
+        "first question",
+        turn1.content(),
+        "second question",
+        turn2.content(),
+    ] {
+        assert!(body.contains(earlier), "third request lacks {earlier:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_messages_at_once_are_answered_in_order_and_the_transcript_stays_valid() {
+    let fake = FakeLlm::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn(
+        data.path(),
+        Some(support::fake_provider(&fake, LlmApi::OpenAiCompletions)),
+        TURN_TIMEOUT,
+    )
+    .await;
+    let mut client = app.connect().await;
+    for i in 1..=5 {
+        client
+            .send_message("burst", &format!("b{i}"), &format!("message {i}"))
+            .await;
+    }
+    for i in 1..=5 {
+        let turn = client.turn().await;
+        // Message counts 1, 3, 5, 7, 9 prove both order and that each turn saw all earlier ones.
+        assert_eq!(
+            turn.content(),
+            reply_text(2 * i - 1, &format!("message {i}"))
+        );
+    }
+    let bytes = std::fs::read(transcript_path(data.path(), "burst")).unwrap();
+    let messages = transcript_messages(&bytes);
+    assert_eq!(messages.len(), 10, "{messages:?}");
+    for (i, pair) in messages.chunks(2).enumerate() {
+        assert_eq!(pair[0], ("user".to_owned(), format!("message {}", i + 1)));
+        assert_eq!(pair[1].0, "assistant");
+        assert_eq!(
+            pair[1].1,
+            reply_text(2 * i + 1, &format!("message {}", i + 1))
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runner_killed_mid_turn_fails_the_turn_keeps_the_transcript_and_recovers() {
+    let fake = FakeLlm::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn(
+        data.path(),
+        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
+        TURN_TIMEOUT,
+    )
+    .await;
+    let mut client = app.connect().await;
+    client
+        .send_message("default", "k1", "before the crash")
+        .await;
+    client.turn().await.content();
+    let path = transcript_path(data.path(), "default");
+    let good = std::fs::read(&path).unwrap();
+
+    // A slow reply, so the runner is killed while it streams.
+    fake.set_chunk_delay(Duration::from_millis(400));
+    client
+        .send_message("default", "k2", "during the crash")
+        .await;
+    client.next_of("delta").await;
+    let pid = app.app.runtime.runner_pid().expect("a live runner");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let error = client.next_of("error").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "error after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(error["code"], "agent_crashed");
+    assert_eq!(error["clientMessageId"], "k2");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        good,
+        "the transcript is the last good version"
+    );
+
+    fake.set_chunk_delay(Duration::from_millis(15));
+    client
+        .send_message("default", "k3", "after the crash")
+        .await;
+    let turn = client.turn().await;
+    // The failed turn left nothing behind: the LLM sees turn 1 and the new message only.
+    assert_eq!(turn.content(), reply_text(3, "after the crash"));
+    assert_ne!(app.app.runtime.runner_pid(), Some(pid), "a fresh runner");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_llm_error_and_an_llm_hang_end_in_error_frames_not_hangs() {
+    let fake = FakeLlm::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn(
+        data.path(),
+        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
+        Duration::from_secs(20),
+    )
+    .await;
+    app.app.runtime.start().await.expect("runner starts");
+    let mut client = app.connect().await;
+
+    fake.set_behaviour(Behaviour::Status(500));
+    client
+        .send_message("default", "e1", "provider is down")
+        .await;
+    let failed = client.turn().await;
+    assert_eq!(failed.last["type"], "error", "{}", failed.last);
+    assert_eq!(failed.last["code"], "llm_error", "{}", failed.last);
+
+    fake.set_behaviour(Behaviour::Hang);
+    client.send_message("default", "e2", "provider hangs").await;
+    let started = std::time::Instant::now();
+    let hung = client.turn().await;
+    assert_eq!(hung.last["code"], "timeout", "{}", hung.last);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    fake.set_behaviour(Behaviour::Reply);
+    client
+        .send_message("default", "e3", "provider is back")
+        .await;
+    let turn = client.turn().await;
+    assert_eq!(
+        turn.content(),
+        reply_text(1, "provider is back"),
+        "failed turns left no history"
+    );
+    let (_, body) = app.get("/api/conversations/default/messages").await;
+    let roles: Vec<_> = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].clone())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            Value::from("user"),
+            "user".into(),
+            "user".into(),
+            "assistant".into()
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_stops_a_running_turn() {
+    let fake = FakeLlm::start().await;
+    fake.set_chunk_delay(Duration::from_millis(500));
+    let data = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn(
+        data.path(),
+        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
+        TURN_TIMEOUT,
+    )
+    .await;
+    let mut client = app.connect().await;
+    client
+        .send_message("default", "x1", "a long answer please")
+        .await;
+    client.next_of("delta").await;
+    client
+        .send(serde_json::json!({"action":"cancel","conversationId":"default"}))
+        .await;
+    let error = client.next_of("error").await;
+    assert_eq!(error["code"], "cancelled");
+    assert_eq!(client.next_of("status").await["status"], "idle");
+    assert!(
+        !transcript_path(data.path(), "default").exists(),
+        "a cancelled first turn writes no transcript"
+    );
+    app.stop().await;
+}
