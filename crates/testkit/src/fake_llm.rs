@@ -72,20 +72,22 @@ pub enum Api {
 impl Api {
     /// Number of conversation messages in a request body, the `N` of [`reply_text`].
     ///
-    /// Anthropic: the length of `messages` (the system prompt is a separate field there).
+    /// Anthropic: the entries of `messages` (the system prompt is a separate field there).
     /// OpenAI: the entries of `messages` whose role is neither `system` nor `developer`, so both
-    /// APIs count the same conversation the same way.
+    /// APIs count the same conversation the same way. In both, a user message that holds only
+    /// OpenClaw's per-turn internal context is not conversation and is not counted.
     pub fn message_count(self, body: &Value) -> usize {
         let Some(messages) = body["messages"].as_array() else {
             return 0;
         };
-        match self {
-            Api::AnthropicMessages => messages.len(),
-            Api::OpenAiCompletions => messages
-                .iter()
-                .filter(|m| m["role"] != "system" && m["role"] != "developer")
-                .count(),
-        }
+        messages
+            .iter()
+            .filter(|m| match self {
+                Api::AnthropicMessages => true,
+                Api::OpenAiCompletions => m["role"] != "system" && m["role"] != "developer",
+            })
+            .filter(|m| !is_injected_context(m))
+            .count()
     }
 
     /// Text of the last `user` message that has any text, in a request body.
@@ -93,7 +95,8 @@ impl Api {
     /// Content may be a string or an array of content blocks; the `text` blocks are joined with
     /// newlines and other blocks (images, Anthropic `tool_result`s) are skipped. A user message
     /// without text, such as one carrying only tool results, is passed over so the excerpt stays
-    /// the human's prompt.
+    /// the human's prompt. OpenClaw's internal context blocks are skipped, and the timestamp
+    /// envelope it puts before a prompt (`[Sat 2026-11-21 13:45 UTC] `) is removed.
     pub fn last_user_text(self, body: &Value) -> Option<String> {
         // Both APIs use the same shape for the parts read here.
         body["messages"]
@@ -102,6 +105,24 @@ impl Api {
             .rev()
             .filter(|m| m["role"] == "user")
             .find_map(|m| content_text(&m["content"]))
+    }
+
+    /// The conversation in a request body as `(role, text)` pairs, oldest first: the messages
+    /// [`Api::message_count`] counts, with their text read like [`Api::last_user_text`] does
+    /// (an empty string for a message without text).
+    pub fn conversation(self, body: &Value) -> Vec<(String, String)> {
+        let Some(messages) = body["messages"].as_array() else {
+            return Vec::new();
+        };
+        messages
+            .iter()
+            .filter(|m| !matches!(m["role"].as_str(), Some("system" | "developer")))
+            .filter(|m| !is_injected_context(m))
+            .map(|m| {
+                let role = m["role"].as_str().unwrap_or_default().to_owned();
+                (role, content_text(&m["content"]).unwrap_or_default())
+            })
+            .collect()
     }
 
     /// The text a [`Behaviour::Reply`] answer to this request body consists of.
@@ -166,19 +187,50 @@ fn words_with_trailing_whitespace(text: &str) -> Vec<&str> {
     words
 }
 
-fn content_text(content: &Value) -> Option<String> {
+/// How OpenClaw opens the context it adds to every turn as a user message of its own.
+const OPENCLAW_CONTEXT_MARKER: &str = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>";
+
+fn text_blocks(content: &Value) -> Vec<&str> {
     match content {
-        Value::String(text) => Some(text.clone()),
-        Value::Array(blocks) => {
-            let texts: Vec<&str> = blocks
-                .iter()
-                .filter(|block| block["type"] == "text")
-                .filter_map(|block| block["text"].as_str())
-                .collect();
-            (!texts.is_empty()).then(|| texts.join("\n"))
-        }
-        _ => None,
+        Value::String(text) => vec![text.as_str()],
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter(|block| block["type"] == "text")
+            .filter_map(|block| block["text"].as_str())
+            .collect(),
+        _ => Vec::new(),
     }
+}
+
+fn is_injected_context(message: &Value) -> bool {
+    let texts = text_blocks(&message["content"]);
+    message["role"] == "user"
+        && !texts.is_empty()
+        && texts.iter().all(|t| t.starts_with(OPENCLAW_CONTEXT_MARKER))
+}
+
+/// How OpenClaw opens the runtime line it appends to the prompt on the OpenAI API.
+const OPENCLAW_RUNTIME_TRAILER: &str = "\n\nRuntime: agent=";
+
+/// Removes what OpenClaw wraps around a prompt: a `[<timestamp>] ` envelope before it and, on the
+/// OpenAI API, a `Runtime: agent=…` paragraph after it.
+fn strip_envelope(text: &str) -> &str {
+    let text = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("] "))
+        .filter(|(stamp, _)| stamp.len() <= 64 && !stamp.contains('\n'))
+        .map_or(text, |(_, prompt)| prompt);
+    text.split_once(OPENCLAW_RUNTIME_TRAILER)
+        .map_or(text, |(prompt, _)| prompt)
+}
+
+fn content_text(content: &Value) -> Option<String> {
+    let texts: Vec<&str> = text_blocks(content)
+        .into_iter()
+        .filter(|t| !t.starts_with(OPENCLAW_CONTEXT_MARKER))
+        .map(strip_envelope)
+        .collect();
+    (!texts.is_empty()).then(|| texts.join("\n"))
 }
 
 /// One request as the server received it.
@@ -206,6 +258,11 @@ impl RecordedRequest {
                 .strip_prefix("Bearer ")
                 .unwrap_or(authorization),
         )
+    }
+
+    /// See [`Api::conversation`].
+    pub fn conversation(&self) -> Vec<(String, String)> {
+        self.api.conversation(&self.body)
     }
 
     /// See [`Api::message_count`].
@@ -885,6 +942,28 @@ mod tests {
         assert_eq!(
             Api::AnthropicMessages.last_user_text(&body).as_deref(),
             Some("second\npart")
+        );
+    }
+
+    #[test]
+    fn openclaw_context_and_timestamp_envelopes_are_not_conversation() {
+        let body = json!({"messages": [
+            {"role": "user", "content": [{"type": "text", "text": "[Sat 2026-11-21 13:45 UTC] first question"}]},
+            {"role": "user", "content": [{"type": "text", "text": "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>\nnone\n<<<END_OPENCLAW_INTERNAL_CONTEXT>>>"}]},
+        ]});
+        assert_eq!(Api::AnthropicMessages.message_count(&body), 1);
+        assert_eq!(
+            Api::AnthropicMessages.last_user_text(&body).as_deref(),
+            Some("first question")
+        );
+        assert_eq!(strip_envelope("[not closed"), "[not closed");
+        assert_eq!(
+            strip_envelope("[t] hi\n\nRuntime: agent=main | session=x"),
+            "hi"
+        );
+        assert_eq!(
+            Api::AnthropicMessages.conversation(&body),
+            [("user".to_owned(), "first question".to_owned())]
         );
     }
 
