@@ -1,0 +1,59 @@
+# serverless-openclaw: the two commands of the README are `make run` and `make test`.
+# Every target installs what it needs (Node 24 + openclaw into .tools/ and runner/, the web UI's
+# packages, Chromium for the browser test); nothing relies on what was installed by hand.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Node 24 from the npm registry (scripts/install-runner.sh), ahead of the machine's Node.
+export PATH := $(CURDIR)/.tools/node/node_modules/node/bin:$(PATH)
+CARGO ?= cargo
+WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+
+.PHONY: help run test bench runner web chromium lint test-rust test-js fake-llm clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+run: runner web ## Run local mode (ARGS="--port 9000 --data-dir DIR" to change defaults)
+	$(CARGO) run --release --bin serverless-openclaw -- local $(ARGS)
+
+test: runner web chromium ## The whole test suite (what CI runs)
+	$(MAKE) lint
+	$(MAKE) test-js
+	$(MAKE) test-rust
+
+lint: ## cargo fmt --check and clippy -D warnings
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-rust: runner web ## Rust unit, contract, end-to-end and browser tests
+	$(CARGO) test --workspace
+
+test-js: runner web ## Runner start-up tests, web type check and unit tests
+	npm --prefix runner test
+	npm --prefix web run typecheck
+	npm --prefix web test
+
+bench: runner ## Agent cold start, warm turn latency, runner RSS (docs/benchmarks.md)
+	$(CARGO) run --release -p serverless-openclaw-cli --example bench
+
+fake-llm: ## Run the fake LLM by hand (prints its base URL)
+	$(CARGO) run -p serverless-openclaw-testkit --bin fake-llm
+
+runner: ## Install Node 24 and the pinned openclaw (idempotent)
+	scripts/install-runner.sh
+
+web: .tools/web.stamp ## Install the web UI's packages and build web/dist
+
+.tools/web.stamp: web/package.json web/package-lock.json $(WEB_SOURCES) | runner
+	npm --prefix web ci --no-audit --no-fund
+	npm --prefix web run build
+	@mkdir -p .tools && touch $@
+
+chromium: ## Install Chromium for the browser test (Debian's package)
+	scripts/install-chromium.sh
+
+clean: ## Remove build output and installed tools (not your data)
+	rm -rf target .tools web/dist web/node_modules runner/node_modules
