@@ -24,7 +24,8 @@ function frame(f: ServerFrame): ChatAction {
 const ack = (clientMessageId: string, messageId: string) =>
   frame({ type: 'ack', clientMessageId, conversationId, messageId });
 const status = (s: 'queued' | 'starting' | 'running' | 'idle') => frame({ type: 'status', conversationId, status: s });
-const delta = (messageId: string, text: string) => frame({ type: 'delta', conversationId, messageId, text });
+const delta = (messageId: string, text: string, replace = false) =>
+  frame({ type: 'delta', conversationId, messageId, text, replace });
 const final = (messageId: string, content: string) =>
   frame({
     type: 'message',
@@ -106,6 +107,11 @@ describe('streaming a reply', () => {
     expect(summary(state)).toEqual([['assistant', 'Hello there', 'streaming']]);
   });
 
+  it('lets a replace delta rewrite the streamed text', () => {
+    const state = run(ready(), delta('a1', 'Helo'), delta('a1', 'Hello', true), delta('a1', ' there'));
+    expect(summary(state)).toEqual([['assistant', 'Hello there', 'streaming']]);
+  });
+
   it('creates the bubble for deltas of a message it does not know, once', () => {
     const state = run(ready(), delta('a1', 'x'), delta('a1', 'x'));
     expect(summary(state)).toEqual([['assistant', 'xx', 'streaming']]);
@@ -145,7 +151,7 @@ describe('streaming a reply', () => {
   });
 
   it('ignores frames of other conversations', () => {
-    const other = frame({ type: 'delta', conversationId: 'other', messageId: 'a1', text: 'x' });
+    const other = frame({ type: 'delta', conversationId: 'other', messageId: 'a1', text: 'x', replace: false });
     const otherStatus = frame({ type: 'status', conversationId: 'other', status: 'running' });
     const state = run(ready(), other, otherStatus);
     expect(state.messages).toEqual([]);

@@ -196,7 +196,8 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
       }
       const current = state.messages[index] as AssistantMessage;
       if (current.state === 'final') return state;
-      const grown: AssistantMessage = { ...current, text: current.text + frame.text, state: 'streaming' };
+      const text = frame.replace ? frame.text : current.text + frame.text;
+      const grown: AssistantMessage = { ...current, text, state: 'streaming' };
       return { ...state, turn, messages: replaceAt(state.messages, index, grown) };
     }
     case 'message': {

@@ -19,7 +19,11 @@ describe('parseServerFrame', () => {
       conversationId: 'default',
       messageId: 'm2',
       text: 'He',
+      replace: false,
     });
+    expect(
+      parseServerFrame('{"type":"delta","conversationId":"default","messageId":"m2","text":"Hello","replace":true}'),
+    ).toMatchObject({ text: 'Hello', replace: true });
     expect(
       parseServerFrame(
         '{"type":"message","conversationId":"default","messageId":"m2","role":"assistant","content":"Hello",' +

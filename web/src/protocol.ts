@@ -64,6 +64,8 @@ export interface DeltaFrame {
   conversationId: string;
   messageId: string;
   text: string;
+  /** Rare: `text` is the whole reply so far and replaces what was streamed. */
+  replace: boolean;
 }
 
 export interface Usage {
@@ -159,7 +161,7 @@ export function parseServerFrame(data: string): ServerFrame | null {
         : null;
     case 'delta':
       return isId(f.conversationId) && isId(f.messageId) && isString(f.text)
-        ? { type: 'delta', conversationId: f.conversationId, messageId: f.messageId, text: f.text }
+        ? { type: 'delta', conversationId: f.conversationId, messageId: f.messageId, text: f.text, replace: f.replace === true }
         : null;
     case 'message': {
       const usage = f.usage;

@@ -4,6 +4,7 @@
 //! (`"${VAR}"`) and the runner inherits that variable from our process.
 
 use std::ffi::OsString;
+use std::path::Path;
 
 use serde_json::{Value, json};
 
@@ -18,7 +19,7 @@ pub const HEADLESS_ENV: &[(&str, &str)] = &[
 
 /// What a turn answers when no provider is configured.
 pub const NO_PROVIDER_HELP: &str = "No LLM provider is configured. Set ANTHROPIC_API_KEY or OPENAI_API_KEY \
-(optionally SERVERLESS_OPENCLAW_MODEL, e.g. anthropic/claude-sonnet-4-6), or point at any endpoint with \
+(optionally SERVERLESS_OPENCLAW_MODEL, e.g. anthropic/claude-sonnet-5), or point at any endpoint with \
 SERVERLESS_OPENCLAW_LLM_BASE_URL, SERVERLESS_OPENCLAW_LLM_API (anthropic-messages or openai-completions), \
 SERVERLESS_OPENCLAW_LLM_API_KEY and SERVERLESS_OPENCLAW_MODEL, then restart serverless-openclaw.";
 
@@ -67,8 +68,10 @@ pub enum ProviderConfig {
     },
 }
 
-pub const DEFAULT_ANTHROPIC_MODEL: &str = "claude-sonnet-4-6";
-pub const DEFAULT_OPENAI_MODEL: &str = "gpt-5.1";
+/// Default models: ids from the catalog shipped with openclaw 2026.9.6 (with the catalog refresh off, only
+/// catalog ids work; see `docs/runner-protocol.md`), both priced, so turns report their cost.
+pub const DEFAULT_ANTHROPIC_MODEL: &str = "claude-sonnet-5";
+pub const DEFAULT_OPENAI_MODEL: &str = "gpt-5.5";
 
 impl ProviderConfig {
     /// Reads the provider from environment variables (see [`NO_PROVIDER_HELP`]). `Ok(None)`: none set.
@@ -167,12 +170,15 @@ impl ProviderConfig {
     }
 }
 
-/// The OpenClaw config for these settings (JSON, a subset of JSON5). Contains no secret.
-pub fn render_openclaw_config(provider: Option<&ProviderConfig>) -> Value {
+/// The OpenClaw config for these settings (JSON, a subset of JSON5), logging to `log_file`. Contains no
+/// secret. Headless: no catalog refresh, update checks or telemetry.
+pub fn render_openclaw_config(provider: Option<&ProviderConfig>, log_file: &Path) -> Value {
     let mut config = json!({
         "agents": { "entries": { "main": {} } },
         "models": { "catalogRefresh": { "enabled": false } },
-        "update": { "checkOnStart": false },
+        "update": { "checkOnStart": false, "auto": { "enabled": false } },
+        "telemetry": { "enabled": false },
+        "logging": { "file": log_file.to_string_lossy() },
     });
     let Some(provider) = provider else {
         return config;
@@ -234,17 +240,17 @@ mod tests {
                 .unwrap()
                 .unwrap()
                 .model_ref(),
-            "anthropic/claude-sonnet-4-6"
+            "anthropic/claude-sonnet-5"
         );
         assert_eq!(
             from(&[
                 ("ANTHROPIC_API_KEY", "k"),
-                ("SERVERLESS_OPENCLAW_MODEL", "anthropic/claude-opus-4-1")
+                ("SERVERLESS_OPENCLAW_MODEL", "anthropic/claude-opus-4-8")
             ])
             .unwrap()
             .unwrap()
             .model_ref(),
-            "anthropic/claude-opus-4-1"
+            "anthropic/claude-opus-4-8"
         );
     }
 
@@ -253,7 +259,7 @@ mod tests {
         let both = [
             ("ANTHROPIC_API_KEY", "a"),
             ("OPENAI_API_KEY", "o"),
-            ("SERVERLESS_OPENCLAW_MODEL", "openai/gpt-5.1"),
+            ("SERVERLESS_OPENCLAW_MODEL", "openai/gpt-5.5"),
         ];
         assert_eq!(from(&both).unwrap().unwrap().provider_id(), "openai");
     }
@@ -306,7 +312,7 @@ mod tests {
         ])
         .unwrap()
         .unwrap();
-        let config = render_openclaw_config(Some(&provider));
+        let config = render_openclaw_config(Some(&provider), Path::new("/state/openclaw.log"));
         let text = config.to_string();
         assert!(!text.contains("sk-secret-value"));
         assert_eq!(
@@ -322,6 +328,8 @@ mod tests {
             "custom/m1"
         );
         assert!(provider.runner_env().is_empty());
+        assert_eq!(config["logging"]["file"], "/state/openclaw.log");
+        assert_eq!(config["telemetry"]["enabled"], false);
     }
 
     #[test]
@@ -332,7 +340,7 @@ mod tests {
             model: "m".into(),
             has_key: false,
         };
-        let config = render_openclaw_config(Some(&provider));
+        let config = render_openclaw_config(Some(&provider), Path::new("/state/openclaw.log"));
         assert_eq!(
             config["models"]["providers"]["custom"]["baseUrl"],
             "http://h"

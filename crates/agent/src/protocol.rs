@@ -57,6 +57,8 @@ pub enum RunnerLine {
     Delta {
         id: String,
         text: String,
+        #[serde(default)]
+        replace: bool,
     },
     Result {
         id: String,

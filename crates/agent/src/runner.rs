@@ -25,6 +25,8 @@ use crate::protocol::{HostLine, RunnerLine};
 pub struct RunnerSpec {
     /// The Node 24 binary.
     pub node: PathBuf,
+    /// Options for Node itself, before the script.
+    pub node_args: Vec<OsString>,
     /// `runner/runner.mjs`.
     pub script: PathBuf,
     /// Extra environment (OpenClaw paths and switches); the rest is inherited, which is how API keys reach
@@ -77,6 +79,7 @@ impl RunnerProcess {
     /// Spawns the runner and waits for its `ready` line.
     pub async fn spawn(spec: &RunnerSpec) -> Result<Arc<Self>, StartError> {
         let mut child = Command::new(&spec.node)
+            .args(&spec.node_args)
             .arg(&spec.script)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .current_dir(spec.script.parent().unwrap_or(std::path::Path::new(".")))

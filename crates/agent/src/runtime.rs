@@ -73,7 +73,10 @@ impl OpenClawRuntime {
         ] {
             std::fs::create_dir_all(dir)?;
         }
-        let config = crate::config::render_openclaw_config(settings.provider.as_ref());
+        let config = crate::config::render_openclaw_config(
+            settings.provider.as_ref(),
+            &dirs.openclaw_state.join("logs").join("openclaw.log"),
+        );
         std::fs::write(&dirs.config, serde_json::to_vec_pretty(&config)?)?;
         let mut env: Vec<(OsString, OsString)> = vec![
             ("OPENCLAW_CONFIG_PATH".into(), dirs.config.clone().into()),
@@ -96,6 +99,9 @@ impl OpenClawRuntime {
         }
         let spec = RunnerSpec {
             node: settings.node.clone(),
+            // OpenClaw's heap grows lazily (~7 MB a turn) without a cap; 768 MB keeps a warm runner near
+            // 0.6 GB RSS and within the agent Lambda's 2 GB.
+            node_args: vec!["--max-old-space-size=768".into()],
             script: settings.runner_script.clone(),
             env,
             ready_timeout: settings.ready_timeout,
@@ -302,8 +308,8 @@ impl AgentRuntime for OpenClawRuntime {
                 }
             };
             match signal {
-                Some(TurnSignal::Line(RunnerLine::Delta { text, .. })) => {
-                    let _ = events.send(AgentEvent::Delta(text));
+                Some(TurnSignal::Line(RunnerLine::Delta { text, replace, .. })) => {
+                    let _ = events.send(AgentEvent::Delta { text, replace });
                 }
                 Some(TurnSignal::Line(RunnerLine::Result {
                     text,

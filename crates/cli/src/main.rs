@@ -125,10 +125,24 @@ async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Re
         tracing::warn!("{}", serverless_openclaw_agent::config::NO_PROVIDER_HELP);
     }
     axum::serve(listener, app.router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
     app.runtime.shutdown().await;
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so the runner is stopped cleanly either way.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

@@ -193,8 +193,9 @@ pub struct AgentTurn {
 pub enum AgentEvent {
     /// The runtime is working on the turn (after any cold start).
     Started,
-    /// New reply text; all deltas of a turn concatenate to [`AgentReply::text`].
-    Delta(String),
+    /// New reply text; the deltas of a turn concatenate to [`AgentReply::text`], except that a delta
+    /// with `replace` carries the whole reply so far (OpenClaw rewrote earlier text; rare).
+    Delta { text: String, replace: bool },
 }
 
 /// A finished turn.

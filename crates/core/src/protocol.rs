@@ -210,6 +210,9 @@ pub enum ServerFrame {
         conversation_id: ConversationId,
         message_id: MessageId,
         text: String,
+        /// Rare: OpenClaw rewrote earlier text, and `text` is the whole reply so far.
+        #[serde(default, skip_serializing_if = "is_false")]
+        replace: bool,
     },
     Message {
         conversation_id: ConversationId,
@@ -229,6 +232,10 @@ pub enum ServerFrame {
         conversation_id: Option<String>,
     },
     Pong,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl ServerFrame {
@@ -441,7 +448,9 @@ mod tests {
             conversation_id: ConversationId::parse("c").unwrap(),
             message_id: MessageId::generate(),
             text: "chunk".into(),
+            replace: false,
         };
+        assert!(!frame.to_json().contains("replace"));
         let back: ServerFrame = serde_json::from_str(&frame.to_json()).unwrap();
         assert_eq!(back, frame);
     }

@@ -139,11 +139,12 @@ impl TurnProcessor {
             while let Some(event) = received.recv().await {
                 match event {
                     AgentEvent::Started => self.status(turn, TurnStatus::Running).await,
-                    AgentEvent::Delta(text) => {
+                    AgentEvent::Delta { text, replace } => {
                         let frame = ServerFrame::Delta {
                             conversation_id: conversation.clone(),
                             message_id: assistant_id.clone(),
                             text,
+                            replace,
                         };
                         self.push.push(user, &frame).await;
                     }

@@ -1,0 +1,172 @@
+// Locates the installed OpenClaw package, checks that every internal the runner relies on exists
+// with the expected shape, and returns them. Any mismatch is reported as one IncompatibleOpenClaw
+// error listing everything that is missing, so a version bump fails loudly at start-up instead of
+// in the middle of a turn.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const EXPECTED_OPENCLAW_VERSION = '2026.9.6';
+
+/** Environment variable that overrides where the openclaw package root is (tests, odd layouts). */
+export const OPENCLAW_DIR_ENV = 'SERVERLESS_OPENCLAW_OPENCLAW_DIR';
+
+export class IncompatibleOpenClaw extends Error {
+  constructor(problems, version) {
+    super(
+      `runner expects openclaw ${EXPECTED_OPENCLAW_VERSION}` +
+        (version ? ` (found ${version})` : '') +
+        `: ${problems.join('; ')}`,
+    );
+    this.name = 'IncompatibleOpenClaw';
+    this.problems = problems;
+  }
+}
+
+/** Finds the package root: the override env var, else resolution from this file's location. */
+export function resolveOpenClawRoot(env = process.env) {
+  const override = env[OPENCLAW_DIR_ENV];
+  if (override && override.trim()) return path.resolve(override.trim());
+  // `openclaw/package.json` is not in the package's exports; resolve its main entry and walk up.
+  let entry;
+  try {
+    entry = fileURLToPath(import.meta.resolve('openclaw'));
+  } catch (err) {
+    throw new IncompatibleOpenClaw([`package "openclaw" cannot be resolved (${err?.code ?? err?.message ?? err}); run scripts/install-runner.sh`]);
+  }
+  let dir = path.dirname(entry);
+  for (;;) {
+    const pkgPath = path.join(dir, 'package.json');
+    if (fs.existsSync(pkgPath)) {
+      try {
+        if (JSON.parse(fs.readFileSync(pkgPath, 'utf8')).name === 'openclaw') return dir;
+      } catch {
+        /* keep walking */
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new IncompatibleOpenClaw([`no openclaw package.json above ${entry}`]);
+}
+
+function exportTarget(pkg, subpath) {
+  const entry = pkg.exports?.[subpath];
+  if (typeof entry === 'string') return entry;
+  if (entry && typeof entry === 'object') return entry.import ?? entry.default ?? null;
+  return null;
+}
+
+async function importFile(file) {
+  return import(pathToFileURL(file).href);
+}
+
+/**
+ * Loads and checks everything the runner uses. Returns
+ * { root, version, runEmbeddedAgent, prepareSystemAgentRunAdmission, SessionManager,
+ *   parseSessionEntries, loadConfig, timings }.
+ */
+export async function loadOpenClaw(env = process.env) {
+  const root = resolveOpenClawRoot(env);
+  const problems = [];
+  const timings = {};
+  const pkgPath = path.join(root, 'package.json');
+  let pkg;
+  try {
+    pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8'));
+  } catch (err) {
+    throw new IncompatibleOpenClaw([`cannot read openclaw package.json (${err?.code ?? err?.message})`]);
+  }
+  const version = typeof pkg.version === 'string' ? pkg.version : undefined;
+  if (pkg.name !== 'openclaw') problems.push(`package name is ${JSON.stringify(pkg.name)}, not "openclaw"`);
+  if (version !== EXPECTED_OPENCLAW_VERSION) problems.push(`installed version is ${version ?? 'unknown'}`);
+  // The tarball ships these markers; its postinstall clears them. If they are still there the
+  // install scripts did not run, and importing openclaw would try to finish the job by writing
+  // into node_modules (read-only in the container image).
+  for (const marker of ['.openclaw-lifecycle-pending', 'dist/openclaw-install-guard']) {
+    if (fs.existsSync(path.join(root, marker))) problems.push(`install marker ${marker} is present (openclaw's postinstall did not run)`);
+  }
+  const distDir = path.join(root, 'dist');
+  const runtimeFile = path.join(distDir, 'run-embedded.runtime.js');
+  if (!fs.existsSync(runtimeFile)) problems.push('dist/run-embedded.runtime.js is missing');
+  let admissionChunks = [];
+  try {
+    admissionChunks = fs.readdirSync(distDir).filter((f) => /^admitted-run-context-.+\.(m?js)$/.test(f)).sort();
+  } catch {
+    problems.push('dist/ is missing');
+  }
+  if (admissionChunks.length === 0 && fs.existsSync(distDir)) problems.push('no dist/admitted-run-context-<hash>.mjs chunk');
+  const sessionsTarget = exportTarget(pkg, './plugin-sdk/agent-sessions');
+  if (!sessionsTarget) problems.push('export "openclaw/plugin-sdk/agent-sessions" is missing');
+  const mainTarget = exportTarget(pkg, '.');
+  if (!mainTarget) problems.push('export "openclaw" (".") is missing');
+  if (problems.length) throw new IncompatibleOpenClaw(problems, version);
+
+  const out = { root, version };
+  const t0 = performance.now();
+  try {
+    const mod = await importFile(runtimeFile);
+    out.runEmbeddedAgent = mod.runEmbeddedAgent;
+    if (typeof out.runEmbeddedAgent !== 'function') problems.push('runEmbeddedAgent is not exported as a function by dist/run-embedded.runtime.js');
+  } catch (err) {
+    problems.push(`importing dist/run-embedded.runtime.js failed: ${err?.message ?? err}`);
+  }
+  timings.runtimeImportMs = Math.round(performance.now() - t0);
+
+  // The admission factory is only exported from hashed chunks under mangled names: take every
+  // function export whose own name is prepareSystemAgentRunAdmission (there is a re-export facade
+  // next to the real chunk; both yield the same function object).
+  const found = new Set();
+  for (const file of admissionChunks) {
+    try {
+      const mod = await importFile(path.join(distDir, file));
+      for (const value of Object.values(mod)) {
+        if (typeof value === 'function' && value.name === 'prepareSystemAgentRunAdmission') found.add(value);
+      }
+    } catch (err) {
+      problems.push(`importing dist/${file} failed: ${err?.message ?? err}`);
+    }
+  }
+  if (found.size === 1) {
+    out.prepareSystemAgentRunAdmission = [...found][0];
+    if (out.prepareSystemAgentRunAdmission.length < 4) problems.push('prepareSystemAgentRunAdmission takes fewer than 4 parameters');
+  } else if (found.size === 0) {
+    problems.push('no function named prepareSystemAgentRunAdmission in dist/admitted-run-context-*.mjs');
+  } else {
+    problems.push(`${found.size} different functions named prepareSystemAgentRunAdmission in dist/admitted-run-context-*.mjs`);
+  }
+
+  if (sessionsTarget) {
+    try {
+      const mod = await importFile(path.join(root, sessionsTarget));
+      const SM = mod.SessionManager;
+      if (typeof SM !== 'function') problems.push('SessionManager is not exported by openclaw/plugin-sdk/agent-sessions');
+      else {
+        for (const fn of ['inMemory', 'fromEntries']) if (typeof SM[fn] !== 'function') problems.push(`SessionManager.${fn} is missing`);
+        for (const fn of ['getHeader', 'getEntries']) if (typeof SM.prototype?.[fn] !== 'function') problems.push(`SessionManager.prototype.${fn} is missing`);
+      }
+      out.SessionManager = SM;
+      out.parseSessionEntries = mod.parseSessionEntries;
+      if (typeof out.parseSessionEntries !== 'function') problems.push('parseSessionEntries is not exported by openclaw/plugin-sdk/agent-sessions');
+    } catch (err) {
+      problems.push(`importing openclaw/plugin-sdk/agent-sessions failed: ${err?.message ?? err}`);
+    }
+  }
+  if (mainTarget) {
+    const t1 = performance.now();
+    try {
+      const mod = await importFile(path.join(root, mainTarget));
+      out.loadConfig = mod.loadConfig;
+      if (typeof out.loadConfig !== 'function') problems.push('loadConfig is not exported by openclaw');
+    } catch (err) {
+      problems.push(`importing openclaw failed: ${err?.message ?? err}`);
+    }
+    timings.mainImportMs = Math.round(performance.now() - t1);
+  }
+  timings.totalImportMs = Math.round(performance.now() - t0);
+  if (problems.length) throw new IncompatibleOpenClaw(problems, version);
+  out.timings = timings;
+  return out;
+}

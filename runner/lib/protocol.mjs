@@ -1,0 +1,90 @@
+// Parsing and validation of host → runner lines (docs/runner-protocol.md). No OpenClaw here.
+
+import path from 'node:path';
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+const MAX_ID_LENGTH = 256;
+
+export class BadRequest extends Error {
+  constructor(message, id) {
+    super(message);
+    this.name = 'BadRequest';
+    this.id = id;
+  }
+}
+
+function idOf(obj) {
+  return typeof obj?.id === 'string' && obj.id.length > 0 && obj.id.length <= MAX_ID_LENGTH ? obj.id : undefined;
+}
+
+function str(obj, key, id, { optional = false, nonEmpty = true } = {}) {
+  const v = obj[key];
+  if (v === undefined || v === null) {
+    if (optional) return undefined;
+    throw new BadRequest(`"${key}" is required`, id);
+  }
+  if (typeof v !== 'string') throw new BadRequest(`"${key}" must be a string`, id);
+  if (nonEmpty && v.trim() === '') throw new BadRequest(`"${key}" must not be empty`, id);
+  return v;
+}
+
+function absPath(obj, key, id) {
+  const v = str(obj, key, id);
+  if (!path.isAbsolute(v)) throw new BadRequest(`"${key}" must be an absolute path`, id);
+  if (v.includes('\0')) throw new BadRequest(`"${key}" contains a NUL byte`, id);
+  return v;
+}
+
+/**
+ * Parses one line. Returns a request object, null for a blank line, or throws BadRequest
+ * (whose `id` is set when the line could be tied to a turn).
+ */
+export function parseRequest(line) {
+  if (line.trim() === '') return null;
+  let obj;
+  try {
+    obj = JSON.parse(line);
+  } catch (err) {
+    throw new BadRequest(`line is not valid JSON: ${err.message}`);
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new BadRequest('line is not a JSON object');
+  const id = idOf(obj);
+  switch (obj.type) {
+    case 'run': {
+      if (!id) throw new BadRequest(`"id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+      const req = {
+        type: 'run',
+        id,
+        sessionId: str(obj, 'sessionId', id),
+        transcriptPath: absPath(obj, 'transcriptPath', id),
+        transcriptOutPath: absPath(obj, 'transcriptOutPath', id),
+        workspaceDir: absPath(obj, 'workspaceDir', id),
+        prompt: str(obj, 'prompt', id),
+        provider: str(obj, 'provider', id, { optional: true }),
+        model: str(obj, 'model', id, { optional: true }),
+        extraSystemPrompt: str(obj, 'extraSystemPrompt', id, { optional: true, nonEmpty: false }),
+        timeoutMs: DEFAULT_TIMEOUT_MS,
+        disableTools: false,
+      };
+      if (obj.timeoutMs !== undefined && obj.timeoutMs !== null) {
+        if (!Number.isInteger(obj.timeoutMs) || obj.timeoutMs <= 0) throw new BadRequest('"timeoutMs" must be a positive integer', id);
+        req.timeoutMs = obj.timeoutMs;
+      }
+      if (obj.disableTools !== undefined && obj.disableTools !== null) {
+        if (typeof obj.disableTools !== 'boolean') throw new BadRequest('"disableTools" must be a boolean', id);
+        req.disableTools = obj.disableTools;
+      }
+      if (req.transcriptOutPath === req.transcriptPath) {
+        // Allowed: the output is written to a temporary name and renamed over the input.
+      }
+      return req;
+    }
+    case 'abort':
+      if (!id) throw new BadRequest('"id" must be a non-empty string');
+      return { type: 'abort', id };
+    case 'shutdown':
+      return { type: 'shutdown' };
+    default:
+      throw new BadRequest(`unknown "type": ${JSON.stringify(obj.type)}`, id);
+  }
+}

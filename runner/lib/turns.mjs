@@ -1,0 +1,340 @@
+// Runs turns through OpenClaw's embedded agent and maps the outcome onto protocol lines.
+
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+
+/** The one agent of the rendered config (`agents.entries.main`). */
+export const AGENT_ID = 'main';
+/** Free-form label OpenClaw records as the admission boundary of a system-owned run. */
+const ADMISSION_BOUNDARY = 'serverless-openclaw.runner';
+/** After `abort`, how long the runner waits for OpenClaw to unwind before answering anyway. */
+const ABORT_GRACE_MS = 2_000;
+/**
+ * Slack on top of `timeoutMs` for the runner's own deadline. OpenClaw's timeoutMs bounds each model
+ * attempt but not its transient retries (HTTP 5xx/429 are retried up to 8-9 times, minutes in
+ * total), so the runner enforces timeoutMs for the whole turn.
+ */
+const DEADLINE_SLACK_MS = 2_000;
+
+/**
+ * Turns cumulative partial replies into append-only deltas.
+ *
+ * OpenClaw's onPartialReply gives `{text, delta, replace?}` where `text` is the cumulative visible
+ * text of the current assistant message. A new assistant message in the same turn (after tool
+ * calls) starts again from empty text. `replace` (or text that no longer extends what was sent)
+ * means earlier text was rewritten: the runner then sends a delta with `replace: true` carrying
+ * the full text so far.
+ */
+export function createDeltaStreamer(emit) {
+  let committed = ''; // text of earlier assistant messages of this turn, with separators
+  let current = ''; // cumulative text of the current assistant message
+  let sent = ''; // everything the host has been told, i.e. the concatenation of deltas
+  const push = (full) => {
+    if (full === sent) return;
+    if (full.startsWith(sent)) {
+      emit({ text: full.slice(sent.length) });
+    } else {
+      emit({ text: full, replace: true });
+    }
+    sent = full;
+  };
+  return {
+    onAssistantMessageStart() {
+      if (current) committed += `${current}\n\n`;
+      current = '';
+    },
+    onPartial(payload) {
+      if (!payload) return;
+      let next;
+      const text = payload.text;
+      if (typeof text === 'string') next = text;
+      else if (typeof payload.delta === 'string') next = payload.replace ? payload.delta : current + payload.delta;
+      else return;
+      current = next;
+      push(committed + current);
+    },
+    /** Makes the deltas add up to the final text, whatever happened while streaming. */
+    finish(finalText) {
+      push(finalText);
+    },
+    get sent() {
+      return sent;
+    },
+  };
+}
+
+function usageOf(agentMeta) {
+  const u = agentMeta?.usage ?? {};
+  const n = (v) => (Number.isFinite(v) ? v : 0);
+  const input = n(u.input);
+  const output = n(u.output);
+  const cacheRead = n(u.cacheRead);
+  const cacheWrite = n(u.cacheWrite);
+  const total = Number.isFinite(u.total) ? u.total : Number.isFinite(u.totalTokens) ? u.totalTokens : input + output + cacheRead + cacheWrite;
+  return { input, output, cacheRead, cacheWrite, total };
+}
+
+function costOf(agentMeta) {
+  if (Number.isFinite(agentMeta?.costUsd)) return agentMeta.costUsd;
+  const total = agentMeta?.usage?.cost?.total;
+  return Number.isFinite(total) ? total : null;
+}
+
+function replyPayloads(result) {
+  return (result?.payloads ?? []).filter((p) => p && !p.isReasoning && !p.isCommentary);
+}
+
+function errorMessage(err) {
+  if (err instanceof Error) return err.message || err.name;
+  if (typeof err === 'string') return err;
+  try {
+    return JSON.stringify(err);
+  } catch {
+    return String(err);
+  }
+}
+
+const TIMEOUT_RE = /\b(timed out|timeout|deadline)\b/i;
+
+/**
+ * Classifies an error thrown by runEmbeddedAgent. Provider failures surface as errors carrying an
+ * HTTP status, a provider name or a failover reason (OpenClaw's FailoverError); anything else is
+ * the runner's or OpenClaw's own fault.
+ */
+export function classifyThrown(err) {
+  const seen = new Set();
+  for (let e = err; e && typeof e === 'object' && !seen.has(e); e = e.cause) {
+    seen.add(e);
+    const name = e.name ?? '';
+    const reason = e.reason ?? e.failoverReason;
+    if (reason === 'timeout' || name === 'TimeoutError') return 'timeout';
+    if (name === 'FailoverError' || reason !== undefined || Number.isInteger(e.status) || Number.isInteger(e.statusCode)) return 'llm_error';
+    if (name === 'AbortError' && TIMEOUT_RE.test(e.message ?? '')) return 'timeout';
+  }
+  return 'internal';
+}
+
+/** Returns a copy of the config whose main agent's workspace is the turn's workspace. */
+export function configForWorkspace(config, workspaceDir) {
+  const agents = config.agents ?? {};
+  const entries = agents.entries ?? {};
+  return {
+    ...config,
+    agents: {
+      ...agents,
+      entries: { ...entries, [AGENT_ID]: { ...(entries[AGENT_ID] ?? {}), workspace: workspaceDir } },
+    },
+  };
+}
+
+async function loadSession(oc, req) {
+  let content;
+  try {
+    content = await fs.readFile(req.transcriptPath, 'utf8');
+  } catch (err) {
+    if (err?.code === 'ENOENT') return oc.SessionManager.inMemory(req.workspaceDir);
+    throw err;
+  }
+  const entries = oc.parseSessionEntries(content);
+  if (entries.length === 0) return oc.SessionManager.inMemory(req.workspaceDir);
+  return oc.SessionManager.fromEntries(entries, req.workspaceDir);
+}
+
+async function writeTranscript(sm, outPath) {
+  const records = [sm.getHeader(), ...sm.getEntries()].filter(Boolean);
+  const body = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  await fs.mkdir(path.dirname(outPath), { recursive: true });
+  const tmp = path.join(path.dirname(outPath), `.${path.basename(outPath)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
+  try {
+    const fh = await fs.open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(body, 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, outPath);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  }
+}
+
+/** CommandQueueEnqueueFn that runs the task at once (see the `enqueue` parameter below). */
+function runDirectly(task, opts) {
+  if (opts?.abortSignal?.aborted) return Promise.reject(opts.abortSignal.reason ?? new Error('aborted'));
+  return task();
+}
+
+export function createTurnRunner({ oc, config, writeLine, logErr }) {
+  const inflight = new Map(); // host id -> turn
+  const openClawRunIds = new Set(); // run ids OpenClaw may still be working on
+  let runSeq = 0;
+
+  const finish = (turn, line) => {
+    if (turn.finished) return false;
+    turn.finished = true;
+    clearTimeout(turn.deadlineTimer);
+    clearTimeout(turn.graceTimer);
+    inflight.delete(turn.id);
+    writeLine(line);
+    return true;
+  };
+  const fail = (turn, code, message) => finish(turn, { type: 'error', id: turn.id, code, message });
+
+  function uniqueRunId(id) {
+    let runId = id;
+    while (openClawRunIds.has(runId)) runId = `${id}#${++runSeq}`;
+    openClawRunIds.add(runId);
+    return runId;
+  }
+
+  async function run(req) {
+    if (inflight.has(req.id)) {
+      // No `id` on this line: the turn that owns the id is still running and must not look ended.
+      writeLine({ type: 'error', code: 'bad_request', message: `a run with id ${JSON.stringify(req.id)} is already in flight` });
+      return;
+    }
+    const started = performance.now();
+    const turn = { id: req.id, ac: new AbortController(), finished: false, abortRequested: false, deadlineHit: false };
+    inflight.set(req.id, turn);
+    // OpenClaw enforces timeoutMs per model attempt, not across its transient retries: bound the turn.
+    turn.deadlineTimer = setTimeout(() => {
+      turn.deadlineHit = true;
+      turn.ac.abort(new Error('runner deadline exceeded'));
+      turn.graceTimer = setTimeout(() => fail(turn, 'timeout', `turn exceeded timeoutMs ${req.timeoutMs} ms`), ABORT_GRACE_MS);
+    }, req.timeoutMs + DEADLINE_SLACK_MS);
+
+    let admission;
+    let runId;
+    try {
+      const sm = await loadSession(oc, req);
+      await fs.mkdir(req.workspaceDir, { recursive: true });
+      if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted before start');
+      const runConfig = configForWorkspace(config, req.workspaceDir);
+      runId = uniqueRunId(req.id);
+      admission = oc.prepareSystemAgentRunAdmission(runConfig, runId, AGENT_ID, ADMISSION_BOUNDARY);
+      const streamer = createDeltaStreamer((d) => {
+        if (!turn.finished) writeLine({ type: 'delta', id: req.id, ...d });
+      });
+      let result;
+      try {
+        result = await oc.runEmbeddedAgent({
+          preparedRunAdmission: admission,
+          runId,
+          agentId: AGENT_ID,
+          sessionId: req.sessionId,
+          sessionManager: sm,
+          sessionPersistence: 'detached',
+          workspaceDir: req.workspaceDir,
+          config: runConfig,
+          prompt: req.prompt,
+          ...(req.extraSystemPrompt ? { extraSystemPrompt: req.extraSystemPrompt } : {}),
+          ...(req.provider ? { provider: req.provider } : {}),
+          ...(req.model ? { model: req.model } : {}),
+          timeoutMs: req.timeoutMs,
+          disableTools: req.disableTools,
+          trigger: 'user',
+          // OpenClaw queues every embedded run on one global command lane ("main") whose
+          // concurrency is 1 unless the gateway raises it. Admit turns directly instead, so turns of
+          // different sessions run concurrently; OpenClaw still serialises turns per session.
+          enqueue: runDirectly,
+          abortSignal: turn.ac.signal,
+          onAssistantMessageStart: () => streamer.onAssistantMessageStart(),
+          onPartialReply: (payload) => {
+            if (!turn.finished) streamer.onPartial(payload);
+          },
+        });
+      } finally {
+        try {
+          admission.close();
+        } catch (err) {
+          logErr(`turn ${req.id}: closing run admission failed:`, err);
+        }
+        openClawRunIds.delete(runId);
+      }
+      if (turn.finished) return;
+      if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted by host');
+      if (turn.deadlineHit) return void fail(turn, 'timeout', `turn exceeded timeoutMs ${req.timeoutMs} ms`);
+
+      const meta = result?.meta ?? {};
+      const agentMeta = meta.agentMeta ?? {};
+      const payloads = replyPayloads(result);
+      const errorPayload = payloads.find((p) => p.isError);
+      if (meta.error || meta.aborted || errorPayload) {
+        logErr(`turn ${req.id} outcome:`, {
+          error: meta.error, aborted: meta.aborted, timeoutPhase: meta.timeoutPhase, livenessState: meta.livenessState,
+          stopReason: meta.stopReason, providerStarted: meta.providerStarted, completion: meta.completion,
+          payloads: (result?.payloads ?? []).map((p) => ({ isError: p.isError, text: p.text?.slice(0, 200) })),
+        });
+      }
+      // OpenClaw reports most failures in the result rather than by throwing: its own deadline as
+      // meta.timeoutPhase (+ meta.error incomplete_turn), provider trouble as meta.error and/or
+      // an isError payload whose text is the user-facing error message.
+      if (meta.timeoutPhase) {
+        const why = meta.error?.message ?? errorPayload?.text ?? 'timed out';
+        return void fail(turn, 'timeout', `OpenClaw timed out after ${req.timeoutMs} ms (phase ${meta.timeoutPhase}): ${why}`);
+      }
+      if (meta.error) {
+        const code = meta.error.kind === 'hook_block' ? 'internal' : 'llm_error';
+        return void fail(turn, code, `${meta.error.kind}: ${meta.error.message ?? errorPayload?.text ?? ''}`.trim());
+      }
+      if (errorPayload) return void fail(turn, 'llm_error', errorPayload.text || 'provider error');
+      if (meta.aborted) return void fail(turn, 'internal', 'OpenClaw aborted the run without a request from the host');
+
+      const text = payloads
+        .filter((p) => typeof p.text === 'string' && p.text.length > 0)
+        .map((p) => p.text)
+        .join('\n\n');
+      await writeTranscript(sm, req.transcriptOutPath);
+      if (turn.finished) return;
+      streamer.finish(text);
+      finish(turn, {
+        type: 'result',
+        id: req.id,
+        text,
+        usage: usageOf(agentMeta),
+        costUsd: costOf(agentMeta),
+        durationMs: Math.round(performance.now() - started),
+        provider: agentMeta.provider ?? req.provider ?? null,
+        model: agentMeta.model ?? req.model ?? null,
+        stopReason: meta.stopReason ?? null,
+      });
+    } catch (err) {
+      if (turn.finished) {
+        logErr(`turn ${req.id} failed after it was answered:`, err);
+        return;
+      }
+      if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted by host');
+      if (turn.deadlineHit) return void fail(turn, 'timeout', `turn exceeded timeoutMs ${req.timeoutMs} ms`);
+      const code = classifyThrown(err);
+      logErr(`turn ${req.id} failed (${code}):`, err);
+      fail(turn, code, errorMessage(err));
+    }
+  }
+
+  function abort(id, reason = 'aborted by host') {
+    const turn = inflight.get(id);
+    if (!turn || turn.finished || turn.abortRequested) return;
+    turn.abortRequested = true;
+    turn.ac.abort(new Error(reason));
+    // Normally OpenClaw unwinds within milliseconds; never leave the host waiting on it.
+    turn.graceTimer = setTimeout(() => fail(turn, 'aborted', reason), ABORT_GRACE_MS);
+  }
+
+  /** Aborts every turn and answers each with `aborted` at once. */
+  function abortAll(reason) {
+    for (const turn of [...inflight.values()]) {
+      turn.abortRequested = true;
+      try {
+        turn.ac.abort(new Error(reason));
+      } catch {
+        /* ignore */
+      }
+      fail(turn, 'aborted', reason);
+    }
+  }
+
+  return { run, abort, abortAll, get inflightCount() { return inflight.size; } };
+}

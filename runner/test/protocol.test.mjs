@@ -1,0 +1,105 @@
+// Pure unit tests: request parsing, delta streaming, error classification.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseRequest, BadRequest, DEFAULT_TIMEOUT_MS } from '../lib/protocol.mjs';
+import { createDeltaStreamer, classifyThrown, configForWorkspace } from '../lib/turns.mjs';
+
+const run = {
+  type: 'run', id: 't-1', sessionId: 's-1', transcriptPath: '/a/in.jsonl', transcriptOutPath: '/a/out.jsonl',
+  workspaceDir: '/a/ws', prompt: 'hello', provider: 'fake', model: 'fake-model', timeoutMs: 5000, disableTools: true,
+};
+
+test('parses a run line', () => {
+  const req = parseRequest(JSON.stringify(run));
+  assert.equal(req.type, 'run');
+  assert.equal(req.timeoutMs, 5000);
+  assert.equal(req.disableTools, true);
+  const minimal = parseRequest(JSON.stringify({ ...run, provider: undefined, model: undefined, timeoutMs: undefined, disableTools: undefined }));
+  assert.equal(minimal.timeoutMs, DEFAULT_TIMEOUT_MS);
+  assert.equal(minimal.disableTools, false);
+  assert.equal(minimal.provider, undefined);
+});
+
+test('rejects malformed lines with bad_request, tied to the id when there is one', () => {
+  const bad = (line) => {
+    try {
+      parseRequest(line);
+    } catch (err) {
+      assert.ok(err instanceof BadRequest, String(err));
+      return err;
+    }
+    assert.fail(`accepted ${line}`);
+  };
+  assert.equal(bad('{oops').id, undefined);
+  assert.equal(bad('[1,2]').id, undefined);
+  assert.equal(bad('"run"').id, undefined);
+  assert.equal(bad(JSON.stringify({ type: 'nope', id: 'x' })).id, 'x');
+  assert.equal(bad(JSON.stringify({ ...run, id: '' })).id, undefined);
+  assert.equal(bad(JSON.stringify({ ...run, sessionId: undefined })).id, 't-1');
+  assert.match(bad(JSON.stringify({ ...run, transcriptPath: 'relative.jsonl' })).message, /absolute/);
+  assert.match(bad(JSON.stringify({ ...run, timeoutMs: -1 })).message, /timeoutMs/);
+  assert.match(bad(JSON.stringify({ ...run, timeoutMs: 1.5 })).message, /timeoutMs/);
+  assert.match(bad(JSON.stringify({ ...run, disableTools: 'yes' })).message, /disableTools/);
+  assert.match(bad(JSON.stringify({ ...run, prompt: '  ' })).message, /prompt/);
+  assert.equal(bad(JSON.stringify({ type: 'abort' })).id, undefined);
+  assert.equal(parseRequest('   '), null);
+  assert.deepEqual(parseRequest('{"type":"shutdown"}'), { type: 'shutdown' });
+  assert.deepEqual(parseRequest('{"type":"abort","id":"t-9"}'), { type: 'abort', id: 't-9' });
+});
+
+function collect() {
+  const out = [];
+  const s = createDeltaStreamer((d) => out.push(d));
+  const joined = () => out.reduce((acc, d) => (d.replace ? d.text : acc + d.text), '');
+  return { s, out, joined };
+}
+
+test('deltas are the new text of cumulative partials', () => {
+  const { s, out, joined } = collect();
+  s.onPartial({ text: 'Hel', delta: 'Hel' });
+  s.onPartial({ text: 'Hello wo', delta: 'lo wo' });
+  s.onPartial({ text: 'Hello wo', delta: '' });
+  s.onPartial({ text: 'Hello world.', delta: 'rld.' });
+  s.finish('Hello world.');
+  assert.deepEqual(out, [{ text: 'Hel' }, { text: 'lo wo' }, { text: 'rld.' }]);
+  assert.equal(joined(), 'Hello world.');
+});
+
+test('delta-only partials, replace, and a final text that differs', () => {
+  const { s, out, joined } = collect();
+  s.onPartial({ delta: 'ab' });
+  s.onPartial({ delta: 'cd' });
+  s.onPartial({ delta: 'XY', replace: true });
+  assert.deepEqual(out.at(-1), { text: 'XY', replace: true });
+  s.onPartial({ text: 'XYZ' });
+  s.finish('XYZ!');
+  assert.equal(joined(), 'XYZ!');
+  s.finish('totally different');
+  assert.deepEqual(out.at(-1), { text: 'totally different', replace: true });
+});
+
+test('a second assistant message in the same turn continues after a separator', () => {
+  const { s, joined } = collect();
+  s.onPartial({ text: 'Checking.' });
+  s.onAssistantMessageStart();
+  s.onPartial({ text: 'Done' });
+  s.finish('Checking.\n\nDone');
+  assert.equal(joined(), 'Checking.\n\nDone');
+});
+
+test('classifies thrown errors', () => {
+  const failover = Object.assign(new Error('⚠️ API rate limit reached.'), { name: 'FailoverError', reason: 'rate_limit' });
+  assert.equal(classifyThrown(failover), 'llm_error');
+  assert.equal(classifyThrown(Object.assign(new Error('x'), { status: 500 })), 'llm_error');
+  assert.equal(classifyThrown(new Error('wrapped', { cause: Object.assign(new Error('t'), { reason: 'timeout' }) })), 'timeout');
+  assert.equal(classifyThrown(new TypeError('cannot read properties of undefined')), 'internal');
+});
+
+test('the per-turn config points the main agent at the turn workspace without touching the original', () => {
+  const cfg = { agents: { defaults: { model: { primary: 'p/m' } }, entries: { main: { name: 'x' } } }, models: {} };
+  const out = configForWorkspace(cfg, '/w/1');
+  assert.equal(out.agents.entries.main.workspace, '/w/1');
+  assert.equal(out.agents.entries.main.name, 'x');
+  assert.equal(cfg.agents.entries.main.workspace, undefined);
+  assert.equal(out.agents.defaults, cfg.agents.defaults);
+});
