@@ -1,0 +1,336 @@
+//! The *process a turn* use case on the local stores, with a scripted agent runtime standing in for
+//! OpenClaw, to drive the failure paths exactly: a concurrent transcript writer, a redelivered turn, a
+//! conversation deleted while its turn runs.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serverless_openclaw_core::CancellationToken;
+use serverless_openclaw_core::chat::{ChatService, Submission};
+use serverless_openclaw_core::domain::{Channel, Turn, Usage};
+use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
+use serverless_openclaw_core::ports::{
+    AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentTurn,
+    ClientPush, ConversationStore, PortError, TranscriptStore, TurnQueue,
+};
+use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
+use serverless_openclaw_core::turn::{TurnOutcome, TurnProcessor};
+use serverless_openclaw_local::{FileTranscriptStore, SqliteConversationStore};
+use tokio::sync::mpsc;
+
+/// What the scripted agent does while a turn "runs".
+type DuringTurn = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Answers every turn with "reply to <prompt>", appending one line to the transcript.
+struct ScriptedAgent {
+    during: Mutex<Option<DuringTurn>>,
+}
+
+#[async_trait]
+impl AgentRuntime for ScriptedAgent {
+    fn status(&self) -> AgentStatus {
+        AgentStatus {
+            state: AgentState::Ready,
+            openclaw_version: None,
+            model: Some("scripted/model".into()),
+        }
+    }
+
+    async fn run_turn(
+        &self,
+        turn: AgentTurn,
+        events: mpsc::UnboundedSender<AgentEvent>,
+        _cancel: CancellationToken,
+    ) -> Result<AgentReply, AgentError> {
+        let _ = events.send(AgentEvent::Started);
+        let text = format!("reply to {}", turn.prompt);
+        let _ = events.send(AgentEvent::Delta {
+            text: text.clone(),
+            replace: false,
+        });
+        let during = self.during.lock().unwrap().take();
+        if let Some(during) = during {
+            during().await;
+        }
+        let mut transcript = turn.transcript.unwrap_or_default();
+        transcript.extend_from_slice(format!("{{\"turn\":\"{}\"}}\n", turn.prompt).as_bytes());
+        Ok(AgentReply {
+            text,
+            usage: Usage {
+                input_tokens: 1,
+                output_tokens: 2,
+            },
+            cost_usd: None,
+            duration_ms: 3,
+            transcript,
+        })
+    }
+}
+
+#[derive(Default)]
+struct RecordedPush(Mutex<Vec<ServerFrame>>);
+
+#[async_trait]
+impl ClientPush for RecordedPush {
+    async fn push(&self, _user: &UserId, frame: &ServerFrame) {
+        self.0.lock().unwrap().push(frame.clone());
+    }
+}
+
+/// Keeps queued turns so the test decides when each is processed.
+#[derive(Default)]
+struct HeldQueue(Mutex<Vec<Turn>>);
+
+#[async_trait]
+impl TurnQueue for HeldQueue {
+    async fn enqueue(&self, turn: Turn) -> Result<(), PortError> {
+        self.0.lock().unwrap().push(turn);
+        Ok(())
+    }
+    async fn cancel(&self, _: &UserId, _: &ConversationId) -> Result<bool, PortError> {
+        Ok(false)
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    conversations: Arc<SqliteConversationStore>,
+    transcripts: Arc<FileTranscriptStore>,
+    agent: Arc<ScriptedAgent>,
+    push: Arc<RecordedPush>,
+    queue: Arc<HeldQueue>,
+    chat: ChatService,
+    processor: TurnProcessor,
+    user: UserId,
+    conversation: ConversationId,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let conversations =
+            Arc::new(SqliteConversationStore::open(&dir.path().join("db")).unwrap());
+        let transcripts = Arc::new(FileTranscriptStore::new(dir.path().join("t")));
+        let agent = Arc::new(ScriptedAgent {
+            during: Mutex::new(None),
+        });
+        let push = Arc::new(RecordedPush::default());
+        let queue = Arc::new(HeldQueue::default());
+        let chat = ChatService::new(conversations.clone(), queue.clone(), push.clone());
+        let processor = TurnProcessor::new(
+            conversations.clone(),
+            transcripts.clone(),
+            agent.clone(),
+            push.clone(),
+        );
+        Self {
+            _dir: dir,
+            conversations,
+            transcripts,
+            agent,
+            push,
+            queue,
+            chat,
+            processor,
+            user: UserId::parse("u").unwrap(),
+            conversation: ConversationId::parse("c").unwrap(),
+        }
+    }
+
+    /// Submits a message and returns its queued turn.
+    async fn submit(&self, client_id: &str, text: &str) -> Turn {
+        self.chat
+            .submit(
+                &self.user,
+                Submission {
+                    conversation_id: self.conversation.clone(),
+                    client_message_id: ClientMessageId::parse(client_id).unwrap(),
+                    text: text.into(),
+                    channel: Channel::Web,
+                },
+            )
+            .await
+            .unwrap();
+        self.queue.0.lock().unwrap().pop().expect("a queued turn")
+    }
+
+    fn during_turn(&self, during: DuringTurn) {
+        *self.agent.during.lock().unwrap() = Some(during);
+    }
+
+    async fn assistant_replies(&self) -> usize {
+        self.conversations
+            .list_messages(&self.user, &self.conversation, 200, None)
+            .await
+            .map(|m| {
+                m.iter()
+                    .filter(|m| m.role == serverless_openclaw_core::domain::Role::Assistant)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    fn error_codes(&self) -> Vec<ErrorCode> {
+        self.push
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|f| match f {
+                ServerFrame::Error { code, .. } => Some(*code),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_reply_is_stored_once_and_its_transcript_written() {
+    let fx = Fixture::new();
+    let turn = fx.submit("m1", "hi").await;
+    assert!(matches!(
+        fx.processor.process(&turn, CancellationToken::new()).await,
+        TurnOutcome::Answered(_)
+    ));
+    let transcript = fx
+        .transcripts
+        .load(&fx.user, &fx.conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(transcript.bytes, b"{\"turn\":\"hi\"}\n");
+    let frames = fx.push.0.lock().unwrap().clone();
+    assert!(matches!(frames.first(), Some(ServerFrame::Ack { .. })));
+    assert!(matches!(
+        frames.last(),
+        Some(ServerFrame::Status {
+            status: serverless_openclaw_core::protocol::TurnStatus::Idle,
+            ..
+        })
+    ));
+    assert!(
+        frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Message { content, .. } if content == "reply to hi"))
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_turn_is_not_answered_twice() {
+    let fx = Fixture::new();
+    let turn = fx.submit("m1", "hi").await;
+    fx.processor.process(&turn, CancellationToken::new()).await;
+    assert_eq!(
+        fx.processor.process(&turn, CancellationToken::new()).await,
+        TurnOutcome::Skipped
+    );
+    assert_eq!(fx.assistant_replies().await, 1);
+    // A client resending the same id after the reply is acknowledged but not queued again.
+    fx.chat
+        .submit(
+            &fx.user,
+            Submission {
+                conversation_id: fx.conversation.clone(),
+                client_message_id: ClientMessageId::parse("m1").unwrap(),
+                text: "hi".into(),
+                channel: Channel::Web,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(fx.queue.0.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_transcript_changed_during_the_turn_is_a_conflict_and_is_kept() {
+    let fx = Fixture::new();
+    let first = fx.submit("m1", "one").await;
+    fx.processor.process(&first, CancellationToken::new()).await;
+    let turn = fx.submit("m2", "two").await;
+    // Another writer (a stale lease holder on AWS) replaces the transcript while the turn runs.
+    let transcripts = fx.transcripts.clone();
+    let (user, conversation) = (fx.user.clone(), fx.conversation.clone());
+    fx.during_turn(Box::new(move || {
+        let transcripts = transcripts.clone();
+        let (user, conversation) = (user.clone(), conversation.clone());
+        Box::pin(async move {
+            let current = transcripts
+                .load(&user, &conversation)
+                .await
+                .unwrap()
+                .unwrap();
+            transcripts
+                .save(
+                    &user,
+                    &conversation,
+                    b"{\"other\":true}\n",
+                    Some(&current.version),
+                )
+                .await
+                .unwrap();
+        })
+    }));
+    assert_eq!(
+        fx.processor.process(&turn, CancellationToken::new()).await,
+        TurnOutcome::Failed(ErrorCode::Conflict)
+    );
+    let kept = fx
+        .transcripts
+        .load(&fx.user, &fx.conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept.bytes, b"{\"other\":true}\n",
+        "the newer transcript is intact"
+    );
+    assert_eq!(
+        fx.assistant_replies().await,
+        1,
+        "the losing reply was not stored"
+    );
+    assert_eq!(fx.error_codes(), [ErrorCode::Conflict]);
+}
+
+#[tokio::test]
+async fn a_conversation_deleted_during_its_turn_leaves_nothing_behind() {
+    let fx = Fixture::new();
+    let turn = fx.submit("m1", "hi").await;
+    let conversations = fx.conversations.clone();
+    let (user, conversation) = (fx.user.clone(), fx.conversation.clone());
+    fx.during_turn(Box::new(move || {
+        let conversations = conversations.clone();
+        let (user, conversation) = (user.clone(), conversation.clone());
+        Box::pin(async move {
+            conversations
+                .delete_conversation(&user, &conversation)
+                .await
+                .unwrap();
+        })
+    }));
+    assert_eq!(
+        fx.processor.process(&turn, CancellationToken::new()).await,
+        TurnOutcome::Skipped
+    );
+    assert!(
+        fx.transcripts
+            .load(&fx.user, &fx.conversation)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        fx.conversations
+            .list_conversations(&fx.user)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A turn still queued for the deleted conversation is skipped before the agent runs.
+    assert_eq!(
+        fx.processor.process(&turn, CancellationToken::new()).await,
+        TurnOutcome::Skipped
+    );
+}
