@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use serverless_openclaw_agent::LlmApi;
 use serverless_openclaw_cli::paths;
-use serverless_openclaw_testkit::fake_llm::FakeLlm;
-use support::{TOKEN, TestApp};
+use support::TOKEN;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_web_page_chats_with_the_agent_in_a_real_browser() {
@@ -17,10 +16,8 @@ async fn the_web_page_chats_with_the_agent_in_a_real_browser() {
         paths::web_dir(None, Some(&repo)).is_some(),
         "web/dist is missing: run `make web` (make test does)"
     );
-    let fake = FakeLlm::start().await;
-    let data = tempfile::tempdir().unwrap();
-    let provider = support::fake_provider(&fake, LlmApi::AnthropicMessages);
-    let app = TestApp::spawn(data.path(), Some(provider), Duration::from_secs(120)).await;
+    let (fake, data, app) =
+        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(120)).await;
     let url = app.url(&format!("/?token={TOKEN}"));
     let node = paths::node_binary(None, Some(&repo)).unwrap();
     let script = repo.join("web/e2e/chat.e2e.mjs");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use serverless_openclaw_agent::LlmApi;
-use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, reply_text};
+use serverless_openclaw_testkit::fake_llm::{Behaviour, reply_text};
 use support::{TestApp, transcript_messages};
 
 const TURN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -26,14 +26,8 @@ fn transcript_path(data: &std::path::Path, conversation: &str) -> std::path::Pat
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_turns_stream_and_are_remembered_across_a_restart() {
-    let fake = FakeLlm::start().await;
-    let data = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn(
-        data.path(),
-        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
-        TURN_TIMEOUT,
-    )
-    .await;
+    let (fake, data, app) =
+        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, TURN_TIMEOUT).await;
     let mut client = app.connect().await;
 
     client.send_message("default", "c1", "first question").await;
@@ -119,14 +113,8 @@ async fn two_turns_stream_and_are_remembered_across_a_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn five_messages_at_once_are_answered_in_order_and_the_transcript_stays_valid() {
-    let fake = FakeLlm::start().await;
-    let data = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn(
-        data.path(),
-        Some(support::fake_provider(&fake, LlmApi::OpenAiCompletions)),
-        TURN_TIMEOUT,
-    )
-    .await;
+    let (_fake, data, app) =
+        support::spawn_with_fake_llm(LlmApi::OpenAiCompletions, TURN_TIMEOUT).await;
     let mut client = app.connect().await;
     for i in 1..=5 {
         client
@@ -157,14 +145,8 @@ async fn five_messages_at_once_are_answered_in_order_and_the_transcript_stays_va
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_runner_killed_mid_turn_fails_the_turn_keeps_the_transcript_and_recovers() {
-    let fake = FakeLlm::start().await;
-    let data = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn(
-        data.path(),
-        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
-        TURN_TIMEOUT,
-    )
-    .await;
+    let (fake, data, app) =
+        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, TURN_TIMEOUT).await;
     let mut client = app.connect().await;
     client
         .send_message("default", "k1", "before the crash")
@@ -213,15 +195,9 @@ async fn a_runner_killed_mid_turn_fails_the_turn_keeps_the_transcript_and_recove
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_llm_answering_500_ends_in_llm_error_and_stores_no_reply() {
-    let fake = FakeLlm::start().await;
-    let data = tempfile::tempdir().unwrap();
     // OpenClaw retries a 500 for about a minute before giving up: the deadline must outlast that.
-    let app = TestApp::spawn(
-        data.path(),
-        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
-        Duration::from_secs(150),
-    )
-    .await;
+    let (fake, _data, app) =
+        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(150)).await;
     let mut client = app.connect().await;
     fake.set_behaviour(Behaviour::Status(500));
     client
@@ -258,15 +234,9 @@ async fn an_llm_answering_500_ends_in_llm_error_and_stores_no_reply() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_llm_hanging_past_the_deadline_ends_in_timeout() {
-    let fake = FakeLlm::start().await;
-    let data = tempfile::tempdir().unwrap();
     let deadline = Duration::from_secs(15);
-    let app = TestApp::spawn(
-        data.path(),
-        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
-        deadline,
-    )
-    .await;
+    let (fake, _data, app) =
+        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, deadline).await;
     app.app.runtime.start().await.expect("runner starts");
     let mut client = app.connect().await;
     fake.set_behaviour(Behaviour::Hang);
@@ -294,15 +264,9 @@ async fn an_llm_hanging_past_the_deadline_ends_in_timeout() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_conversations_run_at_the_same_time() {
-    let fake = FakeLlm::start().await;
+    let (fake, _data, app) =
+        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, TURN_TIMEOUT).await;
     fake.set_chunk_delay(Duration::from_millis(250));
-    let data = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn(
-        data.path(),
-        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
-        TURN_TIMEOUT,
-    )
-    .await;
     app.app.runtime.start().await.expect("runner starts");
     let mut client = app.connect().await;
     client.send_message("one", "p1", "first conversation").await;
@@ -337,15 +301,9 @@ async fn two_conversations_run_at_the_same_time() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_stops_a_running_turn() {
-    let fake = FakeLlm::start().await;
+    let (fake, data, app) =
+        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, TURN_TIMEOUT).await;
     fake.set_chunk_delay(Duration::from_millis(500));
-    let data = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn(
-        data.path(),
-        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
-        TURN_TIMEOUT,
-    )
-    .await;
     let mut client = app.connect().await;
     client
         .send_message("default", "x1", "a long answer please")

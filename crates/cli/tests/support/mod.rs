@@ -38,6 +38,17 @@ pub fn fake_provider(fake: &FakeLlm, api: LlmApi) -> ProviderConfig {
     }
 }
 
+/// A fake LLM, a fresh data dir and local mode pointed at the fake over `api`.
+pub async fn spawn_with_fake_llm(
+    api: LlmApi,
+    turn_timeout: Duration,
+) -> (FakeLlm, tempfile::TempDir, TestApp) {
+    let fake = FakeLlm::start().await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let app = TestApp::spawn(data.path(), Some(fake_provider(&fake, api)), turn_timeout).await;
+    (fake, data, app)
+}
+
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
     pub app: LocalApp,
