@@ -47,7 +47,6 @@ pub struct LocalApp {
     pub router: axum::Router,
     pub token: String,
     pub runtime: Arc<OpenClawRuntime>,
-    pub queue: LocalTurnQueue,
 }
 
 /// Builds local mode: SQLite + files + in-process queue + the OpenClaw runtime + the router.
@@ -87,8 +86,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         agent.clone(),
         push.clone(),
     );
-    let queue = LocalTurnQueue::new(Arc::new(processor));
-    let turn_queue: Arc<dyn TurnQueue> = Arc::new(queue.clone());
+    let turn_queue: Arc<dyn TurnQueue> = Arc::new(LocalTurnQueue::new(Arc::new(processor)));
     let user = UserId::parse(LOCAL_USER)?;
     let state = AppState {
         auth: Arc::new(TokenAuthenticator::new(&token, user)),
@@ -103,7 +101,6 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         router: serverless_openclaw_server::app(state),
         token,
         runtime,
-        queue,
     })
 }
 

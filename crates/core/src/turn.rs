@@ -56,11 +56,6 @@ impl TurnProcessor {
         }
     }
 
-    /// The agent runtime, for status reports.
-    pub fn agent(&self) -> &Arc<dyn AgentRuntime> {
-        &self.agent
-    }
-
     /// Processes one turn; every path ends with an `idle` status frame.
     pub async fn process(&self, turn: &Turn, cancel: CancellationToken) -> TurnOutcome {
         let started = Instant::now();

@@ -49,15 +49,6 @@ impl ConnectionHub {
             }
         }
     }
-
-    /// Open connections of a user.
-    pub fn count(&self, user: &UserId) -> usize {
-        self.connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(user)
-            .map_or(0, HashMap::len)
-    }
 }
 
 #[async_trait]
