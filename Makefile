@@ -21,8 +21,8 @@ run: runner web ## Run local mode (ARGS="--port 9000 --data-dir DIR" to change d
 
 test: runner web chromium ## The whole test suite (what CI runs)
 	$(MAKE) lint
-	$(MAKE) test-js
 	$(MAKE) test-rust
+	$(MAKE) test-js
 
 lint: ## cargo fmt --check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
@@ -31,10 +31,10 @@ lint: ## cargo fmt --check and clippy -D warnings
 test-rust: runner web ## Rust unit, contract, end-to-end and browser tests
 	$(CARGO) test --workspace
 
-test-js: runner web ## Runner start-up tests, web type check and unit tests
-	npm --prefix runner test
+test-js: runner web ## Web type check and unit tests, runner start-up tests
 	npm --prefix web run typecheck
 	npm --prefix web test
+	npm --prefix runner test
 
 bench: runner ## Agent cold start, warm turn latency, runner RSS (docs/benchmarks.md)
 	$(CARGO) run --release -p serverless-openclaw-cli --example bench
