@@ -28,6 +28,14 @@ fn transcript_path(data: &std::path::Path, conversation: &str) -> std::path::Pat
 async fn two_turns_stream_and_are_remembered_across_a_restart() {
     let (fake, data, app) =
         support::spawn_with_fake_llm(LlmApi::AnthropicMessages, TURN_TIMEOUT).await;
+    // OpenClaw's memory files live in the user's workspace and are injected into the prompt.
+    let workspace = data.path().join("workspaces").join("owner");
+    std::fs::create_dir_all(&workspace).unwrap();
+    std::fs::write(
+        workspace.join("AGENTS.md"),
+        "Always remember: marker-7f3a.\n",
+    )
+    .unwrap();
     let mut client = app.connect().await;
 
     client.send_message("default", "c1", "first question").await;
@@ -43,6 +51,12 @@ async fn two_turns_stream_and_are_remembered_across_a_restart() {
     assert_eq!(turn1.content(), reply_text(1, "first question"));
     assert_eq!(turn1.last["role"], "assistant");
     assert!(turn1.last["usage"]["inputTokens"].as_u64().unwrap() > 0);
+    assert!(
+        fake.requests()[0].body["system"]
+            .to_string()
+            .contains("marker-7f3a"),
+        "the workspace's AGENTS.md reached the system prompt"
+    );
     assert!(
         turn1.statuses.contains(&"running".to_owned()),
         "{:?}",
