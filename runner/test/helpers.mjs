@@ -5,8 +5,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-export const RUNNER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const RUNNER = path.join(RUNNER_DIR, 'runner.mjs');
+const RUNNER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const RUNNER = path.join(RUNNER_DIR, 'runner.mjs');
 
 /** Spawns the runner with exactly `env` (plus PATH/HOME) and collects stdout lines and stderr. */
 export function spawnRunner(env) {

@@ -252,14 +252,18 @@ impl AgentRuntime for OpenClawRuntime {
         };
         let id = uuid::Uuid::new_v4().simple().to_string();
         let dir = TurnDir(StateDirs::new(&self.settings.state_dir).turns.join(&id));
-        std::fs::create_dir_all(&dir.0).map_err(io_error)?;
+        tokio::fs::create_dir_all(&dir.0).await.map_err(io_error)?;
         let transcript_in = dir.0.join("in.jsonl");
         let transcript_out = dir.0.join("out.jsonl");
         if let Some(bytes) = &turn.transcript {
-            std::fs::write(&transcript_in, bytes).map_err(io_error)?;
+            tokio::fs::write(&transcript_in, bytes)
+                .await
+                .map_err(io_error)?;
         }
         let workspace = self.settings.workspace_root.join(turn.user_id.as_str());
-        std::fs::create_dir_all(&workspace).map_err(io_error)?;
+        tokio::fs::create_dir_all(&workspace)
+            .await
+            .map_err(io_error)?;
         let session_id = format!("{}__{}", turn.user_id, turn.conversation_id);
 
         let deadline = tokio::time::Instant::now() + self.settings.turn_timeout;

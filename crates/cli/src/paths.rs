@@ -22,24 +22,34 @@ pub fn repo_root(start: &Path) -> Option<PathBuf> {
 
 /// `SERVERLESS_OPENCLAW_RUNNER`, else `<repo>/runner/runner.mjs`.
 pub fn runner_script(env: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<PathBuf> {
-    env.or_else(|| repo.map(|r| r.join(RUNNER_SCRIPT)))
-        .filter(|p| p.is_file())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "cannot find {RUNNER_SCRIPT}: run from the repository checkout or set SERVERLESS_OPENCLAW_RUNNER"
-            )
-        })
+    existing_file(
+        env,
+        repo,
+        RUNNER_SCRIPT,
+        "run from the repository checkout or set SERVERLESS_OPENCLAW_RUNNER",
+    )
 }
 
 /// `SERVERLESS_OPENCLAW_NODE`, else the repository's Node 24, else an error saying how to install it.
 pub fn node_binary(env: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<PathBuf> {
-    env.or_else(|| repo.map(|r| r.join(NODE_BINARY)))
+    existing_file(
+        env,
+        repo,
+        NODE_BINARY,
+        "run scripts/install-runner.sh (make run does) or set SERVERLESS_OPENCLAW_NODE",
+    )
+}
+
+/// The file named by the environment, else `relative` under the repository, if it exists.
+fn existing_file(
+    env: Option<PathBuf>,
+    repo: Option<&Path>,
+    relative: &str,
+    hint: &str,
+) -> anyhow::Result<PathBuf> {
+    env.or_else(|| repo.map(|r| r.join(relative)))
         .filter(|p| p.is_file())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "cannot find Node 24 ({NODE_BINARY}): run scripts/install-runner.sh (make run does) or set SERVERLESS_OPENCLAW_NODE"
-            )
-        })
+        .ok_or_else(|| anyhow::anyhow!("cannot find {relative}: {hint}"))
 }
 
 /// `SERVERLESS_OPENCLAW_WEB_DIR`, else `<repo>/web/dist` if it was built.
