@@ -209,9 +209,11 @@ async fn a_runner_killed_mid_turn_fails_the_turn_keeps_the_transcript_and_recove
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_llm_answering_500_ends_in_llm_error_and_stores_no_reply() {
-    // OpenClaw retries a 500 for about a minute before giving up: the deadline must outlast that.
+    // OpenClaw retries a 500 with backoff for a minute or more before giving up: the deadline must
+    // outlast that by far, or the turn would end in `timeout` instead.
     let (fake, _data, app) =
-        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(150)).await;
+        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(240)).await;
+    app.app.runtime.start().await.expect("runner starts");
     let mut client = app.connect().await;
     fake.set_behaviour(Behaviour::Status(500));
     client
