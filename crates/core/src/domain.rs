@@ -154,6 +154,31 @@ pub fn title_from_message(content: &str) -> String {
     }
 }
 
+/// The largest workspace file synchronised, in bytes.
+pub const MAX_WORKSPACE_FILE_BYTES: usize = 1024 * 1024;
+/// The most files a workspace may hold.
+pub const MAX_WORKSPACE_FILES: usize = 500;
+
+/// Checks a workspace file path: relative, `/`-separated, at most 8 levels and 256 bytes, each part of
+/// `A-Za-z0-9._-` and neither `.` nor `..`, so it can never leave the workspace folder or key prefix.
+pub fn validate_workspace_path(path: &str) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let part_ok = |p: &&str| {
+        !p.is_empty()
+            && *p != "."
+            && *p != ".."
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    };
+    if path.len() > 256 || parts.len() > 8 || !parts.iter().all(part_ok) {
+        return Err(format!(
+            "invalid workspace path {path:?}: relative, at most 8 levels of A-Z, a-z, 0-9, '.', '_' \
+             or '-' (not '.' or '..')"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +196,18 @@ mod tests {
         let title = title_from_message(&long);
         assert_eq!(title.chars().count(), 60);
         assert!(title.ends_with('…'));
+    }
+
+    #[test]
+    fn workspace_paths_stay_inside_the_workspace() {
+        for ok in ["AGENTS.md", "memory/2026-11-21.md", ".openclaw/state.json"] {
+            assert_eq!(validate_workspace_path(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a\\b", "a b", "é"] {
+            assert!(validate_workspace_path(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_workspace_path(&format!("{}z", "a/".repeat(7))).is_ok());
+        assert!(validate_workspace_path(&format!("{}z", "a/".repeat(8))).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Validated identifiers. Ids end up as database keys, object keys and file names, so each one is
-//! checked against `^[A-Za-z0-9_-]{1,64}$` once, at the edge, and carried as a type afterwards.
+//! checked once, at the edge, and carried as a type afterwards: ours against `^[A-Za-z0-9_-]{1,64}$`,
+//! API Gateway connection ids against `^[A-Za-z0-9+/=_-]{1,128}$`.
 
 use std::fmt;
 
@@ -8,13 +9,18 @@ use serde::{Deserialize, Serialize};
 /// The longest id we accept, in bytes (all accepted characters are ASCII).
 pub const MAX_ID_LEN: usize = 64;
 
-/// An id that does not match `^[A-Za-z0-9_-]{1,64}$`.
+/// An id that does not match its pattern.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {kind}: must be 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'")]
+#[error("invalid {kind}: must be {rule}")]
 pub struct InvalidId {
     /// Which kind of id was refused, for the human-readable message.
     pub kind: &'static str,
+    /// The accepted form, in words.
+    pub rule: &'static str,
 }
+
+const ID_RULE: &str = "1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'";
+const CONNECTION_ID_RULE: &str = "1 to 128 characters of A-Z, a-z, 0-9, '+', '/', '=', '_' or '-'";
 
 /// Whether `s` is a valid id: 1 to 64 characters of `A-Za-z0-9_-`. Rejects `.`, `/` and everything
 /// else that could escape a directory or a key prefix.
@@ -24,8 +30,18 @@ pub fn is_valid_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// Whether `s` is a valid API Gateway connection id (base64 characters, at most 128).
+pub fn is_valid_connection_id(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=_-".contains(&b))
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        id_type!($(#[$doc])* $name, $kind, is_valid_id, ID_RULE);
+    };
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $valid:path, $rule:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -35,10 +51,10 @@ macro_rules! id_type {
             /// Validates `value` as this kind of id.
             pub fn parse(value: impl Into<String>) -> Result<Self, InvalidId> {
                 let value = value.into();
-                if is_valid_id(&value) {
+                if $valid(&value) {
                     Ok(Self(value))
                 } else {
-                    Err(InvalidId { kind: $kind })
+                    Err(InvalidId { kind: $kind, rule: $rule })
                 }
             }
 
@@ -90,6 +106,14 @@ id_type!(
     "message id"
 );
 
+id_type!(
+    /// An open WebSocket connection (on AWS, API Gateway's connection id).
+    ConnectionId,
+    "connection id",
+    is_valid_connection_id,
+    CONNECTION_ID_RULE
+);
+
 impl MessageId {
     /// A new time-ordered message id.
     pub fn generate() -> Self {
@@ -126,7 +150,8 @@ mod tests {
             assert_eq!(
                 ConversationId::parse(bad),
                 Err(InvalidId {
-                    kind: "conversation id"
+                    kind: "conversation id",
+                    rule: ID_RULE,
                 }),
                 "{bad:?}"
             );
@@ -140,6 +165,16 @@ mod tests {
         assert!(is_valid_id(a.as_str()) && is_valid_id(b.as_str()));
         assert!(a < b);
         assert!(is_valid_id(ConversationId::generate().as_str()));
+    }
+
+    #[test]
+    fn connection_ids_take_base64_but_nothing_path_like() {
+        for ok in ["L0SM9cOFvHcCIhw=", "a+b/c=", &"x".repeat(128)] {
+            assert!(ConnectionId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a.b", "a b", "a?b", &"x".repeat(129)] {
+            assert!(ConnectionId::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,14 +1,17 @@
-//! Ports: the narrow traits adapters implement. Each has a local twin (`local` crate) and, later, an AWS
-//! one; the contract stated on each trait is what both must honour (and what the contract tests check).
+//! Ports: the narrow traits adapters implement. Each has a local twin (`local` crate) and an AWS one
+//! (`aws` crate); the contract stated on each trait is what both must honour, and what the contract
+//! suites in `testkit` check against both.
 
 use std::error::Error as StdError;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Conversation, Message, NewAssistantMessage, NewUserMessage, Turn, Usage};
-use crate::ids::{ConversationId, MessageId, UserId};
+use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
 use crate::protocol::{ErrorCode, ServerFrame};
 
 /// A failure of a storage or queue adapter. Adapter error types are mapped into this once, at the edge,
@@ -97,15 +100,15 @@ pub trait ConversationStore: Send + Sync {
     ) -> Result<(), PortError>;
 }
 
-/// An opaque version of a stored transcript (an S3 ETag, a content hash for files).
+/// An opaque version of a stored object (an S3 ETag, a content hash for files).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TranscriptVersion(pub String);
+pub struct ObjectVersion(pub String);
 
 /// A transcript as stored: OpenClaw's JSONL session records and their version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transcript {
     pub bytes: Vec<u8>,
-    pub version: TranscriptVersion,
+    pub version: ObjectVersion,
 }
 
 /// OpenClaw session transcripts, one per conversation, written back with a version check.
@@ -128,9 +131,124 @@ pub trait TranscriptStore: Send + Sync {
         user: &UserId,
         conversation: &ConversationId,
         bytes: &[u8],
-        expected: Option<&TranscriptVersion>,
-    ) -> Result<TranscriptVersion, PortError>;
+        expected: Option<&ObjectVersion>,
+    ) -> Result<ObjectVersion, PortError>;
     async fn delete(&self, user: &UserId, conversation: &ConversationId) -> Result<(), PortError>;
+}
+
+/// A file of a user's OpenClaw workspace (its memory files: `AGENTS.md`, `MEMORY.md`, `memory/…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceFile {
+    /// Relative path, `/`-separated; see [`crate::domain::validate_workspace_path`].
+    pub path: String,
+    pub bytes: Vec<u8>,
+    pub version: ObjectVersion,
+}
+
+/// Per-user OpenClaw workspace files, synchronised around each turn on AWS.
+///
+/// Contract:
+/// - Everything is scoped by `user`; `list` returns every file of that user with its version, sorted by
+///   path.
+/// - `put` with `expected: None` creates (a `Conflict` if the file exists); with `Some(v)` replaces only
+///   if the stored version is still `v`. A lost race is a `Conflict` and leaves the stored file as it was.
+/// - `delete` removes the file only if its version is still `expected` (`Conflict` otherwise); deleting a
+///   missing file succeeds.
+/// - Paths are validated by the caller; adapters may refuse invalid ones with `Backend`.
+#[async_trait]
+pub trait WorkspaceStore: Send + Sync {
+    async fn list(&self, user: &UserId) -> Result<Vec<WorkspaceFile>, PortError>;
+    async fn put(
+        &self,
+        user: &UserId,
+        path: &str,
+        bytes: &[u8],
+        expected: Option<&ObjectVersion>,
+    ) -> Result<ObjectVersion, PortError>;
+    async fn delete(
+        &self,
+        user: &UserId,
+        path: &str,
+        expected: &ObjectVersion,
+    ) -> Result<(), PortError>;
+}
+
+/// Open WebSocket connections and the user each belongs to (on AWS the connection id is API Gateway's,
+/// and a push goes through its Management API).
+///
+/// Contract:
+/// - `register` stores `connection → user` until `expires_at`; registering the same id again replaces it.
+/// - `user_of` is `None` for an unknown connection and for one expired at `now` (expiry is honoured on
+///   read, not left to a TTL sweep that may run days late).
+/// - `connections_of` lists the user's connections unexpired at `now`, and no one else's.
+/// - `remove` of an unknown connection succeeds.
+/// - `remove_expired` deletes every record expired at `now` and returns how many it deleted.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    async fn register(
+        &self,
+        connection: &ConnectionId,
+        user: &UserId,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), PortError>;
+    async fn user_of(
+        &self,
+        connection: &ConnectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, PortError>;
+    async fn connections_of(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ConnectionId>, PortError>;
+    async fn remove(&self, connection: &ConnectionId) -> Result<(), PortError>;
+    async fn remove_expired(&self, now: OffsetDateTime) -> Result<usize, PortError>;
+}
+
+/// A granted session lease: the right to run turns of one conversation until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub user: UserId,
+    pub conversation: ConversationId,
+    /// Who holds it (a Lambda request id, a process name), for logs and the watchdog.
+    pub holder: String,
+    /// The fencing token: greater than the token of every earlier grant for this conversation.
+    pub token: u64,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Session leases: at most one turn processor works on a conversation at a time, even when a queue
+/// redelivers a message while its first delivery is still running.
+///
+/// Contract:
+/// - `acquire` grants a lease when the conversation has none or its lease expired at `now` (expiry is
+///   part of the conditional write, not left to a TTL sweep), with a fencing token greater than every
+///   earlier one for the conversation; otherwise it returns `None`.
+/// - `release` ends the lease only if its token is still current: releasing a lease that expired and was
+///   granted to someone else, or that was already released, changes nothing.
+/// - `request_cancel` marks the conversation's current unexpired lease and returns whether there was one;
+///   `cancel_requested` tells that lease's holder. A new grant starts unmarked.
+/// - `clear_expired` releases every lease expired at `now` and returns them (they are turns that died
+///   without releasing).
+#[async_trait]
+pub trait SessionLeases: Send + Sync {
+    async fn acquire(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        holder: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Option<Lease>, PortError>;
+    async fn release(&self, lease: &Lease) -> Result<(), PortError>;
+    async fn request_cancel(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        now: OffsetDateTime,
+    ) -> Result<bool, PortError>;
+    async fn cancel_requested(&self, lease: &Lease) -> Result<bool, PortError>;
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<Vec<Lease>, PortError>;
 }
 
 /// The per-conversation turn queue.

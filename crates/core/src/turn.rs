@@ -1,12 +1,16 @@
 //! The *process a turn* use case: run one queued turn on the agent and keep stored data consistent
 //! whatever happens.
 //!
+//! A turn runs under the conversation's session lease, so a redelivered message cannot run beside its
+//! first delivery; the lease is released on every path, and while the turn runs the processor watches
+//! the lease for a cancel request (how Stop reaches a turn running in another process).
+//!
 //! Order matters: the transcript is written back (with a version check) before the assistant message is
 //! stored, so a turn that loses a race changes nothing; a failed turn stores nothing but leaves the user
 //! message, and the transcript stays the last good version.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -16,7 +20,7 @@ use crate::domain::{NewAssistantMessage, Role, Turn};
 use crate::ids::MessageId;
 use crate::ports::{
     AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ClientPush, ConversationStore,
-    PortError, TranscriptStore,
+    Lease, PortError, SessionLeases, TranscriptStore,
 };
 use crate::protocol::{ErrorCode, ServerFrame, TurnStatus};
 
@@ -30,6 +34,20 @@ pub enum TurnOutcome {
     Skipped,
     /// The turn failed; the user was told with this code.
     Failed(ErrorCode),
+    /// Another processor holds the conversation's lease; nothing was done and nothing was pushed. The
+    /// queue should deliver the turn again later.
+    Busy,
+}
+
+/// How the processor takes session leases.
+#[derive(Debug, Clone)]
+pub struct LeasePolicy {
+    /// Who this processor is, recorded on its leases.
+    pub holder: String,
+    /// How long a lease lasts. Longer than the agent's turn deadline, so a live turn never outlasts it.
+    pub ttl: Duration,
+    /// How often a running turn looks for a cancel request on its lease.
+    pub cancel_poll: Duration,
 }
 
 /// Runs queued turns.
@@ -39,6 +57,8 @@ pub struct TurnProcessor {
     transcripts: Arc<dyn TranscriptStore>,
     agent: Arc<dyn AgentRuntime>,
     push: Arc<dyn ClientPush>,
+    leases: Arc<dyn SessionLeases>,
+    policy: LeasePolicy,
 }
 
 impl TurnProcessor {
@@ -47,19 +67,52 @@ impl TurnProcessor {
         transcripts: Arc<dyn TranscriptStore>,
         agent: Arc<dyn AgentRuntime>,
         push: Arc<dyn ClientPush>,
+        leases: Arc<dyn SessionLeases>,
+        policy: LeasePolicy,
     ) -> Self {
         Self {
             conversations,
             transcripts,
             agent,
             push,
+            leases,
+            policy,
         }
     }
 
-    /// Processes one turn; every path ends with an `idle` status frame.
+    /// Processes one turn under the conversation's lease; every path that ran ends with an `idle`
+    /// status frame and releases the lease.
     pub async fn process(&self, turn: &Turn, cancel: CancellationToken) -> TurnOutcome {
         let started = Instant::now();
-        let outcome = match self.answer(turn, cancel).await {
+        let acquired = self
+            .leases
+            .acquire(
+                &turn.user_id,
+                &turn.conversation_id,
+                &self.policy.holder,
+                self.policy.ttl,
+                OffsetDateTime::now_utc(),
+            )
+            .await;
+        let result = match acquired {
+            Ok(Some(lease)) => {
+                let result = self.answer_watching(turn, &lease, cancel).await;
+                if let Err(e) = self.leases.release(&lease).await {
+                    tracing::warn!(error = %e, token = lease.token, "releasing a session lease failed; it expires on its own");
+                }
+                result
+            }
+            Ok(None) => {
+                tracing::info!(
+                    user = %turn.user_id,
+                    conversation = %turn.conversation_id,
+                    "another processor holds this conversation; the turn will be delivered again"
+                );
+                return TurnOutcome::Busy;
+            }
+            Err(e) => Err(storage_error(e)),
+        };
+        let outcome = match result {
             Ok(Some(id)) => TurnOutcome::Answered(id),
             Ok(None) => TurnOutcome::Skipped,
             Err(e) => {
@@ -87,6 +140,33 @@ impl TurnProcessor {
             "turn finished"
         );
         outcome
+    }
+
+    /// Answers while watching the lease for a cancel request, which cancels the turn.
+    async fn answer_watching(
+        &self,
+        turn: &Turn,
+        lease: &Lease,
+        cancel: CancellationToken,
+    ) -> Result<Option<MessageId>, AgentError> {
+        let watch = async {
+            loop {
+                tokio::time::sleep(self.policy.cancel_poll).await;
+                match self.leases.cancel_requested(lease).await {
+                    Ok(true) => {
+                        cancel.cancel();
+                        // The turn now ends on its own; keep this branch from finishing first.
+                        std::future::pending::<()>().await;
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "checking the lease for a cancel request failed"),
+                }
+            }
+        };
+        tokio::select! {
+            result = self.answer(turn, cancel.clone()) => result,
+            () = watch => unreachable!("the lease watch never finishes"),
+        }
     }
 
     async fn answer(

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
-use serverless_openclaw_core::ports::{PortError, Transcript, TranscriptStore, TranscriptVersion};
+use serverless_openclaw_core::ports::{PortError, Transcript, TranscriptStore, ObjectVersion};
 use sha2::{Digest, Sha256};
 
 use crate::blocking;
@@ -41,8 +41,8 @@ impl FileTranscriptStore {
 }
 
 /// The version of some transcript bytes.
-pub fn version_of(bytes: &[u8]) -> TranscriptVersion {
-    TranscriptVersion(hex::encode(&Sha256::digest(bytes)[..16]))
+pub fn version_of(bytes: &[u8]) -> ObjectVersion {
+    ObjectVersion(hex::encode(&Sha256::digest(bytes)[..16]))
 }
 
 fn read(path: &Path) -> Result<Option<Transcript>, PortError> {
@@ -90,8 +90,8 @@ impl TranscriptStore for FileTranscriptStore {
         user: &UserId,
         conversation: &ConversationId,
         bytes: &[u8],
-        expected: Option<&TranscriptVersion>,
-    ) -> Result<TranscriptVersion, PortError> {
+        expected: Option<&ObjectVersion>,
+    ) -> Result<ObjectVersion, PortError> {
         let path = self.path(user, conversation);
         let bytes = bytes.to_vec();
         let expected = expected.cloned();

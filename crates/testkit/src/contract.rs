@@ -4,7 +4,7 @@
 use serverless_openclaw_core::domain::{Channel, NewAssistantMessage, NewUserMessage, Role, Usage};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
-    ConversationStore, PortError, TranscriptStore, TranscriptVersion,
+    ConversationStore, PortError, TranscriptStore, ObjectVersion,
 };
 use time::OffsetDateTime;
 
@@ -230,7 +230,7 @@ pub async fn transcript_store(store: &dyn TranscriptStore) {
         .save(&alice, &c, b"{\"stale\":true}\n", Some(&v1))
         .await;
     assert!(matches!(stale, Err(PortError::Conflict(_))), "{stale:?}");
-    let unknown = TranscriptVersion("not-a-version".into());
+    let unknown = ObjectVersion("not-a-version".into());
     assert!(matches!(
         store.save(&alice, &c, b"x\n", Some(&unknown)).await,
         Err(PortError::Conflict(_))

@@ -7,6 +7,8 @@
 //!   completions APIs with deterministic replies, switchable failures and request recording.
 //!   The `fake-llm` binary runs it by hand.
 //! - [`contract`]: the contract suites of the core ports, run against every adapter twin.
+//! - [`moto`]: moto server (AWS on loopback) for the AWS adapters and the Lambda end-to-end tests.
 
 pub mod contract;
 pub mod fake_llm;
+pub mod moto;
