@@ -1,6 +1,7 @@
 # serverless-openclaw: the two commands of the README are `make run` and `make test`.
 # Every target installs what it needs (Node 24 + openclaw into .tools/ and runner/, the web UI's
-# packages, Chromium for the browser test); nothing relies on what was installed by hand.
+# packages, Chromium for the browser test, moto server for the AWS tests); nothing relies on what was
+# installed by hand.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -11,7 +12,7 @@ export PATH := $(CURDIR)/.tools/node/node_modules/node/bin:$(PATH)
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: help run test bench runner web chromium lint test-rust test-js fake-llm clean
+.PHONY: help run test bench runner web chromium moto lint test-rust test-js fake-llm check-docker clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,8 +20,9 @@ help: ## List the targets
 run: runner web ## Run local mode (ARGS="--port 9000 --data-dir DIR" to change defaults)
 	$(CARGO) run --release --bin serverless-openclaw -- local $(ARGS)
 
-test: runner web chromium ## The whole test suite (what CI runs)
+test: runner web chromium moto ## The whole test suite (what CI runs)
 	$(MAKE) lint
+	$(MAKE) check-docker
 	$(MAKE) test-rust
 	$(MAKE) test-js
 
@@ -28,7 +30,7 @@ lint: ## cargo fmt --check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test-rust: runner web ## Rust unit, contract, end-to-end and browser tests
+test-rust: runner web moto ## Rust unit, contract (local and moto), end-to-end and browser tests
 	$(CARGO) test --workspace
 
 test-js: runner web ## Web type check and unit tests, runner start-up tests
@@ -51,6 +53,14 @@ web: .tools/web.stamp ## Install the web UI's packages and build web/dist
 	npm --prefix web ci --no-audit --no-fund
 	npm --prefix web run build
 	@mkdir -p .tools && touch $@
+
+check-docker: ## Lint docker/*.Dockerfile (hadolint) and check their COPY sources (no Docker needed)
+	scripts/install-python-tools.sh hadolint
+	.tools/hadolint/bin/hadolint docker/*.Dockerfile
+	scripts/check-docker-copies.py docker/*.Dockerfile
+
+moto: ## Install moto server (AWS on loopback, for the AWS tests) into .tools/moto
+	scripts/install-python-tools.sh moto
 
 chromium: ## Install Chromium for the browser test (Debian's package)
 	scripts/install-chromium.sh

@@ -159,14 +159,53 @@ impl ProviderConfig {
         format!("{}/{}", self.provider_id(), self.model_id())
     }
 
-    /// Environment the runner needs beyond what it inherits.
-    pub fn runner_env(&self) -> Vec<(OsString, OsString)> {
+    /// Environment the runner needs beyond what it inherits, with `secrets` (API keys) among it.
+    pub fn runner_env(&self, secrets: &SecretEnv) -> Vec<(OsString, OsString)> {
+        let mut env: Vec<(OsString, OsString)> = secrets.runner_env().collect();
+        env.extend(self.placeholder_key());
+        env
+    }
+
+    fn placeholder_key(&self) -> Vec<(OsString, OsString)> {
         match self {
             ProviderConfig::Custom { has_key: false, .. } => {
                 vec![(CUSTOM_KEY_ENV.into(), "no-key".into())]
             }
             _ => Vec::new(),
         }
+    }
+}
+
+/// Secrets for the runner's environment only (on AWS, API keys read from SSM at start-up). They reach
+/// OpenClaw as environment variables, never a file, and `Debug` shows only their names.
+#[derive(Clone, Default)]
+pub struct SecretEnv(Vec<(String, String)>);
+
+impl SecretEnv {
+    pub fn new(vars: Vec<(String, String)>) -> Self {
+        Self(vars)
+    }
+
+    /// The value of `name`, if it is one of these secrets.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn runner_env(&self) -> impl Iterator<Item = (OsString, OsString)> + '_ {
+        self.0
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+    }
+}
+
+impl std::fmt::Debug for SecretEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| format!("{k}=<redacted>")))
+            .finish()
     }
 }
 
@@ -327,7 +366,7 @@ mod tests {
             config["agents"]["defaults"]["model"]["primary"],
             "custom/m1"
         );
-        assert!(provider.runner_env().is_empty());
+        assert!(provider.runner_env(&SecretEnv::default()).is_empty());
         assert_eq!(config["logging"]["file"], "/state/openclaw.log");
         assert_eq!(config["telemetry"]["enabled"], false);
     }
@@ -345,6 +384,22 @@ mod tests {
             config["models"]["providers"]["custom"]["baseUrl"],
             "http://h"
         );
-        assert_eq!(provider.runner_env().len(), 1);
+        assert_eq!(provider.runner_env(&SecretEnv::default()).len(), 1);
+    }
+
+    #[test]
+    fn secrets_reach_the_runner_env_but_never_debug_output() {
+        let secrets = SecretEnv::new(vec![("ANTHROPIC_API_KEY".into(), "sk-ant-secret".into())]);
+        let provider = ProviderConfig::Anthropic { model: "m".into() };
+        assert_eq!(
+            provider.runner_env(&secrets),
+            vec![("ANTHROPIC_API_KEY".into(), "sk-ant-secret".into())]
+        );
+        assert_eq!(secrets.get("ANTHROPIC_API_KEY"), Some("sk-ant-secret"));
+        let shown = format!("{secrets:?}");
+        assert!(
+            shown.contains("ANTHROPIC_API_KEY") && !shown.contains("sk-ant-secret"),
+            "{shown}"
+        );
     }
 }

@@ -5,11 +5,16 @@
 //! - [`runner`]: one long-lived runner process: spawn, wait for `ready`, route lines to turns, detect death.
 //! - [`config`]: LLM provider settings and the OpenClaw config rendered from them (keys by env reference only).
 //! - [`runtime`]: [`OpenClawRuntime`]: per-turn files, deadline, cancel, crash handling, restart.
+//! - [`workspace`]: [`SyncedWorkspaceRuntime`]: a user's workspace folder loaded from and saved to a
+//!   [`WorkspaceStore`](serverless_openclaw_core::ports::WorkspaceStore) around each turn, for hosts
+//!   whose disk does not last (the agent Lambda).
 
 pub mod config;
 pub mod protocol;
 pub mod runner;
 pub mod runtime;
+pub mod workspace;
 
-pub use config::{ConfigError, LlmApi, ProviderConfig};
+pub use config::{ConfigError, LlmApi, ProviderConfig, SecretEnv};
 pub use runtime::{OpenClawRuntime, RuntimeSettings};
+pub use workspace::SyncedWorkspaceRuntime;

@@ -17,12 +17,13 @@ use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::domain::Usage;
 use serverless_openclaw_core::ports::{
-    AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentTurn,
+    AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
+    AgentTurn,
 };
 use serverless_openclaw_core::protocol::ErrorCode;
 use tokio::sync::mpsc;
 
-use crate::config::ProviderConfig;
+use crate::config::{ProviderConfig, SecretEnv};
 use crate::protocol::{HostLine, RunnerLine};
 use crate::runner::{RunnerProcess, RunnerSpec, StartError, TurnSignal};
 
@@ -48,6 +49,8 @@ pub struct RuntimeSettings {
     pub provider: Option<ProviderConfig>,
     /// Run turns without OpenClaw's tools.
     pub disable_tools: bool,
+    /// API keys for the runner's environment when they do not come from the process environment.
+    pub secrets: SecretEnv,
 }
 
 /// The OpenClaw agent runtime.
@@ -95,7 +98,7 @@ impl OpenClawRuntime {
                 .map(|(k, v)| (OsString::from(k), OsString::from(v))),
         );
         if let Some(provider) = &settings.provider {
-            env.extend(provider.runner_env());
+            env.extend(provider.runner_env(&settings.secrets));
         }
         let spec = RunnerSpec {
             node: settings.node.clone(),
@@ -218,8 +221,7 @@ fn path_str(p: &Path) -> Result<&str, AgentError> {
         .ok_or_else(|| AgentError::new(ErrorCode::Internal, "a data path is not valid UTF-8"))
 }
 
-#[async_trait]
-impl AgentRuntime for OpenClawRuntime {
+impl AgentStatusSource for OpenClawRuntime {
     fn status(&self) -> AgentStatus {
         let live = self.live();
         let state = match (&live, self.starting.load(Ordering::SeqCst)) {
@@ -237,7 +239,10 @@ impl AgentRuntime for OpenClawRuntime {
                 .map(ProviderConfig::model_ref),
         }
     }
+}
 
+#[async_trait]
+impl AgentRuntime for OpenClawRuntime {
     async fn run_turn(
         &self,
         turn: AgentTurn,

@@ -4,5 +4,40 @@
 //!
 //! Layout:
 //! - [`config`]: building SDK clients once per execution environment.
+//! - [`conversations`]: conversations, messages and dedupe keys in one DynamoDB table
+//!   ([`ConversationStore`](serverless_openclaw_core::ports::ConversationStore)).
+//! - [`connections`]: WebSocket connection → user records in DynamoDB
+//!   ([`ConnectionStore`](serverless_openclaw_core::ports::ConnectionStore)).
+//! - [`leases`]: session leases with fencing tokens in DynamoDB
+//!   ([`SessionLeases`](serverless_openclaw_core::ports::SessionLeases)).
+//! - [`transcripts`]: OpenClaw transcripts as S3 objects, written with ETag conditions
+//!   ([`TranscriptStore`](serverless_openclaw_core::ports::TranscriptStore)).
+//! - [`workspaces`]: per-user OpenClaw workspace files as S3 objects, written and deleted with ETag
+//!   conditions ([`WorkspaceStore`](serverless_openclaw_core::ports::WorkspaceStore)).
+//! - `s3`: the conditional S3 object calls and error mapping both stores share.
+//! - [`queue`]: the turn queue on SQS FIFO ([`queue::SqsTurnQueue`]).
+//! - [`push`]: client push through the API Gateway Management API ([`push::ApiGatewayPush`]).
+//! - [`cognito`]: verifying Cognito user-pool JWTs (RS256 only, JWKS cached per execution environment).
+//! - [`secrets`]: SSM SecureString parameters, read once and cached, redacted in `Debug`/`Display`.
+//! - [`metrics`]: CloudWatch Embedded Metric Format log lines.
 
+pub mod cognito;
 pub mod config;
+pub mod connections;
+pub mod conversations;
+pub mod leases;
+pub mod metrics;
+pub mod push;
+pub mod queue;
+mod s3;
+pub mod secrets;
+pub mod transcripts;
+pub mod workspaces;
+
+pub use connections::DynamoConnectionStore;
+pub use conversations::DynamoConversationStore;
+pub use leases::DynamoSessionLeases;
+pub use push::ApiGatewayPush;
+pub use queue::SqsTurnQueue;
+pub use transcripts::S3TranscriptStore;
+pub use workspaces::S3WorkspaceStore;

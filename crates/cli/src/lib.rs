@@ -12,14 +12,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use serverless_openclaw_agent::{OpenClawRuntime, ProviderConfig, RuntimeSettings};
+use serverless_openclaw_agent::{OpenClawRuntime, ProviderConfig, RuntimeSettings, SecretEnv};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
     AgentRuntime, ClientPush, ConversationStore, TranscriptStore, TurnQueue,
 };
-use serverless_openclaw_core::turn::TurnProcessor;
-use serverless_openclaw_local::{FileTranscriptStore, LocalTurnQueue, SqliteConversationStore};
+use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
+use serverless_openclaw_local::{
+    FileTranscriptStore, LocalTurnQueue, MemorySessionLeases, SqliteConversationStore,
+};
 use serverless_openclaw_server::{AppState, ConnectionHub, TokenAuthenticator};
 
 /// The only user of local mode.
@@ -74,6 +76,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
             ready_timeout: Duration::from_secs(180),
             provider: options.provider,
             disable_tools: options.disable_tools,
+            secrets: SecretEnv::default(),
         })
         .context("preparing the OpenClaw runtime")?,
     );
@@ -85,6 +88,11 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         transcripts.clone(),
         agent.clone(),
         push.clone(),
+        Arc::new(MemorySessionLeases::new()),
+        LeasePolicy::for_turn_timeout(
+            format!("local-{}", std::process::id()),
+            options.turn_timeout,
+        ),
     );
     let turn_queue: Arc<dyn TurnQueue> = Arc::new(LocalTurnQueue::new(Arc::new(processor)));
     let user = UserId::parse(LOCAL_USER)?;

@@ -8,7 +8,10 @@ use time::OffsetDateTime;
 use crate::domain::{Channel, NewUserMessage, Turn};
 use crate::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use crate::ports::{ClientPush, ConversationStore, PortError, TurnQueue};
-use crate::protocol::{ErrorCode, FrameError, ServerFrame, TurnStatus, validate_message};
+use crate::protocol::{
+    ClientFrame, ErrorCode, FrameError, ServerFrame, TurnStatus, parse_client_frame,
+    validate_message,
+};
 
 /// Accepts user messages on any channel.
 #[derive(Clone)]
@@ -37,6 +40,47 @@ impl ChatService {
             conversations,
             queue,
             push,
+        }
+    }
+
+    /// Handles one frame a user's connection sent (local WebSocket or API Gateway). Returns the frame
+    /// to answer on that connection only (a `pong` or an `error`), if any; everything else reaches all
+    /// of the user's connections through [`ClientPush`].
+    pub async fn handle_frame(&self, user: &UserId, text: &str) -> Option<ServerFrame> {
+        let frame = match parse_client_frame(text) {
+            Ok(frame) => frame,
+            Err(e) => return Some(e.into_frame()),
+        };
+        match frame {
+            ClientFrame::Ping => Some(ServerFrame::Pong),
+            ClientFrame::SendMessage {
+                conversation_id,
+                message,
+                client_message_id,
+            } => {
+                let submission = Submission {
+                    conversation_id,
+                    client_message_id,
+                    text: message,
+                    channel: Channel::Web,
+                };
+                self.submit(user, submission)
+                    .await
+                    .err()
+                    .map(FrameError::into_frame)
+            }
+            ClientFrame::Cancel { conversation_id } => {
+                match self.cancel(user, &conversation_id).await {
+                    Ok(true) => None,
+                    Ok(false) => Some(ServerFrame::Error {
+                        code: ErrorCode::BadRequest,
+                        message: "no turn is running in this conversation".into(),
+                        client_message_id: None,
+                        conversation_id: Some(conversation_id.to_string()),
+                    }),
+                    Err(e) => Some(e.into_frame()),
+                }
+            }
         }
     }
 

@@ -203,7 +203,17 @@ mod tests {
         for ok in ["AGENTS.md", "memory/2026-11-21.md", ".openclaw/state.json"] {
             assert_eq!(validate_workspace_path(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a\\b", "a b", "é"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "./a",
+            "a\\b",
+            "a b",
+            "é",
+        ] {
             assert!(validate_workspace_path(bad).is_err(), "{bad:?}");
         }
         assert!(validate_workspace_path(&format!("{}z", "a/".repeat(7))).is_ok());

@@ -6,8 +6,8 @@ use std::error::Error as StdError;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::mpsc;
 use time::OffsetDateTime;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Conversation, Message, NewAssistantMessage, NewUserMessage, Turn, Usage};
@@ -344,6 +344,12 @@ impl AgentError {
     }
 }
 
+/// Reports the agent runtime's status (`GET /api/status`). Separate from [`AgentRuntime`] because a
+/// gateway that never runs turns itself (an AWS Lambda) still answers the status request.
+pub trait AgentStatusSource: Send + Sync {
+    fn status(&self) -> AgentStatus;
+}
+
 /// Runs OpenClaw turns.
 ///
 /// Contract:
@@ -353,8 +359,7 @@ impl AgentError {
 /// - Turns of different conversations may run concurrently; the caller runs at most one per conversation.
 /// - A failed turn returns no transcript, so the stored one stays the last good version.
 #[async_trait]
-pub trait AgentRuntime: Send + Sync {
-    fn status(&self) -> AgentStatus;
+pub trait AgentRuntime: AgentStatusSource {
     async fn run_turn(
         &self,
         turn: AgentTurn,

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{NewAssistantMessage, Role, Turn};
+use crate::domain::{NewAssistantMessage, Role, Turn, Usage};
 use crate::ids::MessageId;
 use crate::ports::{
     AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ClientPush, ConversationStore,
@@ -25,10 +25,10 @@ use crate::ports::{
 use crate::protocol::{ErrorCode, ServerFrame, TurnStatus};
 
 /// How a turn ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TurnOutcome {
     /// The reply was stored and pushed.
-    Answered(MessageId),
+    Answered(Answer),
     /// The user message already had a reply (a redelivery), or its conversation was deleted; nothing
     /// was done.
     Skipped,
@@ -37,6 +37,14 @@ pub enum TurnOutcome {
     /// Another processor holds the conversation's lease; nothing was done and nothing was pushed. The
     /// queue should deliver the turn again later.
     Busy,
+}
+
+/// A stored reply, as the turn's metrics need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub message_id: MessageId,
+    pub usage: Usage,
+    pub cost_usd: Option<f64>,
 }
 
 /// How the processor takes session leases.
@@ -48,6 +56,17 @@ pub struct LeasePolicy {
     pub ttl: Duration,
     /// How often a running turn looks for a cancel request on its lease.
     pub cancel_poll: Duration,
+}
+
+impl LeasePolicy {
+    /// Leases that outlast the agent's turn deadline by a minute, watched for cancel every second.
+    pub fn for_turn_timeout(holder: impl Into<String>, turn_timeout: Duration) -> Self {
+        Self {
+            holder: holder.into(),
+            ttl: turn_timeout + Duration::from_secs(60),
+            cancel_poll: Duration::from_secs(1),
+        }
+    }
 }
 
 /// Runs queued turns.
@@ -113,7 +132,7 @@ impl TurnProcessor {
             Err(e) => Err(storage_error(e)),
         };
         let outcome = match result {
-            Ok(Some(id)) => TurnOutcome::Answered(id),
+            Ok(Some(answer)) => TurnOutcome::Answered(answer),
             Ok(None) => TurnOutcome::Skipped,
             Err(e) => {
                 self.push
@@ -148,7 +167,7 @@ impl TurnProcessor {
         turn: &Turn,
         lease: &Lease,
         cancel: CancellationToken,
-    ) -> Result<Option<MessageId>, AgentError> {
+    ) -> Result<Option<Answer>, AgentError> {
         let watch = async {
             loop {
                 tokio::time::sleep(self.policy.cancel_poll).await;
@@ -159,7 +178,9 @@ impl TurnProcessor {
                         std::future::pending::<()>().await;
                     }
                     Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "checking the lease for a cancel request failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checking the lease for a cancel request failed")
+                    }
                 }
             }
         };
@@ -173,7 +194,7 @@ impl TurnProcessor {
         &self,
         turn: &Turn,
         cancel: CancellationToken,
-    ) -> Result<Option<MessageId>, AgentError> {
+    ) -> Result<Option<Answer>, AgentError> {
         let user = &turn.user_id;
         let conversation = &turn.conversation_id;
         match self
@@ -287,7 +308,11 @@ impl TurnProcessor {
                 },
             )
             .await;
-        Ok(Some(assistant_id))
+        Ok(Some(Answer {
+            message_id: assistant_id,
+            usage: reply.usage,
+            cost_usd: reply.cost_usd,
+        }))
     }
 
     async fn status(&self, turn: &Turn, status: TurnStatus) {

@@ -4,20 +4,37 @@
 //! - [`sqlite`]: conversations and messages in one SQLite file ([`ConversationStore`]).
 //! - [`transcripts`]: OpenClaw transcripts as JSONL files with atomic replace and a content-hash
 //!   version check ([`TranscriptStore`]).
+//! - [`workspaces`]: per-user OpenClaw workspace files with the same atomic replace and version check
+//!   ([`WorkspaceStore`]).
 //! - [`queue`]: an in-process queue that runs turns of one conversation in order, one at a time, and
 //!   different conversations in parallel ([`TurnQueue`]).
+//! - [`connections`]: open WebSocket connections and their users, in memory ([`ConnectionStore`]).
+//! - [`leases`]: per-conversation session leases with fencing tokens, in memory ([`SessionLeases`]).
 //!
+//! Connections and leases live in memory because local mode is one process: nothing else can hold a
+//! lease or serve a connection, and neither outlives the process.
+//!
+//! [`ConnectionStore`]: serverless_openclaw_core::ports::ConnectionStore
 //! [`ConversationStore`]: serverless_openclaw_core::ports::ConversationStore
+//! [`SessionLeases`]: serverless_openclaw_core::ports::SessionLeases
 //! [`TranscriptStore`]: serverless_openclaw_core::ports::TranscriptStore
 //! [`TurnQueue`]: serverless_openclaw_core::ports::TurnQueue
+//! [`WorkspaceStore`]: serverless_openclaw_core::ports::WorkspaceStore
 
+pub mod connections;
+mod files;
+pub mod leases;
 pub mod queue;
 pub mod sqlite;
 pub mod transcripts;
+pub mod workspaces;
 
+pub use connections::MemoryConnectionStore;
+pub use leases::MemorySessionLeases;
 pub use queue::{LocalTurnQueue, TurnHandler};
 pub use sqlite::SqliteConversationStore;
 pub use transcripts::FileTranscriptStore;
+pub use workspaces::FileWorkspaceStore;
 
 /// Runs blocking storage work off the async threads and maps a panicked task to a backend error.
 async fn blocking<T: Send + 'static>(

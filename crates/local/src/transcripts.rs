@@ -1,20 +1,20 @@
 //! OpenClaw transcripts as JSONL files: `<root>/<user>/<conversation>.jsonl`.
 //!
 //! The version is a SHA-256 of the content (the local stand-in for an S3 ETag). A save compares the
-//! version under a lock, writes a temporary file, syncs it and renames it over the old one, so a reader
-//! sees the old or the new file, never a torn one. The lock is per process: one local server owns a data dir.
+//! version under a lock and replaces the file atomically (see `files`), so a reader sees the old or
+//! the new file, never a torn one. The lock is per process: one local server owns a data dir.
 
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
-use serverless_openclaw_core::ports::{PortError, Transcript, TranscriptStore, ObjectVersion};
-use sha2::{Digest, Sha256};
+use serverless_openclaw_core::ports::{ObjectVersion, PortError, Transcript, TranscriptStore};
 
 use crate::blocking;
+use crate::files::{read_versioned, version_of, write_atomically};
 
 /// [`TranscriptStore`] on the local file system.
 #[derive(Clone)]
@@ -40,38 +40,8 @@ impl FileTranscriptStore {
     }
 }
 
-/// The version of some transcript bytes.
-pub fn version_of(bytes: &[u8]) -> ObjectVersion {
-    ObjectVersion(hex::encode(&Sha256::digest(bytes)[..16]))
-}
-
 fn read(path: &Path) -> Result<Option<Transcript>, PortError> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(Transcript {
-            version: version_of(&bytes),
-            bytes,
-        })),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(PortError::backend(e)),
-    }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().ok_or(ErrorKind::InvalidInput)?;
-    fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-    let written = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // Persist the rename itself.
-        fs::File::open(dir)?.sync_all()
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
+    Ok(read_versioned(path)?.map(|(bytes, version)| Transcript { bytes, version }))
 }
 
 #[async_trait]

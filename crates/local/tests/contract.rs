@@ -1,6 +1,9 @@
 //! The port contract suites run against the local adapters.
 
-use serverless_openclaw_local::{FileTranscriptStore, SqliteConversationStore};
+use serverless_openclaw_local::{
+    FileTranscriptStore, FileWorkspaceStore, MemoryConnectionStore, MemorySessionLeases,
+    SqliteConversationStore,
+};
 use serverless_openclaw_testkit::contract;
 
 #[tokio::test]
@@ -14,6 +17,41 @@ async fn sqlite_conversation_store_honours_the_contract() {
 async fn file_transcript_store_honours_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     contract::transcript_store(&FileTranscriptStore::new(dir.path())).await;
+}
+
+#[tokio::test]
+async fn file_workspace_store_honours_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    contract::workspace_store(&FileWorkspaceStore::new(dir.path())).await;
+}
+
+#[tokio::test]
+async fn a_workspace_store_keeps_files_in_the_users_folder_and_refuses_escaping_paths() {
+    use serverless_openclaw_core::ids::UserId;
+    use serverless_openclaw_core::ports::{PortError, WorkspaceStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileWorkspaceStore::new(dir.path());
+    let u = UserId::parse("u").unwrap();
+    let v = store
+        .put(&u, "memory/2026-11-21.md", b"note\n", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("u/memory/2026-11-21.md")).unwrap(),
+        b"note\n"
+    );
+    for bad in ["../escape.md", "/etc/passwd", "a/../../b"] {
+        let refused = store.put(&u, bad, b"x", None).await;
+        assert!(
+            matches!(refused, Err(PortError::Backend(_))),
+            "{bad}: {refused:?}"
+        );
+    }
+    assert!(!dir.path().join("escape.md").exists());
+    // Deleting the last file of a folder removes the folder too.
+    store.delete(&u, "memory/2026-11-21.md", &v).await.unwrap();
+    assert!(!dir.path().join("u/memory").exists());
+    assert!(dir.path().join("u").exists());
 }
 
 #[tokio::test]
@@ -33,4 +71,54 @@ async fn a_transcript_save_leaves_no_temporary_files() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names, ["c.jsonl"]);
+}
+
+#[tokio::test]
+async fn memory_connection_store_honours_the_contract() {
+    contract::connection_store(&MemoryConnectionStore::new()).await;
+}
+
+#[tokio::test]
+async fn memory_session_leases_honour_the_contract() {
+    contract::session_leases(&MemorySessionLeases::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn of_concurrent_acquires_of_a_free_conversation_exactly_one_wins() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use serverless_openclaw_core::ids::{ConversationId, UserId};
+    use serverless_openclaw_core::ports::SessionLeases;
+    use time::OffsetDateTime;
+
+    let leases = Arc::new(MemorySessionLeases::new());
+    let (user, conversation) = (
+        UserId::parse("alice").unwrap(),
+        ConversationId::parse("default").unwrap(),
+    );
+    let now = OffsetDateTime::now_utc();
+    let attempts: Vec<_> = (0..8)
+        .map(|i| {
+            let (leases, user, conversation) =
+                (Arc::clone(&leases), user.clone(), conversation.clone());
+            tokio::spawn(async move {
+                leases
+                    .acquire(
+                        &user,
+                        &conversation,
+                        &format!("worker-{i}"),
+                        Duration::from_secs(60),
+                        now,
+                    )
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut granted = Vec::new();
+    for attempt in attempts {
+        granted.extend(attempt.await.unwrap());
+    }
+    assert_eq!(granted.len(), 1, "{granted:?}");
 }

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
@@ -12,12 +13,14 @@ use serverless_openclaw_core::chat::{ChatService, Submission};
 use serverless_openclaw_core::domain::{Channel, Turn, Usage};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
-    AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentTurn,
-    ClientPush, ConversationStore, PortError, TranscriptStore, TurnQueue,
+    AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
+    AgentTurn, ClientPush, ConversationStore, PortError, TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
-use serverless_openclaw_core::turn::{TurnOutcome, TurnProcessor};
-use serverless_openclaw_local::{FileTranscriptStore, SqliteConversationStore};
+use serverless_openclaw_core::turn::{LeasePolicy, TurnOutcome, TurnProcessor};
+use serverless_openclaw_local::{
+    FileTranscriptStore, MemorySessionLeases, SqliteConversationStore,
+};
 use tokio::sync::mpsc;
 
 /// What the scripted agent does while a turn "runs".
@@ -28,8 +31,7 @@ struct ScriptedAgent {
     during: Mutex<Option<DuringTurn>>,
 }
 
-#[async_trait]
-impl AgentRuntime for ScriptedAgent {
+impl AgentStatusSource for ScriptedAgent {
     fn status(&self) -> AgentStatus {
         AgentStatus {
             state: AgentState::Ready,
@@ -37,7 +39,10 @@ impl AgentRuntime for ScriptedAgent {
             model: Some("scripted/model".into()),
         }
     }
+}
 
+#[async_trait]
+impl AgentRuntime for ScriptedAgent {
     async fn run_turn(
         &self,
         turn: AgentTurn,
@@ -124,6 +129,8 @@ impl Fixture {
             transcripts.clone(),
             agent.clone(),
             push.clone(),
+            Arc::new(MemorySessionLeases::new()),
+            LeasePolicy::for_turn_timeout("test", Duration::from_secs(60)),
         );
         Self {
             _dir: dir,

@@ -1,13 +1,31 @@
 //! Authentication: turns a presented credential into the [`UserId`] it belongs to. The user id always
 //! comes from here, never from a request payload.
 
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use serverless_openclaw_core::ids::UserId;
 use sha2::{Digest, Sha256};
 
-/// Verifies a bearer credential.
+/// Verifies a caller.
 pub trait Authenticator: Send + Sync {
-    /// The user the credential belongs to, or `None` when it is missing, wrong or expired.
+    /// The user a credential (a bearer token, the WebSocket `?token=`) belongs to, or `None` when it is
+    /// missing, wrong or expired.
     fn verify(&self, credential: &str) -> Option<UserId>;
+
+    /// The user making a REST request: by default the `Authorization: Bearer` credential. A gateway
+    /// that verified the caller before the request arrived (API Gateway's JWT authorizer) overrides
+    /// this to read what it verified.
+    fn authenticate(&self, parts: &Parts) -> Option<UserId> {
+        bearer(&parts.headers).and_then(|token| self.verify(token))
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
 }
 
 /// Local mode: one access token, one user.

@@ -2,7 +2,8 @@
 //! (`/ws`), the REST API (`/api/*`), `/healthz` and the web UI files. Local mode serves it directly;
 //! tests drive it with `oneshot` or over a real socket.
 //!
-//! - [`auth`]: who is calling (the local access token; later the Cognito claims).
+//! - [`auth`]: who is calling (the local access token, or the claims API Gateway's JWT authorizer
+//!   verified).
 //! - [`hub`]: the open WebSocket connections and the in-process [`ClientPush`] over them.
 //! - [`ws`]: the WebSocket handler.
 //! - [`rest`]: the REST handlers and their error mapping.
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{delete, get};
 use serverless_openclaw_core::chat::ChatService;
-use serverless_openclaw_core::ports::{AgentRuntime, ConversationStore, TranscriptStore};
+use serverless_openclaw_core::ports::{AgentStatusSource, ConversationStore, TranscriptStore};
 use tower_http::services::{ServeDir, ServeFile};
 
 pub use auth::{Authenticator, TokenAuthenticator};
@@ -33,7 +34,7 @@ pub struct AppState {
     pub chat: ChatService,
     pub conversations: Arc<dyn ConversationStore>,
     pub transcripts: Arc<dyn TranscriptStore>,
-    pub agent: Arc<dyn AgentRuntime>,
+    pub agent: Arc<dyn AgentStatusSource>,
     pub hub: Arc<ConnectionHub>,
     /// The built web UI (`web/dist`); `None` serves a page that says how to build it.
     pub web_dir: Option<PathBuf>,

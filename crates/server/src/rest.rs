@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 use serverless_openclaw_core::domain::MAX_TITLE_CHARS;
@@ -97,19 +97,12 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        bearer(&parts.headers)
-            .and_then(|token| state.auth.verify(token))
+        state
+            .auth
+            .authenticate(parts)
             .map(Caller)
             .ok_or_else(ApiError::unauthorized)
     }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
 }
 
 fn conversation_id(raw: String) -> Result<ConversationId, ApiError> {

@@ -10,10 +10,8 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
-use serverless_openclaw_core::chat::Submission;
-use serverless_openclaw_core::domain::Channel;
 use serverless_openclaw_core::ids::UserId;
-use serverless_openclaw_core::protocol::{ClientFrame, ErrorCode, ServerFrame, parse_client_frame};
+use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
 
 use crate::AppState;
 use crate::hub::Connection;
@@ -71,41 +69,7 @@ fn reply(connection: &Connection, frame: ServerFrame) {
 }
 
 async fn handle(state: &AppState, user: &UserId, connection: &Connection, text: &str) {
-    let frame = match parse_client_frame(text) {
-        Ok(frame) => frame,
-        Err(e) => return reply(connection, e.into_frame()),
-    };
-    match frame {
-        ClientFrame::Ping => reply(connection, ServerFrame::Pong),
-        ClientFrame::SendMessage {
-            conversation_id,
-            message,
-            client_message_id,
-        } => {
-            let submission = Submission {
-                conversation_id,
-                client_message_id,
-                text: message,
-                channel: Channel::Web,
-            };
-            if let Err(e) = state.chat.submit(user, submission).await {
-                reply(connection, e.into_frame());
-            }
-        }
-        ClientFrame::Cancel { conversation_id } => {
-            match state.chat.cancel(user, &conversation_id).await {
-                Ok(true) => {}
-                Ok(false) => reply(
-                    connection,
-                    ServerFrame::Error {
-                        code: ErrorCode::BadRequest,
-                        message: "no turn is running in this conversation".into(),
-                        client_message_id: None,
-                        conversation_id: Some(conversation_id.to_string()),
-                    },
-                ),
-                Err(e) => reply(connection, e.into_frame()),
-            }
-        }
+    if let Some(frame) = state.chat.handle_frame(user, text).await {
+        reply(connection, frame);
     }
 }

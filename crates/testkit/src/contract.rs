@@ -2,11 +2,15 @@
 //! ones now, the AWS ones on moto later). Each asserts the contract written on the port's trait.
 
 use serverless_openclaw_core::domain::{Channel, NewAssistantMessage, NewUserMessage, Role, Usage};
-use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
+use serverless_openclaw_core::ids::{
+    ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
+};
 use serverless_openclaw_core::ports::{
-    ConversationStore, PortError, TranscriptStore, ObjectVersion,
+    ConnectionStore, ConversationStore, Lease, ObjectVersion, PortError, SessionLeases,
+    TranscriptStore,
 };
 use time::OffsetDateTime;
+use time::macros::datetime;
 
 fn user(s: &str) -> UserId {
     UserId::parse(s).expect("valid test id")
@@ -246,4 +250,379 @@ pub async fn transcript_store(store: &dyn TranscriptStore) {
     store.delete(&alice, &c).await.expect("delete");
     assert!(store.load(&alice, &c).await.expect("load").is_none());
     store.delete(&alice, &c).await.expect("delete again");
+}
+
+/// The [`WorkspaceStore`](serverless_openclaw_core::ports::WorkspaceStore) contract. `store` must be
+/// empty.
+pub async fn workspace_store(store: &dyn serverless_openclaw_core::ports::WorkspaceStore) {
+    use serverless_openclaw_core::ports::WorkspaceFile;
+
+    let (alice, bob) = (user("alice"), user("bob"));
+    assert!(store.list(&alice).await.expect("list").is_empty());
+
+    // Create only when absent.
+    let v1 = store
+        .put(&alice, "MEMORY.md", b"# memory\n", None)
+        .await
+        .expect("create");
+    let again = store.put(&alice, "MEMORY.md", b"other\n", None).await;
+    assert!(matches!(again, Err(PortError::Conflict(_))), "{again:?}");
+    assert_eq!(
+        store.list(&alice).await.expect("list"),
+        [WorkspaceFile {
+            path: "MEMORY.md".into(),
+            bytes: b"# memory\n".to_vec(),
+            version: v1.clone(),
+        }]
+    );
+
+    // Replace only at the expected version; a stale or unknown version is refused and changes nothing.
+    let v2 = store
+        .put(&alice, "MEMORY.md", b"# memory\nmore\n", Some(&v1))
+        .await
+        .expect("replace");
+    assert_ne!(v1, v2);
+    let stale = store.put(&alice, "MEMORY.md", b"stale\n", Some(&v1)).await;
+    assert!(matches!(stale, Err(PortError::Conflict(_))), "{stale:?}");
+    let unknown = ObjectVersion("not-a-version".into());
+    let refused = store.put(&alice, "MEMORY.md", b"x\n", Some(&unknown)).await;
+    assert!(
+        matches!(refused, Err(PortError::Conflict(_))),
+        "{refused:?}"
+    );
+    // Replacing a file that does not exist is a lost race too (someone deleted it).
+    let vanished = store.put(&alice, "GONE.md", b"x\n", Some(&v2)).await;
+    assert!(
+        matches!(vanished, Err(PortError::Conflict(_))),
+        "{vanished:?}"
+    );
+
+    // Nested paths; the listing is sorted by path and carries each file's current version.
+    let v_day = store
+        .put(&alice, "memory/2026-11-21.md", b"- met Bob\n", None)
+        .await
+        .expect("create nested");
+    let v_agents = store
+        .put(&alice, "AGENTS.md", b"be brief\n", None)
+        .await
+        .expect("create");
+    let listed = store.list(&alice).await.expect("list");
+    let summary: Vec<(&str, &[u8], &ObjectVersion)> = listed
+        .iter()
+        .map(|f| (f.path.as_str(), f.bytes.as_slice(), &f.version))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("AGENTS.md", &b"be brief\n"[..], &v_agents),
+            ("MEMORY.md", &b"# memory\nmore\n"[..], &v2),
+            ("memory/2026-11-21.md", &b"- met Bob\n"[..], &v_day),
+        ]
+    );
+
+    // Users are isolated: bob sees nothing of alice's, and his file of the same path is his own.
+    assert!(store.list(&bob).await.expect("list").is_empty());
+    let v_bob = store
+        .put(&bob, "MEMORY.md", b"bob\n", None)
+        .await
+        .expect("another user's file of the same path");
+    assert_eq!(store.list(&alice).await.expect("list").len(), 3);
+
+    // Delete only at the expected version.
+    let stale = store.delete(&alice, "MEMORY.md", &v1).await;
+    assert!(matches!(stale, Err(PortError::Conflict(_))), "{stale:?}");
+    assert!(
+        store
+            .list(&alice)
+            .await
+            .expect("list")
+            .iter()
+            .any(|f| f.path == "MEMORY.md"),
+        "a refused delete leaves the file"
+    );
+    store
+        .delete(&alice, "MEMORY.md", &v2)
+        .await
+        .expect("delete at the current version");
+    store
+        .delete(&alice, "memory/2026-11-21.md", &v_day)
+        .await
+        .expect("delete nested");
+    let paths: Vec<String> = store
+        .list(&alice)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(paths, ["AGENTS.md"]);
+
+    // Deleting a missing file succeeds, whatever the version.
+    store
+        .delete(&alice, "MEMORY.md", &v2)
+        .await
+        .expect("delete again");
+    store
+        .delete(&alice, "never-existed.md", &unknown)
+        .await
+        .expect("delete a file that never existed");
+
+    // Bob's file was never touched.
+    let bobs = store.list(&bob).await.expect("list");
+    assert_eq!(bobs.len(), 1);
+    assert_eq!(
+        (bobs[0].bytes.as_slice(), &bobs[0].version),
+        (&b"bob\n"[..], &v_bob)
+    );
+}
+
+fn connection(s: &str) -> ConnectionId {
+    ConnectionId::parse(s).expect("valid test id")
+}
+
+/// A fixed clock start for the suites that take `now`: they pass explicit times instead of sleeping.
+/// Every time is a whole second, which every adapter stores exactly.
+const T0: OffsetDateTime = datetime!(2030-01-01 00:00:00 UTC);
+
+fn at(seconds: i64) -> OffsetDateTime {
+    T0 + time::Duration::seconds(seconds)
+}
+
+/// The [`ConnectionStore`] contract. `store` must be empty.
+///
+/// A connection is live through its `expires_at` instant and expired after it; the suite pins that
+/// boundary so the twins agree on it.
+pub async fn connection_store(store: &dyn ConnectionStore) {
+    let (alice, bob, carol) = (user("alice"), user("bob"), user("carol"));
+    let (a1, a2, b1) = (
+        connection("L0SM9cOFvHcCIhw="),
+        connection("a2+/x"),
+        connection("b1"),
+    );
+    // Ids as sorted strings: `connections_of` promises no order.
+    let ids_of = async |user: &UserId, now| {
+        let connections = store.connections_of(user, now).await;
+        let mut ids: Vec<String> = connections
+            .expect("connections_of")
+            .into_iter()
+            .map(String::from)
+            .collect();
+        ids.sort();
+        ids
+    };
+
+    store.register(&a1, &alice, at(60)).await.expect("register");
+    store
+        .register(&a2, &alice, at(120))
+        .await
+        .expect("register");
+    store.register(&b1, &bob, at(60)).await.expect("register");
+
+    // `user_of`: the owner until expiry (inclusive), then nothing; nothing for an unknown id.
+    let user_of = async |c: &ConnectionId, now| store.user_of(c, now).await.expect("user_of");
+    assert_eq!(user_of(&a1, at(0)).await, Some(alice.clone()));
+    assert_eq!(user_of(&a1, at(60)).await, Some(alice.clone()));
+    assert_eq!(user_of(&a1, at(61)).await, None);
+    assert_eq!(user_of(&connection("unknown"), at(0)).await, None);
+
+    // `connections_of`: the user's own unexpired connections only.
+    assert_eq!(ids_of(&alice, at(0)).await, ["L0SM9cOFvHcCIhw=", "a2+/x"]);
+    assert_eq!(ids_of(&bob, at(0)).await, ["b1"]);
+    assert!(ids_of(&carol, at(0)).await.is_empty());
+    assert_eq!(ids_of(&alice, at(61)).await, ["a2+/x"]);
+    assert!(ids_of(&bob, at(61)).await.is_empty());
+
+    // Registering the same id again replaces the record: new owner, new expiry.
+    store
+        .register(&a1, &bob, at(300))
+        .await
+        .expect("re-register");
+    assert_eq!(user_of(&a1, at(200)).await, Some(bob.clone()));
+    assert_eq!(ids_of(&alice, at(0)).await, ["a2+/x"]);
+    assert_eq!(ids_of(&bob, at(0)).await, ["L0SM9cOFvHcCIhw=", "b1"]);
+    assert_eq!(ids_of(&bob, at(200)).await, ["L0SM9cOFvHcCIhw="]);
+
+    // `remove`: gone at once; removing again or removing an unknown id succeeds.
+    store.remove(&b1).await.expect("remove");
+    assert_eq!(user_of(&b1, at(0)).await, None);
+    assert_eq!(ids_of(&bob, at(0)).await, ["L0SM9cOFvHcCIhw="]);
+    store.remove(&b1).await.expect("remove again");
+    store
+        .remove(&connection("never-seen"))
+        .await
+        .expect("remove unknown");
+
+    // `remove_expired` deletes exactly the records expired at `now` (they are gone even for an earlier
+    // `now`) and counts them; live ones stay.
+    let (c1, c2) = (connection("c1"), connection("c2"));
+    store.register(&c1, &carol, at(10)).await.expect("register");
+    store
+        .register(&c2, &carol, at(121))
+        .await
+        .expect("register");
+    assert_eq!(
+        store.remove_expired(at(121)).await.expect("remove_expired"),
+        2
+    );
+    assert!(ids_of(&alice, at(0)).await.is_empty());
+    assert_eq!(ids_of(&carol, at(0)).await, ["c2"]);
+    assert_eq!(user_of(&a2, at(0)).await, None);
+    assert_eq!(user_of(&a1, at(0)).await, Some(bob.clone()));
+    assert_eq!(
+        store.remove_expired(at(121)).await.expect("remove_expired"),
+        0
+    );
+    assert_eq!(
+        store.remove_expired(at(122)).await.expect("remove_expired"),
+        1
+    );
+    assert!(ids_of(&carol, at(0)).await.is_empty());
+    assert_eq!(user_of(&a1, at(0)).await, Some(bob));
+}
+
+/// The [`SessionLeases`] contract. `leases` must be empty.
+///
+/// A lease is live through its `expires_at` instant and expired after it; the suite pins that
+/// boundary so the twins agree on it.
+pub async fn session_leases(leases: &dyn SessionLeases) {
+    let (alice, bob, carol) = (user("alice"), user("bob"), user("carol"));
+    let (c, other, long) = (conv("default"), conv("other"), conv("long"));
+    let minute = std::time::Duration::from_secs(60);
+    let acquire = async |user: &UserId, conversation: &ConversationId, holder: &str, now| {
+        leases
+            .acquire(user, conversation, holder, minute, now)
+            .await
+            .expect("acquire")
+    };
+    let request_cancel = async |user: &UserId, conversation: &ConversationId, now| {
+        leases
+            .request_cancel(user, conversation, now)
+            .await
+            .expect("request_cancel")
+    };
+    let cancel_requested = async |lease: &Lease| {
+        leases
+            .cancel_requested(lease)
+            .await
+            .expect("cancel_requested")
+    };
+    let release = async |lease: &Lease| leases.release(lease).await.expect("release");
+
+    // A free conversation is granted, to the holder, until now + ttl.
+    let first = acquire(&alice, &c, "worker-1", at(0))
+        .await
+        .expect("a free conversation is granted");
+    assert_eq!(
+        (
+            &first.user,
+            &first.conversation,
+            first.holder.as_str(),
+            first.expires_at
+        ),
+        (&alice, &c, "worker-1", at(60))
+    );
+
+    // Other conversations and other users' conversations are independent.
+    let other_lease = acquire(&alice, &other, "worker-o", at(0))
+        .await
+        .expect("another conversation is free");
+    let bobs = acquire(&bob, &c, "worker-b", at(0))
+        .await
+        .expect("another user's conversation is free");
+    let long_lease = leases
+        .acquire(
+            &alice,
+            &long,
+            "worker-l",
+            std::time::Duration::from_secs(3600),
+            at(0),
+        )
+        .await
+        .expect("acquire")
+        .expect("free");
+    assert_eq!(long_lease.expires_at, at(3600));
+
+    // Cancel marks only the conversation's current lease; none to mark is `false`.
+    assert!(!cancel_requested(&first).await);
+    assert!(request_cancel(&alice, &c, at(10)).await);
+    assert!(cancel_requested(&first).await);
+    assert!(!cancel_requested(&other_lease).await);
+    assert!(!cancel_requested(&bobs).await);
+    assert!(!request_cancel(&alice, &conv("never"), at(10)).await);
+    assert!(!request_cancel(&carol, &c, at(10)).await);
+
+    // A held, unexpired lease is refused to anyone else, up to its last instant.
+    assert!(acquire(&alice, &c, "worker-2", at(30)).await.is_none());
+    assert!(acquire(&alice, &c, "worker-2", at(60)).await.is_none());
+
+    // An expired lease cannot be cancelled, and is granted again with a greater token and no mark.
+    assert!(!request_cancel(&alice, &other, at(61)).await);
+    let second = acquire(&alice, &c, "worker-2", at(61))
+        .await
+        .expect("an expired lease is granted again");
+    assert!(second.token > first.token, "{second:?} after {first:?}");
+    assert_eq!(second.holder, "worker-2");
+    assert!(
+        !cancel_requested(&second).await,
+        "a new grant starts unmarked"
+    );
+    assert!(
+        !cancel_requested(&first).await,
+        "the stale holder is not the current one"
+    );
+
+    // The stale holder's release changes nothing: the new holder keeps the lease.
+    release(&first).await;
+    assert!(acquire(&alice, &c, "worker-3", at(62)).await.is_none());
+    assert!(request_cancel(&alice, &c, at(63)).await);
+    assert!(cancel_requested(&second).await);
+    assert!(!cancel_requested(&first).await);
+
+    // The current holder's release frees the conversation at once; the next grant is unmarked and
+    // its token still greater.
+    release(&second).await;
+    assert!(
+        !request_cancel(&alice, &c, at(64)).await,
+        "a released lease cannot be cancelled"
+    );
+    let third = acquire(&alice, &c, "worker-3", at(64))
+        .await
+        .expect("a released conversation is granted");
+    assert!(third.token > second.token, "{third:?} after {second:?}");
+    assert!(!cancel_requested(&third).await);
+
+    // Releasing twice is a no-op: the second release does not free the next holder's lease.
+    release(&second).await;
+    assert!(acquire(&alice, &c, "worker-4", at(65)).await.is_none());
+    release(&third).await;
+    release(&third).await;
+    let fourth = acquire(&alice, &c, "worker-4", at(66))
+        .await
+        .expect("free again");
+    assert!(fourth.token > third.token, "{fourth:?} after {third:?}");
+    release(&fourth).await;
+
+    // `clear_expired` releases and returns exactly the held leases expired at `now`: not the released
+    // one, not the live one.
+    let mut cleared = leases.clear_expired(at(200)).await.expect("clear_expired");
+    cleared.sort_by(|a, b| (&a.user, &a.conversation).cmp(&(&b.user, &b.conversation)));
+    assert_eq!(cleared, [other_lease.clone(), bobs.clone()]);
+    assert!(
+        leases
+            .clear_expired(at(200))
+            .await
+            .expect("clear_expired")
+            .is_empty()
+    );
+    assert!(acquire(&alice, &long, "worker-x", at(200)).await.is_none());
+
+    // What was cleared is free, granted again with greater tokens.
+    let other_again = acquire(&alice, &other, "worker-o2", at(200))
+        .await
+        .expect("a cleared lease is free");
+    assert!(other_again.token > other_lease.token);
+    let bobs_again = acquire(&bob, &c, "worker-b2", at(200))
+        .await
+        .expect("a cleared lease is free");
+    assert!(bobs_again.token > bobs.token);
 }

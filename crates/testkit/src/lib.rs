@@ -8,7 +8,17 @@
 //!   The `fake-llm` binary runs it by hand.
 //! - [`contract`]: the contract suites of the core ports, run against every adapter twin.
 //! - [`moto`]: moto server (AWS on loopback) for the AWS adapters and the Lambda end-to-end tests.
+//! - [`cognito`]: a Cognito user pool on moto: users, real ID and access tokens, moto's signing key.
+//! - [`apigw`]: a recorder standing in for the API Gateway Management API endpoint.
+//! - [`lambda_runtime`]: an emulator of the AWS Lambda Runtime API and a launcher for the real
+//!   `bootstrap` binaries, so the Lambda functions run outside Docker.
+//! - [`fixtures`]: event JSON as API Gateway, SQS and EventBridge send it (`fixtures/*.json`), with
+//!   fillers that set the fields a test cares about.
 
+pub mod apigw;
+pub mod cognito;
 pub mod contract;
 pub mod fake_llm;
+pub mod fixtures;
+pub mod lambda_runtime;
 pub mod moto;

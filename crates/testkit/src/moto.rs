@@ -74,7 +74,8 @@ impl Moto {
             ));
         }
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-        let script = r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & moto=$!; read -r _; kill "$moto""#;
+        let script =
+            r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & moto=$!; read -r _; kill "$moto""#;
         let child = Command::new("sh")
             .args(["-c", script])
             .arg(&binary)
@@ -95,7 +96,9 @@ impl Moto {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err(format!("moto server did not answer on port {port} within 60 s"))
+        Err(format!(
+            "moto server did not answer on port {port} within 60 s"
+        ))
     }
 }
 
@@ -144,4 +147,3 @@ fn ready(port: u16) -> bool {
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.ends_with(b"200")
 }
-

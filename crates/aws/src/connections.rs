@@ -1,0 +1,258 @@
+//! Open WebSocket connections in DynamoDB ([`ConnectionStore`]): one item per API Gateway connection.
+//!
+//! Table (the CDK app declares it; [`create_table`] builds the same one for tests):
+//! - partition key `connectionId` (S); attributes `userId` (S), `expiresAt` (N, epoch seconds) and `ttl`
+//!   (N, the same value: the table's TTL attribute, so DynamoDB deletes dead records eventually);
+//! - GSI `byUser`: partition `userId`, sort `connectionId`, projecting `expiresAt`, to push to every
+//!   connection of a user.
+//!
+//! Expiry is checked on every read: TTL deletion may run days late (and moto never runs it).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use serverless_openclaw_core::ids::{ConnectionId, UserId};
+use serverless_openclaw_core::ports::{ConnectionStore, PortError};
+use time::OffsetDateTime;
+
+const CONNECTION_ID: &str = "connectionId";
+const USER_ID: &str = "userId";
+const EXPIRES_AT: &str = "expiresAt";
+const TTL: &str = "ttl";
+const BY_USER: &str = "byUser";
+
+/// [`ConnectionStore`] on a DynamoDB table laid out as the module describes.
+#[derive(Clone)]
+pub struct DynamoConnectionStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoConnectionStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+/// Creates the connections table exactly as the CDK app must declare it: on-demand billing, key
+/// `connectionId`, GSI `byUser` (`userId`, `connectionId`; includes `expiresAt`), TTL on `ttl`.
+pub async fn create_table(client: &Client, name: &str) -> Result<(), PortError> {
+    let schema = |name: &str, key_type| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .map_err(PortError::backend)
+    };
+    let string_attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(PortError::backend)
+    };
+    let by_user = GlobalSecondaryIndex::builder()
+        .index_name(BY_USER)
+        .key_schema(schema(USER_ID, KeyType::Hash)?)
+        .key_schema(schema(CONNECTION_ID, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .non_key_attributes(EXPIRES_AT)
+                .build(),
+        )
+        .build()
+        .map_err(PortError::backend)?;
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attribute(CONNECTION_ID)?)
+        .attribute_definitions(string_attribute(USER_ID)?)
+        .key_schema(schema(CONNECTION_ID, KeyType::Hash)?)
+        .global_secondary_indexes(by_user)
+        .send()
+        .await
+        .map_err(PortError::backend)?;
+    // TTL can only be set on an active table.
+    client
+        .wait_until_table_exists()
+        .table_name(name)
+        .wait(Duration::from_secs(300))
+        .await
+        .map_err(PortError::backend)?;
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL)
+                .enabled(true)
+                .build()
+                .map_err(PortError::backend)?,
+        )
+        .send()
+        .await
+        .map_err(PortError::backend)?;
+    Ok(())
+}
+
+fn seconds(t: OffsetDateTime) -> AttributeValue {
+    AttributeValue::N(t.unix_timestamp().to_string())
+}
+
+fn string<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Result<&'a str, PortError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| PortError::backend(format!("connection item without string `{name}`")))
+}
+
+fn epoch_seconds(item: &HashMap<String, AttributeValue>, name: &str) -> Result<i64, PortError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| PortError::backend(format!("connection item without number `{name}`")))
+}
+
+fn connection_id(item: &HashMap<String, AttributeValue>) -> Result<ConnectionId, PortError> {
+    ConnectionId::parse(string(item, CONNECTION_ID)?).map_err(PortError::backend)
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoConnectionStore {
+    async fn register(
+        &self,
+        connection: &ConnectionId,
+        user: &UserId,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(CONNECTION_ID, AttributeValue::S(connection.to_string()))
+            .item(USER_ID, AttributeValue::S(user.to_string()))
+            .item(EXPIRES_AT, seconds(expires_at))
+            .item(TTL, seconds(expires_at))
+            .send()
+            .await
+            .map_err(PortError::backend)?;
+        Ok(())
+    }
+
+    async fn user_of(
+        &self,
+        connection: &ConnectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, PortError> {
+        let found = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(CONNECTION_ID, AttributeValue::S(connection.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(PortError::backend)?;
+        let Some(item) = found.item else {
+            return Ok(None);
+        };
+        if epoch_seconds(&item, EXPIRES_AT)? < now.unix_timestamp() {
+            return Ok(None);
+        }
+        UserId::parse(string(&item, USER_ID)?)
+            .map(Some)
+            .map_err(PortError::backend)
+    }
+
+    async fn connections_of(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ConnectionId>, PortError> {
+        // A GSI read is eventually consistent: a connection registered a moment ago may be missed by
+        // one push, which the client's reconnect and history reload cover.
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_USER)
+            .key_condition_expression("#userId = :user")
+            .filter_expression("#expiresAt >= :now")
+            .expression_attribute_names("#userId", USER_ID)
+            .expression_attribute_names("#expiresAt", EXPIRES_AT)
+            .expression_attribute_values(":user", AttributeValue::S(user.to_string()))
+            .expression_attribute_values(":now", seconds(now))
+            .into_paginator()
+            .send();
+        let mut connections = Vec::new();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(PortError::backend)?.items() {
+                connections.push(connection_id(item)?);
+            }
+        }
+        Ok(connections)
+    }
+
+    async fn remove(&self, connection: &ConnectionId) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(CONNECTION_ID, AttributeValue::S(connection.to_string()))
+            .send()
+            .await
+            .map_err(PortError::backend)?;
+        Ok(())
+    }
+
+    async fn remove_expired(&self, now: OffsetDateTime) -> Result<usize, PortError> {
+        // A Scan reads the whole table, which is fine here: this runs from the scheduled watchdog,
+        // not on a request path, and the table holds only open connections.
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#expiresAt < :now")
+            .projection_expression("#connectionId")
+            .expression_attribute_names("#expiresAt", EXPIRES_AT)
+            .expression_attribute_names("#connectionId", CONNECTION_ID)
+            .expression_attribute_values(":now", seconds(now))
+            .into_paginator()
+            .send();
+        let mut removed = 0;
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(PortError::backend)?.items() {
+                let id = string(item, CONNECTION_ID)?;
+                // Conditional, so a connection re-registered since the scan is left alone.
+                let deleted = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key(CONNECTION_ID, AttributeValue::S(id.to_owned()))
+                    .condition_expression("#expiresAt < :now")
+                    .expression_attribute_names("#expiresAt", EXPIRES_AT)
+                    .expression_attribute_values(":now", seconds(now))
+                    .send()
+                    .await;
+                match deleted {
+                    Ok(_) => removed += 1,
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                    Err(e) => return Err(PortError::backend(e)),
+                }
+            }
+        }
+        Ok(removed)
+    }
+}

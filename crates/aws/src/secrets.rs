@@ -1,0 +1,110 @@
+//! Secrets from SSM Parameter Store (SecureString parameters, decrypted on read): the LLM API keys, the
+//! Telegram bot token. Each value is read once per execution environment and then served from memory,
+//! so a warm Lambda does not call SSM per request.
+//!
+//! Values travel as [`Secret`], whose `Debug` and `Display` print a placeholder: a secret that ends up
+//! in a log line, an error or a `{:?}` of a config struct shows nothing. Nothing here logs a value.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aws_config::SdkConfig;
+use tokio::sync::RwLock;
+
+/// A secret value. Read it with [`Secret::expose`], at the one place that needs it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Why a secret could not be read. Names the parameter, never the value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("SSM parameter {0:?} does not exist")]
+    NotFound(String),
+    #[error("SSM parameter {0:?} has no value")]
+    NoValue(String),
+    #[error("reading SSM parameter {name:?} failed")]
+    Backend {
+        name: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Reads SecureString parameters and keeps each value for the life of the execution environment.
+pub struct SsmSecrets {
+    client: aws_sdk_ssm::Client,
+    /// Parameter name → value. Two concurrent first reads of one name may both call SSM; the values
+    /// are the same, and that only happens while a cold environment warms up.
+    cache: RwLock<HashMap<String, Secret>>,
+}
+
+impl SsmSecrets {
+    /// Secrets read through the SSM endpoint of `config`.
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_ssm::Client::new(config),
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The value of parameter `name` (decrypted): from memory after the first successful read.
+    pub async fn get(&self, name: &str) -> Result<Secret, SecretError> {
+        if let Some(secret) = self.cache.read().await.get(name) {
+            return Ok(secret.clone());
+        }
+        let output = self
+            .client
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_parameter_not_found())
+                {
+                    SecretError::NotFound(name.to_owned())
+                } else {
+                    SecretError::Backend {
+                        name: name.to_owned(),
+                        source: e.into(),
+                    }
+                }
+            })?;
+        let secret = output
+            .parameter
+            .and_then(|p| p.value)
+            .map(Secret)
+            .ok_or_else(|| SecretError::NoValue(name.to_owned()))?;
+        tracing::debug!(parameter = name, "read a secret from SSM");
+        self.cache
+            .write()
+            .await
+            .insert(name.to_owned(), secret.clone());
+        Ok(secret)
+    }
+}

@@ -1,0 +1,79 @@
+//! `http-api`: the REST API of `docs/protocol.md` on API Gateway's HTTP API, served by the same
+//! `server` router as local mode through `lambda_http`.
+//!
+//! API Gateway's JWT authorizer verifies the Cognito token before the function runs and passes the
+//! claims in the request context; [`ClaimsAuthenticator`] takes the user from the `sub` claim there.
+//! A request without verified claims (a route someone deployed without the authorizer) is a 401.
+
+use std::sync::Arc;
+
+use axum::http::request::Parts;
+use lambda_http::request::RequestContext;
+use serverless_openclaw_core::chat::ChatService;
+use serverless_openclaw_core::ids::UserId;
+use serverless_openclaw_core::ports::{
+    AgentState, AgentStatus, AgentStatusSource, ConnectionStore, ConversationStore, TurnQueue,
+};
+use serverless_openclaw_server::{AppState, Authenticator, ConnectionHub};
+
+use crate::settings::{Adapters, SettingsError, optional};
+
+/// The user from the claims API Gateway's JWT authorizer verified.
+pub struct ClaimsAuthenticator;
+
+impl Authenticator for ClaimsAuthenticator {
+    /// There is no bearer-token path on AWS: API Gateway checked the token already.
+    fn verify(&self, _credential: &str) -> Option<UserId> {
+        None
+    }
+
+    fn authenticate(&self, parts: &Parts) -> Option<UserId> {
+        let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>()
+        else {
+            return None;
+        };
+        let sub = context
+            .authorizer
+            .as_ref()?
+            .jwt
+            .as_ref()?
+            .claims
+            .get("sub")?;
+        UserId::parse(sub.as_str()).ok()
+    }
+}
+
+/// On AWS the agent runs per turn in its own function, so the gateway reports it as stopped (the
+/// next message starts it) along with the configured model.
+pub struct OnDemandAgent {
+    model: Option<String>,
+}
+
+impl AgentStatusSource for OnDemandAgent {
+    fn status(&self) -> AgentStatus {
+        AgentStatus {
+            state: AgentState::Stopped,
+            openclaw_version: None,
+            model: self.model.clone(),
+        }
+    }
+}
+
+/// The router with AWS adapters.
+pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
+    let connections: Arc<dyn ConnectionStore> = adapters.connections()?;
+    let conversations: Arc<dyn ConversationStore> = adapters.conversations()?;
+    let queue: Arc<dyn TurnQueue> = adapters.queue(adapters.leases()?)?;
+    let push = adapters.push(connections)?;
+    Ok(serverless_openclaw_server::app(AppState {
+        auth: Arc::new(ClaimsAuthenticator),
+        chat: ChatService::new(conversations.clone(), queue, push),
+        conversations,
+        transcripts: adapters.transcripts()?,
+        agent: Arc::new(OnDemandAgent {
+            model: optional("SERVERLESS_OPENCLAW_MODEL"),
+        }),
+        hub: Arc::new(ConnectionHub::default()),
+        web_dir: None,
+    }))
+}

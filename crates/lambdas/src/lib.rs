@@ -1,0 +1,46 @@
+//! The AWS Lambda functions of serverless-openclaw. Each function is a tiny bin in `src/bin/` (its name
+//! is the CDK function name); the handlers and their composition live here, so tests drive the same code
+//! with real event JSON.
+//!
+//! - [`settings`]: typed configuration from environment variables (`docs/configuration.md`) and the
+//!   adapters built from it, once per execution environment.
+//! - [`websocket`]: `ws-connect`, `ws-disconnect`, `ws-message` (API Gateway WebSocket routes).
+//! - [`http`]: `http-api`, the REST API through the shared `server` router.
+//! - [`agent`]: `agent`, the SQS-triggered turn processor around the warm OpenClaw runner.
+//! - [`watchdog`]: `watchdog`, the scheduled cleanup of expired connections and leases.
+
+pub mod agent;
+pub mod http;
+pub mod settings;
+pub mod watchdog;
+pub mod websocket;
+
+use std::future::Future;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The error type of every handler and `main`.
+pub type Error = lambda_runtime::Error;
+
+/// A Lambda function: built once per execution environment, then called per event.
+pub trait Function: Sized {
+    type Event: DeserializeOwned + Send + 'static;
+    type Response: Serialize + Send;
+
+    /// Reads the function's settings and builds its clients (the init phase).
+    fn from_env(adapters: &settings::Adapters) -> impl Future<Output = Result<Self, Error>>;
+
+    fn handle(
+        &self,
+        event: LambdaEvent<Self::Event>,
+    ) -> impl Future<Output = Result<Self::Response, Error>>;
+}
+
+/// The `main` of a function: logging, configuration and clients once, then the Runtime API loop.
+pub async fn serve<F: Function>() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let function = F::from_env(&settings::Adapters::load().await).await?;
+    lambda_runtime::run(service_fn(|event| function.handle(event))).await
+}

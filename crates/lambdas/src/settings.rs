@@ -1,0 +1,159 @@
+//! Configuration from environment variables, read once per execution environment, and the adapters
+//! built from it. Each adapter reads only the variables it needs, so a function is configured with
+//! exactly what it uses (`docs/configuration.md` lists every variable).
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use serverless_openclaw_aws::cognito::{CognitoConfig, CognitoVerifier, TokenUse};
+use serverless_openclaw_aws::connections::DynamoConnectionStore;
+use serverless_openclaw_aws::conversations::DynamoConversationStore;
+use serverless_openclaw_aws::leases::DynamoSessionLeases;
+use serverless_openclaw_aws::push::ApiGatewayPush;
+use serverless_openclaw_aws::queue::SqsTurnQueue;
+use serverless_openclaw_aws::transcripts::S3TranscriptStore;
+use serverless_openclaw_aws::workspaces::S3WorkspaceStore;
+use serverless_openclaw_core::ports::{ConnectionStore, SessionLeases};
+
+/// A missing or malformed setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(String);
+
+impl From<String> for SettingsError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+/// Reads a required variable.
+pub fn required(name: &str) -> Result<String, SettingsError> {
+    optional(name).ok_or_else(|| SettingsError(format!("{name} is not set")))
+}
+
+/// Reads an optional variable; empty counts as unset.
+pub fn optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Reads an optional number of seconds.
+pub fn seconds(name: &str, default: u64) -> Result<std::time::Duration, SettingsError> {
+    match optional(name) {
+        None => Ok(std::time::Duration::from_secs(default)),
+        Some(v) => v.parse().map(std::time::Duration::from_secs).map_err(|_| {
+            SettingsError(format!(
+                "{name} must be a whole number of seconds (got {v:?})"
+            ))
+        }),
+    }
+}
+
+/// The SDK configuration and the adapters built on it.
+pub struct Adapters {
+    sdk: SdkConfig,
+}
+
+impl Adapters {
+    /// Loads the SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) from the environment.
+    pub async fn load() -> Self {
+        Self {
+            sdk: serverless_openclaw_aws::config::load().await,
+        }
+    }
+
+    pub fn sdk(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    /// `SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE`.
+    pub fn conversations(&self) -> Result<Arc<DynamoConversationStore>, SettingsError> {
+        Ok(Arc::new(DynamoConversationStore::new(
+            self.dynamodb(),
+            required("SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE")?,
+        )))
+    }
+
+    /// `SERVERLESS_OPENCLAW_CONNECTIONS_TABLE`.
+    pub fn connections(&self) -> Result<Arc<DynamoConnectionStore>, SettingsError> {
+        Ok(Arc::new(DynamoConnectionStore::new(
+            self.dynamodb(),
+            required("SERVERLESS_OPENCLAW_CONNECTIONS_TABLE")?,
+        )))
+    }
+
+    /// `SERVERLESS_OPENCLAW_LEASES_TABLE`.
+    pub fn leases(&self) -> Result<Arc<DynamoSessionLeases>, SettingsError> {
+        Ok(Arc::new(DynamoSessionLeases::new(
+            self.dynamodb(),
+            required("SERVERLESS_OPENCLAW_LEASES_TABLE")?,
+        )))
+    }
+
+    /// `SERVERLESS_OPENCLAW_BUCKET`.
+    pub fn transcripts(&self) -> Result<Arc<S3TranscriptStore>, SettingsError> {
+        Ok(Arc::new(S3TranscriptStore::new(
+            serverless_openclaw_aws::config::s3_client(&self.sdk),
+            required("SERVERLESS_OPENCLAW_BUCKET")?,
+        )))
+    }
+
+    /// `SERVERLESS_OPENCLAW_BUCKET`.
+    pub fn workspaces(&self) -> Result<Arc<S3WorkspaceStore>, SettingsError> {
+        Ok(Arc::new(S3WorkspaceStore::new(
+            serverless_openclaw_aws::config::s3_client(&self.sdk),
+            required("SERVERLESS_OPENCLAW_BUCKET")?,
+        )))
+    }
+
+    /// `SERVERLESS_OPENCLAW_QUEUE_URL`; cancel requests go through `leases`.
+    pub fn queue(
+        &self,
+        leases: Arc<dyn SessionLeases>,
+    ) -> Result<Arc<SqsTurnQueue>, SettingsError> {
+        Ok(Arc::new(SqsTurnQueue::new(
+            aws_sdk_sqs::Client::new(&self.sdk),
+            required("SERVERLESS_OPENCLAW_QUEUE_URL")?,
+            leases,
+        )))
+    }
+
+    /// `SERVERLESS_OPENCLAW_WEBSOCKET_ENDPOINT`: the WebSocket stage's Management API endpoint.
+    pub fn push(
+        &self,
+        connections: Arc<dyn ConnectionStore>,
+    ) -> Result<Arc<ApiGatewayPush>, SettingsError> {
+        Ok(Arc::new(ApiGatewayPush::new(
+            &self.sdk,
+            &required("SERVERLESS_OPENCLAW_WEBSOCKET_ENDPOINT")?,
+            connections,
+        )))
+    }
+
+    /// `SERVERLESS_OPENCLAW_COGNITO_USER_POOL_ID`, `SERVERLESS_OPENCLAW_COGNITO_CLIENT_ID`, and optionally
+    /// `SERVERLESS_OPENCLAW_COGNITO_ISSUER` / `SERVERLESS_OPENCLAW_COGNITO_JWKS_URL` (both derived from
+    /// the pool and region by default).
+    pub fn cognito(&self) -> Result<CognitoVerifier, SettingsError> {
+        let issuer = match optional("SERVERLESS_OPENCLAW_COGNITO_ISSUER") {
+            Some(issuer) => issuer,
+            None => {
+                let pool = required("SERVERLESS_OPENCLAW_COGNITO_USER_POOL_ID")?;
+                let region = self
+                    .sdk
+                    .region()
+                    .ok_or_else(|| SettingsError("AWS_REGION is not set".into()))?;
+                format!("https://cognito-idp.{region}.amazonaws.com/{pool}")
+            }
+        };
+        CognitoVerifier::new(CognitoConfig {
+            issuer,
+            client_id: required("SERVERLESS_OPENCLAW_COGNITO_CLIENT_ID")?,
+            token_use: TokenUse::Id,
+            jwks_url: optional("SERVERLESS_OPENCLAW_COGNITO_JWKS_URL"),
+        })
+        .map_err(|e| SettingsError(format!("preparing the Cognito verifier: {e}")))
+    }
+}

@@ -1,0 +1,395 @@
+//! End to end on this machine: moto, the Management API recorder, the fake LLM and the real OpenClaw
+//! runner, driven through the real `ws-connect`, `ws-message`, `agent` and `http-api` bootstraps with
+//! API Gateway and SQS event JSON.
+
+mod support;
+
+use serde_json::Value;
+use serverless_openclaw_testkit::fake_llm::reply_text;
+use serverless_openclaw_testkit::fixtures;
+use support::{GATEWAY_INVOKE, LLM_KEY, World, frames_of, send_frame};
+
+const WS_CONNECT: &str = env!("CARGO_BIN_EXE_ws-connect");
+const WS_MESSAGE: &str = env!("CARGO_BIN_EXE_ws-message");
+const AGENT: &str = env!("CARGO_BIN_EXE_agent");
+const HTTP_API: &str = env!("CARGO_BIN_EXE_http-api");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_in_user_chats_through_the_lambda_functions_and_the_agent_remembers() {
+    let world = World::create().await;
+    let (connect, message, agent) = (
+        world.function(WS_CONNECT).await,
+        world.function(WS_MESSAGE).await,
+        world.function(AGENT).await,
+    );
+    let (sub, token) = world.user("alice").await;
+    // A memory file in the user's S3 workspace reaches OpenClaw's system prompt.
+    serverless_openclaw_aws::config::s3_client(&world.sdk)
+        .put_object()
+        .bucket(&world.bucket)
+        .key(format!("workspaces/{sub}/AGENTS.md"))
+        .body(b"Always remember: marker-5e1d.\n".to_vec().into())
+        .send()
+        .await
+        .expect("workspace file");
+
+    let connected = connect
+        .invoke(
+            fixtures::ws_connect("conn-A1=", Some(&token)),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(connected["statusCode"], 200);
+
+    for (n, (client_id, text)) in [("m1", "first question"), ("m2", "second question")]
+        .into_iter()
+        .enumerate()
+    {
+        let sent = message
+            .invoke(
+                fixtures::ws_message("conn-A1=", &send_frame("default", client_id, text)),
+                GATEWAY_INVOKE,
+            )
+            .await;
+        assert_eq!(sent["statusCode"], 200);
+        let ack = &frames_of(&world.recorder, "conn-A1=", "ack")[n];
+        assert_eq!(ack["clientMessageId"], client_id);
+        let batch = world.deliver(&agent, 1).await;
+        assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
+    }
+
+    let frames = world.recorder.frames("conn-A1=");
+    let kinds: Vec<&str> = frames.iter().filter_map(|f| f["type"].as_str()).collect();
+    let replies = frames_of(&world.recorder, "conn-A1=", "message");
+    assert_eq!(replies.len(), 2, "{kinds:?}");
+    for (reply, (n, question)) in replies
+        .iter()
+        .zip([(1, "first question"), (3, "second question")])
+    {
+        let deltas: Vec<&Value> = frames
+            .iter()
+            .filter(|f| f["type"] == "delta" && f["messageId"] == reply["messageId"])
+            .collect();
+        assert!(deltas.len() >= 2, "at least two deltas per turn: {kinds:?}");
+        let streamed: String = deltas.iter().filter_map(|d| d["text"].as_str()).collect();
+        assert_eq!(streamed, reply["content"].as_str().unwrap());
+        assert_eq!(reply["content"], reply_text(n, question));
+        assert!(reply["usage"]["inputTokens"].as_u64().unwrap() > 0);
+    }
+    // Each turn: ack, queued ... running, deltas, message, idle — in that order.
+    let first_message = kinds.iter().position(|k| *k == "message").unwrap();
+    assert_eq!(&kinds[..2], ["ack", "status"]);
+    assert!(kinds[..first_message].contains(&"delta"));
+
+    let requests = world.fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[0].api_key(),
+        Some(LLM_KEY),
+        "the key came from SSM"
+    );
+    assert!(
+        requests[0].body["system"]
+            .to_string()
+            .contains("marker-5e1d")
+    );
+    // The second turn's LLM request contains the first turn.
+    let conversation = requests[1].conversation();
+    assert_eq!(conversation.len(), 3);
+    assert_eq!(conversation[0].1, "first question");
+    assert_eq!(conversation[1].1, replies[0]["content"].as_str().unwrap());
+    assert_eq!(conversation[2].1, "second question");
+
+    // The transcript object in S3 has both turns.
+    let transcript = world.transcript(&sub, "default").await;
+    for text in [
+        "first question",
+        "second question",
+        replies[0]["content"].as_str().unwrap(),
+        replies[1]["content"].as_str().unwrap(),
+    ] {
+        // JSONL: the text appears JSON-escaped.
+        let escaped = serde_json::to_string(text).unwrap();
+        assert!(
+            transcript.contains(&escaped[1..escaped.len() - 1]),
+            "transcript lacks {text:?}"
+        );
+    }
+
+    // The agent reported each turn as an EMF metric line.
+    let metric = agent
+        .process
+        .wait_for_line(
+            |l| l.contains("\"TurnLatency\"") && l.contains("answered"),
+            GATEWAY_INVOKE,
+        )
+        .await
+        .expect("an EMF line for the turn");
+    let metric: Value = serde_json::from_str(&metric).expect("EMF is JSON");
+    assert_eq!(
+        metric["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "ServerlessOpenClaw"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn turns_queued_together_run_in_order_and_a_redelivered_turn_is_answered_once() {
+    let world = World::create().await;
+    let (connect, message, agent) = (
+        world.function(WS_CONNECT).await,
+        world.function(WS_MESSAGE).await,
+        world.function(AGENT).await,
+    );
+    let (bob, token) = world.user("bob").await;
+    connect
+        .invoke(
+            fixtures::ws_connect("conn-B1=", Some(&token)),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    for (client_id, text) in [("q1", "one"), ("q2", "two")] {
+        message
+            .invoke(
+                fixtures::ws_message("conn-B1=", &send_frame("c", client_id, text)),
+                GATEWAY_INVOKE,
+            )
+            .await;
+    }
+    // The same client message again, within SQS's dedupe window: acknowledged, not queued twice.
+    message
+        .invoke(
+            fixtures::ws_message("conn-B1=", &send_frame("c", "q1", "one")),
+            GATEWAY_INVOKE,
+        )
+        .await;
+
+    // The event source mapping hands them over one at a time (batch size 1), in queue order.
+    for _ in 0..2 {
+        let batch = world.deliver(&agent, 1).await;
+        assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
+    }
+    let leftover = aws_sdk_sqs::Client::new(&world.sdk)
+        .receive_message()
+        .queue_url(&world.queue_url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("receive");
+    assert!(
+        leftover.messages.unwrap_or_default().is_empty(),
+        "SQS dropped the repeated q1 (same deduplication id)"
+    );
+    let replies: Vec<String> = frames_of(&world.recorder, "conn-B1=", "message")
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(replies, [reply_text(1, "one"), reply_text(3, "two")]);
+
+    // A redelivery of the first turn (as after a visibility timeout) is skipped: no new reply, no LLM call.
+    let turn_one: Value = {
+        let queued = frames_of(&world.recorder, "conn-B1=", "ack");
+        assert_eq!(queued.len(), 3);
+        queued[0].clone()
+    };
+    let body = serde_json::json!({
+        "userId": bob,
+        "conversationId": "c",
+        "userMessageId": turn_one["messageId"],
+        "clientMessageId": "q1",
+        "prompt": "one",
+        "channel": "web",
+    })
+    .to_string();
+    let redelivered = agent
+        .invoke(
+            fixtures::sqs_fifo(&[fixtures::FifoRecord {
+                message_id: "redelivered-1",
+                body: &body,
+                group_id: "g",
+                dedup_id: "q1",
+                receive_count: 2,
+            }]),
+            support::AGENT_INVOKE,
+        )
+        .await;
+    assert_eq!(redelivered["batchItemFailures"], serde_json::json!([]));
+    assert_eq!(frames_of(&world.recorder, "conn-B1=", "message").len(), 2);
+    assert_eq!(world.fake.requests().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_refuses_a_missing_a_forged_or_another_apps_token() {
+    let world = World::create().await;
+    let connect = world.function(WS_CONNECT).await;
+    let (_, token) = world.user("carol").await;
+    let other_client = world.pool.add_client().await;
+    let other_app = world
+        .pool
+        .sign_in(&other_client, "carol", support::PASSWORD, "IdToken")
+        .await;
+    let mut tampered = token.clone();
+    tampered.insert(token.len() / 2, 'x');
+    for (label, presented) in [
+        ("missing", None),
+        ("garbage", Some("not-a-jwt")),
+        ("tampered", Some(tampered.as_str())),
+        ("another app client", Some(other_app.as_str())),
+    ] {
+        let response = connect
+            .invoke(fixtures::ws_connect("conn-C1=", presented), GATEWAY_INVOKE)
+            .await;
+        assert_eq!(response["statusCode"], 401, "{label}");
+    }
+    let ok = connect
+        .invoke(
+            fixtures::ws_connect("conn-C1=", Some(&token)),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(ok["statusCode"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_user_never_reads_or_writes_another_users_conversations() {
+    let world = World::create().await;
+    let (connect, message, http) = (
+        world.function(WS_CONNECT).await,
+        world.function(WS_MESSAGE).await,
+        world.function(HTTP_API).await,
+    );
+    let (alice, alice_token) = world.user("alice").await;
+    let (bob, bob_token) = world.user("bob").await;
+    connect
+        .invoke(
+            fixtures::ws_connect("conn-A=", Some(&alice_token)),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    connect
+        .invoke(
+            fixtures::ws_connect("conn-B=", Some(&bob_token)),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    // Both write to a conversation with the same id; a frame naming a user is ignored.
+    message
+        .invoke(
+            fixtures::ws_message("conn-A=", &send_frame("shared", "a1", "alice's secret")),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    let mut spoof: Value = serde_json::from_str(&send_frame("shared", "b1", "bob's note")).unwrap();
+    spoof["userId"] = Value::from(alice.clone());
+    message
+        .invoke(
+            fixtures::ws_message("conn-B=", &spoof.to_string()),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert!(
+        world
+            .recorder
+            .frames("conn-A=")
+            .iter()
+            .all(|f| f["clientMessageId"] != "b1"),
+        "bob's frames never reach alice's connection"
+    );
+
+    let messages_of =
+        |sub: &str| fixtures::http_v2("GET", "/api/conversations/shared/messages", &[], None, sub);
+    for (sub, own, other) in [
+        (&alice, "alice's secret", "bob's note"),
+        (&bob, "bob's note", "alice's secret"),
+    ] {
+        let response = http.invoke(messages_of(sub), GATEWAY_INVOKE).await;
+        assert_eq!(response["statusCode"], 200, "{response}");
+        let body = response["body"].as_str().unwrap();
+        assert!(body.contains(own) && !body.contains(other), "{body}");
+    }
+    // Without the authorizer's claims there is no user: 401.
+    let mut anonymous = fixtures::http_v2("GET", "/api/conversations", &[], None, &alice);
+    anonymous["requestContext"]["authorizer"] = Value::Null;
+    let response = http.invoke(anonymous, GATEWAY_INVOKE).await;
+    assert_eq!(response["statusCode"], 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frame_from_an_unknown_connection_is_refused_and_the_connection_closed() {
+    let world = World::create().await;
+    let message = world.function(WS_MESSAGE).await;
+    let response = message
+        .invoke(
+            fixtures::ws_message("conn-X=", &send_frame("c", "x1", "hello")),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(response["statusCode"], 403);
+    let error = &frames_of(&world.recorder, "conn-X=", "error")[0];
+    assert_eq!(error["code"], "unauthorized");
+    assert_eq!(world.recorder.deleted(), ["conn-X="]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
+    use serverless_openclaw_aws::{DynamoConnectionStore, DynamoSessionLeases};
+    use serverless_openclaw_core::ids::{ConnectionId, ConversationId, UserId};
+    use serverless_openclaw_core::ports::{ConnectionStore, SessionLeases};
+    use time::OffsetDateTime;
+
+    let world = World::create().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&world.sdk);
+    let connections = DynamoConnectionStore::new(dynamodb.clone(), &world.connections_table);
+    let leases = DynamoSessionLeases::new(dynamodb, &world.leases_table);
+    let user = UserId::parse("dave").unwrap();
+    let an_hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let in_an_hour = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let (gone, live) = (
+        ConnectionId::parse("gone=").unwrap(),
+        ConnectionId::parse("live=").unwrap(),
+    );
+    connections
+        .register(&gone, &user, an_hour_ago)
+        .await
+        .unwrap();
+    connections
+        .register(&live, &user, in_an_hour)
+        .await
+        .unwrap();
+    // A turn whose processor died an hour ago without releasing its lease.
+    leases
+        .acquire(
+            &user,
+            &ConversationId::parse("c").unwrap(),
+            "dead-agent",
+            std::time::Duration::from_secs(60),
+            an_hour_ago,
+        )
+        .await
+        .unwrap()
+        .expect("granted");
+
+    let watchdog = world.function(env!("CARGO_BIN_EXE_watchdog")).await;
+    let swept = watchdog.invoke(fixtures::scheduled(), GATEWAY_INVOKE).await;
+    assert_eq!(
+        swept,
+        serde_json::json!({ "expiredConnections": 1, "stuckTurns": 1 })
+    );
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(
+        connections.connections_of(&user, now).await.unwrap(),
+        [live]
+    );
+    let report = watchdog
+        .process
+        .wait_for_line(
+            |l| l.contains("stuck turn") && l.contains("dead-agent"),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert!(report.is_some(), "the stuck turn is logged with its holder");
+    let again = watchdog.invoke(fixtures::scheduled(), GATEWAY_INVOKE).await;
+    assert_eq!(
+        again,
+        serde_json::json!({ "expiredConnections": 0, "stuckTurns": 0 })
+    );
+}

@@ -1,0 +1,338 @@
+//! The AWS world on this machine for the Lambda tests: moto (DynamoDB, S3, SQS FIFO, SSM, Cognito) with
+//! fresh tables, bucket, queue and user pool per test; a recorder standing in for the API Gateway
+//! Management API; the fake LLM; and the real bootstrap binaries run against a Runtime API emulator,
+//! fed real event JSON. The test plays the parts AWS would: API Gateway (invoking the gateway functions)
+//! and the SQS event source mapping (receiving, invoking `agent`, deleting what succeeded).
+
+#![allow(dead_code)] // Each test binary uses a different part of the harness.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use serde_json::{Value, json};
+use serverless_openclaw_testkit::apigw::ApiGatewayRecorder;
+use serverless_openclaw_testkit::cognito::CognitoPool;
+use serverless_openclaw_testkit::fake_llm::FakeLlm;
+use serverless_openclaw_testkit::fixtures::{self, FifoRecord};
+use serverless_openclaw_testkit::lambda_runtime::{LambdaProcess, RuntimeApi};
+use serverless_openclaw_testkit::moto::{Moto, unique_name};
+
+pub const PASSWORD: &str = "Passw0rd!long-enough";
+/// The SSM SecureString holding the LLM key; the fake LLM sees what the agent read from it.
+pub const LLM_KEY: &str = "sk-test-from-ssm";
+pub const TURN_TIMEOUT_SECS: u64 = 180;
+/// How long a test waits for one agent invocation: a cold runner start on 2 cores plus a turn.
+pub const AGENT_INVOKE: Duration = Duration::from_secs(TURN_TIMEOUT_SECS + 120);
+pub const GATEWAY_INVOKE: Duration = Duration::from_secs(30);
+
+/// One test's AWS resources and fakes.
+pub struct World {
+    pub moto: &'static Moto,
+    pub sdk: SdkConfig,
+    pub recorder: ApiGatewayRecorder,
+    pub pool: CognitoPool,
+    pub fake: FakeLlm,
+    pub conversations_table: String,
+    pub connections_table: String,
+    pub leases_table: String,
+    pub bucket: String,
+    pub queue_url: String,
+    pub state_dir: tempfile::TempDir,
+}
+
+impl World {
+    pub async fn create() -> World {
+        let moto = Moto::shared();
+        let sdk = moto.sdk_config();
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let (conversations_table, connections_table, leases_table) = (
+            unique_name("conversations"),
+            unique_name("connections"),
+            unique_name("leases"),
+        );
+        serverless_openclaw_aws::conversations::create_table(&dynamodb, &conversations_table)
+            .await
+            .expect("conversations table");
+        serverless_openclaw_aws::connections::create_table(&dynamodb, &connections_table)
+            .await
+            .expect("connections table");
+        serverless_openclaw_aws::leases::create_table(&dynamodb, &leases_table)
+            .await
+            .expect("leases table");
+        let bucket = unique_name("bucket");
+        serverless_openclaw_aws::config::s3_client(&sdk)
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("bucket");
+        let queue_url = create_fifo_queue(&sdk).await;
+        aws_sdk_ssm::Client::new(&sdk)
+            .put_parameter()
+            .name(format!("/{}/llm-key", bucket))
+            .value(LLM_KEY)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .expect("SSM parameter");
+        World {
+            moto,
+            sdk,
+            recorder: ApiGatewayRecorder::start().await,
+            pool: CognitoPool::create(moto).await,
+            fake: FakeLlm::start().await,
+            conversations_table,
+            connections_table,
+            leases_table,
+            bucket,
+            queue_url,
+            state_dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The environment every function gets (each reads only what it needs).
+    pub fn env(&self) -> Vec<(String, String)> {
+        let repo = repo_root();
+        let mut env: Vec<(String, String)> = self
+            .moto
+            .sdk_env()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let ours = [
+            (
+                "SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE",
+                self.conversations_table.clone(),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_CONNECTIONS_TABLE",
+                self.connections_table.clone(),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_LEASES_TABLE",
+                self.leases_table.clone(),
+            ),
+            ("SERVERLESS_OPENCLAW_BUCKET", self.bucket.clone()),
+            ("SERVERLESS_OPENCLAW_QUEUE_URL", self.queue_url.clone()),
+            (
+                "SERVERLESS_OPENCLAW_WEBSOCKET_ENDPOINT",
+                self.recorder.endpoint().to_owned(),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_COGNITO_USER_POOL_ID",
+                self.pool.pool_id.clone(),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_COGNITO_CLIENT_ID",
+                self.pool.client_id.clone(),
+            ),
+            ("SERVERLESS_OPENCLAW_COGNITO_JWKS_URL", self.pool.jwks_url()),
+            (
+                "SERVERLESS_OPENCLAW_LLM_BASE_URL",
+                self.fake.anthropic_base_url(),
+            ),
+            ("SERVERLESS_OPENCLAW_LLM_API", "anthropic-messages".into()),
+            ("SERVERLESS_OPENCLAW_MODEL", "fake-model".into()),
+            (
+                "SERVERLESS_OPENCLAW_LLM_API_KEY_PARAMETER",
+                format!("/{}/llm-key", self.bucket),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS",
+                TURN_TIMEOUT_SECS.to_string(),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_STATE_DIR",
+                self.state_dir.path().display().to_string(),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_NODE",
+                repo.join(".tools/node/node_modules/node/bin/node")
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_RUNNER",
+                repo.join("runner/runner.mjs").display().to_string(),
+            ),
+            ("RUST_LOG", "info".into()),
+        ];
+        env.extend(ours.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        env
+    }
+
+    /// Starts the release-or-debug bootstrap `bin` (a `CARGO_BIN_EXE_*` path) on its own Runtime API.
+    pub async fn function(&self, bin: &str) -> Function {
+        let api = RuntimeApi::start().await;
+        let process = api
+            .spawn_bootstrap(bin, self.env())
+            .unwrap_or_else(|e| panic!("spawning {bin}: {e}"));
+        Function { api, process }
+    }
+
+    /// A Cognito user and a real ID token for it; returns `(sub, token)`.
+    pub async fn user(&self, name: &str) -> (String, String) {
+        let sub = self.pool.create_user(name, PASSWORD).await;
+        let token = self.pool.id_token(name, PASSWORD).await;
+        (sub, token)
+    }
+
+    /// Plays the SQS event source mapping once: receives up to `max` visible messages, invokes `agent`
+    /// with them as one event, deletes those not reported as failures. Returns the agent's response.
+    pub async fn deliver(&self, agent: &Function, max: i32) -> Value {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let received = sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(max)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        let messages = received.messages.unwrap_or_default();
+        assert!(!messages.is_empty(), "no queued turn to deliver");
+        let records: Vec<FifoRecord<'_>> = messages
+            .iter()
+            .map(|m| {
+                let attribute = |name: MessageSystemAttributeName| {
+                    m.attributes()
+                        .and_then(|a| a.get(&name))
+                        .map(String::as_str)
+                        .unwrap_or_default()
+                };
+                FifoRecord {
+                    message_id: m.message_id().unwrap_or_default(),
+                    body: m.body().unwrap_or_default(),
+                    group_id: attribute(MessageSystemAttributeName::MessageGroupId),
+                    dedup_id: attribute(MessageSystemAttributeName::MessageDeduplicationId),
+                    receive_count: attribute(MessageSystemAttributeName::ApproximateReceiveCount)
+                        .parse()
+                        .unwrap_or(1),
+                }
+            })
+            .collect();
+        let response = agent
+            .invoke(fixtures::sqs_fifo(&records), AGENT_INVOKE)
+            .await;
+        let failed: Vec<&str> = response["batchItemFailures"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f["itemIdentifier"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for message in &messages {
+            if !failed.contains(&message.message_id().unwrap_or_default()) {
+                sqs.delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        response
+    }
+
+    /// The stored transcript of a conversation, as JSONL text.
+    pub async fn transcript(&self, sub: &str, conversation: &str) -> String {
+        let object = serverless_openclaw_aws::config::s3_client(&self.sdk)
+            .get_object()
+            .bucket(&self.bucket)
+            .key(format!("transcripts/{sub}/{conversation}.jsonl"))
+            .send()
+            .await
+            .expect("transcript object");
+        let bytes = object.body.collect().await.expect("body").into_bytes();
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+}
+
+/// A running bootstrap and its Runtime API.
+pub struct Function {
+    pub api: RuntimeApi,
+    pub process: LambdaProcess,
+}
+
+impl Function {
+    /// Invokes and expects success.
+    pub async fn invoke(&self, event: Value, timeout: Duration) -> Value {
+        match self.api.invoke(event, timeout).await {
+            Ok(response) => response,
+            Err(e) => panic!(
+                "invocation failed: {e:?}\n--- output ---\n{}",
+                self.process
+                    .output()
+                    .iter()
+                    .map(|l| format!("{l:?}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        }
+    }
+}
+
+pub fn send_frame(conversation: &str, client_message_id: &str, text: &str) -> String {
+    json!({
+        "action": "sendMessage",
+        "conversationId": conversation,
+        "clientMessageId": client_message_id,
+        "message": text,
+    })
+    .to_string()
+}
+
+/// Frames of `kind` posted to a connection.
+pub fn frames_of(recorder: &ApiGatewayRecorder, connection: &str, kind: &str) -> Vec<Value> {
+    recorder
+        .frames(connection)
+        .into_iter()
+        .filter(|f| f["type"] == kind)
+        .collect()
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+async fn create_fifo_queue(sdk: &SdkConfig) -> String {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("{}.fifo", unique_name("turns-dlq")))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .expect("dead-letter queue");
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(dlq.queue_url().unwrap_or_default())
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("dlq attributes")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("dlq arn");
+    // As the CDK app declares it: per-group dedupe scope, so one user's ids never suppress another's.
+    sqs.create_queue()
+        .queue_name(format!("{}.fifo", unique_name("turns")))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
+        .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId")
+        .attributes(QueueAttributeName::VisibilityTimeout, "960")
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3 }).to_string(),
+        )
+        .send()
+        .await
+        .expect("turn queue")
+        .queue_url()
+        .expect("queue url")
+        .to_owned()
+}
