@@ -38,8 +38,10 @@ test-js: runner web ## Web type check and unit tests, runner start-up tests
 	npm --prefix web test
 	npm --prefix runner test
 
-bench: runner ## Agent cold start, warm turn latency, runner RSS (docs/benchmarks.md)
+bench: runner moto ## Agent cold start, warm turns, runner RSS; Lambda gateway init and RSS (docs/benchmarks.md)
 	$(CARGO) run --release -p serverless-openclaw-cli --example bench
+	$(CARGO) build --release -p serverless-openclaw-lambdas --bins
+	$(CARGO) run --release -p serverless-openclaw-lambdas --example gateway_bench
 
 fake-llm: ## Run the fake LLM by hand (prints its base URL)
 	$(CARGO) run -p serverless-openclaw-testkit --bin fake-llm

@@ -8,19 +8,16 @@
 //!
 //! Expiry is checked on every read: TTL deletion may run days late (and moto never runs it).
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeValue, BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType,
 };
 use serverless_openclaw_core::ids::{ConnectionId, UserId};
 use serverless_openclaw_core::ports::{ConnectionStore, PortError};
 use time::OffsetDateTime;
+
+use crate::dynamodb::{Item, enable_ttl, key_element, number_of, string_attribute, string_of};
 
 const CONNECTION_ID: &str = "connectionId";
 const USER_ID: &str = "userId";
@@ -47,24 +44,10 @@ impl DynamoConnectionStore {
 /// Creates the connections table exactly as the CDK app must declare it: on-demand billing, key
 /// `connectionId`, GSI `byUser` (`userId`, `connectionId`; includes `expiresAt`), TTL on `ttl`.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), PortError> {
-    let schema = |name: &str, key_type| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-            .map_err(PortError::backend)
-    };
-    let string_attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(PortError::backend)
-    };
     let by_user = GlobalSecondaryIndex::builder()
         .index_name(BY_USER)
-        .key_schema(schema(USER_ID, KeyType::Hash)?)
-        .key_schema(schema(CONNECTION_ID, KeyType::Range)?)
+        .key_schema(key_element(USER_ID, KeyType::Hash)?)
+        .key_schema(key_element(CONNECTION_ID, KeyType::Range)?)
         .projection(
             Projection::builder()
                 .projection_type(ProjectionType::Include)
@@ -79,54 +62,20 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), PortError> 
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(string_attribute(CONNECTION_ID)?)
         .attribute_definitions(string_attribute(USER_ID)?)
-        .key_schema(schema(CONNECTION_ID, KeyType::Hash)?)
+        .key_schema(key_element(CONNECTION_ID, KeyType::Hash)?)
         .global_secondary_indexes(by_user)
         .send()
         .await
         .map_err(PortError::backend)?;
-    // TTL can only be set on an active table.
-    client
-        .wait_until_table_exists()
-        .table_name(name)
-        .wait(Duration::from_secs(300))
-        .await
-        .map_err(PortError::backend)?;
-    client
-        .update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name(TTL)
-                .enabled(true)
-                .build()
-                .map_err(PortError::backend)?,
-        )
-        .send()
-        .await
-        .map_err(PortError::backend)?;
-    Ok(())
+    enable_ttl(client, name, TTL).await
 }
 
 fn seconds(t: OffsetDateTime) -> AttributeValue {
     AttributeValue::N(t.unix_timestamp().to_string())
 }
 
-fn string<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Result<&'a str, PortError> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-        .ok_or_else(|| PortError::backend(format!("connection item without string `{name}`")))
-}
-
-fn epoch_seconds(item: &HashMap<String, AttributeValue>, name: &str) -> Result<i64, PortError> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| PortError::backend(format!("connection item without number `{name}`")))
-}
-
-fn connection_id(item: &HashMap<String, AttributeValue>) -> Result<ConnectionId, PortError> {
-    ConnectionId::parse(string(item, CONNECTION_ID)?).map_err(PortError::backend)
+fn connection_id(item: &Item) -> Result<ConnectionId, PortError> {
+    ConnectionId::parse(string_of(item, CONNECTION_ID)?).map_err(PortError::backend)
 }
 
 #[async_trait]
@@ -167,10 +116,10 @@ impl ConnectionStore for DynamoConnectionStore {
         let Some(item) = found.item else {
             return Ok(None);
         };
-        if epoch_seconds(&item, EXPIRES_AT)? < now.unix_timestamp() {
+        if number_of::<i64>(&item, EXPIRES_AT)? < now.unix_timestamp() {
             return Ok(None);
         }
-        UserId::parse(string(&item, USER_ID)?)
+        UserId::parse(string_of(&item, USER_ID)?)
             .map(Some)
             .map_err(PortError::backend)
     }
@@ -232,7 +181,7 @@ impl ConnectionStore for DynamoConnectionStore {
         let mut removed = 0;
         while let Some(page) = pages.next().await {
             for item in page.map_err(PortError::backend)?.items() {
-                let id = string(item, CONNECTION_ID)?;
+                let id = string_of(item, CONNECTION_ID)?;
                 // Conditional, so a connection re-registered since the scan is left alone.
                 let deleted = self
                     .client

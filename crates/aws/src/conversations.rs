@@ -24,13 +24,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, DeleteRequest,
-    KeySchemaElement, KeyType, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeValue, BillingMode, CancellationReason, DeleteRequest, KeyType, Put,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use serverless_openclaw_core::domain::{
     Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, title_from_message,
@@ -39,7 +37,9 @@ use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, 
 use serverless_openclaw_core::ports::{Appended, ConversationStore, PortError};
 use time::OffsetDateTime;
 
-type Item = HashMap<String, AttributeValue>;
+use crate::dynamodb::{
+    Item, corrupt, key_element, millis, number_of, string_attribute, string_of, wait_until_active,
+};
 
 const PK: &str = "pk";
 const SK: &str = "sk";
@@ -105,45 +105,18 @@ where
 /// Creates the table this adapter expects; the CDK app declares the same: string partition key `pk`,
 /// string sort key `sk`, on-demand billing. Returns once the table is active.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), PortError> {
-    let key = |attribute: &str, key_type: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(attribute)
-            .key_type(key_type)
-            .build()
-            .map_err(PortError::backend)
-    };
-    let string = |attribute: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(attribute)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(PortError::backend)
-    };
     client
         .create_table()
         .table_name(name)
-        .key_schema(key(PK, KeyType::Hash)?)
-        .key_schema(key(SK, KeyType::Range)?)
-        .attribute_definitions(string(PK)?)
-        .attribute_definitions(string(SK)?)
+        .key_schema(key_element(PK, KeyType::Hash)?)
+        .key_schema(key_element(SK, KeyType::Range)?)
+        .attribute_definitions(string_attribute(PK)?)
+        .attribute_definitions(string_attribute(SK)?)
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
         .map_err(|e| sdk_failure("CreateTable", name, e))?;
-    client
-        .wait_until_table_exists()
-        .table_name(name)
-        .wait(Duration::from_secs(300))
-        .await
-        .map_err(|e| {
-            PortError::backend(DynamoError {
-                operation: "DescribeTable (waiting until it exists)",
-                table: name.to_owned(),
-                detail: String::new(),
-                source: Box::new(e),
-            })
-        })?;
-    Ok(())
+    wait_until_active(client, name).await
 }
 
 /// [`ConversationStore`] on one DynamoDB table with the items described in the module docs.
@@ -351,31 +324,9 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn millis(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 fn from_millis(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-fn corrupt(what: &str) -> PortError {
-    PortError::backend(format!("corrupt DynamoDB item: missing or bad {what}"))
-}
-
-fn string_of<'a>(item: &'a Item, name: &str) -> Result<&'a str, PortError> {
-    match item.get(name) {
-        Some(AttributeValue::S(value)) => Ok(value),
-        _ => Err(corrupt(name)),
-    }
-}
-
-fn number_of<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, PortError> {
-    match item.get(name) {
-        Some(AttributeValue::N(value)) => value.parse().map_err(|_| corrupt(name)),
-        _ => Err(corrupt(name)),
-    }
 }
 
 /// The id after `prefix` in the item's sort key.

@@ -9,23 +9,22 @@
 //!
 //! Expiry is part of each condition (`expiresAt < :now` is expired), never left to the TTL sweep.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, KeyType, ReturnValue};
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{Lease, PortError, SessionLeases};
 use time::OffsetDateTime;
+
+use crate::dynamodb::{
+    Item, enable_ttl, key_element, millis, number_of, string_attribute, string_of,
+};
 
 const USER_ID: &str = "userId";
 const CONVERSATION_ID: &str = "conversationId";
@@ -96,52 +95,18 @@ impl DynamoSessionLeases {
 /// Creates the leases table exactly as the CDK app must declare it: on-demand billing, key
 /// (`userId`, `conversationId`), TTL on `ttl`.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), PortError> {
-    let key = |name: &str, key_type| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-            .map_err(PortError::backend)
-    };
-    let string_attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(PortError::backend)
-    };
     client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(string_attribute(USER_ID)?)
         .attribute_definitions(string_attribute(CONVERSATION_ID)?)
-        .key_schema(key(USER_ID, KeyType::Hash)?)
-        .key_schema(key(CONVERSATION_ID, KeyType::Range)?)
+        .key_schema(key_element(USER_ID, KeyType::Hash)?)
+        .key_schema(key_element(CONVERSATION_ID, KeyType::Range)?)
         .send()
         .await
         .map_err(PortError::backend)?;
-    // TTL can only be set on an active table.
-    client
-        .wait_until_table_exists()
-        .table_name(name)
-        .wait(Duration::from_secs(300))
-        .await
-        .map_err(PortError::backend)?;
-    client
-        .update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name(TTL)
-                .enabled(true)
-                .build()
-                .map_err(PortError::backend)?,
-        )
-        .send()
-        .await
-        .map_err(PortError::backend)?;
-    Ok(())
+    enable_ttl(client, name, TTL).await
 }
 
 /// Names each attribute as `#<name>` in a request's expressions. Every expression goes through
@@ -174,40 +139,18 @@ fn number(n: impl ToString) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
-fn millis(t: OffsetDateTime) -> i64 {
-    // Epoch milliseconds fit an i64 for hundreds of millions of years.
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn string<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Result<&'a str, PortError> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-        .ok_or_else(|| PortError::backend(format!("lease item without string `{name}`")))
-}
-
-fn integer<T: std::str::FromStr>(
-    item: &HashMap<String, AttributeValue>,
-    name: &str,
-) -> Result<T, PortError> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| PortError::backend(format!("lease item without integer `{name}`")))
-}
-
 /// The lease a held item describes.
-fn lease_of(item: &HashMap<String, AttributeValue>) -> Result<Lease, PortError> {
+fn lease_of(item: &Item) -> Result<Lease, PortError> {
     let expires_at = OffsetDateTime::from_unix_timestamp_nanos(
-        i128::from(integer::<i64>(item, EXPIRES_AT)?) * 1_000_000,
+        i128::from(number_of::<i64>(item, EXPIRES_AT)?) * 1_000_000,
     )
     .map_err(PortError::backend)?;
     Ok(Lease {
-        user: UserId::parse(string(item, USER_ID)?).map_err(PortError::backend)?,
-        conversation: ConversationId::parse(string(item, CONVERSATION_ID)?)
+        user: UserId::parse(string_of(item, USER_ID)?).map_err(PortError::backend)?,
+        conversation: ConversationId::parse(string_of(item, CONVERSATION_ID)?)
             .map_err(PortError::backend)?,
-        holder: string(item, HOLDER)?.to_owned(),
-        token: integer(item, TOKEN)?,
+        holder: string_of(item, HOLDER)?.to_owned(),
+        token: number_of(item, TOKEN)?,
         expires_at,
     })
 }
@@ -300,7 +243,7 @@ impl SessionLeases for DynamoSessionLeases {
             return Ok(false);
         };
         Ok(item.contains_key(HOLDER)
-            && integer::<u64>(&item, TOKEN)? == lease.token
+            && number_of::<u64>(&item, TOKEN)? == lease.token
             && item
                 .get(CANCEL_REQUESTED)
                 .is_some_and(|v| v.as_bool() == Ok(&true)))

@@ -14,6 +14,7 @@
 //!   ([`TranscriptStore`](serverless_openclaw_core::ports::TranscriptStore)).
 //! - [`workspaces`]: per-user OpenClaw workspace files as S3 objects, written and deleted with ETag
 //!   conditions ([`WorkspaceStore`](serverless_openclaw_core::ports::WorkspaceStore)).
+//! - `dynamodb`: attribute reading and table creation the DynamoDB adapters share.
 //! - `s3`: the conditional S3 object calls and error mapping both stores share.
 //! - [`queue`]: the turn queue on SQS FIFO ([`queue::SqsTurnQueue`]).
 //! - [`push`]: client push through the API Gateway Management API ([`push::ApiGatewayPush`]).
@@ -25,6 +26,7 @@ pub mod cognito;
 pub mod config;
 pub mod connections;
 pub mod conversations;
+mod dynamodb;
 pub mod leases;
 pub mod metrics;
 pub mod push;
