@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use aws_sdk_apigatewaymanagement::config::http::HttpResponse;
 use aws_sdk_apigatewaymanagement::error::SdkError;
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
@@ -68,9 +69,7 @@ impl ApiGatewayPush {
             .await;
         match result {
             Ok(_) => Delivery::Sent,
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PostToConnectionError::GoneException(_)) =>
-            {
+            Err(e) if is_gone(&e) => {
                 if let Err(e) = self.connections.remove(connection).await {
                     tracing::warn!(error = %e, %connection, "removing a gone connection failed");
                 }
@@ -128,6 +127,14 @@ impl ApiGatewayPush {
             list.retain(|c| c != connection);
         }
     }
+}
+
+/// A `410 Gone`: the modelled `GoneException`, or the bare status when the body names no error type.
+fn is_gone(e: &SdkError<PostToConnectionError, HttpResponse>) -> bool {
+    matches!(
+        e.as_service_error(),
+        Some(PostToConnectionError::GoneException(_))
+    ) || e.raw_response().is_some_and(|r| r.status().as_u16() == 410)
 }
 
 #[async_trait]

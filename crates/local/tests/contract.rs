@@ -122,3 +122,34 @@ async fn of_concurrent_acquires_of_a_free_conversation_exactly_one_wins() {
     }
     assert_eq!(granted.len(), 1, "{granted:?}");
 }
+
+#[tokio::test]
+async fn local_turn_queue_honours_the_contract() {
+    use std::sync::Arc;
+
+    use serverless_openclaw_core::CancellationToken;
+    use serverless_openclaw_core::domain::Turn;
+    use serverless_openclaw_local::{LocalTurnQueue, TurnHandler};
+    use tokio::sync::mpsc;
+
+    /// The consumer: hands each turn on as it runs it.
+    struct Consumer(mpsc::UnboundedSender<Turn>);
+
+    #[async_trait::async_trait]
+    impl TurnHandler for Consumer {
+        async fn handle(&self, turn: Turn, _cancel: CancellationToken) {
+            let _ = self.0.send(turn);
+        }
+    }
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let queue = LocalTurnQueue::new(Arc::new(Consumer(tx)));
+    contract::turn_queue(&queue, |n| async move {
+        let mut got = Vec::new();
+        while got.len() < n {
+            got.push(rx.recv().await.expect("a delivered turn"));
+        }
+        got
+    })
+    .await;
+}

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -123,9 +124,15 @@ async fn record(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
     if shared.gone.lock().expect("lock").contains(&id) {
-        return StatusCode::GONE;
+        // As API Gateway answers for a closed connection.
+        return (
+            StatusCode::GONE,
+            [("x-amzn-ErrorType", "GoneException")],
+            axum::Json(serde_json::json!({ "message": null })),
+        )
+            .into_response();
     }
     let body = serde_json::from_slice(&body)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
@@ -134,7 +141,7 @@ async fn record(
         body,
     });
     shared.changed.notify_waiters();
-    StatusCode::OK
+    StatusCode::OK.into_response()
 }
 
 async fn delete(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> StatusCode {

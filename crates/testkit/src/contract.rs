@@ -626,3 +626,56 @@ pub async fn session_leases(leases: &dyn SessionLeases) {
         .expect("a cleared lease is free");
     assert!(bobs_again.token > bobs.token);
 }
+
+/// The [`TurnQueue`](serverless_openclaw_core::ports::TurnQueue) contract. `queue` must be empty;
+/// `delivered(n)` returns the first `n` turns the queue hands to its consumer, in the order the
+/// consumer got them (it must consume a turn of a conversation before it can get the next one).
+pub async fn turn_queue<F, Fut>(
+    queue: &dyn serverless_openclaw_core::ports::TurnQueue,
+    delivered: F,
+) where
+    F: FnOnce(usize) -> Fut,
+    Fut: std::future::Future<Output = Vec<serverless_openclaw_core::domain::Turn>>,
+{
+    use serverless_openclaw_core::domain::Turn;
+
+    let turn = |who: &str, conversation: &str, prompt: &str| Turn {
+        user_id: user(who),
+        conversation_id: conv(conversation),
+        user_message_id: MessageId::generate(),
+        client_message_id: ClientMessageId::parse(prompt).expect("valid test id"),
+        prompt: prompt.into(),
+        channel: Channel::Web,
+    };
+    let sent = [
+        turn("alice", "a", "a1"),
+        turn("alice", "b", "b1"),
+        turn("alice", "a", "a2"),
+        turn("bob", "a", "bob1"),
+        turn("alice", "a", "a3"),
+        turn("alice", "b", "b2"),
+    ];
+    for t in &sent {
+        queue.enqueue(t.clone()).await.expect("enqueue");
+    }
+    let got = delivered(sent.len()).await;
+
+    // Every turn arrives, intact; within one (user, conversation) in enqueue order.
+    let mut got_sorted: Vec<String> = got.iter().map(|t| t.prompt.clone()).collect();
+    got_sorted.sort();
+    let mut sent_sorted: Vec<String> = sent.iter().map(|t| t.prompt.clone()).collect();
+    sent_sorted.sort();
+    assert_eq!(got_sorted, sent_sorted);
+    for t in &got {
+        assert!(sent.contains(t), "delivered as sent: {t:?}");
+    }
+    let lane = |who: &str, conversation: &str| -> Vec<&str> {
+        got.iter()
+            .filter(|t| t.user_id.as_str() == who && t.conversation_id.as_str() == conversation)
+            .map(|t| t.prompt.as_str())
+            .collect()
+    };
+    assert_eq!(lane("alice", "a"), ["a1", "a2", "a3"]);
+    assert_eq!(lane("alice", "b"), ["b1", "b2"]);
+    assert_eq!(lane("bob", "a"), ["bob1"]);
+}
