@@ -23,16 +23,6 @@ use time::OffsetDateTime;
 /// How long a user's connection list is reused.
 const CONNECTIONS_CACHE: Duration = Duration::from_secs(2);
 
-/// What happened to one post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    Sent,
-    /// The connection is gone (410); its record was removed.
-    Gone,
-    /// Posting failed otherwise (logged).
-    Failed,
-}
-
 /// Pushes frames to API Gateway WebSocket connections.
 pub struct ApiGatewayPush {
     client: aws_sdk_apigatewaymanagement::Client,
@@ -59,7 +49,7 @@ impl ApiGatewayPush {
     }
 
     /// Posts one frame to one connection (the answer to a frame that connection sent).
-    pub async fn send_to(&self, connection: &ConnectionId, frame: &ServerFrame) -> Delivery {
+    pub async fn send_to(&self, connection: &ConnectionId, frame: &ServerFrame) {
         let result = self
             .client
             .post_to_connection()
@@ -68,17 +58,15 @@ impl ApiGatewayPush {
             .send()
             .await;
         match result {
-            Ok(_) => Delivery::Sent,
+            Ok(_) => {}
             Err(e) if is_gone(&e) => {
                 if let Err(e) = self.connections.remove(connection).await {
                     tracing::warn!(error = %e, %connection, "removing a gone connection failed");
                 }
                 self.forget(connection);
-                Delivery::Gone
             }
             Err(e) => {
                 tracing::warn!(error = %aws_sdk_apigatewaymanagement::Error::from(e), %connection, "posting to a connection failed");
-                Delivery::Failed
             }
         }
     }
@@ -129,12 +117,12 @@ impl ApiGatewayPush {
     }
 }
 
-/// A `410 Gone`: the modelled `GoneException`, or the bare status when the body names no error type.
+/// API Gateway's `410 Gone` for a connection that no longer exists.
 fn is_gone(e: &SdkError<PostToConnectionError, HttpResponse>) -> bool {
     matches!(
         e.as_service_error(),
         Some(PostToConnectionError::GoneException(_))
-    ) || e.raw_response().is_some_and(|r| r.status().as_u16() == 410)
+    )
 }
 
 #[async_trait]

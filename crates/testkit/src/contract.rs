@@ -1,13 +1,18 @@
 //! Contract suites for the ports: one async function per port, run against every adapter (the local
-//! ones now, the AWS ones on moto later). Each asserts the contract written on the port's trait.
+//! twins in `crates/local/tests`, the AWS ones on moto in `crates/aws/tests`). Each asserts the
+//! contract written on the port's trait.
 
-use serverless_openclaw_core::domain::{Channel, NewAssistantMessage, NewUserMessage, Role, Usage};
+use std::future::Future;
+
+use serverless_openclaw_core::domain::{
+    Channel, NewAssistantMessage, NewUserMessage, Role, Turn, Usage,
+};
 use serverless_openclaw_core::ids::{
     ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
 };
 use serverless_openclaw_core::ports::{
     ConnectionStore, ConversationStore, Lease, ObjectVersion, PortError, SessionLeases,
-    TranscriptStore,
+    TranscriptStore, TurnQueue, WorkspaceFile, WorkspaceStore,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -252,11 +257,9 @@ pub async fn transcript_store(store: &dyn TranscriptStore) {
     store.delete(&alice, &c).await.expect("delete again");
 }
 
-/// The [`WorkspaceStore`](serverless_openclaw_core::ports::WorkspaceStore) contract. `store` must be
+/// The [`WorkspaceStore`] contract. `store` must be
 /// empty.
-pub async fn workspace_store(store: &dyn serverless_openclaw_core::ports::WorkspaceStore) {
-    use serverless_openclaw_core::ports::WorkspaceFile;
-
+pub async fn workspace_store(store: &dyn WorkspaceStore) {
     let (alice, bob) = (user("alice"), user("bob"));
     assert!(store.list(&alice).await.expect("list").is_empty());
 
@@ -627,18 +630,14 @@ pub async fn session_leases(leases: &dyn SessionLeases) {
     assert!(bobs_again.token > bobs.token);
 }
 
-/// The [`TurnQueue`](serverless_openclaw_core::ports::TurnQueue) contract. `queue` must be empty;
+/// The [`TurnQueue`] contract. `queue` must be empty;
 /// `delivered(n)` returns the first `n` turns the queue hands to its consumer, in the order the
 /// consumer got them (it must consume a turn of a conversation before it can get the next one).
-pub async fn turn_queue<F, Fut>(
-    queue: &dyn serverless_openclaw_core::ports::TurnQueue,
-    delivered: F,
-) where
+pub async fn turn_queue<F, Fut>(queue: &dyn TurnQueue, delivered: F)
+where
     F: FnOnce(usize) -> Fut,
-    Fut: std::future::Future<Output = Vec<serverless_openclaw_core::domain::Turn>>,
+    Fut: Future<Output = Vec<Turn>>,
 {
-    use serverless_openclaw_core::domain::Turn;
-
     let turn = |who: &str, conversation: &str, prompt: &str| Turn {
         user_id: user(who),
         conversation_id: conv(conversation),

@@ -11,8 +11,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -26,7 +26,7 @@ pub const REGION: &str = "us-east-1";
 pub struct Moto {
     endpoint: String,
     /// Holding the child keeps its stdin pipe open; the shell kills moto when the pipe closes.
-    _process: Mutex<Child>,
+    _process: Child,
 }
 
 impl Moto {
@@ -87,7 +87,7 @@ impl Moto {
             .map_err(|e| format!("spawning {}: {e}", binary.display()))?;
         let moto = Moto {
             endpoint: format!("http://127.0.0.1:{port}"),
-            _process: Mutex::new(child),
+            _process: child,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
@@ -99,16 +99,6 @@ impl Moto {
         Err(format!(
             "moto server did not answer on port {port} within 60 s"
         ))
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        if let Ok(child) = self._process.get_mut() {
-            // Closing stdin makes the shell kill moto; then reap the shell.
-            drop(child.stdin.take());
-            let _ = child.wait();
-        }
     }
 }
 
