@@ -4,12 +4,14 @@
 #
 #   scripts/install-python-tools.sh moto      moto server for the AWS tests  -> .tools/moto/bin/moto_server
 #   scripts/install-python-tools.sh hadolint  the Dockerfile linter          -> .tools/hadolint/bin/hadolint
+#   scripts/install-python-tools.sh cfn-lint  the CloudFormation linter      -> .tools/cfn-lint/bin/cfn-lint
+#   scripts/install-python-tools.sh checkov   the IaC scanner                -> .tools/checkov/bin/checkov
 #
 # Needs: python3 (3.11) with venv, sha256sum.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tool="${1:?usage: install-python-tools.sh moto|hadolint}"
+tool="${1:?usage: install-python-tools.sh moto|hadolint|cfn-lint|checkov}"
 requirements="$ROOT/tools/$tool-requirements.txt"
 venv="$ROOT/.tools/$tool"
 stamp="$venv/.install-stamp"

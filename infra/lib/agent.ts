@@ -1,0 +1,83 @@
+// The agent: a container-image function (docker/agent.Dockerfile, built and pushed by `cdk deploy`
+// itself) that runs one turn per SQS message with the pinned OpenClaw. 2048 MB for Node and OpenClaw;
+// 15 minutes, the Lambda maximum, above the 10-minute turn deadline so a turn always ends (and
+// releases its lease) before Lambda would kill it. The concurrency cap bounds what a flood can cost.
+
+import { Duration } from 'aws-cdk-lib';
+import type { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import { Architecture, DockerImageCode, DockerImageFunction } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import * as env from './environment.ts';
+import { functionLogs, functionRole } from './functions.ts';
+import { grantBucketObjects, grantIndexedTableData, grantManageConnections } from './grants.ts';
+import { repoPath } from './paths.ts';
+import type { TurnQueue } from './queue.ts';
+import type { Storage } from './storage.ts';
+
+export const AGENT_MEMORY_MB = 2048;
+export const AGENT_TIMEOUT = Duration.minutes(15);
+/** The turn deadline (`SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS`); its lease lasts one minute longer. */
+export const TURN_TIMEOUT = Duration.minutes(10);
+
+export interface AgentProps {
+  readonly storage: Storage;
+  readonly turns: TurnQueue;
+  readonly webSocketApi: WebSocketApi;
+  readonly webSocketStage: WebSocketStage;
+  /** The SSM SecureString holding the LLM API key, and the variable naming it for the agent. */
+  readonly apiKey: { readonly parameter: IStringParameter; readonly variable: string };
+  readonly providerEnvironment: env.Environment;
+  readonly maxConcurrency: number;
+}
+
+export class Agent extends Construct {
+  readonly function: DockerImageFunction;
+
+  constructor(scope: Construct, id: string, props: AgentProps) {
+    super(scope, id);
+    const { storage, turns } = props;
+    const role = functionRole(this, 'Role', 'Runs the agent function');
+    const logGroup = functionLogs(this, 'Logs');
+    logGroup.grantWrite(role);
+
+    this.function = new DockerImageFunction(this, 'Function', {
+      description: 'Runs one turn per queued message with the pinned OpenClaw',
+      code: DockerImageCode.fromImageAsset(repoPath(), {
+        file: 'docker/agent.Dockerfile',
+        platform: Platform.LINUX_ARM64,
+      }),
+      architecture: Architecture.ARM_64,
+      memorySize: AGENT_MEMORY_MB,
+      timeout: AGENT_TIMEOUT,
+      role,
+      logGroup,
+      environment: {
+        ...env.conversationsTable(storage.conversations),
+        ...env.connectionsTable(storage.connections),
+        ...env.leasesTable(storage.leases),
+        ...env.dataBucket(storage.bucket),
+        ...env.websocketEndpoint(props.webSocketStage),
+        ...env.turnTimeout(TURN_TIMEOUT.toSeconds()),
+        [props.apiKey.variable]: props.apiKey.parameter.parameterName,
+        ...props.providerEnvironment,
+      },
+    });
+    storage.conversations.grantReadWriteData(role);
+    grantIndexedTableData(storage.connections, role, 'readWrite');
+    storage.leases.grantReadWriteData(role);
+    grantBucketObjects(storage.bucket, role);
+    grantManageConnections(props.webSocketApi, role);
+    props.apiKey.parameter.grantRead(role);
+
+    this.function.addEventSource(
+      new SqsEventSource(turns.queue, {
+        batchSize: 1,
+        reportBatchItemFailures: true,
+        maxConcurrency: props.maxConcurrency,
+      }),
+    );
+  }
+}

@@ -1,0 +1,35 @@
+// The functions' environment variables (docs/configuration.md, "AWS Lambda functions"): one place that
+// spells each name, so the constructs only say which resources a function uses.
+
+import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+
+const PREFIX = 'SERVERLESS_OPENCLAW_';
+
+export type Environment = Record<string, string>;
+
+export const conversationsTable = (table: TableV2): Environment => ({ [`${PREFIX}CONVERSATIONS_TABLE`]: table.tableName });
+export const connectionsTable = (table: TableV2): Environment => ({ [`${PREFIX}CONNECTIONS_TABLE`]: table.tableName });
+export const leasesTable = (table: TableV2): Environment => ({ [`${PREFIX}LEASES_TABLE`]: table.tableName });
+export const dataBucket = (bucket: Bucket): Environment => ({ [`${PREFIX}BUCKET`]: bucket.bucketName });
+export const turnQueue = (queue: Queue): Environment => ({ [`${PREFIX}QUEUE_URL`]: queue.queueUrl });
+/** The Management API endpoint of the stage: `https://<api>.execute-api.<region>.amazonaws.com/<stage>`. */
+export const websocketEndpoint = (stage: WebSocketStage): Environment => ({
+  [`${PREFIX}WEBSOCKET_ENDPOINT`]: stage.callbackUrl,
+});
+export const cognito = (userPoolId: string, clientId: string): Environment => ({
+  [`${PREFIX}COGNITO_USER_POOL_ID`]: userPoolId,
+  [`${PREFIX}COGNITO_CLIENT_ID`]: clientId,
+});
+export const turnTimeout = (seconds: number): Environment => ({ [`${PREFIX}TURN_TIMEOUT_SECS`]: String(seconds) });
+
+/** Variables whose value is optional: an unset one is left out. */
+export function optional(values: Record<string, string | undefined>): Environment {
+  return Object.fromEntries(
+    Object.entries(values)
+      .filter((entry): entry is [string, string] => entry[1] !== undefined)
+      .map(([name, value]) => [`${PREFIX}${name}`, value]),
+  );
+}

@@ -1,0 +1,176 @@
+// The two APIs in front of the stack and the Rust functions behind them:
+//   WebSocket API `$connect` -> ws-connect (verifies the Cognito ID token in `?token=`),
+//   `$disconnect` -> ws-disconnect, `$default` -> ws-message (frames; a turn goes on the queue);
+//   HTTP API `/api/*` with Cognito's JWT authorizer -> http-api (history, conversations, status).
+// Both stages are throttled, so a leaked token cannot run up the bill faster than a person types.
+
+import { Duration, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  CorsHttpMethod,
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+  WebSocketApi,
+  WebSocketStage,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Construct } from 'constructs';
+import type { Auth } from './auth.ts';
+import * as env from './environment.ts';
+import { functionLogs, RustLambda } from './functions.ts';
+import { grantBucketObjects, grantIndexedTableData, grantManageConnections } from './grants.ts';
+import type { TurnQueue } from './queue.ts';
+import type { Storage } from './storage.ts';
+
+export interface GatewayProps {
+  readonly storage: Storage;
+  readonly auth: Auth;
+  readonly turns: TurnQueue;
+  /** The web app's origin (`https://<distribution>`), the only one the HTTP API answers CORS for. */
+  readonly webOrigin: string;
+  /** `SERVERLESS_OPENCLAW_MODEL` and friends, so `/api/status` reports what the agent uses. */
+  readonly providerEnvironment: env.Environment;
+}
+
+/** Requests per second (steady, burst) per stage. */
+const THROTTLE = { rateLimit: 20, burstLimit: 40 };
+
+export class Gateway extends Construct {
+  readonly webSocketApi: WebSocketApi;
+  readonly webSocketStage: WebSocketStage;
+  readonly httpApi: HttpApi;
+  /** ws-connect, ws-disconnect, ws-message, http-api. */
+  readonly functions: readonly RustLambda[];
+
+  constructor(scope: Construct, id: string, props: GatewayProps) {
+    super(scope, id);
+    const { storage, auth, turns } = props;
+
+    this.webSocketApi = new WebSocketApi(this, 'Sockets', { description: 'serverless-openclaw chat frames' });
+    this.webSocketStage = new WebSocketStage(this, 'SocketsStage', {
+      webSocketApi: this.webSocketApi,
+      stageName: 'live',
+      autoDeploy: true,
+      throttle: THROTTLE,
+    });
+    Validations.of(this.webSocketStage).acknowledge({
+      id: 'AwsSolutions-APIG1',
+      reason:
+        'WebSocket access logs need the account-wide API Gateway CloudWatch role, which this stack does not take over; each function logs its connects, frames and disconnects.',
+    });
+
+    const connect = new RustLambda(this, 'WsConnect', {
+      binary: 'ws-connect',
+      description: 'WebSocket $connect: verifies the Cognito ID token and records the connection',
+      timeout: Duration.seconds(10),
+      environment: {
+        ...env.connectionsTable(storage.connections),
+        ...env.cognito(auth.userPool.userPoolId, auth.client.userPoolClientId),
+      },
+    });
+    grantIndexedTableData(storage.connections, connect.role, 'write');
+
+    const disconnect = new RustLambda(this, 'WsDisconnect', {
+      binary: 'ws-disconnect',
+      description: 'WebSocket $disconnect: removes the connection record',
+      timeout: Duration.seconds(10),
+      environment: env.connectionsTable(storage.connections),
+    });
+    grantIndexedTableData(storage.connections, disconnect.role, 'write');
+
+    const message = new RustLambda(this, 'WsMessage', {
+      binary: 'ws-message',
+      description: 'WebSocket $default: chat frames; a user message is stored and queued as a turn',
+      timeout: Duration.seconds(15),
+      environment: {
+        ...env.conversationsTable(storage.conversations),
+        ...env.connectionsTable(storage.connections),
+        ...env.leasesTable(storage.leases),
+        ...env.turnQueue(turns.queue),
+        ...env.websocketEndpoint(this.webSocketStage),
+      },
+    });
+    storage.conversations.grantReadWriteData(message.role);
+    grantIndexedTableData(storage.connections, message.role, 'readWrite');
+    storage.leases.grantReadWriteData(message.role);
+    turns.queue.grantSendMessages(message.role);
+    grantManageConnections(this.webSocketApi, message.role);
+
+    this.webSocketApi.addRoute('$connect', { integration: new WebSocketLambdaIntegration('Connect', connect.function) });
+    this.webSocketApi.addRoute('$disconnect', {
+      integration: new WebSocketLambdaIntegration('Disconnect', disconnect.function),
+    });
+    this.webSocketApi.addRoute('$default', { integration: new WebSocketLambdaIntegration('Message', message.function) });
+    Validations.of(this.webSocketApi).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'WebSocket APIs authorize at $connect only: ws-connect verifies the Cognito ID token (signature, issuer, audience, expiry) and refuses the upgrade otherwise; later frames are tied to that verified connection.',
+    });
+
+    const rest = new RustLambda(this, 'HttpApi', {
+      binary: 'http-api',
+      description: 'HTTP API: conversations, history, status (the user comes from the JWT authorizer)',
+      timeout: Duration.seconds(20),
+      environment: {
+        ...env.conversationsTable(storage.conversations),
+        ...env.connectionsTable(storage.connections),
+        ...env.leasesTable(storage.leases),
+        ...env.dataBucket(storage.bucket),
+        ...env.turnQueue(turns.queue),
+        ...env.websocketEndpoint(this.webSocketStage),
+        ...props.providerEnvironment,
+      },
+    });
+    storage.conversations.grantReadWriteData(rest.role);
+    grantIndexedTableData(storage.connections, rest.role, 'readWrite');
+    storage.leases.grantReadWriteData(rest.role);
+    grantBucketObjects(storage.bucket, rest.role);
+    turns.queue.grantSendMessages(rest.role);
+    grantManageConnections(this.webSocketApi, rest.role);
+
+    this.httpApi = new HttpApi(this, 'Rest', {
+      description: 'serverless-openclaw REST API',
+      createDefaultStage: false,
+      corsPreflight: {
+        allowOrigins: [props.webOrigin],
+        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.PUT, CorsHttpMethod.PATCH, CorsHttpMethod.DELETE],
+        allowHeaders: ['authorization', 'content-type'],
+        maxAge: Duration.days(1),
+      },
+    });
+    const accessLogs = functionLogs(this, 'RestAccessLogs');
+    new HttpStage(this, 'RestStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: THROTTLE,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.jsonWithStandardFields(),
+      },
+    });
+    // Every route needs a valid ID token for the web client; OPTIONS stays unrouted, so API Gateway
+    // answers CORS preflights itself, before any authorizer.
+    this.httpApi.addRoutes({
+      path: '/api/{proxy+}',
+      methods: [HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE],
+      integration: new HttpLambdaIntegration('Rest', rest.function),
+      authorizer: new HttpUserPoolAuthorizer('Cognito', auth.userPool, { userPoolClients: [auth.client] }),
+    });
+
+    this.functions = [connect, disconnect, message, rest];
+  }
+
+  /** The REST base URL (no trailing slash): the web app calls `<apiUrl>/api/...`. */
+  get apiUrl(): string {
+    return this.httpApi.apiEndpoint;
+  }
+
+  /** The URL the web app opens: `wss://<api>.execute-api.<region>.amazonaws.com/live`. */
+  get webSocketUrl(): string {
+    return this.webSocketStage.url;
+  }
+}

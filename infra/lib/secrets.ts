@@ -1,0 +1,40 @@
+// Secrets: SSM SecureString parameters. CloudFormation cannot create SecureStrings (and a value in a
+// template would be readable by anyone who can read the stack), so `make deploy` writes them with the
+// AWS CLI under `/serverless-openclaw/<stack>/<name>`, and the stack only names them and grants reads.
+// They are encrypted with the AWS-managed `aws/ssm` key: no customer key, no monthly key fee.
+
+import { Stack } from 'aws-cdk-lib';
+import { type IStringParameter, StringParameter } from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import type { LlmProvider } from './settings.ts';
+
+/** The parameter of each provider's key and the agent variable that names it (docs/configuration.md). */
+const API_KEYS: Record<LlmProvider, { readonly name: string; readonly variable: string }> = {
+  anthropic: { name: 'anthropic-api-key', variable: 'SERVERLESS_OPENCLAW_ANTHROPIC_API_KEY_PARAMETER' },
+  openai: { name: 'openai-api-key', variable: 'SERVERLESS_OPENCLAW_OPENAI_API_KEY_PARAMETER' },
+  compatible: { name: 'llm-api-key', variable: 'SERVERLESS_OPENCLAW_LLM_API_KEY_PARAMETER' },
+};
+
+/** `/serverless-openclaw/<stack>/<name>`: the path scripts/deploy.sh writes to. */
+export function secretName(stackName: string, name: string): string {
+  return `/serverless-openclaw/${stackName}/${name}`;
+}
+
+export interface SecretsProps {
+  readonly llmProvider: LlmProvider;
+}
+
+export class Secrets extends Construct {
+  readonly apiKey: { readonly parameter: IStringParameter; readonly variable: string };
+
+  constructor(scope: Construct, id: string, props: SecretsProps) {
+    super(scope, id);
+    const { name, variable } = API_KEYS[props.llmProvider];
+    this.apiKey = {
+      parameter: StringParameter.fromSecureStringParameterAttributes(this, 'LlmApiKey', {
+        parameterName: secretName(Stack.of(this).stackName, name),
+      }),
+      variable,
+    };
+  }
+}

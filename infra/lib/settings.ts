@@ -1,0 +1,111 @@
+// The deployment's settings, read once from CDK context (`cdk.json`, `-c key=value`, or `make deploy`'s
+// variables) and validated before any construct is built, so a typo fails the synth with its name.
+
+import type { Node } from 'constructs';
+
+/** Where turns run. Only `lambda` exists today; `fargate` and `both` arrive with the Fargate runtime. */
+export type AgentRuntime = 'lambda' | 'fargate' | 'both';
+
+/** Which SSM parameter (and so which runner variable) holds the LLM API key. */
+export type LlmProvider = 'anthropic' | 'openai' | 'compatible';
+
+/** The API an OpenAI- or Anthropic-compatible endpoint speaks (`SERVERLESS_OPENCLAW_LLM_API`). */
+export type LlmApi = 'anthropic-messages' | 'openai-completions';
+
+export interface Settings {
+  readonly stackName: string;
+  readonly agentRuntime: AgentRuntime;
+  readonly llmProvider: LlmProvider;
+  /** `provider/model` for OpenClaw, e.g. `anthropic/claude-sonnet-5`; unset = the agent's default. */
+  readonly model: string | undefined;
+  /** Base URL of the endpoint and the API it speaks (`compatible` only). */
+  readonly llmBaseUrl: string | undefined;
+  readonly llmApi: LlmApi | undefined;
+  /** Lets anyone create an account in the user pool; off by default (the owner is created by the stack). */
+  readonly selfSignUp: boolean;
+  /** At most this many turns run at once (the agent's SQS event source), which also caps the bill. */
+  readonly agentMaxConcurrency: number;
+  /** Days after which a conversation's transcript is deleted (31 or more: they move to Infrequent Access
+   * after 30); unset keeps transcripts. */
+  readonly transcriptRetentionDays: number | undefined;
+}
+
+const AGENT_RUNTIMES: readonly AgentRuntime[] = ['lambda', 'fargate', 'both'];
+const LLM_PROVIDERS: readonly LlmProvider[] = ['anthropic', 'openai', 'compatible'];
+const LLM_APIS: readonly LlmApi[] = ['anthropic-messages', 'openai-completions'];
+
+export class SettingsError extends Error {}
+
+function text(node: Node, key: string): string | undefined {
+  const value: unknown = node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+    throw new SettingsError(`context "${key}" must be a string, not ${JSON.stringify(value)}`);
+  }
+  return String(value);
+}
+
+function oneOf<T extends string>(node: Node, key: string, allowed: readonly T[], fallback: T): T {
+  const value = text(node, key) ?? fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new SettingsError(`context "${key}" is "${value}"; use one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+function integer(node: Node, key: string, min: number, max: number): number | undefined {
+  const value = text(node, key);
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    throw new SettingsError(`context "${key}" is "${value}"; use a whole number from ${min} to ${max}`);
+  }
+  return parsed;
+}
+
+function flag(node: Node, key: string): boolean {
+  const value = text(node, key) ?? 'false';
+  if (value !== 'true' && value !== 'false') {
+    throw new SettingsError(`context "${key}" is "${value}"; use true or false`);
+  }
+  return value === 'true';
+}
+
+/** Reads and checks every setting; throws a SettingsError naming the first bad one. */
+export function settingsFromContext(node: Node): Settings {
+  const stackName = text(node, 'stackName') ?? 'ServerlessOpenClaw';
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,63}$/.test(stackName)) {
+    throw new SettingsError(`context "stackName" is "${stackName}"; use letters, digits and dashes (at most 64)`);
+  }
+  const agentRuntime = oneOf(node, 'agentRuntime', AGENT_RUNTIMES, 'lambda');
+  if (agentRuntime !== 'lambda') {
+    throw new SettingsError(
+      `context "agentRuntime" is "${agentRuntime}": only "lambda" is available; the Fargate runtime is not built yet`,
+    );
+  }
+  const llmProvider = oneOf(node, 'llmProvider', LLM_PROVIDERS, 'anthropic');
+  const model = text(node, 'model');
+  let llmBaseUrl: string | undefined;
+  let llmApi: LlmApi | undefined;
+  if (llmProvider === 'compatible') {
+    llmBaseUrl = text(node, 'llmBaseUrl');
+    if (llmBaseUrl === undefined || !/^https:\/\/[^\s/]+/.test(llmBaseUrl)) {
+      throw new SettingsError('context "llmProvider" is "compatible": set "llmBaseUrl" to the endpoint\'s https:// base URL');
+    }
+    if (model === undefined) {
+      throw new SettingsError('context "llmProvider" is "compatible": set "model" to the endpoint\'s model id');
+    }
+    llmApi = oneOf(node, 'llmApi', LLM_APIS, 'openai-completions');
+  }
+  return {
+    stackName,
+    agentRuntime,
+    llmProvider,
+    model,
+    llmBaseUrl,
+    llmApi,
+    selfSignUp: flag(node, 'selfSignUp'),
+    agentMaxConcurrency: integer(node, 'agentMaxConcurrency', 2, 1000) ?? 5,
+    transcriptRetentionDays: integer(node, 'transcriptRetentionDays', 31, 36500),
+  };
+}

@@ -1,0 +1,109 @@
+// The whole deployment in one stack: storage, auth, secrets, the turn queue, the APIs and their
+// functions, the agent, the web app, schedules and monitoring. Every construct gets what it needs
+// through readonly props; every permission is a grant by the construct that owns the resource.
+
+import { CfnOutput, CfnParameter, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { RuntimeConfig } from '../../web/src/runtimeConfig.ts';
+import { Agent, AGENT_TIMEOUT } from './agent.ts';
+import { Auth } from './auth.ts';
+import * as env from './environment.ts';
+import { Gateway } from './gateway.ts';
+import { Monitoring } from './monitoring.ts';
+import { TurnQueue } from './queue.ts';
+import { Schedules } from './schedules.ts';
+import { Secrets } from './secrets.ts';
+import type { Settings } from './settings.ts';
+import { Storage } from './storage.ts';
+import { Web } from './web.ts';
+
+export interface ServerlessOpenClawStackProps extends StackProps {
+  readonly settings: Settings;
+}
+
+export class ServerlessOpenClawStack extends Stack {
+  readonly storage: Storage;
+  readonly auth: Auth;
+  readonly gateway: Gateway;
+  readonly agent: Agent;
+  readonly schedules: Schedules;
+  readonly web: Web;
+  /** What the web app's config.json says (with CloudFormation tokens until deploy). */
+  readonly runtimeConfig: RuntimeConfig;
+
+  constructor(scope: Construct, id: string, props: ServerlessOpenClawStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+
+    const ownerEmail = new CfnParameter(this, 'OwnerEmail', {
+      type: 'String',
+      description: 'Email of the owner: their user name, where the temporary password, alarms and budget alerts go.',
+      allowedPattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$',
+      constraintDescription: 'must be an email address',
+    }).valueAsString;
+    const monthlyBudgetUsd = new CfnParameter(this, 'MonthlyBudgetUsd', {
+      type: 'Number',
+      description: 'Monthly AWS cost (USD) above which the owner is emailed (80 % actual, 100 % forecast).',
+      default: 10,
+      minValue: 1,
+    }).valueAsNumber;
+
+    const providerEnvironment = env.optional({
+      MODEL: settings.model,
+      LLM_BASE_URL: settings.llmBaseUrl,
+      LLM_API: settings.llmApi,
+    });
+
+    this.storage = new Storage(this, 'Storage', { transcriptRetentionDays: settings.transcriptRetentionDays });
+    this.auth = new Auth(this, 'Auth', { ownerEmail, selfSignUp: settings.selfSignUp });
+    const secrets = new Secrets(this, 'Secrets', { llmProvider: settings.llmProvider });
+    // A message stays hidden for the agent's whole run plus a minute, so it is never handed to a second
+    // agent while the first may still be working on it.
+    const turns = new TurnQueue(this, 'TurnQueue', { visibilityTimeout: AGENT_TIMEOUT.plus(Duration.minutes(1)) });
+    this.web = new Web(this, 'Web');
+    this.gateway = new Gateway(this, 'Gateway', {
+      storage: this.storage,
+      auth: this.auth,
+      turns,
+      webOrigin: this.web.url,
+      providerEnvironment,
+    });
+    this.agent = new Agent(this, 'Agent', {
+      storage: this.storage,
+      turns,
+      webSocketApi: this.gateway.webSocketApi,
+      webSocketStage: this.gateway.webSocketStage,
+      apiKey: secrets.apiKey,
+      providerEnvironment,
+      maxConcurrency: settings.agentMaxConcurrency,
+    });
+    this.schedules = new Schedules(this, 'Schedules', { storage: this.storage });
+    new Monitoring(this, 'Monitoring', {
+      ownerEmail,
+      monthlyBudgetUsd,
+      agent: this.agent.function,
+      gateway: [...this.gateway.functions, this.schedules.watchdog].map((lambda) => lambda.function),
+      turns,
+    });
+
+    this.runtimeConfig = {
+      version: 1,
+      apiUrl: this.gateway.apiUrl,
+      websocketUrl: this.gateway.webSocketUrl,
+      auth: {
+        kind: 'cognito',
+        region: this.region,
+        userPoolId: this.auth.userPool.userPoolId,
+        userPoolClientId: this.auth.client.userPoolClientId,
+      },
+    };
+    this.web.publish(this.runtimeConfig);
+
+    new CfnOutput(this, 'WebUrl', { value: this.web.url, description: 'Open this in a browser' });
+    new CfnOutput(this, 'ApiUrl', { value: this.gateway.apiUrl });
+    new CfnOutput(this, 'WebSocketUrl', { value: this.gateway.webSocketUrl });
+    new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
+    new CfnOutput(this, 'UserPoolClientId', { value: this.auth.client.userPoolClientId });
+    new CfnOutput(this, 'LlmApiKeyParameter', { value: secrets.apiKey.parameter.parameterName });
+  }
+}

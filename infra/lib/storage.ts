@@ -1,0 +1,103 @@
+// Storage: the three DynamoDB tables and the data bucket. Key schemas match the Rust adapters
+// (crates/aws/src/{conversations,connections,leases}.rs create the same tables for the tests).
+// Everything is billed per request and per GB stored: nothing costs money while idle.
+
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, StorageClass } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface StorageProps {
+  /** Days after which a transcript is deleted; undefined keeps them. */
+  readonly transcriptRetentionDays: number | undefined;
+}
+
+export class Storage extends Construct {
+  /** Conversations, messages, dedupe keys (`pk`/`sk`): the user's data, with point-in-time recovery. */
+  readonly conversations: TableV2;
+  /** Open WebSocket connections (`connectionId`, GSI `byUser`); records expire through `ttl`. */
+  readonly connections: TableV2;
+  /** Session leases (`userId`/`conversationId`); a lease expires through `ttl`. */
+  readonly leases: TableV2;
+  /** Transcripts (`transcripts/<user>/<conversation>.jsonl`) and workspaces (`workspaces/<user>/<path>`). */
+  readonly bucket: Bucket;
+
+  constructor(scope: Construct, id: string, props: StorageProps) {
+    super(scope, id);
+
+    this.conversations = new TableV2(this, 'Conversations', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.connections = new TableV2(this, 'Connections', {
+      partitionKey: { name: 'connectionId', type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      timeToLiveAttribute: 'ttl',
+      globalSecondaryIndexes: [
+        {
+          indexName: 'byUser',
+          partitionKey: { name: 'userId', type: AttributeType.STRING },
+          sortKey: { name: 'connectionId', type: AttributeType.STRING },
+          projectionType: ProjectionType.INCLUDE,
+          nonKeyAttributes: ['expiresAt'],
+        },
+      ],
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.leases = new TableV2(this, 'Leases', {
+      partitionKey: { name: 'userId', type: AttributeType.STRING },
+      sortKey: { name: 'conversationId', type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      timeToLiveAttribute: 'ttl',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    for (const table of [this.connections, this.leases]) {
+      Validations.of(table).acknowledge({
+        id: 'AwsSolutions-DDB3',
+        reason:
+          'Short-lived records (a socket, a running turn) that expire within hours through TTL; there is nothing to recover.',
+      });
+    }
+
+    // Versioned, so a conditional overwrite that loses a race, or a bad turn, can be undone by hand;
+    // the old versions are kept 30 days. Small objects never move to cheaper classes (S3 skips objects
+    // under 128 KiB), large transcripts go to Infrequent Access after a month of no change.
+    this.bucket = new Bucket(this, 'Data', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: true,
+      lifecycleRules: [
+        {
+          id: 'old-versions',
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+          expiredObjectDeleteMarker: true,
+        },
+        {
+          id: 'transcripts',
+          prefix: 'transcripts/',
+          transitions: [{ storageClass: StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) }],
+          ...(props.transcriptRetentionDays === undefined
+            ? {}
+            : { expiration: Duration.days(props.transcriptRetentionDays) }),
+        },
+      ],
+    });
+    Validations.of(this.bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        "Only the stack's own functions read and write this private bucket (TLS only, no public access); server access logs would add a second bucket and a log object per request.",
+    });
+    
+  }
+}

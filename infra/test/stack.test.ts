@@ -1,0 +1,329 @@
+// The stack has every resource the deployment needs, with the properties that matter.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Match } from 'aws-cdk-lib/assertions';
+import { GATEWAY_MEMORY_MB } from '../lib/functions.ts';
+import { logicalId, resources, synthesize } from './synth.ts';
+
+const { app, stack, template } = synthesize();
+
+function functionProps(construct: Parameters<typeof logicalId>[0]): Record<string, any> {
+  return resources(template)[logicalId(construct)]!.Properties as Record<string, any>;
+}
+
+describe('storage', () => {
+  it('keeps conversations in an on-demand table with point-in-time recovery', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+  });
+
+  it('expires connections and leases through TTL, with the byUser index on connections', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byUser',
+          KeySchema: [
+            { AttributeName: 'userId', KeyType: 'HASH' },
+            { AttributeName: 'connectionId', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt'] },
+        },
+      ],
+    });
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: 'userId', KeyType: 'HASH' },
+        { AttributeName: 'conversationId', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+    });
+  });
+
+  it('encrypts and versions the data bucket, with lifecycle rules for transcripts and old versions', () => {
+    const bucket = functionProps(stack.storage.bucket);
+    assert.deepEqual(bucket.BucketEncryption, {
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+    assert.deepEqual(bucket.VersioningConfiguration, { Status: 'Enabled' });
+    assert.deepEqual(bucket.PublicAccessBlockConfiguration, {
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    const rules = bucket.LifecycleConfiguration.Rules as Array<Record<string, any>>;
+    const oldVersions = rules.find((rule) => rule.Id === 'old-versions');
+    assert.equal(oldVersions?.NoncurrentVersionExpiration.NoncurrentDays, 30);
+    assert.equal(oldVersions?.AbortIncompleteMultipartUpload.DaysAfterInitiation, 1);
+    const transcripts = rules.find((rule) => rule.Id === 'transcripts');
+    assert.equal(transcripts?.Prefix, 'transcripts/');
+    assert.deepEqual(transcripts?.Transitions, [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }]);
+    assert.equal(transcripts?.ExpirationInDays, undefined, 'transcripts are kept unless a retention is set');
+  });
+
+  it('expires transcripts when a retention is configured', () => {
+    const { stack: retaining, template: retained } = synthesize({ transcriptRetentionDays: '400' });
+    const rules = (resources(retained)[logicalId(retaining.storage.bucket)]!.Properties as any).LifecycleConfiguration
+      .Rules as Array<Record<string, any>>;
+    assert.equal(rules.find((rule) => rule.Id === 'transcripts')?.ExpirationInDays, 400);
+  });
+
+  it('refuses TLS-less access to both buckets', () => {
+    for (const bucket of [stack.storage.bucket, stack.web.bucket]) {
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: logicalId(bucket) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+});
+
+describe('auth', () => {
+  it('has a user pool with optional TOTP, no SMS, and sign-up closed', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPool', {
+      MfaConfiguration: 'OPTIONAL',
+      EnabledMfas: ['SOFTWARE_TOKEN_MFA'],
+      AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+      UsernameAttributes: ['email'],
+    });
+  });
+
+  it('opens sign-up only when the deployment asks for it', () => {
+    synthesize({ selfSignUp: 'true' }).template.hasResourceProperties('AWS::Cognito::UserPool', {
+      AdminCreateUserConfig: { AllowAdminCreateUserOnly: false },
+    });
+  });
+
+  it('gives the web app a public client with SRP sign-in and refresh tokens', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      GenerateSecret: false,
+      ExplicitAuthFlows: Match.arrayWith(['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH']),
+      PreventUserExistenceErrors: 'ENABLED',
+    });
+  });
+
+  it('creates the owner from the OwnerEmail parameter and emails the temporary password', () => {
+    template.hasParameter('OwnerEmail', { Type: 'String' });
+    template.hasResourceProperties('AWS::Cognito::UserPoolUser', {
+      Username: { Ref: 'OwnerEmail' },
+      DesiredDeliveryMediums: ['EMAIL'],
+      UserAttributes: Match.arrayWith([{ Name: 'email', Value: { Ref: 'OwnerEmail' } }]),
+    });
+  });
+});
+
+describe('APIs and gateway functions', () => {
+  it('routes $connect, $disconnect and $default to their functions on a throttled stage', () => {
+    const routes = template.findResources('AWS::ApiGatewayV2::Route', {
+      Properties: { ApiId: { Ref: logicalId(stack.gateway.webSocketApi) } },
+    });
+    assert.deepEqual(
+      Object.values(routes)
+        .map((route) => (route.Properties as { RouteKey: string }).RouteKey)
+        .sort(),
+      ['$connect', '$default', '$disconnect'],
+    );
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      ApiId: { Ref: logicalId(stack.gateway.webSocketApi) },
+      StageName: 'live',
+      DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
+    });
+  });
+
+  it('protects every REST route with the Cognito JWT authorizer and answers CORS for the web origin only', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: {
+        Audience: [{ Ref: logicalId(stack.auth.client) }],
+        Issuer: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['https://cognito-idp.'])]) }),
+      },
+    });
+    const routes = Object.values(
+      template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: logicalId(stack.gateway.httpApi) } } }),
+    ).map((route) => route.Properties as Record<string, any>);
+    assert.deepEqual(routes.map((route) => route.RouteKey).sort(), [
+      'DELETE /api/{proxy+}',
+      'GET /api/{proxy+}',
+      'PATCH /api/{proxy+}',
+      'POST /api/{proxy+}',
+      'PUT /api/{proxy+}',
+    ]);
+    for (const route of routes) assert.equal(route.AuthorizationType, 'JWT', route.RouteKey);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'HTTP',
+      CorsConfiguration: Match.objectLike({
+        AllowOrigins: [{ 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [logicalId(stack.web.distribution), 'DomainName'] }]] }],
+      }),
+    });
+  });
+
+  it('runs every gateway function on arm64 provided.al2023 with at most 256 MB', () => {
+    assert.equal(stack.gateway.functions.length, 4);
+    const rust = Object.values(resources(template)).filter(
+      (resource) => resource.Type === 'AWS::Lambda::Function' && (resource.Properties as any).Runtime === 'provided.al2023',
+    );
+    assert.equal(rust.length, 5, 'ws-connect, ws-disconnect, ws-message, http-api, watchdog');
+    for (const fn of rust) {
+      const props = fn.Properties as Record<string, any>;
+      assert.deepEqual(props.Architectures, ['arm64']);
+      assert.ok(props.MemorySize <= 256 && props.MemorySize === GATEWAY_MEMORY_MB, `${props.Description}: ${props.MemorySize}`);
+      assert.equal(props.Handler, 'bootstrap');
+    }
+  });
+
+  it('tells ws-connect which pool and client to trust', () => {
+    const [connect] = stack.gateway.functions;
+    const variables = functionProps(connect!.function).Environment.Variables;
+    assert.deepEqual(variables.SERVERLESS_OPENCLAW_COGNITO_USER_POOL_ID, { Ref: logicalId(stack.auth.userPool) });
+    assert.deepEqual(variables.SERVERLESS_OPENCLAW_COGNITO_CLIENT_ID, { Ref: logicalId(stack.auth.client) });
+    assert.deepEqual(variables.SERVERLESS_OPENCLAW_CONNECTIONS_TABLE, { Ref: logicalId(stack.storage.connections) });
+  });
+});
+
+describe('agent', () => {
+  const agent = () => functionProps(stack.agent.function);
+
+  it('is a 2048 MB, 15-minute, arm64 container image function', () => {
+    const props = agent();
+    assert.equal(props.PackageType, 'Image');
+    assert.equal(props.MemorySize, 2048);
+    assert.equal(props.Timeout, 900);
+    assert.deepEqual(props.Architectures, ['arm64']);
+  });
+
+  it('is built by CDK from docker/agent.Dockerfile for linux/arm64 (no manual ECR step)', () => {
+    const assembly = app.synth();
+    const manifest = JSON.parse(readFileSync(join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'));
+    const images = Object.values(manifest.dockerImages) as Array<{ source: Record<string, string> }>;
+    assert.equal(images.length, 1);
+    assert.equal(images[0]!.source.dockerFile, 'docker/agent.Dockerfile');
+    assert.equal(images[0]!.source.platform, 'linux/arm64');
+  });
+
+  it('takes one turn per SQS message and reports partial batch failures', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(stack.agent.function) },
+      EventSourceArn: Match.objectLike({ 'Fn::GetAtt': Match.arrayWith(['Arn']) }),
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+  });
+
+  it('ends a turn before Lambda would stop it, and reads the API key from SSM', () => {
+    const variables = agent().Environment.Variables;
+    assert.equal(variables.SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS, '600');
+    assert.equal(
+      variables.SERVERLESS_OPENCLAW_ANTHROPIC_API_KEY_PARAMETER,
+      '/serverless-openclaw/ServerlessOpenClaw/anthropic-api-key',
+    );
+    assert.equal(variables.ANTHROPIC_API_KEY, undefined, 'no key value in the template');
+  });
+
+  it('names the provider the deployment chose', () => {
+    const { stack: custom, template: customTemplate } = synthesize({
+      llmProvider: 'compatible',
+      llmBaseUrl: 'https://llm.example/v1',
+      model: 'qwen3-coder',
+      llmApi: 'openai-completions',
+    });
+    const variables = (resources(customTemplate)[logicalId(custom.agent.function)]!.Properties as any).Environment.Variables;
+    assert.equal(variables.SERVERLESS_OPENCLAW_LLM_API_KEY_PARAMETER, '/serverless-openclaw/ServerlessOpenClaw/llm-api-key');
+    assert.equal(variables.SERVERLESS_OPENCLAW_LLM_BASE_URL, 'https://llm.example/v1');
+    assert.equal(variables.SERVERLESS_OPENCLAW_LLM_API, 'openai-completions');
+    assert.equal(variables.SERVERLESS_OPENCLAW_MODEL, 'qwen3-coder');
+  });
+});
+
+describe('turn queue', () => {
+  it('is FIFO, deduplicated per message group, hidden longer than a turn can run, with a FIFO DLQ after 3 tries', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      VisibilityTimeout: 960,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { maxReceiveCount: 3, deadLetterTargetArn: Match.anyValue() },
+    });
+    assert.equal(Object.keys(template.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true } })).length, 2);
+  });
+});
+
+describe('web', () => {
+  it('serves the private bucket through CloudFront with origin access control and an SPA fallback', () => {
+    template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        DefaultRootObject: 'index.html',
+        DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: 'redirect-to-https' }),
+        Origins: [Match.objectLike({ OriginAccessControlId: Match.anyValue(), S3OriginConfig: { OriginAccessIdentity: '' } })],
+        CustomErrorResponses: [403, 404].map((code) => ({
+          ErrorCode: code,
+          ResponseCode: 200,
+          ResponsePagePath: '/index.html',
+          ErrorCachingMinTTL: 0,
+        })),
+      }),
+    });
+  });
+
+  it('sends a content security policy that allows only this region\'s APIs and Cognito', () => {
+    const policy = Object.values(template.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0]!;
+    const csp = JSON.stringify((policy.Properties as any).ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy);
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.match(csp, /wss:\/\/\*\.execute-api\./);
+    assert.match(csp, /https:\/\/cognito-idp\./);
+  });
+});
+
+describe('schedules and monitoring', () => {
+  it('runs the watchdog every 15 minutes', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(15 minutes)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(stack.schedules.watchdog.function), 'Arn'] } })],
+    });
+  });
+
+  it('alarms on dead letters, agent errors and throttles, and stuck turns, by email', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties as any);
+    const metric = (name: string) => alarms.find((alarm) => alarm.MetricName === name);
+    assert.equal(metric('ApproximateNumberOfMessagesVisible')?.Namespace, 'AWS/SQS');
+    assert.equal(metric('Errors')?.Namespace, 'AWS/Lambda');
+    assert.equal(metric('Throttles')?.Namespace, 'AWS/Lambda');
+    assert.equal(metric('StuckTurns')?.Namespace, 'ServerlessOpenClaw');
+    for (const alarm of alarms) {
+      assert.equal(alarm.AlarmActions.length, 1);
+      assert.equal(alarm.TreatMissingData, 'notBreaching');
+    }
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: { Ref: 'OwnerEmail' } });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('emails the owner from an AWS Budgets budget at the configured monthly amount', () => {
+    template.hasParameter('MonthlyBudgetUsd', { Type: 'Number', Default: 10 });
+    template.hasResourceProperties('AWS::Budgets::Budget', {
+      Budget: { BudgetType: 'COST', TimeUnit: 'MONTHLY', BudgetLimit: { Amount: { Ref: 'MonthlyBudgetUsd' }, Unit: 'USD' } },
+      NotificationsWithSubscribers: Match.arrayWith([
+        Match.objectLike({ Subscribers: [{ SubscriptionType: 'EMAIL', Address: { Ref: 'OwnerEmail' } }] }),
+      ]),
+    });
+  });
+});
