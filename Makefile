@@ -12,7 +12,8 @@ export PATH := $(CURDIR)/.tools/node/node_modules/node/bin:$(PATH)
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: help run test bench runner web chromium moto lint test-rust test-js fake-llm check-docker clean
+.PHONY: help run test bench runner web infra chromium moto lint test-rust test-js test-infra fake-llm check-docker \
+	doctor deploy destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +24,7 @@ run: runner web ## Run local mode (ARGS="--port 9000 --data-dir DIR" to change d
 test: runner web chromium moto ## The whole test suite (what CI runs)
 	$(MAKE) lint
 	$(MAKE) check-docker
+	$(MAKE) test-infra
 	$(MAKE) test-rust
 	$(MAKE) test-js
 
@@ -43,6 +45,25 @@ bench: runner moto ## Agent cold start, warm turns, runner RSS; Lambda gateway i
 	$(CARGO) build --release -p serverless-openclaw-lambdas --bins
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example gateway_bench
 
+test-infra: infra web ## CDK app: type check, assertion tests, synth, cfn-lint and checkov (no AWS account needed)
+	scripts/install-python-tools.sh cfn-lint
+	scripts/install-python-tools.sh checkov
+	npm --prefix infra run typecheck
+	npm --prefix infra test
+	rm -rf infra/cdk.out
+	cd infra && SERVERLESS_OPENCLAW_SKIP_BUNDLING=1 npx cdk synth --quiet --no-notices > /dev/null
+	cd infra && ../.tools/cfn-lint/bin/cfn-lint --config-file .cfnlintrc.yaml cdk.out/*.template.json
+	cd infra && ../.tools/checkov/bin/checkov --config-file .checkov.yaml --file cdk.out/*.template.json
+
+doctor: runner ## Check what a deploy needs (AWS credentials and region, Docker, cargo-lambda, ...)
+	scripts/doctor.sh
+
+deploy: runner ## Deploy to the AWS account of your credentials (docs/deployment.md)
+	scripts/deploy.sh
+
+destroy: runner ## Remove everything `make deploy` created (asks first)
+	scripts/destroy.sh
+
 fake-llm: ## Run the fake LLM by hand (prints its base URL)
 	$(CARGO) run -p serverless-openclaw-testkit --bin fake-llm
 
@@ -54,6 +75,12 @@ web: .tools/web.stamp ## Install the web UI's packages and build web/dist
 .tools/web.stamp: web/package.json web/package-lock.json $(WEB_SOURCES) | runner
 	npm --prefix web ci --no-audit --no-fund
 	npm --prefix web run build
+	@mkdir -p .tools && touch $@
+
+infra: .tools/infra.stamp ## Install the CDK app's packages
+
+.tools/infra.stamp: infra/package.json infra/package-lock.json | runner
+	npm --prefix infra ci --no-audit --no-fund
 	@mkdir -p .tools && touch $@
 
 check-docker: ## Lint docker/*.Dockerfile (hadolint) and check their COPY sources (no Docker needed)
@@ -68,4 +95,4 @@ chromium: ## Install Chromium for the browser test (Debian's package)
 	scripts/install-chromium.sh
 
 clean: ## Remove build output and installed tools (not your data)
-	rm -rf target .tools web/dist web/node_modules runner/node_modules
+	rm -rf target .tools web/dist web/node_modules runner/node_modules infra/node_modules infra/cdk.out

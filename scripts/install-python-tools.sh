@@ -6,12 +6,14 @@
 #   scripts/install-python-tools.sh hadolint  the Dockerfile linter          -> .tools/hadolint/bin/hadolint
 #   scripts/install-python-tools.sh cfn-lint  the CloudFormation linter      -> .tools/cfn-lint/bin/cfn-lint
 #   scripts/install-python-tools.sh checkov   the IaC scanner                -> .tools/checkov/bin/checkov
+#   scripts/install-python-tools.sh awscli    the AWS CLI (deploy)           -> .tools/awscli/bin/aws
+#   scripts/install-python-tools.sh cargo-lambda  Rust Lambda builds (deploy) -> .tools/cargo-lambda/bin/cargo-lambda
 #
 # Needs: python3 (3.11) with venv, sha256sum.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tool="${1:?usage: install-python-tools.sh moto|hadolint|cfn-lint|checkov}"
+tool="${1:?usage: install-python-tools.sh moto|hadolint|cfn-lint|checkov|awscli|cargo-lambda}"
 requirements="$ROOT/tools/$tool-requirements.txt"
 venv="$ROOT/.tools/$tool"
 stamp="$venv/.install-stamp"

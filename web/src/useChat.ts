@@ -21,6 +21,7 @@ import {
   type ClientFrame,
   type SendMessageFrame,
 } from './protocol';
+import { restUrl, socketUrl, type RuntimeConfig } from './runtimeConfig';
 
 /** Reconnect delays grow from the first to the last, doubling, with ±25 % jitter. */
 const RECONNECT_FIRST_MS = 500;
@@ -37,16 +38,14 @@ export interface Chat {
   cancel: () => void;
 }
 
-function socketUrl(token: string): string {
-  const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
-  return `${scheme}://${window.location.host}/ws?token=${encodeURIComponent(token)}`;
-}
-
-async function fetchHistory(token: string, conversationId: string): Promise<ChatAction> {
+async function fetchHistory(config: RuntimeConfig, token: string, conversationId: string): Promise<ChatAction> {
   const path = `/api/conversations/${encodeURIComponent(conversationId)}/messages?limit=${HISTORY_LIMIT}`;
   let response: Response;
   try {
-    response = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
+    response = await fetch(restUrl(config, path, window.location.href), {
+      headers: { Authorization: `Bearer ${token}` },
+      cache: 'no-store',
+    });
   } catch {
     return { kind: 'historyFailed', message: 'Could not reach the server.' };
   }
@@ -64,7 +63,7 @@ async function fetchHistory(token: string, conversationId: string): Promise<Chat
     : { kind: 'historyLoaded', messages };
 }
 
-export function useChat(token: string, conversationId: string = DEFAULT_CONVERSATION_ID): Chat {
+export function useChat(config: RuntimeConfig, token: string, conversationId: string = DEFAULT_CONVERSATION_ID): Chat {
   const [state, dispatch] = useReducer(chatReducer, conversationId, initialChatState);
   const socketRef = useRef<WebSocket | null>(null);
   // The socket's handlers outlive renders; they read the latest state through this ref.
@@ -106,7 +105,7 @@ export function useChat(token: string, conversationId: string = DEFAULT_CONVERSA
 
     function connect() {
       retryTimer = undefined;
-      const ws = new WebSocket(socketUrl(token));
+      const ws = new WebSocket(socketUrl(config, token, window.location.href));
       socket = ws;
       ws.onopen = () => {
         opened = true;
@@ -152,7 +151,7 @@ export function useChat(token: string, conversationId: string = DEFAULT_CONVERSA
       window.removeEventListener('online', onOnline);
       if (socket !== null) drop(socket);
     };
-  }, [token, authInvalid]);
+  }, [config, token, authInvalid]);
 
   // One history request at a time; when it ends, `state.history` changes and a stale flag raised meanwhile
   // starts the next one.
@@ -161,11 +160,11 @@ export function useChat(token: string, conversationId: string = DEFAULT_CONVERSA
     if (!state.historyStale || authInvalid || historyInFlight.current) return;
     historyInFlight.current = true;
     dispatch({ kind: 'historyRequested' });
-    void fetchHistory(token, conversationId).then((action) => {
+    void fetchHistory(config, token, conversationId).then((action) => {
       historyInFlight.current = false;
       dispatch(action);
     });
-  }, [state.historyStale, state.history, authInvalid, token, conversationId]);
+  }, [state.historyStale, state.history, authInvalid, config, token, conversationId]);
 
   const send = useCallback(
     (text: string): boolean => {

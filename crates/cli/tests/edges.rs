@@ -54,6 +54,14 @@ async fn a_missing_or_wrong_token_is_refused_with_401_everywhere() {
             .unwrap(),
         "ok"
     );
+    // The web UI's runtime configuration is public, like the page (web/src/runtimeConfig.ts).
+    let config = http.get(app.url("/config.json")).send().await.unwrap();
+    assert_eq!(config.status(), 200);
+    assert_eq!(config.headers()["cache-control"], "no-cache");
+    assert_eq!(
+        config.json::<serde_json::Value>().await.unwrap(),
+        json!({"version": 1, "apiUrl": "/", "websocketUrl": "/ws", "auth": {"kind": "token"}})
+    );
 }
 
 #[tokio::test]

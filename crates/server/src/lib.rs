@@ -1,5 +1,5 @@
 //! The HTTP surface of serverless-openclaw: [`app`] builds the axum router with the WebSocket chat
-//! (`/ws`), the REST API (`/api/*`), `/healthz` and the web UI files. Local mode serves it directly;
+//! (`/ws`), the REST API (`/api/*`), `/healthz`, the web UI's `/config.json` and the web UI files. Local mode serves it directly;
 //! tests drive it with `oneshot` or over a real socket.
 //!
 //! - [`auth`]: who is calling (the local access token, or the claims API Gateway's JWT authorizer
@@ -40,11 +40,12 @@ pub struct AppState {
     pub web_dir: Option<PathBuf>,
 }
 
-/// The router: `/healthz`, `/ws`, `/api/*`, and the web UI for everything else.
+/// The router: `/healthz`, `/config.json`, `/ws`, `/api/*`, and the web UI for everything else.
 pub fn app(state: AppState) -> Router {
     let web = state.web_dir.clone();
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/config.json", get(rest::runtime_config))
         .route("/ws", get(ws::upgrade))
         .route(
             "/api/conversations",

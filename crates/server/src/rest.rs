@@ -214,6 +214,21 @@ pub async fn not_found(Caller(_): Caller) -> ApiError {
     )
 }
 
+/// The web UI's runtime configuration in local mode (the contract is `web/src/runtimeConfig.ts`; on AWS
+/// the CDK app writes the same file): REST and WebSocket on this origin, the access token from the URL.
+/// Public, like the page itself, and never cached, so a restarted server is picked up on reload.
+pub async fn runtime_config() -> impl IntoResponse {
+    (
+        [(axum::http::header::CACHE_CONTROL, "no-cache")],
+        Json(json!({
+            "version": 1,
+            "apiUrl": "/",
+            "websocketUrl": "/ws",
+            "auth": { "kind": "token" },
+        })),
+    )
+}
+
 pub async fn web_not_built() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,

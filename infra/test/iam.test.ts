@@ -1,0 +1,93 @@
+// Least privilege, checked on the template: no `*` action, no `*` resource except where AWS has no
+// resource-level permission (listed below with the reason), no managed policies on our functions.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { resources, synthesize } from './synth.ts';
+
+/**
+ * Actions that may name `Resource: "*"`, because AWS offers no resource-level permission for them.
+ * Empty today: every statement in the template names its resources. A new entry needs its reason.
+ */
+const RESOURCE_STAR_ALLOWED: Readonly<Record<string, string>> = {};
+
+/** The only managed policy, on the roles of CDK's deploy-time helper functions (not on ours). */
+const BASIC_EXECUTION = 'service-role/AWSLambdaBasicExecutionRole';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+function statements(template: ReturnType<typeof synthesize>['template']): Array<{ id: string; statement: Statement }> {
+  const found: Array<{ id: string; statement: Statement }> = [];
+  for (const [id, resource] of Object.entries(resources(template))) {
+    const props = resource.Properties as Record<string, any> | undefined;
+    const documents =
+      resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy'
+        ? [props?.PolicyDocument]
+        : resource.Type === 'AWS::IAM::Role'
+          ? ((props?.Policies ?? []) as Array<{ PolicyDocument: unknown }>).map((policy) => policy.PolicyDocument)
+          : [];
+    for (const document of documents) {
+      for (const statement of (document as { Statement: Statement[] }).Statement) found.push({ id, statement });
+    }
+  }
+  return found;
+}
+
+const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+describe('IAM', () => {
+  const { template } = synthesize();
+  const all = statements(template);
+
+  it('has statements to check', () => {
+    assert.ok(all.length > 20, `${all.length} statements`);
+  });
+
+  it('never allows every action of a service or of all services', () => {
+    for (const { id, statement } of all) {
+      for (const action of list(statement.Action)) {
+        assert.ok(action !== '*' && !/^[a-z0-9-]+:\*$/.test(action), `${id} allows ${action}`);
+      }
+    }
+  });
+
+  it('names a resource in every statement, except for actions AWS cannot scope', () => {
+    for (const { id, statement } of all) {
+      if (!list(statement.Resource).includes('*')) continue;
+      for (const action of list(statement.Action)) {
+        assert.ok(action in RESOURCE_STAR_ALLOWED, `${id} allows ${action} on every resource`);
+      }
+    }
+  });
+
+  it('gives our functions no managed policies', () => {
+    const roles = Object.entries(resources(template)).filter(([, resource]) => resource.Type === 'AWS::IAM::Role');
+    for (const [id, role] of roles) {
+      const managed = ((role.Properties as any).ManagedPolicyArns ?? []) as unknown[];
+      if (managed.length === 0) continue;
+      assert.ok(id.startsWith('Custom'), `${id} has managed policies`);
+      assert.equal(managed.length, 1, id);
+      assert.ok(JSON.stringify(managed[0]).endsWith(`:iam::aws:policy/${BASIC_EXECUTION}"]]}`) ||
+        JSON.stringify(managed[0]).endsWith(`:iam::aws:policy/${BASIC_EXECUTION}"}`), `${id}: ${JSON.stringify(managed[0])}`);
+    }
+  });
+
+  it('lets only the agent read the API key parameter', () => {
+    const readers = all.filter(({ statement }) => list(statement.Action).includes('ssm:GetParameter'));
+    assert.equal(readers.length, 1);
+    assert.match(readers[0]!.id, /^AgentRole/);
+    assert.match(JSON.stringify(readers[0]!.statement.Resource), /parameter\/serverless-openclaw\/ServerlessOpenClaw\/anthropic-api-key/);
+  });
+
+  it('lets only the functions that push post to WebSocket connections', () => {
+    const pushers = all
+      .filter(({ statement }) => list(statement.Action).includes('execute-api:ManageConnections'))
+      .map(({ id }) => id.replace(/[0-9A-F]{8}$/, ''))
+      .sort();
+    assert.deepEqual(pushers, ['AgentRoleDefaultPolicy', 'GatewayHttpApiRoleDefaultPolicy', 'GatewayWsMessageRoleDefaultPolicy']);
+  });
+});

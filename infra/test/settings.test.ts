@@ -1,0 +1,46 @@
+// Context settings: defaults, and a clear error for each bad value before anything is built.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { App } from 'aws-cdk-lib';
+import { settingsFromContext } from '../lib/settings.ts';
+
+const settings = (context: Record<string, string>) => settingsFromContext(new App({ context }).node);
+
+describe('settings', () => {
+  it('defaults to the Lambda runtime, Anthropic, closed sign-up and 5 concurrent turns', () => {
+    assert.deepEqual(settings({}), {
+      stackName: 'ServerlessOpenClaw',
+      agentRuntime: 'lambda',
+      llmProvider: 'anthropic',
+      model: undefined,
+      llmBaseUrl: undefined,
+      llmApi: undefined,
+      selfSignUp: false,
+      agentMaxConcurrency: 5,
+      transcriptRetentionDays: undefined,
+    });
+  });
+
+  it('refuses the Fargate runtimes until they exist', () => {
+    for (const agentRuntime of ['fargate', 'both']) {
+      assert.throws(() => settings({ agentRuntime }), /only "lambda" is available/);
+    }
+  });
+
+  it('names the bad setting and what is allowed', () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ agentRuntime: 'ec2' }, /"agentRuntime" is "ec2"; use one of lambda, fargate, both/],
+      [{ llmProvider: 'gemini' }, /"llmProvider" is "gemini"; use one of anthropic, openai, compatible/],
+      [{ llmProvider: 'compatible' }, /set "llmBaseUrl"/],
+      [{ llmProvider: 'compatible', llmBaseUrl: 'http://plain.example' }, /https:\/\/ base URL/],
+      [{ llmProvider: 'compatible', llmBaseUrl: 'https://llm.example' }, /set "model"/],
+      [{ llmProvider: 'compatible', llmBaseUrl: 'https://llm.example', model: 'm', llmApi: 'grpc' }, /"llmApi" is "grpc"/],
+      [{ selfSignUp: 'yes' }, /"selfSignUp" is "yes"; use true or false/],
+      [{ agentMaxConcurrency: '1' }, /"agentMaxConcurrency" is "1"; use a whole number from 2 to 1000/],
+      [{ transcriptRetentionDays: '7' }, /from 31 to 36500/],
+      [{ stackName: 'my stack' }, /"stackName" is "my stack"/],
+    ];
+    for (const [context, message] of cases) assert.throws(() => settings(context), message, JSON.stringify(context));
+  });
+});

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# `make deploy`: one command from a clone to a running deployment in the AWS account of your
+# credentials (docs/deployment.md). Checks prerequisites (scripts/doctor.sh), asks for what it does
+# not know yet, stores the secrets as SSM SecureStrings (never in the repo or the template), builds
+# the web app, lets `cdk deploy` build the Rust functions (cargo-lambda) and the agent image (Docker),
+# and prints the web URL and the owner's first sign-in steps. Running it again updates the stack.
+#
+# Settings (environment variables; asked for when needed and not set):
+#   OWNER_EMAIL             the owner's email (first deploy): user name, temporary password, alarms
+#   LLM_PROVIDER            anthropic (default) | openai | compatible
+#   SERVERLESS_OPENCLAW_LLM_API_KEY   the provider's API key (asked on the first deploy; Enter keeps it later)
+#   TELEGRAM_BOT_TOKEN      optional; stored for the Telegram bot
+#   MODEL, LLM_BASE_URL, LLM_API      the model and, for `compatible`, the endpoint
+#   MONTHLY_BUDGET_USD      the AWS Budgets alert (default 10)
+#   AGENT_RUNTIME           lambda (default)
+#   SERVERLESS_OPENCLAW_STACK         the stack name (default ServerlessOpenClaw)
+set -euo pipefail
+# shellcheck source=scripts/aws-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/aws-env.sh"
+cd "$ROOT"
+
+"$ROOT/scripts/doctor.sh"
+AWS_REGION="$(aws_region)"
+export AWS_REGION
+rustup target add aarch64-unknown-linux-gnu >/dev/null
+
+LLM_PROVIDER="${LLM_PROVIDER:-anthropic}"
+case "$LLM_PROVIDER" in
+  anthropic) key_name=anthropic-api-key ;;
+  openai) key_name=openai-api-key ;;
+  compatible) key_name=llm-api-key ;;
+  *) echo "LLM_PROVIDER must be anthropic, openai or compatible (got '$LLM_PROVIDER')" >&2; exit 1 ;;
+esac
+
+parameter_exists() {
+  aws ssm get-parameter --name "$1" --query Parameter.Name --output text >/dev/null 2>&1
+}
+
+# Writes a SecureString through a private temporary file, so the value never appears in a process list.
+put_secret() {
+  local name="$1" value="$2" file
+  file="$(mktemp)"
+  chmod 600 "$file"
+  printf '%s' "$value" > "$file"
+  aws ssm put-parameter --name "$name" --type SecureString --overwrite --value "file://$file" >/dev/null
+  rm -f "$file"
+  echo "Stored $name (SecureString)."
+}
+
+# Asks on the terminal without echo; prints the answer.
+ask_secret() {
+  local prompt="$1" answer
+  read -r -s -p "$prompt" answer </dev/tty
+  echo >/dev/tty
+  printf '%s' "$answer"
+}
+
+parameters=()
+if stack_exists "$STACK"; then
+  echo "Updating stack $STACK in $AWS_REGION."
+  if [ -n "${OWNER_EMAIL:-}" ]; then parameters+=(--parameters "OwnerEmail=$OWNER_EMAIL"); fi
+else
+  echo "Creating stack $STACK in $AWS_REGION."
+  if [ -z "${OWNER_EMAIL:-}" ]; then read -r -p "Owner email (your sign-in name): " OWNER_EMAIL </dev/tty; fi
+  if [[ ! "$OWNER_EMAIL" =~ ^[^[:space:]@]+@[^[:space:]@]+\.[^[:space:]@]+$ ]]; then
+    echo "OWNER_EMAIL must be an email address (got '$OWNER_EMAIL')." >&2
+    exit 1
+  fi
+  parameters+=(--parameters "OwnerEmail=$OWNER_EMAIL")
+fi
+if [ -n "${MONTHLY_BUDGET_USD:-}" ]; then parameters+=(--parameters "MonthlyBudgetUsd=$MONTHLY_BUDGET_USD"); fi
+
+key_parameter="$SECRETS_PATH/$key_name"
+api_key="${SERVERLESS_OPENCLAW_LLM_API_KEY:-}"
+if [ -z "$api_key" ]; then
+  if parameter_exists "$key_parameter"; then
+    api_key="$(ask_secret "$LLM_PROVIDER API key (Enter keeps the stored one): ")"
+  else
+    api_key="$(ask_secret "$LLM_PROVIDER API key: ")"
+    [ -n "$api_key" ] || { echo "An API key is needed for $LLM_PROVIDER." >&2; exit 1; }
+  fi
+fi
+if [ -n "$api_key" ]; then put_secret "$key_parameter" "$api_key"; fi
+
+telegram_token="${TELEGRAM_BOT_TOKEN:-}"
+if [ -z "$telegram_token" ] && [ -t 0 ]; then
+  telegram_token="$(ask_secret "Telegram bot token (optional, Enter skips): ")"
+fi
+if [ -n "$telegram_token" ]; then put_secret "$SECRETS_PATH/telegram-bot-token" "$telegram_token"; fi
+
+context=(-c "stackName=$STACK" -c "agentRuntime=${AGENT_RUNTIME:-lambda}" -c "llmProvider=$LLM_PROVIDER")
+if [ -n "${MODEL:-}" ]; then context+=(-c "model=$MODEL"); fi
+if [ -n "${LLM_BASE_URL:-}" ]; then context+=(-c "llmBaseUrl=$LLM_BASE_URL"); fi
+if [ -n "${LLM_API:-}" ]; then context+=(-c "llmApi=$LLM_API"); fi
+
+make --no-print-directory web infra
+cd infra
+if ! stack_exists CDKToolkit; then npx cdk bootstrap --no-notices "${context[@]}"; fi
+npx cdk deploy "$STACK" --require-approval never --no-notices "${context[@]}" "${parameters[@]}" \
+  --outputs-file cdk.out/outputs.json
+
+output() {
+  node -e 'const o = require(process.argv[1])[process.argv[2]]; process.stdout.write(o[process.argv[3]] ?? "")' \
+    "$PWD/cdk.out/outputs.json" "$STACK" "$1"
+}
+cat <<DONE
+
+Deployed. Open the web app: $(output WebUrl)
+
+First sign-in (owner):
+  1. Cognito has emailed a temporary password to ${OWNER_EMAIL:-the owner's address} (valid 7 days;
+     check spam). Sign in at the URL above with that address and password.
+  2. Choose your own password when asked (12+ characters with upper and lower case, a digit and a symbol).
+  3. Turn on an authenticator app (TOTP) from the settings when you like.
+Confirm the "AWS Notification - Subscription Confirmation" email to receive alarms.
+DONE
