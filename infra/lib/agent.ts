@@ -17,10 +17,10 @@ import { repoPath } from './paths.ts';
 import type { TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
 
-export const AGENT_MEMORY_MB = 2048;
+const AGENT_MEMORY_MB = 2048;
 export const AGENT_TIMEOUT = Duration.minutes(15);
 /** The turn deadline (`SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS`); its lease lasts one minute longer. */
-export const TURN_TIMEOUT = Duration.minutes(10);
+const TURN_TIMEOUT = Duration.minutes(10);
 
 export interface AgentProps {
   readonly storage: Storage;

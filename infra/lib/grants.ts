@@ -15,7 +15,7 @@ function logicalId(resource: IConstruct): string {
 }
 
 /** How cdk-nag writes a `Ref` to the resource, and its `Arn` attribute, in a finding. */
-export const nagRef = (resource: IConstruct) => `<${logicalId(resource)}>`;
+const nagRef = (resource: IConstruct) => `<${logicalId(resource)}>`;
 export const nagArn = (resource: IConstruct) => `<${logicalId(resource)}.Arn>`;
 
 export function acknowledgeWildcards(scope: IConstruct, findings: readonly string[], reason: string): void {

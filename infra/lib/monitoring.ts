@@ -22,7 +22,7 @@ import { Construct } from 'constructs';
 import type { TurnQueue } from './queue.ts';
 
 /** The namespace of the functions' EMF metrics (crates/aws/src/metrics.rs). */
-export const METRICS_NAMESPACE = 'ServerlessOpenClaw';
+const METRICS_NAMESPACE = 'ServerlessOpenClaw';
 
 export interface MonitoringProps {
   readonly ownerEmail: string;

@@ -10,7 +10,7 @@ import { RustLambda } from './functions.ts';
 import { grantIndexedTableData } from './grants.ts';
 import type { Storage } from './storage.ts';
 
-export const WATCHDOG_EVERY = Duration.minutes(15);
+const WATCHDOG_EVERY = Duration.minutes(15);
 
 export interface SchedulesProps {
   readonly storage: Storage;

@@ -16,7 +16,7 @@ const API_KEYS: Record<LlmProvider, { readonly name: string; readonly variable: 
 };
 
 /** `/serverless-openclaw/<stack>/<name>`: the path scripts/deploy.sh writes to. */
-export function secretName(stackName: string, name: string): string {
+function secretName(stackName: string, name: string): string {
   return `/serverless-openclaw/${stackName}/${name}`;
 }
 

@@ -25,7 +25,7 @@ import { acknowledgeWildcards, nagArn } from './grants.ts';
 import { repoPath } from './paths.ts';
 
 /** The built web app (`make web`). */
-export const WEB_DIST = repoPath('web', 'dist');
+const WEB_DIST = repoPath('web', 'dist');
 
 export class Web extends Construct {
   readonly bucket: Bucket;
