@@ -12,7 +12,7 @@ import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import * as env from './environment.ts';
 import { functionLogs, functionRole } from './functions.ts';
-import { grantBucketObjects, grantIndexedTableData, grantManageConnections } from './grants.ts';
+import { grantBucketObjects, grantManageConnections } from './grants.ts';
 import { repoPath } from './paths.ts';
 import type { TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
@@ -55,9 +55,7 @@ export class Agent extends Construct {
       role,
       logGroup,
       environment: {
-        ...env.conversationsTable(storage.conversations),
-        ...env.connectionsTable(storage.connections),
-        ...env.leasesTable(storage.leases),
+        ...storage.tablesEnvironment(),
         ...env.dataBucket(storage.bucket),
         ...env.websocketEndpoint(props.webSocketStage),
         ...env.turnTimeout(TURN_TIMEOUT.toSeconds()),
@@ -65,9 +63,7 @@ export class Agent extends Construct {
         ...props.providerEnvironment,
       },
     });
-    storage.conversations.grantReadWriteData(role);
-    grantIndexedTableData(storage.connections, role, 'readWrite');
-    storage.leases.grantReadWriteData(role);
+    storage.grantTables(role);
     grantBucketObjects(storage.bucket, role);
     grantManageConnections(props.webSocketApi, role);
     props.apiKey.parameter.grantRead(role);

@@ -86,16 +86,12 @@ export class Gateway extends Construct {
       description: 'WebSocket $default: chat frames; a user message is stored and queued as a turn',
       timeout: Duration.seconds(15),
       environment: {
-        ...env.conversationsTable(storage.conversations),
-        ...env.connectionsTable(storage.connections),
-        ...env.leasesTable(storage.leases),
+        ...storage.tablesEnvironment(),
         ...env.turnQueue(turns.queue),
         ...env.websocketEndpoint(this.webSocketStage),
       },
     });
-    storage.conversations.grantReadWriteData(message.role);
-    grantIndexedTableData(storage.connections, message.role, 'readWrite');
-    storage.leases.grantReadWriteData(message.role);
+    storage.grantTables(message.role);
     turns.queue.grantSendMessages(message.role);
     grantManageConnections(this.webSocketApi, message.role);
 
@@ -115,18 +111,14 @@ export class Gateway extends Construct {
       description: 'HTTP API: conversations, history, status (the user comes from the JWT authorizer)',
       timeout: Duration.seconds(20),
       environment: {
-        ...env.conversationsTable(storage.conversations),
-        ...env.connectionsTable(storage.connections),
-        ...env.leasesTable(storage.leases),
+        ...storage.tablesEnvironment(),
         ...env.dataBucket(storage.bucket),
         ...env.turnQueue(turns.queue),
         ...env.websocketEndpoint(this.webSocketStage),
         ...props.providerEnvironment,
       },
     });
-    storage.conversations.grantReadWriteData(rest.role);
-    grantIndexedTableData(storage.connections, rest.role, 'readWrite');
-    storage.leases.grantReadWriteData(rest.role);
+    storage.grantTables(rest.role);
     grantBucketObjects(storage.bucket, rest.role);
     turns.queue.grantSendMessages(rest.role);
     grantManageConnections(this.webSocketApi, rest.role);

@@ -5,7 +5,10 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, StorageClass } from 'aws-cdk-lib/aws-s3';
+import type { Role } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import * as env from './environment.ts';
+import { grantIndexedTableData } from './grants.ts';
 
 export interface StorageProps {
   /** Days after which a transcript is deleted; undefined keeps them. */
@@ -99,5 +102,21 @@ export class Storage extends Construct {
         "Only the stack's own functions read and write this private bucket (TLS only, no public access); server access logs would add a second bucket and a log object per request.",
     });
     
+  }
+
+  /** The variables naming all three tables, for the functions that touch conversations and turns. */
+  tablesEnvironment(): env.Environment {
+    return {
+      ...env.conversationsTable(this.conversations),
+      ...env.connectionsTable(this.connections),
+      ...env.leasesTable(this.leases),
+    };
+  }
+
+  /** Item reads and writes on all three tables. */
+  grantTables(role: Role): void {
+    this.conversations.grantReadWriteData(role);
+    grantIndexedTableData(this.connections, role, 'readWrite');
+    this.leases.grantReadWriteData(role);
   }
 }
