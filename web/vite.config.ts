@@ -1,6 +1,6 @@
 // Build of the chat page. The Rust server serves dist/ at `/` (index.html, then assets/...); relative asset
 // URLs also keep the page working under a path prefix behind CloudFront.
-// `npm run dev` forwards /api and /ws to a running server named by SERVERLESS_OPENCLAW_DEV_SERVER.
+// `npm run dev` forwards /api, /ws and /config.json to a running server named by SERVERLESS_OPENCLAW_DEV_SERVER.
 
 import react from '@vitejs/plugin-react';
 import { loadEnv } from 'vite';
@@ -19,6 +19,7 @@ export default defineConfig(({ mode }) => {
       ? {
           proxy: {
             '/api': devServer,
+            '/config.json': devServer,
             '/ws': { target: devServer, ws: true },
           },
         }
