@@ -55,7 +55,7 @@ test-infra: infra web ## CDK app: type check, assertion tests, synth, cfn-lint a
 	cd infra && ../.tools/cfn-lint/bin/cfn-lint --config-file .cfnlintrc.yaml cdk.out/*.template.json
 	cd infra && ../.tools/checkov/bin/checkov --config-file .checkov.yaml --file cdk.out/*.template.json
 
-doctor: runner ## Check what a deploy needs (AWS credentials and region, Docker, cargo-lambda, ...)
+doctor: ## Check what a deploy needs (AWS credentials and region, Docker, cargo-lambda, ...)
 	scripts/doctor.sh
 
 deploy: runner ## Deploy to the AWS account of your credentials (docs/deployment.md)

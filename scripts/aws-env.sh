@@ -1,9 +1,8 @@
-# Sourced by scripts/{doctor,deploy,destroy}.sh: the pinned deploy tools on PATH (installed into .tools/
-# on first use) and the names every script agrees on. Not executable on its own.
+# Sourced by scripts/{doctor,deploy,destroy}.sh: the pinned AWS CLI on PATH (installed into .tools/ on
+# first use; deploy.sh adds cargo-lambda) and the names every script agrees on. Not executable on its own.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/install-python-tools.sh" awscli
-"$ROOT/scripts/install-python-tools.sh" cargo-lambda
 export PATH="$ROOT/.tools/awscli/bin:$ROOT/.tools/cargo-lambda/bin:$ROOT/.tools/node/node_modules/node/bin:$PATH"
 
 # The stack, as `-c stackName=` of the CDK app; SSM secrets live under /serverless-openclaw/<stack>/

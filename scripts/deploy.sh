@@ -20,6 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/aws-env.sh"
 cd "$ROOT"
 
 "$ROOT/scripts/doctor.sh"
+"$ROOT/scripts/install-python-tools.sh" cargo-lambda
 AWS_REGION="$(aws_region)"
 export AWS_REGION
 rustup target add aarch64-unknown-linux-gnu >/dev/null

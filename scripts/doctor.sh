@@ -52,7 +52,11 @@ if command -v rustup >/dev/null 2>&1; then
 else
   bad "rustup" "The Rust functions are cross-built for arm64; install Rust with rustup (https://rustup.rs)."
 fi
-ok "cargo-lambda $(cargo-lambda lambda --version 2>/dev/null | awk '{print $2}') and the AWS CLI (in .tools/)"
+if command -v cargo-lambda >/dev/null 2>&1; then
+  ok "cargo-lambda $(cargo-lambda lambda --version 2>/dev/null | awk '{print $2}')"
+else
+  later "cargo-lambda (make deploy installs it into .tools/cargo-lambda)"
+fi
 
 if [ "$missing" -ne 0 ]; then
   echo "Fix the MISSING items above, then run make deploy."

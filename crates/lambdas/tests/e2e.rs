@@ -392,4 +392,37 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
         again,
         serde_json::json!({ "expiredConnections": 0, "stuckTurns": 0 })
     );
+
+    // Only a sweep that found something is a metric (a custom metric is billed for every hour it
+    // receives data). stdout is one ordered stream: once the third sweep's line is read, a line from
+    // the quiet second sweep would have been read before it.
+    connections
+        .register(&ConnectionId::parse("late=").unwrap(), &user, an_hour_ago)
+        .await
+        .unwrap();
+    let third = watchdog.invoke(fixtures::scheduled(), GATEWAY_INVOKE).await;
+    assert_eq!(
+        third,
+        serde_json::json!({ "expiredConnections": 1, "stuckTurns": 0 })
+    );
+    let sweep = |line: &str| {
+        let emf: Value = serde_json::from_str(line).ok()?;
+        emf.get("_aws")?;
+        Some((
+            emf["ExpiredConnections"].as_f64()?,
+            emf["StuckTurns"].as_f64()?,
+        ))
+    };
+    watchdog
+        .process
+        .wait_for_line(|l| sweep(l) == Some((1.0, 0.0)), GATEWAY_INVOKE)
+        .await
+        .expect("the third sweep's metric line");
+    let sweeps: Vec<_> = watchdog
+        .process
+        .stdout_lines()
+        .iter()
+        .filter_map(|l| sweep(l))
+        .collect();
+    assert_eq!(sweeps, [(1.0, 1.0), (1.0, 0.0)]);
 }
