@@ -354,6 +354,10 @@ fn message_from(item: &Item, conversation: &ConversationId) -> Result<Message, P
         content: string_of(item, CONTENT)?.to_owned(),
         channel: Channel::from_name(string_of(item, CHANNEL)?).ok_or_else(|| corrupt(CHANNEL))?,
         created_at: from_millis(number_of(item, CREATED_AT)?),
+        cost_usd: match item.get(COST_USD) {
+            None => None,
+            Some(_) => Some(number_of(item, COST_USD)?),
+        },
     })
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::domain::{Channel, NewUserMessage, Turn};
+use crate::domain::{Channel, NewUserMessage, ReplyTarget, Turn};
 use crate::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use crate::ports::{ClientPush, ConversationStore, PortError, TurnQueue};
 use crate::protocol::{
@@ -28,6 +28,8 @@ pub struct Submission {
     pub client_message_id: ClientMessageId,
     pub text: String,
     pub channel: Channel,
+    /// Where the reply goes besides the web connections.
+    pub reply_to: Option<ReplyTarget>,
 }
 
 impl ChatService {
@@ -63,6 +65,7 @@ impl ChatService {
                     client_message_id,
                     text: message,
                     channel: Channel::Web,
+                    reply_to: None,
                 };
                 self.submit(user, submission)
                     .await
@@ -126,6 +129,7 @@ impl ChatService {
                 client_message_id: s.client_message_id.clone(),
                 prompt: s.text,
                 channel: s.channel,
+                reply_to: s.reply_to,
             };
             self.queue.enqueue(turn).await.map_err(|e: PortError| {
                 tracing::error!(error = %e, "queueing a turn failed");

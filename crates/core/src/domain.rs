@@ -91,6 +91,8 @@ pub struct Message {
     pub content: String,
     pub channel: Channel,
     pub created_at: OffsetDateTime,
+    /// What the turn cost, on an assistant message whose provider reported it.
+    pub cost_usd: Option<f64>,
 }
 
 /// A user message to store: the input of [`crate::ports::ConversationStore::append_user_message`].
@@ -130,6 +132,21 @@ pub struct Turn {
     pub client_message_id: ClientMessageId,
     pub prompt: String,
     pub channel: Channel,
+    /// Where the reply goes besides the user's web connections (the Telegram chat it came from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyTarget>,
+}
+
+/// A place outside the web connections that a turn's progress and reply are delivered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ReplyTarget {
+    /// A Telegram chat; the reply quotes the message that asked.
+    Telegram { chat_id: i64, message_id: i64 },
 }
 
 /// Formats a time the way the protocol does: RFC 3339 in UTC with milliseconds.
@@ -229,9 +246,26 @@ mod tests {
             client_message_id: ClientMessageId::parse("m1").unwrap(),
             prompt: "hi".into(),
             channel: Channel::Web,
+            reply_to: None,
         };
         let json = serde_json::to_string(&turn).unwrap();
         assert!(json.contains("\"conversationId\":\"c1\""));
+        assert!(!json.contains("replyTo"), "{json}");
         assert_eq!(serde_json::from_str::<Turn>(&json).unwrap(), turn);
+
+        let telegram = Turn {
+            channel: Channel::Telegram,
+            reply_to: Some(ReplyTarget::Telegram {
+                chat_id: -42,
+                message_id: 7,
+            }),
+            ..turn
+        };
+        let json = serde_json::to_string(&telegram).unwrap();
+        assert!(
+            json.contains(r#""replyTo":{"kind":"telegram","chatId":-42,"messageId":7}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Turn>(&json).unwrap(), telegram);
     }
 }

@@ -275,6 +275,83 @@ pub trait ClientPush: Send + Sync {
     async fn push(&self, user: &UserId, frame: &ServerFrame);
 }
 
+/// Delivers a turn's progress to the channel the turn came from ([`Turn::reply_to`]), beside the
+/// frames [`ClientPush`] sends to the user's web connections.
+///
+/// Contract: `deliver` consumes the frames of one turn (`status`, `delta`, `message`, `error`, in the
+/// order the processor emits them) until the sender is dropped, and returns once everything it will
+/// deliver is delivered. It never fails the turn: a channel that cannot be reached is logged.
+#[async_trait]
+pub trait ChannelReplies: Send + Sync {
+    async fn deliver(&self, turn: &Turn, frames: mpsc::UnboundedReceiver<ServerFrame>);
+}
+
+/// A Telegram user's numeric id (`from.id` in an update).
+pub type TelegramUserId = i64;
+
+/// The Telegram bot's state: processed updates, one-time link codes, failed link attempts, which owner
+/// each Telegram user is linked to and the conversation their messages go to.
+///
+/// Contract:
+/// - `claim_update` records an update id and returns `true`, or returns `false` when it is already
+///   recorded (a redelivery); a record is kept at least until `keep_until`. `release_update` forgets
+///   one (processing failed, so the redelivery must run).
+/// - `put_link_code` stores a code for `user` until `expires_at`; a code that exists unexpired at
+///   `now` is a `Conflict`. `take_link_code` returns the code's user and deletes the code when it exists and is
+///   unexpired at `now`, else `None`: a code is redeemed at most once, even by concurrent callers.
+/// - `record_link_failure` records a failed attempt at `now` and returns how many the Telegram user
+///   made within `window` before `now`, this one included; `link_failures` counts without recording.
+/// - `link` links a Telegram user to `user` (replacing an earlier link); `linked_user` reads it;
+///   `unlink` removes the link and the current conversation and returns whether there was a link.
+/// - `current_conversation` is the conversation the Telegram user's messages go to, set by
+///   `set_current_conversation`; `None` until set.
+#[async_trait]
+pub trait TelegramStore: Send + Sync {
+    async fn claim_update(
+        &self,
+        update_id: i64,
+        keep_until: OffsetDateTime,
+    ) -> Result<bool, PortError>;
+    async fn release_update(&self, update_id: i64) -> Result<(), PortError>;
+    async fn put_link_code(
+        &self,
+        code: &str,
+        user: &UserId,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), PortError>;
+    async fn take_link_code(
+        &self,
+        code: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, PortError>;
+    async fn record_link_failure(
+        &self,
+        telegram_user: TelegramUserId,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<u32, PortError>;
+    async fn link_failures(
+        &self,
+        telegram_user: TelegramUserId,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<u32, PortError>;
+    async fn link(&self, telegram_user: TelegramUserId, user: &UserId) -> Result<(), PortError>;
+    async fn linked_user(&self, telegram_user: TelegramUserId)
+    -> Result<Option<UserId>, PortError>;
+    async fn unlink(&self, telegram_user: TelegramUserId) -> Result<bool, PortError>;
+    async fn current_conversation(
+        &self,
+        telegram_user: TelegramUserId,
+    ) -> Result<Option<ConversationId>, PortError>;
+    async fn set_current_conversation(
+        &self,
+        telegram_user: TelegramUserId,
+        conversation: &ConversationId,
+    ) -> Result<(), PortError>;
+}
+
 /// Whether the agent runtime is up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -17,10 +17,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{NewAssistantMessage, Role, Turn, Usage};
-use crate::ids::MessageId;
+use crate::ids::{MessageId, UserId};
 use crate::ports::{
-    AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ClientPush, ConversationStore,
-    Lease, PortError, SessionLeases, TranscriptStore,
+    AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ChannelReplies, ClientPush,
+    ConversationStore, Lease, PortError, SessionLeases, TranscriptStore,
 };
 use crate::protocol::{ErrorCode, ServerFrame, TurnStatus};
 
@@ -78,6 +78,33 @@ pub struct TurnProcessor {
     push: Arc<dyn ClientPush>,
     leases: Arc<dyn SessionLeases>,
     policy: LeasePolicy,
+    replies: Option<Arc<dyn ChannelReplies>>,
+}
+
+/// Where one turn's frames go: the user's web connections, and the channel the turn came from when it
+/// names one and the processor can reach it.
+struct Outlet<'a> {
+    push: &'a dyn ClientPush,
+    user: &'a UserId,
+    tee: Option<mpsc::UnboundedSender<ServerFrame>>,
+}
+
+impl Outlet<'_> {
+    async fn emit(&self, frame: ServerFrame) {
+        self.push.push(self.user, &frame).await;
+        if let Some(tee) = &self.tee {
+            // The receiver only goes away when the channel's delivery ended early; nothing to do.
+            let _ = tee.send(frame);
+        }
+    }
+
+    async fn status(&self, turn: &Turn, status: TurnStatus) {
+        self.emit(ServerFrame::Status {
+            conversation_id: turn.conversation_id.clone(),
+            status,
+        })
+        .await;
+    }
 }
 
 impl TurnProcessor {
@@ -96,12 +123,39 @@ impl TurnProcessor {
             push,
             leases,
             policy,
+            replies: None,
         }
     }
 
+    /// Also delivers the turns that name a [`Turn::reply_to`] there (a Telegram chat).
+    pub fn with_replies(mut self, replies: Arc<dyn ChannelReplies>) -> Self {
+        self.replies = Some(replies);
+        self
+    }
+
     /// Processes one turn under the conversation's lease; every path that ran ends with an `idle`
-    /// status frame and releases the lease.
+    /// status frame and releases the lease. A turn with a [`Turn::reply_to`] is delivered there too.
     pub async fn process(&self, turn: &Turn, cancel: CancellationToken) -> TurnOutcome {
+        let replies = self.replies.as_ref().filter(|_| turn.reply_to.is_some());
+        let (tee, frames) = mpsc::unbounded_channel();
+        let outlet = Outlet {
+            push: self.push.as_ref(),
+            user: &turn.user_id,
+            tee: replies.is_some().then_some(tee),
+        };
+        let run = self.process_to(turn, cancel, outlet);
+        match replies {
+            Some(replies) => tokio::join!(run, replies.deliver(turn, frames)).0,
+            None => run.await,
+        }
+    }
+
+    async fn process_to(
+        &self,
+        turn: &Turn,
+        cancel: CancellationToken,
+        outlet: Outlet<'_>,
+    ) -> TurnOutcome {
         let started = Instant::now();
         let acquired = self
             .leases
@@ -115,7 +169,7 @@ impl TurnProcessor {
             .await;
         let result = match acquired {
             Ok(Some(lease)) => {
-                let result = self.answer_watching(turn, &lease, cancel).await;
+                let result = self.answer_watching(turn, &lease, cancel, &outlet).await;
                 if let Err(e) = self.leases.release(&lease).await {
                     tracing::warn!(error = %e, token = lease.token, "releasing a session lease failed; it expires on its own");
                 }
@@ -135,21 +189,18 @@ impl TurnProcessor {
             Ok(Some(answer)) => TurnOutcome::Answered(answer),
             Ok(None) => TurnOutcome::Skipped,
             Err(e) => {
-                self.push
-                    .push(
-                        &turn.user_id,
-                        &ServerFrame::Error {
-                            code: e.code,
-                            message: e.message.clone(),
-                            client_message_id: Some(turn.client_message_id.to_string()),
-                            conversation_id: Some(turn.conversation_id.to_string()),
-                        },
-                    )
+                outlet
+                    .emit(ServerFrame::Error {
+                        code: e.code,
+                        message: e.message.clone(),
+                        client_message_id: Some(turn.client_message_id.to_string()),
+                        conversation_id: Some(turn.conversation_id.to_string()),
+                    })
                     .await;
                 TurnOutcome::Failed(e.code)
             }
         };
-        self.status(turn, TurnStatus::Idle).await;
+        outlet.status(turn, TurnStatus::Idle).await;
         tracing::info!(
             user = %turn.user_id,
             conversation = %turn.conversation_id,
@@ -167,6 +218,7 @@ impl TurnProcessor {
         turn: &Turn,
         lease: &Lease,
         cancel: CancellationToken,
+        outlet: &Outlet<'_>,
     ) -> Result<Option<Answer>, AgentError> {
         let watch = async {
             loop {
@@ -185,7 +237,7 @@ impl TurnProcessor {
             }
         };
         tokio::select! {
-            result = self.answer(turn, cancel.clone()) => result,
+            result = self.answer(turn, cancel.clone(), outlet) => result,
             () = watch => unreachable!("the lease watch never finishes"),
         }
     }
@@ -194,6 +246,7 @@ impl TurnProcessor {
         &self,
         turn: &Turn,
         cancel: CancellationToken,
+        outlet: &Outlet<'_>,
     ) -> Result<Option<Answer>, AgentError> {
         let user = &turn.user_id;
         let conversation = &turn.conversation_id;
@@ -207,7 +260,7 @@ impl TurnProcessor {
             Err(e) => return Err(storage_error(e)),
         }
         if self.agent.status().state != AgentState::Ready {
-            self.status(turn, TurnStatus::Starting).await;
+            outlet.status(turn, TurnStatus::Starting).await;
         }
         let transcript = self
             .transcripts
@@ -234,15 +287,16 @@ impl TurnProcessor {
         let forward = async {
             while let Some(event) = received.recv().await {
                 match event {
-                    AgentEvent::Started => self.status(turn, TurnStatus::Running).await,
+                    AgentEvent::Started => outlet.status(turn, TurnStatus::Running).await,
                     AgentEvent::Delta { text, replace } => {
-                        let frame = ServerFrame::Delta {
-                            conversation_id: conversation.clone(),
-                            message_id: assistant_id.clone(),
-                            text,
-                            replace,
-                        };
-                        self.push.push(user, &frame).await;
+                        outlet
+                            .emit(ServerFrame::Delta {
+                                conversation_id: conversation.clone(),
+                                message_id: assistant_id.clone(),
+                                text,
+                                replace,
+                            })
+                            .await;
                     }
                 }
             }
@@ -294,33 +348,22 @@ impl TurnProcessor {
             }
             Err(e) => return Err(storage_error(e)),
         }
-        self.push
-            .push(
-                user,
-                &ServerFrame::Message {
-                    conversation_id: conversation.clone(),
-                    message_id: assistant_id.clone(),
-                    role: Role::Assistant,
-                    content: reply.text,
-                    usage: reply.usage,
-                    cost_usd: reply.cost_usd,
-                    duration_ms: reply.duration_ms,
-                },
-            )
+        outlet
+            .emit(ServerFrame::Message {
+                conversation_id: conversation.clone(),
+                message_id: assistant_id.clone(),
+                role: Role::Assistant,
+                content: reply.text,
+                usage: reply.usage,
+                cost_usd: reply.cost_usd,
+                duration_ms: reply.duration_ms,
+            })
             .await;
         Ok(Some(Answer {
             message_id: assistant_id,
             usage: reply.usage,
             cost_usd: reply.cost_usd,
         }))
-    }
-
-    async fn status(&self, turn: &Turn, status: TurnStatus) {
-        let frame = ServerFrame::Status {
-            conversation_id: turn.conversation_id.clone(),
-            status,
-        };
-        self.push.push(&turn.user_id, &frame).await;
     }
 }
 

@@ -10,6 +10,8 @@
 //!   different conversations in parallel ([`TurnQueue`]).
 //! - [`connections`]: open WebSocket connections and their users, in memory ([`ConnectionStore`]).
 //! - [`leases`]: per-conversation session leases with fencing tokens, in memory ([`SessionLeases`]).
+//! - [`telegram`]: the Telegram bot's links, link codes and processed updates, in the same SQLite file
+//!   ([`TelegramStore`]).
 //!
 //! Connections and leases live in memory because local mode is one process: nothing else can hold a
 //! lease or serve a connection, and neither outlives the process.
@@ -17,6 +19,7 @@
 //! [`ConnectionStore`]: serverless_openclaw_core::ports::ConnectionStore
 //! [`ConversationStore`]: serverless_openclaw_core::ports::ConversationStore
 //! [`SessionLeases`]: serverless_openclaw_core::ports::SessionLeases
+//! [`TelegramStore`]: serverless_openclaw_core::ports::TelegramStore
 //! [`TranscriptStore`]: serverless_openclaw_core::ports::TranscriptStore
 //! [`TurnQueue`]: serverless_openclaw_core::ports::TurnQueue
 //! [`WorkspaceStore`]: serverless_openclaw_core::ports::WorkspaceStore
@@ -26,6 +29,7 @@ mod files;
 pub mod leases;
 pub mod queue;
 pub mod sqlite;
+pub mod telegram;
 pub mod transcripts;
 pub mod workspaces;
 
@@ -33,6 +37,7 @@ pub use connections::MemoryConnectionStore;
 pub use leases::MemorySessionLeases;
 pub use queue::{LocalTurnQueue, TurnHandler};
 pub use sqlite::SqliteConversationStore;
+pub use telegram::SqliteTelegramStore;
 pub use transcripts::FileTranscriptStore;
 pub use workspaces::FileWorkspaceStore;
 

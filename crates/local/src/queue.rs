@@ -155,6 +155,7 @@ mod tests {
             client_message_id: ClientMessageId::parse("c").unwrap(),
             prompt: prompt.into(),
             channel: Channel::Web,
+            reply_to: None,
         }
     }
 

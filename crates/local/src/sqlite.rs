@@ -48,36 +48,40 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (user_id, conversation_id, seq);
 ";
 
-/// [`ConversationStore`] on SQLite.
+/// One SQLite database behind a mutex, shared by the stores that keep their tables in it.
 #[derive(Clone)]
-pub struct SqliteConversationStore {
+pub(crate) struct Db {
     conn: Arc<Mutex<Connection>>,
 }
 
-impl SqliteConversationStore {
-    /// Opens (and creates or migrates) the database file.
-    pub fn open(path: &Path) -> Result<Self, PortError> {
+impl Db {
+    /// Opens (and creates or migrates) the database file with `schema`.
+    pub(crate) fn open(path: &Path, schema: &str) -> Result<Self, PortError> {
         let conn = Connection::open(path).map_err(PortError::backend)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(PortError::backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(PortError::backend)?;
-        Self::with_connection(conn)
+        Self::with_connection(conn, schema)
     }
 
     /// An in-memory database, for tests.
-    pub fn in_memory() -> Result<Self, PortError> {
-        Self::with_connection(Connection::open_in_memory().map_err(PortError::backend)?)
+    pub(crate) fn in_memory(schema: &str) -> Result<Self, PortError> {
+        Self::with_connection(
+            Connection::open_in_memory().map_err(PortError::backend)?,
+            schema,
+        )
     }
 
-    fn with_connection(conn: Connection) -> Result<Self, PortError> {
-        conn.execute_batch(SCHEMA).map_err(PortError::backend)?;
+    fn with_connection(conn: Connection, schema: &str) -> Result<Self, PortError> {
+        conn.execute_batch(schema).map_err(PortError::backend)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
     }
 
-    async fn with<T: Send + 'static>(
+    /// Runs `work` on the connection, on the blocking pool.
+    pub(crate) async fn with<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, PortError> + Send + 'static,
     ) -> Result<T, PortError> {
@@ -92,20 +96,49 @@ impl SqliteConversationStore {
     }
 }
 
-fn millis(t: OffsetDateTime) -> i64 {
+/// [`ConversationStore`] on SQLite.
+#[derive(Clone)]
+pub struct SqliteConversationStore {
+    db: Db,
+}
+
+impl SqliteConversationStore {
+    /// Opens (and creates or migrates) the database file.
+    pub fn open(path: &Path) -> Result<Self, PortError> {
+        Ok(Self {
+            db: Db::open(path, SCHEMA)?,
+        })
+    }
+
+    /// An in-memory database, for tests.
+    pub fn in_memory() -> Result<Self, PortError> {
+        Ok(Self {
+            db: Db::in_memory(SCHEMA)?,
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        self.db.with(work).await
+    }
+}
+
+pub(crate) fn millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-fn from_millis(ms: i64) -> OffsetDateTime {
+pub(crate) fn from_millis(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-fn sql(e: rusqlite::Error) -> PortError {
+pub(crate) fn sql(e: rusqlite::Error) -> PortError {
     PortError::backend(e)
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == SqlErrorCode::ConstraintViolation)
 }
 
@@ -330,7 +363,7 @@ impl ConversationStore for SqliteConversationStore {
             }
             let mut stmt = conn
                 .prepare(
-                    "SELECT id, role, content, channel, created_at FROM messages
+                    "SELECT id, role, content, channel, created_at, cost_usd FROM messages
                      WHERE user_id = ?1 AND conversation_id = ?2
                        AND (?3 IS NULL OR seq < (SELECT seq FROM messages WHERE id = ?3 AND user_id = ?1 AND conversation_id = ?2))
                      ORDER BY seq DESC LIMIT ?4",
@@ -344,13 +377,14 @@ impl ConversationStore for SqliteConversationStore {
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
                         r.get::<_, i64>(4)?,
+                        r.get::<_, Option<f64>>(5)?,
                     ))
                 })
                 .map_err(sql)?;
             let conversation_id = ConversationId::parse(conv.as_str()).map_err(PortError::backend)?;
             let mut messages = rows
                 .map(|row| {
-                    let (id, role, content, channel, created) = row.map_err(sql)?;
+                    let (id, role, content, channel, created, cost_usd) = row.map_err(sql)?;
                     Ok(Message {
                         id: MessageId::parse(id).map_err(PortError::backend)?,
                         conversation_id: conversation_id.clone(),
@@ -358,6 +392,7 @@ impl ConversationStore for SqliteConversationStore {
                         content,
                         channel: parse_stored(Channel::from_name(&channel), "channel")?,
                         created_at: from_millis(created),
+                        cost_usd,
                     })
                 })
                 .collect::<Result<Vec<_>, PortError>>()?;

@@ -2,7 +2,7 @@
 
 use serverless_openclaw_local::{
     FileTranscriptStore, FileWorkspaceStore, MemoryConnectionStore, MemorySessionLeases,
-    SqliteConversationStore,
+    SqliteConversationStore, SqliteTelegramStore,
 };
 use serverless_openclaw_testkit::contract;
 
@@ -11,6 +11,16 @@ async fn sqlite_conversation_store_honours_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteConversationStore::open(&dir.path().join("db.sqlite")).unwrap();
     contract::conversation_store(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_telegram_store_honours_the_contract_beside_the_conversations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let conversations = SqliteConversationStore::open(&path).unwrap();
+    let store = SqliteTelegramStore::open(&path).unwrap();
+    contract::telegram_store(&store, 1_000).await;
+    contract::conversation_store(&conversations).await;
 }
 
 #[tokio::test]

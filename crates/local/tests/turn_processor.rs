@@ -156,6 +156,7 @@ impl Fixture {
                     client_message_id: ClientMessageId::parse(client_id).unwrap(),
                     text: text.into(),
                     channel: Channel::Web,
+                    reply_to: None,
                 },
             )
             .await
@@ -243,6 +244,7 @@ async fn a_redelivered_turn_is_not_answered_twice() {
                 client_message_id: ClientMessageId::parse("m1").unwrap(),
                 text: "hi".into(),
                 channel: Channel::Web,
+                reply_to: None,
             },
         )
         .await

@@ -3,16 +3,17 @@
 //! contract written on the port's trait.
 
 use std::future::Future;
+use std::time::Duration;
 
 use serverless_openclaw_core::domain::{
-    Channel, NewAssistantMessage, NewUserMessage, Role, Turn, Usage,
+    Channel, NewAssistantMessage, NewUserMessage, ReplyTarget, Role, Turn, Usage,
 };
 use serverless_openclaw_core::ids::{
     ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
 };
 use serverless_openclaw_core::ports::{
     ConnectionStore, ConversationStore, Lease, ObjectVersion, PortError, SessionLeases,
-    TranscriptStore, TurnQueue, WorkspaceFile, WorkspaceStore,
+    TelegramStore, TranscriptStore, TurnQueue, WorkspaceFile, WorkspaceStore,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -128,6 +129,7 @@ pub async fn conversation_store(store: &dyn ConversationStore) {
     );
     assert_eq!(all[1].role, Role::Assistant);
     assert_eq!(all[0].channel, Channel::Web);
+    assert_eq!((all[0].cost_usd, all[1].cost_usd), (None, Some(0.001)));
     let newest_two = store
         .list_messages(&alice, &c, 2, None)
         .await
@@ -645,12 +647,21 @@ where
         client_message_id: ClientMessageId::parse(prompt).expect("valid test id"),
         prompt: prompt.into(),
         channel: Channel::Web,
+        reply_to: None,
+    };
+    let from_telegram = Turn {
+        channel: Channel::Telegram,
+        reply_to: Some(ReplyTarget::Telegram {
+            chat_id: 4242,
+            message_id: 17,
+        }),
+        ..turn("bob", "a", "bob1")
     };
     let sent = [
         turn("alice", "a", "a1"),
         turn("alice", "b", "b1"),
         turn("alice", "a", "a2"),
-        turn("bob", "a", "bob1"),
+        from_telegram,
         turn("alice", "a", "a3"),
         turn("alice", "b", "b2"),
     ];
@@ -677,4 +688,144 @@ where
     assert_eq!(lane("alice", "a"), ["a1", "a2", "a3"]);
     assert_eq!(lane("alice", "b"), ["b1", "b2"]);
     assert_eq!(lane("bob", "a"), ["bob1"]);
+}
+
+/// The [`TelegramStore`] contract. `store` must be empty; Telegram ids are made unique per run by
+/// `base` (stores on a shared table keep earlier runs' items).
+pub async fn telegram_store(store: &dyn TelegramStore, base: i64) {
+    let t0 = datetime!(2026-11-21 10:00 UTC);
+    let minutes = |m: i64| t0 + time::Duration::minutes(m);
+    let (update, tg, other) = (base, base + 1, base + 2);
+
+    // An update is claimed once; a released claim can be taken again. (Claims expire by the clock.)
+    let keep = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    assert!(store.claim_update(update, keep).await.expect("claim"));
+    assert!(!store.claim_update(update, keep).await.expect("claim again"));
+    store.release_update(update).await.expect("release");
+    assert!(
+        store
+            .claim_update(update, keep)
+            .await
+            .expect("claim after release")
+    );
+
+    // A link code is redeemed once, only before it expires; an unexpired code cannot be replaced.
+    let code = format!("{base}");
+    store
+        .put_link_code(&code, &user("alice"), t0, minutes(10))
+        .await
+        .expect("put code");
+    let again = store
+        .put_link_code(&code, &user("bob"), minutes(5), minutes(15))
+        .await;
+    assert!(matches!(again, Err(PortError::Conflict(_))), "{again:?}");
+    assert_eq!(
+        store
+            .take_link_code(&code, minutes(11))
+            .await
+            .expect("take expired"),
+        None
+    );
+    store
+        .put_link_code(&code, &user("bob"), minutes(11), minutes(30))
+        .await
+        .expect("an expired code may be issued again");
+    assert_eq!(
+        store
+            .take_link_code(&code, minutes(12))
+            .await
+            .expect("take"),
+        Some(user("bob"))
+    );
+    assert_eq!(
+        store
+            .take_link_code(&code, minutes(12))
+            .await
+            .expect("take twice"),
+        None
+    );
+    assert_eq!(
+        store
+            .take_link_code("0", minutes(12))
+            .await
+            .expect("unknown"),
+        None
+    );
+
+    // Failed attempts are counted per Telegram user over a sliding window.
+    let hour = Duration::from_secs(3600);
+    for (i, at) in [0, 10, 20, 30, 40].into_iter().enumerate() {
+        let count = store
+            .record_link_failure(tg, minutes(at), hour)
+            .await
+            .expect("record failure");
+        assert_eq!(count, i as u32 + 1);
+    }
+    assert_eq!(
+        store
+            .link_failures(tg, minutes(41), hour)
+            .await
+            .expect("count"),
+        5
+    );
+    assert_eq!(
+        store
+            .link_failures(tg, minutes(65), hour)
+            .await
+            .expect("count"),
+        4
+    );
+    assert_eq!(
+        store
+            .link_failures(tg, minutes(101), hour)
+            .await
+            .expect("count"),
+        0
+    );
+    assert_eq!(
+        store
+            .link_failures(other, minutes(41), hour)
+            .await
+            .expect("count"),
+        0
+    );
+    assert_eq!(
+        store
+            .record_link_failure(tg, minutes(95), hour)
+            .await
+            .expect("record"),
+        2,
+        "the attempts at 40 and 95 minutes are within the hour"
+    );
+
+    // Links and the current conversation.
+    assert_eq!(store.linked_user(tg).await.expect("linked"), None);
+    assert_eq!(store.current_conversation(tg).await.expect("current"), None);
+    store.link(tg, &user("alice")).await.expect("link");
+    store.link(tg, &user("bob")).await.expect("relink");
+    assert_eq!(
+        store.linked_user(tg).await.expect("linked"),
+        Some(user("bob"))
+    );
+    assert_eq!(store.linked_user(other).await.expect("linked"), None);
+    store
+        .set_current_conversation(tg, &conv("c1"))
+        .await
+        .expect("set current");
+    store
+        .set_current_conversation(tg, &conv("c2"))
+        .await
+        .expect("set current again");
+    assert_eq!(
+        store.current_conversation(tg).await.expect("current"),
+        Some(conv("c2"))
+    );
+    assert_eq!(
+        store.linked_user(tg).await.expect("linked"),
+        Some(user("bob"))
+    );
+    assert!(store.unlink(tg).await.expect("unlink"));
+    assert!(!store.unlink(tg).await.expect("unlink twice"));
+    assert_eq!(store.linked_user(tg).await.expect("linked"), None);
+    assert_eq!(store.current_conversation(tg).await.expect("current"), None);
 }
