@@ -38,7 +38,8 @@ use serverless_openclaw_core::ports::{Appended, ConversationStore, PortError};
 use time::OffsetDateTime;
 
 use crate::dynamodb::{
-    Item, corrupt, key_element, millis, number_of, string_attribute, string_of, wait_until_active,
+    Item, corrupt, enable_ttl, key_element, millis, number_of, sdk_failure, string_attribute,
+    string_of,
 };
 
 const PK: &str = "pk";
@@ -71,39 +72,9 @@ const RETRIES: u32 = 5;
 /// The most items one `BatchWriteItem` takes.
 const BATCH_WRITE_MAX: usize = 25;
 
-/// A DynamoDB call that failed, named with its operation and table so the log says what broke.
-#[derive(Debug, thiserror::Error)]
-#[error("DynamoDB {operation} on table {table} failed{detail}")]
-struct DynamoError {
-    operation: &'static str,
-    table: String,
-    /// `: <code>: <message>` when DynamoDB answered with an error, empty when the call never got an
-    /// answer (the source then says why). The SDK's own display is just "service error".
-    detail: String,
-    #[source]
-    source: Box<dyn StdError + Send + Sync>,
-}
-
-fn sdk_failure<E, R>(operation: &'static str, table: &str, e: SdkError<E, R>) -> PortError
-where
-    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let detail = match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!(": {code}: {message}"),
-        (Some(code), None) => format!(": {code}"),
-        _ => String::new(),
-    };
-    PortError::backend(DynamoError {
-        operation,
-        table: table.to_owned(),
-        detail,
-        source: Box::new(e),
-    })
-}
-
-/// Creates the table this adapter expects; the CDK app declares the same: string partition key `pk`,
-/// string sort key `sk`, on-demand billing. Returns once the table is active.
+/// Creates the table this adapter (and [`crate::telegram`]'s) expects; the CDK app declares the same:
+/// string partition key `pk`, string sort key `sk`, on-demand billing, TTL on `ttl` (Telegram items
+/// only). Returns once the table is active.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), PortError> {
     client
         .create_table()
@@ -116,7 +87,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), PortError> 
         .send()
         .await
         .map_err(|e| sdk_failure("CreateTable", name, e))?;
-    wait_until_active(client, name).await
+    enable_ttl(client, name, "ttl").await
 }
 
 /// [`ConversationStore`] on one DynamoDB table with the items described in the module docs.

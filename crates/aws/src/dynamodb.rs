@@ -2,16 +2,53 @@
 //! a backend error naming it) and creating tables the way the CDK app declares them.
 
 use std::collections::HashMap;
+use std::error::Error as StdError;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
 };
 use serverless_openclaw_core::ports::PortError;
 use time::OffsetDateTime;
+
+/// A DynamoDB call that failed, named with its operation and table so the log says what broke.
+#[derive(Debug, thiserror::Error)]
+#[error("DynamoDB {operation} on table {table} failed{detail}")]
+struct DynamoError {
+    operation: &'static str,
+    table: String,
+    /// `: <code>: <message>` when DynamoDB answered with an error, empty when the call never got an
+    /// answer (the source then says why). The SDK's own display is just "service error".
+    detail: String,
+    #[source]
+    source: Box<dyn StdError + Send + Sync>,
+}
+
+pub(crate) fn sdk_failure<E, R>(
+    operation: &'static str,
+    table: &str,
+    e: SdkError<E, R>,
+) -> PortError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let detail = match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!(": {code}: {message}"),
+        (Some(code), None) => format!(": {code}"),
+        _ => String::new(),
+    };
+    PortError::backend(DynamoError {
+        operation,
+        table: table.to_owned(),
+        detail,
+        source: Box::new(e),
+    })
+}
 
 /// One DynamoDB item.
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -63,7 +100,7 @@ pub(crate) fn string_attribute(name: &str) -> Result<AttributeDefinition, PortEr
 }
 
 /// Waits until a table just created is active.
-pub(crate) async fn wait_until_active(client: &Client, table: &str) -> Result<(), PortError> {
+async fn wait_until_active(client: &Client, table: &str) -> Result<(), PortError> {
     client
         .wait_until_table_exists()
         .table_name(table)

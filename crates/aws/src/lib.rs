@@ -10,6 +10,8 @@
 //!   ([`ConnectionStore`](serverless_openclaw_core::ports::ConnectionStore)).
 //! - [`leases`]: session leases with fencing tokens in DynamoDB
 //!   ([`SessionLeases`](serverless_openclaw_core::ports::SessionLeases)).
+//! - [`telegram`]: the Telegram bot's links, link codes and processed updates in the conversations
+//!   table ([`TelegramStore`](serverless_openclaw_core::ports::TelegramStore)).
 //! - [`transcripts`]: OpenClaw transcripts as S3 objects, written with ETag conditions
 //!   ([`TranscriptStore`](serverless_openclaw_core::ports::TranscriptStore)).
 //! - [`workspaces`]: per-user OpenClaw workspace files as S3 objects, written and deleted with ETag
@@ -33,6 +35,7 @@ pub mod push;
 pub mod queue;
 mod s3;
 pub mod secrets;
+pub mod telegram;
 pub mod transcripts;
 pub mod workspaces;
 
@@ -41,5 +44,6 @@ pub use conversations::DynamoConversationStore;
 pub use leases::DynamoSessionLeases;
 pub use push::ApiGatewayPush;
 pub use queue::SqsTurnQueue;
+pub use telegram::DynamoTelegramStore;
 pub use transcripts::S3TranscriptStore;
 pub use workspaces::S3WorkspaceStore;
