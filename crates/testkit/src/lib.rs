@@ -6,6 +6,8 @@
 //! - [`fake_llm`]: a local HTTP server speaking the Anthropic Messages and OpenAI chat
 //!   completions APIs with deterministic replies, switchable failures and request recording.
 //!   The `fake-llm` binary runs it by hand.
+//! - [`fake_telegram`]: a local Telegram Bot API server (`getUpdates` long polling, webhooks,
+//!   sending and editing messages with Telegram's HTML checks) that records calls and injects failures.
 //! - [`contract`]: the contract suites of the core ports, run against every adapter twin.
 //! - [`moto`]: moto server (AWS on loopback) for the AWS adapters and the Lambda end-to-end tests.
 //! - [`cognito`]: a Cognito user pool on moto: users, real ID and access tokens, moto's signing key.
@@ -19,6 +21,7 @@ pub mod apigw;
 pub mod cognito;
 pub mod contract;
 pub mod fake_llm;
+pub mod fake_telegram;
 pub mod fixtures;
 pub mod lambda_runtime;
 pub mod moto;
