@@ -1,5 +1,25 @@
-//! The Telegram bot of serverless-openclaw.
+//! The Telegram bot of serverless-openclaw: the same bot behind the webhook on AWS and long polling in
+//! local mode.
 //!
+//! - [`api`]: the Bot API client (the methods the bot uses; `429`s waited out).
+//! - [`update`]: the parts of an update the bot reads.
+//! - [`command`]: `/start`, `/help`, `/new`, `/status`, `/link CODE`, `/unlink` or text for the agent.
+//! - [`bot`]: access control (links, link codes, allowlist), the commands, messages submitted as turns.
+//! - [`replies`]: a turn's progress in the chat: typing, streamed edits, the formatted final reply.
 //! - [`format`]: Markdown to Telegram HTML with correct escaping, and splitting below 4096 characters.
+//! - [`webhook`]: the webhook request (secret header in constant time, dedupe by update id).
+//! - [`poll`]: long polling for local mode.
 
+pub mod api;
+pub mod bot;
+pub mod command;
 pub mod format;
+pub mod poll;
+pub mod replies;
+pub mod update;
+pub mod webhook;
+
+pub use api::BotApi;
+pub use bot::{Bot, issue_link_code};
+pub use replies::TelegramReplies;
+pub use webhook::Webhook;

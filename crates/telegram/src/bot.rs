@@ -1,0 +1,431 @@
+//! The bot's side of an update: who may use the agent, the commands, and a message submitted as a
+//! turn. The webhook and long polling both end here, so they behave the same.
+//!
+//! Access: a Telegram user reaches the agent only when linked to an owner account (a one-time code
+//! from the web app, `/link CODE`) or listed in the allowlist (Telegram-only deployments; such a user
+//! is the agent user `telegram-<id>`). Everyone else gets one polite refusal per message, with their
+//! Telegram id, and nothing is stored or queued for them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serverless_openclaw_core::chat::{ChatService, Submission};
+use serverless_openclaw_core::domain::{Channel, ReplyTarget, Role};
+use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
+use serverless_openclaw_core::ports::{
+    AgentState, AgentStatusSource, ConversationStore, PortError, TelegramStore, TelegramUserId,
+};
+use time::OffsetDateTime;
+
+use crate::api::{BotApi, Format};
+use crate::command::{Command, Input};
+use crate::update::{Message, Update};
+
+/// How long a link code works.
+pub const LINK_CODE_TTL: Duration = Duration::from_secs(10 * 60);
+/// Wrong codes a Telegram user may send per [`LINK_ATTEMPT_WINDOW`] before `/link` is refused.
+pub const MAX_LINK_FAILURES: u32 = 5;
+/// The sliding window of [`MAX_LINK_FAILURES`].
+pub const LINK_ATTEMPT_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// How long a processed update id is remembered (Telegram stops redelivering long before).
+const UPDATE_MEMORY: time::Duration = time::Duration::days(1);
+/// Digits in a link code.
+const LINK_CODE_DIGITS: usize = 8;
+
+/// A one-time code that links a Telegram account to its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkCode {
+    pub code: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Issues a fresh link code for `user`, valid for [`LINK_CODE_TTL`].
+pub async fn issue_link_code(
+    store: &dyn TelegramStore,
+    user: &UserId,
+) -> Result<LinkCode, PortError> {
+    let now = OffsetDateTime::now_utc();
+    let expires_at = now + LINK_CODE_TTL;
+    // Codes are random; a collision with a live code is retried with another.
+    let mut attempts = 0;
+    loop {
+        let code = random_digits(LINK_CODE_DIGITS)?;
+        match store.put_link_code(&code, user, now, expires_at).await {
+            Ok(()) => return Ok(LinkCode { code, expires_at }),
+            Err(PortError::Conflict(_)) if attempts < 5 => attempts += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn random_digits(n: usize) -> Result<String, PortError> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).map_err(|e| PortError::backend(e.to_string()))?;
+    // 250 = 25 * 10: rejecting bytes above it keeps every digit equally likely.
+    let mut digits = String::with_capacity(n);
+    while digits.len() < n {
+        for b in &bytes {
+            if *b < 250 && digits.len() < n {
+                digits.push(char::from(b'0' + b % 10));
+            }
+        }
+        getrandom::fill(&mut bytes).map_err(|e| PortError::backend(e.to_string()))?;
+    }
+    Ok(digits)
+}
+
+/// What the bot needs.
+#[derive(Clone)]
+pub struct Bot {
+    pub api: BotApi,
+    pub store: Arc<dyn TelegramStore>,
+    pub chat: ChatService,
+    pub conversations: Arc<dyn ConversationStore>,
+    pub agent: Arc<dyn AgentStatusSource>,
+    /// Telegram users who may use the agent without a link.
+    pub allowlist: Vec<TelegramUserId>,
+}
+
+/// Processing failed on our side (storage); the update should be delivered again.
+#[derive(Debug, thiserror::Error)]
+#[error("handling Telegram update {update_id} failed: {source}")]
+pub struct UpdateFailed {
+    pub update_id: i64,
+    #[source]
+    pub source: PortError,
+}
+
+/// Who is writing.
+enum Access {
+    Linked(UserId),
+    Allowlisted(UserId),
+    None,
+}
+
+impl Access {
+    fn user(&self) -> Option<&UserId> {
+        match self {
+            Access::Linked(user) | Access::Allowlisted(user) => Some(user),
+            Access::None => None,
+        }
+    }
+}
+
+impl Bot {
+    /// Handles one update at most once: a redelivered update id is skipped. When storage fails, the
+    /// update is forgotten again and the error returned, so Telegram's redelivery runs it.
+    pub async fn handle_update(&self, update: Update) -> Result<(), UpdateFailed> {
+        let update_id = update.update_id;
+        let fail = |source| UpdateFailed { update_id, source };
+        let keep_until = OffsetDateTime::now_utc() + UPDATE_MEMORY;
+        if !self
+            .store
+            .claim_update(update_id, keep_until)
+            .await
+            .map_err(fail)?
+        {
+            tracing::info!(update_id, "update already handled; skipped");
+            return Ok(());
+        }
+        let Err(e) = self.handle_claimed(update).await else {
+            return Ok(());
+        };
+        if let Err(release) = self.store.release_update(update_id).await {
+            tracing::error!(error = %release, update_id, "could not release a failed update; it will not be retried");
+        }
+        Err(fail(e))
+    }
+
+    async fn handle_claimed(&self, update: Update) -> Result<(), PortError> {
+        let Some(message) = update.message else {
+            return Ok(());
+        };
+        let (Some(from), Some(text)) = (message.from.as_ref(), message.text.as_deref()) else {
+            return Ok(());
+        };
+        if from.is_bot || !message.chat.is_private() {
+            tracing::info!(
+                chat = message.chat.id,
+                "ignoring a message outside a private chat"
+            );
+            return Ok(());
+        }
+        let access = self.access(from.id).await?;
+        match (Input::parse(text), access) {
+            (Input::Command(Command::Start), access) => {
+                let welcome = welcome(&from.first_name, from.id, &access);
+                self.say(&message, &welcome).await;
+            }
+            (Input::Command(Command::Help), _) => self.say(&message, HELP).await,
+            (Input::Command(Command::Link(code)), access) => {
+                self.link(&message, from.id, &code, &access).await?
+            }
+            (Input::Command(Command::Unlink { confirmed }), access) => {
+                self.unlink(&message, from.id, confirmed, &access).await?
+            }
+            (Input::Text(text), Access::Linked(user) | Access::Allowlisted(user)) => {
+                self.submit(&message, update.update_id, from.id, &user, text)
+                    .await?
+            }
+            (_, Access::None) => self.say(&message, &refusal(from.id)).await,
+            (Input::Command(Command::New), _) => {
+                self.store
+                    .set_current_conversation(from.id, &ConversationId::generate())
+                    .await?;
+                self.say(&message, "Started a new conversation. What's on your mind?")
+                    .await;
+            }
+            (Input::Command(Command::Status), access) => {
+                let status = self.status(from.id, &access).await?;
+                self.say(&message, &status).await;
+            }
+            (Input::Command(Command::Unknown(name)), _) => {
+                self.say(&message, &format!("I don't know /{name}.\n\n{HELP}"))
+                    .await
+            }
+        }
+        Ok(())
+    }
+
+    async fn access(&self, telegram_user: TelegramUserId) -> Result<Access, PortError> {
+        if let Some(user) = self.store.linked_user(telegram_user).await? {
+            return Ok(Access::Linked(user));
+        }
+        if self.allowlist.contains(&telegram_user) {
+            let user = UserId::parse(format!("telegram-{telegram_user}"))
+                .map_err(|e| PortError::backend(e.to_string()))?;
+            return Ok(Access::Allowlisted(user));
+        }
+        Ok(Access::None)
+    }
+
+    /// Sends a plain-text answer; a failure to reach Telegram is logged (nothing to retry it with).
+    async fn say(&self, to: &Message, text: &str) {
+        if let Err(e) = self
+            .api
+            .send_message(to.chat.id, text, Format::Plain, None)
+            .await
+        {
+            tracing::warn!(error = %e, chat = to.chat.id, "could not answer on Telegram");
+        }
+    }
+
+    async fn link(
+        &self,
+        message: &Message,
+        telegram_user: TelegramUserId,
+        code: &str,
+        access: &Access,
+    ) -> Result<(), PortError> {
+        if let Access::Linked(_) = access {
+            self.say(
+                message,
+                "This Telegram account is already linked. Send /unlink first to link another account.",
+            )
+            .await;
+            return Ok(());
+        }
+        let now = OffsetDateTime::now_utc();
+        let failures = self
+            .store
+            .link_failures(telegram_user, now, LINK_ATTEMPT_WINDOW)
+            .await?;
+        if failures >= MAX_LINK_FAILURES {
+            self.say(
+                message,
+                "Too many wrong codes. Linking is blocked for an hour; then get a new code in the web app.",
+            )
+            .await;
+            return Ok(());
+        }
+        let well_formed =
+            code.len() == LINK_CODE_DIGITS && code.bytes().all(|b| b.is_ascii_digit());
+        let owner = if well_formed {
+            self.store.take_link_code(code, now).await?
+        } else {
+            None
+        };
+        let Some(owner) = owner else {
+            let failures = self
+                .store
+                .record_link_failure(telegram_user, now, LINK_ATTEMPT_WINDOW)
+                .await?;
+            let left = MAX_LINK_FAILURES.saturating_sub(failures);
+            let text = if code.is_empty() {
+                format!(
+                    "Send the code from the web app like this: /link 12345678 ({left} attempts left this hour)."
+                )
+            } else {
+                format!(
+                    "That code is wrong or has expired ({left} attempts left this hour). Codes work once, for 10 minutes; get a new one in the web app."
+                )
+            };
+            self.say(message, &text).await;
+            return Ok(());
+        };
+        self.store.link(telegram_user, &owner).await?;
+        self.store
+            .set_current_conversation(telegram_user, &ConversationId::generate())
+            .await?;
+        self.say(
+            message,
+            "Linked! Messages you send here go to your agent, and the conversations show up in the web app too.",
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn unlink(
+        &self,
+        message: &Message,
+        telegram_user: TelegramUserId,
+        confirmed: bool,
+        access: &Access,
+    ) -> Result<(), PortError> {
+        let text = match (access, confirmed) {
+            (Access::Linked(_), false) => {
+                "This disconnects this Telegram account from your agent. Send /unlink yes to confirm."
+            }
+            (Access::Linked(_), true) => {
+                self.store.unlink(telegram_user).await?;
+                "Unlinked. To link again, get a new code in the web app and send /link CODE."
+            }
+            _ => "This Telegram account is not linked.",
+        };
+        self.say(message, text).await;
+        Ok(())
+    }
+
+    async fn status(
+        &self,
+        telegram_user: TelegramUserId,
+        access: &Access,
+    ) -> Result<String, PortError> {
+        let agent = self.agent.status();
+        let state = match agent.state {
+            AgentState::Stopped => "asleep (your next message wakes it up)",
+            AgentState::Starting => "waking up",
+            AgentState::Ready => "awake",
+        };
+        let model = agent
+            .model
+            .unwrap_or_else(|| "none configured: turns will fail until a provider is set".into());
+        let last = match (
+            self.store.current_conversation(telegram_user).await?,
+            access.user(),
+        ) {
+            (Some(conversation), Some(user)) => {
+                match self
+                    .conversations
+                    .list_messages(user, &conversation, 20, None)
+                    .await
+                {
+                    Ok(messages) => messages
+                        .iter()
+                        .rev()
+                        .find(|m| m.role == Role::Assistant)
+                        .map(|m| match m.cost_usd {
+                            Some(cost) => format!("${cost:.4}"),
+                            None => "cost not reported by the provider".into(),
+                        }),
+                    Err(PortError::NotFound) => None,
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => None,
+        };
+        let link = match access {
+            Access::Linked(_) => "linked to your account",
+            Access::Allowlisted(_) => "on the allowlist",
+            Access::None => "not linked",
+        };
+        Ok(format!(
+            "Agent: {state}\nModel: {model}\nLast turn: {}\nThis Telegram account: {link}",
+            last.unwrap_or_else(|| "none yet in this conversation".into())
+        ))
+    }
+
+    async fn submit(
+        &self,
+        message: &Message,
+        update_id: i64,
+        telegram_user: TelegramUserId,
+        user: &UserId,
+        text: &str,
+    ) -> Result<(), PortError> {
+        let conversation = match self.store.current_conversation(telegram_user).await? {
+            Some(conversation) => conversation,
+            None => {
+                let conversation = ConversationId::generate();
+                self.store
+                    .set_current_conversation(telegram_user, &conversation)
+                    .await?;
+                conversation
+            }
+        };
+        let submission = Submission {
+            conversation_id: conversation,
+            client_message_id: ClientMessageId::parse(format!("tg-{update_id}"))
+                .map_err(|e| PortError::backend(e.to_string()))?,
+            text: text.to_owned(),
+            channel: Channel::Telegram,
+            reply_to: Some(ReplyTarget::Telegram {
+                chat_id: message.chat.id,
+                message_id: message.message_id,
+            }),
+        };
+        match self.chat.submit(user, submission).await {
+            Ok(_) => {
+                if let Err(e) = self.api.send_typing(message.chat.id).await {
+                    tracing::warn!(error = %e, "could not show the typing indicator");
+                }
+                Ok(())
+            }
+            // Stored but not queued, or not stored: Telegram's redelivery retries it.
+            Err(e) if e.code == serverless_openclaw_core::protocol::ErrorCode::Internal => {
+                Err(PortError::backend(e.message))
+            }
+            Err(e) => {
+                self.say(
+                    message,
+                    &format!("I couldn't take that message: {}", e.message),
+                )
+                .await;
+                Ok(())
+            }
+        }
+    }
+}
+
+const HELP: &str = "Talk to your OpenClaw agent: just send a message.\n\n\
+/new – start a new conversation\n\
+/status – the agent, its model and the last turn's cost\n\
+/link CODE – link this Telegram account with a code from the web app\n\
+/unlink – disconnect this Telegram account\n\
+/help – this help";
+
+fn welcome(first_name: &str, telegram_user: TelegramUserId, access: &Access) -> String {
+    let name = if first_name.is_empty() {
+        "there"
+    } else {
+        first_name
+    };
+    match access {
+        Access::Linked(_) => format!(
+            "Hi {name}! This Telegram account is linked to your agent. Send a message to talk to it.\n\n{HELP}"
+        ),
+        Access::Allowlisted(_) => format!(
+            "Hi {name}! You're on this agent's allowlist. Send a message to talk to it.\n\n{HELP}"
+        ),
+        Access::None => format!("Hi {name}! {}", refusal(telegram_user)),
+    }
+}
+
+fn refusal(telegram_user: TelegramUserId) -> String {
+    format!(
+        "This is a private OpenClaw agent, and your Telegram account is not linked to it.\n\n\
+         Your Telegram user id is {telegram_user}.\n\n\
+         If this is your agent: open its web app, get a Telegram link code, and send /link CODE here. \
+         Otherwise ask its owner to add your id to the allowlist."
+    )
+}

@@ -1,0 +1,68 @@
+//! Long polling for local mode: `getUpdates` in a loop, each update handled by the same [`Bot`] as
+//! the webhook, so no public URL is needed.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::api::BotApi;
+use crate::bot::Bot;
+
+/// How long one `getUpdates` waits for an update.
+const POLL_WAIT: Duration = Duration::from_secs(25);
+/// The longest pause after failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Attempts at an update whose handling keeps failing before it is skipped.
+const UPDATE_ATTEMPTS: u32 = 3;
+
+/// Polls until `cancel` fires. Stops early only when the token is refused.
+pub async fn long_poll(api: &BotApi, bot: &Bot, cancel: CancellationToken) {
+    let mut offset = 0;
+    let mut backoff = Duration::from_secs(1);
+    let mut failed_attempts = 0;
+    loop {
+        let polled = tokio::select! {
+            () = cancel.cancelled() => return,
+            polled = api.get_updates(offset, POLL_WAIT) => polled,
+        };
+        let updates = match polled {
+            Ok(updates) => {
+                backoff = Duration::from_secs(1);
+                updates
+            }
+            Err(e) if e.is_unauthorized() => {
+                tracing::error!(error = %e, "Telegram refused the bot token; Telegram polling stopped (check TELEGRAM_BOT_TOKEN)");
+                return;
+            }
+            Err(e) => {
+                if e.is_conflict() {
+                    tracing::error!(error = %e, "this bot has a webhook (a deployment on AWS?) or another poller; run `serverless-openclaw telegram delete-webhook` or use another bot");
+                } else {
+                    tracing::warn!(error = %e, "polling Telegram failed; retrying");
+                }
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        for update in updates {
+            let update_id = update.update_id;
+            match bot.handle_update(update).await {
+                Ok(()) => failed_attempts = 0,
+                Err(e) => {
+                    failed_attempts += 1;
+                    if failed_attempts < UPDATE_ATTEMPTS {
+                        tracing::warn!(error = %e, "handling an update failed; fetching it again");
+                        break;
+                    }
+                    tracing::error!(error = %e, update_id, "handling an update keeps failing; skipped");
+                    failed_attempts = 0;
+                }
+            }
+            offset = update_id + 1;
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! A turn's progress in its Telegram chat: "typing…" while the agent wakes up and thinks, the reply
+//! streamed into one message edited at most once per [`EDIT_INTERVAL`], then the final reply as
+//! formatted parts below Telegram's 4096-character limit (sent again as plain text if Telegram
+//! refuses the formatting), or the error in plain words.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serverless_openclaw_core::domain::{ReplyTarget, Turn};
+use serverless_openclaw_core::ports::ChannelReplies;
+use serverless_openclaw_core::protocol::{ServerFrame, TurnStatus};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use crate::api::{ApiError, BotApi, Format};
+use crate::format::{Part, render_reply, streaming_preview};
+
+/// The shortest time between two edits of the streamed message (Telegram allows about one per
+/// second per chat).
+pub const EDIT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often "typing…" is renewed while nothing is shown yet (Telegram shows it for five seconds).
+const TYPING_INTERVAL: Duration = Duration::from_secs(4);
+
+/// [`ChannelReplies`] for Telegram chats.
+#[derive(Clone)]
+pub struct TelegramReplies {
+    api: BotApi,
+}
+
+impl TelegramReplies {
+    pub fn new(api: BotApi) -> Self {
+        Self { api }
+    }
+}
+
+/// One turn's delivery into one chat.
+struct Delivery<'a> {
+    api: &'a BotApi,
+    chat: i64,
+    reply_to: i64,
+    /// The reply so far.
+    text: String,
+    /// The message showing the streamed reply, once sent.
+    shown: Option<i64>,
+    /// When the streamed message may be edited next.
+    next_edit: Instant,
+    /// The text changed since it was last shown.
+    dirty: bool,
+    /// When "typing…" is renewed, while the agent works and nothing is shown.
+    next_typing: Option<Instant>,
+}
+
+#[async_trait]
+impl ChannelReplies for TelegramReplies {
+    async fn deliver(&self, turn: &Turn, mut frames: mpsc::UnboundedReceiver<ServerFrame>) {
+        let Some(ReplyTarget::Telegram {
+            chat_id,
+            message_id,
+        }) = turn.reply_to
+        else {
+            return;
+        };
+        let mut delivery = Delivery {
+            api: &self.api,
+            chat: chat_id,
+            reply_to: message_id,
+            text: String::new(),
+            shown: None,
+            next_edit: Instant::now(),
+            dirty: false,
+            next_typing: None,
+        };
+        loop {
+            let edit_due = delivery.dirty.then_some(delivery.next_edit);
+            tokio::select! {
+                frame = frames.recv() => match frame {
+                    Some(frame) => delivery.frame(frame).await,
+                    None => break,
+                },
+                () = wait(edit_due) => delivery.show().await,
+                () = wait(delivery.next_typing) => delivery.typing().await,
+            }
+        }
+    }
+}
+
+/// Waits until `at`, or forever when there is nothing to wait for.
+async fn wait(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Delivery<'_> {
+    async fn frame(&mut self, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Status {
+                status: TurnStatus::Starting | TurnStatus::Running,
+                ..
+            } if self.shown.is_none() => self.typing().await,
+            ServerFrame::Status {
+                status: TurnStatus::Idle,
+                ..
+            } => self.next_typing = None,
+            ServerFrame::Delta { text, replace, .. } => {
+                if replace {
+                    self.text = text;
+                } else {
+                    self.text.push_str(&text);
+                }
+                self.dirty = true;
+                self.next_typing = None;
+            }
+            ServerFrame::Message { content, .. } => self.finish(&content).await,
+            ServerFrame::Error { message, .. } => {
+                self.dirty = false;
+                self.next_typing = None;
+                let text = format!("⚠️ {message}");
+                self.send(&text, Format::Plain).await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn typing(&mut self) {
+        if let Err(e) = self.api.send_typing(self.chat).await {
+            tracing::warn!(error = %e, chat = self.chat, "could not show typing");
+        }
+        self.next_typing = Some(Instant::now() + TYPING_INTERVAL);
+    }
+
+    /// Shows the reply so far in the streamed message (plain text: half a reply may not parse).
+    async fn show(&mut self) {
+        self.dirty = false;
+        self.next_edit = Instant::now() + EDIT_INTERVAL;
+        let preview = streaming_preview(&self.text);
+        if preview.is_empty() {
+            return;
+        }
+        match self.shown {
+            None => self.shown = self.send(&preview, Format::Plain).await,
+            Some(id) => {
+                let edited = self
+                    .api
+                    .edit_message_text(self.chat, id, &preview, Format::Plain)
+                    .await;
+                log_failure(edited, "editing the streamed reply");
+            }
+        }
+    }
+
+    /// The final reply: the first part replaces the streamed message, the rest follow as new ones.
+    async fn finish(&mut self, content: &str) {
+        self.dirty = false;
+        self.next_typing = None;
+        let mut parts = render_reply(content).into_iter();
+        let Some(first) = parts.next() else {
+            let empty = "(The agent sent an empty reply.)";
+            match self.shown {
+                Some(id) => log_failure(
+                    self.api
+                        .edit_message_text(self.chat, id, empty, Format::Plain)
+                        .await,
+                    "editing the reply",
+                ),
+                None => drop(self.send(empty, Format::Plain).await),
+            }
+            return;
+        };
+        match self.shown {
+            Some(id) => self.edit_part(id, &first).await,
+            None => self.send_part(&first).await,
+        }
+        for part in parts {
+            self.send_part(&part).await;
+        }
+    }
+
+    async fn edit_part(&self, id: i64, part: &Part) {
+        let html = self
+            .api
+            .edit_message_text(self.chat, id, &part.html, Format::Html)
+            .await;
+        match html {
+            Err(e) if e.is_entity_error() => {
+                tracing::warn!(error = %e, "Telegram refused the formatting; sending plain text");
+                let plain = self
+                    .api
+                    .edit_message_text(self.chat, id, &part.plain, Format::Plain)
+                    .await;
+                log_failure(plain, "editing the reply as plain text");
+            }
+            other => log_failure(other, "editing the reply"),
+        }
+    }
+
+    async fn send_part(&self, part: &Part) {
+        let html = self
+            .api
+            .send_message(self.chat, &part.html, Format::Html, Some(self.reply_to))
+            .await;
+        match html {
+            Ok(_) => {}
+            Err(e) if e.is_entity_error() => {
+                tracing::warn!(error = %e, "Telegram refused the formatting; sending plain text");
+                self.send(&part.plain, Format::Plain).await;
+            }
+            Err(e) => tracing::warn!(error = %e, chat = self.chat, "could not send the reply"),
+        }
+    }
+
+    /// Sends a message quoting the user's; its id, or `None` (logged) when Telegram refused.
+    async fn send(&self, text: &str, format: Format) -> Option<i64> {
+        let sent = self
+            .api
+            .send_message(self.chat, text, format, Some(self.reply_to))
+            .await;
+        match sent {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::warn!(error = %e, chat = self.chat, "could not send to Telegram");
+                None
+            }
+        }
+    }
+}
+
+fn log_failure(result: Result<(), ApiError>, what: &str) {
+    match result {
+        Ok(()) => {}
+        Err(e) if e.is_not_modified() => {}
+        Err(e) => tracing::warn!(error = %e, "{what} failed"),
+    }
+}
