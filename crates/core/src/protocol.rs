@@ -322,6 +322,14 @@ pub struct CreatedConversation {
     pub id: ConversationId,
 }
 
+/// Answer of `POST /api/telegram/link-code`: a one-time code to send the bot as `/link CODE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TelegramLinkCode {
+    pub code: String,
+    pub expires_at: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,25 +7,30 @@
 //! - [`hub`]: the open WebSocket connections and the in-process [`ClientPush`] over them.
 //! - [`ws`]: the WebSocket handler.
 //! - [`rest`]: the REST handlers and their error mapping.
+//! - [`telegram`]: Telegram's webhook route ([`telegram_webhook`]), served by its own Lambda on AWS.
 //!
 //! [`ClientPush`]: serverless_openclaw_core::ports::ClientPush
 
 pub mod auth;
 pub mod hub;
 pub mod rest;
+pub mod telegram;
 pub mod ws;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use serverless_openclaw_core::chat::ChatService;
-use serverless_openclaw_core::ports::{AgentStatusSource, ConversationStore, TranscriptStore};
+use serverless_openclaw_core::ports::{
+    AgentStatusSource, ConversationStore, TelegramStore, TranscriptStore,
+};
 use tower_http::services::{ServeDir, ServeFile};
 
 pub use auth::{Authenticator, TokenAuthenticator};
 pub use hub::ConnectionHub;
+pub use telegram::telegram_webhook;
 
 /// Everything the handlers use, composed by the caller (local mode, a Lambda, a test).
 #[derive(Clone)]
@@ -35,6 +40,8 @@ pub struct AppState {
     pub conversations: Arc<dyn ConversationStore>,
     pub transcripts: Arc<dyn TranscriptStore>,
     pub agent: Arc<dyn AgentStatusSource>,
+    /// Telegram links: the web app issues link codes here.
+    pub telegram: Arc<dyn TelegramStore>,
     pub hub: Arc<ConnectionHub>,
     /// The built web UI (`web/dist`); `None` serves a page that says how to build it.
     pub web_dir: Option<PathBuf>,
@@ -54,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/conversations/{id}", delete(rest::delete_conversation))
         .route("/api/conversations/{id}/messages", get(rest::list_messages))
         .route("/api/status", get(rest::status))
+        .route("/api/telegram/link-code", post(rest::telegram_link_code))
         .route("/api/{*rest}", get(rest::not_found).post(rest::not_found))
         .with_state(state);
     match web {

@@ -15,7 +15,7 @@ use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::PortError;
 use serverless_openclaw_core::protocol::{
     ConversationList, ConversationSummary, CreatedConversation, ErrorBody, ErrorCode, MessageList,
-    MessageView, NewConversation,
+    MessageView, NewConversation, TelegramLinkCode,
 };
 
 use crate::AppState;
@@ -196,6 +196,21 @@ pub async fn delete_conversation(
     state.conversations.delete_conversation(&user, &id).await?;
     state.transcripts.delete(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/telegram/link-code`: a one-time code that links a Telegram account to the caller.
+pub async fn telegram_link_code(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+) -> Result<(StatusCode, Json<TelegramLinkCode>), ApiError> {
+    let issued = serverless_openclaw_telegram::issue_link_code(state.telegram.as_ref(), &user).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TelegramLinkCode {
+            code: issued.code,
+            expires_at: serverless_openclaw_core::domain::format_time(issued.expires_at),
+        }),
+    ))
 }
 
 pub async fn status(State(state): State<AppState>, Caller(_): Caller) -> Json<serde_json::Value> {
