@@ -3,13 +3,15 @@
 # credentials (docs/deployment.md). Checks prerequisites (scripts/doctor.sh), asks for what it does
 # not know yet, stores the secrets as SSM SecureStrings (never in the repo or the template), builds
 # the web app, lets `cdk deploy` build the Rust functions (cargo-lambda) and the agent image (Docker),
-# and prints the web URL and the owner's first sign-in steps. Running it again updates the stack.
+# registers the Telegram webhook when a bot token is stored, and prints the web URL and the owner's
+# first sign-in steps. Running it again updates the stack.
 #
 # Settings (environment variables; asked for when needed and not set):
 #   OWNER_EMAIL             the owner's email (first deploy): user name, temporary password, alarms
 #   LLM_PROVIDER            anthropic (default) | openai | compatible
 #   SERVERLESS_OPENCLAW_LLM_API_KEY   the provider's API key (asked on the first deploy; Enter keeps it later)
-#   TELEGRAM_BOT_TOKEN      optional; stored for the Telegram bot
+#   TELEGRAM_BOT_TOKEN      optional; stored for the Telegram bot (Enter keeps the stored one)
+#   TELEGRAM_ALLOWLIST      Telegram user ids the bot accepts, comma-separated (e.g. 12345,67890)
 #   MODEL, LLM_BASE_URL, LLM_API      the model and, for `compatible`, the endpoint
 #   MONTHLY_BUDGET_USD      the AWS Budgets alert (default 10)
 #   AGENT_RUNTIME           lambda (default)
@@ -93,6 +95,7 @@ context=(-c "stackName=$STACK" -c "agentRuntime=${AGENT_RUNTIME:-lambda}" -c "ll
 if [ -n "${MODEL:-}" ]; then context+=(-c "model=$MODEL"); fi
 if [ -n "${LLM_BASE_URL:-}" ]; then context+=(-c "llmBaseUrl=$LLM_BASE_URL"); fi
 if [ -n "${LLM_API:-}" ]; then context+=(-c "llmApi=$LLM_API"); fi
+if [ -n "${TELEGRAM_ALLOWLIST:-}" ]; then context+=(-c "telegramAllowlist=$TELEGRAM_ALLOWLIST"); fi
 
 make --no-print-directory web infra
 cd infra
@@ -104,14 +107,36 @@ output() {
   node -e 'const o = require(process.argv[1])[process.argv[2]]; process.stdout.write(o[process.argv[3]] ?? "")' \
     "$PWD/cdk.out/outputs.json" "$STACK" "$1"
 }
+
+# With a bot token stored, point the bot at this stack's webhook. The CLI stores a fresh secret
+# (`telegram-webhook-secret`, which the webhook function checks) and registers it with the URL through
+# Telegram's setWebhook, so every deploy also rotates the secret. A failure leaves the stack deployed.
+telegram="no bot token stored (set TELEGRAM_BOT_TOKEN and deploy again to add the bot)"
+if parameter_exists "$SECRETS_PATH/telegram-bot-token"; then
+  webhook_url="$(output TelegramWebhookUrl)"
+  set_webhook=(cargo run --quiet --release -p serverless-openclaw-cli -- telegram set-webhook --stack "$STACK" --url "$webhook_url")
+  echo "Registering the Telegram webhook $webhook_url ..."
+  if [ -n "$webhook_url" ] && (cd "$ROOT" && "${set_webhook[@]}"); then
+    telegram="webhook registered at $webhook_url"
+  else
+    telegram="the webhook is NOT registered; retry from $ROOT with: ${set_webhook[*]}"
+    echo "WARNING: registering the Telegram webhook failed (the stack is deployed)." >&2
+  fi
+fi
+
+# Outside the here-document: bash refuses the apostrophe in `${OWNER_EMAIL:-the owner's address}` there.
+owner_address="the owner's address"
+if [ -n "${OWNER_EMAIL:-}" ]; then owner_address="$OWNER_EMAIL"; fi
 cat <<DONE
 
 Deployed. Open the web app: $(output WebUrl)
 
 First sign-in (owner):
-  1. Cognito has emailed a temporary password to ${OWNER_EMAIL:-the owner's address} (valid 7 days;
+  1. Cognito has emailed a temporary password to $owner_address (valid 7 days;
      check spam). Sign in at the URL above with that address and password.
   2. Choose your own password when asked (12+ characters with upper and lower case, a digit and a symbol).
   3. Turn on an authenticator app (TOTP) from the settings when you like.
 Confirm the "AWS Notification - Subscription Confirmation" email to receive alarms.
+
+Telegram: $telegram
 DONE

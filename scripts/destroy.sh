@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make destroy`: removes what `make deploy` created: the stack (tables, buckets and their contents,
-# user pool, APIs, functions, queues, alarms, budget, log groups), the SSM secrets under
-# /serverless-openclaw/<stack>/, and the log groups Lambda created for CDK's deploy-time functions.
+# `make destroy`: removes what `make deploy` created: the Telegram bot's webhook (when a bot token is
+# stored), the stack (tables, buckets and their contents, user pool, APIs, functions, queues, alarms,
+# budget, log groups), the SSM secrets under /serverless-openclaw/<stack>/ (the LLM key, the bot token,
+# the webhook secret), and the log groups Lambda created for CDK's deploy-time functions.
 # It asks you to type the stack name first (or set CONFIRM=<stack name>): conversations are deleted.
 # The CDK bootstrap stack stays: it is shared by every CDK app in the account and region.
 set -euo pipefail
@@ -20,6 +21,17 @@ if [ -z "$confirm" ]; then
   read -r -p "Type the stack name to confirm: " confirm </dev/tty
 fi
 [ "$confirm" = "$STACK" ] || { echo "Not confirmed; nothing was deleted." >&2; exit 1; }
+
+# First tell Telegram to stop calling the webhook, while the token is still stored. A failure does not
+# stop the rest: the bot then keeps a webhook that answers nothing until it is removed by hand.
+if aws ssm get-parameter --name "$SECRETS_PATH/telegram-bot-token" --query Parameter.Name --output text >/dev/null 2>&1; then
+  echo "Removing the Telegram bot's webhook ..."
+  if ! cargo run --quiet --release -p serverless-openclaw-cli -- telegram delete-webhook --stack "$STACK"; then
+    echo "WARNING: the Telegram webhook was not removed. Remove it later with" \
+      "\`TELEGRAM_BOT_TOKEN=<token> serverless-openclaw telegram delete-webhook\`" \
+      "(from this checkout: cargo run --release -p serverless-openclaw-cli -- telegram delete-webhook)." >&2
+  fi
+fi
 
 if stack_exists "$STACK"; then
   make --no-print-directory infra

@@ -29,6 +29,8 @@ export interface AgentProps {
   readonly webSocketStage: WebSocketStage;
   /** The SSM SecureString holding the LLM API key, and the variable naming it for the agent. */
   readonly apiKey: { readonly parameter: IStringParameter; readonly variable: string };
+  /** The SSM SecureString holding the Telegram bot token: replies to Telegram go through the Bot API. */
+  readonly telegramBotToken: IStringParameter;
   readonly providerEnvironment: env.Environment;
   readonly maxConcurrency: number;
 }
@@ -60,6 +62,7 @@ export class Agent extends Construct {
         ...env.websocketEndpoint(props.webSocketStage),
         ...env.turnTimeout(TURN_TIMEOUT.toSeconds()),
         [props.apiKey.variable]: props.apiKey.parameter.parameterName,
+        ...env.telegramTokenParameter(props.telegramBotToken),
         ...props.providerEnvironment,
       },
     });
@@ -67,6 +70,7 @@ export class Agent extends Construct {
     grantBucketObjects(storage.bucket, role);
     grantManageConnections(props.webSocketApi, role);
     props.apiKey.parameter.grantRead(role);
+    props.telegramBotToken.grantRead(role);
 
     this.function.addEventSource(
       new SqsEventSource(turns.queue, {

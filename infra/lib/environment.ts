@@ -5,6 +5,7 @@ import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 
 const PREFIX = 'SERVERLESS_OPENCLAW_';
 
@@ -24,6 +25,16 @@ export const cognito = (userPoolId: string, clientId: string): Environment => ({
   [`${PREFIX}COGNITO_CLIENT_ID`]: clientId,
 });
 export const turnTimeout = (seconds: number): Environment => ({ [`${PREFIX}TURN_TIMEOUT_SECS`]: String(seconds) });
+/** The SSM SecureString holding the bot token (the agent and the webhook call the Bot API with it). */
+export const telegramTokenParameter = (parameter: IStringParameter): Environment => ({
+  [`${PREFIX}TELEGRAM_TOKEN_PARAMETER`]: parameter.parameterName,
+});
+/** The SSM SecureString holding the secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token`. */
+export const telegramSecretParameter = (parameter: IStringParameter): Environment => ({
+  [`${PREFIX}TELEGRAM_SECRET_PARAMETER`]: parameter.parameterName,
+});
+/** Telegram user ids, comma-separated (empty for none). */
+export const telegramAllowlist = (ids: readonly string[]): Environment => ({ [`${PREFIX}TELEGRAM_ALLOWLIST`]: ids.join(',') });
 
 /** Variables whose value is optional: an unset one is left out. */
 export function optional(values: Record<string, string | undefined>): Environment {

@@ -1,7 +1,8 @@
 // The two APIs in front of the stack and the Rust functions behind them:
 //   WebSocket API `$connect` -> ws-connect (verifies the Cognito ID token in `?token=`),
 //   `$disconnect` -> ws-disconnect, `$default` -> ws-message (frames; a turn goes on the queue);
-//   HTTP API `/api/*` with Cognito's JWT authorizer -> http-api (history, conversations, status).
+//   HTTP API `/api/*` with Cognito's JWT authorizer -> http-api (history, conversations, status);
+//   telegram.ts adds `POST /telegram/webhook`, which authenticates Telegram itself.
 // Both stages are throttled, so a leaked token cannot run up the bill faster than a person types.
 
 import { Duration, Validations } from 'aws-cdk-lib';
@@ -144,7 +145,7 @@ export class Gateway extends Construct {
         format: AccessLogFormat.jsonWithStandardFields(),
       },
     });
-    // Every route needs a valid ID token for the web client; OPTIONS stays unrouted, so API Gateway
+    // Every `/api` route needs a valid ID token for the web client; OPTIONS stays unrouted, so API Gateway
     // answers CORS preflights itself, before any authorizer.
     this.httpApi.addRoutes({
       path: '/api/{proxy+}',

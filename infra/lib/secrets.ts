@@ -1,6 +1,7 @@
 // Secrets: SSM SecureString parameters. CloudFormation cannot create SecureStrings (and a value in a
-// template would be readable by anyone who can read the stack), so `make deploy` writes them with the
-// AWS CLI under `/serverless-openclaw/<stack>/<name>`, and the stack only names them and grants reads.
+// template would be readable by anyone who can read the stack), so `make deploy` writes them under
+// `/serverless-openclaw/<stack>/<name>` (with the AWS CLI; the Telegram webhook secret through
+// `serverless-openclaw telegram set-webhook`), and the stack only names them and grants reads.
 // They are encrypted with the AWS-managed `aws/ssm` key: no customer key, no monthly key fee.
 
 import { Stack } from 'aws-cdk-lib';
@@ -26,15 +27,20 @@ export interface SecretsProps {
 
 export class Secrets extends Construct {
   readonly apiKey: { readonly parameter: IStringParameter; readonly variable: string };
+  /** `telegram-bot-token`: written by `make deploy` when a bot token is given. */
+  readonly telegramBotToken: IStringParameter;
+  /** `telegram-webhook-secret`: the secret Telegram sends with every webhook call, written by
+   * `serverless-openclaw telegram set-webhook` (which `make deploy` runs when a bot token is stored). */
+  readonly telegramWebhookSecret: IStringParameter;
 
   constructor(scope: Construct, id: string, props: SecretsProps) {
     super(scope, id);
+    const stackName = Stack.of(this).stackName;
+    const secureString = (parameterId: string, name: string) =>
+      StringParameter.fromSecureStringParameterAttributes(this, parameterId, { parameterName: secretName(stackName, name) });
     const { name, variable } = API_KEYS[props.llmProvider];
-    this.apiKey = {
-      parameter: StringParameter.fromSecureStringParameterAttributes(this, 'LlmApiKey', {
-        parameterName: secretName(Stack.of(this).stackName, name),
-      }),
-      variable,
-    };
+    this.apiKey = { parameter: secureString('LlmApiKey', name), variable };
+    this.telegramBotToken = secureString('TelegramBotToken', 'telegram-bot-token');
+    this.telegramWebhookSecret = secureString('TelegramWebhookSecret', 'telegram-webhook-secret');
   }
 }

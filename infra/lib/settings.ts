@@ -28,6 +28,8 @@ export interface Settings {
   /** Days after which a conversation's transcript is deleted (31 or more: they move to Infrequent Access
    * after 30); unset keeps transcripts. */
   readonly transcriptRetentionDays: number | undefined;
+  /** Telegram user ids the bot accepts (`SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST`); empty by default. */
+  readonly telegramAllowlist: readonly string[];
 }
 
 const AGENT_RUNTIMES: readonly AgentRuntime[] = ['lambda', 'fargate', 'both'];
@@ -71,6 +73,20 @@ function flag(node: Node, key: string): boolean {
   return value === 'true';
 }
 
+/** A comma-separated list of Telegram user ids (`12345,67890`; spaces around commas are ignored). */
+function telegramIds(node: Node, key: string): string[] {
+  const value = text(node, key);
+  if (value === undefined) return [];
+  const ids = value.split(',').map((id) => id.trim());
+  const bad = ids.find((id) => !/^[1-9][0-9]{0,19}$/.test(id));
+  if (bad !== undefined) {
+    throw new SettingsError(
+      `context "${key}" is "${value}": "${bad}" is not a Telegram user id; use numeric ids separated by commas, e.g. 12345,67890`,
+    );
+  }
+  return ids;
+}
+
 /** Reads and checks every setting; throws a SettingsError naming the first bad one. */
 export function settingsFromContext(node: Node): Settings {
   const stackName = text(node, 'stackName') ?? 'ServerlessOpenClaw';
@@ -107,5 +123,6 @@ export function settingsFromContext(node: Node): Settings {
     selfSignUp: flag(node, 'selfSignUp'),
     agentMaxConcurrency: integer(node, 'agentMaxConcurrency', 2, 1000) ?? 5,
     transcriptRetentionDays: integer(node, 'transcriptRetentionDays', 31, 36500),
+    telegramAllowlist: telegramIds(node, 'telegramAllowlist'),
   };
 }

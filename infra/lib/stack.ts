@@ -1,6 +1,7 @@
 // The whole deployment in one stack: storage, auth, secrets, the turn queue, the APIs and their
-// functions, the agent, the web app, schedules and monitoring. Every construct gets what it needs
-// through readonly props; every permission is a grant by the construct that owns the resource.
+// functions, the agent, the Telegram webhook, the web app, schedules and monitoring. Every construct
+// gets what it needs through readonly props; every permission is a grant by the construct that owns
+// the resource.
 
 import { CfnOutput, CfnParameter, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -15,6 +16,7 @@ import { Schedules } from './schedules.ts';
 import { Secrets } from './secrets.ts';
 import type { Settings } from './settings.ts';
 import { Storage } from './storage.ts';
+import { Telegram } from './telegram.ts';
 import { Web } from './web.ts';
 
 export interface ServerlessOpenClawStackProps extends StackProps {
@@ -26,6 +28,7 @@ export class ServerlessOpenClawStack extends Stack {
   readonly auth: Auth;
   readonly gateway: Gateway;
   readonly agent: Agent;
+  readonly telegram: Telegram;
   readonly schedules: Schedules;
   readonly web: Web;
   /** What the web app's config.json says (with CloudFormation tokens until deploy). */
@@ -74,15 +77,29 @@ export class ServerlessOpenClawStack extends Stack {
       webSocketApi: this.gateway.webSocketApi,
       webSocketStage: this.gateway.webSocketStage,
       apiKey: secrets.apiKey,
+      telegramBotToken: secrets.telegramBotToken,
       providerEnvironment,
       maxConcurrency: settings.agentMaxConcurrency,
+    });
+    this.telegram = new Telegram(this, 'Telegram', {
+      storage: this.storage,
+      turns,
+      httpApi: this.gateway.httpApi,
+      webSocketApi: this.gateway.webSocketApi,
+      webSocketStage: this.gateway.webSocketStage,
+      botToken: secrets.telegramBotToken,
+      webhookSecret: secrets.telegramWebhookSecret,
+      allowlist: settings.telegramAllowlist,
+      providerEnvironment,
     });
     this.schedules = new Schedules(this, 'Schedules', { storage: this.storage });
     new Monitoring(this, 'Monitoring', {
       ownerEmail,
       monthlyBudgetUsd,
       agent: this.agent.function,
-      gateway: [...this.gateway.functions, this.schedules.watchdog].map((lambda) => lambda.function),
+      gateway: [...this.gateway.functions, this.telegram.webhook, this.schedules.watchdog].map(
+        (lambda) => lambda.function,
+      ),
       turns,
     });
 
@@ -105,5 +122,9 @@ export class ServerlessOpenClawStack extends Stack {
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.auth.client.userPoolClientId });
     new CfnOutput(this, 'LlmApiKeyParameter', { value: secrets.apiKey.parameter.parameterName });
+    new CfnOutput(this, 'TelegramWebhookUrl', {
+      value: this.telegram.webhookUrl,
+      description: 'Registered with Telegram by `make deploy` (serverless-openclaw telegram set-webhook)',
+    });
   }
 }

@@ -76,11 +76,22 @@ describe('IAM', () => {
     }
   });
 
-  it('lets only the agent read the API key parameter', () => {
-    const readers = all.filter(({ statement }) => list(statement.Action).includes('ssm:GetParameter'));
-    assert.equal(readers.length, 1);
-    assert.match(readers[0]!.id, /^AgentRole/);
-    assert.match(JSON.stringify(readers[0]!.statement.Resource), /parameter\/serverless-openclaw\/ServerlessOpenClaw\/anthropic-api-key/);
+  it('lets the agent read the LLM key and the bot token, telegram-webhook the bot token and its secret, nobody else', () => {
+    const reads = all
+      .filter(({ statement }) => list(statement.Action).some((action) => action.startsWith('ssm:')))
+      .flatMap(({ id, statement }) =>
+        list(statement.Resource).map((resource) => {
+          const name = /:parameter\/serverless-openclaw\/ServerlessOpenClaw\/([a-z-]+)"/.exec(JSON.stringify(resource));
+          return `${id.replace(/[0-9A-F]{8}$/, '')} ${name?.[1] ?? JSON.stringify(resource)}`;
+        }),
+      )
+      .sort();
+    assert.deepEqual(reads, [
+      'AgentRoleDefaultPolicy anthropic-api-key',
+      'AgentRoleDefaultPolicy telegram-bot-token',
+      'TelegramWebhookRoleDefaultPolicy telegram-bot-token',
+      'TelegramWebhookRoleDefaultPolicy telegram-webhook-secret',
+    ]);
   });
 
   it('lets only the functions that push post to WebSocket connections', () => {
@@ -88,6 +99,11 @@ describe('IAM', () => {
       .filter(({ statement }) => list(statement.Action).includes('execute-api:ManageConnections'))
       .map(({ id }) => id.replace(/[0-9A-F]{8}$/, ''))
       .sort();
-    assert.deepEqual(pushers, ['AgentRoleDefaultPolicy', 'GatewayHttpApiRoleDefaultPolicy', 'GatewayWsMessageRoleDefaultPolicy']);
+    assert.deepEqual(pushers, [
+      'AgentRoleDefaultPolicy',
+      'GatewayHttpApiRoleDefaultPolicy',
+      'GatewayWsMessageRoleDefaultPolicy',
+      'TelegramWebhookRoleDefaultPolicy',
+    ]);
   });
 });

@@ -19,7 +19,40 @@ describe('settings', () => {
       selfSignUp: false,
       agentMaxConcurrency: 5,
       transcriptRetentionDays: undefined,
+      telegramAllowlist: [],
     });
+  });
+
+  it('reads the Telegram allowlist as numeric ids separated by commas', () => {
+    const cases: Array<[string, string[]]> = [
+      ['', []],
+      ['1', ['1']],
+      ['1,22, 333', ['1', '22', '333']],
+      [' 12345 , 67890 ', ['12345', '67890']],
+    ];
+    for (const [telegramAllowlist, ids] of cases) {
+      assert.deepEqual(settings({ telegramAllowlist }).telegramAllowlist, ids, telegramAllowlist);
+    }
+  });
+
+  it('names a Telegram allowlist entry that is not a user id', () => {
+    const cases: Array<[string, string]> = [
+      ['abc', 'abc'],
+      ['1;2', '1;2'],
+      ['-5', '-5'],
+      ['1.5', '1.5'],
+      ['1,,2', ''],
+      ['7,x8', 'x8'],
+    ];
+    for (const [value, bad] of cases) {
+      assert.throws(
+        () => settings({ telegramAllowlist: value }),
+        (error: Error) =>
+          error.message.includes(`"telegramAllowlist" is "${value}"`) &&
+          error.message.includes(`"${bad}" is not a Telegram user id`),
+        value,
+      );
+    }
   });
 
   it('refuses the Fargate runtimes until they exist', () => {

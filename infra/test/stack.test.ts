@@ -14,6 +14,15 @@ function functionProps(construct: Parameters<typeof logicalId>[0]): Record<strin
   return resources(template)[logicalId(construct)]!.Properties as Record<string, any>;
 }
 
+const TELEGRAM_ROUTE = 'POST /telegram/webhook';
+
+/** The routes of the HTTP API. */
+function httpRoutes(): Array<Record<string, any>> {
+  return Object.values(
+    template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: logicalId(stack.gateway.httpApi) } } }),
+  ).map((route) => route.Properties as Record<string, any>);
+}
+
 describe('storage', () => {
   it('keeps conversations in an on-demand table with point-in-time recovery', () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
@@ -155,9 +164,7 @@ describe('APIs and gateway functions', () => {
         Issuer: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['https://cognito-idp.'])]) }),
       },
     });
-    const routes = Object.values(
-      template.findResources('AWS::ApiGatewayV2::Route', { Properties: { ApiId: { Ref: logicalId(stack.gateway.httpApi) } } }),
-    ).map((route) => route.Properties as Record<string, any>);
+    const routes = httpRoutes().filter((route) => route.RouteKey !== TELEGRAM_ROUTE);
     assert.deepEqual(routes.map((route) => route.RouteKey).sort(), [
       'DELETE /api/{proxy+}',
       'GET /api/{proxy+}',
@@ -165,7 +172,11 @@ describe('APIs and gateway functions', () => {
       'POST /api/{proxy+}',
       'PUT /api/{proxy+}',
     ]);
-    for (const route of routes) assert.equal(route.AuthorizationType, 'JWT', route.RouteKey);
+    const authorizer = logicalId(stack.gateway.httpApi.node.findChild('Cognito'));
+    for (const route of routes) {
+      assert.equal(route.AuthorizationType, 'JWT', route.RouteKey);
+      assert.deepEqual(route.AuthorizerId, { Ref: authorizer }, route.RouteKey);
+    }
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       ProtocolType: 'HTTP',
       CorsConfiguration: Match.objectLike({
@@ -179,7 +190,7 @@ describe('APIs and gateway functions', () => {
     const rust = Object.values(resources(template)).filter(
       (resource) => resource.Type === 'AWS::Lambda::Function' && (resource.Properties as any).Runtime === 'provided.al2023',
     );
-    assert.equal(rust.length, 5, 'ws-connect, ws-disconnect, ws-message, http-api, watchdog');
+    assert.equal(rust.length, 6, 'ws-connect, ws-disconnect, ws-message, http-api, telegram-webhook, watchdog');
     for (const fn of rust) {
       const props = fn.Properties as Record<string, any>;
       assert.deepEqual(props.Architectures, ['arm64']);
@@ -249,6 +260,70 @@ describe('agent', () => {
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_BASE_URL, 'https://llm.example/v1');
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_API, 'openai-completions');
     assert.equal(variables.SERVERLESS_OPENCLAW_MODEL, 'qwen3-coder');
+  });
+});
+
+describe('Telegram', () => {
+  const webhook = () => functionProps(stack.telegram.webhook.function);
+
+  it('takes POST /telegram/webhook without an authorizer, to telegram-webhook', () => {
+    const route = httpRoutes().find((candidate) => candidate.RouteKey === TELEGRAM_ROUTE);
+    assert.ok(route, `no ${TELEGRAM_ROUTE} route`);
+    assert.equal(route.AuthorizationType, 'NONE');
+    assert.equal(route.AuthorizerId, undefined);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      ApiId: { Ref: logicalId(stack.gateway.httpApi) },
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: { 'Fn::GetAtt': [logicalId(stack.telegram.webhook.function), 'Arn'] },
+      PayloadFormatVersion: '2.0',
+    });
+  });
+
+  it('runs telegram-webhook like the gateway functions, for at most 15 seconds', () => {
+    const props = webhook();
+    assert.deepEqual(props.Architectures, ['arm64']);
+    assert.equal(props.Runtime, 'provided.al2023');
+    assert.equal(props.MemorySize, GATEWAY_MEMORY_MB);
+    assert.equal(props.Timeout, 15);
+  });
+
+  it('tells telegram-webhook the tables, queue and web chats, the parameters of its secrets, and whom to accept', () => {
+    const variables = webhook().Environment.Variables;
+    assert.deepEqual(variables.SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE, { Ref: logicalId(stack.storage.conversations) });
+    assert.deepEqual(variables.SERVERLESS_OPENCLAW_CONNECTIONS_TABLE, { Ref: logicalId(stack.storage.connections) });
+    assert.deepEqual(variables.SERVERLESS_OPENCLAW_LEASES_TABLE, { Ref: logicalId(stack.storage.leases) });
+    assert.ok(variables.SERVERLESS_OPENCLAW_QUEUE_URL, 'queue URL');
+    assert.ok(variables.SERVERLESS_OPENCLAW_WEBSOCKET_ENDPOINT, 'WebSocket endpoint');
+    assert.equal(variables.SERVERLESS_OPENCLAW_TELEGRAM_TOKEN_PARAMETER, '/serverless-openclaw/ServerlessOpenClaw/telegram-bot-token');
+    assert.equal(
+      variables.SERVERLESS_OPENCLAW_TELEGRAM_SECRET_PARAMETER,
+      '/serverless-openclaw/ServerlessOpenClaw/telegram-webhook-secret',
+    );
+    assert.equal(variables.SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST, '');
+    assert.equal(variables.TELEGRAM_BOT_TOKEN, undefined, 'no token value in the template');
+  });
+
+  it('passes the allowlist setting, normalised, and the model for /status', () => {
+    const { stack: custom, template: customTemplate } = synthesize({
+      telegramAllowlist: '1,22, 333',
+      model: 'anthropic/claude-haiku-4-5',
+    });
+    const fn = resources(customTemplate)[logicalId(custom.telegram.webhook.function)]!;
+    const variables = (fn.Properties as any).Environment.Variables;
+    assert.equal(variables.SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST, '1,22,333');
+    assert.equal(variables.SERVERLESS_OPENCLAW_MODEL, 'anthropic/claude-haiku-4-5');
+  });
+
+  it('tells the agent which parameter holds the bot token, for streaming replies to Telegram', () => {
+    const variables = functionProps(stack.agent.function).Environment.Variables;
+    assert.equal(variables.SERVERLESS_OPENCLAW_TELEGRAM_TOKEN_PARAMETER, '/serverless-openclaw/ServerlessOpenClaw/telegram-bot-token');
+    assert.equal(variables.SERVERLESS_OPENCLAW_TELEGRAM_SECRET_PARAMETER, undefined);
+  });
+
+  it('outputs the webhook URL: the API endpoint (no trailing slash) and /telegram/webhook', () => {
+    template.hasOutput('TelegramWebhookUrl', {
+      Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(stack.gateway.httpApi), 'ApiEndpoint'] }, '/telegram/webhook']] },
+    });
   });
 });
 
