@@ -16,7 +16,7 @@ export interface StorageProps {
 }
 
 export class Storage extends Construct {
-  /** Conversations, messages, dedupe keys (`pk`/`sk`): the user's data, with point-in-time recovery. */
+  /** Conversations, messages, dedupe keys and the Telegram bot's items (`pk`/`sk`), with point-in-time recovery. */
   readonly conversations: TableV2;
   /** Open WebSocket connections (`connectionId`, GSI `byUser`); records expire through `ttl`. */
   readonly connections: TableV2;
@@ -32,6 +32,8 @@ export class Storage extends Construct {
       partitionKey: { name: 'pk', type: AttributeType.STRING },
       sortKey: { name: 'sk', type: AttributeType.STRING },
       billing: Billing.onDemand(),
+      // Only the Telegram bot's items (processed updates, link codes, failed attempts) expire.
+      timeToLiveAttribute: 'ttl',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: RemovalPolicy.DESTROY,
     });

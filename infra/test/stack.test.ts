@@ -24,13 +24,14 @@ function httpRoutes(): Array<Record<string, any>> {
 }
 
 describe('storage', () => {
-  it('keeps conversations in an on-demand table with point-in-time recovery', () => {
+  it('keeps conversations in an on-demand table with point-in-time recovery, Telegram items expiring by TTL', () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ],
       BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
       Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
     });
   });
