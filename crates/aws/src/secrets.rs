@@ -76,6 +76,11 @@ impl SsmSecrets {
         if let Some(secret) = self.cache.read().await.get(name) {
             return Ok(secret.clone());
         }
+        self.reload(name).await
+    }
+
+    /// Reads parameter `name` from SSM even when it is in memory (it may have been rotated).
+    pub async fn reload(&self, name: &str) -> Result<Secret, SecretError> {
         let output = self
             .client
             .get_parameter()
@@ -106,5 +111,26 @@ impl SsmSecrets {
             .await
             .insert(name.to_owned(), secret.clone());
         Ok(secret)
+    }
+
+    /// Stores `value` as SecureString parameter `name` (replacing it), encrypted with `aws/ssm`.
+    pub async fn put(&self, name: &str, value: &Secret) -> Result<(), SecretError> {
+        self.client
+            .put_parameter()
+            .name(name)
+            .value(value.expose())
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| SecretError::Backend {
+                name: name.to_owned(),
+                source: e.into(),
+            })?;
+        self.cache
+            .write()
+            .await
+            .insert(name.to_owned(), value.clone());
+        Ok(())
     }
 }

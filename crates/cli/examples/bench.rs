@@ -57,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         web_dir: None,
         turn_timeout: Duration::from_secs(120),
         disable_tools: false,
+        telegram: None,
     })?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -16,13 +16,16 @@ use serverless_openclaw_agent::{OpenClawRuntime, ProviderConfig, RuntimeSettings
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
-    AgentRuntime, ClientPush, ConversationStore, TranscriptStore, TurnQueue,
+    AgentRuntime, ClientPush, ConversationStore, TelegramStore, TelegramUserId, TranscriptStore,
+    TurnQueue,
 };
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
     FileTranscriptStore, LocalTurnQueue, MemorySessionLeases, SqliteConversationStore,
+    SqliteTelegramStore,
 };
 use serverless_openclaw_server::{AppState, ConnectionHub, TokenAuthenticator};
+use serverless_openclaw_telegram::{Bot, BotApi, TelegramReplies};
 
 /// The only user of local mode.
 pub const LOCAL_USER: &str = "owner";
@@ -42,6 +45,27 @@ pub struct LocalOptions {
     pub web_dir: Option<PathBuf>,
     pub turn_timeout: Duration,
     pub disable_tools: bool,
+    /// The Telegram bot, long-polled; `None` without `TELEGRAM_BOT_TOKEN`.
+    pub telegram: Option<TelegramOptions>,
+}
+
+/// The Telegram bot of local mode.
+#[derive(Clone)]
+pub struct TelegramOptions {
+    pub token: String,
+    /// The Bot API (`SERVERLESS_OPENCLAW_TELEGRAM_API_URL`, Telegram's by default).
+    pub api_url: String,
+    /// Telegram users who may talk to the agent without linking.
+    pub allowlist: Vec<TelegramUserId>,
+}
+
+impl std::fmt::Debug for TelegramOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramOptions")
+            .field("api_url", &self.api_url)
+            .field("allowlist", &self.allowlist)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A composed local-mode application.
@@ -49,6 +73,8 @@ pub struct LocalApp {
     pub router: axum::Router,
     pub token: String,
     pub runtime: Arc<OpenClawRuntime>,
+    /// The Telegram bot to long-poll for (see [`serverless_openclaw_telegram::poll::long_poll`]).
+    pub telegram: Option<Bot>,
 }
 
 /// Builds local mode: SQLite + files + in-process queue + the OpenClaw runtime + the router.
@@ -60,10 +86,15 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         Some(token) => token,
         None => stored_token(data)?,
     };
-    let conversations: Arc<dyn ConversationStore> = Arc::new(
-        SqliteConversationStore::open(&data.join("serverless-openclaw.sqlite3"))
-            .context("opening the database")?,
-    );
+    let database = data.join("serverless-openclaw.sqlite3");
+    let conversations: Arc<dyn ConversationStore> =
+        Arc::new(SqliteConversationStore::open(&database).context("opening the database")?);
+    let telegram_store: Arc<dyn TelegramStore> =
+        Arc::new(SqliteTelegramStore::open(&database).context("opening the database")?);
+    let bot_api = options
+        .telegram
+        .as_ref()
+        .map(|t| BotApi::new(&t.api_url, &t.token));
     let transcripts: Arc<dyn TranscriptStore> =
         Arc::new(FileTranscriptStore::new(data.join("transcripts")));
     let runtime = Arc::new(
@@ -83,7 +114,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
     let agent: Arc<dyn AgentRuntime> = runtime.clone();
     let hub = Arc::new(ConnectionHub::default());
     let push: Arc<dyn ClientPush> = hub.clone();
-    let processor = TurnProcessor::new(
+    let mut processor = TurnProcessor::new(
         conversations.clone(),
         transcripts.clone(),
         agent.clone(),
@@ -94,14 +125,27 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
             options.turn_timeout,
         ),
     );
+    if let Some(api) = &bot_api {
+        processor = processor.with_replies(Arc::new(TelegramReplies::new(api.clone())));
+    }
     let turn_queue: Arc<dyn TurnQueue> = Arc::new(LocalTurnQueue::new(Arc::new(processor)));
     let user = UserId::parse(LOCAL_USER)?;
+    let chat = ChatService::new(conversations.clone(), turn_queue, push);
+    let telegram = bot_api.zip(options.telegram).map(|(api, t)| Bot {
+        api,
+        store: telegram_store.clone(),
+        chat: chat.clone(),
+        conversations: conversations.clone(),
+        agent: agent.clone(),
+        allowlist: t.allowlist,
+    });
     let state = AppState {
         auth: Arc::new(TokenAuthenticator::new(&token, user)),
-        chat: ChatService::new(conversations.clone(), turn_queue, push),
+        chat,
         conversations,
         transcripts,
         agent,
+        telegram: telegram_store,
         hub,
         web_dir: options.web_dir,
     };
@@ -109,6 +153,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         router: serverless_openclaw_server::app(state),
         token,
         runtime,
+        telegram,
     })
 }
 

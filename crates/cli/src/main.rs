@@ -1,4 +1,5 @@
-//! `serverless-openclaw`: run the agent on this machine (`local`).
+//! `serverless-openclaw`: run the agent on this machine (`local`); register the Telegram webhook of a
+//! deployment (`telegram set-webhook`, `telegram delete-webhook`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -7,7 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serverless_openclaw_agent::ProviderConfig;
-use serverless_openclaw_cli::{LocalOptions, compose, paths};
+use serverless_openclaw_cli::{LocalOptions, TelegramOptions, compose, paths};
+use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
+use serverless_openclaw_telegram::{BotApi, parse_allowlist};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +37,31 @@ enum Command {
         /// Where conversations, transcripts, workspaces and the access token are kept.
         #[arg(long, env = "SERVERLESS_OPENCLAW_DATA_DIR")]
         data_dir: Option<PathBuf>,
+    },
+    /// The Telegram bot of a deployment on AWS.
+    Telegram {
+        #[command(subcommand)]
+        command: TelegramCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TelegramCommand {
+    /// Point the bot's webhook at a deployment, with a new random secret (stored in SSM for the
+    /// webhook function). The bot token is read from SSM, or from TELEGRAM_BOT_TOKEN when set.
+    SetWebhook {
+        /// The deployment's stack name (its secrets are under /serverless-openclaw/<stack>/).
+        #[arg(long)]
+        stack: String,
+        /// The webhook URL (the stack output TelegramWebhookUrl).
+        #[arg(long)]
+        url: String,
+    },
+    /// Remove the bot's webhook (so local mode can long-poll it, or before destroying a deployment).
+    /// The token comes from TELEGRAM_BOT_TOKEN, or from the stack's SSM parameter with --stack.
+    DeleteWebhook {
+        #[arg(long)]
+        stack: Option<String>,
     },
 }
 
@@ -63,7 +92,67 @@ async fn main() -> anyhow::Result<()> {
             port,
             data_dir,
         } => local(bind, port, data_dir).await,
+        Command::Telegram { command } => telegram(command).await,
     }
+}
+
+/// The SSM parameter of one of a stack's secrets (as `make deploy` writes them).
+fn stack_parameter(stack: &str, name: &str) -> anyhow::Result<String> {
+    let valid = stack.len() <= 128
+        && stack.starts_with(|c: char| c.is_ascii_alphabetic())
+        && stack
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    anyhow::ensure!(
+        valid,
+        "{stack:?} is not a stack name (letters, digits and '-', starting with a letter)"
+    );
+    Ok(format!("/serverless-openclaw/{stack}/{name}"))
+}
+
+fn telegram_api_url() -> String {
+    env_var("SERVERLESS_OPENCLAW_TELEGRAM_API_URL").unwrap_or_else(|| DEFAULT_BASE_URL.into())
+}
+
+async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
+    use serverless_openclaw_aws::secrets::{Secret, SsmSecrets};
+    let ssm = || async { SsmSecrets::new(&serverless_openclaw_aws::config::load().await) };
+    let token = |secrets: SsmSecrets, stack: Option<String>| async move {
+        if let Some(token) = env_var("TELEGRAM_BOT_TOKEN") {
+            return anyhow::Ok(token);
+        }
+        let stack = stack.context("set TELEGRAM_BOT_TOKEN or pass --stack")?;
+        let name = stack_parameter(&stack, "telegram-bot-token")?;
+        let token = secrets
+            .get(&name)
+            .await
+            .with_context(|| format!("reading the bot token ({name})"))?;
+        anyhow::Ok(token.expose().to_owned())
+    };
+    match command {
+        TelegramCommand::SetWebhook { stack, url } => {
+            anyhow::ensure!(
+                url.starts_with("https://"),
+                "the webhook URL must be https:// (got {url:?})"
+            );
+            let secret_name = stack_parameter(&stack, "telegram-webhook-secret")?;
+            let secrets = ssm().await;
+            let secret = Secret::new(serverless_openclaw_telegram::webhook::generate_secret()?);
+            secrets
+                .put(&secret_name, &secret)
+                .await
+                .with_context(|| format!("storing the webhook secret ({secret_name})"))?;
+            let api = BotApi::new(&telegram_api_url(), &token(secrets, Some(stack)).await?);
+            api.set_webhook(&url, secret.expose()).await?;
+            println!("Telegram now sends the bot's updates to {url}");
+        }
+        TelegramCommand::DeleteWebhook { stack } => {
+            let api = BotApi::new(&telegram_api_url(), &token(ssm().await, stack).await?);
+            api.delete_webhook().await?;
+            println!("The bot's webhook is removed; updates wait for getUpdates (local mode).");
+        }
+    }
+    Ok(())
 }
 
 async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
@@ -93,6 +182,17 @@ async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Re
         disable_tools: env_var("SERVERLESS_OPENCLAW_DISABLE_TOOLS")
             .is_some_and(|v| v == "1" || v == "true"),
         provider,
+        telegram: match env_var("TELEGRAM_BOT_TOKEN") {
+            None => None,
+            Some(token) => Some(TelegramOptions {
+                token,
+                api_url: telegram_api_url(),
+                allowlist: parse_allowlist(
+                    &env_var("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST").unwrap_or_default(),
+                )
+                .map_err(|e| anyhow::anyhow!("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST: {e}"))?,
+            }),
+        },
     };
     if options.web_dir.is_none() {
         tracing::warn!(
@@ -124,9 +224,18 @@ async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Re
     } else {
         tracing::warn!("{}", serverless_openclaw_agent::config::NO_PROVIDER_HELP);
     }
+    let stop_polling = CancellationToken::new();
+    if let Some(bot) = app.telegram.clone() {
+        tracing::info!("Telegram: long-polling the bot (TELEGRAM_BOT_TOKEN is set)");
+        let cancel = stop_polling.clone();
+        tokio::spawn(
+            async move { serverless_openclaw_telegram::poll::long_poll(&bot, cancel).await },
+        );
+    }
     axum::serve(listener, app.router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    stop_polling.cancel();
     app.runtime.shutdown().await;
     Ok(())
 }

@@ -104,7 +104,7 @@ impl Function for AgentFunction {
         });
         let connections = adapters.connections()?;
         let push: Arc<dyn ClientPush> = adapters.push(connections)?;
-        let processor = TurnProcessor::new(
+        let mut processor = TurnProcessor::new(
             adapters.conversations()?,
             adapters.transcripts()?,
             agent,
@@ -116,6 +116,9 @@ impl Function for AgentFunction {
                 turn_timeout,
             ),
         );
+        if let Some(replies) = crate::telegram::replies(adapters).await {
+            processor = processor.with_replies(replies);
+        }
         Ok(Self {
             processor,
             cold: AtomicBool::new(true),

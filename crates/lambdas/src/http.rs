@@ -49,6 +49,15 @@ pub struct OnDemandAgent {
     model: Option<String>,
 }
 
+impl OnDemandAgent {
+    /// The model from `SERVERLESS_OPENCLAW_MODEL`.
+    pub fn from_env() -> Self {
+        Self {
+            model: optional("SERVERLESS_OPENCLAW_MODEL"),
+        }
+    }
+}
+
 impl AgentStatusSource for OnDemandAgent {
     fn status(&self) -> AgentStatus {
         AgentStatus {
@@ -70,9 +79,8 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
         chat: ChatService::new(conversations.clone(), queue, push),
         conversations,
         transcripts: adapters.transcripts()?,
-        agent: Arc::new(OnDemandAgent {
-            model: optional("SERVERLESS_OPENCLAW_MODEL"),
-        }),
+        agent: Arc::new(OnDemandAgent::from_env()),
+        telegram: adapters.telegram()?,
         hub: Arc::new(ConnectionHub::default()),
         web_dir: None,
     }))

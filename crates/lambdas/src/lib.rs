@@ -6,12 +6,14 @@
 //!   adapters built from it, once per execution environment.
 //! - [`websocket`]: `ws-connect`, `ws-disconnect`, `ws-message` (API Gateway WebSocket routes).
 //! - [`http`]: `http-api`, the REST API through the shared `server` router.
+//! - [`telegram`]: `telegram-webhook`, Telegram's webhook through the shared `server` route.
 //! - [`agent`]: `agent`, the SQS-triggered turn processor around the warm OpenClaw runner.
 //! - [`watchdog`]: `watchdog`, the scheduled cleanup of expired connections and leases.
 
 pub mod agent;
 pub mod http;
 pub mod settings;
+pub mod telegram;
 pub mod watchdog;
 pub mod websocket;
 

@@ -11,6 +11,7 @@ use serverless_openclaw_aws::conversations::DynamoConversationStore;
 use serverless_openclaw_aws::leases::DynamoSessionLeases;
 use serverless_openclaw_aws::push::ApiGatewayPush;
 use serverless_openclaw_aws::queue::SqsTurnQueue;
+use serverless_openclaw_aws::telegram::DynamoTelegramStore;
 use serverless_openclaw_aws::transcripts::S3TranscriptStore;
 use serverless_openclaw_aws::workspaces::S3WorkspaceStore;
 use serverless_openclaw_core::ports::{ConnectionStore, SessionLeases};
@@ -72,6 +73,14 @@ impl Adapters {
     /// `SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE`.
     pub fn conversations(&self) -> Result<Arc<DynamoConversationStore>, SettingsError> {
         Ok(Arc::new(DynamoConversationStore::new(
+            self.dynamodb(),
+            required("SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE")?,
+        )))
+    }
+
+    /// `SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE` (the Telegram items share it).
+    pub fn telegram(&self) -> Result<Arc<DynamoTelegramStore>, SettingsError> {
+        Ok(Arc::new(DynamoTelegramStore::new(
             self.dynamodb(),
             required("SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE")?,
         )))

@@ -203,7 +203,8 @@ pub async fn telegram_link_code(
     State(state): State<AppState>,
     Caller(user): Caller,
 ) -> Result<(StatusCode, Json<TelegramLinkCode>), ApiError> {
-    let issued = serverless_openclaw_telegram::issue_link_code(state.telegram.as_ref(), &user).await?;
+    let issued =
+        serverless_openclaw_telegram::issue_link_code(state.telegram.as_ref(), &user).await?;
     Ok((
         StatusCode::CREATED,
         Json(TelegramLinkCode {

@@ -22,7 +22,11 @@ pub fn telegram_webhook(webhook: Arc<Webhook>) -> Router {
         .with_state(webhook)
 }
 
-async fn handle(State(webhook): State<Arc<Webhook>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn handle(
+    State(webhook): State<Arc<Webhook>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let secret = headers.get(SECRET_HEADER).map(|v| v.as_bytes());
     match webhook.handle(secret, &body).await {
         Answer::Done => StatusCode::OK,

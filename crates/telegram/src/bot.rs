@@ -429,3 +429,48 @@ fn refusal(telegram_user: TelegramUserId) -> String {
          Otherwise ask its owner to add your id to the allowlist."
     )
 }
+
+/// Parses the allowlist setting: Telegram user ids separated by commas (spaces allowed), or nothing.
+pub fn parse_allowlist(setting: &str) -> Result<Vec<TelegramUserId>, String> {
+    setting
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            id.parse::<TelegramUserId>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("{id:?} is not a Telegram user id (a positive number)"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_codes_are_eight_random_digits() {
+        let codes: Vec<String> = (0..50)
+            .map(|_| random_digits(LINK_CODE_DIGITS).unwrap())
+            .collect();
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.len() == 8 && c.bytes().all(|b| b.is_ascii_digit()))
+        );
+        let mut unique = codes.clone();
+        unique.sort();
+        unique.dedup();
+        assert!(unique.len() > 45, "{codes:?}");
+    }
+
+    #[test]
+    fn the_allowlist_takes_comma_separated_ids() {
+        assert_eq!(parse_allowlist(""), Ok(vec![]));
+        assert_eq!(parse_allowlist(" 1, 22 ,333"), Ok(vec![1, 22, 333]));
+        assert!(parse_allowlist("1;2").unwrap_err().contains("\"1;2\""));
+        assert!(parse_allowlist("-5").is_err());
+        assert!(parse_allowlist("abc").is_err());
+    }
+}

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::api::BotApi;
 use crate::bot::Bot;
 
 /// How long one `getUpdates` waits for an update.
@@ -16,7 +15,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const UPDATE_ATTEMPTS: u32 = 3;
 
 /// Polls until `cancel` fires. Stops early only when the token is refused.
-pub async fn long_poll(api: &BotApi, bot: &Bot, cancel: CancellationToken) {
+pub async fn long_poll(bot: &Bot, cancel: CancellationToken) {
+    let api = &bot.api;
     let mut offset = 0;
     let mut backoff = Duration::from_secs(1);
     let mut failed_attempts = 0;

@@ -1,19 +1,41 @@
 //! Telegram's webhook request: the secret header checked in constant time, the body parsed, the
 //! update handled by the [`Bot`]. The HTTP route around it lives in the `server` crate.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
 use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
 
 use crate::bot::Bot;
 use crate::update::Update;
+
+/// The shortest time between two reloads of the secret, so forged requests cannot drive up reads.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Where the webhook secret is kept (an SSM parameter on AWS). Registering the webhook again rotates
+/// it, so a warm webhook that sees a wrong secret reloads it once before refusing.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    /// The stored secret, read anew; `None` (logged by the source) when it cannot be read.
+    async fn reload(&self) -> Option<String>;
+}
+
+/// The secret in use and how to reload it.
+struct Secret {
+    value: String,
+    source: Option<Arc<dyn SecretSource>>,
+    reloaded: Option<Instant>,
+}
 
 /// The header Telegram sends the webhook secret in.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
 /// The webhook: the bot and the secret registered with `setWebhook`.
-#[derive(Clone)]
 pub struct Webhook {
     pub bot: Bot,
-    secret: String,
+    secret: Mutex<Secret>,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -36,17 +58,35 @@ pub enum Answer {
 }
 
 impl Webhook {
+    /// A webhook with a fixed secret.
     pub fn new(bot: Bot, secret: impl Into<String>) -> Self {
+        Self::build(bot, secret.into(), None)
+    }
+
+    /// A webhook whose secret is reloaded from `source` when a request does not match it.
+    pub fn with_source(bot: Bot, secret: impl Into<String>, source: Arc<dyn SecretSource>) -> Self {
+        Self::build(bot, secret.into(), Some(source))
+    }
+
+    fn build(bot: Bot, value: String, source: Option<Arc<dyn SecretSource>>) -> Self {
         Self {
             bot,
-            secret: secret.into(),
+            secret: Mutex::new(Secret {
+                value,
+                source,
+                reloaded: None,
+            }),
         }
     }
 
     /// Handles one webhook request. Never waits for the agent: a message is queued as a turn.
     pub async fn handle(&self, secret: Option<&[u8]>, body: &[u8]) -> Answer {
-        if !secret.is_some_and(|given| same_secret(given, self.secret.as_bytes())) {
-            tracing::warn!("webhook request without the right secret token; refused");
+        let Some(given) = secret else {
+            tracing::warn!("webhook request without a secret token; refused");
+            return Answer::Forbidden;
+        };
+        if !self.accepts(given).await {
+            tracing::warn!("webhook request with a wrong secret token; refused");
             return Answer::Forbidden;
         }
         let update: Update = match serde_json::from_slice(body) {
@@ -63,6 +103,26 @@ impl Webhook {
                 Answer::Retry
             }
         }
+    }
+}
+
+impl Webhook {
+    async fn accepts(&self, given: &[u8]) -> bool {
+        let mut secret = self.secret.lock().await;
+        if same_secret(given, secret.value.as_bytes()) {
+            return true;
+        }
+        let due = secret
+            .reloaded
+            .is_none_or(|at| at.elapsed() >= RELOAD_INTERVAL);
+        let Some(source) = secret.source.clone().filter(|_| due) else {
+            return false;
+        };
+        secret.reloaded = Some(Instant::now());
+        if let Some(value) = source.reload().await {
+            secret.value = value;
+        }
+        same_secret(given, secret.value.as_bytes())
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use serverless_openclaw_agent::{LlmApi, ProviderConfig};
-use serverless_openclaw_cli::{LocalApp, LocalOptions, compose, paths};
+use serverless_openclaw_cli::{LocalApp, LocalOptions, TelegramOptions, compose, paths};
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -64,6 +64,16 @@ impl TestApp {
         provider: Option<ProviderConfig>,
         turn_timeout: Duration,
     ) -> Self {
+        Self::spawn_with_telegram(data_dir, provider, turn_timeout, None).await
+    }
+
+    /// The same, with the Telegram bot (its long polling is the caller's to run).
+    pub async fn spawn_with_telegram(
+        data_dir: &Path,
+        provider: Option<ProviderConfig>,
+        turn_timeout: Duration,
+        telegram: Option<TelegramOptions>,
+    ) -> Self {
         let repo = repo_root();
         let node = paths::node_binary(None, Some(&repo))
             .expect("Node 24: run scripts/install-runner.sh (make test does)");
@@ -76,6 +86,7 @@ impl TestApp {
             web_dir: paths::web_dir(None, Some(&repo)),
             turn_timeout,
             disable_tools: false,
+            telegram,
         })
         .expect("compose local mode");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -116,6 +127,17 @@ impl TestApp {
             .send()
             .await
             .expect("GET");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("POST");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
