@@ -1,0 +1,499 @@
+//! Telegram's webhook route end to end, on the local adapters (SQLite, the in-process queue) and on the
+//! AWS ones (DynamoDB and SQS FIFO on moto): the secret header, dedupe by update id, access control,
+//! linking with one-time codes, the commands. Telegram itself is the fake Bot API of `testkit`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::QueueAttributeName;
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::Value;
+use serverless_openclaw_core::CancellationToken;
+use serverless_openclaw_core::chat::ChatService;
+use serverless_openclaw_core::domain::{Channel, ReplyTarget, Turn};
+use serverless_openclaw_core::ids::UserId;
+use serverless_openclaw_core::ports::{
+    AgentState, AgentStatus, AgentStatusSource, ClientPush, ConversationStore, TelegramStore,
+    TurnQueue,
+};
+use serverless_openclaw_core::protocol::ServerFrame;
+use serverless_openclaw_local::{
+    LocalTurnQueue, MemorySessionLeases, SqliteConversationStore, SqliteTelegramStore, TurnHandler,
+};
+use serverless_openclaw_telegram::bot::LINK_CODE_TTL;
+use serverless_openclaw_telegram::{Bot, BotApi, Webhook, issue_link_code};
+use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
+use serverless_openclaw_testkit::moto::{Moto, unique_name};
+use time::OffsetDateTime;
+use tower::ServiceExt;
+
+const SECRET: &str = "the-webhook-secret_0123456789";
+const OWNER: &str = "owner-1";
+const STRANGER: i64 = 555_001;
+const FRIEND: i64 = 555_002;
+const ALLOWED: i64 = 555_003;
+
+struct NoPush;
+
+#[async_trait]
+impl ClientPush for NoPush {
+    async fn push(&self, _: &UserId, _: &ServerFrame) {}
+}
+
+struct Asleep;
+
+impl AgentStatusSource for Asleep {
+    fn status(&self) -> AgentStatus {
+        AgentStatus {
+            state: AgentState::Stopped,
+            openclaw_version: None,
+            model: Some("fake/model".into()),
+        }
+    }
+}
+
+/// Turns the local queue handed to its consumer.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Turn>>);
+
+#[async_trait]
+impl TurnHandler for Recorder {
+    async fn handle(&self, turn: Turn, _: CancellationToken) {
+        self.0.lock().unwrap().push(turn);
+    }
+}
+
+/// Where the webhook's writes land, and how a test reads them.
+enum Storage {
+    Local {
+        recorder: Arc<Recorder>,
+        _dir: tempfile::TempDir,
+    },
+    Aws {
+        dynamodb: aws_sdk_dynamodb::Client,
+        table: String,
+        sqs: aws_sdk_sqs::Client,
+        queue: String,
+        received: Mutex<Vec<Turn>>,
+    },
+}
+
+struct Harness {
+    telegram: FakeTelegram,
+    router: axum::Router,
+    store: Arc<dyn TelegramStore>,
+    conversations: Arc<dyn ConversationStore>,
+    storage: Storage,
+}
+
+impl Harness {
+    async fn local() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite3");
+        let recorder = Arc::new(Recorder::default());
+        let queue: Arc<dyn TurnQueue> = Arc::new(LocalTurnQueue::new(recorder.clone()));
+        Self::build(
+            Arc::new(SqliteTelegramStore::open(&db).unwrap()),
+            Arc::new(SqliteConversationStore::open(&db).unwrap()),
+            queue,
+            Storage::Local {
+                recorder,
+                _dir: dir,
+            },
+        )
+        .await
+    }
+
+    async fn aws() -> Self {
+        let config = Moto::shared().sdk_config();
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let table = unique_name("conversations");
+        serverless_openclaw_aws::conversations::create_table(&dynamodb, &table)
+            .await
+            .unwrap();
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let queue = sqs
+            .create_queue()
+            .queue_name(format!("{}.fifo", unique_name("turns")))
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
+            .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId")
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned();
+        let turns: Arc<dyn TurnQueue> = Arc::new(serverless_openclaw_aws::SqsTurnQueue::new(
+            sqs.clone(),
+            &queue,
+            Arc::new(MemorySessionLeases::new()),
+        ));
+        Self::build(
+            Arc::new(serverless_openclaw_aws::DynamoTelegramStore::new(
+                dynamodb.clone(),
+                &table,
+            )),
+            Arc::new(serverless_openclaw_aws::DynamoConversationStore::new(
+                dynamodb.clone(),
+                &table,
+            )),
+            turns,
+            Storage::Aws {
+                dynamodb,
+                table,
+                sqs,
+                queue,
+                received: Mutex::new(Vec::new()),
+            },
+        )
+        .await
+    }
+
+    async fn build(
+        store: Arc<dyn TelegramStore>,
+        conversations: Arc<dyn ConversationStore>,
+        queue: Arc<dyn TurnQueue>,
+        storage: Storage,
+    ) -> Self {
+        let telegram = FakeTelegram::start().await.unwrap();
+        let bot = Bot {
+            api: BotApi::new(&telegram.base_url(), telegram.token()),
+            store: store.clone(),
+            chat: ChatService::new(conversations.clone(), queue, Arc::new(NoPush)),
+            conversations: conversations.clone(),
+            agent: Arc::new(Asleep),
+            allowlist: vec![ALLOWED],
+        };
+        let router =
+            serverless_openclaw_server::telegram_webhook(Arc::new(Webhook::new(bot, SECRET)));
+        Self {
+            telegram,
+            router,
+            store,
+            conversations,
+            storage,
+        }
+    }
+
+    /// Posts an update as Telegram does; the status code.
+    async fn post(&self, secret: Option<&str>, body: &Value) -> u16 {
+        let mut request =
+            Request::post("/telegram/webhook").header("content-type", "application/json");
+        if let Some(secret) = secret {
+            request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        response.status().as_u16()
+    }
+
+    async fn send(&self, update_id: i64, from: i64, text: &str) {
+        let status = self
+            .post(Some(SECRET), &text_update(update_id, from, text))
+            .await;
+        assert_eq!(status, 200, "update {update_id} {text:?}");
+    }
+
+    /// Every turn queued so far.
+    async fn turns(&self) -> Vec<Turn> {
+        match &self.storage {
+            Storage::Local { recorder, .. } => {
+                // The local queue hands turns to its consumer on a task; let it run.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                recorder.0.lock().unwrap().clone()
+            }
+            Storage::Aws {
+                sqs,
+                queue,
+                received,
+                ..
+            } => {
+                loop {
+                    let got = sqs
+                        .receive_message()
+                        .queue_url(queue)
+                        .max_number_of_messages(10)
+                        .wait_time_seconds(1)
+                        .send()
+                        .await
+                        .unwrap();
+                    let messages = got.messages.unwrap_or_default();
+                    if messages.is_empty() {
+                        break;
+                    }
+                    for message in messages {
+                        let turn = serde_json::from_str(message.body().unwrap()).unwrap();
+                        received.lock().unwrap().push(turn);
+                        sqs.delete_message()
+                            .queue_url(queue)
+                            .receipt_handle(message.receipt_handle().unwrap())
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                }
+                received.lock().unwrap().clone()
+            }
+        }
+    }
+
+    /// Whether anything at all was written: a Telegram claim, a conversation, a queued turn (on AWS,
+    /// any item in the table or any message in the queue).
+    async fn wrote_anything(&self, update_id: i64) -> bool {
+        match &self.storage {
+            Storage::Local { .. } => {
+                let claimed = !self
+                    .store
+                    .claim_update(
+                        update_id,
+                        OffsetDateTime::now_utc() + time::Duration::hours(1),
+                    )
+                    .await
+                    .unwrap();
+                self.store.release_update(update_id).await.unwrap();
+                let owner = UserId::parse(OWNER).unwrap();
+                claimed
+                    || !self
+                        .conversations
+                        .list_conversations(&owner)
+                        .await
+                        .unwrap()
+                        .is_empty()
+                    || !self.turns().await.is_empty()
+            }
+            Storage::Aws {
+                dynamodb, table, ..
+            } => {
+                let items = dynamodb
+                    .scan()
+                    .table_name(table)
+                    .send()
+                    .await
+                    .unwrap()
+                    .count;
+                items > 0 || !self.turns().await.is_empty()
+            }
+        }
+    }
+
+    fn said_to(&self, chat: i64) -> Vec<String> {
+        self.telegram
+            .chat(chat)
+            .into_iter()
+            .map(|m| m.text)
+            .collect()
+    }
+
+    async fn link(&self, telegram_user: i64, update_id: i64) {
+        let code = issue_link_code(self.store.as_ref(), &UserId::parse(OWNER).unwrap())
+            .await
+            .unwrap();
+        self.send(update_id, telegram_user, &format!("/link {}", code.code))
+            .await;
+        assert_eq!(
+            self.store.linked_user(telegram_user).await.unwrap(),
+            Some(UserId::parse(OWNER).unwrap())
+        );
+    }
+}
+
+/// Runs a scenario on both adapter sets.
+macro_rules! on_both {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test]
+            async fn local() {
+                super::$scenario(super::Harness::local().await).await;
+            }
+
+            #[tokio::test]
+            async fn aws_on_moto() {
+                super::$scenario(super::Harness::aws().await).await;
+            }
+        }
+    };
+}
+
+async fn a_missing_or_wrong_secret_is_refused_without_side_effects(h: Harness) {
+    let update = text_update(41, FRIEND, "hello");
+    assert_eq!(h.post(None, &update).await, 403);
+    assert_eq!(h.post(Some("wrong"), &update).await, 403);
+    assert_eq!(h.post(Some(&format!("{SECRET}x")), &update).await, 403);
+    assert_eq!(h.post(Some(""), &update).await, 403);
+    assert!(
+        !h.wrote_anything(41).await,
+        "a refused request wrote something"
+    );
+    assert!(h.telegram.calls().is_empty(), "{:?}", h.telegram.calls());
+    // A body that is not an update, with the right secret: 400, nothing written.
+    assert_eq!(
+        h.post(Some(SECRET), &serde_json::json!({"x": 1})).await,
+        400
+    );
+    assert!(!h.wrote_anything(41).await);
+}
+on_both!(a_missing_or_wrong_secret_is_refused_without_side_effects);
+
+async fn a_redelivered_update_makes_one_turn(h: Harness) {
+    h.link(FRIEND, 1).await;
+    h.send(2, FRIEND, "What is the weather?").await;
+    h.send(2, FRIEND, "What is the weather?").await;
+    let turns = h.turns().await;
+    assert_eq!(turns.len(), 1, "{turns:?}");
+    let turn = &turns[0];
+    assert_eq!(turn.user_id.as_str(), OWNER);
+    assert_eq!(turn.prompt, "What is the weather?");
+    assert_eq!(turn.channel, Channel::Telegram);
+    assert_eq!(turn.client_message_id.as_str(), "tg-2");
+    assert_eq!(
+        turn.reply_to,
+        Some(ReplyTarget::Telegram {
+            chat_id: FRIEND,
+            message_id: 10_002
+        })
+    );
+    // Stored as the owner's, marked as from Telegram, and shown typing at once.
+    let owner = UserId::parse(OWNER).unwrap();
+    let messages = h
+        .conversations
+        .list_messages(&owner, &turn.conversation_id, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].channel, Channel::Telegram);
+    assert_eq!(h.telegram.calls_of("sendChatAction").len(), 1);
+
+    // The next message continues the same conversation; /new starts another.
+    h.send(3, FRIEND, "And tomorrow?").await;
+    h.send(4, FRIEND, "/new").await;
+    h.send(5, FRIEND, "Something else").await;
+    let turns = h.turns().await;
+    assert_eq!(turns.len(), 3);
+    assert_eq!(turns[1].conversation_id, turn.conversation_id);
+    assert_ne!(turns[2].conversation_id, turn.conversation_id);
+}
+on_both!(a_redelivered_update_makes_one_turn);
+
+async fn an_unlinked_user_is_refused_once_per_message_and_nothing_reaches_the_agent(h: Harness) {
+    h.send(7, STRANGER, "hello, agent?").await;
+    let said = h.said_to(STRANGER);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains(&STRANGER.to_string()), "{}", said[0]);
+    assert!(said[0].contains("/link"), "{}", said[0]);
+    assert!(h.turns().await.is_empty());
+    // Commands that need access are refused the same way; help is for everyone.
+    h.send(8, STRANGER, "/status").await;
+    h.send(9, STRANGER, "/new").await;
+    h.send(10, STRANGER, "/help").await;
+    let said = h.said_to(STRANGER);
+    assert_eq!(said.len(), 4);
+    assert!(said[1].contains("not linked") && said[2].contains("not linked"));
+    assert!(said[3].contains("/link CODE"));
+    assert!(h.turns().await.is_empty());
+    assert_eq!(h.store.current_conversation(STRANGER).await.unwrap(), None);
+}
+on_both!(an_unlinked_user_is_refused_once_per_message_and_nothing_reaches_the_agent);
+
+async fn a_code_links_once_and_wrong_or_expired_codes_are_refused(h: Harness) {
+    let owner = UserId::parse(OWNER).unwrap();
+    let code = issue_link_code(h.store.as_ref(), &owner).await.unwrap();
+    let expires_in = code.expires_at - OffsetDateTime::now_utc();
+    assert!(expires_in <= LINK_CODE_TTL && expires_in > LINK_CODE_TTL - Duration::from_secs(60));
+    h.send(20, FRIEND, &format!("/link {}", code.code)).await;
+    assert_eq!(
+        h.store.linked_user(FRIEND).await.unwrap(),
+        Some(owner.clone())
+    );
+    assert!(h.said_to(FRIEND).last().unwrap().starts_with("Linked!"));
+    // Single use: someone else trying the same code is refused.
+    h.send(21, STRANGER, &format!("/link {}", code.code)).await;
+    assert_eq!(h.store.linked_user(STRANGER).await.unwrap(), None);
+    assert!(h.said_to(STRANGER)[0].contains("wrong or has expired"));
+
+    // An expired code is refused.
+    let past = OffsetDateTime::now_utc() - time::Duration::minutes(20);
+    h.store
+        .put_link_code("11112222", &owner, past, past + LINK_CODE_TTL)
+        .await
+        .unwrap();
+    h.send(22, STRANGER, "/link 11112222").await;
+    assert_eq!(h.store.linked_user(STRANGER).await.unwrap(), None);
+
+    // Five wrong attempts in the hour (the two above and three more), then even a good code is refused.
+    for (i, wrong) in ["1", "abcdefgh", "00000000"].iter().enumerate() {
+        h.send(23 + i as i64, STRANGER, &format!("/link {wrong}"))
+            .await;
+    }
+    let said = h.said_to(STRANGER);
+    assert!(said[4].contains("0 attempts left"), "{said:?}");
+    let good = issue_link_code(h.store.as_ref(), &owner).await.unwrap();
+    h.send(30, STRANGER, &format!("/link {}", good.code)).await;
+    assert_eq!(h.store.linked_user(STRANGER).await.unwrap(), None);
+    assert!(h.said_to(STRANGER)[5].contains("Too many wrong codes"));
+    assert_eq!(h.said_to(STRANGER).len(), 6);
+    // The good code was not used up by the refused attempt.
+    assert_eq!(
+        h.store
+            .take_link_code(&good.code, OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        Some(owner)
+    );
+}
+on_both!(a_code_links_once_and_wrong_or_expired_codes_are_refused);
+
+async fn commands_answer_and_unlink_asks_first(h: Harness) {
+    h.link(FRIEND, 40).await;
+    h.send(41, FRIEND, "/start").await;
+    h.send(42, FRIEND, "/status").await;
+    h.send(43, FRIEND, "/frobnicate").await;
+    h.send(44, FRIEND, "/unlink").await;
+    assert!(
+        h.store.linked_user(FRIEND).await.unwrap().is_some(),
+        "unlink must ask first"
+    );
+    h.send(45, FRIEND, "/unlink yes").await;
+    assert_eq!(h.store.linked_user(FRIEND).await.unwrap(), None);
+    h.send(46, FRIEND, "still there?").await;
+    let said = h.said_to(FRIEND);
+    assert!(said[1].contains("linked to your agent"), "{}", said[1]);
+    assert!(
+        said[2].contains("Agent: asleep") && said[2].contains("Model: fake/model"),
+        "{}",
+        said[2]
+    );
+    assert!(said[2].contains("Last turn: none yet"), "{}", said[2]);
+    assert!(
+        said[3].starts_with("I don't know /frobnicate") && said[3].contains("/new"),
+        "{}",
+        said[3]
+    );
+    assert!(said[4].contains("/unlink yes"), "{}", said[4]);
+    assert!(said[5].starts_with("Unlinked."), "{}", said[5]);
+    assert!(said[6].contains(&FRIEND.to_string()), "{}", said[6]);
+    assert!(h.turns().await.is_empty());
+}
+on_both!(commands_answer_and_unlink_asks_first);
+
+async fn an_allowlisted_user_talks_as_their_own_user(h: Harness) {
+    h.send(50, ALLOWED, "hi from the allowlist").await;
+    h.send(51, STRANGER, "hi from nowhere").await;
+    let turns = h.turns().await;
+    assert_eq!(turns.len(), 1, "{turns:?}");
+    assert_eq!(turns[0].user_id.as_str(), format!("telegram-{ALLOWED}"));
+    // Group chats and other update kinds are acknowledged and ignored.
+    let mut group = text_update(52, ALLOWED, "in a group");
+    group["message"]["chat"]["type"] = "group".into();
+    assert_eq!(h.post(Some(SECRET), &group).await, 200);
+    let edited = serde_json::json!({"update_id": 53, "edited_message": {"message_id": 1}});
+    assert_eq!(h.post(Some(SECRET), &edited).await, 200);
+    assert_eq!(h.turns().await.len(), 1);
+}
+on_both!(an_allowlisted_user_talks_as_their_own_user);
