@@ -1,0 +1,230 @@
+//! A turn's frames delivered into a Telegram chat (the fake Bot API of `testkit`): typing, streamed
+//! edits, long replies split below 4096 characters, the formatting fallback, rate limits, errors.
+
+use std::time::{Duration, Instant};
+
+use serverless_openclaw_core::domain::{Channel, ReplyTarget, Role, Turn, Usage};
+use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
+use serverless_openclaw_core::ports::ChannelReplies;
+use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame, TurnStatus};
+use serverless_openclaw_telegram::format::{MAX_MESSAGE_UTF16, utf16_len};
+use serverless_openclaw_telegram::{BotApi, TelegramReplies};
+use serverless_openclaw_testkit::fake_telegram::{Failure, FakeTelegram};
+use tokio::sync::mpsc;
+
+const CHAT: i64 = 777;
+const ASKED: i64 = 31;
+
+fn turn() -> Turn {
+    Turn {
+        user_id: UserId::parse("owner").unwrap(),
+        conversation_id: ConversationId::parse("c1").unwrap(),
+        user_message_id: MessageId::generate(),
+        client_message_id: ClientMessageId::parse("tg-1").unwrap(),
+        prompt: "hi".into(),
+        channel: Channel::Telegram,
+        reply_to: Some(ReplyTarget::Telegram {
+            chat_id: CHAT,
+            message_id: ASKED,
+        }),
+    }
+}
+
+fn status(status: TurnStatus) -> ServerFrame {
+    ServerFrame::Status {
+        conversation_id: ConversationId::parse("c1").unwrap(),
+        status,
+    }
+}
+
+fn delta(text: &str) -> ServerFrame {
+    ServerFrame::Delta {
+        conversation_id: ConversationId::parse("c1").unwrap(),
+        message_id: MessageId::generate(),
+        text: text.into(),
+        replace: false,
+    }
+}
+
+fn message(content: &str) -> ServerFrame {
+    ServerFrame::Message {
+        conversation_id: ConversationId::parse("c1").unwrap(),
+        message_id: MessageId::generate(),
+        role: Role::Assistant,
+        content: content.into(),
+        usage: Usage::default(),
+        cost_usd: None,
+        duration_ms: 1,
+    }
+}
+
+/// Delivers `frames` with `pause` between them; returns when the delivery is done.
+async fn deliver(telegram: &FakeTelegram, frames: Vec<ServerFrame>, pause: Duration) {
+    let replies = TelegramReplies::new(BotApi::new(&telegram.base_url(), telegram.token()));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let feed = async move {
+        for frame in frames {
+            tx.send(frame).unwrap();
+            tokio::time::sleep(pause).await;
+        }
+    };
+    let turn = turn();
+    tokio::join!(feed, replies.deliver(&turn, rx));
+}
+
+fn non_space(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+#[tokio::test]
+async fn a_streamed_reply_shows_typing_then_edits_one_message_then_the_formatted_text() {
+    let telegram = FakeTelegram::start().await.unwrap();
+    let mut frames = vec![status(TurnStatus::Starting), status(TurnStatus::Running)];
+    let words: Vec<String> = (0..30).map(|i| format!("word{i} ")).collect();
+    frames.extend(words.iter().map(|w| delta(w)));
+    let full = format!("**Done:** {}", words.concat());
+    frames.push(message(&full));
+    frames.push(status(TurnStatus::Idle));
+    let started = Instant::now();
+    deliver(&telegram, frames, Duration::from_millis(100)).await;
+    let took = started.elapsed();
+
+    let typing = telegram.calls_of("sendChatAction");
+    assert!(!typing.is_empty());
+    assert_eq!(typing[0].body["action"], "typing");
+    let chat = telegram.chat(CHAT);
+    assert_eq!(chat.len(), 1, "one message, edited: {chat:?}");
+    let shown = &chat[0];
+    assert!(
+        shown.edits >= 2,
+        "at least one streaming edit and the final one: {shown:?}"
+    );
+    assert_eq!(shown.parse_mode.as_deref(), Some("HTML"));
+    assert!(
+        shown.text.starts_with("<b>Done:</b> word0"),
+        "{}",
+        shown.text
+    );
+    assert!(shown.text.contains("word29"));
+    // At most about one edit per second while streaming (3 s of deltas).
+    let edits = telegram.calls_of("editMessageText").len();
+    assert!(
+        edits as f64 <= took.as_secs_f64() + 2.0,
+        "{edits} edits in {took:?}"
+    );
+    // The first message quotes the user's.
+    let first = &telegram.calls_of("sendMessage")[0];
+    assert_eq!(first.body["reply_parameters"]["message_id"], ASKED);
+}
+
+#[tokio::test]
+async fn a_9000_character_reply_arrives_as_three_messages_below_the_limit_with_nothing_lost() {
+    let telegram = FakeTelegram::start().await.unwrap();
+    let paragraphs: Vec<String> = (0..45)
+        .map(|i| format!("Paragraph {i:02}: {}", "lorem ipsum & <dolor> ".repeat(9)))
+        .collect();
+    let reply = paragraphs.join("\n\n");
+    assert!(reply.chars().count() >= 9000, "{}", reply.chars().count());
+    deliver(
+        &telegram,
+        vec![delta(&reply[..500]), message(&reply)],
+        Duration::from_millis(50),
+    )
+    .await;
+
+    let chat = telegram.chat(CHAT);
+    assert_eq!(
+        chat.len(),
+        3,
+        "{:?}",
+        chat.iter().map(|m| m.text.len()).collect::<Vec<_>>()
+    );
+    let visible: Vec<String> = chat
+        .iter()
+        .map(|m| {
+            m.text
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .collect();
+    for text in &visible {
+        assert!(utf16_len(text) < MAX_MESSAGE_UTF16, "{}", utf16_len(text));
+    }
+    assert_eq!(non_space(&visible.concat()), non_space(&reply));
+}
+
+#[tokio::test]
+async fn formatting_telegram_refuses_is_sent_again_as_plain_text() {
+    let telegram = FakeTelegram::start().await.unwrap();
+    telegram.fail_next("sendMessage", Failure::EntityParse);
+    deliver(
+        &telegram,
+        vec![message("Use `cargo test` **now**")],
+        Duration::ZERO,
+    )
+    .await;
+    let sends = telegram.calls_of("sendMessage");
+    assert_eq!(sends.len(), 2);
+    assert_eq!(sends[0].status, 400);
+    assert_eq!(sends[0].body["parse_mode"], "HTML");
+    assert!(sends[1].body.get("parse_mode").is_none());
+    let chat = telegram.chat(CHAT);
+    assert_eq!(chat.len(), 1);
+    assert_eq!(chat[0].text, "Use `cargo test` **now**");
+}
+
+#[tokio::test]
+async fn a_rate_limited_call_is_retried_after_retry_after() {
+    let telegram = FakeTelegram::start().await.unwrap();
+    telegram.fail_next("sendMessage", Failure::TooManyRequests { retry_after: 2 });
+    deliver(&telegram, vec![message("hello")], Duration::ZERO).await;
+    let sends = telegram.calls_of("sendMessage");
+    assert_eq!(sends.len(), 2);
+    assert_eq!(sends[0].status, 429);
+    let waited = sends[1].at - sends[0].at;
+    assert!(waited >= Duration::from_secs(2), "{waited:?}");
+    assert_eq!(telegram.chat(CHAT)[0].text, "hello");
+}
+
+#[tokio::test]
+async fn a_failed_turn_is_reported_in_plain_words() {
+    let telegram = FakeTelegram::start().await.unwrap();
+    deliver(
+        &telegram,
+        vec![
+            status(TurnStatus::Starting),
+            ServerFrame::Error {
+                code: ErrorCode::LlmError,
+                message: "the model provider failed <500>; please retry".into(),
+                client_message_id: Some("tg-1".into()),
+                conversation_id: Some("c1".into()),
+            },
+            status(TurnStatus::Idle),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let chat = telegram.chat(CHAT);
+    assert_eq!(chat.len(), 1);
+    assert_eq!(chat[0].parse_mode, None);
+    assert_eq!(
+        chat[0].text,
+        "⚠️ the model provider failed <500>; please retry"
+    );
+}
+
+#[tokio::test]
+async fn a_turn_from_another_channel_is_not_delivered() {
+    let telegram = FakeTelegram::start().await.unwrap();
+    let replies = TelegramReplies::new(BotApi::new(&telegram.base_url(), telegram.token()));
+    let (tx, rx) = mpsc::unbounded_channel();
+    tx.send(message("hello")).unwrap();
+    drop(tx);
+    let web = Turn {
+        reply_to: None,
+        ..turn()
+    };
+    replies.deliver(&web, rx).await;
+    assert!(telegram.calls().is_empty());
+}
