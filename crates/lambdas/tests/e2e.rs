@@ -1,11 +1,12 @@
 //! End to end on this machine: moto, the Management API recorder, the fake LLM and the real OpenClaw
-//! runner, driven through the real `ws-connect`, `ws-message`, `agent` and `http-api` bootstraps with
-//! API Gateway and SQS event JSON.
+//! runner, driven through the real `ws-connect`, `ws-message`, `agent`, `http-api` and
+//! `telegram-webhook` bootstraps with API Gateway and SQS event JSON (and the fake Telegram Bot API).
 
 mod support;
 
 use serde_json::Value;
 use serverless_openclaw_testkit::fake_llm::reply_text;
+use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
 use serverless_openclaw_testkit::fixtures;
 use support::{GATEWAY_INVOKE, LLM_KEY, World, frames_of, send_frame};
 
@@ -13,6 +14,7 @@ const WS_CONNECT: &str = env!("CARGO_BIN_EXE_ws-connect");
 const WS_MESSAGE: &str = env!("CARGO_BIN_EXE_ws-message");
 const AGENT: &str = env!("CARGO_BIN_EXE_agent");
 const HTTP_API: &str = env!("CARGO_BIN_EXE_http-api");
+const TELEGRAM_WEBHOOK: &str = env!("CARGO_BIN_EXE_telegram-webhook");
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_in_user_chats_through_the_lambda_functions_and_the_agent_remembers() {
@@ -425,4 +427,98 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
         .filter_map(|l| sweep(l))
         .collect();
     assert_eq!(sweeps, [(1.0, 1.0), (1.0, 0.0)]);
+}
+
+/// An HTTP API request to the unauthenticated webhook route, as API Gateway sends Telegram's POST.
+fn telegram_webhook_event(update: &Value, secret: Option<&str>) -> Value {
+    let mut event = fixtures::http_v2(
+        "POST",
+        "/telegram/webhook",
+        &[],
+        Some(&update.to_string()),
+        "",
+    );
+    event["requestContext"]
+        .as_object_mut()
+        .expect("object")
+        .remove("authorizer");
+    if let Some(secret) = secret {
+        event["headers"]["x-telegram-bot-api-secret-token"] = secret.into();
+    }
+    event
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_telegram_message_goes_through_the_webhook_and_the_agent_replies_in_the_chat() {
+    let world = World::create().await;
+    let telegram = FakeTelegram::start().await.expect("fake Telegram");
+    let telegram_env = [
+        (
+            "SERVERLESS_OPENCLAW_TELEGRAM_TOKEN_PARAMETER",
+            world.secret("telegram-bot-token", telegram.token()).await,
+        ),
+        (
+            "SERVERLESS_OPENCLAW_TELEGRAM_SECRET_PARAMETER",
+            world.secret("telegram-webhook-secret", "hook-secret").await,
+        ),
+        ("SERVERLESS_OPENCLAW_TELEGRAM_API_URL", telegram.base_url()),
+        ("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST", String::new()),
+    ];
+    let webhook = world.function_with(TELEGRAM_WEBHOOK, &telegram_env).await;
+    let agent = world.function_with(AGENT, &telegram_env).await;
+    let http = world.function(HTTP_API).await;
+    let (sub, _) = world.user("tg-owner").await;
+    let (friend, question) = (7_070, "How far is the moon?");
+
+    // Without the secret: 403, and nothing was written or queued.
+    let forged = webhook
+        .invoke(
+            telegram_webhook_event(&text_update(1, friend, question), Some("guess")),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(forged["statusCode"], 403);
+    assert!(telegram.calls().is_empty());
+
+    // The owner's link code (from the REST API) links the Telegram account.
+    let issued = http
+        .invoke(
+            fixtures::http_v2("POST", "/api/telegram/link-code", &[], None, &sub),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(issued["statusCode"], 201, "{issued}");
+    let code: Value = serde_json::from_str(issued["body"].as_str().unwrap()).unwrap();
+    let link = text_update(
+        2,
+        friend,
+        &format!("/link {}", code["code"].as_str().unwrap()),
+    );
+    let linked = webhook
+        .invoke(
+            telegram_webhook_event(&link, Some("hook-secret")),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(linked["statusCode"], 200);
+    assert!(telegram.chat(friend)[0].text.starts_with("Linked!"));
+
+    // A message: queued at once (typing shown), answered by the agent Lambda in the chat.
+    let sent = webhook
+        .invoke(
+            telegram_webhook_event(&text_update(3, friend, question), Some("hook-secret")),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(sent["statusCode"], 200);
+    assert_eq!(telegram.calls_of("sendChatAction").len(), 1);
+    let batch = world.deliver(&agent, 1).await;
+    assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
+    let chat = telegram.chat(friend);
+    let reply = chat.last().expect("a reply in the chat");
+    assert_eq!(
+        reply.text,
+        serverless_openclaw_telegram::format::escape_html(&reply_text(1, question))
+    );
+    assert_eq!(reply.parse_mode.as_deref(), Some("HTML"));
 }

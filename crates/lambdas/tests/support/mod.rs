@@ -165,11 +165,32 @@ impl World {
 
     /// Starts the release-or-debug bootstrap `bin` (a `CARGO_BIN_EXE_*` path) on its own Runtime API.
     pub async fn function(&self, bin: &str) -> Function {
+        self.function_with(bin, &[]).await
+    }
+
+    /// The same, with more environment variables.
+    pub async fn function_with(&self, bin: &str, extra: &[(&str, String)]) -> Function {
         let api = RuntimeApi::start().await;
+        let mut env = self.env();
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         let process = api
-            .spawn_bootstrap(bin, self.env())
+            .spawn_bootstrap(bin, env)
             .unwrap_or_else(|e| panic!("spawning {bin}: {e}"));
         Function { api, process }
+    }
+
+    /// Stores a SecureString parameter under this world's prefix; returns its name.
+    pub async fn secret(&self, name: &str, value: &str) -> String {
+        let parameter = format!("/{}/{name}", self.bucket);
+        aws_sdk_ssm::Client::new(&self.sdk)
+            .put_parameter()
+            .name(&parameter)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .expect("SSM parameter");
+        parameter
     }
 
     /// A Cognito user and a real ID token for it; returns `(sub, token)`.
