@@ -168,6 +168,12 @@ async function run(page) {
     fail(`the history after a reload differs from what was shown live:\n  live:    ${JSON.stringify(live)}\n  history: ${JSON.stringify(fromHistory)}`);
   }
   step('reload shows the 4 messages again from the history');
+
+  await page.click('[data-testid="telegram-link-button"]');
+  const link = await page.waitForSelector('[data-testid="telegram-link-code"]', { timeout: 10_000 });
+  const command = (await link.textContent()) ?? '';
+  if (!/^\/link [0-9]{8}$/.test(command)) fail(`the Telegram link code looks wrong: ${JSON.stringify(command)}`);
+  step('"Link Telegram" shows a one-time /link code');
 }
 
 async function main() {

@@ -8,6 +8,7 @@ import { turnLabel, type ChatMessage, type ConnectionState } from './chatState';
 import { answerMfa, setNewPassword, signIn, type SignInStep } from './cognito';
 import { formatMeta } from './format';
 import { parseRuntimeConfig, type CognitoAuth, type RuntimeConfig } from './runtimeConfig';
+import { requestLinkCode, type LinkCodeResult } from './telegramLink';
 import { useChat } from './useChat';
 
 type Loaded = { kind: 'loading' } | { kind: 'failed'; message: string } | { kind: 'ready'; config: RuntimeConfig };
@@ -212,6 +213,36 @@ const CONNECTION_TEXT: Record<ConnectionState, string> = {
   reconnecting: 'reconnecting…',
 };
 
+/** Issues a one-time code that links a Telegram account to this owner (sent to the bot as `/link CODE`). */
+function TelegramLink({ config, token }: { config: RuntimeConfig; token: string }) {
+  const [result, setResult] = useState<LinkCodeResult | null>(null);
+  const [busy, setBusy] = useState(false);
+  const getCode = async () => {
+    setBusy(true);
+    setResult(await requestLinkCode(config, token, window.location.href));
+    setBusy(false);
+  };
+  return (
+    <div className="telegram-link">
+      <button type="button" className="link-button" onClick={getCode} disabled={busy} data-testid="telegram-link-button">
+        Link Telegram
+      </button>
+      {result !== null && (
+        <p className="telegram-link-result" role="status" data-testid="telegram-link-result">
+          {result.kind === 'code' ? (
+            <>
+              Send <code data-testid="telegram-link-code">/link {result.code.code}</code> to your bot before{' '}
+              {result.code.expiresAt.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}.
+            </>
+          ) : (
+            result.message
+          )}
+        </p>
+      )}
+    </div>
+  );
+}
+
 function ChatPage({ config, token, onRefused }: { config: RuntimeConfig; token: string; onRefused: () => void }) {
   const { state, send, cancel } = useChat(config, token);
   const [draft, setDraft] = useState('');
@@ -263,6 +294,7 @@ function ChatPage({ config, token, onRefused }: { config: RuntimeConfig; token: 
     <div className="app">
       <header className="topbar">
         <h1>serverless-openclaw</h1>
+        <TelegramLink config={config} token={token} />
         <span className="connection" data-testid="connection-state" data-state={state.connection}>
           <span className="connection-dot" aria-hidden="true" />
           {CONNECTION_TEXT[state.connection]}
