@@ -116,8 +116,17 @@ impl DynamoTelegramStore {
         Ok(got.item)
     }
 
-    async fn user_item(&self, telegram_user: TelegramUserId) -> Result<Option<Item>, PortError> {
-        self.get(user_pk(telegram_user), USER_SK).await
+    /// One string attribute of the Telegram user's item, if set.
+    async fn user_attribute(
+        &self,
+        telegram_user: TelegramUserId,
+        name: &str,
+    ) -> Result<Option<String>, PortError> {
+        let item = self.get(user_pk(telegram_user), USER_SK).await?;
+        match item {
+            Some(item) if item.contains_key(name) => Ok(Some(string_of(&item, name)?.to_owned())),
+            _ => Ok(None),
+        }
     }
 
     /// Sets one attribute of the Telegram user's item, creating the item.
@@ -322,14 +331,10 @@ impl TelegramStore for DynamoTelegramStore {
         &self,
         telegram_user: TelegramUserId,
     ) -> Result<Option<UserId>, PortError> {
-        let Some(item) = self.user_item(telegram_user).await? else {
-            return Ok(None);
-        };
-        if !item.contains_key(USER_ID) {
-            return Ok(None);
-        }
-        let user = UserId::parse(string_of(&item, USER_ID)?).map_err(PortError::backend)?;
-        Ok(Some(user))
+        self.user_attribute(telegram_user, USER_ID)
+            .await?
+            .map(|u| UserId::parse(u).map_err(PortError::backend))
+            .transpose()
     }
 
     async fn unlink(&self, telegram_user: TelegramUserId) -> Result<bool, PortError> {
@@ -352,15 +357,10 @@ impl TelegramStore for DynamoTelegramStore {
         &self,
         telegram_user: TelegramUserId,
     ) -> Result<Option<ConversationId>, PortError> {
-        let Some(item) = self.user_item(telegram_user).await? else {
-            return Ok(None);
-        };
-        if !item.contains_key(CONVERSATION_ID) {
-            return Ok(None);
-        }
-        let conversation = ConversationId::parse(string_of(&item, CONVERSATION_ID)?)
-            .map_err(PortError::backend)?;
-        Ok(Some(conversation))
+        self.user_attribute(telegram_user, CONVERSATION_ID)
+            .await?
+            .map(|c| ConversationId::parse(c).map_err(PortError::backend))
+            .transpose()
     }
 
     async fn set_current_conversation(

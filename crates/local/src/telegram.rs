@@ -56,6 +56,28 @@ impl SqliteTelegramStore {
     }
 }
 
+impl SqliteTelegramStore {
+    /// One column of the Telegram user's row (`user_id` or `conversation`), if set.
+    async fn user_column(
+        &self,
+        telegram_user: TelegramUserId,
+        column: &'static str,
+    ) -> Result<Option<String>, PortError> {
+        self.db
+            .with(move |conn| {
+                conn.query_row(
+                    &format!("SELECT {column} FROM telegram_users WHERE telegram_user = ?1"),
+                    params![telegram_user],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()
+                .map(Option::flatten)
+                .map_err(sql)
+            })
+            .await
+    }
+}
+
 fn window_start(now: OffsetDateTime, window: Duration) -> i64 {
     millis(now) - i64::try_from(window.as_millis()).unwrap_or(i64::MAX)
 }
@@ -223,20 +245,9 @@ impl TelegramStore for SqliteTelegramStore {
         &self,
         telegram_user: TelegramUserId,
     ) -> Result<Option<UserId>, PortError> {
-        let user = self
-            .db
-            .with(move |conn| {
-                conn.query_row(
-                    "SELECT user_id FROM telegram_users WHERE telegram_user = ?1",
-                    params![telegram_user],
-                    |r| r.get::<_, Option<String>>(0),
-                )
-                .optional()
-                .map(Option::flatten)
-                .map_err(sql)
-            })
-            .await?;
-        user.map(|u| UserId::parse(u).map_err(PortError::backend))
+        self.user_column(telegram_user, "user_id")
+            .await?
+            .map(|u| UserId::parse(u).map_err(PortError::backend))
             .transpose()
     }
 
@@ -260,20 +271,8 @@ impl TelegramStore for SqliteTelegramStore {
         &self,
         telegram_user: TelegramUserId,
     ) -> Result<Option<ConversationId>, PortError> {
-        let conversation = self
-            .db
-            .with(move |conn| {
-                conn.query_row(
-                    "SELECT conversation FROM telegram_users WHERE telegram_user = ?1",
-                    params![telegram_user],
-                    |r| r.get::<_, Option<String>>(0),
-                )
-                .optional()
-                .map(Option::flatten)
-                .map_err(sql)
-            })
-            .await?;
-        conversation
+        self.user_column(telegram_user, "conversation")
+            .await?
             .map(|c| ConversationId::parse(c).map_err(PortError::backend))
             .transpose()
     }
