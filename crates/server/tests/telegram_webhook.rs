@@ -12,11 +12,13 @@ use axum::http::Request;
 use serde_json::Value;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::chat::ChatService;
-use serverless_openclaw_core::domain::{Channel, ReplyTarget, Turn};
-use serverless_openclaw_core::ids::UserId;
+use serverless_openclaw_core::domain::{
+    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, ReplyTarget, Turn,
+};
+use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
-    AgentState, AgentStatus, AgentStatusSource, ClientPush, ConversationStore, TelegramStore,
-    TurnQueue,
+    AgentState, AgentStatus, AgentStatusSource, Appended, ClientPush, ConversationStore, PortError,
+    TelegramStore, TurnQueue,
 };
 use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_local::{
@@ -497,3 +499,100 @@ async fn an_allowlisted_user_talks_as_their_own_user(h: Harness) {
     assert_eq!(h.turns().await.len(), 1);
 }
 on_both!(an_allowlisted_user_talks_as_their_own_user);
+
+/// A conversation store whose writes of user messages fail while `failing` is set.
+struct Flaky {
+    inner: SqliteConversationStore,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl ConversationStore for Flaky {
+    async fn create_conversation(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+        t: &str,
+    ) -> Result<(), PortError> {
+        self.inner.create_conversation(u, c, t).await
+    }
+    async fn list_conversations(&self, u: &UserId) -> Result<Vec<Conversation>, PortError> {
+        self.inner.list_conversations(u).await
+    }
+    async fn append_user_message(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+        m: NewUserMessage,
+    ) -> Result<Appended, PortError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(PortError::backend("disk full"));
+        }
+        self.inner.append_user_message(u, c, m).await
+    }
+    async fn append_assistant_message(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+        m: NewAssistantMessage,
+    ) -> Result<(), PortError> {
+        self.inner.append_assistant_message(u, c, m).await
+    }
+    async fn is_answered(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+        m: &MessageId,
+    ) -> Result<bool, PortError> {
+        self.inner.is_answered(u, c, m).await
+    }
+    async fn list_messages(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+        limit: usize,
+        before: Option<&MessageId>,
+    ) -> Result<Vec<Message>, PortError> {
+        self.inner.list_messages(u, c, limit, before).await
+    }
+    async fn delete_conversation(&self, u: &UserId, c: &ConversationId) -> Result<(), PortError> {
+        self.inner.delete_conversation(u, c).await
+    }
+}
+
+#[tokio::test]
+async fn a_storage_failure_answers_500_and_the_redelivered_update_is_handled_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let recorder = Arc::new(Recorder::default());
+    let flaky = Arc::new(Flaky {
+        inner: SqliteConversationStore::open(&db).unwrap(),
+        failing: std::sync::atomic::AtomicBool::new(false),
+    });
+    let h = Harness::build(
+        Arc::new(SqliteTelegramStore::open(&db).unwrap()),
+        flaky.clone(),
+        Arc::new(LocalTurnQueue::new(recorder.clone())),
+        Storage::Local {
+            recorder,
+            _dir: dir,
+        },
+    )
+    .await;
+    h.link(FRIEND, 1).await;
+    flaky
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let update = text_update(2, FRIEND, "remember this");
+    assert_eq!(h.post(Some(SECRET), &update).await, 500);
+    assert!(h.turns().await.is_empty());
+    // Telegram delivers it again once storage is back: handled now, exactly once.
+    flaky
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(h.post(Some(SECRET), &update).await, 200);
+    assert_eq!(h.post(Some(SECRET), &update).await, 200);
+    let turns = h.turns().await;
+    assert_eq!(turns.len(), 1, "{turns:?}");
+    assert_eq!(turns[0].prompt, "remember this");
+}
