@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serverless_openclaw_agent::ProviderConfig;
+use serverless_openclaw_aws::secrets::{Secret, SsmSecrets};
 use serverless_openclaw_cli::{LocalOptions, TelegramOptions, compose, paths};
 use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
 use serverless_openclaw_telegram::{BotApi, parse_allowlist};
@@ -114,21 +115,23 @@ fn telegram_api_url() -> String {
     env_var("SERVERLESS_OPENCLAW_TELEGRAM_API_URL").unwrap_or_else(|| DEFAULT_BASE_URL.into())
 }
 
+/// SSM through the usual AWS environment (loaded only by the commands that need it).
+async fn ssm() -> SsmSecrets {
+    SsmSecrets::new(&serverless_openclaw_aws::config::load().await)
+}
+
+/// The bot token a stack stores (`make deploy` writes it).
+async fn stored_token(secrets: &SsmSecrets, stack: &str) -> anyhow::Result<String> {
+    let name = stack_parameter(stack, "telegram-bot-token")?;
+    let token = secrets
+        .get(&name)
+        .await
+        .with_context(|| format!("reading the bot token ({name})"))?;
+    Ok(token.expose().to_owned())
+}
+
 async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
-    use serverless_openclaw_aws::secrets::{Secret, SsmSecrets};
-    let ssm = || async { SsmSecrets::new(&serverless_openclaw_aws::config::load().await) };
-    let token = |secrets: SsmSecrets, stack: Option<String>| async move {
-        if let Some(token) = env_var("TELEGRAM_BOT_TOKEN") {
-            return anyhow::Ok(token);
-        }
-        let stack = stack.context("set TELEGRAM_BOT_TOKEN or pass --stack")?;
-        let name = stack_parameter(&stack, "telegram-bot-token")?;
-        let token = secrets
-            .get(&name)
-            .await
-            .with_context(|| format!("reading the bot token ({name})"))?;
-        anyhow::Ok(token.expose().to_owned())
-    };
+    let env_token = env_var("TELEGRAM_BOT_TOKEN");
     match command {
         TelegramCommand::SetWebhook { stack, url } => {
             anyhow::ensure!(
@@ -137,18 +140,30 @@ async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
             );
             let secret_name = stack_parameter(&stack, "telegram-webhook-secret")?;
             let secrets = ssm().await;
+            // The token first: a rotated secret that never reaches Telegram would lock the webhook out.
+            let token = match env_token {
+                Some(token) => token,
+                None => stored_token(&secrets, &stack).await?,
+            };
             let secret = Secret::new(serverless_openclaw_telegram::webhook::generate_secret()?);
             secrets
                 .put(&secret_name, &secret)
                 .await
                 .with_context(|| format!("storing the webhook secret ({secret_name})"))?;
-            let api = BotApi::new(&telegram_api_url(), &token(secrets, Some(stack)).await?);
-            api.set_webhook(&url, secret.expose()).await?;
+            BotApi::new(&telegram_api_url(), &token)
+                .set_webhook(&url, secret.expose())
+                .await?;
             println!("Telegram now sends the bot's updates to {url}");
         }
         TelegramCommand::DeleteWebhook { stack } => {
-            let api = BotApi::new(&telegram_api_url(), &token(ssm().await, stack).await?);
-            api.delete_webhook().await?;
+            let token = match (env_token, stack) {
+                (Some(token), _) => token,
+                (None, Some(stack)) => stored_token(&ssm().await, &stack).await?,
+                (None, None) => anyhow::bail!("set TELEGRAM_BOT_TOKEN or pass --stack"),
+            };
+            BotApi::new(&telegram_api_url(), &token)
+                .delete_webhook()
+                .await?;
             println!("The bot's webhook is removed; updates wait for getUpdates (local mode).");
         }
     }

@@ -116,7 +116,7 @@ impl Function for AgentFunction {
                 turn_timeout,
             ),
         );
-        if let Some(replies) = crate::telegram::replies(adapters).await {
+        if let Some(replies) = crate::telegram::replies(adapters) {
             processor = processor.with_replies(replies);
         }
         Ok(Self {

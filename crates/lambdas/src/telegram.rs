@@ -10,12 +10,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serverless_openclaw_aws::secrets::{SecretError, SsmSecrets};
 use serverless_openclaw_core::chat::ChatService;
+use serverless_openclaw_core::domain::Turn;
 use serverless_openclaw_core::ports::{
     ChannelReplies, ConnectionStore, ConversationStore, TurnQueue,
 };
+use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
 use serverless_openclaw_telegram::webhook::SecretSource;
 use serverless_openclaw_telegram::{Bot, BotApi, TelegramReplies, Webhook, parse_allowlist};
+use tokio::sync::{OnceCell, mpsc};
 
 use crate::Error;
 use crate::http::OnDemandAgent;
@@ -55,12 +58,14 @@ async fn bot_api(secrets: &SsmSecrets, parameter: &str) -> Result<BotApi, Secret
 /// The router with the webhook route and AWS adapters.
 pub async fn app(adapters: &Adapters) -> Result<axum::Router, Error> {
     let secrets = Arc::new(SsmSecrets::new(adapters.sdk()));
-    let token_parameter = required(TOKEN_PARAMETER)?;
-    let api = bot_api(&secrets, &token_parameter)
-        .await
-        .map_err(|e| SettingsError::from(format!("reading {TOKEN_PARAMETER}: {e}")))?;
-    let secret_parameter = required(SECRET_PARAMETER)?;
-    let secret = secrets.get(&secret_parameter).await.map_err(|e| {
+    let (token_parameter, secret_parameter) =
+        (required(TOKEN_PARAMETER)?, required(SECRET_PARAMETER)?);
+    let (api, secret) = tokio::join!(
+        bot_api(&secrets, &token_parameter),
+        secrets.get(&secret_parameter)
+    );
+    let api = api.map_err(|e| SettingsError::from(format!("reading {TOKEN_PARAMETER}: {e}")))?;
+    let secret = secret.map_err(|e| {
         SettingsError::from(format!(
             "reading {SECRET_PARAMETER}: {e} (run `serverless-openclaw telegram set-webhook`)"
         ))
@@ -90,19 +95,49 @@ pub async fn app(adapters: &Adapters) -> Result<axum::Router, Error> {
     )))
 }
 
-/// Telegram replies for the `agent` function, when a bot token is stored; `None` otherwise (the
-/// parameter is named by the stack whether or not a token was given at deploy).
-pub async fn replies(adapters: &Adapters) -> Option<Arc<dyn ChannelReplies>> {
-    let parameter = optional(TOKEN_PARAMETER)?;
-    match bot_api(&SsmSecrets::new(adapters.sdk()), &parameter).await {
-        Ok(api) => Some(Arc::new(TelegramReplies::new(api))),
-        Err(SecretError::NotFound(_)) => {
-            tracing::info!("no Telegram bot token is stored; replies go to the web only");
-            None
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "reading the Telegram bot token failed; Telegram turns get no reply in the chat");
-            None
+/// Telegram replies for the `agent` function, when the stack names a bot token parameter. The token
+/// is read on the first Telegram turn, not at start-up: most turns come from the web, and the parameter
+/// is named whether or not a token was stored at deploy.
+pub fn replies(adapters: &Adapters) -> Option<Arc<dyn ChannelReplies>> {
+    Some(Arc::new(LazyReplies {
+        secrets: SsmSecrets::new(adapters.sdk()),
+        parameter: optional(TOKEN_PARAMETER)?,
+        replies: OnceCell::new(),
+    }))
+}
+
+/// [`TelegramReplies`] built on first use; `None` once it is known that no token is stored.
+struct LazyReplies {
+    secrets: SsmSecrets,
+    parameter: String,
+    replies: OnceCell<Option<TelegramReplies>>,
+}
+
+#[async_trait]
+impl ChannelReplies for LazyReplies {
+    async fn deliver(&self, turn: &Turn, frames: mpsc::UnboundedReceiver<ServerFrame>) {
+        let replies = self
+            .replies
+            .get_or_try_init(|| async {
+                match bot_api(&self.secrets, &self.parameter).await {
+                    Ok(api) => Ok(Some(TelegramReplies::new(api))),
+                    Err(SecretError::NotFound(_)) => {
+                        tracing::info!(
+                            "no Telegram bot token is stored; replies go to the web only"
+                        );
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await;
+        match replies {
+            Ok(Some(replies)) => replies.deliver(turn, frames).await,
+            Ok(None) => {}
+            // Not remembered: the next Telegram turn tries again.
+            Err(e) => {
+                tracing::error!(error = %e, "reading the Telegram bot token failed; this turn gets no reply in the chat")
+            }
         }
     }
 }

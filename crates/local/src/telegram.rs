@@ -57,6 +57,28 @@ impl SqliteTelegramStore {
 }
 
 impl SqliteTelegramStore {
+    /// Sets one column of the Telegram user's row (`user_id` or `conversation`), creating the row.
+    async fn set_user_column(
+        &self,
+        telegram_user: TelegramUserId,
+        column: &'static str,
+        value: String,
+    ) -> Result<(), PortError> {
+        self.db
+            .with(move |conn| {
+                conn.execute(
+                    &format!(
+                        "INSERT INTO telegram_users (telegram_user, {column}) VALUES (?1, ?2)
+                         ON CONFLICT (telegram_user) DO UPDATE SET {column} = ?2"
+                    ),
+                    params![telegram_user, value],
+                )
+                .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+
     /// One column of the Telegram user's row (`user_id` or `conversation`), if set.
     async fn user_column(
         &self,
@@ -227,17 +249,7 @@ impl TelegramStore for SqliteTelegramStore {
     }
 
     async fn link(&self, telegram_user: TelegramUserId, user: &UserId) -> Result<(), PortError> {
-        let user = user.to_string();
-        self.db
-            .with(move |conn| {
-                conn.execute(
-                    "INSERT INTO telegram_users (telegram_user, user_id) VALUES (?1, ?2)
-                     ON CONFLICT (telegram_user) DO UPDATE SET user_id = ?2",
-                    params![telegram_user, user],
-                )
-                .map_err(sql)?;
-                Ok(())
-            })
+        self.set_user_column(telegram_user, "user_id", user.to_string())
             .await
     }
 
@@ -282,17 +294,7 @@ impl TelegramStore for SqliteTelegramStore {
         telegram_user: TelegramUserId,
         conversation: &ConversationId,
     ) -> Result<(), PortError> {
-        let conversation = conversation.to_string();
-        self.db
-            .with(move |conn| {
-                conn.execute(
-                    "INSERT INTO telegram_users (telegram_user, conversation) VALUES (?1, ?2)
-                     ON CONFLICT (telegram_user) DO UPDATE SET conversation = ?2",
-                    params![telegram_user, conversation],
-                )
-                .map_err(sql)?;
-                Ok(())
-            })
+        self.set_user_column(telegram_user, "conversation", conversation.to_string())
             .await
     }
 }

@@ -59,19 +59,18 @@ pub async fn issue_link_code(
 }
 
 fn random_digits(n: usize) -> Result<String, PortError> {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).map_err(|e| PortError::backend(e.to_string()))?;
-    // 250 = 25 * 10: rejecting bytes above it keeps every digit equally likely.
     let mut digits = String::with_capacity(n);
-    while digits.len() < n {
-        for b in &bytes {
-            if *b < 250 && digits.len() < n {
-                digits.push(char::from(b'0' + b % 10));
+    let mut bytes = vec![0u8; n];
+    loop {
+        getrandom::fill(&mut bytes).map_err(|e| PortError::backend(e.to_string()))?;
+        // 250 = 25 * 10: dropping bytes from 250 up keeps every digit equally likely.
+        for b in bytes.iter().filter(|b| **b < 250) {
+            digits.push(char::from(b'0' + b % 10));
+            if digits.len() == n {
+                return Ok(digits);
             }
         }
-        getrandom::fill(&mut bytes).map_err(|e| PortError::backend(e.to_string()))?;
     }
-    Ok(digits)
 }
 
 /// What the bot needs.
@@ -310,29 +309,9 @@ impl Bot {
         let model = agent
             .model
             .unwrap_or_else(|| "none configured: turns will fail until a provider is set".into());
-        let last = match (
-            self.store.current_conversation(telegram_user).await?,
-            access.user(),
-        ) {
-            (Some(conversation), Some(user)) => {
-                match self
-                    .conversations
-                    .list_messages(user, &conversation, 20, None)
-                    .await
-                {
-                    Ok(messages) => messages
-                        .iter()
-                        .rev()
-                        .find(|m| m.role == Role::Assistant)
-                        .map(|m| match m.cost_usd {
-                            Some(cost) => format!("${cost:.4}"),
-                            None => "cost not reported by the provider".into(),
-                        }),
-                    Err(PortError::NotFound) => None,
-                    Err(e) => return Err(e),
-                }
-            }
-            _ => None,
+        let last = match access.user() {
+            Some(user) => self.last_turn_cost(telegram_user, user).await?,
+            None => None,
         };
         let link = match access {
             Access::Linked(_) => "linked to your account",
@@ -343,6 +322,34 @@ impl Bot {
             "Agent: {state}\nModel: {model}\nLast turn: {}\nThis Telegram account: {link}",
             last.unwrap_or_else(|| "none yet in this conversation".into())
         ))
+    }
+
+    /// The cost of the last reply in the Telegram user's current conversation, as `/status` shows it.
+    async fn last_turn_cost(
+        &self,
+        telegram_user: TelegramUserId,
+        user: &UserId,
+    ) -> Result<Option<String>, PortError> {
+        let Some(conversation) = self.store.current_conversation(telegram_user).await? else {
+            return Ok(None);
+        };
+        let messages = match self
+            .conversations
+            .list_messages(user, &conversation, 20, None)
+            .await
+        {
+            Ok(messages) => messages,
+            Err(PortError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::Assistant)
+            .map(|m| match m.cost_usd {
+                Some(cost) => format!("${cost:.4}"),
+                None => "cost not reported by the provider".into(),
+            }))
     }
 
     async fn submit(

@@ -140,7 +140,7 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 pub fn generate_secret() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(bytes))
 }
 
 #[cfg(test)]
