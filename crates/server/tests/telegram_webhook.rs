@@ -596,3 +596,31 @@ async fn a_storage_failure_answers_500_and_the_redelivered_update_is_handled_onc
     assert_eq!(turns.len(), 1, "{turns:?}");
     assert_eq!(turns[0].prompt, "remember this");
 }
+
+async fn status_reports_the_last_turns_cost(h: Harness) {
+    h.link(FRIEND, 60).await;
+    h.send(61, FRIEND, "a question").await;
+    let turn = h.turns().await.remove(0);
+    let owner = UserId::parse(OWNER).unwrap();
+    let reply = NewAssistantMessage {
+        id: MessageId::generate(),
+        reply_to: turn.user_message_id.clone(),
+        content: "an answer".into(),
+        channel: Channel::Telegram,
+        usage: Default::default(),
+        cost_usd: Some(0.00123),
+        duration_ms: 5,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    h.conversations
+        .append_assistant_message(&owner, &turn.conversation_id, reply)
+        .await
+        .unwrap();
+    h.send(62, FRIEND, "/status").await;
+    let said = h.said_to(FRIEND);
+    assert!(
+        said.last().unwrap().contains("Last turn: $0.0012"),
+        "{said:?}"
+    );
+}
+on_both!(status_reports_the_last_turns_cost);
