@@ -192,6 +192,7 @@ async fn turn(
         conversation_id: ConversationId::parse(conversation).unwrap(),
         transcript: None,
         prompt: "hello".into(),
+        model: None,
     };
     runtime
         .run_turn(turn, events, CancellationToken::new())

@@ -10,6 +10,7 @@
 //! - [`domain`]: conversations, messages, turns, token usage.
 //! - [`protocol`]: client ⇄ server frames and REST bodies (`docs/protocol.md`).
 //! - [`ports`]: the traits adapters implement, each with its contract.
+//! - [`settings`]: a user's chosen provider and model, and API keys (secrets).
 //! - [`chat`]: the *submit a message* use case.
 //! - [`turn`]: the *process a turn* use case.
 
@@ -18,6 +19,7 @@ pub mod domain;
 pub mod ids;
 pub mod ports;
 pub mod protocol;
+pub mod settings;
 pub mod turn;
 
 pub use tokio_util::sync::CancellationToken;

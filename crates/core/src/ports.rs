@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::{Conversation, Message, NewAssistantMessage, NewUserMessage, Turn, Usage};
 use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
 use crate::protocol::{ErrorCode, ServerFrame};
+use crate::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
 
 /// A failure of a storage or queue adapter. Adapter error types are mapped into this once, at the edge,
 /// so no SDK or driver type leaks into the domain.
@@ -59,6 +60,8 @@ pub struct Appended {
 /// - `is_answered` is `NotFound` when the conversation does not exist (it was deleted).
 /// - `list_messages` returns up to `limit` messages created before `before` (or the newest), oldest first.
 /// - `list_conversations` orders by last update, newest first.
+/// - `rename_conversation` changes the title only (not the update time); a missing conversation is
+///   `NotFound`.
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
     async fn create_conversation(
@@ -98,6 +101,43 @@ pub trait ConversationStore: Send + Sync {
         user: &UserId,
         conversation: &ConversationId,
     ) -> Result<(), PortError>;
+    async fn rename_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        title: &str,
+    ) -> Result<(), PortError>;
+}
+
+/// Each user's model settings.
+///
+/// Contract: `model_settings` returns what the last `set_model_settings` stored for that user (`None`
+/// if nothing, or after it was set to `None`); users never see each other's settings.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    async fn model_settings(&self, user: &UserId) -> Result<Option<ModelSettings>, PortError>;
+    async fn set_model_settings(
+        &self,
+        user: &UserId,
+        settings: Option<&ModelSettings>,
+    ) -> Result<(), PortError>;
+}
+
+/// Each user's API keys, one per provider, kept as secrets (a private file locally, an SSM
+/// SecureString on AWS).
+///
+/// Contract:
+/// - `get` returns the key last `put` for that user and provider; `delete` removes it (deleting a
+///   missing key is not an error).
+/// - `providers` lists the providers a key is stored for, in [`Provider::ALL`] order, without reading
+///   any key.
+/// - Keys never appear in errors or logs.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    async fn put(&self, user: &UserId, provider: Provider, key: &ApiKey) -> Result<(), PortError>;
+    async fn get(&self, user: &UserId, provider: Provider) -> Result<Option<ApiKey>, PortError>;
+    async fn delete(&self, user: &UserId, provider: Provider) -> Result<(), PortError>;
+    async fn providers(&self, user: &UserId) -> Result<Vec<Provider>, PortError>;
 }
 
 /// An opaque version of a stored object (an S3 ETag, a content hash for files).
@@ -341,6 +381,9 @@ pub trait TelegramStore: Send + Sync {
     async fn linked_user(&self, telegram_user: TelegramUserId)
     -> Result<Option<UserId>, PortError>;
     async fn unlink(&self, telegram_user: TelegramUserId) -> Result<bool, PortError>;
+    /// The Telegram users linked to `user`, in ascending order.
+    async fn linked_telegram_users(&self, user: &UserId)
+    -> Result<Vec<TelegramUserId>, PortError>;
     async fn current_conversation(
         &self,
         telegram_user: TelegramUserId,
@@ -381,6 +424,8 @@ pub struct AgentTurn {
     /// The transcript to continue from; `None` starts a new session.
     pub transcript: Option<Vec<u8>>,
     pub prompt: String,
+    /// The user's chosen provider and model; `None` runs the deployment's default.
+    pub model: Option<ModelChoice>,
 }
 
 /// Progress of a running turn, in order.

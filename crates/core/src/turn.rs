@@ -279,6 +279,7 @@ impl TurnProcessor {
                 conversation_id: conversation.clone(),
                 transcript: bytes,
                 prompt: turn.prompt.clone(),
+                model: None,
             },
             events,
             cancel,

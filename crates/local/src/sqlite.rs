@@ -423,4 +423,27 @@ impl ConversationStore for SqliteConversationStore {
         })
         .await
     }
+
+    async fn rename_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        title: &str,
+    ) -> Result<(), PortError> {
+        let (user, conv, title) = (user.to_string(), conversation.to_string(), title.to_owned());
+        self.with(move |conn| {
+            let renamed = conn
+                .execute(
+                    "UPDATE conversations SET title = ?3 WHERE user_id = ?1 AND id = ?2",
+                    params![user, conv, title],
+                )
+                .map_err(sql)?;
+            if renamed == 0 {
+                Err(PortError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
 }

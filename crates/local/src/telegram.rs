@@ -279,6 +279,26 @@ impl TelegramStore for SqliteTelegramStore {
             .await
     }
 
+    async fn linked_telegram_users(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<TelegramUserId>, PortError> {
+        let user = user.to_string();
+        self.db
+            .with(move |conn| {
+                let mut statement = conn
+                    .prepare(
+                        "SELECT telegram_user FROM telegram_users WHERE user_id = ?1 ORDER BY telegram_user",
+                    )
+                    .map_err(sql)?;
+                let rows = statement
+                    .query_map(params![user], |r| r.get::<_, TelegramUserId>(0))
+                    .map_err(sql)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+            })
+            .await
+    }
+
     async fn current_conversation(
         &self,
         telegram_user: TelegramUserId,

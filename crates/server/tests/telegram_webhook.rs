@@ -558,6 +558,14 @@ impl ConversationStore for Flaky {
     async fn delete_conversation(&self, u: &UserId, c: &ConversationId) -> Result<(), PortError> {
         self.inner.delete_conversation(u, c).await
     }
+    async fn rename_conversation(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+        title: &str,
+    ) -> Result<(), PortError> {
+        self.inner.rename_conversation(u, c, title).await
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,311 @@
+//! The owner's model settings: which LLM provider and model their turns use, and the API keys they
+//! stored. Settings are plain data; API keys are secrets: stored write-only, never shown back, and
+//! `Debug` never prints them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An LLM provider a user can choose in the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provider {
+    Anthropic,
+    #[serde(rename = "openai")]
+    OpenAi,
+    #[serde(rename = "deepseek")]
+    DeepSeek,
+    /// Amazon Bedrock: authenticated with the deployment's AWS credentials, never an API key.
+    Bedrock,
+    /// Any endpoint speaking OpenAI's chat completions API, at a base URL the user gives.
+    #[serde(rename = "openai-compatible")]
+    OpenAiCompatible,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 5] = [
+        Provider::Anthropic,
+        Provider::OpenAi,
+        Provider::DeepSeek,
+        Provider::Bedrock,
+        Provider::OpenAiCompatible,
+    ];
+
+    /// The name used on the wire, in storage keys and in file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Anthropic => "anthropic",
+            Provider::OpenAi => "openai",
+            Provider::DeepSeek => "deepseek",
+            Provider::Bedrock => "bedrock",
+            Provider::OpenAiCompatible => "openai-compatible",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// Whether the user can store an API key for this provider (all but Bedrock).
+    pub fn takes_api_key(self) -> bool {
+        self != Provider::Bedrock
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Settings refused, with what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSettings(pub String);
+
+/// The longest model id, base URL and API key we accept.
+pub const MAX_MODEL_LEN: usize = 128;
+pub const MAX_BASE_URL_LEN: usize = 2048;
+pub const MAX_API_KEY_LEN: usize = 4096;
+
+/// Which provider and model a user's turns run with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelSettings {
+    pub provider: Provider,
+    pub model: String,
+    /// The endpoint of an OpenAI-compatible provider (required for it, refused for the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The AWS region for Bedrock (optional: the deployment's region by default; refused for the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+impl ModelSettings {
+    /// Checks every field; the result is safe to store and to render into OpenClaw's configuration.
+    pub fn validated(self) -> Result<Self, InvalidSettings> {
+        let model = self.model.trim().to_owned();
+        if model.is_empty()
+            || model.len() > MAX_MODEL_LEN
+            || !model
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:/@+-".contains(&b))
+        {
+            return Err(InvalidSettings(format!(
+                "model must be 1 to {MAX_MODEL_LEN} characters of A-Z, a-z, 0-9 and . _ : / @ + -"
+            )));
+        }
+        let base_url = match (self.provider, self.base_url) {
+            (Provider::OpenAiCompatible, Some(url)) => Some(valid_base_url(url.trim())?),
+            (Provider::OpenAiCompatible, None) => {
+                return Err(InvalidSettings(
+                    "baseUrl is required for an OpenAI-compatible provider".into(),
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(InvalidSettings(
+                    "baseUrl is only for an OpenAI-compatible provider".into(),
+                ));
+            }
+            (_, None) => None,
+        };
+        let region = match (self.provider, self.region) {
+            (Provider::Bedrock, Some(region)) if is_aws_region(&region) => Some(region),
+            (Provider::Bedrock, Some(_)) => {
+                return Err(InvalidSettings(
+                    "region must be an AWS region such as us-east-1".into(),
+                ));
+            }
+            (_, Some(_)) => return Err(InvalidSettings("region is only for Bedrock".into())),
+            (_, None) => None,
+        };
+        Ok(Self {
+            provider: self.provider,
+            model,
+            base_url,
+            region,
+        })
+    }
+
+    /// `provider/model`, as shown to users.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.provider, self.model)
+    }
+}
+
+fn valid_base_url(url: &str) -> Result<String, InvalidSettings> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    match host {
+        Some(host)
+            if !host.is_empty()
+                && !host.contains('@')
+                && url.len() <= MAX_BASE_URL_LEN
+                && !url.contains(['?', '#'])
+                && url.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(url.trim_end_matches('/').to_owned())
+        }
+        _ => Err(InvalidSettings(format!(
+            "baseUrl must be an http(s) URL without credentials, query or fragment, at most {MAX_BASE_URL_LEN} characters"
+        ))),
+    }
+}
+
+fn is_aws_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    s.len() <= 32
+        && parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| !p.is_empty())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An API key: a secret. `Debug` and `Display` are redacted; read it with [`ApiKey::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Accepts 1 to 4096 visible ASCII characters (surrounding whitespace trimmed).
+    pub fn parse(value: &str) -> Result<Self, InvalidSettings> {
+        let value = value.trim();
+        if value.is_empty()
+            || value.len() > MAX_API_KEY_LEN
+            || !value.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(InvalidSettings(format!(
+                "an API key must be 1 to {MAX_API_KEY_LEN} visible ASCII characters"
+            )));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The key itself, for the one place that sends it to the provider.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// What one turn runs with when the user chose a model: the settings and the user's key for that
+/// provider, if they stored one (without one, the deployment's key for the provider is used).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelChoice {
+    pub settings: ModelSettings,
+    pub api_key: Option<ApiKey>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(provider: Provider, model: &str) -> ModelSettings {
+        ModelSettings {
+            provider,
+            model: model.into(),
+            base_url: None,
+            region: None,
+        }
+    }
+
+    #[test]
+    fn provider_names_round_trip_on_the_wire() {
+        for p in Provider::ALL {
+            assert_eq!(Provider::parse(p.as_str()), Some(p));
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        }
+        assert_eq!(Provider::parse("azure"), None);
+    }
+
+    #[test]
+    fn a_plain_model_id_is_accepted_and_trimmed() {
+        let s = settings(Provider::Anthropic, " claude-sonnet-5 ")
+            .validated()
+            .unwrap();
+        assert_eq!(s.model, "claude-sonnet-5");
+        assert_eq!(s.label(), "anthropic/claude-sonnet-5");
+        assert!(
+            settings(Provider::Bedrock, "us.anthropic.claude-opus-4-6-v1:0")
+                .validated()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn model_ids_with_spaces_quotes_or_too_long_are_refused() {
+        for bad in ["", "a b", "a\"b", "${X}", &"m".repeat(129)] {
+            assert!(
+                settings(Provider::OpenAi, bad).validated().is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_openai_compatible_provider_needs_a_clean_http_url() {
+        let mut s = settings(Provider::OpenAiCompatible, "m");
+        assert!(s.clone().validated().unwrap_err().0.contains("required"));
+        s.base_url = Some("http://127.0.0.1:9/v1/".into());
+        assert_eq!(
+            s.clone().validated().unwrap().base_url.as_deref(),
+            Some("http://127.0.0.1:9/v1")
+        );
+        for bad in [
+            "ftp://h",
+            "https://",
+            "https://u:p@h",
+            "https://h/?x=1",
+            "https://h/a b",
+            "javascript:alert(1)",
+        ] {
+            s.base_url = Some(bad.into());
+            assert!(s.clone().validated().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn base_url_and_region_belong_to_their_providers_only() {
+        let mut s = settings(Provider::Anthropic, "m");
+        s.base_url = Some("https://h".into());
+        assert!(s.validated().is_err());
+        let mut s = settings(Provider::OpenAi, "m");
+        s.region = Some("us-east-1".into());
+        assert!(s.validated().is_err());
+        let mut s = settings(Provider::Bedrock, "m");
+        s.region = Some("eu-central-1".into());
+        assert!(s.clone().validated().is_ok());
+        s.region = Some("Europe".into());
+        assert!(s.validated().is_err());
+    }
+
+    #[test]
+    fn api_keys_are_checked_and_never_shown_by_debug() {
+        let key = ApiKey::parse(" sk-secret ").unwrap();
+        assert_eq!(key.expose(), "sk-secret");
+        assert!(!format!("{key:?}").contains("secret"));
+        assert!(
+            !format!(
+                "{:?}",
+                ModelChoice {
+                    settings: settings(Provider::OpenAi, "m"),
+                    api_key: Some(key)
+                }
+            )
+            .contains("sk-secret")
+        );
+        for bad in ["", "a b", "ключ", &"k".repeat(4097)] {
+            assert!(ApiKey::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
