@@ -660,4 +660,34 @@ impl ConversationStore for DynamoConversationStore {
             Err(PortError::NotFound)
         }
     }
+
+    async fn rename_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        title: &str,
+    ) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user), conversation_sk(conversation))))
+            .update_expression("SET #title = :title")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#title", TITLE)
+            .expression_attribute_values(":title", s(title))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(PortError::NotFound)
+            }
+            Err(e) => Err(self.fail("UpdateItem", e)),
+        }
+    }
 }

@@ -833,7 +833,10 @@ pub async fn telegram_store(store: &dyn TelegramStore, base: i64) {
     );
     store.link(tg, &bob).await.expect("relink");
     store.link(other, &bob).await.expect("link another");
-    assert_eq!(store.linked_user(tg).await.expect("linked"), Some(bob.clone()));
+    assert_eq!(
+        store.linked_user(tg).await.expect("linked"),
+        Some(bob.clone())
+    );
     assert_eq!(
         store.linked_telegram_users(&alice).await.expect("links"),
         Vec::<i64>::new()
@@ -856,7 +859,10 @@ pub async fn telegram_store(store: &dyn TelegramStore, base: i64) {
         store.current_conversation(tg).await.expect("current"),
         Some(conv("c2"))
     );
-    assert_eq!(store.linked_user(tg).await.expect("linked"), Some(bob.clone()));
+    assert_eq!(
+        store.linked_user(tg).await.expect("linked"),
+        Some(bob.clone())
+    );
     assert!(store.unlink(tg).await.expect("unlink"));
     assert!(!store.unlink(tg).await.expect("unlink twice"));
     assert_eq!(store.linked_user(tg).await.expect("linked"), None);
@@ -903,10 +909,7 @@ pub async fn settings_store(store: &dyn SettingsStore) {
         store.model_settings(&alice).await.expect("get"),
         Some(bedrock)
     );
-    store
-        .set_model_settings(&alice, None)
-        .await
-        .expect("clear");
+    store.set_model_settings(&alice, None).await.expect("clear");
     assert_eq!(store.model_settings(&alice).await.expect("get"), None);
 }
 
@@ -940,10 +943,7 @@ pub async fn api_key_store(store: &dyn ApiKeyStore) {
         [Provider::Anthropic, Provider::OpenAi]
     );
     assert_eq!(store.providers(&bob).await.expect("list"), []);
-    assert_eq!(
-        store.get(&bob, Provider::OpenAi).await.expect("get"),
-        None
-    );
+    assert_eq!(store.get(&bob, Provider::OpenAi).await.expect("get"), None);
     store
         .delete(&alice, Provider::OpenAi)
         .await
