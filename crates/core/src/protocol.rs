@@ -289,6 +289,12 @@ pub struct MessageView {
     pub content: String,
     pub created_at: String,
     pub channel: crate::domain::Channel,
+    /// Assistant messages: the turn's tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Assistant messages: the turn's cost, when the provider reported one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 impl From<&Message> for MessageView {
@@ -299,6 +305,8 @@ impl From<&Message> for MessageView {
             content: m.content.clone(),
             created_at: format_time(m.created_at),
             channel: m.channel,
+            usage: m.usage,
+            cost_usd: m.cost_usd,
         }
     }
 }

@@ -132,6 +132,11 @@ pub async fn conversation_store(store: &dyn ConversationStore) {
     assert_eq!(all[1].role, Role::Assistant);
     assert_eq!(all[0].channel, Channel::Web);
     assert_eq!((all[0].cost_usd, all[1].cost_usd), (None, Some(0.001)));
+    assert_eq!(all[0].usage, None, "a user message has no usage");
+    assert_eq!(
+        all[1].usage.map(|u| (u.input_tokens, u.output_tokens)),
+        Some((10, 5))
+    );
     let newest_two = store
         .list_messages(&alice, &c, 2, None)
         .await
