@@ -151,6 +151,21 @@ impl CognitoPool {
             .to_owned()
     }
 
+    /// Creates a user as an invitation does: with a temporary password, so the first sign-in asks for
+    /// a new one (`NEW_PASSWORD_REQUIRED`).
+    pub async fn invite_user(&self, username: &str, temporary_password: &str) {
+        self.call(
+            "AdminCreateUser",
+            json!({
+                "UserPoolId": self.pool_id,
+                "Username": username,
+                "TemporaryPassword": temporary_password,
+                "MessageAction": "SUPPRESS",
+            }),
+        )
+        .await;
+    }
+
     /// Signs `username` in through the pool's own app client and returns the ID token.
     pub async fn id_token(&self, username: &str, password: &str) -> String {
         self.sign_in(&self.client_id, username, password, "IdToken")

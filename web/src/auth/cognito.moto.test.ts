@@ -32,6 +32,8 @@ interface Fixture {
   user: string;
   /** Resets their password. */
   resetUser: string;
+  /** Invited: has a temporary password (`password`) until the first sign-in replaces it. */
+  invitedUser: string;
   /** A pool that requires TOTP MFA, its web client, and a user who has no authenticator yet. */
   mfaPoolId: string;
   mfaClientId: string;
@@ -216,6 +218,15 @@ describe("the page's Cognito client against moto", () => {
     const after = keep({ ...tokens, expiresAt: Date.now() + 60_000 });
     await expect(after.keeper.freshToken()).rejects.toMatchObject({ type: 'NotAuthorizedException' });
     expect(after.ended).toEqual([SESSION_ENDED]);
+  });
+
+  it('replaces the temporary password of an invited user at the first sign-in', async () => {
+    const step = await api().signIn(env.invitedUser, env.password);
+    if (step.kind !== 'newPasswordRequired') throw new Error(`expected NEW_PASSWORD_REQUIRED, got ${JSON.stringify(step)}`);
+    expect(step.challenge.username).toBe(env.invitedUser);
+    const done = signedIn(await api().setNewPassword(step.challenge, 'Own-Passw0rd!x'));
+    expect(claims(done.idToken).token_use).toBe('id');
+    expect(await adminPasswordCheck(env.invitedUser, 'Own-Passw0rd!x')).toBe(200);
   });
 
   it('resets a password with the emailed code', async () => {
