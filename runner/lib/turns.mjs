@@ -128,6 +128,43 @@ export function configForWorkspace(config, workspaceDir) {
   };
 }
 
+/**
+ * The `models.providers` entry of a run's own provider (`req.llm`, docs/runner-protocol.md):
+ * `llm.provider`, else the config's entry for that id (if any), so that OpenClaw merges it with
+ * its built-in provider of that id (anthropic, openai: catalog and prices stay), plus the key.
+ * `auth: "api-key"` is what makes the entry's key win: without it OpenClaw prefers auth profiles
+ * and environment variables such as ANTHROPIC_API_KEY over a key in the entry.
+ */
+function runProviderEntry(config, llm) {
+  const entry = { ...(llm.provider ?? config.models?.providers?.[llm.providerId] ?? {}) };
+  if (llm.apiKey !== undefined) return { ...entry, apiKey: llm.apiKey, auth: 'api-key' };
+  if (llm.apiKeyEnv !== undefined) {
+    return { ...entry, apiKey: { source: 'env', provider: 'default', id: llm.apiKeyEnv }, auth: 'api-key' };
+  }
+  return entry;
+}
+
+/**
+ * The config of one run: the turn's workspace and, with `req.llm`, the run's own provider entry.
+ * It lives in memory only (a user's key must never reach a file); the config object from start-up
+ * is not changed, so concurrent runs with different providers or keys do not see each other's.
+ */
+export function configForRun(config, req) {
+  const runConfig = configForWorkspace(config, req.workspaceDir);
+  if (!req.llm) return runConfig;
+  const models = runConfig.models ?? {};
+  return {
+    ...runConfig,
+    models: { ...models, providers: { ...(models.providers ?? {}), [req.llm.providerId]: runProviderEntry(config, req.llm) } },
+  };
+}
+
+/** Replaces a run's API key in text bound for stdout or stderr (provider errors may quote it). */
+function keyScrubber(llm) {
+  const key = llm?.apiKey;
+  return (text) => (key ? text.replaceAll(key, '<redacted>') : text);
+}
+
 async function loadSession(oc, req) {
   let content;
   try {
@@ -167,7 +204,7 @@ function runDirectly(task, opts) {
   return task();
 }
 
-export function createTurnRunner({ oc, config, writeLine, logErr }) {
+export function createTurnRunner({ oc, config, writeLine, logErr: logAny }) {
   const inflight = new Map(); // host id -> turn
   const openClawRunIds = new Set(); // run ids OpenClaw may still be working on
   let runSeq = 0;
@@ -181,7 +218,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr }) {
     writeLine(line);
     return true;
   };
-  const fail = (turn, code, message) => finish(turn, { type: 'error', id: turn.id, code, message });
+  const fail = (turn, code, message) => finish(turn, { type: 'error', id: turn.id, code, message: turn.scrub(message) });
 
   function uniqueRunId(id) {
     let runId = id;
@@ -197,7 +234,10 @@ export function createTurnRunner({ oc, config, writeLine, logErr }) {
       return;
     }
     const started = performance.now();
-    const turn = { id: req.id, ac: new AbortController(), finished: false, abortRequested: false, deadlineHit: false };
+    const scrub = keyScrubber(req.llm);
+    const turn = { id: req.id, ac: new AbortController(), finished: false, abortRequested: false, deadlineHit: false, scrub };
+    // This run's diagnostics go through its scrubber (shadowing the runner-wide logger on purpose).
+    const logErr = (...parts) => logAny(...parts.map((p) => scrub(typeof p === 'string' ? p : p instanceof Error ? (p.stack ?? p.message) : JSON.stringify(p))));
     inflight.set(req.id, turn);
     // OpenClaw enforces timeoutMs per model attempt, not across its transient retries: bound the turn.
     turn.deadlineTimer = setTimeout(() => {
@@ -212,7 +252,9 @@ export function createTurnRunner({ oc, config, writeLine, logErr }) {
       const sm = await loadSession(oc, req);
       await fs.mkdir(req.workspaceDir, { recursive: true });
       if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted before start');
-      const runConfig = configForWorkspace(config, req.workspaceDir);
+      const runConfig = configForRun(config, req);
+      const provider = req.llm?.providerId ?? req.provider;
+      const model = req.llm?.model ?? req.model;
       runId = uniqueRunId(req.id);
       admission = oc.prepareSystemAgentRunAdmission(runConfig, runId, AGENT_ID, ADMISSION_BOUNDARY);
       const streamer = createDeltaStreamer((d) => {
@@ -231,11 +273,15 @@ export function createTurnRunner({ oc, config, writeLine, logErr }) {
           config: runConfig,
           prompt: req.prompt,
           ...(req.extraSystemPrompt ? { extraSystemPrompt: req.extraSystemPrompt } : {}),
-          ...(req.provider ? { provider: req.provider } : {}),
-          ...(req.model ? { model: req.model } : {}),
+          ...(provider ? { provider } : {}),
+          ...(model ? { model } : {}),
           timeoutMs: req.timeoutMs,
           disableTools: req.disableTools,
           trigger: 'user',
+          // OpenClaw otherwise records an auth or billing failure of a key from the config as a
+          // cooldown of the whole provider, in state shared by all runs: one user's rejected key
+          // would refuse every other run's key for that provider for a minute or more.
+          authProfileFailurePolicy: 'local',
           // OpenClaw queues every embedded run on one global command lane ("main") whose
           // concurrency is 1 unless the gateway raises it. Admit turns directly instead, so turns of
           // different sessions run concurrently; OpenClaw still serialises turns per session.
@@ -297,8 +343,8 @@ export function createTurnRunner({ oc, config, writeLine, logErr }) {
         usage: usageOf(agentMeta),
         costUsd: costOf(agentMeta),
         durationMs: Math.round(performance.now() - started),
-        provider: agentMeta.provider ?? req.provider ?? null,
-        model: agentMeta.model ?? req.model ?? null,
+        provider: agentMeta.provider ?? provider ?? null,
+        model: agentMeta.model ?? model ?? null,
         stopReason: meta.stopReason ?? null,
       });
     } catch (err) {
