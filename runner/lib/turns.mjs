@@ -2,7 +2,7 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 
 /** The one agent of the rendered config (`agents.entries.main`). */
 export const AGENT_ID = 'main';
@@ -145,17 +145,37 @@ function runProviderEntry(config, llm) {
 }
 
 /**
- * The config of one run: the turn's workspace and, with `req.llm`, the run's own provider entry.
- * It lives in memory only (a user's key must never reach a file); the config object from start-up
- * is not changed, so concurrent runs with different providers or keys do not see each other's.
+ * Names the agent dir of runs with their own provider. OpenClaw keeps its prepared model runtime,
+ * with the provider auth it resolved from the config, per agent dir (and workspace); concurrent runs
+ * sharing them whose configs differ get each other's (measured with 2026.9.6: three concurrent runs
+ * of anthropic/claude-sonnet-5 in one workspace with three keys, and a default run, all sent the
+ * first run's key). So
+ * each provider entry (key included) gets an agent dir of its own; runs with the same one share it.
+ * The name is an HMAC under a secret of this process, so nothing on disk can be matched to a key.
+ * (OpenClaw created nothing in these dirs in our runs; they are identities for its caches.)
  */
-export function configForRun(config, req) {
+export function createAgentDirNamer(root, secret = randomBytes(32)) {
+  return (providerId, entry) => path.join(root, createHmac('sha256', secret).update(JSON.stringify([providerId, entry])).digest('hex').slice(0, 32), 'agent');
+}
+
+/**
+ * The config of one run: the turn's workspace and, with `req.llm`, the run's own provider entry
+ * and agent dir (`agentDirOf`, see createAgentDirNamer). It lives in memory only (a user's key
+ * must never reach a file); the config object from start-up is not changed.
+ */
+export function configForRun(config, req, agentDirOf) {
   const runConfig = configForWorkspace(config, req.workspaceDir);
   if (!req.llm) return runConfig;
+  const entry = runProviderEntry(config, req.llm);
   const models = runConfig.models ?? {};
+  const main = runConfig.agents.entries[AGENT_ID];
   return {
     ...runConfig,
-    models: { ...models, providers: { ...(models.providers ?? {}), [req.llm.providerId]: runProviderEntry(config, req.llm) } },
+    agents: {
+      ...runConfig.agents,
+      entries: { ...runConfig.agents.entries, [AGENT_ID]: { ...main, agentDir: agentDirOf(req.llm.providerId, entry) } },
+    },
+    models: { ...models, providers: { ...(models.providers ?? {}), [req.llm.providerId]: entry } },
   };
 }
 
@@ -204,7 +224,8 @@ function runDirectly(task, opts) {
   return task();
 }
 
-export function createTurnRunner({ oc, config, writeLine, logErr: logAny }) {
+export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentDirRoot }) {
+  const agentDirOf = createAgentDirNamer(agentDirRoot);
   const inflight = new Map(); // host id -> turn
   const openClawRunIds = new Set(); // run ids OpenClaw may still be working on
   let runSeq = 0;
@@ -252,7 +273,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny }) {
       const sm = await loadSession(oc, req);
       await fs.mkdir(req.workspaceDir, { recursive: true });
       if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted before start');
-      const runConfig = configForRun(config, req);
+      const runConfig = configForRun(config, req, agentDirOf);
       const provider = req.llm?.providerId ?? req.provider;
       const model = req.llm?.model ?? req.model;
       runId = uniqueRunId(req.id);

@@ -1,6 +1,7 @@
 // A fake LLM for the runner's end-to-end tests: Anthropic Messages (POST /v1/messages) and OpenAI chat
 // completions (POST /v1/chat/completions), streamed, answering "Hello from fake.". Every request is
-// recorded with its headers; a key containing "reject" gets HTTP 401, as a provider answers a bad key.
+// recorded with its headers and messages; a key containing "reject" gets HTTP 401, as a provider
+// answers a bad key.
 import http from 'node:http';
 
 export const FAKE_REPLY = 'Hello from fake.';
@@ -51,7 +52,10 @@ export async function startFakeLlm() {
         /* recorded as null */
       }
       const apiKey = req.headers['x-api-key'] ?? req.headers.authorization?.replace(/^Bearer /, '');
-      requests.push({ path: req.url, model: json?.model, apiKey, xApiKey: req.headers['x-api-key'], authorization: req.headers.authorization });
+      requests.push({
+        path: req.url, model: json?.model, apiKey, xApiKey: req.headers['x-api-key'], authorization: req.headers.authorization,
+        messages: JSON.stringify(json?.messages ?? []),
+      });
       if (apiKey?.includes('reject')) {
         res.writeHead(401, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }));

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawnRunner } from './helpers.mjs';
 import { startFakeLlm, FAKE_REPLY } from './fake-llm.mjs';
 
-const USER_KEYS = ['sk-user-compatible-1', 'sk-user-reject-2', 'sk-user-anthropic-3'];
+const USER_KEYS = ['sk-user-compatible-1', 'sk-user-reject-2', 'sk-user-anthropic-3', 'sk-user-concurrent-4', 'sk-user-concurrent-5'];
 
 function filesUnder(dir) {
   return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
@@ -48,14 +48,14 @@ test('runs with their own provider reach it with their key, which stays out of o
   let n = 0;
   const turn = async (fields) => {
     const id = `t-${++n}`;
-    const before = fake.requests.length;
+    const prompt = `prompt of ${id}.`;
     r.send({
       type: 'run', id, sessionId: `s-${n}`, transcriptPath: path.join(root, id, 'in.jsonl'),
-      transcriptOutPath: path.join(root, id, 'out.jsonl'), workspaceDir: path.join(root, 'ws'), prompt: 'hello',
+      transcriptOutPath: path.join(root, id, 'out.jsonl'), workspaceDir: path.join(root, 'ws'), prompt,
       timeoutMs: 90_000, disableTools: true, ...fields,
     });
     const line = await r.waitFor((l) => l.id === id && (l.type === 'result' || l.type === 'error'), 150_000);
-    return { line, requests: fake.requests.slice(before) };
+    return { line, requests: fake.requests.filter((q) => q.messages.includes(prompt)) };
   };
   try {
     await r.waitFor((l) => l.type === 'ready', 120_000);
@@ -91,6 +91,18 @@ test('runs with their own provider reach it with their key, which stays out of o
     const byDefault = await turn({});
     assert.equal(byDefault.line.type, 'result', JSON.stringify(byDefault.line));
     assert.deepEqual(byDefault.requests.map((q) => [q.model, q.authorization]), [['default-model', 'Bearer sk-deploy-custom']]);
+
+    // Concurrent runs of one provider and model in one workspace (one user's conversations), with
+    // different keys and with the deployment's: each request carries its own run's key.
+    const concurrent = await Promise.all([
+      turn({ llm: { providerId: 'anthropic', model: 'claude-sonnet-5', apiKey: USER_KEYS[3] } }),
+      turn({ llm: { providerId: 'anthropic', model: 'claude-sonnet-5', apiKey: USER_KEYS[4] } }),
+      turn({ llm: { providerId: 'anthropic', model: 'claude-sonnet-5', apiKeyEnv: 'ANTHROPIC_API_KEY' } }),
+    ]);
+    assert.deepEqual(
+      concurrent.map(({ line, requests }) => [line.type, ...requests.map((q) => q.xApiKey)]),
+      [['result', USER_KEYS[3]], ['result', USER_KEYS[4]], ['result', 'sk-deploy-anthropic']],
+    );
   } finally {
     r.send({ type: 'shutdown' });
     await Promise.race([r.exit, new Promise((resolve) => setTimeout(resolve, 5_000))]);

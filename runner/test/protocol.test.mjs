@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRequest, BadRequest, DEFAULT_TIMEOUT_MS } from '../lib/protocol.mjs';
-import { createDeltaStreamer, classifyThrown, configForWorkspace, configForRun } from '../lib/turns.mjs';
+import { createDeltaStreamer, classifyThrown, configForWorkspace, configForRun, createAgentDirNamer } from '../lib/turns.mjs';
 
 const run = {
   type: 'run', id: 't-1', sessionId: 's-1', transcriptPath: '/a/in.jsonl', transcriptOutPath: '/a/out.jsonl',
@@ -151,17 +151,31 @@ test('a run with its own provider gets it in its config copy only, with the key 
     models: { providers: { custom: { baseUrl: 'http://c/v1' }, anthropic: { baseUrl: 'http://fake' } } },
   };
   const req = { workspaceDir: '/w/1' };
-  const own = configForRun(cfg, { ...req, llm: { ...llm, apiKey: 'sk-user' } });
+  const agentDirOf = (id, entry) => `/agents/${id}/${entry.auth}`;
+  const own = configForRun(cfg, { ...req, llm: { ...llm, apiKey: 'sk-user' } }, agentDirOf);
   assert.deepEqual(own.models.providers.deepseek, { ...llm.provider, apiKey: 'sk-user', auth: 'api-key' });
+  assert.equal(own.agents.entries.main.agentDir, '/agents/deepseek/api-key');
   assert.equal(own.models.providers.custom, cfg.models.providers.custom);
   assert.equal(own.agents.entries.main.workspace, '/w/1');
   assert.equal(cfg.models.providers.deepseek, undefined, 'the start-up config is not changed');
   // Without `provider`, the config's entry for the id (here: the built-in anthropic pointed at a fake) is kept.
-  const builtIn = configForRun(cfg, { ...req, llm: { providerId: 'anthropic', model: 'm', apiKeyEnv: 'ANTHROPIC_API_KEY' } });
+  const builtIn = configForRun(cfg, { ...req, llm: { providerId: 'anthropic', model: 'm', apiKeyEnv: 'ANTHROPIC_API_KEY' } }, agentDirOf);
   assert.deepEqual(builtIn.models.providers.anthropic, {
     baseUrl: 'http://fake',
     apiKey: { source: 'env', provider: 'default', id: 'ANTHROPIC_API_KEY' },
     auth: 'api-key',
   });
-  assert.deepEqual(configForRun(cfg, req), configForWorkspace(cfg, '/w/1'));
+  assert.deepEqual(configForRun(cfg, req, agentDirOf), configForWorkspace(cfg, '/w/1'));
+});
+
+test('runs get one agent dir per provider entry and key, named without the key', () => {
+  const name = createAgentDirNamer('/state/run-agents');
+  const entry = (apiKey) => ({ baseUrl: 'http://h', apiKey, auth: 'api-key' });
+  const a = name('anthropic', entry('sk-user-a'));
+  assert.equal(name('anthropic', entry('sk-user-a')), a);
+  assert.notEqual(name('anthropic', entry('sk-user-b')), a);
+  assert.notEqual(name('openai', entry('sk-user-a')), a);
+  assert.notEqual(name('anthropic', { ...entry('sk-user-a'), baseUrl: 'http://other' }), a);
+  assert.match(a, /^\/state\/run-agents\/[0-9a-f]{32}\/agent$/);
+  assert.notEqual(createAgentDirNamer('/state/run-agents')('anthropic', entry('sk-user-a')), a, 'a new process names it anew');
 });
