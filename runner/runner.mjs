@@ -10,6 +10,8 @@
 import { writeLine, logErr } from './lib/stdio-guard.mjs';
 import process from 'node:process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import readline from 'node:readline';
 import { loadOpenClaw, IncompatibleOpenClaw, EXPECTED_OPENCLAW_VERSION } from './lib/openclaw-loader.mjs';
 import { parseRequest, BadRequest } from './lib/protocol.mjs';
@@ -54,7 +56,10 @@ try {
   fatal('config_error', `cannot load the OpenClaw config: ${err?.message ?? err}`);
 }
 
-const turns = createTurnRunner({ oc, config, writeLine, logErr });
+// Runs with their own provider get agent dirs of their own (see createAgentDirNamer), next to
+// OpenClaw's own `agents/` in its state dir.
+const stateDir = process.env.OPENCLAW_STATE_DIR || path.join(process.env.OPENCLAW_HOME || os.homedir(), '.openclaw');
+const turns = createTurnRunner({ oc, config, writeLine, logErr, agentDirRoot: path.join(stateDir, 'run-agents') });
 
 let shuttingDown = false;
 function shutdown(why) {

@@ -4,6 +4,8 @@ import path from 'node:path';
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
 const MAX_ID_LENGTH = 256;
+/** What an `llm.apiKeyEnv` may name: an environment variable, nothing that could smuggle syntax. */
+const ENV_NAME_RE = /^[A-Z_][A-Z0-9_]{0,127}$/;
 
 export class BadRequest extends Error {
   constructor(message, id) {
@@ -35,6 +37,36 @@ function absPath(obj, key, id) {
   return v;
 }
 
+function plainObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * The run's own provider (`llm`, see docs/runner-protocol.md). Error messages name fields only,
+ * never values: `apiKey` is a secret.
+ */
+function llmOf(obj, id) {
+  const llm = obj.llm;
+  if (!plainObject(llm)) throw new BadRequest('"llm" must be an object', id);
+  if (obj.provider != null || obj.model != null) throw new BadRequest('"llm" replaces "provider" and "model": send one or the other', id);
+  const out = { providerId: str(llm, 'providerId', id), model: str(llm, 'model', id) };
+  if (llm.provider != null) {
+    if (!plainObject(llm.provider)) throw new BadRequest('"llm.provider" must be an object', id);
+    if ('apiKey' in llm.provider) throw new BadRequest('"llm.provider" must not carry "apiKey": use "llm.apiKey" or "llm.apiKeyEnv"', id);
+    out.provider = llm.provider;
+  }
+  if (llm.apiKey != null && llm.apiKeyEnv != null) throw new BadRequest('"llm.apiKey" and "llm.apiKeyEnv" exclude each other', id);
+  if (llm.apiKey != null) {
+    if (typeof llm.apiKey !== 'string' || llm.apiKey.trim() === '') throw new BadRequest('"llm.apiKey" must be a non-empty string', id);
+    out.apiKey = llm.apiKey;
+  }
+  if (llm.apiKeyEnv != null) {
+    if (typeof llm.apiKeyEnv !== 'string' || !ENV_NAME_RE.test(llm.apiKeyEnv)) throw new BadRequest('"llm.apiKeyEnv" must be an environment variable name', id);
+    out.apiKeyEnv = llm.apiKeyEnv;
+  }
+  return out;
+}
+
 /**
  * Parses one line. Returns a request object, null for a blank line, or throws BadRequest
  * (whose `id` is set when the line could be tied to a turn).
@@ -44,8 +76,10 @@ export function parseRequest(line) {
   let obj;
   try {
     obj = JSON.parse(line);
-  } catch (err) {
-    throw new BadRequest(`line is not valid JSON: ${err.message}`);
+  } catch {
+    // Not JSON.parse's message: V8 quotes the start of the input there, and a run line may carry
+    // an API key.
+    throw new BadRequest(`line is not valid JSON (${line.length} characters)`);
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new BadRequest('line is not a JSON object');
   const id = idOf(obj);
@@ -66,6 +100,7 @@ export function parseRequest(line) {
         timeoutMs: DEFAULT_TIMEOUT_MS,
         disableTools: false,
       };
+      if (obj.llm != null) req.llm = llmOf(obj, id);
       if (obj.timeoutMs !== undefined && obj.timeoutMs !== null) {
         if (!Number.isInteger(obj.timeoutMs) || obj.timeoutMs <= 0) throw new BadRequest('"timeoutMs" must be a positive integer', id);
         req.timeoutMs = obj.timeoutMs;

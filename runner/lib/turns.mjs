@@ -2,7 +2,7 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 
 /** The one agent of the rendered config (`agents.entries.main`). */
 export const AGENT_ID = 'main';
@@ -128,6 +128,63 @@ export function configForWorkspace(config, workspaceDir) {
   };
 }
 
+/**
+ * The `models.providers` entry of a run's own provider (`req.llm`, docs/runner-protocol.md):
+ * `llm.provider`, else the config's entry for that id (if any), so that OpenClaw merges it with
+ * its built-in provider of that id (anthropic, openai: catalog and prices stay), plus the key.
+ * `auth: "api-key"` is what makes the entry's key win: without it OpenClaw prefers auth profiles
+ * and environment variables such as ANTHROPIC_API_KEY over a key in the entry.
+ */
+function runProviderEntry(config, llm) {
+  const entry = { ...(llm.provider ?? config.models?.providers?.[llm.providerId] ?? {}) };
+  if (llm.apiKey !== undefined) return { ...entry, apiKey: llm.apiKey, auth: 'api-key' };
+  if (llm.apiKeyEnv !== undefined) {
+    return { ...entry, apiKey: { source: 'env', provider: 'default', id: llm.apiKeyEnv }, auth: 'api-key' };
+  }
+  return entry;
+}
+
+/**
+ * Names the agent dir of runs with their own provider. OpenClaw keeps its prepared model runtime,
+ * with the provider auth it resolved from the config, per agent dir (and workspace); concurrent runs
+ * sharing them whose configs differ get each other's (measured with 2026.9.6: three concurrent runs
+ * of anthropic/claude-sonnet-5 in one workspace with three keys, and a default run, all sent the
+ * first run's key). So
+ * each provider entry (key included) gets an agent dir of its own; runs with the same one share it.
+ * The name is an HMAC under a secret of this process, so nothing on disk can be matched to a key.
+ * (OpenClaw created nothing in these dirs in our runs; they are identities for its caches.)
+ */
+export function createAgentDirNamer(root, secret = randomBytes(32)) {
+  return (providerId, entry) => path.join(root, createHmac('sha256', secret).update(JSON.stringify([providerId, entry])).digest('hex').slice(0, 32), 'agent');
+}
+
+/**
+ * The config of one run: the turn's workspace and, with `req.llm`, the run's own provider entry
+ * and agent dir (`agentDirOf`, see createAgentDirNamer). It lives in memory only (a user's key
+ * must never reach a file); the config object from start-up is not changed.
+ */
+export function configForRun(config, req, agentDirOf) {
+  const runConfig = configForWorkspace(config, req.workspaceDir);
+  if (!req.llm) return runConfig;
+  const entry = runProviderEntry(config, req.llm);
+  const models = runConfig.models ?? {};
+  const main = runConfig.agents.entries[AGENT_ID];
+  return {
+    ...runConfig,
+    agents: {
+      ...runConfig.agents,
+      entries: { ...runConfig.agents.entries, [AGENT_ID]: { ...main, agentDir: agentDirOf(req.llm.providerId, entry) } },
+    },
+    models: { ...models, providers: { ...(models.providers ?? {}), [req.llm.providerId]: entry } },
+  };
+}
+
+/** Replaces a run's API key in text bound for stdout or stderr (provider errors may quote it). */
+function keyScrubber(llm) {
+  const key = llm?.apiKey;
+  return (text) => (key ? text.replaceAll(key, '<redacted>') : text);
+}
+
 async function loadSession(oc, req) {
   let content;
   try {
@@ -167,7 +224,8 @@ function runDirectly(task, opts) {
   return task();
 }
 
-export function createTurnRunner({ oc, config, writeLine, logErr }) {
+export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentDirRoot }) {
+  const agentDirOf = createAgentDirNamer(agentDirRoot);
   const inflight = new Map(); // host id -> turn
   const openClawRunIds = new Set(); // run ids OpenClaw may still be working on
   let runSeq = 0;
@@ -181,7 +239,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr }) {
     writeLine(line);
     return true;
   };
-  const fail = (turn, code, message) => finish(turn, { type: 'error', id: turn.id, code, message });
+  const fail = (turn, code, message) => finish(turn, { type: 'error', id: turn.id, code, message: turn.scrub(message) });
 
   function uniqueRunId(id) {
     let runId = id;
@@ -197,7 +255,10 @@ export function createTurnRunner({ oc, config, writeLine, logErr }) {
       return;
     }
     const started = performance.now();
-    const turn = { id: req.id, ac: new AbortController(), finished: false, abortRequested: false, deadlineHit: false };
+    const scrub = keyScrubber(req.llm);
+    const turn = { id: req.id, ac: new AbortController(), finished: false, abortRequested: false, deadlineHit: false, scrub };
+    // This run's diagnostics go through its scrubber (shadowing the runner-wide logger on purpose).
+    const logErr = (...parts) => logAny(...parts.map((p) => scrub(typeof p === 'string' ? p : p instanceof Error ? (p.stack ?? p.message) : JSON.stringify(p))));
     inflight.set(req.id, turn);
     // OpenClaw enforces timeoutMs per model attempt, not across its transient retries: bound the turn.
     turn.deadlineTimer = setTimeout(() => {
@@ -212,7 +273,9 @@ export function createTurnRunner({ oc, config, writeLine, logErr }) {
       const sm = await loadSession(oc, req);
       await fs.mkdir(req.workspaceDir, { recursive: true });
       if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted before start');
-      const runConfig = configForWorkspace(config, req.workspaceDir);
+      const runConfig = configForRun(config, req, agentDirOf);
+      const provider = req.llm?.providerId ?? req.provider;
+      const model = req.llm?.model ?? req.model;
       runId = uniqueRunId(req.id);
       admission = oc.prepareSystemAgentRunAdmission(runConfig, runId, AGENT_ID, ADMISSION_BOUNDARY);
       const streamer = createDeltaStreamer((d) => {
@@ -231,11 +294,15 @@ export function createTurnRunner({ oc, config, writeLine, logErr }) {
           config: runConfig,
           prompt: req.prompt,
           ...(req.extraSystemPrompt ? { extraSystemPrompt: req.extraSystemPrompt } : {}),
-          ...(req.provider ? { provider: req.provider } : {}),
-          ...(req.model ? { model: req.model } : {}),
+          ...(provider ? { provider } : {}),
+          ...(model ? { model } : {}),
           timeoutMs: req.timeoutMs,
           disableTools: req.disableTools,
           trigger: 'user',
+          // OpenClaw otherwise records an auth or billing failure of a key from the config as a
+          // cooldown of the whole provider, in state shared by all runs: one user's rejected key
+          // would refuse every other run's key for that provider for a minute or more.
+          authProfileFailurePolicy: 'local',
           // OpenClaw queues every embedded run on one global command lane ("main") whose
           // concurrency is 1 unless the gateway raises it. Admit turns directly instead, so turns of
           // different sessions run concurrently; OpenClaw still serialises turns per session.
@@ -297,8 +364,8 @@ export function createTurnRunner({ oc, config, writeLine, logErr }) {
         usage: usageOf(agentMeta),
         costUsd: costOf(agentMeta),
         durationMs: Math.round(performance.now() - started),
-        provider: agentMeta.provider ?? req.provider ?? null,
-        model: agentMeta.model ?? req.model ?? null,
+        provider: agentMeta.provider ?? provider ?? null,
+        model: agentMeta.model ?? model ?? null,
         stopReason: meta.stopReason ?? null,
       });
     } catch (err) {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRequest, BadRequest, DEFAULT_TIMEOUT_MS } from '../lib/protocol.mjs';
-import { createDeltaStreamer, classifyThrown, configForWorkspace } from '../lib/turns.mjs';
+import { createDeltaStreamer, classifyThrown, configForWorkspace, configForRun, createAgentDirNamer } from '../lib/turns.mjs';
 
 const run = {
   type: 'run', id: 't-1', sessionId: 's-1', transcriptPath: '/a/in.jsonl', transcriptOutPath: '/a/out.jsonl',
@@ -102,4 +102,80 @@ test('the per-turn config points the main agent at the turn workspace without to
   assert.equal(out.agents.entries.main.name, 'x');
   assert.equal(cfg.agents.entries.main.workspace, undefined);
   assert.equal(out.agents.defaults, cfg.agents.defaults);
+});
+
+const llm = { providerId: 'deepseek', model: 'deepseek-v4-flash', provider: { baseUrl: 'https://api.deepseek.com', api: 'openai-completions', models: [] } };
+
+test('a run line may carry its own provider instead of provider and model', () => {
+  const { provider, model, ...rest } = run;
+  const req = parseRequest(JSON.stringify({ ...rest, llm: { ...llm, apiKey: 'sk-user' } }));
+  assert.deepEqual(req.llm, { ...llm, apiKey: 'sk-user' });
+  assert.equal(parseRequest(JSON.stringify({ ...rest, llm: { providerId: 'anthropic', model: 'm', apiKeyEnv: 'ANTHROPIC_API_KEY' } })).llm.apiKeyEnv, 'ANTHROPIC_API_KEY');
+  assert.equal(parseRequest(JSON.stringify(run)).llm, undefined);
+});
+
+test('a malformed llm is a bad_request whose message never quotes the key', () => {
+  const { provider, model, ...rest } = run;
+  const bad = (llmValue, extra = {}) => {
+    try {
+      parseRequest(JSON.stringify({ ...rest, ...extra, llm: llmValue }));
+    } catch (err) {
+      assert.ok(err instanceof BadRequest, String(err));
+      assert.equal(err.id, 't-1');
+      assert.doesNotMatch(err.message, /sk-secret/);
+      return err.message;
+    }
+    assert.fail(`accepted ${JSON.stringify(llmValue)}`);
+  };
+  assert.match(bad('anthropic'), /"llm" must be an object/);
+  assert.match(bad({ ...llm, apiKey: 'sk-secret' }, { provider: 'p', model: 'm' }), /one or the other/);
+  assert.match(bad({ model: 'm', apiKey: 'sk-secret' }), /providerId/);
+  assert.match(bad({ ...llm, provider: { apiKey: 'sk-secret' } }), /must not carry "apiKey"/);
+  assert.match(bad({ ...llm, apiKey: 'sk-secret', apiKeyEnv: 'X' }), /exclude each other/);
+  assert.match(bad({ ...llm, apiKey: '  ' }), /llm\.apiKey/);
+  assert.match(bad({ ...llm, apiKeyEnv: '${sk-secret}' }), /environment variable name/);
+  // V8's JSON.parse messages quote the input; the runner's must not.
+  let err;
+  try {
+    parseRequest('{"type":"run","llm":{"apiKey":sk-secret}}');
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof BadRequest);
+  assert.doesNotMatch(err.message, /sk-secret/);
+});
+
+test('a run with its own provider gets it in its config copy only, with the key winning over env and profiles', () => {
+  const cfg = {
+    agents: { entries: { main: {} } },
+    models: { providers: { custom: { baseUrl: 'http://c/v1' }, anthropic: { baseUrl: 'http://fake' } } },
+  };
+  const req = { workspaceDir: '/w/1' };
+  const agentDirOf = (id, entry) => `/agents/${id}/${entry.auth}`;
+  const own = configForRun(cfg, { ...req, llm: { ...llm, apiKey: 'sk-user' } }, agentDirOf);
+  assert.deepEqual(own.models.providers.deepseek, { ...llm.provider, apiKey: 'sk-user', auth: 'api-key' });
+  assert.equal(own.agents.entries.main.agentDir, '/agents/deepseek/api-key');
+  assert.equal(own.models.providers.custom, cfg.models.providers.custom);
+  assert.equal(own.agents.entries.main.workspace, '/w/1');
+  assert.equal(cfg.models.providers.deepseek, undefined, 'the start-up config is not changed');
+  // Without `provider`, the config's entry for the id (here: the built-in anthropic pointed at a fake) is kept.
+  const builtIn = configForRun(cfg, { ...req, llm: { providerId: 'anthropic', model: 'm', apiKeyEnv: 'ANTHROPIC_API_KEY' } }, agentDirOf);
+  assert.deepEqual(builtIn.models.providers.anthropic, {
+    baseUrl: 'http://fake',
+    apiKey: { source: 'env', provider: 'default', id: 'ANTHROPIC_API_KEY' },
+    auth: 'api-key',
+  });
+  assert.deepEqual(configForRun(cfg, req, agentDirOf), configForWorkspace(cfg, '/w/1'));
+});
+
+test('runs get one agent dir per provider entry and key, named without the key', () => {
+  const name = createAgentDirNamer('/state/run-agents');
+  const entry = (apiKey) => ({ baseUrl: 'http://h', apiKey, auth: 'api-key' });
+  const a = name('anthropic', entry('sk-user-a'));
+  assert.equal(name('anthropic', entry('sk-user-a')), a);
+  assert.notEqual(name('anthropic', entry('sk-user-b')), a);
+  assert.notEqual(name('openai', entry('sk-user-a')), a);
+  assert.notEqual(name('anthropic', { ...entry('sk-user-a'), baseUrl: 'http://other' }), a);
+  assert.match(a, /^\/state\/run-agents\/[0-9a-f]{32}\/agent$/);
+  assert.notEqual(createAgentDirNamer('/state/run-agents')('anthropic', entry('sk-user-a')), a, 'a new process names it anew');
 });

@@ -1,12 +1,19 @@
-//! LLM provider settings and the OpenClaw configuration rendered from them.
+//! LLM provider settings and the OpenClaw configuration rendered from them: the deployment's default
+//! ([`ProviderConfig`], rendered into the config file at runner start) and a user's own choice for one
+//! turn ([`turn_llm`], sent on the `run` line).
 //!
 //! API keys never appear in the rendered file: the config names an environment variable
-//! (`"${VAR}"`) and the runner inherits that variable from our process.
+//! (`"${VAR}"`) and the runner inherits that variable from our process. A user's key travels only on
+//! the runner's stdin, inside the `run` line.
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::Path;
 
 use serde_json::{Value, json};
+use serverless_openclaw_core::settings::{ApiKey, ModelChoice, Provider};
+
+use crate::protocol::RunLlm;
 
 /// Environment switches that keep OpenClaw headless and quiet (no discovery, channels, updates, telemetry).
 pub const HEADLESS_ENV: &[(&str, &str)] = &[
@@ -28,6 +35,10 @@ pub const CUSTOM_KEY_ENV: &str = "SERVERLESS_OPENCLAW_LLM_API_KEY";
 
 /// The provider id used for a custom endpoint in OpenClaw's config.
 pub const CUSTOM_PROVIDER_ID: &str = "custom";
+
+/// The key an endpoint without one gets: local endpoints often need none, but OpenClaw refuses a
+/// provider without a key.
+const PLACEHOLDER_KEY: &str = "no-key";
 
 /// Wire API of a custom endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +180,7 @@ impl ProviderConfig {
     fn placeholder_key(&self) -> Vec<(OsString, OsString)> {
         match self {
             ProviderConfig::Custom { has_key: false, .. } => {
-                vec![(CUSTOM_KEY_ENV.into(), "no-key".into())]
+                vec![(CUSTOM_KEY_ENV.into(), PLACEHOLDER_KEY.into())]
             }
             _ => Vec::new(),
         }
@@ -209,6 +220,35 @@ impl std::fmt::Debug for SecretEnv {
     }
 }
 
+/// OpenClaw's `baseUrl` for an endpoint speaking `api`: OpenClaw posts to `<baseUrl>/v1/messages` for
+/// Anthropic's API but to `<baseUrl>/chat/completions` for OpenAI's, so users' URLs with or without
+/// `/v1` both work.
+fn openclaw_base_url(api: LlmApi, base_url: &str) -> String {
+    let base_url = base_url.trim_end_matches('/');
+    match api {
+        LlmApi::AnthropicMessages => base_url.trim_end_matches("/v1").to_owned(),
+        LlmApi::OpenAiCompletions if base_url.ends_with("/v1") => base_url.to_owned(),
+        LlmApi::OpenAiCompletions => format!("{base_url}/v1"),
+    }
+}
+
+/// A `models.providers` entry with one model and no key. OpenClaw knows nothing about the model, so it
+/// gets generous limits and zero prices (turns on it report `costUsd: 0`).
+fn provider_entry(base_url: &str, api: &str, model: &str) -> Value {
+    json!({
+        "baseUrl": base_url,
+        "api": api,
+        "models": [{
+            "id": model,
+            "name": model,
+            "input": ["text"],
+            "contextWindow": 200_000,
+            "maxTokens": 8192,
+            "cost": { "input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0 },
+        }],
+    })
+}
+
 /// The OpenClaw config for these settings (JSON, a subset of JSON5), logging to `log_file`. Contains no
 /// secret. Headless: no catalog refresh, update checks or telemetry.
 pub fn render_openclaw_config(provider: Option<&ProviderConfig>, log_file: &Path) -> Value {
@@ -230,32 +270,144 @@ pub fn render_openclaw_config(provider: Option<&ProviderConfig>, log_file: &Path
         ..
     } = provider
     {
-        config["models"]["providers"] = json!({
-            CUSTOM_PROVIDER_ID: {
-                "baseUrl": match api {
-                    LlmApi::AnthropicMessages => base_url.trim_end_matches("/v1").to_owned(),
-                    LlmApi::OpenAiCompletions if base_url.ends_with("/v1") => base_url.clone(),
-                    LlmApi::OpenAiCompletions => format!("{base_url}/v1"),
-                },
-                "apiKey": format!("${{{CUSTOM_KEY_ENV}}}"),
-                "api": api.as_str(),
-                "models": [{
-                    "id": model,
-                    "name": model,
-                    "input": ["text"],
-                    "contextWindow": 200_000,
-                    "maxTokens": 8192,
-                    "cost": { "input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0 },
-                }],
-            }
-        });
+        let mut entry = provider_entry(&openclaw_base_url(*api, base_url), api.as_str(), model);
+        entry["apiKey"] = json!(format!("${{{CUSTOM_KEY_ENV}}}"));
+        config["models"]["providers"] = json!({ CUSTOM_PROVIDER_ID: entry });
     }
     config
+}
+
+/// DeepSeek's OpenAI-compatible endpoint (OpenClaw's `docs/providers/deepseek.md`); OpenClaw posts to
+/// `<baseUrl>/chat/completions`, DeepSeek's documented path. OpenClaw's DeepSeek plugin is not part of
+/// the package, hence an explicit provider entry.
+const DEEPSEEK_BASE_URL: &str = "https://api.deepseek.com";
+
+/// Bedrock's region when neither the user's settings nor the deployment name one (OpenClaw's default).
+const DEFAULT_AWS_REGION: &str = "us-east-1";
+
+/// The variable holding the deployment's own key for a provider, used for users who stored none.
+fn deployment_key_env(provider: Provider) -> Option<&'static str> {
+    match provider {
+        Provider::Anthropic => Some("ANTHROPIC_API_KEY"),
+        Provider::OpenAi => Some("OPENAI_API_KEY"),
+        Provider::DeepSeek => Some("DEEPSEEK_API_KEY"),
+        // Bedrock signs with AWS credentials. An OpenAI-compatible endpoint is wherever the user
+        // says: the deployment's SERVERLESS_OPENCLAW_LLM_API_KEY belongs to its own endpoint and
+        // must never be sent to another one.
+        Provider::Bedrock | Provider::OpenAiCompatible => None,
+    }
+}
+
+/// What the runner's environment offers a turn that runs with a user's choice: which deployment keys
+/// exist (by variable name; the runner reads the values itself) and the deployment's AWS region.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderFallbacks {
+    keys: BTreeSet<&'static str>,
+    aws_region: Option<String>,
+}
+
+impl ProviderFallbacks {
+    /// Reads the variables the runner will see (`get` returns a variable's value, if any).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        Self {
+            keys: Provider::ALL
+                .into_iter()
+                .filter_map(deployment_key_env)
+                .filter(|name| get(name).is_some())
+                .collect(),
+            aws_region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+        }
+    }
+}
+
+/// A user's choice that cannot run: it needs something neither the user nor the deployment has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ChoiceError(String);
+
+/// The `llm` of a `run` line for a user's choice: OpenClaw's built-in `anthropic` and `openai`
+/// providers (their catalog prices the turn) with the user's key; explicit provider entries for
+/// DeepSeek, Bedrock and OpenAI-compatible endpoints. The key is the user's, else the deployment's
+/// (by variable name), else the turn cannot run.
+pub fn turn_llm(
+    choice: &ModelChoice,
+    fallbacks: &ProviderFallbacks,
+) -> Result<RunLlm, ChoiceError> {
+    let settings = &choice.settings;
+    let model = settings.model.clone();
+    // Only an OpenAI-compatible endpoint takes the user's base URL: the others may run with the
+    // deployment's key, which must reach nothing but its own provider.
+    let (provider_id, provider) = match settings.provider {
+        Provider::Anthropic => ("anthropic", None),
+        Provider::OpenAi => ("openai", None),
+        Provider::DeepSeek => (
+            "deepseek",
+            Some(provider_entry(
+                DEEPSEEK_BASE_URL,
+                LlmApi::OpenAiCompletions.as_str(),
+                &model,
+            )),
+        ),
+        Provider::Bedrock => {
+            let region = settings
+                .region
+                .as_deref()
+                .or(fallbacks.aws_region.as_deref())
+                .unwrap_or(DEFAULT_AWS_REGION);
+            let base_url = format!("https://bedrock-runtime.{region}.amazonaws.com");
+            let mut entry = provider_entry(&base_url, "bedrock-converse-stream", &model);
+            entry["auth"] = json!("aws-sdk");
+            ("amazon-bedrock", Some(entry))
+        }
+        Provider::OpenAiCompatible => {
+            let base_url = settings.base_url.as_deref().ok_or_else(|| {
+                ChoiceError(
+                    "The OpenAI-compatible provider has no base URL: set it in Settings.".into(),
+                )
+            })?;
+            let api = LlmApi::OpenAiCompletions;
+            (
+                "openai-compatible",
+                Some(provider_entry(
+                    &openclaw_base_url(api, base_url),
+                    api.as_str(),
+                    &model,
+                )),
+            )
+        }
+    };
+    let (api_key, api_key_env) = match (&choice.api_key, deployment_key_env(settings.provider)) {
+        // A key would replace Bedrock's AWS signing (`auth: "aws-sdk"`).
+        _ if !settings.provider.takes_api_key() => (None, None),
+        (Some(key), _) => (Some(key.clone()), None),
+        (None, Some(name)) if fallbacks.keys.contains(name) => (None, Some(name)),
+        (None, Some(_)) => {
+            return Err(ChoiceError(format!(
+                "{} needs an API key and this deployment has none: add yours in Settings → API keys.",
+                settings.provider
+            )));
+        }
+        // An OpenAI-compatible endpoint without the user's key: the deployment has none for it.
+        (None, None) => (
+            Some(ApiKey::parse(PLACEHOLDER_KEY).expect("the placeholder is a valid key")),
+            None,
+        ),
+    };
+    Ok(RunLlm {
+        provider_id,
+        model,
+        provider,
+        api_key,
+        api_key_env,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use serverless_openclaw_core::settings::ModelSettings;
 
     use super::*;
 
@@ -385,6 +537,175 @@ mod tests {
             "http://h"
         );
         assert_eq!(provider.runner_env(&SecretEnv::default()).len(), 1);
+    }
+
+    fn choice(provider: Provider, model: &str, key: Option<&str>) -> ModelChoice {
+        ModelChoice {
+            settings: ModelSettings {
+                provider,
+                model: model.into(),
+                base_url: None,
+                region: None,
+            },
+            api_key: key.map(|k| ApiKey::parse(k).unwrap()),
+        }
+    }
+
+    fn fallbacks(vars: &[(&str, &str)]) -> ProviderFallbacks {
+        let map: HashMap<&str, &str> = vars.iter().copied().collect();
+        ProviderFallbacks::from_env(|k| map.get(k).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn a_users_anthropic_or_openai_key_goes_to_the_built_in_provider() {
+        for (provider, id) in [
+            (Provider::Anthropic, "anthropic"),
+            (Provider::OpenAi, "openai"),
+        ] {
+            let llm = turn_llm(
+                &choice(provider, "m", Some("sk-user")),
+                &fallbacks(&[("ANTHROPIC_API_KEY", "a"), ("OPENAI_API_KEY", "o")]),
+            )
+            .unwrap();
+            assert_eq!((llm.provider_id, llm.model.as_str()), (id, "m"));
+            assert_eq!(
+                llm.provider, None,
+                "the built-in entry and its catalog stay"
+            );
+            assert_eq!(llm.api_key.as_ref().map(ApiKey::expose), Some("sk-user"));
+            assert_eq!(llm.api_key_env, None);
+        }
+    }
+
+    #[test]
+    fn without_a_users_key_the_deployments_key_is_named_not_copied() {
+        let env = fallbacks(&[
+            ("ANTHROPIC_API_KEY", "sk-deploy-a"),
+            ("OPENAI_API_KEY", "sk-deploy-o"),
+            ("DEEPSEEK_API_KEY", "sk-deploy-d"),
+        ]);
+        for (provider, var) in [
+            (Provider::Anthropic, "ANTHROPIC_API_KEY"),
+            (Provider::OpenAi, "OPENAI_API_KEY"),
+            (Provider::DeepSeek, "DEEPSEEK_API_KEY"),
+        ] {
+            let llm = turn_llm(&choice(provider, "m", None), &env).unwrap();
+            assert_eq!(llm.api_key, None);
+            assert_eq!(llm.api_key_env, Some(var));
+        }
+    }
+
+    #[test]
+    fn a_provider_without_any_key_cannot_run_and_says_where_to_add_one() {
+        let env = fallbacks(&[("ANTHROPIC_API_KEY", "  "), ("OPENAI_API_KEY", "o")]);
+        for provider in [Provider::Anthropic, Provider::DeepSeek] {
+            let err = turn_llm(&choice(provider, "m", None), &env).unwrap_err();
+            assert!(err.to_string().contains("Settings → API keys"), "{err}");
+            assert!(err.to_string().contains(provider.as_str()), "{err}");
+        }
+    }
+
+    #[test]
+    fn deepseek_is_an_explicit_openai_compatible_entry_at_deepseeks_url() {
+        let llm = turn_llm(
+            &choice(Provider::DeepSeek, "deepseek-v4-flash", Some("sk-ds")),
+            &ProviderFallbacks::default(),
+        )
+        .unwrap();
+        assert_eq!(llm.provider_id, "deepseek");
+        let entry = llm.provider.unwrap();
+        assert_eq!(entry["baseUrl"], "https://api.deepseek.com");
+        assert_eq!(entry["api"], "openai-completions");
+        assert_eq!(entry["models"][0]["id"], "deepseek-v4-flash");
+        assert!(
+            entry.get("apiKey").is_none(),
+            "the key travels beside the entry"
+        );
+    }
+
+    #[test]
+    fn bedrock_signs_with_aws_in_the_chosen_else_the_deployments_region() {
+        let mut bedrock = choice(
+            Provider::Bedrock,
+            "us.anthropic.claude-opus-4-6-v1",
+            Some("k"),
+        );
+        let base_url = |choice: &ModelChoice, env: &ProviderFallbacks| {
+            let llm = turn_llm(choice, env).unwrap();
+            assert_eq!(llm.provider_id, "amazon-bedrock");
+            assert_eq!((llm.api_key, llm.api_key_env), (None, None));
+            let entry = llm.provider.unwrap();
+            assert_eq!(entry["api"], "bedrock-converse-stream");
+            assert_eq!(entry["auth"], "aws-sdk");
+            entry["baseUrl"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(
+            base_url(&bedrock, &ProviderFallbacks::default()),
+            "https://bedrock-runtime.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            base_url(&bedrock, &fallbacks(&[("AWS_DEFAULT_REGION", "eu-west-3")])),
+            "https://bedrock-runtime.eu-west-3.amazonaws.com"
+        );
+        let deployment = fallbacks(&[("AWS_REGION", "eu-west-1"), ("AWS_DEFAULT_REGION", "x")]);
+        assert_eq!(
+            base_url(&bedrock, &deployment),
+            "https://bedrock-runtime.eu-west-1.amazonaws.com"
+        );
+        bedrock.settings.region = Some("ap-south-1".into());
+        assert_eq!(
+            base_url(&bedrock, &deployment),
+            "https://bedrock-runtime.ap-south-1.amazonaws.com"
+        );
+    }
+
+    #[test]
+    fn an_openai_compatible_endpoint_gets_v1_and_a_placeholder_key_never_the_deployments() {
+        let mut compatible = choice(Provider::OpenAiCompatible, "llama", None);
+        assert!(
+            turn_llm(&compatible, &ProviderFallbacks::default())
+                .unwrap_err()
+                .to_string()
+                .contains("base URL")
+        );
+        compatible.settings.base_url = Some("http://127.0.0.1:9".into());
+        let env = fallbacks(&[(CUSTOM_KEY_ENV, "sk-deployment-endpoint")]);
+        let llm = turn_llm(&compatible, &env).unwrap();
+        assert_eq!(llm.provider_id, "openai-compatible");
+        assert_eq!(
+            llm.provider.as_ref().unwrap()["baseUrl"],
+            "http://127.0.0.1:9/v1"
+        );
+        assert_eq!(llm.api_key.as_ref().map(ApiKey::expose), Some("no-key"));
+        assert_eq!(llm.api_key_env, None);
+        compatible.settings.base_url = Some("https://h/v1/".into());
+        compatible.api_key = Some(ApiKey::parse("sk-mine").unwrap());
+        let llm = turn_llm(&compatible, &env).unwrap();
+        assert_eq!(llm.provider.as_ref().unwrap()["baseUrl"], "https://h/v1");
+        assert_eq!(llm.api_key.as_ref().map(ApiKey::expose), Some("sk-mine"));
+    }
+
+    #[test]
+    fn a_base_url_on_another_provider_is_ignored_so_the_deployments_key_stays_home() {
+        let mut anthropic = choice(Provider::Anthropic, "claude-sonnet-5", None);
+        anthropic.settings.base_url = Some("https://attacker.example".into());
+        let llm = turn_llm(&anthropic, &fallbacks(&[("ANTHROPIC_API_KEY", "a")])).unwrap();
+        assert_eq!(llm.provider, None);
+        assert_eq!(llm.api_key_env, Some("ANTHROPIC_API_KEY"));
+    }
+
+    #[test]
+    fn a_turns_llm_never_shows_the_users_key_in_debug_output() {
+        let llm = turn_llm(
+            &choice(Provider::OpenAi, "gpt-5.5", Some("sk-very-secret")),
+            &ProviderFallbacks::default(),
+        )
+        .unwrap();
+        let shown = format!("{llm:?}");
+        assert!(
+            shown.contains("gpt-5.5") && !shown.contains("sk-very-secret"),
+            "{shown}"
+        );
     }
 
     #[test]

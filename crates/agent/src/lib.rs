@@ -3,7 +3,8 @@
 //!
 //! - [`protocol`]: the JSON lines spoken with the runner (`docs/runner-protocol.md`).
 //! - [`runner`]: one long-lived runner process: spawn, wait for `ready`, route lines to turns, detect death.
-//! - [`config`]: LLM provider settings and the OpenClaw config rendered from them (keys by env reference only).
+//! - [`config`]: the deployment's LLM provider and the OpenClaw config rendered from it (keys by env reference
+//!   only); a user's choice as a turn's own provider (their key goes to the runner's stdin only).
 //! - [`runtime`]: [`OpenClawRuntime`]: per-turn files, deadline, cancel, crash handling, restart.
 //! - [`workspace`]: [`SyncedWorkspaceRuntime`]: a user's workspace folder loaded from and saved to a
 //!   [`WorkspaceStore`](serverless_openclaw_core::ports::WorkspaceStore) around each turn, for hosts

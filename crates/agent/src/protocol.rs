@@ -1,8 +1,10 @@
 //! The runner's JSON-lines protocol (`docs/runner-protocol.md`), as Rust types.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+use serverless_openclaw_core::settings::ApiKey;
 
-/// A line the host writes to the runner's stdin.
+/// A line the host writes to the runner's stdin. `Debug` never shows an API key (see [`RunLlm`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(
     tag = "type",
@@ -17,8 +19,14 @@ pub enum HostLine<'a> {
         transcript_out_path: &'a str,
         workspace_dir: &'a str,
         prompt: &'a str,
-        provider: &'a str,
-        model: &'a str,
+        /// The deployment's default provider and model; absent with `llm`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        provider: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        model: Option<&'a str>,
+        /// The turn's own provider, model and key (a user's choice).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        llm: Option<&'a RunLlm>,
         timeout_ms: u64,
         disable_tools: bool,
     },
@@ -26,6 +34,34 @@ pub enum HostLine<'a> {
         id: &'a str,
     },
     Shutdown,
+}
+
+/// The `llm` of a `run` line: the provider and model one turn runs with, and its key. The runner puts
+/// `provider` (or, without it, OpenClaw's built-in provider `provider_id`) into that run's in-memory
+/// config, with the key. `Debug` shows no key: [`ApiKey`] redacts itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunLlm {
+    /// OpenClaw's provider id, e.g. `anthropic` (built in) or `deepseek` (from `provider`).
+    pub provider_id: &'static str,
+    pub model: String,
+    /// A `models.providers` entry without a key; `None` keeps OpenClaw's built-in provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Value>,
+    /// The user's key: it exists only in memory and on the runner's stdin.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "expose_key")]
+    pub api_key: Option<ApiKey>,
+    /// Else the variable of the runner's environment holding the deployment's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<&'static str>,
+}
+
+/// The one place a user's key is written out: into the `run` line, for the runner.
+fn expose_key<S: Serializer>(key: &Option<ApiKey>, serializer: S) -> Result<S::Ok, S::Error> {
+    match key {
+        Some(key) => serializer.serialize_str(key.expose()),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// Token usage as the runner reports it (OpenClaw's names).
@@ -102,8 +138,9 @@ mod tests {
             transcript_out_path: "/a/out.jsonl",
             workspace_dir: "/w",
             prompt: "hi",
-            provider: "p",
-            model: "m",
+            provider: Some("p"),
+            model: Some("m"),
+            llm: None,
             timeout_ms: 1000,
             disable_tools: false,
         };
@@ -116,6 +153,41 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&HostLine::Abort { id: "t1" }).unwrap(),
             r#"{"type":"abort","id":"t1"}"#
+        );
+    }
+
+    #[test]
+    fn a_run_with_its_own_provider_carries_the_key_on_the_wire_but_not_in_debug_output() {
+        let llm = RunLlm {
+            provider_id: "anthropic",
+            model: "claude-sonnet-5".into(),
+            provider: None,
+            api_key: Some(ApiKey::parse("sk-user-secret").unwrap()),
+            api_key_env: None,
+        };
+        let line = HostLine::Run {
+            id: "t1",
+            session_id: "s1",
+            transcript_path: "/a/in.jsonl",
+            transcript_out_path: "/a/out.jsonl",
+            workspace_dir: "/w",
+            prompt: "hi",
+            provider: None,
+            model: None,
+            llm: Some(&llm),
+            timeout_ms: 1000,
+            disable_tools: false,
+        };
+        let wire = serde_json::to_value(&line).unwrap();
+        assert_eq!(
+            wire["llm"],
+            serde_json::json!({"providerId":"anthropic","model":"claude-sonnet-5","apiKey":"sk-user-secret"})
+        );
+        assert!(wire.get("provider").is_none() && wire.get("model").is_none());
+        let shown = format!("{line:?}");
+        assert!(
+            shown.contains("claude-sonnet-5") && !shown.contains("sk-user-secret"),
+            "{shown}"
         );
     }
 

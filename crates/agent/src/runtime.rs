@@ -23,7 +23,7 @@ use serverless_openclaw_core::ports::{
 use serverless_openclaw_core::protocol::ErrorCode;
 use tokio::sync::mpsc;
 
-use crate::config::{ProviderConfig, SecretEnv};
+use crate::config::{ProviderConfig, ProviderFallbacks, SecretEnv};
 use crate::protocol::{HostLine, RunnerLine};
 use crate::runner::{RunnerProcess, RunnerSpec, StartError, TurnSignal};
 
@@ -45,7 +45,7 @@ pub struct RuntimeSettings {
     pub turn_timeout: Duration,
     /// How long the runner may take to become ready.
     pub ready_timeout: Duration,
-    /// `None`: turns answer `no_provider`.
+    /// The deployment's default. `None`: turns without a user's choice answer `no_provider`.
     pub provider: Option<ProviderConfig>,
     /// Run turns without OpenClaw's tools.
     pub disable_tools: bool,
@@ -56,6 +56,8 @@ pub struct RuntimeSettings {
 /// The OpenClaw agent runtime.
 pub struct OpenClawRuntime {
     settings: RuntimeSettings,
+    /// The deployment keys and region that turns with a user's choice may fall back on.
+    fallbacks: ProviderFallbacks,
     spec: RunnerSpec,
     current: Mutex<Option<Arc<RunnerProcess>>>,
     /// Serialises start-ups so concurrent turns share one cold start.
@@ -100,6 +102,14 @@ impl OpenClawRuntime {
         if let Some(provider) = &settings.provider {
             env.extend(provider.runner_env(&settings.secrets));
         }
+        // What the runner will see: our environment (it inherits it) plus `secrets`.
+        let fallbacks = ProviderFallbacks::from_env(|name| {
+            settings
+                .secrets
+                .get(name)
+                .map(str::to_owned)
+                .or_else(|| std::env::var(name).ok())
+        });
         let spec = RunnerSpec {
             node: settings.node.clone(),
             // OpenClaw's heap grows lazily (~7 MB a turn) without a cap; 768 MB keeps a warm runner near
@@ -111,6 +121,7 @@ impl OpenClawRuntime {
         };
         Ok(Self {
             settings,
+            fallbacks,
             spec,
             current: Mutex::new(None),
             start_lock: tokio::sync::Mutex::new(()),
@@ -249,11 +260,24 @@ impl AgentRuntime for OpenClawRuntime {
         events: mpsc::UnboundedSender<AgentEvent>,
         cancel: CancellationToken,
     ) -> Result<AgentReply, AgentError> {
-        let Some(provider) = &self.settings.provider else {
-            return Err(AgentError::new(
-                ErrorCode::NoProvider,
-                crate::config::NO_PROVIDER_HELP,
-            ));
+        // A user's choice is checked before anything else: a missing key fails at once, without the
+        // runner. Without a choice the turn runs with the deployment's default.
+        let llm = match &turn.model {
+            Some(choice) => Some(
+                crate::config::turn_llm(choice, &self.fallbacks)
+                    .map_err(|e| AgentError::new(ErrorCode::NoProvider, e.to_string()))?,
+            ),
+            None => None,
+        };
+        let default = match (&llm, &self.settings.provider) {
+            (Some(_), _) => None,
+            (None, Some(provider)) => Some(provider),
+            (None, None) => {
+                return Err(AgentError::new(
+                    ErrorCode::NoProvider,
+                    crate::config::NO_PROVIDER_HELP,
+                ));
+            }
         };
         let id = uuid::Uuid::new_v4().simple().to_string();
         let dir = TurnDir(StateDirs::new(&self.settings.state_dir).turns.join(&id));
@@ -293,8 +317,9 @@ impl AgentRuntime for OpenClawRuntime {
             transcript_out_path: path_str(&transcript_out)?,
             workspace_dir: path_str(&workspace)?,
             prompt: &turn.prompt,
-            provider: provider.provider_id(),
-            model: provider.model_id(),
+            provider: default.map(ProviderConfig::provider_id),
+            model: default.map(ProviderConfig::model_id),
+            llm: llm.as_ref(),
             timeout_ms: u64::try_from(self.settings.turn_timeout.as_millis()).unwrap_or(u64::MAX),
             disable_tools: self.settings.disable_tools,
         };

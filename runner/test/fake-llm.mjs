@@ -1,0 +1,76 @@
+// A fake LLM for the runner's end-to-end tests: Anthropic Messages (POST /v1/messages) and OpenAI chat
+// completions (POST /v1/chat/completions), streamed, answering "Hello from fake.". Every request is
+// recorded with its headers and messages; a key containing "reject" gets HTTP 401, as a provider
+// answers a bad key.
+import http from 'node:http';
+
+export const FAKE_REPLY = 'Hello from fake.';
+
+function sse(res, events) {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const [name, data] of events) {
+    res.write(`${name ? `event: ${name}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+  }
+  res.end();
+}
+
+function anthropicStream(res, model) {
+  sse(res, [
+    ['message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model, content: [], stop_reason: null, usage: { input_tokens: 1000, output_tokens: 1 } } }],
+    ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }],
+    ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: FAKE_REPLY } }],
+    ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+    ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 500 } }],
+    ['message_stop', { type: 'message_stop' }],
+  ]);
+}
+
+function completionsStream(res, model) {
+  const chunk = (choices, usage) => ({ id: 'c1', object: 'chat.completion.chunk', created: 1, model, choices, ...(usage ? { usage } : {}) });
+  sse(res, [
+    [null, chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }])],
+    [null, chunk([{ index: 0, delta: { content: FAKE_REPLY }, finish_reason: null }])],
+    [null, chunk([{ index: 0, delta: {}, finish_reason: 'stop' }])],
+    [null, chunk([], { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 })],
+    [null, '[DONE]'],
+  ]);
+}
+
+/** Starts the server on a free loopback port: { url, requests, close() }. */
+export async function startFakeLlm() {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => {
+      body += d;
+    });
+    req.on('end', () => {
+      let json = null;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        /* recorded as null */
+      }
+      const apiKey = req.headers['x-api-key'] ?? req.headers.authorization?.replace(/^Bearer /, '');
+      requests.push({
+        path: req.url, model: json?.model, apiKey, xApiKey: req.headers['x-api-key'], authorization: req.headers.authorization,
+        messages: JSON.stringify(json?.messages ?? []),
+      });
+      if (apiKey?.includes('reject')) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }));
+      } else if (req.url === '/v1/messages') anthropicStream(res, json?.model);
+      else if (req.url === '/v1/chat/completions') completionsStream(res, json?.model);
+      else {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end('{"error":{"message":"not found"}}');
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    requests,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
