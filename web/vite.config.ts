@@ -26,7 +26,7 @@ export default defineConfig(({ mode }) => {
       : {},
     test: {
       environment: 'node',
-      include: ['src/**/*.test.ts'],
+      include: ['src/**/*.test.{ts,tsx}'],
     },
   };
 });
