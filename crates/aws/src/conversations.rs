@@ -31,7 +31,8 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use serverless_openclaw_core::domain::{
-    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, title_from_message,
+    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, Usage,
+    title_from_message,
 };
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{Appended, ConversationStore, PortError};
@@ -328,6 +329,13 @@ fn message_from(item: &Item, conversation: &ConversationId) -> Result<Message, P
         cost_usd: match item.get(COST_USD) {
             None => None,
             Some(_) => Some(number_of(item, COST_USD)?),
+        },
+        usage: match (item.get(INPUT_TOKENS), item.get(OUTPUT_TOKENS)) {
+            (Some(_), Some(_)) => Some(Usage {
+                input_tokens: number_of(item, INPUT_TOKENS)?,
+                output_tokens: number_of(item, OUTPUT_TOKENS)?,
+            }),
+            _ => None,
         },
     })
 }
@@ -658,6 +666,36 @@ impl ConversationStore for DynamoConversationStore {
             Ok(())
         } else {
             Err(PortError::NotFound)
+        }
+    }
+
+    async fn rename_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        title: &str,
+    ) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user), conversation_sk(conversation))))
+            .update_expression("SET #title = :title")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#title", TITLE)
+            .expression_attribute_values(":title", s(title))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(PortError::NotFound)
+            }
+            Err(e) => Err(self.fail("UpdateItem", e)),
         }
     }
 }

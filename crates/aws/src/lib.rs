@@ -10,6 +10,9 @@
 //!   ([`ConnectionStore`](serverless_openclaw_core::ports::ConnectionStore)).
 //! - [`leases`]: session leases with fencing tokens in DynamoDB
 //!   ([`SessionLeases`](serverless_openclaw_core::ports::SessionLeases)).
+//! - [`settings`]: each user's model settings in the conversations table and API keys as SSM
+//!   SecureStrings ([`SettingsStore`](serverless_openclaw_core::ports::SettingsStore),
+//!   [`ApiKeyStore`](serverless_openclaw_core::ports::ApiKeyStore)).
 //! - [`telegram`]: the Telegram bot's links, link codes and processed updates in the conversations
 //!   table ([`TelegramStore`](serverless_openclaw_core::ports::TelegramStore)).
 //! - [`transcripts`]: OpenClaw transcripts as S3 objects, written with ETag conditions
@@ -35,6 +38,7 @@ pub mod push;
 pub mod queue;
 mod s3;
 pub mod secrets;
+pub mod settings;
 pub mod telegram;
 pub mod transcripts;
 pub mod workspaces;
@@ -44,6 +48,7 @@ pub use conversations::DynamoConversationStore;
 pub use leases::DynamoSessionLeases;
 pub use push::ApiGatewayPush;
 pub use queue::SqsTurnQueue;
+pub use settings::{DynamoSettingsStore, SsmApiKeyStore};
 pub use telegram::DynamoTelegramStore;
 pub use transcripts::S3TranscriptStore;
 pub use workspaces::S3WorkspaceStore;

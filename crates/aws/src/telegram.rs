@@ -9,6 +9,7 @@
 //! | link code       | `TGCODE#<code>`      | `TGCODE`   | `userId`, `expiresAt` (ms), `ttl` (s)    |
 //! | failed attempts | `TGUSER#<telegramId>`| `LINKFAIL` | `failures` (list of ms), `ttl` (s)       |
 //! | Telegram user   | `TGUSER#<telegramId>`| `USER`     | `userId` once linked, `conversationId`   |
+//! | owner's link    | `USER#<userId>`      | `TGLINK#<telegramId>` | none (an index of the links above) |
 //!
 //! Expiry is part of every conditional write and read (TTL deletes items only eventually); `ttl` just
 //! lets DynamoDB clean up. Every write that must happen once is one conditional request.
@@ -37,6 +38,7 @@ const UPDATE_SK: &str = "TGUPDATE";
 const CODE_SK: &str = "TGCODE";
 const FAILURES_SK: &str = "LINKFAIL";
 const USER_SK: &str = "USER";
+const OWNER_LINK_PREFIX: &str = "TGLINK#";
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
@@ -62,6 +64,16 @@ fn ttl(t: OffsetDateTime) -> AttributeValue {
 
 fn user_pk(telegram_user: TelegramUserId) -> String {
     format!("TGUSER#{telegram_user}")
+}
+
+/// The owner's side of a link (an index, so the web settings can list an owner's Telegram accounts):
+/// in the owner's partition, beside their conversations.
+fn owner_pk(user: &UserId) -> String {
+    format!("USER#{user}")
+}
+
+fn owner_link_sk(telegram_user: TelegramUserId) -> String {
+    format!("{OWNER_LINK_PREFIX}{telegram_user}")
 }
 
 fn window_start(now: OffsetDateTime, window: Duration) -> i64 {
@@ -127,6 +139,22 @@ impl DynamoTelegramStore {
             Some(item) if item.contains_key(name) => Ok(Some(string_of(&item, name)?.to_owned())),
             _ => Ok(None),
         }
+    }
+
+    async fn delete_owner_link(
+        &self,
+        owner: &UserId,
+        telegram_user: TelegramUserId,
+    ) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(owner_pk(owner)))
+            .key(SK, s(owner_link_sk(telegram_user)))
+            .send()
+            .await
+            .map_err(|e| self.fail("DeleteItem", e))?;
+        Ok(())
     }
 
     /// Sets one attribute of the Telegram user's item, creating the item.
@@ -322,9 +350,41 @@ impl TelegramStore for DynamoTelegramStore {
         Ok(failures_within(item.as_ref(), now, window).len() as u32)
     }
 
+    /// The owner's index item first, then the link itself; an index item left behind by a failure in
+    /// between is harmless, because `linked_telegram_users` checks every one against the link.
     async fn link(&self, telegram_user: TelegramUserId, user: &UserId) -> Result<(), PortError> {
-        self.set_user_attribute(telegram_user, USER_ID, user.as_str())
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(owner_pk(user)))
+            .item(SK, s(owner_link_sk(telegram_user)))
+            .send()
             .await
+            .map_err(|e| self.fail("PutItem", e))?;
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(user_pk(telegram_user)))
+            .key(SK, s(USER_SK))
+            .update_expression("SET #a = :v")
+            .expression_attribute_names("#a", USER_ID)
+            .expression_attribute_values(":v", s(user.as_str()))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .map_err(|e| self.fail("UpdateItem", e))?;
+        match updated
+            .attributes
+            .as_ref()
+            .map(|old| string_of(old, USER_ID))
+        {
+            Some(Ok(previous)) if previous != user.as_str() => {
+                let previous = UserId::parse(previous).map_err(PortError::backend)?;
+                self.delete_owner_link(&previous, telegram_user).await
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn linked_user(
@@ -348,9 +408,49 @@ impl TelegramStore for DynamoTelegramStore {
             .send()
             .await
             .map_err(|e| self.fail("DeleteItem", e))?;
-        Ok(deleted
+        match deleted
             .attributes
-            .is_some_and(|old| old.contains_key(USER_ID)))
+            .as_ref()
+            .map(|old| string_of(old, USER_ID))
+        {
+            Some(Ok(owner)) => {
+                let owner = UserId::parse(owner).map_err(PortError::backend)?;
+                self.delete_owner_link(&owner, telegram_user).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn linked_telegram_users(&self, user: &UserId) -> Result<Vec<TelegramUserId>, PortError> {
+        let index: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(owner_pk(user)))
+            .expression_attribute_values(":prefix", s(OWNER_LINK_PREFIX))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.fail("Query", e))?;
+        let mut linked = Vec::new();
+        for item in &index {
+            let telegram_user = string_of(item, SK)?
+                .strip_prefix(OWNER_LINK_PREFIX)
+                .and_then(|id| id.parse::<TelegramUserId>().ok())
+                .ok_or_else(|| corrupt(SK))?;
+            if self.linked_user(telegram_user).await?.as_ref() == Some(user) {
+                linked.push(telegram_user);
+            }
+        }
+        linked.sort_unstable();
+        Ok(linked)
     }
 
     async fn current_conversation(

@@ -204,6 +204,14 @@ async fn dynamo_telegram_store_honours_the_contract_in_the_conversations_table()
 }
 
 #[tokio::test]
+async fn dynamo_settings_store_honours_the_contract_in_the_conversations_table() {
+    let (conversations, client, table) = fresh_store().await;
+    let store = serverless_openclaw_aws::DynamoSettingsStore::new(client, table);
+    contract::settings_store(&store).await;
+    contract::conversation_store(&conversations).await;
+}
+
+#[tokio::test]
 async fn concurrent_appends_of_one_client_message_store_it_once() {
     let front = SerialFront::start(0).await;
     let (store, _, _) = fresh_store_at(&front.endpoint).await;

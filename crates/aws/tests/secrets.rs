@@ -3,6 +3,7 @@
 //! `Display`.
 
 use aws_sdk_ssm::types::ParameterType;
+use serverless_openclaw_aws::SsmApiKeyStore;
 use serverless_openclaw_aws::secrets::{Secret, SecretError, SsmSecrets};
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 
@@ -134,4 +135,20 @@ async fn the_value_never_shows_in_debug_or_display() {
         assert!(shown.contains("redacted"), "{shown}");
     }
     assert_eq!(secret, Secret::new("hunter2-very-secret"));
+}
+
+#[tokio::test]
+async fn ssm_api_key_store_honours_the_contract() {
+    let path = format!("/serverless-openclaw/{}/users", unique_name("keys"));
+    let store = SsmApiKeyStore::new(&Moto::shared().sdk_config(), &path);
+    serverless_openclaw_testkit::contract::api_key_store(&store).await;
+    // Stored as SecureStrings under the user's folder.
+    let stored = ssm()
+        .get_parameter()
+        .name(format!("{path}/alice/api-keys/anthropic"))
+        .send()
+        .await
+        .expect("the key is a parameter");
+    let parameter = stored.parameter.expect("parameter");
+    assert_eq!(parameter.r#type, Some(ParameterType::SecureString));
 }

@@ -16,13 +16,13 @@ use serverless_openclaw_agent::{OpenClawRuntime, ProviderConfig, RuntimeSettings
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
-    AgentRuntime, ClientPush, ConversationStore, TelegramStore, TelegramUserId, TranscriptStore,
-    TurnQueue,
+    AgentRuntime, ApiKeyStore, ClientPush, ConversationStore, SettingsStore, TelegramStore,
+    TelegramUserId, TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
-    FileTranscriptStore, LocalTurnQueue, MemorySessionLeases, SqliteConversationStore,
-    SqliteTelegramStore,
+    FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
+    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
 use serverless_openclaw_server::{AppState, ConnectionHub, TokenAuthenticator};
 use serverless_openclaw_telegram::{Bot, BotApi, TelegramReplies};
@@ -91,6 +91,9 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         Arc::new(SqliteConversationStore::open(&database).context("opening the database")?);
     let telegram_store: Arc<dyn TelegramStore> =
         Arc::new(SqliteTelegramStore::open(&database).context("opening the database")?);
+    let settings: Arc<dyn SettingsStore> =
+        Arc::new(SqliteSettingsStore::open(&database).context("opening the database")?);
+    let api_keys: Arc<dyn ApiKeyStore> = Arc::new(FileApiKeyStore::new(data.join("secrets")));
     let bot_api = options
         .telegram
         .as_ref()
@@ -124,7 +127,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
             format!("local-{}", std::process::id()),
             options.turn_timeout,
         ),
-    );
+    )
+    .with_model_settings(settings.clone(), api_keys.clone());
     if let Some(api) = &bot_api {
         processor = processor.with_replies(Arc::new(TelegramReplies::new(api.clone())));
     }
@@ -146,6 +150,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         transcripts,
         agent,
         telegram: telegram_store,
+        settings,
+        api_keys,
         hub,
         web_dir: options.web_dir,
     };

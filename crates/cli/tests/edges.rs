@@ -20,6 +20,7 @@ async fn a_missing_or_wrong_token_is_refused_with_401_everywhere() {
         "/api/conversations",
         "/api/status",
         "/api/conversations/default/messages",
+        "/api/settings",
     ] {
         let none = http.get(app.url(path)).send().await.unwrap();
         assert_eq!(none.status(), 401, "{path}");

@@ -93,6 +93,8 @@ pub struct Message {
     pub created_at: OffsetDateTime,
     /// What the turn cost, on an assistant message whose provider reported it.
     pub cost_usd: Option<f64>,
+    /// The turn's tokens, on an assistant message.
+    pub usage: Option<Usage>,
 }
 
 /// A user message to store: the input of [`crate::ports::ConversationStore::append_user_message`].

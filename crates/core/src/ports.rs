@@ -382,8 +382,7 @@ pub trait TelegramStore: Send + Sync {
     -> Result<Option<UserId>, PortError>;
     async fn unlink(&self, telegram_user: TelegramUserId) -> Result<bool, PortError>;
     /// The Telegram users linked to `user`, in ascending order.
-    async fn linked_telegram_users(&self, user: &UserId)
-    -> Result<Vec<TelegramUserId>, PortError>;
+    async fn linked_telegram_users(&self, user: &UserId) -> Result<Vec<TelegramUserId>, PortError>;
     async fn current_conversation(
         &self,
         telegram_user: TelegramUserId,

@@ -1,11 +1,14 @@
 //! The wire protocol of `docs/protocol.md`: WebSocket frames both ways, error codes and REST bodies.
 //! The web UI, local mode and AWS all speak exactly these types.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::{Conversation, MAX_MESSAGE_BYTES, Message, Role, Usage, format_time};
 use crate::ids::{ClientMessageId, ConversationId, MessageId, is_valid_id};
+use crate::settings::{ModelSettings, Provider};
 
 /// The largest WebSocket text frame accepted, in bytes.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -289,6 +292,12 @@ pub struct MessageView {
     pub content: String,
     pub created_at: String,
     pub channel: crate::domain::Channel,
+    /// Assistant messages: the turn's tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Assistant messages: the turn's cost, when the provider reported one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 impl From<&Message> for MessageView {
@@ -299,6 +308,8 @@ impl From<&Message> for MessageView {
             content: m.content.clone(),
             created_at: format_time(m.created_at),
             channel: m.channel,
+            usage: m.usage,
+            cost_usd: m.cost_usd,
         }
     }
 }
@@ -330,6 +341,52 @@ pub struct TelegramLinkCode {
     pub expires_at: String,
 }
 
+/// Body of `PATCH /api/conversations/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameConversation {
+    pub title: String,
+}
+
+/// Answer of `GET` and `PUT /api/settings`. API keys show only whether one is stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    /// The user's choice; `None`: the deployment's default.
+    pub model: Option<ModelSettings>,
+    /// The deployment's default, `provider/model`, if one is configured.
+    pub default_model: Option<String>,
+    /// For every provider that takes a key: whether the user stored one.
+    pub api_keys: BTreeMap<Provider, bool>,
+    pub telegram: TelegramLinks,
+}
+
+/// The Telegram accounts linked to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TelegramLinks {
+    pub linked: Vec<i64>,
+}
+
+/// Body of `PUT /api/settings`: an absent field is left unchanged; `"model": null` goes back to the
+/// default; an API key `null` removes the stored key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsUpdate {
+    #[serde(default, deserialize_with = "present")]
+    pub model: Option<Option<ModelSettings>>,
+    #[serde(default)]
+    pub api_keys: BTreeMap<String, Option<String>>,
+}
+
+/// Tells an explicit `null` (`Some(None)`) from an absent field (`None`, via `default`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +394,37 @@ mod tests {
 
     fn code_of(text: &str) -> ErrorCode {
         parse_client_frame(text).unwrap_err().code
+    }
+
+    #[test]
+    fn a_settings_update_tells_null_from_absent() {
+        let absent: SettingsUpdate = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.model, None);
+        let null: SettingsUpdate = serde_json::from_str(r#"{"model":null}"#).unwrap();
+        assert_eq!(null.model, Some(None));
+        let set: SettingsUpdate = serde_json::from_str(
+            r#"{"model":{"provider":"openai","model":"gpt-5.5"},"apiKeys":{"openai":"sk","anthropic":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(set.model.unwrap().unwrap().provider, Provider::OpenAi);
+        assert_eq!(set.api_keys["openai"].as_deref(), Some("sk"));
+        assert_eq!(set.api_keys["anthropic"], None);
+        assert!(serde_json::from_str::<SettingsUpdate>(r#"{"theme":"dark"}"#).is_err());
+    }
+
+    #[test]
+    fn the_settings_view_names_providers_as_on_the_wire() {
+        let view = SettingsView {
+            model: None,
+            default_model: Some("custom/m".into()),
+            api_keys: [(Provider::OpenAiCompatible, true)].into(),
+            telegram: TelegramLinks { linked: vec![42] },
+        };
+        assert_eq!(
+            serde_json::to_value(view).unwrap(),
+            json!({"model": null, "defaultModel": "custom/m", "apiKeys": {"openai-compatible": true},
+                   "telegram": {"linked": [42]}})
+        );
     }
 
     #[test]

@@ -19,10 +19,11 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::{NewAssistantMessage, Role, Turn, Usage};
 use crate::ids::{MessageId, UserId};
 use crate::ports::{
-    AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ChannelReplies, ClientPush,
-    ConversationStore, Lease, PortError, SessionLeases, TranscriptStore,
+    AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ApiKeyStore, ChannelReplies,
+    ClientPush, ConversationStore, Lease, PortError, SessionLeases, SettingsStore, TranscriptStore,
 };
 use crate::protocol::{ErrorCode, ServerFrame, TurnStatus};
+use crate::settings::ModelChoice;
 
 /// How a turn ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +80,9 @@ pub struct TurnProcessor {
     leases: Arc<dyn SessionLeases>,
     policy: LeasePolicy,
     replies: Option<Arc<dyn ChannelReplies>>,
+    /// Where each user's chosen model and keys are read from; without it, every turn runs the
+    /// deployment's default model.
+    model_settings: Option<(Arc<dyn SettingsStore>, Arc<dyn ApiKeyStore>)>,
 }
 
 /// Where one turn's frames go: the user's web connections, and the channel the turn came from when it
@@ -124,7 +128,39 @@ impl TurnProcessor {
             leases,
             policy,
             replies: None,
+            model_settings: None,
         }
+    }
+
+    /// Runs each turn with the provider and model its user chose (and their key for it, if stored).
+    pub fn with_model_settings(
+        mut self,
+        settings: Arc<dyn SettingsStore>,
+        keys: Arc<dyn ApiKeyStore>,
+    ) -> Self {
+        self.model_settings = Some((settings, keys));
+        self
+    }
+
+    /// The user's choice, read per turn (a change applies from the next turn on); `None`: the default.
+    async fn model_choice(&self, user: &UserId) -> Result<Option<ModelChoice>, AgentError> {
+        let Some((settings, keys)) = &self.model_settings else {
+            return Ok(None);
+        };
+        let Some(chosen) = settings.model_settings(user).await.map_err(storage_error)? else {
+            return Ok(None);
+        };
+        let api_key = if chosen.provider.takes_api_key() {
+            keys.get(user, chosen.provider)
+                .await
+                .map_err(storage_error)?
+        } else {
+            None
+        };
+        Ok(Some(ModelChoice {
+            settings: chosen,
+            api_key,
+        }))
     }
 
     /// Also delivers the turns that name a [`Turn::reply_to`] there (a Telegram chat).
@@ -271,6 +307,7 @@ impl TurnProcessor {
             Some(t) => (Some(t.version), Some(t.bytes)),
             None => (None, None),
         };
+        let model = self.model_choice(user).await?;
         let assistant_id = MessageId::generate();
         let (events, mut received) = mpsc::unbounded_channel();
         let run = self.agent.run_turn(
@@ -279,7 +316,7 @@ impl TurnProcessor {
                 conversation_id: conversation.clone(),
                 transcript: bytes,
                 prompt: turn.prompt.clone(),
-                model: None,
+                model,
             },
             events,
             cancel,

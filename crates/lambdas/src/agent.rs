@@ -115,7 +115,8 @@ impl Function for AgentFunction {
                 optional("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_else(|| "agent".into()),
                 turn_timeout,
             ),
-        );
+        )
+        .with_model_settings(adapters.settings()?, adapters.api_keys()?);
         if let Some(replies) = crate::telegram::replies(adapters) {
             processor = processor.with_replies(replies);
         }

@@ -81,6 +81,8 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
         transcripts: adapters.transcripts()?,
         agent: Arc::new(OnDemandAgent::from_env()),
         telegram: adapters.telegram()?,
+        settings: adapters.settings()?,
+        api_keys: adapters.api_keys()?,
         hub: Arc::new(ConnectionHub::default()),
         web_dir: None,
     }))

@@ -11,6 +11,7 @@ use serverless_openclaw_aws::conversations::DynamoConversationStore;
 use serverless_openclaw_aws::leases::DynamoSessionLeases;
 use serverless_openclaw_aws::push::ApiGatewayPush;
 use serverless_openclaw_aws::queue::SqsTurnQueue;
+use serverless_openclaw_aws::settings::{DynamoSettingsStore, SsmApiKeyStore};
 use serverless_openclaw_aws::telegram::DynamoTelegramStore;
 use serverless_openclaw_aws::transcripts::S3TranscriptStore;
 use serverless_openclaw_aws::workspaces::S3WorkspaceStore;
@@ -83,6 +84,22 @@ impl Adapters {
         Ok(Arc::new(DynamoTelegramStore::new(
             self.dynamodb(),
             required("SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE")?,
+        )))
+    }
+
+    /// `SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE` (the settings items share it).
+    pub fn settings(&self) -> Result<Arc<DynamoSettingsStore>, SettingsError> {
+        Ok(Arc::new(DynamoSettingsStore::new(
+            self.dynamodb(),
+            required("SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE")?,
+        )))
+    }
+
+    /// `SERVERLESS_OPENCLAW_USER_KEYS_PATH`: the SSM path users' API keys live under.
+    pub fn api_keys(&self) -> Result<Arc<SsmApiKeyStore>, SettingsError> {
+        Ok(Arc::new(SsmApiKeyStore::new(
+            &self.sdk,
+            required("SERVERLESS_OPENCLAW_USER_KEYS_PATH")?,
         )))
     }
 

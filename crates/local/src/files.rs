@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use serverless_openclaw_core::ports::{ObjectVersion, PortError};
@@ -26,7 +27,8 @@ pub(crate) fn read_versioned(path: &Path) -> Result<Option<(Vec<u8>, ObjectVersi
     }
 }
 
-/// Replaces `path` with `bytes` atomically, creating its folder if needed. The temporary file sits next
+/// Replaces `path` with `bytes` atomically, creating its folder if needed. The file is readable by its
+/// owner only (conversations, memory and keys are private). The temporary file sits next
 /// to it (a rename is only atomic within one file system) under a name no id or workspace path can
 /// take (`~` is never valid), so a leftover is never mistaken for a stored file.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -34,7 +36,11 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
     fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{}.tmp~", uuid::Uuid::new_v4().simple()));
     let written = (|| {
-        let mut file = fs::File::create(&tmp)?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;

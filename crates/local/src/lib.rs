@@ -10,12 +10,16 @@
 //!   different conversations in parallel ([`TurnQueue`]).
 //! - [`connections`]: open WebSocket connections and their users, in memory ([`ConnectionStore`]).
 //! - [`leases`]: per-conversation session leases with fencing tokens, in memory ([`SessionLeases`]).
+//! - [`settings`]: each user's model settings (SQLite, same file) and API keys (owner-only files)
+//!   ([`SettingsStore`], [`ApiKeyStore`]).
 //! - [`telegram`]: the Telegram bot's links, link codes and processed updates, in the same SQLite file
 //!   ([`TelegramStore`]).
 //!
 //! Connections and leases live in memory because local mode is one process: nothing else can hold a
 //! lease or serve a connection, and neither outlives the process.
 //!
+//! [`ApiKeyStore`]: serverless_openclaw_core::ports::ApiKeyStore
+//! [`SettingsStore`]: serverless_openclaw_core::ports::SettingsStore
 //! [`ConnectionStore`]: serverless_openclaw_core::ports::ConnectionStore
 //! [`ConversationStore`]: serverless_openclaw_core::ports::ConversationStore
 //! [`SessionLeases`]: serverless_openclaw_core::ports::SessionLeases
@@ -28,6 +32,7 @@ pub mod connections;
 mod files;
 pub mod leases;
 pub mod queue;
+pub mod settings;
 pub mod sqlite;
 pub mod telegram;
 pub mod transcripts;
@@ -36,6 +41,7 @@ pub mod workspaces;
 pub use connections::MemoryConnectionStore;
 pub use leases::MemorySessionLeases;
 pub use queue::{LocalTurnQueue, TurnHandler};
+pub use settings::{FileApiKeyStore, SqliteSettingsStore};
 pub use sqlite::SqliteConversationStore;
 pub use telegram::SqliteTelegramStore;
 pub use transcripts::FileTranscriptStore;

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode as SqlErrorCode, OptionalExtension, params};
 use serverless_openclaw_core::domain::{
-    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, title_from_message,
+    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, Usage,
+    title_from_message,
 };
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{Appended, ConversationStore, PortError};
@@ -363,7 +364,7 @@ impl ConversationStore for SqliteConversationStore {
             }
             let mut stmt = conn
                 .prepare(
-                    "SELECT id, role, content, channel, created_at, cost_usd FROM messages
+                    "SELECT id, role, content, channel, created_at, cost_usd, input_tokens, output_tokens FROM messages
                      WHERE user_id = ?1 AND conversation_id = ?2
                        AND (?3 IS NULL OR seq < (SELECT seq FROM messages WHERE id = ?3 AND user_id = ?1 AND conversation_id = ?2))
                      ORDER BY seq DESC LIMIT ?4",
@@ -378,13 +379,15 @@ impl ConversationStore for SqliteConversationStore {
                         r.get::<_, String>(3)?,
                         r.get::<_, i64>(4)?,
                         r.get::<_, Option<f64>>(5)?,
+                        r.get::<_, Option<i64>>(6)?.zip(r.get::<_, Option<i64>>(7)?),
                     ))
                 })
                 .map_err(sql)?;
             let conversation_id = ConversationId::parse(conv.as_str()).map_err(PortError::backend)?;
             let mut messages = rows
                 .map(|row| {
-                    let (id, role, content, channel, created, cost_usd) = row.map_err(sql)?;
+                    let (id, role, content, channel, created, cost_usd, tokens) =
+                        row.map_err(sql)?;
                     Ok(Message {
                         id: MessageId::parse(id).map_err(PortError::backend)?,
                         conversation_id: conversation_id.clone(),
@@ -393,6 +396,10 @@ impl ConversationStore for SqliteConversationStore {
                         channel: parse_stored(Channel::from_name(&channel), "channel")?,
                         created_at: from_millis(created),
                         cost_usd,
+                        usage: tokens.map(|(input, output)| Usage {
+                            input_tokens: input.unsigned_abs(),
+                            output_tokens: output.unsigned_abs(),
+                        }),
                     })
                 })
                 .collect::<Result<Vec<_>, PortError>>()?;

@@ -279,10 +279,7 @@ impl TelegramStore for SqliteTelegramStore {
             .await
     }
 
-    async fn linked_telegram_users(
-        &self,
-        user: &UserId,
-    ) -> Result<Vec<TelegramUserId>, PortError> {
+    async fn linked_telegram_users(&self, user: &UserId) -> Result<Vec<TelegramUserId>, PortError> {
         let user = user.to_string();
         self.db
             .with(move |conn| {

@@ -1,8 +1,8 @@
 //! The port contract suites run against the local adapters.
 
 use serverless_openclaw_local::{
-    FileTranscriptStore, FileWorkspaceStore, MemoryConnectionStore, MemorySessionLeases,
-    SqliteConversationStore, SqliteTelegramStore,
+    FileApiKeyStore, FileTranscriptStore, FileWorkspaceStore, MemoryConnectionStore,
+    MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
 use serverless_openclaw_testkit::contract;
 
@@ -21,6 +21,21 @@ async fn sqlite_telegram_store_honours_the_contract_beside_the_conversations() {
     let store = SqliteTelegramStore::open(&path).unwrap();
     contract::telegram_store(&store, 1_000).await;
     contract::conversation_store(&conversations).await;
+}
+
+#[tokio::test]
+async fn sqlite_settings_store_honours_the_contract_beside_the_conversations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let conversations = SqliteConversationStore::open(&path).unwrap();
+    contract::settings_store(&SqliteSettingsStore::open(&path).unwrap()).await;
+    contract::conversation_store(&conversations).await;
+}
+
+#[tokio::test]
+async fn file_api_key_store_honours_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    contract::api_key_store(&FileApiKeyStore::new(dir.path().join("secrets"))).await;
 }
 
 #[tokio::test]

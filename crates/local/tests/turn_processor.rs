@@ -14,12 +14,15 @@ use serverless_openclaw_core::domain::{Channel, Turn, Usage};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
     AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
-    AgentTurn, ClientPush, ConversationStore, PortError, TranscriptStore, TurnQueue,
+    AgentTurn, ApiKeyStore, ClientPush, ConversationStore, PortError, SettingsStore,
+    TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
+use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
 use serverless_openclaw_core::turn::{LeasePolicy, TurnOutcome, TurnProcessor};
 use serverless_openclaw_local::{
-    FileTranscriptStore, MemorySessionLeases, SqliteConversationStore,
+    FileApiKeyStore, FileTranscriptStore, MemorySessionLeases, SqliteConversationStore,
+    SqliteSettingsStore,
 };
 use tokio::sync::mpsc;
 
@@ -29,6 +32,8 @@ type DuringTurn = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Sen
 /// Answers every turn with "reply to <prompt>", appending one line to the transcript.
 struct ScriptedAgent {
     during: Mutex<Option<DuringTurn>>,
+    /// The model choice of every turn run, in order.
+    models: Mutex<Vec<Option<ModelChoice>>>,
 }
 
 impl AgentStatusSource for ScriptedAgent {
@@ -49,6 +54,7 @@ impl AgentRuntime for ScriptedAgent {
         events: mpsc::UnboundedSender<AgentEvent>,
         _cancel: CancellationToken,
     ) -> Result<AgentReply, AgentError> {
+        self.models.lock().unwrap().push(turn.model.clone());
         let _ = events.send(AgentEvent::Started);
         let text = format!("reply to {}", turn.prompt);
         let _ = events.send(AgentEvent::Delta {
@@ -108,6 +114,8 @@ struct Fixture {
     queue: Arc<HeldQueue>,
     chat: ChatService,
     processor: TurnProcessor,
+    settings: Arc<SqliteSettingsStore>,
+    keys: Arc<FileApiKeyStore>,
     user: UserId,
     conversation: ConversationId,
 }
@@ -120,7 +128,10 @@ impl Fixture {
         let transcripts = Arc::new(FileTranscriptStore::new(dir.path().join("t")));
         let agent = Arc::new(ScriptedAgent {
             during: Mutex::new(None),
+            models: Mutex::new(Vec::new()),
         });
+        let settings = Arc::new(SqliteSettingsStore::open(&dir.path().join("db")).unwrap());
+        let keys = Arc::new(FileApiKeyStore::new(dir.path().join("secrets")));
         let push = Arc::new(RecordedPush::default());
         let queue = Arc::new(HeldQueue::default());
         let chat = ChatService::new(conversations.clone(), queue.clone(), push.clone());
@@ -131,7 +142,8 @@ impl Fixture {
             push.clone(),
             Arc::new(MemorySessionLeases::new()),
             LeasePolicy::for_turn_timeout("test", Duration::from_secs(60)),
-        );
+        )
+        .with_model_settings(settings.clone(), keys.clone());
         Self {
             _dir: dir,
             conversations,
@@ -141,6 +153,8 @@ impl Fixture {
             queue,
             chat,
             processor,
+            settings,
+            keys,
             user: UserId::parse("u").unwrap(),
             conversation: ConversationId::parse("c").unwrap(),
         }
@@ -342,4 +356,62 @@ async fn a_conversation_deleted_during_its_turn_leaves_nothing_behind() {
         fx.processor.process(&turn, CancellationToken::new()).await,
         TurnOutcome::Skipped
     );
+}
+
+#[tokio::test]
+async fn each_turn_runs_with_the_model_and_key_its_user_chose_at_that_time() {
+    let fx = Fixture::new();
+    let turn = fx.submit("m1", "with the default").await;
+    fx.processor.process(&turn, CancellationToken::new()).await;
+
+    let chosen = ModelSettings {
+        provider: Provider::OpenAi,
+        model: "gpt-5.4-mini".into(),
+        base_url: None,
+        region: None,
+    };
+    fx.settings
+        .set_model_settings(&fx.user, Some(&chosen))
+        .await
+        .unwrap();
+    let turn = fx.submit("m2", "with a model, no key").await;
+    fx.processor.process(&turn, CancellationToken::new()).await;
+
+    let key = ApiKey::parse("sk-user-key").unwrap();
+    fx.keys.put(&fx.user, Provider::OpenAi, &key).await.unwrap();
+    // A key for another provider is not passed along.
+    fx.keys
+        .put(
+            &fx.user,
+            Provider::Anthropic,
+            &ApiKey::parse("sk-ant").unwrap(),
+        )
+        .await
+        .unwrap();
+    let turn = fx.submit("m3", "with a model and its key").await;
+    fx.processor.process(&turn, CancellationToken::new()).await;
+
+    fx.settings
+        .set_model_settings(&fx.user, None)
+        .await
+        .unwrap();
+    let turn = fx.submit("m4", "back to the default").await;
+    fx.processor.process(&turn, CancellationToken::new()).await;
+
+    assert_eq!(
+        *fx.agent.models.lock().unwrap(),
+        [
+            None,
+            Some(ModelChoice {
+                settings: chosen.clone(),
+                api_key: None
+            }),
+            Some(ModelChoice {
+                settings: chosen,
+                api_key: Some(key)
+            }),
+            None,
+        ]
+    );
+    assert_eq!(fx.assistant_replies().await, 4);
 }

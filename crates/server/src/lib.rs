@@ -24,7 +24,8 @@ use axum::Router;
 use axum::routing::{delete, get, post};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ports::{
-    AgentStatusSource, ConversationStore, TelegramStore, TranscriptStore,
+    AgentStatusSource, ApiKeyStore, ConversationStore, SettingsStore, TelegramStore,
+    TranscriptStore,
 };
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -40,8 +41,11 @@ pub struct AppState {
     pub conversations: Arc<dyn ConversationStore>,
     pub transcripts: Arc<dyn TranscriptStore>,
     pub agent: Arc<dyn AgentStatusSource>,
-    /// Telegram links: the web app issues link codes here.
+    /// Telegram links: the web app issues link codes and lists and removes links here.
     pub telegram: Arc<dyn TelegramStore>,
+    pub settings: Arc<dyn SettingsStore>,
+    /// Written and listed here, never read back.
+    pub api_keys: Arc<dyn ApiKeyStore>,
     pub hub: Arc<ConnectionHub>,
     /// The built web UI (`web/dist`); `None` serves a page that says how to build it.
     pub web_dir: Option<PathBuf>,
@@ -58,10 +62,21 @@ pub fn app(state: AppState) -> Router {
             "/api/conversations",
             get(rest::list_conversations).post(rest::create_conversation),
         )
-        .route("/api/conversations/{id}", delete(rest::delete_conversation))
+        .route(
+            "/api/conversations/{id}",
+            delete(rest::delete_conversation).patch(rest::rename_conversation),
+        )
         .route("/api/conversations/{id}/messages", get(rest::list_messages))
         .route("/api/status", get(rest::status))
+        .route(
+            "/api/settings",
+            get(rest::settings).put(rest::update_settings),
+        )
         .route("/api/telegram/link-code", post(rest::telegram_link_code))
+        .route(
+            "/api/telegram/links/{telegram_user}",
+            delete(rest::unlink_telegram),
+        )
         .route("/api/{*rest}", get(rest::not_found).post(rest::not_found))
         .with_state(state);
     match web {

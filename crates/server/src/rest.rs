@@ -12,16 +12,20 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 use serverless_openclaw_core::domain::MAX_TITLE_CHARS;
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
-use serverless_openclaw_core::ports::PortError;
+use serverless_openclaw_core::ports::{PortError, TelegramUserId};
 use serverless_openclaw_core::protocol::{
     ConversationList, ConversationSummary, CreatedConversation, ErrorBody, ErrorCode, MessageList,
-    MessageView, NewConversation, TelegramLinkCode,
+    MessageView, NewConversation, RenameConversation, SettingsUpdate, SettingsView,
+    TelegramLinkCode, TelegramLinks,
 };
+use serverless_openclaw_core::settings::{ApiKey, Provider};
 
 use crate::AppState;
 
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 200;
+/// The largest settings body: a handful of keys and a URL.
+const MAX_SETTINGS_BYTES: usize = 32 * 1024;
 
 /// A REST failure.
 #[derive(Debug)]
@@ -135,18 +139,12 @@ pub async fn create_conversation(
             .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?
     };
     let title = request.title.unwrap_or_default();
-    if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::TooLarge,
-            format!("title is longer than {MAX_TITLE_CHARS} characters"),
-        ));
-    }
+    let title = checked_title(&title)?;
     let id = ConversationId::generate();
-    let title = if title.trim().is_empty() {
+    let title = if title.is_empty() {
         "New conversation"
     } else {
-        title.trim()
+        title
     };
     state
         .conversations
@@ -195,6 +193,145 @@ pub async fn delete_conversation(
     let id = conversation_id(id)?;
     state.conversations.delete_conversation(&user, &id).await?;
     state.transcripts.delete(&user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn too_large(message: String) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, message)
+}
+
+/// A conversation title as given: trimmed, at most [`MAX_TITLE_CHARS`].
+fn checked_title(title: &str) -> Result<&str, ApiError> {
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(too_large(format!(
+            "title is longer than {MAX_TITLE_CHARS} characters"
+        )));
+    }
+    Ok(title.trim())
+}
+
+/// `PATCH /api/conversations/{id}` with `{"title"}`.
+pub async fn rename_conversation(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let id = conversation_id(id)?;
+    let request: RenameConversation = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
+    let title = checked_title(&request.title)?;
+    if title.is_empty() {
+        return Err(ApiError::bad_request("title must not be blank"));
+    }
+    state
+        .conversations
+        .rename_conversation(&user, &id, title)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/settings`.
+pub async fn settings(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+) -> Result<Json<SettingsView>, ApiError> {
+    Ok(Json(settings_view(&state, &user).await?))
+}
+
+/// `PUT /api/settings`: everything is checked before anything is written, so a refused request
+/// changes nothing.
+pub async fn update_settings(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    body: Bytes,
+) -> Result<Json<SettingsView>, ApiError> {
+    if body.len() > MAX_SETTINGS_BYTES {
+        return Err(too_large(format!(
+            "settings body over {MAX_SETTINGS_BYTES} bytes"
+        )));
+    }
+    let update: SettingsUpdate = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid settings: {e}")))?;
+    let model = update
+        .model
+        .map(|m| m.map(|m| m.validated()).transpose())
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let keys = update
+        .api_keys
+        .iter()
+        .map(|(name, key)| {
+            let provider = Provider::parse(name)
+                .filter(|p| p.takes_api_key())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "apiKeys: {name:?} is not a provider that takes a key"
+                    ))
+                })?;
+            let key = key
+                .as_deref()
+                .map(ApiKey::parse)
+                .transpose()
+                .map_err(|e| ApiError::bad_request(format!("apiKeys.{name}: {e}")))?;
+            Ok((provider, key))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    for (provider, key) in keys {
+        match key {
+            Some(key) => state.api_keys.put(&user, provider, &key).await?,
+            None => state.api_keys.delete(&user, provider).await?,
+        }
+    }
+    if let Some(model) = model {
+        state
+            .settings
+            .set_model_settings(&user, model.as_ref())
+            .await?;
+    }
+    Ok(Json(settings_view(&state, &user).await?))
+}
+
+async fn settings_view(state: &AppState, user: &UserId) -> Result<SettingsView, ApiError> {
+    let (model, stored, linked) = tokio::try_join!(
+        state.settings.model_settings(user),
+        state.api_keys.providers(user),
+        state.telegram.linked_telegram_users(user),
+    )?;
+    Ok(SettingsView {
+        model,
+        default_model: state.agent.status().model,
+        api_keys: Provider::ALL
+            .into_iter()
+            .filter(|p| p.takes_api_key())
+            .map(|p| (p, stored.contains(&p)))
+            .collect(),
+        telegram: TelegramLinks { linked },
+    })
+}
+
+/// `DELETE /api/telegram/links/{telegramUserId}`: unlinks one of the caller's Telegram accounts.
+pub async fn unlink_telegram(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let not_linked = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such Telegram account is linked to you",
+        )
+    };
+    let telegram_user = raw
+        .parse::<TelegramUserId>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_request("a Telegram user id is a positive number"))?;
+    if state.telegram.linked_user(telegram_user).await?.as_ref() != Some(&user) {
+        return Err(not_linked());
+    }
+    state.telegram.unlink(telegram_user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

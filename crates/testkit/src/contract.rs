@@ -12,9 +12,11 @@ use serverless_openclaw_core::ids::{
     ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
 };
 use serverless_openclaw_core::ports::{
-    ConnectionStore, ConversationStore, Lease, ObjectVersion, PortError, SessionLeases,
-    TelegramStore, TranscriptStore, TurnQueue, WorkspaceFile, WorkspaceStore,
+    ApiKeyStore, ConnectionStore, ConversationStore, Lease, ObjectVersion, PortError,
+    SessionLeases, SettingsStore, TelegramStore, TranscriptStore, TurnQueue, WorkspaceFile,
+    WorkspaceStore,
 };
+use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -130,6 +132,11 @@ pub async fn conversation_store(store: &dyn ConversationStore) {
     assert_eq!(all[1].role, Role::Assistant);
     assert_eq!(all[0].channel, Channel::Web);
     assert_eq!((all[0].cost_usd, all[1].cost_usd), (None, Some(0.001)));
+    assert_eq!(all[0].usage, None, "a user message has no usage");
+    assert_eq!(
+        all[1].usage.map(|u| (u.input_tokens, u.output_tokens)),
+        Some((10, 5))
+    );
     let newest_two = store
         .list_messages(&alice, &c, 2, None)
         .await
@@ -196,6 +203,28 @@ pub async fn conversation_store(store: &dyn ConversationStore) {
         ["other", "default"]
     );
     assert_eq!(listed[0].message_count, 0);
+
+    // Rename changes the title only: not the order, and not another user's conversation.
+    store
+        .rename_conversation(&alice, &c, "Renamed")
+        .await
+        .expect("rename");
+    let listed = store.list_conversations(&alice).await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|c| (c.id.as_str(), c.title.as_str()))
+            .collect::<Vec<_>>(),
+        [("other", "Other"), ("default", "Renamed")]
+    );
+    assert!(matches!(
+        store.rename_conversation(&user("bob"), &c, "x").await,
+        Err(PortError::NotFound)
+    ));
+    assert!(matches!(
+        store.rename_conversation(&alice, &conv("nope"), "x").await,
+        Err(PortError::NotFound)
+    ));
 
     // Delete removes the conversation and its messages.
     store.delete_conversation(&alice, &c).await.expect("delete");
@@ -798,15 +827,30 @@ pub async fn telegram_store(store: &dyn TelegramStore, base: i64) {
         "the attempts at 40 and 95 minutes are within the hour"
     );
 
-    // Links and the current conversation.
+    // Links and the current conversation; a relink moves the Telegram user to the new owner.
+    let (alice, bob) = (user(&format!("alice-{base}")), user(&format!("bob-{base}")));
     assert_eq!(store.linked_user(tg).await.expect("linked"), None);
     assert_eq!(store.current_conversation(tg).await.expect("current"), None);
-    store.link(tg, &user("alice")).await.expect("link");
-    store.link(tg, &user("bob")).await.expect("relink");
+    store.link(tg, &alice).await.expect("link");
+    assert_eq!(
+        store.linked_telegram_users(&alice).await.expect("links"),
+        [tg]
+    );
+    store.link(tg, &bob).await.expect("relink");
+    store.link(other, &bob).await.expect("link another");
     assert_eq!(
         store.linked_user(tg).await.expect("linked"),
-        Some(user("bob"))
+        Some(bob.clone())
     );
+    assert_eq!(
+        store.linked_telegram_users(&alice).await.expect("links"),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        store.linked_telegram_users(&bob).await.expect("links"),
+        [tg, other]
+    );
+    assert!(store.unlink(other).await.expect("unlink another"));
     assert_eq!(store.linked_user(other).await.expect("linked"), None);
     store
         .set_current_conversation(tg, &conv("c1"))
@@ -822,10 +866,103 @@ pub async fn telegram_store(store: &dyn TelegramStore, base: i64) {
     );
     assert_eq!(
         store.linked_user(tg).await.expect("linked"),
-        Some(user("bob"))
+        Some(bob.clone())
     );
     assert!(store.unlink(tg).await.expect("unlink"));
     assert!(!store.unlink(tg).await.expect("unlink twice"));
     assert_eq!(store.linked_user(tg).await.expect("linked"), None);
     assert_eq!(store.current_conversation(tg).await.expect("current"), None);
+    assert!(
+        store
+            .linked_telegram_users(&bob)
+            .await
+            .expect("links")
+            .is_empty()
+    );
+}
+
+/// The [`SettingsStore`] contract. `store` must be empty.
+pub async fn settings_store(store: &dyn SettingsStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    assert_eq!(store.model_settings(&alice).await.expect("get"), None);
+    let chosen = ModelSettings {
+        provider: Provider::OpenAiCompatible,
+        model: "m-1".into(),
+        base_url: Some("http://127.0.0.1:9/v1".into()),
+        region: None,
+    };
+    store
+        .set_model_settings(&alice, Some(&chosen))
+        .await
+        .expect("set");
+    assert_eq!(
+        store.model_settings(&alice).await.expect("get"),
+        Some(chosen)
+    );
+    assert_eq!(store.model_settings(&bob).await.expect("get"), None);
+    let bedrock = ModelSettings {
+        provider: Provider::Bedrock,
+        model: "us.anthropic.claude-opus-4-6-v1".into(),
+        base_url: None,
+        region: Some("eu-west-1".into()),
+    };
+    store
+        .set_model_settings(&alice, Some(&bedrock))
+        .await
+        .expect("replace");
+    assert_eq!(
+        store.model_settings(&alice).await.expect("get"),
+        Some(bedrock)
+    );
+    store.set_model_settings(&alice, None).await.expect("clear");
+    assert_eq!(store.model_settings(&alice).await.expect("get"), None);
+}
+
+/// The [`ApiKeyStore`] contract. `store` must be empty.
+pub async fn api_key_store(store: &dyn ApiKeyStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let key = |k: &str| ApiKey::parse(k).expect("valid test key");
+    assert_eq!(store.providers(&alice).await.expect("list"), []);
+    assert_eq!(
+        store.get(&alice, Provider::OpenAi).await.expect("get"),
+        None
+    );
+    store
+        .put(&alice, Provider::OpenAi, &key("sk-open-1"))
+        .await
+        .expect("put");
+    store
+        .put(&alice, Provider::Anthropic, &key("sk-ant-1"))
+        .await
+        .expect("put");
+    store
+        .put(&alice, Provider::OpenAi, &key("sk-open-2"))
+        .await
+        .expect("replace");
+    assert_eq!(
+        store.get(&alice, Provider::OpenAi).await.expect("get"),
+        Some(key("sk-open-2"))
+    );
+    assert_eq!(
+        store.providers(&alice).await.expect("list"),
+        [Provider::Anthropic, Provider::OpenAi]
+    );
+    assert_eq!(store.providers(&bob).await.expect("list"), []);
+    assert_eq!(store.get(&bob, Provider::OpenAi).await.expect("get"), None);
+    store
+        .delete(&alice, Provider::OpenAi)
+        .await
+        .expect("delete");
+    store
+        .delete(&alice, Provider::OpenAi)
+        .await
+        .expect("delete twice");
+    assert_eq!(
+        store.get(&alice, Provider::OpenAi).await.expect("get"),
+        None
+    );
+    assert_eq!(
+        store.providers(&alice).await.expect("list"),
+        [Provider::Anthropic]
+    );
 }

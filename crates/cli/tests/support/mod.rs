@@ -142,6 +142,25 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Any request with an optional JSON body; the answer's status and JSON body (`Null` if none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let request = reqwest::Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(TOKEN);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Stops the server and the runner (as a process exit would).
     pub async fn stop(self) {
         self.server.abort();

@@ -140,6 +140,10 @@ impl World {
                 format!("/{}/llm-key", self.bucket),
             ),
             (
+                "SERVERLESS_OPENCLAW_USER_KEYS_PATH",
+                format!("/{}/users", self.bucket),
+            ),
+            (
                 "SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS",
                 TURN_TIMEOUT_SECS.to_string(),
             ),

@@ -1,0 +1,201 @@
+//! Each user's model settings (a row in the SQLite file, next to the conversations) and API keys (one
+//! owner-only file per key under `<data>/secrets/`, never in the database, so a copied or shared
+//! database file carries no key).
+
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+use serverless_openclaw_core::ids::UserId;
+use serverless_openclaw_core::ports::{ApiKeyStore, PortError, SettingsStore};
+use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider};
+
+use crate::blocking;
+use crate::files::write_atomically;
+use crate::sqlite::{Db, sql};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS user_settings (
+    user_id TEXT PRIMARY KEY,
+    model   TEXT
+);
+";
+
+/// [`SettingsStore`] on SQLite: the model settings as a JSON column.
+#[derive(Clone)]
+pub struct SqliteSettingsStore {
+    db: Db,
+}
+
+impl SqliteSettingsStore {
+    /// Opens (and creates or migrates) the database file.
+    pub fn open(path: &Path) -> Result<Self, PortError> {
+        Ok(Self {
+            db: Db::open(path, SCHEMA)?,
+        })
+    }
+
+    /// An in-memory database, for tests.
+    pub fn in_memory() -> Result<Self, PortError> {
+        Ok(Self {
+            db: Db::in_memory(SCHEMA)?,
+        })
+    }
+}
+
+#[async_trait]
+impl SettingsStore for SqliteSettingsStore {
+    async fn model_settings(&self, user: &UserId) -> Result<Option<ModelSettings>, PortError> {
+        let user = user.to_string();
+        let stored = self
+            .db
+            .with(move |conn| {
+                conn.query_row(
+                    "SELECT model FROM user_settings WHERE user_id = ?1",
+                    params![user],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()
+                .map(Option::flatten)
+                .map_err(sql)
+            })
+            .await?;
+        stored
+            .map(|json| serde_json::from_str(&json).map_err(PortError::backend))
+            .transpose()
+    }
+
+    async fn set_model_settings(
+        &self,
+        user: &UserId,
+        settings: Option<&ModelSettings>,
+    ) -> Result<(), PortError> {
+        let user = user.to_string();
+        let json = settings
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(PortError::backend)?;
+        self.db
+            .with(move |conn| {
+                conn.execute(
+                    "INSERT INTO user_settings (user_id, model) VALUES (?1, ?2)
+                     ON CONFLICT (user_id) DO UPDATE SET model = ?2",
+                    params![user, json],
+                )
+                .map(drop)
+                .map_err(sql)
+            })
+            .await
+    }
+}
+
+/// [`ApiKeyStore`] as files: `<root>/<user>/<provider>.key`, folders `0700` and files `0600`.
+#[derive(Debug, Clone)]
+pub struct FileApiKeyStore {
+    root: PathBuf,
+}
+
+impl FileApiKeyStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn folder(&self, user: &UserId) -> PathBuf {
+        self.root.join(user.as_str())
+    }
+
+    fn file(&self, user: &UserId, provider: Provider) -> PathBuf {
+        self.folder(user).join(format!("{provider}.key"))
+    }
+}
+
+/// Creates `dir` and its parents readable by the owner only (and tightens an existing one).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
+
+/// I/O errors name the file, never its content; the path holds only validated ids.
+fn io(e: std::io::Error) -> PortError {
+    PortError::backend(e)
+}
+
+#[async_trait]
+impl ApiKeyStore for FileApiKeyStore {
+    async fn put(&self, user: &UserId, provider: Provider, key: &ApiKey) -> Result<(), PortError> {
+        let (root, folder, file) = (
+            self.root.clone(),
+            self.folder(user),
+            self.file(user, provider),
+        );
+        let key = key.clone();
+        blocking(move || {
+            private_dir(&root).map_err(io)?;
+            private_dir(&folder).map_err(io)?;
+            write_atomically(&file, key.expose().as_bytes()).map_err(io)
+        })
+        .await
+    }
+
+    async fn get(&self, user: &UserId, provider: Provider) -> Result<Option<ApiKey>, PortError> {
+        let file = self.file(user, provider);
+        blocking(move || match fs::read_to_string(&file) {
+            Ok(text) => ApiKey::parse(&text)
+                .map(Some)
+                .map_err(|_| PortError::backend(format!("corrupt key file {}", file.display()))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(e)),
+        })
+        .await
+    }
+
+    async fn delete(&self, user: &UserId, provider: Provider) -> Result<(), PortError> {
+        let file = self.file(user, provider);
+        blocking(move || match fs::remove_file(&file) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(e)),
+        })
+        .await
+    }
+
+    async fn providers(&self, user: &UserId) -> Result<Vec<Provider>, PortError> {
+        let store = self.clone();
+        let user = user.clone();
+        blocking(move || {
+            Ok(Provider::ALL
+                .into_iter()
+                .filter(|p| store.file(&user, *p).is_file())
+                .collect())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn key_files_and_their_folders_are_private_to_the_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileApiKeyStore::new(dir.path().join("secrets"));
+        let user = UserId::parse("owner").unwrap();
+        store
+            .put(&user, Provider::OpenAi, &ApiKey::parse("sk-1").unwrap())
+            .await
+            .unwrap();
+        let mode = |p: PathBuf| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path().join("secrets")), 0o700);
+        assert_eq!(mode(dir.path().join("secrets/owner")), 0o700);
+        assert_eq!(mode(dir.path().join("secrets/owner/openai.key")), 0o600);
+    }
+}
