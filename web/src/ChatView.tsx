@@ -138,25 +138,35 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api }
       </div>
 
       <div className="composer">
-        <div className="turn-status" data-testid="turn-status" data-status={state.turn} role="status" aria-live="polite">
-          {status !== null && (
-            <>
-              <span className="spinner" aria-hidden="true" />
-              {status}
-            </>
-          )}
+        <div className="composer-top">
+          <div className="turn-status" data-testid="turn-status" data-status={state.turn} role="status" aria-live="polite">
+            {status !== null && (
+              <>
+                <span className="spinner" aria-hidden="true" />
+                {status}
+              </>
+            )}
+          </div>
+          {/* For screen readers the same words describe the input (message-keys). */}
+          <span className="composer-hint" aria-hidden="true">
+            Enter sends · Shift+Enter: new line
+          </span>
         </div>
         <form className="composer-row" onSubmit={onSubmit}>
           <label className="visually-hidden" htmlFor="message-input">
             Message
           </label>
+          <span className="visually-hidden" id="message-keys">
+            Enter sends, Shift+Enter starts a new line.
+          </span>
           <textarea
             id="message-input"
             ref={inputRef}
             data-testid="message-input"
             rows={1}
             value={draft}
-            placeholder={connected ? 'Message your agent (Enter to send, Shift+Enter for a new line)' : 'Waiting for the connection…'}
+            placeholder={connected ? 'Message your agent' : 'Waiting for the connection…'}
+            aria-describedby="message-keys"
             disabled={!connected}
             onChange={(event) => setDraft(event.target.value)}
             onKeyDown={onKeyDown}

@@ -133,9 +133,12 @@ describe('ChatConnection', () => {
     expect(h.connection.isOpen).toBe(false);
     h.last().serverOpens();
     expect(h.connection.isOpen).toBe(true);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     h.last().serverSends({ type: 'status', conversationId: 'c1', status: 'queued' });
     h.last().serverSends({ type: 'nonsense' });
     expect(h.frames).toEqual([{ type: 'status', conversationId: 'c1', status: 'queued' }]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    warn.mockRestore();
     h.last().serverCloses();
     expect(h.states).toEqual(['open', 'reconnecting']);
     h.connection.stop();

@@ -59,9 +59,10 @@ describe('validateSettingsForm', () => {
     expect(validateSettingsForm(form({ provider: 'bedrock', region: '' }))).toEqual({});
   });
 
-  it('requires a replacement key to be one word', () => {
+  it('requires a replacement key of visible ASCII characters', () => {
     expect(validateSettingsForm(form({}, { openai: { kind: 'replace', value: ' ' } })).openai).toBe('Enter the key, or cancel the replacement.');
-    expect(validateSettingsForm(form({}, { openai: { kind: 'replace', value: 'sk a' } })).openai).toMatch(/one word/);
+    expect(validateSettingsForm(form({}, { openai: { kind: 'replace', value: 'sk a' } })).openai).toMatch(/visible ASCII/);
+    expect(validateSettingsForm(form({}, { openai: { kind: 'replace', value: 'sk-é' } })).openai).toMatch(/visible ASCII/);
     expect(validateSettingsForm(form({}, { openai: { kind: 'replace', value: ' sk-1 ' }, deepseek: { kind: 'remove' } }))).toEqual({});
   });
 });

@@ -37,6 +37,7 @@ export const MAX_BASE_URL_LENGTH = 2048;
 export const MAX_API_KEY_LENGTH = 4096;
 const MODEL_ID = /^[A-Za-z0-9._:/@+-]+$/;
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+const API_KEY = /^[\x21-\x7e]+$/;
 
 export interface ModelForm {
   /** Run turns with the server's default model (`model: null`). */
@@ -110,7 +111,9 @@ export function validateSettingsForm(form: SettingsForm): FieldErrors {
     if (edit.kind !== 'replace') continue;
     const key = edit.value.trim();
     if (key === '') errors[provider] = 'Enter the key, or cancel the replacement.';
-    else if (key.length > MAX_API_KEY_LENGTH || /\s/.test(key)) errors[provider] = 'An API key is one word of at most 4,096 characters.';
+    else if (key.length > MAX_API_KEY_LENGTH || !API_KEY.test(key)) {
+      errors[provider] = 'An API key is up to 4,096 visible ASCII characters, without spaces.';
+    }
   }
   return errors;
 }
