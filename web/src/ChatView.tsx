@@ -220,7 +220,9 @@ function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: ((
           : null
       : message.state === 'failed'
         ? 'not sent'
-        : null;
+        : message.state === 'sending'
+          ? 'sending…'
+          : null;
   return (
     <article
       className={`message message-${message.role} message-${message.state}`}

@@ -224,6 +224,24 @@ describe('ChatConnection', () => {
     h.connection.stop();
   });
 
+  it('reconnects with a fresh token when the server says the socket is no longer authorised', async () => {
+    const h = harness([() => Promise.resolve('old'), () => Promise.resolve('new')]);
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const first = h.last();
+    first.serverOpens();
+    h.connection.send(send('in-flight'));
+    first.serverSends({ type: 'error', code: 'unauthorized', message: 'connection expired', clientMessageId: 'in-flight' });
+    // Not a chat error: nothing reaches the page, and the send is still owed.
+    expect(h.frames).toEqual([]);
+    expect(first.closed).toBe(true);
+    await vi.advanceTimersByTimeAsync(RECONNECT_FIRST_MS);
+    expect(h.last().url).toBe('ws://server/ws?token=new');
+    h.last().serverOpens();
+    expect(h.last().sent).toEqual([send('in-flight')]);
+    h.connection.stop();
+  });
+
   it('tells the session it was refused when the token cannot be renewed, and stops trying', async () => {
     const h = harness([() => Promise.resolve('tok'), () => Promise.reject(new Error('refresh token expired'))]);
     h.connection.start();

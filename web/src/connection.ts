@@ -141,6 +141,12 @@ export class ChatConnection {
         console.warn('ignored a frame that does not follow the protocol', event.data);
         return;
       }
+      if (frame.type === 'error' && frame.code === 'unauthorized') {
+        // The server stopped trusting this socket (on AWS: its connection record expired). It closes it;
+        // the reconnect brings a fresh token and resends what this socket did not get to acknowledge.
+        this.drop(socket);
+        return;
+      }
       // An ack, or an error naming the send (a refusal, or its turn failing later), settles it.
       if ((frame.type === 'ack' || frame.type === 'error') && frame.clientMessageId !== undefined) {
         this.unacknowledged.delete(frame.clientMessageId);

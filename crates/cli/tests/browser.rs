@@ -75,7 +75,9 @@ async fn the_web_app_works_in_a_real_browser() {
             let wait = Duration::from_secs(180);
             fake.wait_for_requests(2, wait).await.expect("second turn");
             fake.set_chunk_delay(SLOW_CHUNK_DELAY);
-            fake.wait_for_requests(3, wait).await.expect("the slow turn");
+            fake.wait_for_requests(3, wait)
+                .await
+                .expect("the slow turn");
             fake.set_chunk_delay(DEFAULT_CHUNK_DELAY);
         }
     });
@@ -144,9 +146,7 @@ async fn the_web_app_works_in_a_real_browser() {
     assert_eq!(conversations.len(), 1, "{body}");
     assert_eq!(conversations[0]["title"], "Show me a program,", "{body}");
     let id = conversations[0]["id"].as_str().unwrap();
-    let (_, body) = app
-        .get(&format!("/api/conversations/{id}/messages"))
-        .await;
+    let (_, body) = app.get(&format!("/api/conversations/{id}/messages")).await;
     let roles: Vec<&str> = body["messages"]
         .as_array()
         .unwrap()
