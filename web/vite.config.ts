@@ -4,7 +4,7 @@
 
 import react from '@vitejs/plugin-react';
 import { loadEnv } from 'vite';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig(({ mode }) => {
   const devServer = loadEnv(mode, '.', 'SERVERLESS_OPENCLAW_').SERVERLESS_OPENCLAW_DEV_SERVER;
@@ -27,6 +27,8 @@ export default defineConfig(({ mode }) => {
     test: {
       environment: 'node',
       include: ['src/**/*.test.{ts,tsx}'],
+      // Tests against moto's Cognito run from cargo test with their fixture (vitest.moto.config.ts).
+      exclude: [...configDefaults.exclude, 'src/**/*.moto.test.ts'],
     },
   };
 });

@@ -12,7 +12,8 @@ import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import * as env from './environment.ts';
 import { functionLogs, functionRole } from './functions.ts';
-import { grantBucketObjects, grantManageConnections } from './grants.ts';
+import { grantBedrockInvoke, grantBucketObjects, grantManageConnections } from './grants.ts';
+import type { Secrets } from './secrets.ts';
 import { repoPath } from './paths.ts';
 import type { TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
@@ -31,6 +32,8 @@ export interface AgentProps {
   readonly apiKey: { readonly parameter: IStringParameter; readonly variable: string };
   /** The SSM SecureString holding the Telegram bot token: replies to Telegram go through the Bot API. */
   readonly telegramBotToken: IStringParameter;
+  /** Users' own API keys (read per turn) live here. */
+  readonly secrets: Secrets;
   readonly providerEnvironment: env.Environment;
   readonly maxConcurrency: number;
 }
@@ -63,6 +66,7 @@ export class Agent extends Construct {
         ...env.turnTimeout(TURN_TIMEOUT.toSeconds()),
         [props.apiKey.variable]: props.apiKey.parameter.parameterName,
         ...env.telegramTokenParameter(props.telegramBotToken),
+        ...env.userKeysPath(props.secrets.userKeysPath),
         ...props.providerEnvironment,
       },
     });
@@ -71,6 +75,8 @@ export class Agent extends Construct {
     grantManageConnections(props.webSocketApi, role);
     props.apiKey.parameter.grantRead(role);
     props.telegramBotToken.grantRead(role);
+    props.secrets.grantUserKeysRead(role);
+    grantBedrockInvoke(role);
 
     this.function.addEventSource(
       new SqsEventSource(turns.queue, {

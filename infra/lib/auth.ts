@@ -14,7 +14,7 @@ export interface AuthProps {
 
 export class Auth extends Construct {
   readonly userPool: UserPool;
-  /** The web app's client: public (no secret), SRP and password sign-in, refresh tokens. */
+  /** The web app's client: public (no secret), SRP sign-in and refresh tokens only. */
   readonly client: UserPoolClient;
 
   constructor(scope: Construct, id: string, props: AuthProps) {
@@ -55,7 +55,8 @@ export class Auth extends Construct {
 
     this.client = this.userPool.addClient('Web', {
       generateSecret: false,
-      authFlows: { userSrp: true, userPassword: true },
+      // The page signs in by SRP (web/src/auth/srp.ts): the password itself is never sent.
+      authFlows: { userSrp: true },
       preventUserExistenceErrors: true,
       idTokenValidity: Duration.hours(1),
       accessTokenValidity: Duration.hours(1),

@@ -34,6 +34,7 @@ export const telegramSecretParameter = (parameter: IStringParameter): Environmen
   [`${PREFIX}TELEGRAM_SECRET_PARAMETER`]: parameter.parameterName,
 });
 /** Telegram user ids, comma-separated (empty for none). */
+export const userKeysPath = (path: string): Environment => ({ [`${PREFIX}USER_KEYS_PATH`]: path });
 export const telegramAllowlist = (ids: readonly string[]): Environment => ({ [`${PREFIX}TELEGRAM_ALLOWLIST`]: ids.join(',') });
 
 /** Variables whose value is optional: an unset one is left out. */

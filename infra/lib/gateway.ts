@@ -23,6 +23,7 @@ import type { Auth } from './auth.ts';
 import * as env from './environment.ts';
 import { functionLogs, RustLambda } from './functions.ts';
 import { grantBucketObjects, grantIndexedTableData, grantManageConnections } from './grants.ts';
+import type { Secrets } from './secrets.ts';
 import type { TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
 
@@ -34,6 +35,8 @@ export interface GatewayProps {
   readonly webOrigin: string;
   /** `SERVERLESS_OPENCLAW_MODEL` and friends, so `/api/status` reports what the agent uses. */
   readonly providerEnvironment: env.Environment;
+  /** Where users' API keys go: http-api stores and lists them from the settings page. */
+  readonly secrets: Secrets;
 }
 
 /** Requests per second (steady, burst) per stage. */
@@ -109,17 +112,19 @@ export class Gateway extends Construct {
 
     const rest = new RustLambda(this, 'HttpApi', {
       binary: 'http-api',
-      description: 'HTTP API: conversations, history, status (the user comes from the JWT authorizer)',
+      description: 'HTTP API: conversations, history, settings, status (the user comes from the JWT authorizer)',
       timeout: Duration.seconds(20),
       environment: {
         ...storage.tablesEnvironment(),
         ...env.dataBucket(storage.bucket),
         ...env.turnQueue(turns.queue),
         ...env.websocketEndpoint(this.webSocketStage),
+        ...env.userKeysPath(props.secrets.userKeysPath),
         ...props.providerEnvironment,
       },
     });
     storage.grantTables(rest.role);
+    props.secrets.grantUserKeysWrite(rest.role);
     grantBucketObjects(storage.bucket, rest.role);
     turns.queue.grantSendMessages(rest.role);
     grantManageConnections(this.webSocketApi, rest.role);

@@ -5,8 +5,10 @@
 // They are encrypted with the AWS-managed `aws/ssm` key: no customer key, no monthly key fee.
 
 import { Stack } from 'aws-cdk-lib';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type IStringParameter, StringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { acknowledgeWildcards } from './grants.ts';
 import type { LlmProvider } from './settings.ts';
 
 /** The parameter of each provider's key and the agent variable that names it (docs/configuration.md). */
@@ -33,6 +35,12 @@ export class Secrets extends Construct {
    * `serverless-openclaw telegram set-webhook` (which `make deploy` runs when a bot token is stored). */
   readonly telegramWebhookSecret: IStringParameter;
 
+  /**
+   * `/serverless-openclaw/<stack>/users`: each user's API keys, written from the settings page as
+   * `<path>/<user>/api-keys/<provider>` (SecureStrings created at run time, so not part of the stack).
+   */
+  readonly userKeysPath: string;
+
   constructor(scope: Construct, id: string, props: SecretsProps) {
     super(scope, id);
     const stackName = Stack.of(this).stackName;
@@ -42,5 +50,32 @@ export class Secrets extends Construct {
     this.apiKey = { parameter: secureString('LlmApiKey', name), variable };
     this.telegramBotToken = secureString('TelegramBotToken', 'telegram-bot-token');
     this.telegramWebhookSecret = secureString('TelegramWebhookSecret', 'telegram-webhook-secret');
+    this.userKeysPath = secretName(stackName, 'users');
+  }
+
+  /** http-api: store, remove and list (names only, never decrypted) users' keys. */
+  grantUserKeysWrite(role: IGrantable & Construct): void {
+    this.grantUserKeys(role, ['ssm:PutParameter', 'ssm:DeleteParameter', 'ssm:GetParametersByPath']);
+  }
+
+  /** The agent: read (decrypt) users' keys. */
+  grantUserKeysRead(role: IGrantable & Construct): void {
+    this.grantUserKeys(role, ['ssm:GetParameter']);
+  }
+
+  private grantUserKeys(role: IGrantable & Construct, actions: string[]): void {
+    const stack = Stack.of(this);
+    const path = this.userKeysPath.slice(1);
+    role.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions,
+        resources: [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${path}/*` })],
+      }),
+    );
+    acknowledgeWildcards(
+      role,
+      [`Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${path}/*`],
+      "Users' API keys are parameters named by user ids known only at run time, under this stack's own path.",
+    );
   }
 }

@@ -70,6 +70,7 @@ export class ServerlessOpenClawStack extends Stack {
       turns,
       webOrigin: this.web.url,
       providerEnvironment,
+      secrets,
     });
     this.agent = new Agent(this, 'Agent', {
       storage: this.storage,
@@ -78,6 +79,7 @@ export class ServerlessOpenClawStack extends Stack {
       webSocketStage: this.gateway.webSocketStage,
       apiKey: secrets.apiKey,
       telegramBotToken: secrets.telegramBotToken,
+      secrets,
       providerEnvironment,
       maxConcurrency: settings.agentMaxConcurrency,
     });

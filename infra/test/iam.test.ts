@@ -76,22 +76,33 @@ describe('IAM', () => {
     }
   });
 
-  it('lets the agent read the LLM key and the bot token, telegram-webhook the bot token and its secret, nobody else', () => {
+  it("lets the agent read the LLM key, the bot token and users' keys, http-api write users' keys, telegram-webhook read the bot token and its secret, nobody else", () => {
     const reads = all
       .filter(({ statement }) => list(statement.Action).some((action) => action.startsWith('ssm:')))
       .flatMap(({ id, statement }) =>
         list(statement.Resource).map((resource) => {
-          const name = /:parameter\/serverless-openclaw\/ServerlessOpenClaw\/([a-z-]+)"/.exec(JSON.stringify(resource));
-          return `${id.replace(/[0-9A-F]{8}$/, '')} ${name?.[1] ?? JSON.stringify(resource)}`;
+          const name = /:parameter\/serverless-openclaw\/ServerlessOpenClaw\/([a-z/*-]+)"/.exec(JSON.stringify(resource));
+          return `${id.replace(/[0-9A-F]{8}$/, '')} ${name?.[1] ?? JSON.stringify(resource)} ${list(statement.Action).sort().join(',')}`;
         }),
       )
       .sort();
+    const read = 'ssm:DescribeParameters,ssm:GetParameter,ssm:GetParameterHistory,ssm:GetParameters';
     assert.deepEqual(reads, [
-      'AgentRoleDefaultPolicy anthropic-api-key',
-      'AgentRoleDefaultPolicy telegram-bot-token',
-      'TelegramWebhookRoleDefaultPolicy telegram-bot-token',
-      'TelegramWebhookRoleDefaultPolicy telegram-webhook-secret',
+      `AgentRoleDefaultPolicy anthropic-api-key ${read}`,
+      `AgentRoleDefaultPolicy telegram-bot-token ${read}`,
+      // Users' own keys: the agent decrypts them, http-api only writes and lists them.
+      'AgentRoleDefaultPolicy users/* ssm:GetParameter',
+      'GatewayHttpApiRoleDefaultPolicy users/* ssm:DeleteParameter,ssm:GetParametersByPath,ssm:PutParameter',
+      `TelegramWebhookRoleDefaultPolicy telegram-bot-token ${read}`,
+      `TelegramWebhookRoleDefaultPolicy telegram-webhook-secret ${read}`,
     ]);
+  });
+
+  it('lets only the agent call Bedrock models', () => {
+    const callers = all
+      .filter(({ statement }) => list(statement.Action).some((action) => action.startsWith('bedrock:')))
+      .map(({ id, statement }) => `${id.replace(/[0-9A-F]{8}$/, '')} ${list(statement.Action).sort().join(',')}`);
+    assert.deepEqual(callers, ['AgentRoleDefaultPolicy bedrock:InvokeModel,bedrock:InvokeModelWithResponseStream']);
   });
 
   it('lets only the functions that push post to WebSocket connections', () => {

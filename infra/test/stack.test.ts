@@ -120,10 +120,10 @@ describe('auth', () => {
     });
   });
 
-  it('gives the web app a public client with SRP sign-in and refresh tokens', () => {
+  it('gives the web app a public client with SRP sign-in and refresh tokens only (no password sent)', () => {
     template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
       GenerateSecret: false,
-      ExplicitAuthFlows: Match.arrayWith(['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH']),
+      ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
       PreventUserExistenceErrors: 'ENABLED',
     });
   });

@@ -19,8 +19,8 @@ function session(withMfa: boolean): AuthSession {
 }
 
 describe('SettingsPage', () => {
-  it('shows the two-factor section only for a session with MFA controls', () => {
-    expect(renderToStaticMarkup(<SettingsPage api={api} session={session(true)} />)).toContain('Two-factor sign-in');
-    expect(renderToStaticMarkup(<SettingsPage api={api} session={session(false)} />)).not.toContain('Two-factor');
+  it('shows the two-step sign-in section only for a session with MFA controls', () => {
+    expect(renderToStaticMarkup(<SettingsPage api={api} session={session(true)} />)).toContain('data-testid="mfa-settings"');
+    expect(renderToStaticMarkup(<SettingsPage api={api} session={session(false)} />)).not.toContain('mfa-settings');
   });
 });

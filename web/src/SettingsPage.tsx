@@ -1,5 +1,5 @@
 // The settings page (`#settings`): which provider and model the agent uses, the API keys (write-only), the
-// linked Telegram accounts, and two-factor sign-in where the session has it (AWS).
+// linked Telegram accounts, and two-step sign-in where the session has it (AWS).
 
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { Api } from './api';
@@ -65,10 +65,10 @@ export function SettingsPage({ api, session }: { api: Api; session: AuthSession 
           </>
         )}
         {session.mfa !== null && (
-          <section className="settings-section" aria-labelledby="mfa-heading">
-            <h3 id="mfa-heading">Two-factor sign-in</h3>
+          // A section with its own heading.
+          <div className="settings-section">
             <MfaSettings mfa={session.mfa} />
-          </section>
+          </div>
         )}
       </div>
     </div>

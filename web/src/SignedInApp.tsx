@@ -103,9 +103,14 @@ export function SignedInApp({ config, session }: { config: RuntimeConfig; sessio
               Back to chat
             </a>
           )}
+          {session.userName !== null && (
+            <span className="user-name" title={session.userName}>
+              {session.userName}
+            </span>
+          )}
           {session.signOut !== null && (
             <button type="button" className="link-button" onClick={session.signOut} data-testid="sign-out">
-              Sign out{session.userName !== null ? ` ${session.userName}` : ''}
+              Sign out
             </button>
           )}
         </div>

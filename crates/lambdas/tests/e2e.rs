@@ -522,3 +522,71 @@ async fn a_telegram_message_goes_through_the_webhook_and_the_agent_replies_in_th
     );
     assert_eq!(reply.parse_mode.as_deref(), Some("HTML"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_and_key_chosen_in_the_settings_are_used_by_the_agent_function() {
+    let world = World::create().await;
+    let (connect, message, agent, http) = (
+        world.function(WS_CONNECT).await,
+        world.function(WS_MESSAGE).await,
+        world.function(AGENT).await,
+        world.function(HTTP_API).await,
+    );
+    let (sub, token) = world.user("carol").await;
+    let chosen = serde_json::json!({
+        "model": {"provider": "openai-compatible", "model": "aws-model-b", "baseUrl": world.fake.openai_base_url()},
+        "apiKeys": {"openai-compatible": "sk-carol-own-key"},
+    })
+    .to_string();
+    let saved = http
+        .invoke(
+            fixtures::http_v2("PUT", "/api/settings", &[], Some(&chosen), &sub),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(saved["statusCode"], 200, "{saved}");
+    let body = saved["body"].as_str().unwrap();
+    assert!(!body.contains("sk-carol-own-key"), "{body}");
+    let view: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(view["model"]["model"], "aws-model-b");
+    assert_eq!(view["apiKeys"]["openai-compatible"], true);
+    assert_eq!(view["defaultModel"], "fake-model");
+    // The key is a SecureString under the user's folder of the stack's path.
+    let parameter = aws_sdk_ssm::Client::new(&world.sdk)
+        .get_parameter()
+        .name(format!(
+            "/{}/users/{sub}/api-keys/openai-compatible",
+            world.bucket
+        ))
+        .send()
+        .await
+        .expect("the key is stored in SSM")
+        .parameter
+        .unwrap();
+    assert_eq!(
+        parameter.r#type,
+        Some(aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+
+    let connected = connect
+        .invoke(
+            fixtures::ws_connect("conn-C1=", Some(&token)),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(connected["statusCode"], 200);
+    let sent = message
+        .invoke(
+            fixtures::ws_message("conn-C1=", &send_frame("default", "c1", "which model?")),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(sent["statusCode"], 200);
+    let batch = world.deliver(&agent, 1).await;
+    assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
+    assert_eq!(frames_of(&world.recorder, "conn-C1=", "message").len(), 1);
+    let requests = world.fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].body["model"], "aws-model-b");
+    assert_eq!(requests[0].api_key(), Some("sk-carol-own-key"));
+}

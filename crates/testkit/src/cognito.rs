@@ -11,6 +11,9 @@
 //!   `moto/cognitoidp/resources/jwks-private.json`. [`moto_signing_key_der`] is that key, so tests can
 //!   forge tokens (expired, wrong claims) that verify against moto's real JWKS.
 //!
+//! - TOTP codes are checked (against the one key moto hands out) only because the launcher sets
+//!   `MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP` ([`crate::moto`]).
+//!
 //! Helpers panic with a message on failure: they are test set-up, not code under test.
 
 use serde_json::{Value, json};
@@ -30,7 +33,7 @@ pub fn moto_signing_key_der() -> Vec<u8> {
         .expect("the key fixture is hex")
 }
 
-/// A user pool with one app client that allows `ADMIN_USER_PASSWORD_AUTH`.
+/// A user pool with one app client that allows `ADMIN_USER_PASSWORD_AUTH`; more clients on request.
 pub struct CognitoPool {
     endpoint: String,
     http: reqwest::Client,
@@ -68,17 +71,43 @@ impl CognitoPool {
 
     /// Creates another app client of this pool (a different audience) and returns its id.
     pub async fn add_client(&self) -> String {
+        self.create_client(&["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+            .await
+    }
+
+    /// Creates an app client like the deployment's web client (`infra/lib/auth.ts`): SRP sign-in and
+    /// refresh tokens only. Returns its id.
+    pub async fn add_web_client(&self) -> String {
+        self.create_client(&["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+            .await
+    }
+
+    async fn create_client(&self, auth_flows: &[&str]) -> String {
         let client = self
             .call(
                 "CreateUserPoolClient",
                 json!({
                     "UserPoolId": self.pool_id,
                     "ClientName": unique_name("client"),
-                    "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                    "ExplicitAuthFlows": auth_flows,
                 }),
             )
             .await;
         string_at(&client, "/UserPoolClient/ClientId")
+    }
+
+    /// Makes TOTP MFA required in this pool: a user without an authenticator enrols one at sign-in
+    /// (the `MFA_SETUP` challenge).
+    pub async fn require_totp(&self) {
+        self.call(
+            "SetUserPoolMfaConfig",
+            json!({
+                "UserPoolId": self.pool_id,
+                "SoftwareTokenMfaConfiguration": { "Enabled": true },
+                "MfaConfiguration": "ON",
+            }),
+        )
+        .await;
     }
 
     /// Where moto serves this pool's JWKS.
@@ -120,6 +149,21 @@ impl CognitoPool {
             .and_then(|a| a["Value"].as_str())
             .unwrap_or_else(|| panic!("AdminCreateUser returned no sub: {user}"))
             .to_owned()
+    }
+
+    /// Creates a user as an invitation does: with a temporary password, so the first sign-in asks for
+    /// a new one (`NEW_PASSWORD_REQUIRED`).
+    pub async fn invite_user(&self, username: &str, temporary_password: &str) {
+        self.call(
+            "AdminCreateUser",
+            json!({
+                "UserPoolId": self.pool_id,
+                "Username": username,
+                "TemporaryPassword": temporary_password,
+                "MessageAction": "SUPPRESS",
+            }),
+        )
+        .await;
     }
 
     /// Signs `username` in through the pool's own app client and returns the ID token.

@@ -80,6 +80,8 @@ impl Moto {
             .args(["-c", script])
             .arg(&binary)
             .arg(port.to_string())
+            // Cognito checks TOTP codes; moto does only when told to.
+            .env("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

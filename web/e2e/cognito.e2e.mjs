@@ -1,0 +1,363 @@
+// The AWS sign-in (web/src/auth) in a real browser against moto's Cognito. The page is the built
+// web/dist, served by this script with a config.json naming the pool; the browser's calls to
+// https://cognito-idp.<region>.amazonaws.com/ are handed to moto (Playwright routing), so the page runs
+// unchanged. The chat behind the sign-in has no server here: its REST call is answered only for a valid
+// ID token of the pool (an empty conversation), and the WebSocket is refused.
+//
+// Run by crates/testkit/tests/web_cognito.rs, which creates the pools and users and passes them in
+// SERVERLESS_OPENCLAW_MOTO_COGNITO. Optional: CHROMIUM_PATH (default /usr/bin/chromium),
+// SERVERLESS_OPENCLAW_E2E_SCREENSHOT (a .png path, written on failure).
+// Prints `1 passed, 0 failed` and exits 0 on success; `0 passed, 1 failed` and exits 1 otherwise.
+
+import { createHmac } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const WHOLE_TEST_TIMEOUT_MS = 180_000;
+const STEP_TIMEOUT_MS = 15_000;
+const SESSION_KEY = 'serverless-openclaw.session';
+const NEW_PASSWORD = 'Browser-Reset-9!';
+
+const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const screenshotPath = process.env.SERVERLESS_OPENCLAW_E2E_SCREENSHOT;
+const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+
+const started = Date.now();
+const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+const step = (text) => console.log(`ok - ${text} (${seconds()})`);
+
+class E2eFailure extends Error {}
+const fail = (message) => {
+  throw new E2eFailure(message);
+};
+
+const raw = process.env.SERVERLESS_OPENCLAW_MOTO_COGNITO;
+if (!raw) fail('SERVERLESS_OPENCLAW_MOTO_COGNITO is not set: run this through crates/testkit/tests/web_cognito.rs');
+/**
+ * endpoint, region, password; userPoolId, clientId, user (resets, signs in, MFA), invitedUser; mfaPoolId,
+ * mfaClientId, mfaUser (enrols at sign-in). The same fixture as src/auth/cognito.moto.test.ts, on pools of its own.
+ */
+const env = JSON.parse(raw);
+
+function claims(jwt) {
+  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
+}
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s), taken early enough in its step for moto, which checks only the current one. */
+async function currentCode(secret) {
+  const left = 30_000 - (Date.now() % 30_000);
+  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 100));
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const key = [];
+  let bits = 0;
+  let value = 0;
+  for (const char of secret.toUpperCase().replace(/[\s=]/g, '')) {
+    value = ((value << 5) | alphabet.indexOf(char)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      key.push((value >> bits) & 0xff);
+    }
+  }
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000)));
+  const mac = createHmac('sha1', Buffer.from(key)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+/** A Cognito call straight to moto, for what the test does behind the page's back. */
+async function cognito(target, body) {
+  const response = await fetch(env.endpoint, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': `AWSCognitoIdentityProviderService.${target}` },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) fail(`${target}: ${response.status} ${text}`);
+  return text === '' ? {} : JSON.parse(text);
+}
+
+/** The page: web/dist, config.json for the pool in `pool`, and a REST route that checks the bearer token. */
+async function servePage(pool) {
+  const bearers = [];
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
+  const server = createServer(async (request, response) => {
+    const url = new URL(request.url, 'http://localhost');
+    if (url.pathname === '/config.json') {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          version: 1,
+          apiUrl: `http://127.0.0.1:${server.address().port}`,
+          websocketUrl: '/ws',
+          auth: { kind: 'cognito', region: env.region, userPoolId: pool.userPoolId, userPoolClientId: pool.clientId },
+        }),
+      );
+      return;
+    }
+    if (url.pathname.startsWith('/api/')) {
+      const token = (request.headers.authorization ?? '').replace(/^Bearer /, '');
+      let valid = false;
+      try {
+        const c = claims(token);
+        valid = c.token_use === 'id' && String(c.iss).endsWith(`/${pool.userPoolId}`) && c.exp * 1000 > Date.now();
+      } catch {
+        valid = false;
+      }
+      bearers.push(token);
+      response.writeHead(valid ? 404 : 401, { 'Content-Type': 'application/json' });
+      response.end(JSON.stringify({ error: valid ? { code: 'not_found', message: 'no conversation' } : { code: 'unauthorized', message: 'no' } }));
+      return;
+    }
+    const file = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
+    try {
+      const body = await readFile(join(dist, file));
+      response.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream' });
+      response.end(body);
+    } catch {
+      response.writeHead(404);
+      response.end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, bearers, url: `http://127.0.0.1:${server.address().port}/` };
+}
+
+async function stored(page) {
+  return page.evaluate((key) => JSON.parse(sessionStorage.getItem(key) ?? 'null'), SESSION_KEY);
+}
+
+async function signInStep(page, expected) {
+  await page
+    .locator(`[data-testid="sign-in"][data-step="${expected}"]`)
+    .waitFor({ timeout: STEP_TIMEOUT_MS })
+    .catch(async () => {
+      const shown = await page.getByTestId('sign-in').getAttribute('data-step', { timeout: 1_000 }).catch(() => 'no sign-in form');
+      fail(`expected the sign-in step ${expected}, the page shows ${shown}`);
+    });
+  return page.getByTestId('sign-in');
+}
+
+async function chatShown(page, what) {
+  await page.getByTestId('message-list').waitFor({ timeout: STEP_TIMEOUT_MS }).catch(() => fail(`${what}: the chat page did not appear`));
+}
+
+async function focusedLabel(page) {
+  return page.evaluate(() => document.activeElement?.closest('label')?.textContent?.trim() ?? document.activeElement?.tagName);
+}
+
+async function run(page, site, confirmationCodes) {
+  await page.goto(site.url);
+  let form = await signInStep(page, 'credentials');
+  if ((await focusedLabel(page)) !== 'Email') fail(`the email field should have focus, not ${await focusedLabel(page)}`);
+  step('the sign-in form, focus on the email');
+
+  // Forgot password: a code by "email" (moto hands it back in a header), then the code and a new password.
+  await page.getByTestId('forgot-password').click();
+  const reset = page.getByTestId('password-reset');
+  await reset.getByLabel('Email').fill(env.user);
+  await reset.getByRole('button', { name: 'Email me a code' }).click();
+  await page.locator('[data-testid="password-reset"][data-step="confirm"]').waitFor({ timeout: STEP_TIMEOUT_MS });
+  const code = confirmationCodes.at(-1);
+  if (!code) fail('moto did not hand out a confirmation code');
+  await reset.getByLabel('Code from the email').fill('moto-confirmation-code:000000');
+  await reset.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+  await reset.getByLabel('Repeat the new password').fill(NEW_PASSWORD);
+  await reset.getByRole('button', { name: 'Change password' }).click();
+  const resetError = await page.getByTestId('reset-error').textContent({ timeout: STEP_TIMEOUT_MS });
+  if (!resetError.includes('expired')) fail(`a wrong code should be refused, the page says: ${resetError}`);
+  await reset.getByLabel('Code from the email').fill(code);
+  await reset.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+  await reset.getByLabel('Repeat the new password').fill(NEW_PASSWORD);
+  await reset.getByRole('button', { name: 'Change password' }).click();
+  form = await signInStep(page, 'credentials');
+  const notice = await page.getByTestId('sign-in-notice').textContent();
+  if (!notice.includes('password has been changed')) fail(`no notice after the reset: ${notice}`);
+  if ((await form.getByLabel('Email').inputValue()) !== env.user) fail('the email is not filled in after the reset');
+  if ((await focusedLabel(page)) !== 'Password') fail(`the password field should have focus, not ${await focusedLabel(page)}`);
+  step('password reset: a wrong code refused, the right one sets the new password');
+
+  await form.getByLabel('Password').fill(NEW_PASSWORD);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await chatShown(page, 'signing in with the new password');
+  const first = await stored(page);
+  if (claims(first.tokens.idToken).token_use !== 'id' || !first.tokens.refreshToken) fail('the tokens are not kept');
+  step('signed in by SRP with the new password; the tokens are in sessionStorage');
+
+  await page.reload();
+  await chatShown(page, 'reloading');
+  step('a reload keeps the session');
+
+  // Tokens about to expire when the page opens: it renews them before showing the app.
+  await page.evaluate(
+    ([key, session]) => sessionStorage.setItem(key, JSON.stringify(session)),
+    [SESSION_KEY, { ...first, tokens: { ...first.tokens, expiresAt: Date.now() + 60_000 } }],
+  );
+  const bearersBefore = site.bearers.length;
+  await page.reload();
+  await chatShown(page, 'reloading with tokens about to expire');
+  const renewed = await stored(page);
+  if (renewed.tokens.idToken === first.tokens.idToken) fail('the ID token was not renewed');
+  if (renewed.tokens.expiresAt < Date.now() + 30 * 60_000) fail('the renewed tokens do not last');
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  while (!site.bearers.slice(bearersBefore).includes(renewed.tokens.idToken)) {
+    if (Date.now() > deadline) fail('the chat did not use the renewed ID token');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  step('tokens about to expire are renewed (REFRESH_TOKEN_AUTH) before the app starts, and the app uses the new ID token');
+
+  // Two-step sign-in turned on (as the settings page does), then a sign-in asks for the code.
+  const { SecretCode: secret } = await cognito('AssociateSoftwareToken', { AccessToken: renewed.tokens.accessToken });
+  await cognito('VerifySoftwareToken', { AccessToken: renewed.tokens.accessToken, UserCode: await currentCode(secret) });
+  await cognito('SetUserMFAPreference', {
+    AccessToken: renewed.tokens.accessToken,
+    SoftwareTokenMfaSettings: { Enabled: true, PreferredMfa: true },
+  });
+  await page.evaluate((key) => sessionStorage.removeItem(key), SESSION_KEY);
+  await page.reload();
+  form = await signInStep(page, 'credentials');
+  await form.getByLabel('Email').fill(env.user);
+  await form.getByLabel('Password').fill(NEW_PASSWORD);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  form = await signInStep(page, 'mfaCode');
+  const codeField = form.getByLabel('Code from the app');
+  if ((await codeField.getAttribute('autocomplete')) !== 'one-time-code' || (await codeField.getAttribute('inputmode')) !== 'numeric') {
+    fail('the code field is not marked as a one-time code');
+  }
+  if ((await focusedLabel(page)) !== 'Code from the app') fail(`the code field should have focus, not ${await focusedLabel(page)}`);
+  const right = await currentCode(secret);
+  await codeField.fill(right === '000000' ? '111111' : '000000');
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  const mfaError = await page.getByTestId('sign-in-error').textContent({ timeout: STEP_TIMEOUT_MS });
+  if (!mfaError.includes('code is not right')) fail(`a wrong code should be refused, the page says: ${mfaError}`);
+  await signInStep(page, 'mfaCode');
+  await codeField.fill(await currentCode(secret));
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await chatShown(page, 'answering the MFA challenge');
+  step('with MFA on, sign-in asks for the code: a wrong one refused (same step), the right one signs in');
+
+  // Signed out elsewhere: the refresh token is revoked, and the next renewal ends the session.
+  const mfaSession = await stored(page);
+  await cognito('GlobalSignOut', { AccessToken: mfaSession.tokens.accessToken });
+  await page.evaluate(
+    ([key, session]) => sessionStorage.setItem(key, JSON.stringify(session)),
+    [SESSION_KEY, { ...mfaSession, tokens: { ...mfaSession.tokens, expiresAt: Date.now() + 60_000 } }],
+  );
+  await page.reload();
+  await signInStep(page, 'credentials');
+  const ended = await page.getByTestId('sign-in-notice').textContent();
+  if (ended !== 'Your session has ended. Sign in again.') fail(`expected the session-ended notice, got: ${ended}`);
+  if ((await stored(page)) !== null) fail('the ended session is still stored');
+  step('a revoked refresh token ends the session with "Your session has ended. Sign in again."');
+
+  // A pool that requires MFA: a user without an authenticator enrols one during sign-in.
+  site.pool.userPoolId = env.mfaPoolId;
+  site.pool.clientId = env.mfaClientId;
+  await page.reload();
+  form = await signInStep(page, 'credentials');
+  await form.getByLabel('Email').fill(env.mfaUser);
+  await form.getByLabel('Password').fill(env.password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  form = await signInStep(page, 'mfaSetup');
+  const qr = page.getByRole('img', { name: 'QR code to add this account to an authenticator app' });
+  const modules = await qr.locator('path').getAttribute('d');
+  if (!modules || modules.split('h1v1h-1z').length < 100) fail('the QR code has no modules');
+  const focusedHeading = await page.evaluate(() => document.activeElement?.tagName);
+  if (focusedHeading !== 'H1') fail(`the heading should have focus when enrolment starts, not ${focusedHeading}`);
+  const key = (await page.getByTestId('authenticator-key').textContent()).replace(/\s/g, '');
+  await form.getByLabel('Code from the app').fill(await currentCode(key));
+  await page.getByRole('button', { name: 'Turn on and sign in' }).click();
+  await chatShown(page, 'enrolling at sign-in');
+  const enrolled = await stored(page);
+  if (!String(claims(enrolled.tokens.idToken).iss).endsWith(`/${env.mfaPoolId}`)) fail('signed in to the wrong pool');
+  step('MFA set-up at sign-in: QR code and key shown, the first code signs in');
+
+  // The first sign-in of an invited user: the temporary password, then their own.
+  await page.evaluate((key) => sessionStorage.removeItem(key), SESSION_KEY);
+  site.pool.userPoolId = env.userPoolId;
+  site.pool.clientId = env.clientId;
+  await page.reload();
+  form = await signInStep(page, 'credentials');
+  await form.getByLabel('Email').fill(env.invitedUser);
+  await form.getByLabel('Password').fill(env.password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  form = await signInStep(page, 'newPassword');
+  if ((await form.getByLabel('New password').getAttribute('autocomplete')) !== 'new-password') fail('the new password field is not marked new-password');
+  await form.getByLabel('New password').fill('Invited-Own-9!x');
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await chatShown(page, 'choosing a new password');
+  step('an invited user replaces the temporary password at the first sign-in');
+}
+
+async function main() {
+  if (!existsSync(join(dist, 'index.html'))) fail('web/dist is missing: run `make web`');
+  if (!existsSync(executablePath)) fail(`no Chromium at ${executablePath}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
+  const pool = { userPoolId: env.userPoolId, clientId: env.clientId };
+  const site = { ...(await servePage(pool)), pool };
+  const userDataDir = await mkdtemp(join(tmpdir(), 'openclaw-cognito-e2e-'));
+  const pageErrors = [];
+  const confirmationCodes = [];
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath,
+      headless: true,
+      viewport: { width: 960, height: 900 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    // The page calls Cognito's real endpoint; moto answers instead.
+    await context.route(`https://cognito-idp.${env.region}.amazonaws.com/**`, async (route) => {
+      const response = await route.fetch({ url: env.endpoint });
+      const code = response.headers()['x-moto-forgot-password-confirmation-code'];
+      if (code) confirmationCodes.push(code);
+      await route.fulfill({ response, headers: { ...response.headers(), 'access-control-allow-origin': '*' } });
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    try {
+      await run(page, site, confirmationCodes);
+    } catch (error) {
+      if (screenshotPath) await page.screenshot({ path: screenshotPath, fullPage: true }).catch(() => {});
+      throw error;
+    }
+    if (pageErrors.length > 0) fail(`the page threw: ${pageErrors.join('; ')}`);
+  } finally {
+    await context?.close().catch(() => {});
+    site.server.close();
+    await rm(userDataDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+const watchdog = setTimeout(() => {
+  console.log(`not ok - cognito e2e: gave up after ${WHOLE_TEST_TIMEOUT_MS / 1000} s`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}, WHOLE_TEST_TIMEOUT_MS);
+
+try {
+  await main();
+  clearTimeout(watchdog);
+  console.log(`ok - cognito e2e (${seconds()})`);
+  console.log('1 passed, 0 failed');
+} catch (error) {
+  clearTimeout(watchdog);
+  const message = error instanceof E2eFailure ? error.message : (error?.stack ?? String(error));
+  console.log(`not ok - cognito e2e: ${message}`);
+  console.log('0 passed, 1 failed');
+  process.exitCode = 1;
+}

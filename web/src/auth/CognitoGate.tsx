@@ -1,0 +1,477 @@
+// AWS: the sign-in to the deployment's Cognito user pool in front of the app. Signed out, it shows the
+// sign-in form (email and password, then whatever the pool asks: a new password, the authenticator code,
+// or enrolling an authenticator) and the password reset. Signed in, it renders its child with an
+// AuthSession whose token a CognitoSession keeps fresh.
+//
+// The tokens live in sessionStorage: they survive a reload but not the tab, and another site cannot read
+// them. Like every token a page holds, they are readable by script running in the page, which the
+// content security policy (infra/lib/web.ts) limits to the page's own files.
+
+import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import type { CognitoAuth, RuntimeConfig } from '../runtimeConfig';
+import { cognitoApi, type Challenge, type CognitoApi, type SignInStep } from './cognito';
+import { CognitoSession, REFRESH_MARGIN_MS, type SignedIn } from './cognitoSession';
+import { NETWORK_ERROR, SESSION_ENDED } from './errors';
+import { AuthenticatorSetup } from './AuthenticatorSetup';
+import { otpauthUri } from './otpauth';
+import type { AuthSession } from './session';
+import './auth.css';
+
+const SESSION_KEY = 'serverless-openclaw.session';
+
+function isTokens(value: unknown): value is SignedIn['tokens'] {
+  if (typeof value !== 'object' || value === null) return false;
+  const { idToken, accessToken, refreshToken, expiresAt } = value as Record<string, unknown>;
+  return (
+    typeof idToken === 'string' && typeof accessToken === 'string' && typeof refreshToken === 'string' && typeof expiresAt === 'number'
+  );
+}
+
+/** The session kept by this tab, if any (expired tokens too: the refresh token may still renew them). */
+function storedSession(): SignedIn | null {
+  try {
+    const stored = JSON.parse(window.sessionStorage.getItem(SESSION_KEY) ?? 'null') as unknown;
+    if (typeof stored !== 'object' || stored === null) return null;
+    const { tokens, userName } = stored as Record<string, unknown>;
+    return isTokens(tokens) && typeof userName === 'string' ? { tokens, userName } : null;
+  } catch {
+    return null;
+  }
+}
+
+function storeSession(session: SignedIn | null): void {
+  try {
+    if (session === null) window.sessionStorage.removeItem(SESSION_KEY);
+    else window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  } catch {
+    // Storage can be disabled by the browser; the session then lives only as long as the page.
+  }
+}
+
+type Gate = { kind: 'signedOut'; notice: string | null } | { kind: 'signedIn'; signedIn: SignedIn; id: number };
+
+/**
+ * Signs the user in to `auth`'s user pool, then renders `children` with the session. `config` is the
+ * page's configuration; the gate itself needs only `auth` from it.
+ */
+export function CognitoGate({
+  auth,
+  children,
+}: {
+  config: RuntimeConfig;
+  auth: CognitoAuth;
+  children: (session: AuthSession) => ReactNode;
+}) {
+  const api = useMemo(() => cognitoApi(auth), [auth]);
+  const [gate, setGate] = useState<Gate>(() => {
+    const stored = storedSession();
+    return stored === null ? { kind: 'signedOut', notice: null } : { kind: 'signedIn', signedIn: stored, id: 0 };
+  });
+
+  if (gate.kind === 'signedOut') {
+    return (
+      <SignIn
+        api={api}
+        notice={gate.notice}
+        onSignedIn={(signedIn) => {
+          storeSession(signedIn);
+          setGate({ kind: 'signedIn', signedIn, id: Date.now() });
+        }}
+      />
+    );
+  }
+  return (
+    <SignedInApp
+      key={gate.id}
+      api={api}
+      signedIn={gate.signedIn}
+      onEnded={(notice) => {
+        storeSession(null);
+        setGate({ kind: 'signedOut', notice });
+      }}
+    >
+      {children}
+    </SignedInApp>
+  );
+}
+
+/** One sign-in's lifetime: its CognitoSession, and the app once the token is fresh. */
+function SignedInApp({
+  api,
+  signedIn,
+  onEnded,
+  children,
+}: {
+  api: CognitoApi;
+  signedIn: SignedIn;
+  onEnded: (notice: string) => void;
+  children: (session: AuthSession) => ReactNode;
+}) {
+  const [current, setCurrent] = useState(signedIn);
+  const [keeper] = useState(
+    () =>
+      new CognitoSession({
+        api,
+        signedIn,
+        onRenewed: (renewed) => {
+          storeSession(renewed);
+          setCurrent(renewed);
+        },
+        onEnded,
+      }),
+  );
+  // A session restored after a while away may hold tokens about to expire: renew before the app uses them.
+  const [ready, setReady] = useState(() => signedIn.tokens.expiresAt - Date.now() > REFRESH_MARGIN_MS);
+
+  useEffect(() => {
+    keeper.start();
+    return () => keeper.stop();
+  }, [keeper]);
+
+  useEffect(() => {
+    if (ready) return;
+    keeper.freshToken().then(
+      () => setReady(true),
+      (error: unknown) => keeper.end(error instanceof Error ? error.message : SESSION_ENDED),
+    );
+  }, [keeper, ready]);
+
+  const session = useMemo<AuthSession>(
+    () => ({
+      token: current.tokens.idToken,
+      freshToken: keeper.freshToken,
+      refused: keeper.refused,
+      signOut: keeper.signOut,
+      mfa: keeper.mfa,
+      userName: current.userName,
+    }),
+    [keeper, current],
+  );
+
+  if (!ready) {
+    return (
+      <div className="auth-page">
+        <p className="auth-card" role="status">
+          Signing in…
+        </p>
+      </div>
+    );
+  }
+  return <>{children(session)}</>;
+}
+
+type Form =
+  | { kind: 'credentials' }
+  | { kind: 'newPassword'; challenge: Challenge }
+  | { kind: 'mfaCode'; challenge: Challenge }
+  | { kind: 'mfaSetup'; challenge: Challenge; secret: string }
+  | { kind: 'reset' };
+
+/** Errors after which the same step can be answered again; any other error starts the sign-in over. */
+const RETRY_SAME_STEP = new Set([
+  'CodeMismatchException',
+  'EnableSoftwareTokenMFAException',
+  'ExpiredCodeException',
+  'InvalidPasswordException',
+  NETWORK_ERROR,
+  'TooManyRequestsException',
+  'LimitExceededException',
+]);
+
+const PASSWORD_RULES = '12 or more characters, with upper and lower case letters, a digit and a symbol.';
+
+function SignIn({ api, notice, onSignedIn }: { api: CognitoApi; notice: string | null; onSignedIn: (signedIn: SignedIn) => void }) {
+  const [form, setForm] = useState<Form>({ kind: 'credentials' });
+  const [email, setEmail] = useState('');
+  const [secret, setSecret] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [info, setInfo] = useState<string | null>(notice);
+  const [busy, setBusy] = useState(false);
+
+  // Enrolling starts with reading and scanning, not typing: focus goes to the heading, not the code field.
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (form.kind === 'mfaSetup') heading.current?.focus();
+  }, [form.kind]);
+
+  if (form.kind === 'reset') {
+    return (
+      <PasswordReset
+        api={api}
+        initialEmail={email}
+        onDone={(doneEmail, message) => {
+          setEmail(doneEmail);
+          setInfo(message);
+          setError(null);
+          setForm({ kind: 'credentials' });
+        }}
+        onCancel={() => setForm({ kind: 'credentials' })}
+      />
+    );
+  }
+
+  const apply = (step: SignInStep) => {
+    switch (step.kind) {
+      case 'signedIn':
+        onSignedIn({ tokens: step.tokens, userName: email.trim() });
+        return;
+      case 'newPasswordRequired':
+        setForm({ kind: 'newPassword', challenge: step.challenge });
+        return;
+      case 'mfaRequired':
+        setForm({ kind: 'mfaCode', challenge: step.challenge });
+        return;
+      case 'mfaSetup':
+        setForm({ kind: 'mfaSetup', challenge: step.challenge, secret: step.secret });
+        return;
+      case 'failed':
+        setError(step.message);
+        if (form.kind !== 'credentials' && !RETRY_SAME_STEP.has(step.error)) setForm({ kind: 'credentials' });
+    }
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    setInfo(null);
+    const answer = secret.trim();
+    const step =
+      form.kind === 'newPassword'
+        ? await api.setNewPassword(form.challenge, secret)
+        : form.kind === 'mfaCode'
+          ? await api.answerMfa(form.challenge, answer)
+          : form.kind === 'mfaSetup'
+            ? await api.finishMfaSetup(form.challenge, answer)
+            : await api.signIn(email.trim(), secret);
+    setBusy(false);
+    setSecret('');
+    apply(step);
+  };
+
+  const startOver = () => {
+    setError(null);
+    setSecret('');
+    setForm({ kind: 'credentials' });
+  };
+
+  const code = form.kind === 'mfaCode' || form.kind === 'mfaSetup';
+  return (
+    <div className="auth-page">
+      {/* The key remounts the form on each step, so autoFocus moves focus to the step's field. */}
+      <form key={form.kind} className="auth-card" data-testid="sign-in" data-step={form.kind} onSubmit={(event) => void submit(event)}>
+        <h1 ref={heading} tabIndex={-1}>
+          {form.kind === 'mfaSetup' ? 'Set up two-step sign-in' : 'Sign in'}
+        </h1>
+        {info !== null && (
+          <p className="auth-notice" role="status" data-testid="sign-in-notice">
+            {info}
+          </p>
+        )}
+        {error !== null && (
+          <p className="auth-error" role="alert" data-testid="sign-in-error">
+            {error}
+          </p>
+        )}
+        {form.kind === 'newPassword' && <p>Choose your own password to replace the temporary one: {PASSWORD_RULES}</p>}
+        {form.kind === 'mfaCode' && <p>Enter the 6-digit code from your authenticator app.</p>}
+        {form.kind === 'mfaSetup' && <AuthenticatorSetup otpauthUri={otpauthUri(email.trim(), form.secret)} secret={form.secret} />}
+        <label className="auth-field">
+          Email
+          <input
+            type="email"
+            autoComplete="username"
+            required
+            autoFocus={form.kind === 'credentials' && email === ''}
+            value={email}
+            readOnly={form.kind !== 'credentials'}
+            onChange={(event) => setEmail(event.target.value)}
+          />
+        </label>
+        {code ? (
+          <label className="auth-field">
+            Code from the app
+            <input
+              type="text"
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              pattern="[0-9]{6}"
+              maxLength={6}
+              required
+              autoFocus={form.kind === 'mfaCode'}
+              value={secret}
+              data-testid="sign-in-code"
+              onChange={(event) => setSecret(event.target.value)}
+            />
+          </label>
+        ) : (
+          <label className="auth-field">
+            {form.kind === 'newPassword' ? 'New password' : 'Password'}
+            <input
+              type="password"
+              autoComplete={form.kind === 'newPassword' ? 'new-password' : 'current-password'}
+              required
+              autoFocus={form.kind === 'newPassword' || email !== ''}
+              value={secret}
+              data-testid="sign-in-password"
+              onChange={(event) => setSecret(event.target.value)}
+            />
+          </label>
+        )}
+        <button type="submit" className="auth-button" disabled={busy}>
+          {busy ? 'Signing in…' : form.kind === 'mfaSetup' ? 'Turn on and sign in' : 'Sign in'}
+        </button>
+        {form.kind === 'credentials' ? (
+          <button type="button" className="auth-link" data-testid="forgot-password" onClick={() => setForm({ kind: 'reset' })}>
+            Forgot password?
+          </button>
+        ) : (
+          <button type="button" className="auth-link" onClick={startOver}>
+            Start over
+          </button>
+        )}
+      </form>
+    </div>
+  );
+}
+
+const RESET_SENT = 'If an account uses this email, a code is on its way to it. It is valid for one hour.';
+const RESET_DONE = 'Your password has been changed. Sign in with the new one.';
+
+/** "Forgot password?": a code by email, then the code and a new password. */
+function PasswordReset({
+  api,
+  initialEmail,
+  onDone,
+  onCancel,
+}: {
+  api: CognitoApi;
+  initialEmail: string;
+  onDone: (email: string, notice: string) => void;
+  onCancel: () => void;
+}) {
+  const [stage, setStage] = useState<'request' | 'confirm'>('request');
+  const [email, setEmail] = useState(initialEmail);
+  const [code, setCode] = useState('');
+  const [password, setPassword] = useState('');
+  const [repeat, setRepeat] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [info, setInfo] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const sendCode = async () => {
+    setBusy(true);
+    setError(null);
+    const step = await api.forgotPassword(email.trim());
+    setBusy(false);
+    if (step.kind === 'failed') {
+      setError(step.message);
+      return;
+    }
+    setInfo(RESET_SENT);
+    setStage('confirm');
+  };
+
+  const confirm = async () => {
+    if (password !== repeat) {
+      setError('The two passwords are not the same.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    const step = await api.confirmForgotPassword(email.trim(), code.trim(), password);
+    setBusy(false);
+    if (step.kind === 'failed') {
+      setError(step.message);
+      return;
+    }
+    onDone(email.trim(), RESET_DONE);
+  };
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    void (stage === 'request' ? sendCode() : confirm());
+  };
+
+  return (
+    <div className="auth-page">
+      <form key={stage} className="auth-card" data-testid="password-reset" data-step={stage} onSubmit={submit}>
+        <h1>Reset your password</h1>
+        {info !== null && (
+          <p className="auth-notice" role="status">
+            {info}
+          </p>
+        )}
+        {error !== null && (
+          <p className="auth-error" role="alert" data-testid="reset-error">
+            {error}
+          </p>
+        )}
+        {stage === 'request' && <p>We will email you a code to choose a new password.</p>}
+        <label className="auth-field">
+          Email
+          <input
+            type="email"
+            autoComplete="username"
+            required
+            autoFocus={stage === 'request'}
+            readOnly={stage === 'confirm'}
+            value={email}
+            onChange={(event) => setEmail(event.target.value)}
+          />
+        </label>
+        {stage === 'confirm' && (
+          <>
+            <label className="auth-field">
+              Code from the email
+              <input
+                type="text"
+                inputMode="numeric"
+                autoComplete="one-time-code"
+                required
+                autoFocus
+                value={code}
+                onChange={(event) => setCode(event.target.value)}
+              />
+            </label>
+            <label className="auth-field">
+              New password
+              <input
+                type="password"
+                autoComplete="new-password"
+                required
+                aria-describedby="auth-password-rules"
+                value={password}
+                onChange={(event) => setPassword(event.target.value)}
+              />
+            </label>
+            <p id="auth-password-rules" className="auth-hint">
+              {PASSWORD_RULES}
+            </p>
+            <label className="auth-field">
+              Repeat the new password
+              <input
+                type="password"
+                autoComplete="new-password"
+                required
+                value={repeat}
+                onChange={(event) => setRepeat(event.target.value)}
+              />
+            </label>
+          </>
+        )}
+        <button type="submit" className="auth-button" disabled={busy}>
+          {stage === 'request' ? 'Email me a code' : 'Change password'}
+        </button>
+        {stage === 'confirm' && (
+          <button type="button" className="auth-link" disabled={busy} onClick={() => void sendCode()}>
+            Send a new code
+          </button>
+        )}
+        <button type="button" className="auth-link" onClick={onCancel}>
+          Back to sign-in
+        </button>
+      </form>
+    </div>
+  );
+}
