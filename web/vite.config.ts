@@ -26,7 +26,7 @@ export default defineConfig(({ mode }) => {
       : {},
     test: {
       environment: 'node',
-      include: ['src/**/*.test.ts'],
+      include: ['src/**/*.test.{ts,tsx}'],
       // Tests against moto's Cognito run from cargo test with their fixture (vitest.moto.config.ts).
       exclude: [...configDefaults.exclude, 'src/**/*.moto.test.ts'],
     },

@@ -1,10 +1,23 @@
-// End-to-end test of the chat page in a real browser against a running server (the Rust test harness starts
-// one with a fake LLM). It assumes nothing about the reply text except that it is not empty.
+// End-to-end test of the web app in a real browser against a running server. crates/cli/tests/browser.rs
+// starts local mode with the real runner and a fake LLM, queues the fake's answers this script expects, and
+// checks afterwards what reached the fake. The scenarios run in order in one browser session:
 //
-//   SERVERLESS_OPENCLAW_E2E_URL=<page URL with ?token=...> node web/e2e/chat.e2e.mjs
+//   1. chat: a streamed markdown reply (a rust code block, HTML shown as text), Copy, tokens under the reply
+//   2. reload: the same conversation comes back from the history
+//   3. conversations: a second one, then back to the first with its history
+//   4. stop: a slow reply stopped with Stop, then Retry
+//   5. settings: an OpenAI-compatible provider (the fake's URL), model and API key; a turn with them
+//   6. rename and delete a conversation
+//   7. phone-sized screen (375×667): no horizontal scroll, the sidebar behind the menu button
 //
-// Optional: CHROMIUM_PATH (default /usr/bin/chromium), SERVERLESS_OPENCLAW_E2E_SCREENSHOT (a .png path).
-// Prints `1 passed, 0 failed` and exits 0 on success; `0 passed, 1 failed` and exits 1 otherwise.
+//   SERVERLESS_OPENCLAW_E2E_URL=<page URL with ?token=...>
+//   SERVERLESS_OPENCLAW_E2E_LLM_BASE_URL=<the fake LLM's OpenAI-compatible base URL>
+//   SERVERLESS_OPENCLAW_E2E_MODEL, SERVERLESS_OPENCLAW_E2E_API_KEY   (what the settings scenario enters)
+//   node web/e2e/chat.e2e.mjs
+//
+// Optional: CHROMIUM_PATH (default /usr/bin/chromium), SERVERLESS_OPENCLAW_E2E_SCREENSHOTS (a directory for
+// chat-code.png, sidebar.png, settings.png, phone-chat.png; on failure failure.png).
+// Prints `N passed, 0 failed` and exits 0 on success; exits 1 at the first failing scenario.
 
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -17,44 +30,57 @@ const CONNECT_TIMEOUT_MS = 20_000;
 const WHOLE_TEST_TIMEOUT_MS = 240_000;
 
 const pageUrl = process.env.SERVERLESS_OPENCLAW_E2E_URL;
+const llmBaseUrl = process.env.SERVERLESS_OPENCLAW_E2E_LLM_BASE_URL;
+const model = process.env.SERVERLESS_OPENCLAW_E2E_MODEL || 'e2e-model-b';
+const apiKey = process.env.SERVERLESS_OPENCLAW_E2E_API_KEY || 'sk-e2e-browser-key';
 const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const screenshotPath = process.env.SERVERLESS_OPENCLAW_E2E_SCREENSHOT;
+const screenshots = process.env.SERVERLESS_OPENCLAW_E2E_SCREENSHOTS;
 
 const started = Date.now();
 const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
-const step = (text) => console.log(`ok - ${text} (${seconds()})`);
+const step = (text) => console.log(`  ok - ${text} (${seconds()})`);
 /** The page URL and the socket URL carry the access token: keep it out of test logs. */
-const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…');
+const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…').replaceAll(apiKey, '<api key>');
 
 class E2eFailure extends Error {}
 const fail = (message) => {
   throw new E2eFailure(message);
 };
 
-/** Snapshot of the chat as the page shows it: one entry per bubble. */
+async function screenshot(page, name) {
+  if (!screenshots) return;
+  await page.screenshot({ path: join(screenshots, name), fullPage: false });
+  step(`screenshot ${name}`);
+}
+
+/** Snapshot of the chat as the page shows it: one entry per bubble (the text without code blocks' Copy bars). */
 async function bubbles(page) {
   return page.$$eval('[data-testid="message"]', (nodes) =>
-    nodes.map((node) => ({
-      role: node.getAttribute('data-role'),
-      state: node.getAttribute('data-state'),
-      text: node.querySelector('[data-testid="message-text"]')?.textContent ?? '',
-      meta: node.querySelector('[data-testid="message-meta"]')?.textContent ?? null,
-      code: node.querySelector('[data-testid="error-code"]')?.textContent ?? null,
-    })),
+    nodes.map((node) => {
+      const text = node.querySelector('[data-testid="message-text"]')?.cloneNode(true);
+      for (const bar of text?.querySelectorAll('.code-block-bar') ?? []) bar.remove();
+      return {
+        role: node.getAttribute('data-role'),
+        state: node.getAttribute('data-state'),
+        text: text?.textContent ?? '',
+        meta: node.querySelector('[data-testid="message-meta"]')?.textContent ?? null,
+        code: node.querySelector('[data-testid="error-code"]')?.textContent ?? null,
+      };
+    }),
   );
 }
 
 /**
- * Polls `check(bubbles)` until it returns a truthy value. An error bubble that was not there at `errorsBefore`
- * ends the wait at once with its text, which says more than a timeout would (e.g. no LLM provider configured).
+ * Polls `check(bubbles)` until it returns a truthy value. An error bubble beyond the `errorsAllowed` first
+ * ones ends the wait at once with its text, which says more than a timeout would.
  */
-async function waitForChat(page, description, timeoutMs, errorsBefore, check) {
+async function waitForChat(page, description, timeoutMs, check, errorsAllowed = 0) {
   const deadline = Date.now() + timeoutMs;
   let last = [];
   while (Date.now() < deadline) {
     last = await bubbles(page);
     const errors = last.filter((b) => b.role === 'error');
-    if (errors.length > errorsBefore) {
+    if (errors.length > errorsAllowed) {
       const e = errors[errors.length - 1];
       fail(`${description}: the page shows an error: ${e.text} (${e.code})`);
     }
@@ -68,17 +94,13 @@ async function waitForChat(page, description, timeoutMs, errorsBefore, check) {
 async function waitForConnected(page) {
   const notice = '[data-testid="auth-error"], [data-testid="no-token"]';
   try {
-    await page.waitForSelector(`[data-testid="connection-state"][data-state="open"], ${notice}`, {
-      timeout: CONNECT_TIMEOUT_MS,
-    });
+    await page.waitForSelector(`[data-testid="connection-state"][data-state="open"], ${notice}`, { timeout: CONNECT_TIMEOUT_MS });
     const shown = await page.$(notice);
     if (shown !== null) fail(`the page shows: ${(await shown.innerText()).replace(/\s+/g, ' ')}`);
     await page.waitForSelector('[data-testid="message-list"][data-history="loaded"]', { timeout: CONNECT_TIMEOUT_MS });
   } catch (error) {
     if (error instanceof E2eFailure) throw error;
-    const connection = await page
-      .$eval('[data-testid="connection-state"]', (n) => n.getAttribute('data-state'))
-      .catch(() => 'absent');
+    const connection = await page.$eval('[data-testid="connection-state"]', (n) => n.getAttribute('data-state')).catch(() => 'absent');
     const history = await page
       .$eval('[data-testid="message-list"]', (n) => `${n.getAttribute('data-history')}: ${n.textContent}`)
       .catch(() => 'absent');
@@ -86,8 +108,10 @@ async function waitForConnected(page) {
   }
 }
 
+const currentConversation = (page) => page.$eval('[data-testid="message-list"]', (n) => n.getAttribute('data-conversation-id'));
+
 /** Types a message (Shift+Enter between lines), sends it with Enter and waits for its bubble to be acked. */
-async function sendMessage(page, lines, errorsBefore) {
+async function sendMessage(page, lines, errorsAllowed = 0) {
   const input = page.locator('[data-testid="message-input"]');
   await input.click();
   for (const [i, line] of lines.entries()) {
@@ -96,94 +120,245 @@ async function sendMessage(page, lines, errorsBefore) {
   }
   await input.press('Enter');
   const text = lines.join('\n');
-  await waitForChat(page, `the user bubble "${lines[0]}"`, 10_000, errorsBefore, (all) =>
-    all.some((b) => b.role === 'user' && b.text === text && b.state === 'sent'),
-  );
+  await waitForChat(page, `the user bubble "${lines[0]}"`, 10_000, (all) => all.some((b) => b.role === 'user' && b.text === text && b.state === 'sent'), errorsAllowed);
   const left = await input.inputValue();
   if (left !== '') fail(`the input still holds ${JSON.stringify(left)} after sending`);
   return text;
 }
 
-/**
- * Waits until there are `count` assistant bubbles after the `from` that were there before the test, each
- * final, not empty, and showing the token footer; returns those.
- */
-async function waitForReplies(page, from, count, errorsBefore) {
-  return waitForChat(page, `assistant reply ${count}`, REPLY_TIMEOUT_MS, errorsBefore, (all) => {
-    const replies = all.filter((b) => b.role === 'assistant').slice(from);
-    if (replies.length < count) return null;
-    return replies.every((b) => b.state === 'final' && b.text.trim() !== '' && /\d+ in · \d+ out/.test(b.meta ?? ''))
-      ? replies
-      : null;
-  });
+/** Waits for the last bubble to be a final assistant reply with its token footer; returns it. */
+async function waitForReply(page, description, errorsAllowed = 0) {
+  const reply = await waitForChat(
+    page,
+    description,
+    REPLY_TIMEOUT_MS,
+    (all) => {
+      const last = all[all.length - 1];
+      return last?.role === 'assistant' && last.state === 'final' && /\d+ in · \d+ out/.test(last.meta ?? '') ? last : null;
+    },
+    errorsAllowed,
+  );
+  await page.waitForSelector('[data-testid="turn-status"][data-status="idle"]', { state: 'attached', timeout: REPLY_TIMEOUT_MS });
+  return reply;
 }
 
-async function waitForIdle(page) {
-  await page.waitForSelector('[data-testid="turn-status"][data-status="idle"]', { timeout: REPLY_TIMEOUT_MS });
+async function sidebarConversations(page) {
+  return page.$$eval('[data-testid="conversation-item"]', (nodes) =>
+    nodes.map((n) => ({
+      id: n.getAttribute('data-id'),
+      current: n.getAttribute('data-current') === 'true',
+      isNew: n.getAttribute('data-new') === 'true',
+      title: n.querySelector('.conversation-title')?.textContent ?? '',
+    })),
+  );
 }
 
-async function run(page) {
+async function waitForSidebar(page, description, check) {
+  const deadline = Date.now() + 10_000;
+  let last = [];
+  while (Date.now() < deadline) {
+    last = await sidebarConversations(page);
+    if (check(last)) return last;
+    await page.waitForTimeout(100);
+  }
+  fail(`${description}: the sidebar shows ${JSON.stringify(last)}`);
+}
+
+const state = {};
+
+async function chat(page) {
   await page.goto(pageUrl);
   await waitForConnected(page);
   step(`page loaded and connected to ${new URL(pageUrl).origin}`);
   if (new URL(page.url()).searchParams.has('token')) fail('the token is still in the address bar');
+  if ((await bubbles(page)).length !== 0) fail('a fresh server should start with an empty conversation');
+  await page.waitForSelector('[data-testid="conversation-item"][data-new="true"][data-current="true"]');
 
-  // A reused server may already hold messages: everything below counts from what is there now.
-  const before = await bubbles(page);
-  const userBefore = before.filter((b) => b.role === 'user').length;
-  const assistantBefore = before.filter((b) => b.role === 'assistant').length;
-  const errorsBefore = before.filter((b) => b.role === 'error').length;
+  state.firstText = await sendMessage(page, ['Show me a program,', 'in Rust please.']);
+  step('message with a Shift+Enter newline sent with Enter');
+  const reply = await waitForReply(page, 'the markdown reply');
+  step(`reply final with footer "${reply.meta}"`);
 
-  const first = await sendMessage(page, ['Hello from the browser test.'], errorsBefore);
-  step('first message shown as a user bubble');
-  const [firstReply] = await waitForReplies(page, assistantBefore, 1, errorsBefore);
-  step(`first reply final with footer "${firstReply.meta}"`);
-  await waitForIdle(page);
+  const code = await page.$eval('[data-testid="message"][data-role="assistant"] pre code.language-rust', (n) => n.textContent);
+  if (!code.includes('println!("hello from the fake LLM");')) fail(`the rust block holds ${JSON.stringify(code)}`);
+  if (!reply.text.includes('<script>window.__pwned = 1</script>')) fail(`the script line is not shown as text: ${JSON.stringify(reply.text)}`);
+  const pwned = await page.evaluate(() => typeof window.__pwned);
+  if (pwned !== 'undefined') fail('the script in the reply ran');
+  const scripts = await page.$$eval('[data-testid="message-list"] script, [data-testid="message-list"] img', (n) => n.length);
+  if (scripts !== 0) fail('the reply produced script or img elements');
+  step('the code block is a <pre>, the <script> line is text and did not run');
 
-  const second = await sendMessage(page, ['A second message,', 'on two lines.'], errorsBefore);
-  step('second message (with a newline) shown as a user bubble');
-  const replies = await waitForReplies(page, assistantBefore, 2, errorsBefore);
-  step(`second reply final; ${replies.length} new assistant bubbles`);
-  await waitForIdle(page);
+  await page.click('[data-testid="copy-code"]');
+  await page.waitForSelector('[data-testid="copy-code"][data-state="copied"]', { timeout: 5_000 });
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  if (copied !== code) fail(`the clipboard holds ${JSON.stringify(copied)}`);
+  step('Copy put the code on the clipboard and says "Copied"');
 
-  const live = (await bubbles(page)).slice(-4).map(({ role, text }) => ({ role, text }));
-  const expectedRoles = ['user', 'assistant', 'user', 'assistant'];
-  if (live.map((b) => b.role).join() !== expectedRoles.join()) fail(`unexpected bubble order ${JSON.stringify(live)}`);
-  if (live[0].text !== first || live[2].text !== second) fail(`user bubbles do not hold the sent text: ${JSON.stringify(live)}`);
-  const users = (await bubbles(page)).filter((b) => b.role === 'user').length;
-  if (users !== userBefore + 2) fail(`expected ${userBefore + 2} user bubbles, saw ${users}`);
+  state.firstId = await currentConversation(page);
+  state.firstBubbles = (await bubbles(page)).map(({ role, text }) => ({ role, text }));
+  await waitForSidebar(page, 'the first conversation, titled from its message', (list) =>
+    list.some((c) => c.id === state.firstId && c.title === 'Show me a program,' && !c.isNew),
+  );
+  await screenshot(page, 'chat-code.png');
+}
 
-  if (screenshotPath) {
-    await page.screenshot({ path: screenshotPath, fullPage: true });
-    step('screenshot saved');
-  }
-
+async function reload(page) {
   await page.reload();
   await waitForConnected(page);
-  const reloaded = await waitForChat(page, 'the history after a reload', 10_000, errorsBefore, (all) =>
-    all.length >= before.length + 4 ? all : null,
-  );
-  const fromHistory = reloaded.slice(-4).map(({ role, text }) => ({ role, text }));
-  if (JSON.stringify(fromHistory) !== JSON.stringify(live)) {
-    fail(`the history after a reload differs from what was shown live:\n  live:    ${JSON.stringify(live)}\n  history: ${JSON.stringify(fromHistory)}`);
+  if ((await currentConversation(page)) !== state.firstId) fail('the reload did not come back to the same conversation');
+  const restored = await waitForChat(page, 'the history after a reload', 10_000, (all) => (all.length >= state.firstBubbles.length ? all : null));
+  const shown = restored.map(({ role, text }) => ({ role, text }));
+  if (JSON.stringify(shown) !== JSON.stringify(state.firstBubbles)) {
+    fail(`the history after a reload differs from what was shown live:\n  live:    ${JSON.stringify(state.firstBubbles)}\n  history: ${JSON.stringify(shown)}`);
   }
-  step('reload shows the 4 messages again from the history');
+  if (!/\d+ in · \d+ out/.test(restored[1].meta ?? '')) fail(`the stored reply shows no tokens: ${JSON.stringify(restored[1])}`);
+  await page.waitForSelector('[data-testid="message"] pre code.language-rust');
+  step('reload shows the same conversation, its code block and tokens, from the history');
+}
+
+async function conversations(page) {
+  await page.click('[data-testid="new-conversation"]');
+  await page.waitForSelector('[data-testid="empty-conversation"]');
+  await sendMessage(page, ['A second conversation.']);
+  await waitForReply(page, 'the reply in the second conversation');
+  state.secondId = await currentConversation(page);
+  if (state.secondId === state.firstId) fail('the new conversation has the id of the first');
+  const list = await waitForSidebar(page, 'two conversations', (l) => l.length === 2 && l.every((c) => !c.isNew));
+  if (list[0].id !== state.secondId || !list[0].current) fail(`the newest conversation is not first and current: ${JSON.stringify(list)}`);
+  step('a second conversation got its own reply and heads the sidebar');
+  await screenshot(page, 'sidebar.png');
+
+  await page.click(`[data-testid="conversation-item"][data-id="${state.firstId}"] .conversation-choose`);
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${state.firstId}"][data-history="loaded"]`);
+  const back = await waitForChat(page, 'the first conversation again', 10_000, (all) => (all.length === state.firstBubbles.length ? all : null));
+  if (back[0].text !== state.firstText) fail(`the first conversation shows ${JSON.stringify(back)}`);
+  step('switching back shows the first conversation’s history');
+}
+
+async function stop(page) {
+  const input = page.locator('[data-testid="message-input"]');
+  await input.fill('Count slowly, please.');
+  await input.press('Enter');
+  await page.waitForSelector('[data-testid="stop-button"]', { timeout: 10_000 });
+  const status = await page.$eval('[data-testid="turn-status"]', (n) => n.textContent);
+  if (!/Thinking…|Waking up the agent…/.test(status ?? '')) fail(`the status line says ${JSON.stringify(status)} during a turn`);
+  // Stopped while it streams: the first words are on the page.
+  await page.waitForSelector('[data-testid="message"][data-role="assistant"][data-state="streaming"]', { timeout: REPLY_TIMEOUT_MS });
+  await page.click('[data-testid="stop-button"]');
+  const errors = await waitForChat(page, 'the cancelled notice', 15_000, (all) => {
+    const last = all[all.length - 1];
+    return last?.role === 'error' ? all.filter((b) => b.role === 'error') : null;
+  }, 1);
+  if (errors[0].code !== 'cancelled') fail(`the turn ended with ${JSON.stringify(errors[0])}`);
+  await page.waitForSelector('[data-testid="turn-status"][data-status="idle"]', { state: 'attached', timeout: 10_000 });
+  if ((await page.$('[data-testid="stop-button"]')) !== null) fail('Stop is still shown after the turn ended');
+  if (await input.isDisabled()) fail('the input is disabled after the cancel');
+  const statusText = (await page.$eval('[data-testid="turn-status"]', (n) => n.textContent)) ?? '';
+  if (statusText.trim() !== '') fail(`the idle status line says ${JSON.stringify(statusText)}`);
+  step(`Stop ended the streaming turn with "${errors[0].text}", the input works again`);
+
+  await page.click('[data-testid="retry-button"]');
+  await waitForReply(page, 'the reply to the retried message', 1);
+  const users = (await bubbles(page)).filter((b) => b.role === 'user' && b.text === 'Count slowly, please.');
+  if (users.length !== 2) fail(`Retry should send the text again as a new message; the page shows ${users.length}`);
+  step('Retry sent the same text again and got a reply');
+}
+
+async function settings(page) {
+  await page.click('[data-testid="settings-link"]');
+  await page.waitForSelector('[data-testid="settings-page"] [data-testid="save-settings"]', { timeout: 10_000 });
+  if (new URL(page.url()).hash !== '#settings') fail(`the settings page is not at #settings: ${page.url()}`);
+  if (!(await page.isChecked('[data-testid="use-default"]'))) fail('a fresh server should use its default model');
+
+  await page.check('[data-testid="use-own-model"]');
+  await page.selectOption('[data-testid="provider-select"]', 'openai-compatible');
+  await page.fill('[data-testid="model-input"]', model);
+  await page.click('[data-testid="save-settings"]');
+  const invalid = await page.waitForSelector('[data-testid="settings-error"]', { timeout: 5_000 });
+  if (!(await page.$eval('[data-testid="base-url-input"]', (n) => n.getAttribute('aria-invalid') === 'true'))) {
+    fail(`saving without a base URL should mark it; the page says ${await invalid.textContent()}`);
+  }
+  step('saving without a base URL is refused before it reaches the server');
+
+  await page.fill('[data-testid="base-url-input"]', llmBaseUrl);
+  const key = page.locator('[data-testid="api-key-openai-compatible"] [data-testid="key-input"]');
+  await key.fill(apiKey);
+  await page.click('[data-testid="save-settings"]');
+  await page.waitForSelector('[data-testid="settings-status"]:has-text("Saved.")', { timeout: 10_000 });
+  const keyRow = page.locator('[data-testid="api-key-openai-compatible"]');
+  if ((await keyRow.getAttribute('data-stored')) !== 'true') fail('the key is not shown as stored after saving');
+  if ((await keyRow.locator('[data-testid="key-input"]').count()) !== 0) fail('the stored key still has an input');
+  const html = await page.content();
+  if (html.includes(apiKey)) fail('the page shows the API key after saving');
+  step('saved an OpenAI-compatible provider; the key shows as "stored ✓" and is not on the page');
 
   await page.click('[data-testid="telegram-link-button"]');
   const link = await page.waitForSelector('[data-testid="telegram-link-code"]', { timeout: 10_000 });
   const command = (await link.textContent()) ?? '';
   if (!/^\/link [0-9]{8}$/.test(command)) fail(`the Telegram link code looks wrong: ${JSON.stringify(command)}`);
   step('"Link Telegram" shows a one-time /link code');
+  // Tall enough for the whole page: the settings scroll inside the view, not the document.
+  await page.setViewportSize({ width: 960, height: 1300 });
+  await screenshot(page, 'settings.png');
+  await page.setViewportSize({ width: 960, height: 720 });
+
+  await page.click('[data-testid="chat-link"]');
+  await waitForConnected(page);
+  await sendMessage(page, ['Which model answers now?'], 1);
+  await waitForReply(page, 'the reply with the new settings', 1);
+  step('a turn after the settings change got its reply (the harness checks which model answered)');
 }
+
+async function renameAndDelete(page) {
+  await page.click(`[data-testid="conversation-item"][data-id="${state.secondId}"] .conversation-choose`);
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${state.secondId}"][data-history="loaded"]`);
+  await page.click('[data-testid="rename-conversation"]');
+  await page.fill('[data-testid="rename-input"]', 'Renamed by the browser test');
+  await page.press('[data-testid="rename-input"]', 'Enter');
+  await waitForSidebar(page, 'the new title', (l) => l.some((c) => c.id === state.secondId && c.title === 'Renamed by the browser test'));
+  await page.reload();
+  await waitForConnected(page);
+  await waitForSidebar(page, 'the new title after a reload', (l) => l.some((c) => c.id === state.secondId && c.title === 'Renamed by the browser test' && c.current));
+  step('renamed the second conversation; the title is stored');
+
+  await page.click('[data-testid="delete-conversation"]');
+  await page.waitForSelector('[data-testid="confirm-delete"]');
+  await page.click('[data-testid="confirm-delete"]');
+  const left = await waitForSidebar(page, 'one conversation after the delete', (l) => l.length === 1);
+  if (left[0].id !== state.firstId || !left[0].current) fail(`after the delete the sidebar shows ${JSON.stringify(left)}`);
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${state.firstId}"][data-history="loaded"]`);
+  step('deleted it after the confirmation; the first conversation is shown');
+}
+
+async function phone(page) {
+  await page.setViewportSize({ width: 375, height: 667 });
+  await page.waitForTimeout(200);
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  if ((await overflow()) > 0) fail(`the chat scrolls sideways by ${await overflow()} px at 375 px`);
+  if (await page.isVisible('[data-testid="sidebar"]')) fail('the sidebar is shown beside the chat at 375 px');
+  await page.click('[data-testid="menu-button"]');
+  await page.waitForSelector('[data-testid="sidebar"]', { state: 'visible' });
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('[data-testid="sidebar"]', { state: 'hidden' });
+  // The widest content: the code block scrolls inside itself, not the page.
+  await page.waitForSelector('pre code.language-rust');
+  await screenshot(page, 'phone-chat.png');
+  await page.click('[data-testid="settings-link"]');
+  await page.waitForSelector('[data-testid="save-settings"]');
+  if ((await overflow()) > 0) fail(`the settings page scrolls sideways by ${await overflow()} px at 375 px`);
+  step('375×667: no horizontal scroll, sidebar behind the menu button');
+}
+
+const SCENARIOS = [chat, reload, conversations, stop, settings, renameAndDelete, phone];
 
 async function main() {
   if (!pageUrl) fail('set SERVERLESS_OPENCLAW_E2E_URL to the page URL, including ?token=...');
-  if (!existsSync(executablePath)) {
-    fail(`no Chromium at ${executablePath}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
-  }
+  if (!llmBaseUrl) fail('set SERVERLESS_OPENCLAW_E2E_LLM_BASE_URL to the fake LLM’s OpenAI-compatible base URL');
+  if (!existsSync(executablePath)) fail(`no Chromium at ${executablePath}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
   const userDataDir = await mkdtemp(join(tmpdir(), 'openclaw-e2e-'));
   const pageErrors = [];
   let context;
+  let passed = 0;
   try {
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath,
@@ -200,39 +375,44 @@ async function main() {
         '--disable-sync',
       ],
     });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(pageUrl).origin });
     const page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (error) => pageErrors.push(error.message));
     page.on('console', (message) => {
       if (message.type() === 'error') console.log(`  browser console: ${redact(message.text())}`);
     });
-    try {
-      await run(page);
-    } catch (error) {
-      if (screenshotPath) await page.screenshot({ path: screenshotPath, fullPage: true }).catch(() => {});
-      throw error;
+    for (const scenario of SCENARIOS) {
+      console.log(`# ${scenario.name}`);
+      try {
+        await scenario(page);
+      } catch (error) {
+        if (screenshots) await page.screenshot({ path: join(screenshots, 'failure.png'), fullPage: true }).catch(() => {});
+        throw new E2eFailure(`${scenario.name}: ${error instanceof E2eFailure ? error.message : (error?.stack ?? String(error))}`);
+      }
+      if (pageErrors.length > 0) fail(`${scenario.name}: the page threw: ${pageErrors.join('; ')}`);
+      passed += 1;
     }
-    if (pageErrors.length > 0) fail(`the page threw: ${pageErrors.join('; ')}`);
   } finally {
     await context?.close().catch(() => {});
     await rm(userDataDir, { recursive: true, force: true }).catch(() => {});
   }
+  return passed;
 }
 
 const watchdog = setTimeout(() => {
-  console.log(`not ok - chat e2e: gave up after ${WHOLE_TEST_TIMEOUT_MS / 1000} s`);
+  console.log(`not ok - web e2e: gave up after ${WHOLE_TEST_TIMEOUT_MS / 1000} s`);
   console.log('0 passed, 1 failed');
   process.exit(1);
 }, WHOLE_TEST_TIMEOUT_MS);
 
 try {
-  await main();
+  const passed = await main();
   clearTimeout(watchdog);
-  console.log(`ok - chat e2e (${seconds()})`);
-  console.log('1 passed, 0 failed');
+  console.log(`ok - web e2e (${seconds()})`);
+  console.log(`${passed} passed, 0 failed`);
 } catch (error) {
   clearTimeout(watchdog);
-  const message = error instanceof E2eFailure ? error.message : (error?.stack ?? String(error));
-  console.log(`not ok - chat e2e: ${redact(message)}`);
+  console.log(`not ok - web e2e: ${redact(error instanceof E2eFailure ? error.message : (error?.stack ?? String(error)))}`);
   console.log('0 passed, 1 failed');
   process.exitCode = 1;
 }

@@ -1,15 +1,11 @@
-// The chat page: loads config.json, then the sign-in that config names (the local access token, or
-// the deployment's Cognito user pool), then the message list and the composer. State and protocol live
-// in useChat.
+// The page: loads config.json, then the sign-in that config names (the local access token, or the
+// deployment's Cognito user pool), then the signed-in app (SignedInApp.tsx) with the session it made.
 
-import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
-import { forgetAccessToken, takeAccessToken } from './accessToken';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { fixedTokenSession, forgetAccessToken, takeAccessToken } from './accessToken';
 import { CognitoGate } from './auth/CognitoGate';
-import { turnLabel, type ChatMessage, type ConnectionState } from './chatState';
-import { formatMeta } from './format';
 import { parseRuntimeConfig, type RuntimeConfig } from './runtimeConfig';
-import { requestLinkCode, type LinkCodeResult } from './telegramLink';
-import { useChat } from './useChat';
+import { SignedInApp } from './SignedInApp';
 
 type Loaded = { kind: 'loading' } | { kind: 'failed'; message: string } | { kind: 'ready'; config: RuntimeConfig };
 
@@ -41,7 +37,7 @@ export function App() {
   const { config } = loaded;
   return config.auth.kind === 'cognito' ? (
     <CognitoGate config={config} auth={config.auth}>
-      {(session) => <ChatPage config={config} token={session.token} onRefused={session.refused} />}
+      {(session) => <SignedInApp config={config} session={session} />}
     </CognitoGate>
   ) : (
     <TokenGate config={config} />
@@ -52,7 +48,17 @@ export function App() {
 function TokenGate({ config }: { config: RuntimeConfig }) {
   const [token] = useState(takeAccessToken);
   const [refused, setRefused] = useState(false);
-  if (token === null) {
+  const session = useMemo(
+    () =>
+      token === null
+        ? null
+        : fixedTokenSession(token, () => {
+            forgetAccessToken();
+            setRefused(true);
+          }),
+    [token],
+  );
+  if (session === null) {
     return (
       <Notice testId="no-token" title="No access token">
         Open the URL printed by <code>serverless-openclaw local</code>; it ends with <code>?token=…</code>.
@@ -66,16 +72,7 @@ function TokenGate({ config }: { config: RuntimeConfig }) {
       </Notice>
     );
   }
-  return (
-    <ChatPage
-      config={config}
-      token={token}
-      onRefused={() => {
-        forgetAccessToken();
-        setRefused(true);
-      }}
-    />
-  );
+  return <SignedInApp config={config} session={session} />;
 }
 
 function Notice({ testId, title, children }: { testId: string; title: string; children: ReactNode }) {
@@ -86,212 +83,5 @@ function Notice({ testId, title, children }: { testId: string; title: string; ch
         <p>{children}</p>
       </div>
     </div>
-  );
-}
-
-const CONNECTION_TEXT: Record<ConnectionState, string> = {
-  connecting: 'connecting…',
-  open: 'connected',
-  reconnecting: 'reconnecting…',
-};
-
-/** Issues a one-time code that links a Telegram account to this owner (sent to the bot as `/link CODE`). */
-function TelegramLink({ config, token }: { config: RuntimeConfig; token: string }) {
-  const [result, setResult] = useState<LinkCodeResult | null>(null);
-  const [busy, setBusy] = useState(false);
-  const getCode = async () => {
-    setBusy(true);
-    setResult(await requestLinkCode(config, token, window.location.href));
-    setBusy(false);
-  };
-  return (
-    <div className="telegram-link">
-      <button type="button" className="link-button" onClick={getCode} disabled={busy} data-testid="telegram-link-button">
-        Link Telegram
-      </button>
-      {result !== null && (
-        <p className="telegram-link-result" role="status" data-testid="telegram-link-result">
-          {result.kind === 'code' ? (
-            <>
-              Send <code data-testid="telegram-link-code">/link {result.code.code}</code> to your bot before{' '}
-              {result.code.expiresAt.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}.
-            </>
-          ) : (
-            result.message
-          )}
-        </p>
-      )}
-    </div>
-  );
-}
-
-function ChatPage({ config, token, onRefused }: { config: RuntimeConfig; token: string; onRefused: () => void }) {
-  const { state, send, cancel } = useChat(config, token);
-  const [draft, setDraft] = useState('');
-  const listRef = useRef<HTMLElement>(null);
-  const inputRef = useRef<HTMLTextAreaElement>(null);
-  // Follow new text only while the reader is at the bottom, so scrolling up to read is not undone.
-  const pinnedToBottom = useRef(true);
-
-  const invalidToken = state.auth === 'invalid';
-  useEffect(() => {
-    if (invalidToken) onRefused();
-  }, [invalidToken, onRefused]);
-
-  useLayoutEffect(() => {
-    const list = listRef.current;
-    if (list !== null && pinnedToBottom.current) list.scrollTop = list.scrollHeight;
-  }, [state.messages]);
-
-  useLayoutEffect(() => {
-    const input = inputRef.current;
-    if (input === null) return;
-    input.style.height = 'auto';
-    input.style.height = `${input.scrollHeight}px`;
-  }, [draft]);
-
-
-  const connected = state.connection === 'open';
-  const status = turnLabel(state.turn);
-
-  const submit = () => {
-    if (send(draft)) {
-      setDraft('');
-      pinnedToBottom.current = true;
-    }
-  };
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
-    submit();
-  };
-  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
-    // Enter sends, Shift+Enter is a newline; Enter that confirms an IME composition is neither.
-    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
-      event.preventDefault();
-      submit();
-    }
-  };
-
-  return (
-    <div className="app">
-      <header className="topbar">
-        <h1>serverless-openclaw</h1>
-        <TelegramLink config={config} token={token} />
-        <span className="connection" data-testid="connection-state" data-state={state.connection}>
-          <span className="connection-dot" aria-hidden="true" />
-          {CONNECTION_TEXT[state.connection]}
-        </span>
-      </header>
-
-      <main
-        className="messages"
-        data-testid="message-list"
-        data-history={state.history}
-        ref={listRef}
-        onScroll={(event) => {
-          const list = event.currentTarget;
-          pinnedToBottom.current = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
-        }}
-        aria-live="polite"
-      >
-        <div className="messages-inner">
-          {state.historyError !== null && (
-            <p className="hint hint-error" data-testid="history-error">
-              Could not load the conversation: {state.historyError}
-            </p>
-          )}
-          {state.messages.length === 0 && state.history === 'loading' && <p className="hint">Loading…</p>}
-          {state.messages.length === 0 && state.history === 'loaded' && (
-            <p className="hint" data-testid="empty-conversation">
-              No messages yet. Say hello to your agent.
-            </p>
-          )}
-          {state.messages.map((message) => (
-            <MessageBubble key={message.key} message={message} />
-          ))}
-        </div>
-      </main>
-
-      <footer className="composer">
-        <div className="turn-status" data-testid="turn-status" data-status={state.turn} aria-live="polite">
-          {status !== null && (
-            <>
-              <span className="spinner" aria-hidden="true" />
-              {status}
-            </>
-          )}
-        </div>
-        <form className="composer-row" onSubmit={onSubmit}>
-          <textarea
-            ref={inputRef}
-            data-testid="message-input"
-            rows={1}
-            value={draft}
-            placeholder={connected ? 'Message your agent (Enter to send, Shift+Enter for a new line)' : 'Waiting for the connection…'}
-            disabled={!connected}
-            onChange={(event) => setDraft(event.target.value)}
-            onKeyDown={onKeyDown}
-            aria-label="Message"
-          />
-          {state.turn !== 'idle' && (
-            <button type="button" className="button button-stop" data-testid="stop-button" onClick={cancel} disabled={!connected}>
-              Stop
-            </button>
-          )}
-          <button
-            type="submit"
-            className="button button-send"
-            data-testid="send-button"
-            disabled={!connected || draft.trim() === ''}
-          >
-            Send
-          </button>
-        </form>
-      </footer>
-    </div>
-  );
-}
-
-function MessageBubble({ message }: { message: ChatMessage }) {
-  if (message.role === 'error') {
-    return (
-      <article className="message message-error" data-testid="message" data-role="error" role="alert">
-        <div className="message-text" data-testid="message-text">
-          {message.text}
-        </div>
-        <div className="message-meta" data-testid="error-code">
-          {message.code}
-        </div>
-      </article>
-    );
-  }
-  const footer =
-    message.role === 'assistant'
-      ? message.meta !== undefined
-        ? formatMeta(message.meta)
-        : message.state === 'interrupted'
-          ? 'interrupted'
-          : null
-      : message.state === 'failed'
-        ? 'not sent'
-        : null;
-  return (
-    <article
-      className={`message message-${message.role} message-${message.state}`}
-      data-testid="message"
-      data-role={message.role}
-      data-state={message.state}
-      data-message-id={message.messageId}
-    >
-      <div className="message-text" data-testid="message-text">
-        {message.text}
-        {message.role === 'assistant' && message.state === 'streaming' && <span className="caret" aria-hidden="true" />}
-      </div>
-      {footer !== null && (
-        <div className="message-meta" data-testid="message-meta">
-          {footer}
-        </div>
-      )}
-    </article>
   );
 }

@@ -2,6 +2,8 @@
 // The token is kept in sessionStorage (so reloads of the tab keep working) and taken out of the visible URL
 // (so it does not linger in the address bar, screenshots or bookmarks).
 
+import type { AuthSession } from './auth/session';
+
 const STORAGE_KEY = 'serverless-openclaw.token';
 
 export type TokenStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
@@ -49,4 +51,12 @@ export function takeAccessToken(): string | null {
 /** Drops a token the server refused, so a reload asks for the right URL instead of failing again. */
 export function forgetAccessToken(): void {
   sessionStore()?.removeItem(STORAGE_KEY);
+}
+
+/**
+ * A session with one fixed token, as local mode has: it never expires (a fresh token is the same one), there
+ * is nothing to sign out of and no MFA. `refused` is called when the server refuses the token.
+ */
+export function fixedTokenSession(token: string, refused: () => void): AuthSession {
+  return { token, freshToken: () => Promise.resolve(token), refused, signOut: null, mfa: null, userName: null };
 }

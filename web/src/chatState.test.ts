@@ -4,8 +4,8 @@ import {
   checkOutgoing,
   initialChatState,
   newClientMessageId,
+  oldestStoredId,
   turnLabel,
-  unacknowledgedSends,
   type ChatAction,
   type ChatState,
 } from './chatState';
@@ -51,7 +51,7 @@ function ready(): ChatState {
     initialChatState(conversationId),
     { kind: 'historyRequested' },
     { kind: 'connection', state: 'open' },
-    { kind: 'historyLoaded', messages: [] },
+    { kind: 'historyLoaded', messages: [], full: false },
   );
 }
 
@@ -86,18 +86,6 @@ describe('sending', () => {
     const state = run(ready(), ack('from-other-tab', 'm9'));
     expect(state.historyStale).toBe(true);
     expect(state.messages).toEqual([]);
-  });
-
-  it('lists only unacknowledged sends for resending after a reconnect', () => {
-    const state = run(
-      ready(),
-      { kind: 'send', clientMessageId: 'c1', text: 'first' },
-      { kind: 'send', clientMessageId: 'c2', text: 'second' },
-      ack('c1', 'm1'),
-    );
-    expect(unacknowledgedSends(state)).toEqual([
-      { action: 'sendMessage', conversationId, message: 'second', clientMessageId: 'c2' },
-    ]);
   });
 });
 
@@ -168,7 +156,7 @@ describe('turn status', () => {
       expect(state.turn).toBe(s);
       seen.push(turnLabel(state.turn));
     }
-    expect(seen).toEqual(['queued', 'waking up the agent…', 'thinking…', null]);
+    expect(seen).toEqual(['Thinking…', 'Waking up the agent…', 'Thinking…', null]);
   });
 
   it('marks a reply that never got its final message as interrupted when the turn ends', () => {
@@ -208,7 +196,27 @@ describe('errors', () => {
       ['user', 'way too long', 'failed'],
       ['error', 'Too large.', 'too_large'],
     ]);
-    expect(unacknowledgedSends(state)).toEqual([]);
+    // The same text would be refused again: no Retry.
+    expect(state.messages[1]).not.toHaveProperty('retryText');
+  });
+
+  it('offers the text of a failed turn for a retry', () => {
+    const state = run(
+      ready(),
+      { kind: 'send', clientMessageId: 'c1', text: 'first' },
+      { kind: 'send', clientMessageId: 'c2', text: 'second' },
+      ack('c1', 'm1'),
+      ack('c2', 'm2'),
+      frame({ type: 'error', code: 'llm_error', message: 'The provider is down.', clientMessageId: 'c2', conversationId }),
+    );
+    expect(state.messages[2]).toMatchObject({ role: 'error', code: 'llm_error', retryText: 'second' });
+    // The user message was stored: it stays sent.
+    expect(summary(state)[1]).toEqual(['user', 'second', 'sent']);
+  });
+
+  it('offers no retry for an error that names no message of this page', () => {
+    const state = run(ready(), frame({ type: 'error', code: 'llm_error', message: 'x', clientMessageId: 'elsewhere', conversationId }));
+    expect(state.messages[0]).not.toHaveProperty('retryText');
   });
 
   it('gives every error bubble its own key', () => {
@@ -250,12 +258,6 @@ describe('connection', () => {
     const resumed = run(state, { kind: 'connection', state: 'open' }, delta('a1', 't'), final('a1', 'part.'));
     expect(summary(resumed)).toEqual([['assistant', 'part.', 'final']]);
   });
-
-  it('records an invalid token', () => {
-    const state = run(initialChatState(conversationId), { kind: 'historyRequested' }, { kind: 'unauthorized' });
-    expect(state.auth).toBe('invalid');
-    expect(state.historyStale).toBe(false);
-  });
 });
 
 describe('history', () => {
@@ -263,9 +265,10 @@ describe('history', () => {
     const state = run(initialChatState(conversationId), {
       kind: 'historyLoaded',
       messages: [stored('m1', 'user', 'hi'), stored('m2', 'assistant', 'hello\nthere')],
+      full: false,
     });
     expect(state.history).toBe('loaded');
-    expect(state.auth).toBe('ok');
+    expect(state.hasEarlier).toBe(false);
     expect(summary(state)).toEqual([
       ['user', 'hi', 'sent'],
       ['assistant', 'hello\nthere', 'final'],
@@ -291,6 +294,7 @@ describe('history', () => {
         stored('m2', 'user', 'from another tab'),
         stored('a2', 'assistant', 'streamed while away, stored'),
       ],
+      full: false,
     });
     expect(summary(after)).toEqual([
       ['user', 'older', 'sent'],
@@ -304,6 +308,78 @@ describe('history', () => {
     // The bubbles the page already had keep their keys and what only the live frames told.
     expect(after.messages[1]).toMatchObject({ key: 'c:c1', clientMessageId: 'c1' });
     expect(after.messages[2]).toMatchObject({ key: 'm:a1', meta: { inputTokens: 120, outputTokens: 7 } });
+  });
+});
+
+describe('history pages', () => {
+  const page = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => stored(`m${String(from + i).padStart(3, '0')}`, i % 2 === 0 ? 'user' : 'assistant', `text ${from + i}`));
+
+  it('shows the tokens and cost the server stored with an assistant message', () => {
+    const withUsage: StoredMessage = { ...stored('a1', 'assistant', 'hi'), usage: { inputTokens: 900, outputTokens: 12 }, costUsd: 0.0031 };
+    const noCost: StoredMessage = { ...stored('a2', 'assistant', 'ho'), usage: { inputTokens: 5, outputTokens: 1 }, costUsd: null };
+    const state = run(initialChatState(conversationId), { kind: 'historyLoaded', messages: [withUsage, noCost, stored('a3', 'assistant', 'old')], full: false });
+    expect(state.messages.map((m) => (m.role === 'assistant' ? m.meta : null))).toEqual([
+      { inputTokens: 900, outputTokens: 12, costUsd: 0.0031 },
+      { inputTokens: 5, outputTokens: 1, costUsd: null },
+      undefined,
+    ]);
+  });
+
+  it('offers earlier messages after a full page and puts them before the newest', () => {
+    let state = run(initialChatState(conversationId), { kind: 'historyLoaded', messages: page(50, 100), full: true });
+    expect(state.hasEarlier).toBe(true);
+    expect(oldestStoredId(state)).toBe('m050');
+    state = run(state, { kind: 'earlierRequested' });
+    expect(state.earlier).toBe('loading');
+    state = run(state, { kind: 'earlierLoaded', messages: page(0, 50), full: true });
+    expect(state.messages.map((m) => m.text).slice(0, 2)).toEqual(['text 0', 'text 1']);
+    expect(state.messages).toHaveLength(100);
+    expect(oldestStoredId(state)).toBe('m000');
+    expect(state.earlier).toBe('idle');
+    state = run(state, { kind: 'earlierRequested' }, { kind: 'earlierLoaded', messages: [], full: false });
+    expect(state.hasEarlier).toBe(false);
+    expect(state.messages).toHaveLength(100);
+  });
+
+  it('keeps earlier pages and their order through a reload of the newest page', () => {
+    let state = run(
+      initialChatState(conversationId),
+      { kind: 'historyLoaded', messages: page(50, 100), full: true },
+      { kind: 'earlierLoaded', messages: page(0, 50), full: false },
+    );
+    state = run(state, { kind: 'historyLoaded', messages: page(52, 102), full: true });
+    expect(state.messages).toHaveLength(102);
+    expect(state.messages.map((m) => m.text)).toEqual(Array.from({ length: 102 }, (_, i) => `text ${i}`));
+    expect(state.hasEarlier).toBe(false);
+  });
+
+  it('does not add a message twice when a page overlaps what is shown', () => {
+    const state = run(
+      initialChatState(conversationId),
+      { kind: 'historyLoaded', messages: page(10, 20), full: true },
+      { kind: 'earlierLoaded', messages: page(5, 12), full: true },
+    );
+    expect(state.messages.map((m) => m.text)).toEqual(Array.from({ length: 15 }, (_, i) => `text ${i + 5}`));
+  });
+
+  it('reports a failed earlier page without losing what is shown', () => {
+    const state = run(
+      initialChatState(conversationId),
+      { kind: 'historyLoaded', messages: page(0, 50), full: true },
+      { kind: 'earlierRequested' },
+      { kind: 'earlierFailed', message: 'Could not reach the server.' },
+    );
+    expect(state.earlier).toBe('failed');
+    expect(state.earlierError).toBe('Could not reach the server.');
+    expect(state.messages).toHaveLength(50);
+  });
+
+  it('loads nothing for a conversation that does not exist on the server yet', () => {
+    const state = initialChatState('draft1', { isNew: true, connection: 'open', turn: 'idle' });
+    expect(state.history).toBe('loaded');
+    expect(state.historyStale).toBe(false);
+    expect(state.hasConnected).toBe(true);
   });
 });
 

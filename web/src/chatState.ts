@@ -1,30 +1,24 @@
-// The chat page's state and every rule about how it changes: a pure reducer over server frames and local
-// events (sending, the socket opening or dropping, history loading). useChat.ts only wires a socket and fetch
-// to it, so all chat behaviour is unit-tested here without a browser.
+// One conversation's chat state and every rule about how it changes: a pure reducer over server frames and
+// local events (sending, the socket opening or dropping, history and earlier pages loading). useChat.ts only
+// wires the connection and REST to it, so all chat behaviour is unit-tested here without a browser.
 
-import {
-  MAX_MESSAGE_BYTES,
-  type ServerFrame,
-  type SendMessageFrame,
-  type StoredMessage,
-  type TurnStatus,
-} from './protocol';
+import type { ConnectionState } from './connection';
+import { MAX_MESSAGE_BYTES, type ErrorCode, type ServerFrame, type StoredMessage, type TurnStatus } from './protocol';
 
-/** The one conversation this page shows until the multi-conversation UI exists. */
-export const DEFAULT_CONVERSATION_ID = 'default';
+export type { ConnectionState };
 
-/** How many of the newest messages the page loads. 200 is the largest `limit` the server accepts. */
-export const HISTORY_LIMIT = 200;
+/** How many messages one history page holds (the newest ones first, then "Load earlier messages"). */
+export const HISTORY_PAGE = 50;
 
-export type ConnectionState = 'connecting' | 'open' | 'reconnecting';
-export type AuthState = 'unknown' | 'ok' | 'invalid';
 export type HistoryState = 'idle' | 'loading' | 'loaded' | 'failed';
+export type EarlierState = 'idle' | 'loading' | 'failed';
 
 export interface TurnMeta {
   inputTokens: number;
   outputTokens: number;
   costUsd: number | null;
-  durationMs: number;
+  /** Known for replies seen live; the history does not carry it. */
+  durationMs?: number;
 }
 
 export interface UserMessage {
@@ -45,7 +39,7 @@ export interface AssistantMessage {
   messageId: string;
   /** `interrupted`: the turn ended or the socket dropped before the final message arrived. */
   state: 'streaming' | 'final' | 'interrupted';
-  /** Present when the final `message` frame was seen live (history does not carry usage). */
+  /** From the final `message` frame, or from the history when the server stored usage. */
   meta?: TurnMeta;
 }
 
@@ -54,6 +48,8 @@ export interface ErrorMessage {
   role: 'error';
   text: string;
   code: string;
+  /** The text of the failed send or turn, when sending it again (with a new id) could help. */
+  retryText?: string;
 }
 
 export type ChatMessage = UserMessage | AssistantMessage | ErrorMessage;
@@ -63,11 +59,14 @@ export interface ChatState {
   connection: ConnectionState;
   /** True once the socket has been open at least once; a later open is a reconnect. */
   hasConnected: boolean;
-  auth: AuthState;
   history: HistoryState;
   historyError: string | null;
   /** The history should be (re)loaded: at start, after a reconnect, or when another tab sent a message. */
   historyStale: boolean;
+  /** Whether the server may hold messages older than the oldest one shown. */
+  hasEarlier: boolean;
+  earlier: EarlierState;
+  earlierError: string | null;
   turn: TurnStatus;
   messages: ChatMessage[];
   nextErrorSeq: number;
@@ -79,21 +78,34 @@ export type ChatAction =
   | { kind: 'localError'; code: string; message: string }
   | { kind: 'connection'; state: ConnectionState }
   | { kind: 'historyRequested' }
-  /** A 404 (conversation not created yet) is loaded as an empty list. */
-  | { kind: 'historyLoaded'; messages: StoredMessage[] }
+  /** The newest page; `full` when it held as many messages as asked for (there may be older ones). */
+  | { kind: 'historyLoaded'; messages: StoredMessage[]; full: boolean }
   | { kind: 'historyFailed'; message: string }
-  | { kind: 'unauthorized' };
+  | { kind: 'earlierRequested' }
+  | { kind: 'earlierLoaded'; messages: StoredMessage[]; full: boolean }
+  | { kind: 'earlierFailed'; message: string };
 
-export function initialChatState(conversationId: string = DEFAULT_CONVERSATION_ID): ChatState {
+export interface ChatStart {
+  /** The turn state known when the view opens (from the status frames seen so far), `idle` if none. */
+  turn?: TurnStatus;
+  /** A conversation that does not exist on the server yet: nothing to load. */
+  isNew?: boolean;
+  connection?: ConnectionState;
+}
+
+export function initialChatState(conversationId: string, start: ChatStart = {}): ChatState {
+  const connection = start.connection ?? 'connecting';
   return {
     conversationId,
-    connection: 'connecting',
-    hasConnected: false,
-    auth: 'unknown',
-    history: 'idle',
+    connection,
+    hasConnected: connection === 'open',
+    history: start.isNew === true ? 'loaded' : 'idle',
     historyError: null,
-    historyStale: true,
-    turn: 'idle',
+    historyStale: start.isNew !== true,
+    hasEarlier: false,
+    earlier: 'idle',
+    earlierError: null,
+    turn: start.turn ?? 'idle',
     messages: [],
     nextErrorSeq: 0,
   };
@@ -122,22 +134,42 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return applyConnection(state, action.state);
     case 'historyRequested':
       return { ...state, history: 'loading', historyStale: false, historyError: null };
-    case 'historyLoaded':
+    case 'historyLoaded': {
+      const firstLoad = !state.messages.some((m) => m.role !== 'error' && m.messageId !== undefined);
       return {
         ...state,
-        auth: 'ok',
         history: 'loaded',
         historyError: null,
+        // A reload after earlier pages were read keeps them, and what is known about older ones.
+        hasEarlier: firstLoad ? action.full : state.hasEarlier,
         messages: mergeHistory(state.messages, action.messages),
       };
+    }
     case 'historyFailed':
       return { ...state, history: 'failed', historyError: action.message };
-    case 'unauthorized':
-      return { ...state, auth: 'invalid', history: 'failed', historyStale: false };
+    case 'earlierRequested':
+      return { ...state, earlier: 'loading', earlierError: null };
+    case 'earlierLoaded': {
+      const known = new Set(state.messages.map(messageIdOf));
+      const older = action.messages.filter((m) => !known.has(m.id)).map((m) => fromStored(m, undefined));
+      return { ...state, earlier: 'idle', hasEarlier: action.full, messages: [...older, ...state.messages] };
+    }
+    case 'earlierFailed':
+      return { ...state, earlier: 'failed', earlierError: action.message };
   }
 }
 
+/** The oldest message the server knows that this view shows: `before` for the next earlier page. */
+export function oldestStoredId(state: ChatState): string | null {
+  for (const m of state.messages) {
+    const id = messageIdOf(m);
+    if (id !== undefined) return id;
+  }
+  return null;
+}
+
 function applyConnection(state: ChatState, connection: ConnectionState): ChatState {
+  if (connection === state.connection) return state;
   if (connection === 'open') {
     // A reconnect may have missed frames, and a failed first load is worth retrying once the server answers.
     const reload = state.hasConnected || state.history === 'failed';
@@ -145,7 +177,6 @@ function applyConnection(state: ChatState, connection: ConnectionState): ChatSta
       ...state,
       connection,
       hasConnected: true,
-      auth: 'ok',
       historyStale: state.historyStale || reload,
     };
   }
@@ -221,8 +252,11 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
     }
     case 'error': {
       let messages = state.messages;
+      let retryText: string | undefined;
       if (frame.clientMessageId !== undefined) {
-        // A refused send (too large, invalid id, ...) is not retried on reconnect.
+        const sent = messages.find((m): m is UserMessage => m.role === 'user' && m.clientMessageId === frame.clientMessageId);
+        if (sent !== undefined && !NOT_RETRIED.includes(frame.code)) retryText = sent.text;
+        // A refused send (too large, invalid id, ...) is not resent on reconnect.
         messages = messages.map((m) =>
           m.role === 'user' && m.clientMessageId === frame.clientMessageId && m.state === 'sending'
             ? { ...m, state: 'failed' as const }
@@ -230,13 +264,17 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
         );
       }
       if (frame.conversationId !== undefined) messages = interruptStreaming(messages);
-      return addError({ ...state, messages }, frame.code, frame.message);
+      return addError({ ...state, messages }, frame.code, frame.message, retryText);
     }
   }
 }
 
-function addError(state: ChatState, code: string, message: string): ChatState {
+/** Refusals that the same text would get again: no Retry for them. */
+const NOT_RETRIED: readonly string[] = ['bad_request', 'too_large', 'invalid_id', 'unauthorized'] satisfies ErrorCode[];
+
+function addError(state: ChatState, code: string, message: string, retryText?: string): ChatState {
   const error: ErrorMessage = { key: `e:${state.nextErrorSeq}`, role: 'error', text: message, code };
+  if (retryText !== undefined) error.retryText = retryText;
   return { ...state, messages: [...state.messages, error], nextErrorSeq: state.nextErrorSeq + 1 };
 }
 
@@ -261,6 +299,23 @@ function messageIdOf(message: ChatMessage): string | undefined {
   return message.role === 'error' ? undefined : message.messageId;
 }
 
+/** A stored message as a bubble; `known` is the bubble the page already had for it (key, live-only details). */
+function fromStored(s: StoredMessage, known: ChatMessage | undefined): ChatMessage {
+  const key = known?.key ?? `m:${s.id}`;
+  if (s.role === 'user') {
+    const user: UserMessage = { key, role: 'user', text: s.content, messageId: s.id, state: 'sent' };
+    if (known?.role === 'user' && known.clientMessageId !== undefined) user.clientMessageId = known.clientMessageId;
+    return user;
+  }
+  const assistant: AssistantMessage = { key, role: 'assistant', text: s.content, messageId: s.id, state: 'final' };
+  if (known?.role === 'assistant' && known.meta !== undefined) {
+    assistant.meta = known.meta;
+  } else if (s.usage !== undefined) {
+    assistant.meta = { inputTokens: s.usage.inputTokens, outputTokens: s.usage.outputTokens, costUsd: s.costUsd ?? null };
+  }
+  return assistant;
+}
+
 /**
  * The stored history is the truth for every message it holds. Messages only this page knows (not acked yet,
  * error bubbles, replies stored after the history was read) stay, each after the stored message it followed.
@@ -271,19 +326,7 @@ function mergeHistory(local: ChatMessage[], stored: StoredMessage[]): ChatMessag
     const id = messageIdOf(m);
     if (id !== undefined) localById.set(id, m);
   }
-  const fromHistory: ChatMessage[] = stored.map((s) => {
-    const known = localById.get(s.id);
-    const key = known?.key ?? `m:${s.id}`;
-    if (s.role === 'user') {
-      const clientMessageId = known?.role === 'user' ? known.clientMessageId : undefined;
-      const user: UserMessage = { key, role: 'user', text: s.content, messageId: s.id, state: 'sent' };
-      if (clientMessageId !== undefined) user.clientMessageId = clientMessageId;
-      return user;
-    }
-    const assistant: AssistantMessage = { key, role: 'assistant', text: s.content, messageId: s.id, state: 'final' };
-    if (known?.role === 'assistant' && known.meta !== undefined) assistant.meta = known.meta;
-    return assistant;
-  });
+  const fromHistory = stored.map((s) => fromStored(s, localById.get(s.id)));
 
   const storedIndex = new Map(stored.map((s, i) => [s.id, i] as const));
   // after[i + 1] holds the local-only messages that followed stored message i (after[0]: before any).
@@ -309,30 +352,14 @@ function mergeHistory(local: ChatMessage[], stored: StoredMessage[]): ChatMessag
 export function turnLabel(turn: TurnStatus): string | null {
   switch (turn) {
     case 'queued':
-      return 'queued';
+      return 'Thinking…';
     case 'starting':
-      return 'waking up the agent…';
+      return 'Waking up the agent…';
     case 'running':
-      return 'thinking…';
+      return 'Thinking…';
     case 'idle':
       return null;
   }
-}
-
-/** Sends that were never acknowledged; they are sent again, with the same ids, after a reconnect. */
-export function unacknowledgedSends(state: ChatState): SendMessageFrame[] {
-  const frames: SendMessageFrame[] = [];
-  for (const m of state.messages) {
-    if (m.role === 'user' && m.state === 'sending' && m.clientMessageId !== undefined) {
-      frames.push({
-        action: 'sendMessage',
-        conversationId: state.conversationId,
-        message: m.text,
-        clientMessageId: m.clientMessageId,
-      });
-    }
-  }
-  return frames;
 }
 
 /** Why the server would refuse this message, checked before sending; null if it may be sent. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCost, formatDuration, formatMeta } from './format';
+import { formatCost, formatDuration, formatMeta, formatUpdated } from './format';
 
 describe('formatMeta', () => {
   it('shows tokens, cost and duration', () => {
@@ -10,6 +10,10 @@ describe('formatMeta', () => {
 
   it('leaves the cost out when there is none', () => {
     expect(formatMeta({ inputTokens: 10, outputTokens: 2, costUsd: null, durationMs: 850 })).toBe('10 in · 2 out · 850 ms');
+  });
+
+  it('leaves the duration out when it is not known (history)', () => {
+    expect(formatMeta({ inputTokens: 10, outputTokens: 2, costUsd: 0.5 })).toBe('10 in · 2 out · $0.5000');
   });
 });
 
@@ -24,5 +28,14 @@ describe('formatCost and formatDuration', () => {
     expect(formatDuration(999)).toBe('999 ms');
     expect(formatDuration(1000)).toBe('1.0 s');
     expect(formatDuration(125_000)).toBe('2 min 5 s');
+  });
+});
+
+describe('formatUpdated', () => {
+  it('shows the time for today and the day before that', () => {
+    const now = new Date(2026, 10, 21, 15, 0);
+    expect(formatUpdated(new Date(2026, 10, 21, 9, 5).toISOString(), now)).toBe('09:05 AM');
+    expect(formatUpdated(new Date(2026, 10, 19, 18, 30).toISOString(), now)).toBe('Nov 19, 06:30 PM');
+    expect(formatUpdated('not a date', now)).toBe('');
   });
 });

@@ -16,10 +16,23 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }
 
-/** "1,234 in · 56 out · $0.0012 · 3.4 s"; the cost is left out when the provider gives none. */
+/**
+ * "1,234 in · 56 out · $0.0012 · 3.4 s"; the cost is left out when the provider gives none, the duration when
+ * it is not known (replies read from the history).
+ */
 export function formatMeta(meta: TurnMeta): string {
   const parts = [`${integer.format(meta.inputTokens)} in`, `${integer.format(meta.outputTokens)} out`];
   if (meta.costUsd !== null) parts.push(formatCost(meta.costUsd));
-  parts.push(formatDuration(meta.durationMs));
+  if (meta.durationMs !== undefined) parts.push(formatDuration(meta.durationMs));
   return parts.join(' · ');
+}
+
+const dayAndTime = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+const timeOnly = new Intl.DateTimeFormat('en-US', { hour: '2-digit', minute: '2-digit' });
+
+/** When a conversation was last updated: the time for today, else the day and time. */
+export function formatUpdated(iso: string, now: Date): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return '';
+  return at.toDateString() === now.toDateString() ? timeOnly.format(at) : dayAndTime.format(at);
 }

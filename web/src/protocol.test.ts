@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ID_PATTERN, parseApiError, parseMessagesResponse, parseServerFrame } from './protocol';
+import {
+  ID_PATTERN,
+  parseApiError,
+  parseConversationsResponse,
+  parseLinkCode,
+  parseMessagesResponse,
+  parseServerFrame,
+  parseSettingsResponse,
+} from './protocol';
 
 describe('parseServerFrame', () => {
   it('reads every server frame of the protocol', () => {
@@ -124,6 +132,84 @@ describe('parseMessagesResponse', () => {
     expect(parseMessagesResponse({ items: [] })).toBeNull();
     expect(parseMessagesResponse({ messages: [{ id: 'a', role: 'system', content: 'x', createdAt: 't', channel: 'web' }] })).toBeNull();
     expect(parseMessagesResponse({ messages: [{ id: 'a', role: 'user', content: 'x', createdAt: 't' }] })).toBeNull();
+  });
+});
+
+describe('parseMessagesResponse usage', () => {
+  it('keeps usage and cost of assistant messages and drops malformed ones', () => {
+    const base = { id: 'b', role: 'assistant', content: 'hello', createdAt: 't', channel: 'web' };
+    const body = {
+      messages: [
+        { ...base, usage: { inputTokens: 10, outputTokens: 2 }, costUsd: 0.002 },
+        { ...base, id: 'c', usage: { inputTokens: 10, outputTokens: 2 }, costUsd: null },
+        { ...base, id: 'd', usage: { inputTokens: 'ten' }, costUsd: 'free' },
+      ],
+    };
+    const messages = parseMessagesResponse(body);
+    expect(messages?.map((m) => [m.usage, m.costUsd])).toEqual([
+      [{ inputTokens: 10, outputTokens: 2 }, 0.002],
+      [{ inputTokens: 10, outputTokens: 2 }, null],
+      [undefined, undefined],
+    ]);
+    expect(messages?.[2]).not.toHaveProperty('usage');
+  });
+});
+
+describe('parseConversationsResponse', () => {
+  it('reads the list and rejects another shape', () => {
+    const c = { id: 'c1', title: 'Plans', updatedAt: '2026-11-21T13:35:22.123Z', messageCount: 4 };
+    expect(parseConversationsResponse({ conversations: [c] })).toEqual([c]);
+    expect(parseConversationsResponse({ conversations: [{ ...c, messageCount: -1 }] })).toBeNull();
+    expect(parseConversationsResponse({ conversations: [{ ...c, title: null }] })).toBeNull();
+    expect(parseConversationsResponse([])).toBeNull();
+  });
+});
+
+describe('parseSettingsResponse', () => {
+  const body = {
+    model: { provider: 'bedrock', model: 'us.anthropic.claude-opus-4-6-v1', region: 'eu-west-1' },
+    defaultModel: 'anthropic/claude-sonnet-5',
+    apiKeys: { anthropic: true, openai: false, deepseek: false, 'openai-compatible': false },
+    telegram: { linked: [42, 43] },
+  };
+
+  it('reads the settings', () => {
+    expect(parseSettingsResponse(body)).toEqual(body);
+    expect(parseSettingsResponse({ ...body, model: null, defaultModel: null })).toMatchObject({ model: null, defaultModel: null });
+  });
+
+  it('takes a key the server does not mention as not stored', () => {
+    expect(parseSettingsResponse({ ...body, apiKeys: {} })?.apiKeys).toEqual({
+      anthropic: false,
+      openai: false,
+      deepseek: false,
+      'openai-compatible': false,
+    });
+  });
+
+  it.each([
+    ['an unknown provider', { ...body, model: { provider: 'mistral', model: 'x' } }],
+    ['a model without a name', { ...body, model: { provider: 'openai' } }],
+    ['a numeric default', { ...body, defaultModel: 5 }],
+    ['Telegram ids as strings', { ...body, telegram: { linked: ['42'] } }],
+    ['no apiKeys', { ...body, apiKeys: undefined }],
+  ])('rejects %s', (_name, value) => {
+    expect(parseSettingsResponse(value)).toBeNull();
+  });
+});
+
+describe('parseLinkCode', () => {
+  it('accepts a code of digits with its expiry', () => {
+    expect(parseLinkCode({ code: '01234567', expiresAt: '2026-11-21T10:10:00.000Z' })).toEqual({
+      code: '01234567',
+      expiresAt: new Date('2026-11-21T10:10:00.000Z'),
+    });
+  });
+
+  it('refuses anything else', () => {
+    for (const body of [null, 'x', { code: 1234567, expiresAt: 'x' }, { code: '<b>', expiresAt: '2026-11-21T10:10:00Z' }, { code: '12345678', expiresAt: 'soon' }]) {
+      expect(parseLinkCode(body)).toBeNull();
+    }
   });
 });
 

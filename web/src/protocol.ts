@@ -107,6 +107,57 @@ export interface StoredMessage {
   content: string;
   createdAt: string;
   channel: 'web' | 'telegram' | (string & {});
+  /** Assistant messages: what the turn used, when the server knows it. */
+  usage?: Usage;
+  /** Assistant messages: the turn's cost; null when the provider's prices are unknown. */
+  costUsd?: number | null;
+}
+
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  updatedAt: string;
+  messageCount: number;
+}
+
+/** The LLM providers of `GET /api/settings`. */
+export const PROVIDERS = ['anthropic', 'openai', 'deepseek', 'bedrock', 'openai-compatible'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+/** Providers that take an API key: all but Bedrock, which uses the deployment's AWS credentials. */
+export const KEYED_PROVIDERS = ['anthropic', 'openai', 'deepseek', 'openai-compatible'] as const;
+export type KeyedProvider = (typeof KEYED_PROVIDERS)[number];
+
+export interface ModelSettings {
+  provider: Provider;
+  model: string;
+  /** Only for `openai-compatible`, where it is required. */
+  baseUrl?: string;
+  /** Only for `bedrock`; the deployment's region when absent. */
+  region?: string;
+}
+
+/** `GET /api/settings` (and the answer to `PUT`). API keys are write-only: only whether one is stored. */
+export interface Settings {
+  /** null: the server's default model. */
+  model: ModelSettings | null;
+  /** `provider/model` of the server's default, or null when the server has none. */
+  defaultModel: string | null;
+  apiKeys: Record<KeyedProvider, boolean>;
+  telegram: { linked: number[] };
+}
+
+/** `PUT /api/settings`: an absent field is left as it is; `model: null` goes back to the server default. */
+export interface SettingsUpdate {
+  model?: ModelSettings | null;
+  /** A string stores that key, null removes the stored one. */
+  apiKeys?: Partial<Record<KeyedProvider, string | null>>;
+}
+
+/** `POST /api/telegram/link-code`: sent to the bot as `/link CODE`, it works once, for ten minutes. */
+export interface LinkCode {
+  code: string;
+  expiresAt: Date;
 }
 
 export interface ApiError {
@@ -132,6 +183,16 @@ function isId(value: unknown): value is string {
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+function parseUsage(value: unknown): Usage | null {
+  return isObject(value) && isCount(value.inputTokens) && isCount(value.outputTokens)
+    ? { inputTokens: value.inputTokens, outputTokens: value.outputTokens }
+    : null;
+}
+
+function isCost(value: unknown): value is number | null {
+  return value === null || (typeof value === 'number' && Number.isFinite(value));
 }
 
 const TURN_STATUSES: readonly string[] = ['queued', 'starting', 'running', 'idle'];
@@ -164,17 +225,14 @@ export function parseServerFrame(data: string): ServerFrame | null {
         ? { type: 'delta', conversationId: f.conversationId, messageId: f.messageId, text: f.text, replace: f.replace === true }
         : null;
     case 'message': {
-      const usage = f.usage;
-      const costOk = f.costUsd === null || (typeof f.costUsd === 'number' && Number.isFinite(f.costUsd));
+      const usage = parseUsage(f.usage);
       if (
         !isId(f.conversationId) ||
         !isId(f.messageId) ||
         f.role !== 'assistant' ||
         !isString(f.content) ||
-        !isObject(usage) ||
-        !isCount(usage.inputTokens) ||
-        !isCount(usage.outputTokens) ||
-        !costOk ||
+        usage === null ||
+        !isCost(f.costUsd) ||
         !isCount(f.durationMs)
       ) {
         return null;
@@ -185,8 +243,8 @@ export function parseServerFrame(data: string): ServerFrame | null {
         messageId: f.messageId,
         role: 'assistant',
         content: f.content,
-        usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens },
-        costUsd: f.costUsd as number | null,
+        usage,
+        costUsd: f.costUsd,
         durationMs: f.durationMs,
       };
     }
@@ -221,9 +279,62 @@ export function parseMessagesResponse(body: unknown): StoredMessage[] | null {
     ) {
       return null;
     }
-    messages.push({ id: m.id, role: m.role, content: m.content, createdAt: m.createdAt, channel: m.channel });
+    const message: StoredMessage = { id: m.id, role: m.role, content: m.content, createdAt: m.createdAt, channel: m.channel };
+    // Usage and cost are optional extras: a malformed one is dropped rather than failing the history.
+    const usage = m.usage === undefined ? null : parseUsage(m.usage);
+    if (usage !== null) message.usage = usage;
+    if (m.costUsd !== undefined && isCost(m.costUsd)) message.costUsd = m.costUsd;
+    messages.push(message);
   }
   return messages;
+}
+
+/** Parses the body of `GET /api/conversations`; null if it is not `{"conversations":[...]}`. */
+export function parseConversationsResponse(body: unknown): ConversationSummary[] | null {
+  if (!isObject(body) || !Array.isArray(body.conversations)) return null;
+  const conversations: ConversationSummary[] = [];
+  for (const c of body.conversations) {
+    if (!isObject(c) || !isId(c.id) || !isString(c.title) || !isString(c.updatedAt) || !isCount(c.messageCount)) return null;
+    conversations.push({ id: c.id, title: c.title, updatedAt: c.updatedAt, messageCount: c.messageCount });
+  }
+  return conversations;
+}
+
+function parseModelSettings(value: unknown): ModelSettings | null {
+  if (!isObject(value) || !isString(value.provider) || !isString(value.model)) return null;
+  const provider = PROVIDERS.find((p) => p === value.provider);
+  if (provider === undefined) return null;
+  const model: ModelSettings = { provider, model: value.model };
+  if (value.baseUrl !== undefined && value.baseUrl !== null) {
+    if (!isString(value.baseUrl)) return null;
+    model.baseUrl = value.baseUrl;
+  }
+  if (value.region !== undefined && value.region !== null) {
+    if (!isString(value.region)) return null;
+    model.region = value.region;
+  }
+  return model;
+}
+
+/** Parses the body of `GET /api/settings` and `PUT /api/settings`; null if it has another shape. */
+export function parseSettingsResponse(body: unknown): Settings | null {
+  if (!isObject(body) || !isObject(body.apiKeys) || !isObject(body.telegram) || !Array.isArray(body.telegram.linked)) return null;
+  const model = body.model === null ? null : parseModelSettings(body.model);
+  if (model === null && body.model !== null) return null;
+  if (body.defaultModel !== null && !isString(body.defaultModel)) return null;
+  const keys = body.apiKeys;
+  // A provider the server does not mention has no key stored.
+  const apiKeys = Object.fromEntries(KEYED_PROVIDERS.map((p) => [p, keys[p] === true])) as Record<KeyedProvider, boolean>;
+  const linked = body.telegram.linked;
+  if (!linked.every((id): id is number => typeof id === 'number' && Number.isSafeInteger(id))) return null;
+  return { model, defaultModel: body.defaultModel, apiKeys, telegram: { linked } };
+}
+
+/** Parses the body of `POST /api/telegram/link-code`; null when it is not a link code. */
+export function parseLinkCode(body: unknown): LinkCode | null {
+  if (!isObject(body) || !isString(body.code) || !/^[0-9]{6,12}$/.test(body.code) || !isString(body.expiresAt)) return null;
+  const expires = new Date(body.expiresAt);
+  return Number.isNaN(expires.getTime()) ? null : { code: body.code, expiresAt: expires };
 }
 
 /** Parses a REST error body `{"code","message"}`; null if the body has another shape. */

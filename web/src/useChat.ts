@@ -1,171 +1,81 @@
-// The React hook that connects the chat state (chatState.ts) to the server: one WebSocket that reconnects with
-// backoff, and the REST history load. Decisions about what the frames mean stay in the reducer.
+// One conversation's chat, wired: the reducer of chatState.ts fed with the frames of the shared connection,
+// the newest history page (again after every reconnect), earlier pages on request, and sending, retrying and
+// cancelling. Decisions about what the frames mean stay in the reducer.
 
 import { useCallback, useEffect, useReducer, useRef } from 'react';
+import type { Api } from './api';
 import {
   chatReducer,
   checkOutgoing,
-  DEFAULT_CONVERSATION_ID,
-  HISTORY_LIMIT,
+  HISTORY_PAGE,
   initialChatState,
   newClientMessageId,
-  unacknowledgedSends,
+  oldestStoredId,
   type ChatAction,
   type ChatState,
 } from './chatState';
-import {
-  parseApiError,
-  parseMessagesResponse,
-  parseServerFrame,
-  type CancelFrame,
-  type ClientFrame,
-  type SendMessageFrame,
-} from './protocol';
-import { restUrl, socketUrl, type RuntimeConfig } from './runtimeConfig';
-
-/** Reconnect delays grow from the first to the last, doubling, with ±25 % jitter. */
-const RECONNECT_FIRST_MS = 500;
-const RECONNECT_MAX_MS = 15_000;
-/** A ping keeps idle connections open through proxies; a socket silent for too long is taken as dead. */
-const PING_EVERY_MS = 25_000;
-const SILENT_LIMIT_MS = 70_000;
+import type { SendMessageFrame, TurnStatus } from './protocol';
+import type { Connection } from './useConnection';
 
 export interface Chat {
   state: ChatState;
-  /** Sends a message; false when it was not sent (blank, too large, or no open socket). */
+  /** Sends a message with a new client message id; false when it was not sent (blank, too large, or no open socket). */
   send: (text: string) => boolean;
   /** Asks the server to abort the running turn. */
   cancel: () => void;
+  loadEarlier: () => void;
 }
 
-async function fetchHistory(config: RuntimeConfig, token: string, conversationId: string): Promise<ChatAction> {
-  const path = `/api/conversations/${encodeURIComponent(conversationId)}/messages?limit=${HISTORY_LIMIT}`;
-  let response: Response;
-  try {
-    response = await fetch(restUrl(config, path, window.location.href), {
-      headers: { Authorization: `Bearer ${token}` },
-      cache: 'no-store',
-    });
-  } catch {
-    return { kind: 'historyFailed', message: 'Could not reach the server.' };
-  }
-  if (response.status === 401) return { kind: 'unauthorized' };
-  // The conversation is created by its first message.
-  if (response.status === 404) return { kind: 'historyLoaded', messages: [] };
-  const body: unknown = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = parseApiError(body);
-    return { kind: 'historyFailed', message: error?.message ?? `The server answered HTTP ${response.status}.` };
-  }
-  const messages = parseMessagesResponse(body);
-  return messages === null
-    ? { kind: 'historyFailed', message: 'The server sent a history this page does not understand.' }
-    : { kind: 'historyLoaded', messages };
+async function loadHistory(api: Api, conversationId: string): Promise<ChatAction> {
+  const result = await api.messages(conversationId, HISTORY_PAGE);
+  if (result.ok) return { kind: 'historyLoaded', messages: result.value, full: result.value.length === HISTORY_PAGE };
+  // A conversation is created by its first message: until then there is nothing to show.
+  if (result.status === 404) return { kind: 'historyLoaded', messages: [], full: false };
+  return { kind: 'historyFailed', message: result.message };
 }
 
-export function useChat(config: RuntimeConfig, token: string, conversationId: string = DEFAULT_CONVERSATION_ID): Chat {
-  const [state, dispatch] = useReducer(chatReducer, conversationId, initialChatState);
-  const socketRef = useRef<WebSocket | null>(null);
-  // The socket's handlers outlive renders; they read the latest state through this ref.
-  const stateRef = useRef(state);
-  useEffect(() => {
-    stateRef.current = state;
-  }, [state]);
+export function useChat(
+  conversationId: string,
+  start: { isNew: boolean; turn: TurnStatus },
+  connection: Connection,
+  api: Api,
+): Chat {
+  const [state, dispatch] = useReducer(chatReducer, null, () =>
+    initialChatState(conversationId, { isNew: start.isNew, turn: start.turn, connection: connection.state }),
+  );
 
-  const authInvalid = state.auth === 'invalid';
-
-  useEffect(() => {
-    if (authInvalid) return;
-    let stopped = false;
-    let socket: WebSocket | null = null;
-    let opened = false;
-    let attempt = 0;
-    let lastFrameAt = Date.now();
-    let retryTimer: ReturnType<typeof setTimeout> | undefined;
-
-    const send = (ws: WebSocket, frame: ClientFrame) => ws.send(JSON.stringify(frame));
-
-    const scheduleReconnect = () => {
-      const base = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** attempt);
-      attempt += 1;
-      retryTimer = setTimeout(connect, base * (0.75 + Math.random() * 0.5));
-    };
-
-    // Handlers are detached before closing so a socket given up on can never dispatch again.
-    const drop = (ws: WebSocket) => {
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      ws.close();
-      if (socket !== ws) return;
-      socket = null;
-      socketRef.current = null;
-      if (stopped) return;
-      dispatch({ kind: 'connection', state: opened ? 'reconnecting' : 'connecting' });
-      scheduleReconnect();
-    };
-
-    function connect() {
-      retryTimer = undefined;
-      const ws = new WebSocket(socketUrl(config, token, window.location.href));
-      socket = ws;
-      ws.onopen = () => {
-        opened = true;
-        attempt = 0;
-        lastFrameAt = Date.now();
-        socketRef.current = ws;
-        dispatch({ kind: 'connection', state: 'open' });
-        // The server answers a repeated clientMessageId with the same ack and never runs it twice.
-        for (const frame of unacknowledgedSends(stateRef.current)) send(ws, frame);
-      };
-      ws.onmessage = (event: MessageEvent) => {
-        lastFrameAt = Date.now();
-        if (typeof event.data !== 'string') return;
-        const frame = parseServerFrame(event.data);
-        if (frame === null) {
-          console.warn('ignored a frame that does not follow the protocol', event.data);
-          return;
-        }
-        dispatch({ kind: 'frame', frame });
-      };
-      ws.onclose = () => drop(ws);
-    }
-
-    const keepAlive = setInterval(() => {
-      if (socket === null || socket.readyState !== WebSocket.OPEN) return;
-      if (Date.now() - lastFrameAt > SILENT_LIMIT_MS) drop(socket);
-      else send(socket, { action: 'ping' });
-    }, PING_EVERY_MS);
-
-    // Back online: try now instead of waiting out the backoff.
-    const onOnline = () => {
-      if (retryTimer === undefined) return;
-      clearTimeout(retryTimer);
-      connect();
-    };
-    window.addEventListener('online', onOnline);
-
-    connect();
-    return () => {
-      stopped = true;
-      clearInterval(keepAlive);
-      clearTimeout(retryTimer);
-      window.removeEventListener('online', onOnline);
-      if (socket !== null) drop(socket);
-    };
-  }, [config, token, authInvalid]);
+  const { subscribe } = connection;
+  useEffect(() => subscribe((frame) => dispatch({ kind: 'frame', frame })), [subscribe]);
+  useEffect(() => dispatch({ kind: 'connection', state: connection.state }), [connection.state]);
 
   // One history request at a time; when it ends, `state.history` changes and a stale flag raised meanwhile
   // starts the next one.
   const historyInFlight = useRef(false);
   useEffect(() => {
-    if (!state.historyStale || authInvalid || historyInFlight.current) return;
+    if (!state.historyStale || historyInFlight.current) return;
     historyInFlight.current = true;
     dispatch({ kind: 'historyRequested' });
-    void fetchHistory(config, token, conversationId).then((action) => {
+    void loadHistory(api, conversationId).then((action) => {
       historyInFlight.current = false;
       dispatch(action);
     });
-  }, [state.historyStale, state.history, authInvalid, config, token, conversationId]);
+  }, [state.historyStale, state.history, api, conversationId]);
 
+  const oldest = oldestStoredId(state);
+  const earlierLoading = state.earlier === 'loading';
+  const loadEarlier = useCallback(() => {
+    if (oldest === null || earlierLoading) return;
+    dispatch({ kind: 'earlierRequested' });
+    void api.messages(conversationId, HISTORY_PAGE, oldest).then((result) =>
+      dispatch(
+        result.ok
+          ? { kind: 'earlierLoaded', messages: result.value, full: result.value.length === HISTORY_PAGE }
+          : { kind: 'earlierFailed', message: result.message },
+      ),
+    );
+  }, [api, conversationId, oldest, earlierLoading]);
+
+  const { send: sendFrame } = connection;
   const send = useCallback(
     (text: string): boolean => {
       const problem = checkOutgoing(text);
@@ -173,24 +83,18 @@ export function useChat(config: RuntimeConfig, token: string, conversationId: st
         if (problem.code !== 'bad_request') dispatch({ kind: 'localError', ...problem });
         return false;
       }
-      const ws = socketRef.current;
-      if (ws === null || ws.readyState !== WebSocket.OPEN) return false;
       const clientMessageId = newClientMessageId();
       const frame: SendMessageFrame = { action: 'sendMessage', conversationId, message: text, clientMessageId };
+      if (!sendFrame(frame)) return false;
       dispatch({ kind: 'send', clientMessageId, text });
-      ws.send(JSON.stringify(frame));
       return true;
     },
-    [conversationId],
+    [conversationId, sendFrame],
   );
 
   const cancel = useCallback(() => {
-    const ws = socketRef.current;
-    if (ws !== null && ws.readyState === WebSocket.OPEN) {
-      const frame: CancelFrame = { action: 'cancel', conversationId };
-      ws.send(JSON.stringify(frame));
-    }
-  }, [conversationId]);
+    sendFrame({ action: 'cancel', conversationId });
+  }, [conversationId, sendFrame]);
 
-  return { state, send, cancel };
+  return { state, send, cancel, loadEarlier };
 }

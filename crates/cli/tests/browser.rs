@@ -1,34 +1,106 @@
-//! The web page in a real browser (Debian's Chromium driven by playwright-core) against local mode
-//! with the real runner and the fake LLM: two turns, then a reload restores the history.
+//! The web app in a real browser (Debian's Chromium driven by playwright-core, `web/e2e/chat.e2e.mjs`)
+//! against local mode with the real runner and the fake LLM. The script runs its scenarios in one browser
+//! session; this test queues the fake's answers they expect, and checks afterwards what reached the fake
+//! (the model and key chosen on the settings page) and what the server stored.
 
 mod support;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serverless_openclaw_agent::LlmApi;
 use serverless_openclaw_cli::paths;
+use serverless_openclaw_testkit::fake_llm::{Api, Behaviour, DEFAULT_CHUNK_DELAY};
 use support::TOKEN;
 
+/// The first reply: a rust code block, and HTML that must be shown as text and never run.
+const MARKDOWN_REPLY: &str = "Here is the program:\n\n```rust\nfn main() {\n    println!(\"hello from the fake LLM\");\n}\n```\n\n<script>window.__pwned = 1</script>\n";
+
+/// What the settings scenario enters; the last turn must reach the fake with these.
+const E2E_MODEL: &str = "e2e-model-b";
+const E2E_API_KEY: &str = "sk-e2e-browser-key-0123456789";
+
+/// The stop scenario's reply streams this slowly, so Stop lands while it streams.
+const SLOW_CHUNK_DELAY: Duration = Duration::from_millis(300);
+
+/// Screenshots of the main views, kept under the target dir for people (and CI artifacts) to look at.
+const SCREENSHOTS: [&str; 4] = [
+    "chat-code.png",
+    "sidebar.png",
+    "settings.png",
+    "phone-chat.png",
+];
+
+/// `<target dir>/e2e-artifacts/browser`. Cargo puts this test's scratch dir at `<target dir>/tmp`, which
+/// follows `CARGO_TARGET_DIR` (and a configured target dir) without reading either here.
+fn screenshot_dir() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside the target dir")
+        .to_path_buf();
+    target.join("e2e-artifacts").join("browser")
+}
+
+fn count_words(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("{i}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_web_page_chats_with_the_agent_in_a_real_browser() {
+async fn the_web_app_works_in_a_real_browser() {
     let repo = support::repo_root();
     assert!(
         paths::web_dir(None, Some(&repo)).is_some(),
         "web/dist is missing: run `make web` (make test does)"
     );
-    let (fake, data, app) =
+    let (fake, _data, app) =
         support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(120)).await;
+    let fake = Arc::new(fake);
+    // The script's turns, in order: the markdown reply; the second conversation; the stopped one; then the
+    // retry and the turn after the settings change get the default reply.
+    fake.push_behaviour(Behaviour::Text(MARKDOWN_REPLY.into()));
+    fake.push_behaviour(Behaviour::Reply);
+    fake.push_behaviour(Behaviour::Text(format!(
+        "Counting slowly: {}.",
+        count_words(40)
+    )));
+    // Only the stopped turn streams slowly: the delay is set once the turn before it reached the fake, and
+    // put back once the slow one did (a request's pacing is fixed when it arrives).
+    let pacing = tokio::spawn({
+        let fake = Arc::clone(&fake);
+        async move {
+            let wait = Duration::from_secs(180);
+            fake.wait_for_requests(2, wait).await.expect("second turn");
+            fake.set_chunk_delay(SLOW_CHUNK_DELAY);
+            fake.wait_for_requests(3, wait)
+                .await
+                .expect("the slow turn");
+            fake.set_chunk_delay(DEFAULT_CHUNK_DELAY);
+        }
+    });
+
+    let screenshots = screenshot_dir();
+    let _ = std::fs::remove_dir_all(&screenshots);
+    std::fs::create_dir_all(&screenshots).expect("create the screenshot dir");
+
     let url = app.url(&format!("/?token={TOKEN}"));
     let node = paths::node_binary(None, Some(&repo)).unwrap();
     let script = repo.join("web/e2e/chat.e2e.mjs");
-    let screenshot = data.path().join("chat.png");
+    let started = std::time::Instant::now();
     let output = tokio::task::spawn_blocking({
-        let screenshot = screenshot.clone();
+        let screenshots = screenshots.clone();
+        let llm_base_url = fake.openai_base_url();
         move || {
             std::process::Command::new(node)
                 .arg(script)
                 .env("SERVERLESS_OPENCLAW_E2E_URL", url)
-                .env("SERVERLESS_OPENCLAW_E2E_SCREENSHOT", screenshot)
+                .env("SERVERLESS_OPENCLAW_E2E_LLM_BASE_URL", llm_base_url)
+                .env("SERVERLESS_OPENCLAW_E2E_MODEL", E2E_MODEL)
+                .env("SERVERLESS_OPENCLAW_E2E_API_KEY", E2E_API_KEY)
+                .env("SERVERLESS_OPENCLAW_E2E_SCREENSHOTS", screenshots)
                 .output()
         }
     })
@@ -36,15 +108,63 @@ async fn the_web_page_chats_with_the_agent_in_a_real_browser() {
     .unwrap()
     .expect("node runs the browser test");
     let report = format!(
-        "stdout:\n{}\nstderr:\n{}",
+        "took {:?}\nstdout:\n{}\nstderr:\n{}\nscreenshots: {}",
+        started.elapsed(),
         String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&output.stderr),
+        screenshots.display()
     );
     assert!(output.status.success(), "browser test failed\n{report}");
-    assert!(screenshot.is_file(), "no screenshot\n{report}");
-    // The page's two turns reached the real agent and were stored.
-    assert_eq!(fake.request_count(), 2);
-    let (_, body) = app.get("/api/conversations/default/messages").await;
-    assert_eq!(body["messages"].as_array().unwrap().len(), 4, "{body}");
+    pacing.await.expect("pacing task");
+    for name in SCREENSHOTS {
+        assert!(screenshots.join(name).is_file(), "no {name}\n{report}");
+    }
+
+    // Five turns reached the model: the server default (Anthropic API) until the settings page chose the
+    // OpenAI-compatible provider, which the last turn used with the model and key entered there.
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 5, "{report}");
+    assert!(
+        requests[..4]
+            .iter()
+            .all(|r| r.api == Api::AnthropicMessages && r.body["model"] == "fake-model"),
+        "{:?}",
+        requests[..4]
+            .iter()
+            .map(|r| (r.api, r.body["model"].clone()))
+            .collect::<Vec<_>>()
+    );
+    let last = requests.last().unwrap();
+    assert_eq!(last.api, Api::OpenAiCompletions);
+    assert_eq!(last.body["model"], E2E_MODEL, "{}", last.body);
+    assert_eq!(last.api_key(), Some(E2E_API_KEY));
+
+    // What the page left on the server: the first conversation (the second was renamed, then deleted) with
+    // its four turns; the stopped one stored no reply.
+    let (_, body) = app.get("/api/conversations").await;
+    let conversations = body["conversations"].as_array().unwrap();
+    assert_eq!(conversations.len(), 1, "{body}");
+    assert_eq!(conversations[0]["title"], "Show me a program,", "{body}");
+    let id = conversations[0]["id"].as_str().unwrap();
+    let (_, body) = app.get(&format!("/api/conversations/{id}/messages")).await;
+    let roles: Vec<&str> = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "user",
+            "assistant",
+            "user",
+            "user",
+            "assistant",
+            "user",
+            "assistant"
+        ],
+        "{body}"
+    );
     app.stop().await;
 }

@@ -1,0 +1,246 @@
+// One conversation on screen: earlier pages on request, the messages (assistant replies as safe markdown,
+// with tokens and cost under each), the agent's status, and the composer with Send and Stop. Remounted (by
+// key) when another conversation is chosen, so its state starts clean.
+
+import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import type { Api } from './api';
+import { turnLabel, type ChatMessage } from './chatState';
+import { formatMeta } from './format';
+import { Markdown } from './markdown';
+import type { TurnStatus } from './protocol';
+import { useChat } from './useChat';
+import type { Connection } from './useConnection';
+
+/** What a person can do about an error, beyond retrying. */
+const ERROR_HINTS: Partial<Record<string, string>> = {
+  no_provider: 'Choose a model provider and key in Settings.',
+  llm_error: 'Check the model and API key in Settings, or try again later.',
+  timeout: 'The agent took too long.',
+  agent_crashed: 'The agent stopped unexpectedly; it restarts for the next message.',
+};
+
+export interface ChatViewProps {
+  conversationId: string;
+  title: string;
+  isNew: boolean;
+  turn: TurnStatus;
+  connection: Connection;
+  api: Api;
+}
+
+export function ChatView({ conversationId, title, isNew, turn, connection, api }: ChatViewProps) {
+  const { state, send, cancel, loadEarlier } = useChat(conversationId, { isNew, turn }, connection, api);
+  const [draft, setDraft] = useState('');
+  const listRef = useRef<HTMLDivElement>(null);
+  const inputRef = useRef<HTMLTextAreaElement>(null);
+  // Follow new text only while the reader is at the bottom, so scrolling up to read is not undone.
+  const pinnedToBottom = useRef(true);
+  // Where the reader was before an earlier page was put above: kept, so the page does not jump.
+  const heightBeforeEarlier = useRef<number | null>(null);
+
+  useLayoutEffect(() => {
+    const list = listRef.current;
+    if (list === null) return;
+    if (heightBeforeEarlier.current !== null) {
+      list.scrollTop += list.scrollHeight - heightBeforeEarlier.current;
+      heightBeforeEarlier.current = null;
+    } else if (pinnedToBottom.current) {
+      list.scrollTop = list.scrollHeight;
+    }
+  }, [state.messages]);
+
+  useLayoutEffect(() => {
+    const input = inputRef.current;
+    if (input === null) return;
+    input.style.height = 'auto';
+    input.style.height = `${input.scrollHeight}px`;
+  }, [draft]);
+
+  const connected = state.connection === 'open';
+  // A new conversation, or one just chosen: ready to type.
+  useEffect(() => {
+    if (connected) inputRef.current?.focus({ preventScroll: true });
+  }, [connected]);
+
+  const status = turnLabel(state.turn);
+
+  const submit = () => {
+    if (send(draft)) {
+      setDraft('');
+      pinnedToBottom.current = true;
+    }
+  };
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    submit();
+  };
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    // Enter sends, Shift+Enter is a newline; Enter that confirms an IME composition is neither.
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  };
+  const retry = (text: string) => {
+    if (send(text)) pinnedToBottom.current = true;
+  };
+  const earlier = () => {
+    heightBeforeEarlier.current = listRef.current?.scrollHeight ?? null;
+    loadEarlier();
+  };
+
+  return (
+    <section className="chat" aria-label={title}>
+      <div
+        className="messages"
+        data-testid="message-list"
+        data-history={state.history}
+        data-conversation-id={conversationId}
+        ref={listRef}
+        onScroll={(event) => {
+          const list = event.currentTarget;
+          pinnedToBottom.current = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+        }}
+        aria-live="polite"
+        aria-relevant="additions text"
+        tabIndex={0}
+        role="log"
+        aria-label={`Messages of ${title}`}
+      >
+        <div className="messages-inner">
+          {state.hasEarlier && (
+            <div className="earlier">
+              <button type="button" className="link-button" data-testid="load-earlier" onClick={earlier} disabled={state.earlier === 'loading'}>
+                {state.earlier === 'loading' ? 'Loading…' : 'Load earlier messages'}
+              </button>
+              {state.earlierError !== null && (
+                <p className="hint hint-error" role="alert">
+                  Could not load earlier messages: {state.earlierError}
+                </p>
+              )}
+            </div>
+          )}
+          {state.historyError !== null && (
+            <p className="hint hint-error" data-testid="history-error" role="alert">
+              Could not load the conversation: {state.historyError}
+            </p>
+          )}
+          {state.messages.length === 0 && state.history === 'loading' && <p className="hint">Loading…</p>}
+          {state.messages.length === 0 && state.history === 'loaded' && (
+            <p className="hint" data-testid="empty-conversation">
+              No messages yet. Say hello to your agent.
+            </p>
+          )}
+          {state.messages.map((message) => (
+            <MessageBubble key={message.key} message={message} onRetry={connected ? retry : null} />
+          ))}
+        </div>
+      </div>
+
+      <div className="composer">
+        <div className="composer-top">
+          <div className="turn-status" data-testid="turn-status" data-status={state.turn} role="status" aria-live="polite">
+            {status !== null && (
+              <>
+                <span className="spinner" aria-hidden="true" />
+                {status}
+              </>
+            )}
+          </div>
+          {/* For screen readers the same words describe the input (message-keys). */}
+          <span className="composer-hint" aria-hidden="true">
+            Enter sends · Shift+Enter: new line
+          </span>
+        </div>
+        <form className="composer-row" onSubmit={onSubmit}>
+          <label className="visually-hidden" htmlFor="message-input">
+            Message
+          </label>
+          <span className="visually-hidden" id="message-keys">
+            Enter sends, Shift+Enter starts a new line.
+          </span>
+          <textarea
+            id="message-input"
+            ref={inputRef}
+            data-testid="message-input"
+            rows={1}
+            value={draft}
+            placeholder={connected ? 'Message your agent' : 'Waiting for the connection…'}
+            aria-describedby="message-keys"
+            disabled={!connected}
+            onChange={(event) => setDraft(event.target.value)}
+            onKeyDown={onKeyDown}
+          />
+          {state.turn !== 'idle' && (
+            <button type="button" className="button button-stop" data-testid="stop-button" onClick={cancel} disabled={!connected}>
+              Stop
+            </button>
+          )}
+          <button type="submit" className="button button-send" data-testid="send-button" disabled={!connected || draft.trim() === ''}>
+            Send
+          </button>
+        </form>
+      </div>
+    </section>
+  );
+}
+
+/** Server messages are written lower case ("the turn was cancelled"); shown alone, they read as sentences. */
+function asSentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: ((text: string) => void) | null }) {
+  if (message.role === 'error') {
+    const hint = ERROR_HINTS[message.code];
+    const retryText = message.retryText;
+    return (
+      <article className="message message-error" data-testid="message" data-role="error" role="alert">
+        <div className="message-text" data-testid="message-text">
+          {asSentence(message.text)}
+          {hint !== undefined && <span className="error-hint"> {hint}</span>}
+        </div>
+        <div className="message-meta message-error-actions">
+          <span data-testid="error-code">{message.code}</span>
+          {retryText !== undefined && onRetry !== null && (
+            <button type="button" className="link-button" data-testid="retry-button" onClick={() => onRetry(retryText)}>
+              Retry
+            </button>
+          )}
+        </div>
+      </article>
+    );
+  }
+  const footer =
+    message.role === 'assistant'
+      ? message.meta !== undefined
+        ? formatMeta(message.meta)
+        : message.state === 'interrupted'
+          ? 'interrupted'
+          : null
+      : message.state === 'failed'
+        ? 'not sent'
+        : message.state === 'sending'
+          ? 'sending…'
+          : null;
+  return (
+    <article
+      className={`message message-${message.role} message-${message.state}`}
+      data-testid="message"
+      data-role={message.role}
+      data-state={message.state}
+      data-message-id={message.messageId}
+      aria-busy={message.role === 'assistant' && message.state === 'streaming'}
+    >
+      <div className="message-text" data-testid="message-text">
+        {message.role === 'assistant' ? <Markdown text={message.text} /> : <div className="plain-text">{message.text}</div>}
+        {message.role === 'assistant' && message.state === 'streaming' && <span className="caret" aria-hidden="true" />}
+      </div>
+      {footer !== null && (
+        <div className="message-meta" data-testid="message-meta">
+          {footer}
+        </div>
+      )}
+    </article>
+  );
+}

@@ -1,0 +1,109 @@
+// The REST half of docs/protocol.md: one function per request, each with a fresh bearer token from the
+// session. Nothing here throws: every call resolves to the parsed answer or to a message for people. A 401
+// (or a session that cannot renew its token) tells the session, which ends it and shows the sign-in.
+
+import type { AuthSession } from './auth/session';
+import {
+  parseApiError,
+  parseConversationsResponse,
+  parseLinkCode,
+  parseMessagesResponse,
+  parseSettingsResponse,
+  type ConversationSummary,
+  type LinkCode,
+  type Settings,
+  type SettingsUpdate,
+  type StoredMessage,
+} from './protocol';
+import { restUrl, type RuntimeConfig } from './runtimeConfig';
+
+export type ApiResult<T> = { ok: true; value: T } | { ok: false; status: number; message: string };
+
+type Fetch = (url: string, init: RequestInit) => Promise<Response>;
+
+export interface Api {
+  listConversations(): Promise<ApiResult<ConversationSummary[]>>;
+  renameConversation(id: string, title: string): Promise<ApiResult<null>>;
+  deleteConversation(id: string): Promise<ApiResult<null>>;
+  /** Up to `limit` messages before `before` (the newest when absent), oldest first; 404 when there is no such conversation. */
+  messages(id: string, limit: number, before?: string): Promise<ApiResult<StoredMessage[]>>;
+  settings(): Promise<ApiResult<Settings>>;
+  saveSettings(update: SettingsUpdate): Promise<ApiResult<Settings>>;
+  linkCode(): Promise<ApiResult<LinkCode>>;
+  unlinkTelegram(telegramUserId: number): Promise<ApiResult<null>>;
+}
+
+const UNREADABLE = 'The server sent an answer this page does not understand.';
+
+/** `session` is read at every call, so a session that renewed itself meanwhile is used. */
+export function createApi(
+  config: RuntimeConfig,
+  session: () => Pick<AuthSession, 'freshToken' | 'refused'>,
+  pageHref: () => string,
+  fetchImpl: Fetch = (url, init) => fetch(url, init),
+): Api {
+  async function call<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    parse: ((body: unknown) => T | null) | null,
+  ): Promise<ApiResult<T | null>> {
+    const current = session();
+    let token: string;
+    try {
+      token = await current.freshToken();
+    } catch {
+      current.refused();
+      return { ok: false, status: 401, message: 'Your session has ended. Sign in again.' };
+    }
+    const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let response: Response;
+    try {
+      const init: RequestInit = { method, headers, cache: 'no-store' };
+      if (body !== undefined) init.body = JSON.stringify(body);
+      response = await fetchImpl(restUrl(config, path, pageHref()), init);
+    } catch {
+      return { ok: false, status: 0, message: 'Could not reach the server.' };
+    }
+    if (response.status === 401) {
+      current.refused();
+      return { ok: false, status: 401, message: 'The server refused the sign-in.' };
+    }
+    const text = await response.text().catch(() => '');
+    let json: unknown = null;
+    try {
+      json = text === '' ? null : JSON.parse(text);
+    } catch {
+      json = null;
+    }
+    if (!response.ok) {
+      const error = parseApiError(json);
+      return { ok: false, status: response.status, message: error?.message ?? `The server answered HTTP ${response.status}.` };
+    }
+    if (parse === null) return { ok: true, value: null };
+    const value = parse(json);
+    return value === null ? { ok: false, status: response.status, message: UNREADABLE } : { ok: true, value };
+  }
+
+  // A parser that returned a value makes the result non-null; requests answered with 204 have no parser.
+  const parsed = <T>(method: string, path: string, body: unknown, parse: (body: unknown) => T | null) =>
+    call(method, path, body, parse) as Promise<ApiResult<T>>;
+  const empty = (method: string, path: string, body?: unknown) => call<null>(method, path, body, null);
+  const conversation = (id: string) => `/api/conversations/${encodeURIComponent(id)}`;
+
+  return {
+    listConversations: () => parsed('GET', '/api/conversations', undefined, parseConversationsResponse),
+    renameConversation: (id, title) => empty('PATCH', conversation(id), { title }),
+    deleteConversation: (id) => empty('DELETE', conversation(id)),
+    messages: (id, limit, before) => {
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (before !== undefined) query.set('before', before);
+      return parsed('GET', `${conversation(id)}/messages?${query.toString()}`, undefined, parseMessagesResponse);
+    },
+    settings: () => parsed('GET', '/api/settings', undefined, parseSettingsResponse),
+    saveSettings: (update) => parsed('PUT', '/api/settings', update, parseSettingsResponse),
+    linkCode: () => parsed('POST', '/api/telegram/link-code', undefined, parseLinkCode),
+    unlinkTelegram: (telegramUserId) => empty('DELETE', `/api/telegram/links/${encodeURIComponent(String(telegramUserId))}`),
+  };
+}

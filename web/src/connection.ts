@@ -1,0 +1,181 @@
+// The page's one WebSocket to the server (docs/protocol.md), without React: it opens the socket with a fresh
+// token, reconnects with exponential backoff when it drops, keeps it alive with pings, and resends every
+// message the server has not acknowledged yet, with its original clientMessageId, after a reconnect. The
+// server answers a repeated clientMessageId with the same ack and never runs the turn twice, so resending is
+// always safe. Frames go to the listener as parsed protocol frames; nothing here knows about conversations.
+
+import type { AuthSession } from './auth/session';
+import { parseServerFrame, type CancelFrame, type PingFrame, type SendMessageFrame, type ServerFrame } from './protocol';
+
+/** Reconnect delays grow from the first to the cap, doubling, with ±25 % jitter. */
+export const RECONNECT_FIRST_MS = 500;
+export const RECONNECT_MAX_MS = 15_000;
+/** A ping keeps idle connections open through proxies; a socket silent for too long is taken as dead. */
+export const PING_EVERY_MS = 25_000;
+export const SILENT_LIMIT_MS = 70_000;
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting';
+
+/** The part of the browser's WebSocket this module uses, so tests can hand in a fake. */
+export interface SocketLike {
+  readonly readyState: number;
+  onopen: ((event: Event) => void) | null;
+  onmessage: ((event: MessageEvent) => void) | null;
+  onclose: ((event: CloseEvent) => void) | null;
+  onerror: ((event: Event) => void) | null;
+  send(data: string): void;
+  close(): void;
+}
+
+/** WebSocket.OPEN, spelled out so the module also loads where there is no WebSocket global (tests). */
+const OPEN = 1;
+
+export interface ConnectionOptions {
+  /** The socket URL for a token (runtimeConfig.socketUrl). */
+  socketUrl: (token: string) => string;
+  /** Read at every (re)connect, so a session that renewed itself meanwhile is used. */
+  session: () => Pick<AuthSession, 'freshToken' | 'refused'>;
+  onFrame: (frame: ServerFrame) => void;
+  onState: (state: ConnectionState) => void;
+  openSocket?: (url: string) => SocketLike;
+  /** In [0, 1); the jitter of the backoff. */
+  random?: () => number;
+}
+
+/** The wait before reconnect attempt `attempt` (0 for the first after a drop); `random` in [0, 1). */
+export function reconnectDelay(attempt: number, random: number): number {
+  const base = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** attempt);
+  return base * (0.75 + random * 0.5);
+}
+
+export class ChatConnection {
+  private readonly options: ConnectionOptions;
+  private readonly openSocket: (url: string) => SocketLike;
+  private readonly random: () => number;
+  private socket: SocketLike | null = null;
+  /** Whether a socket has been open before: a later drop is "reconnecting", not "connecting". */
+  private opened = false;
+  private stopped = true;
+  private attempt = 0;
+  private lastFrameAt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** Counts connect() calls, so a token that arrives after a newer connect (or a stop) is dropped. */
+  private generation = 0;
+  /** Sends without an ack yet, by clientMessageId, in the order they were sent. */
+  private readonly unacknowledged = new Map<string, SendMessageFrame>();
+
+  constructor(options: ConnectionOptions) {
+    this.options = options;
+    this.openSocket = options.openSocket ?? ((url) => new WebSocket(url));
+    this.random = options.random ?? Math.random;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.keepAlive = setInterval(() => this.checkAlive(), PING_EVERY_MS);
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.generation += 1;
+    clearInterval(this.keepAlive);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.socket !== null) this.drop(this.socket);
+  }
+
+  get isOpen(): boolean {
+    return this.socket !== null && this.socket.readyState === OPEN;
+  }
+
+  /**
+   * Sends a frame on the open socket; false (and nothing sent) when there is none. A sendMessage is kept
+   * until its ack (or a refusal naming its clientMessageId) and sent again after every reconnect.
+   */
+  send(frame: SendMessageFrame | CancelFrame): boolean {
+    const socket = this.socket;
+    if (socket === null || socket.readyState !== OPEN) return false;
+    if (frame.action === 'sendMessage') this.unacknowledged.set(frame.clientMessageId, frame);
+    socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Skips the rest of the backoff (the browser says it is back online). */
+  reconnectNow(): void {
+    if (this.stopped || this.retryTimer === undefined) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    void this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    this.retryTimer = undefined;
+    const generation = ++this.generation;
+    const session = this.options.session();
+    let token: string;
+    try {
+      // An expired token would be refused by the upgrade; the session renews it first when it can.
+      token = await session.freshToken();
+    } catch {
+      if (generation === this.generation) session.refused();
+      return;
+    }
+    if (generation !== this.generation || this.stopped) return;
+    const socket = this.openSocket(this.options.socketUrl(token));
+    this.socket = socket;
+    socket.onopen = () => {
+      this.opened = true;
+      this.attempt = 0;
+      this.lastFrameAt = Date.now();
+      this.options.onState('open');
+      for (const frame of this.unacknowledged.values()) socket.send(JSON.stringify(frame));
+    };
+    socket.onmessage = (event: MessageEvent) => {
+      this.lastFrameAt = Date.now();
+      if (typeof event.data !== 'string') return;
+      const frame = parseServerFrame(event.data);
+      if (frame === null) {
+        console.warn('ignored a frame that does not follow the protocol', event.data);
+        return;
+      }
+      if (frame.type === 'error' && frame.code === 'unauthorized') {
+        // The server stopped trusting this socket (on AWS: its connection record expired). It closes it;
+        // the reconnect brings a fresh token and resends what this socket did not get to acknowledge.
+        this.drop(socket);
+        return;
+      }
+      // An ack, or an error naming the send (a refusal, or its turn failing later), settles it.
+      if ((frame.type === 'ack' || frame.type === 'error') && frame.clientMessageId !== undefined) {
+        this.unacknowledged.delete(frame.clientMessageId);
+      }
+      this.options.onFrame(frame);
+    };
+    socket.onclose = () => this.drop(socket);
+  }
+
+  // Handlers are detached before closing so a socket given up on can never report again.
+  private drop(socket: SocketLike): void {
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    socket.close();
+    if (this.socket !== socket) return;
+    this.socket = null;
+    if (this.stopped) return;
+    this.options.onState(this.opened ? 'reconnecting' : 'connecting');
+    this.retryTimer = setTimeout(() => void this.connect(), reconnectDelay(this.attempt, this.random()));
+    this.attempt += 1;
+  }
+
+  private checkAlive(): void {
+    const socket = this.socket;
+    if (socket === null || socket.readyState !== OPEN) return;
+    if (Date.now() - this.lastFrameAt > SILENT_LIMIT_MS) {
+      this.drop(socket);
+    } else {
+      const ping: PingFrame = { action: 'ping' };
+      socket.send(JSON.stringify(ping));
+    }
+  }
+}

@@ -1,0 +1,141 @@
+// The settings form without React: what it shows for the server's settings, what it checks before saving
+// (the same rules the server applies, so most mistakes are caught without a round trip), and the
+// `PUT /api/settings` body it sends. API keys are write-only: the form only knows whether one is stored,
+// and sends a key only when the user typed a new one or asked to remove it.
+
+import {
+  KEYED_PROVIDERS,
+  type KeyedProvider,
+  type ModelSettings,
+  type Provider,
+  type Settings,
+  type SettingsUpdate,
+} from './protocol';
+
+export interface ProviderInfo {
+  id: Provider;
+  label: string;
+  /** Model ids offered in the model field's suggestions. */
+  suggestions: readonly string[];
+}
+
+export const PROVIDER_INFO: readonly ProviderInfo[] = [
+  { id: 'anthropic', label: 'Anthropic', suggestions: ['claude-sonnet-5', 'claude-opus-5', 'claude-haiku-4-5'] },
+  { id: 'openai', label: 'OpenAI', suggestions: ['gpt-5.5', 'gpt-5.4-mini'] },
+  { id: 'deepseek', label: 'DeepSeek', suggestions: ['deepseek-chat', 'deepseek-reasoner'] },
+  { id: 'bedrock', label: 'Amazon Bedrock', suggestions: ['us.anthropic.claude-opus-4-6-v1'] },
+  { id: 'openai-compatible', label: 'OpenAI-compatible', suggestions: [] },
+];
+
+export function providerLabel(provider: Provider): string {
+  return PROVIDER_INFO.find((p) => p.id === provider)?.label ?? provider;
+}
+
+/** The server's limits (crates/core/src/settings.rs). */
+export const MAX_MODEL_LENGTH = 128;
+export const MAX_BASE_URL_LENGTH = 2048;
+export const MAX_API_KEY_LENGTH = 4096;
+const MODEL_ID = /^[A-Za-z0-9._:/@+-]+$/;
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+const API_KEY = /^[\x21-\x7e]+$/;
+
+export interface ModelForm {
+  /** Run turns with the server's default model (`model: null`). */
+  useDefault: boolean;
+  provider: Provider;
+  model: string;
+  baseUrl: string;
+  region: string;
+}
+
+/** What to do with one provider's stored key on save. */
+export type KeyEdit = { kind: 'keep' } | { kind: 'replace'; value: string } | { kind: 'remove' };
+
+export type KeyEdits = Record<KeyedProvider, KeyEdit>;
+
+export interface SettingsForm {
+  model: ModelForm;
+  keys: KeyEdits;
+}
+
+export type FieldErrors = Partial<Record<'model' | 'baseUrl' | 'region' | KeyedProvider, string>>;
+
+export function unchangedKeys(): KeyEdits {
+  return Object.fromEntries(KEYED_PROVIDERS.map((p) => [p, { kind: 'keep' }])) as KeyEdits;
+}
+
+/** The form for the settings the server holds (a fresh one after every load and save). */
+export function formFromSettings(settings: Settings): SettingsForm {
+  const model = settings.model;
+  return {
+    model:
+      model === null
+        ? { useDefault: true, provider: 'anthropic', model: '', baseUrl: '', region: '' }
+        : { useDefault: false, provider: model.provider, model: model.model, baseUrl: model.baseUrl ?? '', region: model.region ?? '' },
+    keys: unchangedKeys(),
+  };
+}
+
+function validBaseUrl(url: string): boolean {
+  if (url.length > MAX_BASE_URL_LENGTH || /[\s?#]/.test(url)) return false;
+  try {
+    const parsed = new URL(url);
+    return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.hostname !== '' && parsed.username === '' && parsed.password === '';
+  } catch {
+    return false;
+  }
+}
+
+/** What is wrong with the form, by field; empty when it may be saved. */
+export function validateSettingsForm(form: SettingsForm): FieldErrors {
+  const errors: FieldErrors = {};
+  const m = form.model;
+  if (!m.useDefault) {
+    const model = m.model.trim();
+    if (model === '') errors.model = 'Enter a model id.';
+    else if (model.length > MAX_MODEL_LENGTH || !MODEL_ID.test(model)) {
+      errors.model = `A model id is 1 to ${MAX_MODEL_LENGTH} characters of A-Z, a-z, 0-9 and . _ : / @ + -`;
+    }
+    const baseUrl = m.baseUrl.trim();
+    if (m.provider === 'openai-compatible') {
+      if (baseUrl === '') errors.baseUrl = 'An OpenAI-compatible provider needs its base URL.';
+      else if (!validBaseUrl(baseUrl)) errors.baseUrl = 'The base URL must be an http(s) URL without a query, e.g. https://llm.example.com/v1';
+    }
+    const region = m.region.trim();
+    if (m.provider === 'bedrock' && region !== '' && !AWS_REGION.test(region)) {
+      errors.region = 'The region must be an AWS region such as us-east-1, or empty for the deployment’s region.';
+    }
+  }
+  for (const provider of KEYED_PROVIDERS) {
+    const edit = form.keys[provider];
+    if (edit.kind !== 'replace') continue;
+    const key = edit.value.trim();
+    if (key === '') errors[provider] = 'Enter the key, or cancel the replacement.';
+    else if (key.length > MAX_API_KEY_LENGTH || !API_KEY.test(key)) {
+      errors[provider] = 'An API key is up to 4,096 visible ASCII characters, without spaces.';
+    }
+  }
+  return errors;
+}
+
+/** The model part of the request: only the fields the chosen provider takes. */
+function modelOf(m: ModelForm): ModelSettings | null {
+  if (m.useDefault) return null;
+  const model: ModelSettings = { provider: m.provider, model: m.model.trim() };
+  if (m.provider === 'openai-compatible') model.baseUrl = m.baseUrl.trim();
+  if (m.provider === 'bedrock' && m.region.trim() !== '') model.region = m.region.trim();
+  return model;
+}
+
+/** The `PUT /api/settings` body for a valid form: the model always, keys only where something changes. */
+export function settingsUpdate(form: SettingsForm): SettingsUpdate {
+  const update: SettingsUpdate = { model: modelOf(form.model) };
+  const apiKeys: Partial<Record<KeyedProvider, string | null>> = {};
+  for (const provider of KEYED_PROVIDERS) {
+    const edit = form.keys[provider];
+    if (edit.kind === 'replace') apiKeys[provider] = edit.value.trim();
+    if (edit.kind === 'remove') apiKeys[provider] = null;
+  }
+  if (Object.keys(apiKeys).length > 0) update.apiKeys = apiKeys;
+  return update;
+}
