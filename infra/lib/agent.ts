@@ -12,7 +12,7 @@ import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import * as env from './environment.ts';
 import { functionLogs, functionRole } from './functions.ts';
-import { grantBedrockInvoke, grantBucketObjects, grantManageConnections } from './grants.ts';
+import { grantBucketObjects, grantManageConnections } from './grants.ts';
 import type { Secrets } from './secrets.ts';
 import { repoPath } from './paths.ts';
 import type { TurnQueue } from './queue.ts';
@@ -76,7 +76,6 @@ export class Agent extends Construct {
     props.apiKey.parameter.grantRead(role);
     props.telegramBotToken.grantRead(role);
     props.secrets.grantUserKeysRead(role);
-    grantBedrockInvoke(role);
 
     this.function.addEventSource(
       new SqsEventSource(turns.queue, {

@@ -5,7 +5,7 @@
 import { type CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import type { WebSocketApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import type { Role } from 'aws-cdk-lib/aws-iam';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 
@@ -52,31 +52,6 @@ export function grantBucketObjects(bucket: Bucket, role: Role): void {
       `Resource::${nagArn(bucket)}/*`,
     ],
     "CDK's read/write grant on this one bucket: object keys are per user and conversation, known only at run time.",
-  );
-}
-
-/**
- * Calling Bedrock models, for users who choose Bedrock in the settings: any foundation model or
- * cross-region inference profile (which model is the user's choice, made at run time), streamed or not.
- */
-export function grantBedrockInvoke(role: Role): void {
-  const stack = Stack.of(role);
-  role.addToPrincipalPolicy(
-    new PolicyStatement({
-      actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
-      resources: [
-        stack.formatArn({ service: 'bedrock', region: '*', account: '', resource: 'foundation-model', resourceName: '*' }),
-        stack.formatArn({ service: 'bedrock', region: '*', resource: 'inference-profile', resourceName: '*' }),
-      ],
-    }),
-  );
-  acknowledgeWildcards(
-    role,
-    [
-      'Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/*',
-      'Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:inference-profile/*',
-    ],
-    'The model is chosen by the user in the settings at run time; inference profiles route across regions.',
   );
 }
 

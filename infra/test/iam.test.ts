@@ -98,13 +98,6 @@ describe('IAM', () => {
     ]);
   });
 
-  it('lets only the agent call Bedrock models', () => {
-    const callers = all
-      .filter(({ statement }) => list(statement.Action).some((action) => action.startsWith('bedrock:')))
-      .map(({ id, statement }) => `${id.replace(/[0-9A-F]{8}$/, '')} ${list(statement.Action).sort().join(',')}`);
-    assert.deepEqual(callers, ['AgentRoleDefaultPolicy bedrock:InvokeModel,bedrock:InvokeModelWithResponseStream']);
-  });
-
   it('lets only the functions that push post to WebSocket connections', () => {
     const pushers = all
       .filter(({ statement }) => list(statement.Action).includes('execute-api:ManageConnections'))

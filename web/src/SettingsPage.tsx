@@ -5,7 +5,7 @@ import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } fr
 import type { Api } from './api';
 import type { AuthSession } from './auth/session';
 import { MfaSettings } from './auth/MfaSettings';
-import { KEYED_PROVIDERS, type KeyedProvider, type LinkCode, type Provider, type Settings } from './protocol';
+import { PROVIDERS, type LinkCode, type Provider, type Settings } from './protocol';
 import {
   formFromSettings,
   PROVIDER_INFO,
@@ -87,7 +87,7 @@ function ModelAndKeys({ api, settings, onSaved }: { api: Api; settings: Settings
     setForm((f) => ({ ...f, model: { ...f.model, ...change } }));
     setOutcome(null);
   };
-  const setKey = (provider: KeyedProvider, edit: KeyEdit) => {
+  const setKey = (provider: Provider, edit: KeyEdit) => {
     setForm((f) => ({ ...f, keys: { ...f.keys, [provider]: edit } }));
     setOutcome(null);
   };
@@ -192,7 +192,7 @@ function ModelAndKeys({ api, settings, onSaved }: { api: Api; settings: Settings
               </Field>
             )}
             {m.provider === 'bedrock' && (
-              <Field label="Region (optional)" htmlFor={`${ids}-region`} error={fieldError('region')} note="Empty: the deployment’s region. Bedrock uses the deployment’s AWS credentials, not an API key.">
+              <Field label="Region (optional)" htmlFor={`${ids}-region`} error={fieldError('region')} note="Empty: the deployment’s region. Bedrock is reached through its OpenAI-compatible endpoint with a Bedrock API key (below).">
                 <input
                   id={`${ids}-region`}
                   data-testid="region-input"
@@ -213,7 +213,7 @@ function ModelAndKeys({ api, settings, onSaved }: { api: Api; settings: Settings
         <h3 id={`${ids}-keys`}>API keys</h3>
         <p className="muted">Keys are stored on the server and never shown again. Turns with a provider use your key when one is stored.</p>
         <ul className="keys">
-          {KEYED_PROVIDERS.map((p) => (
+          {PROVIDERS.map((p) => (
             <KeyRow
               key={p}
               provider={p}
@@ -265,7 +265,7 @@ function KeyRow({
   invalid,
   inputId,
 }: {
-  provider: KeyedProvider;
+  provider: Provider;
   stored: boolean;
   edit: KeyEdit;
   onEdit: (edit: KeyEdit) => void;

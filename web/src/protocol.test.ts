@@ -169,7 +169,7 @@ describe('parseSettingsResponse', () => {
   const body = {
     model: { provider: 'bedrock', model: 'us.anthropic.claude-opus-4-6-v1', region: 'eu-west-1' },
     defaultModel: 'anthropic/claude-sonnet-5',
-    apiKeys: { anthropic: true, openai: false, deepseek: false, 'openai-compatible': false },
+    apiKeys: { anthropic: true, openai: false, deepseek: false, bedrock: false, 'openai-compatible': false },
     telegram: { linked: [42, 43] },
   };
 
@@ -183,6 +183,7 @@ describe('parseSettingsResponse', () => {
       anthropic: false,
       openai: false,
       deepseek: false,
+      bedrock: false,
       'openai-compatible': false,
     });
   });

@@ -124,10 +124,6 @@ export interface ConversationSummary {
 export const PROVIDERS = ['anthropic', 'openai', 'deepseek', 'bedrock', 'openai-compatible'] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
-/** Providers that take an API key: all but Bedrock, which uses the deployment's AWS credentials. */
-export const KEYED_PROVIDERS = ['anthropic', 'openai', 'deepseek', 'openai-compatible'] as const;
-export type KeyedProvider = (typeof KEYED_PROVIDERS)[number];
-
 export interface ModelSettings {
   provider: Provider;
   model: string;
@@ -143,7 +139,7 @@ export interface Settings {
   model: ModelSettings | null;
   /** `provider/model` of the server's default, or null when the server has none. */
   defaultModel: string | null;
-  apiKeys: Record<KeyedProvider, boolean>;
+  apiKeys: Record<Provider, boolean>;
   telegram: { linked: number[] };
 }
 
@@ -151,7 +147,7 @@ export interface Settings {
 export interface SettingsUpdate {
   model?: ModelSettings | null;
   /** A string stores that key, null removes the stored one. */
-  apiKeys?: Partial<Record<KeyedProvider, string | null>>;
+  apiKeys?: Partial<Record<Provider, string | null>>;
 }
 
 /** `POST /api/telegram/link-code`: sent to the bot as `/link CODE`, it works once, for ten minutes. */
@@ -324,7 +320,7 @@ export function parseSettingsResponse(body: unknown): Settings | null {
   if (body.defaultModel !== null && !isString(body.defaultModel)) return null;
   const keys = body.apiKeys;
   // A provider the server does not mention has no key stored.
-  const apiKeys = Object.fromEntries(KEYED_PROVIDERS.map((p) => [p, keys[p] === true])) as Record<KeyedProvider, boolean>;
+  const apiKeys = Object.fromEntries(PROVIDERS.map((p) => [p, keys[p] === true])) as Record<Provider, boolean>;
   const linked = body.telegram.linked;
   if (!linked.every((id): id is number => typeof id === 'number' && Number.isSafeInteger(id))) return null;
   return { model, defaultModel: body.defaultModel, apiKeys, telegram: { linked } };

@@ -5,7 +5,7 @@ import { formFromSettings, settingsUpdate, unchangedKeys, validateSettingsForm, 
 const settings = (model: Settings['model']): Settings => ({
   model,
   defaultModel: 'anthropic/claude-sonnet-5',
-  apiKeys: { anthropic: true, openai: false, deepseek: false, 'openai-compatible': false },
+  apiKeys: { anthropic: true, openai: false, deepseek: false, bedrock: false, 'openai-compatible': false },
   telegram: { linked: [] },
 });
 

@@ -4,8 +4,7 @@
 // and sends a key only when the user typed a new one or asked to remove it.
 
 import {
-  KEYED_PROVIDERS,
-  type KeyedProvider,
+  PROVIDERS,
   type ModelSettings,
   type Provider,
   type Settings,
@@ -23,7 +22,7 @@ export const PROVIDER_INFO: readonly ProviderInfo[] = [
   { id: 'anthropic', label: 'Anthropic', suggestions: ['claude-sonnet-5', 'claude-opus-5', 'claude-haiku-4-5'] },
   { id: 'openai', label: 'OpenAI', suggestions: ['gpt-5.5', 'gpt-5.4-mini'] },
   { id: 'deepseek', label: 'DeepSeek', suggestions: ['deepseek-chat', 'deepseek-reasoner'] },
-  { id: 'bedrock', label: 'Amazon Bedrock', suggestions: ['us.anthropic.claude-opus-4-6-v1'] },
+  { id: 'bedrock', label: 'Amazon Bedrock', suggestions: ['openai.gpt-oss-120b-1:0', 'openai.gpt-oss-20b-1:0'] },
   { id: 'openai-compatible', label: 'OpenAI-compatible', suggestions: [] },
 ];
 
@@ -51,17 +50,17 @@ export interface ModelForm {
 /** What to do with one provider's stored key on save. */
 export type KeyEdit = { kind: 'keep' } | { kind: 'replace'; value: string } | { kind: 'remove' };
 
-export type KeyEdits = Record<KeyedProvider, KeyEdit>;
+export type KeyEdits = Record<Provider, KeyEdit>;
 
 export interface SettingsForm {
   model: ModelForm;
   keys: KeyEdits;
 }
 
-export type FieldErrors = Partial<Record<'model' | 'baseUrl' | 'region' | KeyedProvider, string>>;
+export type FieldErrors = Partial<Record<'model' | 'baseUrl' | 'region' | Provider, string>>;
 
 export function unchangedKeys(): KeyEdits {
-  return Object.fromEntries(KEYED_PROVIDERS.map((p) => [p, { kind: 'keep' }])) as KeyEdits;
+  return Object.fromEntries(PROVIDERS.map((p) => [p, { kind: 'keep' }])) as KeyEdits;
 }
 
 /** The form for the settings the server holds (a fresh one after every load and save). */
@@ -106,7 +105,7 @@ export function validateSettingsForm(form: SettingsForm): FieldErrors {
       errors.region = 'The region must be an AWS region such as us-east-1, or empty for the deployment’s region.';
     }
   }
-  for (const provider of KEYED_PROVIDERS) {
+  for (const provider of PROVIDERS) {
     const edit = form.keys[provider];
     if (edit.kind !== 'replace') continue;
     const key = edit.value.trim();
@@ -130,8 +129,8 @@ function modelOf(m: ModelForm): ModelSettings | null {
 /** The `PUT /api/settings` body for a valid form: the model always, keys only where something changes. */
 export function settingsUpdate(form: SettingsForm): SettingsUpdate {
   const update: SettingsUpdate = { model: modelOf(form.model) };
-  const apiKeys: Partial<Record<KeyedProvider, string | null>> = {};
-  for (const provider of KEYED_PROVIDERS) {
+  const apiKeys: Partial<Record<Provider, string | null>> = {};
+  for (const provider of PROVIDERS) {
     const edit = form.keys[provider];
     if (edit.kind === 'replace') apiKeys[provider] = edit.value.trim();
     if (edit.kind === 'remove') apiKeys[provider] = null;

@@ -282,7 +282,7 @@ pub fn render_openclaw_config(provider: Option<&ProviderConfig>, log_file: &Path
 /// the package, hence an explicit provider entry.
 const DEEPSEEK_BASE_URL: &str = "https://api.deepseek.com";
 
-/// Bedrock's region when neither the user's settings nor the deployment name one (OpenClaw's default).
+/// Bedrock's region when neither the user's settings nor the deployment name one.
 const DEFAULT_AWS_REGION: &str = "us-east-1";
 
 /// The variable holding the deployment's own key for a provider, used for users who stored none.
@@ -291,10 +291,11 @@ fn deployment_key_env(provider: Provider) -> Option<&'static str> {
         Provider::Anthropic => Some("ANTHROPIC_API_KEY"),
         Provider::OpenAi => Some("OPENAI_API_KEY"),
         Provider::DeepSeek => Some("DEEPSEEK_API_KEY"),
-        // Bedrock signs with AWS credentials. An OpenAI-compatible endpoint is wherever the user
-        // says: the deployment's SERVERLESS_OPENCLAW_LLM_API_KEY belongs to its own endpoint and
-        // must never be sent to another one.
-        Provider::Bedrock | Provider::OpenAiCompatible => None,
+        // The variable AWS's own tools read a Bedrock API key from.
+        Provider::Bedrock => Some("AWS_BEARER_TOKEN_BEDROCK"),
+        // An OpenAI-compatible endpoint is wherever the user says: the deployment's
+        // SERVERLESS_OPENCLAW_LLM_API_KEY belongs to its own endpoint and must never go to another.
+        Provider::OpenAiCompatible => None,
     }
 }
 
@@ -328,7 +329,7 @@ pub struct ChoiceError(String);
 
 /// The `llm` of a `run` line for a user's choice: OpenClaw's built-in `anthropic` and `openai`
 /// providers (their catalog prices the turn) with the user's key; explicit provider entries for
-/// DeepSeek, Bedrock and OpenAI-compatible endpoints. The key is the user's, else the deployment's
+/// DeepSeek, Bedrock (its OpenAI-compatible endpoint) and OpenAI-compatible endpoints. The key is the user's, else the deployment's
 /// (by variable name), else the turn cannot run.
 pub fn turn_llm(
     choice: &ModelChoice,
@@ -355,10 +356,18 @@ pub fn turn_llm(
                 .as_deref()
                 .or(fallbacks.aws_region.as_deref())
                 .unwrap_or(DEFAULT_AWS_REGION);
-            let base_url = format!("https://bedrock-runtime.{region}.amazonaws.com");
-            let mut entry = provider_entry(&base_url, "bedrock-converse-stream", &model);
-            entry["auth"] = json!("aws-sdk");
-            ("amazon-bedrock", Some(entry))
+            // Bedrock's OpenAI-compatible Chat Completions endpoint, authenticated with a Bedrock API
+            // key: OpenClaw 2026.9.6 has no transport for Bedrock's own Converse API (that needs a
+            // provider plugin the package does not bundle).
+            let base_url = format!("https://bedrock-runtime.{region}.amazonaws.com/openai/v1");
+            (
+                "bedrock",
+                Some(provider_entry(
+                    &base_url,
+                    LlmApi::OpenAiCompletions.as_str(),
+                    &model,
+                )),
+            )
         }
         Provider::OpenAiCompatible => {
             let base_url = settings.base_url.as_deref().ok_or_else(|| {
@@ -378,8 +387,6 @@ pub fn turn_llm(
         }
     };
     let (api_key, api_key_env) = match (&choice.api_key, deployment_key_env(settings.provider)) {
-        // A key would replace Bedrock's AWS signing (`auth: "aws-sdk"`).
-        _ if !settings.provider.takes_api_key() => (None, None),
         (Some(key), _) => (Some(key.clone()), None),
         (None, Some(name)) if fallbacks.keys.contains(name) => (None, Some(name)),
         (None, Some(_)) => {
@@ -624,38 +631,43 @@ mod tests {
     }
 
     #[test]
-    fn bedrock_signs_with_aws_in_the_chosen_else_the_deployments_region() {
-        let mut bedrock = choice(
-            Provider::Bedrock,
-            "us.anthropic.claude-opus-4-6-v1",
-            Some("k"),
-        );
+    fn bedrock_uses_its_openai_compatible_endpoint_in_the_chosen_else_the_deployments_region() {
+        let mut bedrock = choice(Provider::Bedrock, "openai.gpt-oss-120b-1:0", Some("k"));
         let base_url = |choice: &ModelChoice, env: &ProviderFallbacks| {
             let llm = turn_llm(choice, env).unwrap();
-            assert_eq!(llm.provider_id, "amazon-bedrock");
-            assert_eq!((llm.api_key, llm.api_key_env), (None, None));
+            assert_eq!(llm.provider_id, "bedrock");
+            assert_eq!(llm.api_key.as_ref().map(ApiKey::expose), Some("k"));
             let entry = llm.provider.unwrap();
-            assert_eq!(entry["api"], "bedrock-converse-stream");
-            assert_eq!(entry["auth"], "aws-sdk");
+            assert_eq!(entry["api"], "openai-completions");
             entry["baseUrl"].as_str().unwrap().to_owned()
         };
         assert_eq!(
             base_url(&bedrock, &ProviderFallbacks::default()),
-            "https://bedrock-runtime.us-east-1.amazonaws.com"
+            "https://bedrock-runtime.us-east-1.amazonaws.com/openai/v1"
         );
         assert_eq!(
             base_url(&bedrock, &fallbacks(&[("AWS_DEFAULT_REGION", "eu-west-3")])),
-            "https://bedrock-runtime.eu-west-3.amazonaws.com"
+            "https://bedrock-runtime.eu-west-3.amazonaws.com/openai/v1"
         );
         let deployment = fallbacks(&[("AWS_REGION", "eu-west-1"), ("AWS_DEFAULT_REGION", "x")]);
         assert_eq!(
             base_url(&bedrock, &deployment),
-            "https://bedrock-runtime.eu-west-1.amazonaws.com"
+            "https://bedrock-runtime.eu-west-1.amazonaws.com/openai/v1"
         );
         bedrock.settings.region = Some("ap-south-1".into());
         assert_eq!(
             base_url(&bedrock, &deployment),
-            "https://bedrock-runtime.ap-south-1.amazonaws.com"
+            "https://bedrock-runtime.ap-south-1.amazonaws.com/openai/v1"
+        );
+        // Without the user's key: the deployment's Bedrock API key, else a clear error.
+        bedrock.api_key = None;
+        let llm = turn_llm(&bedrock, &fallbacks(&[("AWS_BEARER_TOKEN_BEDROCK", "t")])).unwrap();
+        assert_eq!(llm.api_key_env, Some("AWS_BEARER_TOKEN_BEDROCK"));
+        assert!(
+            turn_llm(&bedrock, &ProviderFallbacks::default())
+                .unwrap_err()
+                .to_string()
+                .contains("Settings → API keys")
         );
     }
 

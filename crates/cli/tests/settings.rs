@@ -21,8 +21,7 @@ async fn put_settings(app: &TestApp, body: Value) -> (u16, Value) {
     app.call(Method::PUT, "/api/settings", Some(body)).await
 }
 
-const NO_KEYS: &str =
-    r#"{"anthropic":false,"deepseek":false,"openai":false,"openai-compatible":false}"#;
+const NO_KEYS: &str = r#"{"anthropic":false,"bedrock":false,"deepseek":false,"openai":false,"openai-compatible":false}"#;
 
 #[tokio::test]
 async fn model_settings_and_keys_are_stored_and_keys_are_never_shown_back() {
@@ -105,8 +104,8 @@ async fn invalid_settings_are_refused_with_a_reason_and_change_nothing() {
             "baseUrl must be",
         ),
         (
-            json!({"apiKeys": {"openai": "sk-ok", "bedrock": "k"}}),
-            "not a provider that takes a key",
+            json!({"apiKeys": {"openai": "sk-ok", "azure": "k"}}),
+            "is not a provider",
         ),
         (
             json!({"apiKeys": {"openai": "sk-ok", "anthropic": "has space"}}),

@@ -15,7 +15,7 @@ pub enum Provider {
     OpenAi,
     #[serde(rename = "deepseek")]
     DeepSeek,
-    /// Amazon Bedrock: authenticated with the deployment's AWS credentials, never an API key.
+    /// Amazon Bedrock's OpenAI-compatible Chat Completions endpoint, with a Bedrock API key.
     Bedrock,
     /// Any endpoint speaking OpenAI's chat completions API, at a base URL the user gives.
     #[serde(rename = "openai-compatible")]
@@ -44,11 +44,6 @@ impl Provider {
 
     pub fn parse(s: &str) -> Option<Provider> {
         Provider::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    /// Whether the user can store an API key for this provider (all but Bedrock).
-    pub fn takes_api_key(self) -> bool {
-        self != Provider::Bedrock
     }
 }
 

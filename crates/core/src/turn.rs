@@ -150,13 +150,10 @@ impl TurnProcessor {
         let Some(chosen) = settings.model_settings(user).await.map_err(storage_error)? else {
             return Ok(None);
         };
-        let api_key = if chosen.provider.takes_api_key() {
-            keys.get(user, chosen.provider)
-                .await
-                .map_err(storage_error)?
-        } else {
-            None
-        };
+        let api_key = keys
+            .get(user, chosen.provider)
+            .await
+            .map_err(storage_error)?;
         Ok(Some(ModelChoice {
             settings: chosen,
             api_key,

@@ -262,13 +262,9 @@ pub async fn update_settings(
         .api_keys
         .iter()
         .map(|(name, key)| {
-            let provider = Provider::parse(name)
-                .filter(|p| p.takes_api_key())
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "apiKeys: {name:?} is not a provider that takes a key"
-                    ))
-                })?;
+            let provider = Provider::parse(name).ok_or_else(|| {
+                ApiError::bad_request(format!("apiKeys: {name:?} is not a provider"))
+            })?;
             let key = key
                 .as_deref()
                 .map(ApiKey::parse)
@@ -303,7 +299,6 @@ async fn settings_view(state: &AppState, user: &UserId) -> Result<SettingsView, 
         default_model: state.agent.status().model,
         api_keys: Provider::ALL
             .into_iter()
-            .filter(|p| p.takes_api_key())
             .map(|p| (p, stored.contains(&p)))
             .collect(),
         telegram: TelegramLinks { linked },
