@@ -39,8 +39,8 @@ use serverless_openclaw_core::ports::{Appended, ConversationStore, PortError};
 use time::OffsetDateTime;
 
 use crate::dynamodb::{
-    Item, corrupt, enable_ttl, key_element, millis, number_of, sdk_failure, string_attribute,
-    string_of,
+    Item, corrupt, enable_ttl, key_element, millis, number_of, query_prefix, sdk_failure,
+    string_attribute, string_of,
 };
 
 const PK: &str = "pk";
@@ -394,22 +394,13 @@ impl ConversationStore for DynamoConversationStore {
     /// small items (one page holds thousands), and an index on `updatedAt` would cost a second write on
     /// every message.
     async fn list_conversations(&self, user: &UserId) -> Result<Vec<Conversation>, PortError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(user_pk(user)))
-            .expression_attribute_values(":prefix", s(CONVERSATION_PREFIX))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| self.fail("Query", e))?;
+        let items = query_prefix(
+            &self.client,
+            &self.table,
+            user_pk(user),
+            CONVERSATION_PREFIX,
+        )
+        .await?;
         let mut conversations = items
             .iter()
             .map(conversation_from)

@@ -53,6 +53,31 @@ where
 /// One DynamoDB item.
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
+/// Every item of partition `pk` (attribute `pk`) whose sort key (attribute `sk`) starts with
+/// `prefix`, all pages, strongly consistent.
+pub(crate) async fn query_prefix(
+    client: &Client,
+    table: &str,
+    pk: String,
+    prefix: &str,
+) -> Result<Vec<Item>, PortError> {
+    client
+        .query()
+        .table_name(table)
+        .consistent_read(true)
+        .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+        .expression_attribute_names("#pk", "pk")
+        .expression_attribute_names("#sk", "sk")
+        .expression_attribute_values(":pk", AttributeValue::S(pk))
+        .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| sdk_failure("Query", table, e))
+}
+
 /// The error for an item missing an attribute or holding a bad one.
 pub(crate) fn corrupt(name: &str) -> PortError {
     PortError::backend(format!(

@@ -24,7 +24,7 @@ use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{PortError, TelegramStore, TelegramUserId};
 use time::OffsetDateTime;
 
-use crate::dynamodb::{Item, corrupt, millis, sdk_failure, string_of};
+use crate::dynamodb::{Item, corrupt, millis, query_prefix, sdk_failure, string_of};
 
 const PK: &str = "pk";
 const SK: &str = "sk";
@@ -423,22 +423,8 @@ impl TelegramStore for DynamoTelegramStore {
     }
 
     async fn linked_telegram_users(&self, user: &UserId) -> Result<Vec<TelegramUserId>, PortError> {
-        let index: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(owner_pk(user)))
-            .expression_attribute_values(":prefix", s(OWNER_LINK_PREFIX))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| self.fail("Query", e))?;
+        let index =
+            query_prefix(&self.client, &self.table, owner_pk(user), OWNER_LINK_PREFIX).await?;
         let mut linked = Vec::new();
         for item in &index {
             let telegram_user = string_of(item, SK)?

@@ -16,6 +16,7 @@ import { AuthenticatorSetup } from './AuthenticatorSetup';
 import { otpauthUri } from './otpauth';
 import type { AuthSession } from './session';
 import './auth.css';
+import { FormMessages } from './FormMessages';
 
 const SESSION_KEY = 'serverless-openclaw.session';
 
@@ -263,16 +264,7 @@ function SignIn({ api, notice, onSignedIn }: { api: CognitoApi; notice: string |
         <h1 ref={heading} tabIndex={-1}>
           {form.kind === 'mfaSetup' ? 'Set up two-step sign-in' : 'Sign in'}
         </h1>
-        {info !== null && (
-          <p className="auth-notice" role="status" data-testid="sign-in-notice">
-            {info}
-          </p>
-        )}
-        {error !== null && (
-          <p className="auth-error" role="alert" data-testid="sign-in-error">
-            {error}
-          </p>
-        )}
+        <FormMessages notice={info} error={error} noticeTestId="sign-in-notice" errorTestId="sign-in-error" />
         {form.kind === 'newPassword' && <p>Choose your own password to replace the temporary one: {PASSWORD_RULES}</p>}
         {form.kind === 'mfaCode' && <p>Enter the 6-digit code from your authenticator app.</p>}
         {form.kind === 'mfaSetup' && <AuthenticatorSetup otpauthUri={otpauthUri(email.trim(), form.secret)} secret={form.secret} />}
@@ -397,16 +389,7 @@ function PasswordReset({
     <div className="auth-page">
       <form key={stage} className="auth-card" data-testid="password-reset" data-step={stage} onSubmit={submit}>
         <h1>Reset your password</h1>
-        {info !== null && (
-          <p className="auth-notice" role="status">
-            {info}
-          </p>
-        )}
-        {error !== null && (
-          <p className="auth-error" role="alert" data-testid="reset-error">
-            {error}
-          </p>
-        )}
+        <FormMessages notice={info} error={error} errorTestId="reset-error" />
         {stage === 'request' && <p>We will email you a code to choose a new password.</p>}
         <label className="auth-field">
           Email

@@ -5,6 +5,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { AuthenticatorSetup } from './AuthenticatorSetup';
 import type { MfaControls } from './session';
 import './auth.css';
+import { FormMessages } from './FormMessages';
 
 type State =
   | { kind: 'loading' }
@@ -102,16 +103,7 @@ export function MfaSettings({ mfa }: { mfa: MfaControls }) {
         {state.kind === 'on' && 'On: signing in asks for your password and a code from your authenticator app.'}
         {(state.kind === 'off' || state.kind === 'enrolling') && 'Off: signing in asks only for your password.'}
       </p>
-      {notice !== null && (
-        <p className="auth-notice" role="status" data-testid="mfa-notice">
-          {notice}
-        </p>
-      )}
-      {error !== null && (
-        <p className="auth-error" role="alert" data-testid="mfa-error">
-          {error}
-        </p>
-      )}
+      <FormMessages notice={notice} error={error} noticeTestId="mfa-notice" errorTestId="mfa-error" />
       {state.kind === 'unknown' && (
         <button type="button" className="auth-button" onClick={load}>
           Try again
