@@ -19,11 +19,8 @@
 // chat-code.png, sidebar.png, settings.png, phone-chat.png; on failure failure.png).
 // Prints `N passed, 0 failed` and exits 0 on success; exits 1 at the first failing scenario.
 
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { missingChromium, withChromium } from './chromium.mjs';
 
 const REPLY_TIMEOUT_MS = 60_000;
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -33,7 +30,6 @@ const pageUrl = process.env.SERVERLESS_OPENCLAW_E2E_URL;
 const llmBaseUrl = process.env.SERVERLESS_OPENCLAW_E2E_LLM_BASE_URL;
 const model = process.env.SERVERLESS_OPENCLAW_E2E_MODEL || 'e2e-model-b';
 const apiKey = process.env.SERVERLESS_OPENCLAW_E2E_API_KEY || 'sk-e2e-browser-key';
-const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const screenshots = process.env.SERVERLESS_OPENCLAW_E2E_SCREENSHOTS;
 
 const started = Date.now();
@@ -354,27 +350,11 @@ const SCENARIOS = [chat, reload, conversations, stop, settings, renameAndDelete,
 async function main() {
   if (!pageUrl) fail('set SERVERLESS_OPENCLAW_E2E_URL to the page URL, including ?token=...');
   if (!llmBaseUrl) fail('set SERVERLESS_OPENCLAW_E2E_LLM_BASE_URL to the fake LLM’s OpenAI-compatible base URL');
-  if (!existsSync(executablePath)) fail(`no Chromium at ${executablePath}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
-  const userDataDir = await mkdtemp(join(tmpdir(), 'openclaw-e2e-'));
+  const missing = missingChromium();
+  if (missing) fail(missing);
   const pageErrors = [];
-  let context;
   let passed = 0;
-  try {
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath,
-      headless: true,
-      viewport: { width: 960, height: 720 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+  await withChromium({ width: 960, height: 720 }, async (context) => {
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(pageUrl).origin });
     const page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -392,10 +372,7 @@ async function main() {
       if (pageErrors.length > 0) fail(`${scenario.name}: the page threw: ${pageErrors.join('; ')}`);
       passed += 1;
     }
-  } finally {
-    await context?.close().catch(() => {});
-    await rm(userDataDir, { recursive: true, force: true }).catch(() => {});
-  }
+  });
   return passed;
 }
 

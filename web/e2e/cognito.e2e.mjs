@@ -11,19 +11,17 @@
 
 import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { missingChromium, withChromium } from './chromium.mjs';
 
 const WHOLE_TEST_TIMEOUT_MS = 180_000;
 const STEP_TIMEOUT_MS = 15_000;
 const SESSION_KEY = 'serverless-openclaw.session';
 const NEW_PASSWORD = 'Browser-Reset-9!';
 
-const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const screenshotPath = process.env.SERVERLESS_OPENCLAW_E2E_SCREENSHOT;
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 
@@ -297,49 +295,33 @@ async function run(page, site, confirmationCodes) {
 
 async function main() {
   if (!existsSync(join(dist, 'index.html'))) fail('web/dist is missing: run `make web`');
-  if (!existsSync(executablePath)) fail(`no Chromium at ${executablePath}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
+  const missing = missingChromium();
+  if (missing) fail(missing);
   const pool = { userPoolId: env.userPoolId, clientId: env.clientId };
   const site = { ...(await servePage(pool)), pool };
-  const userDataDir = await mkdtemp(join(tmpdir(), 'openclaw-cognito-e2e-'));
   const pageErrors = [];
   const confirmationCodes = [];
-  let context;
   try {
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath,
-      headless: true,
-      viewport: { width: 960, height: 900 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+    await withChromium({ width: 960, height: 900 }, async (context) => {
+      // The page calls Cognito's real endpoint; moto answers instead.
+      await context.route(`https://cognito-idp.${env.region}.amazonaws.com/**`, async (route) => {
+        const response = await route.fetch({ url: env.endpoint });
+        const code = response.headers()['x-moto-forgot-password-confirmation-code'];
+        if (code) confirmationCodes.push(code);
+        await route.fulfill({ response, headers: { ...response.headers(), 'access-control-allow-origin': '*' } });
+      });
+      const page = context.pages()[0] ?? (await context.newPage());
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      try {
+        await run(page, site, confirmationCodes);
+      } catch (error) {
+        if (screenshotPath) await page.screenshot({ path: screenshotPath, fullPage: true }).catch(() => {});
+        throw error;
+      }
+      if (pageErrors.length > 0) fail(`the page threw: ${pageErrors.join('; ')}`);
     });
-    // The page calls Cognito's real endpoint; moto answers instead.
-    await context.route(`https://cognito-idp.${env.region}.amazonaws.com/**`, async (route) => {
-      const response = await route.fetch({ url: env.endpoint });
-      const code = response.headers()['x-moto-forgot-password-confirmation-code'];
-      if (code) confirmationCodes.push(code);
-      await route.fulfill({ response, headers: { ...response.headers(), 'access-control-allow-origin': '*' } });
-    });
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    try {
-      await run(page, site, confirmationCodes);
-    } catch (error) {
-      if (screenshotPath) await page.screenshot({ path: screenshotPath, fullPage: true }).catch(() => {});
-      throw error;
-    }
-    if (pageErrors.length > 0) fail(`the page threw: ${pageErrors.join('; ')}`);
   } finally {
-    await context?.close().catch(() => {});
     site.server.close();
-    await rm(userDataDir, { recursive: true, force: true }).catch(() => {});
   }
 }
 
