@@ -17,7 +17,9 @@ use serverless_openclaw_core::ids::{ConnectionId, UserId};
 use serverless_openclaw_core::ports::{ConnectionStore, PortError};
 use time::OffsetDateTime;
 
-use crate::dynamodb::{Item, enable_ttl, key_element, number_of, string_attribute, string_of};
+use crate::dynamodb::{
+    Item, enable_ttl, is_condition_failure, key_element, number_of, string_attribute, string_of,
+};
 
 const CONNECTION_ID: &str = "connectionId";
 const USER_ID: &str = "userId";
@@ -195,9 +197,7 @@ impl ConnectionStore for DynamoConnectionStore {
                     .await;
                 match deleted {
                     Ok(_) => removed += 1,
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                    Err(e) if is_condition_failure(&e) => {}
                     Err(e) => return Err(PortError::backend(e)),
                 }
             }

@@ -39,8 +39,8 @@ use serverless_openclaw_core::ports::{Appended, ConversationStore, PortError};
 use time::OffsetDateTime;
 
 use crate::dynamodb::{
-    Item, corrupt, enable_ttl, key_element, millis, number_of, query_prefix, sdk_failure,
-    string_attribute, string_of,
+    Item, corrupt, enable_ttl, is_condition_failure, key_element, millis, number_of, query_prefix,
+    sdk_failure, string_attribute, string_of,
 };
 
 const PK: &str = "pk";
@@ -380,10 +380,7 @@ impl ConversationStore for DynamoConversationStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if is_condition_failure(&e) => {
                 Err(PortError::Conflict(format!("conversation {id} exists")))
             }
             Err(e) => Err(self.fail("PutItem", e)),
@@ -643,12 +640,7 @@ impl ConversationStore for DynamoConversationStore {
             .await;
         let existed = match result {
             Ok(_) => true,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                false
-            }
+            Err(e) if is_condition_failure(&e) => false,
             Err(e) => return Err(self.fail("DeleteItem", e)),
         };
         self.delete_partition(&messages_pk(user, conversation))
@@ -680,12 +672,7 @@ impl ConversationStore for DynamoConversationStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(PortError::NotFound)
-            }
+            Err(e) if is_condition_failure(&e) => Err(PortError::NotFound),
             Err(e) => Err(self.fail("UpdateItem", e)),
         }
     }

@@ -50,6 +50,11 @@ where
     })
 }
 
+/// Whether a conditional write was refused because its condition did not hold (any operation).
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
 /// One DynamoDB item.
 pub(crate) type Item = HashMap<String, AttributeValue>;
 

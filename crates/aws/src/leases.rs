@@ -23,7 +23,8 @@ use serverless_openclaw_core::ports::{Lease, PortError, SessionLeases};
 use time::OffsetDateTime;
 
 use crate::dynamodb::{
-    Item, enable_ttl, key_element, millis, number_of, string_attribute, string_of,
+    Item, enable_ttl, is_condition_failure, key_element, millis, number_of, string_attribute,
+    string_of,
 };
 
 const USER_ID: &str = "userId";
@@ -125,12 +126,7 @@ fn applied(
 ) -> Result<Option<UpdateItemOutput>, PortError> {
     match result {
         Ok(output) => Ok(Some(output)),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-        {
-            Ok(None)
-        }
+        Err(e) if is_condition_failure(&e) => Ok(None),
         Err(e) => Err(PortError::backend(e)),
     }
 }

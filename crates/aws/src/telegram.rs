@@ -24,7 +24,9 @@ use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{PortError, TelegramStore, TelegramUserId};
 use time::OffsetDateTime;
 
-use crate::dynamodb::{Item, corrupt, millis, query_prefix, sdk_failure, string_of};
+use crate::dynamodb::{
+    Item, corrupt, is_condition_failure, millis, query_prefix, sdk_failure, string_of,
+};
 
 const PK: &str = "pk";
 const SK: &str = "sk";
@@ -39,8 +41,6 @@ const CODE_SK: &str = "TGCODE";
 const FAILURES_SK: &str = "LINKFAIL";
 const USER_SK: &str = "USER";
 const OWNER_LINK_PREFIX: &str = "TGLINK#";
-
-const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
 /// [`TelegramStore`] on the conversations table.
 #[derive(Clone)]
@@ -91,10 +91,6 @@ fn failures_within(item: Option<&Item>, now: OffsetDateTime, window: Duration) -
         .filter_map(|f| f.as_n().ok()?.parse::<i64>().ok())
         .filter(|at| *at > start && *at <= end)
         .collect()
-}
-
-fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    e.code() == Some(CONDITION_FAILED)
 }
 
 impl DynamoTelegramStore {

@@ -204,6 +204,30 @@ async fn dynamo_telegram_store_honours_the_contract_in_the_conversations_table()
 }
 
 #[tokio::test]
+async fn an_owner_index_item_left_without_its_link_is_not_listed() {
+    use serverless_openclaw_core::ports::TelegramStore;
+    let (_, client, table) = fresh_store().await;
+    let store = serverless_openclaw_aws::DynamoTelegramStore::new(client.clone(), &table);
+    let (alice, bob) = (
+        UserId::parse("alice").unwrap(),
+        UserId::parse("bob").unwrap(),
+    );
+    store.link(7, &alice).await.unwrap();
+    store.link(8, &bob).await.unwrap();
+    // As if linking 8 to alice had failed after writing her index item.
+    client
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("USER#alice".into()))
+        .item("sk", AttributeValue::S("TGLINK#8".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(store.linked_telegram_users(&alice).await.unwrap(), [7]);
+    assert_eq!(store.linked_telegram_users(&bob).await.unwrap(), [8]);
+}
+
+#[tokio::test]
 async fn dynamo_settings_store_honours_the_contract_in_the_conversations_table() {
     let (conversations, client, table) = fresh_store().await;
     let store = serverless_openclaw_aws::DynamoSettingsStore::new(client, table);
