@@ -16,6 +16,7 @@ import { AuthenticatorSetup } from './AuthenticatorSetup';
 import { otpauthUri } from './otpauth';
 import type { AuthSession } from './session';
 import './auth.css';
+import { CodeField } from './CodeField';
 import { FormMessages } from './FormMessages';
 
 const SESSION_KEY = 'serverless-openclaw.session';
@@ -281,21 +282,7 @@ function SignIn({ api, notice, onSignedIn }: { api: CognitoApi; notice: string |
           />
         </label>
         {code ? (
-          <label className="auth-field">
-            Code from the app
-            <input
-              type="text"
-              inputMode="numeric"
-              autoComplete="one-time-code"
-              pattern="[0-9]{6}"
-              maxLength={6}
-              required
-              autoFocus={form.kind === 'mfaCode'}
-              value={secret}
-              data-testid="sign-in-code"
-              onChange={(event) => setSecret(event.target.value)}
-            />
-          </label>
+          <CodeField value={secret} onChange={setSecret} testId="sign-in-code" autoFocus={form.kind === 'mfaCode'} />
         ) : (
           <label className="auth-field">
             {form.kind === 'newPassword' ? 'New password' : 'Password'}

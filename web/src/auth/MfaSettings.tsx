@@ -5,6 +5,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { AuthenticatorSetup } from './AuthenticatorSetup';
 import type { MfaControls } from './session';
 import './auth.css';
+import { CodeField } from './CodeField';
 import { FormMessages } from './FormMessages';
 
 type State =
@@ -125,20 +126,7 @@ export function MfaSettings({ mfa }: { mfa: MfaControls }) {
             Add an authenticator app
           </h3>
           <AuthenticatorSetup otpauthUri={state.otpauthUri} secret={state.secret} />
-          <label className="auth-field">
-            Code from the app
-            <input
-              type="text"
-              inputMode="numeric"
-              autoComplete="one-time-code"
-              pattern="[0-9]{6}"
-              maxLength={6}
-              required
-              value={code}
-              data-testid="mfa-code"
-              onChange={(event) => setCode(event.target.value)}
-            />
-          </label>
+          <CodeField value={code} onChange={setCode} testId="mfa-code" />
           <div className="auth-actions">
             <button type="submit" className="auth-button" disabled={busy} data-testid="mfa-confirm">
               Turn on
