@@ -14,6 +14,7 @@ import * as env from './environment.ts';
 import { functionLogs, functionRole } from './functions.ts';
 import { grantBucketObjects, grantManageConnections } from './grants.ts';
 import type { Secrets } from './secrets.ts';
+import type { GuestTools } from './settings.ts';
 import { repoPath } from './paths.ts';
 import type { TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
@@ -35,6 +36,8 @@ export interface AgentProps {
   /** Users' own API keys (read per turn) live here. */
   readonly secrets: Secrets;
   readonly providerEnvironment: env.Environment;
+  /** The tools of guests from the Telegram allowlist (docs/security.md). */
+  readonly guestTools: GuestTools;
   readonly maxConcurrency: number;
 }
 
@@ -68,6 +71,7 @@ export class Agent extends Construct {
         ...env.telegramTokenParameter(props.telegramBotToken),
         ...env.userKeysPath(props.secrets.userKeysPath),
         ...props.providerEnvironment,
+        ...env.guestTools(props.guestTools),
       },
     });
     storage.grantTables(role);

@@ -37,6 +37,9 @@ export const telegramSecretParameter = (parameter: IStringParameter): Environmen
 export const userKeysPath = (path: string): Environment => ({ [`${PREFIX}USER_KEYS_PATH`]: path });
 export const telegramAllowlist = (ids: readonly string[]): Environment => ({ [`${PREFIX}TELEGRAM_ALLOWLIST`]: ids.join(',') });
 
+/** `restricted` or `full`: the tools of guests from the Telegram allowlist. */
+export const guestTools = (access: string): Environment => ({ [`${PREFIX}GUEST_TOOLS`]: access });
+
 /** Variables whose value is optional: an unset one is left out. */
 export function optional(values: Record<string, string | undefined>): Environment {
   return Object.fromEntries(

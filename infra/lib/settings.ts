@@ -9,6 +9,9 @@ export type AgentRuntime = 'lambda' | 'fargate' | 'both';
 /** Which SSM parameter (and so which runner variable) holds the LLM API key. */
 export type LlmProvider = 'anthropic' | 'openai' | 'compatible';
 
+/** The tools of guests from the Telegram allowlist (`SERVERLESS_OPENCLAW_GUEST_TOOLS`, docs/security.md). */
+export type GuestTools = 'restricted' | 'full';
+
 /** The API an OpenAI- or Anthropic-compatible endpoint speaks (`SERVERLESS_OPENCLAW_LLM_API`). */
 export type LlmApi = 'anthropic-messages' | 'openai-completions';
 
@@ -30,11 +33,14 @@ export interface Settings {
   readonly transcriptRetentionDays: number | undefined;
   /** Telegram user ids the bot accepts (`SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST`); empty by default. */
   readonly telegramAllowlist: readonly string[];
+  /** What those users' turns may do with OpenClaw's tools; `restricted` (no shell) by default. */
+  readonly guestTools: GuestTools;
 }
 
 const AGENT_RUNTIMES: readonly AgentRuntime[] = ['lambda', 'fargate', 'both'];
 const LLM_PROVIDERS: readonly LlmProvider[] = ['anthropic', 'openai', 'compatible'];
 const LLM_APIS: readonly LlmApi[] = ['anthropic-messages', 'openai-completions'];
+const GUEST_TOOLS: readonly GuestTools[] = ['restricted', 'full'];
 
 export class SettingsError extends Error {}
 
@@ -124,5 +130,6 @@ export function settingsFromContext(node: Node): Settings {
     agentMaxConcurrency: integer(node, 'agentMaxConcurrency', 2, 1000) ?? 5,
     transcriptRetentionDays: integer(node, 'transcriptRetentionDays', 31, 36500),
     telegramAllowlist: telegramIds(node, 'telegramAllowlist'),
+    guestTools: oneOf(node, 'guestTools', GUEST_TOOLS, 'restricted'),
   };
 }

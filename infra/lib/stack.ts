@@ -81,6 +81,7 @@ export class ServerlessOpenClawStack extends Stack {
       telegramBotToken: secrets.telegramBotToken,
       secrets,
       providerEnvironment,
+      guestTools: settings.guestTools,
       maxConcurrency: settings.agentMaxConcurrency,
     });
     this.telegram = new Telegram(this, 'Telegram', {

@@ -20,7 +20,13 @@ describe('settings', () => {
       agentMaxConcurrency: 5,
       transcriptRetentionDays: undefined,
       telegramAllowlist: [],
+      guestTools: 'restricted',
     });
+  });
+
+  it('reads the tools of Telegram guests: restricted by default, full only when asked, nothing else', () => {
+    assert.equal(settings({ guestTools: 'full' }).guestTools, 'full');
+    assert.throws(() => settings({ guestTools: 'all' }), /guestTools/);
   });
 
   it('reads the Telegram allowlist as numeric ids separated by commas', () => {

@@ -315,6 +315,13 @@ describe('Telegram', () => {
     assert.equal(variables.SERVERLESS_OPENCLAW_MODEL, 'anthropic/claude-haiku-4-5');
   });
 
+  it('gives Telegram guests restricted tools unless the guestTools setting says full', () => {
+    assert.equal(functionProps(stack.agent.function).Environment.Variables.SERVERLESS_OPENCLAW_GUEST_TOOLS, 'restricted');
+    const { stack: open, template: openTemplate } = synthesize({ guestTools: 'full' });
+    const fn = resources(openTemplate)[logicalId(open.agent.function)]!;
+    assert.equal((fn.Properties as any).Environment.Variables.SERVERLESS_OPENCLAW_GUEST_TOOLS, 'full');
+  });
+
   it('tells the agent which parameter holds the bot token, for streaming replies to Telegram', () => {
     const variables = functionProps(stack.agent.function).Environment.Variables;
     assert.equal(variables.SERVERLESS_OPENCLAW_TELEGRAM_TOKEN_PARAMETER, '/serverless-openclaw/ServerlessOpenClaw/telegram-bot-token');

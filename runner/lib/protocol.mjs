@@ -4,8 +4,8 @@ import path from 'node:path';
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
 const MAX_ID_LENGTH = 256;
-/** What an `llm.apiKeyEnv` may name: an environment variable, nothing that could smuggle syntax. */
-const ENV_NAME_RE = /^[A-Z_][A-Z0-9_]{0,127}$/;
+/** The tool access a run may ask for (see TOOL_POLICIES in turns.mjs). */
+export const TOOL_ACCESS = ['full', 'restricted'];
 
 export class BadRequest extends Error {
   constructor(message, id) {
@@ -52,17 +52,12 @@ function llmOf(obj, id) {
   const out = { providerId: str(llm, 'providerId', id), model: str(llm, 'model', id) };
   if (llm.provider != null) {
     if (!plainObject(llm.provider)) throw new BadRequest('"llm.provider" must be an object', id);
-    if ('apiKey' in llm.provider) throw new BadRequest('"llm.provider" must not carry "apiKey": use "llm.apiKey" or "llm.apiKeyEnv"', id);
+    if ('apiKey' in llm.provider) throw new BadRequest('"llm.provider" must not carry "apiKey": use "llm.apiKey"', id);
     out.provider = llm.provider;
   }
-  if (llm.apiKey != null && llm.apiKeyEnv != null) throw new BadRequest('"llm.apiKey" and "llm.apiKeyEnv" exclude each other', id);
   if (llm.apiKey != null) {
     if (typeof llm.apiKey !== 'string' || llm.apiKey.trim() === '') throw new BadRequest('"llm.apiKey" must be a non-empty string', id);
     out.apiKey = llm.apiKey;
-  }
-  if (llm.apiKeyEnv != null) {
-    if (typeof llm.apiKeyEnv !== 'string' || !ENV_NAME_RE.test(llm.apiKeyEnv)) throw new BadRequest('"llm.apiKeyEnv" must be an environment variable name', id);
-    out.apiKeyEnv = llm.apiKeyEnv;
   }
   return out;
 }
@@ -99,6 +94,7 @@ export function parseRequest(line) {
         extraSystemPrompt: str(obj, 'extraSystemPrompt', id, { optional: true, nonEmpty: false }),
         timeoutMs: DEFAULT_TIMEOUT_MS,
         disableTools: false,
+        tools: 'full',
       };
       if (obj.llm != null) req.llm = llmOf(obj, id);
       if (obj.timeoutMs !== undefined && obj.timeoutMs !== null) {
@@ -108,6 +104,10 @@ export function parseRequest(line) {
       if (obj.disableTools !== undefined && obj.disableTools !== null) {
         if (typeof obj.disableTools !== 'boolean') throw new BadRequest('"disableTools" must be a boolean', id);
         req.disableTools = obj.disableTools;
+      }
+      if (obj.tools !== undefined && obj.tools !== null) {
+        if (!TOOL_ACCESS.includes(obj.tools)) throw new BadRequest(`"tools" must be one of ${TOOL_ACCESS.join(', ')}`, id);
+        req.tools = obj.tools;
       }
       if (req.transcriptOutPath === req.transcriptPath) {
         // Allowed: the output is written to a temporary name and renamed over the input.

@@ -138,9 +138,6 @@ export function configForWorkspace(config, workspaceDir) {
 function runProviderEntry(config, llm) {
   const entry = { ...(llm.provider ?? config.models?.providers?.[llm.providerId] ?? {}) };
   if (llm.apiKey !== undefined) return { ...entry, apiKey: llm.apiKey, auth: 'api-key' };
-  if (llm.apiKeyEnv !== undefined) {
-    return { ...entry, apiKey: { source: 'env', provider: 'default', id: llm.apiKeyEnv }, auth: 'api-key' };
-  }
   return entry;
 }
 
@@ -159,12 +156,37 @@ export function createAgentDirNamer(root, secret = randomBytes(32)) {
 }
 
 /**
- * The config of one run: the turn's workspace and, with `req.llm`, the run's own provider entry
- * and agent dir (`agentDirOf`, see createAgentDirNamer). It lives in memory only (a user's key
- * must never reach a file); the config object from start-up is not changed.
+ * OpenClaw tool policy (its `tools` config) per tool access of a run (`tools` on the run line).
+ * `restricted` is for users the owner did not give an account (guests from the Telegram allowlist):
+ * no shell or code execution (`group:runtime`), no automation, node, UI or session tools (they act
+ * beyond the turn or reach other sessions), no plugin tools, and the file tools (`read`, `write`,
+ * `edit`, `apply_patch`) confined to the run's workspace.
+ */
+export const TOOL_POLICIES = {
+  full: {},
+  restricted: {
+    deny: ['group:runtime', 'group:automation', 'group:nodes', 'group:sessions', 'group:ui', 'group:plugins'],
+    fs: { workspaceOnly: true },
+  },
+};
+
+function withToolPolicy(config, access) {
+  const policy = TOOL_POLICIES[access];
+  if (!policy || Object.keys(policy).length === 0) return config;
+  const tools = config.tools ?? {};
+  return {
+    ...config,
+    tools: { ...tools, ...policy, deny: [...(tools.deny ?? []), ...(policy.deny ?? [])], fs: { ...tools.fs, ...policy.fs } },
+  };
+}
+
+/**
+ * The config of one run: the turn's workspace, its tool policy and, with `req.llm`, the run's own
+ * provider entry and agent dir (`agentDirOf`, see createAgentDirNamer). It lives in memory only (a
+ * user's key must never reach a file); the config object from start-up is not changed.
  */
 export function configForRun(config, req, agentDirOf) {
-  const runConfig = configForWorkspace(config, req.workspaceDir);
+  const runConfig = withToolPolicy(configForWorkspace(config, req.workspaceDir), req.tools);
   if (!req.llm) return runConfig;
   const entry = runProviderEntry(config, req.llm);
   const models = runConfig.models ?? {};

@@ -110,7 +110,7 @@ test('a run line may carry its own provider instead of provider and model', () =
   const { provider, model, ...rest } = run;
   const req = parseRequest(JSON.stringify({ ...rest, llm: { ...llm, apiKey: 'sk-user' } }));
   assert.deepEqual(req.llm, { ...llm, apiKey: 'sk-user' });
-  assert.equal(parseRequest(JSON.stringify({ ...rest, llm: { providerId: 'anthropic', model: 'm', apiKeyEnv: 'ANTHROPIC_API_KEY' } })).llm.apiKeyEnv, 'ANTHROPIC_API_KEY');
+  assert.deepEqual(parseRequest(JSON.stringify({ ...rest, llm: { providerId: 'anthropic', model: 'm' } })).llm, { providerId: 'anthropic', model: 'm' });
   assert.equal(parseRequest(JSON.stringify(run)).llm, undefined);
 });
 
@@ -131,9 +131,7 @@ test('a malformed llm is a bad_request whose message never quotes the key', () =
   assert.match(bad({ ...llm, apiKey: 'sk-secret' }, { provider: 'p', model: 'm' }), /one or the other/);
   assert.match(bad({ model: 'm', apiKey: 'sk-secret' }), /providerId/);
   assert.match(bad({ ...llm, provider: { apiKey: 'sk-secret' } }), /must not carry "apiKey"/);
-  assert.match(bad({ ...llm, apiKey: 'sk-secret', apiKeyEnv: 'X' }), /exclude each other/);
   assert.match(bad({ ...llm, apiKey: '  ' }), /llm\.apiKey/);
-  assert.match(bad({ ...llm, apiKeyEnv: '${sk-secret}' }), /environment variable name/);
   // V8's JSON.parse messages quote the input; the runner's must not.
   let err;
   try {
@@ -159,13 +157,24 @@ test('a run with its own provider gets it in its config copy only, with the key 
   assert.equal(own.agents.entries.main.workspace, '/w/1');
   assert.equal(cfg.models.providers.deepseek, undefined, 'the start-up config is not changed');
   // Without `provider`, the config's entry for the id (here: the built-in anthropic pointed at a fake) is kept.
-  const builtIn = configForRun(cfg, { ...req, llm: { providerId: 'anthropic', model: 'm', apiKeyEnv: 'ANTHROPIC_API_KEY' } }, agentDirOf);
-  assert.deepEqual(builtIn.models.providers.anthropic, {
-    baseUrl: 'http://fake',
-    apiKey: { source: 'env', provider: 'default', id: 'ANTHROPIC_API_KEY' },
-    auth: 'api-key',
-  });
+  const builtIn = configForRun(cfg, { ...req, llm: { providerId: 'anthropic', model: 'm', apiKey: 'sk-deploy' } }, agentDirOf);
+  assert.deepEqual(builtIn.models.providers.anthropic, { baseUrl: 'http://fake', apiKey: 'sk-deploy', auth: 'api-key' });
   assert.deepEqual(configForRun(cfg, req, agentDirOf), configForWorkspace(cfg, '/w/1'));
+});
+
+test('a run asks for full or restricted tools; restricted runs get no shell and workspace-only files', () => {
+  assert.equal(parseRequest(JSON.stringify(run)).tools, 'full');
+  assert.equal(parseRequest(JSON.stringify({ ...run, tools: 'restricted' })).tools, 'restricted');
+  assert.throws(() => parseRequest(JSON.stringify({ ...run, tools: 'all' })), /"tools" must be one of full, restricted/);
+  const cfg = { agents: { entries: { main: {} } }, tools: { deny: ['cron'], fs: { workspaceOnly: false }, web: { fetch: { enabled: true } } } };
+  const agentDirOf = () => '/agents/x';
+  const full = configForRun(cfg, { workspaceDir: '/w/1', tools: 'full' }, agentDirOf);
+  assert.deepEqual(full.tools, cfg.tools);
+  const restricted = configForRun(cfg, { workspaceDir: '/w/1', tools: 'restricted' }, agentDirOf);
+  assert.deepEqual(restricted.tools.deny, ['cron', 'group:runtime', 'group:automation', 'group:nodes', 'group:sessions', 'group:ui', 'group:plugins']);
+  assert.deepEqual(restricted.tools.fs, { workspaceOnly: true });
+  assert.deepEqual(restricted.tools.web, cfg.tools.web);
+  assert.deepEqual(cfg.tools.deny, ['cron'], 'the start-up config is not changed');
 });
 
 test('runs get one agent dir per provider entry and key, named without the key', () => {

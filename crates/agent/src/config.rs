@@ -1,13 +1,11 @@
-//! LLM provider settings and the OpenClaw configuration rendered from them: the deployment's default
-//! ([`ProviderConfig`], rendered into the config file at runner start) and a user's own choice for one
-//! turn ([`turn_llm`], sent on the `run` line).
+//! LLM provider settings and the OpenClaw configuration: the deployment's default ([`ProviderConfig`],
+//! with its keys in [`DeploymentKeys`]), a user's own choice for one turn ([`turn_llm`]), and the config
+//! file the runner starts with ([`render_openclaw_config`], which names no provider and holds no secret).
 //!
-//! API keys never appear in the rendered file: the config names an environment variable
-//! (`"${VAR}"`) and the runner inherits that variable from our process. A user's key travels only on
-//! the runner's stdin, inside the `run` line.
+//! Every turn names its provider, model and key on the `run` line ([`RunLlm`]): keys travel only on the
+//! runner's stdin and live in its memory, never in a file or in the runner's environment, where every
+//! tool OpenClaw starts could read them.
 
-use std::collections::BTreeSet;
-use std::ffi::OsString;
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -30,7 +28,7 @@ pub const NO_PROVIDER_HELP: &str = "No LLM provider is configured. Set ANTHROPIC
 SERVERLESS_OPENCLAW_LLM_BASE_URL, SERVERLESS_OPENCLAW_LLM_API (anthropic-messages or openai-completions), \
 SERVERLESS_OPENCLAW_LLM_API_KEY and SERVERLESS_OPENCLAW_MODEL, then restart serverless-openclaw.";
 
-/// The variable the custom endpoint's key is read from (by reference, in the runner's environment).
+/// The variable the deployment's key for its custom endpoint is read from.
 pub const CUSTOM_KEY_ENV: &str = "SERVERLESS_OPENCLAW_LLM_API_KEY";
 
 /// The provider id used for a custom endpoint in OpenClaw's config.
@@ -68,14 +66,12 @@ pub enum ProviderConfig {
     Anthropic { model: String },
     /// OpenClaw's built-in `openai` provider (reads `OPENAI_API_KEY`).
     OpenAi { model: String },
-    /// Any endpoint speaking one of the supported APIs.
+    /// Any endpoint speaking one of the supported APIs; its key is `SERVERLESS_OPENCLAW_LLM_API_KEY`,
+    /// or a placeholder (local endpoints often need no key, but OpenClaw wants one).
     Custom {
         base_url: String,
         api: LlmApi,
         model: String,
-        /// Whether `SERVERLESS_OPENCLAW_LLM_API_KEY` is set; if not, the runner gets a placeholder
-        /// (local endpoints often need no key, but OpenClaw wants one).
-        has_key: bool,
     },
 }
 
@@ -118,7 +114,6 @@ impl ProviderConfig {
                 base_url: base_url.trim_end_matches('/').to_owned(),
                 api,
                 model,
-                has_key: get(CUSTOM_KEY_ENV).is_some(),
             }));
         }
         let (provider, model_id) = match model.as_deref().and_then(|m| m.split_once('/')) {
@@ -148,7 +143,7 @@ impl ProviderConfig {
     }
 
     /// OpenClaw's provider id.
-    pub fn provider_id(&self) -> &str {
+    pub fn provider_id(&self) -> &'static str {
         match self {
             ProviderConfig::Anthropic { .. } => "anthropic",
             ProviderConfig::OpenAi { .. } => "openai",
@@ -170,54 +165,90 @@ impl ProviderConfig {
         format!("{}/{}", self.provider_id(), self.model_id())
     }
 
-    /// Environment the runner needs beyond what it inherits, with `secrets` (API keys) among it.
-    pub fn runner_env(&self, secrets: &SecretEnv) -> Vec<(OsString, OsString)> {
-        let mut env: Vec<(OsString, OsString)> = secrets.runner_env().collect();
-        env.extend(self.placeholder_key());
-        env
-    }
-
-    fn placeholder_key(&self) -> Vec<(OsString, OsString)> {
-        match self {
-            ProviderConfig::Custom { has_key: false, .. } => {
-                vec![(CUSTOM_KEY_ENV.into(), PLACEHOLDER_KEY.into())]
-            }
-            _ => Vec::new(),
-        }
+    /// The `llm` of a turn that runs with this default: the built-in provider, or the custom endpoint's
+    /// entry, with the deployment's key for it (a placeholder for a custom endpoint without one).
+    pub fn run_llm(&self, keys: &DeploymentKeys) -> Result<RunLlm, ChoiceError> {
+        let key = |name: &str| {
+            keys.get(name).ok_or_else(|| {
+                ChoiceError(format!(
+                    "{name} is not set: the deployment's model {} cannot run",
+                    self.model_ref()
+                ))
+            })
+        };
+        let (provider, api_key) = match self {
+            ProviderConfig::Anthropic { .. } => (None, key("ANTHROPIC_API_KEY")?),
+            ProviderConfig::OpenAi { .. } => (None, key("OPENAI_API_KEY")?),
+            ProviderConfig::Custom {
+                base_url,
+                api,
+                model,
+            } => (
+                Some(provider_entry(
+                    &openclaw_base_url(*api, base_url),
+                    api.as_str(),
+                    model,
+                )),
+                keys.get(CUSTOM_KEY_ENV).unwrap_or_else(placeholder_key),
+            ),
+        };
+        Ok(RunLlm {
+            provider_id: self.provider_id(),
+            model: self.model_id().to_owned(),
+            provider,
+            api_key,
+        })
     }
 }
 
-/// Secrets for the runner's environment only (on AWS, API keys read from SSM at start-up). They reach
-/// OpenClaw as environment variables, never a file, and `Debug` shows only their names.
+/// The variables holding the deployment's own API keys (locally from the environment, on AWS from SSM).
+pub const DEPLOYMENT_KEY_VARS: [&str; 5] = [
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    CUSTOM_KEY_ENV,
+    "DEEPSEEK_API_KEY",
+    "AWS_BEARER_TOKEN_BEDROCK",
+];
+
+/// The deployment's API keys, by the variable that holds each ([`DEPLOYMENT_KEY_VARS`]). They reach
+/// OpenClaw only on the `run` line of a turn that uses one (never its environment or a file), and
+/// `Debug` shows only their names.
 #[derive(Clone, Default)]
-pub struct SecretEnv(Vec<(String, String)>);
+pub struct DeploymentKeys(Vec<(&'static str, ApiKey)>);
 
-impl SecretEnv {
-    pub fn new(vars: Vec<(String, String)>) -> Self {
-        Self(vars)
+impl DeploymentKeys {
+    /// Reads the keys with `get` (a variable's value, if any); blank values count as unset.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Self {
+        Self(
+            DEPLOYMENT_KEY_VARS
+                .into_iter()
+                .filter_map(|name| {
+                    let key = ApiKey::parse(get(name)?.trim()).ok()?;
+                    Some((name, key))
+                })
+                .collect(),
+        )
     }
 
-    /// The value of `name`, if it is one of these secrets.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    /// The key held by variable `name`, if the deployment has one.
+    pub fn get(&self, name: &str) -> Option<ApiKey> {
         self.0
             .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn runner_env(&self) -> impl Iterator<Item = (OsString, OsString)> + '_ {
-        self.0
-            .iter()
-            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
     }
 }
 
-impl std::fmt::Debug for SecretEnv {
+impl std::fmt::Debug for DeploymentKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
             .entries(self.0.iter().map(|(k, _)| format!("{k}=<redacted>")))
             .finish()
     }
+}
+
+fn placeholder_key() -> ApiKey {
+    ApiKey::parse(PLACEHOLDER_KEY).expect("the placeholder is a valid key")
 }
 
 /// OpenClaw's `baseUrl` for an endpoint speaking `api`: OpenClaw posts to `<baseUrl>/v1/messages` for
@@ -249,32 +280,19 @@ fn provider_entry(base_url: &str, api: &str, model: &str) -> Value {
     })
 }
 
-/// The OpenClaw config for these settings (JSON, a subset of JSON5), logging to `log_file`. Contains no
-/// secret. Headless: no catalog refresh, update checks or telemetry.
-pub fn render_openclaw_config(provider: Option<&ProviderConfig>, log_file: &Path) -> Value {
-    let mut config = json!({
+/// The OpenClaw config file the runner starts with (JSON, a subset of JSON5). It names no provider and
+/// holds no secret: every turn brings its own ([`RunLlm`]). Headless: no catalog refresh, update checks
+/// or telemetry. OpenClaw's file log (`log_file`) is silenced: it sits where the agent's tools can read
+/// it and would mix every user's turns; what OpenClaw reports on its console goes to the runner's stderr,
+/// which only the host reads.
+pub fn render_openclaw_config(log_file: &Path) -> Value {
+    json!({
         "agents": { "entries": { "main": {} } },
         "models": { "catalogRefresh": { "enabled": false } },
         "update": { "checkOnStart": false, "auto": { "enabled": false } },
         "telemetry": { "enabled": false },
-        "logging": { "file": log_file.to_string_lossy() },
-    });
-    let Some(provider) = provider else {
-        return config;
-    };
-    config["agents"]["defaults"] = json!({ "model": { "primary": provider.model_ref() } });
-    if let ProviderConfig::Custom {
-        base_url,
-        api,
-        model,
-        ..
-    } = provider
-    {
-        let mut entry = provider_entry(&openclaw_base_url(*api, base_url), api.as_str(), model);
-        entry["apiKey"] = json!(format!("${{{CUSTOM_KEY_ENV}}}"));
-        config["models"]["providers"] = json!({ CUSTOM_PROVIDER_ID: entry });
-    }
-    config
+        "logging": { "file": log_file.to_string_lossy(), "level": "silent", "consoleLevel": "warn" },
+    })
 }
 
 /// DeepSeek's OpenAI-compatible endpoint (OpenClaw's `docs/providers/deepseek.md`); OpenClaw posts to
@@ -299,24 +317,19 @@ fn deployment_key_env(provider: Provider) -> Option<&'static str> {
     }
 }
 
-/// What the runner's environment offers a turn that runs with a user's choice: which deployment keys
-/// exist (by variable name; the runner reads the values itself) and the deployment's AWS region.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the deployment offers a turn that runs with a user's choice: its own keys and its AWS region.
+#[derive(Debug, Clone, Default)]
 pub struct ProviderFallbacks {
-    keys: BTreeSet<&'static str>,
+    keys: DeploymentKeys,
     aws_region: Option<String>,
 }
 
 impl ProviderFallbacks {
-    /// Reads the variables the runner will see (`get` returns a variable's value, if any).
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Self {
+    /// The deployment's `keys`, and its region read with `get` (`AWS_REGION`, else `AWS_DEFAULT_REGION`).
+    pub fn new(keys: DeploymentKeys, get: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         Self {
-            keys: Provider::ALL
-                .into_iter()
-                .filter_map(deployment_key_env)
-                .filter(|name| get(name).is_some())
-                .collect(),
+            keys,
             aws_region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
         }
     }
@@ -329,8 +342,8 @@ pub struct ChoiceError(String);
 
 /// The `llm` of a `run` line for a user's choice: OpenClaw's built-in `anthropic` and `openai`
 /// providers (their catalog prices the turn) with the user's key; explicit provider entries for
-/// DeepSeek, Bedrock (its OpenAI-compatible endpoint) and OpenAI-compatible endpoints. The key is the user's, else the deployment's
-/// (by variable name), else the turn cannot run.
+/// DeepSeek, Bedrock (its OpenAI-compatible endpoint) and OpenAI-compatible endpoints. The key is the
+/// user's, else the deployment's, else the turn cannot run.
 pub fn turn_llm(
     choice: &ModelChoice,
     fallbacks: &ProviderFallbacks,
@@ -386,27 +399,24 @@ pub fn turn_llm(
             )
         }
     };
-    let (api_key, api_key_env) = match (&choice.api_key, deployment_key_env(settings.provider)) {
-        (Some(key), _) => (Some(key.clone()), None),
-        (None, Some(name)) if fallbacks.keys.contains(name) => (None, Some(name)),
-        (None, Some(_)) => {
+    let deployment_key = deployment_key_env(settings.provider).map(|name| fallbacks.keys.get(name));
+    let api_key = match (&choice.api_key, deployment_key) {
+        (Some(key), _) => key.clone(),
+        (None, Some(Some(key))) => key,
+        (None, Some(None)) => {
             return Err(ChoiceError(format!(
                 "{} needs an API key and this deployment has none: add yours in Settings → API keys.",
                 settings.provider
             )));
         }
         // An OpenAI-compatible endpoint without the user's key: the deployment has none for it.
-        (None, None) => (
-            Some(ApiKey::parse(PLACEHOLDER_KEY).expect("the placeholder is a valid key")),
-            None,
-        ),
+        (None, None) => placeholder_key(),
     };
     Ok(RunLlm {
         provider_id,
         model,
         provider,
         api_key,
-        api_key_env,
     })
 }
 
@@ -501,49 +511,72 @@ mod tests {
     }
 
     #[test]
-    fn the_rendered_config_references_the_key_and_never_contains_it() {
-        let provider = from(&[
+    fn the_rendered_config_names_no_provider_and_silences_the_file_log() {
+        let config = render_openclaw_config(Path::new("/state/openclaw.log"));
+        assert!(config["models"].get("providers").is_none());
+        assert!(config["agents"].get("defaults").is_none());
+        assert_eq!(config["logging"]["file"], "/state/openclaw.log");
+        assert_eq!(config["logging"]["level"], "silent");
+        assert_eq!(config["telemetry"]["enabled"], false);
+    }
+
+    fn keys(vars: &[(&str, &str)]) -> DeploymentKeys {
+        let map: HashMap<&str, &str> = vars.iter().copied().collect();
+        DeploymentKeys::from_env(|k| map.get(k).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn the_default_runs_with_the_deployments_key_on_the_run_line() {
+        let vars = [
             ("SERVERLESS_OPENCLAW_LLM_BASE_URL", "http://127.0.0.1:9/"),
             ("SERVERLESS_OPENCLAW_LLM_API", "openai-completions"),
             ("SERVERLESS_OPENCLAW_LLM_API_KEY", "sk-secret-value"),
             ("SERVERLESS_OPENCLAW_MODEL", "m1"),
-        ])
-        .unwrap()
-        .unwrap();
-        let config = render_openclaw_config(Some(&provider), Path::new("/state/openclaw.log"));
-        let text = config.to_string();
-        assert!(!text.contains("sk-secret-value"));
-        assert_eq!(
-            config["models"]["providers"]["custom"]["apiKey"],
-            "${SERVERLESS_OPENCLAW_LLM_API_KEY}"
+        ];
+        let provider = from(&vars).unwrap().unwrap();
+        let llm = provider.run_llm(&keys(&vars)).unwrap();
+        assert_eq!((llm.provider_id, llm.model.as_str()), ("custom", "m1"));
+        let entry = llm.provider.as_ref().unwrap();
+        assert_eq!(entry["baseUrl"], "http://127.0.0.1:9/v1");
+        assert!(
+            entry.get("apiKey").is_none(),
+            "the key travels beside the entry"
         );
+        assert_eq!(llm.api_key.expose(), "sk-secret-value");
+
+        let anthropic = ProviderConfig::Anthropic {
+            model: "claude-sonnet-5".into(),
+        };
+        let llm = anthropic
+            .run_llm(&keys(&[
+                ("ANTHROPIC_API_KEY", "sk-ant"),
+                ("OPENAI_API_KEY", "sk-o"),
+            ]))
+            .unwrap();
         assert_eq!(
-            config["models"]["providers"]["custom"]["baseUrl"],
-            "http://127.0.0.1:9/v1"
+            llm.provider, None,
+            "the built-in entry and its catalog stay"
         );
-        assert_eq!(
-            config["agents"]["defaults"]["model"]["primary"],
-            "custom/m1"
+        assert_eq!(llm.api_key.expose(), "sk-ant");
+        let err = anthropic
+            .run_llm(&keys(&[("OPENAI_API_KEY", "sk-o")]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("ANTHROPIC_API_KEY is not set"),
+            "{err}"
         );
-        assert!(provider.runner_env(&SecretEnv::default()).is_empty());
-        assert_eq!(config["logging"]["file"], "/state/openclaw.log");
-        assert_eq!(config["telemetry"]["enabled"], false);
     }
 
     #[test]
-    fn an_anthropic_style_custom_endpoint_has_no_v1_suffix() {
+    fn an_anthropic_style_custom_endpoint_has_no_v1_suffix_and_a_placeholder_key() {
         let provider = ProviderConfig::Custom {
             base_url: "http://h/v1".into(),
             api: LlmApi::AnthropicMessages,
             model: "m".into(),
-            has_key: false,
         };
-        let config = render_openclaw_config(Some(&provider), Path::new("/state/openclaw.log"));
-        assert_eq!(
-            config["models"]["providers"]["custom"]["baseUrl"],
-            "http://h"
-        );
-        assert_eq!(provider.runner_env(&SecretEnv::default()).len(), 1);
+        let llm = provider.run_llm(&DeploymentKeys::default()).unwrap();
+        assert_eq!(llm.provider.unwrap()["baseUrl"], "http://h");
+        assert_eq!(llm.api_key.expose(), "no-key");
     }
 
     fn choice(provider: Provider, model: &str, key: Option<&str>) -> ModelChoice {
@@ -560,7 +593,7 @@ mod tests {
 
     fn fallbacks(vars: &[(&str, &str)]) -> ProviderFallbacks {
         let map: HashMap<&str, &str> = vars.iter().copied().collect();
-        ProviderFallbacks::from_env(|k| map.get(k).map(|v| (*v).to_owned()))
+        ProviderFallbacks::new(keys(vars), |k| map.get(k).map(|v| (*v).to_owned()))
     }
 
     #[test]
@@ -579,26 +612,24 @@ mod tests {
                 llm.provider, None,
                 "the built-in entry and its catalog stay"
             );
-            assert_eq!(llm.api_key.as_ref().map(ApiKey::expose), Some("sk-user"));
-            assert_eq!(llm.api_key_env, None);
+            assert_eq!(llm.api_key.expose(), "sk-user");
         }
     }
 
     #[test]
-    fn without_a_users_key_the_deployments_key_is_named_not_copied() {
+    fn without_a_users_key_the_turn_carries_the_deployments_key() {
         let env = fallbacks(&[
             ("ANTHROPIC_API_KEY", "sk-deploy-a"),
             ("OPENAI_API_KEY", "sk-deploy-o"),
             ("DEEPSEEK_API_KEY", "sk-deploy-d"),
         ]);
-        for (provider, var) in [
-            (Provider::Anthropic, "ANTHROPIC_API_KEY"),
-            (Provider::OpenAi, "OPENAI_API_KEY"),
-            (Provider::DeepSeek, "DEEPSEEK_API_KEY"),
+        for (provider, key) in [
+            (Provider::Anthropic, "sk-deploy-a"),
+            (Provider::OpenAi, "sk-deploy-o"),
+            (Provider::DeepSeek, "sk-deploy-d"),
         ] {
             let llm = turn_llm(&choice(provider, "m", None), &env).unwrap();
-            assert_eq!(llm.api_key, None);
-            assert_eq!(llm.api_key_env, Some(var));
+            assert_eq!(llm.api_key.expose(), key);
         }
     }
 
@@ -636,7 +667,7 @@ mod tests {
         let base_url = |choice: &ModelChoice, env: &ProviderFallbacks| {
             let llm = turn_llm(choice, env).unwrap();
             assert_eq!(llm.provider_id, "bedrock");
-            assert_eq!(llm.api_key.as_ref().map(ApiKey::expose), Some("k"));
+            assert_eq!(llm.api_key.expose(), "k");
             let entry = llm.provider.unwrap();
             assert_eq!(entry["api"], "openai-completions");
             entry["baseUrl"].as_str().unwrap().to_owned()
@@ -662,7 +693,7 @@ mod tests {
         // Without the user's key: the deployment's Bedrock API key, else a clear error.
         bedrock.api_key = None;
         let llm = turn_llm(&bedrock, &fallbacks(&[("AWS_BEARER_TOKEN_BEDROCK", "t")])).unwrap();
-        assert_eq!(llm.api_key_env, Some("AWS_BEARER_TOKEN_BEDROCK"));
+        assert_eq!(llm.api_key.expose(), "t");
         assert!(
             turn_llm(&bedrock, &ProviderFallbacks::default())
                 .unwrap_err()
@@ -688,13 +719,12 @@ mod tests {
             llm.provider.as_ref().unwrap()["baseUrl"],
             "http://127.0.0.1:9/v1"
         );
-        assert_eq!(llm.api_key.as_ref().map(ApiKey::expose), Some("no-key"));
-        assert_eq!(llm.api_key_env, None);
+        assert_eq!(llm.api_key.expose(), "no-key");
         compatible.settings.base_url = Some("https://h/v1/".into());
         compatible.api_key = Some(ApiKey::parse("sk-mine").unwrap());
         let llm = turn_llm(&compatible, &env).unwrap();
         assert_eq!(llm.provider.as_ref().unwrap()["baseUrl"], "https://h/v1");
-        assert_eq!(llm.api_key.as_ref().map(ApiKey::expose), Some("sk-mine"));
+        assert_eq!(llm.api_key.expose(), "sk-mine");
     }
 
     #[test]
@@ -703,7 +733,7 @@ mod tests {
         anthropic.settings.base_url = Some("https://attacker.example".into());
         let llm = turn_llm(&anthropic, &fallbacks(&[("ANTHROPIC_API_KEY", "a")])).unwrap();
         assert_eq!(llm.provider, None);
-        assert_eq!(llm.api_key_env, Some("ANTHROPIC_API_KEY"));
+        assert_eq!(llm.api_key.expose(), "a");
     }
 
     #[test]
@@ -721,15 +751,19 @@ mod tests {
     }
 
     #[test]
-    fn secrets_reach_the_runner_env_but_never_debug_output() {
-        let secrets = SecretEnv::new(vec![("ANTHROPIC_API_KEY".into(), "sk-ant-secret".into())]);
-        let provider = ProviderConfig::Anthropic { model: "m".into() };
+    fn deployment_keys_are_read_from_their_variables_and_never_shown_in_debug_output() {
+        let keys = keys(&[
+            ("ANTHROPIC_API_KEY", "sk-ant-secret"),
+            ("OPENAI_API_KEY", "   "),
+            ("AWS_SECRET_ACCESS_KEY", "not-an-llm-key"),
+        ]);
         assert_eq!(
-            provider.runner_env(&secrets),
-            vec![("ANTHROPIC_API_KEY".into(), "sk-ant-secret".into())]
+            keys.get("ANTHROPIC_API_KEY").unwrap().expose(),
+            "sk-ant-secret"
         );
-        assert_eq!(secrets.get("ANTHROPIC_API_KEY"), Some("sk-ant-secret"));
-        let shown = format!("{secrets:?}");
+        assert!(keys.get("OPENAI_API_KEY").is_none(), "blank is unset");
+        assert!(keys.get("AWS_SECRET_ACCESS_KEY").is_none());
+        let shown = format!("{keys:?}");
         assert!(
             shown.contains("ANTHROPIC_API_KEY") && !shown.contains("sk-ant-secret"),
             "{shown}"

@@ -3,19 +3,24 @@
 //!
 //! - [`protocol`]: the JSON lines spoken with the runner (`docs/runner-protocol.md`).
 //! - [`runner`]: one long-lived runner process: spawn, wait for `ready`, route lines to turns, detect death.
-//! - [`config`]: the deployment's LLM provider and the OpenClaw config rendered from it (keys by env reference
-//!   only); a user's choice as a turn's own provider (their key goes to the runner's stdin only).
-//! - [`runtime`]: [`OpenClawRuntime`]: per-turn files, deadline, cancel, crash handling, restart.
+//! - [`config`]: the deployment's LLM provider and keys, a user's choice, and the OpenClaw config file
+//!   (no provider, no secret); every turn's provider and key go to the runner's stdin only.
+//! - [`runtime`]: [`OpenClawRuntime`]: per-turn files, deadline, cancel, crash handling, restart, and
+//!   the workspaces of turns in flight.
+//! - [`sandbox`]: what seals the runner off: its allow-listed environment, a host process its tools
+//!   cannot inspect, optionally a bubblewrap namespace (`docs/security.md`).
 //! - [`workspace`]: [`SyncedWorkspaceRuntime`]: a user's workspace folder loaded from and saved to a
 //!   [`WorkspaceStore`](serverless_openclaw_core::ports::WorkspaceStore) around each turn, for hosts
-//!   whose disk does not last (the agent Lambda).
+//!   whose disk does not last (the agent Lambda); the folder is removed after each turn.
 
 pub mod config;
 pub mod protocol;
 pub mod runner;
 pub mod runtime;
+pub mod sandbox;
 pub mod workspace;
 
-pub use config::{ConfigError, LlmApi, ProviderConfig, SecretEnv};
+pub use config::{ConfigError, DeploymentKeys, LlmApi, ProviderConfig};
 pub use runtime::{OpenClawRuntime, RuntimeSettings};
+pub use sandbox::{Bubblewrap, Confinement};
 pub use workspace::SyncedWorkspaceRuntime;

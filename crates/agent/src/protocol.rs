@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
+use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_core::settings::ApiKey;
 
 /// A line the host writes to the runner's stdin. `Debug` never shows an API key (see [`RunLlm`]).
@@ -19,16 +20,13 @@ pub enum HostLine<'a> {
         transcript_out_path: &'a str,
         workspace_dir: &'a str,
         prompt: &'a str,
-        /// The deployment's default provider and model; absent with `llm`.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        provider: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        model: Option<&'a str>,
-        /// The turn's own provider, model and key (a user's choice).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        llm: Option<&'a RunLlm>,
+        /// The turn's provider, model and key: the user's choice or the deployment's default.
+        llm: &'a RunLlm,
         timeout_ms: u64,
         disable_tools: bool,
+        /// `full` or `restricted` (see [`ToolAccess`]).
+        #[serde(serialize_with = "tool_access")]
+        tools: ToolAccess,
     },
     Abort {
         id: &'a str,
@@ -48,20 +46,21 @@ pub struct RunLlm {
     /// A `models.providers` entry without a key; `None` keeps OpenClaw's built-in provider.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<Value>,
-    /// The user's key: it exists only in memory and on the runner's stdin.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "expose_key")]
-    pub api_key: Option<ApiKey>,
-    /// Else the variable of the runner's environment holding the deployment's key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub api_key_env: Option<&'static str>,
+    /// The user's or the deployment's key: it exists only in memory and on the runner's stdin.
+    #[serde(serialize_with = "expose_key")]
+    pub api_key: ApiKey,
 }
 
-/// The one place a user's key is written out: into the `run` line, for the runner.
-fn expose_key<S: Serializer>(key: &Option<ApiKey>, serializer: S) -> Result<S::Ok, S::Error> {
-    match key {
-        Some(key) => serializer.serialize_str(key.expose()),
-        None => serializer.serialize_none(),
-    }
+/// The one place a key is written out: into the `run` line, for the runner.
+fn expose_key<S: Serializer>(key: &ApiKey, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(key.expose())
+}
+
+fn tool_access<S: Serializer>(access: &ToolAccess, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(match access {
+        ToolAccess::Full => "full",
+        ToolAccess::Restricted => "restricted",
+    })
 }
 
 /// Token usage as the runner reports it (OpenClaw's names).
@@ -129,26 +128,43 @@ impl RunnerLine {
 mod tests {
     use super::*;
 
-    #[test]
-    fn run_lines_use_the_documented_field_names() {
-        let line = HostLine::Run {
+    fn llm() -> RunLlm {
+        RunLlm {
+            provider_id: "anthropic",
+            model: "claude-sonnet-5".into(),
+            provider: None,
+            api_key: ApiKey::parse("sk-user-secret").unwrap(),
+        }
+    }
+
+    fn run(llm: &RunLlm, tools: ToolAccess) -> HostLine<'_> {
+        HostLine::Run {
             id: "t1",
             session_id: "s1",
             transcript_path: "/a/in.jsonl",
             transcript_out_path: "/a/out.jsonl",
             workspace_dir: "/w",
             prompt: "hi",
-            provider: Some("p"),
-            model: Some("m"),
-            llm: None,
+            llm,
             timeout_ms: 1000,
             disable_tools: false,
-        };
+            tools,
+        }
+    }
+
+    #[test]
+    fn run_lines_use_the_documented_field_names() {
+        let llm = llm();
         assert_eq!(
-            serde_json::to_value(&line).unwrap(),
+            serde_json::to_value(run(&llm, ToolAccess::Restricted)).unwrap(),
             serde_json::json!({"type":"run","id":"t1","sessionId":"s1","transcriptPath":"/a/in.jsonl",
-                "transcriptOutPath":"/a/out.jsonl","workspaceDir":"/w","prompt":"hi","provider":"p",
-                "model":"m","timeoutMs":1000,"disableTools":false})
+                "transcriptOutPath":"/a/out.jsonl","workspaceDir":"/w","prompt":"hi",
+                "llm":{"providerId":"anthropic","model":"claude-sonnet-5","apiKey":"sk-user-secret"},
+                "timeoutMs":1000,"disableTools":false,"tools":"restricted"})
+        );
+        assert_eq!(
+            serde_json::to_value(run(&llm, ToolAccess::Full)).unwrap()["tools"],
+            "full"
         );
         assert_eq!(
             serde_json::to_string(&HostLine::Abort { id: "t1" }).unwrap(),
@@ -157,34 +173,9 @@ mod tests {
     }
 
     #[test]
-    fn a_run_with_its_own_provider_carries_the_key_on_the_wire_but_not_in_debug_output() {
-        let llm = RunLlm {
-            provider_id: "anthropic",
-            model: "claude-sonnet-5".into(),
-            provider: None,
-            api_key: Some(ApiKey::parse("sk-user-secret").unwrap()),
-            api_key_env: None,
-        };
-        let line = HostLine::Run {
-            id: "t1",
-            session_id: "s1",
-            transcript_path: "/a/in.jsonl",
-            transcript_out_path: "/a/out.jsonl",
-            workspace_dir: "/w",
-            prompt: "hi",
-            provider: None,
-            model: None,
-            llm: Some(&llm),
-            timeout_ms: 1000,
-            disable_tools: false,
-        };
-        let wire = serde_json::to_value(&line).unwrap();
-        assert_eq!(
-            wire["llm"],
-            serde_json::json!({"providerId":"anthropic","model":"claude-sonnet-5","apiKey":"sk-user-secret"})
-        );
-        assert!(wire.get("provider").is_none() && wire.get("model").is_none());
-        let shown = format!("{line:?}");
+    fn a_run_carries_its_key_on_the_wire_but_not_in_debug_output() {
+        let llm = llm();
+        let shown = format!("{:?}", run(&llm, ToolAccess::Full));
         assert!(
             shown.contains("claude-sonnet-5") && !shown.contains("sk-user-secret"),
             "{shown}"

@@ -23,15 +23,14 @@ use crate::protocol::{HostLine, RunnerLine};
 /// How to start the runner.
 #[derive(Debug, Clone)]
 pub struct RunnerSpec {
-    /// The Node 24 binary.
-    pub node: PathBuf,
-    /// Options for Node itself, before the script.
-    pub node_args: Vec<OsString>,
-    /// `runner/runner.mjs`.
-    pub script: PathBuf,
-    /// Extra environment (OpenClaw paths and switches); the rest is inherited, which is how API keys reach
-    /// OpenClaw without ever being written to a file.
+    /// What to execute: the Node 24 binary, or the sandbox that starts it.
+    pub program: PathBuf,
+    /// Its arguments (Node's options, `runner/runner.mjs`).
+    pub args: Vec<OsString>,
+    /// The runner's whole environment: nothing of ours is inherited (see [`crate::sandbox::runner_env`]).
     pub env: Vec<(OsString, OsString)>,
+    /// The working directory (the runner's folder).
+    pub working_dir: PathBuf,
     /// How long to wait for the `ready` line.
     pub ready_timeout: Duration,
 }
@@ -39,9 +38,9 @@ pub struct RunnerSpec {
 /// Why the runner could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("could not spawn {node}: {source}")]
+    #[error("could not spawn {program}: {source}")]
     Spawn {
-        node: String,
+        program: String,
         source: std::io::Error,
     },
     #[error("the runner refused to start ({code}): {message}")]
@@ -78,18 +77,18 @@ const STDERR_TAIL: usize = 20;
 impl RunnerProcess {
     /// Spawns the runner and waits for its `ready` line.
     pub async fn spawn(spec: &RunnerSpec) -> Result<Arc<Self>, StartError> {
-        let mut child = Command::new(&spec.node)
-            .args(&spec.node_args)
-            .arg(&spec.script)
+        let mut child = Command::new(&spec.program)
+            .args(&spec.args)
+            .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(spec.script.parent().unwrap_or(std::path::Path::new(".")))
+            .current_dir(&spec.working_dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|source| StartError::Spawn {
-                node: spec.node.display().to_string(),
+                program: spec.program.display().to_string(),
                 source,
             })?;
         let pid = child.id();

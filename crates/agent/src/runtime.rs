@@ -6,7 +6,13 @@
 //! back. The Rust side owns the deadline and cancellation (OpenClaw alone would retry a dead provider for
 //! minutes). If the runner dies, in-flight turns fail with `agent_crashed` and the next turn starts a
 //! fresh runner.
+//!
+//! The runner is sealed (`docs/security.md`, [`crate::sandbox`]): an allow-listed environment, a host
+//! its tools cannot inspect, optionally a bubblewrap namespace, and on disk only the workspaces of users
+//! with a turn in flight: a user's folder is moved from `workspace_root` into the state dir's `active/`
+//! for their turns and back afterwards ([`Checkouts`]).
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::domain::Usage;
+use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
     AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
     AgentTurn,
@@ -23,9 +30,10 @@ use serverless_openclaw_core::ports::{
 use serverless_openclaw_core::protocol::ErrorCode;
 use tokio::sync::mpsc;
 
-use crate::config::{ProviderConfig, ProviderFallbacks, SecretEnv};
+use crate::config::{DeploymentKeys, ProviderConfig, ProviderFallbacks};
 use crate::protocol::{HostLine, RunnerLine};
 use crate::runner::{RunnerProcess, RunnerSpec, StartError, TurnSignal};
+use crate::sandbox::Confinement;
 
 /// How long a turn may wait for the runner to confirm an abort before the turn gives up on it.
 const ABORT_GRACE: Duration = Duration::from_secs(2);
@@ -37,9 +45,10 @@ pub struct RuntimeSettings {
     pub node: PathBuf,
     /// `runner/runner.mjs`.
     pub runner_script: PathBuf,
-    /// Writable folder for OpenClaw's state, home, temp files, the rendered config and turn files.
+    /// Writable folder for OpenClaw's state, home, temp files, the rendered config, turn files and the
+    /// workspaces of turns in flight: the only folder of ours the runner sees when confined.
     pub state_dir: PathBuf,
-    /// Per-user OpenClaw workspaces (its memory files) live in `<workspace_root>/<user>/`.
+    /// Per-user OpenClaw workspaces (its memory files) live in `<workspace_root>/<user>/` between turns.
     pub workspace_root: PathBuf,
     /// The deadline of one turn.
     pub turn_timeout: Duration,
@@ -49,8 +58,11 @@ pub struct RuntimeSettings {
     pub provider: Option<ProviderConfig>,
     /// Run turns without OpenClaw's tools.
     pub disable_tools: bool,
-    /// API keys for the runner's environment when they do not come from the process environment.
-    pub secrets: SecretEnv,
+    /// The deployment's API keys (for the default provider, and for users who chose a provider
+    /// without storing a key).
+    pub keys: DeploymentKeys,
+    /// Where the runner runs.
+    pub confinement: Confinement,
 }
 
 /// The OpenClaw agent runtime.
@@ -59,6 +71,7 @@ pub struct OpenClawRuntime {
     /// The deployment keys and region that turns with a user's choice may fall back on.
     fallbacks: ProviderFallbacks,
     spec: RunnerSpec,
+    checkouts: Arc<Checkouts>,
     current: Mutex<Option<Arc<RunnerProcess>>>,
     /// Serialises start-ups so concurrent turns share one cold start.
     start_lock: tokio::sync::Mutex<()>,
@@ -66,24 +79,27 @@ pub struct OpenClawRuntime {
 }
 
 impl OpenClawRuntime {
-    /// Prepares folders and the OpenClaw config file (which holds no secrets). Does not start the runner.
+    /// Makes this process non-dumpable (see [`crate::sandbox::forbid_inspection`]), prepares folders
+    /// and the OpenClaw config file (which holds no secrets), and moves back any workspace a previous
+    /// process left checked out. Does not start the runner.
     pub fn new(settings: RuntimeSettings) -> std::io::Result<Self> {
+        crate::sandbox::forbid_inspection()?;
         let dirs = StateDirs::new(&settings.state_dir);
         for dir in [
             &dirs.openclaw_state,
             &dirs.home,
             &dirs.tmp,
             &dirs.turns,
+            &dirs.active,
             &settings.workspace_root,
         ] {
             std::fs::create_dir_all(dir)?;
         }
         let config = crate::config::render_openclaw_config(
-            settings.provider.as_ref(),
             &dirs.openclaw_state.join("logs").join("openclaw.log"),
         );
         std::fs::write(&dirs.config, serde_json::to_vec_pretty(&config)?)?;
-        let mut env: Vec<(OsString, OsString)> = vec![
+        let mut own: Vec<(OsString, OsString)> = vec![
             ("OPENCLAW_CONFIG_PATH".into(), dirs.config.clone().into()),
             (
                 "OPENCLAW_STATE_DIR".into(),
@@ -94,35 +110,46 @@ impl OpenClawRuntime {
             ("TMPDIR".into(), dirs.tmp.clone().into()),
             ("SQLITE_TMPDIR".into(), dirs.tmp.clone().into()),
         ];
-        env.extend(
+        own.extend(
             crate::config::HEADLESS_ENV
                 .iter()
                 .map(|(k, v)| (OsString::from(k), OsString::from(v))),
         );
-        if let Some(provider) = &settings.provider {
-            env.extend(provider.runner_env(&settings.secrets));
-        }
-        // What the runner will see: our environment (it inherits it) plus `secrets`.
-        let fallbacks = ProviderFallbacks::from_env(|name| {
-            settings
-                .secrets
-                .get(name)
-                .map(str::to_owned)
-                .or_else(|| std::env::var(name).ok())
-        });
+        let env = crate::sandbox::runner_env(own, |name| std::env::var_os(name));
+        // OpenClaw's heap grows lazily (~7 MB a turn) without a cap; 768 MB keeps a warm runner near
+        // 0.6 GB RSS and within the agent Lambda's 2 GB.
+        let node_args: Vec<OsString> = vec![
+            "--max-old-space-size=768".into(),
+            settings.runner_script.clone().into(),
+        ];
+        let (program, args) = match &settings.confinement {
+            Confinement::None => (settings.node.clone(), node_args),
+            Confinement::Bubblewrap(sandbox) => {
+                sandbox.wrap(&settings.state_dir, &settings.node, &node_args)
+            }
+        };
         let spec = RunnerSpec {
-            node: settings.node.clone(),
-            // OpenClaw's heap grows lazily (~7 MB a turn) without a cap; 768 MB keeps a warm runner near
-            // 0.6 GB RSS and within the agent Lambda's 2 GB.
-            node_args: vec!["--max-old-space-size=768".into()],
-            script: settings.runner_script.clone(),
+            program,
+            args,
             env,
+            working_dir: settings
+                .runner_script
+                .parent()
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
             ready_timeout: settings.ready_timeout,
         };
+        let fallbacks =
+            ProviderFallbacks::new(settings.keys.clone(), |name| std::env::var(name).ok());
+        let checkouts = Arc::new(Checkouts::new(
+            settings.workspace_root.clone(),
+            dirs.active,
+        )?);
         Ok(Self {
             settings,
             fallbacks,
             spec,
+            checkouts,
             current: Mutex::new(None),
             start_lock: tokio::sync::Mutex::new(()),
             starting: AtomicBool::new(false),
@@ -185,6 +212,7 @@ struct StateDirs {
     home: PathBuf,
     tmp: PathBuf,
     turns: PathBuf,
+    active: PathBuf,
     config: PathBuf,
 }
 
@@ -195,8 +223,96 @@ impl StateDirs {
             home: root.join("home"),
             tmp: root.join("tmp"),
             turns: root.join("turns"),
+            active: root.join("active"),
             config: root.join("openclaw.json"),
         }
+    }
+}
+
+/// The workspaces of users with a turn in flight. Between turns a user's folder lives in `stored`
+/// (outside the runner's view when it is confined); a user's first turn in flight moves it into
+/// `active`, in the runner's state dir, and their last one to end moves it back. Moves are renames
+/// within one file system, so they cost nothing and never copy. The runner's tools therefore see no
+/// workspace of a user without a turn in flight.
+struct Checkouts {
+    stored: PathBuf,
+    active: PathBuf,
+    /// Turns in flight per user; a user is in the map exactly while their folder is in `active`.
+    in_flight: Mutex<HashMap<UserId, usize>>,
+}
+
+impl Checkouts {
+    /// Also moves back what a process that died with turns in flight left in `active`.
+    fn new(stored: PathBuf, active: PathBuf) -> std::io::Result<Self> {
+        for entry in std::fs::read_dir(&active)? {
+            let entry = entry?;
+            let back = stored.join(entry.file_name());
+            if back.exists() {
+                tracing::error!(
+                    left = %entry.path().display(), stored = %back.display(),
+                    "a workspace left checked out also exists in the store; keeping both, using the stored one"
+                );
+            } else {
+                std::fs::rename(entry.path(), back)?;
+            }
+        }
+        Ok(Self {
+            stored,
+            active,
+            in_flight: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The folder `user`'s turn works in, checked out until the returned guard is dropped.
+    fn check_out(self: &Arc<Self>, user: &UserId) -> std::io::Result<CheckedOut> {
+        let path = self.active.join(user.as_str());
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if !in_flight.contains_key(user) {
+            let stored = self.stored.join(user.as_str());
+            match std::fs::rename(&stored, &path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir_all(&path)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        *in_flight.entry(user.clone()).or_default() += 1;
+        Ok(CheckedOut {
+            checkouts: Arc::clone(self),
+            user: user.clone(),
+            path,
+        })
+    }
+
+    fn check_in(&self, user: &UserId) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(count) = in_flight.get_mut(user) else {
+            return;
+        };
+        *count -= 1;
+        if *count > 0 {
+            return;
+        }
+        in_flight.remove(user);
+        let from = self.active.join(user.as_str());
+        if let Err(e) = std::fs::rename(&from, self.stored.join(user.as_str())) {
+            // Left where it is: the next start moves it back.
+            tracing::error!(%user, error = %e, "could not move a workspace back after its turn");
+        }
+    }
+}
+
+/// A user's workspace checked out for one turn.
+struct CheckedOut {
+    checkouts: Arc<Checkouts>,
+    user: UserId,
+    path: PathBuf,
+}
+
+impl Drop for CheckedOut {
+    fn drop(&mut self) {
+        self.checkouts.check_in(&self.user);
     }
 }
 
@@ -260,18 +376,15 @@ impl AgentRuntime for OpenClawRuntime {
         events: mpsc::UnboundedSender<AgentEvent>,
         cancel: CancellationToken,
     ) -> Result<AgentReply, AgentError> {
-        // A user's choice is checked before anything else: a missing key fails at once, without the
-        // runner. Without a choice the turn runs with the deployment's default.
-        let llm = match &turn.model {
-            Some(choice) => Some(
-                crate::config::turn_llm(choice, &self.fallbacks)
-                    .map_err(|e| AgentError::new(ErrorCode::NoProvider, e.to_string()))?,
-            ),
-            None => None,
-        };
-        let default = match (&llm, &self.settings.provider) {
-            (Some(_), _) => None,
-            (None, Some(provider)) => Some(provider),
+        // The provider is checked before anything else: a missing key fails at once, without the
+        // runner. Without a choice of the user's the turn runs with the deployment's default.
+        let no_provider =
+            |e: crate::config::ChoiceError| AgentError::new(ErrorCode::NoProvider, e.to_string());
+        let llm = match (&turn.model, &self.settings.provider) {
+            (Some(choice), _) => {
+                crate::config::turn_llm(choice, &self.fallbacks).map_err(no_provider)?
+            }
+            (None, Some(provider)) => provider.run_llm(&self.settings.keys).map_err(no_provider)?,
             (None, None) => {
                 return Err(AgentError::new(
                     ErrorCode::NoProvider,
@@ -289,10 +402,7 @@ impl AgentRuntime for OpenClawRuntime {
                 .await
                 .map_err(io_error)?;
         }
-        let workspace = self.settings.workspace_root.join(turn.user_id.as_str());
-        tokio::fs::create_dir_all(&workspace)
-            .await
-            .map_err(io_error)?;
+        let workspace = self.checkouts.check_out(&turn.user_id).map_err(io_error)?;
         let session_id = format!("{}__{}", turn.user_id, turn.conversation_id);
 
         let deadline = tokio::time::Instant::now() + self.settings.turn_timeout;
@@ -315,13 +425,12 @@ impl AgentRuntime for OpenClawRuntime {
             session_id: &session_id,
             transcript_path: path_str(&transcript_in)?,
             transcript_out_path: path_str(&transcript_out)?,
-            workspace_dir: path_str(&workspace)?,
+            workspace_dir: path_str(&workspace.path)?,
             prompt: &turn.prompt,
-            provider: default.map(ProviderConfig::provider_id),
-            model: default.map(ProviderConfig::model_id),
-            llm: llm.as_ref(),
+            llm: &llm,
             timeout_ms: u64::try_from(self.settings.turn_timeout.as_millis()).unwrap_or(u64::MAX),
             disable_tools: self.settings.disable_tools,
+            tools: turn.tools,
         };
         if let Err(e) = runner.send(&run).await {
             runner.unregister(&id);

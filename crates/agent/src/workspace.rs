@@ -1,7 +1,8 @@
 //! Workspace sync for hosts whose disk does not outlive them (the agent Lambda's `/tmp`). OpenClaw reads
 //! and writes a user's memory files in `<workspace_root>/<user>/`; [`SyncedWorkspaceRuntime`] wraps any
 //! [`AgentRuntime`] and fills that folder from a [`WorkspaceStore`] before each turn, then writes the
-//! turn's changes back after a successful one.
+//! turn's changes back after a successful one. The folder is removed when the turn ends, however it
+//! ends: a warm host runs other users' turns next, and their tools must find nothing of this user.
 //!
 //! Write-back is conditional on the version each file was loaded at. Two conversations of one user can
 //! run at once on different hosts; when both change a file, the first write wins and the other change is
@@ -213,10 +214,21 @@ impl<R: AgentRuntime> AgentRuntime for SyncedWorkspaceRuntime<R> {
         let user = turn.user_id.clone();
         let _one_turn = self.lock_user(&user).await;
         let folder = self.workspace_root.join(user.as_str());
-        let loaded = self.load(&user, &folder).await?;
-        let reply = self.inner.run_turn(turn, events, cancel).await?;
-        self.save(&user, &folder, loaded).await;
-        Ok(reply)
+        let outcome = match self.load(&user, &folder).await {
+            Ok(loaded) => {
+                let reply = self.inner.run_turn(turn, events, cancel).await;
+                if reply.is_ok() {
+                    self.save(&user, &folder, loaded).await;
+                }
+                reply
+            }
+            Err(e) => Err(e),
+        };
+        let removed = folder.clone();
+        if let Err(e) = blocking(move || remove_folder(&removed)).await {
+            tracing::error!(%user, error = chain(&e), "removing the workspace folder after a turn failed");
+        }
+        outcome
     }
 }
 
@@ -408,4 +420,12 @@ fn read_limited(path: &Path) -> io::Result<Option<Vec<u8>>> {
         return Ok(None);
     }
     fs::read(path).map(Some)
+}
+
+/// Removes a workspace folder and everything in it; a folder that is not there is fine.
+fn remove_folder(folder: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(folder) {
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serverless_openclaw_agent::{
-    LlmApi, OpenClawRuntime, ProviderConfig, RuntimeSettings, SecretEnv,
+    Confinement, DeploymentKeys, LlmApi, OpenClawRuntime, ProviderConfig, RuntimeSettings,
 };
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{
-    AgentError, AgentReply, AgentRuntime, AgentStatusSource, AgentTurn,
+    AgentError, AgentReply, AgentRuntime, AgentStatusSource, AgentTurn, ToolAccess,
 };
 use serverless_openclaw_core::protocol::ErrorCode;
 use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
@@ -41,11 +41,11 @@ fn runtime(data: &Path, fake: &FakeLlm) -> OpenClawRuntime {
             base_url: fake.openai_base_url(),
             api: LlmApi::OpenAiCompletions,
             model: "e2e-model-a".into(),
-            has_key: false,
         }),
         // Tools make OpenClaw's first turn seconds slower and have nothing to do with providers.
         disable_tools: true,
-        secrets: SecretEnv::default(),
+        keys: DeploymentKeys::default(),
+        confinement: Confinement::None,
     })
     .expect("prepare the runtime")
 }
@@ -57,6 +57,7 @@ fn turn(prompt: &str, transcript: Option<Vec<u8>>, model: Option<ModelChoice>) -
         transcript,
         prompt: prompt.into(),
         model,
+        tools: ToolAccess::Full,
     }
 }
 

@@ -16,7 +16,7 @@ use serverless_openclaw_core::domain::{MAX_WORKSPACE_FILE_BYTES, MAX_WORKSPACE_F
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{
     AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
-    AgentTurn, ObjectVersion, PortError, WorkspaceFile, WorkspaceStore,
+    AgentTurn, ObjectVersion, PortError, ToolAccess, WorkspaceFile, WorkspaceStore,
 };
 use serverless_openclaw_core::protocol::ErrorCode;
 use serverless_openclaw_local::FileWorkspaceStore;
@@ -193,6 +193,7 @@ async fn turn(
         transcript: None,
         prompt: "hello".into(),
         model: None,
+        tools: ToolAccess::Full,
     };
     runtime
         .run_turn(turn, events, CancellationToken::new())
@@ -292,8 +293,8 @@ async fn files_come_down_before_the_turn_and_its_edits_new_files_and_deletions_g
         "the folder holds exactly the stored files when the turn starts"
     );
     assert!(
-        !fixture.folder().join("old").exists(),
-        "emptied folders are removed"
+        !fixture.folder().exists(),
+        "nothing of the user stays on the host's disk after the turn"
     );
     assert_eq!(
         stored(&store).await,
@@ -396,6 +397,10 @@ async fn a_failed_turn_saves_nothing_and_the_next_turn_starts_from_the_store() {
     let failed = turn(&runtime, "c1").await.unwrap_err();
     assert_eq!(failed.code, ErrorCode::LlmError);
     assert!(store.writes().is_empty(), "{:?}", store.writes());
+    assert!(
+        !fixture.folder().exists(),
+        "a failed turn leaves nothing of the user on the host's disk either"
+    );
     assert_eq!(stored(&store).await, map(&[("MEMORY.md", "kept")]));
 
     turn(&runtime, "c1").await.unwrap_err();

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{LlmApi, ProviderConfig};
-use serverless_openclaw_cli::{LocalOptions, compose, paths};
+use serverless_openclaw_agent::{DeploymentKeys, LlmApi, ProviderConfig};
+use serverless_openclaw_cli::{LocalOptions, SandboxMode, compose, paths};
+use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -50,8 +51,10 @@ async fn main() -> anyhow::Result<()> {
             base_url: fake.anthropic_base_url(),
             api: LlmApi::AnthropicMessages,
             model: "fake-model".into(),
-            has_key: false,
         }),
+        keys: DeploymentKeys::default(),
+        sandbox: SandboxMode::Auto,
+        guest_tools: ToolAccess::Restricted,
         node: paths::node_binary(None, Some(&repo))?,
         runner_script: repo.join(paths::RUNNER_SCRIPT),
         web_dir: None,

@@ -12,12 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use serverless_openclaw_agent::{OpenClawRuntime, ProviderConfig, RuntimeSettings, SecretEnv};
+use serverless_openclaw_agent::{
+    Bubblewrap, Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, RuntimeSettings,
+};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
     AgentRuntime, ApiKeyStore, ClientPush, ConversationStore, SettingsStore, TelegramStore,
-    TelegramUserId, TranscriptStore, TurnQueue,
+    TelegramUserId, ToolAccess, TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
@@ -40,6 +42,13 @@ pub struct LocalOptions {
     /// From `SERVERLESS_OPENCLAW_TOKEN`; `None` generates one once and keeps it in the data dir.
     pub token: Option<String>,
     pub provider: Option<ProviderConfig>,
+    /// The deployment's API keys (from the environment; they reach the runner per turn, never its
+    /// environment).
+    pub keys: DeploymentKeys,
+    /// How the runner is sealed off from the data dir (`SERVERLESS_OPENCLAW_SANDBOX`).
+    pub sandbox: SandboxMode,
+    /// The tool access of guests from the Telegram allowlist (`SERVERLESS_OPENCLAW_GUEST_TOOLS`).
+    pub guest_tools: ToolAccess,
     pub node: PathBuf,
     pub runner_script: PathBuf,
     pub web_dir: Option<PathBuf>,
@@ -47,6 +56,31 @@ pub struct LocalOptions {
     pub disable_tools: bool,
     /// The Telegram bot, long-polled; `None` without `TELEGRAM_BOT_TOKEN`.
     pub telegram: Option<TelegramOptions>,
+}
+
+/// Whether local mode runs the runner inside bubblewrap (`docs/security.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SandboxMode {
+    /// Bubblewrap when it is installed and works here; otherwise a warning, and the runner's tools
+    /// can read the data dir.
+    #[default]
+    Auto,
+    /// Bubblewrap or refuse to start.
+    Required,
+    /// Never (the runner's tools can read the data dir: keys, chats, the access token).
+    Off,
+}
+
+impl SandboxMode {
+    /// Parses `auto`, `bwrap` or `off`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "auto" => Some(Self::Auto),
+            "bwrap" => Some(Self::Required),
+            "off" => Some(Self::Off),
+            _ => None,
+        }
+    }
 }
 
 /// The Telegram bot of local mode.
@@ -100,6 +134,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         .map(|t| BotApi::new(&t.api_url, &t.token));
     let transcripts: Arc<dyn TranscriptStore> =
         Arc::new(FileTranscriptStore::new(data.join("transcripts")));
+    let confinement = confinement(options.sandbox, data)?;
     let runtime = Arc::new(
         OpenClawRuntime::new(RuntimeSettings {
             node: options.node,
@@ -110,7 +145,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
             ready_timeout: Duration::from_secs(180),
             provider: options.provider,
             disable_tools: options.disable_tools,
-            secrets: SecretEnv::default(),
+            keys: options.keys,
+            confinement,
         })
         .context("preparing the OpenClaw runtime")?,
     );
@@ -128,7 +164,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
             options.turn_timeout,
         ),
     )
-    .with_model_settings(settings.clone(), api_keys.clone());
+    .with_model_settings(settings.clone(), api_keys.clone())
+    .with_guest_tools(options.guest_tools);
     if let Some(api) = &bot_api {
         processor = processor.with_replies(Arc::new(TelegramReplies::new(api.clone())));
     }
@@ -161,6 +198,34 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         runtime,
         telegram,
     })
+}
+
+/// The runner's confinement for `mode`: bubblewrap hiding the data dir (but the runner's own state
+/// folder), if wanted and working here.
+fn confinement(mode: SandboxMode, data: &Path) -> anyhow::Result<Confinement> {
+    const UNSEALED: &str = "the agent's tools can read the data dir (stored API keys, chats, the \
+        access token); install bubblewrap (Debian: apt-get install bubblewrap) to seal them off, see \
+        docs/security.md";
+    if mode == SandboxMode::Off {
+        tracing::warn!("SERVERLESS_OPENCLAW_SANDBOX=off: {UNSEALED}");
+        return Ok(Confinement::None);
+    }
+    let checked = match Bubblewrap::find() {
+        None => Err("bwrap is not installed".to_owned()),
+        Some(program) => Bubblewrap::check(program, data.to_path_buf()),
+    };
+    match (checked, mode) {
+        (Ok(sandbox), _) => Ok(Confinement::Bubblewrap(sandbox)),
+        (Err(why), SandboxMode::Required) => {
+            anyhow::bail!(
+                "SERVERLESS_OPENCLAW_SANDBOX=bwrap, but bubblewrap cannot run here: {why}"
+            )
+        }
+        (Err(why), _) => {
+            tracing::warn!("{why}: {UNSEALED}");
+            Ok(Confinement::None)
+        }
+    }
 }
 
 /// The access token kept in the data dir, generated on first use (readable by the owner only).

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use serverless_openclaw_agent::ProviderConfig;
+use serverless_openclaw_agent::{DeploymentKeys, ProviderConfig};
 use serverless_openclaw_aws::secrets::{Secret, SsmSecrets};
-use serverless_openclaw_cli::{LocalOptions, TelegramOptions, compose, paths};
+use serverless_openclaw_cli::{LocalOptions, SandboxMode, TelegramOptions, compose, paths};
+use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
 use serverless_openclaw_telegram::{BotApi, parse_allowlist};
 use tokio_util::sync::CancellationToken;
@@ -197,6 +198,17 @@ async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Re
         disable_tools: env_var("SERVERLESS_OPENCLAW_DISABLE_TOOLS")
             .is_some_and(|v| v == "1" || v == "true"),
         provider,
+        keys: DeploymentKeys::from_env(env_var),
+        sandbox: match env_var("SERVERLESS_OPENCLAW_SANDBOX") {
+            None => SandboxMode::Auto,
+            Some(raw) => SandboxMode::parse(&raw)
+                .context("SERVERLESS_OPENCLAW_SANDBOX must be auto, bwrap or off")?,
+        },
+        guest_tools: match env_var("SERVERLESS_OPENCLAW_GUEST_TOOLS") {
+            None => ToolAccess::Restricted,
+            Some(raw) => ToolAccess::parse(&raw)
+                .context("SERVERLESS_OPENCLAW_GUEST_TOOLS must be restricted or full")?,
+        },
         telegram: match env_var("TELEGRAM_BOT_TOKEN") {
             None => None,
             Some(token) => Some(TelegramOptions {

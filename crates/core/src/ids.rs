@@ -114,6 +114,26 @@ id_type!(
     CONNECTION_ID_RULE
 );
 
+/// The prefix of the agent users that Telegram's allowlist lets in (see [`UserId::telegram_guest`]).
+const TELEGRAM_GUEST_PREFIX: &str = "telegram-";
+
+impl UserId {
+    /// The agent user of a Telegram account let in by the deployment's allowlist rather than by
+    /// linking to an account of its own: `telegram-<id>`. No other kind of user has this form (Cognito
+    /// ids are UUIDs, local mode's owner is `owner`), so the id alone tells a guest.
+    pub fn telegram_guest(telegram_user: i64) -> Self {
+        Self(format!("{TELEGRAM_GUEST_PREFIX}{telegram_user}"))
+    }
+
+    /// Whether this is a guest from the Telegram allowlist (see [`UserId::telegram_guest`]), whose
+    /// turns run with the guests' tool access.
+    pub fn is_guest(&self) -> bool {
+        self.0
+            .strip_prefix(TELEGRAM_GUEST_PREFIX)
+            .is_some_and(|rest| rest.trim_start_matches('-').parse::<u64>().is_ok())
+    }
+}
+
 impl MessageId {
     /// A new time-ordered message id.
     pub fn generate() -> Self {
@@ -155,6 +175,22 @@ mod tests {
                 }),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn only_telegram_allowlist_users_are_guests() {
+        let guest = UserId::telegram_guest(42);
+        assert_eq!(guest.as_str(), "telegram-42");
+        assert!(guest.is_guest());
+        assert!(UserId::telegram_guest(-7).is_guest());
+        for member in [
+            "owner",
+            "telegram-",
+            "telegram-x1",
+            "0f8c1b2e-7d4a-4a8e-9a55-2d1c3b4a5e6f",
+        ] {
+            assert!(!UserId::parse(member).unwrap().is_guest(), "{member}");
         }
     }
 

@@ -425,6 +425,33 @@ pub struct AgentTurn {
     pub prompt: String,
     /// The user's chosen provider and model; `None` runs the deployment's default.
     pub model: Option<ModelChoice>,
+    /// Which of OpenClaw's tools the turn may use.
+    pub tools: ToolAccess,
+}
+
+/// Which of OpenClaw's tools a turn may use. The same rule applies locally and on AWS: the owner and
+/// users with an account of their own get [`ToolAccess::Full`]; guests from the Telegram allowlist
+/// ([`UserId::is_guest`]) get the deployment's guest access, [`ToolAccess::Restricted`] unless the
+/// owner opts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ToolAccess {
+    /// OpenClaw's tools as it ships them: shell (`exec`, `process`), files, web, memory.
+    #[default]
+    Full,
+    /// No shell or code execution, no automation or session tools, and file tools confined to the
+    /// user's own workspace.
+    Restricted,
+}
+
+impl ToolAccess {
+    /// Parses a setting's value: `full` or `restricted`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "full" => Some(Self::Full),
+            "restricted" => Some(Self::Restricted),
+            _ => None,
+        }
+    }
 }
 
 /// Progress of a running turn, in order.

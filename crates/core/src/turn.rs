@@ -20,7 +20,8 @@ use crate::domain::{NewAssistantMessage, Role, Turn, Usage};
 use crate::ids::{MessageId, UserId};
 use crate::ports::{
     AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ApiKeyStore, ChannelReplies,
-    ClientPush, ConversationStore, Lease, PortError, SessionLeases, SettingsStore, TranscriptStore,
+    ClientPush, ConversationStore, Lease, PortError, SessionLeases, SettingsStore, ToolAccess,
+    TranscriptStore,
 };
 use crate::protocol::{ErrorCode, ServerFrame, TurnStatus};
 use crate::settings::ModelChoice;
@@ -83,6 +84,8 @@ pub struct TurnProcessor {
     /// Where each user's chosen model and keys are read from; without it, every turn runs the
     /// deployment's default model.
     model_settings: Option<(Arc<dyn SettingsStore>, Arc<dyn ApiKeyStore>)>,
+    /// The tool access of guests from the Telegram allowlist (everyone else has full access).
+    guest_tools: ToolAccess,
 }
 
 /// Where one turn's frames go: the user's web connections, and the channel the turn came from when it
@@ -129,6 +132,23 @@ impl TurnProcessor {
             policy,
             replies: None,
             model_settings: None,
+            guest_tools: ToolAccess::Restricted,
+        }
+    }
+
+    /// Gives guests from the Telegram allowlist this tool access ([`ToolAccess::Restricted`] unless
+    /// set: the owner opts in to more).
+    pub fn with_guest_tools(mut self, access: ToolAccess) -> Self {
+        self.guest_tools = access;
+        self
+    }
+
+    /// The tool access of `user`'s turns.
+    fn tool_access(&self, user: &UserId) -> ToolAccess {
+        if user.is_guest() {
+            self.guest_tools
+        } else {
+            ToolAccess::Full
         }
     }
 
@@ -314,6 +334,7 @@ impl TurnProcessor {
                 transcript: bytes,
                 prompt: turn.prompt.clone(),
                 model,
+                tools: self.tool_access(user),
             },
             events,
             cancel,

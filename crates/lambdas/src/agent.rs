@@ -16,18 +16,20 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 use serverless_openclaw_agent::workspace::SyncedWorkspaceRuntime;
-use serverless_openclaw_agent::{OpenClawRuntime, ProviderConfig, RuntimeSettings, SecretEnv};
+use serverless_openclaw_agent::{
+    Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, RuntimeSettings,
+};
 use serverless_openclaw_aws::metrics::{Record, Unit};
 use serverless_openclaw_aws::secrets::SsmSecrets;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::domain::Turn;
-use serverless_openclaw_core::ports::ClientPush;
+use serverless_openclaw_core::ports::{ClientPush, ToolAccess};
 use serverless_openclaw_core::turn::{LeasePolicy, TurnOutcome, TurnProcessor};
 
 use crate::settings::{Adapters, SettingsError, optional, seconds};
 use crate::{Error, Function};
 
-/// API keys read from SSM: the variable OpenClaw reads ← the variable naming its SSM parameter.
+/// The deployment's API keys read from SSM: the key's variable ← the variable naming its SSM parameter.
 const SECRET_PARAMETERS: [(&str, &str); 3] = [
     (
         "ANTHROPIC_API_KEY",
@@ -61,12 +63,23 @@ impl Function for AgentFunction {
     /// the rest of the init phase and the first invocation.
     async fn from_env(adapters: &Adapters) -> Result<Self, Error> {
         let secrets = read_secrets(adapters).await?;
-        let provider = ProviderConfig::from_env(|name| {
+        let from_secrets_or_env = |name: &str| {
             secrets
-                .get(name)
-                .map(str::to_owned)
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
                 .or_else(|| std::env::var(name).ok())
-        })?;
+        };
+        let provider = ProviderConfig::from_env(from_secrets_or_env)?;
+        let keys = DeploymentKeys::from_env(from_secrets_or_env);
+        let guest_tools = match optional("SERVERLESS_OPENCLAW_GUEST_TOOLS") {
+            None => ToolAccess::Restricted,
+            Some(raw) => ToolAccess::parse(&raw).ok_or_else(|| {
+                SettingsError::from(
+                    "SERVERLESS_OPENCLAW_GUEST_TOOLS must be restricted or full".to_owned(),
+                )
+            })?,
+        };
         let state_dir = PathBuf::from(
             optional("SERVERLESS_OPENCLAW_STATE_DIR").unwrap_or_else(|| "/tmp/openclaw".into()),
         );
@@ -89,7 +102,10 @@ impl Function for AgentFunction {
             ready_timeout: Duration::from_secs(120),
             provider,
             disable_tools: optional("SERVERLESS_OPENCLAW_DISABLE_TOOLS").is_some_and(|v| v == "1"),
-            secrets,
+            keys,
+            // The execution environment is the sandbox: Lambda offers no user namespaces. One turn
+            // at a time runs here, and the workspace sync leaves no other user's files behind.
+            confinement: Confinement::None,
         })?;
         let agent = Arc::new(SyncedWorkspaceRuntime::new(
             runtime,
@@ -116,7 +132,8 @@ impl Function for AgentFunction {
                 turn_timeout,
             ),
         )
-        .with_model_settings(adapters.settings()?, adapters.api_keys()?);
+        .with_model_settings(adapters.settings()?, adapters.api_keys()?)
+        .with_guest_tools(guest_tools);
         if let Some(replies) = crate::telegram::replies(adapters) {
             processor = processor.with_replies(replies);
         }
@@ -197,7 +214,7 @@ impl AgentFunction {
     }
 }
 
-async fn read_secrets(adapters: &Adapters) -> Result<SecretEnv, Error> {
+async fn read_secrets(adapters: &Adapters) -> Result<Vec<(&'static str, String)>, Error> {
     let ssm = SsmSecrets::new(adapters.sdk());
     let mut vars = Vec::new();
     for (variable, parameter_env) in SECRET_PARAMETERS {
@@ -207,8 +224,8 @@ async fn read_secrets(adapters: &Adapters) -> Result<SecretEnv, Error> {
                     "reading {parameter_env} ({parameter}) from SSM: {e}"
                 ))
             })?;
-            vars.push((variable.to_owned(), value.expose().to_owned()));
+            vars.push((variable, value.expose().to_owned()));
         }
     }
-    Ok(SecretEnv::new(vars))
+    Ok(vars)
 }

@@ -191,9 +191,7 @@ impl Bot {
             return Ok(Access::Linked(user));
         }
         if self.allowlist.contains(&telegram_user) {
-            let user = UserId::parse(format!("telegram-{telegram_user}"))
-                .map_err(|e| PortError::backend(e.to_string()))?;
-            return Ok(Access::Allowlisted(user));
+            return Ok(Access::Allowlisted(UserId::telegram_guest(telegram_user)));
         }
         Ok(Access::None)
     }

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{LlmApi, ProviderConfig};
-use serverless_openclaw_cli::{LocalApp, LocalOptions, TelegramOptions, compose, paths};
+use serverless_openclaw_agent::{DeploymentKeys, LlmApi, ProviderConfig};
+use serverless_openclaw_cli::{
+    LocalApp, LocalOptions, SandboxMode, TelegramOptions, compose, paths,
+};
+use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -35,7 +38,6 @@ pub fn fake_provider(fake: &FakeLlm, api: LlmApi) -> ProviderConfig {
         },
         api,
         model: "fake-model".into(),
-        has_key: false,
     }
 }
 
@@ -81,6 +83,9 @@ impl TestApp {
             data_dir: data_dir.to_path_buf(),
             token: Some(TOKEN.into()),
             provider,
+            keys: DeploymentKeys::default(),
+            sandbox: SandboxMode::Auto,
+            guest_tools: ToolAccess::Restricted,
             node,
             runner_script: repo.join(paths::RUNNER_SCRIPT),
             web_dir: paths::web_dir(None, Some(&repo)),
