@@ -7,8 +7,42 @@
 //!
 //! The reply is a pure function of the request ([`reply_text`]), so a test can tell from the
 //! answer alone how much history the agent sent. Every request is recorded, and the behaviour
-//! (reply, fixed text, HTTP error, hang, delays) can be switched while the server runs, either
-//! for all requests or for the next few ones through a queue.
+//! (reply, fixed text, tool calls, HTTP error, hang, delays) can be switched while the server runs,
+//! either for all requests or for the next few ones through a queue.
+//!
+//! # Tool calls
+//!
+//! [`Behaviour::ToolCalls`] makes the model call tools, streamed the way each API streams them, and
+//! [`RecordedRequest::tool_results`] reads what the agent sends back in its next request. "First a
+//! tool call, then the normal reply" is a queued behaviour in front of the default:
+//!
+//! ```no_run
+//! # async fn example() {
+//! use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, ToolCall};
+//! let fake = FakeLlm::start().await;
+//! fake.push_behaviour(Behaviour::tool_calls([ToolCall::exec("echo tool-ran-$((6*7))")]));
+//! // ... run a turn against the fake, then:
+//! let results = fake.requests()[1].tool_results();
+//! assert!(results[0].content.contains("tool-ran-42"));
+//! # }
+//! ```
+//!
+//! OpenClaw 2026.9.6's shell tool is named `exec`; its input is `{"command": "<shell command>"}`
+//! (the only required field) plus optional `workdir`, `env` (string map), `yieldMs`, `background`,
+//! `timeoutSeconds`, `pty`, `elevated`, `host` (`auto` | `sandbox` | `gateway` | `node`), `ask`,
+//! `node` and `title` (the package's `docs/tools/exec.md`). [`ToolCall::exec`] builds the plain
+//! form. OpenClaw offers its tools only when the turn runs with them (`disable_tools: false` in the
+//! agent's `RuntimeSettings`, `disableTools` off in the runner protocol). What it sends back, as
+//! `crates/agent/tests/tool_calls.rs` checks:
+//!
+//! - the command's output (stdout and stderr) as the result's text, e.g. `tool-ran-42`, with
+//!   `is_error: false`; a non-zero exit is still not an error, its text ends with
+//!   `(Command exited with code 3)`;
+//! - for a tool it does not have, `is_error: true` and `Tool <name> not found`;
+//! - the call ids rewritten to letters and digits for a custom provider (`toolu_fake_r0001_c0`
+//!   comes back as `toolufaker0001c0`), so a test matches a result to the call echoed in the same
+//!   request ([`RecordedRequest::tool_calls`]), not to the id the fake made;
+//! - text before the calls kept in the history, but neither streamed nor part of the turn's reply.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -38,7 +72,8 @@ pub const DEFAULT_CHUNK_DELAY: Duration = Duration::from_millis(15);
 /// How much of the last user message [`reply_text`] quotes.
 const EXCERPT_CHARS: usize = 80;
 
-/// Upper bound on streamed deltas, so a long [`Behaviour::Text`] does not take minutes to stream.
+/// Upper bound on the streamed deltas of a text or a tool input, so a long one does not take
+/// minutes to stream.
 const MAX_CHUNKS: usize = 64;
 
 /// Value of the `retry-after` header on a 429: one second keeps retrying clients fast in tests.
@@ -58,6 +93,45 @@ pub enum Behaviour {
     /// Accept the request and never answer; the connection stays open until the server shuts
     /// down, when the request gets a 503.
     Hang,
+    /// Answer with `text` (none if empty) followed by these tool calls, and stop for tool use
+    /// (Anthropic `stop_reason: "tool_use"`, OpenAI `finish_reason: "tool_calls"`). Each call gets
+    /// an id unique to this server in the form of the API that was called (`toolu_…` / `call_…`).
+    /// Without calls this is a plain text answer. [`Behaviour::tool_calls`] builds one without text.
+    ToolCalls { text: String, calls: Vec<ToolCall> },
+}
+
+impl Behaviour {
+    /// Tool calls with no text before them.
+    pub fn tool_calls(calls: impl IntoIterator<Item = ToolCall>) -> Behaviour {
+        Behaviour::ToolCalls {
+            text: String::new(),
+            calls: calls.into_iter().collect(),
+        }
+    }
+}
+
+/// A call of one of the agent's tools, as the model makes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The tool's name as the agent declared it in the request's `tools`.
+    pub name: String,
+    /// The arguments, a JSON object matching the tool's input schema.
+    pub input: Value,
+}
+
+impl ToolCall {
+    /// A call of `name` with `input`.
+    pub fn new(name: impl Into<String>, input: Value) -> ToolCall {
+        ToolCall {
+            name: name.into(),
+            input,
+        }
+    }
+
+    /// A call of OpenClaw's `exec` tool running `command` in a shell, in the turn's workspace.
+    pub fn exec(command: impl Into<String>) -> ToolCall {
+        ToolCall::new("exec", json!({ "command": command.into() }))
+    }
 }
 
 /// Which of the two wire protocols a request came in on.
@@ -70,24 +144,17 @@ pub enum Api {
 }
 
 impl Api {
-    /// Number of conversation messages in a request body, the `N` of [`reply_text`].
+    /// Number of conversation messages in a request body, the `N` of [`reply_text`]: the length
+    /// of [`Api::conversation`].
     ///
-    /// Anthropic: the entries of `messages` (the system prompt is a separate field there).
-    /// OpenAI: the entries of `messages` whose role is neither `system` nor `developer`, so both
-    /// APIs count the same conversation the same way. In both, a user message that holds only
-    /// OpenClaw's per-turn internal context is not conversation and is not counted.
+    /// Every user and assistant message counts once, an assistant message that calls tools
+    /// included. The results of one round of tool calls count once too, although Anthropic sends
+    /// them as one user message and OpenAI as one `tool` message per call, so that both APIs count
+    /// the same conversation the same way. System and developer messages are not conversation
+    /// (Anthropic has its system prompt in a separate field anyway), and neither is a user message
+    /// that holds only OpenClaw's per-turn internal context.
     pub fn message_count(self, body: &Value) -> usize {
-        let Some(messages) = body["messages"].as_array() else {
-            return 0;
-        };
-        messages
-            .iter()
-            .filter(|m| match self {
-                Api::AnthropicMessages => true,
-                Api::OpenAiCompletions => m["role"] != "system" && m["role"] != "developer",
-            })
-            .filter(|m| !is_injected_context(m))
-            .count()
+        self.conversation(body).len()
     }
 
     /// Text of the last `user` message that has any text, in a request body.
@@ -95,8 +162,9 @@ impl Api {
     /// Content may be a string or an array of content blocks; the `text` blocks are joined with
     /// newlines and other blocks (images, Anthropic `tool_result`s) are skipped. A user message
     /// without text, such as one carrying only tool results, is passed over so the excerpt stays
-    /// the human's prompt. OpenClaw's internal context blocks are skipped, and the timestamp
-    /// envelope it puts before a prompt (`[Sat 2026-11-21 13:45 UTC] `) is removed.
+    /// the human's prompt (OpenAI's `tool` messages are not user messages to begin with). OpenClaw's
+    /// internal context blocks are skipped, and the timestamp envelope it puts before a prompt
+    /// (`[Sat 2026-11-21 13:45 UTC] `) is removed.
     pub fn last_user_text(self, body: &Value) -> Option<String> {
         // Both APIs use the same shape for the parts read here.
         body["messages"]
@@ -107,22 +175,46 @@ impl Api {
             .find_map(|m| content_text(&m["content"]))
     }
 
-    /// The conversation in a request body as `(role, text)` pairs, oldest first: the messages
-    /// [`Api::message_count`] counts, with their text read like [`Api::last_user_text`] does
-    /// (an empty string for a message without text).
+    /// The conversation in a request body as `(role, text)` pairs, oldest first, one per message
+    /// [`Api::message_count`] counts.
+    ///
+    /// The text is read like [`Api::last_user_text`] does (an empty string for a message without
+    /// text, such as an assistant message that only calls tools). One round of tool results is one
+    /// pair in both APIs, with the role `"tool"` and the results' contents joined with newlines (an
+    /// Anthropic user message counts as that only if it has no text of its own).
     pub fn conversation(self, body: &Value) -> Vec<(String, String)> {
         let Some(messages) = body["messages"].as_array() else {
             return Vec::new();
         };
-        messages
+        let mut conversation: Vec<(String, String)> = Vec::new();
+        for message in messages
             .iter()
             .filter(|m| !matches!(m["role"].as_str(), Some("system" | "developer")))
             .filter(|m| !is_injected_context(m))
-            .map(|m| {
-                let role = m["role"].as_str().unwrap_or_default().to_owned();
-                (role, content_text(&m["content"]).unwrap_or_default())
-            })
-            .collect()
+        {
+            let text = content_text(&message["content"]);
+            let results = tool_results_in(message);
+            if message["role"] == TOOL_ROLE || (!results.is_empty() && text.is_none()) {
+                let contents = results.into_iter().map(|result| result.content);
+                match conversation.last_mut() {
+                    // OpenAI's next `tool` message of the same round.
+                    Some((role, joined)) if role == TOOL_ROLE => {
+                        for content in contents {
+                            joined.push('\n');
+                            joined.push_str(&content);
+                        }
+                    }
+                    _ => conversation.push((
+                        TOOL_ROLE.to_owned(),
+                        contents.collect::<Vec<_>>().join("\n"),
+                    )),
+                }
+                continue;
+            }
+            let role = message["role"].as_str().unwrap_or_default().to_owned();
+            conversation.push((role, text.unwrap_or_default()));
+        }
+        conversation
     }
 
     /// The text a [`Behaviour::Reply`] answer to this request body consists of.
@@ -132,6 +224,119 @@ impl Api {
             &self.last_user_text(body).unwrap_or_default(),
         )
     }
+
+    /// The tool calls the assistant messages of a request body made, oldest first, with their ids:
+    /// Anthropic `tool_use` blocks, OpenAI `tool_calls` (whose `arguments` string is parsed; one
+    /// that is not JSON is kept as a JSON string).
+    pub fn tool_calls(self, body: &Value) -> Vec<(String, ToolCall)> {
+        let Some(messages) = body["messages"].as_array() else {
+            return Vec::new();
+        };
+        let assistant = messages.iter().filter(|m| m["role"] == "assistant");
+        match self {
+            Api::AnthropicMessages => assistant
+                .filter_map(|m| m["content"].as_array())
+                .flatten()
+                .filter(|block| block["type"] == "tool_use")
+                .map(|block| {
+                    let call = ToolCall::new(string_field(block, "name"), block["input"].clone());
+                    (string_field(block, "id"), call)
+                })
+                .collect(),
+            Api::OpenAiCompletions => assistant
+                .filter_map(|m| m["tool_calls"].as_array())
+                .flatten()
+                .map(|call| {
+                    let function = &call["function"];
+                    let arguments = string_field(function, "arguments");
+                    let input =
+                        serde_json::from_str(&arguments).unwrap_or(Value::String(arguments));
+                    let call_id = string_field(call, "id");
+                    (
+                        call_id,
+                        ToolCall::new(string_field(function, "name"), input),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The tool results in a request body, oldest first: the `tool_result` blocks of Anthropic user
+    /// messages, and OpenAI `role: "tool"` messages. A result's name comes from the call with its
+    /// id in the same body ([`Api::tool_calls`]), or from the OpenAI message's own `name`.
+    pub fn tool_results(self, body: &Value) -> Vec<ToolResult> {
+        let Some(messages) = body["messages"].as_array() else {
+            return Vec::new();
+        };
+        let calls = self.tool_calls(body);
+        messages
+            .iter()
+            .flat_map(tool_results_in)
+            .map(|mut result| {
+                let call = calls.iter().find(|(id, _)| *id == result.id);
+                if let Some((_, call)) = call {
+                    result.name = Some(call.name.clone());
+                }
+                result
+            })
+            .collect()
+    }
+}
+
+/// A tool result the agent sent back in a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolResult {
+    /// The id of the call it answers (Anthropic `tool_use_id`, OpenAI `tool_call_id`).
+    pub id: String,
+    /// The called tool's name, if the request says (see [`Api::tool_results`]).
+    pub name: Option<String>,
+    /// The result's text: a string, or its text blocks joined with newlines.
+    pub content: String,
+    /// Anthropic's `is_error`; always `false` on OpenAI, whose tool messages have no such flag.
+    pub is_error: bool,
+}
+
+/// The role [`Api::conversation`] gives a round of tool results (OpenAI's own name for them).
+const TOOL_ROLE: &str = "tool";
+
+/// The tool results one message carries, without names (only the whole request knows those).
+fn tool_results_in(message: &Value) -> Vec<ToolResult> {
+    let result = |id: String, content: &Value, is_error: bool| ToolResult {
+        id,
+        name: None,
+        content: text_blocks(content).join("\n"),
+        is_error,
+    };
+    if message["role"] == TOOL_ROLE {
+        let mut found = result(
+            string_field(message, "tool_call_id"),
+            &message["content"],
+            false,
+        );
+        found.name = message["name"].as_str().map(str::to_owned);
+        return vec![found];
+    }
+    if message["role"] != "user" {
+        return Vec::new();
+    }
+    message["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|block| block["type"] == "tool_result")
+        .map(|block| {
+            result(
+                string_field(block, "tool_use_id"),
+                &block["content"],
+                block["is_error"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect()
+}
+
+/// A string field of a JSON object, or an empty string.
+fn string_field(object: &Value, field: &str) -> String {
+    object[field].as_str().unwrap_or_default().to_owned()
 }
 
 /// The deterministic reply text, in this exact format:
@@ -278,6 +483,16 @@ impl RecordedRequest {
     /// See [`Api::expected_reply`].
     pub fn expected_reply(&self) -> String {
         self.api.expected_reply(&self.body)
+    }
+
+    /// See [`Api::tool_calls`].
+    pub fn tool_calls(&self) -> Vec<(String, ToolCall)> {
+        self.api.tool_calls(&self.body)
+    }
+
+    /// See [`Api::tool_results`].
+    pub fn tool_results(&self) -> Vec<ToolResult> {
+        self.api.tool_results(&self.body)
     }
 }
 
@@ -562,7 +777,7 @@ async fn handle(app: AppState, api: Api, uri: Uri, headers: HeaderMap, raw: Byte
         }
     }
 
-    let text = match plan.behaviour {
+    let (text, calls) = match plan.behaviour {
         Behaviour::Hang => {
             stopped(app.stop).await;
             return shutting_down(api);
@@ -571,17 +786,11 @@ async fn handle(app: AppState, api: Api, uri: Uri, headers: HeaderMap, raw: Byte
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return error_response(api, status, default_error_message(api, status));
         }
-        Behaviour::Reply => api.expected_reply(&body),
-        Behaviour::Text(text) => text,
+        Behaviour::Reply => (api.expected_reply(&body), Vec::new()),
+        Behaviour::Text(text) => (text, Vec::new()),
+        Behaviour::ToolCalls { text, calls } => (text, calls),
     };
-    let reply = Reply {
-        number: plan.number,
-        model: body["model"].as_str().unwrap_or("fake-model").to_owned(),
-        input_tokens: estimate_tokens(raw.len()),
-        output_tokens: estimate_tokens(text.chars().count()),
-        chunks: split_into_chunks(&text),
-        text,
-    };
+    let reply = Reply::new(api, plan.number, &body, raw.len(), text, calls);
     let streaming = body["stream"].as_bool().unwrap_or(false);
     match (api, streaming) {
         (Api::AnthropicMessages, false) => Json(anthropic_message(&reply)).into_response(),
@@ -606,23 +815,107 @@ fn estimate_tokens(chars: usize) -> u64 {
     u64::try_from(chars.div_ceil(4).max(1)).unwrap_or(u64::MAX)
 }
 
+/// The least number of characters of tool input JSON in one streamed delta.
+const MIN_JSON_PIECE_CHARS: usize = 16;
+
+/// How a tool call's input JSON is cut into streamed deltas: pieces of 16 characters, or as many
+/// as keep them to 64. Concatenating the pieces gives back `json` exactly.
+fn split_json(json: &str) -> Vec<String> {
+    let chars: Vec<char> = json.chars().collect();
+    let per_piece = chars.len().div_ceil(MAX_CHUNKS).max(MIN_JSON_PIECE_CHARS);
+    chars
+        .chunks(per_piece)
+        .map(|piece| piece.iter().collect())
+        .collect()
+}
+
 /// Everything needed to write a successful answer in either API.
 struct Reply {
     number: usize,
     model: String,
     text: String,
     chunks: Vec<String>,
+    tool_calls: Vec<ScriptedCall>,
     input_tokens: u64,
     output_tokens: u64,
 }
 
+/// A tool call ready to send: the call with its id and its input as JSON text.
+struct ScriptedCall {
+    id: String,
+    name: String,
+    input: Value,
+    input_json: String,
+}
+
 impl Reply {
+    fn new(
+        api: Api,
+        number: usize,
+        body: &Value,
+        body_len: usize,
+        text: String,
+        calls: Vec<ToolCall>,
+    ) -> Reply {
+        let tool_calls: Vec<ScriptedCall> = calls
+            .into_iter()
+            .enumerate()
+            .map(|(index, call)| ScriptedCall {
+                // The request number makes ids unique per server, in the forms OpenClaw takes for
+                // native ids of each API (`toolu_[A-Za-z0-9_]+`, `call_[A-Za-z0-9_-]+`). The letters
+                // keep them unique when OpenClaw strips the underscores anyway.
+                id: match api {
+                    Api::AnthropicMessages => format!("toolu_fake_r{number:04}_c{index}"),
+                    Api::OpenAiCompletions => format!("call_fake_r{number:04}_c{index}"),
+                },
+                input_json: call.input.to_string(),
+                name: call.name,
+                input: call.input,
+            })
+            .collect();
+        let output_chars = text.chars().count()
+            + tool_calls
+                .iter()
+                .map(|call| call.name.chars().count() + call.input_json.chars().count())
+                .sum::<usize>();
+        Reply {
+            number,
+            model: body["model"].as_str().unwrap_or("fake-model").to_owned(),
+            input_tokens: estimate_tokens(body_len),
+            output_tokens: estimate_tokens(output_chars),
+            chunks: split_into_chunks(&text),
+            text,
+            tool_calls,
+        }
+    }
+
     fn anthropic_id(&self) -> String {
         format!("msg_fake_{:04}", self.number)
     }
 
     fn openai_id(&self) -> String {
         format!("chatcmpl-fake-{:04}", self.number)
+    }
+
+    /// Whether the answer has a text part: any text, or no tool call (then an empty text).
+    fn has_text(&self) -> bool {
+        !self.text.is_empty() || self.tool_calls.is_empty()
+    }
+
+    fn anthropic_stop_reason(&self) -> &'static str {
+        if self.tool_calls.is_empty() {
+            "end_turn"
+        } else {
+            "tool_use"
+        }
+    }
+
+    fn openai_finish_reason(&self) -> &'static str {
+        if self.tool_calls.is_empty() {
+            "stop"
+        } else {
+            "tool_calls"
+        }
     }
 }
 
@@ -633,19 +926,44 @@ fn unix_time() -> u64 {
 }
 
 fn anthropic_message(reply: &Reply) -> Value {
+    let text = reply
+        .has_text()
+        .then(|| json!({"type": "text", "text": reply.text}));
+    let tool_uses = reply.tool_calls.iter().map(
+        |call| json!({"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}),
+    );
     json!({
         "id": reply.anthropic_id(),
         "type": "message",
         "role": "assistant",
         "model": reply.model,
-        "content": [{"type": "text", "text": reply.text}],
-        "stop_reason": "end_turn",
+        "content": text.into_iter().chain(tool_uses).collect::<Vec<_>>(),
+        "stop_reason": reply.anthropic_stop_reason(),
         "stop_sequence": null,
         "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
     })
 }
 
 fn openai_completion(reply: &Reply) -> Value {
+    let mut message = json!({
+        "role": "assistant",
+        // The real API sends null rather than "" when the model only calls tools.
+        "content": if reply.has_text() { json!(reply.text) } else { Value::Null },
+        "refusal": null,
+    });
+    if !reply.tool_calls.is_empty() {
+        message["tool_calls"] = reply
+            .tool_calls
+            .iter()
+            .map(|call| {
+                json!({
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.input_json},
+                })
+            })
+            .collect();
+    }
     json!({
         "id": reply.openai_id(),
         "object": "chat.completion",
@@ -653,9 +971,9 @@ fn openai_completion(reply: &Reply) -> Value {
         "model": reply.model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": reply.text, "refusal": null},
+            "message": message,
             "logprobs": null,
-            "finish_reason": "stop",
+            "finish_reason": reply.openai_finish_reason(),
         }],
         "usage": {
             "prompt_tokens": reply.input_tokens,
@@ -689,54 +1007,79 @@ impl Frame {
     }
 }
 
-/// The Anthropic Messages streaming sequence for a single text block.
+/// The pause before each of `n` deltas of one block: none before the first, `chunk_delay` after.
+fn paces(n: usize, chunk_delay: Duration) -> impl Iterator<Item = Duration> {
+    (0..n).map(move |i| if i == 0 { Duration::ZERO } else { chunk_delay })
+}
+
+/// The Anthropic Messages streaming sequence: a text block (unless the answer is only tool calls),
+/// then one `tool_use` block per call whose input arrives as `input_json_delta` pieces, the first
+/// one empty as the real API sends it.
 fn anthropic_events(reply: &Reply, chunk_delay: Duration) -> Vec<Frame> {
     let now = Duration::ZERO;
-    let mut frames = vec![
-        Frame::anthropic(
-            now,
-            &json!({
-                "type": "message_start",
-                "message": {
-                    "id": reply.anthropic_id(),
-                    "type": "message",
-                    "role": "assistant",
-                    "model": reply.model,
-                    "content": [],
-                    "stop_reason": null,
-                    "stop_sequence": null,
-                    // Like the real API: output_tokens starts at 1 and the total comes in message_delta.
-                    "usage": {"input_tokens": reply.input_tokens, "output_tokens": 1},
-                },
-            }),
-        ),
-        Frame::anthropic(
-            now,
-            &json!({
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            }),
-        ),
-        Frame::anthropic(now, &json!({"type": "ping"})),
-    ];
-    frames.extend(reply.chunks.iter().enumerate().map(|(i, chunk)| {
-        Frame::anthropic(
-            if i == 0 { now } else { chunk_delay },
-            &json!({
-                "type": "content_block_delta",
-                "index": 0,
-                "delta": {"type": "text_delta", "text": chunk},
-            }),
-        )
+    let mut frames = vec![Frame::anthropic(
+        now,
+        &json!({
+            "type": "message_start",
+            "message": {
+                "id": reply.anthropic_id(),
+                "type": "message",
+                "role": "assistant",
+                "model": reply.model,
+                "content": [],
+                "stop_reason": null,
+                "stop_sequence": null,
+                // Like the real API: output_tokens starts at 1 and the total comes in message_delta.
+                "usage": {"input_tokens": reply.input_tokens, "output_tokens": 1},
+            },
+        }),
+    )];
+    // Each block with its deltas: the kind of delta and the field that carries a piece.
+    let mut blocks = Vec::new();
+    if reply.has_text() {
+        let block = json!({"type": "text", "text": ""});
+        blocks.push((block, reply.chunks.clone(), "text_delta", "text"));
+    }
+    blocks.extend(reply.tool_calls.iter().map(|call| {
+        let block = json!({"type": "tool_use", "id": call.id, "name": call.name, "input": {}});
+        let mut pieces = vec![String::new()];
+        pieces.extend(split_json(&call.input_json));
+        (block, pieces, "input_json_delta", "partial_json")
     }));
+    for (index, (block, pieces, kind, field)) in blocks.into_iter().enumerate() {
+        frames.push(Frame::anthropic(
+            now,
+            &json!({"type": "content_block_start", "index": index, "content_block": block}),
+        ));
+        if index == 0 {
+            // The real API sends a ping after the first block opens.
+            frames.push(Frame::anthropic(now, &json!({"type": "ping"})));
+        }
+        frames.extend(
+            paces(pieces.len(), chunk_delay)
+                .zip(&pieces)
+                .map(|(pause, piece)| {
+                    Frame::anthropic(
+                        pause,
+                        &json!({
+                            "type": "content_block_delta",
+                            "index": index,
+                            "delta": {"type": kind, field: piece},
+                        }),
+                    )
+                }),
+        );
+        frames.push(Frame::anthropic(
+            now,
+            &json!({"type": "content_block_stop", "index": index}),
+        ));
+    }
     frames.extend([
-        Frame::anthropic(now, &json!({"type": "content_block_stop", "index": 0})),
         Frame::anthropic(
             now,
             &json!({
                 "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                "delta": {"stop_reason": reply.anthropic_stop_reason(), "stop_sequence": null},
                 "usage": {"output_tokens": reply.output_tokens},
             }),
         ),
@@ -745,8 +1088,9 @@ fn anthropic_events(reply: &Reply, chunk_delay: Duration) -> Vec<Frame> {
     frames
 }
 
-/// The OpenAI chat completions streaming sequence: a role chunk, content chunks, a finish chunk,
-/// a usage chunk if asked for, and `[DONE]`.
+/// The OpenAI chat completions streaming sequence: a role chunk and content chunks (unless the
+/// answer is only tool calls), per tool call a chunk opening it with its id and name and chunks of
+/// its `arguments`, a finish chunk, a usage chunk if asked for, and `[DONE]`.
 fn openai_events(reply: &Reply, chunk_delay: Duration, include_usage: bool) -> Vec<Frame> {
     let now = Duration::ZERO;
     let created = unix_time();
@@ -766,23 +1110,53 @@ fn openai_events(reply: &Reply, chunk_delay: Duration, include_usage: bool) -> V
         chunk.to_string()
     };
     let choice = |delta: Value, finish_reason: Value| json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}]);
+    let delta_frame = |pause: Duration, delta: Value| {
+        Frame::openai(pause, &chunk(choice(delta, Value::Null), Value::Null))
+    };
 
-    let mut frames = vec![Frame::openai(
-        now,
-        &chunk(
-            choice(json!({"role": "assistant", "content": ""}), Value::Null),
-            Value::Null,
-        ),
-    )];
-    frames.extend(reply.chunks.iter().enumerate().map(|(i, text)| {
-        Frame::openai(
-            if i == 0 { now } else { chunk_delay },
-            &chunk(choice(json!({"content": text}), Value::Null), Value::Null),
-        )
-    }));
+    let mut frames = Vec::new();
+    if reply.has_text() {
+        frames.push(delta_frame(
+            now,
+            json!({"role": "assistant", "content": ""}),
+        ));
+        frames.extend(
+            paces(reply.chunks.len(), chunk_delay)
+                .zip(&reply.chunks)
+                .map(|(pause, text)| delta_frame(pause, json!({"content": text}))),
+        );
+    }
+    for (index, call) in reply.tool_calls.iter().enumerate() {
+        let mut opening = json!({"tool_calls": [{
+            "index": index,
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }]});
+        if frames.is_empty() {
+            // A reply that is only tool calls opens with the role and a null content.
+            opening["role"] = json!("assistant");
+            opening["content"] = Value::Null;
+        }
+        frames.push(delta_frame(now, opening));
+        let pieces = split_json(&call.input_json);
+        frames.extend(
+            paces(pieces.len(), chunk_delay)
+                .zip(&pieces)
+                .map(|(pause, piece)| {
+                    delta_frame(
+                        pause,
+                        json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
+                    )
+                }),
+        );
+    }
     frames.push(Frame::openai(
         now,
-        &chunk(choice(json!({}), json!("stop")), Value::Null),
+        &chunk(
+            choice(json!({}), json!(reply.openai_finish_reason())),
+            Value::Null,
+        ),
     ));
     if include_usage {
         frames.push(Frame::openai(
@@ -926,6 +1300,20 @@ mod tests {
         assert!(chunks.len() <= MAX_CHUNKS, "{} chunks", chunks.len());
         assert!(chunks.len() >= 4);
         assert_eq!(chunks.concat(), text);
+    }
+
+    #[test]
+    fn tool_input_json_is_cut_into_at_most_64_pieces_on_character_boundaries() {
+        let short = json!({"command": "echo é"}).to_string();
+        let pieces = split_json(&short);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[0].chars().count(), MIN_JSON_PIECE_CHARS);
+        assert_eq!(pieces.concat(), short);
+
+        let long = json!({"content": "é".repeat(5000)}).to_string();
+        let pieces = split_json(&long);
+        assert_eq!(pieces.len(), MAX_CHUNKS);
+        assert_eq!(pieces.concat(), long);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! that cannot run here are replaced.
 //!
 //! - [`fake_llm`]: a local HTTP server speaking the Anthropic Messages and OpenAI chat
-//!   completions APIs with deterministic replies, switchable failures and request recording.
+//!   completions APIs with deterministic replies, scripted tool calls, switchable failures and
+//!   request recording (tool results included).
 //!   The `fake-llm` binary runs it by hand.
 //! - [`fake_telegram`]: a local Telegram Bot API server (`getUpdates` long polling, webhooks,
 //!   sending and editing messages with Telegram's HTML checks) that records calls and injects failures.
