@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use serverless_openclaw_agent::{
-    LlmApi, OpenClawRuntime, ProviderConfig, RuntimeSettings, SecretEnv,
+    Confinement, DeploymentKeys, LlmApi, OpenClawRuntime, ProviderConfig, RuntimeSettings,
 };
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
-use serverless_openclaw_core::ports::{AgentReply, AgentRuntime, AgentTurn};
+use serverless_openclaw_core::ports::{AgentReply, AgentRuntime, AgentTurn, ToolAccess};
 use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
 use serverless_openclaw_testkit::fake_llm::{
     Behaviour, FakeLlm, RecordedRequest, ToolCall, ToolResult, reply_text,
@@ -46,10 +46,10 @@ fn runtime(data: &Path, fake: &FakeLlm) -> OpenClawRuntime {
             base_url: fake.anthropic_base_url(),
             api: LlmApi::AnthropicMessages,
             model: "e2e-claude".into(),
-            has_key: false,
         }),
         disable_tools: false,
-        secrets: SecretEnv::default(),
+        keys: DeploymentKeys::default(),
+        confinement: Confinement::None,
     })
     .expect("prepare the runtime")
 }
@@ -82,6 +82,7 @@ async fn run(
         transcript: None,
         prompt: prompt.into(),
         model,
+        tools: ToolAccess::Full,
     };
     let (events, _) = mpsc::unbounded_channel();
     let reply = runtime
