@@ -83,7 +83,7 @@ infra: .tools/infra.stamp ## Install the CDK app's packages
 	npm --prefix infra ci --no-audit --no-fund
 	@mkdir -p .tools && touch $@
 
-check-docker: ## Lint docker/*.Dockerfile (hadolint) and check their COPY sources (no Docker needed)
+check-docker: ## Lint docker/*.Dockerfile (hadolint), check their COPY sources and image manifests (no Docker needed)
 	scripts/install-python-tools.sh hadolint
 	.tools/hadolint/bin/hadolint docker/*.Dockerfile
 	scripts/check-docker-copies.py docker/*.Dockerfile
@@ -95,4 +95,4 @@ chromium: ## Install Chromium for the browser test (Debian's package)
 	scripts/install-chromium.sh
 
 clean: ## Remove build output and installed tools (not your data)
-	rm -rf target .tools web/dist web/node_modules runner/node_modules infra/node_modules infra/cdk.out
+	rm -rf target build .tools web/dist web/node_modules runner/node_modules infra/node_modules infra/cdk.out
