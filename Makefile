@@ -86,6 +86,7 @@ infra: .tools/infra.stamp ## Install the CDK app's packages
 check-docker: ## Lint docker/*.Dockerfile (hadolint), check their COPY sources and image manifests (no Docker needed)
 	scripts/install-python-tools.sh hadolint
 	.tools/hadolint/bin/hadolint docker/*.Dockerfile
+	python3 scripts/check_docker_copies_test.py -q
 	scripts/check-docker-copies.py docker/*.Dockerfile
 
 moto: ## Install moto server (AWS on loopback, for the AWS tests) into .tools/moto
