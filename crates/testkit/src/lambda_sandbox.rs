@@ -39,7 +39,8 @@ pub const LAMBDA_UID: u32 = 993;
 pub const LAMBDA_GID: u32 = 990;
 /// Lambda's default ephemeral storage, the size of `/tmp`.
 pub const TMP_BYTES: u64 = 512 * 1024 * 1024;
-/// The agent function's memory size (infra/lib/agent.ts).
+/// The agent function's name and memory size (infra/lib/agent.ts), as Lambda reports them.
+const FUNCTION_NAME: &str = "agent";
 pub const AGENT_MEMORY_MB: u32 = 2048;
 
 /// The `ENV` of the base image `public.ecr.aws/lambda/provided:al2023` (its `TZ` is replaced by
@@ -105,7 +106,7 @@ impl ImageManifest {
     }
 }
 
-/// A Lambda execution environment for one function, laid out from an image manifest.
+/// A Lambda execution environment of the agent function, laid out from an image manifest.
 #[derive(Debug, Clone)]
 pub struct LambdaSandbox {
     /// Image path → source on this machine (`None`: built just before the image, see
@@ -113,14 +114,12 @@ pub struct LambdaSandbox {
     files: BTreeMap<String, Option<PathBuf>>,
     image_env: BTreeMap<String, String>,
     handler: String,
-    function_name: String,
-    memory_mb: u32,
     function_env: Vec<(String, String)>,
 }
 
 impl LambdaSandbox {
-    /// The image of `manifest` with its files taken from this checkout, as a function named `agent`
-    /// with [`AGENT_MEMORY_MB`].
+    /// The image of `manifest` with its files taken from this checkout, as the function `agent` with
+    /// [`AGENT_MEMORY_MB`].
     pub fn new(manifest: &ImageManifest) -> Self {
         let root = repo_root();
         let files = manifest
@@ -140,8 +139,6 @@ impl LambdaSandbox {
             files,
             image_env: manifest.env.clone(),
             handler: manifest.cmd.first().cloned().unwrap_or_default(),
-            function_name: "agent".to_owned(),
-            memory_mb: AGENT_MEMORY_MB,
             function_env: Vec::new(),
         }
     }
@@ -157,13 +154,6 @@ impl LambdaSandbox {
             .get_mut(image_path)
             .unwrap_or_else(|| panic!("the image manifest has no {image_path}"));
         *entry = Some(source.into());
-        self
-    }
-
-    /// The function's name and memory size (what Lambda reports in its variables).
-    pub fn function(mut self, name: &str, memory_mb: u32) -> Self {
-        self.function_name = name.to_owned();
-        self.memory_mb = memory_mb;
         self
     }
 
@@ -189,7 +179,7 @@ impl LambdaSandbox {
             .chain(self.image_env.clone())
             .chain([("_HANDLER".to_owned(), self.handler.clone())])
             .chain(self.function_env.iter().cloned())
-            .chain(api.lambda_environment(&self.function_name, self.memory_mb));
+            .chain(api.lambda_environment(FUNCTION_NAME, AGENT_MEMORY_MB));
         for (name, value) in layers {
             env.insert(name, value);
         }
@@ -322,7 +312,7 @@ impl LambdaSandbox {
         if let Some(path) = std::env::var_os("PATH") {
             command.env("PATH", path);
         }
-        api.spawn(&self.function_name, command)
+        api.spawn(FUNCTION_NAME, command)
     }
 
     /// Starts the image's bootstrap ([`BOOTSTRAP`]) on `api`, as Lambda starts a custom runtime.
