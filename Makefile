@@ -1,7 +1,7 @@
 # serverless-openclaw: the two commands of the README are `make run` and `make test`.
 # Every target installs what it needs (Node 24 + openclaw into .tools/ and runner/, the web UI's
-# packages, Chromium for the browser test, moto server for the AWS tests); nothing relies on what was
-# installed by hand.
+# packages, Chromium for the browser test, bubblewrap for local mode and the Lambda-like sandbox test, moto server for
+# the AWS tests); nothing relies on what was installed by hand.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -12,16 +12,16 @@ export PATH := $(CURDIR)/.tools/node/node_modules/node/bin:$(PATH)
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: help run test bench runner web infra chromium moto lint test-rust test-js test-infra fake-llm check-docker \
-	doctor deploy destroy clean
+.PHONY: help run test bench runner web infra chromium bubblewrap moto lint test-rust test-js test-infra fake-llm \
+	check-docker doctor deploy destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-run: runner web ## Run local mode (ARGS="--port 9000 --data-dir DIR" to change defaults)
+run: runner web bubblewrap ## Run local mode, OpenClaw inside bubblewrap (ARGS="--port 9000 --data-dir DIR" to change defaults)
 	$(CARGO) run --release --bin serverless-openclaw -- local $(ARGS)
 
-test: runner web chromium moto ## The whole test suite (what CI runs)
+test: runner web chromium bubblewrap moto ## The whole test suite (what CI runs)
 	$(MAKE) lint
 	$(MAKE) check-docker
 	$(MAKE) test-infra
@@ -32,7 +32,7 @@ lint: ## cargo fmt --check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test-rust: runner web moto ## Rust unit, contract (local and moto), end-to-end and browser tests
+test-rust: runner web bubblewrap moto ## Rust unit, contract (local and moto), end-to-end, sandbox and browser tests
 	$(CARGO) test --workspace
 
 test-js: runner web ## Web type check and unit tests, runner start-up tests
@@ -83,16 +83,20 @@ infra: .tools/infra.stamp ## Install the CDK app's packages
 	npm --prefix infra ci --no-audit --no-fund
 	@mkdir -p .tools && touch $@
 
-check-docker: ## Lint docker/*.Dockerfile (hadolint) and check their COPY sources (no Docker needed)
+check-docker: ## Lint docker/*.Dockerfile (hadolint), check their COPY sources and image manifests (no Docker needed)
 	scripts/install-python-tools.sh hadolint
 	.tools/hadolint/bin/hadolint docker/*.Dockerfile
+	python3 scripts/check_docker_copies_test.py -q
 	scripts/check-docker-copies.py docker/*.Dockerfile
 
 moto: ## Install moto server (AWS on loopback, for the AWS tests) into .tools/moto
 	scripts/install-python-tools.sh moto
 
 chromium: ## Install Chromium for the browser test (Debian's package)
-	scripts/install-chromium.sh
+	scripts/install-debian-package.sh chromium chromium
+
+bubblewrap: ## Install bubblewrap: local mode seals OpenClaw in it; the Lambda-like sandbox test (Debian's package)
+	scripts/install-debian-package.sh bubblewrap bwrap
 
 clean: ## Remove build output and installed tools (not your data)
-	rm -rf target .tools web/dist web/node_modules runner/node_modules infra/node_modules infra/cdk.out
+	rm -rf target build .tools web/dist web/node_modules runner/node_modules infra/node_modules infra/cdk.out

@@ -1,49 +1,27 @@
 # The agent Lambda's container image (arm64, custom runtime on Amazon Linux 2023): the Rust `agent`
 # binary as the runtime's bootstrap, the pinned Node 24 and the OpenClaw runner it drives.
 #
+# The bootstrap is not compiled here: it is cross-compiled on the build machine with cargo-lambda, like
+# the other functions, and copied in (no Rust toolchain in the image, no Rust build under emulation).
+# The CDK app runs that build before the image is built (`make deploy`); by hand:
+#
+#   cargo lambda build --release --arm64 --bin agent --lambda-dir build/lambda
 #   docker build --platform linux/arm64 -f docker/agent.Dockerfile -t serverless-openclaw-agent .
 #
-# The build context is the repository root (.dockerignore keeps it small). Every FROM says
-# --platform=linux/arm64 on purpose (hadolint's DL3029 is ignored there): the function runs on arm64
-# (Graviton), and a build that silently produced the builder's architecture would only fail when
-# invoked. Build on an arm64 machine (Graviton, Apple silicon, an arm64 CI runner) so the Rust build
-# runs natively; on x86_64 it runs under QEMU emulation and takes many times longer.
+# The image's file tree and environment are written down in docker/agent.image.json: the COPY and ENV
+# lines of the last stage must match it (scripts/check-docker-copies.py, `make check-docker`), and the
+# Lambda-like sandbox test lays out the same tree from it.
+#
+# The build context is the repository root; .dockerignore lets in only what the image copies. Every
+# FROM says --platform=linux/arm64 on purpose (hadolint's DL3029 is ignored there): the function runs
+# on arm64 (Graviton), and a build that silently produced the builder's architecture would only fail
+# when invoked. On x86_64 the npm step runs under QEMU emulation (minutes, not hours: nothing compiles).
 #
 # Pinning: each base image is pinned by tag. For a reproducible release, append the digest of the tag's
 # multi-arch index, FROM <image>:<tag>@sha256:<digest> (`docker buildx imagetools inspect <image>:<tag>`
 # prints it), and update tag and digest together.
 
-# --- 1. The Rust agent binary ---------------------------------------------------------------------
-# Built on Amazon Linux 2023, the distribution of the runtime image below, so the binary links
-# against the same glibc (2.34) that runs it; a newer builder's glibc could leave symbols it lacks.
-# hadolint ignore=DL3029
-FROM --platform=linux/arm64 public.ecr.aws/amazonlinux/amazonlinux:2023.9.20251208.0 AS rust
-
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-
-# gcc is the linker (and builds aws-lc-sys's C). DL3041 (pin each package version) is ignored: the
-# image tag locks the Amazon Linux 2023 release, whose repository snapshot fixes the versions.
-# hadolint ignore=DL3041
-RUN dnf install -y gcc && dnf clean all
-
-# The toolchain version is pinned; rustup checks each component against the channel manifest's hashes.
-ENV RUSTUP_HOME=/opt/rustup \
-    CARGO_HOME=/opt/cargo \
-    PATH=/opt/cargo/bin:$PATH
-RUN curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
-    | sh -s -- -y --no-modify-path --profile minimal --default-toolchain 1.95.0
-
-WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
-COPY crates ./crates
-# The cache mounts keep the crates.io downloads and build output across image builds; the binary is
-# copied out of the cached target folder within the same step.
-RUN --mount=type=cache,target=/opt/cargo/registry \
-    --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p serverless-openclaw-lambdas --bin agent \
-    && install -D -m 0755 target/release/agent /out/bootstrap
-
-# --- 2. Node 24 and the runner's packages ---------------------------------------------------------
+# --- 1. Node 24 and the runner's packages ---------------------------------------------------------
 # The same steps as scripts/install-runner.sh: Node comes from the npm package `node`, pinned by
 # runner/toolchain (24.21.0); on arm64 it installs the official linux-arm64 build. The runner's
 # packages come from runner/package-lock.json with install scripts enabled, but only those approved
@@ -67,23 +45,27 @@ COPY runner/package.json runner/package-lock.json runner/.npmrc ./
 RUN PATH="/build/toolchain/node_modules/node/bin:$PATH" npm ci --no-audit --no-fund --loglevel=warn \
     && test ! -e node_modules/openclaw/.openclaw-lifecycle-pending \
     && test ! -e node_modules/openclaw/dist/openclaw-install-guard
-COPY runner/runner.mjs ./
-COPY runner/lib ./lib
 
-# --- 3. The Lambda image --------------------------------------------------------------------------
+# --- 2. The Lambda image --------------------------------------------------------------------------
 # hadolint ignore=DL3029
 FROM --platform=linux/arm64 public.ecr.aws/lambda/provided:al2023.2026.02.27.21
 
 # Node's official build links libstdc++ dynamically; the minimal runtime image may lack it (a no-op
-# when it is there). DL3041 ignored as in stage 1: the image tag fixes the versions.
+# when it is there). DL3041 (pin each package version) is ignored: the image tag locks the Amazon
+# Linux 2023 release, whose repository snapshot fixes the versions.
 # hadolint ignore=DL3041
 RUN dnf install -y libstdc++ && dnf clean all
 
-# Least often changed first, so a code change rebuilds only the last layers.
+# The file tree of docker/agent.image.json, one COPY per entry, least often changed first so that a
+# code change rebuilds only the last layers.
 COPY --from=node /build/toolchain/node_modules/node/bin/node /opt/node/bin/node
-COPY --from=node /build/runner /opt/runner
-# The custom runtime's entry point: /lambda-entrypoint.sh runs /var/runtime/bootstrap.
-COPY --from=rust /out/bootstrap /var/runtime/bootstrap
+COPY --from=node /build/runner/node_modules /opt/runner/node_modules
+COPY runner/package.json /opt/runner/package.json
+COPY runner/lib /opt/runner/lib
+COPY runner/runner.mjs /opt/runner/runner.mjs
+# The custom runtime's entry point (/lambda-entrypoint.sh runs /var/runtime/bootstrap), built for
+# arm64 by `cargo lambda build` before the image (see the top of this file).
+COPY build/lambda/agent/bootstrap /var/runtime/bootstrap
 
 # Fails the build if Node cannot start on this image (a missing shared library, a glibc too old).
 RUN ["/opt/node/bin/node", "--version"]
@@ -92,7 +74,7 @@ RUN ["/opt/node/bin/node", "--version"]
 # per-user workspaces while a turn runs) live there. No secrets in the image: they are read at run
 # time. No USER either: Lambda runs the function as its own least-privileged Linux user on a read-only
 # file system whatever the image says, so everything above only has to be world-readable (it is:
-# npm and COPY keep 0644/0755 modes).
+# npm and COPY keep 0644/0755 modes). These variables are the `env` of docker/agent.image.json.
 ENV HOME=/tmp/home \
     TMPDIR=/tmp \
     SERVERLESS_OPENCLAW_NODE=/opt/node/bin/node \

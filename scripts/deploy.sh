@@ -2,9 +2,10 @@
 # `make deploy`: one command from a clone to a running deployment in the AWS account of your
 # credentials (docs/deployment.md). Checks prerequisites (scripts/doctor.sh), asks for what it does
 # not know yet, stores the secrets as SSM SecureStrings (never in the repo or the template), builds
-# the web app, lets `cdk deploy` build the Rust functions (cargo-lambda) and the agent image (Docker),
-# registers the Telegram webhook when a bot token is stored, and prints the web URL and the owner's
-# first sign-in steps. Running it again updates the stack.
+# the web app, lets `cdk deploy` build the Rust functions and the agent's bootstrap (cargo-lambda,
+# cross-compiled for arm64 on this machine) and the agent image around that bootstrap (Docker, no Rust
+# inside), registers the Telegram webhook when a bot token is stored, and prints the web URL and the
+# owner's first sign-in steps. Running it again updates the stack.
 #
 # Settings (environment variables; asked for when needed and not set):
 #   OWNER_EMAIL             the owner's email (first deploy): user name, temporary password, alarms

@@ -1,21 +1,21 @@
-// The agent: a container-image function (docker/agent.Dockerfile, built and pushed by `cdk deploy`
-// itself) that runs one turn per SQS message with the pinned OpenClaw. 2048 MB for Node and OpenClaw;
-// 15 minutes, the Lambda maximum, above the 10-minute turn deadline so a turn always ends (and
-// releases its lease) before Lambda would kill it. The concurrency cap bounds what a flood can cost.
+// The agent: a container-image function (docker/agent.Dockerfile with a bootstrap cross-compiled here,
+// built and pushed by `cdk deploy` itself; see agentImage.ts) that runs one turn per SQS message with
+// the pinned OpenClaw. 2048 MB for Node and OpenClaw; 15 minutes, the Lambda maximum, above the
+// 10-minute turn deadline so a turn always ends (and releases its lease) before Lambda would kill it.
+// The concurrency cap bounds what a flood can cost.
 
 import { Duration } from 'aws-cdk-lib';
 import type { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
-import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
-import { Architecture, DockerImageCode, DockerImageFunction } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, DockerImageFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { agentImageCode } from './agentImage.ts';
 import * as env from './environment.ts';
 import { functionLogs, functionRole } from './functions.ts';
 import { grantBucketObjects, grantManageConnections } from './grants.ts';
 import type { Secrets } from './secrets.ts';
 import type { GuestTools } from './settings.ts';
-import { repoPath } from './paths.ts';
 import type { TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
 
@@ -53,10 +53,7 @@ export class Agent extends Construct {
 
     this.function = new DockerImageFunction(this, 'Function', {
       description: 'Runs one turn per queued message with the pinned OpenClaw',
-      code: DockerImageCode.fromImageAsset(repoPath(), {
-        file: 'docker/agent.Dockerfile',
-        platform: Platform.LINUX_ARM64,
-      }),
+      code: agentImageCode(this),
       architecture: Architecture.ARM_64,
       memorySize: AGENT_MEMORY_MB,
       timeout: AGENT_TIMEOUT,

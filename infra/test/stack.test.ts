@@ -1,10 +1,11 @@
 // The stack has every resource the deployment needs, with the properties that matter.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
+import { readAgentImageManifest } from '../lib/agentImage.ts';
 import { GATEWAY_MEMORY_MB } from '../lib/functions.ts';
 import { logicalId, resources, synthesize } from './synth.ts';
 
@@ -227,6 +228,34 @@ describe('agent', () => {
     assert.equal(images.length, 1);
     assert.equal(images[0]!.source.dockerFile, 'docker/agent.Dockerfile');
     assert.equal(images[0]!.source.platform, 'linux/arm64');
+  });
+
+  it('stages a build context of the Dockerfile and what the image copies, no build output or packages', () => {
+    const assembly = app.synth();
+    const manifest = JSON.parse(readFileSync(join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'));
+    const [image] = Object.values(manifest.dockerImages) as Array<{ source: { directory: string } }>;
+    const context = join(assembly.directory, image!.source.directory);
+    const staged = (readdirSync(context, { recursive: true }) as string[]).filter((path) =>
+      statSync(join(context, path)).isFile(),
+    );
+    // CDK lets the Dockerfile in by its file name only; .dockerignore must let docker/agent.Dockerfile in.
+    assert.ok(staged.includes('docker/agent.Dockerfile'), `${staged}`);
+    for (const file of readAgentImageManifest().files) {
+      // Files made by a stage of the image, or just before it (not during these tests), aside.
+      if (file.context === undefined || file.buildCommand !== undefined) continue;
+      assert.ok(staged.some((path) => path === file.context || path.startsWith(`${file.context}/`)), file.context);
+    }
+    assert.deepEqual(staged.filter((path) => /(^|\/)(node_modules|target|crates|\.tools)(\/|$)/.test(path)), []);
+  });
+
+  it('cross-compiles the bootstrap for arm64 to where the Dockerfile copies it from', () => {
+    const bootstrap = readAgentImageManifest().files.find((file) => file.image === '/var/runtime/bootstrap');
+    const command = bootstrap!.buildCommand!;
+    const option = (name: string) => command[command.indexOf(name) + 1];
+    assert.deepEqual(command.slice(0, 3), ['cargo', 'lambda', 'build']);
+    assert.ok(command.includes('--release') && command.includes('--arm64'), `${command}`);
+    // cargo-lambda writes <lambda dir>/<bin>/bootstrap.
+    assert.equal(`${option('--lambda-dir')}/${option('--bin')}/bootstrap`, bootstrap!.context);
   });
 
   it('takes one turn per SQS message and reports partial batch failures', () => {

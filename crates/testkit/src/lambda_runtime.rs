@@ -19,6 +19,8 @@
 //! client needs `AWS_LAMBDA_RUNTIME_API`), its output captured line by line, and its whole process group
 //! killed when the handle is dropped or the bootstrap exits, as Lambda tears down the execution
 //! environment (the agent's Node runner is a grandchild that would otherwise outlive the test).
+//! [`RuntimeApi::spawn`] does the same for any command, which is how [`crate::lambda_sandbox`] runs a
+//! bootstrap inside a sandbox laid out like the agent's container image.
 //!
 //! Like one Lambda execution environment, the emulator hands out one event per `/next` poll, in the
 //! order they were queued. Streaming responses and SnapStart's `/restore` endpoints are not emulated.
@@ -46,6 +48,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// The region and account of the emulated function's ARN (and the default `AWS_REGION` of a bootstrap).
 pub const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
+/// The memory size [`RuntimeApi::spawn_bootstrap`] reports, Lambda's default.
+const DEFAULT_MEMORY_MB: u32 = 128;
 
 /// How long the output of an exited bootstrap is still read: a grandchild that escaped the process
 /// group kill could hold the pipes open forever.
@@ -74,6 +78,8 @@ impl InvocationError {
 /// The Runtime API of one emulated function. Dropping it stops the server.
 pub struct RuntimeApi {
     addr: SocketAddr,
+    /// `AWS_LAMBDA_LOG_STREAM_NAME`: one per API, which stands for one execution environment.
+    log_stream: String,
     shared: Arc<Shared>,
     /// Set to `true` once to stop: the server shuts down gracefully and long polls end.
     shutdown: watch::Sender<bool>,
@@ -129,6 +135,7 @@ impl RuntimeApi {
         });
         RuntimeApi {
             addr,
+            log_stream: format!("2026/01/01/[$LATEST]{}", uuid::Uuid::new_v4().as_simple()),
             shared,
             shutdown,
         }
@@ -229,13 +236,10 @@ impl RuntimeApi {
     /// Spawns the bootstrap at `path` against this API, the way Lambda starts a custom runtime.
     ///
     /// The environment is cleared, then holds `PATH`, `RUST_LOG` and `RUST_BACKTRACE` (from the test's
-    /// environment, if set), what Lambda defines for every function (`AWS_LAMBDA_RUNTIME_API`,
-    /// `AWS_LAMBDA_FUNCTION_NAME` = the file name of `path`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` = 128,
-    /// `AWS_LAMBDA_FUNCTION_VERSION` = `$LATEST`, `AWS_LAMBDA_LOG_GROUP_NAME`,
-    /// `AWS_LAMBDA_LOG_STREAM_NAME`, `AWS_LAMBDA_INITIALIZATION_TYPE`, `AWS_REGION`,
-    /// `AWS_DEFAULT_REGION`, `TZ`, `LANG`), then `envs`, which override any of them. Nothing else of the
-    /// test's environment leaks in: AWS credentials and endpoints must be passed in `envs` (for moto:
-    /// `Moto::sdk_env()`).
+    /// environment, if set), what Lambda defines for every function ([`RuntimeApi::lambda_environment`]
+    /// with `AWS_LAMBDA_FUNCTION_NAME` = the file name of `path` and 128 MB), `LANG` = `C.UTF-8`, then
+    /// `envs`, which override any of them. Nothing else of the test's environment leaks in: AWS
+    /// credentials and endpoints must be passed in `envs` (for moto: `Moto::sdk_env()`).
     pub fn spawn_bootstrap<I, K, V>(
         &self,
         path: impl AsRef<Path>,
@@ -258,11 +262,6 @@ impl RuntimeApi {
             .map(|(_, v)| v.to_string_lossy().into_owned())
             .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "function".to_owned());
-        *self
-            .shared
-            .function_name
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = function_name.clone();
 
         let mut command = Command::new(path);
         command.env_clear();
@@ -272,24 +271,56 @@ impl RuntimeApi {
             }
         }
         command
-            .env("AWS_LAMBDA_RUNTIME_API", self.addr())
-            .env("AWS_LAMBDA_FUNCTION_NAME", &function_name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env(
+            .envs(self.lambda_environment(&function_name, DEFAULT_MEMORY_MB))
+            .env("LANG", "C.UTF-8")
+            .envs(envs);
+        self.spawn(&function_name, command)
+    }
+
+    /// The variables Lambda itself sets for a function of this API (its reserved variables, without
+    /// the execution role's credentials, which a test passes for moto):
+    /// `AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`,
+    /// `AWS_LAMBDA_FUNCTION_VERSION` = `$LATEST`, `AWS_LAMBDA_LOG_GROUP_NAME`,
+    /// `AWS_LAMBDA_LOG_STREAM_NAME`, `AWS_LAMBDA_INITIALIZATION_TYPE` = `on-demand`, `AWS_REGION`,
+    /// `AWS_DEFAULT_REGION` and `TZ` = `:UTC`. `lambda_runtime`'s `Config::from_env` panics without
+    /// the function name, memory size and version; its client needs the Runtime API's address.
+    pub fn lambda_environment(&self, function_name: &str, memory_mb: u32) -> Vec<(String, String)> {
+        [
+            ("AWS_LAMBDA_RUNTIME_API", self.addr()),
+            ("AWS_LAMBDA_FUNCTION_NAME", function_name.to_owned()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+            (
                 "AWS_LAMBDA_LOG_GROUP_NAME",
                 format!("/aws/lambda/{function_name}"),
-            )
-            .env(
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                format!("2026/01/01/[$LATEST]{}", uuid::Uuid::new_v4().as_simple()),
-            )
-            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-            .env("AWS_REGION", REGION)
-            .env("AWS_DEFAULT_REGION", REGION)
-            .env("TZ", ":UTC")
-            .env("LANG", "C.UTF-8")
-            .envs(envs)
+            ),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", self.log_stream.clone()),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_DEFAULT_REGION", REGION.to_owned()),
+            ("TZ", ":UTC".to_owned()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }
+
+    /// Spawns `command` as the runtime of the function `function_name` (the name in the ARNs this API
+    /// hands out): its output captured line by line, its process group killed when the handle is
+    /// dropped or it exits. The caller sets its program, arguments and environment
+    /// ([`RuntimeApi::spawn_bootstrap`] runs a bootstrap directly, `LambdaSandbox` one inside a
+    /// sandbox).
+    pub fn spawn(
+        &self,
+        function_name: &str,
+        mut command: Command,
+    ) -> std::io::Result<LambdaProcess> {
+        *self
+            .shared
+            .function_name
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = function_name.to_owned();
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -324,7 +355,7 @@ impl RuntimeApi {
             Arc::clone(&self.shared),
         ));
         Ok(LambdaProcess {
-            name: function_name,
+            name: function_name.to_owned(),
             pid,
             spawned_at,
             output,

@@ -15,6 +15,8 @@
 //! - [`apigw`]: a recorder standing in for the API Gateway Management API endpoint.
 //! - [`lambda_runtime`]: an emulator of the AWS Lambda Runtime API and a launcher for the real
 //!   `bootstrap` binaries, so the Lambda functions run outside Docker.
+//! - [`lambda_sandbox`]: a Lambda execution environment imitated with bubblewrap: the agent's image
+//!   laid out from its manifest, read-only but a capped `/tmp`, Lambda's environment and user, one CPU.
 //! - [`fixtures`]: event JSON as API Gateway, SQS and EventBridge send it (`fixtures/*.json`), with
 //!   fillers that set the fields a test cares about.
 
@@ -25,4 +27,5 @@ pub mod fake_llm;
 pub mod fake_telegram;
 pub mod fixtures;
 pub mod lambda_runtime;
+pub mod lambda_sandbox;
 pub mod moto;

@@ -1,8 +1,9 @@
 //! The AWS world on this machine for the Lambda tests: moto (DynamoDB, S3, SQS FIFO, SSM, Cognito) with
 //! fresh tables, bucket, queue and user pool per test; a recorder standing in for the API Gateway
 //! Management API; the fake LLM; and the real bootstrap binaries run against a Runtime API emulator,
-//! fed real event JSON. The test plays the parts AWS would: API Gateway (invoking the gateway functions)
-//! and the SQS event source mapping (receiving, invoking `agent`, deleting what succeeded).
+//! fed real event JSON (the agent also inside a sandbox laid out like its container image). The test
+//! plays the parts AWS would: API Gateway (invoking the gateway functions) and the SQS event source
+//! mapping (receiving, invoking `agent`, deleting what succeeded).
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
@@ -17,6 +18,7 @@ use serverless_openclaw_testkit::cognito::CognitoPool;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use serverless_openclaw_testkit::fixtures::{self, FifoRecord};
 use serverless_openclaw_testkit::lambda_runtime::{LambdaProcess, RuntimeApi};
+use serverless_openclaw_testkit::lambda_sandbox::{self, ImageManifest, LambdaSandbox};
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 
 pub const PASSWORD: &str = "Passw0rd!long-enough";
@@ -95,31 +97,11 @@ impl World {
     /// The environment every function gets (each reads only what it needs).
     pub fn env(&self) -> Vec<(String, String)> {
         let repo = repo_root();
-        let mut env: Vec<(String, String)> = self
-            .moto
-            .sdk_env()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
+        let mut env = self.moto_env();
+        env.extend(self.resources_env());
+        env.extend(self.provider_env());
         let ours = [
-            (
-                "SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE",
-                self.conversations_table.clone(),
-            ),
-            (
-                "SERVERLESS_OPENCLAW_CONNECTIONS_TABLE",
-                self.connections_table.clone(),
-            ),
-            (
-                "SERVERLESS_OPENCLAW_LEASES_TABLE",
-                self.leases_table.clone(),
-            ),
-            ("SERVERLESS_OPENCLAW_BUCKET", self.bucket.clone()),
             ("SERVERLESS_OPENCLAW_QUEUE_URL", self.queue_url.clone()),
-            (
-                "SERVERLESS_OPENCLAW_WEBSOCKET_ENDPOINT",
-                self.recorder.endpoint().to_owned(),
-            ),
             (
                 "SERVERLESS_OPENCLAW_COGNITO_USER_POOL_ID",
                 self.pool.pool_id.clone(),
@@ -129,24 +111,6 @@ impl World {
                 self.pool.client_id.clone(),
             ),
             ("SERVERLESS_OPENCLAW_COGNITO_JWKS_URL", self.pool.jwks_url()),
-            (
-                "SERVERLESS_OPENCLAW_LLM_BASE_URL",
-                self.fake.anthropic_base_url(),
-            ),
-            ("SERVERLESS_OPENCLAW_LLM_API", "anthropic-messages".into()),
-            ("SERVERLESS_OPENCLAW_MODEL", "fake-model".into()),
-            (
-                "SERVERLESS_OPENCLAW_LLM_API_KEY_PARAMETER",
-                format!("/{}/llm-key", self.bucket),
-            ),
-            (
-                "SERVERLESS_OPENCLAW_USER_KEYS_PATH",
-                format!("/{}/users", self.bucket),
-            ),
-            (
-                "SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS",
-                TURN_TIMEOUT_SECS.to_string(),
-            ),
             (
                 "SERVERLESS_OPENCLAW_STATE_DIR",
                 self.state_dir.path().display().to_string(),
@@ -165,6 +129,103 @@ impl World {
         ];
         env.extend(ours.into_iter().map(|(k, v)| (k.to_owned(), v)));
         env
+    }
+
+    /// The agent function's configuration as the CDK app sets it (infra/lib/agent.ts, deployed with
+    /// `llmProvider=compatible`), pointed at this world, plus what reaches moto: its endpoint and the
+    /// credentials Lambda would take from the execution role. The paths of Node, the runner and the
+    /// state come from the image (`ENV` of docker/agent.image.json), not from here. The Telegram token
+    /// parameter is named but holds nothing, as in a deployment without a bot.
+    pub fn agent_function_env(&self) -> Vec<(String, String)> {
+        let mut env = self.moto_env();
+        env.extend(self.resources_env());
+        env.extend(self.provider_env());
+        env.push((
+            "SERVERLESS_OPENCLAW_TELEGRAM_TOKEN_PARAMETER".to_owned(),
+            format!("/{}/telegram-bot-token", self.bucket),
+        ));
+        env
+    }
+
+    /// The agent as Lambda runs its container image: the file tree of docker/agent.image.json in a
+    /// [`LambdaSandbox`], with `bootstrap` (this workspace's build of the `agent` bin: the image's is
+    /// an arm64 build) as `/var/runtime/bootstrap`, and the function's configuration.
+    pub fn agent_sandbox(&self, bootstrap: &str) -> LambdaSandbox {
+        LambdaSandbox::new(&ImageManifest::agent())
+            .source(lambda_sandbox::BOOTSTRAP, bootstrap)
+            .envs(self.agent_function_env())
+    }
+
+    /// Starts the bootstrap of `sandbox` on its own Runtime API.
+    pub async fn function_in(&self, sandbox: &LambdaSandbox) -> Function {
+        let api = RuntimeApi::start().await;
+        let process = sandbox
+            .spawn_bootstrap(&api)
+            .unwrap_or_else(|e| panic!("starting the sandbox: {e}"));
+        Function { api, process }
+    }
+
+    fn moto_env(&self) -> Vec<(String, String)> {
+        self.moto
+            .sdk_env()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+    }
+
+    /// The variables naming this world's tables, bucket, Management API endpoint, users' keys path and
+    /// turn deadline.
+    fn resources_env(&self) -> Vec<(String, String)> {
+        [
+            (
+                "SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE",
+                self.conversations_table.clone(),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_CONNECTIONS_TABLE",
+                self.connections_table.clone(),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_LEASES_TABLE",
+                self.leases_table.clone(),
+            ),
+            ("SERVERLESS_OPENCLAW_BUCKET", self.bucket.clone()),
+            (
+                "SERVERLESS_OPENCLAW_WEBSOCKET_ENDPOINT",
+                self.recorder.endpoint().to_owned(),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_USER_KEYS_PATH",
+                format!("/{}/users", self.bucket),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS",
+                TURN_TIMEOUT_SECS.to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// The deployment's provider: an Anthropic Messages endpoint (the fake LLM), its model and the SSM
+    /// parameter of its key.
+    fn provider_env(&self) -> Vec<(String, String)> {
+        [
+            (
+                "SERVERLESS_OPENCLAW_LLM_BASE_URL",
+                self.fake.anthropic_base_url(),
+            ),
+            ("SERVERLESS_OPENCLAW_LLM_API", "anthropic-messages".into()),
+            ("SERVERLESS_OPENCLAW_MODEL", "fake-model".into()),
+            (
+                "SERVERLESS_OPENCLAW_LLM_API_KEY_PARAMETER",
+                format!("/{}/llm-key", self.bucket),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 
     /// Starts the release-or-debug bootstrap `bin` (a `CARGO_BIN_EXE_*` path) on its own Runtime API.
