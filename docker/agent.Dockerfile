@@ -57,8 +57,11 @@ FROM --platform=linux/arm64 public.ecr.aws/lambda/provided:al2023.2026.02.27.21
 RUN dnf install -y libstdc++ && dnf clean all
 
 # The file tree of docker/agent.image.json, one COPY per entry, least often changed first so that a
-# code change rebuilds only the last layers.
-COPY --from=node /build/toolchain/node_modules/node/bin/node /opt/node/bin/node
+# code change rebuilds only the last layers. Node is execute-only for the function's user (who does not
+# own it): the kernel then makes every process that runs it non-dumpable, so the tools OpenClaw starts
+# cannot read the runner's memory, which holds the keys and transcripts of its turns
+# (docs/security.md).
+COPY --from=node --chmod=0711 /build/toolchain/node_modules/node/bin/node /opt/node/bin/node
 COPY --from=node /build/runner/node_modules /opt/runner/node_modules
 COPY runner/package.json /opt/runner/package.json
 COPY runner/lib /opt/runner/lib

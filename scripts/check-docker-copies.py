@@ -77,15 +77,18 @@ def split(instruction):
 
 
 def copy_parts(rest):
-    """(--from stage or None, sources, destination) of a COPY/ADD instruction's arguments."""
-    stage = None
+    """(--from stage or None, --chmod mode or None, sources, destination) of a COPY/ADD instruction's
+    arguments."""
+    stage = mode = None
     while rest.startswith("--"):
         flag, _, rest = rest.partition(" ")
         if flag.startswith("--from="):
             stage = flag.partition("=")[2]
+        elif flag.startswith("--chmod="):
+            mode = flag.partition("=")[2]
         rest = rest.strip()
     args = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
-    return stage, args[:-1], args[-1]
+    return stage, mode, args[:-1], args[-1]
 
 
 def env_pairs(rest):
@@ -131,7 +134,7 @@ def check_copy_sources(dockerfile, all_stages, prebuilt, patterns):
         for keyword, rest in body:
             if keyword not in ("COPY", "ADD"):
                 continue
-            stage, sources, _ = copy_parts(rest)
+            stage, _, sources, _ = copy_parts(rest)
             if stage is not None:
                 continue
             for source in sources:
@@ -153,14 +156,14 @@ def check_manifest(dockerfile, all_stages, manifest, manifest_name):
     cmd = None
     for keyword, rest in final:
         if keyword in ("COPY", "ADD"):
-            stage, sources, destination = copy_parts(rest)
+            stage, mode, sources, destination = copy_parts(rest)
             if len(sources) != 1:
                 problems.append(
                     f"{dockerfile}: `{keyword} {rest}` copies {len(sources)} sources; "
                     f"the last stage copies one manifest file per line"
                 )
                 continue
-            copies.append((stage, sources[0], destination))
+            copies.append((stage, mode, sources[0], destination))
         elif keyword == "ENV":
             env.update(env_pairs(rest))
         elif keyword == "CMD":
@@ -172,14 +175,14 @@ def check_manifest(dockerfile, all_stages, manifest, manifest_name):
             if entry["stage"] not in names:
                 problems.append(f"{manifest_name}: {entry['image']} comes from stage {entry['stage']}, "
                                 f"which {dockerfile} does not have")
-            expected.append((entry["stage"], entry["stagePath"], entry["image"]))
+            expected.append((entry["stage"], entry.get("mode"), entry["stagePath"], entry["image"]))
         else:
-            expected.append((None, entry["context"], entry["image"]))
+            expected.append((None, entry.get("mode"), entry["context"], entry["image"]))
 
     def describe(copy):
-        stage, source, destination = copy
-        origin = f"--from={stage} {source}" if stage else source
-        return f"COPY {origin} {destination}"
+        stage, mode, source, destination = copy
+        flags = "".join(f"{flag} " for flag in (stage and f"--from={stage}", mode and f"--chmod={mode}") if flag)
+        return f"COPY {flags}{source} {destination}"
 
     for copy in expected:
         if copy not in copies:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tests of scripts/check-docker-copies.py on small Dockerfiles and manifests: a last stage that follows
-its manifest passes, and each kind of drift (a COPY, its source stage, an ENV value, the CMD, a line
-copying two files) is reported. `make check-docker` runs them before the check itself.
+its manifest passes, and each kind of drift (a COPY, its source stage or permissions, an ENV value, the
+CMD, a line copying two files) is reported. `make check-docker` runs them before the check itself.
 
     python3 scripts/check_docker_copies_test.py
 """
@@ -66,6 +66,14 @@ class CheckManifest(unittest.TestCase):
     def test_another_cmd_is_reported(self):
         found = problems(DOCKERFILE.replace('CMD ["agent"]', 'CMD ["other"]'))
         self.assertEqual(found, ["Dockerfile: CMD is ['other'] in the last stage, ['agent'] in image.json"])
+
+    def test_permissions_the_manifest_names_must_be_the_copys(self):
+        manifest = dict(MANIFEST, files=MANIFEST["files"][:2] + [dict(MANIFEST["files"][2], mode="0711")])
+        found = problems(manifest=manifest)
+        self.assertIn("no `COPY --chmod=0711 build/bootstrap /var/runtime/bootstrap`", found[0])
+        chmod = DOCKERFILE.replace("COPY build/bootstrap", "COPY --chmod=0711 build/bootstrap")
+        self.assertEqual(problems(chmod, manifest), [])
+        self.assertEqual(len(problems(chmod)), 2)
 
     def test_a_line_copying_two_files_is_refused(self):
         found = problems(DOCKERFILE.replace("COPY app.mjs /opt/app/app.mjs", "COPY app.mjs lib /opt/app/"))

@@ -240,8 +240,10 @@ fn find(
 
 /// What the model's `exec` call runs in the sandbox: what a prompt injection would look at first. Its
 /// environment, its ancestors' (the runner, the bootstrap, the sandbox's init) and every other visible
-/// process's, and all of `/tmp`. Compact, so OpenClaw does not cut the result short.
+/// process's, the runner's memory map (the way into its memory), and all of `/tmp`. Compact, so
+/// OpenClaw does not cut the result short.
 const SEALING_PROBE: &str = "echo PROBE-START; env; \
+    echo \"runner-maps: $(head -c 60 /proc/$PPID/maps 2>&1)\"; \
     for f in /proc/[0-9]*/environ; do echo \"== $f\"; tr '\\0' '\\n' < \"$f\" 2>&1 | head -40; done; \
     find /tmp 2>&1 | grep -v '^/tmp/openclaw/openclaw-state/' | head -150; \
     cat /tmp/openclaw/workspaces/*/* /tmp/openclaw/active/*/* 2>&1 | head -20; echo PROBE-END";
@@ -347,6 +349,14 @@ async fn in_the_lambda_sandbox_a_tool_finds_no_credential_token_or_other_users_d
         output.contains("OPENCLAW_STATE_DIR=")
             && output.contains(&format!("/tmp/openclaw/active/{alice}")),
         "the probe saw the runner's environment and /tmp: {output}"
+    );
+    let maps = output
+        .lines()
+        .find_map(|line| line.strip_prefix("runner-maps: "))
+        .unwrap_or_else(|| panic!("no runner-maps line: {output}"));
+    assert!(
+        maps.contains("Permission denied"),
+        "the runner's memory is open to its tools: {maps}"
     );
     for secret in [
         AWS_ACCESS,

@@ -87,6 +87,9 @@ pub struct ImageFile {
     pub local: Option<String>,
     /// The command that makes the `context` source just before the image is built.
     pub build_command: Option<Vec<String>>,
+    /// Its permissions in the image (octal, as the Dockerfile's `COPY --chmod`), when they are not the
+    /// source's.
+    pub mode: Option<String>,
 }
 
 impl ImageManifest {
@@ -112,6 +115,8 @@ pub struct LambdaSandbox {
     /// Image path → source on this machine (`None`: built just before the image, see
     /// [`LambdaSandbox::source`]).
     files: BTreeMap<String, Option<PathBuf>>,
+    /// Image path → the permissions the image gives it, for files whose source has others.
+    modes: BTreeMap<String, u32>,
     image_env: BTreeMap<String, String>,
     handler: String,
     function_env: Vec<(String, String)>,
@@ -135,8 +140,19 @@ impl LambdaSandbox {
                 (file.image.clone(), source)
             })
             .collect();
+        let modes = manifest
+            .files
+            .iter()
+            .filter_map(|file| {
+                let mode = file.mode.as_deref()?;
+                let mode = u32::from_str_radix(mode, 8)
+                    .unwrap_or_else(|_| panic!("{}: mode {mode:?} is not octal", file.image));
+                Some((file.image.clone(), mode))
+            })
+            .collect();
         Self {
             files,
+            modes,
             image_env: manifest.env.clone(),
             handler: manifest.cmd.first().cloned().unwrap_or_default(),
             function_env: Vec::new(),
@@ -240,6 +256,10 @@ impl LambdaSandbox {
                     ),
                 ));
             }
+            let source = match self.modes.get(image) {
+                Some(mode) => with_mode(source, *mode)?,
+                None => source.clone(),
+            };
             line.extend(["--ro-bind".into(), source.into(), image.into()]);
         }
         line.extend(
@@ -487,4 +507,26 @@ fn repo_root() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     // Canonical, so the command line names plain paths.
     std::fs::canonicalize(&root).unwrap_or(root)
+}
+
+/// A copy of `source` with the permissions `mode`, as the image has it (a bind mount keeps the
+/// source's). Kept in the temp dir under a name made of the source's path, size and mode, so the
+/// copy is made once, by a rename, whichever test gets there first.
+fn with_mode(source: &Path, mode: u32) -> std::io::Result<PathBuf> {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::fs::PermissionsExt;
+    let size = std::fs::metadata(source)?.len();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (source, size, mode).hash(&mut hasher);
+    let dir = std::env::temp_dir().join("serverless-openclaw-sandbox");
+    std::fs::create_dir_all(&dir)?;
+    let copy = dir.join(format!("{:016x}", hasher.finish()));
+    if !copy.exists() {
+        // Tests of one process may copy at the same time: each into a temporary file of its own.
+        let partial = tempfile::NamedTempFile::new_in(&dir)?;
+        std::fs::copy(source, partial.path())?;
+        std::fs::set_permissions(partial.path(), std::fs::Permissions::from_mode(mode))?;
+        partial.persist(&copy).map_err(|e| e.error)?;
+    }
+    Ok(copy)
 }
