@@ -14,7 +14,7 @@ use serverless_openclaw_core::domain::{Channel, Turn, Usage};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
     AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
-    AgentTurn, ApiKeyStore, ClientPush, ConversationStore, PortError, SettingsStore,
+    AgentTurn, ApiKeyStore, ClientPush, ConversationStore, PortError, SettingsStore, ToolAccess,
     TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
@@ -34,6 +34,8 @@ struct ScriptedAgent {
     during: Mutex<Option<DuringTurn>>,
     /// The model choice of every turn run, in order.
     models: Mutex<Vec<Option<ModelChoice>>>,
+    /// The tool access of every turn run, in order.
+    tools: Mutex<Vec<ToolAccess>>,
 }
 
 impl AgentStatusSource for ScriptedAgent {
@@ -55,6 +57,7 @@ impl AgentRuntime for ScriptedAgent {
         _cancel: CancellationToken,
     ) -> Result<AgentReply, AgentError> {
         self.models.lock().unwrap().push(turn.model.clone());
+        self.tools.lock().unwrap().push(turn.tools);
         let _ = events.send(AgentEvent::Started);
         let text = format!("reply to {}", turn.prompt);
         let _ = events.send(AgentEvent::Delta {
@@ -129,6 +132,7 @@ impl Fixture {
         let agent = Arc::new(ScriptedAgent {
             during: Mutex::new(None),
             models: Mutex::new(Vec::new()),
+            tools: Mutex::new(Vec::new()),
         });
         let settings = Arc::new(SqliteSettingsStore::open(&dir.path().join("db")).unwrap());
         let keys = Arc::new(FileApiKeyStore::new(dir.path().join("secrets")));
@@ -162,9 +166,14 @@ impl Fixture {
 
     /// Submits a message and returns its queued turn.
     async fn submit(&self, client_id: &str, text: &str) -> Turn {
+        self.submit_as(&self.user, client_id, text).await
+    }
+
+    /// Submits a message of `user` and returns its queued turn.
+    async fn submit_as(&self, user: &UserId, client_id: &str, text: &str) -> Turn {
         self.chat
             .submit(
-                &self.user,
+                user,
                 Submission {
                     conversation_id: self.conversation.clone(),
                     client_message_id: ClientMessageId::parse(client_id).unwrap(),
@@ -414,4 +423,21 @@ async fn each_turn_runs_with_the_model_and_key_its_user_chose_at_that_time() {
         ]
     );
     assert_eq!(fx.assistant_replies().await, 4);
+}
+
+#[tokio::test]
+async fn guests_from_the_telegram_allowlist_get_the_guests_tool_access_and_everyone_else_full() {
+    let fx = Fixture::new();
+    let guest = UserId::telegram_guest(4242);
+    for (user, id) in [(&fx.user, "m1"), (&guest, "m2")] {
+        let turn = fx.submit_as(user, id, "hi").await;
+        fx.processor.process(&turn, CancellationToken::new()).await;
+    }
+    let opened = fx.processor.clone().with_guest_tools(ToolAccess::Full);
+    let turn = fx.submit_as(&guest, "m3", "again").await;
+    opened.process(&turn, CancellationToken::new()).await;
+    assert_eq!(
+        *fx.agent.tools.lock().unwrap(),
+        [ToolAccess::Full, ToolAccess::Restricted, ToolAccess::Full]
+    );
 }
