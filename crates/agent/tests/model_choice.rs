@@ -3,12 +3,11 @@
 //! with the deployment's default; a choice missing its key fails before the runner. One runner start
 //! (~10 s on 2 cores) for all of it.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+mod support;
 
-use serverless_openclaw_agent::{
-    Confinement, DeploymentKeys, LlmApi, OpenClawRuntime, ProviderConfig, RuntimeSettings,
-};
+use std::path::Path;
+
+use serverless_openclaw_agent::{LlmApi, OpenClawRuntime, ProviderConfig};
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{
@@ -19,35 +18,14 @@ use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Pro
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use tokio::sync::mpsc;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn runtime(data: &Path, fake: &FakeLlm) -> OpenClawRuntime {
-    let repo = repo_root();
-    let node = repo.join(".tools/node/node_modules/node/bin/node");
-    assert!(
-        node.exists(),
-        "Node 24 is missing: run scripts/install-runner.sh"
-    );
-    OpenClawRuntime::new(RuntimeSettings {
-        node,
-        runner_script: repo.join("runner/runner.mjs"),
-        state_dir: data.join("agent"),
-        workspace_root: data.join("workspaces"),
-        turn_timeout: Duration::from_secs(120),
-        ready_timeout: Duration::from_secs(180),
-        provider: Some(ProviderConfig::Custom {
-            base_url: fake.openai_base_url(),
-            api: LlmApi::OpenAiCompletions,
-            model: "e2e-model-a".into(),
-        }),
-        // Tools make OpenClaw's first turn seconds slower and have nothing to do with providers.
-        disable_tools: true,
-        keys: DeploymentKeys::default(),
-        confinement: Confinement::None,
-    })
-    .expect("prepare the runtime")
+    let provider = ProviderConfig::Custom {
+        base_url: fake.openai_base_url(),
+        api: LlmApi::OpenAiCompletions,
+        model: "e2e-model-a".into(),
+    };
+    // Tools make OpenClaw's first turn seconds slower and have nothing to do with providers.
+    support::runtime(data, provider, true)
 }
 
 fn turn(prompt: &str, transcript: Option<Vec<u8>>, model: Option<ModelChoice>) -> AgentTurn {

@@ -4,13 +4,13 @@
 //! unknown tool come back as results too. On both wire protocols, one runner start (~10 s on 2 cores)
 //! for all of it.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{
-    Confinement, DeploymentKeys, LlmApi, OpenClawRuntime, ProviderConfig, RuntimeSettings,
-};
+use serverless_openclaw_agent::{LlmApi, OpenClawRuntime, ProviderConfig};
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{AgentReply, AgentRuntime, AgentTurn, ToolAccess};
@@ -23,35 +23,14 @@ use tokio::sync::mpsc;
 /// Prints `tool-ran-42` only if a shell ran it: nothing the fake sends contains the number 42.
 const COMMAND: &str = "echo tool-ran-$((6*7))";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The runtime with tools on; its default model is the fake's Anthropic Messages API.
 fn runtime(data: &Path, fake: &FakeLlm) -> OpenClawRuntime {
-    let repo = repo_root();
-    let node = repo.join(".tools/node/node_modules/node/bin/node");
-    assert!(
-        node.exists(),
-        "Node 24 is missing: run scripts/install-runner.sh"
-    );
-    OpenClawRuntime::new(RuntimeSettings {
-        node,
-        runner_script: repo.join("runner/runner.mjs"),
-        state_dir: data.join("agent"),
-        workspace_root: data.join("workspaces"),
-        turn_timeout: Duration::from_secs(120),
-        ready_timeout: Duration::from_secs(180),
-        provider: Some(ProviderConfig::Custom {
-            base_url: fake.anthropic_base_url(),
-            api: LlmApi::AnthropicMessages,
-            model: "e2e-claude".into(),
-        }),
-        disable_tools: false,
-        keys: DeploymentKeys::default(),
-        confinement: Confinement::None,
-    })
-    .expect("prepare the runtime")
+    let provider = ProviderConfig::Custom {
+        base_url: fake.anthropic_base_url(),
+        api: LlmApi::AnthropicMessages,
+        model: "e2e-claude".into(),
+    };
+    support::runtime(data, provider, false)
 }
 
 /// The user's own OpenAI-compatible endpoint: the fake's chat completions API.
