@@ -125,7 +125,13 @@ impl OpenClawRuntime {
         let (program, args) = match &settings.confinement {
             Confinement::None => (settings.node.clone(), node_args),
             Confinement::Bubblewrap(sandbox) => {
-                sandbox.wrap(&settings.state_dir, &settings.node, &node_args)
+                let runner_dir = settings.runner_script.parent().unwrap_or(Path::new("/"));
+                sandbox.wrap(
+                    &settings.state_dir,
+                    &[settings.node.clone(), runner_dir.to_path_buf()],
+                    &settings.node,
+                    &node_args,
+                )
             }
         };
         let spec = RunnerSpec {

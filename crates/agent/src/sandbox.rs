@@ -68,8 +68,9 @@ pub enum Confinement {
 
 /// The runner inside a bubblewrap (`bwrap`) namespace: the machine's file system as it is, but
 /// `hidden` replaced by an empty folder in which only the runner's state dir is visible, a private
-/// `/tmp`, a PID namespace of its own (no other process of the machine is visible), no IPC with the
-/// host, a new session (no terminal injection) and no capabilities when run as root.
+/// `/tmp` (in which Node and the runner stay visible, read-only, should they live there), a PID
+/// namespace of its own (no other process of the machine is visible), no IPC with the host, a new
+/// session (no terminal injection) and no capabilities when run as root.
 #[derive(Debug, Clone)]
 pub struct Bubblewrap {
     program: PathBuf,
@@ -95,6 +96,7 @@ impl Bubblewrap {
         let scratch = std::env::temp_dir();
         let (program, args) = sandbox.wrap(
             &scratch,
+            &[],
             Path::new("/bin/sh"),
             &["-c".into(), "exit 0".into()],
         );
@@ -131,10 +133,12 @@ impl Bubblewrap {
     }
 
     /// The command that runs `program` with `args` inside the namespace, with `visible` (the runner's
-    /// state dir, inside the hidden dir or not) writable.
+    /// state dir, inside the hidden dir or not) writable and `readable` (Node, the runner's folder)
+    /// kept visible read-only, wherever they are (a checkout in `/tmp` included).
     pub fn wrap(
         &self,
         visible: &Path,
+        readable: &[PathBuf],
         program: &Path,
         args: &[OsString],
     ) -> (PathBuf, Vec<OsString>) {
@@ -155,6 +159,13 @@ impl Bubblewrap {
         .map(OsString::from)
         .collect();
         wrapped.extend(["--tmpfs".into(), self.hidden.clone().into_os_string()]);
+        for path in readable {
+            wrapped.extend([
+                "--ro-bind".into(),
+                path.as_os_str().to_owned(),
+                path.as_os_str().to_owned(),
+            ]);
+        }
         wrapped.extend([
             "--bind".into(),
             visible.as_os_str().to_owned(),
@@ -244,14 +255,15 @@ mod tests {
     }
 
     #[test]
-    fn bubblewrap_hides_the_data_dir_but_the_state_dir_and_drops_the_host_pids() {
+    fn bubblewrap_hides_the_data_dir_but_the_state_dir_keeps_node_and_drops_the_host_pids() {
         let sandbox = Bubblewrap {
             program: "/usr/bin/bwrap".into(),
             hidden: "/data".into(),
         };
         let (program, args) = sandbox.wrap(
             Path::new("/data/agent"),
-            Path::new("/node"),
+            &["/tmp/checkout/node".into(), "/tmp/checkout/runner".into()],
+            Path::new("/tmp/checkout/node"),
             &["runner.mjs".into()],
         );
         assert_eq!(program, Path::new("/usr/bin/bwrap"));
@@ -261,8 +273,9 @@ mod tests {
             "--unshare-pid",
             "--proc /proc",
             "--tmpfs /tmp",
-            "--tmpfs /data --bind /data/agent /data/agent",
-            "-- /node runner.mjs",
+            "--tmpfs /data --ro-bind /tmp/checkout/node /tmp/checkout/node \
+             --ro-bind /tmp/checkout/runner /tmp/checkout/runner --bind /data/agent /data/agent",
+            "-- /tmp/checkout/node runner.mjs",
         ] {
             assert!(joined.contains(expected), "{expected} in {joined}");
         }
