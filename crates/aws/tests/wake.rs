@@ -90,7 +90,11 @@ async fn a_refusing_or_hanging_lambda_api_or_a_wrong_name_never_fails_or_holds_u
         let waker = LambdaAgentWaker::new(&lambda.sdk_config(), "agent", Duration::ZERO);
         let started = Instant::now();
         waker.wake(WakeReason::WebConnected).await;
-        assert!(started.elapsed() < bound, "{fault:?}: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < bound,
+            "{fault:?}: {:?}",
+            started.elapsed()
+        );
     }
     lambda.set_fault(None);
     let wrong = LambdaAgentWaker::new(&lambda.sdk_config(), "not-the-agent", Duration::ZERO);

@@ -91,7 +91,10 @@ async fn an_init_beyond_the_cap_runs_again_inside_the_invocation() {
     config.init_timeout = Duration::from_millis(700);
     let service = LambdaService::start(config).await;
     let started = Instant::now();
-    let answer = service.invoke(json!({"late": true})).await.expect("answered");
+    let answer = service
+        .invoke(json!({"late": true}))
+        .await
+        .expect("answered");
     assert_eq!(answer["event"], json!({"late": true}));
     // The first init was killed at the cap; the second ran in full inside the invocation.
     assert!(started.elapsed() >= Duration::from_millis(2200));
@@ -212,5 +215,9 @@ async fn the_invoke_api_runs_request_response_and_event_invocations_and_refuses_
     }));
     let refused = http.post(url("echo")).body("{}").send().await.unwrap();
     assert_eq!(refused.status(), 429);
-    assert_eq!(service.invocations().len(), 3, "refused calls are not invocations");
+    assert_eq!(
+        service.invocations().len(),
+        3,
+        "refused calls are not invocations"
+    );
 }
