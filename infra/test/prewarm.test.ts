@@ -81,6 +81,9 @@ describe('snapStart=true', () => {
     const version = all[alias.FunctionVersion['Fn::GetAtt'][0]]!;
     assert.equal(version.Type, 'AWS::Lambda::Version');
     assert.deepEqual((version.Properties as any).FunctionName, { Ref: agent });
+    // A deploy that publishes a new version deletes the old one: each cached snapshot is billed.
+    assert.equal(version.DeletionPolicy, undefined);
+    assert.equal(version.UpdateReplacePolicy, undefined);
   });
 
   it('runs turns, wake-ups and their grants on the alias only', () => {
