@@ -441,6 +441,30 @@ impl RuntimeApi {
         })
     }
 
+    /// Kills `old` and spawns `path` in its place, as Lambda does when an init phase outlives its
+    /// cap. An invocation waiting meanwhile keeps waiting for the new bootstrap instead of failing
+    /// with `Runtime.ExitError` (the replacement is counted before `old` exits).
+    pub async fn replace_bootstrap<I, K, V>(
+        &self,
+        old: &LambdaProcess,
+        path: impl AsRef<Path>,
+        envs: I,
+    ) -> std::io::Result<LambdaProcess>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.shared.processes.send_modify(|p| p.spawned += 1);
+        if let Some(pid) = old.pid() {
+            kill_group(pid);
+        }
+        old.wait_exit(Duration::from_secs(10)).await;
+        let replaced = self.spawn_bootstrap(path, envs);
+        self.shared.processes.send_modify(|p| p.spawned -= 1);
+        replaced
+    }
+
     fn function_arn(&self) -> String {
         let name = self
             .shared

@@ -495,9 +495,20 @@ impl Inner {
             }
             // Lambda abandons the init and runs it again inside the invocation, without the cap.
             capped.init_timed_out.store(true, Ordering::SeqCst);
-            capped.kill();
-            let _ = first.wait_exit(Duration::from_secs(10)).await;
-            match inner.bootstrap(&capped.api, &inner.config.env) {
+            let again = match &inner.config.bootstrap {
+                Some(bootstrap) => {
+                    capped
+                        .api
+                        .replace_bootstrap(
+                            &first,
+                            bootstrap,
+                            inner.bootstrap_env(&inner.config.env),
+                        )
+                        .await
+                }
+                None => return,
+            };
+            match again {
                 Ok(process) => capped.lock_processes().push(Arc::new(process)),
                 Err(e) => tracing::error!(error = %e, "re-running the init failed"),
             }
@@ -544,9 +555,14 @@ impl Inner {
         let bootstrap = self.config.bootstrap.as_ref().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::NotFound, "a recorder has no bootstrap")
         })?;
+        api.spawn_bootstrap(bootstrap, self.bootstrap_env(env))
+    }
+
+    /// `env` with the function's name, as Lambda defines it.
+    fn bootstrap_env(&self, env: &[(String, String)]) -> Vec<(String, String)> {
         let mut env = env.to_vec();
         env.push(("AWS_LAMBDA_FUNCTION_NAME".into(), self.config.name.clone()));
-        api.spawn_bootstrap(bootstrap, env)
+        env
     }
 
     /// A SnapStart init up to its snapshot: the frozen environment and how long the init took.
