@@ -16,6 +16,7 @@
 #   MODEL, LLM_BASE_URL, LLM_API      the model and, for `compatible`, the endpoint
 #   MONTHLY_BUDGET_USD      the AWS Budgets alert (default 10)
 #   AGENT_RUNTIME           lambda (default)
+#   SNAP_START              true: the agent runs from SnapStart snapshots (a monthly charge, docs/cost.md)
 #   SERVERLESS_OPENCLAW_STACK         the stack name (default ServerlessOpenClaw)
 set -euo pipefail
 # shellcheck source=scripts/aws-env.sh
@@ -97,6 +98,7 @@ if [ -n "${MODEL:-}" ]; then context+=(-c "model=$MODEL"); fi
 if [ -n "${LLM_BASE_URL:-}" ]; then context+=(-c "llmBaseUrl=$LLM_BASE_URL"); fi
 if [ -n "${LLM_API:-}" ]; then context+=(-c "llmApi=$LLM_API"); fi
 if [ -n "${TELEGRAM_ALLOWLIST:-}" ]; then context+=(-c "telegramAllowlist=$TELEGRAM_ALLOWLIST"); fi
+if [ -n "${SNAP_START:-}" ]; then context+=(-c "snapStart=$SNAP_START"); fi
 
 make --no-print-directory web infra
 cd infra

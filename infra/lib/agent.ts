@@ -3,10 +3,24 @@
 // the pinned OpenClaw. 2048 MB for Node and OpenClaw; 15 minutes, the Lambda maximum, above the
 // 10-minute turn deadline so a turn always ends (and releases its lease) before Lambda would kill it.
 // The concurrency cap bounds what a flood can cost.
+//
+// ws-connect and telegram-webhook wake it ahead of a turn (an asynchronous invoke, `grantWake`), so
+// its cold start overlaps the user's typing. With `snapStart=true` every deploy publishes a version
+// with SnapStart (Lambda initialises it once and snapshots the warm runner); the alias `live` points
+// at it, and the queue and the wake-ups both invoke the alias: Lambda keeps environments per version,
+// so a wake-up of another version would warm an environment no turn reaches.
 
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
 import type { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
-import { Architecture, DockerImageFunction } from 'aws-cdk-lib/aws-lambda';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import {
+  Alias,
+  Architecture,
+  DockerImageFunction,
+  type Function as LambdaFunction,
+  type IFunction,
+  SnapStartConf,
+} from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
@@ -39,10 +53,17 @@ export interface AgentProps {
   /** The tools of guests from the Telegram allowlist (docs/security.md). */
   readonly guestTools: GuestTools;
   readonly maxConcurrency: number;
+  /** Publish versions with SnapStart and run turns on the alias `live` (off by default: docs/cost.md). */
+  readonly snapStart: boolean;
 }
+
+/** A wake-up that could not start within a minute is useless: the turn it announced has started it. */
+const WAKE_MAX_AGE = Duration.minutes(1);
 
 export class Agent extends Construct {
   readonly function: DockerImageFunction;
+  /** What turns and wake-ups invoke: the function, or with SnapStart its alias `live`. */
+  readonly target: IFunction;
 
   constructor(scope: Construct, id: string, props: AgentProps) {
     super(scope, id);
@@ -57,6 +78,7 @@ export class Agent extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: AGENT_MEMORY_MB,
       timeout: AGENT_TIMEOUT,
+      snapStart: props.snapStart ? SnapStartConf.ON_PUBLISHED_VERSIONS : undefined,
       role,
       logGroup,
       environment: {
@@ -78,12 +100,30 @@ export class Agent extends Construct {
     props.telegramBotToken.grantRead(role);
     props.secrets.grantUserKeysRead(role);
 
-    this.function.addEventSource(
+    let target: LambdaFunction | Alias = this.function;
+    if (props.snapStart) {
+      target = new Alias(this, 'Live', { aliasName: 'live', version: this.function.currentVersion });
+      Annotations.of(this.function).acknowledgeWarning(
+        '@aws-cdk/aws-lambda:snapStartRequirePublish',
+        'Every deploy publishes the current version, and the alias live that everything invokes points at it.',
+      );
+    }
+    this.target = target;
+    target.addEventSource(
       new SqsEventSource(turns.queue, {
         batchSize: 1,
         reportBatchItemFailures: true,
         maxConcurrency: props.maxConcurrency,
       }),
     );
+    // Lambda would keep a wake-up it cannot run for six hours and retry a failed one twice.
+    target.configureAsyncInvoke({ maxEventAge: WAKE_MAX_AGE, retryAttempts: 0 });
+  }
+
+  /** Lets `fn` wake the agent ahead of a turn: the right to invoke exactly the target, and its ARN. */
+  grantWake(fn: { readonly function: LambdaFunction; readonly role: IGrantable }): void {
+    // Not `grantInvoke`, which adds every version and alias (`<arn>:*`).
+    Grant.addToPrincipal({ grantee: fn.role, actions: ['lambda:InvokeFunction'], resourceArns: [this.target.functionArn] });
+    fn.function.addEnvironment(...env.agentFunction(this.target));
   }
 }

@@ -3,6 +3,7 @@
 
 import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
@@ -39,6 +40,9 @@ export const telegramAllowlist = (ids: readonly string[]): Environment => ({ [`$
 
 /** `restricted` or `full`: the tools of guests from the Telegram allowlist. */
 export const guestTools = (access: string): Environment => ({ [`${PREFIX}GUEST_TOOLS`]: access });
+
+/** The agent function (or its alias) a gateway wakes ahead of a turn, as one `addEnvironment` pair. */
+export const agentFunction = (target: IFunction): [string, string] => [`${PREFIX}AGENT_FUNCTION`, target.functionArn];
 
 /** Variables whose value is optional: an unset one is left out. */
 export function optional(values: Record<string, string | undefined>): Environment {

@@ -46,6 +46,8 @@ export class Gateway extends Construct {
   readonly webSocketApi: WebSocketApi;
   readonly webSocketStage: WebSocketStage;
   readonly httpApi: HttpApi;
+  /** ws-connect, which wakes the agent when a web client connects. */
+  readonly connect: RustLambda;
   /** ws-connect, ws-disconnect, ws-message, http-api. */
   readonly functions: readonly RustLambda[];
 
@@ -159,6 +161,7 @@ export class Gateway extends Construct {
       authorizer: new HttpUserPoolAuthorizer('Cognito', auth.userPool, { userPoolClients: [auth.client] }),
     });
 
+    this.connect = connect;
     this.functions = [connect, disconnect, message, rest];
   }
 

@@ -35,6 +35,9 @@ export interface Settings {
   readonly telegramAllowlist: readonly string[];
   /** What those users' turns may do with OpenClaw's tools; `restricted` (no shell) by default. */
   readonly guestTools: GuestTools;
+  /** Lambda SnapStart for the agent: restored from a snapshot with a warm runner instead of a cold
+   * start, for a monthly snapshot charge (docs/cost.md). Off by default. */
+  readonly snapStart: boolean;
 }
 
 const AGENT_RUNTIMES: readonly AgentRuntime[] = ['lambda', 'fargate', 'both'];
@@ -131,5 +134,6 @@ export function settingsFromContext(node: Node): Settings {
     transcriptRetentionDays: integer(node, 'transcriptRetentionDays', 31, 36500),
     telegramAllowlist: telegramIds(node, 'telegramAllowlist'),
     guestTools: oneOf(node, 'guestTools', GUEST_TOOLS, 'restricted'),
+    snapStart: flag(node, 'snapStart'),
   };
 }

@@ -83,6 +83,7 @@ export class ServerlessOpenClawStack extends Stack {
       providerEnvironment,
       guestTools: settings.guestTools,
       maxConcurrency: settings.agentMaxConcurrency,
+      snapStart: settings.snapStart,
     });
     this.telegram = new Telegram(this, 'Telegram', {
       storage: this.storage,
@@ -95,6 +96,9 @@ export class ServerlessOpenClawStack extends Stack {
       allowlist: settings.telegramAllowlist,
       providerEnvironment,
     });
+    // A web client connecting, or a Telegram command, wakes the agent while the user types.
+    this.agent.grantWake(this.gateway.connect);
+    this.agent.grantWake(this.telegram.webhook);
     this.schedules = new Schedules(this, 'Schedules', { storage: this.storage });
     new Monitoring(this, 'Monitoring', {
       ownerEmail,

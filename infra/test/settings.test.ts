@@ -8,7 +8,7 @@ import { settingsFromContext } from '../lib/settings.ts';
 const settings = (context: Record<string, string>) => settingsFromContext(new App({ context }).node);
 
 describe('settings', () => {
-  it('defaults to the Lambda runtime, Anthropic, closed sign-up and 5 concurrent turns', () => {
+  it('defaults to the Lambda runtime, Anthropic, closed sign-up, 5 concurrent turns and no SnapStart', () => {
     assert.deepEqual(settings({}), {
       stackName: 'ServerlessOpenClaw',
       agentRuntime: 'lambda',
@@ -21,6 +21,7 @@ describe('settings', () => {
       transcriptRetentionDays: undefined,
       telegramAllowlist: [],
       guestTools: 'restricted',
+      snapStart: false,
     });
   });
 

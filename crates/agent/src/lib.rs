@@ -12,15 +12,19 @@
 //! - [`workspace`]: [`SyncedWorkspaceRuntime`]: a user's workspace folder loaded from and saved to a
 //!   [`WorkspaceStore`](serverless_openclaw_core::ports::WorkspaceStore) around each turn, for hosts
 //!   whose disk does not last (the agent Lambda); the folder is removed after each turn.
+//! - [`wake`]: [`RunnerWaker`], local mode's [`AgentWaker`](serverless_openclaw_core::ports::AgentWaker):
+//!   a wake-up starts the runner if it is not running.
 
 pub mod config;
 pub mod protocol;
 pub mod runner;
 pub mod runtime;
 pub mod sandbox;
+pub mod wake;
 pub mod workspace;
 
 pub use config::{ConfigError, DeploymentKeys, LlmApi, ProviderConfig};
 pub use runtime::{OpenClawRuntime, RuntimeSettings};
 pub use sandbox::{Bubblewrap, Confinement};
+pub use wake::RunnerWaker;
 pub use workspace::SyncedWorkspaceRuntime;

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -68,8 +68,9 @@ pub struct RuntimeSettings {
 /// The OpenClaw agent runtime.
 pub struct OpenClawRuntime {
     settings: RuntimeSettings,
-    /// The deployment keys and region that turns with a user's choice may fall back on.
-    fallbacks: ProviderFallbacks,
+    /// The deployment's keys, and what turns with a user's choice may fall back on (those keys and
+    /// the region). Replaced by [`OpenClawRuntime::set_keys`]; a std lock, held only to clone.
+    keys: RwLock<(DeploymentKeys, ProviderFallbacks)>,
     spec: RunnerSpec,
     checkouts: Arc<Checkouts>,
     current: Mutex<Option<Arc<RunnerProcess>>>,
@@ -145,15 +146,14 @@ impl OpenClawRuntime {
                 .to_path_buf(),
             ready_timeout: settings.ready_timeout,
         };
-        let fallbacks =
-            ProviderFallbacks::new(settings.keys.clone(), |name| std::env::var(name).ok());
+        let keys = RwLock::new(keys_and_fallbacks(settings.keys.clone()));
         let checkouts = Arc::new(Checkouts::new(
             settings.workspace_root.clone(),
             dirs.active,
         )?);
         Ok(Self {
             settings,
-            fallbacks,
+            keys,
             spec,
             checkouts,
             current: Mutex::new(None),
@@ -165,6 +165,13 @@ impl OpenClawRuntime {
     /// Starts the runner now (a cold start ahead of the first turn). Returns the OpenClaw version.
     pub async fn start(&self) -> Result<String, AgentError> {
         Ok(self.runner().await?.openclaw_version().to_owned())
+    }
+
+    /// Replaces the deployment's keys for the turns that start from now on (the agent Lambda reads
+    /// them again after a SnapStart restore). The runner is kept: it holds no key, each turn brings
+    /// its own on stdin.
+    pub fn set_keys(&self, keys: DeploymentKeys) {
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys_and_fallbacks(keys);
     }
 
     /// The process id of the live runner, if any (for operations and tests).
@@ -211,6 +218,12 @@ impl OpenClawRuntime {
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&runner));
         Ok(runner)
     }
+}
+
+/// The deployment's keys with the fallbacks built from them (and the process's region).
+fn keys_and_fallbacks(keys: DeploymentKeys) -> (DeploymentKeys, ProviderFallbacks) {
+    let fallbacks = ProviderFallbacks::new(keys.clone(), |name| std::env::var(name).ok());
+    (keys, fallbacks)
 }
 
 struct StateDirs {
@@ -386,11 +399,12 @@ impl AgentRuntime for OpenClawRuntime {
         // runner. Without a choice of the user's the turn runs with the deployment's default.
         let no_provider =
             |e: crate::config::ChoiceError| AgentError::new(ErrorCode::NoProvider, e.to_string());
+        let (keys, fallbacks) = self.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
         let llm = match (&turn.model, &self.settings.provider) {
             (Some(choice), _) => {
-                crate::config::turn_llm(choice, &self.fallbacks).map_err(no_provider)?
+                crate::config::turn_llm(choice, &fallbacks).map_err(no_provider)?
             }
-            (None, Some(provider)) => provider.run_llm(&self.settings.keys).map_err(no_provider)?,
+            (None, Some(provider)) => provider.run_llm(&keys).map_err(no_provider)?,
             (None, None) => {
                 return Err(AgentError::new(
                     ErrorCode::NoProvider,

@@ -26,6 +26,8 @@
 //! - [`cognito`]: verifying Cognito user-pool JWTs (RS256 only, JWKS cached per execution environment).
 //! - [`secrets`]: SSM SecureString parameters, read once and cached, redacted in `Debug`/`Display`.
 //! - [`metrics`]: CloudWatch Embedded Metric Format log lines.
+//! - [`wake`]: waking the agent function ahead of a turn with an asynchronous Lambda invoke
+//!   ([`AgentWaker`](serverless_openclaw_core::ports::AgentWaker)).
 
 pub mod cognito;
 pub mod config;
@@ -41,6 +43,7 @@ pub mod secrets;
 pub mod settings;
 pub mod telegram;
 pub mod transcripts;
+pub mod wake;
 pub mod workspaces;
 
 pub use connections::DynamoConnectionStore;
@@ -51,4 +54,5 @@ pub use queue::SqsTurnQueue;
 pub use settings::{DynamoSettingsStore, SsmApiKeyStore};
 pub use telegram::DynamoTelegramStore;
 pub use transcripts::S3TranscriptStore;
+pub use wake::LambdaAgentWaker;
 pub use workspaces::S3WorkspaceStore;

@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serverless_openclaw_agent::{
-    Bubblewrap, Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, RuntimeSettings,
+    Bubblewrap, Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, RunnerWaker,
+    RuntimeSettings,
 };
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
-    AgentRuntime, ApiKeyStore, ClientPush, ConversationStore, SettingsStore, TelegramStore,
-    TelegramUserId, ToolAccess, TranscriptStore, TurnQueue,
+    AgentRuntime, AgentWaker, ApiKeyStore, ClientPush, ConversationStore, SettingsStore,
+    TelegramStore, TelegramUserId, ToolAccess, TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
@@ -151,6 +152,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         .context("preparing the OpenClaw runtime")?,
     );
     let agent: Arc<dyn AgentRuntime> = runtime.clone();
+    // A connect or a Telegram command restarts a runner that died, before the next message needs it.
+    let waker: Arc<dyn AgentWaker> = Arc::new(RunnerWaker(runtime.clone()));
     let hub = Arc::new(ConnectionHub::default());
     let push: Arc<dyn ClientPush> = hub.clone();
     let mut processor = TurnProcessor::new(
@@ -178,6 +181,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         chat: chat.clone(),
         conversations: conversations.clone(),
         agent: agent.clone(),
+        waker: Some(waker.clone()),
         allowlist: t.allowlist,
     });
     let state = AppState {
@@ -186,6 +190,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         conversations,
         transcripts,
         agent,
+        waker: Some(waker),
         telegram: telegram_store,
         settings,
         api_keys,

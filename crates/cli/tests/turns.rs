@@ -208,6 +208,39 @@ async fn a_runner_killed_mid_turn_fails_the_turn_keeps_the_transcript_and_recove
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_client_connecting_starts_the_runner_before_its_first_message() {
+    use serverless_openclaw_core::ports::{AgentState, AgentStatusSource};
+
+    let (_fake, _data, app) =
+        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, TURN_TIMEOUT).await;
+    let runtime = app.app.runtime.clone();
+    // Nothing starts it on its own here (the binary starts it at launch; a test app does not).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(runtime.status().state, AgentState::Stopped);
+    let refused =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws?token=wrong", app.addr)).await;
+    assert!(refused.is_err());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        runtime.status().state,
+        AgentState::Stopped,
+        "a refused client wakes nothing"
+    );
+
+    // The connect starts it in the background, before any message.
+    let _client = app.connect().await;
+    let ready = tokio::time::timeout(Duration::from_secs(120), async {
+        while runtime.status().state != AgentState::Ready {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(ready.is_ok(), "the runner did not become ready");
+    assert!(runtime.runner_pid().is_some());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_llm_answering_500_ends_in_llm_error_and_stores_no_reply() {
     // OpenClaw retries a 500 with backoff for a minute or more before giving up: the deadline must
     // outlast that by far, or the turn would end in `timeout` instead.

@@ -3,6 +3,7 @@
 //! suites in `testkit` check against both.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -498,6 +499,35 @@ pub trait AgentStatusSource: Send + Sync {
     fn status(&self) -> AgentStatus;
 }
 
+/// Why the agent is being woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WakeReason {
+    /// A web client connected: its user is likely to send a message within seconds.
+    WebConnected,
+    /// A Telegram user with access wrote something that is not itself a turn (a command such as
+    /// `/new`): their message is likely to follow.
+    TelegramActivity,
+}
+
+/// Wakes the agent ahead of a turn that is likely to come, so that its cold start (seconds) overlaps
+/// the user's typing instead of adding to their wait.
+///
+/// Contract:
+/// - A hint, never a requirement: a turn is answered whether or not the agent was woken, and `wake`
+///   never fails its caller. An adapter logs its own failures.
+/// - It returns quickly (an adapter bounds its own time, well under a second) and never waits for
+///   the agent to be warm.
+/// - Cheap to call often: an adapter coalesces calls that come close together (a page reload storm
+///   starts one agent, not one per reload).
+/// - It runs no turn, carries no user data and changes no stored state.
+/// - Callers do not wake the agent for a message that is itself queued as a turn: the turn starts the
+///   agent anyway, and a wake-up racing it could take the very environment the turn needs.
+#[async_trait]
+pub trait AgentWaker: Send + Sync {
+    async fn wake(&self, reason: WakeReason);
+}
+
 /// Runs OpenClaw turns.
 ///
 /// Contract:
@@ -514,4 +544,25 @@ pub trait AgentRuntime: AgentStatusSource {
         events: mpsc::UnboundedSender<AgentEvent>,
         cancel: CancellationToken,
     ) -> Result<AgentReply, AgentError>;
+}
+
+/// A shared status source reports for what it shares.
+impl<T: AgentStatusSource + ?Sized> AgentStatusSource for Arc<T> {
+    fn status(&self) -> AgentStatus {
+        (**self).status()
+    }
+}
+
+/// A shared runtime runs turns on what it shares, so a host can keep one warm runtime while it
+/// rebuilds what wraps it (the agent Lambda after a SnapStart restore).
+#[async_trait]
+impl<T: AgentRuntime + ?Sized> AgentRuntime for Arc<T> {
+    async fn run_turn(
+        &self,
+        turn: AgentTurn,
+        events: mpsc::UnboundedSender<AgentEvent>,
+        cancel: CancellationToken,
+    ) -> Result<AgentReply, AgentError> {
+        (**self).run_turn(turn, events, cancel).await
+    }
 }

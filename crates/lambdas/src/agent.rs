@@ -1,29 +1,53 @@
-//! `agent`: the SQS-triggered turn processor (batch size 1, partial batch failures reported).
+//! `agent`: the SQS-triggered turn processor (batch size 1, partial batch failures reported), which
+//! the gateways also wake ahead of a turn.
 //!
-//! The OpenClaw runner is spawned during the Lambda init phase and reused by warm invocations; the
-//! first turn waits for it if it is still starting. A turn runs through the core
-//! [`TurnProcessor`]: session lease → transcript and workspace from S3 → the warm runner → deltas to
-//! the user's connections → transcript back with `If-Match` → assistant message with usage and cost
-//! → `message` frame → lease released. A record whose conversation is busy (its lease is held by a
-//! delivery still running elsewhere) is reported as a batch item failure, so SQS delivers it again
-//! after the visibility timeout; a redelivered turn that was already answered is skipped.
+//! **Init.** Everything is built and the OpenClaw runner is spawned; init then waits for the runner
+//! to be ready, but no longer than [`INIT_WAIT`] after the init phase began. Lambda caps an init phase
+//! at 10 s (then runs it again inside the first invocation, which would kill the runner and start
+//! over), and it freezes an environment between invocations, so a runner still starting when init
+//! ends only progresses while invocations run. With SnapStart
+//! (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`: init runs when a version is published, without the
+//! 10 s cap) init waits until the runner is ready and fails otherwise, so the snapshot holds a warm
+//! runner.
+//!
+//! **Wake-ups** (`{"wake": …}`, sent by `ws-connect` and `telegram-webhook` through
+//! `aws::wake::LambdaAgentWaker`). When no environment is idle, the wake-up creates one, and its init
+//! (above) warms the runner while the user types. The invocation itself returns at once: an
+//! environment busy with an invocation takes no other, so a wake-up that waited would push the very
+//! turn it announced into a second, cold environment.
+//!
+//! **Turns.** A record runs through the core [`TurnProcessor`]: session lease → transcript and
+//! workspace from S3 → the warm runner → deltas to the user's connections → transcript back with
+//! `If-Match` → assistant message with usage and cost → `message` frame → lease released. A record
+//! whose conversation is busy (its lease is held by a delivery still running elsewhere) is reported
+//! as a batch item failure, so SQS delivers it again after the visibility timeout; a redelivered turn
+//! that was already answered is skipped.
+//!
+//! **SnapStart restore** ([`Function::snapstart`]). Every environment restored from the snapshot
+//! starts from the same memory. After a restore the SDK clients are built again (credentials fetched
+//! anew, no connection from the snapshot reused), the deployment's API keys are read from SSM again
+//! and handed to the runtime, and the lease holder's id is drawn again. The warm runner is kept: it
+//! holds no key (each turn brings its key on stdin).
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use lambda_runtime::LambdaEvent;
+use lambda_runtime::{BoxFuture, LambdaEvent, SnapStartResource};
+use serde::{Deserialize, Serialize};
 use serverless_openclaw_agent::workspace::SyncedWorkspaceRuntime;
 use serverless_openclaw_agent::{
     Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, RuntimeSettings,
 };
 use serverless_openclaw_aws::metrics::{Record, Unit};
 use serverless_openclaw_aws::secrets::SsmSecrets;
+use serverless_openclaw_aws::wake::{Wake, WakeEvent};
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::domain::Turn;
-use serverless_openclaw_core::ports::{ClientPush, ToolAccess};
+use serverless_openclaw_core::ports::{
+    AgentError, AgentState, AgentStatusSource, ClientPush, ToolAccess,
+};
 use serverless_openclaw_core::turn::{LeasePolicy, TurnOutcome, TurnProcessor};
 
 use crate::settings::{Adapters, SettingsError, optional, seconds};
@@ -48,47 +72,72 @@ const SECRET_PARAMETERS: [(&str, &str); 3] = [
 /// The turn deadline; the function timeout must be longer (the CDK app sets 15 minutes).
 const DEFAULT_TURN_TIMEOUT_SECS: u64 = 600;
 
-/// The `agent` function.
-pub struct AgentFunction {
-    processor: TurnProcessor,
-    /// No turn has run in this execution environment yet.
-    cold: AtomicBool,
+/// How long after the init phase began init may wait for the runner. Lambda ends an init phase at
+/// 10 s; the margin covers what happens before this process runs (the image, the process start).
+pub const INIT_WAIT: Duration = Duration::from_secs(8);
+
+/// How long the runner may take to become ready (a cold start on a loaded machine included).
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the agent is invoked with: a wake-up, or a batch of queued turns from SQS.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum AgentEvent {
+    Wake(WakeEvent),
+    Turns(SqsEvent),
 }
 
-impl Function for AgentFunction {
-    type Event = SqsEvent;
-    type Response = SqsBatchResponse;
+/// The answer: the records to deliver again, or, to a wake-up, the runner's state.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum AgentResponse {
+    Turns(SqsBatchResponse),
+    Woken(Woken),
+}
 
-    /// Builds everything and starts the runner in the background, so the runner's cold start overlaps
-    /// the rest of the init phase and the first invocation.
-    async fn from_env(adapters: &Adapters) -> Result<Self, Error> {
-        let secrets = read_secrets(adapters).await?;
-        let from_secrets_or_env = |name: &str| {
-            secrets
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.clone())
-                .or_else(|| std::env::var(name).ok())
-        };
-        let provider = ProviderConfig::from_env(from_secrets_or_env)?;
-        let keys = DeploymentKeys::from_env(from_secrets_or_env);
-        let guest_tools = match optional("SERVERLESS_OPENCLAW_GUEST_TOOLS") {
-            None => ToolAccess::Restricted,
-            Some(raw) => ToolAccess::parse(&raw).ok_or_else(|| {
-                SettingsError::from(
-                    "SERVERLESS_OPENCLAW_GUEST_TOOLS must be restricted or full".to_owned(),
-                )
-            })?,
-        };
-        let state_dir = PathBuf::from(
-            optional("SERVERLESS_OPENCLAW_STATE_DIR").unwrap_or_else(|| "/tmp/openclaw".into()),
-        );
-        let workspace_root = state_dir.join("workspaces");
-        let turn_timeout = seconds(
-            "SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS",
-            DEFAULT_TURN_TIMEOUT_SECS,
-        )?;
-        let runtime = OpenClawRuntime::new(RuntimeSettings {
+/// The answer to a wake-up (Lambda drops it for an asynchronous invocation; tests and logs read it).
+#[derive(Debug, Serialize)]
+pub struct Woken {
+    /// The runner's state when the wake-up arrived.
+    pub runner: AgentState,
+}
+
+/// The deployment's API keys as read from SSM, compared after a restore. No `Debug`: the values
+/// never reach a log.
+#[derive(Clone, PartialEq, Eq)]
+struct ApiKeys(Vec<(&'static str, String)>);
+
+impl ApiKeys {
+    /// A variable's value: the key read from SSM, else the process environment.
+    fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+    }
+
+    fn deployment(&self) -> DeploymentKeys {
+        DeploymentKeys::from_env(|name| self.get(name))
+    }
+}
+
+/// The settings read from the environment once.
+struct AgentSettings {
+    node: PathBuf,
+    runner_script: PathBuf,
+    state_dir: PathBuf,
+    turn_timeout: Duration,
+    disable_tools: bool,
+    /// What users let in by the Telegram allowlist may use of OpenClaw's tools.
+    guest_tools: ToolAccess,
+    /// Lambda's name for this execution environment; not defined with SnapStart.
+    log_stream: Option<String>,
+}
+
+impl AgentSettings {
+    fn from_env() -> Result<Self, SettingsError> {
+        Ok(Self {
             node: PathBuf::from(
                 optional("SERVERLESS_OPENCLAW_NODE").unwrap_or_else(|| "/opt/node/bin/node".into()),
             ),
@@ -96,68 +145,232 @@ impl Function for AgentFunction {
                 optional("SERVERLESS_OPENCLAW_RUNNER")
                     .unwrap_or_else(|| "/opt/runner/runner.mjs".into()),
             ),
-            state_dir,
-            workspace_root: workspace_root.clone(),
-            turn_timeout,
-            ready_timeout: Duration::from_secs(120),
-            provider,
+            state_dir: PathBuf::from(
+                optional("SERVERLESS_OPENCLAW_STATE_DIR").unwrap_or_else(|| "/tmp/openclaw".into()),
+            ),
+            turn_timeout: seconds(
+                "SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS",
+                DEFAULT_TURN_TIMEOUT_SECS,
+            )?,
             disable_tools: optional("SERVERLESS_OPENCLAW_DISABLE_TOOLS").is_some_and(|v| v == "1"),
-            keys,
+            guest_tools: match optional("SERVERLESS_OPENCLAW_GUEST_TOOLS") {
+                None => ToolAccess::Restricted,
+                Some(raw) => ToolAccess::parse(&raw).ok_or_else(|| {
+                    SettingsError::from(
+                        "SERVERLESS_OPENCLAW_GUEST_TOOLS must be restricted or full".to_owned(),
+                    )
+                })?,
+            },
+            log_stream: optional("AWS_LAMBDA_LOG_STREAM_NAME"),
+        })
+    }
+
+    fn workspace_root(&self) -> PathBuf {
+        self.state_dir.join("workspaces")
+    }
+
+    /// The OpenClaw runtime with the deployment's `keys`; the runner is not started.
+    fn runtime(&self, keys: &ApiKeys) -> Result<Arc<OpenClawRuntime>, Error> {
+        let provider = ProviderConfig::from_env(|name| keys.get(name))?;
+        Ok(Arc::new(OpenClawRuntime::new(RuntimeSettings {
+            node: self.node.clone(),
+            runner_script: self.runner_script.clone(),
+            state_dir: self.state_dir.clone(),
+            workspace_root: self.workspace_root(),
+            turn_timeout: self.turn_timeout,
+            ready_timeout: READY_TIMEOUT,
+            provider,
+            disable_tools: self.disable_tools,
+            keys: keys.deployment(),
             // The execution environment is the sandbox: Lambda offers no user namespaces. One turn
             // at a time runs here, and the workspace sync leaves no other user's files behind.
             confinement: Confinement::None,
-        })?;
+        })?))
+    }
+
+    /// The turn processor around `runtime`, on the SDK clients of `adapters`.
+    fn processor(
+        &self,
+        adapters: &Adapters,
+        runtime: Arc<OpenClawRuntime>,
+    ) -> Result<TurnProcessor, Error> {
         let agent = Arc::new(SyncedWorkspaceRuntime::new(
             runtime,
             adapters.workspaces()?,
-            workspace_root,
+            self.workspace_root(),
         ));
-        let warm = agent.clone();
-        tokio::spawn(async move {
-            if let Err(e) = warm.inner().start().await {
-                tracing::error!(error = %e, "the OpenClaw runner did not start; turns will retry");
-            }
-        });
-        let connections = adapters.connections()?;
-        let push: Arc<dyn ClientPush> = adapters.push(connections)?;
+        let push: Arc<dyn ClientPush> = adapters.push(adapters.connections()?)?;
+        // The holder's name is what the watchdog reports for a stuck turn: the environment's log
+        // stream, or with SnapStart (no log stream name) a fresh id per restored environment.
+        let holder = self
+            .log_stream
+            .clone()
+            .unwrap_or_else(|| format!("agent-{}", uuid::Uuid::new_v4().simple()));
+        tracing::info!(%holder, "turns take their leases as this holder");
         let mut processor = TurnProcessor::new(
             adapters.conversations()?,
             adapters.transcripts()?,
             agent,
             push,
             adapters.leases()?,
-            // The execution environment's log stream names the holder in the watchdog's reports.
-            LeasePolicy::for_turn_timeout(
-                optional("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_else(|| "agent".into()),
-                turn_timeout,
-            ),
+            LeasePolicy::for_turn_timeout(holder, self.turn_timeout),
         )
         .with_model_settings(adapters.settings()?, adapters.api_keys()?)
-        .with_guest_tools(guest_tools);
+        .with_guest_tools(self.guest_tools);
         if let Some(replies) = crate::telegram::replies(adapters) {
             processor = processor.with_replies(replies);
         }
-        Ok(Self {
-            processor,
-            cold: AtomicBool::new(true),
-        })
-    }
-
-    /// Processes the batch; returns the records to deliver again.
-    async fn handle(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
-        let mut response = SqsBatchResponse::default();
-        for record in event.payload.records {
-            if !self.process(&record).await {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = record.message_id.unwrap_or_default();
-                response.batch_item_failures.push(failure);
-            }
-        }
-        Ok(response)
+        Ok(processor)
     }
 }
 
-impl AgentFunction {
+/// What turns run through in this execution environment.
+struct Turns {
+    processor: TurnProcessor,
+    runtime: Arc<OpenClawRuntime>,
+    /// The keys the runtime has.
+    keys: ApiKeys,
+}
+
+/// The function's state, shared with the SnapStart hooks.
+struct Shared {
+    settings: AgentSettings,
+    /// Replaced after a SnapStart restore. A std lock: held only to clone or swap the `Arc`.
+    turns: RwLock<Arc<Turns>>,
+}
+
+/// The `agent` function.
+pub struct AgentFunction {
+    shared: Arc<Shared>,
+}
+
+impl Function for AgentFunction {
+    type Event = AgentEvent;
+    type Response = AgentResponse;
+
+    /// Builds everything, starts the runner and waits for it as long as the init phase allows.
+    async fn from_env(adapters: &Adapters) -> Result<Self, Error> {
+        let settings = AgentSettings::from_env()?;
+        let keys = read_api_keys(adapters).await?;
+        let runtime = settings.runtime(&keys)?;
+        let processor = settings.processor(adapters, Arc::clone(&runtime))?;
+        let starting = tokio::spawn(start(Arc::clone(&runtime)));
+        if optional("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("snap-start") {
+            let version = starting.await??;
+            tracing::info!(%version, "the runner is warm; ready for the snapshot");
+        } else {
+            let deadline = tokio::time::Instant::from_std(adapters.loaded_at() + INIT_WAIT);
+            match tokio::time::timeout_at(deadline, starting).await {
+                Ok(Ok(Ok(version))) => tracing::info!(%version, "the runner is warm"),
+                // Logged by `start`; turns start it again.
+                Ok(Ok(Err(_))) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "starting the runner panicked"),
+                Err(_) => tracing::info!(
+                    "the runner is still starting; init ends now, within Lambda's 10 s limit"
+                ),
+            }
+        }
+        Ok(Self {
+            shared: Arc::new(Shared {
+                settings,
+                turns: RwLock::new(Arc::new(Turns {
+                    processor,
+                    runtime,
+                    keys,
+                })),
+            }),
+        })
+    }
+
+    async fn handle(&self, event: LambdaEvent<AgentEvent>) -> Result<AgentResponse, Error> {
+        let turns = self.shared.current();
+        match event.payload {
+            AgentEvent::Wake(event) => Ok(AgentResponse::Woken(turns.woken(&event.wake))),
+            AgentEvent::Turns(batch) => {
+                let mut response = SqsBatchResponse::default();
+                for record in batch.records {
+                    if !turns.process(&record).await {
+                        let mut failure = BatchItemFailure::default();
+                        failure.item_identifier = record.message_id.unwrap_or_default();
+                        response.batch_item_failures.push(failure);
+                    }
+                }
+                Ok(AgentResponse::Turns(response))
+            }
+        }
+    }
+
+    fn snapstart(&self) -> Option<Arc<dyn SnapStartResource>> {
+        Some(self.shared.clone())
+    }
+}
+
+impl Shared {
+    fn current(&self) -> Arc<Turns> {
+        Arc::clone(&self.turns.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// After a restore: fresh SDK clients, API keys and lease holder, around the same warm runner.
+    async fn restore(&self) -> Result<(), Error> {
+        let adapters = Adapters::load().await;
+        let keys = read_api_keys(&adapters).await?;
+        let current = self.current();
+        let runtime = Arc::clone(&current.runtime);
+        if keys != current.keys {
+            tracing::info!("an API key changed since the snapshot; turns use the new one");
+            runtime.set_keys(keys.deployment());
+        }
+        let processor = self.settings.processor(&adapters, Arc::clone(&runtime))?;
+        *self.turns.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Turns {
+            processor,
+            runtime,
+            keys,
+        });
+        tracing::info!(
+            "restored from the snapshot: SDK clients, API keys and lease holder renewed"
+        );
+        Ok(())
+    }
+}
+
+impl SnapStartResource for Shared {
+    /// Init waited for the runner; one that died since would be dead in every restored environment,
+    /// so the snapshot (and the version's publication) fails instead.
+    fn before_snapshot(&self) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            match self.current().runtime.status().state {
+                AgentState::Ready => Ok(()),
+                state => Err(format!("the runner is {state:?}, not ready, at the snapshot").into()),
+            }
+        })
+    }
+
+    fn after_restore(&self) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(self.restore())
+    }
+}
+
+impl Turns {
+    /// Answers a wake-up at once. A runner that is not running (it died) is started in the background,
+    /// to continue during the next invocation.
+    fn woken(&self, wake: &Wake) -> Woken {
+        let runner = self.runtime.status().state;
+        if runner == AgentState::Stopped {
+            tokio::spawn(start(Arc::clone(&self.runtime)));
+        }
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or_default();
+        tracing::info!(
+            reason = ?wake.reason,
+            late_ms = now_ms.saturating_sub(wake.sent_at_ms),
+            ?runner,
+            "woken"
+        );
+        Woken { runner }
+    }
+
     /// Whether the record is done with (answered, skipped or failed with the user told).
     async fn process(&self, record: &SqsMessage) -> bool {
         let turn: Turn = match serde_json::from_str(record.body.as_deref().unwrap_or_default()) {
@@ -169,7 +382,8 @@ impl AgentFunction {
             }
         };
         let started = Instant::now();
-        let cold = self.cold.swap(false, Ordering::SeqCst);
+        // Cold: the turn has to wait for the runner (no wake-up or init warmed it in time).
+        let cold = self.runtime.status().state != AgentState::Ready;
         let outcome = self
             .processor
             .process(&turn, CancellationToken::new())
@@ -214,7 +428,16 @@ impl AgentFunction {
     }
 }
 
-async fn read_secrets(adapters: &Adapters) -> Result<Vec<(&'static str, String)>, Error> {
+/// Starts the runner; a failure is logged here, since the caller may have stopped waiting.
+async fn start(runtime: Arc<OpenClawRuntime>) -> Result<String, AgentError> {
+    let started = runtime.start().await;
+    if let Err(e) = &started {
+        tracing::error!(error = %e, "the OpenClaw runner did not start; turns will retry");
+    }
+    started
+}
+
+async fn read_api_keys(adapters: &Adapters) -> Result<ApiKeys, Error> {
     let ssm = SsmSecrets::new(adapters.sdk());
     let mut vars = Vec::new();
     for (variable, parameter_env) in SECRET_PARAMETERS {
@@ -227,5 +450,5 @@ async fn read_secrets(adapters: &Adapters) -> Result<Vec<(&'static str, String)>
             vars.push((variable, value.expose().to_owned()));
         }
     }
-    Ok(vars)
+    Ok(ApiKeys(vars))
 }

@@ -80,6 +80,8 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
         conversations,
         transcripts: adapters.transcripts()?,
         agent: Arc::new(OnDemandAgent::from_env()),
+        // No WebSocket reaches this function; ws-connect wakes the agent.
+        waker: None,
         telegram: adapters.telegram()?,
         settings: adapters.settings()?,
         api_keys: adapters.api_keys()?,

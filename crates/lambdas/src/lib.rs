@@ -18,8 +18,9 @@ pub mod watchdog;
 pub mod websocket;
 
 use std::future::Future;
+use std::sync::Arc;
 
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{LambdaEvent, Runtime, SnapStartResource, layers, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -38,11 +39,25 @@ pub trait Function: Sized {
         &self,
         event: LambdaEvent<Self::Event>,
     ) -> impl Future<Output = Result<Self::Response, Error>>;
+
+    /// The hooks to run before a SnapStart snapshot and after each restore from it; `None` for a
+    /// function with nothing to redo (the runtime then calls no hook). They only run when Lambda
+    /// initialises the function for SnapStart (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`).
+    fn snapstart(&self) -> Option<Arc<dyn SnapStartResource>> {
+        None
+    }
 }
 
-/// The `main` of a function: logging, configuration and clients once, then the Runtime API loop.
+/// The `main` of a function: logging, configuration and clients once, then the Runtime API loop
+/// (with SnapStart, first the snapshot and restore: `/runtime/restore/next`).
 pub async fn serve<F: Function>() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let function = F::from_env(&settings::Adapters::load().await).await?;
-    lambda_runtime::run(service_fn(|event| function.handle(event))).await
+    let runtime =
+        Runtime::new(service_fn(|event| function.handle(event))).layer(layers::TracingLayer::new());
+    let runtime = match function.snapstart() {
+        Some(hooks) => runtime.register_snapstart_resource(hooks),
+        None => runtime,
+    };
+    runtime.run().await
 }

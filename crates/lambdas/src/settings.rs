@@ -3,6 +3,7 @@
 //! exactly what it uses (`docs/configuration.md` lists every variable).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use serverless_openclaw_aws::cognito::{CognitoConfig, CognitoVerifier, TokenUse};
@@ -14,8 +15,9 @@ use serverless_openclaw_aws::queue::SqsTurnQueue;
 use serverless_openclaw_aws::settings::{DynamoSettingsStore, SsmApiKeyStore};
 use serverless_openclaw_aws::telegram::DynamoTelegramStore;
 use serverless_openclaw_aws::transcripts::S3TranscriptStore;
+use serverless_openclaw_aws::wake::LambdaAgentWaker;
 use serverless_openclaw_aws::workspaces::S3WorkspaceStore;
-use serverless_openclaw_core::ports::{ConnectionStore, SessionLeases};
+use serverless_openclaw_core::ports::{AgentWaker, ConnectionStore, SessionLeases};
 
 /// A missing or malformed setting.
 #[derive(Debug, thiserror::Error)]
@@ -38,11 +40,15 @@ pub fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// The agent is woken at most once per this long by one execution environment of a gateway: an
+/// environment it woke stays warm for minutes, and a reload storm should not start several.
+const WAKE_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Reads an optional number of seconds.
-pub fn seconds(name: &str, default: u64) -> Result<std::time::Duration, SettingsError> {
+pub fn seconds(name: &str, default: u64) -> Result<Duration, SettingsError> {
     match optional(name) {
-        None => Ok(std::time::Duration::from_secs(default)),
-        Some(v) => v.parse().map(std::time::Duration::from_secs).map_err(|_| {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => v.parse().map(Duration::from_secs).map_err(|_| {
             SettingsError(format!(
                 "{name} must be a whole number of seconds (got {v:?})"
             ))
@@ -53,18 +59,37 @@ pub fn seconds(name: &str, default: u64) -> Result<std::time::Duration, Settings
 /// The SDK configuration and the adapters built on it.
 pub struct Adapters {
     sdk: SdkConfig,
+    loaded_at: Instant,
 }
 
 impl Adapters {
     /// Loads the SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) from the environment.
     pub async fn load() -> Self {
+        let loaded_at = Instant::now();
         Self {
             sdk: serverless_openclaw_aws::config::load().await,
+            loaded_at,
         }
     }
 
     pub fn sdk(&self) -> &SdkConfig {
         &self.sdk
+    }
+
+    /// When loading began: at the start of the init phase, which Lambda caps at 10 seconds.
+    pub fn loaded_at(&self) -> Instant {
+        self.loaded_at
+    }
+
+    /// `SERVERLESS_OPENCLAW_AGENT_FUNCTION`: the agent function to wake ahead of a turn (its name or ARN,
+    /// with the alias its SQS event source invokes, if any). Unset: nothing is woken.
+    pub fn waker(&self) -> Option<Arc<dyn AgentWaker>> {
+        let function = optional("SERVERLESS_OPENCLAW_AGENT_FUNCTION")?;
+        Some(Arc::new(LambdaAgentWaker::new(
+            &self.sdk,
+            function,
+            WAKE_INTERVAL,
+        )))
     }
 
     fn dynamodb(&self) -> aws_sdk_dynamodb::Client {

@@ -1,7 +1,8 @@
 //! `telegram-webhook`: Telegram's webhook (`POST /telegram/webhook` on the HTTP API, no authorizer:
 //! the secret header is checked by the bot), served by the `server` crate's webhook route through
 //! `lambda_http`. A message is stored and queued as a turn for the `agent` function, which streams the
-//! reply into the chat; the webhook answers Telegram at once.
+//! reply into the chat; the webhook answers Telegram at once. A command from a user with access wakes
+//! the agent function (see `telegram::bot`).
 //!
 //! Also what the `agent` function needs to reach Telegram: [`replies`].
 
@@ -84,6 +85,7 @@ pub async fn app(adapters: &Adapters) -> Result<axum::Router, Error> {
         chat: ChatService::new(conversations.clone(), queue, adapters.push(connections)?),
         conversations,
         agent: Arc::new(OnDemandAgent::from_env()),
+        waker: adapters.waker(),
         allowlist,
     };
     let source = Arc::new(SsmSecret {

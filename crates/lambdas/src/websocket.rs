@@ -2,7 +2,8 @@
 //! `$default` (`ws-message`).
 //!
 //! `$connect` verifies the Cognito ID token from `?token=` (browsers cannot set headers on a
-//! WebSocket) and stores `connection → user`; later frames carry no credential, so `ws-message` takes
+//! WebSocket), stores `connection → user` and wakes the agent function, whose cold start then overlaps
+//! the user's typing (`AgentWaker`); later frames carry no credential, so `ws-message` takes
 //! the user from that record, never from the frame. `ws-message` speaks the same frames as local mode
 //! (`ChatService::handle_frame`): it stores the message, queues the turn and returns in milliseconds;
 //! the agent answers from another function through the Management API.
@@ -16,7 +17,9 @@ use serverless_openclaw_aws::cognito::CognitoVerifier;
 use serverless_openclaw_aws::push::ApiGatewayPush;
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ids::ConnectionId;
-use serverless_openclaw_core::ports::{ConnectionStore, ConversationStore, TurnQueue};
+use serverless_openclaw_core::ports::{
+    AgentWaker, ConnectionStore, ConversationStore, TurnQueue, WakeReason,
+};
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
 use time::OffsetDateTime;
 
@@ -32,6 +35,7 @@ pub struct Connect {
     connections: Arc<dyn ConnectionStore>,
     verifier: CognitoVerifier,
     ttl: Duration,
+    waker: Option<Arc<dyn AgentWaker>>,
 }
 
 impl Function for Connect {
@@ -46,11 +50,12 @@ impl Function for Connect {
                 "SERVERLESS_OPENCLAW_CONNECTION_TTL_SECS",
                 DEFAULT_CONNECTION_TTL_SECS,
             )?,
+            waker: adapters.waker(),
         })
     }
 
-    /// Accepts the connection (200) only with a valid token; anything else is a 401 and API Gateway
-    /// refuses the upgrade.
+    /// Accepts the connection (200) only with a valid token, and then wakes the agent; anything else is
+    /// a 401 and API Gateway refuses the upgrade.
     async fn handle(
         &self,
         event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
@@ -75,6 +80,9 @@ impl Function for Connect {
             .register(&connection, &user, expires_at)
             .await?;
         tracing::info!(%connection, %user, "connected");
+        if let Some(waker) = &self.waker {
+            waker.wake(WakeReason::WebConnected).await;
+        }
         Ok(response(200))
     }
 }

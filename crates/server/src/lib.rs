@@ -24,7 +24,7 @@ use axum::Router;
 use axum::routing::{delete, get, post};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ports::{
-    AgentStatusSource, ApiKeyStore, ConversationStore, SettingsStore, TelegramStore,
+    AgentStatusSource, AgentWaker, ApiKeyStore, ConversationStore, SettingsStore, TelegramStore,
     TranscriptStore,
 };
 use tower_http::services::{ServeDir, ServeFile};
@@ -41,6 +41,9 @@ pub struct AppState {
     pub conversations: Arc<dyn ConversationStore>,
     pub transcripts: Arc<dyn TranscriptStore>,
     pub agent: Arc<dyn AgentStatusSource>,
+    /// Woken when a WebSocket client connects; `None` where no client connects here (on AWS the
+    /// `ws-connect` function wakes the agent).
+    pub waker: Option<Arc<dyn AgentWaker>>,
     /// Telegram links: the web app issues link codes and lists and removes links here.
     pub telegram: Arc<dyn TelegramStore>,
     pub settings: Arc<dyn SettingsStore>,

@@ -1,6 +1,7 @@
 //! The WebSocket chat endpoint, `GET /ws?token=<token>`.
 //!
-//! Authentication happens before the upgrade (a wrong token is a plain 401). After it, each text frame
+//! Authentication happens before the upgrade (a wrong token is a plain 401); a client that passes it
+//! wakes the agent, since a message usually follows a connect within seconds. After it, each text frame
 //! is parsed and validated; anything wrong is answered with an `error` frame and the socket stays open.
 //! Replies meant for this socket go through its hub channel, so they keep their order with pushed frames.
 
@@ -11,6 +12,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use serverless_openclaw_core::ids::UserId;
+use serverless_openclaw_core::ports::WakeReason;
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
 
 use crate::AppState;
@@ -29,6 +31,9 @@ pub async fn upgrade(
     let Some(user) = query.get("token").and_then(|t| state.auth.verify(t)) else {
         return ApiError::unauthorized().into_response();
     };
+    if let Some(waker) = &state.waker {
+        waker.wake(WakeReason::WebConnected).await;
+    }
     ws.max_message_size(MAX_READ_BYTES)
         .max_frame_size(MAX_READ_BYTES)
         .on_upgrade(move |socket| serve(state, user, socket))

@@ -1,6 +1,7 @@
 //! Telegram's webhook route end to end, on the local adapters (SQLite, the in-process queue) and on the
 //! AWS ones (DynamoDB and SQS FIFO on moto): the secret header, dedupe by update id, access control,
-//! linking with one-time codes, the commands. Telegram itself is the fake Bot API of `testkit`.
+//! linking with one-time codes, the commands, which updates wake the agent. Telegram itself is the fake
+//! Bot API of `testkit`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,8 +18,8 @@ use serverless_openclaw_core::domain::{
 };
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
-    AgentState, AgentStatus, AgentStatusSource, Appended, ClientPush, ConversationStore, PortError,
-    TelegramStore, TurnQueue,
+    AgentState, AgentStatus, AgentStatusSource, AgentWaker, Appended, ClientPush,
+    ConversationStore, PortError, TelegramStore, TurnQueue, WakeReason,
 };
 use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_local::{
@@ -56,6 +57,17 @@ impl AgentStatusSource for Asleep {
     }
 }
 
+/// The wake-ups the bot asked for.
+#[derive(Default)]
+struct Wakes(Mutex<Vec<WakeReason>>);
+
+#[async_trait]
+impl AgentWaker for Wakes {
+    async fn wake(&self, reason: WakeReason) {
+        self.0.lock().unwrap().push(reason);
+    }
+}
+
 /// Turns the local queue handed to its consumer.
 #[derive(Default)]
 struct Recorder(Mutex<Vec<Turn>>);
@@ -88,6 +100,7 @@ struct Harness {
     store: Arc<dyn TelegramStore>,
     conversations: Arc<dyn ConversationStore>,
     storage: Storage,
+    wakes: Arc<Wakes>,
 }
 
 impl Harness {
@@ -161,12 +174,14 @@ impl Harness {
         storage: Storage,
     ) -> Self {
         let telegram = FakeTelegram::start().await.unwrap();
+        let wakes = Arc::new(Wakes::default());
         let bot = Bot {
             api: BotApi::new(&telegram.base_url(), telegram.token()),
             store: store.clone(),
             chat: ChatService::new(conversations.clone(), queue, Arc::new(NoPush)),
             conversations: conversations.clone(),
             agent: Arc::new(Asleep),
+            waker: Some(wakes.clone()),
             allowlist: vec![ALLOWED],
         };
         let router =
@@ -177,7 +192,15 @@ impl Harness {
             store,
             conversations,
             storage,
+            wakes,
         }
+    }
+
+    /// How many times the bot woke the agent so far (always for Telegram activity).
+    fn wakes(&self) -> usize {
+        let wakes = self.wakes.0.lock().unwrap();
+        assert!(wakes.iter().all(|r| *r == WakeReason::TelegramActivity));
+        wakes.len()
     }
 
     /// Posts an update as Telegram does; the status code.
@@ -380,6 +403,9 @@ async fn a_redelivered_update_makes_one_turn(h: Harness) {
     assert_eq!(turns.len(), 3);
     assert_eq!(turns[1].conversation_id, turn.conversation_id);
     assert_ne!(turns[2].conversation_id, turn.conversation_id);
+    // Linking and /new woke the agent (a message is likely to follow); the messages, themselves
+    // turns, did not.
+    assert_eq!(h.wakes(), 2);
 }
 on_both!(a_redelivered_update_makes_one_turn);
 
@@ -400,6 +426,7 @@ async fn an_unlinked_user_is_refused_once_per_message_and_nothing_reaches_the_ag
     assert!(said[3].contains("/link CODE"));
     assert!(h.turns().await.is_empty());
     assert_eq!(h.store.current_conversation(STRANGER).await.unwrap(), None);
+    assert_eq!(h.wakes(), 0, "a stranger never wakes the agent");
 }
 on_both!(an_unlinked_user_is_refused_once_per_message_and_nothing_reaches_the_agent);
 
@@ -481,6 +508,8 @@ async fn commands_answer_and_unlink_asks_first(h: Harness) {
     assert!(said[5].starts_with("Unlinked."), "{}", said[5]);
     assert!(said[6].contains(&FRIEND.to_string()), "{}", said[6]);
     assert!(h.turns().await.is_empty());
+    // The link and the five commands sent while linked; nothing once unlinked.
+    assert_eq!(h.wakes(), 6);
 }
 on_both!(commands_answer_and_unlink_asks_first);
 

@@ -5,6 +5,11 @@
 //! from the web app, `/link CODE`) or listed in the allowlist (Telegram-only deployments; such a user
 //! is the agent user `telegram-<id>`). Everyone else gets one polite refusal per message, with their
 //! Telegram id, and nothing is stored or queued for them.
+//!
+//! A command from a user with access (`/new`, `/status`, a successful `/link`, ...) wakes the agent
+//! ([`AgentWaker`]): their message is likely to follow, and the agent's cold start then overlaps their
+//! typing. A message that is itself a turn does not: the turn starts the agent anyway, and a wake-up
+//! racing it could occupy the very execution environment the turn needs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +18,8 @@ use serverless_openclaw_core::chat::{ChatService, Submission};
 use serverless_openclaw_core::domain::{Channel, ReplyTarget, Role};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
-    AgentState, AgentStatusSource, ConversationStore, PortError, TelegramStore, TelegramUserId,
+    AgentState, AgentStatusSource, AgentWaker, ConversationStore, PortError, TelegramStore,
+    TelegramUserId, WakeReason,
 };
 use time::OffsetDateTime;
 
@@ -81,6 +87,8 @@ pub struct Bot {
     pub chat: ChatService,
     pub conversations: Arc<dyn ConversationStore>,
     pub agent: Arc<dyn AgentStatusSource>,
+    /// Wakes the agent when a message is likely to follow; `None`: nothing to wake.
+    pub waker: Option<Arc<dyn AgentWaker>>,
     /// Telegram users who may use the agent without a link.
     pub allowlist: Vec<TelegramUserId>,
 }
@@ -150,7 +158,11 @@ impl Bot {
             return Ok(());
         }
         let access = self.access(from.id).await?;
-        match (Input::parse(text), access) {
+        let input = Input::parse(text);
+        if access.user().is_some() && matches!(input, Input::Command(_)) {
+            self.wake().await;
+        }
+        match (input, access) {
             (Input::Command(Command::Start), access) => {
                 let welcome = welcome(&from.first_name, from.id, &access);
                 self.say(&message, &welcome).await;
@@ -184,6 +196,13 @@ impl Bot {
             }
         }
         Ok(())
+    }
+
+    /// Wakes the agent: the Telegram user's message is likely to follow.
+    async fn wake(&self) {
+        if let Some(waker) = &self.waker {
+            waker.wake(WakeReason::TelegramActivity).await;
+        }
     }
 
     async fn access(&self, telegram_user: TelegramUserId) -> Result<Access, PortError> {
@@ -264,6 +283,7 @@ impl Bot {
         self.store
             .set_current_conversation(telegram_user, &ConversationId::generate())
             .await?;
+        self.wake().await;
         self.say(
             message,
             "Linked! Messages you send here go to your agent, and the conversations show up in the web app too.",

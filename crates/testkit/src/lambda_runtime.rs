@@ -11,7 +11,12 @@
 //!   headers (`lambda_runtime` panics without the first three);
 //! - `POST /2018-06-01/runtime/invocation/{id}/response`: the handler's result, `202 Accepted`;
 //! - `POST /2018-06-01/runtime/invocation/{id}/error`: `{"errorType","errorMessage"}`, `202 Accepted`;
-//! - `POST /2018-06-01/runtime/init/error`: recorded for [`RuntimeApi::init_error`], `202 Accepted`.
+//! - `POST /2018-06-01/runtime/init/error`: recorded for [`RuntimeApi::init_error`], `202 Accepted`;
+//! - SnapStart's `GET /2018-06-01/runtime/restore/next` (the runtime is initialised and its
+//!   before-snapshot hooks ran: the snapshot is taken here, and the call returns when the environment
+//!   is restored, [`RuntimeApi::restore`]) and `POST /2018-06-01/runtime/restore/error` (an
+//!   after-restore hook failed: recorded for [`RuntimeApi::restore_error`]). The restore endpoints
+//!   answer only a bootstrap spawned with `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`, as Lambda's do.
 //!
 //! [`RuntimeApi::spawn_bootstrap`] starts a bootstrap the way Lambda does: a clean environment with the
 //! variables Lambda defines (`lambda_runtime`'s `Config::from_env` panics without
@@ -23,7 +28,13 @@
 //! bootstrap inside a sandbox laid out like the agent's container image.
 //!
 //! Like one Lambda execution environment, the emulator hands out one event per `/next` poll, in the
-//! order they were queued. Streaming responses and SnapStart's `/restore` endpoints are not emulated.
+//! order they were queued. Started with [`RuntimeOptions::freeze_when_idle`], it also freezes the
+//! environment as Lambda does: while a bootstrap waits in `/next` with nothing to do, or waits in
+//! `/restore/next` for its restore, its whole process group is stopped (`SIGSTOP`), so background
+//! work (the agent's Node runner included) makes no progress until the next event thaws it
+//! (`SIGCONT`). A process that leaves the group (`setsid`) would escape the freeze. Streaming
+//! responses are not emulated; [`crate::lambda_service`] adds what Lambda does around environments
+//! (starting one per concurrent invocation, the 10 s init cap, SnapStart snapshots, the Invoke API).
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -75,6 +86,14 @@ impl InvocationError {
     }
 }
 
+/// How a [`RuntimeApi`] behaves beyond serving events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RuntimeOptions {
+    /// Stop the bootstrap's process group while it has nothing to do, as Lambda freezes an execution
+    /// environment between invocations.
+    pub freeze_when_idle: bool,
+}
+
 /// The Runtime API of one emulated function. Dropping it stops the server.
 pub struct RuntimeApi {
     addr: SocketAddr,
@@ -91,6 +110,14 @@ impl RuntimeApi {
     /// # Panics
     /// If no loopback port can be bound: in a test there is nothing better to do.
     pub async fn start() -> RuntimeApi {
+        RuntimeApi::start_with(RuntimeOptions::default()).await
+    }
+
+    /// Starts the emulator with `options` on a free port of 127.0.0.1.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound.
+    pub async fn start_with(options: RuntimeOptions) -> RuntimeApi {
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .await
             .expect("bind the Lambda Runtime API emulator to a loopback port");
@@ -108,6 +135,10 @@ impl RuntimeApi {
             function_name: Mutex::new("function".to_owned()),
             processes: watch::Sender::new(Processes::default()),
             stop: stop.clone(),
+            options,
+            groups: Mutex::new(Vec::new()),
+            snap_start: watch::Sender::new(SnapStart::default()),
+            restore_error: Mutex::new(None),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
@@ -120,6 +151,8 @@ impl RuntimeApi {
                 post(invocation_error),
             )
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2018-06-01/runtime/restore/next", get(restore_next))
+            .route("/2018-06-01/runtime/restore/error", post(restore_error))
             .with_state(Arc::clone(&shared));
         tokio::spawn(async move {
             let stopped = async move {
@@ -224,6 +257,38 @@ impl RuntimeApi {
         Some(polled.duration_since(since))
     }
 
+    /// Waits until the bootstrap calls `/runtime/restore/next` (SnapStart: init and the
+    /// before-snapshot hooks are done, the snapshot is taken), and returns how long after `process`
+    /// was spawned that was. The environment is frozen from then on until [`RuntimeApi::restore`].
+    pub async fn wait_snapshot(
+        &self,
+        process: &LambdaProcess,
+        timeout: Duration,
+    ) -> Option<Duration> {
+        let mut snap_start = self.shared.snap_start.subscribe();
+        let taken = tokio::time::timeout(timeout, snap_start.wait_for(|s| s.snapshot_at.is_some()))
+            .await
+            .ok()?
+            .ok()?
+            .snapshot_at?;
+        Some(taken.saturating_duration_since(process.spawned_at()))
+    }
+
+    /// Restores the environment from its snapshot: thaws it and answers its `/runtime/restore/next`
+    /// (at once, or as soon as it calls). Its after-restore hooks run next, then it polls `/next`.
+    pub fn restore(&self) {
+        self.shared.snap_start.send_modify(|s| s.restored = true);
+    }
+
+    /// What the bootstrap reported to `/runtime/restore/error`, if anything.
+    pub fn restore_error(&self) -> Option<InvocationError> {
+        self.shared
+            .restore_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// What the bootstrap reported to `/runtime/init/error`, if anything.
     pub fn init_error(&self) -> Option<InvocationError> {
         self.shared
@@ -239,7 +304,9 @@ impl RuntimeApi {
     /// environment, if set), what Lambda defines for every function ([`RuntimeApi::lambda_environment`]
     /// with `AWS_LAMBDA_FUNCTION_NAME` = the file name of `path` and 128 MB), `LANG` = `C.UTF-8`, then
     /// `envs`, which override any of them. Nothing else of the test's environment leaks in: AWS
-    /// credentials and endpoints must be passed in `envs` (for moto: `Moto::sdk_env()`).
+    /// credentials and endpoints must be passed in `envs` (for moto: `Moto::sdk_env()`). With
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start` in `envs` the log group and stream names are left
+    /// out, as Lambda leaves them out for SnapStart functions.
     pub fn spawn_bootstrap<I, K, V>(
         &self,
         path: impl AsRef<Path>,
@@ -255,13 +322,23 @@ impl RuntimeApi {
             .into_iter()
             .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
             .collect();
-        let function_name = envs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "AWS_LAMBDA_FUNCTION_NAME")
-            .map(|(_, v)| v.to_string_lossy().into_owned())
+        let given = |name: &str| {
+            envs.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.to_string_lossy().into_owned())
+        };
+        let function_name = given("AWS_LAMBDA_FUNCTION_NAME")
             .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "function".to_owned());
+        let snap_start = given("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("snap-start");
+        self.shared
+            .snap_start
+            .send_modify(|s| s.enabled = s.enabled || snap_start);
+        let lambda = self
+            .lambda_environment(&function_name, DEFAULT_MEMORY_MB)
+            .into_iter()
+            .filter(|(name, _)| !(snap_start && name.starts_with("AWS_LAMBDA_LOG_")));
 
         let mut command = Command::new(path);
         command.env_clear();
@@ -270,10 +347,7 @@ impl RuntimeApi {
                 command.env(name, value);
             }
         }
-        command
-            .envs(self.lambda_environment(&function_name, DEFAULT_MEMORY_MB))
-            .env("LANG", "C.UTF-8")
-            .envs(envs);
+        command.envs(lambda).env("LANG", "C.UTF-8").envs(envs);
         self.spawn(&function_name, command)
     }
 
@@ -332,6 +406,9 @@ impl RuntimeApi {
         let mut child = command.spawn()?;
         let pid = child.id();
         self.shared.processes.send_modify(|p| p.spawned += 1);
+        if let Some(pid) = pid {
+            self.shared.lock_groups().push(pid);
+        }
 
         let output = Arc::new(watch::Sender::new(Vec::new()));
         let readers = [
@@ -362,6 +439,30 @@ impl RuntimeApi {
             exit,
             kill: Some(kill),
         })
+    }
+
+    /// Kills `old` and spawns `path` in its place, as Lambda does when an init phase outlives its
+    /// cap. An invocation waiting meanwhile keeps waiting for the new bootstrap instead of failing
+    /// with `Runtime.ExitError` (the replacement is counted before `old` exits).
+    pub async fn replace_bootstrap<I, K, V>(
+        &self,
+        old: &LambdaProcess,
+        path: impl AsRef<Path>,
+        envs: I,
+    ) -> std::io::Result<LambdaProcess>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.shared.processes.send_modify(|p| p.spawned += 1);
+        if let Some(pid) = old.pid() {
+            kill_group(pid);
+        }
+        old.wait_exit(Duration::from_secs(10)).await;
+        let replaced = self.spawn_bootstrap(path, envs);
+        self.shared.processes.send_modify(|p| p.spawned -= 1);
+        replaced
     }
 
     fn function_arn(&self) -> String {
@@ -531,12 +632,39 @@ struct Shared {
     function_name: Mutex<String>,
     processes: watch::Sender<Processes>,
     stop: watch::Receiver<bool>,
+    options: RuntimeOptions,
+    /// The process groups of the bootstraps still running (each bootstrap leads its own).
+    groups: Mutex<Vec<u32>>,
+    snap_start: watch::Sender<SnapStart>,
+    restore_error: Mutex<Option<InvocationError>>,
 }
 
 impl Shared {
     fn lock_in_flight(&self) -> MutexGuard<'_, HashMap<String, oneshot::Sender<Outcome>>> {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn lock_groups(&self) -> MutexGuard<'_, Vec<u32>> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Freezes (`STOP`) or thaws (`CONT`) every running bootstrap with everything it started.
+    fn signal_groups(&self, signal: &str) {
+        for group in self.lock_groups().iter() {
+            signal_group(*group, signal);
+        }
+    }
+}
+
+/// SnapStart's progress in this environment.
+#[derive(Debug, Default, Clone, Copy)]
+struct SnapStart {
+    /// A bootstrap was spawned with `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`.
+    enabled: bool,
+    /// When the bootstrap called `/runtime/restore/next`.
+    snapshot_at: Option<Instant>,
+    /// [`RuntimeApi::restore`] was called.
+    restored: bool,
 }
 
 /// The bootstraps spawned by this API, so an invocation fails fast when none is left to answer it.
@@ -571,9 +699,23 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
     let mut stop = shared.stop.clone();
     let mut next = shared.next.lock().await;
     loop {
-        let queued = tokio::select! {
-            queued = next.recv() => queued,
-            _ = stop.wait_for(|stop| *stop) => None,
+        let queued = match next.try_recv() {
+            Ok(queued) => Some(queued),
+            // Nothing to do: Lambda freezes the environment until the next event.
+            Err(_) => {
+                let freeze = shared.options.freeze_when_idle;
+                if freeze {
+                    shared.signal_groups("STOP");
+                }
+                let queued = tokio::select! {
+                    queued = next.recv() => queued,
+                    _ = stop.wait_for(|stop| *stop) => None,
+                };
+                if freeze {
+                    shared.signal_groups("CONT");
+                }
+                queued
+            }
         };
         let Some(queued) = queued else {
             return runtime_error(
@@ -633,6 +775,64 @@ async fn init_error(
 ) -> Response {
     *shared.init_error.lock().unwrap_or_else(|p| p.into_inner()) =
         Some(reported_error(&headers, &body));
+    accepted()
+}
+
+/// SnapStart: init is done; the snapshot is taken (the environment frozen) and the call answered once
+/// the environment is restored.
+async fn restore_next(State(shared): State<Arc<Shared>>) -> Response {
+    let state = *shared.snap_start.borrow();
+    if !state.enabled {
+        return runtime_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the restore endpoints exist only for SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start)",
+        );
+    }
+    if state.snapshot_at.is_some() {
+        return runtime_error(
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            "the snapshot was already taken",
+        );
+    }
+    shared
+        .snap_start
+        .send_modify(|s| s.snapshot_at = Some(Instant::now()));
+    shared.signal_groups("STOP");
+    let mut snap_start = shared.snap_start.subscribe();
+    let mut stop = shared.stop.clone();
+    let restored = tokio::select! {
+        restored = snap_start.wait_for(|s| s.restored) => restored.is_ok(),
+        _ = stop.wait_for(|stop| *stop) => false,
+    };
+    shared.signal_groups("CONT");
+    if !restored {
+        return runtime_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "the emulator is stopping",
+        );
+    }
+    (StatusCode::OK, axum::Json(json!({}))).into_response()
+}
+
+async fn restore_error(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !shared.snap_start.borrow().enabled {
+        return runtime_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the restore endpoints exist only for SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start)",
+        );
+    }
+    *shared
+        .restore_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(reported_error(&headers, &body));
     accepted()
 }
 
@@ -702,6 +902,7 @@ async fn supervise(
     // Lambda ends the whole execution environment with its runtime.
     if let Some(pid) = pid {
         kill_group(pid);
+        shared.lock_groups().retain(|group| *group != pid);
     }
     for reader in readers.into_iter().flatten() {
         let _ = tokio::time::timeout(OUTPUT_DRAIN, reader).await;
@@ -717,10 +918,15 @@ async fn supervise(
     });
 }
 
-/// `kill -KILL -<pgid>`: the `kill` program rather than a syscall, because `unsafe` is forbidden.
-fn kill_group(pgid: u32) {
+/// `kill -KILL -<pgid>`.
+pub(crate) fn kill_group(pgid: u32) {
+    signal_group(pgid, "KILL");
+}
+
+/// `kill -<signal> -<pgid>`: the `kill` program rather than a syscall, because `unsafe` is forbidden.
+fn signal_group(pgid: u32, signal: &str) {
     let _ = std::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
+        .args([&format!("-{signal}"), "--", &format!("-{pgid}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();

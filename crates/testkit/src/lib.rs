@@ -17,6 +17,10 @@
 //!   `bootstrap` binaries, so the Lambda functions run outside Docker.
 //! - [`lambda_sandbox`]: a Lambda execution environment imitated with bubblewrap: the agent's image
 //!   laid out from its manifest, read-only but a capped `/tmp`, Lambda's environment and user, one CPU.
+//! - [`lambda_service`]: the Lambda service around one function on top of the Runtime API emulator:
+//!   environments started per concurrent invocation and frozen while idle, the 10 s init cap,
+//!   SnapStart snapshots and restores, and the Invoke API (synchronous and `Event` invocations,
+//!   recorded).
 //! - [`fixtures`]: event JSON as API Gateway, SQS and EventBridge send it (`fixtures/*.json`), with
 //!   fillers that set the fields a test cares about.
 
@@ -28,4 +32,5 @@ pub mod fake_telegram;
 pub mod fixtures;
 pub mod lambda_runtime;
 pub mod lambda_sandbox;
+pub mod lambda_service;
 pub mod moto;

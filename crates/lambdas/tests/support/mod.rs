@@ -19,6 +19,7 @@ use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use serverless_openclaw_testkit::fixtures::{self, FifoRecord};
 use serverless_openclaw_testkit::lambda_runtime::{LambdaProcess, RuntimeApi};
 use serverless_openclaw_testkit::lambda_sandbox::{self, ImageManifest, LambdaSandbox};
+use serverless_openclaw_testkit::lambda_service::{FunctionConfig, LambdaService};
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 
 pub const PASSWORD: &str = "Passw0rd!long-enough";
@@ -244,13 +245,24 @@ impl World {
         Function { api, process }
     }
 
-    /// Stores a SecureString parameter under this world's prefix; returns its name.
+    /// The agent bootstrap `bin` on the Lambda service emulator: environments started per concurrent
+    /// invocation and frozen while idle, Lambda's 10 s init cap, and with `snap_start` a snapshot
+    /// taken by `publish` and restored by the first invocation.
+    pub async fn agent_service(&self, bin: &str, snap_start: bool) -> LambdaService {
+        let mut config = FunctionConfig::new("agent", bin, self.env());
+        config.timeout = AGENT_INVOKE;
+        config.snap_start = snap_start;
+        LambdaService::start(config).await
+    }
+
+    /// Stores (or replaces) a SecureString parameter under this world's prefix; returns its name.
     pub async fn secret(&self, name: &str, value: &str) -> String {
         let parameter = format!("/{}/{name}", self.bucket);
         aws_sdk_ssm::Client::new(&self.sdk)
             .put_parameter()
             .name(&parameter)
             .value(value)
+            .overwrite(true)
             .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
             .send()
             .await
@@ -267,7 +279,7 @@ impl World {
 
     /// Plays the SQS event source mapping once: receives up to `max` visible messages, invokes `agent`
     /// with them as one event, deletes those not reported as failures. Returns the agent's response.
-    pub async fn deliver(&self, agent: &Function, max: i32) -> Value {
+    pub async fn deliver(&self, agent: &impl TurnConsumer, max: i32) -> Value {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let received = sqs
             .receive_message()
@@ -300,9 +312,7 @@ impl World {
                 }
             })
             .collect();
-        let response = agent
-            .invoke(fixtures::sqs_fifo(&records), AGENT_INVOKE)
-            .await;
+        let response = agent.take_turns(fixtures::sqs_fifo(&records)).await;
         let failed: Vec<&str> = response["batchItemFailures"]
             .as_array()
             .map(|a| {
@@ -338,6 +348,26 @@ impl World {
     }
 }
 
+/// What the SQS event source invokes with a batch of turns.
+pub trait TurnConsumer {
+    /// Invokes with `event` and expects an answer.
+    fn take_turns(&self, event: Value) -> impl std::future::Future<Output = Value>;
+}
+
+impl TurnConsumer for Function {
+    async fn take_turns(&self, event: Value) -> Value {
+        self.invoke(event, AGENT_INVOKE).await
+    }
+}
+
+impl TurnConsumer for LambdaService {
+    async fn take_turns(&self, event: Value) -> Value {
+        self.invoke(event)
+            .await
+            .unwrap_or_else(|e| panic!("the agent failed: {e:?}"))
+    }
+}
+
 /// A running bootstrap and its Runtime API.
 pub struct Function {
     pub api: RuntimeApi,
@@ -360,6 +390,14 @@ impl Function {
             ),
         }
     }
+}
+
+/// What a gateway function needs to wake `agent` through its Invoke API.
+pub fn waking(agent: &LambdaService) -> [(&'static str, String); 2] {
+    [
+        ("SERVERLESS_OPENCLAW_AGENT_FUNCTION", "agent".to_owned()),
+        ("AWS_ENDPOINT_URL_LAMBDA", agent.endpoint().to_owned()),
+    ]
 }
 
 pub fn send_frame(conversation: &str, client_message_id: &str, text: &str) -> String {

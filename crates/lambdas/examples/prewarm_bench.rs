@@ -1,0 +1,175 @@
+//! `make bench` (pre-warm part): the release bootstraps of `ws-connect`, `ws-message` and `agent` on the
+//! Lambda service emulator (an environment per concurrent invocation, frozen while idle, the 10 s
+//! init cap), moto, the Management API recorder and the fake LLM, with the real OpenClaw runner.
+//!
+//! Each round, in this order, on a fresh agent function (no environment yet):
+//! - `cold`: a message with no wake-up before it;
+//! - `woken, message 3 s later` and `woken, message 10 s later`: a client connects (`ws-connect` wakes
+//!   the agent), the message is sent that long after the connect;
+//! - `warm`: the next message in the environment that answered the 10 s one.
+//!
+//! Each is timed from the `ws-message` invocation to the first `delta` frame posted to the client
+//! (queueing included: this plays the SQS event source as the tests do). Prints a Markdown table for
+//! `docs/benchmarks.md`, medians over the rounds; the target is 10 s ≤ 1.5 × warm.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serverless_openclaw_testkit::fixtures;
+use serverless_openclaw_testkit::lambda_service::LambdaService;
+use support::{GATEWAY_INVOKE, World, send_frame, waking};
+
+const ROUNDS: usize = 5;
+
+fn release_bin(name: &str) -> String {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let path = target.join("release").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: cargo build --release -p serverless-openclaw-lambdas --bins",
+        path.display()
+    );
+    path.display().to_string()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+struct Bench {
+    world: World,
+    token: String,
+    message: support::Function,
+    agent_bin: String,
+}
+
+impl Bench {
+    /// A fresh agent function (no environment yet), and a `ws-connect` that wakes it (or not).
+    async fn agent(&self, wake: bool) -> (LambdaService, support::Function) {
+        let agent = self.world.agent_service(&self.agent_bin, false).await;
+        let extra = if wake {
+            waking(&agent).to_vec()
+        } else {
+            Vec::new()
+        };
+        let connect = self
+            .world
+            .function_with(&release_bin("ws-connect"), &extra)
+            .await;
+        (agent, connect)
+    }
+
+    /// Connects `id` through `connect`; returns when it was accepted.
+    async fn connection(&self, connect: &support::Function, id: &str) -> Instant {
+        let answer = connect
+            .invoke(fixtures::ws_connect(id, Some(&self.token)), GATEWAY_INVOKE)
+            .await;
+        assert_eq!(answer["statusCode"], 200);
+        Instant::now()
+    }
+
+    /// Sends a message on `connection` and lets `agent` take it; the time to its first delta.
+    async fn first_delta(&self, agent: &LambdaService, connection: &str, n: usize) -> Duration {
+        let sent = Instant::now();
+        self.message
+            .invoke(
+                fixtures::ws_message(
+                    connection,
+                    &send_frame(
+                        connection.trim_end_matches('='),
+                        &format!("m{n}"),
+                        "how are you?",
+                    ),
+                ),
+                GATEWAY_INVOKE,
+            )
+            .await;
+        let delta = async {
+            self.world
+                .recorder
+                .wait_for(connection, support::AGENT_INVOKE, |f| f["type"] == "delta")
+                .await;
+            sent.elapsed()
+        };
+        let (first, batch) = tokio::join!(delta, self.world.deliver(agent, 1));
+        assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
+        first
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let world = World::create().await;
+    let (_, token) = world.user("bench").await;
+    let message = world.function(&release_bin("ws-message")).await;
+    let bench = Bench {
+        world,
+        token,
+        message,
+        agent_bin: release_bin("agent"),
+    };
+    let (mut cold, mut after3, mut after10, mut warm) = (vec![], vec![], vec![], vec![]);
+    let mut environments = (0, 0);
+    for round in 0..ROUNDS {
+        let (agent, connect) = bench.agent(false).await;
+        let connection = format!("cold-{round}=");
+        bench.connection(&connect, &connection).await;
+        cold.push(bench.first_delta(&agent, &connection, 0).await);
+        drop(agent);
+
+        for (wait, samples) in [(3, &mut after3), (10, &mut after10)] {
+            let (agent, connect) = bench.agent(true).await;
+            let connection = format!("woken-{wait}-{round}=");
+            let connected = bench.connection(&connect, &connection).await;
+            tokio::time::sleep_until((connected + Duration::from_secs(wait)).into()).await;
+            samples.push(bench.first_delta(&agent, &connection, 1).await);
+            if wait == 3 {
+                environments.0 += agent.environments().len();
+            } else {
+                environments.1 += agent.environments().len();
+                warm.push(bench.first_delta(&agent, &connection, 2).await);
+            }
+        }
+        eprintln!(
+            "round {}: cold {}, 3 s {}, 10 s {}, warm {}",
+            round + 1,
+            ms(cold[round]),
+            ms(after3[round]),
+            ms(after10[round]),
+            ms(warm[round])
+        );
+    }
+    let warm = median(warm);
+    let row = |name: &str, samples: Vec<Duration>, environments: &str| {
+        let median = median(samples);
+        println!(
+            "| {name} | {} | {:.2} | {environments} |",
+            ms(median),
+            median.as_secs_f64() / warm.as_secs_f64()
+        );
+    };
+    println!("| message → first delta ({ROUNDS} rounds) | median | × warm | environments |");
+    println!("|---|---|---|---|");
+    row("cold (no wake-up)", cold, "1");
+    row(
+        "woken, message 3 s after the connect",
+        after3,
+        &format!("{:.1}", environments.0 as f64 / ROUNDS as f64),
+    );
+    row(
+        "woken, message 10 s after the connect",
+        after10,
+        &format!("{:.1}", environments.1 as f64 / ROUNDS as f64),
+    );
+    row("warm (the next message)", vec![warm], "—");
+}
