@@ -82,6 +82,12 @@ RUN dnf install -y libstdc++ && dnf clean all
 # Least often changed first, so a code change rebuilds only the last layers.
 COPY --from=node /build/toolchain/node_modules/node/bin/node /opt/node/bin/node
 COPY --from=node /build/runner /opt/runner
+# Node's compile cache for the runner, OpenClaw and its worker threads, primed here once (it runs OpenClaw
+# and a warm-up turn against a stub inside the runner; no network): a cold start then compiles almost
+# nothing (docs/runner-protocol.md, "Compile cache"). Primed as root; the function's own user reads it
+# through a link the runner makes under /tmp. OpenClaw's temp files of the priming are removed.
+RUN NODE_COMPILE_CACHE=/opt/runner/compile-cache /opt/node/bin/node /opt/runner/runner.mjs --prime \
+    && rm -rf /tmp/openclaw /tmp/openclaw-state-locks-*
 # The custom runtime's entry point: /lambda-entrypoint.sh runs /var/runtime/bootstrap.
 COPY --from=rust /out/bootstrap /var/runtime/bootstrap
 
@@ -95,6 +101,7 @@ RUN ["/opt/node/bin/node", "--version"]
 # npm and COPY keep 0644/0755 modes).
 ENV HOME=/tmp/home \
     TMPDIR=/tmp \
+    NODE_COMPILE_CACHE=/opt/runner/compile-cache \
     SERVERLESS_OPENCLAW_NODE=/opt/node/bin/node \
     SERVERLESS_OPENCLAW_RUNNER=/opt/runner/runner.mjs \
     SERVERLESS_OPENCLAW_STATE_DIR=/tmp/openclaw

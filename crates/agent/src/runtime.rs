@@ -93,6 +93,12 @@ impl OpenClawRuntime {
             ("HOME".into(), dirs.home.clone().into()),
             ("TMPDIR".into(), dirs.tmp.clone().into()),
             ("SQLITE_TMPDIR".into(), dirs.tmp.clone().into()),
+            // Node's compile cache (docs/runner-protocol.md): the agent image primes one and names it
+            // in our environment; elsewhere the first runner fills one under the state dir.
+            (
+                "NODE_COMPILE_CACHE".into(),
+                std::env::var_os("NODE_COMPILE_CACHE").unwrap_or_else(|| dirs.compile_cache.into()),
+            ),
         ];
         env.extend(
             crate::config::HEADLESS_ENV
@@ -132,6 +138,12 @@ impl OpenClawRuntime {
     /// Starts the runner now (a cold start ahead of the first turn). Returns the OpenClaw version.
     pub async fn start(&self) -> Result<String, AgentError> {
         Ok(self.runner().await?.openclaw_version().to_owned())
+    }
+
+    /// How this runtime starts its runner (node, its options, the script, the environment it adds), for
+    /// tools that start one themselves (the benchmark).
+    pub fn runner_spec(&self) -> &RunnerSpec {
+        &self.spec
     }
 
     /// The process id of the live runner, if any (for operations and tests).
@@ -186,6 +198,7 @@ struct StateDirs {
     tmp: PathBuf,
     turns: PathBuf,
     config: PathBuf,
+    compile_cache: PathBuf,
 }
 
 impl StateDirs {
@@ -196,6 +209,7 @@ impl StateDirs {
             tmp: root.join("tmp"),
             turns: root.join("turns"),
             config: root.join("openclaw.json"),
+            compile_cache: root.join("compile-cache"),
         }
     }
 }
