@@ -85,8 +85,10 @@ COPY --from=node /build/runner /opt/runner
 # Node's compile cache for the runner, OpenClaw and its worker threads, primed here once (it runs OpenClaw
 # and a warm-up turn against a stub inside the runner; no network): a cold start then compiles almost
 # nothing (docs/runner-protocol.md, "Compile cache"). Primed as root; the function's own user reads it
-# through a link the runner makes under /tmp. OpenClaw's temp files of the priming are removed.
+# through a link the runner makes under /tmp, so the entries (Node writes them 0600, worker threads' ones
+# only when the process exits) are made readable by all afterwards. OpenClaw's temp files are removed.
 RUN NODE_COMPILE_CACHE=/opt/runner/compile-cache /opt/node/bin/node /opt/runner/runner.mjs --prime \
+    && chmod -R a+rX /opt/runner/compile-cache \
     && rm -rf /tmp/openclaw /tmp/openclaw-state-locks-*
 # The custom runtime's entry point: /lambda-entrypoint.sh runs /var/runtime/bootstrap.
 COPY --from=rust /out/bootstrap /var/runtime/bootstrap
