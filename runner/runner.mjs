@@ -17,11 +17,12 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { setUpCompileCache, flushCompileCache } from './lib/compile-cache.mjs';
-import { loadOpenClaw, IncompatibleOpenClaw, EXPECTED_OPENCLAW_VERSION } from './lib/openclaw-loader.mjs';
+import { loadOpenClaw, resolveOpenClawRoot, IncompatibleOpenClaw, EXPECTED_OPENCLAW_VERSION } from './lib/openclaw-loader.mjs';
 import { parseRequest, BadRequest } from './lib/protocol.mjs';
 import { createTurnRunner } from './lib/turns.mjs';
 import { startWarmup } from './lib/warmup.mjs';
 import { preparePrimeEnvironment } from './lib/prime.mjs';
+import { installResolveCache } from './lib/resolve-cache.mjs';
 
 const EXIT_CONFIG = 78; // EX_CONFIG
 /**
@@ -44,10 +45,25 @@ function fatal(code, message) {
 process.on('unhandledRejection', (reason) => logErr('unhandled rejection:', reason instanceof Error ? reason : String(reason)));
 process.on('uncaughtException', (err) => logErr('uncaught exception:', err));
 
-// Before anything of OpenClaw loads: everything compiled from here on can come from the cache.
+// Before anything of OpenClaw loads: everything compiled and resolved from here on can come from the
+// caches kept in NODE_COMPILE_CACHE.
 const primeDirs = priming ? preparePrimeEnvironment(process.env) : null;
+const cacheDir = process.env.NODE_COMPILE_CACHE;
 const compileCache = setUpCompileCache({ log: logErr });
 if (priming && !compileCache.persist) fatal('config_error', '--prime needs NODE_COMPILE_CACHE naming a writable directory');
+const resolutions = installResolveCache({
+  dir: compileCache.dir ? cacheDir : null,
+  writable: compileCache.persist,
+  // A missing package is reported by loadOpenClaw below.
+  nodeModules: (() => {
+    try {
+      return path.dirname(resolveOpenClawRoot(process.env));
+    } catch {
+      return null;
+    }
+  })(),
+  log: logErr,
+});
 
 // Fail fast on a missing config file, before spending seconds importing OpenClaw. (OpenClaw itself
 // silently falls back to built-in defaults when the file is missing.)
@@ -74,7 +90,7 @@ process.on('SIGINT', () => shutdown('SIGINT'));
 
 let oc;
 try {
-  oc = await loadOpenClaw(process.env, (message) => logErr(message));
+  oc = await loadOpenClaw(process.env);
 } catch (err) {
   if (err instanceof IncompatibleOpenClaw) fatal('incompatible_openclaw', err.message);
   fatal('incompatible_openclaw', `runner expects openclaw ${EXPECTED_OPENCLAW_VERSION}: loading it failed: ${err?.message ?? err}`);
@@ -95,6 +111,7 @@ const loadedMs = Math.round(performance.now() - startedAt);
 if (priming) {
   const warmup = await startWarmup({ oc, config, logErr }).done;
   flushCompileCache();
+  resolutions.save();
   fs.rmSync(primeDirs.root, { recursive: true, force: true });
   logErr(`primed ${compileCache.dir} in ${Math.round(performance.now() - startedAt)} ms (OpenClaw loaded in ${loadedMs} ms, warm-up ${JSON.stringify(warmup)})`);
   process.exit(warmup.ok ? 0 : 1);
@@ -110,14 +127,16 @@ let sawRun = false;
 let cacheFlushed = !compileCache.persist;
 
 /**
- * Writes the compile cache once, the first time the runner is idle after a turn or the warm-up:
- * it blocks the event loop for a moment, and a runner killed later (SIGKILL) would never write it.
+ * Writes the compile and resolution caches once, the first time the runner is idle after a turn or
+ * the warm-up: it blocks the event loop for a moment, and a runner killed later (SIGKILL) would never
+ * write them.
  */
 function flushWhenIdle() {
   if (cacheFlushed || warmup || turns.inflightCount > 0) return;
   cacheFlushed = true;
   const t = performance.now();
   flushCompileCache();
+  resolutions.save();
   logErr(`compile cache written to ${compileCache.dir} in ${Math.round(performance.now() - t)} ms`);
 }
 
@@ -172,7 +191,7 @@ writeLine({
   nodeVersion: process.version,
   startupMs: loadedMs,
 });
-logErr(`ready: openclaw ${oc.version} from ${oc.root}, imports ${JSON.stringify(oc.timings)}, resolve fast path ${oc.resolveFastPath}, compile cache ${compileCache.dir ?? 'off'}`);
+logErr(`ready: openclaw ${oc.version} from ${oc.root}, imports ${JSON.stringify(oc.timings)}, compile cache ${compileCache.dir ?? 'off'}, resolution cache ${resolutions.state}`);
 for (const line of pending.splice(0)) handleLine(line);
 
 // The warm-up (see lib/warmup.mjs) runs only while no real run has been seen: a runner whose first

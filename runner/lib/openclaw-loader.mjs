@@ -64,42 +64,11 @@ async function importFile(file) {
 }
 
 /**
- * Installs OpenClaw's own resolver shortcut for imports between its `dist/` files, which its CLI
- * installs before loading anything (`installDistEsmResolveFastPath`, in a hashed chunk
- * `dist/entry.esm-resolve-fast-path-<hash>.mjs`): Node's default resolver consults the package's
- * large `exports` map for every one of the thousands of module edges, and OpenClaw's hook answers
- * with the same URL and format without that. Only a speed-up: when it cannot be found or installed
- * the runner loads OpenClaw without it and says so. Returns whether it is installed.
- */
-async function installResolveFastPath(distDir, logWarning) {
-  let files = [];
-  try {
-    files = fs.readdirSync(distDir).filter((f) => /^entry\.esm-resolve-fast-path-.+\.mjs$/.test(f));
-  } catch {
-    /* reported by the checks */
-  }
-  for (const file of files) {
-    try {
-      const mod = await importFile(path.join(distDir, file));
-      const install = Object.values(mod).find((v) => typeof v === 'function' && v.name === 'installDistEsmResolveFastPath');
-      // Any file of dist/ will do: the hook covers imports whose parent and target are under dist/.
-      if (install) return install(pathToFileURL(path.join(distDir, 'index.js')).href) === true;
-    } catch (err) {
-      logWarning(`OpenClaw's resolve fast path (dist/${file}) failed to load: ${err?.message ?? err}`);
-      return false;
-    }
-  }
-  logWarning('OpenClaw\'s resolve fast path was not found; loading without it');
-  return false;
-}
-
-/**
  * Loads and checks everything the runner uses. Returns
  * { root, version, runEmbeddedAgent, prepareSystemAgentRunAdmission, SessionManager,
- *   parseSessionEntries, loadConfig, resolveFastPath, timings }.
- * `logWarning` receives what is worth knowing but not fatal.
+ *   parseSessionEntries, loadConfig, timings }.
  */
-export async function loadOpenClaw(env = process.env, logWarning = () => {}) {
+export async function loadOpenClaw(env = process.env) {
   const root = resolveOpenClawRoot(env);
   const problems = [];
   const timings = {};
@@ -137,7 +106,6 @@ export async function loadOpenClaw(env = process.env, logWarning = () => {}) {
 
   const out = { root, version };
   const t0 = performance.now();
-  out.resolveFastPath = await installResolveFastPath(distDir, logWarning);
   try {
     const mod = await importFile(runtimeFile);
     out.runEmbeddedAgent = mod.runEmbeddedAgent;

@@ -1,5 +1,5 @@
 // The compile cache: using a cache primed by another user (the agent image, primed as root at build
-// time and read-only at run time), and priming one with `runner.mjs --prime`.
+// time and read-only at run time), and priming one (with the resolution record) by `runner.mjs --prime`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -73,6 +73,9 @@ test('--prime fills the compile cache with OpenClaw and its warm-up, leaving not
   const entries = fs.readdirSync(path.join(cache, compileCacheTag()));
   // OpenClaw and its dependencies are thousands of modules.
   assert.ok(entries.length > 2000, `${entries.length} cache entries`);
+  // And the record of OpenClaw's module resolutions (lib/resolve-cache.mjs).
+  const record = JSON.parse(fs.readFileSync(path.join(cache, 'serverless-openclaw-resolutions.json'), 'utf8'));
+  assert.ok(Object.keys(record.resolutions).length > 10000, 'thousands of import edges');
   assert.deepEqual(fs.readdirSync(tmpDir), [], 'the config, state and warm-up folders are removed');
 });
 
