@@ -66,6 +66,15 @@ COPY --from=node /build/runner/node_modules /opt/runner/node_modules
 COPY runner/package.json /opt/runner/package.json
 COPY runner/lib /opt/runner/lib
 COPY runner/runner.mjs /opt/runner/runner.mjs
+# Node's compile cache for the runner, OpenClaw and its worker threads, primed here once at the paths it
+# runs from (it runs OpenClaw and a warm-up turn against a stub inside the runner; no network): a cold
+# start then compiles almost nothing (docs/runner-protocol.md, "Compile cache"). Primed as root; the
+# function's own user reads it through a link the runner makes under /tmp, so the entries (Node writes
+# them 0600, worker threads' ones only when the process exits) are made readable by all afterwards.
+# OpenClaw's temp files are removed.
+RUN NODE_COMPILE_CACHE=/opt/runner/compile-cache /opt/node/bin/node /opt/runner/runner.mjs --prime \
+    && chmod -R a+rX /opt/runner/compile-cache \
+    && rm -rf /tmp/openclaw /tmp/openclaw-state-locks-*
 # The custom runtime's entry point (/lambda-entrypoint.sh runs /var/runtime/bootstrap), built for
 # arm64 by `cargo lambda build` before the image (see the top of this file).
 COPY build/lambda/agent/bootstrap /var/runtime/bootstrap
@@ -80,6 +89,7 @@ RUN ["/opt/node/bin/node", "--version"]
 # npm and COPY keep 0644/0755 modes). These variables are the `env` of docker/agent.image.json.
 ENV HOME=/tmp/home \
     TMPDIR=/tmp \
+    NODE_COMPILE_CACHE=/opt/runner/compile-cache \
     SERVERLESS_OPENCLAW_NODE=/opt/node/bin/node \
     SERVERLESS_OPENCLAW_RUNNER=/opt/runner/runner.mjs \
     SERVERLESS_OPENCLAW_STATE_DIR=/tmp/openclaw

@@ -1,12 +1,39 @@
-// Shared helpers for the runner tests: spawn runner.mjs and read its protocol lines.
+// Shared helpers for the runner tests: a runner's folders and config, spawn runner.mjs, read its
+// protocol lines.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const RUNNER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNNER = path.join(RUNNER_DIR, 'runner.mjs');
+
+/**
+ * A runner's folders (state, home, tmp) and config file under a new temporary root, and the
+ * environment the host would give it (docs/runner-protocol.md). `config(dirs)` returns the config
+ * object. Returns `{ root, dirs, configPath, env }`.
+ */
+export function runnerHome(config) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-test-'));
+  const dirs = Object.fromEntries(['state', 'home', 'tmp'].map((d) => [d, path.join(root, d)]));
+  for (const dir of Object.values(dirs)) fs.mkdirSync(dir);
+  const configPath = path.join(root, 'openclaw.json');
+  fs.writeFileSync(configPath, JSON.stringify(config(dirs)));
+  const env = {
+    OPENCLAW_CONFIG_PATH: configPath, OPENCLAW_STATE_DIR: dirs.state, OPENCLAW_HOME: dirs.home, HOME: dirs.home,
+    TMPDIR: dirs.tmp, SQLITE_TMPDIR: dirs.tmp, OPENCLAW_DISABLE_BONJOUR: '1', OPENCLAW_SKIP_CHANNELS: '1',
+    OPENCLAW_NO_RESPAWN: '1', OPENCLAW_NO_AUTO_UPDATE: '1', DO_NOT_TRACK: '1',
+  };
+  return { root, dirs, configPath, env };
+}
+
+/** Every file under `dir`, recursively. */
+export function filesUnder(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
 
 /** Spawns the runner with exactly `env` (plus PATH/HOME) and collects stdout lines and stderr. */
 export function spawnRunner(env) {
@@ -64,6 +91,18 @@ export function spawnRunner(env) {
           if (i >= 0) waiters.splice(i, 1);
           reject(new Error(`timed out waiting for a protocol line; stdout=${JSON.stringify(lines)} stderr tail=${stderr.slice(-2000)}`));
         }, timeoutMs).unref();
+      });
+    },
+    /** Resolves once stderr contains text matching `re`. */
+    waitForStderr(re, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const started = Date.now();
+        const poll = () => {
+          if (re.test(stderr)) resolve();
+          else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${re} on stderr; tail=${stderr.slice(-2000)}`));
+          else setTimeout(poll, 50).unref();
+        };
+        poll();
       });
     },
     kill() {

@@ -4,26 +4,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawnRunner } from './helpers.mjs';
+import { spawnRunner, runnerHome, filesUnder } from './helpers.mjs';
 import { startFakeLlm, FAKE_REPLY } from './fake-llm.mjs';
 
 const USER_KEYS = ['sk-user-compatible-1', 'sk-user-reject-2', 'sk-user-anthropic-3', 'sk-user-concurrent-4', 'sk-user-concurrent-5'];
 
-function filesUnder(dir) {
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
-}
-
 test('runs with their own provider reach it with their key, which stays out of output and files', { timeout: 300_000 }, async () => {
   const fake = await startFakeLlm();
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-llm-'));
-  const dirs = Object.fromEntries(['state', 'home', 'tmp'].map((d) => [d, path.join(root, d)]));
-  for (const dir of Object.values(dirs)) fs.mkdirSync(dir);
-  const configPath = path.join(root, 'openclaw.json');
   // The default is a custom endpoint; the built-in anthropic provider is pointed at the fake too, so a
   // run that keeps it (catalog, prices) and only brings a key can be observed.
-  fs.writeFileSync(configPath, JSON.stringify({
+  const { root, env } = runnerHome((dirs) => ({
     agents: { defaults: { model: { primary: 'custom/default-model' } }, entries: { main: {} } },
     models: {
       catalogRefresh: { enabled: false },
@@ -39,12 +30,7 @@ test('runs with their own provider reach it with their key, which stays out of o
     telemetry: { enabled: false },
     logging: { file: path.join(dirs.state, 'logs', 'openclaw.log') },
   }));
-  const r = spawnRunner({
-    OPENCLAW_CONFIG_PATH: configPath, OPENCLAW_STATE_DIR: dirs.state, OPENCLAW_HOME: dirs.home, HOME: dirs.home,
-    TMPDIR: dirs.tmp, SQLITE_TMPDIR: dirs.tmp, OPENCLAW_DISABLE_BONJOUR: '1', OPENCLAW_SKIP_CHANNELS: '1',
-    OPENCLAW_NO_RESPAWN: '1', OPENCLAW_NO_AUTO_UPDATE: '1', DO_NOT_TRACK: '1',
-    ANTHROPIC_API_KEY: 'sk-deploy-anthropic', SERVERLESS_OPENCLAW_LLM_API_KEY: 'sk-deploy-custom',
-  });
+  const r = spawnRunner({ ...env, ANTHROPIC_API_KEY: 'sk-deploy-anthropic', SERVERLESS_OPENCLAW_LLM_API_KEY: 'sk-deploy-custom' });
   let n = 0;
   const turn = async (fields) => {
     const id = `t-${++n}`;

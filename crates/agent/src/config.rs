@@ -280,15 +280,34 @@ fn provider_entry(base_url: &str, api: &str, model: &str) -> Value {
     })
 }
 
+/// The bundled OpenClaw plugins a runner loads (`plugins.allow`); OpenClaw loads about forty by default,
+/// on the first turn of every runner. Kept: the built-in `anthropic` and `openai` providers (users choose
+/// them, with their catalogs and prices), the agent's memory tools (`memory-core`), and what works
+/// without a gateway or paired devices: `browser` (off until configured), web page and document text
+/// extraction. Left out: other vendors' providers (no key of theirs ever reaches the runner) and the
+/// gateway's device, voice, canvas and node features. Measured in `docs/benchmarks.md`.
+pub const RUNNER_PLUGINS: &[&str] = &[
+    "anthropic",
+    "openai",
+    "memory-core",
+    "browser",
+    "web-readability",
+    "document-extract",
+];
+
 /// The OpenClaw config file the runner starts with (JSON, a subset of JSON5). It names no provider and
 /// holds no secret: every turn brings its own ([`RunLlm`]). Headless: no catalog refresh, update checks
-/// or telemetry. OpenClaw's file log (`log_file`) is silenced: it sits where the agent's tools can read
-/// it and would mix every user's turns; what OpenClaw reports on its console goes to the runner's stderr,
-/// which only the host reads.
+/// or telemetry; only [`RUNNER_PLUGINS`]; no `progress_card` tool (`tools.updatePlan`: its cards are
+/// shown by a gateway's paired apps, which a runner has none of, and deciding whether to offer it starts
+/// a worker that loads ~1,300 modules on the first turn). OpenClaw's file log (`log_file`) is silenced:
+/// it sits where the agent's tools can read it and would mix every user's turns; what OpenClaw reports
+/// on its console goes to the runner's stderr, which only the host reads.
 pub fn render_openclaw_config(log_file: &Path) -> Value {
     json!({
         "agents": { "entries": { "main": {} } },
         "models": { "catalogRefresh": { "enabled": false } },
+        "plugins": { "allow": RUNNER_PLUGINS },
+        "tools": { "updatePlan": false },
         "update": { "checkOnStart": false, "auto": { "enabled": false } },
         "telemetry": { "enabled": false },
         "logging": { "file": log_file.to_string_lossy(), "level": "silent", "consoleLevel": "warn" },
@@ -565,6 +584,14 @@ mod tests {
             err.to_string().contains("ANTHROPIC_API_KEY is not set"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_rendered_config_loads_only_the_plugins_and_tools_a_runner_uses() {
+        let config = render_openclaw_config(Path::new("/state/openclaw.log"));
+        assert_eq!(config["plugins"]["allow"], json!(RUNNER_PLUGINS));
+        assert!(RUNNER_PLUGINS.contains(&"anthropic") && RUNNER_PLUGINS.contains(&"openai"));
+        assert_eq!(config["tools"]["updatePlan"], false);
     }
 
     #[test]

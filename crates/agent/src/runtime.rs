@@ -110,6 +110,12 @@ impl OpenClawRuntime {
             ("HOME".into(), dirs.home.clone().into()),
             ("TMPDIR".into(), dirs.tmp.clone().into()),
             ("SQLITE_TMPDIR".into(), dirs.tmp.clone().into()),
+            // Node's compile cache (docs/runner-protocol.md): the agent image primes one and names it
+            // in our environment; elsewhere the first runner fills one under the state dir.
+            (
+                "NODE_COMPILE_CACHE".into(),
+                std::env::var_os("NODE_COMPILE_CACHE").unwrap_or_else(|| dirs.compile_cache.into()),
+            ),
         ];
         own.extend(
             crate::config::HEADLESS_ENV
@@ -174,6 +180,12 @@ impl OpenClawRuntime {
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys_and_fallbacks(keys);
     }
 
+    /// How this runtime starts its runner (node, its options, the script, the environment it adds), for
+    /// tools that start one themselves (the benchmark).
+    pub fn runner_spec(&self) -> &RunnerSpec {
+        &self.spec
+    }
+
     /// The process id of the live runner, if any (for operations and tests).
     pub fn runner_pid(&self) -> Option<u32> {
         self.live().and_then(|r| r.pid())
@@ -233,6 +245,7 @@ struct StateDirs {
     turns: PathBuf,
     active: PathBuf,
     config: PathBuf,
+    compile_cache: PathBuf,
 }
 
 impl StateDirs {
@@ -244,6 +257,7 @@ impl StateDirs {
             turns: root.join("turns"),
             active: root.join("active"),
             config: root.join("openclaw.json"),
+            compile_cache: root.join("compile-cache"),
         }
     }
 }

@@ -49,7 +49,7 @@ use std::convert::Infallible;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -449,6 +449,8 @@ pub struct RecordedRequest {
     pub headers: HeaderMap,
     /// The parsed JSON body, or `Value::Null` if the body was not JSON (it got a 400).
     pub body: Value,
+    /// When the server had the whole request (benchmarks: how long the client took to get here).
+    pub received_at: Instant,
 }
 
 impl RecordedRequest {
@@ -601,6 +603,12 @@ impl FakeLlm {
         self.shared.state().requests.clone()
     }
 
+    /// When the last streamed response handed its last byte to the connection, if one did
+    /// (benchmarks: how long the client took from there).
+    pub fn last_response_end(&self) -> Option<Instant> {
+        self.shared.state().last_response_end
+    }
+
     /// How many requests were received so far.
     pub fn request_count(&self) -> usize {
         self.shared.state().requests.len()
@@ -696,6 +704,7 @@ struct FakeState {
     delay: Duration,
     chunk_delay: Duration,
     requests: Vec<RecordedRequest>,
+    last_response_end: Option<Instant>,
 }
 
 impl Default for FakeState {
@@ -706,6 +715,7 @@ impl Default for FakeState {
             delay: Duration::ZERO,
             chunk_delay: DEFAULT_CHUNK_DELAY,
             requests: Vec::new(),
+            last_response_end: None,
         }
     }
 }
@@ -750,12 +760,14 @@ async fn openai_completions(
 }
 
 async fn handle(app: AppState, api: Api, uri: Uri, headers: HeaderMap, raw: Bytes) -> Response {
+    let received_at = Instant::now();
     let parsed = serde_json::from_slice::<Value>(&raw);
     let request = RecordedRequest {
         api,
         path: uri.path().to_owned(),
         headers,
         body: parsed.as_ref().ok().cloned().unwrap_or_default(),
+        received_at,
     };
     tracing::debug!(?api, messages = request.message_count(), "fake LLM request");
 
@@ -795,9 +807,11 @@ async fn handle(app: AppState, api: Api, uri: Uri, headers: HeaderMap, raw: Byte
     match (api, streaming) {
         (Api::AnthropicMessages, false) => Json(anthropic_message(&reply)).into_response(),
         (Api::OpenAiCompletions, false) => Json(openai_completion(&reply)).into_response(),
-        (Api::AnthropicMessages, true) => {
-            event_stream(anthropic_events(&reply, plan.chunk_delay), app.stop)
-        }
+        (Api::AnthropicMessages, true) => event_stream(
+            anthropic_events(&reply, plan.chunk_delay),
+            app.stop,
+            app.shared,
+        ),
         (Api::OpenAiCompletions, true) => {
             let include_usage = body["stream_options"]["include_usage"]
                 .as_bool()
@@ -805,6 +819,7 @@ async fn handle(app: AppState, api: Api, uri: Uri, headers: HeaderMap, raw: Byte
             event_stream(
                 openai_events(&reply, plan.chunk_delay, include_usage),
                 app.stop,
+                app.shared,
             )
         }
     }
@@ -1176,8 +1191,14 @@ fn openai_events(reply: &Reply, chunk_delay: Duration, include_usage: bool) -> V
 }
 
 /// Streams frames as server-sent events, cut short if the server stops meanwhile (graceful
-/// shutdown waits for open responses, so a long stream must not hold it up).
-fn event_stream(frames: Vec<Frame>, stop: watch::Receiver<bool>) -> Response {
+/// shutdown waits for open responses, so a long stream must not hold it up). Notes the time the
+/// last frame was handed on in `shared`.
+fn event_stream(frames: Vec<Frame>, stop: watch::Receiver<bool>, shared: Arc<Shared>) -> Response {
+    // Polled once the connection took the last frame; yields nothing itself.
+    let ended = futures::stream::once(async move {
+        shared.state().last_response_end = Some(Instant::now());
+    })
+    .filter_map(|()| async { None });
     let stream = futures::stream::iter(frames)
         .then(|frame| async move {
             if !frame.pause.is_zero() {
@@ -1185,6 +1206,7 @@ fn event_stream(frames: Vec<Frame>, stop: watch::Receiver<bool>) -> Response {
             }
             Ok::<_, Infallible>(frame.bytes)
         })
+        .chain(ended)
         .take_until(Box::pin(stopped(stop)));
     (
         [
@@ -1387,6 +1409,7 @@ mod tests {
             path: "/v1/messages".to_owned(),
             headers: HeaderMap::new(),
             body: Value::Null,
+            received_at: Instant::now(),
         };
         assert_eq!(request.api_key(), None);
         request

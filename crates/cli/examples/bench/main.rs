@@ -1,0 +1,214 @@
+//! `make bench`: the agent's start and turns with the real OpenClaw runner and a fake LLM that answers
+//! instantly. Prints Markdown tables for `docs/benchmarks.md`.
+//!
+//! 1. Cold start ([`cold_start`]): the runner against a naive one-shot runner, message sent at spawn, on
+//!    two CPUs and on one, alternating, median of several rounds.
+//! 2. Local mode over a real WebSocket: the first turn after the runner's warm-up and 50 warm turns,
+//!    each split into our overhead (frame in → the LLM request arrives; the LLM's last byte → the final
+//!    frame) and the rest; the runner's RSS.
+//!
+//! `BENCH_ROUNDS` sets the cold-start rounds (default 5).
+
+mod cold_start;
+
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use serverless_openclaw_agent::{DeploymentKeys, LlmApi, ProviderConfig};
+use serverless_openclaw_cli::{LocalOptions, SandboxMode, compose, paths};
+use serverless_openclaw_core::ports::ToolAccess;
+use serverless_openclaw_testkit::fake_llm::FakeLlm;
+use tokio_tungstenite::tungstenite::Message;
+
+const WARM_TURNS: usize = 50;
+const TOKEN: &str = "bench";
+/// How long local mode's runner is given after `ready` to finish its warm-up (it takes 1-3 s here).
+const WARMUP_WAIT: Duration = Duration::from_secs(15);
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The median (the lower one of an even count); sorts `values`.
+fn median(values: &mut [Duration]) -> Duration {
+    values.sort();
+    values[(values.len() - 1) / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS"))?;
+    Ok(kib / 1024.0)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// One turn's timings, all from the moment the client sent its frame.
+struct Turn {
+    first_delta: Duration,
+    last_frame: Duration,
+    /// Frame sent → the fake LLM had the request.
+    to_llm: Duration,
+    /// The fake LLM's last byte → the final `message` frame.
+    from_llm: Duration,
+}
+
+impl Turn {
+    fn overhead(&self) -> Duration {
+        self.to_llm + self.from_llm
+    }
+}
+
+fn stats(turns: &[Turn], pick: fn(&Turn) -> Duration) -> String {
+    let mut values: Vec<Duration> = turns.iter().map(pick).collect();
+    values.sort();
+    format!(
+        "{} / {}",
+        ms(percentile(&values, 50.0)),
+        ms(percentile(&values, 95.0))
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let fake = FakeLlm::start().await;
+    fake.set_chunk_delay(Duration::ZERO);
+    let repo = paths::repo_root(&std::env::current_dir()?)
+        .ok_or_else(|| anyhow::anyhow!("run from the repository"))?;
+    let node = paths::node_binary(None, Some(&repo))?;
+    let provider = ProviderConfig::Custom {
+        base_url: fake.anthropic_base_url(),
+        api: LlmApi::AnthropicMessages,
+        model: "fake-model".into(),
+    };
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    println!(
+        "Machine: {cpus} CPUs; load average at start {}.\n",
+        load_average()
+    );
+
+    let rounds = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    cold_start::measure(&cold_start::Setup {
+        repo: &repo,
+        node: &node,
+        provider: provider.clone(),
+        rounds,
+    })
+    .await?;
+
+    let data = tempfile::tempdir()?;
+    let app = compose(LocalOptions {
+        data_dir: data.path().to_path_buf(),
+        token: Some(TOKEN.into()),
+        provider: Some(provider),
+        keys: DeploymentKeys::default(),
+        sandbox: SandboxMode::Auto,
+        guest_tools: ToolAccess::Restricted,
+        node: node.clone(),
+        runner_script: repo.join(paths::RUNNER_SCRIPT),
+        web_dir: None,
+        turn_timeout: Duration::from_secs(120),
+        disable_tools: false,
+        telegram: None,
+    })?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/ws?token={TOKEN}")).await?;
+
+    // One turn over the socket.
+    let mut turn = async |i: usize| -> anyhow::Result<Turn> {
+        let frame = json!({"action":"sendMessage","clientMessageId":format!("b{i}"),"message":format!("turn {i}")});
+        let requests_before = fake.request_count();
+        let sent = Instant::now();
+        ws.send(Message::Text(frame.to_string().into())).await?;
+        let mut first_delta = None;
+        let last_frame = loop {
+            let Some(Ok(Message::Text(text))) = ws.next().await else {
+                anyhow::bail!("socket closed")
+            };
+            let frame: Value = serde_json::from_str(text.as_str())?;
+            match frame["type"].as_str() {
+                Some("delta") => {
+                    first_delta.get_or_insert(sent.elapsed());
+                }
+                Some("message") => break Instant::now(),
+                Some("error") => anyhow::bail!("turn failed: {frame}"),
+                _ => {}
+            }
+        };
+        let requests = fake.requests();
+        anyhow::ensure!(
+            requests.len() == requests_before + 1,
+            "one LLM request per turn"
+        );
+        let llm_end = fake
+            .last_response_end()
+            .ok_or_else(|| anyhow::anyhow!("no LLM response"))?;
+        Ok(Turn {
+            first_delta: first_delta.unwrap_or_default(),
+            last_frame: last_frame - sent,
+            to_llm: requests[requests_before].received_at - sent,
+            from_llm: last_frame - llm_end,
+        })
+    };
+
+    // Local mode starts its runner at start-up; the first message usually comes after the warm-up.
+    app.runtime
+        .start()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    tokio::time::sleep(WARMUP_WAIT).await;
+    let first = turn(0).await?;
+    let pid = app
+        .runtime
+        .runner_pid()
+        .ok_or_else(|| anyhow::anyhow!("no runner"))?;
+    let rss_after_first = rss_mib(pid)?;
+
+    // Warm turns in one conversation (its history grows, as in real use).
+    let mut warm = Vec::new();
+    for i in 1..=WARM_TURNS {
+        warm.push(turn(i).await?);
+    }
+    let rss_after = rss_mib(pid)?;
+
+    println!(
+        "| local mode, over the WebSocket | first turn after the warm-up | warm turns, p50 / p95 ({WARM_TURNS}) |"
+    );
+    println!("|---|---|---|");
+    let row = |name: &str, pick: fn(&Turn) -> Duration| {
+        println!("| {name} | {} | {} |", ms(pick(&first)), stats(&warm, pick));
+    };
+    row("frame in → LLM request received", |t| t.to_llm);
+    row("LLM's last byte → final frame", |t| t.from_llm);
+    row("our overhead (the two above)", Turn::overhead);
+    row("frame in → first delta", |t| t.first_delta);
+    row("frame in → final frame", |t| t.last_frame);
+    println!(
+        "| runner RSS | {rss_after_first:.0} MiB | {rss_after:.0} MiB after {} turns |",
+        WARM_TURNS + 1
+    );
+    println!("\nLoad average at the end: {}.", load_average());
+    app.runtime.shutdown().await;
+    Ok(())
+}
