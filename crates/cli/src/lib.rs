@@ -136,6 +136,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
     let transcripts: Arc<dyn TranscriptStore> =
         Arc::new(FileTranscriptStore::new(data.join("transcripts")));
     let confinement = confinement(options.sandbox, data)?;
+    let has_provider = options.provider.is_some();
     let runtime = Arc::new(
         OpenClawRuntime::new(RuntimeSettings {
             node: options.node,
@@ -152,8 +153,10 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         .context("preparing the OpenClaw runtime")?,
     );
     let agent: Arc<dyn AgentRuntime> = runtime.clone();
-    // A connect or a Telegram command restarts a runner that died, before the next message needs it.
-    let waker: Arc<dyn AgentWaker> = Arc::new(RunnerWaker(runtime.clone()));
+    // A connect or a Telegram command restarts a runner that died, before the next message needs it;
+    // without a provider there is nothing to warm for (as at start, see `serverless-openclaw local`).
+    let waker: Option<Arc<dyn AgentWaker>> = has_provider
+        .then(|| Arc::new(RunnerWaker(runtime.clone())) as Arc<dyn AgentWaker>);
     let hub = Arc::new(ConnectionHub::default());
     let push: Arc<dyn ClientPush> = hub.clone();
     let mut processor = TurnProcessor::new(
@@ -181,7 +184,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         chat: chat.clone(),
         conversations: conversations.clone(),
         agent: agent.clone(),
-        waker: Some(waker.clone()),
+        waker: waker.clone(),
         allowlist: t.allowlist,
     });
     let state = AppState {
@@ -190,7 +193,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         conversations,
         transcripts,
         agent,
-        waker: Some(waker),
+        waker,
         telegram: telegram_store,
         settings,
         api_keys,
