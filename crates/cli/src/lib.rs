@@ -155,8 +155,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
     let agent: Arc<dyn AgentRuntime> = runtime.clone();
     // A connect or a Telegram command restarts a runner that died, before the next message needs it;
     // without a provider there is nothing to warm for (as at start, see `serverless-openclaw local`).
-    let waker: Option<Arc<dyn AgentWaker>> = has_provider
-        .then(|| Arc::new(RunnerWaker(runtime.clone())) as Arc<dyn AgentWaker>);
+    let waker: Option<Arc<dyn AgentWaker>> =
+        has_provider.then(|| Arc::new(RunnerWaker(runtime.clone())) as Arc<dyn AgentWaker>);
     let hub = Arc::new(ConnectionHub::default());
     let push: Arc<dyn ClientPush> = hub.clone();
     let mut processor = TurnProcessor::new(

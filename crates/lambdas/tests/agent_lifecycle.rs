@@ -39,8 +39,27 @@ fn runner_starts(output: &[String]) -> usize {
         .count()
 }
 
+/// The environment's output lines, without the colours the log may carry (ANSI escape sequences).
 fn texts(environment: &serverless_openclaw_testkit::lambda_service::Environment) -> Vec<String> {
-    environment.output().into_iter().map(|l| l.text).collect()
+    environment
+        .output()
+        .into_iter()
+        .map(|l| without_colours(&l.text))
+        .collect()
+}
+
+fn without_colours(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte (a letter).
+            chars.by_ref().find(char::is_ascii_alphabetic);
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }
 
 fn statuses(world: &World, connection: &str) -> Vec<String> {

@@ -179,7 +179,10 @@ async fn start_once(
                 config.remove("tools");
             }
             // A naive runner reads its provider from the config, with the key in it.
-            let mut entry = llm.provider.clone().unwrap_or_else(|| serde_json::json!({}));
+            let mut entry = llm
+                .provider
+                .clone()
+                .unwrap_or_else(|| serde_json::json!({}));
             entry["apiKey"] = llm.api_key.expose().into();
             config["models"]["providers"] = serde_json::json!({ llm.provider_id: entry });
             config["agents"]["defaults"] =
