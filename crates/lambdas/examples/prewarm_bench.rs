@@ -9,8 +9,10 @@
 //! - `warm`: the next message in the environment that answered the 10 s one.
 //!
 //! Each is timed from the `ws-message` invocation to the first `delta` frame posted to the client
-//! (queueing included: this plays the SQS event source as the tests do). Prints a Markdown table for
-//! `docs/benchmarks.md`, medians over the rounds; the target is 10 s ≤ 1.5 × warm.
+//! (queueing included: this plays the SQS event source as the tests do). Also: how long the 10 s
+//! case's wake-up took (its environment's init, then the answer) and whether the runner was ready when
+//! that init ended. Prints a Markdown table for `docs/benchmarks.md`, medians over the rounds; the
+//! target is 10 s ≤ 1.5 × warm.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -78,18 +80,16 @@ impl Bench {
         Instant::now()
     }
 
-    /// Sends a message on `connection` and lets `agent` take it; the time to its first delta.
+    /// Sends a message on `connection`, in a conversation of its own, and lets `agent` take it; the
+    /// time to its first delta.
     async fn first_delta(&self, agent: &LambdaService, connection: &str, n: usize) -> Duration {
+        let conversation = format!("{}-{n}", connection.trim_end_matches('='));
         let sent = Instant::now();
         self.message
             .invoke(
                 fixtures::ws_message(
                     connection,
-                    &send_frame(
-                        connection.trim_end_matches('='),
-                        &format!("m{n}"),
-                        "how are you?",
-                    ),
+                    &send_frame(&conversation, &format!("m{n}"), "how are you?"),
                 ),
                 GATEWAY_INVOKE,
             )
@@ -97,7 +97,9 @@ impl Bench {
         let delta = async {
             self.world
                 .recorder
-                .wait_for(connection, support::AGENT_INVOKE, |f| f["type"] == "delta")
+                .wait_for(connection, support::AGENT_INVOKE, |f| {
+                    f["type"] == "delta" && f["conversationId"] == conversation.as_str()
+                })
                 .await;
             sent.elapsed()
         };
@@ -119,6 +121,7 @@ async fn main() {
         agent_bin: release_bin("agent"),
     };
     let (mut cold, mut after3, mut after10, mut warm) = (vec![], vec![], vec![], vec![]);
+    let (mut wakes, mut ready) = (vec![], 0);
     let mut environments = (0, 0);
     for round in 0..ROUNDS {
         let (agent, connect) = bench.agent(false).await;
@@ -137,15 +140,24 @@ async fn main() {
                 environments.0 += agent.environments().len();
             } else {
                 environments.1 += agent.environments().len();
+                let wake = &agent.invocations()[0];
+                wakes.push(wake.finished_at.expect("the wake-up finished") - wake.received_at);
+                let answer = wake
+                    .outcome
+                    .clone()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                ready += usize::from(answer["runner"] == "ready");
                 warm.push(bench.first_delta(&agent, &connection, 2).await);
             }
         }
         eprintln!(
-            "round {}: cold {}, 3 s {}, 10 s {}, warm {}",
+            "round {}: cold {}, 3 s {}, 10 s {} (wake-up {}), warm {}",
             round + 1,
             ms(cold[round]),
             ms(after3[round]),
             ms(after10[round]),
+            ms(wakes[round]),
             ms(warm[round])
         );
     }
@@ -172,4 +184,10 @@ async fn main() {
         &format!("{:.1}", environments.1 as f64 / ROUNDS as f64),
     );
     row("warm (the next message)", vec![warm], "—");
+    println!();
+    println!(
+        "10 s case: the wake-up took {} (median; its environment's init, then the answer); the runner \
+         was ready when that init ended in {ready} of {ROUNDS} rounds.",
+        ms(median(wakes))
+    );
 }

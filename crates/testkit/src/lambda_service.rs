@@ -2,7 +2,8 @@
 //! the Runtime API emulator ([`crate::lambda_runtime`]):
 //!
 //! - **Execution environments on demand.** Each environment is one bootstrap process on its own
-//!   [`RuntimeApi`], frozen while it waits for work. An environment busy with an invocation, or still
+//!   [`RuntimeApi`], frozen while it waits for work, with its own `/tmp` (a fresh directory that the
+//!   variables in [`FunctionConfig::tmp_variables`] name). An environment busy with an invocation, or still
 //!   initialising for one, takes no other: an invocation that finds no idle environment starts a new
 //!   one, whose init phase runs first.
 //! - **The init cap.** An environment that has not polled `/next` within [`FunctionConfig::init_timeout`]
@@ -73,6 +74,9 @@ pub struct FunctionConfig {
     pub init_timeout: Duration,
     /// SnapStart on: environments are restored from [`LambdaService::publish`]'s snapshot.
     pub snap_start: bool,
+    /// Variables set to the environment's own `/tmp` (a fresh directory per environment, removed with
+    /// it): each Lambda environment has its own, and two sharing one would see each other's files.
+    pub tmp_variables: Vec<String>,
 }
 
 impl FunctionConfig {
@@ -85,6 +89,7 @@ impl FunctionConfig {
             timeout: Duration::from_secs(15 * 60),
             init_timeout: INIT_TIMEOUT,
             snap_start: false,
+            tmp_variables: Vec::new(),
         }
     }
 
@@ -154,6 +159,17 @@ pub struct Environment {
     processes: Mutex<Vec<Arc<LambdaProcess>>>,
     availability: Mutex<Availability>,
     init_timed_out: AtomicBool,
+    /// Its `/tmp`.
+    tmp: PathBuf,
+    /// What its bootstrap runs with (an init run again gets the same).
+    env: Vec<(String, String)>,
+}
+
+impl Drop for Environment {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.tmp);
+    }
 }
 
 impl Environment {
@@ -499,11 +515,7 @@ impl Inner {
                 Some(bootstrap) => {
                     capped
                         .api
-                        .replace_bootstrap(
-                            &first,
-                            bootstrap,
-                            inner.bootstrap_env(&inner.config.env),
-                        )
+                        .replace_bootstrap(&first, bootstrap, inner.bootstrap_env(&capped.env))
                         .await
                 }
                 None => return,
@@ -532,8 +544,21 @@ impl Inner {
             freeze_when_idle: true,
         })
         .await;
+        let tmp = std::env::temp_dir().join(format!(
+            "lambda-environment-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        if let Err(e) = std::fs::create_dir_all(&tmp) {
+            panic!("creating {}: {e}", tmp.display());
+        }
         let mut env = self.config.env.clone();
         env.extend(extra.map(|(k, v)| (k.to_owned(), v.to_owned())));
+        env.extend(
+            self.config
+                .tmp_variables
+                .iter()
+                .map(|name| (name.clone(), tmp.display().to_string())),
+        );
         let process = self
             .bootstrap(&api, &env)
             .unwrap_or_else(|e| panic!("spawning {:?}: {e}", self.config.bootstrap));
@@ -544,6 +569,8 @@ impl Inner {
             processes: Mutex::new(vec![Arc::new(process)]),
             availability: Mutex::new(Availability::Busy),
             init_timed_out: AtomicBool::new(false),
+            tmp,
+            env,
         })
     }
 

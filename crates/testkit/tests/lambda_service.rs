@@ -32,7 +32,9 @@ fn lines(service: &LambdaService, environment: usize, text: &str) -> usize {
 
 #[tokio::test]
 async fn an_invocation_during_another_starts_a_new_environment_and_an_idle_one_is_reused() {
-    let service = LambdaService::start(echo(&[("ECHO_INIT_SLEEP_MS", "500")])).await;
+    let mut config = echo(&[("ECHO_INIT_SLEEP_MS", "500")]);
+    config.tmp_variables = vec!["ECHO_TMP".into()];
+    let service = LambdaService::start(config).await;
     // The first environment is still in its init phase, busy with the event that started it.
     let first = service.invoke_event(json!({"n": 1}));
     let second = service.invoke(json!({"n": 2})).await.expect("answered");
@@ -46,6 +48,23 @@ async fn an_invocation_during_another_starts_a_new_environment_and_an_idle_one_i
         service.invocations()[1].environment,
         "two environments ran them"
     );
+
+    // Each has a /tmp of its own.
+    let tmps: Vec<String> = service
+        .environments()
+        .iter()
+        .map(|e| {
+            let pid = e.process().pid().expect("a pid");
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+            environ
+                .split(|b| *b == 0)
+                .filter_map(|v| std::str::from_utf8(v).ok())
+                .find_map(|v| v.strip_prefix("ECHO_TMP=").map(str::to_owned))
+                .expect("ECHO_TMP is set")
+        })
+        .collect();
+    assert_ne!(tmps[0], tmps[1]);
+    assert!(tmps.iter().all(|t| std::path::Path::new(t).is_dir()));
 
     // Both are idle now: the next invocations reuse them, one at a time.
     for n in 3..6 {

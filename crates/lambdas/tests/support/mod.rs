@@ -252,6 +252,7 @@ impl World {
         let mut config = FunctionConfig::new("agent", bin, self.env());
         config.timeout = AGENT_INVOKE;
         config.snap_start = snap_start;
+        config.tmp_variables = vec!["SERVERLESS_OPENCLAW_STATE_DIR".into()];
         LambdaService::start(config).await
     }
 
