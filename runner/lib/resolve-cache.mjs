@@ -11,14 +11,17 @@
 // What is recorded: `import` resolutions from a parent module without import attributes whose answer
 // is an ES module (`require()` and JSON imports always go to Node). The record names the install it
 // belongs to (Node's version, the packages' lockfile identity); a record of another install is ignored.
+// It is read on every start, so it is kept small: answers grouped by parent, URLs inside node_modules
+// written relative to it (`{ base, resolutions: { parent: { specifier: url } } }`).
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import module from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const FILE = 'serverless-openclaw-resolutions.json';
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 
 /**
  * Which install a record belongs to: Node's version, where node_modules is, and a hash of npm's
@@ -35,8 +38,12 @@ function installIdentity(nodeModules) {
   }
 }
 
-function key(parentURL, specifier) {
-  return `${parentURL}\n${specifier}`;
+/** Shortens URLs under `base` (absolute ones never start with a path segment, so no ambiguity). */
+function urlCodec(base) {
+  return {
+    encode: (url) => (url.startsWith(base) ? url.slice(base.length) : url),
+    decode: (short) => (short.startsWith('file:') ? short : base + short),
+  };
 }
 
 function cacheable(context) {
@@ -44,11 +51,11 @@ function cacheable(context) {
   return context.parentURL !== undefined && context.conditions?.includes('import') && (!attributes || Object.keys(attributes).length === 0);
 }
 
-function readRecord(file, identity) {
+function readRecord(file, identity, base) {
   try {
     const record = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (record.version === FORMAT_VERSION && record.install === identity && record.resolutions && typeof record.resolutions === 'object') {
-      return new Map(Object.entries(record.resolutions));
+    if (record.version === FORMAT_VERSION && record.install === identity && record.base === base && record.resolutions && typeof record.resolutions === 'object') {
+      return record.resolutions;
     }
   } catch {
     /* missing or unreadable: none */
@@ -67,22 +74,31 @@ export function installResolveCache({ dir, writable, nodeModules, log = () => {}
   const identity = dir ? installIdentity(nodeModules) : null;
   if (!identity) return none;
   const file = path.join(dir, FILE);
-  const known = readRecord(file, identity);
+  const base = pathToFileURL(fs.realpathSync(nodeModules)).href + '/';
+  const { encode, decode } = urlCodec(base);
+  const known = readRecord(file, identity, base);
   if (known) {
     module.registerHooks({
       resolve(specifier, context, nextResolve) {
-        const url = cacheable(context) ? known.get(key(context.parentURL, specifier)) : undefined;
-        return url ? { url, format: 'module', shortCircuit: true } : nextResolve(specifier, context);
+        // Own properties only: a specifier such as "constructor" must not find Object.prototype's.
+        const answers = cacheable(context) ? known[encode(context.parentURL)] : undefined;
+        const short = answers && Object.hasOwn(answers, specifier) ? answers[specifier] : undefined;
+        return typeof short === 'string' ? { url: decode(short), format: 'module', shortCircuit: true } : nextResolve(specifier, context);
       },
     });
     return { state: 'used', save() {} };
   }
   if (!writable) return none;
-  const recorded = new Map();
+  // Null prototypes: a specifier is data, never a way to reach Object.prototype.
+  const recorded = Object.create(null);
   module.registerHooks({
     resolve(specifier, context, nextResolve) {
       const result = nextResolve(specifier, context);
-      if (result.format === 'module' && cacheable(context)) recorded.set(key(context.parentURL, specifier), result.url);
+      if (result.format === 'module' && cacheable(context)) {
+        const parent = encode(context.parentURL);
+        recorded[parent] ??= Object.create(null);
+        recorded[parent][specifier] = encode(result.url);
+      }
       return result;
     },
   });
@@ -91,7 +107,7 @@ export function installResolveCache({ dir, writable, nodeModules, log = () => {}
     save() {
       const tmp = `${file}.${process.pid}.tmp`;
       try {
-        fs.writeFileSync(tmp, JSON.stringify({ version: FORMAT_VERSION, install: identity, resolutions: Object.fromEntries(recorded) }));
+        fs.writeFileSync(tmp, JSON.stringify({ version: FORMAT_VERSION, install: identity, base, resolutions: recorded }));
         fs.renameSync(tmp, file);
       } catch (err) {
         fs.rmSync(tmp, { force: true });

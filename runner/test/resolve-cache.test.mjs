@@ -40,7 +40,9 @@ test('a writable cache records import resolutions with the install they belong t
   const t = tree();
   assert.deepEqual(load(t, true), { state: 'recording', value: 'a' });
   const record = JSON.parse(fs.readFileSync(path.join(t.cache, RECORD), 'utf8'));
-  assert.equal(record.resolutions[`${t.main}\n./a.mjs`], pathToFileURL(path.join(t.nm, 'pkg', 'a.mjs')).href);
+  // URLs inside node_modules are kept relative to it.
+  assert.equal(record.base, `${pathToFileURL(t.nm).href}/`);
+  assert.equal(record.resolutions['pkg/main.mjs']['./a.mjs'], 'pkg/a.mjs');
   assert.match(record.install, new RegExp(`^${process.version.replaceAll('.', '\\.')}\\|`));
   fs.rmSync(t.root, { recursive: true, force: true });
 });
@@ -51,7 +53,7 @@ test('a record of this install answers resolutions, also from a read-only cache'
   // Rewrite the record so that only an answer from it can lead to b.mjs.
   const file = path.join(t.cache, RECORD);
   const record = JSON.parse(fs.readFileSync(file, 'utf8'));
-  record.resolutions[`${t.main}\n./a.mjs`] = pathToFileURL(path.join(t.nm, 'pkg', 'b.mjs')).href;
+  record.resolutions['pkg/main.mjs']['./a.mjs'] = 'pkg/b.mjs';
   fs.writeFileSync(file, JSON.stringify(record));
   assert.deepEqual(load(t, false), { state: 'used', value: 'b' });
   fs.rmSync(t.root, { recursive: true, force: true });
@@ -62,13 +64,13 @@ test('a record of another install is ignored: Node resolves, and a writable cach
   load(t, true);
   const file = path.join(t.cache, RECORD);
   const record = JSON.parse(fs.readFileSync(file, 'utf8'));
-  record.resolutions[`${t.main}\n./a.mjs`] = pathToFileURL(path.join(t.nm, 'pkg', 'b.mjs')).href;
+  record.resolutions['pkg/main.mjs']['./a.mjs'] = 'pkg/b.mjs';
   fs.writeFileSync(file, JSON.stringify(record));
   // npm rewrites the lockfile on every install.
   fs.writeFileSync(path.join(t.nm, '.package-lock.json'), '{"lockfileVersion":3,"packages":{}}');
   assert.deepEqual(load(t, false), { state: 'off', value: 'a' });
   assert.deepEqual(load(t, true), { state: 'recording', value: 'a' });
-  assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).resolutions[`${t.main}\n./a.mjs`], pathToFileURL(path.join(t.nm, 'pkg', 'a.mjs')).href);
+  assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).resolutions['pkg/main.mjs']['./a.mjs'], 'pkg/a.mjs');
   fs.rmSync(t.root, { recursive: true, force: true });
 });
 

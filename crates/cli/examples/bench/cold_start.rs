@@ -6,6 +6,9 @@
 //! The runner gets what the agent image gives it: a compile cache primed by `runner.mjs --prime` (a
 //! fresh copy per start, as the image's is read-only) and the config the host renders. The naive runner
 //! gets no cache and that config without the runner's speed switches (`plugins`, `tools`).
+//!
+//! Besides wall time, each start reports the CPU time its process had used by the first delta (all
+//! threads, from `/proc`): on a shared machine it varies far less than wall time.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -30,10 +33,29 @@ enum Runner {
     Naive,
 }
 
-/// One start: spawn → `ready` and spawn → first delta.
+/// One start: spawn → `ready`, spawn → first delta, and the CPU time used by then.
 struct Start {
     ready: Duration,
     first_delta: Duration,
+    cpu: Duration,
+}
+
+/// User + system CPU time of a process so far (`/proc/<pid>/stat`, in the kernel's USER_HZ, 100 a second).
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        Ok(fields
+            .get(i)
+            .ok_or_else(|| anyhow::anyhow!("short /proc stat"))?
+            .parse()?)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
 }
 
 pub struct Setup<'a> {
@@ -125,6 +147,16 @@ pub async fn measure(setup: &Setup<'_>) -> anyhow::Result<()> {
         "| runner: spawn → `ready` | {} | {} |",
         cell(0, |s| s.ready),
         cell(2, |s| s.ready)
+    );
+    println!(
+        "| naive: CPU time by the first delta | {} | {} |",
+        cell(1, |s| s.cpu),
+        cell(3, |s| s.cpu)
+    );
+    println!(
+        "| runner: CPU time by the first delta | {} | {} |",
+        cell(0, |s| s.cpu),
+        cell(2, |s| s.cpu)
     );
     println!();
     Ok(())
@@ -221,6 +253,7 @@ async fn start_once(
 
     let spawned = Instant::now();
     let mut child = command.spawn().context("spawning node")?;
+    let pid = child.id().context("pid")?;
     let mut stdin = child.stdin.take().context("stdin")?;
     stdin.write_all(format!("{run}\n").as_bytes()).await?;
     stdin.flush().await?;
@@ -231,7 +264,7 @@ async fn start_once(
             let line: Value = serde_json::from_str(&line)?;
             match line["type"].as_str() {
                 Some("ready") => ready = Some(spawned.elapsed()),
-                Some("delta") => return Ok(spawned.elapsed()),
+                Some("delta") => return Ok((spawned.elapsed(), cpu_time(pid)?)),
                 Some("error" | "fatal") => anyhow::bail!("the turn failed: {line}"),
                 _ => {}
             }
@@ -239,7 +272,7 @@ async fn start_once(
         anyhow::bail!("stdout closed before the first delta")
     })
     .await;
-    let first_delta = outcome.context("no first delta in time")??;
+    let (first_delta, cpu) = outcome.context("no first delta in time")??;
     // The runner exits on stdin EOF; the naive one after its turn.
     drop(stdin);
     if tokio::time::timeout(Duration::from_secs(10), child.wait())
@@ -251,6 +284,7 @@ async fn start_once(
     Ok(Start {
         ready: ready.unwrap_or_default(),
         first_delta,
+        cpu,
     })
 }
 

@@ -66,6 +66,9 @@ struct Turn {
     to_llm: Duration,
     /// The fake LLM's last byte → the final `message` frame.
     from_llm: Duration,
+    /// The part of the turn spent outside the runner: frame sent → final frame, less the runner's own
+    /// `durationMs` (its `run` line → its `result` line).
+    outside_runner: Duration,
 }
 
 impl Turn {
@@ -142,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
         let sent = Instant::now();
         ws.send(Message::Text(frame.to_string().into())).await?;
         let mut first_delta = None;
-        let last_frame = loop {
+        let (last_frame, runner_ms) = loop {
             let Some(Ok(Message::Text(text))) = ws.next().await else {
                 anyhow::bail!("socket closed")
             };
@@ -151,7 +154,12 @@ async fn main() -> anyhow::Result<()> {
                 Some("delta") => {
                     first_delta.get_or_insert(sent.elapsed());
                 }
-                Some("message") => break Instant::now(),
+                Some("message") => {
+                    break (
+                        Instant::now(),
+                        frame["durationMs"].as_u64().unwrap_or_default(),
+                    );
+                }
                 Some("error") => anyhow::bail!("turn failed: {frame}"),
                 _ => {}
             }
@@ -169,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
             last_frame: last_frame - sent,
             to_llm: requests[requests_before].received_at - sent,
             from_llm: last_frame - llm_end,
+            outside_runner: (last_frame - sent).saturating_sub(Duration::from_millis(runner_ms)),
         })
     };
 
@@ -204,6 +213,10 @@ async fn main() -> anyhow::Result<()> {
     row("our overhead (the two above)", Turn::overhead);
     row("frame in → first delta", |t| t.first_delta);
     row("frame in → final frame", |t| t.last_frame);
+    row(
+        "of which outside the runner (server, queue, stores, files)",
+        |t| t.outside_runner,
+    );
     println!(
         "| runner RSS | {rss_after_first:.0} MiB | {rss_after:.0} MiB after {} turns |",
         WARM_TURNS + 1
