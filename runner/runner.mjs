@@ -145,7 +145,9 @@ shutdown = (why) => {
   if (shuttingDown) return;
   shuttingDown = true;
   logErr(`shutting down (${why}), ${turns.inflightCount} turn(s) in flight`);
+  // The process exits before the warm-up could clean up after itself.
   warmup?.abort();
+  warmup?.removeFilesNow();
   turns.abortAll(`runner shutting down (${why})`);
   // OpenClaw keeps workers and timers alive; exit explicitly. Protocol lines were written
   // synchronously (stdout is a pipe or file), so nothing is lost.
