@@ -47,10 +47,10 @@ process.on('uncaughtException', (err) => logErr('uncaught exception:', err));
 
 // Before anything of OpenClaw loads: everything compiled and resolved from here on can come from the
 // caches kept in NODE_COMPILE_CACHE.
-const primeDirs = priming ? preparePrimeEnvironment(process.env) : null;
 const cacheDir = process.env.NODE_COMPILE_CACHE;
 const compileCache = setUpCompileCache({ log: logErr });
 if (priming && !compileCache.persist) fatal('config_error', '--prime needs NODE_COMPILE_CACHE naming a writable directory');
+const primeDirs = priming ? preparePrimeEnvironment(process.env) : null;
 const resolutions = installResolveCache({
   dir: compileCache.dir ? cacheDir : null,
   writable: compileCache.persist,
@@ -122,7 +122,7 @@ if (priming) {
 const stateDir = process.env.OPENCLAW_STATE_DIR || path.join(process.env.OPENCLAW_HOME || os.homedir(), '.openclaw');
 const turns = createTurnRunner({ oc, config, writeLine, logErr, agentDirRoot: path.join(stateDir, 'run-agents') });
 
-let warmup = null; // { done, abort } while the warm-up runs
+let warmup = null; // what startWarmup returned, while the warm-up runs
 let sawRun = false;
 let cacheFlushed = !compileCache.persist;
 
@@ -145,7 +145,9 @@ shutdown = (why) => {
   if (shuttingDown) return;
   shuttingDown = true;
   logErr(`shutting down (${why}), ${turns.inflightCount} turn(s) in flight`);
+  // The process exits before the warm-up could clean up after itself.
   warmup?.abort();
+  warmup?.removeFilesNow();
   turns.abortAll(`runner shutting down (${why})`);
   // OpenClaw keeps workers and timers alive; exit explicitly. Protocol lines were written
   // synchronously (stdout is a pipe or file), so nothing is lost.

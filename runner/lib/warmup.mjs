@@ -8,6 +8,7 @@
 // of the config, so no later run can select it.
 
 import fs from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,17 +102,18 @@ export function warmupConfig(config, baseUrl, agentDir) {
 }
 
 /**
- * Runs the warm-up turn. Returns `{ done, abort() }`: `done` resolves with
+ * Runs the warm-up turn. Returns `{ done, abort(), removeFilesNow() }`: `done` resolves with
  * `{ ok, ms, message? }` once the turn ended and its files are gone (it never rejects); `abort()`
- * ends the turn early (a real run arrived and needs the CPU more).
+ * ends the turn early (a real run arrived and needs the CPU more); `removeFilesNow()` removes its
+ * folder at once, for a runner about to exit.
  */
 export function startWarmup({ oc, config, logErr }) {
   const started = performance.now();
   const id = `warmup-${randomUUID()}`;
   let turns;
   let aborted = false;
+  let root;
   const done = (async () => {
-    let root;
     let stub;
     try {
       root = await fs.mkdtemp(path.join(os.tmpdir(), 'openclaw-warmup-'));
@@ -159,6 +161,9 @@ export function startWarmup({ oc, config, logErr }) {
     abort() {
       aborted = true;
       turns?.abort(id, 'warm-up aborted: a real run arrived');
+    },
+    removeFilesNow() {
+      if (root) rmSync(root, { recursive: true, force: true });
     },
   };
 }

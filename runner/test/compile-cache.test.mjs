@@ -80,8 +80,10 @@ test('--prime fills the compile cache with OpenClaw and its warm-up, leaving not
   assert.deepEqual(fs.readdirSync(tmpDir), [], 'the config, state and warm-up folders are removed');
 });
 
-test('--prime without a writable NODE_COMPILE_CACHE is a config_error', async () => {
-  const { code, stdout } = await prime({});
+test('--prime without a writable NODE_COMPILE_CACHE is a config_error and leaves nothing behind', async () => {
+  const tmpDir = tmp();
+  const { code, stdout } = await prime({ TMPDIR: tmpDir });
   assert.equal(code, 78);
   assert.equal(JSON.parse(stdout).code, 'config_error');
+  assert.deepEqual(fs.readdirSync(tmpDir), []);
 });

@@ -90,3 +90,15 @@ test('a run arriving during the warm-up ends the warm-up and succeeds', { timeou
     assert.equal((await outcome('t-after')).type, 'result');
   });
 });
+
+test('a runner shut down during its warm-up removes the warm-up folder', { timeout: 300_000 }, async () => {
+  await withRunner(async ({ r, home }) => {
+    await r.waitFor((l) => l.type === 'ready', 120_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const warmupFolders = () => fs.readdirSync(home.dirs.tmp).filter((f) => f.startsWith('openclaw-warmup-'));
+    assert.equal(warmupFolders().length, 1, 'the warm-up is running');
+    r.send({ type: 'shutdown' });
+    assert.equal((await r.exit).code, 0);
+    assert.deepEqual(warmupFolders(), []);
+  });
+});

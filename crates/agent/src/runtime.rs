@@ -561,3 +561,35 @@ async fn abort(
     }
     error
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runner_gets_node_s_compile_cache_from_our_environment_or_under_the_state_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = OpenClawRuntime::new(RuntimeSettings {
+            node: "node".into(),
+            runner_script: "runner.mjs".into(),
+            state_dir: dir.path().join("agent"),
+            workspace_root: dir.path().join("workspaces"),
+            turn_timeout: Duration::from_secs(1),
+            ready_timeout: Duration::from_secs(1),
+            provider: None,
+            disable_tools: false,
+            secrets: SecretEnv::default(),
+        })
+        .unwrap();
+        let cache = runtime
+            .runner_spec()
+            .env
+            .iter()
+            .find(|(k, _)| k == "NODE_COMPILE_CACHE")
+            .map(|(_, v)| v.clone());
+        // An agent image names its primed cache in our environment; without one, the state dir keeps it.
+        let expected = std::env::var_os("NODE_COMPILE_CACHE")
+            .unwrap_or_else(|| dir.path().join("agent").join("compile-cache").into());
+        assert_eq!(cache, Some(expected));
+    }
+}
