@@ -6,7 +6,12 @@
 //! - `cold`: a message with no wake-up before it;
 //! - `woken, message 3 s later` and `woken, message 10 s later`: a client connects (`ws-connect` wakes
 //!   the agent), the message is sent that long after the connect;
-//! - `warm`: the next message in the environment that answered the 10 s one.
+//! - `warm`: the next message in the environment that answered the 10 s one;
+//! - `warm, another user`: then a first message of another user there (OpenClaw meets that user's
+//!   workspace for the first time in this runner).
+//!
+//! The agent gets what its image gives it: a Node compile cache primed by `runner.mjs --prime` (one
+//! for every environment, as the image's `/opt/runner/compile-cache` is).
 //!
 //! Each is timed from the `ws-message` invocation to the first `delta` frame posted to the client
 //! (queueing included: this plays the SQS event source as the tests do). Also: how long the 10 s
@@ -51,14 +56,25 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 struct Bench {
     world: World,
     token: String,
+    /// Another user's.
+    other_token: String,
     message: support::Function,
     agent_bin: String,
+    /// The primed compile cache, for `NODE_COMPILE_CACHE`.
+    compile_cache: String,
 }
 
 impl Bench {
     /// A fresh agent function (no environment yet), and a `ws-connect` that wakes it (or not).
     async fn agent(&self, wake: bool) -> (LambdaService, support::Function) {
-        let agent = self.world.agent_service(&self.agent_bin, false).await;
+        let agent = self
+            .world
+            .agent_service_with(
+                &self.agent_bin,
+                false,
+                &[("NODE_COMPILE_CACHE", self.compile_cache.clone())],
+            )
+            .await;
         let extra = if wake {
             waking(&agent).to_vec()
         } else {
@@ -71,18 +87,23 @@ impl Bench {
         (agent, connect)
     }
 
-    /// Connects `id` through `connect`; returns when it was accepted.
-    async fn connection(&self, connect: &support::Function, id: &str) -> Instant {
+    /// Connects `id` through `connect` with `token`; returns when it was accepted.
+    async fn connection_of(&self, connect: &support::Function, id: &str, token: &str) -> Instant {
         let answer = connect
-            .invoke(fixtures::ws_connect(id, Some(&self.token)), GATEWAY_INVOKE)
+            .invoke(fixtures::ws_connect(id, Some(token)), GATEWAY_INVOKE)
             .await;
         assert_eq!(answer["statusCode"], 200);
         Instant::now()
     }
 
     /// Sends a message on `connection`, in a conversation of its own, and lets `agent` take it; the
-    /// time to its first delta.
-    async fn first_delta(&self, agent: &LambdaService, connection: &str, n: usize) -> Duration {
+    /// time to its first delta, and to its request reaching the LLM.
+    async fn first_delta(
+        &self,
+        agent: &LambdaService,
+        connection: &str,
+        n: usize,
+    ) -> (Duration, Duration) {
         let conversation = format!("{}-{n}", connection.trim_end_matches('='));
         let sent = Instant::now();
         self.message
@@ -105,37 +126,74 @@ impl Bench {
         };
         let (first, batch) = tokio::join!(delta, self.world.deliver(agent, 1));
         assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
-        first
+        let asked = self
+            .world
+            .fake
+            .requests()
+            .iter()
+            .map(|r| r.received_at)
+            .filter(|at| *at > sent)
+            .min()
+            .expect("the turn asked the LLM");
+        (first, asked - sent)
     }
+}
+
+/// Primes a compile cache the way the image build does.
+async fn primed_compile_cache(dir: &std::path::Path) {
+    let repo = support::repo_root();
+    let status = tokio::process::Command::new(repo.join(".tools/node/node_modules/node/bin/node"))
+        .arg(repo.join("runner/runner.mjs"))
+        .arg("--prime")
+        .env("NODE_COMPILE_CACHE", dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await
+        .expect("run runner.mjs --prime");
+    assert!(status.success(), "runner.mjs --prime failed: {status}");
 }
 
 #[tokio::main]
 async fn main() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    primed_compile_cache(cache.path()).await;
     let world = World::create().await;
     let (_, token) = world.user("bench").await;
+    let (_, other_token) = world.user("bench-other").await;
     let message = world.function(&release_bin("ws-message")).await;
     let bench = Bench {
         world,
         token,
+        other_token,
         message,
         agent_bin: release_bin("agent"),
+        compile_cache: cache.path().display().to_string(),
     };
     let (mut cold, mut after3, mut after10, mut warm) = (vec![], vec![], vec![], vec![]);
+    let mut other = vec![];
+    // Message → LLM request, in the 10 s case and the warm one.
+    let (mut asked10, mut asked_warm) = (vec![], vec![]);
     let (mut wakes, mut ready) = (vec![], 0);
     let mut environments = (0, 0);
     for round in 0..ROUNDS {
         let (agent, connect) = bench.agent(false).await;
         let connection = format!("cold-{round}=");
-        bench.connection(&connect, &connection).await;
-        cold.push(bench.first_delta(&agent, &connection, 0).await);
+        bench
+            .connection_of(&connect, &connection, &bench.token)
+            .await;
+        cold.push(bench.first_delta(&agent, &connection, 0).await.0);
         drop(agent);
 
         for (wait, samples) in [(3, &mut after3), (10, &mut after10)] {
             let (agent, connect) = bench.agent(true).await;
             let connection = format!("woken-{wait}-{round}=");
-            let connected = bench.connection(&connect, &connection).await;
+            let connected = bench
+                .connection_of(&connect, &connection, &bench.token)
+                .await;
             tokio::time::sleep_until((connected + Duration::from_secs(wait)).into()).await;
-            samples.push(bench.first_delta(&agent, &connection, 1).await);
+            let (first, asked) = bench.first_delta(&agent, &connection, 1).await;
+            samples.push(first);
             if wait == 3 {
                 environments.0 += agent.environments().len();
             } else {
@@ -148,7 +206,15 @@ async fn main() {
                     .and_then(Result::ok)
                     .unwrap_or_default();
                 ready += usize::from(answer["runner"] == "ready");
-                warm.push(bench.first_delta(&agent, &connection, 2).await);
+                asked10.push(asked);
+                let (next, asked) = bench.first_delta(&agent, &connection, 2).await;
+                warm.push(next);
+                asked_warm.push(asked);
+                let stranger = format!("other-{round}=");
+                bench
+                    .connection_of(&connect, &stranger, &bench.other_token)
+                    .await;
+                other.push(bench.first_delta(&agent, &stranger, 3).await.0);
             }
         }
         eprintln!(
@@ -184,10 +250,14 @@ async fn main() {
         &format!("{:.1}", environments.1 as f64 / ROUNDS as f64),
     );
     row("warm (the next message)", vec![warm], "—");
+    row("warm, another user's first message", other, "—");
     println!();
     println!(
         "10 s case: the wake-up took {} (median; its environment's init, then the answer); the runner \
-         was ready when that init ended in {ready} of {ROUNDS} rounds.",
-        ms(median(wakes))
+         was ready when that init ended in {ready} of {ROUNDS} rounds. Message → LLM request: {} in \
+         the 10 s case, {} warm (medians).",
+        ms(median(wakes)),
+        ms(median(asked10)),
+        ms(median(asked_warm))
     );
 }

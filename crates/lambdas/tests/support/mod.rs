@@ -249,7 +249,19 @@ impl World {
     /// invocation and frozen while idle, Lambda's 10 s init cap, and with `snap_start` a snapshot
     /// taken by `publish` and restored by the first invocation.
     pub async fn agent_service(&self, bin: &str, snap_start: bool) -> LambdaService {
-        let mut config = FunctionConfig::new("agent", bin, self.env());
+        self.agent_service_with(bin, snap_start, &[]).await
+    }
+
+    /// The same, with more environment variables.
+    pub async fn agent_service_with(
+        &self,
+        bin: &str,
+        snap_start: bool,
+        extra: &[(&str, String)],
+    ) -> LambdaService {
+        let mut env = self.env();
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        let mut config = FunctionConfig::new("agent", bin, env);
         config.timeout = AGENT_INVOKE;
         config.snap_start = snap_start;
         config.tmp_variables = vec!["SERVERLESS_OPENCLAW_STATE_DIR".into()];
