@@ -578,7 +578,8 @@ mod tests {
             ready_timeout: Duration::from_secs(1),
             provider: None,
             disable_tools: false,
-            secrets: SecretEnv::default(),
+            keys: DeploymentKeys::default(),
+            confinement: Confinement::None,
         })
         .unwrap();
         let cache = runtime
