@@ -204,6 +204,9 @@ setTimeout(() => {
   warmup.done.then((outcome) => {
     warmup = null;
     logErr(`warm-up ${outcome.ok ? 'done' : `ended without a reply (${outcome.message})`} in ${outcome.ms} ms`);
+    // A host whose environment is frozen between invocations (Lambda) waits for this line: a warm-up
+    // still running when the host goes idle would be left for the next real turn to pay.
+    if (!shuttingDown) writeLine({ type: 'warm', ok: outcome.ok, ms: outcome.ms });
     flushWhenIdle();
   });
 }, WARMUP_DELAY_MS);

@@ -48,9 +48,12 @@ async function withRunner(body) {
 test('an idle runner warms up against its own stub, leaves nothing behind, then runs turns', { timeout: 300_000 }, async () => {
   await withRunner(async ({ r, fake, home, run, outcome }) => {
     await r.waitFor((l) => l.type === 'ready', 120_000);
-    await r.waitForStderr(/warm-up done in \d+ ms/, 120_000);
+    const warm = await r.waitFor((l) => l.type === 'warm', 120_000);
+    assert.equal(warm.ok, true, JSON.stringify(warm));
+    assert.ok(Number.isInteger(warm.ms) && warm.ms > 0, JSON.stringify(warm));
+    assert.match(r.stderr, /warm-up done in \d+ ms/);
     assert.equal(fake.requests.length, 0, 'the warm-up never reaches the configured LLM');
-    assert.deepEqual(r.lines.map((l) => JSON.parse(l).type), ['ready'], 'the warm-up writes no protocol line');
+    assert.deepEqual(r.lines.map((l) => JSON.parse(l).type), ['ready', 'warm'], 'the warm-up writes only its `warm` line');
     assert.deepEqual(fs.readdirSync(home.dirs.tmp).filter((f) => f.startsWith('openclaw-warmup-')), [], 'its folder is removed');
     for (const file of filesUnder(home.root)) assert.ok(!fs.readFileSync(file).includes(WARMUP_PROMPT), `${file} keeps the warm-up's prompt`);
 
@@ -72,6 +75,7 @@ test('a run sent at spawn runs at once and the runner does not warm up', { timeo
     assert.equal(line.type, 'result', JSON.stringify(line));
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.doesNotMatch(r.stderr, /warm-up/);
+    assert.ok(!r.lines.some((l) => JSON.parse(l).type === 'warm'), 'no warm-up, no `warm` line');
   });
 });
 
@@ -85,6 +89,7 @@ test('a run arriving during the warm-up ends the warm-up and succeeds', { timeou
     assert.equal(line.type, 'result', JSON.stringify(line));
     assert.equal(fake.requests.length, 1);
     await r.waitForStderr(/warm-up ended without a reply \(.*aborted.*\)/, 10_000);
+    assert.equal((await r.waitFor((l) => l.type === 'warm', 10_000)).ok, false, 'an aborted warm-up ends with `warm` too');
     // And the runner stays usable.
     r.send(run('t-after'));
     assert.equal((await outcome('t-after')).type, 'result');

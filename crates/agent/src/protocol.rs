@@ -89,6 +89,12 @@ pub enum RunnerLine {
         code: String,
         message: String,
     },
+    /// The runner's warm-up ended (`ok`: it got its reply; `false`: aborted by a run, or failed).
+    Warm {
+        ok: bool,
+        #[serde(default)]
+        ms: u64,
+    },
     Delta {
         id: String,
         text: String,
@@ -119,7 +125,7 @@ impl RunnerLine {
         match self {
             RunnerLine::Delta { id, .. } | RunnerLine::Result { id, .. } => Some(id),
             RunnerLine::Error { id, .. } => id.as_deref(),
-            RunnerLine::Ready { .. } | RunnerLine::Fatal { .. } => None,
+            RunnerLine::Ready { .. } | RunnerLine::Fatal { .. } | RunnerLine::Warm { .. } => None,
         }
     }
 }

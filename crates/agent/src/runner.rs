@@ -1,6 +1,7 @@
 //! One runner process: `node runner/runner.mjs`, speaking JSON lines (see [`crate::protocol`]).
 //!
-//! Three tasks per process: a reader routes stdout lines to the turn they belong to; a stderr task
+//! Three tasks per process: a reader routes stdout lines to the turn they belong to (and notes the
+//! end of the runner's warm-up); a stderr task
 //! forwards OpenClaw's own output to the log (keeping the last lines for start-up errors); a waiter owns
 //! the child, reaps it, and when stdout closes tells every in-flight turn that the runner died. A process
 //! is never reused after death: the supervisor in [`crate::runtime`] spawns a fresh one.
@@ -16,7 +17,7 @@ use std::time::Duration;
 use serverless_openclaw_core::CancellationToken;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::protocol::{HostLine, RunnerLine};
 
@@ -68,6 +69,9 @@ pub struct RunnerProcess {
     stdin: tokio::sync::Mutex<ChildStdin>,
     routes: Routes,
     alive: Arc<AtomicBool>,
+    /// Whether the runner's warm-up is over: its `warm` line came, a run was sent (a runner busy with
+    /// a turn skips or aborts its warm-up), or the process died.
+    warm_up_over: Arc<watch::Sender<bool>>,
     /// Kills the child when the process handle is dropped or shut down.
     kill: CancellationToken,
 }
@@ -106,10 +110,12 @@ impl RunnerProcess {
         let kill = CancellationToken::new();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (stdout_closed_tx, stdout_closed_rx) = oneshot::channel();
+        let warm_up_over = Arc::new(watch::Sender::new(false));
         tokio::spawn(read_stdout(
             stdout,
             Arc::clone(&routes),
             ready_tx,
+            Arc::clone(&warm_up_over),
             stdout_closed_tx,
         ));
         tokio::spawn(wait_child(
@@ -145,6 +151,7 @@ impl RunnerProcess {
             stdin: tokio::sync::Mutex::new(stdin),
             routes,
             alive,
+            warm_up_over,
             kill,
         }))
     }
@@ -181,8 +188,18 @@ impl RunnerProcess {
             .remove(id);
     }
 
+    /// Waits until the runner's warm-up is over (see `warm_up_over`).
+    pub async fn warmed_up(&self) {
+        // The sender lives as long as `self`, so this waits for the value and nothing else.
+        let _ = self.warm_up_over.subscribe().wait_for(|over| *over).await;
+    }
+
     /// Writes one line to the runner's stdin.
     pub async fn send(&self, line: &HostLine<'_>) -> std::io::Result<()> {
+        if matches!(line, HostLine::Run { .. }) {
+            // A runner sent a run within 50 ms of `ready` never warms up and never says `warm`.
+            self.warm_up_over.send_replace(true);
+        }
         let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
         text.push('\n');
         let mut stdin = self.stdin.lock().await;
@@ -233,6 +250,7 @@ async fn read_stdout(
     stdout: tokio::process::ChildStdout,
     routes: Routes,
     ready: oneshot::Sender<RunnerLine>,
+    warm_up_over: Arc<watch::Sender<bool>>,
     closed: oneshot::Sender<()>,
 ) {
     let mut ready = Some(ready);
@@ -253,6 +271,11 @@ async fn read_stdout(
             }
             continue;
         }
+        if let RunnerLine::Warm { ok, ms } = line {
+            tracing::info!(ok, ms, "OpenClaw runner warm-up over");
+            warm_up_over.send_replace(true);
+            continue;
+        }
         let Some(id) = line.turn_id() else {
             tracing::warn!(?line, "runner reported an error for no turn");
             continue;
@@ -270,6 +293,8 @@ async fn read_stdout(
             None => tracing::debug!(id, "line for a turn nobody waits for"),
         }
     }
+    // A dead runner has nothing left to warm.
+    warm_up_over.send_replace(true);
     let _ = closed.send(());
 }
 

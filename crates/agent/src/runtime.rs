@@ -173,6 +173,15 @@ impl OpenClawRuntime {
         Ok(self.runner().await?.openclaw_version().to_owned())
     }
 
+    /// Starts the runner (if needed) and waits until its warm-up is over too. For a host that is
+    /// frozen while idle (the agent Lambda between invocations): a warm-up that is not over when the
+    /// host goes idle would be finished by the next real turn, which then pays for it.
+    pub async fn start_warm(&self) -> Result<String, AgentError> {
+        let runner = self.runner().await?;
+        runner.warmed_up().await;
+        Ok(runner.openclaw_version().to_owned())
+    }
+
     /// Replaces the deployment's keys for the turns that start from now on (the agent Lambda reads
     /// them again after a SnapStart restore). The runner is kept: it holds no key, each turn brings
     /// its own on stdin.

@@ -2,13 +2,13 @@
 //! the gateways also wake ahead of a turn.
 //!
 //! **Init.** Everything is built and the OpenClaw runner is spawned; init then waits for the runner
-//! to be ready, but no longer than [`INIT_WAIT`] after the init phase began. Lambda caps an init phase
-//! at 10 s (then runs it again inside the first invocation, which would kill the runner and start
-//! over), and it freezes an environment between invocations, so a runner still starting when init
-//! ends only progresses while invocations run. With SnapStart
-//! (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`: init runs when a version is published, without the
-//! 10 s cap) init waits until the runner is ready and fails otherwise, so the snapshot holds a warm
-//! runner.
+//! to be ready and its warm-up turn to be over, but no longer than [`INIT_WAIT`] after the init phase
+//! began. Lambda caps an init phase at 10 s (then runs it again inside the first invocation, which
+//! would kill the runner and start over), and it freezes an environment between invocations, so a
+//! runner still starting or warming up when init ends only progresses while invocations run: the
+//! next turn would pay for it. With SnapStart (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`: init
+//! runs when a version is published, without the 10 s cap) init waits until the runner is warm and
+//! fails if it does not start, so the snapshot holds a warm runner.
 //!
 //! **Wake-ups** (`{"wake": …}`, sent by `ws-connect` and `telegram-webhook` through
 //! `aws::wake::LambdaAgentWaker`). When no environment is idle, the wake-up creates one, and its init
@@ -266,7 +266,7 @@ impl Function for AgentFunction {
                 Ok(Ok(Err(_))) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "starting the runner panicked"),
                 Err(_) => tracing::info!(
-                    "the runner is still starting; init ends now, within Lambda's 10 s limit"
+                    "the runner is still starting or warming up; init ends now, within Lambda's 10 s limit"
                 ),
             }
         }
@@ -430,7 +430,7 @@ impl Turns {
 
 /// Starts the runner; a failure is logged here, since the caller may have stopped waiting.
 async fn start(runtime: Arc<OpenClawRuntime>) -> Result<String, AgentError> {
-    let started = runtime.start().await;
+    let started = runtime.start_warm().await;
     if let Err(e) = &started {
         tracing::error!(error = %e, "the OpenClaw runner did not start; turns will retry");
     }
