@@ -6,8 +6,8 @@ set -uo pipefail
 # shellcheck source=scripts/aws-env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/aws-env.sh"
 
-# What a first deploy writes on this disk: the release build of the functions for arm64 in target/
-# (about 3 GB) and Docker's agent image with its build cache (about 3 GB); docs/deployment.md.
+# What a first deploy writes, an estimate with room to spare (docs/deployment.md): the release build of
+# the functions for arm64 in target/ (2-3 GB) and Docker's agent image (over 1 GB) with its build cache.
 NEEDED_DISK_GB=8
 
 missing=0
