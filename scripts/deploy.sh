@@ -116,8 +116,8 @@ if [ -n "${SNAP_START:-}" ]; then context+=(-c "snapStart=$SNAP_START"); fi
 make --no-print-directory web infra
 cd infra
 # Every deploy: `cdk bootstrap` creates the bootstrap stack or brings an old one up to the version this
-# aws-cdk-lib needs, and changes nothing when it is current. The explicit environment keeps it from
-# synthesizing the app (and from building the functions twice).
+# aws-cdk-lib needs, and changes nothing when it is current. It names the environment of these
+# credentials; it also synthesizes the app, without building the functions (cdk deploy builds them).
 SERVERLESS_OPENCLAW_SKIP_BUNDLING=1 npx cdk bootstrap --no-notices "aws://$account/$AWS_REGION"
 npx cdk deploy "$STACK" --require-approval never --no-notices "${context[@]}" ${parameters[@]+"${parameters[@]}"} \
   --outputs-file cdk.out/outputs.json
