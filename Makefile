@@ -12,8 +12,8 @@ export PATH := $(CURDIR)/.tools/node/node_modules/node/bin:$(PATH)
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: help run test bench runner web infra chromium bubblewrap moto lint test-rust test-js test-infra fake-llm \
-	check-docker doctor deploy destroy clean
+.PHONY: help run test bench node runner web infra chromium bubblewrap moto lint test-rust test-js test-infra fake-llm \
+	check-docker check-scripts doctor deploy destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,7 @@ run: runner web bubblewrap ## Run local mode, OpenClaw inside bubblewrap (ARGS="
 test: runner web chromium bubblewrap moto ## The whole test suite (what CI runs)
 	$(MAKE) lint
 	$(MAKE) check-docker
+	$(MAKE) check-scripts
 	$(MAKE) test-infra
 	$(MAKE) test-rust
 	$(MAKE) test-js
@@ -56,31 +57,36 @@ test-infra: infra web ## CDK app: type check, assertion tests, synth, cfn-lint a
 	cd infra && ../.tools/cfn-lint/bin/cfn-lint --config-file .cfnlintrc.yaml cdk.out/*.template.json
 	cd infra && ../.tools/checkov/bin/checkov --config-file .checkov.yaml --file cdk.out/*.template.json
 
-doctor: ## Check what a deploy needs (AWS credentials and region, Docker, cargo-lambda, ...)
+# The deploy targets install what they use themselves (scripts/deploy.sh: Node 24 through `make web infra`,
+# the AWS CLI and cargo-lambda when they are not on PATH); destroy needs only the AWS CLI.
+doctor: ## Check what a deploy needs (AWS, Docker with arm64 builds, Node/npm, python3 venv, Rust, disk, ...)
 	scripts/doctor.sh
 
-deploy: runner ## Deploy to the AWS account of your credentials (docs/deployment.md)
+deploy: ## Deploy to the AWS account of your credentials (docs/deployment.md)
 	scripts/deploy.sh
 
-destroy: runner ## Remove everything `make deploy` created (asks first)
+destroy: ## Remove everything `make deploy` created (asks first)
 	scripts/destroy.sh
 
 fake-llm: ## Run the fake LLM by hand (prints its base URL)
 	$(CARGO) run -p serverless-openclaw-testkit --bin fake-llm
+
+node: ## Install Node 24 alone into .tools/node (the web build and the CDK app run on it; idempotent)
+	scripts/install-runner.sh --node
 
 runner: ## Install Node 24 and the pinned openclaw (idempotent)
 	scripts/install-runner.sh
 
 web: .tools/web.stamp ## Install the web UI's packages and build web/dist
 
-.tools/web.stamp: web/package.json web/package-lock.json $(WEB_SOURCES) | runner
+.tools/web.stamp: web/package.json web/package-lock.json $(WEB_SOURCES) | node
 	npm --prefix web ci --no-audit --no-fund
 	npm --prefix web run build
 	@mkdir -p .tools && touch $@
 
 infra: .tools/infra.stamp ## Install the CDK app's packages
 
-.tools/infra.stamp: infra/package.json infra/package-lock.json | runner
+.tools/infra.stamp: infra/package.json infra/package-lock.json | node
 	npm --prefix infra ci --no-audit --no-fund
 	@mkdir -p .tools && touch $@
 
@@ -89,6 +95,11 @@ check-docker: ## Lint docker/*.Dockerfile (hadolint), check their COPY sources a
 	.tools/hadolint/bin/hadolint docker/*.Dockerfile
 	python3 scripts/check_docker_copies_test.py -q
 	scripts/check-docker-copies.py docker/*.Dockerfile
+
+check-scripts: node ## Bash 3.2 check of scripts/*.sh (macOS) and the deploy rehearsal (recorders for aws, cdk, docker, cargo)
+	python3 scripts/check_bash32_test.py -q
+	scripts/check-bash32.py scripts/*.sh
+	python3 scripts/deploy_rehearsal_test.py -q
 
 moto: ## Install moto server (AWS on loopback, for the AWS tests) into .tools/moto
 	scripts/install-python-tools.sh moto

@@ -2,10 +2,12 @@
 # `make deploy`: one command from a clone to a running deployment in the AWS account of your
 # credentials (docs/deployment.md). Checks prerequisites (scripts/doctor.sh), asks for what it does
 # not know yet, stores the secrets as SSM SecureStrings (never in the repo or the template), builds
-# the web app, lets `cdk deploy` build the Rust functions and the agent's bootstrap (cargo-lambda,
-# cross-compiled for arm64 on this machine) and the agent image around that bootstrap (Docker, no Rust
-# inside), registers the Telegram webhook when a bot token is stored, and prints the web URL and the
-# owner's first sign-in steps. Running it again updates the stack.
+# the web app, brings the CDK bootstrap stack up to date, lets `cdk deploy` build the Rust functions
+# and the agent's bootstrap (cargo-lambda, cross-compiled for arm64 on this machine) and the agent
+# image around that bootstrap (Docker, no Rust inside), registers the Telegram webhook when a bot
+# token is stored, and prints the web URL, the owner's first sign-in steps and whether the alarm
+# email is confirmed. Running it again updates the stack. Without a terminal (stdin not a tty) it asks
+# nothing: what the first deploy needs must then be set in the environment.
 #
 # Settings (environment variables; asked for when needed and not set):
 #   OWNER_EMAIL             the owner's email (first deploy): user name, temporary password, alarms
@@ -24,9 +26,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/aws-env.sh"
 cd "$ROOT"
 
 "$ROOT/scripts/doctor.sh"
-"$ROOT/scripts/install-python-tools.sh" cargo-lambda
+use_tool cargo-lambda cargo-lambda
 AWS_REGION="$(aws_region)"
 export AWS_REGION
+account="$(aws sts get-caller-identity --query Account --output text)"
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 
 LLM_PROVIDER="${LLM_PROVIDER:-anthropic}"
@@ -36,10 +39,6 @@ case "$LLM_PROVIDER" in
   compatible) key_name=llm-api-key ;;
   *) echo "LLM_PROVIDER must be anthropic, openai or compatible (got '$LLM_PROVIDER')" >&2; exit 1 ;;
 esac
-
-parameter_exists() {
-  aws ssm get-parameter --name "$1" --query Parameter.Name --output text >/dev/null 2>&1
-}
 
 # Writes a SecureString through a private temporary file, so the value never appears in a process list.
 put_secret() {
@@ -52,6 +51,11 @@ put_secret() {
   echo "Stored $name (SecureString)."
 }
 
+# Stops with what to set when there is no terminal to ask on.
+need_terminal() {
+  [ -t 0 ] || { echo "No terminal to ask on: set $1." >&2; exit 1; }
+}
+
 # Asks on the terminal without echo; prints the answer.
 ask_secret() {
   local prompt="$1" answer
@@ -60,13 +64,21 @@ ask_secret() {
   printf '%s' "$answer"
 }
 
+# `cdk deploy` arguments for the stack's parameters; empty on a redeploy that changes none (expanded
+# as ${parameters[@]+"${parameters[@]}"}: bash 3.2 calls a plain "${parameters[@]}" of an empty
+# array unbound under `set -u`).
 parameters=()
+first_deploy=0
 if stack_exists "$STACK"; then
   echo "Updating stack $STACK in $AWS_REGION."
   if [ -n "${OWNER_EMAIL:-}" ]; then parameters+=(--parameters "OwnerEmail=$OWNER_EMAIL"); fi
 else
+  first_deploy=1
   echo "Creating stack $STACK in $AWS_REGION."
-  if [ -z "${OWNER_EMAIL:-}" ]; then read -r -p "Owner email (your sign-in name): " OWNER_EMAIL </dev/tty; fi
+  if [ -z "${OWNER_EMAIL:-}" ]; then
+    need_terminal OWNER_EMAIL
+    read -r -p "Owner email (your sign-in name): " OWNER_EMAIL </dev/tty
+  fi
   if [[ ! "$OWNER_EMAIL" =~ ^[^[:space:]@]+@[^[:space:]@]+\.[^[:space:]@]+$ ]]; then
     echo "OWNER_EMAIL must be an email address (got '$OWNER_EMAIL')." >&2
     exit 1
@@ -79,8 +91,9 @@ key_parameter="$SECRETS_PATH/$key_name"
 api_key="${SERVERLESS_OPENCLAW_LLM_API_KEY:-}"
 if [ -z "$api_key" ]; then
   if parameter_exists "$key_parameter"; then
-    api_key="$(ask_secret "$LLM_PROVIDER API key (Enter keeps the stored one): ")"
+    if [ -t 0 ]; then api_key="$(ask_secret "$LLM_PROVIDER API key (Enter keeps the stored one): ")"; fi
   else
+    need_terminal SERVERLESS_OPENCLAW_LLM_API_KEY
     api_key="$(ask_secret "$LLM_PROVIDER API key: ")"
     [ -n "$api_key" ] || { echo "An API key is needed for $LLM_PROVIDER." >&2; exit 1; }
   fi
@@ -102,8 +115,11 @@ if [ -n "${SNAP_START:-}" ]; then context+=(-c "snapStart=$SNAP_START"); fi
 
 make --no-print-directory web infra
 cd infra
-if ! stack_exists CDKToolkit; then npx cdk bootstrap --no-notices "${context[@]}"; fi
-npx cdk deploy "$STACK" --require-approval never --no-notices "${context[@]}" "${parameters[@]}" \
+# Every deploy: `cdk bootstrap` creates the bootstrap stack or brings an old one up to the version this
+# aws-cdk-lib needs, and changes nothing when it is current. It names the environment of these
+# credentials; it also synthesizes the app, without building the functions (cdk deploy builds them).
+SERVERLESS_OPENCLAW_SKIP_BUNDLING=1 npx cdk bootstrap --no-notices "aws://$account/$AWS_REGION"
+npx cdk deploy "$STACK" --require-approval never --no-notices "${context[@]}" ${parameters[@]+"${parameters[@]}"} \
   --outputs-file cdk.out/outputs.json
 
 output() {
@@ -117,29 +133,47 @@ output() {
 telegram="no bot token stored (set TELEGRAM_BOT_TOKEN and deploy again to add the bot)"
 if parameter_exists "$SECRETS_PATH/telegram-bot-token"; then
   webhook_url="$(output TelegramWebhookUrl)"
-  set_webhook=(cargo run --quiet --release -p serverless-openclaw-cli -- telegram set-webhook --stack "$STACK" --url "$webhook_url")
   echo "Registering the Telegram webhook $webhook_url ..."
-  if [ -n "$webhook_url" ] && (cd "$ROOT" && "${set_webhook[@]}"); then
+  if [ -n "$webhook_url" ] && telegram_cli set-webhook --url "$webhook_url"; then
     telegram="webhook registered at $webhook_url"
   else
-    telegram="the webhook is NOT registered; retry from $ROOT with: ${set_webhook[*]}"
+    telegram="the webhook is NOT registered; retry from $ROOT with:
+  cargo run --release -p serverless-openclaw-cli -- telegram set-webhook --stack $STACK --url $webhook_url"
     echo "WARNING: registering the Telegram webhook failed (the stack is deployed)." >&2
   fi
 fi
 
-# Outside the here-document: bash refuses the apostrophe in `${OWNER_EMAIL:-the owner's address}` there.
-owner_address="the owner's address"
-if [ -n "${OWNER_EMAIL:-}" ]; then owner_address="$OWNER_EMAIL"; fi
-cat <<DONE
+# Alarms reach the owner only once they confirm SNS's email. AWS sends it when the subscription is
+# created (first deploy, or a new OWNER_EMAIL) and drops a subscription left unconfirmed for 3 days.
+topic="$(output AlarmTopicArn)"
+subscriptions="$(aws sns list-subscriptions-by-topic --topic-arn "$topic" \
+  --query 'Subscriptions[].[Endpoint,SubscriptionArn]' --output text)"
+pending="$(printf '%s\n' "$subscriptions" | awk '$2 == "PendingConfirmation" {print $1}')"
+confirmed="$(printf '%s\n' "$subscriptions" | awk '$2 ~ /^arn:/ {print $1}')"
+if [ -n "$pending" ]; then
+  alarms="NOT confirmed yet: open the \"AWS Notification - Subscription Confirmation\" email sent to
+  $pending and click \"Confirm subscription\" (check spam); until then no alarm reaches you."
+elif [ -n "$confirmed" ]; then
+  alarms="emailed to $confirmed (subscription confirmed)."
+else
+  alarms="NO subscription (an unconfirmed one expires after 3 days). Subscribe again and confirm the email:
+  aws sns subscribe --topic-arn $topic --protocol email --notification-endpoint <your email>"
+fi
 
-Deployed. Open the web app: $(output WebUrl)
+echo
+echo "Deployed. Open the web app: $(output WebUrl)"
+if [ "$first_deploy" = 1 ]; then
+  cat <<DONE
 
 First sign-in (owner):
-  1. Cognito has emailed a temporary password to $owner_address (valid 7 days;
+  1. Cognito has emailed a temporary password to $OWNER_EMAIL (valid 7 days;
      check spam). Sign in at the URL above with that address and password.
   2. Choose your own password when asked (12+ characters with upper and lower case, a digit and a symbol).
   3. Turn on an authenticator app (TOTP) from the settings when you like.
-Confirm the "AWS Notification - Subscription Confirmation" email to receive alarms.
+DONE
+fi
+cat <<DONE
 
+Alarms: $alarms
 Telegram: $telegram
 DONE

@@ -9,17 +9,19 @@
 #   scripts/install-python-tools.sh awscli    the AWS CLI (deploy)           -> .tools/awscli/bin/aws
 #   scripts/install-python-tools.sh cargo-lambda  Rust Lambda builds (deploy) -> .tools/cargo-lambda/bin/cargo-lambda
 #
-# Needs: python3 (3.11) with venv, sha256sum.
+# Needs: python3 (3.11) with venv (`make doctor` checks it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/portable.sh
+source "$ROOT/scripts/portable.sh"
 tool="${1:?usage: install-python-tools.sh moto|hadolint|cfn-lint|checkov|awscli|cargo-lambda}"
 requirements="$ROOT/tools/$tool-requirements.txt"
 venv="$ROOT/.tools/$tool"
 stamp="$venv/.install-stamp"
 
 [ -f "$requirements" ] || { echo "no pinned requirements for '$tool' ($requirements)" >&2; exit 1; }
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+want="$(sha256 "$requirements" | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi

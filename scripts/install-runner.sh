@@ -14,13 +14,17 @@
 #
 # Prints the absolute path of the Node binary as the last line of stdout (logs go to stderr).
 #   scripts/install-runner.sh               install if needed, print the node path
+#   scripts/install-runner.sh --node        step 1 only (`make node`: the web build and the CDK app,
+#                                           which `make deploy` needs, run on Node 24 without openclaw)
 #   scripts/install-runner.sh --print-node  only print the node path (no install, no check)
 #   scripts/install-runner.sh --force       reinstall both steps
 #
-# Needs: bash, npm >= 11 on PATH (system npm; the registry as configured for npm), sha256sum.
+# Needs: bash (3.2 is enough), npm >= 11 on PATH (system npm; the registry as configured for npm).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/portable.sh
+source "$ROOT/scripts/portable.sh"
 TOOLCHAIN_SRC="$ROOT/runner/toolchain"
 NODE_PREFIX="$ROOT/.tools/node"
 NODE_BIN_DIR="$NODE_PREFIX/node_modules/node/bin"
@@ -34,26 +38,29 @@ log() { printf '[install-runner] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 force=0
+node_only=0
 case "${1:-}" in
   --print-node) printf '%s\n' "$NODE_BIN"; exit 0 ;;
   --force) force=1 ;;
+  --node) node_only=1 ;;
   "") ;;
-  *) die "unknown argument: $1 (expected --print-node or --force)" ;;
+  *) die "unknown argument: $1 (expected --node, --print-node or --force)" ;;
 esac
 
-hash_files() { (cd "$1" && shift && sha256sum "$@") | sha256sum | cut -d' ' -f1; }
+hash_files() { (cd "$1" && shift && sha256 "$@") | sha256 | cut -d' ' -f1; }
 
 toolchain_hash() { hash_files "$TOOLCHAIN_SRC" package.json package-lock.json .npmrc; }
 runner_hash() {
   printf '%s %s\n' "$(hash_files "$RUNNER_DIR" package.json package-lock.json .npmrc)" "$("$NODE_BIN" --version)" |
-    sha256sum | cut -d' ' -f1
+    sha256 | cut -d' ' -f1
 }
 
 stamp_ok() { [ "$force" = 0 ] && [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
 # Fast path, before taking the lock.
-if [ "$force" = 0 ] && [ -x "$NODE_BIN" ] && [ -f "$RUNNER_DIR/node_modules/openclaw/package.json" ] &&
-  stamp_ok "$NODE_STAMP" "$(toolchain_hash)" && stamp_ok "$RUNNER_STAMP" "$(runner_hash)"; then
+node_installed() { [ -x "$NODE_BIN" ] && stamp_ok "$NODE_STAMP" "$(toolchain_hash)"; }
+runner_installed() { [ -f "$RUNNER_DIR/node_modules/openclaw/package.json" ] && stamp_ok "$RUNNER_STAMP" "$(runner_hash)"; }
+if node_installed && { [ "$node_only" = 1 ] || runner_installed; }; then
   printf '%s\n' "$NODE_BIN"
   exit 0
 fi
@@ -73,7 +80,7 @@ fi
 
 # Step 1: Node 24.
 want="$(toolchain_hash)"
-if [ -x "$NODE_BIN" ] && stamp_ok "$NODE_STAMP" "$want"; then
+if node_installed; then
   log "node $("$NODE_BIN" --version) already installed"
 else
   log "installing Node (runner/toolchain) into .tools/node ..."
@@ -87,9 +94,14 @@ else
   log "node $("$NODE_BIN" --version) installed in $((SECONDS - start)) s"
 fi
 
+if [ "$node_only" = 1 ]; then
+  printf '%s\n' "$NODE_BIN"
+  exit 0
+fi
+
 # Step 2: runner dependencies, with Node 24 first on PATH (openclaw's preinstall refuses older Node).
 want="$(runner_hash)"
-if [ -f "$RUNNER_DIR/node_modules/openclaw/package.json" ] && stamp_ok "$RUNNER_STAMP" "$want"; then
+if runner_installed; then
   log "runner/node_modules already installed"
 else
   log "installing runner/node_modules (npm ci with node $("$NODE_BIN" --version)) ..."

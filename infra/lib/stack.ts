@@ -100,7 +100,7 @@ export class ServerlessOpenClawStack extends Stack {
     this.agent.grantWake(this.gateway.connect);
     this.agent.grantWake(this.telegram.webhook);
     this.schedules = new Schedules(this, 'Schedules', { storage: this.storage });
-    new Monitoring(this, 'Monitoring', {
+    const monitoring = new Monitoring(this, 'Monitoring', {
       ownerEmail,
       monthlyBudgetUsd,
       agent: this.agent.function,
@@ -132,6 +132,10 @@ export class ServerlessOpenClawStack extends Stack {
     new CfnOutput(this, 'TelegramWebhookUrl', {
       value: this.telegram.webhookUrl,
       description: 'Registered with Telegram by `make deploy` (serverless-openclaw telegram set-webhook)',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: monitoring.topic.topicArn,
+      description: 'Alarms go to its email subscription; `make deploy` says whether the owner has confirmed it',
     });
   }
 }

@@ -364,6 +364,14 @@ describe('Telegram', () => {
   });
 });
 
+describe('outputs', () => {
+  it("name the topic of the owner's alarm email, whose confirmation make deploy reports", () => {
+    const emails = Object.values(template.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'email' } }));
+    assert.equal(emails.length, 1);
+    template.hasOutput('AlarmTopicArn', { Value: emails[0]!.Properties.TopicArn });
+  });
+});
+
 describe('turn queue', () => {
   it('is FIFO, deduplicated per message group, hidden longer than a turn can run, with a FIFO DLQ after 3 tries', () => {
     template.hasResourceProperties('AWS::SQS::Queue', {
