@@ -5,31 +5,19 @@
 //! (b) peak RSS (`VmHWM`) of one process after 100 events, and the median event round trip. Prints a
 //! Markdown table for `docs/benchmarks.md`. Targets: init ≤ 20 ms, peak RSS ≤ 40 MB.
 
+mod bench_common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use bench_common::release_bin;
 use serde_json::Value;
 use serverless_openclaw_testkit::fixtures;
 use support::{World, send_frame};
 
 const COLD_STARTS: usize = 20;
 const EVENTS: usize = 100;
-
-fn release_bin(name: &str) -> String {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let path = target.join("release").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: cargo build --release -p serverless-openclaw-lambdas --bins",
-        path.display()
-    );
-    path.display().to_string()
-}
 
 fn peak_rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");

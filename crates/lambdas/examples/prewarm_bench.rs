@@ -19,30 +19,18 @@
 //! that init ended. Prints a Markdown table for `docs/benchmarks.md`, medians over the rounds; the
 //! target is 10 s ≤ 1.5 × warm.
 
+mod bench_common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use bench_common::release_bin;
 use serverless_openclaw_testkit::fixtures;
 use serverless_openclaw_testkit::lambda_service::LambdaService;
 use support::{GATEWAY_INVOKE, World, send_frame, waking};
 
 const ROUNDS: usize = 5;
-
-fn release_bin(name: &str) -> String {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let path = target.join("release").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: cargo build --release -p serverless-openclaw-lambdas --bins",
-        path.display()
-    );
-    path.display().to_string()
-}
 
 fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)

@@ -56,8 +56,9 @@ use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// The region and account of the emulated function's ARN (and the default `AWS_REGION` of a bootstrap).
-pub const REGION: &str = "us-east-1";
+/// The region of the emulated function's ARN (and the default `AWS_REGION` of a bootstrap): moto's.
+pub use crate::moto::REGION;
+/// The account of the emulated function's ARN.
 const ACCOUNT: &str = "123456789012";
 /// The memory size [`RuntimeApi::spawn_bootstrap`] reports, Lambda's default.
 const DEFAULT_MEMORY_MB: u32 = 128;

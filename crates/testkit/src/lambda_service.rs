@@ -36,9 +36,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_config::SdkConfig;
 use axum::Router;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -52,6 +50,7 @@ use tokio::sync::watch;
 use crate::lambda_runtime::{
     InvocationError, LambdaProcess, OutputLine, REGION, RuntimeApi, RuntimeOptions,
 };
+use crate::moto::loopback_sdk_config;
 
 /// Lambda's limit on an init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -314,14 +313,7 @@ impl LambdaService {
 
     /// An SDK configuration whose endpoint is this Invoke API (test credentials, `us-east-1`).
     pub fn sdk_config(&self) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(Region::new(REGION))
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::from_keys(
-                "testing", "testing", None,
-            )))
-            .build()
+        loopback_sdk_config(&self.endpoint)
     }
 
     /// `arn:aws:lambda:us-east-1:123456789012:function:<name>`.

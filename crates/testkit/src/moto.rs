@@ -43,14 +43,7 @@ impl Moto {
 
     /// SDK configuration for this server: its endpoint, the test region, dummy credentials.
     pub fn sdk_config(&self) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(Region::new(REGION))
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::from_keys(
-                "testing", "testing", None,
-            )))
-            .build()
+        loopback_sdk_config(&self.endpoint)
     }
 
     /// The environment a child process (a Lambda bootstrap) needs to talk to this server.
@@ -102,6 +95,19 @@ impl Moto {
             "moto server did not answer on port {port} within 60 s"
         ))
     }
+}
+
+/// SDK configuration for an AWS emulator on loopback (moto, the Lambda service emulator): its
+/// endpoint, the test region, dummy credentials.
+pub fn loopback_sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::from_keys(
+            "testing", "testing", None,
+        )))
+        .build()
 }
 
 /// A name no other test of this process (or another process) uses: `<prefix>-<pid>-<n>`.
