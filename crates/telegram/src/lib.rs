@@ -6,7 +6,7 @@
 //! - [`command`]: `/start`, `/help`, `/new`, `/status`, `/link CODE`, `/unlink` or text for the agent.
 //! - [`bot`]: access control (links, link codes, allowlist), the commands, messages submitted as turns.
 //! - [`replies`]: a turn's progress in the chat: typing, streamed edits, the formatted final reply.
-//! - [`format`]: Markdown to Telegram HTML with correct escaping, and splitting below 4096 characters.
+//! - [`format`]: Markdown (pulldown-cmark) to Telegram HTML, and splitting below 4096 characters.
 //! - [`webhook`]: the webhook request (secret header in constant time, dedupe by update id).
 //! - [`poll`]: long polling for local mode.
 
