@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
@@ -284,19 +284,27 @@ struct Checkouts {
 }
 
 impl Checkouts {
-    /// Also moves back what a process that died with turns in flight left in `active`.
+    /// Also moves back what a process that died with turns in flight left in `active`. Where the
+    /// store has that user's folder too, the stored one stays the workspace and the left one is kept
+    /// beside it as `<user>.left-<unix ns>` (no user id has a dot, so no turn ever checks it out).
     fn new(stored: PathBuf, active: PathBuf) -> std::io::Result<Self> {
         for entry in std::fs::read_dir(&active)? {
             let entry = entry?;
-            let back = stored.join(entry.file_name());
+            let mut back = stored.join(entry.file_name());
             if back.exists() {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos();
+                let mut name = entry.file_name();
+                name.push(format!(".left-{now}"));
+                back = stored.join(name);
                 tracing::error!(
-                    left = %entry.path().display(), stored = %back.display(),
-                    "a workspace left checked out also exists in the store; keeping both, using the stored one"
+                    left = %entry.path().display(), kept = %back.display(),
+                    "a workspace left checked out also exists in the store; the stored one stays in use"
                 );
-            } else {
-                std::fs::rename(entry.path(), back)?;
             }
+            std::fs::rename(entry.path(), back)?;
         }
         Ok(Self {
             stored,
@@ -574,6 +582,74 @@ async fn abort(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_workspace_that_could_not_be_moved_back_serves_the_next_turn_and_goes_back_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stored, active) = (dir.path().join("stored"), dir.path().join("active"));
+        std::fs::create_dir_all(&stored).unwrap();
+        std::fs::create_dir_all(&active).unwrap();
+        let checkouts = Arc::new(Checkouts::new(stored.clone(), active.clone()).unwrap());
+        let user = UserId::parse("user-1").unwrap();
+
+        let turn = checkouts.check_out(&user).unwrap();
+        std::fs::write(turn.path.join("MEMORY.md"), "remember this").unwrap();
+        // The move back fails (here: the store is gone for a moment).
+        let away = dir.path().join("stored-away");
+        std::fs::rename(&stored, &away).unwrap();
+        drop(turn);
+        std::fs::rename(&away, &stored).unwrap();
+        assert!(
+            active.join("user-1/MEMORY.md").is_file(),
+            "left checked out"
+        );
+        assert!(!stored.join("user-1").exists());
+
+        // The next turn works in it, and afterwards it is back in the store.
+        let turn = checkouts.check_out(&user).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(turn.path.join("MEMORY.md")).unwrap(),
+            "remember this"
+        );
+        drop(turn);
+        assert_eq!(
+            std::fs::read_to_string(stored.join("user-1/MEMORY.md")).unwrap(),
+            "remember this"
+        );
+        assert!(!active.join("user-1").exists());
+    }
+
+    #[test]
+    fn a_start_moves_back_what_a_dead_process_left_checked_out_and_keeps_a_conflicting_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stored, active) = (dir.path().join("stored"), dir.path().join("active"));
+        std::fs::create_dir_all(stored.join("user-2")).unwrap();
+        std::fs::write(stored.join("user-2/MEMORY.md"), "stored").unwrap();
+        for user in ["user-1", "user-2"] {
+            std::fs::create_dir_all(active.join(user)).unwrap();
+            std::fs::write(active.join(user).join("MEMORY.md"), "left").unwrap();
+        }
+
+        let checkouts = Arc::new(Checkouts::new(stored.clone(), active.clone()).unwrap());
+
+        let read = |path: PathBuf| std::fs::read_to_string(path).unwrap();
+        assert_eq!(read(stored.join("user-1/MEMORY.md")), "left");
+        assert_eq!(std::fs::read_dir(&active).unwrap().count(), 0);
+        // Both copies kept; the stored one is the one turns use.
+        let kept: Vec<_> = std::fs::read_dir(&stored)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with("user-2.left-"))
+            .collect();
+        let [kept] = &kept[..] else {
+            panic!("not one copy kept: {kept:?}")
+        };
+        assert_eq!(read(stored.join(kept).join("MEMORY.md")), "left");
+        let turn = checkouts
+            .check_out(&UserId::parse("user-2").unwrap())
+            .unwrap();
+        assert_eq!(read(turn.path.join("MEMORY.md")), "stored");
+    }
 
     #[test]
     fn the_runner_gets_node_s_compile_cache_from_our_environment_or_under_the_state_dir() {
