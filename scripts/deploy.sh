@@ -19,6 +19,7 @@
 #   MONTHLY_BUDGET_USD      the AWS Budgets alert (default 10)
 #   AGENT_RUNTIME           lambda (default)
 #   SNAP_START              true: the agent runs from SnapStart snapshots (a monthly charge, docs/cost.md)
+#   ASSET_GC                0: keep unused agent images in the CDK bootstrap's ECR repository (`cdk gc`)
 #   SERVERLESS_OPENCLAW_STACK         the stack name (default ServerlessOpenClaw)
 set -euo pipefail
 # shellcheck source=scripts/aws-env.sh
@@ -121,6 +122,17 @@ cd infra
 SERVERLESS_OPENCLAW_SKIP_BUNDLING=1 npx cdk bootstrap --no-notices "aws://$account/$AWS_REGION"
 npx cdk deploy "$STACK" --require-approval never --no-notices "${context[@]}" ${parameters[@]+"${parameters[@]}"} \
   --outputs-file cdk.out/outputs.json
+
+# Old agent images pile up in the CDK bootstrap's ECR repository, one per deploy that changed the
+# agent. `cdk gc` removes the images that no stack in this account and region uses any more (it reads
+# every stack's template, so images other CDK apps still use are kept): a deploy tags the unused ones,
+# and a later deploy deletes those tagged for more than a day (a rollback can still find its image).
+# ASSET_GC=0 skips it.
+if [ "${ASSET_GC:-1}" != 0 ]; then
+  npx cdk gc "aws://$account/$AWS_REGION" --unstable=gc --type=ecr --action=full \
+    --rollback-buffer-days=1 --confirm=false --no-notices ||
+    echo "WARNING: removing unused agent images failed (the stack is deployed); see docs/deployment.md." >&2
+fi
 
 output() {
   node -e 'const o = require(process.argv[1])[process.argv[2]]; process.stdout.write(o[process.argv[3]] ?? "")' \

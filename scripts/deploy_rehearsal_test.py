@@ -126,6 +126,9 @@ elif call.startswith("npx cdk deploy"):
         "TelegramWebhookUrl": state["webhook_url"],
         "AlarmTopicArn": state["topic"],
     }}))
+elif call == "npx cdk gc":
+    if "gc" in state["fail"]:
+        fail("gc failed", 1)
 elif name == "npx":
     fail(f"recorder: unexpected call {args}", 2)
 elif name == "aws":
@@ -260,6 +263,8 @@ class DeployRehearsal(unittest.TestCase):
             ["npm", "--prefix", "infra", "ci"],
             ["npx", "cdk", "bootstrap", "--no-notices", f"aws://{ACCOUNT}/{REGION}"],
             cdk_deploy,
+            ["npx", "cdk", "gc", f"aws://{ACCOUNT}/{REGION}", "--unstable=gc", "--type=ecr", "--action=full",
+             "--rollback-buffer-days=1", "--confirm=false"],
             ["aws", "sns", "list-subscriptions-by-topic", "--topic-arn", TOPIC],
         ])
         deploy = self.call(calls, cdk_deploy)
@@ -332,6 +337,20 @@ class DeployRehearsal(unittest.TestCase):
         self.assertIn("The bucket you tried to delete is not empty", result.stderr)
         self.assertFalse([argv for argv in calls if argv[0] == "cargo" or argv[1:3] == ["ssm", "delete-parameter"]])
         self.assertEqual(len(rehearsal.load_state()["params"]), 2)
+
+    def test_a_failed_image_cleanup_warns_and_the_deploy_succeeds_and_asset_gc_0_skips_it(self):
+        rehearsal = Rehearsal(self)
+        rehearsal.state.update(stacks=["CDKToolkit", STACK], fail=["gc"])
+        rehearsal.state["params"] = {f"{SECRETS}/anthropic-api-key": API_KEY}
+        rehearsal.save_state()
+        clone = rehearsal.fresh_clone()
+        result, calls = rehearsal.run(clone, "deploy")
+        self.assert_ok(result)
+        self.assertIn("WARNING: removing unused agent images failed", result.stderr)
+        self.assert_in_order(calls, [["npx", "cdk", "deploy"], ["npx", "cdk", "gc"]])
+        result, calls = rehearsal.run(clone, "deploy", ASSET_GC="0")
+        self.assert_ok(result)
+        self.assertFalse([argv for argv in calls if argv[:3] == ["npx", "cdk", "gc"]])
 
     def test_destroy_without_confirmation_deletes_nothing(self):
         rehearsal = Rehearsal(self)
