@@ -30,13 +30,21 @@ import { functionLogs, functionRole } from './functions.ts';
 import { grantBucketObjects, grantManageConnections } from './grants.ts';
 import type { Secrets } from './secrets.ts';
 import type { GuestTools } from './settings.ts';
-import type { TurnQueue } from './queue.ts';
+import { MAX_RECEIVE_COUNT, type TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
 
 const AGENT_MEMORY_MB = 2048;
 export const AGENT_TIMEOUT = Duration.minutes(15);
 /** The turn deadline (`SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS`); its lease lasts one minute longer. */
 const TURN_TIMEOUT = Duration.minutes(10);
+/** How long a turn's session lease lasts (crates/core: the turn deadline plus a minute). */
+export const LEASE_TTL = TURN_TIMEOUT.plus(Duration.minutes(1));
+/**
+ * How long a turn whose conversation is busy waits for its next delivery
+ * (`SERVERLESS_OPENCLAW_BUSY_RETRY_SECS`): the receives left before the dead-letter queue span a whole
+ * lease, so a turn behind a lease that is never released (its holder died) runs once the lease expires.
+ */
+export const BUSY_RETRY = Duration.seconds(Math.ceil(LEASE_TTL.toSeconds() / (MAX_RECEIVE_COUNT - 1)));
 
 export interface AgentProps {
   readonly storage: Storage;
@@ -86,6 +94,8 @@ export class Agent extends Construct {
         ...env.dataBucket(storage.bucket),
         ...env.websocketEndpoint(props.webSocketStage),
         ...env.turnTimeout(TURN_TIMEOUT.toSeconds()),
+        ...env.turnQueue(turns.queue),
+        ...env.busyRetry(BUSY_RETRY.toSeconds()),
         [props.apiKey.variable]: props.apiKey.parameter.parameterName,
         ...env.telegramTokenParameter(props.telegramBotToken),
         ...env.userKeysPath(props.secrets.userKeysPath),

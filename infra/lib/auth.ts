@@ -14,7 +14,7 @@ export interface AuthProps {
 
 export class Auth extends Construct {
   readonly userPool: UserPool;
-  /** The web app's client: public (no secret), SRP sign-in and refresh tokens only. */
+  /** The web app's client: public (no secret), SRP sign-in and refresh tokens only, OAuth off. */
   readonly client: UserPoolClient;
 
   constructor(scope: Construct, id: string, props: AuthProps) {
@@ -57,6 +57,8 @@ export class Auth extends Construct {
       generateSecret: false,
       // The page signs in by SRP (web/src/auth/srp.ts): the password itself is never sent.
       authFlows: { userSrp: true },
+      // No hosted UI, no OAuth flows or callback URLs (CDK's default would allow the implicit flow).
+      disableOAuth: true,
       preventUserExistenceErrors: true,
       idTokenValidity: Duration.hours(1),
       accessTokenValidity: Duration.hours(1),

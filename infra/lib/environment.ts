@@ -26,6 +26,8 @@ export const cognito = (userPoolId: string, clientId: string): Environment => ({
   [`${PREFIX}COGNITO_CLIENT_ID`]: clientId,
 });
 export const turnTimeout = (seconds: number): Environment => ({ [`${PREFIX}TURN_TIMEOUT_SECS`]: String(seconds) });
+/** How long a turn whose conversation is busy waits before SQS delivers it again. */
+export const busyRetry = (seconds: number): Environment => ({ [`${PREFIX}BUSY_RETRY_SECS`]: String(seconds) });
 /** The SSM SecureString holding the bot token (the agent and the webhook call the Bot API with it). */
 export const telegramTokenParameter = (parameter: IStringParameter): Environment => ({
   [`${PREFIX}TELEGRAM_TOKEN_PARAMETER`]: parameter.parameterName,

@@ -1,6 +1,7 @@
 // The two APIs in front of the stack and the Rust functions behind them:
 //   WebSocket API `$connect` -> ws-connect (verifies the Cognito ID token in `?token=`),
-//   `$disconnect` -> ws-disconnect, `$default` -> ws-message (frames; a turn goes on the queue);
+//   `$disconnect` -> ws-disconnect, `$default` -> ws-message (frames; a turn goes on the queue),
+//   `ping` -> a MOCK integration that answers `{"type":"pong"}` itself (keepalives run no Lambda);
 //   HTTP API `/api/*` with Cognito's JWT authorizer -> http-api (history, conversations, status);
 //   telegram.ts adds `POST /telegram/webhook`, which authenticates Telegram itself.
 // Both stages are throttled, so a leaked token cannot run up the bill faster than a person types.
@@ -8,6 +9,10 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  CfnIntegration,
+  CfnIntegrationResponse,
+  CfnRoute,
+  CfnRouteResponse,
   CorsHttpMethod,
   HttpApi,
   HttpMethod,
@@ -50,6 +55,8 @@ export class Gateway extends Construct {
   readonly connect: RustLambda;
   /** ws-connect, ws-disconnect, ws-message, http-api. */
   readonly functions: readonly RustLambda[];
+  /** The `ping` route: API Gateway answers it, no function runs. */
+  readonly keepalive: CfnRoute;
 
   constructor(scope: Construct, id: string, props: GatewayProps) {
     super(scope, id);
@@ -106,6 +113,7 @@ export class Gateway extends Construct {
       integration: new WebSocketLambdaIntegration('Disconnect', disconnect.function),
     });
     this.webSocketApi.addRoute('$default', { integration: new WebSocketLambdaIntegration('Message', message.function) });
+    this.keepalive = answerPings(this, this.webSocketApi);
     Validations.of(this.webSocketApi).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:
@@ -174,4 +182,40 @@ export class Gateway extends Construct {
   get webSocketUrl(): string {
     return this.webSocketStage.url;
   }
+}
+
+/**
+ * The `ping` route (the API routes on `$request.body.action`): a MOCK integration whose integration
+ * response is `{"type":"pong"}`, returned to the client through the route's `$default` route response.
+ * A web client's keepalive costs two WebSocket messages and no Lambda invocation or table read.
+ */
+function answerPings(scope: Construct, api: WebSocketApi): CfnRoute {
+  const integration = new CfnIntegration(scope, 'PingIntegration', {
+    apiId: api.apiId,
+    integrationType: 'MOCK',
+    description: 'Answers {"action":"ping"} with {"type":"pong"}',
+    // A MOCK integration's status comes from its request template.
+    requestTemplates: { $default: '{"statusCode": 200}' },
+    templateSelectionExpression: '\\$default',
+  });
+  new CfnIntegrationResponse(scope, 'PingIntegrationResponse', {
+    apiId: api.apiId,
+    integrationId: integration.ref,
+    integrationResponseKey: '$default',
+    responseTemplates: { $default: '{"type":"pong"}' },
+    templateSelectionExpression: '\\$default',
+  });
+  const route = new CfnRoute(scope, 'PingRoute', {
+    apiId: api.apiId,
+    routeKey: 'ping',
+    target: `integrations/${integration.ref}`,
+    // Two-way: the integration response goes back to the client.
+    routeResponseSelectionExpression: '$default',
+  });
+  new CfnRouteResponse(scope, 'PingRouteResponse', { apiId: api.apiId, routeId: route.ref, routeResponseKey: '$default' });
+  Validations.of(route).acknowledge({
+    id: 'AwsSolutions-APIG4',
+    reason: 'WebSocket APIs authorize at $connect (ws-connect verifies the Cognito ID token); ping only answers pong on a connection that passed it, and runs nothing.',
+  });
+  return route;
 }

@@ -3,11 +3,12 @@
 // gets what it needs through readonly props; every permission is a grant by the construct that owns
 // the resource.
 
-import { CfnOutput, CfnParameter, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { RuntimeConfig } from '../../web/src/runtimeConfig.ts';
 import { Agent, AGENT_TIMEOUT } from './agent.ts';
 import { Auth } from './auth.ts';
+import { DeadLetters } from './deadLetters.ts';
 import * as env from './environment.ts';
 import { Gateway } from './gateway.ts';
 import { Monitoring } from './monitoring.ts';
@@ -30,6 +31,7 @@ export class ServerlessOpenClawStack extends Stack {
   readonly agent: Agent;
   readonly telegram: Telegram;
   readonly schedules: Schedules;
+  readonly deadLetters: DeadLetters;
   readonly web: Web;
   /** What the web app's config.json says (with CloudFormation tokens until deploy). */
   readonly runtimeConfig: RuntimeConfig;
@@ -60,9 +62,7 @@ export class ServerlessOpenClawStack extends Stack {
     this.storage = new Storage(this, 'Storage', { transcriptRetentionDays: settings.transcriptRetentionDays });
     this.auth = new Auth(this, 'Auth', { ownerEmail, selfSignUp: settings.selfSignUp });
     const secrets = new Secrets(this, 'Secrets', { llmProvider: settings.llmProvider });
-    // A message stays hidden for the agent's whole run plus a minute, so it is never handed to a second
-    // agent while the first may still be working on it.
-    const turns = new TurnQueue(this, 'TurnQueue', { visibilityTimeout: AGENT_TIMEOUT.plus(Duration.minutes(1)) });
+    const turns = new TurnQueue(this, 'TurnQueue', { agentTimeout: AGENT_TIMEOUT });
     this.web = new Web(this, 'Web');
     this.gateway = new Gateway(this, 'Gateway', {
       storage: this.storage,
@@ -100,13 +100,25 @@ export class ServerlessOpenClawStack extends Stack {
     this.agent.grantWake(this.gateway.connect);
     this.agent.grantWake(this.telegram.webhook);
     this.schedules = new Schedules(this, 'Schedules', { storage: this.storage });
+    this.deadLetters = new DeadLetters(this, 'DeadLetters', {
+      storage: this.storage,
+      turns,
+      webSocketApi: this.gateway.webSocketApi,
+      webSocketStage: this.gateway.webSocketStage,
+      telegramBotToken: secrets.telegramBotToken,
+    });
     const monitoring = new Monitoring(this, 'Monitoring', {
       ownerEmail,
       monthlyBudgetUsd,
       agent: this.agent.function,
-      gateway: [...this.gateway.functions, this.telegram.webhook, this.schedules.watchdog].map(
-        (lambda) => lambda.function,
-      ),
+      functions: [
+        ...this.gateway.functions,
+        this.telegram.webhook,
+        this.schedules.watchdog,
+        this.deadLetters.responder,
+      ].map((lambda) => lambda.function),
+      httpApi: this.gateway.httpApi,
+      webSocketStage: this.gateway.webSocketStage,
       turns,
     });
 

@@ -76,7 +76,7 @@ describe('IAM', () => {
     }
   });
 
-  it("lets the agent read the LLM key, the bot token and users' keys, http-api write users' keys, telegram-webhook read the bot token and its secret, nobody else", () => {
+  it("lets the agent read the LLM key, the bot token and users' keys, http-api write users' keys, telegram-webhook and dead-letters read the bot token (and the webhook its secret), nobody else", () => {
     const reads = all
       .filter(({ statement }) => list(statement.Action).some((action) => action.startsWith('ssm:')))
       .flatMap(({ id, statement }) =>
@@ -92,6 +92,7 @@ describe('IAM', () => {
       `AgentRoleDefaultPolicy telegram-bot-token ${read}`,
       // Users' own keys: the agent decrypts them, http-api only writes and lists them.
       'AgentRoleDefaultPolicy users/* ssm:GetParameter',
+      `DeadLettersResponderRoleDefaultPolicy telegram-bot-token ${read}`,
       'GatewayHttpApiRoleDefaultPolicy users/* ssm:DeleteParameter,ssm:GetParametersByPath,ssm:PutParameter',
       `TelegramWebhookRoleDefaultPolicy telegram-bot-token ${read}`,
       `TelegramWebhookRoleDefaultPolicy telegram-webhook-secret ${read}`,
@@ -105,6 +106,7 @@ describe('IAM', () => {
       .sort();
     assert.deepEqual(pushers, [
       'AgentRoleDefaultPolicy',
+      'DeadLettersResponderRoleDefaultPolicy',
       'GatewayHttpApiRoleDefaultPolicy',
       'GatewayWsMessageRoleDefaultPolicy',
       'TelegramWebhookRoleDefaultPolicy',

@@ -129,6 +129,14 @@ describe('auth', () => {
     });
   });
 
+  it('turns OAuth off on the web client: no hosted UI flows, scopes or callback URLs', () => {
+    const client = Object.values(template.findResources('AWS::Cognito::UserPoolClient'))[0]!.Properties as Record<string, any>;
+    assert.equal(client.AllowedOAuthFlowsUserPoolClient, false);
+    assert.equal(client.AllowedOAuthFlows, undefined);
+    assert.equal(client.AllowedOAuthScopes, undefined);
+    assert.equal(client.CallbackURLs, undefined);
+  });
+
   it('creates the owner from the OwnerEmail parameter and emails the temporary password', () => {
     template.hasParameter('OwnerEmail', { Type: 'String' });
     template.hasResourceProperties('AWS::Cognito::UserPoolUser', {
@@ -140,7 +148,7 @@ describe('auth', () => {
 });
 
 describe('APIs and gateway functions', () => {
-  it('routes $connect, $disconnect and $default to their functions on a throttled stage', () => {
+  it('routes $connect, $disconnect and $default to their functions, and ping to no function, on a throttled stage', () => {
     const routes = template.findResources('AWS::ApiGatewayV2::Route', {
       Properties: { ApiId: { Ref: logicalId(stack.gateway.webSocketApi) } },
     });
@@ -148,13 +156,41 @@ describe('APIs and gateway functions', () => {
       Object.values(routes)
         .map((route) => (route.Properties as { RouteKey: string }).RouteKey)
         .sort(),
-      ['$connect', '$default', '$disconnect'],
+      ['$connect', '$default', '$disconnect', 'ping'],
     );
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'WEBSOCKET',
+      RouteSelectionExpression: '$request.body.action',
+    });
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       ApiId: { Ref: logicalId(stack.gateway.webSocketApi) },
       StageName: 'live',
       DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
     });
+  });
+
+  it('answers {"action":"ping"} with {"type":"pong"} from a MOCK integration: no Lambda behind the keepalive', () => {
+    const ping = template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: 'ping' } });
+    const [routeId, route] = Object.entries(ping)[0]!;
+    const props = route.Properties as Record<string, any>;
+    assert.equal(props.RouteResponseSelectionExpression, '$default', 'two-way: the answer goes back');
+    const integrationId = props.Target['Fn::Join'][1][1].Ref as string;
+    const integration = resources(template)[integrationId]!.Properties as Record<string, any>;
+    assert.equal(integration.IntegrationType, 'MOCK');
+    assert.equal(integration.IntegrationUri, undefined, 'no function behind it');
+    assert.deepEqual(integration.RequestTemplates, { $default: '{"statusCode": 200}' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::IntegrationResponse', {
+      IntegrationId: { Ref: integrationId },
+      IntegrationResponseKey: '$default',
+      ResponseTemplates: { $default: '{"type":"pong"}' },
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', {
+      RouteId: { Ref: routeId },
+      RouteResponseKey: '$default',
+    });
+    // No Lambda may be invoked by this route.
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
+    assert.ok(permissions.every((p) => !JSON.stringify(p).includes('/ping')));
   });
 
   it('protects every REST route with the Cognito JWT authorizer and answers CORS for the web origin only', () => {
@@ -192,7 +228,7 @@ describe('APIs and gateway functions', () => {
     const rust = Object.values(resources(template)).filter(
       (resource) => resource.Type === 'AWS::Lambda::Function' && (resource.Properties as any).Runtime === 'provided.al2023',
     );
-    assert.equal(rust.length, 6, 'ws-connect, ws-disconnect, ws-message, http-api, telegram-webhook, watchdog');
+    assert.equal(rust.length, 7, 'ws-connect, ws-disconnect, ws-message, http-api, telegram-webhook, watchdog, dead-letters');
     for (const fn of rust) {
       const props = fn.Properties as Record<string, any>;
       assert.deepEqual(props.Architectures, ['arm64']);
@@ -373,16 +409,79 @@ describe('outputs', () => {
 });
 
 describe('turn queue', () => {
-  it('is FIFO, deduplicated per message group, hidden longer than a turn can run, with a FIFO DLQ after 3 tries', () => {
+  it('is FIFO, deduplicated per message group, hidden six agent timeouts, kept 4 days, with a FIFO DLQ after 5 tries', () => {
     template.hasResourceProperties('AWS::SQS::Queue', {
       FifoQueue: true,
       DeduplicationScope: 'messageGroup',
       FifoThroughputLimit: 'perMessageGroupId',
-      VisibilityTimeout: 960,
+      VisibilityTimeout: 6 * 900,
+      MessageRetentionPeriod: 4 * 24 * 3600,
       SqsManagedSseEnabled: true,
-      RedrivePolicy: { maxReceiveCount: 3, deadLetterTargetArn: Match.anyValue() },
+      RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('DeadLetters')), 'Arn'] } },
     });
+    assert.ok(6 * 900 <= 12 * 3600, "within SQS's 12-hour ceiling");
+    template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, MessageRetentionPeriod: 14 * 24 * 3600 });
     assert.equal(Object.keys(template.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true } })).length, 2);
+  });
+
+  it('lets the agent hand a busy turn back for a retry that spans a lease over the receives left', () => {
+    const environment = functionProps(stack.agent.function).Environment.Variables;
+    const busyRetry = Number(environment.SERVERLESS_OPENCLAW_BUSY_RETRY_SECS);
+    assert.equal(busyRetry, 165);
+    const leaseSeconds = Number(environment.SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS) + 60;
+    assert.ok(busyRetry * (5 - 1) >= leaseSeconds, 'the last receive comes after any lease expired');
+    assert.ok(busyRetry < 6 * 900, 'shorter than the queue visibility');
+    assert.deepEqual(environment.SERVERLESS_OPENCLAW_QUEUE_URL, { Ref: logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('Turns')) });
+  });
+});
+
+describe('dead letters', () => {
+  const responder = () => stack.deadLetters.responder;
+
+  it('runs dead-letters on each message of the dead-letter queue, reporting partial failures', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(responder().function) },
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('DeadLetters')), 'Arn'] },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    const props = functionProps(responder().function);
+    assert.equal(props.Handler, 'bootstrap');
+    assert.deepEqual(Object.keys(props.Environment.Variables).sort(), [
+      'SERVERLESS_OPENCLAW_CONNECTIONS_TABLE',
+      'SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE',
+      'SERVERLESS_OPENCLAW_TELEGRAM_TOKEN_PARAMETER',
+      'SERVERLESS_OPENCLAW_WEBSOCKET_ENDPOINT',
+    ]);
+  });
+
+  it('may read conversations, read and prune connections, post to them, read the bot token and consume the DLQ; nothing else', () => {
+    const policy = Object.values(
+      template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: logicalId(responder().role) }] } }),
+    )[0]!;
+    const statements = (policy.Properties as any).PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
+    const actions = statements.flatMap((statement) => [statement.Action].flat()).sort();
+    assert.deepEqual(
+      actions.filter((action) => !action.startsWith('dynamodb:') && !action.startsWith('logs:')),
+      [
+        'execute-api:ManageConnections',
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+        'ssm:DescribeParameters',
+        'ssm:GetParameter',
+        'ssm:GetParameterHistory',
+        'ssm:GetParameters',
+      ],
+    );
+    // Writes only to the connections table (a gone connection is forgotten), never to conversations.
+    for (const statement of statements) {
+      const writes = [statement.Action].flat().filter((action) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action));
+      if (writes.length === 0) continue;
+      assert.doesNotMatch(JSON.stringify(statement.Resource), new RegExp(logicalId(stack.storage.conversations)), 'no writes to conversations');
+    }
   });
 });
 
@@ -422,19 +521,68 @@ describe('schedules and monitoring', () => {
     });
   });
 
-  it('alarms on dead letters, agent errors and throttles, and stuck turns, by email', () => {
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties as any);
-    const metric = (name: string) => alarms.find((alarm) => alarm.MetricName === name);
-    assert.equal(metric('ApproximateNumberOfMessagesVisible')?.Namespace, 'AWS/SQS');
-    assert.equal(metric('Errors')?.Namespace, 'AWS/Lambda');
-    assert.equal(metric('Throttles')?.Namespace, 'AWS/Lambda');
-    assert.equal(metric('StuckTurns')?.Namespace, 'ServerlessOpenClaw');
-    for (const alarm of alarms) {
-      assert.equal(alarm.AlarmActions.length, 1);
-      assert.equal(alarm.TreatMissingData, 'notBreaching');
+  const alarms = () =>
+    Object.entries(template.findResources('AWS::CloudWatch::Alarm')).map(([id, alarm]) => ({ id, ...(alarm.Properties as any) }));
+
+  it('emails every alarm to the owner, quiet when there is no data', () => {
+    for (const alarm of alarms()) {
+      assert.equal(alarm.AlarmActions.length, 1, alarm.id);
+      assert.equal(alarm.TreatMissingData, 'notBreaching', alarm.id);
+      assert.equal(alarm.ComparisonOperator, 'GreaterThanOrEqualToThreshold', alarm.id);
     }
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: { Ref: 'OwnerEmail' } });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('alarms on failed turns by error code, from the agent\'s TurnFailed metric', () => {
+    const failed = alarms().filter((alarm) => alarm.MetricName === 'TurnFailed');
+    assert.deepEqual(
+      failed.map((alarm) => alarm.Dimensions.find((d: any) => d.Name === 'ErrorCode').Value).sort(),
+      ['agent_crashed', 'internal', 'llm_error', 'no_provider', 'timeout'],
+    );
+    for (const alarm of failed) {
+      assert.equal(alarm.Namespace, 'ServerlessOpenClaw');
+      assert.deepEqual(alarm.Dimensions.map((d: any) => d.Name).sort(), ['ErrorCode', 'Function']);
+      assert.equal(alarm.Dimensions.find((d: any) => d.Name === 'Function').Value, 'agent');
+      assert.equal(alarm.Statistic, 'Sum');
+      assert.equal(alarm.Threshold, 1);
+    }
+  });
+
+  it('alarms on a turn reaching the dead-letter queue, one left unanswered there, and a turn queue that stopped moving', () => {
+    const queueAlarm = (metric: string, queue: string) =>
+      alarms().find(
+        (alarm) =>
+          alarm.Namespace === 'AWS/SQS' &&
+          alarm.MetricName === metric &&
+          JSON.stringify(alarm.Dimensions).includes(logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild(queue))),
+      );
+    assert.equal(queueAlarm('NumberOfMessagesReceived', 'DeadLetters')?.Threshold, 1);
+    assert.equal(queueAlarm('ApproximateAgeOfOldestMessage', 'DeadLetters')?.Threshold, 3600);
+    assert.equal(queueAlarm('ApproximateAgeOfOldestMessage', 'Turns')?.Threshold, 1800);
+  });
+
+  it('alarms on the errors of every function, the agent\'s throttles, stuck turns, and both APIs\' 5xx', () => {
+    const lambdaErrors = alarms()
+      .filter((alarm) => alarm.Namespace === 'AWS/Lambda' && alarm.MetricName === 'Errors')
+      .map((alarm) => alarm.Dimensions[0].Value.Ref as string)
+      .sort();
+    const functions = Object.keys(template.findResources('AWS::Lambda::Function')).filter(
+      (id) => !id.startsWith('Custom') && !id.includes('AwsCliLayer') && !id.startsWith('BucketNotifications'),
+    );
+    assert.deepEqual(lambdaErrors, functions.sort());
+    assert.ok(alarms().some((alarm) => alarm.MetricName === 'Throttles' && alarm.Namespace === 'AWS/Lambda'));
+    assert.equal(alarms().find((alarm) => alarm.MetricName === 'StuckTurns')?.Namespace, 'ServerlessOpenClaw');
+    const http5xx = alarms().find((alarm) => alarm.MetricName === '5xx');
+    assert.equal(http5xx?.Namespace, 'AWS/ApiGateway');
+    assert.deepEqual(http5xx?.Dimensions, [{ Name: 'ApiId', Value: { Ref: logicalId(stack.gateway.httpApi) } }]);
+    const websocket = alarms().find((alarm) => alarm.MetricName === 'ExecutionError');
+    assert.equal(websocket?.Namespace, 'AWS/ApiGateway');
+    assert.deepEqual(
+      websocket?.Dimensions.map((d: any) => d.Name).sort(),
+      ['ApiId', 'Stage'],
+    );
+    assert.equal(alarms().length, 20, 'docs/cost.md prices 20 alarm metrics');
   });
 
   it('emails the owner from an AWS Budgets budget at the configured monthly amount', () => {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ChatConnection,
   PING_EVERY_MS,
+  SERVER_IDLE_TIMEOUT_MS,
   RECONNECT_FIRST_MS,
   RECONNECT_MAX_MS,
   SILENT_LIMIT_MS,
@@ -275,6 +276,23 @@ describe('ChatConnection', () => {
     await vi.advanceTimersByTimeAsync(SILENT_LIMIT_MS);
     expect(socket.closed).toBe(true);
     expect(h.states).toEqual(['open', 'reconnecting']);
+    h.connection.stop();
+  });
+
+  it("keeps an idle socket whose pings are answered open, pinging within API Gateway's idle timeout", async () => {
+    expect(PING_EVERY_MS).toBeLessThan(SERVER_IDLE_TIMEOUT_MS);
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const socket = h.last();
+    socket.serverOpens();
+    for (let ping = 1; ping <= 12; ping += 1) {
+      await vi.advanceTimersByTimeAsync(PING_EVERY_MS);
+      expect(socket.sent).toHaveLength(ping);
+      socket.serverSends({ type: 'pong' });
+    }
+    expect(socket.closed).toBe(false);
+    expect(h.states).toEqual(['open']);
     h.connection.stop();
   });
 

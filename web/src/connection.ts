@@ -10,9 +10,16 @@ import { parseServerFrame, type CancelFrame, type PingFrame, type SendMessageFra
 /** Reconnect delays grow from the first to the cap, doubling, with ±25 % jitter. */
 export const RECONNECT_FIRST_MS = 500;
 export const RECONNECT_MAX_MS = 15_000;
-/** A ping keeps idle connections open through proxies; a socket silent for too long is taken as dead. */
-export const PING_EVERY_MS = 25_000;
-export const SILENT_LIMIT_MS = 70_000;
+/**
+ * A ping keeps an idle connection open: API Gateway closes a WebSocket after 10 minutes without a frame,
+ * and answers `ping` itself (no Lambda; docs/cost.md: one tab open all month ≈ $0.01). Every 9 minutes,
+ * the longest interval under that timeout with a margin for a late timer. A socket silent for two pings
+ * and more is taken as dead.
+ */
+export const PING_EVERY_MS = 9 * 60_000;
+export const SILENT_LIMIT_MS = 2 * PING_EVERY_MS + 60_000;
+/** API Gateway's idle timeout for WebSocket connections. */
+export const SERVER_IDLE_TIMEOUT_MS = 10 * 60_000;
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting';
 

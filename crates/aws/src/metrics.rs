@@ -25,11 +25,13 @@ impl Unit {
     }
 }
 
-/// One EMF record: metrics sharing the dimension `Function` (and any extra properties for Logs
-/// Insights, which are not dimensions and so cost nothing).
+/// One EMF record: metrics sharing the dimension `Function` and any further dimensions (each
+/// combination of dimension values is a metric of its own, billed as such), and extra properties for
+/// Logs Insights, which are not dimensions and so cost nothing.
 #[derive(Debug, Clone)]
 pub struct Record {
     function: String,
+    dimensions: Vec<(&'static str, String)>,
     metrics: Vec<(&'static str, f64, Unit)>,
     properties: Map<String, Value>,
 }
@@ -38,9 +40,16 @@ impl Record {
     pub fn new(function: impl Into<String>) -> Self {
         Self {
             function: function.into(),
+            dimensions: Vec::new(),
             metrics: Vec::new(),
             properties: Map::new(),
         }
+    }
+
+    /// Adds a dimension beside `Function` to every metric of the record.
+    pub fn dimension(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.dimensions.push((name, value.into()));
+        self
     }
 
     pub fn metric(mut self, name: &'static str, value: f64, unit: Unit) -> Self {
@@ -60,6 +69,9 @@ impl Record {
             .iter()
             .map(|(name, _, unit)| json!({ "Name": name, "Unit": unit.as_str() }))
             .collect();
+        let dimensions: Vec<&str> = std::iter::once("Function")
+            .chain(self.dimensions.iter().map(|(name, _)| *name))
+            .collect();
         let mut root = self.properties.clone();
         root.insert(
             "_aws".into(),
@@ -67,12 +79,15 @@ impl Record {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
-                    "Dimensions": [["Function"]],
+                    "Dimensions": [dimensions],
                     "Metrics": definitions,
                 }],
             }),
         );
         root.insert("Function".into(), Value::from(self.function.as_str()));
+        for (name, value) in &self.dimensions {
+            root.insert((*name).to_owned(), Value::from(value.as_str()));
+        }
         for (name, value, _) in &self.metrics {
             root.insert((*name).to_owned(), json!(value));
         }
@@ -118,5 +133,19 @@ mod tests {
         assert_eq!(v["TurnLatency"], 1234.0);
         assert_eq!(v["InputTokens"], 10.0);
         assert_eq!(v["outcome"], "answered");
+    }
+
+    #[test]
+    fn a_further_dimension_joins_function_in_the_one_dimension_set() {
+        let line = Record::new("agent")
+            .dimension("ErrorCode", "llm_error")
+            .metric("TurnFailed", 1.0, Unit::Count)
+            .to_line(1_700_000_000_000);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["Function", "ErrorCode"]]));
+        assert_eq!(v["Function"], "agent");
+        assert_eq!(v["ErrorCode"], "llm_error");
+        assert_eq!(v["TurnFailed"], 1.0);
     }
 }

@@ -7,10 +7,13 @@
 //!   never suppress another user's message.
 //! - Repeated failures move a message to the dead-letter queue (the queue's redrive policy, set by the
 //!   CDK app); the turn processor is idempotent, so redelivery never answers twice.
+//! - A delivery that must wait (its conversation is busy) is handed back with a short visibility
+//!   timeout ([`SqsRedelivery`]) instead of the queue's, which is sized for a whole turn.
 //! - Cancelling cannot reach into another Lambda, so it goes through the conversation's session lease
 //!   ([`SessionLeases::request_cancel`]); the processor holding the lease watches for it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serverless_openclaw_core::domain::Turn;
@@ -37,6 +40,40 @@ impl SqsTurnQueue {
             queue_url: queue_url.into(),
             leases,
         }
+    }
+}
+
+/// Schedules the redelivery of a received message: what the consumer of the queue (the agent) uses
+/// for a turn it cannot run yet.
+pub struct SqsRedelivery {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsRedelivery {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+
+    /// Makes the message received with `receipt_handle` visible again `after` from now (SQS allows
+    /// up to 12 hours), whatever the queue's visibility timeout.
+    pub async fn redeliver_after(
+        &self,
+        receipt_handle: &str,
+        after: Duration,
+    ) -> Result<(), PortError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(i32::try_from(after.as_secs()).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| PortError::backend(aws_sdk_sqs::Error::from(e)))?;
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The heart of serverless-openclaw: what a conversation, a message and a turn are, the wire protocol
 //! spoken with clients, the ports (traits) that storage, queues, client push and the agent runtime
-//! implement, and the two use cases every deployment shares: *submit a message* and *process a turn*.
+//! implement, and the use cases every deployment shares: *submit a message*, *process a turn* and *give
+//! up on a turn*.
 //!
 //! Nothing here knows about AWS, SQLite, HTTP frameworks or Node: adapters live in the `local` and `aws`
 //! crates, the OpenClaw runtime in `agent`, and composition in `cli` and `lambdas`.
@@ -12,7 +13,7 @@
 //! - [`ports`]: the traits adapters implement, each with its contract.
 //! - [`settings`]: a user's chosen provider and model, and API keys (secrets).
 //! - [`chat`]: the *submit a message* use case.
-//! - [`turn`]: the *process a turn* use case.
+//! - [`turn`]: the *process a turn* and *give up on a turn* use cases.
 
 pub mod chat;
 pub mod domain;

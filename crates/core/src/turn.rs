@@ -96,7 +96,30 @@ struct Outlet<'a> {
     tee: Option<mpsc::UnboundedSender<ServerFrame>>,
 }
 
-impl Outlet<'_> {
+impl<'a> Outlet<'a> {
+    /// The outlet of `turn`, and the delivery to the turn's channel (when it names one and `replies`
+    /// can reach it; else a future that ends at once), to be run beside whatever emits: it ends when
+    /// the outlet is dropped and everything emitted is delivered.
+    fn open(
+        push: &'a dyn ClientPush,
+        replies: Option<&'a Arc<dyn ChannelReplies>>,
+        turn: &'a Turn,
+    ) -> (Self, impl Future<Output = ()> + Send + 'a) {
+        let replies = replies.filter(|_| turn.reply_to.is_some());
+        let (tee, frames) = mpsc::unbounded_channel();
+        let outlet = Outlet {
+            push,
+            user: &turn.user_id,
+            tee: replies.is_some().then_some(tee),
+        };
+        let delivery = async move {
+            if let Some(replies) = replies {
+                replies.deliver(turn, frames).await;
+            }
+        };
+        (outlet, delivery)
+    }
+
     async fn emit(&self, frame: ServerFrame) {
         self.push.push(self.user, &frame).await;
         if let Some(tee) = &self.tee {
@@ -109,6 +132,17 @@ impl Outlet<'_> {
         self.emit(ServerFrame::Status {
             conversation_id: turn.conversation_id.clone(),
             status,
+        })
+        .await;
+    }
+
+    /// Tells the user that `turn` failed: one `error` frame tied to their message, then `idle`.
+    async fn fail(&self, turn: &Turn, error: &AgentError) {
+        self.emit(ServerFrame::Error {
+            code: error.code,
+            message: error.message.clone(),
+            client_message_id: Some(turn.client_message_id.to_string()),
+            conversation_id: Some(turn.conversation_id.to_string()),
         })
         .await;
     }
@@ -189,18 +223,8 @@ impl TurnProcessor {
     /// Processes one turn under the conversation's lease; every path that ran ends with an `idle`
     /// status frame and releases the lease. A turn with a [`Turn::reply_to`] is delivered there too.
     pub async fn process(&self, turn: &Turn, cancel: CancellationToken) -> TurnOutcome {
-        let replies = self.replies.as_ref().filter(|_| turn.reply_to.is_some());
-        let (tee, frames) = mpsc::unbounded_channel();
-        let outlet = Outlet {
-            push: self.push.as_ref(),
-            user: &turn.user_id,
-            tee: replies.is_some().then_some(tee),
-        };
-        let run = self.process_to(turn, cancel, outlet);
-        match replies {
-            Some(replies) => tokio::join!(run, replies.deliver(turn, frames)).0,
-            None => run.await,
-        }
+        let (outlet, delivery) = Outlet::open(self.push.as_ref(), self.replies.as_ref(), turn);
+        tokio::join!(self.process_to(turn, cancel, outlet), delivery).0
     }
 
     async fn process_to(
@@ -242,14 +266,7 @@ impl TurnProcessor {
             Ok(Some(answer)) => TurnOutcome::Answered(answer),
             Ok(None) => TurnOutcome::Skipped,
             Err(e) => {
-                outlet
-                    .emit(ServerFrame::Error {
-                        code: e.code,
-                        message: e.message.clone(),
-                        client_message_id: Some(turn.client_message_id.to_string()),
-                        conversation_id: Some(turn.conversation_id.to_string()),
-                    })
-                    .await;
+                outlet.fail(turn, &e).await;
                 TurnOutcome::Failed(e.code)
             }
         };
@@ -420,6 +437,66 @@ impl TurnProcessor {
             usage: reply.usage,
             cost_usd: reply.cost_usd,
         }))
+    }
+}
+
+/// The *give up on a turn* use case: a queued turn that will not be run any more (on AWS: it reached
+/// the dead-letter queue, after deliveries that all ended without an outcome — the agent crashed or
+/// was killed, or the conversation stayed busy) is reported to its user as a failed turn is: one
+/// `error` frame and `idle`, on their web connections and in the channel the turn came from. Like a
+/// failed turn it stores nothing: the user message stays, without a reply, and can be sent again.
+pub struct AbandonedTurns {
+    conversations: Arc<dyn ConversationStore>,
+    push: Arc<dyn ClientPush>,
+    replies: Option<Arc<dyn ChannelReplies>>,
+}
+
+impl AbandonedTurns {
+    pub fn new(conversations: Arc<dyn ConversationStore>, push: Arc<dyn ClientPush>) -> Self {
+        Self {
+            conversations,
+            push,
+            replies: None,
+        }
+    }
+
+    /// Also tells the turns that name a [`Turn::reply_to`] there (a Telegram chat).
+    pub fn with_replies(mut self, replies: Arc<dyn ChannelReplies>) -> Self {
+        self.replies = Some(replies);
+        self
+    }
+
+    /// Tells the user of `turn` that their message could not be answered, and why (`reason`), and
+    /// returns `true`; returns `false` without a word when the message has a reply after all (a
+    /// delivery finished) or its conversation was deleted. Fails only when the store cannot say.
+    pub async fn report(&self, turn: &Turn, reason: &str) -> Result<bool, PortError> {
+        match self
+            .conversations
+            .is_answered(&turn.user_id, &turn.conversation_id, &turn.user_message_id)
+            .await
+        {
+            Ok(false) => {}
+            Ok(true) | Err(PortError::NotFound) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        let error = AgentError::new(
+            ErrorCode::Internal,
+            format!("This message could not be answered: {reason}"),
+        );
+        let (outlet, delivery) = Outlet::open(self.push.as_ref(), self.replies.as_ref(), turn);
+        let tell = async move {
+            outlet.fail(turn, &error).await;
+            outlet.status(turn, TurnStatus::Idle).await;
+        };
+        tokio::join!(tell, delivery);
+        tracing::warn!(
+            user = %turn.user_id,
+            conversation = %turn.conversation_id,
+            message = %turn.user_message_id,
+            reason,
+            "a turn was given up; its user was told"
+        );
+        Ok(true)
     }
 }
 

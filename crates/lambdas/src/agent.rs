@@ -20,8 +20,11 @@
 //! workspace from S3 → the warm runner → deltas to the user's connections → transcript back with
 //! `If-Match` → assistant message with usage and cost → `message` frame → lease released. A record
 //! whose conversation is busy (its lease is held by a delivery still running elsewhere) is reported
-//! as a batch item failure, so SQS delivers it again after the visibility timeout; a redelivered turn
-//! that was already answered is skipped.
+//! as a batch item failure, after its visibility was shortened to [`AgentSettings::busy_retry`]: the
+//! queue's own visibility timeout is six times the function's timeout (AWS's advice for an SQS event
+//! source), and a lease conflict must not stall the conversation that long. A redelivered turn that
+//! was already answered is skipped. Every failed turn is counted as `TurnFailed` by error code (an
+//! EMF metric the owner's alarms watch).
 //!
 //! **SnapStart restore** ([`Function::snapstart`]). Every environment restored from the snapshot
 //! starts from the same memory. After a restore the SDK clients are built again (credentials fetched
@@ -33,7 +36,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{BoxFuture, LambdaEvent, SnapStartResource};
 use serde::{Deserialize, Serialize};
 use serverless_openclaw_agent::workspace::SyncedWorkspaceRuntime;
@@ -41,6 +44,7 @@ use serverless_openclaw_agent::{
     Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, RuntimeSettings,
 };
 use serverless_openclaw_aws::metrics::{Record, Unit};
+use serverless_openclaw_aws::queue::SqsRedelivery;
 use serverless_openclaw_aws::secrets::SsmSecrets;
 use serverless_openclaw_aws::wake::{Wake, WakeEvent};
 use serverless_openclaw_core::CancellationToken;
@@ -71,6 +75,10 @@ const SECRET_PARAMETERS: [(&str, &str); 3] = [
 
 /// The turn deadline; the function timeout must be longer (the CDK app sets 15 minutes).
 const DEFAULT_TURN_TIMEOUT_SECS: u64 = 600;
+
+/// How long a turn whose conversation is busy waits before its next delivery, unless configured. The
+/// CDK app sets it so that the queue's receives before the dead-letter queue outlast a lease.
+const DEFAULT_BUSY_RETRY_SECS: u64 = 180;
 
 /// How long after the init phase began init may wait for the runner. Lambda ends an init phase at
 /// 10 s; the margin covers what happens before this process runs (the image, the process start).
@@ -128,6 +136,8 @@ struct AgentSettings {
     runner_script: PathBuf,
     state_dir: PathBuf,
     turn_timeout: Duration,
+    /// How long a turn whose conversation is busy waits before SQS delivers it again.
+    busy_retry: Duration,
     disable_tools: bool,
     /// What users let in by the Telegram allowlist may use of OpenClaw's tools.
     guest_tools: ToolAccess,
@@ -151,6 +161,10 @@ impl AgentSettings {
             turn_timeout: seconds(
                 "SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS",
                 DEFAULT_TURN_TIMEOUT_SECS,
+            )?,
+            busy_retry: seconds(
+                "SERVERLESS_OPENCLAW_BUSY_RETRY_SECS",
+                DEFAULT_BUSY_RETRY_SECS,
             )?,
             disable_tools: optional("SERVERLESS_OPENCLAW_DISABLE_TOOLS").is_some_and(|v| v == "1"),
             guest_tools: match optional("SERVERLESS_OPENCLAW_GUEST_TOOLS") {
@@ -186,6 +200,23 @@ impl AgentSettings {
             // at a time runs here, and the workspace sync leaves no other user's files behind.
             confinement: Confinement::None,
         })?))
+    }
+
+    /// What turns run through: the turn processor around `runtime` with `keys`, on the SDK clients
+    /// of `adapters`.
+    fn turns(
+        &self,
+        adapters: &Adapters,
+        runtime: Arc<OpenClawRuntime>,
+        keys: ApiKeys,
+    ) -> Result<Turns, Error> {
+        Ok(Turns {
+            processor: self.processor(adapters, Arc::clone(&runtime))?,
+            runtime,
+            keys,
+            redelivery: adapters.redelivery()?,
+            busy_retry: self.busy_retry,
+        })
     }
 
     /// The turn processor around `runtime`, on the SDK clients of `adapters`.
@@ -230,6 +261,9 @@ struct Turns {
     runtime: Arc<OpenClawRuntime>,
     /// The keys the runtime has.
     keys: ApiKeys,
+    /// Hands a busy conversation's turn back to the queue for a later delivery.
+    redelivery: Arc<SqsRedelivery>,
+    busy_retry: Duration,
 }
 
 /// The function's state, shared with the SnapStart hooks.
@@ -253,7 +287,7 @@ impl Function for AgentFunction {
         let settings = AgentSettings::from_env()?;
         let keys = read_api_keys(adapters).await?;
         let runtime = settings.runtime(&keys)?;
-        let processor = settings.processor(adapters, Arc::clone(&runtime))?;
+        let turns = settings.turns(adapters, Arc::clone(&runtime), keys)?;
         let starting = tokio::spawn(start(Arc::clone(&runtime)));
         if optional("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("snap-start") {
             let version = starting.await??;
@@ -273,11 +307,7 @@ impl Function for AgentFunction {
         Ok(Self {
             shared: Arc::new(Shared {
                 settings,
-                turns: RwLock::new(Arc::new(Turns {
-                    processor,
-                    runtime,
-                    keys,
-                })),
+                turns: RwLock::new(Arc::new(turns)),
             }),
         })
     }
@@ -287,15 +317,13 @@ impl Function for AgentFunction {
         match event.payload {
             AgentEvent::Wake(event) => Ok(AgentResponse::Woken(turns.woken(&event.wake))),
             AgentEvent::Turns(batch) => {
-                let mut response = SqsBatchResponse::default();
-                for record in batch.records {
-                    if !turns.process(&record).await {
-                        let mut failure = BatchItemFailure::default();
-                        failure.item_identifier = record.message_id.unwrap_or_default();
-                        response.batch_item_failures.push(failure);
+                let mut undone = Vec::new();
+                for record in &batch.records {
+                    if !turns.process(record).await {
+                        undone.push(record);
                     }
                 }
-                Ok(AgentResponse::Turns(response))
+                Ok(AgentResponse::Turns(crate::redeliver(undone)))
             }
         }
     }
@@ -320,12 +348,8 @@ impl Shared {
             tracing::info!("an API key changed since the snapshot; turns use the new one");
             runtime.set_keys(keys.deployment());
         }
-        let processor = self.settings.processor(&adapters, Arc::clone(&runtime))?;
-        *self.turns.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Turns {
-            processor,
-            runtime,
-            keys,
-        });
+        let turns = self.settings.turns(&adapters, runtime, keys)?;
+        *self.turns.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(turns);
         tracing::info!(
             "restored from the snapshot: SDK clients, API keys and lease holder renewed"
         );
@@ -413,19 +437,47 @@ impl Turns {
                 true
             }
             TurnOutcome::Failed(code) => {
+                let code = serde_json::to_value(code).unwrap_or_default();
+                turn_failed(code.as_str().unwrap_or("unknown")).emit();
                 metrics = metrics
                     .property("outcome", "failed")
-                    .property("errorCode", serde_json::to_value(code).unwrap_or_default());
+                    .property("errorCode", code);
                 true
             }
             TurnOutcome::Busy => {
                 metrics = metrics.property("outcome", "busy");
+                self.redeliver_later(record).await;
                 false
             }
         };
         metrics.emit();
         done
     }
+}
+
+impl Turns {
+    /// Shortens the visibility of a record whose conversation is busy to [`Turns::busy_retry`]; if
+    /// that fails, SQS delivers it again after the queue's visibility timeout.
+    async fn redeliver_later(&self, record: &SqsMessage) {
+        let Some(receipt_handle) = record.receipt_handle.as_deref() else {
+            return;
+        };
+        if let Err(e) = self
+            .redelivery
+            .redeliver_after(receipt_handle, self.busy_retry)
+            .await
+        {
+            tracing::warn!(error = %e, message = ?record.message_id, "could not shorten a busy turn's visibility; it waits for the queue's timeout");
+        }
+    }
+}
+
+/// The `TurnFailed` metric of one failed turn, by its error code: an alarm per code that needs the
+/// owner (`llm_error` for an expired key, ...) watches it.
+pub fn turn_failed(code: &str) -> Record {
+    Record::new("agent")
+        .dimension("ErrorCode", code)
+        .metric("TurnFailed", 1.0, Unit::Count)
 }
 
 /// Starts the runner; a failure is logged here, since the caller may have stopped waiting.

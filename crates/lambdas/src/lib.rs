@@ -9,8 +9,11 @@
 //! - [`telegram`]: `telegram-webhook`, Telegram's webhook through the shared `server` route.
 //! - [`agent`]: `agent`, the SQS-triggered turn processor around the warm OpenClaw runner.
 //! - [`watchdog`]: `watchdog`, the scheduled cleanup of expired connections and leases.
+//! - [`dead_letters`]: `dead-letters`, which tells users about the turns that reached the dead-letter
+//!   queue.
 
 pub mod agent;
+pub mod dead_letters;
 pub mod http;
 pub mod settings;
 pub mod telegram;
@@ -20,6 +23,7 @@ pub mod websocket;
 use std::future::Future;
 use std::sync::Arc;
 
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
 use lambda_runtime::{LambdaEvent, Runtime, SnapStartResource, layers, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -46,6 +50,18 @@ pub trait Function: Sized {
     fn snapstart(&self) -> Option<Arc<dyn SnapStartResource>> {
         None
     }
+}
+
+/// The answer to an SQS batch whose `undone` records are to be delivered again (the event source
+/// deletes the others).
+pub fn redeliver<'a>(undone: impl IntoIterator<Item = &'a SqsMessage>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in undone {
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = record.message_id.clone().unwrap_or_default();
+        response.batch_item_failures.push(failure);
+    }
+    response
 }
 
 /// The `main` of a function: logging, configuration and clients once, then the Runtime API loop

@@ -11,7 +11,7 @@ use serverless_openclaw_aws::connections::DynamoConnectionStore;
 use serverless_openclaw_aws::conversations::DynamoConversationStore;
 use serverless_openclaw_aws::leases::DynamoSessionLeases;
 use serverless_openclaw_aws::push::ApiGatewayPush;
-use serverless_openclaw_aws::queue::SqsTurnQueue;
+use serverless_openclaw_aws::queue::{SqsRedelivery, SqsTurnQueue};
 use serverless_openclaw_aws::settings::{DynamoSettingsStore, SsmApiKeyStore};
 use serverless_openclaw_aws::telegram::DynamoTelegramStore;
 use serverless_openclaw_aws::transcripts::S3TranscriptStore;
@@ -169,6 +169,14 @@ impl Adapters {
             aws_sdk_sqs::Client::new(&self.sdk),
             required("SERVERLESS_OPENCLAW_QUEUE_URL")?,
             leases,
+        )))
+    }
+
+    /// `SERVERLESS_OPENCLAW_QUEUE_URL`: redeliveries of the turns the agent received from it.
+    pub fn redelivery(&self) -> Result<Arc<SqsRedelivery>, SettingsError> {
+        Ok(Arc::new(SqsRedelivery::new(
+            aws_sdk_sqs::Client::new(&self.sdk),
+            required("SERVERLESS_OPENCLAW_QUEUE_URL")?,
         )))
     }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use serverless_openclaw_testkit::fake_llm::reply_text;
 use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
 use serverless_openclaw_testkit::fixtures;
-use support::{GATEWAY_INVOKE, LLM_KEY, World, frames_of, send_frame};
+use support::{GATEWAY_INVOKE, LLM_KEY, World, frames_of, send_frame, telegram_webhook_event};
 
 const WS_CONNECT: &str = env!("CARGO_BIN_EXE_ws-connect");
 const WS_MESSAGE: &str = env!("CARGO_BIN_EXE_ws-message");
@@ -427,25 +427,6 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
         .filter_map(|l| sweep(l))
         .collect();
     assert_eq!(sweeps, [(1.0, 1.0), (1.0, 0.0)]);
-}
-
-/// An HTTP API request to the unauthenticated webhook route, as API Gateway sends Telegram's POST.
-fn telegram_webhook_event(update: &Value, secret: Option<&str>) -> Value {
-    let mut event = fixtures::http_v2(
-        "POST",
-        "/telegram/webhook",
-        &[],
-        Some(&update.to_string()),
-        "",
-    );
-    event["requestContext"]
-        .as_object_mut()
-        .expect("object")
-        .remove("authorizer");
-    if let Some(secret) = secret {
-        event["headers"]["x-telegram-bot-api-secret-token"] = secret.into();
-    }
-    event
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,7 +19,7 @@ use serverless_openclaw_core::ports::{
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
 use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
-use serverless_openclaw_core::turn::{LeasePolicy, TurnOutcome, TurnProcessor};
+use serverless_openclaw_core::turn::{AbandonedTurns, LeasePolicy, TurnOutcome, TurnProcessor};
 use serverless_openclaw_local::{
     FileApiKeyStore, FileTranscriptStore, MemorySessionLeases, SqliteConversationStore,
     SqliteSettingsStore,
@@ -440,4 +440,84 @@ async fn guests_from_the_telegram_allowlist_get_the_guests_tool_access_and_every
         *fx.agent.tools.lock().unwrap(),
         [ToolAccess::Full, ToolAccess::Restricted, ToolAccess::Full]
     );
+}
+
+/// Records what reaches a turn's channel (Telegram in production).
+#[derive(Default)]
+struct RecordedReplies(Mutex<Vec<ServerFrame>>);
+
+#[async_trait]
+impl serverless_openclaw_core::ports::ChannelReplies for RecordedReplies {
+    async fn deliver(&self, _turn: &Turn, mut frames: mpsc::UnboundedReceiver<ServerFrame>) {
+        while let Some(frame) = frames.recv().await {
+            self.0.lock().unwrap().push(frame);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_turn_given_up_is_reported_on_the_web_and_in_its_channel_and_its_message_stays() {
+    let fx = Fixture::new();
+    let mut turn = fx.submit("m1", "hi").await;
+    turn.reply_to = Some(serverless_openclaw_core::domain::ReplyTarget::Telegram {
+        chat_id: 7,
+        message_id: 1,
+    });
+    let replies = Arc::new(RecordedReplies::default());
+    let abandoned = AbandonedTurns::new(fx.conversations.clone(), fx.push.clone())
+        .with_replies(replies.clone());
+    fx.push.0.lock().unwrap().clear();
+
+    assert!(
+        abandoned
+            .report(&turn, "the agent never finished it")
+            .await
+            .unwrap()
+    );
+
+    for frames in [
+        fx.push.0.lock().unwrap().clone(),
+        replies.0.lock().unwrap().clone(),
+    ] {
+        match frames.as_slice() {
+            [
+                ServerFrame::Error {
+                    code: ErrorCode::Internal,
+                    message,
+                    client_message_id,
+                    conversation_id,
+                },
+                ServerFrame::Status {
+                    status: serverless_openclaw_core::protocol::TurnStatus::Idle,
+                    ..
+                },
+            ] => {
+                assert_eq!(
+                    message,
+                    "This message could not be answered: the agent never finished it"
+                );
+                assert_eq!(client_message_id.as_deref(), Some("m1"));
+                assert_eq!(conversation_id.as_deref(), Some("c"));
+            }
+            other => panic!("expected error and idle, got {other:?}"),
+        }
+    }
+    let stored = fx
+        .conversations
+        .list_messages(&fx.user, &fx.conversation, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "the user message stays, without a reply");
+    assert_eq!(stored[0].content, "hi");
+}
+
+#[tokio::test]
+async fn a_turn_given_up_after_a_delivery_answered_it_is_not_reported() {
+    let fx = Fixture::new();
+    let turn = fx.submit("m1", "hi").await;
+    fx.processor.process(&turn, CancellationToken::new()).await;
+    fx.push.0.lock().unwrap().clear();
+    let abandoned = AbandonedTurns::new(fx.conversations.clone(), fx.push.clone());
+    assert!(!abandoned.report(&turn, "late").await.unwrap());
+    assert!(fx.push.0.lock().unwrap().is_empty());
 }

@@ -29,6 +29,8 @@ pub const TURN_TIMEOUT_SECS: u64 = 180;
 /// How long a test waits for one agent invocation: a cold runner start on 2 cores plus a turn.
 pub const AGENT_INVOKE: Duration = Duration::from_secs(TURN_TIMEOUT_SECS + 120);
 pub const GATEWAY_INVOKE: Duration = Duration::from_secs(30);
+/// The turn queue's `maxReceiveCount` (infra/lib/queue.ts).
+pub const MAX_RECEIVE_COUNT: u32 = 5;
 
 /// One test's AWS resources and fakes.
 pub struct World {
@@ -42,6 +44,8 @@ pub struct World {
     pub leases_table: String,
     pub bucket: String,
     pub queue_url: String,
+    /// The turn queue's dead-letter queue.
+    pub dead_letters_url: String,
     pub state_dir: tempfile::TempDir,
 }
 
@@ -71,7 +75,7 @@ impl World {
             .send()
             .await
             .expect("bucket");
-        let queue_url = create_fifo_queue(&sdk).await;
+        let (queue_url, dead_letters_url) = create_fifo_queue(&sdk).await;
         aws_sdk_ssm::Client::new(&sdk)
             .put_parameter()
             .name(format!("/{}/llm-key", bucket))
@@ -91,6 +95,7 @@ impl World {
             leases_table,
             bucket,
             queue_url,
+            dead_letters_url,
             state_dir: tempfile::tempdir().expect("temp dir"),
         }
     }
@@ -144,6 +149,10 @@ impl World {
         env.push((
             "SERVERLESS_OPENCLAW_TELEGRAM_TOKEN_PARAMETER".to_owned(),
             format!("/{}/telegram-bot-token", self.bucket),
+        ));
+        env.push((
+            "SERVERLESS_OPENCLAW_QUEUE_URL".to_owned(),
+            self.queue_url.clone(),
         ));
         env
     }
@@ -290,13 +299,25 @@ impl World {
         (sub, token)
     }
 
-    /// Plays the SQS event source mapping once: receives up to `max` visible messages, invokes `agent`
-    /// with them as one event, deletes those not reported as failures. Returns the agent's response.
+    /// Plays the turn queue's SQS event source mapping once: receives up to `max` visible messages,
+    /// invokes `agent` with them as one event, deletes those not reported as failures. Returns the
+    /// agent's response.
     pub async fn deliver(&self, agent: &impl TurnConsumer, max: i32) -> Value {
+        self.deliver_from(&self.queue_url, agent, max).await
+    }
+
+    /// The same for the queue at `queue_url`. The event carries the real receipt handles, so the
+    /// consumer can change a message's visibility as it would on AWS.
+    pub async fn deliver_from(
+        &self,
+        queue_url: &str,
+        consumer: &impl TurnConsumer,
+        max: i32,
+    ) -> Value {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let received = sqs
             .receive_message()
-            .queue_url(&self.queue_url)
+            .queue_url(queue_url)
             .max_number_of_messages(max)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .wait_time_seconds(1)
@@ -325,7 +346,16 @@ impl World {
                 }
             })
             .collect();
-        let response = agent.take_turns(fixtures::sqs_fifo(&records)).await;
+        let mut event = fixtures::sqs_fifo(&records);
+        for (record, message) in event["Records"]
+            .as_array_mut()
+            .expect("records")
+            .iter_mut()
+            .zip(&messages)
+        {
+            record["receiptHandle"] = json!(message.receipt_handle().unwrap_or_default());
+        }
+        let response = consumer.take_turns(event).await;
         let failed: Vec<&str> = response["batchItemFailures"]
             .as_array()
             .map(|a| {
@@ -337,7 +367,7 @@ impl World {
         for message in &messages {
             if !failed.contains(&message.message_id().unwrap_or_default()) {
                 sqs.delete_message()
-                    .queue_url(&self.queue_url)
+                    .queue_url(queue_url)
                     .receipt_handle(message.receipt_handle().unwrap_or_default())
                     .send()
                     .await
@@ -423,6 +453,25 @@ pub fn send_frame(conversation: &str, client_message_id: &str, text: &str) -> St
     .to_string()
 }
 
+/// An HTTP API request to the unauthenticated webhook route, as API Gateway sends Telegram's POST.
+pub fn telegram_webhook_event(update: &Value, secret: Option<&str>) -> Value {
+    let mut event = fixtures::http_v2(
+        "POST",
+        "/telegram/webhook",
+        &[],
+        Some(&update.to_string()),
+        "",
+    );
+    event["requestContext"]
+        .as_object_mut()
+        .expect("object")
+        .remove("authorizer");
+    if let Some(secret) = secret {
+        event["headers"]["x-telegram-bot-api-secret-token"] = secret.into();
+    }
+    event
+}
+
 /// Frames of `kind` posted to a connection.
 pub fn frames_of(recorder: &ApiGatewayRecorder, connection: &str, kind: &str) -> Vec<Value> {
     recorder
@@ -436,7 +485,9 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-async fn create_fifo_queue(sdk: &SdkConfig) -> String {
+/// The turn queue and its dead-letter queue as the CDK app declares them (infra/lib/queue.ts); returns
+/// their URLs.
+async fn create_fifo_queue(sdk: &SdkConfig) -> (String, String) {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let dlq = sqs
         .create_queue()
@@ -445,9 +496,10 @@ async fn create_fifo_queue(sdk: &SdkConfig) -> String {
         .send()
         .await
         .expect("dead-letter queue");
+    let dlq_url = dlq.queue_url().unwrap_or_default().to_owned();
     let dlq_arn = sqs
         .get_queue_attributes()
-        .queue_url(dlq.queue_url().unwrap_or_default())
+        .queue_url(&dlq_url)
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
@@ -455,21 +507,25 @@ async fn create_fifo_queue(sdk: &SdkConfig) -> String {
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .expect("dlq arn");
-    // As the CDK app declares it: per-group dedupe scope, so one user's ids never suppress another's.
-    sqs.create_queue()
+    // Per-group dedupe scope, so one user's ids never suppress another's; visibility six times the
+    // agent's 15 minutes; five receives before the dead-letter queue.
+    let queue_url = sqs
+        .create_queue()
         .queue_name(format!("{}.fifo", unique_name("turns")))
         .attributes(QueueAttributeName::FifoQueue, "true")
         .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
         .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId")
-        .attributes(QueueAttributeName::VisibilityTimeout, "960")
+        .attributes(QueueAttributeName::VisibilityTimeout, "5400")
         .attributes(
             QueueAttributeName::RedrivePolicy,
-            json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3 }).to_string(),
+            json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT })
+                .to_string(),
         )
         .send()
         .await
         .expect("turn queue")
         .queue_url()
         .expect("queue url")
-        .to_owned()
+        .to_owned();
+    (queue_url, dlq_url)
 }
