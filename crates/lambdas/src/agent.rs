@@ -22,7 +22,10 @@
 //! whose conversation is busy (its lease is held by a delivery still running elsewhere) is reported
 //! as a batch item failure, after its visibility was shortened to [`AgentSettings::busy_retry`]: the
 //! queue's own visibility timeout is six times the function's timeout (AWS's advice for an SQS event
-//! source), and a lease conflict must not stall the conversation that long. A redelivered turn that
+//! source, whose retries of a throttled invocation need that long), and a lease conflict must not
+//! stall the conversation that long. Likewise, once a record's invocation has begun, the record is
+//! hidden only until the invocation's deadline plus [`AgentSettings::crash_retry`]: a delivery that
+//! dies (a crash, a kill at the timeout) is retried minutes later, not 90. A redelivered turn that
 //! was already answered is skipped. Every failed turn is counted as `TurnFailed` by error code (an
 //! EMF metric the owner's alarms watch).
 //!
@@ -79,6 +82,10 @@ const DEFAULT_TURN_TIMEOUT_SECS: u64 = 600;
 /// How long a turn whose conversation is busy waits before its next delivery, unless configured. The
 /// CDK app sets it so that the queue's receives before the dead-letter queue outlast a lease.
 const DEFAULT_BUSY_RETRY_SECS: u64 = 180;
+
+/// How long after its invocation's deadline a record comes back if the delivery died, unless
+/// configured.
+const DEFAULT_CRASH_RETRY_SECS: u64 = 60;
 
 /// How long after the init phase began init may wait for the runner. Lambda ends an init phase at
 /// 10 s; the margin covers what happens before this process runs (the image, the process start).
@@ -138,6 +145,8 @@ struct AgentSettings {
     turn_timeout: Duration,
     /// How long a turn whose conversation is busy waits before SQS delivers it again.
     busy_retry: Duration,
+    /// How long after its invocation's deadline a record whose delivery died comes back.
+    crash_retry: Duration,
     disable_tools: bool,
     /// What users let in by the Telegram allowlist may use of OpenClaw's tools.
     guest_tools: ToolAccess,
@@ -165,6 +174,10 @@ impl AgentSettings {
             busy_retry: seconds(
                 "SERVERLESS_OPENCLAW_BUSY_RETRY_SECS",
                 DEFAULT_BUSY_RETRY_SECS,
+            )?,
+            crash_retry: seconds(
+                "SERVERLESS_OPENCLAW_CRASH_RETRY_SECS",
+                DEFAULT_CRASH_RETRY_SECS,
             )?,
             disable_tools: optional("SERVERLESS_OPENCLAW_DISABLE_TOOLS").is_some_and(|v| v == "1"),
             guest_tools: match optional("SERVERLESS_OPENCLAW_GUEST_TOOLS") {
@@ -216,6 +229,7 @@ impl AgentSettings {
             keys,
             redelivery: adapters.redelivery()?,
             busy_retry: self.busy_retry,
+            crash_retry: self.crash_retry,
         })
     }
 
@@ -264,6 +278,7 @@ struct Turns {
     /// Hands a busy conversation's turn back to the queue for a later delivery.
     redelivery: Arc<SqsRedelivery>,
     busy_retry: Duration,
+    crash_retry: Duration,
 }
 
 /// The function's state, shared with the SnapStart hooks.
@@ -317,9 +332,10 @@ impl Function for AgentFunction {
         match event.payload {
             AgentEvent::Wake(event) => Ok(AgentResponse::Woken(turns.woken(&event.wake))),
             AgentEvent::Turns(batch) => {
+                let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
                 let mut undone = Vec::new();
                 for record in &batch.records {
-                    if !turns.process(record).await {
+                    if !turns.process(record, deadline).await {
                         undone.push(record);
                     }
                 }
@@ -395,8 +411,9 @@ impl Turns {
         Woken { runner }
     }
 
-    /// Whether the record is done with (answered, skipped or failed with the user told).
-    async fn process(&self, record: &SqsMessage) -> bool {
+    /// Whether the record is done with (answered, skipped or failed with the user told). `deadline`:
+    /// the invocation's.
+    async fn process(&self, record: &SqsMessage, deadline: SystemTime) -> bool {
         let turn: Turn = match serde_json::from_str(record.body.as_deref().unwrap_or_default()) {
             Ok(turn) => turn,
             Err(e) => {
@@ -408,10 +425,10 @@ impl Turns {
         let started = Instant::now();
         // Cold: the turn has to wait for the runner (no wake-up or init warmed it in time).
         let cold = self.runtime.status().state != AgentState::Ready;
-        let outcome = self
-            .processor
-            .process(&turn, CancellationToken::new())
-            .await;
+        let (_, outcome) = tokio::join!(
+            self.hide_until(record, deadline + self.crash_retry),
+            self.processor.process(&turn, CancellationToken::new()),
+        );
         let mut metrics = Record::new("agent")
             .metric(
                 "TurnLatency",
@@ -456,18 +473,30 @@ impl Turns {
 }
 
 impl Turns {
-    /// Shortens the visibility of a record whose conversation is busy to [`Turns::busy_retry`]; if
-    /// that fails, SQS delivers it again after the queue's visibility timeout.
+    /// Shortens the visibility of a record whose conversation is busy to [`Turns::busy_retry`].
     async fn redeliver_later(&self, record: &SqsMessage) {
+        self.redeliver_after(record, self.busy_retry).await;
+    }
+
+    /// Hides a record being processed until `until` only (the invocation's deadline plus
+    /// [`Turns::crash_retry`]) instead of the queue's visibility timeout.
+    async fn hide_until(&self, record: &SqsMessage, until: SystemTime) {
+        let after = until
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+            // SQS counts visibility in whole seconds; never less than the time left.
+            + Duration::from_secs(1);
+        self.redeliver_after(record, after).await;
+    }
+
+    /// Makes `record` visible again `after` from now; if that fails, SQS delivers it again after the
+    /// queue's visibility timeout.
+    async fn redeliver_after(&self, record: &SqsMessage, after: Duration) {
         let Some(receipt_handle) = record.receipt_handle.as_deref() else {
             return;
         };
-        if let Err(e) = self
-            .redelivery
-            .redeliver_after(receipt_handle, self.busy_retry)
-            .await
-        {
-            tracing::warn!(error = %e, message = ?record.message_id, "could not shorten a busy turn's visibility; it waits for the queue's timeout");
+        if let Err(e) = self.redelivery.redeliver_after(receipt_handle, after).await {
+            tracing::warn!(error = %e, message = ?record.message_id, ?after, "could not change a turn's visibility; it waits for the queue's timeout");
         }
     }
 }

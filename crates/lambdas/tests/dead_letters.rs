@@ -1,8 +1,9 @@
 //! Nothing lost silently, on moto and the Runtime API emulator: a turn that reaches the dead-letter
 //! queue is answered to its user by the real `dead-letters` bootstrap (on the web connection and in
-//! the Telegram chat), and a turn whose conversation is busy comes back after the agent's short
-//! busy retry, not after the queue's 90-minute visibility timeout. A failed turn is counted as
-//! `TurnFailed` by error code.
+//! the Telegram chat), a turn whose conversation is busy comes back after the agent's short busy
+//! retry, and a turn whose delivery dies comes back shortly after its invocation's deadline — not
+//! after the queue's 90-minute visibility timeout. A failed turn is counted as `TurnFailed` by error
+//! code.
 
 mod support;
 
@@ -249,4 +250,59 @@ async fn a_busy_conversations_turn_comes_back_after_the_busy_retry_and_a_failed_
     assert_eq!(emf["Function"], "agent");
     assert_eq!(emf["ErrorCode"], "timeout");
     assert_eq!(emf["TurnFailed"], 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_turn_whose_invocation_timed_out_comes_back_soon_after_the_deadline() {
+    let world = World::create().await;
+    let (connect, message) = (
+        world.function(WS_CONNECT).await,
+        world.function(WS_MESSAGE).await,
+    );
+    let agent = world
+        .function_with(
+            AGENT,
+            &[("SERVERLESS_OPENCLAW_CRASH_RETRY_SECS", "1".to_owned())],
+        )
+        .await;
+    let (_, token) = world.user("cid").await;
+    connect
+        .invoke(
+            fixtures::ws_connect("conn-C1=", Some(&token)),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    message
+        .invoke(
+            fixtures::ws_message("conn-C1=", &send_frame("default", "slow-1", "hello")),
+            GATEWAY_INVOKE,
+        )
+        .await;
+
+    // The provider hangs, so the invocation runs into its (short) function timeout and never answers:
+    // to SQS that is a delivery that died.
+    world.fake.set_behaviour(Behaviour::Hang);
+    let timeout = Duration::from_secs(20);
+    let (event, _) = world.receive_turns(&world.queue_url, 1).await;
+    let invoked = std::time::Instant::now();
+    let outcome = agent.api.invoke(event, timeout).await;
+    assert!(outcome.is_err(), "the invocation timed out: {outcome:?}");
+
+    // Back about a second after the deadline (the crash retry), not after the queue's 90 minutes.
+    let (_, messages) = world
+        .receive_turns_within(&world.queue_url, 1, 15)
+        .await
+        .expect("the turn is back within seconds of the deadline");
+    let back_after = invoked.elapsed();
+    assert!(
+        back_after < timeout + Duration::from_secs(10),
+        "back after {back_after:?}"
+    );
+    let receives = messages[0]
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+        })
+        .cloned();
+    assert_eq!(receives.as_deref(), Some("2"));
 }

@@ -299,33 +299,28 @@ impl World {
         (sub, token)
     }
 
-    /// Plays the turn queue's SQS event source mapping once: receives up to `max` visible messages,
-    /// invokes `agent` with them as one event, deletes those not reported as failures. Returns the
-    /// agent's response.
-    pub async fn deliver(&self, agent: &impl TurnConsumer, max: i32) -> Value {
-        self.deliver_from(&self.queue_url, agent, max).await
-    }
-
-    /// The same for the queue at `queue_url`. The event carries the real receipt handles, so the
-    /// consumer can change a message's visibility as it would on AWS.
-    pub async fn deliver_from(
+    /// Receives up to `max` turns from the queue at `queue_url` (waiting up to `wait`) as the SQS
+    /// event source would hand them to the agent: the event with real receipt handles, and the
+    /// messages. The event is `None` when nothing was received.
+    pub async fn receive_turns_within(
         &self,
         queue_url: &str,
-        consumer: &impl TurnConsumer,
         max: i32,
-    ) -> Value {
-        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
-        let received = sqs
+        wait: i32,
+    ) -> Option<(Value, Vec<aws_sdk_sqs::types::Message>)> {
+        let received = aws_sdk_sqs::Client::new(&self.sdk)
             .receive_message()
             .queue_url(queue_url)
             .max_number_of_messages(max)
             .message_system_attribute_names(MessageSystemAttributeName::All)
-            .wait_time_seconds(1)
+            .wait_time_seconds(wait)
             .send()
             .await
             .expect("receive");
         let messages = received.messages.unwrap_or_default();
-        assert!(!messages.is_empty(), "no queued turn to deliver");
+        if messages.is_empty() {
+            return None;
+        }
         let records: Vec<FifoRecord<'_>> = messages
             .iter()
             .map(|m| {
@@ -355,6 +350,37 @@ impl World {
         {
             record["receiptHandle"] = json!(message.receipt_handle().unwrap_or_default());
         }
+        Some((event, messages))
+    }
+
+    /// [`World::receive_turns_within`] with a 1 s wait, expecting at least one turn.
+    pub async fn receive_turns(
+        &self,
+        queue_url: &str,
+        max: i32,
+    ) -> (Value, Vec<aws_sdk_sqs::types::Message>) {
+        self.receive_turns_within(queue_url, max, 1)
+            .await
+            .expect("no queued turn to deliver")
+    }
+
+    /// Plays the turn queue's SQS event source mapping once: receives up to `max` visible messages,
+    /// invokes `agent` with them as one event, deletes those not reported as failures. Returns the
+    /// agent's response.
+    pub async fn deliver(&self, agent: &impl TurnConsumer, max: i32) -> Value {
+        self.deliver_from(&self.queue_url, agent, max).await
+    }
+
+    /// The same for the queue at `queue_url`. The event carries the real receipt handles, so the
+    /// consumer can change a message's visibility as it would on AWS.
+    pub async fn deliver_from(
+        &self,
+        queue_url: &str,
+        consumer: &impl TurnConsumer,
+        max: i32,
+    ) -> Value {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let (event, messages) = self.receive_turns(queue_url, max).await;
         let response = consumer.take_turns(event).await;
         let failed: Vec<&str> = response["batchItemFailures"]
             .as_array()
