@@ -55,6 +55,7 @@ fn message(content: &str) -> ServerFrame {
         usage: Usage::default(),
         cost_usd: None,
         duration_ms: 1,
+        activity: None,
     }
 }
 
