@@ -119,15 +119,18 @@ pub struct TurnActivity {
 }
 
 impl TurnActivity {
-    /// Takes in a start or end line: a new call is appended, an end replaces its start.
+    /// Takes in a start or end line: a new call is appended (and counted), an end replaces its start.
     pub fn record(&mut self, tool: &ToolActivity) {
         if let Some(known) = self.tools.iter_mut().find(|t| t.tool_id == tool.tool_id) {
             *known = tool.clone();
             return;
         }
-        self.tool_count += 1;
         if self.tools.len() < MAX_STORED_TOOL_LINES {
             self.tools.push(tool.clone());
+            self.tool_count += 1;
+        } else if tool.status == ToolStatus::Running {
+            // Past the kept lines only starts count: an end there belongs to a start counted before.
+            self.tool_count += 1;
         }
     }
 
@@ -346,5 +349,27 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<Turn>(&json).unwrap(), telegram);
+    }
+
+    #[test]
+    fn a_turn_activity_counts_every_call_but_keeps_at_most_the_stored_lines() {
+        let line = |id: usize, status| ToolActivity {
+            tool_id: format!("t{id}"),
+            name: "exec".into(),
+            summary: String::new(),
+            status,
+            duration_ms: None,
+        };
+        let mut activity = TurnActivity::default();
+        for id in 0..MAX_STORED_TOOL_LINES + 5 {
+            activity.record(&line(id, ToolStatus::Running));
+            activity.record(&line(id, ToolStatus::Ok));
+        }
+        assert_eq!(activity.tool_count, MAX_STORED_TOOL_LINES as u64 + 5);
+        assert_eq!(activity.tools.len(), MAX_STORED_TOOL_LINES);
+        assert!(activity.tools.iter().all(|t| t.status == ToolStatus::Ok));
+        let stored = activity.to_stored();
+        assert_eq!(TurnActivity::from_stored(&stored), Some(activity));
+        assert_eq!(TurnActivity::from_stored("{\"workedMs\":\"x\"}"), None);
     }
 }
