@@ -64,6 +64,58 @@ export function createDeltaStreamer(emit) {
   };
 }
 
+/** Longest tool summary sent to the host, in characters (one line in a chat bubble). */
+export const TOOL_SUMMARY_MAX = 120;
+
+/** The argument that says best what a call of a tool does, by the argument names OpenClaw's tools use. */
+const SUMMARY_ARGS = ['command', 'url', 'path', 'file_path', 'filePath', 'query', 'pattern', 'action', 'name'];
+
+/**
+ * A one-line human summary of a tool call: for `exec` the command, for `web_fetch` the URL, for
+ * the file tools the path (whichever of SUMMARY_ARGS comes first), else OpenClaw's own `meta` for
+ * the call, whitespace collapsed and cut to TOOL_SUMMARY_MAX characters.
+ */
+export function toolSummary(args, meta) {
+  const record = args && typeof args === 'object' ? args : {};
+  const key = SUMMARY_ARGS.find((k) => typeof record[k] === 'string' && record[k].trim() !== '');
+  const text = (key ? record[key] : typeof meta === 'string' ? meta : '').replace(/\s+/g, ' ').trim();
+  return text.length > TOOL_SUMMARY_MAX ? `${text.slice(0, TOOL_SUMMARY_MAX - 1)}…` : text;
+}
+
+/**
+ * Turns OpenClaw's agent events (`onAgentEvent`) into `tool` protocol lines: one when a tool starts
+ * (`status: "running"`) and one when it ends (`"ok"` or `"error"`, with `durationMs`), tied together
+ * by OpenClaw's tool call id. Other streams (lifecycle, assistant, item, ...) and `update` phases
+ * are not forwarded: a start and an end per call is what a chat shows. `emit` gets the line's
+ * fields without `type` and `id`; `scrub` cleans the summary like every other text of the turn.
+ */
+export function createToolTracker(emit, scrub, now = () => performance.now()) {
+  const running = new Map(); // tool call id -> { name, summary, startedAt }
+  return {
+    onAgentEvent(evt) {
+      if (evt?.stream !== 'tool') return;
+      const data = evt.data ?? {};
+      const toolId = data.toolCallId;
+      if (typeof toolId !== 'string' || toolId === '') return;
+      if (data.phase === 'start') {
+        const call = { name: String(data.name ?? 'tool'), summary: scrub(toolSummary(data.args, data.meta)), startedAt: now() };
+        running.set(toolId, call);
+        emit({ toolId, name: call.name, summary: call.summary, status: 'running' });
+      } else if (data.phase === 'result') {
+        const call = running.get(toolId);
+        running.delete(toolId);
+        emit({
+          toolId,
+          name: call?.name ?? String(data.name ?? 'tool'),
+          summary: call?.summary ?? scrub(toolSummary(undefined, data.meta)),
+          status: data.isError ? 'error' : 'ok',
+          durationMs: call ? Math.max(0, Math.round(now() - call.startedAt)) : 0,
+        });
+      }
+    },
+  };
+}
+
 function usageOf(agentMeta) {
   const u = agentMeta?.usage ?? {};
   const n = (v) => (Number.isFinite(v) ? v : 0);
@@ -303,6 +355,9 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
       const streamer = createDeltaStreamer((d) => {
         if (!turn.finished) writeLine({ type: 'delta', id: req.id, ...d });
       });
+      const tools = createToolTracker((t) => {
+        if (!turn.finished) writeLine({ type: 'tool', id: req.id, ...t });
+      }, scrub);
       let result;
       try {
         result = await oc.runEmbeddedAgent({
@@ -334,6 +389,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
           onPartialReply: (payload) => {
             if (!turn.finished) streamer.onPartial(payload);
           },
+          onAgentEvent: (evt) => tools.onAgentEvent(evt),
         });
       } finally {
         try {

@@ -1,7 +1,9 @@
 // A fake LLM for the runner's end-to-end tests: Anthropic Messages (POST /v1/messages) and OpenAI chat
 // completions (POST /v1/chat/completions), streamed, answering "Hello from fake.". Every request is
 // recorded with its headers and messages; a key containing "reject" gets HTTP 401, as a provider
-// answers a bad key.
+// answers a bad key. `toolCalls` is a queue of rounds of tool calls: while it is not empty, the next
+// request is answered with its first round (`[{ name, input }]`, streamed as the API streams tool
+// calls, stopping for tool use) instead of the reply.
 import http from 'node:http';
 
 export const FAKE_REPLY = 'Hello from fake.';
@@ -25,6 +27,34 @@ function anthropicStream(res, model) {
   ]);
 }
 
+/** Numbers the tool call ids this fake makes, unique per process. */
+let callSeq = 0;
+
+function anthropicToolStream(res, model, calls) {
+  const blocks = calls.flatMap((call, index) => [
+    ['content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: `toolu_fake_${++callSeq}`, name: call.name, input: {} } }],
+    ['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(call.input) } }],
+    ['content_block_stop', { type: 'content_block_stop', index }],
+  ]);
+  sse(res, [
+    ['message_start', { type: 'message_start', message: { id: 'msg_t', type: 'message', role: 'assistant', model, content: [], stop_reason: null, usage: { input_tokens: 1000, output_tokens: 1 } } }],
+    ...blocks,
+    ['message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 50 } }],
+    ['message_stop', { type: 'message_stop' }],
+  ]);
+}
+
+function completionsToolStream(res, model, calls) {
+  const chunk = (choices, usage) => ({ id: 'c1', object: 'chat.completion.chunk', created: 1, model, choices, ...(usage ? { usage } : {}) });
+  const toolCalls = calls.map((call, index) => ({ index, id: `call_fake_${++callSeq}`, type: 'function', function: { name: call.name, arguments: JSON.stringify(call.input) } }));
+  sse(res, [
+    [null, chunk([{ index: 0, delta: { role: 'assistant', content: null, tool_calls: toolCalls }, finish_reason: null }])],
+    [null, chunk([{ index: 0, delta: {}, finish_reason: 'tool_calls' }])],
+    [null, chunk([], { prompt_tokens: 1000, completion_tokens: 50, total_tokens: 1050 })],
+    [null, '[DONE]'],
+  ]);
+}
+
 function completionsStream(res, model) {
   const chunk = (choices, usage) => ({ id: 'c1', object: 'chat.completion.chunk', created: 1, model, choices, ...(usage ? { usage } : {}) });
   sse(res, [
@@ -36,9 +66,10 @@ function completionsStream(res, model) {
   ]);
 }
 
-/** Starts the server on a free loopback port: { url, requests, close() }. */
+/** Starts the server on a free loopback port: { url, requests, toolCalls, close() }. */
 export async function startFakeLlm() {
   const requests = [];
+  const toolCalls = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => {
@@ -59,8 +90,13 @@ export async function startFakeLlm() {
       if (apiKey?.includes('reject')) {
         res.writeHead(401, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }));
-      } else if (req.url === '/v1/messages') anthropicStream(res, json?.model);
-      else if (req.url === '/v1/chat/completions') completionsStream(res, json?.model);
+      } else if (req.url === '/v1/messages') {
+        if (toolCalls.length > 0) anthropicToolStream(res, json?.model, toolCalls.shift());
+        else anthropicStream(res, json?.model);
+      } else if (req.url === '/v1/chat/completions') {
+        if (toolCalls.length > 0) completionsToolStream(res, json?.model, toolCalls.shift());
+        else completionsStream(res, json?.model);
+      }
       else {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end('{"error":{"message":"not found"}}');
@@ -71,6 +107,7 @@ export async function startFakeLlm() {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     requests,
+    toolCalls,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }

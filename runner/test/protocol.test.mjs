@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRequest, BadRequest, DEFAULT_TIMEOUT_MS } from '../lib/protocol.mjs';
-import { createDeltaStreamer, classifyThrown, configForWorkspace, configForRun, createAgentDirNamer } from '../lib/turns.mjs';
+import { createDeltaStreamer, classifyThrown, configForWorkspace, configForRun, createAgentDirNamer, createToolTracker, TOOL_SUMMARY_MAX } from '../lib/turns.mjs';
 
 const run = {
   type: 'run', id: 't-1', sessionId: 's-1', transcriptPath: '/a/in.jsonl', transcriptOutPath: '/a/out.jsonl',
@@ -187,4 +187,26 @@ test('runs get one agent dir per provider entry and key, named without the key',
   assert.notEqual(name('anthropic', { ...entry('sk-user-a'), baseUrl: 'http://other' }), a);
   assert.match(a, /^\/state\/run-agents\/[0-9a-f]{32}\/agent$/);
   assert.notEqual(createAgentDirNamer('/state/run-agents')('anthropic', entry('sk-user-a')), a, 'a new process names it anew');
+});
+
+test('tool events become start and end lines with a one-line, scrubbed, bounded summary', () => {
+  const lines = [];
+  let clock = 1000;
+  const tracker = createToolTracker((l) => lines.push(l), (t) => t.replaceAll('SECRET', '<redacted>'), () => clock);
+  tracker.onAgentEvent({ stream: 'assistant', data: { text: 'hi' } });
+  tracker.onAgentEvent({ stream: 'tool', data: { phase: 'start', name: 'exec', toolCallId: 'c1', args: { command: 'curl -H SECRET\n  example.org' } } });
+  tracker.onAgentEvent({ stream: 'tool', data: { phase: 'update', name: 'exec', toolCallId: 'c1' } });
+  tracker.onAgentEvent({ stream: 'tool', data: { phase: 'start', name: 'web_fetch', toolCallId: 'c2', args: { url: `https://example.org/${'a'.repeat(200)}` } } });
+  clock = 1250.4;
+  tracker.onAgentEvent({ stream: 'tool', data: { phase: 'result', name: 'exec', toolCallId: 'c1', isError: true } });
+  tracker.onAgentEvent({ stream: 'tool', data: { phase: 'result', name: 'web_fetch', toolCallId: 'c2', isError: false } });
+  tracker.onAgentEvent({ stream: 'tool', data: { phase: 'start', name: 'read', toolCallId: 'c3', args: { path: 'notes/a.md' } } });
+  tracker.onAgentEvent({ stream: 'tool', data: { phase: 'start', name: 'memory_search', toolCallId: 'c4', args: {}, meta: 'recent notes' } });
+  assert.deepEqual(lines[0], { toolId: 'c1', name: 'exec', summary: 'curl -H <redacted> example.org', status: 'running' });
+  assert.equal(lines[1].summary.length, TOOL_SUMMARY_MAX);
+  assert.ok(lines[1].summary.endsWith('…'));
+  assert.deepEqual(lines[2], { toolId: 'c1', name: 'exec', summary: 'curl -H <redacted> example.org', status: 'error', durationMs: 250 });
+  assert.deepEqual([lines[3].status, lines[3].durationMs], ['ok', 250]);
+  assert.deepEqual(lines.slice(4).map((l) => l.summary), ['notes/a.md', 'recent notes']);
+  assert.equal(lines.length, 6);
 });

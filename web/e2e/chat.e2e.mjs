@@ -5,6 +5,8 @@
 //   1. chat: a streamed markdown reply (a rust code block, HTML shown as text), Copy, tokens under the reply
 //   2. reload: the same conversation comes back from the history
 //   3. conversations: a second one, then back to the first with its history
+//   3b. activity: in the second conversation, a turn with two tool calls shows live tool rows that fold into
+//       "Worked for N s" when the reply arrives, and again after a reload
 //   4. stop: a slow reply stopped with Stop, then Retry
 //   5. settings: an OpenAI-compatible provider (the fake's URL), model and API key; a turn with them
 //   6. rename and delete a conversation
@@ -16,7 +18,8 @@
 //   node web/e2e/chat.e2e.mjs
 //
 // Optional: CHROMIUM_PATH (default /usr/bin/chromium), SERVERLESS_OPENCLAW_E2E_SCREENSHOTS (a directory for
-// chat-code.png, sidebar.png, settings.png, phone-chat.png; on failure failure.png).
+// chat-code.png, sidebar.png, activity-live.png, activity-worked.png, settings.png, phone-chat.png; on failure
+// failure.png).
 // Prints `N passed, 0 failed` and exits 0 on success; exits 1 at the first failing scenario.
 
 import { join } from 'node:path';
@@ -24,7 +27,7 @@ import { missingChromium, withChromium } from './chromium.mjs';
 
 const REPLY_TIMEOUT_MS = 60_000;
 const CONNECT_TIMEOUT_MS = 20_000;
-const WHOLE_TEST_TIMEOUT_MS = 240_000;
+const WHOLE_TEST_TIMEOUT_MS = 300_000;
 
 const pageUrl = process.env.SERVERLESS_OPENCLAW_E2E_URL;
 const llmBaseUrl = process.env.SERVERLESS_OPENCLAW_E2E_LLM_BASE_URL;
@@ -231,6 +234,75 @@ async function conversations(page) {
   step('switching back shows the first conversation’s history');
 }
 
+/** The activity panel of the last reply as the page shows it, or null when it has none. */
+async function lastActivity(page) {
+  return page.evaluate(() => {
+    const panels = document.querySelectorAll('[data-testid="message"][data-role="assistant"] [data-testid="activity"]');
+    const panel = panels[panels.length - 1];
+    if (panel === undefined) return null;
+    return {
+      live: panel.getAttribute('data-live'),
+      open: panel.hasAttribute('open'),
+      summary: panel.querySelector('[data-testid="activity-summary"]')?.textContent ?? '',
+      rows: Array.from(panel.querySelectorAll('[data-testid="tool-row"]'), (row) => ({
+        status: row.getAttribute('data-status'),
+        text: row.textContent ?? '',
+      })),
+    };
+  });
+}
+
+async function waitForActivity(page, description, check) {
+  const deadline = Date.now() + REPLY_TIMEOUT_MS;
+  let last = null;
+  while (Date.now() < deadline) {
+    last = await lastActivity(page);
+    if (last !== null && check(last)) return last;
+    await page.waitForTimeout(50);
+  }
+  fail(`${description}: the activity panel shows ${JSON.stringify(last)}`);
+}
+
+const WORKED = /^Worked for [0-9.]+ (ms|s) · 2 tools$/;
+
+async function activity(page) {
+  await page.click(`[data-testid="conversation-item"][data-id="${state.secondId}"] .conversation-choose`);
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${state.secondId}"][data-history="loaded"]`);
+  await sendMessage(page, ['Run two commands, please.']);
+  // While the turn works: an open panel with a row whose spinner turns.
+  const live = await waitForActivity(page, 'a running tool row', (a) => a.live === 'true' && a.rows.some((r) => r.status === 'running'));
+  if (!live.open) fail('the live activity panel is closed');
+  if (!live.rows[0].text.includes('exec') || !live.rows[0].text.includes('sleep 1.5; echo first-tool-done')) {
+    fail(`the first row does not name the tool and its command: ${JSON.stringify(live.rows)}`);
+  }
+  await page.waitForSelector('[data-testid="tool-row"][data-status="running"] .spinner');
+  step(`live tool rows during the turn: ${live.summary}`);
+  await screenshot(page, 'activity-live.png');
+  const second = await waitForActivity(page, 'the second call running after the first ended', (a) => a.rows.length === 2 && a.rows[0].status === 'ok');
+  step(`the first call ended, the second started: ${JSON.stringify(second.rows.map((r) => r.status))}`);
+
+  await waitForReply(page, 'the reply after the tools');
+  const folded = await waitForActivity(page, 'the folded activity', (a) => a.live === 'false');
+  if (!WORKED.test(folded.summary)) fail(`the folded panel says ${JSON.stringify(folded.summary)}`);
+  if (folded.open) fail('the folded activity panel is open by default');
+  if (folded.rows.length !== 2 || !folded.rows.every((r) => r.status === 'ok')) fail(`the folded rows: ${JSON.stringify(folded.rows)}`);
+  step(`the rows folded into "${folded.summary}", collapsed`);
+  await page.click('[data-testid="activity-summary"]');
+  if (!(await lastActivity(page)).open) fail('clicking "Worked for" does not open the rows');
+  await screenshot(page, 'activity-worked.png');
+
+  await page.reload();
+  await waitForConnected(page);
+  const restored = await waitForActivity(page, '"Worked for" after a reload', (a) => a.live === 'false');
+  if (restored.summary !== folded.summary || restored.open || restored.rows.length !== 2) {
+    fail(`after a reload the panel shows ${JSON.stringify(restored)}; before: ${JSON.stringify(folded)}`);
+  }
+  step('after a reload the reply still shows the same "Worked for", collapsed');
+
+  await page.click(`[data-testid="conversation-item"][data-id="${state.firstId}"] .conversation-choose`);
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${state.firstId}"][data-history="loaded"]`);
+}
+
 async function stop(page) {
   const input = page.locator('[data-testid="message-input"]');
   await input.fill('Count slowly, please.');
@@ -345,7 +417,7 @@ async function phone(page) {
   step('375×667: no horizontal scroll, sidebar behind the menu button');
 }
 
-const SCENARIOS = [chat, reload, conversations, stop, settings, renameAndDelete, phone];
+const SCENARIOS = [chat, reload, conversations, activity, stop, settings, renameAndDelete, phone];
 
 async function main() {
   if (!pageUrl) fail('set SERVERLESS_OPENCLAW_E2E_URL to the page URL, including ?token=...');

@@ -1,8 +1,9 @@
 // One conversation on screen: earlier pages on request, the messages (assistant replies as safe markdown,
-// with tokens and cost under each), the agent's status, and the composer with Send and Stop. Remounted (by
-// key) when another conversation is chosen, so its state starts clean.
+// with the agent's tool calls above and tokens and cost under each), the agent's status, and the composer
+// with Send and Stop. Remounted (by key) when another conversation is chosen, so its state starts clean.
 
 import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { ActivityPanel } from './Activity';
 import type { Api } from './api';
 import { turnLabel, type ChatMessage } from './chatState';
 import { formatMeta } from './format';
@@ -232,6 +233,10 @@ function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: ((
       data-message-id={message.messageId}
       aria-busy={message.role === 'assistant' && message.state === 'streaming'}
     >
+      {message.role === 'assistant' && message.activity !== undefined && (
+        // Keyed by liveness: the folded panel starts closed even if the reader left the live one open.
+        <ActivityPanel key={message.state === 'streaming' ? 'live' : 'done'} activity={message.activity} live={message.state === 'streaming'} />
+      )}
       <div className="message-text" data-testid="message-text">
         {message.role === 'assistant' ? <Markdown text={message.text} /> : <div className="plain-text">{message.text}</div>}
         {message.role === 'assistant' && message.state === 'streaming' && <span className="caret" aria-hidden="true" />}

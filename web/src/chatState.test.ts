@@ -37,6 +37,17 @@ const final = (messageId: string, content: string) =>
     costUsd: 0.0021,
     durationMs: 1500,
   });
+const tool = (messageId: string, toolId: string, status: 'running' | 'ok' | 'error', durationMs?: number) =>
+  frame({
+    type: 'activity',
+    conversationId,
+    messageId,
+    toolId,
+    name: 'exec',
+    summary: `echo ${toolId}`,
+    status,
+    ...(durationMs === undefined ? {} : { durationMs }),
+  });
 const stored = (id: string, role: 'user' | 'assistant', content: string): StoredMessage => ({
   id,
   role,
@@ -144,6 +155,60 @@ describe('streaming a reply', () => {
     const state = run(ready(), other, otherStatus);
     expect(state.messages).toEqual([]);
     expect(state.turn).toBe('idle');
+  });
+});
+
+describe('tool activity', () => {
+  const assistant = (state: ChatState) => state.messages.find((m) => m.role === 'assistant');
+
+  it('starts the reply with rows that tools add and ends replace, in start order', () => {
+    const state = run(ready(), status('running'), tool('r1', 'a', 'running'), tool('r1', 'b', 'running'), tool('r1', 'a', 'ok', 40));
+    const reply = assistant(state);
+    expect(reply).toMatchObject({ text: '', state: 'streaming', messageId: 'r1' });
+    expect(reply?.role === 'assistant' && reply.activity).toEqual({
+      workedMs: 0,
+      toolCount: 2,
+      tools: [
+        { toolId: 'a', name: 'exec', summary: 'echo a', status: 'ok', durationMs: 40 },
+        { toolId: 'b', name: 'exec', summary: 'echo b', status: 'running' },
+      ],
+    });
+    // Text streams into the same bubble, which keeps its rows.
+    const streamed = run(state, delta('r1', 'Done'), tool('r1', 'b', 'error', 7));
+    const grown = assistant(streamed);
+    expect(grown?.text).toBe('Done');
+    expect(grown?.role === 'assistant' && grown.activity?.tools.map((t) => t.status)).toEqual(['ok', 'error']);
+  });
+
+  it('takes the final message\'s record, and ignores tool frames after it', () => {
+    const activity = { workedMs: 2500, toolCount: 1, tools: [{ toolId: 'a', name: 'exec', summary: 'echo a', status: 'ok' as const, durationMs: 40 }] };
+    const state = run(
+      ready(),
+      tool('r1', 'a', 'running'),
+      frame({ type: 'message', conversationId, messageId: 'r1', role: 'assistant', content: 'Hi', usage: { inputTokens: 1, outputTokens: 1 }, costUsd: null, durationMs: 2500, activity }),
+      tool('r1', 'late', 'running'),
+    );
+    expect(assistant(state)).toMatchObject({ state: 'final', text: 'Hi', activity });
+  });
+
+  it('a turn that ends without its reply keeps the rows, no longer live', () => {
+    const state = run(ready(), status('running'), tool('r1', 'a', 'running'), status('idle'));
+    expect(assistant(state)).toMatchObject({ state: 'interrupted', activity: { toolCount: 1 } });
+  });
+
+  it('frames of another conversation are ignored', () => {
+    const state = run(ready(), frame({ type: 'activity', conversationId: 'other', messageId: 'r1', toolId: 'a', name: 'exec', summary: '', status: 'running' }));
+    expect(state.messages).toEqual([]);
+  });
+
+  it('the history brings the stored activity back after a reload, and replies without one have none', () => {
+    const activity = { workedMs: 4000, toolCount: 2, tools: [] };
+    const state = run(ready(), {
+      kind: 'historyLoaded',
+      messages: [stored('u1', 'user', 'hi'), { ...stored('r0', 'assistant', 'old') }, { ...stored('r1', 'assistant', 'worked'), activity }],
+      full: false,
+    });
+    expect(state.messages.map((m) => (m.role === 'assistant' ? m.activity : null))).toEqual([null, undefined, activity]);
   });
 });
 

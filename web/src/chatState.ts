@@ -3,7 +3,15 @@
 // wires the connection and REST to it, so all chat behaviour is unit-tested here without a browser.
 
 import type { ConnectionState } from './connection';
-import { MAX_MESSAGE_BYTES, type ErrorCode, type ServerFrame, type StoredMessage, type TurnStatus } from './protocol';
+import {
+  MAX_MESSAGE_BYTES,
+  type ErrorCode,
+  type ServerFrame,
+  type StoredMessage,
+  type ToolActivity,
+  type TurnActivity,
+  type TurnStatus,
+} from './protocol';
 
 export type { ConnectionState };
 
@@ -41,6 +49,11 @@ export interface AssistantMessage {
   state: 'streaming' | 'final' | 'interrupted';
   /** From the final `message` frame, or from the history when the server stored usage. */
   meta?: TurnMeta;
+  /**
+   * The turn's tool calls: built from `activity` frames while it runs (`workedMs` 0 until the end), then the
+   * final message's or the history's record. Absent when the turn called no tools.
+   */
+  activity?: TurnActivity;
 }
 
 export interface ErrorMessage {
@@ -231,6 +244,27 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
       const grown: AssistantMessage = { ...current, text, state: 'streaming' };
       return { ...state, turn, messages: replaceAt(state.messages, index, grown) };
     }
+    case 'activity': {
+      const turn = state.turn === 'idle' ? 'running' : state.turn;
+      const { type: _type, conversationId: _conversation, messageId, ...tool } = frame;
+      const index = findAssistant(state.messages, messageId);
+      if (index < 0) {
+        // Tools usually run before any text: the reply's bubble starts with them.
+        const created: AssistantMessage = {
+          key: `m:${messageId}`,
+          role: 'assistant',
+          text: '',
+          messageId,
+          state: 'streaming',
+          activity: recordTool(undefined, tool),
+        };
+        return { ...state, turn, messages: [...state.messages, created] };
+      }
+      const current = state.messages[index] as AssistantMessage;
+      if (current.state === 'final') return state;
+      const grown: AssistantMessage = { ...current, activity: recordTool(current.activity, tool) };
+      return { ...state, turn, messages: replaceAt(state.messages, index, grown) };
+    }
     case 'message': {
       const meta: TurnMeta = {
         inputTokens: frame.usage.inputTokens,
@@ -247,6 +281,7 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
         state: 'final',
         meta,
       };
+      if (frame.activity !== undefined) final.activity = frame.activity;
       const messages = index < 0 ? [...state.messages, final] : replaceAt(state.messages, index, final);
       return { ...state, messages };
     }
@@ -276,6 +311,18 @@ function addError(state: ChatState, code: string, message: string, retryText?: s
   const error: ErrorMessage = { key: `e:${state.nextErrorSeq}`, role: 'error', text: message, code };
   if (retryText !== undefined) error.retryText = retryText;
   return { ...state, messages: [...state.messages, error], nextErrorSeq: state.nextErrorSeq + 1 };
+}
+
+/** Takes in a tool start or end: a new call is appended, an end replaces its start (as the server records them). */
+function recordTool(activity: TurnActivity | undefined, tool: ToolActivity): TurnActivity {
+  const current = activity ?? { workedMs: 0, toolCount: 0, tools: [] };
+  const index = current.tools.findIndex((t) => t.toolId === tool.toolId);
+  if (index >= 0) {
+    const tools = current.tools.slice();
+    tools[index] = tool;
+    return { ...current, tools };
+  }
+  return { ...current, toolCount: current.toolCount + 1, tools: [...current.tools, tool] };
 }
 
 function findAssistant(messages: ChatMessage[], messageId: string): number {
@@ -313,6 +360,8 @@ function fromStored(s: StoredMessage, known: ChatMessage | undefined): ChatMessa
   } else if (s.usage !== undefined) {
     assistant.meta = { inputTokens: s.usage.inputTokens, outputTokens: s.usage.outputTokens, costUsd: s.costUsd ?? null };
   }
+  const activity = s.activity ?? (known?.role === 'assistant' ? known.activity : undefined);
+  if (activity !== undefined) assistant.activity = activity;
   return assistant;
 }
 

@@ -65,6 +65,30 @@ describe('parseServerFrame', () => {
     expect(frame).not.toHaveProperty('future');
   });
 
+  it('reads tool starts and ends, and the activity of a final message', () => {
+    expect(
+      parseServerFrame('{"type":"activity","conversationId":"c","messageId":"m","toolId":"toolu_1","name":"exec","summary":"ls -la","status":"running"}'),
+    ).toEqual({ type: 'activity', conversationId: 'c', messageId: 'm', toolId: 'toolu_1', name: 'exec', summary: 'ls -la', status: 'running' });
+    expect(
+      parseServerFrame(
+        '{"type":"activity","conversationId":"c","messageId":"m","toolId":"toolu_1","name":"exec","summary":"ls -la","status":"error","durationMs":12}',
+      ),
+    ).toMatchObject({ status: 'error', durationMs: 12 });
+    const activity = { workedMs: 3400, toolCount: 1, tools: [{ toolId: 't', name: 'exec', summary: 'ls', status: 'ok', durationMs: 5 }] };
+    const message = (extra: unknown) =>
+      parseServerFrame(
+        JSON.stringify({
+          type: 'message', conversationId: 'c', messageId: 'm', role: 'assistant', content: 'x',
+          usage: { inputTokens: 1, outputTokens: 2 }, costUsd: null, durationMs: 5, activity: extra,
+        }),
+      );
+    expect(message(activity)).toMatchObject({ activity });
+    // A malformed activity is an extra: dropped, the message kept.
+    expect(message({ workedMs: 'long', toolCount: 1, tools: [] })).not.toHaveProperty('activity');
+    expect(message({ ...activity, tools: [{ name: 'exec' }] })).toMatchObject({ content: 'x' });
+    expect(message({ ...activity, tools: [{ name: 'exec' }] })).not.toHaveProperty('activity');
+  });
+
   it('keeps error codes it does not know yet, so people still see the message', () => {
     expect(parseServerFrame('{"type":"error","code":"quota_exceeded","message":"Out of quota."}')).toEqual({
       type: 'error',
@@ -106,6 +130,15 @@ describe('parseServerFrame', () => {
       'a message without cost',
       '{"type":"message","conversationId":"c","messageId":"m","role":"assistant","content":"x","usage":{"inputTokens":1,"outputTokens":1},"durationMs":1}',
     ],
+    ['an activity without toolId', '{"type":"activity","conversationId":"c","messageId":"m","name":"exec","summary":"ls","status":"running"}'],
+    [
+      'an activity with an unknown status',
+      '{"type":"activity","conversationId":"c","messageId":"m","toolId":"t","name":"exec","summary":"ls","status":"paused"}',
+    ],
+    [
+      'an activity with a negative duration',
+      '{"type":"activity","conversationId":"c","messageId":"m","toolId":"t","name":"exec","summary":"ls","status":"ok","durationMs":-1}',
+    ],
     ['an error without message', '{"type":"error","code":"internal"}'],
     ['an error with a numeric clientMessageId', '{"type":"error","code":"internal","message":"x","clientMessageId":7}'],
   ])('rejects %s', (_name, data) => {
@@ -132,6 +165,19 @@ describe('parseMessagesResponse', () => {
     expect(parseMessagesResponse({ items: [] })).toBeNull();
     expect(parseMessagesResponse({ messages: [{ id: 'a', role: 'system', content: 'x', createdAt: 't', channel: 'web' }] })).toBeNull();
     expect(parseMessagesResponse({ messages: [{ id: 'a', role: 'user', content: 'x', createdAt: 't' }] })).toBeNull();
+  });
+});
+
+describe('parseMessagesResponse activity', () => {
+  it('keeps a reply\'s stored activity and reads replies without one', () => {
+    const activity = { workedMs: 1200, toolCount: 2, tools: [{ toolId: 'a', name: 'exec', summary: 'echo a', status: 'ok', durationMs: 3 }] };
+    const messages = parseMessagesResponse({
+      messages: [
+        { id: 'a', role: 'assistant', content: 'old', createdAt: '2026-11-21T13:35:22.123Z', channel: 'web' },
+        { id: 'b', role: 'assistant', content: 'worked', createdAt: '2026-11-21T13:35:23.000Z', channel: 'web', activity },
+      ],
+    });
+    expect(messages?.map((m) => m.activity)).toEqual([undefined, activity]);
   });
 });
 

@@ -73,6 +73,33 @@ export interface Usage {
   outputTokens: number;
 }
 
+export type ToolStatus = 'running' | 'ok' | 'error';
+
+/** One tool call of a turn: a start (`running`) or its end (`ok`/`error`, with the duration). */
+export interface ToolActivity {
+  /** Ties an end to its start; unique within the turn. */
+  toolId: string;
+  name: string;
+  /** One line saying what the call does (command, URL, path); may be empty. */
+  summary: string;
+  status: ToolStatus;
+  durationMs?: number;
+}
+
+export interface ActivityFrame extends ToolActivity {
+  type: 'activity';
+  conversationId: string;
+  /** The id the reply will have, as on deltas. */
+  messageId: string;
+}
+
+/** What the agent did during a turn, kept with its reply: "Worked for N s" and the tool lines. */
+export interface TurnActivity {
+  workedMs: number;
+  toolCount: number;
+  tools: ToolActivity[];
+}
+
 export interface MessageFrame {
   type: 'message';
   conversationId: string;
@@ -82,6 +109,8 @@ export interface MessageFrame {
   usage: Usage;
   costUsd: number | null;
   durationMs: number;
+  /** Only when the turn called tools. */
+  activity?: TurnActivity;
 }
 
 export interface ErrorFrame {
@@ -97,7 +126,7 @@ export interface PongFrame {
   type: 'pong';
 }
 
-export type ServerFrame = AckFrame | StatusFrame | DeltaFrame | MessageFrame | ErrorFrame | PongFrame;
+export type ServerFrame = AckFrame | StatusFrame | DeltaFrame | ActivityFrame | MessageFrame | ErrorFrame | PongFrame;
 
 // ---- REST ----
 
@@ -111,6 +140,8 @@ export interface StoredMessage {
   usage?: Usage;
   /** Assistant messages: the turn's cost; null when the provider's prices are unknown. */
   costUsd?: number | null;
+  /** Assistant messages whose turn called tools: what the agent did. */
+  activity?: TurnActivity;
 }
 
 export interface ConversationSummary {
@@ -192,6 +223,34 @@ function isCost(value: unknown): value is number | null {
 }
 
 const TURN_STATUSES: readonly string[] = ['queued', 'starting', 'running', 'idle'];
+const TOOL_STATUSES: readonly string[] = ['running', 'ok', 'error'] satisfies ToolStatus[];
+
+/** A tool line (of an `activity` frame or a stored activity); null if malformed. */
+function parseToolActivity(value: unknown): ToolActivity | null {
+  if (
+    !isObject(value) ||
+    !isString(value.toolId) ||
+    value.toolId === '' ||
+    !isString(value.name) ||
+    !isString(value.summary) ||
+    !isString(value.status) ||
+    !TOOL_STATUSES.includes(value.status) ||
+    (value.durationMs !== undefined && !isCount(value.durationMs))
+  ) {
+    return null;
+  }
+  const tool: ToolActivity = { toolId: value.toolId, name: value.name, summary: value.summary, status: value.status as ToolStatus };
+  if (value.durationMs !== undefined) tool.durationMs = value.durationMs;
+  return tool;
+}
+
+/** A turn's activity; null if malformed (it is an optional extra: callers drop it rather than fail). */
+function parseTurnActivity(value: unknown): TurnActivity | null {
+  if (!isObject(value) || !isCount(value.workedMs) || !isCount(value.toolCount) || !Array.isArray(value.tools)) return null;
+  const tools = value.tools.map(parseToolActivity);
+  if (!tools.every((t): t is ToolActivity => t !== null)) return null;
+  return { workedMs: value.workedMs, toolCount: value.toolCount, tools };
+}
 
 /**
  * Parses one WebSocket text frame from the server. Returns null for anything that is not a well-formed
@@ -220,6 +279,12 @@ export function parseServerFrame(data: string): ServerFrame | null {
       return isId(f.conversationId) && isId(f.messageId) && isString(f.text)
         ? { type: 'delta', conversationId: f.conversationId, messageId: f.messageId, text: f.text, replace: f.replace === true }
         : null;
+    case 'activity': {
+      const tool = parseToolActivity(f);
+      return tool !== null && isId(f.conversationId) && isId(f.messageId)
+        ? { type: 'activity', conversationId: f.conversationId, messageId: f.messageId, ...tool }
+        : null;
+    }
     case 'message': {
       const usage = parseUsage(f.usage);
       if (
@@ -233,7 +298,7 @@ export function parseServerFrame(data: string): ServerFrame | null {
       ) {
         return null;
       }
-      return {
+      const frame: MessageFrame = {
         type: 'message',
         conversationId: f.conversationId,
         messageId: f.messageId,
@@ -243,6 +308,9 @@ export function parseServerFrame(data: string): ServerFrame | null {
         costUsd: f.costUsd,
         durationMs: f.durationMs,
       };
+      const activity = f.activity === undefined ? null : parseTurnActivity(f.activity);
+      if (activity !== null) frame.activity = activity;
+      return frame;
     }
     case 'error': {
       if (!isId(f.code) || !isString(f.message)) return null;
@@ -280,6 +348,8 @@ export function parseMessagesResponse(body: unknown): StoredMessage[] | null {
     const usage = m.usage === undefined ? null : parseUsage(m.usage);
     if (usage !== null) message.usage = usage;
     if (m.costUsd !== undefined && isCost(m.costUsd)) message.costUsd = m.costUsd;
+    const activity = m.activity === undefined ? null : parseTurnActivity(m.activity);
+    if (activity !== null) message.activity = activity;
     messages.push(message);
   }
   return messages;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
+use serverless_openclaw_core::domain::ToolActivity;
 use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_core::settings::ApiKey;
 
@@ -101,6 +102,12 @@ pub enum RunnerLine {
         #[serde(default)]
         replace: bool,
     },
+    /// A tool call of the turn started or ended (`docs/runner-protocol.md`, `tool`).
+    Tool {
+        id: String,
+        #[serde(flatten)]
+        tool: ToolActivity,
+    },
     Result {
         id: String,
         text: String,
@@ -123,7 +130,9 @@ impl RunnerLine {
     /// The turn a line belongs to, if any.
     pub fn turn_id(&self) -> Option<&str> {
         match self {
-            RunnerLine::Delta { id, .. } | RunnerLine::Result { id, .. } => Some(id),
+            RunnerLine::Delta { id, .. }
+            | RunnerLine::Tool { id, .. }
+            | RunnerLine::Result { id, .. } => Some(id),
             RunnerLine::Error { id, .. } => id.as_deref(),
             RunnerLine::Ready { .. } | RunnerLine::Fatal { .. } | RunnerLine::Warm { .. } => None,
         }
@@ -133,6 +142,7 @@ impl RunnerLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serverless_openclaw_core::domain::ToolStatus;
 
     fn llm() -> RunLlm {
         RunLlm {
@@ -212,6 +222,18 @@ mod tests {
             panic!()
         };
         assert_eq!((usage.input, usage.output, cost_usd), (1, 2, None));
+        let tool: RunnerLine = serde_json::from_str(
+            r#"{"type":"tool","id":"t","toolId":"c1","name":"exec","summary":"ls","status":"ok","durationMs":7}"#,
+        )
+        .unwrap();
+        assert_eq!(tool.turn_id(), Some("t"));
+        let RunnerLine::Tool { tool, .. } = tool else {
+            panic!()
+        };
+        assert_eq!(
+            (tool.tool_id.as_str(), tool.status, tool.duration_ms),
+            ("c1", ToolStatus::Ok, Some(7))
+        );
         let error: RunnerLine =
             serde_json::from_str(r#"{"type":"error","code":"bad_request","message":"m"}"#).unwrap();
         assert_eq!(error.turn_id(), None);

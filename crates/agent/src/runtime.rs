@@ -505,6 +505,9 @@ impl AgentRuntime for OpenClawRuntime {
                 Some(TurnSignal::Line(RunnerLine::Delta { text, replace, .. })) => {
                     let _ = events.send(AgentEvent::Delta { text, replace });
                 }
+                Some(TurnSignal::Line(RunnerLine::Tool { tool, .. })) => {
+                    let _ = events.send(AgentEvent::Tool(tool));
+                }
                 Some(TurnSignal::Line(RunnerLine::Result {
                     text,
                     usage,

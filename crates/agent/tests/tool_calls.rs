@@ -1,8 +1,8 @@
 //! [`OpenClawRuntime`] with the real runner and OpenClaw, tools on, the fake LLM scripting tool calls:
 //! OpenClaw runs the `exec` tool the model calls, sends the command's output back as a tool result in
 //! its next request, and the turn's reply is the model's answer after that; a failing command and an
-//! unknown tool come back as results too. On both wire protocols, one runner start (~10 s on 2 cores)
-//! for all of it.
+//! unknown tool come back as results too, and each call is reported as a tool start and end event
+//! while the turn runs. On both wire protocols, one runner start (~10 s on 2 cores) for all of it.
 
 mod support;
 
@@ -12,8 +12,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use serverless_openclaw_agent::{LlmApi, OpenClawRuntime, ProviderConfig};
 use serverless_openclaw_core::CancellationToken;
+use serverless_openclaw_core::domain::{ToolActivity, ToolStatus};
 use serverless_openclaw_core::ids::{ConversationId, UserId};
-use serverless_openclaw_core::ports::{AgentReply, AgentRuntime, AgentTurn, ToolAccess};
+use serverless_openclaw_core::ports::{
+    AgentEvent, AgentReply, AgentRuntime, AgentTurn, ToolAccess,
+};
 use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
 use serverless_openclaw_testkit::fake_llm::{
     Behaviour, FakeLlm, RecordedRequest, ToolCall, ToolResult, reply_text,
@@ -46,14 +49,15 @@ fn openai_choice(fake: &FakeLlm) -> ModelChoice {
     }
 }
 
-/// Runs the first turn of a new conversation and returns its reply with the requests it made.
+/// Runs the first turn of a new conversation and returns its reply with the requests it made and
+/// the tool events it sent.
 async fn run(
     runtime: &OpenClawRuntime,
     fake: &FakeLlm,
     conversation: &str,
     prompt: &str,
     model: Option<ModelChoice>,
-) -> (AgentReply, Vec<RecordedRequest>) {
+) -> (AgentReply, Vec<RecordedRequest>, Vec<ToolActivity>) {
     let before = fake.request_count();
     let turn = AgentTurn {
         user_id: UserId::parse("user-1").unwrap(),
@@ -63,12 +67,41 @@ async fn run(
         model,
         tools: ToolAccess::Full,
     };
-    let (events, _) = mpsc::unbounded_channel();
+    let (events, mut received) = mpsc::unbounded_channel();
     let reply = runtime
         .run_turn(turn, events, CancellationToken::new())
         .await
         .expect("the turn");
-    (reply, fake.requests().split_off(before))
+    let mut tools = Vec::new();
+    while let Ok(event) = received.try_recv() {
+        if let AgentEvent::Tool(tool) = event {
+            tools.push(tool);
+        }
+    }
+    (reply, fake.requests().split_off(before), tools)
+}
+
+/// The tool events of a turn as (name, summary, status), with each end checked against its start.
+fn tool_lines(tools: &[ToolActivity]) -> Vec<(&str, &str, ToolStatus)> {
+    for (i, end) in tools
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.status != ToolStatus::Running)
+    {
+        let start = tools[..i]
+            .iter()
+            .find(|t| t.tool_id == end.tool_id && t.status == ToolStatus::Running)
+            .unwrap_or_else(|| panic!("no start before {end:?}"));
+        assert_eq!((&start.name, &start.summary), (&end.name, &end.summary));
+        assert!(
+            end.duration_ms.is_some() && start.duration_ms.is_none(),
+            "{tools:?}"
+        );
+    }
+    tools
+        .iter()
+        .map(|t| (t.name.as_str(), t.summary.as_str(), t.status))
+        .collect()
 }
 
 /// The `exec` tool as a request offers it, in either API's shape.
@@ -126,8 +159,15 @@ async fn the_model_runs_exec_and_answers_after_seeing_the_output_on_both_apis() 
 
     // Anthropic Messages, the deployment's default.
     fake.push_behaviour(Behaviour::tool_calls([ToolCall::exec(COMMAND)]));
-    let (reply, requests) = run(&runtime, &fake, "conversation-1", prompt, None).await;
+    let (reply, requests, tools) = run(&runtime, &fake, "conversation-1", prompt, None).await;
     assert_exec_round(prompt, &reply, &requests);
+    assert_eq!(
+        tool_lines(&tools),
+        [
+            ("exec", COMMAND, ToolStatus::Running),
+            ("exec", COMMAND, ToolStatus::Ok)
+        ]
+    );
 
     // Text first, then two calls in one answer, both failing in their own way.
     fake.push_behaviour(Behaviour::ToolCalls {
@@ -137,8 +177,21 @@ async fn the_model_runs_exec_and_answers_after_seeing_the_output_on_both_apis() 
             ToolCall::new("no_such_tool", json!({"x": 1})),
         ],
     });
-    let (reply, requests) = run(&runtime, &fake, "conversation-2", "Try both.", None).await;
+    let (reply, requests, tools) = run(&runtime, &fake, "conversation-2", "Try both.", None).await;
     assert_eq!(requests.len(), 2);
+    // A non-zero exit is still a call that worked; a tool that does not exist is an error.
+    let mut ends: Vec<_> = tool_lines(&tools)
+        .into_iter()
+        .filter(|(_, _, status)| *status != ToolStatus::Running)
+        .collect();
+    ends.sort_by_key(|(name, _, _)| *name);
+    assert_eq!(
+        ends,
+        [
+            ("exec", "echo failing >&2; exit 3", ToolStatus::Ok),
+            ("no_such_tool", "", ToolStatus::Error)
+        ]
+    );
     let results = requests[1].tool_results();
     let [exited, unknown] = &results[..] else {
         panic!("not two tool results: {results:?}");
@@ -167,9 +220,10 @@ async fn the_model_runs_exec_and_answers_after_seeing_the_output_on_both_apis() 
     // OpenAI chat completions, through a user's choice of an OpenAI-compatible endpoint.
     fake.push_behaviour(Behaviour::tool_calls([ToolCall::exec(COMMAND)]));
     let choice = Some(openai_choice(&fake));
-    let (reply, requests) = run(&runtime, &fake, "conversation-3", prompt, choice).await;
+    let (reply, requests, tools) = run(&runtime, &fake, "conversation-3", prompt, choice).await;
     assert!(requests.iter().all(|r| r.path == "/v1/chat/completions"));
     assert_exec_round(prompt, &reply, &requests);
+    assert_eq!(tools.len(), 2, "a start and an end: {tools:?}");
 
     runtime.shutdown().await;
 }

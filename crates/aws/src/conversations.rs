@@ -5,7 +5,7 @@
 //! | item         | `pk`                        | `sk`                  | attributes                                              |
 //! |--------------|-----------------------------|-----------------------|---------------------------------------------------------|
 //! | conversation | `USER#<user>`               | `CONV#<conversation>` | `title`, `createdAt`, `updatedAt`, `messageCount`       |
-//! | message      | `CONV#<user>#<conversation>`| `MSG#<messageId>`     | `role`, `content`, `channel`, `createdAt`; user: `clientMessageId`, `answeredBy` once replied; assistant: `replyTo`, `inputTokens`, `outputTokens`, `costUsd`, `durationMs` |
+//! | message      | `CONV#<user>#<conversation>`| `MSG#<messageId>`     | `role`, `content`, `channel`, `createdAt`; user: `clientMessageId`, `answeredBy` once replied; assistant: `replyTo`, `inputTokens`, `outputTokens`, `costUsd`, `durationMs`, `activity` (JSON text, only on replies whose turn called tools) |
 //! | dedupe key   | `CONV#<user>#<conversation>`| `DEDUPE#<clientMessageId>` | `messageId`                                        |
 //!
 //! Times are epoch milliseconds (numbers), as in the SQLite twin. `updatedAt` is set to the time of the
@@ -31,7 +31,7 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use serverless_openclaw_core::domain::{
-    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, Usage,
+    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, TurnActivity, Usage,
     title_from_message,
 };
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
@@ -59,6 +59,7 @@ const INPUT_TOKENS: &str = "inputTokens";
 const OUTPUT_TOKENS: &str = "outputTokens";
 const COST_USD: &str = "costUsd";
 const DURATION_MS: &str = "durationMs";
+const ACTIVITY: &str = "activity";
 const MESSAGE_ID: &str = "messageId";
 
 const CONVERSATION_PREFIX: &str = "CONV#";
@@ -337,6 +338,11 @@ fn message_from(item: &Item, conversation: &ConversationId) -> Result<Message, P
             }),
             _ => None,
         },
+        // Replies stored before activity existed, and turns without tool calls, have none.
+        activity: match item.get(ACTIVITY) {
+            None => None,
+            Some(_) => TurnActivity::from_stored(string_of(item, ACTIVITY)?),
+        },
     })
 }
 
@@ -520,6 +526,9 @@ impl ConversationStore for DynamoConversationStore {
         // DynamoDB refuses NaN and infinities, which would lose the reply over an accounting figure.
         if let Some(cost) = message.cost_usd.filter(|c| c.is_finite()) {
             stored = stored.item(COST_USD, n(cost));
+        }
+        if let Some(activity) = &message.activity {
+            stored = stored.item(ACTIVITY, s(activity.to_stored().as_str()));
         }
         let stored = stored.build().map_err(PortError::backend)?;
         let touch = Update::builder()

@@ -172,6 +172,7 @@ fn reply(to: &MessageId) -> NewAssistantMessage {
         usage: Usage::default(),
         cost_usd: None,
         duration_ms: 1,
+        activity: None,
         created_at: OffsetDateTime::now_utc(),
     }
 }

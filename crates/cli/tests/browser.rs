@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serverless_openclaw_agent::LlmApi;
 use serverless_openclaw_cli::paths;
-use serverless_openclaw_testkit::fake_llm::{Api, Behaviour, DEFAULT_CHUNK_DELAY};
+use serverless_openclaw_testkit::fake_llm::{Api, Behaviour, DEFAULT_CHUNK_DELAY, ToolCall};
 use support::TOKEN;
 
 /// The first reply: a rust code block, and HTML that must be shown as text and never run.
@@ -24,10 +24,19 @@ const E2E_API_KEY: &str = "sk-e2e-browser-key-0123456789";
 /// The stop scenario's reply streams this slowly, so Stop lands while it streams.
 const SLOW_CHUNK_DELAY: Duration = Duration::from_millis(300);
 
+/// The activity scenario's two tool calls, one per model request: each takes a moment, so the page shows
+/// a row running while the turn works.
+const TOOL_COMMANDS: [&str; 2] = [
+    "sleep 1.5; echo first-tool-done",
+    "sleep 1.5; echo second-tool-done",
+];
+
 /// Screenshots of the main views, kept under the target dir for people (and CI artifacts) to look at.
-const SCREENSHOTS: [&str; 4] = [
+const SCREENSHOTS: [&str; 6] = [
     "chat-code.png",
     "sidebar.png",
+    "activity-live.png",
+    "activity-worked.png",
     "settings.png",
     "phone-chat.png",
 ];
@@ -59,9 +68,14 @@ async fn the_web_app_works_in_a_real_browser() {
     let (fake, _data, app) =
         support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(120)).await;
     let fake = Arc::new(fake);
-    // The script's turns, in order: the markdown reply; the second conversation; the stopped one; then the
-    // retry and the turn after the settings change get the default reply.
+    // The script's turns, in order: the markdown reply; the second conversation; the one with two tool
+    // calls (three requests: a call, a call, the answer); the stopped one; then the retry and the turn
+    // after the settings change get the default reply.
     fake.push_behaviour(Behaviour::Text(MARKDOWN_REPLY.into()));
+    fake.push_behaviour(Behaviour::Reply);
+    for command in TOOL_COMMANDS {
+        fake.push_behaviour(Behaviour::tool_calls([ToolCall::exec(command)]));
+    }
     fake.push_behaviour(Behaviour::Reply);
     fake.push_behaviour(Behaviour::Text(format!(
         "Counting slowly: {}.",
@@ -73,9 +87,11 @@ async fn the_web_app_works_in_a_real_browser() {
         let fake = Arc::clone(&fake);
         async move {
             let wait = Duration::from_secs(180);
-            fake.wait_for_requests(2, wait).await.expect("second turn");
+            fake.wait_for_requests(5, wait)
+                .await
+                .expect("the turn with tools");
             fake.set_chunk_delay(SLOW_CHUNK_DELAY);
-            fake.wait_for_requests(3, wait)
+            fake.wait_for_requests(6, wait)
                 .await
                 .expect("the slow turn");
             fake.set_chunk_delay(DEFAULT_CHUNK_DELAY);
@@ -120,20 +136,26 @@ async fn the_web_app_works_in_a_real_browser() {
         assert!(screenshots.join(name).is_file(), "no {name}\n{report}");
     }
 
-    // Five turns reached the model: the server default (Anthropic API) until the settings page chose the
-    // OpenAI-compatible provider, which the last turn used with the model and key entered there.
+    // Six turns reached the model (the one with tools in three requests): the server default (Anthropic
+    // API) until the settings page chose the OpenAI-compatible provider, which the last turn used with the
+    // model and key entered there. The tools ran: their output went back to the model.
     let requests = fake.requests();
-    assert_eq!(requests.len(), 5, "{report}");
+    assert_eq!(requests.len(), 8, "{report}");
     assert!(
-        requests[..4]
+        requests[..7]
             .iter()
             .all(|r| r.api == Api::AnthropicMessages && r.body["model"] == "fake-model"),
         "{:?}",
-        requests[..4]
+        requests[..7]
             .iter()
             .map(|r| (r.api, r.body["model"].clone()))
             .collect::<Vec<_>>()
     );
+    let results: Vec<String> = requests[3..5]
+        .iter()
+        .filter_map(|r| r.tool_results().last().map(|t| t.content.clone()))
+        .collect();
+    assert_eq!(results, ["first-tool-done", "second-tool-done"], "{report}");
     let last = requests.last().unwrap();
     assert_eq!(last.api, Api::OpenAiCompletions);
     assert_eq!(last.body["model"], E2E_MODEL, "{}", last.body);

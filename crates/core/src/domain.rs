@@ -1,4 +1,5 @@
-//! Domain types: conversations, stored messages, the queued unit of work (a [`Turn`]) and token usage.
+//! Domain types: conversations, stored messages, the queued unit of work (a [`Turn`]), token usage and
+//! what the agent did during a turn (its tool calls: [`ToolActivity`], [`TurnActivity`]).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -73,6 +74,81 @@ pub struct Usage {
     pub output_tokens: u64,
 }
 
+/// Where one tool call of a turn is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolStatus {
+    Running,
+    Ok,
+    Error,
+}
+
+/// One tool call of a turn as the user sees it, e.g. `exec` · `ls -la notes` · ok · 212 ms. A start
+/// (`Running`, no duration) and its end share `tool_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolActivity {
+    /// OpenClaw's tool call id, unique within the turn.
+    pub tool_id: String,
+    /// The tool's name (`exec`, `read`, `web_fetch`, ...).
+    pub name: String,
+    /// One line saying what the call does (the command, URL or path), at most ~120 characters.
+    pub summary: String,
+    pub status: ToolStatus,
+    /// On an end: how long the call took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// The most tool lines kept with one reply: a runaway turn must not outgrow a stored item (DynamoDB's
+/// 400 KB). [`TurnActivity::tool_count`] still counts every call.
+pub const MAX_STORED_TOOL_LINES: usize = 50;
+
+/// What the agent did during a turn, kept with its reply so the history can show "Worked for N s"
+/// and the tool lines after a reload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnActivity {
+    /// The turn's working time: the agent's duration of the turn.
+    pub worked_ms: u64,
+    /// How many tool calls the turn made.
+    pub tool_count: u64,
+    /// The calls' lines in start order, each in its last known state (the first
+    /// [`MAX_STORED_TOOL_LINES`]).
+    pub tools: Vec<ToolActivity>,
+}
+
+impl TurnActivity {
+    /// Takes in a start or end line: a new call is appended (and counted), an end replaces its start.
+    pub fn record(&mut self, tool: &ToolActivity) {
+        if let Some(known) = self.tools.iter_mut().find(|t| t.tool_id == tool.tool_id) {
+            *known = tool.clone();
+            return;
+        }
+        if self.tools.len() < MAX_STORED_TOOL_LINES {
+            self.tools.push(tool.clone());
+            self.tool_count += 1;
+        } else if tool.status == ToolStatus::Running {
+            // Past the kept lines only starts count: an end there belongs to a start counted before.
+            self.tool_count += 1;
+        }
+    }
+
+    /// The form both conversation stores keep it in: JSON text.
+    pub fn to_stored(&self) -> String {
+        // Plain structs and enums with string keys: serializing cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads [`TurnActivity::to_stored`]'s form. Activity only decorates a reply, so an unreadable
+    /// value is dropped (with a warning) rather than failing the conversation's history.
+    pub fn from_stored(stored: &str) -> Option<Self> {
+        serde_json::from_str(stored)
+            .inspect_err(|e| tracing::warn!(error = %e, "ignoring a stored turn activity that cannot be read"))
+            .ok()
+    }
+}
+
 /// A conversation as listed to its owner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
@@ -95,6 +171,8 @@ pub struct Message {
     pub cost_usd: Option<f64>,
     /// The turn's tokens, on an assistant message.
     pub usage: Option<Usage>,
+    /// What the agent did, on an assistant message whose turn called tools.
+    pub activity: Option<TurnActivity>,
 }
 
 /// A user message to store: the input of [`crate::ports::ConversationStore::append_user_message`].
@@ -117,6 +195,8 @@ pub struct NewAssistantMessage {
     pub usage: Usage,
     pub cost_usd: Option<f64>,
     pub duration_ms: u64,
+    /// The turn's tool calls; `None` when it made none.
+    pub activity: Option<TurnActivity>,
     pub created_at: OffsetDateTime,
 }
 
@@ -269,5 +349,27 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<Turn>(&json).unwrap(), telegram);
+    }
+
+    #[test]
+    fn a_turn_activity_counts_every_call_but_keeps_at_most_the_stored_lines() {
+        let line = |id: usize, status| ToolActivity {
+            tool_id: format!("t{id}"),
+            name: "exec".into(),
+            summary: String::new(),
+            status,
+            duration_ms: None,
+        };
+        let mut activity = TurnActivity::default();
+        for id in 0..MAX_STORED_TOOL_LINES + 5 {
+            activity.record(&line(id, ToolStatus::Running));
+            activity.record(&line(id, ToolStatus::Ok));
+        }
+        assert_eq!(activity.tool_count, MAX_STORED_TOOL_LINES as u64 + 5);
+        assert_eq!(activity.tools.len(), MAX_STORED_TOOL_LINES);
+        assert!(activity.tools.iter().all(|t| t.status == ToolStatus::Ok));
+        let stored = activity.to_stored();
+        assert_eq!(TurnActivity::from_stored(&stored), Some(activity));
+        assert_eq!(TurnActivity::from_stored("{\"workedMs\":\"x\"}"), None);
     }
 }

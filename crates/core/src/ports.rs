@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{Conversation, Message, NewAssistantMessage, NewUserMessage, Turn, Usage};
+use crate::domain::{
+    Conversation, Message, NewAssistantMessage, NewUserMessage, ToolActivity, Turn, Usage,
+};
 use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
@@ -463,6 +465,8 @@ pub enum AgentEvent {
     /// New reply text; the deltas of a turn concatenate to [`AgentReply::text`], except that a delta
     /// with `replace` carries the whole reply so far (OpenClaw rewrote earlier text; rare).
     Delta { text: String, replace: bool },
+    /// A tool call started or ended (see [`ToolActivity`]).
+    Tool(ToolActivity),
 }
 
 /// A finished turn.
@@ -531,7 +535,8 @@ pub trait AgentWaker: Send + Sync {
 /// Runs OpenClaw turns.
 ///
 /// Contract:
-/// - `run_turn` sends [`AgentEvent::Started`] once the turn runs, then deltas, then returns the reply; it
+/// - `run_turn` sends [`AgentEvent::Started`] once the turn runs, then deltas and tool starts and ends
+///   (interleaved, in the order they happened), then returns the reply; it
 ///   returns an error (never hangs) on provider failure (`llm_error`), deadline (`timeout`), `cancel`
 ///   (`cancelled`), runtime death (`agent_crashed`) or missing configuration (`no_provider`).
 /// - Turns of different conversations may run concurrently; the caller runs at most one per conversation.

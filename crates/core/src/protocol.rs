@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::{Conversation, MAX_MESSAGE_BYTES, Message, Role, Usage, format_time};
+use crate::domain::{
+    Conversation, MAX_MESSAGE_BYTES, Message, Role, ToolActivity, TurnActivity, Usage, format_time,
+};
 use crate::ids::{ClientMessageId, ConversationId, MessageId, is_valid_id};
 use crate::settings::{ModelSettings, Provider};
 
@@ -217,6 +219,13 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "is_false")]
         replace: bool,
     },
+    /// A tool call of the running turn started or ended; `message_id` is the reply's, as on deltas.
+    Activity {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        #[serde(flatten)]
+        tool: ToolActivity,
+    },
     Message {
         conversation_id: ConversationId,
         message_id: MessageId,
@@ -225,6 +234,9 @@ pub enum ServerFrame {
         usage: Usage,
         cost_usd: Option<f64>,
         duration_ms: u64,
+        /// The turn's tool calls, when it made any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activity: Option<TurnActivity>,
     },
     Error {
         code: ErrorCode,
@@ -298,6 +310,9 @@ pub struct MessageView {
     /// Assistant messages: the turn's cost, when the provider reported one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
+    /// Assistant messages whose turn called tools: what the agent did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<TurnActivity>,
 }
 
 impl From<&Message> for MessageView {
@@ -310,6 +325,7 @@ impl From<&Message> for MessageView {
             channel: m.channel,
             usage: m.usage,
             cost_usd: m.cost_usd,
+            activity: m.activity.clone(),
         }
     }
 }
@@ -390,6 +406,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ToolStatus;
     use serde_json::json;
 
     fn code_of(text: &str) -> ErrorCode {
@@ -516,11 +533,62 @@ mod tests {
             },
             cost_usd: None,
             duration_ms: 12,
+            activity: None,
         };
         assert_eq!(
             serde_json::to_value(&frame).unwrap(),
             json!({"type":"message","conversationId":"default","messageId":"m1","role":"assistant",
                    "content":"hello","usage":{"inputTokens":3,"outputTokens":4},"costUsd":null,"durationMs":12})
+        );
+        let ended = ToolActivity {
+            tool_id: "toolu_1".into(),
+            name: "exec".into(),
+            summary: "ls -la".into(),
+            status: ToolStatus::Ok,
+            duration_ms: Some(212),
+        };
+        let activity = ServerFrame::Activity {
+            conversation_id: conv.clone(),
+            message_id: id.clone(),
+            tool: ended.clone(),
+        };
+        let wire = json!({"type":"activity","conversationId":"default","messageId":"m1","toolId":"toolu_1",
+                          "name":"exec","summary":"ls -la","status":"ok","durationMs":212});
+        assert_eq!(serde_json::to_value(&activity).unwrap(), wire);
+        assert_eq!(
+            serde_json::from_value::<ServerFrame>(wire).unwrap(),
+            activity
+        );
+        let started = ServerFrame::Activity {
+            conversation_id: conv.clone(),
+            message_id: id.clone(),
+            tool: ToolActivity {
+                status: ToolStatus::Running,
+                duration_ms: None,
+                ..ended.clone()
+            },
+        };
+        assert_eq!(
+            started.to_json(),
+            r#"{"type":"activity","conversationId":"default","messageId":"m1","toolId":"toolu_1","name":"exec","summary":"ls -la","status":"running"}"#
+        );
+        let worked = ServerFrame::Message {
+            conversation_id: conv.clone(),
+            message_id: id.clone(),
+            role: Role::Assistant,
+            content: "done".into(),
+            usage: Usage::default(),
+            cost_usd: Some(0.0),
+            duration_ms: 3400,
+            activity: Some(TurnActivity {
+                worked_ms: 3400,
+                tool_count: 1,
+                tools: vec![ended],
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(&worked).unwrap()["activity"],
+            json!({"workedMs":3400,"toolCount":1,"tools":[{"toolId":"toolu_1","name":"exec","summary":"ls -la","status":"ok","durationMs":212}]})
         );
         let status = ServerFrame::Status {
             conversation_id: conv,

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{NewAssistantMessage, Role, Turn, Usage};
+use crate::domain::{NewAssistantMessage, Role, Turn, TurnActivity, Usage};
 use crate::ids::{MessageId, UserId};
 use crate::ports::{
     AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ApiKeyStore, ChannelReplies,
@@ -357,6 +357,8 @@ impl TurnProcessor {
             cancel,
         );
         // Forward progress while the turn runs; the runtime drops its sender when the turn ends.
+        // Tool lines are also gathered for the stored reply ("Worked for N s" after a reload).
+        let mut activity = TurnActivity::default();
         let forward = async {
             while let Some(event) = received.recv().await {
                 match event {
@@ -371,11 +373,25 @@ impl TurnProcessor {
                             })
                             .await;
                     }
+                    AgentEvent::Tool(tool) => {
+                        activity.record(&tool);
+                        outlet
+                            .emit(ServerFrame::Activity {
+                                conversation_id: conversation.clone(),
+                                message_id: assistant_id.clone(),
+                                tool,
+                            })
+                            .await;
+                    }
                 }
             }
         };
         let (reply, ()) = tokio::join!(run, forward);
         let reply = reply?;
+        let activity = (activity.tool_count > 0).then_some(TurnActivity {
+            worked_ms: reply.duration_ms,
+            ..activity
+        });
 
         self.transcripts
             .save(user, conversation, &reply.transcript, version.as_ref())
@@ -404,6 +420,7 @@ impl TurnProcessor {
                     usage: reply.usage,
                     cost_usd: reply.cost_usd,
                     duration_ms: reply.duration_ms,
+                    activity: activity.clone(),
                     created_at: OffsetDateTime::now_utc(),
                 },
             )
@@ -430,6 +447,7 @@ impl TurnProcessor {
                 usage: reply.usage,
                 cost_usd: reply.cost_usd,
                 duration_ms: reply.duration_ms,
+                activity,
             })
             .await;
         Ok(Some(Answer {

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::Value;
-use serverless_openclaw_testkit::fake_llm::reply_text;
+use serverless_openclaw_testkit::fake_llm::{Behaviour, ToolCall, reply_text};
 use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
 use serverless_openclaw_testkit::fixtures;
 use support::{GATEWAY_INVOKE, LLM_KEY, World, frames_of, send_frame, telegram_webhook_event};
@@ -570,4 +570,70 @@ async fn a_model_and_key_chosen_in_the_settings_are_used_by_the_agent_function()
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].body["model"], "aws-model-b");
     assert_eq!(requests[0].api_key(), Some("sk-carol-own-key"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_calls_reach_the_page_as_activity_frames_and_stay_with_the_reply() {
+    let world = World::create().await;
+    let (connect, message, agent, http) = (
+        world.function(WS_CONNECT).await,
+        world.function(WS_MESSAGE).await,
+        world.function(AGENT).await,
+        world.function(HTTP_API).await,
+    );
+    let (sub, token) = world.user("tina").await;
+    connect
+        .invoke(
+            fixtures::ws_connect("conn-T1=", Some(&token)),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    world.fake.push_behaviour(Behaviour::tool_calls([
+        ToolCall::exec("echo first"),
+        ToolCall::exec("echo second"),
+    ]));
+    message
+        .invoke(
+            fixtures::ws_message("conn-T1=", &send_frame("tools", "t1", "run two")),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    let batch = world.deliver(&agent, 1).await;
+    assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
+
+    // A start and an end per call, one post each, before the reply; all tied to the reply's id.
+    let reply = &frames_of(&world.recorder, "conn-T1=", "message")[0];
+    let activity = frames_of(&world.recorder, "conn-T1=", "activity");
+    let lines: Vec<(&str, &str)> = activity
+        .iter()
+        .map(|f| {
+            (
+                f["summary"].as_str().unwrap(),
+                f["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(lines.len(), 4, "{activity:?}");
+    for command in ["echo first", "echo second"] {
+        assert!(lines.contains(&(command, "running")) && lines.contains(&(command, "ok")));
+    }
+    assert!(
+        activity
+            .iter()
+            .all(|f| f["messageId"] == reply["messageId"])
+    );
+    assert_eq!(reply["activity"]["toolCount"], 2);
+    assert!(reply["activity"]["workedMs"].as_u64().unwrap() > 0);
+
+    // The history in DynamoDB keeps it: "Worked for N s" after a reload.
+    let response = http
+        .invoke(
+            fixtures::http_v2("GET", "/api/conversations/tools/messages", &[], None, &sub),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    let stored = &body["messages"][1]["activity"];
+    assert_eq!(stored, &reply["activity"], "{body}");
+    assert_eq!(body["messages"][0].get("activity"), None);
 }

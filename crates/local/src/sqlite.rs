@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode as SqlErrorCode, OptionalExtension, params};
 use serverless_openclaw_core::domain::{
-    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, Usage,
+    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, TurnActivity, Usage,
     title_from_message,
 };
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS messages (
     output_tokens     INTEGER,
     cost_usd          REAL,
     duration_ms       INTEGER,
+    activity          TEXT,
     created_at        INTEGER NOT NULL,
     UNIQUE (user_id, conversation_id, client_message_id),
     FOREIGN KEY (user_id, conversation_id) REFERENCES conversations (user_id, id) ON DELETE CASCADE
@@ -81,6 +82,31 @@ impl Db {
         })
     }
 
+    /// Adds `column` (with its SQL declaration) to `table` in a database made before the column
+    /// existed: `CREATE TABLE IF NOT EXISTS` leaves an old table as it is.
+    pub(crate) fn add_missing_column(
+        &self,
+        table: &str,
+        column: &str,
+        declaration: &str,
+    ) -> Result<(), PortError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let present: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+                params![table, column],
+                |r| r.get(0),
+            )
+            .map_err(PortError::backend)?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+            ))
+            .map_err(PortError::backend)?;
+        }
+        Ok(())
+    }
+
     /// Runs `work` on the connection, on the blocking pool.
     pub(crate) async fn with<T: Send + 'static>(
         &self,
@@ -106,16 +132,19 @@ pub struct SqliteConversationStore {
 impl SqliteConversationStore {
     /// Opens (and creates or migrates) the database file.
     pub fn open(path: &Path) -> Result<Self, PortError> {
-        Ok(Self {
-            db: Db::open(path, SCHEMA)?,
-        })
+        Self::migrated(Db::open(path, SCHEMA)?)
     }
 
     /// An in-memory database, for tests.
     pub fn in_memory() -> Result<Self, PortError> {
-        Ok(Self {
-            db: Db::in_memory(SCHEMA)?,
-        })
+        Self::migrated(Db::in_memory(SCHEMA)?)
+    }
+
+    /// Brings a database from an older version up to [`SCHEMA`]: replies got `activity` (JSON of a
+    /// [`TurnActivity`]; NULL on older rows and on turns without tool calls).
+    fn migrated(db: Db) -> Result<Self, PortError> {
+        db.add_missing_column("messages", "activity", "TEXT")?;
+        Ok(Self { db })
     }
 
     async fn with<T: Send + 'static>(
@@ -286,6 +315,7 @@ impl ConversationStore for SqliteConversationStore {
         message: NewAssistantMessage,
     ) -> Result<(), PortError> {
         let (user, conv) = (user.to_string(), conversation.to_string());
+        let activity = message.activity.as_ref().map(TurnActivity::to_stored);
         self.with(move |conn| {
             let tx = conn.transaction().map_err(sql)?;
             if !conversation_exists(&tx, &user, &conv)? {
@@ -294,8 +324,8 @@ impl ConversationStore for SqliteConversationStore {
             let at = millis(message.created_at);
             tx.execute(
                 "INSERT INTO messages (id, user_id, conversation_id, role, content, channel, reply_to,
-                                       input_tokens, output_tokens, cost_usd, duration_ms, created_at)
-                 VALUES (?1, ?2, ?3, 'assistant', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                       input_tokens, output_tokens, cost_usd, duration_ms, activity, created_at)
+                 VALUES (?1, ?2, ?3, 'assistant', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     message.id.as_str(),
                     user,
@@ -307,6 +337,7 @@ impl ConversationStore for SqliteConversationStore {
                     i64::try_from(message.usage.output_tokens).unwrap_or(i64::MAX),
                     message.cost_usd,
                     i64::try_from(message.duration_ms).unwrap_or(i64::MAX),
+                    activity,
                     at
                 ],
             )
@@ -364,7 +395,7 @@ impl ConversationStore for SqliteConversationStore {
             }
             let mut stmt = conn
                 .prepare(
-                    "SELECT id, role, content, channel, created_at, cost_usd, input_tokens, output_tokens FROM messages
+                    "SELECT id, role, content, channel, created_at, cost_usd, input_tokens, output_tokens, activity FROM messages
                      WHERE user_id = ?1 AND conversation_id = ?2
                        AND (?3 IS NULL OR seq < (SELECT seq FROM messages WHERE id = ?3 AND user_id = ?1 AND conversation_id = ?2))
                      ORDER BY seq DESC LIMIT ?4",
@@ -380,13 +411,14 @@ impl ConversationStore for SqliteConversationStore {
                         r.get::<_, i64>(4)?,
                         r.get::<_, Option<f64>>(5)?,
                         r.get::<_, Option<i64>>(6)?.zip(r.get::<_, Option<i64>>(7)?),
+                        r.get::<_, Option<String>>(8)?,
                     ))
                 })
                 .map_err(sql)?;
             let conversation_id = ConversationId::parse(conv.as_str()).map_err(PortError::backend)?;
             let mut messages = rows
                 .map(|row| {
-                    let (id, role, content, channel, created, cost_usd, tokens) =
+                    let (id, role, content, channel, created, cost_usd, tokens, activity) =
                         row.map_err(sql)?;
                     Ok(Message {
                         id: MessageId::parse(id).map_err(PortError::backend)?,
@@ -400,6 +432,7 @@ impl ConversationStore for SqliteConversationStore {
                             input_tokens: input.unsigned_abs(),
                             output_tokens: output.unsigned_abs(),
                         }),
+                        activity: activity.and_then(|json| TurnActivity::from_stored(&json)),
                     })
                 })
                 .collect::<Result<Vec<_>, PortError>>()?;

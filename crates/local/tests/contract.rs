@@ -1,5 +1,7 @@
 //! The port contract suites run against the local adapters.
 
+use serverless_openclaw_core::ids::{ConversationId, UserId};
+use serverless_openclaw_core::ports::ConversationStore;
 use serverless_openclaw_local::{
     FileApiKeyStore, FileTranscriptStore, FileWorkspaceStore, MemoryConnectionStore,
     MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
@@ -11,6 +13,50 @@ async fn sqlite_conversation_store_honours_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteConversationStore::open(&dir.path().join("db.sqlite")).unwrap();
     contract::conversation_store(&store).await;
+}
+
+/// A database made before replies kept their activity: the `messages` table without `activity`.
+const SCHEMA_BEFORE_ACTIVITY: &str = "
+CREATE TABLE conversations (user_id TEXT NOT NULL, id TEXT NOT NULL, title TEXT NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (user_id, id));
+CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL, conversation_id TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
+    channel TEXT NOT NULL, client_message_id TEXT, reply_to TEXT UNIQUE, input_tokens INTEGER,
+    output_tokens INTEGER, cost_usd REAL, duration_ms INTEGER, created_at INTEGER NOT NULL,
+    UNIQUE (user_id, conversation_id, client_message_id),
+    FOREIGN KEY (user_id, conversation_id) REFERENCES conversations (user_id, id) ON DELETE CASCADE);
+INSERT INTO conversations VALUES ('alice', 'old', 'Old', 1, 2);
+INSERT INTO messages (id, user_id, conversation_id, role, content, channel, reply_to, input_tokens,
+    output_tokens, cost_usd, duration_ms, created_at)
+    VALUES ('m-old', 'alice', 'old', 'assistant', 'an old reply', 'web', 'u-old', 1, 2, NULL, 3, 2);
+";
+
+#[tokio::test]
+async fn an_sqlite_database_from_before_activity_is_migrated_and_its_replies_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(SCHEMA_BEFORE_ACTIVITY)
+        .unwrap();
+    let store = SqliteConversationStore::open(&path).unwrap();
+    let (alice, old) = (
+        UserId::parse("alice").unwrap(),
+        ConversationId::parse("old").unwrap(),
+    );
+    let messages = store.list_messages(&alice, &old, 10, None).await.unwrap();
+    assert_eq!(
+        messages
+            .iter()
+            .map(|m| (m.content.as_str(), m.activity.clone()))
+            .collect::<Vec<_>>(),
+        [("an old reply", None)]
+    );
+    // The migrated database is a full one: the contract holds on it (emptied), and it opens again.
+    store.delete_conversation(&alice, &old).await.unwrap();
+    contract::conversation_store(&store).await;
+    drop(store);
+    SqliteConversationStore::open(&path).unwrap();
 }
 
 #[tokio::test]

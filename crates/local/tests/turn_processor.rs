@@ -10,7 +10,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::chat::{ChatService, Submission};
-use serverless_openclaw_core::domain::{Channel, Turn, Usage};
+use serverless_openclaw_core::domain::{
+    Channel, ToolActivity, ToolStatus, Turn, TurnActivity, Usage,
+};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
     AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
@@ -29,7 +31,8 @@ use tokio::sync::mpsc;
 /// What the scripted agent does while a turn "runs".
 type DuringTurn = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-/// Answers every turn with "reply to <prompt>", appending one line to the transcript.
+/// Answers every turn with "reply to <prompt>", appending one line to the transcript. A prompt
+/// starting with "use tools" first reports two tool calls, the second of which fails.
 struct ScriptedAgent {
     during: Mutex<Option<DuringTurn>>,
     /// The model choice of every turn run, in order.
@@ -59,6 +62,22 @@ impl AgentRuntime for ScriptedAgent {
         self.models.lock().unwrap().push(turn.model.clone());
         self.tools.lock().unwrap().push(turn.tools);
         let _ = events.send(AgentEvent::Started);
+        if turn.prompt.starts_with("use tools") {
+            for (id, status, duration_ms) in [
+                ("a", ToolStatus::Running, None),
+                ("b", ToolStatus::Running, None),
+                ("a", ToolStatus::Ok, Some(120)),
+                ("b", ToolStatus::Error, Some(80)),
+            ] {
+                let _ = events.send(AgentEvent::Tool(ToolActivity {
+                    tool_id: id.into(),
+                    name: "exec".into(),
+                    summary: format!("echo {id}"),
+                    status,
+                    duration_ms,
+                }));
+            }
+        }
         let text = format!("reply to {}", turn.prompt);
         let _ = events.send(AgentEvent::Delta {
             text: text.clone(),
@@ -246,6 +265,74 @@ async fn a_reply_is_stored_once_and_its_transcript_written() {
             .iter()
             .any(|f| matches!(f, ServerFrame::Message { content, .. } if content == "reply to hi"))
     );
+}
+
+#[tokio::test]
+async fn tool_calls_are_pushed_as_they_happen_and_kept_with_the_reply() {
+    let fx = Fixture::new();
+    let plain = fx.submit("m0", "hi").await;
+    fx.processor.process(&plain, CancellationToken::new()).await;
+    let turn = fx.submit("m1", "use tools please").await;
+    let TurnOutcome::Answered(answer) = fx.processor.process(&turn, CancellationToken::new()).await
+    else {
+        panic!("answered")
+    };
+    let frames = fx.push.0.lock().unwrap().clone();
+    let pushed: Vec<_> = frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Activity {
+                message_id, tool, ..
+            } => Some((message_id.clone(), tool.tool_id.as_str(), tool.status)),
+            _ => None,
+        })
+        .collect();
+    let id = answer.message_id.clone();
+    assert_eq!(
+        pushed,
+        [
+            (id.clone(), "a", ToolStatus::Running),
+            (id.clone(), "b", ToolStatus::Running),
+            (id.clone(), "a", ToolStatus::Ok),
+            (id.clone(), "b", ToolStatus::Error),
+        ],
+        "each tool start and end, tied to the reply"
+    );
+    let expected = TurnActivity {
+        worked_ms: 3,
+        tool_count: 2,
+        tools: vec![
+            ToolActivity {
+                tool_id: "a".into(),
+                name: "exec".into(),
+                summary: "echo a".into(),
+                status: ToolStatus::Ok,
+                duration_ms: Some(120),
+            },
+            ToolActivity {
+                tool_id: "b".into(),
+                name: "exec".into(),
+                summary: "echo b".into(),
+                status: ToolStatus::Error,
+                duration_ms: Some(80),
+            },
+        ],
+    };
+    let final_activity: Vec<_> = frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Message { activity, .. } => Some(activity.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(final_activity, [None, Some(expected.clone())]);
+    let stored = fx
+        .conversations
+        .list_messages(&fx.user, &fx.conversation, 10, None)
+        .await
+        .unwrap();
+    let activities: Vec<_> = stored.iter().map(|m| m.activity.clone()).collect();
+    assert_eq!(activities, [None, None, None, Some(expected)]);
 }
 
 #[tokio::test]

@@ -647,6 +647,7 @@ async fn status_reports_the_last_turns_cost(h: Harness) {
         usage: Default::default(),
         cost_usd: Some(0.00123),
         duration_ms: 5,
+        activity: None,
         created_at: OffsetDateTime::now_utc(),
     };
     h.conversations

@@ -5,7 +5,9 @@
 //! - [`update`]: the parts of an update the bot reads.
 //! - [`command`]: `/start`, `/help`, `/new`, `/status`, `/link CODE`, `/unlink` or text for the agent.
 //! - [`bot`]: access control (links, link codes, allowlist), the commands, messages submitted as turns.
-//! - [`replies`]: a turn's progress in the chat: typing, streamed edits, the formatted final reply.
+//! - [`replies`]: a turn's progress in the chat: typing, streamed edits or a progress message with the
+//!   tool calls, the formatted final reply.
+//! - [`progress`]: the text of that progress message.
 //! - [`format`]: Markdown (pulldown-cmark) to Telegram HTML, and splitting below 4096 characters.
 //! - [`webhook`]: the webhook request (secret header in constant time, dedupe by update id).
 //! - [`poll`]: long polling for local mode.
@@ -15,6 +17,7 @@ pub mod bot;
 pub mod command;
 pub mod format;
 pub mod poll;
+pub mod progress;
 pub mod replies;
 pub mod update;
 pub mod webhook;

@@ -2,11 +2,17 @@
 //! streamed into one message edited at most once per [`EDIT_INTERVAL`], then the final reply as
 //! formatted parts below Telegram's 4096-character limit (sent again as plain text if Telegram
 //! refuses the formatting), or the error in plain words.
+//!
+//! A turn that calls tools shows a progress message instead of the streamed reply: the tool lines
+//! ([`crate::progress`]), edited as calls start and end under the same once-per-second limit. Its
+//! answer is then sent as new messages, because an edit does not notify the phone after a long turn,
+//! and the progress message is finalised as "Worked for N s" above its lines (kept, not deleted: it
+//! is the turn's record in the chat, as on the web page).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serverless_openclaw_core::domain::{ReplyTarget, Turn};
+use serverless_openclaw_core::domain::{ReplyTarget, Turn, TurnActivity};
 use serverless_openclaw_core::ports::ChannelReplies;
 use serverless_openclaw_core::protocol::{ServerFrame, TurnStatus};
 use tokio::sync::mpsc;
@@ -14,6 +20,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::api::{ApiError, BotApi, Format};
 use crate::format::{Part, render_reply, streaming_preview};
+use crate::progress::progress_text;
 
 /// The shortest time between two edits of the streamed message (Telegram allows about one per
 /// second per chat).
@@ -40,7 +47,9 @@ struct Delivery<'a> {
     reply_to: i64,
     /// The reply so far.
     text: String,
-    /// The message showing the streamed reply, once sent.
+    /// The turn's tool calls so far; while there are none, the live message streams the reply.
+    activity: TurnActivity,
+    /// The live message (the streamed reply, or the progress message once a tool ran), once sent.
     shown: Option<i64>,
     /// When the streamed message may be edited next.
     next_edit: Instant,
@@ -65,6 +74,7 @@ impl ChannelReplies for TelegramReplies {
             chat: chat_id,
             reply_to: message_id,
             text: String::new(),
+            activity: TurnActivity::default(),
             shown: None,
             next_edit: Instant::now(),
             dirty: false,
@@ -112,7 +122,18 @@ impl Delivery<'_> {
                 self.dirty = true;
                 self.next_typing = None;
             }
-            ServerFrame::Message { content, .. } => self.finish(&content).await,
+            ServerFrame::Activity { tool, .. } => {
+                self.activity.record(&tool);
+                self.dirty = true;
+            }
+            ServerFrame::Message {
+                content, activity, ..
+            } => match activity {
+                Some(activity) if self.activity.tool_count > 0 => {
+                    self.finish_after_tools(&content, &activity).await
+                }
+                _ => self.finish(&content).await,
+            },
             ServerFrame::Error { message, .. } => {
                 self.dirty = false;
                 self.next_typing = None;
@@ -130,11 +151,16 @@ impl Delivery<'_> {
         self.next_typing = Some(Instant::now() + TYPING_INTERVAL);
     }
 
-    /// Shows the reply so far in the streamed message (plain text: half a reply may not parse).
+    /// Shows the reply so far in the streamed message (plain text: half a reply may not parse), or the
+    /// progress of a turn that called tools.
     async fn show(&mut self) {
         self.dirty = false;
         self.next_edit = Instant::now() + EDIT_INTERVAL;
-        let preview = streaming_preview(&self.text);
+        let preview = if self.activity.tool_count > 0 {
+            progress_text(&self.activity, None, !self.text.trim().is_empty())
+        } else {
+            streaming_preview(&self.text)
+        };
         if preview.is_empty() {
             return;
         }
@@ -174,6 +200,29 @@ impl Delivery<'_> {
         }
         for part in parts {
             self.send_part(&part).await;
+        }
+    }
+
+    /// The answer of a turn that called tools: the progress message says how long the agent worked,
+    /// and the answer follows as new messages (which notify the phone, unlike an edit).
+    async fn finish_after_tools(&mut self, content: &str, activity: &TurnActivity) {
+        self.dirty = false;
+        self.next_typing = None;
+        if let Some(id) = self.shown {
+            let worked = progress_text(activity, Some(activity.worked_ms), false);
+            let edited = self
+                .api
+                .edit_message_text(self.chat, id, &worked, Format::Plain)
+                .await;
+            log_failure(edited, "finalising the progress message");
+        }
+        let parts = render_reply(content);
+        if parts.is_empty() {
+            self.send("(The agent sent an empty reply.)", Format::Plain)
+                .await;
+        }
+        for part in &parts {
+            self.send_part(part).await;
         }
     }
 

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use serverless_openclaw_core::domain::{Channel, ReplyTarget, Role, Turn, Usage};
+use serverless_openclaw_core::domain::{
+    Channel, ReplyTarget, Role, ToolActivity, ToolStatus, Turn, TurnActivity, Usage,
+};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::ChannelReplies;
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame, TurnStatus};
@@ -55,6 +57,25 @@ fn message(content: &str) -> ServerFrame {
         usage: Usage::default(),
         cost_usd: None,
         duration_ms: 1,
+        activity: None,
+    }
+}
+
+fn tool(id: &str, status: ToolStatus, duration_ms: Option<u64>) -> ToolActivity {
+    ToolActivity {
+        tool_id: id.into(),
+        name: "exec".into(),
+        summary: format!("echo {id}"),
+        status,
+        duration_ms,
+    }
+}
+
+fn activity(tool: ToolActivity) -> ServerFrame {
+    ServerFrame::Activity {
+        conversation_id: ConversationId::parse("c1").unwrap(),
+        message_id: MessageId::parse("r1").unwrap(),
+        tool,
     }
 }
 
@@ -115,6 +136,72 @@ async fn a_streamed_reply_shows_typing_then_edits_one_message_then_the_formatted
     // The first message quotes the user's.
     let first = &telegram.calls_of("sendMessage")[0];
     assert_eq!(first.body["reply_parameters"]["message_id"], ASKED);
+}
+
+#[tokio::test]
+async fn a_turn_with_tools_shows_a_throttled_progress_message_then_the_answer_as_a_new_message() {
+    let telegram = FakeTelegram::start().await.unwrap();
+    let mut frames = vec![status(TurnStatus::Running)];
+    // Twelve calls, started and ended in a burst: far more changes than Telegram allows edits.
+    let mut worked = TurnActivity::default();
+    for i in 0..12 {
+        let id = format!("t{i}");
+        let start = tool(&id, ToolStatus::Running, None);
+        let end = tool(&id, ToolStatus::Ok, Some(100 + i));
+        worked.record(&start);
+        worked.record(&end);
+        frames.extend([activity(start), activity(end)]);
+    }
+    frames.extend((0..5).map(|i| delta(&format!("part{i} "))));
+    worked.worked_ms = 4_200;
+    let mut answer = message("**Done** after the tools.");
+    if let ServerFrame::Message { activity, .. } = &mut answer {
+        *activity = Some(worked);
+    }
+    frames.push(answer);
+    frames.push(status(TurnStatus::Idle));
+    let started = Instant::now();
+    deliver(&telegram, frames, Duration::from_millis(60)).await;
+    let took = started.elapsed();
+
+    let chat = telegram.chat(CHAT);
+    assert_eq!(chat.len(), 2, "a progress message and the answer: {chat:?}");
+    let (progress, answer) = (&chat[0], &chat[1]);
+    // The progress message is kept as the turn's record: how long it worked, the latest calls.
+    assert!(
+        progress
+            .text
+            .starts_with("✅ Worked for 4.2 s · 12 tools\n… 2 earlier\n✓ exec · echo t2 (0.1 s)"),
+        "{}",
+        progress.text
+    );
+    assert_eq!(progress.parse_mode, None);
+    // The answer is a message of its own (which notifies), formatted, quoting the user's message.
+    assert_eq!(answer.text, "<b>Done</b> after the tools.");
+    assert_eq!(answer.edits, 0);
+    let sent = telegram.calls_of("sendMessage");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].body["reply_parameters"]["message_id"], ASKED);
+    // Edits stay within Telegram's per-chat limit: at most one a second while the turn works, plus
+    // the final one.
+    let edits = telegram.calls_of("editMessageText");
+    assert!(
+        edits.len() as f64 <= took.as_secs_f64() + 1.0,
+        "{} edits in {took:?}",
+        edits.len()
+    );
+    for pair in edits[..edits.len() - 1].windows(2) {
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(950),
+            "{:?}",
+            pair[1].at - pair[0].at
+        );
+    }
+    eprintln!(
+        "telegram: {} progress edits for {} tool events and 5 deltas in {took:?}",
+        edits.len(),
+        24
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use serverless_openclaw_core::domain::{
-    Channel, NewAssistantMessage, NewUserMessage, ReplyTarget, Role, Turn, Usage,
+    Channel, NewAssistantMessage, NewUserMessage, ReplyTarget, Role, ToolActivity, ToolStatus,
+    Turn, TurnActivity, Usage,
 };
 use serverless_openclaw_core::ids::{
     ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
@@ -50,6 +51,7 @@ fn reply(to: &MessageId, content: &str) -> NewAssistantMessage {
         },
         cost_usd: Some(0.001),
         duration_ms: 42,
+        activity: None,
         created_at: OffsetDateTime::now_utc(),
     }
 }
@@ -186,6 +188,47 @@ pub async fn conversation_store(store: &dyn ConversationStore) {
         store.delete_conversation(&bob, &c).await,
         Err(PortError::NotFound)
     ));
+
+    // A reply keeps what the agent did during its turn; replies without it (older ones, and turns
+    // without tool calls) load with none.
+    let worked = TurnActivity {
+        worked_ms: 3400,
+        tool_count: 2,
+        tools: vec![
+            ToolActivity {
+                tool_id: "toolu_1".into(),
+                name: "exec".into(),
+                summary: "ls -la \"notes\" — ünïcode".into(),
+                status: ToolStatus::Ok,
+                duration_ms: Some(212),
+            },
+            ToolActivity {
+                tool_id: "toolu_2".into(),
+                name: "web_fetch".into(),
+                summary: "https://example.org/".into(),
+                status: ToolStatus::Error,
+                duration_ms: Some(0),
+            },
+        ],
+    };
+    store
+        .append_assistant_message(
+            &alice,
+            &c,
+            NewAssistantMessage {
+                activity: Some(worked.clone()),
+                ..reply(&all[4].id, "Worked.")
+            },
+        )
+        .await
+        .expect("reply with activity");
+    let latest = store
+        .list_messages(&alice, &c, 50, None)
+        .await
+        .expect("messages");
+    assert_eq!(latest.last().map(|m| m.content.as_str()), Some("Worked."));
+    assert_eq!(latest.last().and_then(|m| m.activity.clone()), Some(worked));
+    assert_eq!(latest[1].activity, None, "a reply stored without activity");
 
     // Explicit creation; a second create of the same id conflicts; newest first.
     let other = conv("other");
