@@ -17,6 +17,7 @@ const CONNECTION_TEXT: Record<ConnectionState, string> = {
   connecting: 'connecting…',
   open: 'connected',
   reconnecting: 'reconnecting…',
+  resting: 'paused while hidden',
 };
 
 type View = 'chat' | 'settings';

@@ -8,6 +8,7 @@ import {
   SILENT_LIMIT_MS,
   reconnectDelay,
   type ConnectionState,
+  type PageVisibility,
   type SocketLike,
 } from './connection';
 import type { SendMessageFrame, ServerFrame } from './protocol';
@@ -60,7 +61,24 @@ interface Harness {
   last(): FakeSocket;
 }
 
-function harness(tokens: (() => Promise<string>)[] = []): Harness {
+/** A page whose visibility the test sets. */
+class FakePage implements PageVisibility {
+  private listeners = new Set<() => void>();
+  constructor(private isHidden = false) {}
+  hidden(): boolean {
+    return this.isHidden;
+  }
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  set(hidden: boolean): void {
+    this.isHidden = hidden;
+    for (const listener of this.listeners) listener();
+  }
+}
+
+function harness(tokens: (() => Promise<string>)[] = [], visibility: PageVisibility = new FakePage()): Harness {
   const sockets: FakeSocket[] = [];
   const states: ConnectionState[] = [];
   const frames: ServerFrame[] = [];
@@ -79,6 +97,7 @@ function harness(tokens: (() => Promise<string>)[] = []): Harness {
     },
     // No jitter: 0.5 puts the factor at exactly 1.
     random: () => 0.5,
+    visibility,
   });
   return {
     connection,
@@ -310,6 +329,70 @@ describe('ChatConnection', () => {
     h.connection.reconnectNow();
     await vi.advanceTimersByTimeAsync(0);
     expect(h.sockets.length).toBe(count + 1);
+    h.connection.stop();
+  });
+
+  it('rests while the page is hidden with nothing to send: no pings, no reconnect, until it is shown', async () => {
+    const page = new FakePage();
+    const h = harness([], page);
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const socket = h.last();
+    socket.serverOpens();
+    page.set(true);
+    await vi.advanceTimersByTimeAsync(PING_EVERY_MS);
+    expect(socket.sent).toEqual([]);
+    // API Gateway closes the idle socket; nothing reconnects while the page is hidden.
+    socket.serverCloses();
+    await vi.advanceTimersByTimeAsync(24 * 60 * 60_000);
+    expect(h.sockets).toHaveLength(1);
+    expect(h.states).toEqual(['open', 'resting']);
+    // Shown again: a fresh socket at once.
+    page.set(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.sockets).toHaveLength(2);
+    h.last().serverOpens();
+    expect(h.states).toEqual(['open', 'resting', 'open']);
+    await vi.advanceTimersByTimeAsync(PING_EVERY_MS);
+    expect(h.last().sent).toEqual([{ action: 'ping' }]);
+    h.connection.stop();
+  });
+
+  it('keeps a hidden page connected while a send waits for its ack', async () => {
+    const page = new FakePage();
+    const h = harness([], page);
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.last().serverOpens();
+    expect(h.connection.send(send('m1'))).toBe(true);
+    page.set(true);
+    await vi.advanceTimersByTimeAsync(PING_EVERY_MS);
+    expect(h.last().sent).toEqual([send('m1'), { action: 'ping' }]);
+    h.last().serverCloses();
+    expect(h.states).toEqual(['open', 'reconnecting']);
+    await vi.advanceTimersByTimeAsync(RECONNECT_FIRST_MS);
+    expect(h.sockets).toHaveLength(2);
+    h.last().serverOpens();
+    expect(h.last().sent).toEqual([send('m1')]);
+    // Acknowledged: now it may rest.
+    h.last().serverSends({ type: 'ack', clientMessageId: 'm1', conversationId: 'c1', messageId: 'u1' });
+    h.last().serverCloses();
+    expect(h.states).toEqual(['open', 'reconnecting', 'open', 'resting']);
+    h.connection.stop();
+  });
+
+  it('replaces a socket that went silent past the idle timeout while the page was hidden, once shown', async () => {
+    const page = new FakePage();
+    const h = harness([], page);
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const socket = h.last();
+    socket.serverOpens();
+    page.set(true);
+    // The close never reached the hidden page.
+    await vi.advanceTimersByTimeAsync(SERVER_IDLE_TIMEOUT_MS + 1);
+    page.set(false);
+    expect(socket.closed).toBe(true);
     h.connection.stop();
   });
 });

@@ -3,6 +3,11 @@
 // message the server has not acknowledged yet, with its original clientMessageId, after a reconnect. The
 // server answers a repeated clientMessageId with the same ack and never runs the turn twice, so resending is
 // always safe. Frames go to the listener as parsed protocol frames; nothing here knows about conversations.
+//
+// A hidden page with nothing to send rests: it sends no pings, so the server closes the idle socket (API
+// Gateway after 10 minutes), and it does not reconnect until the page is shown again. A tab left in the
+// background costs nothing (docs/cost.md); when it is shown, it reconnects at once (which also wakes the
+// agent while the user reads) and the views reload what they missed.
 
 import type { AuthSession } from './auth/session';
 import { parseServerFrame, type CancelFrame, type PingFrame, type SendMessageFrame, type ServerFrame } from './protocol';
@@ -11,17 +16,35 @@ import { parseServerFrame, type CancelFrame, type PingFrame, type SendMessageFra
 export const RECONNECT_FIRST_MS = 500;
 export const RECONNECT_MAX_MS = 15_000;
 /**
- * A ping keeps an idle connection open: API Gateway closes a WebSocket after 10 minutes without a frame,
- * and answers `ping` itself (no Lambda; docs/cost.md: one tab open all month ≈ $0.01). Every 9 minutes,
- * the longest interval under that timeout with a margin for a late timer. A socket silent for two pings
- * and more is taken as dead.
+ * A ping keeps an idle connection of a shown page open: API Gateway closes a WebSocket after 10 minutes
+ * without a frame, and answers `ping` itself (no Lambda; docs/cost.md: one tab shown all month ≈ $0.009).
+ * Every 9.5 minutes: under that timeout with a margin for a late timer (a shown page's timers are not
+ * throttled; a hidden one sends none, see above). A socket silent for two pings and more is taken as dead.
  */
-export const PING_EVERY_MS = 9 * 60_000;
+export const PING_EVERY_MS = 9.5 * 60_000;
 export const SILENT_LIMIT_MS = 2 * PING_EVERY_MS + 60_000;
 /** API Gateway's idle timeout for WebSocket connections. */
 export const SERVER_IDLE_TIMEOUT_MS = 10 * 60_000;
 
-export type ConnectionState = 'connecting' | 'open' | 'reconnecting';
+/** `resting`: closed on purpose while the page is hidden with nothing to send (see above). */
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'resting';
+
+/** Whether the page is hidden, and a way to hear when that changes. */
+export interface PageVisibility {
+  hidden(): boolean;
+  /** Calls `listener` on every change until the returned function is called. */
+  onChange(listener: () => void): () => void;
+}
+
+/** The document's visibility; where there is no document (tests), a page always shown. */
+const documentVisibility: PageVisibility = {
+  hidden: () => typeof document !== 'undefined' && document.visibilityState === 'hidden',
+  onChange: (listener) => {
+    if (typeof document === 'undefined') return () => {};
+    document.addEventListener('visibilitychange', listener);
+    return () => document.removeEventListener('visibilitychange', listener);
+  },
+};
 
 /** The part of the browser's WebSocket this module uses, so tests can hand in a fake. */
 export interface SocketLike {
@@ -47,6 +70,8 @@ export interface ConnectionOptions {
   openSocket?: (url: string) => SocketLike;
   /** In [0, 1); the jitter of the backoff. */
   random?: () => number;
+  /** The page's visibility (the document's by default). */
+  visibility?: PageVisibility;
 }
 
 /** The wait before reconnect attempt `attempt` (0 for the first after a drop); `random` in [0, 1). */
@@ -59,7 +84,11 @@ export class ChatConnection {
   private readonly options: ConnectionOptions;
   private readonly openSocket: (url: string) => SocketLike;
   private readonly random: () => number;
+  private readonly visibility: PageVisibility;
   private socket: SocketLike | null = null;
+  /** Closed on purpose while the page is hidden; reconnects when it is shown. */
+  private resting = false;
+  private unwatchVisibility: (() => void) | undefined;
   /** Whether a socket has been open before: a later drop is "reconnecting", not "connecting". */
   private opened = false;
   private stopped = true;
@@ -76,18 +105,22 @@ export class ChatConnection {
     this.options = options;
     this.openSocket = options.openSocket ?? ((url) => new WebSocket(url));
     this.random = options.random ?? Math.random;
+    this.visibility = options.visibility ?? documentVisibility;
   }
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
     this.keepAlive = setInterval(() => this.checkAlive(), PING_EVERY_MS);
+    this.unwatchVisibility = this.visibility.onChange(() => this.visibilityChanged());
     void this.connect();
   }
 
   stop(): void {
     this.stopped = true;
+    this.resting = false;
     this.generation += 1;
+    this.unwatchVisibility?.();
     clearInterval(this.keepAlive);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -170,14 +203,41 @@ export class ChatConnection {
     if (this.socket !== socket) return;
     this.socket = null;
     if (this.stopped) return;
+    if (this.mayRest()) {
+      this.resting = true;
+      this.options.onState('resting');
+      return;
+    }
     this.options.onState(this.opened ? 'reconnecting' : 'connecting');
     this.retryTimer = setTimeout(() => void this.connect(), reconnectDelay(this.attempt, this.random()));
     this.attempt += 1;
   }
 
+  /** A hidden page with no send waiting for its ack needs no socket. */
+  private mayRest(): boolean {
+    return this.visibility.hidden() && this.unacknowledged.size === 0;
+  }
+
+  private visibilityChanged(): void {
+    if (this.stopped || this.visibility.hidden()) return;
+    if (this.resting) {
+      this.resting = false;
+      void this.connect();
+      return;
+    }
+    // Shown again with a socket the server has surely closed meanwhile (its close may not have
+    // reached a hidden page): replace it now rather than at the next ping.
+    const socket = this.socket;
+    if (socket !== null && socket.readyState === OPEN && Date.now() - this.lastFrameAt > SERVER_IDLE_TIMEOUT_MS) {
+      this.drop(socket);
+    }
+  }
+
   private checkAlive(): void {
     const socket = this.socket;
     if (socket === null || socket.readyState !== OPEN) return;
+    // Resting: the server closes the idle socket, and nothing reconnects until the page is shown.
+    if (this.mayRest()) return;
     if (Date.now() - this.lastFrameAt > SILENT_LIMIT_MS) {
       this.drop(socket);
     } else {
