@@ -249,17 +249,9 @@ async fn a_snapstart_restore_keeps_the_warm_runner_and_draws_a_new_lease_holder(
     let message = world.function(WS_MESSAGE).await;
     let connect = world.function(WS_CONNECT).await;
     let (_, token) = world.user("carol").await;
-    connect
-        .invoke(
-            fixtures::ws_connect("conn-S1=", Some(&token)),
-            GATEWAY_INVOKE,
-        )
-        .await;
+    connect.connect_with("conn-S1=", &token).await;
     message
-        .invoke(
-            fixtures::ws_message("conn-S1=", &send_frame("default", "s1", "restored?")),
-            GATEWAY_INVOKE,
-        )
+        .send_on("conn-S1=", "default", "s1", "restored?")
         .await;
     let batch = world.deliver(&agent, 1).await;
     assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
@@ -308,17 +300,9 @@ async fn a_key_rotated_after_the_snapshot_is_read_at_restore_and_used_by_the_nex
     let message = world.function(WS_MESSAGE).await;
     let connect = world.function(WS_CONNECT).await;
     let (_, token) = world.user("dave").await;
-    connect
-        .invoke(
-            fixtures::ws_connect("conn-S2=", Some(&token)),
-            GATEWAY_INVOKE,
-        )
-        .await;
+    connect.connect_with("conn-S2=", &token).await;
     message
-        .invoke(
-            fixtures::ws_message("conn-S2=", &send_frame("default", "k1", "which key?")),
-            GATEWAY_INVOKE,
-        )
+        .send_on("conn-S2=", "default", "k1", "which key?")
         .await;
     let batch = world.deliver(&agent, 1).await;
     assert_eq!(batch["batchItemFailures"], serde_json::json!([]));

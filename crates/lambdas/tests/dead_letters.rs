@@ -17,10 +17,7 @@ use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{ConversationStore, SessionLeases};
 use serverless_openclaw_testkit::fake_llm::Behaviour;
 use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
-use serverless_openclaw_testkit::fixtures;
-use support::{
-    GATEWAY_INVOKE, MAX_RECEIVE_COUNT, World, frames_of, send_frame, telegram_webhook_event,
-};
+use support::{GATEWAY_INVOKE, MAX_RECEIVE_COUNT, World, frames_of, telegram_webhook_event};
 use time::OffsetDateTime;
 
 const WS_CONNECT: &str = env!("CARGO_BIN_EXE_ws-connect");
@@ -82,21 +79,10 @@ async fn a_turn_in_the_dead_letter_queue_is_answered_on_the_web_and_in_telegram_
         world.function_with(DEAD_LETTERS, &telegram_env).await,
     );
     let (sub, token) = world.user("dora").await;
-    let connected = connect
-        .invoke(
-            fixtures::ws_connect("conn-D1=", Some(&token)),
-            GATEWAY_INVOKE,
-        )
-        .await;
+    let connected = connect.connect_with("conn-D1=", &token).await;
     assert_eq!(connected["statusCode"], 200);
     let sent = message
-        .invoke(
-            fixtures::ws_message(
-                "conn-D1=",
-                &send_frame("default", "lost-1", "are you there?"),
-            ),
-            GATEWAY_INVOKE,
-        )
+        .send_on("conn-D1=", "default", "lost-1", "are you there?")
         .await;
     assert_eq!(sent["statusCode"], 200);
     let from_telegram = webhook
@@ -175,17 +161,9 @@ async fn a_busy_conversations_turn_comes_back_after_the_busy_retry_and_a_failed_
         )
         .await;
     let (sub, token) = world.user("bea").await;
-    connect
-        .invoke(
-            fixtures::ws_connect("conn-B1=", Some(&token)),
-            GATEWAY_INVOKE,
-        )
-        .await;
+    connect.connect_with("conn-B1=", &token).await;
     message
-        .invoke(
-            fixtures::ws_message("conn-B1=", &send_frame("default", "busy-1", "hello")),
-            GATEWAY_INVOKE,
-        )
+        .send_on("conn-B1=", "default", "busy-1", "hello")
         .await;
 
     // Another delivery holds the conversation's lease.
@@ -266,17 +244,9 @@ async fn a_turn_whose_invocation_timed_out_comes_back_soon_after_the_deadline() 
         )
         .await;
     let (_, token) = world.user("cid").await;
-    connect
-        .invoke(
-            fixtures::ws_connect("conn-C1=", Some(&token)),
-            GATEWAY_INVOKE,
-        )
-        .await;
+    connect.connect_with("conn-C1=", &token).await;
     message
-        .invoke(
-            fixtures::ws_message("conn-C1=", &send_frame("default", "slow-1", "hello")),
-            GATEWAY_INVOKE,
-        )
+        .send_on("conn-C1=", "default", "slow-1", "hello")
         .await;
 
     // The provider hangs, so the invocation runs into its (short) function timeout and never answers:

@@ -143,12 +143,7 @@ async fn turns_queued_together_run_in_order_and_a_redelivered_turn_is_answered_o
         world.function(AGENT).await,
     );
     let (bob, token) = world.user("bob").await;
-    connect
-        .invoke(
-            fixtures::ws_connect("conn-B1=", Some(&token)),
-            GATEWAY_INVOKE,
-        )
-        .await;
+    connect.connect_with("conn-B1=", &token).await;
     for (client_id, text) in [("q1", "one"), ("q2", "two")] {
         message
             .invoke(
@@ -158,12 +153,7 @@ async fn turns_queued_together_run_in_order_and_a_redelivered_turn_is_answered_o
             .await;
     }
     // The same client message again, within SQS's dedupe window: acknowledged, not queued twice.
-    message
-        .invoke(
-            fixtures::ws_message("conn-B1=", &send_frame("c", "q1", "one")),
-            GATEWAY_INVOKE,
-        )
-        .await;
+    message.send_on("conn-B1=", "c", "q1", "one").await;
 
     // The event source mapping hands them over one at a time (batch size 1), in queue order.
     for _ in 0..2 {
@@ -261,24 +251,11 @@ async fn one_user_never_reads_or_writes_another_users_conversations() {
     );
     let (alice, alice_token) = world.user("alice").await;
     let (bob, bob_token) = world.user("bob").await;
-    connect
-        .invoke(
-            fixtures::ws_connect("conn-A=", Some(&alice_token)),
-            GATEWAY_INVOKE,
-        )
-        .await;
-    connect
-        .invoke(
-            fixtures::ws_connect("conn-B=", Some(&bob_token)),
-            GATEWAY_INVOKE,
-        )
-        .await;
+    connect.connect_with("conn-A=", &alice_token).await;
+    connect.connect_with("conn-B=", &bob_token).await;
     // Both write to a conversation with the same id; a frame naming a user is ignored.
     message
-        .invoke(
-            fixtures::ws_message("conn-A=", &send_frame("shared", "a1", "alice's secret")),
-            GATEWAY_INVOKE,
-        )
+        .send_on("conn-A=", "shared", "a1", "alice's secret")
         .await;
     let mut spoof: Value = serde_json::from_str(&send_frame("shared", "b1", "bob's note")).unwrap();
     spoof["userId"] = Value::from(alice.clone());
@@ -582,22 +559,12 @@ async fn tool_calls_reach_the_page_as_activity_frames_and_stay_with_the_reply() 
         world.function(HTTP_API).await,
     );
     let (sub, token) = world.user("tina").await;
-    connect
-        .invoke(
-            fixtures::ws_connect("conn-T1=", Some(&token)),
-            GATEWAY_INVOKE,
-        )
-        .await;
+    connect.connect_with("conn-T1=", &token).await;
     world.fake.push_behaviour(Behaviour::tool_calls([
         ToolCall::exec("echo first"),
         ToolCall::exec("echo second"),
     ]));
-    message
-        .invoke(
-            fixtures::ws_message("conn-T1=", &send_frame("tools", "t1", "run two")),
-            GATEWAY_INVOKE,
-        )
-        .await;
+    message.send_on("conn-T1=", "tools", "t1", "run two").await;
     let batch = world.deliver(&agent, 1).await;
     assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
 

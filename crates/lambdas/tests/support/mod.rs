@@ -459,6 +459,33 @@ impl Function {
             ),
         }
     }
+
+    /// As `ws-connect`: opens `connection` with the user's ID `token`.
+    pub async fn connect_with(&self, connection: &str, token: &str) -> Value {
+        self.invoke(
+            fixtures::ws_connect(connection, Some(token)),
+            GATEWAY_INVOKE,
+        )
+        .await
+    }
+
+    /// As `ws-message`: the user on `connection` sends `text` to `conversation`.
+    pub async fn send_on(
+        &self,
+        connection: &str,
+        conversation: &str,
+        client_message_id: &str,
+        text: &str,
+    ) -> Value {
+        self.invoke(
+            fixtures::ws_message(
+                connection,
+                &send_frame(conversation, client_message_id, text),
+            ),
+            GATEWAY_INVOKE,
+        )
+        .await
+    }
 }
 
 /// What a gateway function needs to wake `agent` through its Invoke API.
