@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 
@@ -35,9 +36,27 @@ fn doctor(home: &Path, env: &[(&str, String)]) -> (String, Output) {
     (String::from_utf8_lossy(&output.stdout).into_owned(), output)
 }
 
-/// The AWS CLI the doctor installed, pointed at moto, for setting up what it should find.
+/// The AWS CLI the scripts use (`use_tool` in scripts/aws-env.sh: the one on PATH, else the pinned
+/// one, installed into .tools/ on first use), found as they find it.
+fn aws_cli() -> &'static Path {
+    static AWS: OnceLock<PathBuf> = OnceLock::new();
+    AWS.get_or_init(|| {
+        let output = Command::new("bash")
+            .args([
+                "-c",
+                "source scripts/aws-env.sh && use_tool awscli aws >&2 && command -v aws",
+            ])
+            .current_dir(repo())
+            .output()
+            .expect("bash runs");
+        assert!(output.status.success(), "no AWS CLI: {output:?}");
+        PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+    })
+}
+
+/// The AWS CLI, pointed at moto, for setting up what the doctor should find.
 fn aws(moto: &Moto, args: &[&str]) {
-    let status = Command::new(repo().join(".tools/awscli/bin/aws"))
+    let status = Command::new(aws_cli())
         .args(args)
         .envs(moto.sdk_env())
         .output()
