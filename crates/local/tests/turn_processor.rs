@@ -157,7 +157,13 @@ impl Fixture {
         let keys = Arc::new(FileApiKeyStore::new(dir.path().join("secrets")));
         let push = Arc::new(RecordedPush::default());
         let queue = Arc::new(HeldQueue::default());
-        let chat = ChatService::new(conversations.clone(), queue.clone(), push.clone());
+        let chat = ChatService::new(
+            conversations.clone(),
+            queue.clone(),
+            push.clone(),
+            settings.clone(),
+            agent.clone(),
+        );
         let processor = TurnProcessor::new(
             conversations.clone(),
             transcripts.clone(),

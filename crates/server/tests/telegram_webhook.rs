@@ -14,7 +14,8 @@ use serde_json::Value;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::domain::{
-    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, ReplyTarget, Turn,
+    Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
+    NewAssistantMessage, NewUserMessage, ReplyTarget, Turn,
 };
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
@@ -23,7 +24,8 @@ use serverless_openclaw_core::ports::{
 };
 use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_local::{
-    LocalTurnQueue, MemorySessionLeases, SqliteConversationStore, SqliteTelegramStore, TurnHandler,
+    LocalTurnQueue, MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore,
+    SqliteTelegramStore, TurnHandler,
 };
 use serverless_openclaw_telegram::bot::LINK_CODE_TTL;
 use serverless_openclaw_telegram::{Bot, BotApi, Webhook, issue_link_code};
@@ -178,9 +180,13 @@ impl Harness {
         let bot = Bot {
             api: BotApi::new(&telegram.base_url(), telegram.token()),
             store: store.clone(),
-            chat: ChatService::new(conversations.clone(), queue, Arc::new(NoPush)),
-            conversations: conversations.clone(),
-            agent: Arc::new(Asleep),
+            chat: ChatService::new(
+                conversations.clone(),
+                queue,
+                Arc::new(NoPush),
+                Arc::new(SqliteSettingsStore::in_memory().unwrap()),
+                Arc::new(Asleep),
+            ),
             waker: Some(wakes.clone()),
             allowlist: vec![ALLOWED],
         };
@@ -594,6 +600,21 @@ impl ConversationStore for Flaky {
         title: &str,
     ) -> Result<(), PortError> {
         self.inner.rename_conversation(u, c, title).await
+    }
+    async fn conversation_settings(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+    ) -> Result<ConversationSettings, PortError> {
+        self.inner.conversation_settings(u, c).await
+    }
+    async fn update_conversation_settings(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+        update: &ConversationSettingsUpdate,
+    ) -> Result<(), PortError> {
+        self.inner.update_conversation_settings(u, c, update).await
     }
 }
 
