@@ -38,7 +38,7 @@ export interface GatewayProps {
   readonly turns: TurnQueue;
   /** The web app's origin (`https://<distribution>`), the only one the HTTP API answers CORS for. */
   readonly webOrigin: string;
-  /** `SERVERLESS_OPENCLAW_MODEL` and friends, so `/api/status` reports what the agent uses. */
+  /** `SERVERLESS_OPENCLAW_MODEL` and friends, so `/api/status`, `/model` and `/status` report what the agent uses. */
   readonly providerEnvironment: env.Environment;
   /** Where users' API keys go: http-api stores and lists them from the settings page. */
   readonly secrets: Secrets;
@@ -102,6 +102,8 @@ export class Gateway extends Construct {
         ...storage.tablesEnvironment(),
         ...env.turnQueue(turns.queue),
         ...env.websocketEndpoint(this.webSocketStage),
+        // `/model` and `/status` name the deployment's default model.
+        ...props.providerEnvironment,
       },
     });
     storage.grantTables(message.role);

@@ -6,6 +6,8 @@ export const DEFAULT_TIMEOUT_MS = 120_000;
 const MAX_ID_LENGTH = 256;
 /** The tool access a run may ask for (see TOOL_POLICIES in turns.mjs). */
 export const TOOL_ACCESS = ['full', 'restricted'];
+/** The thinking levels a `run` line may ask for: OpenClaw's `thinkLevel` values every provider takes. */
+export const THINK_LEVELS = ['off', 'minimal', 'low', 'medium', 'high'];
 
 export class BadRequest extends Error {
   constructor(message, id) {
@@ -108,6 +110,10 @@ export function parseRequest(line) {
       if (obj.tools !== undefined && obj.tools !== null) {
         if (!TOOL_ACCESS.includes(obj.tools)) throw new BadRequest(`"tools" must be one of ${TOOL_ACCESS.join(', ')}`, id);
         req.tools = obj.tools;
+      }
+      if (obj.thinkLevel !== undefined && obj.thinkLevel !== null) {
+        if (!THINK_LEVELS.includes(obj.thinkLevel)) throw new BadRequest(`"thinkLevel" must be one of ${THINK_LEVELS.join(', ')}`, id);
+        req.thinkLevel = obj.thinkLevel;
       }
       if (req.transcriptOutPath === req.transcriptPath) {
         // Allowed: the output is written to a temporary name and renamed over the input.

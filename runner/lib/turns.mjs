@@ -373,6 +373,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
           ...(req.extraSystemPrompt ? { extraSystemPrompt: req.extraSystemPrompt } : {}),
           ...(provider ? { provider } : {}),
           ...(model ? { model } : {}),
+          ...(req.thinkLevel ? { thinkLevel: req.thinkLevel } : {}),
           timeoutMs: req.timeoutMs,
           disableTools: req.disableTools,
           trigger: 'user',

@@ -162,6 +162,12 @@ test('a run with its own provider gets it in its config copy only, with the key 
   assert.deepEqual(configForRun(cfg, req, agentDirOf), configForWorkspace(cfg, '/w/1'));
 });
 
+test('a run may name a thinking level, one of those OpenClaw knows', () => {
+  assert.equal(parseRequest(JSON.stringify(run)).thinkLevel, undefined);
+  assert.equal(parseRequest(JSON.stringify({ ...run, thinkLevel: 'high' })).thinkLevel, 'high');
+  assert.throws(() => parseRequest(JSON.stringify({ ...run, thinkLevel: 'hard' })), /"thinkLevel" must be one of off, minimal, low, medium, high/);
+});
+
 test('a run asks for full or restricted tools; restricted runs get no shell and workspace-only files', () => {
   assert.equal(parseRequest(JSON.stringify(run)).tools, 'full');
   assert.equal(parseRequest(JSON.stringify({ ...run, tools: 'restricted' })).tools, 'restricted');

@@ -417,7 +417,27 @@ async function phone(page) {
   step('375×667: no horizontal scroll, sidebar behind the menu button');
 }
 
-const SCENARIOS = [chat, reload, conversations, activity, stop, settings, renameAndDelete, phone];
+async function commands(page) {
+  const before = await currentConversation(page);
+  const count = (await bubbles(page)).length;
+  // A command is answered by the server with a notice, under it; it is not a turn.
+  await sendMessage(page, ['/help']);
+  const help = await waitForChat(page, 'the /help notice', 10_000, (all) =>
+    all.length === count + 2 && all[count + 1].role === 'notice' ? all[count + 1] : null,
+  );
+  if (!help.text.includes('/model') || !help.text.includes('/think')) fail(`/help says ${JSON.stringify(help.text)}`);
+  await screenshot(page, 'command-help.png');
+  // /new opens the conversation the server named.
+  await sendMessage(page, ['/new']);
+  await page.waitForSelector('[data-testid="empty-conversation"]');
+  const opened = await currentConversation(page);
+  if (opened === before) fail('/new did not open another conversation');
+  step('/help answered with a notice; /new opened a new conversation');
+  await page.click(`[data-testid="conversation-item"][data-id="${before}"] .conversation-choose`);
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${before}"][data-history="loaded"]`);
+}
+
+const SCENARIOS = [chat, reload, conversations, activity, stop, settings, renameAndDelete, commands, phone];
 
 async function main() {
   if (!pageUrl) fail('set SERVERLESS_OPENCLAW_E2E_URL to the page URL, including ?token=...');

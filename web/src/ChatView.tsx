@@ -27,10 +27,12 @@ export interface ChatViewProps {
   turn: TurnStatus;
   connection: Connection;
   api: Api;
+  /** Opens the conversation the `/new` command started. */
+  onNewConversation: (id: string) => void;
 }
 
-export function ChatView({ conversationId, title, isNew, turn, connection, api }: ChatViewProps) {
-  const { state, send, cancel, loadEarlier } = useChat(conversationId, { isNew, turn }, connection, api);
+export function ChatView({ conversationId, title, isNew, turn, connection, api, onNewConversation }: ChatViewProps) {
+  const { state, send, cancel, loadEarlier } = useChat(conversationId, { isNew, turn }, connection, api, onNewConversation);
   const [draft, setDraft] = useState('');
   const listRef = useRef<HTMLDivElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
@@ -192,6 +194,15 @@ function asSentence(text: string): string {
 }
 
 function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: ((text: string) => void) | null }) {
+  if (message.role === 'notice') {
+    return (
+      <article className="message message-notice" data-testid="message" data-role="notice" role="status">
+        <div className="message-text" data-testid="message-text">
+          <Markdown text={message.text} />
+        </div>
+      </article>
+    );
+  }
   if (message.role === 'error') {
     const hint = ERROR_HINTS[message.code];
     const retryText = message.retryText;

@@ -141,6 +141,7 @@ export function SignedInApp({ config, session }: { config: RuntimeConfig; sessio
               turn={turns[current.id] ?? 'idle'}
               connection={connection}
               api={api}
+              onNewConversation={conversations.openNew}
             />
           )}
         </main>

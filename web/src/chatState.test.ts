@@ -67,7 +67,7 @@ function ready(): ChatState {
 }
 
 function summary(state: ChatState) {
-  return state.messages.map((m) => [m.role, m.text, m.role === 'error' ? m.code : m.state]);
+  return state.messages.map((m) => [m.role, m.text, m.role === 'error' ? m.code : m.role === 'notice' ? null : m.state]);
 }
 
 describe('sending', () => {
@@ -91,6 +91,20 @@ describe('sending', () => {
     const send: ChatAction = { kind: 'send', clientMessageId: 'c1', text: 'a' };
     const state = run(ready(), send, send);
     expect(state.messages).toHaveLength(1);
+  });
+
+  it('shows a command\'s notice under it, marks the command sent, and keeps both across a history reload', () => {
+    const notice = frame({ type: 'notice', conversationId, clientMessageId: 'c1', text: 'Thinking: **high**' });
+    const state = run(ready(), { kind: 'send', clientMessageId: 'c1', text: '/think high' }, notice, notice);
+    expect(summary(state)).toEqual([
+      ['user', '/think high', 'sent'],
+      ['notice', 'Thinking: **high**', null],
+    ]);
+    const reloaded = run(state, { kind: 'historyRequested' }, { kind: 'historyLoaded', messages: [], full: false });
+    expect(summary(reloaded)).toEqual(summary(state));
+    // Another conversation's notice is not shown here.
+    const other = frame({ type: 'notice', conversationId: 'other', clientMessageId: 'c2', text: 'x' });
+    expect(run(state, other)).toBe(state);
   });
 
   it('reloads the history when another tab sent a message (an ack for an unknown client id)', () => {

@@ -65,7 +65,14 @@ export interface ErrorMessage {
   retryText?: string;
 }
 
-export type ChatMessage = UserMessage | AssistantMessage | ErrorMessage;
+/** A chat command's answer (a `notice` frame), under the command; not stored, so a reload drops it. */
+export interface NoticeMessage {
+  key: string;
+  role: 'notice';
+  text: string;
+}
+
+export type ChatMessage = UserMessage | AssistantMessage | ErrorMessage | NoticeMessage;
 
 export interface ChatState {
   conversationId: string;
@@ -148,7 +155,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case 'historyRequested':
       return { ...state, history: 'loading', historyStale: false, historyError: null };
     case 'historyLoaded': {
-      const firstLoad = !state.messages.some((m) => m.role !== 'error' && m.messageId !== undefined);
+      const firstLoad = !state.messages.some((m) => messageIdOf(m) !== undefined);
       return {
         ...state,
         history: 'loaded',
@@ -285,6 +292,16 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
       const messages = index < 0 ? [...state.messages, final] : replaceAt(state.messages, index, final);
       return { ...state, messages };
     }
+    case 'notice': {
+      const key = `n:${frame.clientMessageId}`;
+      if (state.messages.some((m) => m.key === key)) return state;
+      // The command was received and answered: it is not a turn, so no ack and nothing is stored.
+      const messages = state.messages.map((m) =>
+        m.role === 'user' && m.clientMessageId === frame.clientMessageId ? { ...m, state: 'sent' as const } : m,
+      );
+      const notice: NoticeMessage = { key, role: 'notice', text: frame.text };
+      return { ...state, messages: [...messages, notice] };
+    }
     case 'error': {
       let messages = state.messages;
       let retryText: string | undefined;
@@ -343,7 +360,7 @@ function interruptStreaming(messages: ChatMessage[]): ChatMessage[] {
 }
 
 function messageIdOf(message: ChatMessage): string | undefined {
-  return message.role === 'error' ? undefined : message.messageId;
+  return message.role === 'error' || message.role === 'notice' ? undefined : message.messageId;
 }
 
 /** A stored message as a bubble; `known` is the bubble the page already had for it (key, live-only details). */

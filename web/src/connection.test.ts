@@ -332,6 +332,20 @@ describe('ChatConnection', () => {
     h.connection.stop();
   });
 
+  it('does not send a command again after a reconnect once its notice came', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.last().serverOpens();
+    h.connection.send(send('cmd', '/status'));
+    h.last().serverSends({ type: 'notice', conversationId: 'c1', clientMessageId: 'cmd', text: 'Idle.' });
+    h.last().serverCloses();
+    await vi.advanceTimersByTimeAsync(RECONNECT_FIRST_MS);
+    h.last().serverOpens();
+    expect(h.last().sent).toEqual([]);
+    h.connection.stop();
+  });
+
   it('rests while the page is hidden with nothing to send: no pings, no reconnect, until it is shown', async () => {
     const page = new FakePage();
     const h = harness([], page);

@@ -187,8 +187,9 @@ export class ChatConnection {
         this.drop(socket);
         return;
       }
-      // An ack, or an error naming the send (a refusal, or its turn failing later), settles it.
-      if ((frame.type === 'ack' || frame.type === 'error') && frame.clientMessageId !== undefined) {
+      // An ack, a command's notice, or an error naming the send (a refusal, or its turn failing later)
+      // settles it: a command must not run again after a reconnect.
+      if ((frame.type === 'ack' || frame.type === 'notice' || frame.type === 'error') && frame.clientMessageId !== undefined) {
         this.unacknowledged.delete(frame.clientMessageId);
       }
       this.options.onFrame(frame);

@@ -10,6 +10,22 @@ import {
 } from './protocol';
 
 describe('parseServerFrame', () => {
+  it('reads a command\'s notice, with the conversation /new moved to, and refuses a malformed one', () => {
+    expect(parseServerFrame('{"type":"notice","conversationId":"default","clientMessageId":"c1","text":"Model: m"}')).toEqual({
+      type: 'notice',
+      conversationId: 'default',
+      clientMessageId: 'c1',
+      text: 'Model: m',
+    });
+    expect(
+      parseServerFrame('{"type":"notice","conversationId":"default","clientMessageId":"c2","text":"New","newConversationId":"c-9"}'),
+    ).toMatchObject({ newConversationId: 'c-9' });
+    expect(parseServerFrame('{"type":"notice","conversationId":"default","text":"no client id"}')).toBeNull();
+    expect(
+      parseServerFrame('{"type":"notice","conversationId":"default","clientMessageId":"c3","text":"x","newConversationId":"a b"}'),
+    ).toBeNull();
+  });
+
   it('reads every server frame of the protocol', () => {
     expect(parseServerFrame('{"type":"ack","clientMessageId":"c1","conversationId":"default","messageId":"m1"}')).toEqual({
       type: 'ack',

@@ -126,7 +126,25 @@ export interface PongFrame {
   type: 'pong';
 }
 
-export type ServerFrame = AckFrame | StatusFrame | DeltaFrame | ActivityFrame | MessageFrame | ErrorFrame | PongFrame;
+/** The answer to a chat command (`/help`, `/model`, ...), to the page that sent it; never stored. */
+export interface NoticeFrame {
+  type: 'notice';
+  conversationId: string;
+  clientMessageId: string;
+  text: string;
+  /** After `/new`: the conversation the user goes on in. */
+  newConversationId?: string;
+}
+
+export type ServerFrame =
+  | AckFrame
+  | StatusFrame
+  | DeltaFrame
+  | ActivityFrame
+  | MessageFrame
+  | ErrorFrame
+  | PongFrame
+  | NoticeFrame;
 
 // ---- REST ----
 
@@ -279,6 +297,20 @@ export function parseServerFrame(data: string): ServerFrame | null {
       return isId(f.conversationId) && isId(f.messageId) && isString(f.text)
         ? { type: 'delta', conversationId: f.conversationId, messageId: f.messageId, text: f.text, replace: f.replace === true }
         : null;
+    case 'notice': {
+      // The page opens the conversation /new names: it must be a valid id.
+      const next = f.newConversationId;
+      const nextValid = next === undefined || (isString(next) && ID_PATTERN.test(next));
+      return isId(f.conversationId) && isId(f.clientMessageId) && isString(f.text) && nextValid
+        ? {
+            type: 'notice',
+            conversationId: f.conversationId,
+            clientMessageId: f.clientMessageId,
+            text: f.text,
+            ...(isString(next) ? { newConversationId: next } : {}),
+          }
+        : null;
+    }
     case 'activity': {
       const tool = parseToolActivity(f);
       return tool !== null && isId(f.conversationId) && isId(f.messageId)

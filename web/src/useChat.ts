@@ -39,13 +39,24 @@ export function useChat(
   start: { isNew: boolean; turn: TurnStatus },
   connection: Connection,
   api: Api,
+  /** Called with the conversation the `/new` command opened. */
+  onNewConversation: (id: string) => void,
 ): Chat {
   const [state, dispatch] = useReducer(chatReducer, null, () =>
     initialChatState(conversationId, { isNew: start.isNew, turn: start.turn, connection: connection.state }),
   );
 
   const { subscribe } = connection;
-  useEffect(() => subscribe((frame) => dispatch({ kind: 'frame', frame })), [subscribe]);
+  useEffect(
+    () =>
+      subscribe((frame) => {
+        dispatch({ kind: 'frame', frame });
+        if (frame.type === 'notice' && frame.conversationId === conversationId && frame.newConversationId !== undefined) {
+          onNewConversation(frame.newConversationId);
+        }
+      }),
+    [subscribe, conversationId, onNewConversation],
+  );
   useEffect(() => dispatch({ kind: 'connection', state: connection.state }), [connection.state]);
 
   // One history request at a time; when it ends, `state.history` changes and a stale flag raised meanwhile

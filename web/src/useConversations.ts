@@ -22,6 +22,8 @@ export interface Conversations {
   turns: Readonly<Record<string, TurnStatus>>;
   select: (id: string) => void;
   startNew: () => void;
+  /** Opens a conversation the server named but that has no message yet (after the `/new` command). */
+  openNew: (id: string) => void;
   rename: (id: string, title: string) => Promise<ApiResult<null>>;
   remove: (id: string) => Promise<ApiResult<null>>;
   reload: () => void;
@@ -106,6 +108,8 @@ export function useConversations(api: Api, connection: Connection, apiBase: stri
 
   const select = useCallback((id: string) => setCurrent({ id, isNew: false }), []);
 
+  const openNew = useCallback((id: string) => setCurrent({ id, isNew: true }), []);
+
   const startNew = useCallback(() => {
     // An empty new conversation is reused rather than stacked.
     setCurrent((before) =>
@@ -139,7 +143,7 @@ export function useConversations(api: Api, connection: Connection, apiBase: stri
   );
 
   return useMemo(
-    () => ({ list, listError, current, turns, select, startNew, rename, remove, reload }),
-    [list, listError, current, turns, select, startNew, rename, remove, reload],
+    () => ({ list, listError, current, turns, select, startNew, openNew, rename, remove, reload }),
+    [list, listError, current, turns, select, startNew, openNew, rename, remove, reload],
   );
 }

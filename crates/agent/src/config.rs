@@ -165,6 +165,19 @@ impl ProviderConfig {
         format!("{}/{}", self.provider_id(), self.model_id())
     }
 
+    /// This provider with another model id (`None`: unchanged), for a conversation that chose one.
+    pub fn with_model(&self, model: Option<&str>) -> Self {
+        let mut changed = self.clone();
+        if let Some(id) = model {
+            match &mut changed {
+                ProviderConfig::Anthropic { model }
+                | ProviderConfig::OpenAi { model }
+                | ProviderConfig::Custom { model, .. } => *model = id.to_owned(),
+            }
+        }
+        changed
+    }
+
     /// The `llm` of a turn that runs with this default: the built-in provider, or the custom endpoint's
     /// entry, with the deployment's key for it (a placeholder for a custom endpoint without one).
     pub fn run_llm(&self, keys: &DeploymentKeys) -> Result<RunLlm, ChoiceError> {

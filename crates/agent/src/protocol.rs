@@ -28,6 +28,9 @@ pub enum HostLine<'a> {
         /// `full` or `restricted` (see [`ToolAccess`]).
         #[serde(serialize_with = "tool_access")]
         tools: ToolAccess,
+        /// OpenClaw's `thinkLevel` for the run (`off` … `high`); absent: the model's default.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        think_level: Option<&'a str>,
     },
     Abort {
         id: &'a str,
@@ -50,6 +53,25 @@ pub struct RunLlm {
     /// The user's or the deployment's key: it exists only in memory and on the runner's stdin.
     #[serde(serialize_with = "expose_key")]
     pub api_key: ApiKey,
+}
+
+impl RunLlm {
+    /// Declares the model of this turn's own provider entry able to reason: OpenClaw sends a thinking
+    /// level only to such models, and the entry (made for a model OpenClaw does not know) says nothing
+    /// of it. Used when the conversation asks for thinking; a built-in provider's catalog already
+    /// knows its models.
+    pub fn declare_reasoning(&mut self) {
+        if let Some(models) = self
+            .provider
+            .as_mut()
+            .and_then(|p| p.get_mut("models"))
+            .and_then(Value::as_array_mut)
+        {
+            for model in models.iter_mut().filter_map(Value::as_object_mut) {
+                model.insert("reasoning".into(), Value::Bool(true));
+            }
+        }
+    }
 }
 
 /// The one place a key is written out: into the `run` line, for the runner.
@@ -165,6 +187,7 @@ mod tests {
             timeout_ms: 1000,
             disable_tools: false,
             tools,
+            think_level: None,
         }
     }
 
@@ -181,6 +204,14 @@ mod tests {
         assert_eq!(
             serde_json::to_value(run(&llm, ToolAccess::Full)).unwrap()["tools"],
             "full"
+        );
+        let mut thinking = run(&llm, ToolAccess::Full);
+        if let HostLine::Run { think_level, .. } = &mut thinking {
+            *think_level = Some("high");
+        }
+        assert_eq!(
+            serde_json::to_value(thinking).unwrap()["thinkLevel"],
+            "high"
         );
         assert_eq!(
             serde_json::to_string(&HostLine::Abort { id: "t1" }).unwrap(),

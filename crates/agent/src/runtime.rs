@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
-use serverless_openclaw_core::domain::Usage;
+use serverless_openclaw_core::domain::{ThinkingLevel, Usage};
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
     AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
@@ -431,11 +431,20 @@ impl AgentRuntime for OpenClawRuntime {
         let no_provider =
             |e: crate::config::ChoiceError| AgentError::new(ErrorCode::NoProvider, e.to_string());
         let (keys, fallbacks) = self.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let llm = match (&turn.model, &self.settings.provider) {
+        // The conversation's own model id replaces the model of whichever provider the turn runs on.
+        let model_id = turn.model_id.as_deref();
+        let mut llm = match (&turn.model, &self.settings.provider) {
             (Some(choice), _) => {
-                crate::config::turn_llm(choice, &fallbacks).map_err(no_provider)?
+                let mut choice = choice.clone();
+                if let Some(id) = model_id {
+                    choice.settings.model = id.to_owned();
+                }
+                crate::config::turn_llm(&choice, &fallbacks).map_err(no_provider)?
             }
-            (None, Some(provider)) => provider.run_llm(&keys).map_err(no_provider)?,
+            (None, Some(provider)) => provider
+                .with_model(model_id)
+                .run_llm(&keys)
+                .map_err(no_provider)?,
             (None, None) => {
                 return Err(AgentError::new(
                     ErrorCode::NoProvider,
@@ -443,6 +452,9 @@ impl AgentRuntime for OpenClawRuntime {
                 ));
             }
         };
+        if turn.thinking.is_some_and(|t| t != ThinkingLevel::Off) {
+            llm.declare_reasoning();
+        }
         let id = uuid::Uuid::new_v4().simple().to_string();
         let dir = TurnDir(StateDirs::new(&self.settings.state_dir).turns.join(&id));
         tokio::fs::create_dir_all(&dir.0).await.map_err(io_error)?;
@@ -482,6 +494,7 @@ impl AgentRuntime for OpenClawRuntime {
             timeout_ms: u64::try_from(self.settings.turn_timeout.as_millis()).unwrap_or(u64::MAX),
             disable_tools: self.settings.disable_tools,
             tools: turn.tools,
+            think_level: turn.thinking.map(ThinkingLevel::as_str),
         };
         if let Err(e) = runner.send(&run).await {
             runner.unregister(&id);

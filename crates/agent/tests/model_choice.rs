@@ -35,6 +35,8 @@ fn turn(prompt: &str, transcript: Option<Vec<u8>>, model: Option<ModelChoice>) -
         transcript,
         prompt: prompt.into(),
         model,
+        model_id: None,
+        thinking: None,
         tools: ToolAccess::Full,
     }
 }

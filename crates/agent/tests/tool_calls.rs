@@ -65,6 +65,8 @@ async fn run(
         transcript: None,
         prompt: prompt.into(),
         model,
+        model_id: None,
+        thinking: None,
         tools: ToolAccess::Full,
     };
     let (events, mut received) = mpsc::unbounded_channel();

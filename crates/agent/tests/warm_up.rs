@@ -89,6 +89,8 @@ async fn start_warm_does_not_wait_for_a_warm_up_a_waiting_turn_made_the_runner_s
         transcript: None,
         prompt: "hello".into(),
         model: None,
+        model_id: None,
+        thinking: None,
         tools: ToolAccess::Full,
     };
     let (events, _) = mpsc::unbounded_channel();

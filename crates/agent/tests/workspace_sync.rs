@@ -193,6 +193,8 @@ async fn turn(
         transcript: None,
         prompt: "hello".into(),
         model: None,
+        model_id: None,
+        thinking: None,
         tools: ToolAccess::Full,
     };
     runtime

@@ -7,6 +7,10 @@
 //! | conversation | `USER#<user>`               | `CONV#<conversation>` | `title`, `createdAt`, `updatedAt`, `messageCount`       |
 //! | message      | `CONV#<user>#<conversation>`| `MSG#<messageId>`     | `role`, `content`, `channel`, `createdAt`; user: `clientMessageId`, `answeredBy` once replied; assistant: `replyTo`, `inputTokens`, `outputTokens`, `costUsd`, `durationMs`, `activity` (JSON text, only on replies whose turn called tools) |
 //! | dedupe key   | `CONV#<user>#<conversation>`| `DEDUPE#<clientMessageId>` | `messageId`                                        |
+//! | settings     | `CONV#<user>#<conversation>`| `SETTINGS`            | `model`, `thinking`, `freshSession` (each only when set) |
+//!
+//! A conversation's own settings live in its messages' partition, so they may be set before its first
+//! message and deleting the conversation (which deletes that partition) removes them.
 //!
 //! Times are epoch milliseconds (numbers), as in the SQLite twin. `updatedAt` is set to the time of the
 //! latest message written (SQLite keeps the maximum, which an update expression cannot); the two agree
@@ -31,7 +35,8 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use serverless_openclaw_core::domain::{
-    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, TurnActivity, Usage,
+    Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
+    NewAssistantMessage, NewUserMessage, Role, ThinkingLevel, TurnActivity, Usage,
     title_from_message,
 };
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
@@ -61,6 +66,10 @@ const COST_USD: &str = "costUsd";
 const DURATION_MS: &str = "durationMs";
 const ACTIVITY: &str = "activity";
 const MESSAGE_ID: &str = "messageId";
+const MODEL: &str = "model";
+const THINKING: &str = "thinking";
+const FRESH_SESSION: &str = "freshSession";
+const SETTINGS_SK: &str = "SETTINGS";
 
 const CONVERSATION_PREFIX: &str = "CONV#";
 const MESSAGE_PREFIX: &str = "MSG#";
@@ -684,5 +693,103 @@ impl ConversationStore for DynamoConversationStore {
             Err(e) if is_condition_failure(&e) => Err(PortError::NotFound),
             Err(e) => Err(self.fail("UpdateItem", e)),
         }
+    }
+
+    async fn conversation_settings(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<ConversationSettings, PortError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                messages_pk(user, conversation),
+                SETTINGS_SK.into(),
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.fail("GetItem", e))?;
+        let Some(item) = got.item else {
+            return Ok(ConversationSettings::default());
+        };
+        let model = item
+            .contains_key(MODEL)
+            .then(|| string_of(&item, MODEL).map(str::to_owned))
+            .transpose()?;
+        let thinking = item
+            .contains_key(THINKING)
+            .then(|| {
+                ThinkingLevel::parse(string_of(&item, THINKING)?).ok_or_else(|| corrupt(THINKING))
+            })
+            .transpose()?;
+        let fresh_session = matches!(item.get(FRESH_SESSION), Some(AttributeValue::Bool(true)));
+        Ok(ConversationSettings {
+            model,
+            thinking,
+            fresh_session,
+        })
+    }
+
+    async fn update_conversation_settings(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        update: &ConversationSettingsUpdate,
+    ) -> Result<(), PortError> {
+        // One UpdateItem naming only the changed attributes: concurrent changes of other fields stay.
+        let mut set = Vec::new();
+        let mut remove = Vec::new();
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut field = |name: &'static str, placeholder: &str, value: Option<AttributeValue>| {
+            names.insert(format!("#{placeholder}"), name.to_owned());
+            match value {
+                Some(v) => {
+                    set.push(format!("#{placeholder} = :{placeholder}"));
+                    values.insert(format!(":{placeholder}"), v);
+                }
+                None => remove.push(format!("#{placeholder}")),
+            }
+        };
+        if let Some(model) = &update.model {
+            field(MODEL, "m", model.as_deref().map(s));
+        }
+        if let Some(thinking) = update.thinking {
+            field(THINKING, "t", thinking.map(|t| s(t.as_str())));
+        }
+        if let Some(fresh) = update.fresh_session {
+            field(
+                FRESH_SESSION,
+                "f",
+                fresh.then_some(AttributeValue::Bool(true)),
+            );
+        }
+        let mut expression = Vec::new();
+        if !set.is_empty() {
+            expression.push(format!("SET {}", set.join(", ")));
+        }
+        if !remove.is_empty() {
+            expression.push(format!("REMOVE {}", remove.join(", ")));
+        }
+        if expression.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                messages_pk(user, conversation),
+                SETTINGS_SK.into(),
+            )))
+            .update_expression(expression.join(" "))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| self.fail("UpdateItem", e))
     }
 }

@@ -177,13 +177,17 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
     }
     let turn_queue: Arc<dyn TurnQueue> = Arc::new(LocalTurnQueue::new(Arc::new(processor)));
     let user = UserId::parse(LOCAL_USER)?;
-    let chat = ChatService::new(conversations.clone(), turn_queue, push);
+    let chat = ChatService::new(
+        conversations.clone(),
+        turn_queue,
+        push,
+        settings.clone(),
+        agent.clone(),
+    );
     let telegram = bot_api.zip(options.telegram).map(|(api, t)| Bot {
         api,
         store: telegram_store.clone(),
         chat: chat.clone(),
-        conversations: conversations.clone(),
-        agent: agent.clone(),
         waker: waker.clone(),
         allowlist: t.allowlist,
     });

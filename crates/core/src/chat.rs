@@ -1,13 +1,17 @@
-//! The *submit a message* use case: store the user's message, queue its turn, acknowledge.
-//! It never waits for the agent, so a gateway (a WebSocket handler, a 30-second Lambda) returns at once.
+//! The *submit a message* use case: store the user's message, queue its turn, acknowledge — or, for a
+//! chat command ([`crate::commands`]), answer it at once without a turn. It never waits for the agent,
+//! so a gateway (a WebSocket handler, a 30-second Lambda) returns at once.
 
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use crate::commands::{ChatCommands, Command, CommandReply};
 use crate::domain::{Channel, NewUserMessage, ReplyTarget, Turn};
 use crate::ids::{ClientMessageId, ConversationId, MessageId, UserId};
-use crate::ports::{ClientPush, ConversationStore, PortError, TurnQueue};
+use crate::ports::{
+    AgentStatusSource, ClientPush, ConversationStore, PortError, SettingsStore, TurnQueue,
+};
 use crate::protocol::{
     ClientFrame, ErrorCode, FrameError, ServerFrame, TurnStatus, parse_client_frame,
     validate_message,
@@ -19,6 +23,7 @@ pub struct ChatService {
     conversations: Arc<dyn ConversationStore>,
     queue: Arc<dyn TurnQueue>,
     push: Arc<dyn ClientPush>,
+    commands: ChatCommands,
 }
 
 /// A user message to submit; ids are already validated by their types.
@@ -33,16 +38,25 @@ pub struct Submission {
 }
 
 impl ChatService {
+    /// `settings` and `agent` are what the commands report (`/model`, `/status`).
     pub fn new(
         conversations: Arc<dyn ConversationStore>,
         queue: Arc<dyn TurnQueue>,
         push: Arc<dyn ClientPush>,
+        settings: Arc<dyn SettingsStore>,
+        agent: Arc<dyn AgentStatusSource>,
     ) -> Self {
         Self {
+            commands: ChatCommands::new(conversations.clone(), queue.clone(), settings, agent),
             conversations,
             queue,
             push,
         }
+    }
+
+    /// The commands, for a surface that recognises them itself (Telegram, beside its own).
+    pub fn commands(&self) -> &ChatCommands {
+        &self.commands
     }
 
     /// Handles one frame a user's connection sent (local WebSocket or API Gateway). Returns the frame
@@ -60,6 +74,22 @@ impl ChatService {
                 message,
                 client_message_id,
             } => {
+                if let Some(command) = Command::parse(&message) {
+                    return Some(
+                        match self.commands.run(user, &conversation_id, command).await {
+                            Ok(reply) => notice(conversation_id, client_message_id, reply),
+                            Err(e) => {
+                                tracing::error!(error = %e, "a command failed");
+                                ServerFrame::Error {
+                                    code: ErrorCode::Internal,
+                                    message: "the command failed; please retry".into(),
+                                    client_message_id: Some(client_message_id.to_string()),
+                                    conversation_id: Some(conversation_id.to_string()),
+                                }
+                            }
+                        },
+                    );
+                }
                 let submission = Submission {
                     conversation_id,
                     client_message_id,
@@ -178,5 +208,19 @@ impl ChatService {
                 conversation_id: Some(conversation.to_string()),
             }
         })
+    }
+}
+
+/// The `notice` frame that answers a command on the connection that sent it.
+fn notice(
+    conversation_id: ConversationId,
+    client_message_id: ClientMessageId,
+    reply: CommandReply,
+) -> ServerFrame {
+    ServerFrame::Notice {
+        conversation_id,
+        client_message_id,
+        text: reply.text,
+        new_conversation_id: reply.new_conversation,
     }
 }

@@ -149,6 +149,71 @@ impl TurnActivity {
     }
 }
 
+/// How much the model reasons before answering: OpenClaw's thinking levels (the `thinkLevel` of a run)
+/// that every provider it supports understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThinkingLevel {
+    Off,
+    Minimal,
+    Low,
+    Medium,
+    High,
+}
+
+impl ThinkingLevel {
+    pub const ALL: [ThinkingLevel; 5] = [
+        ThinkingLevel::Off,
+        ThinkingLevel::Minimal,
+        ThinkingLevel::Low,
+        ThinkingLevel::Medium,
+        ThinkingLevel::High,
+    ];
+
+    /// The stored, wire and OpenClaw name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThinkingLevel::Off => "off",
+            ThinkingLevel::Minimal => "minimal",
+            ThinkingLevel::Low => "low",
+            ThinkingLevel::Medium => "medium",
+            ThinkingLevel::High => "high",
+        }
+    }
+
+    /// Parses a name (any case).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
+/// A conversation's own choices: they override the user's defaults for its turns only. `None`: the
+/// default (the user's settings, else the deployment's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationSettings {
+    /// A model id of the provider the turn runs on (the user's chosen one, else the deployment's).
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub thinking: Option<ThinkingLevel>,
+    /// `/reset` asked for a fresh OpenClaw session: the next turn starts without the stored transcript
+    /// (and replaces it). Not on the wire.
+    #[serde(skip)]
+    pub fresh_session: bool,
+}
+
+/// A change of [`ConversationSettings`]: an absent field (`None`) is left as stored, so concurrent
+/// changes of different fields (a `/model` beside a turn clearing `fresh_session`) never undo each other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversationSettingsUpdate {
+    pub model: Option<Option<String>>,
+    pub thinking: Option<Option<ThinkingLevel>>,
+    pub fresh_session: Option<bool>,
+}
+
 /// A conversation as listed to its owner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {

@@ -13,9 +13,11 @@
 //! - [`ports`]: the traits adapters implement, each with its contract.
 //! - [`settings`]: a user's chosen provider and model, and API keys (secrets).
 //! - [`chat`]: the *submit a message* use case.
+//! - [`commands`]: the chat commands (`/new`, `/model`, `/think`, ...) both surfaces answer before a turn.
 //! - [`turn`]: the *process a turn* and *give up on a turn* use cases.
 
 pub mod chat;
+pub mod commands;
 pub mod domain;
 pub mod ids;
 pub mod ports;

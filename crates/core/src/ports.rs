@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{
-    Conversation, Message, NewAssistantMessage, NewUserMessage, ToolActivity, Turn, Usage,
+    Conversation, ConversationSettings, ConversationSettingsUpdate, Message, NewAssistantMessage,
+    NewUserMessage, ThinkingLevel, ToolActivity, Turn, Usage,
 };
 use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
 use crate::protocol::{ErrorCode, ServerFrame};
@@ -65,6 +66,10 @@ pub struct Appended {
 /// - `list_conversations` orders by last update, newest first.
 /// - `rename_conversation` changes the title only (not the update time); a missing conversation is
 ///   `NotFound`.
+/// - `conversation_settings` returns what `update_conversation_settings` stored, field by field (the
+///   default for a conversation with none). Settings may be set before the conversation's first
+///   message, so neither method is `NotFound` for a conversation without messages; an update changes
+///   only the fields it names and never the update time. `delete_conversation` removes them.
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
     async fn create_conversation(
@@ -109,6 +114,17 @@ pub trait ConversationStore: Send + Sync {
         user: &UserId,
         conversation: &ConversationId,
         title: &str,
+    ) -> Result<(), PortError>;
+    async fn conversation_settings(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<ConversationSettings, PortError>;
+    async fn update_conversation_settings(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        update: &ConversationSettingsUpdate,
     ) -> Result<(), PortError>;
 }
 
@@ -428,6 +444,11 @@ pub struct AgentTurn {
     pub prompt: String,
     /// The user's chosen provider and model; `None` runs the deployment's default.
     pub model: Option<ModelChoice>,
+    /// The conversation's own model id, replacing the model of the provider the turn runs on (the
+    /// user's choice, else the deployment's default); `None`: that provider's configured model.
+    pub model_id: Option<String>,
+    /// The conversation's thinking level; `None`: OpenClaw's default for the model.
+    pub thinking: Option<ThinkingLevel>,
     /// Which of OpenClaw's tools the turn may use.
     pub tools: ToolAccess,
 }

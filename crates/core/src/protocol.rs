@@ -238,6 +238,15 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         activity: Option<TurnActivity>,
     },
+    /// The answer to a chat command (`/model`, `/status`, ...), sent only to the connection that sent
+    /// it and not stored. `new_conversation_id`: `/new` made a conversation to switch to.
+    Notice {
+        conversation_id: ConversationId,
+        client_message_id: ClientMessageId,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        new_conversation_id: Option<ConversationId>,
+    },
     Error {
         code: ErrorCode,
         message: String,

@@ -80,17 +80,7 @@ pub struct ModelSettings {
 impl ModelSettings {
     /// Checks every field; the result is safe to store and to render into OpenClaw's configuration.
     pub fn validated(self) -> Result<Self, InvalidSettings> {
-        let model = self.model.trim().to_owned();
-        if model.is_empty()
-            || model.len() > MAX_MODEL_LEN
-            || !model
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._:/@+-".contains(&b))
-        {
-            return Err(InvalidSettings(format!(
-                "model must be 1 to {MAX_MODEL_LEN} characters of A-Z, a-z, 0-9 and . _ : / @ + -"
-            )));
-        }
+        let model = validate_model_id(&self.model)?;
         let base_url = match (self.provider, self.base_url) {
             (Provider::OpenAiCompatible, Some(url)) => Some(valid_base_url(url.trim())?),
             (Provider::OpenAiCompatible, None) => {
@@ -127,6 +117,23 @@ impl ModelSettings {
     pub fn label(&self) -> String {
         format!("{}/{}", self.provider, self.model)
     }
+}
+
+/// Checks a model id (surrounding whitespace trimmed): safe to store and to render into OpenClaw's
+/// configuration. Used for the settings' model and a conversation's own.
+pub fn validate_model_id(model: &str) -> Result<String, InvalidSettings> {
+    let model = model.trim();
+    if model.is_empty()
+        || model.len() > MAX_MODEL_LEN
+        || !model
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:/@+-".contains(&b))
+    {
+        return Err(InvalidSettings(format!(
+            "model must be 1 to {MAX_MODEL_LEN} characters of A-Z, a-z, 0-9 and . _ : / @ + -"
+        )));
+    }
+    Ok(model.to_owned())
 }
 
 fn valid_base_url(url: &str) -> Result<String, InvalidSettings> {

@@ -16,7 +16,9 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{NewAssistantMessage, Role, Turn, TurnActivity, Usage};
+use crate::domain::{
+    ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, Usage,
+};
 use crate::ids::{MessageId, UserId};
 use crate::ports::{
     AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ApiKeyStore, ChannelReplies,
@@ -337,7 +339,14 @@ impl TurnProcessor {
             .load(user, conversation)
             .await
             .map_err(storage_error)?;
+        let own = self
+            .conversations
+            .conversation_settings(user, conversation)
+            .await
+            .map_err(storage_error)?;
+        // After `/reset` the turn starts a fresh session; its transcript replaces the stored one.
         let (version, bytes) = match transcript {
+            Some(t) if own.fresh_session => (Some(t.version), None),
             Some(t) => (Some(t.version), Some(t.bytes)),
             None => (None, None),
         };
@@ -351,6 +360,8 @@ impl TurnProcessor {
                 transcript: bytes,
                 prompt: turn.prompt.clone(),
                 model,
+                model_id: own.model.clone(),
+                thinking: own.thinking,
                 tools: self.tool_access(user),
             },
             events,
@@ -407,6 +418,20 @@ impl TurnProcessor {
                 }
                 other => storage_error(other),
             })?;
+        if own.fresh_session {
+            let done = ConversationSettingsUpdate {
+                fresh_session: Some(false),
+                ..Default::default()
+            };
+            // Left set, the next turn would start afresh once more: worth a warning, not the reply.
+            if let Err(e) = self
+                .conversations
+                .update_conversation_settings(user, conversation, &done)
+                .await
+            {
+                tracing::warn!(error = %e, "could not clear the conversation's reset mark");
+            }
+        }
         let stored = self
             .conversations
             .append_assistant_message(

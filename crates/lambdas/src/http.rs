@@ -76,7 +76,13 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
     let push = adapters.push(connections)?;
     Ok(serverless_openclaw_server::app(AppState {
         auth: Arc::new(ClaimsAuthenticator),
-        chat: ChatService::new(conversations.clone(), queue, push),
+        chat: ChatService::new(
+            conversations.clone(),
+            queue,
+            push,
+            adapters.settings()?,
+            Arc::new(OnDemandAgent::from_env()),
+        ),
         conversations,
         transcripts: adapters.transcripts()?,
         agent: Arc::new(OnDemandAgent::from_env()),

@@ -82,9 +82,13 @@ pub async fn app(adapters: &Adapters) -> Result<axum::Router, Error> {
     let bot = Bot {
         api,
         store: adapters.telegram()?,
-        chat: ChatService::new(conversations.clone(), queue, adapters.push(connections)?),
-        conversations,
-        agent: Arc::new(OnDemandAgent::from_env()),
+        chat: ChatService::new(
+            conversations.clone(),
+            queue,
+            adapters.push(connections)?,
+            adapters.settings()?,
+            Arc::new(OnDemandAgent::from_env()),
+        ),
         waker: adapters.waker(),
         allowlist,
     };

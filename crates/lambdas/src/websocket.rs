@@ -131,7 +131,13 @@ impl Function for Message {
         let queue: Arc<dyn TurnQueue> = adapters.queue(adapters.leases()?)?;
         let push = adapters.push(connections.clone())?;
         Ok(Self {
-            chat: ChatService::new(conversations, queue, push.clone()),
+            chat: ChatService::new(
+                conversations,
+                queue,
+                push.clone(),
+                adapters.settings()?,
+                Arc::new(crate::http::OnDemandAgent::from_env()),
+            ),
             connections,
             push,
         })

@@ -1,4 +1,6 @@
-//! Conversations and messages in SQLite (bundled, one file in the data dir).
+//! Conversations and messages in SQLite (bundled, one file in the data dir). A conversation's own
+//! settings (`/model`, `/think`, `/reset`) are rows of their own, since they may be set before the
+//! conversation's first message creates it; an older database gets the table on open.
 //!
 //! One connection behind a mutex: local mode serves one person, and SQLite serialises writers anyway.
 //! Work runs on the blocking pool so the async threads never wait on disk.
@@ -9,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode as SqlErrorCode, OptionalExtension, params};
 use serverless_openclaw_core::domain::{
-    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, Role, TurnActivity, Usage,
+    Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
+    NewAssistantMessage, NewUserMessage, Role, ThinkingLevel, TurnActivity, Usage,
     title_from_message,
 };
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
@@ -48,6 +51,14 @@ CREATE TABLE IF NOT EXISTS messages (
     FOREIGN KEY (user_id, conversation_id) REFERENCES conversations (user_id, id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (user_id, conversation_id, seq);
+CREATE TABLE IF NOT EXISTS conversation_settings (
+    user_id         TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    model           TEXT,
+    thinking        TEXT,
+    fresh_session   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, conversation_id)
+);
 ";
 
 /// One SQLite database behind a mutex, shared by the stores that keep their tables in it.
@@ -455,6 +466,11 @@ impl ConversationStore for SqliteConversationStore {
                     params![user, conv],
                 )
                 .map_err(sql)?;
+            conn.execute(
+                "DELETE FROM conversation_settings WHERE user_id = ?1 AND conversation_id = ?2",
+                params![user, conv],
+            )
+            .map_err(sql)?;
             if deleted == 0 {
                 Err(PortError::NotFound)
             } else {
@@ -483,6 +499,85 @@ impl ConversationStore for SqliteConversationStore {
             } else {
                 Ok(())
             }
+        })
+        .await
+    }
+
+    async fn conversation_settings(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<ConversationSettings, PortError> {
+        let (user, conv) = (user.to_string(), conversation.to_string());
+        self.with(move |conn| {
+            let row = conn
+                .query_row(
+                    "SELECT model, thinking, fresh_session FROM conversation_settings
+                     WHERE user_id = ?1 AND conversation_id = ?2",
+                    params![user, conv],
+                    |r| {
+                        Ok((
+                            r.get::<_, Option<String>>(0)?,
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, bool>(2)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(sql)?;
+            let Some((model, thinking, fresh_session)) = row else {
+                return Ok(ConversationSettings::default());
+            };
+            let thinking = match thinking {
+                Some(name) => Some(parse_stored(ThinkingLevel::parse(&name), "thinking")?),
+                None => None,
+            };
+            Ok(ConversationSettings {
+                model,
+                thinking,
+                fresh_session,
+            })
+        })
+        .await
+    }
+
+    async fn update_conversation_settings(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        update: &ConversationSettingsUpdate,
+    ) -> Result<(), PortError> {
+        let (user, conv, update) = (user.to_string(), conversation.to_string(), update.clone());
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(sql)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO conversation_settings (user_id, conversation_id) VALUES (?1, ?2)",
+                params![user, conv],
+            )
+            .map_err(sql)?;
+            let key = "WHERE user_id = ?1 AND conversation_id = ?2";
+            if let Some(model) = &update.model {
+                tx.execute(
+                    &format!("UPDATE conversation_settings SET model = ?3 {key}"),
+                    params![user, conv, model],
+                )
+                .map_err(sql)?;
+            }
+            if let Some(thinking) = update.thinking {
+                tx.execute(
+                    &format!("UPDATE conversation_settings SET thinking = ?3 {key}"),
+                    params![user, conv, thinking.map(ThinkingLevel::as_str)],
+                )
+                .map_err(sql)?;
+            }
+            if let Some(fresh) = update.fresh_session {
+                tx.execute(
+                    &format!("UPDATE conversation_settings SET fresh_session = ?3 {key}"),
+                    params![user, conv, fresh],
+                )
+                .map_err(sql)?;
+            }
+            tx.commit().map_err(sql)
         })
         .await
     }

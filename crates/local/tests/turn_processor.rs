@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::chat::{ChatService, Submission};
 use serverless_openclaw_core::domain::{
-    Channel, ToolActivity, ToolStatus, Turn, TurnActivity, Usage,
+    Channel, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, Usage,
 };
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
@@ -39,7 +39,11 @@ struct ScriptedAgent {
     models: Mutex<Vec<Option<ModelChoice>>>,
     /// The tool access of every turn run, in order.
     tools: Mutex<Vec<ToolAccess>>,
+    /// Every turn's conversation, model id, thinking level and whether it continued a transcript.
+    own: Mutex<Vec<TurnOwnSettings>>,
 }
+
+type TurnOwnSettings = (String, Option<String>, Option<ThinkingLevel>, bool);
 
 impl AgentStatusSource for ScriptedAgent {
     fn status(&self) -> AgentStatus {
@@ -61,6 +65,12 @@ impl AgentRuntime for ScriptedAgent {
     ) -> Result<AgentReply, AgentError> {
         self.models.lock().unwrap().push(turn.model.clone());
         self.tools.lock().unwrap().push(turn.tools);
+        self.own.lock().unwrap().push((
+            turn.conversation_id.to_string(),
+            turn.model_id.clone(),
+            turn.thinking,
+            turn.transcript.is_some(),
+        ));
         let _ = events.send(AgentEvent::Started);
         if turn.prompt.starts_with("use tools") {
             for (id, status, duration_ms) in [
@@ -152,12 +162,19 @@ impl Fixture {
             during: Mutex::new(None),
             models: Mutex::new(Vec::new()),
             tools: Mutex::new(Vec::new()),
+            own: Mutex::new(Vec::new()),
         });
         let settings = Arc::new(SqliteSettingsStore::open(&dir.path().join("db")).unwrap());
         let keys = Arc::new(FileApiKeyStore::new(dir.path().join("secrets")));
         let push = Arc::new(RecordedPush::default());
         let queue = Arc::new(HeldQueue::default());
-        let chat = ChatService::new(conversations.clone(), queue.clone(), push.clone());
+        let chat = ChatService::new(
+            conversations.clone(),
+            queue.clone(),
+            push.clone(),
+            settings.clone(),
+            agent.clone(),
+        );
         let processor = TurnProcessor::new(
             conversations.clone(),
             transcripts.clone(),
@@ -607,4 +624,140 @@ async fn a_turn_given_up_after_a_delivery_answered_it_is_not_reported() {
     let abandoned = AbandonedTurns::new(fx.conversations.clone(), fx.push.clone());
     assert!(!abandoned.report(&turn, "late").await.unwrap());
     assert!(fx.push.0.lock().unwrap().is_empty());
+}
+
+/// Sends `text` as the web does and returns the `notice` text it was answered with.
+async fn command(fx: &Fixture, conversation: &str, text: &str) -> String {
+    let frame = serde_json::json!({
+        "action": "sendMessage", "conversationId": conversation, "message": text,
+        "clientMessageId": format!("cmd-{}", text.len()),
+    });
+    match fx.chat.handle_frame(&fx.user, &frame.to_string()).await {
+        Some(ServerFrame::Notice {
+            text,
+            conversation_id,
+            ..
+        }) => {
+            assert_eq!(conversation_id.as_str(), conversation);
+            text
+        }
+        other => panic!("{text:?} was answered with {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn web_commands_are_answered_at_once_and_set_this_conversations_model_and_thinking() {
+    let fx = Fixture::new();
+    let set = command(&fx, "c", "/model fake-b").await;
+    assert!(set.contains("fake-b"), "{set}");
+    command(&fx, "c", "/think HIGH").await;
+    assert!(
+        command(&fx, "c", "/think hard")
+            .await
+            .contains("no thinking level")
+    );
+    let shown = command(&fx, "c", "/model").await;
+    assert!(
+        shown.contains("scripted/fake-b (from this conversation)"),
+        "{shown}"
+    );
+    // Commands are neither stored nor queued.
+    assert!(fx.queue.0.lock().unwrap().is_empty());
+    assert!(
+        fx.conversations
+            .list_conversations(&fx.user)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let turn = fx.submit("m1", "hi").await;
+    fx.processor.process(&turn, CancellationToken::new()).await;
+    let other = Submission {
+        conversation_id: ConversationId::parse("other").unwrap(),
+        client_message_id: ClientMessageId::parse("m2").unwrap(),
+        text: "hello".into(),
+        channel: Channel::Web,
+        reply_to: None,
+    };
+    fx.chat.submit(&fx.user, other).await.unwrap();
+    let other = fx.queue.0.lock().unwrap().pop().unwrap();
+    fx.processor.process(&other, CancellationToken::new()).await;
+    assert_eq!(
+        fx.agent.own.lock().unwrap().clone(),
+        [
+            (
+                "c".into(),
+                Some("fake-b".into()),
+                Some(ThinkingLevel::High),
+                false
+            ),
+            ("other".into(), None, None, false),
+        ]
+    );
+    let usage = command(&fx, "c", "/usage").await;
+    assert!(
+        usage.contains("1 answers, 1 input and 2 output tokens"),
+        "{usage}"
+    );
+    command(&fx, "c", "/model default").await;
+    command(&fx, "c", "/think default").await;
+    let turn = fx.submit("m3", "again").await;
+    fx.processor.process(&turn, CancellationToken::new()).await;
+    assert_eq!(
+        fx.agent.own.lock().unwrap().last().cloned(),
+        Some(("c".into(), None, None, true))
+    );
+}
+
+#[tokio::test]
+async fn after_reset_one_turn_starts_a_fresh_session_and_replaces_the_transcript() {
+    let fx = Fixture::new();
+    for (id, text) in [("m1", "one"), ("m2", "two")] {
+        let turn = fx.submit(id, text).await;
+        fx.processor.process(&turn, CancellationToken::new()).await;
+    }
+    assert!(command(&fx, "c", "/reset").await.contains("afresh"));
+    for (id, text) in [("m3", "three"), ("m4", "four")] {
+        let turn = fx.submit(id, text).await;
+        fx.processor.process(&turn, CancellationToken::new()).await;
+    }
+    let continued: Vec<bool> = fx.agent.own.lock().unwrap().iter().map(|t| t.3).collect();
+    assert_eq!(continued, [false, true, false, true]);
+    let transcript = fx
+        .transcripts
+        .load(&fx.user, &fx.conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(transcript.bytes).unwrap(),
+        "{\"turn\":\"three\"}\n{\"turn\":\"four\"}\n"
+    );
+    // The history stays readable.
+    assert_eq!(fx.assistant_replies().await, 4);
+}
+
+#[tokio::test]
+async fn new_on_the_web_names_a_fresh_conversation_to_switch_to() {
+    let fx = Fixture::new();
+    let frame =
+        r#"{"action":"sendMessage","conversationId":"c","message":"/new","clientMessageId":"n1"}"#;
+    let Some(ServerFrame::Notice {
+        new_conversation_id: Some(new),
+        client_message_id,
+        ..
+    }) = fx.chat.handle_frame(&fx.user, frame).await
+    else {
+        panic!("a notice naming a new conversation")
+    };
+    assert_ne!(new.as_str(), "c");
+    assert_eq!(client_message_id.as_str(), "n1");
+    // Not a command: text for the model.
+    let frame = r#"{"action":"sendMessage","conversationId":"c","message":"/frobnicate","clientMessageId":"n2"}"#;
+    assert_eq!(fx.chat.handle_frame(&fx.user, frame).await, None);
+    assert_eq!(
+        fx.queue.0.lock().unwrap().pop().unwrap().prompt,
+        "/frobnicate"
+    );
 }

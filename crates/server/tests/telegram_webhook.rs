@@ -14,7 +14,8 @@ use serde_json::Value;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::domain::{
-    Channel, Conversation, Message, NewAssistantMessage, NewUserMessage, ReplyTarget, Turn,
+    Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
+    NewAssistantMessage, NewUserMessage, ReplyTarget, ThinkingLevel, Turn,
 };
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
@@ -23,7 +24,8 @@ use serverless_openclaw_core::ports::{
 };
 use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_local::{
-    LocalTurnQueue, MemorySessionLeases, SqliteConversationStore, SqliteTelegramStore, TurnHandler,
+    LocalTurnQueue, MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore,
+    SqliteTelegramStore, TurnHandler,
 };
 use serverless_openclaw_telegram::bot::LINK_CODE_TTL;
 use serverless_openclaw_telegram::{Bot, BotApi, Webhook, issue_link_code};
@@ -178,9 +180,13 @@ impl Harness {
         let bot = Bot {
             api: BotApi::new(&telegram.base_url(), telegram.token()),
             store: store.clone(),
-            chat: ChatService::new(conversations.clone(), queue, Arc::new(NoPush)),
-            conversations: conversations.clone(),
-            agent: Arc::new(Asleep),
+            chat: ChatService::new(
+                conversations.clone(),
+                queue,
+                Arc::new(NoPush),
+                Arc::new(SqliteSettingsStore::in_memory().unwrap()),
+                Arc::new(Asleep),
+            ),
             waker: Some(wakes.clone()),
             allowlist: vec![ALLOWED],
         };
@@ -483,14 +489,17 @@ async fn commands_answer_and_unlink_asks_first(h: Harness) {
     h.send(41, FRIEND, "/start").await;
     h.send(42, FRIEND, "/status").await;
     h.send(43, FRIEND, "/frobnicate").await;
-    h.send(44, FRIEND, "/unlink").await;
+    h.send(44, FRIEND, "/model e2e-b").await;
+    h.send(45, FRIEND, "/think high").await;
+    h.send(46, FRIEND, "/stop").await;
+    h.send(47, FRIEND, "/unlink").await;
     assert!(
         h.store.linked_user(FRIEND).await.unwrap().is_some(),
         "unlink must ask first"
     );
-    h.send(45, FRIEND, "/unlink yes").await;
+    h.send(48, FRIEND, "/unlink yes").await;
     assert_eq!(h.store.linked_user(FRIEND).await.unwrap(), None);
-    h.send(46, FRIEND, "still there?").await;
+    h.send(49, FRIEND, "still there?").await;
     let said = h.said_to(FRIEND);
     assert!(said[1].contains("linked to your agent"), "{}", said[1]);
     assert!(
@@ -499,17 +508,30 @@ async fn commands_answer_and_unlink_asks_first(h: Harness) {
         said[2]
     );
     assert!(said[2].contains("Last turn: none yet"), "{}", said[2]);
-    assert!(
-        said[3].starts_with("I don't know /frobnicate") && said[3].contains("/new"),
-        "{}",
-        said[3]
+    assert!(said[2].contains("linked to your account"), "{}", said[2]);
+    // A /word that is no command is a turn; the shared commands answer in the current conversation.
+    let turns = h.turns().await;
+    assert_eq!(
+        turns.iter().map(|t| t.prompt.as_str()).collect::<Vec<_>>(),
+        ["/frobnicate"]
     );
-    assert!(said[4].contains("/unlink yes"), "{}", said[4]);
-    assert!(said[5].starts_with("Unlinked."), "{}", said[5]);
-    assert!(said[6].contains(&FRIEND.to_string()), "{}", said[6]);
-    assert!(h.turns().await.is_empty());
-    // The link and the five commands sent while linked; nothing once unlinked.
-    assert_eq!(h.wakes(), 6);
+    assert!(said[3].contains("e2e-b"), "{}", said[3]);
+    assert!(said[4].contains("Thinking set to high"), "{}", said[4]);
+    assert_eq!(said[5], "Nothing is running in this conversation.");
+    let own = h
+        .conversations
+        .conversation_settings(&turns[0].user_id, &turns[0].conversation_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (own.model.as_deref(), own.thinking),
+        (Some("e2e-b"), Some(ThinkingLevel::High))
+    );
+    assert!(said[6].contains("/unlink yes"), "{}", said[6]);
+    assert!(said[7].starts_with("Unlinked."), "{}", said[7]);
+    assert!(said[8].contains(&FRIEND.to_string()), "{}", said[8]);
+    // The link and the seven commands sent while linked; nothing once unlinked.
+    assert_eq!(h.wakes(), 8);
 }
 on_both!(commands_answer_and_unlink_asks_first);
 
@@ -594,6 +616,21 @@ impl ConversationStore for Flaky {
         title: &str,
     ) -> Result<(), PortError> {
         self.inner.rename_conversation(u, c, title).await
+    }
+    async fn conversation_settings(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+    ) -> Result<ConversationSettings, PortError> {
+        self.inner.conversation_settings(u, c).await
+    }
+    async fn update_conversation_settings(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+        update: &ConversationSettingsUpdate,
+    ) -> Result<(), PortError> {
+        self.inner.update_conversation_settings(u, c, update).await
     }
 }
 

@@ -6,6 +6,10 @@
 //! is the agent user `telegram-<id>`). Everyone else gets one polite refusal per message, with their
 //! Telegram id, and nothing is stored or queued for them.
 //!
+//! The chat commands (`/new`, `/model`, `/stop`, ...) are the shared core's
+//! ([`serverless_openclaw_core::commands`]), answered in the Telegram user's current conversation; only
+//! the commands about this Telegram account (`/start`, `/link`, `/unlink`, `/help`) are the bot's.
+//!
 //! A command from a user with access (`/new`, `/status`, a successful `/link`, ...) wakes the agent
 //! ([`AgentWaker`]): their message is likely to follow, and the agent's cold start then overlaps their
 //! typing. A message that is itself a turn does not: the turn starts the agent anyway, and a wake-up
@@ -15,11 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serverless_openclaw_core::chat::{ChatService, Submission};
-use serverless_openclaw_core::domain::{Channel, ReplyTarget, Role};
+use serverless_openclaw_core::commands::{self, HELP as CHAT_HELP};
+use serverless_openclaw_core::domain::{Channel, ReplyTarget};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
-    AgentState, AgentStatusSource, AgentWaker, ConversationStore, PortError, TelegramStore,
-    TelegramUserId, WakeReason,
+    AgentWaker, PortError, TelegramStore, TelegramUserId, WakeReason,
 };
 use time::OffsetDateTime;
 
@@ -85,8 +89,6 @@ pub struct Bot {
     pub api: BotApi,
     pub store: Arc<dyn TelegramStore>,
     pub chat: ChatService,
-    pub conversations: Arc<dyn ConversationStore>,
-    pub agent: Arc<dyn AgentStatusSource>,
     /// Wakes the agent when a message is likely to follow; `None`: nothing to wake.
     pub waker: Option<Arc<dyn AgentWaker>>,
     /// Telegram users who may use the agent without a link.
@@ -159,7 +161,7 @@ impl Bot {
         }
         let access = self.access(from.id).await?;
         let input = Input::parse(text);
-        if access.user().is_some() && matches!(input, Input::Command(_)) {
+        if access.user().is_some() && !matches!(input, Input::Text(_)) {
             self.wake().await;
         }
         match (input, access) {
@@ -167,7 +169,7 @@ impl Bot {
                 let welcome = welcome(&from.first_name, from.id, &access);
                 self.say(&message, &welcome).await;
             }
-            (Input::Command(Command::Help), _) => self.say(&message, HELP).await,
+            (Input::Command(Command::Help), _) => self.say(&message, &help()).await,
             (Input::Command(Command::Link(code)), access) => {
                 self.link(&message, from.id, &code, &access).await?
             }
@@ -179,20 +181,8 @@ impl Bot {
                     .await?
             }
             (_, Access::None) => self.say(&message, &refusal(from.id)).await,
-            (Input::Command(Command::New), _) => {
-                self.store
-                    .set_current_conversation(from.id, &ConversationId::generate())
-                    .await?;
-                self.say(&message, "Started a new conversation. What's on your mind?")
-                    .await;
-            }
-            (Input::Command(Command::Status), access) => {
-                let status = self.status(from.id, &access).await?;
-                self.say(&message, &status).await;
-            }
-            (Input::Command(Command::Unknown(name)), _) => {
-                self.say(&message, &format!("I don't know /{name}.\n\n{HELP}"))
-                    .await
+            (Input::Shared(command), Access::Linked(user) | Access::Allowlisted(user)) => {
+                self.shared(&message, from.id, &user, command).await?
             }
         }
         Ok(())
@@ -313,61 +303,54 @@ impl Bot {
         Ok(())
     }
 
-    async fn status(
+    /// Runs a shared chat command in the Telegram user's current conversation; `/new` makes the new
+    /// conversation current, and `/status` also tells how this Telegram account has access.
+    async fn shared(
         &self,
-        telegram_user: TelegramUserId,
-        access: &Access,
-    ) -> Result<String, PortError> {
-        let agent = self.agent.status();
-        let state = match agent.state {
-            AgentState::Stopped => "asleep (your next message wakes it up)",
-            AgentState::Starting => "waking up",
-            AgentState::Ready => "awake",
-        };
-        let model = agent
-            .model
-            .unwrap_or_else(|| "none configured: turns will fail until a provider is set".into());
-        let last = match access.user() {
-            Some(user) => self.last_turn_cost(telegram_user, user).await?,
-            None => None,
-        };
-        let link = match access {
-            Access::Linked(_) => "linked to your account",
-            Access::Allowlisted(_) => "on the allowlist",
-            Access::None => "not linked",
-        };
-        Ok(format!(
-            "Agent: {state}\nModel: {model}\nLast turn: {}\nThis Telegram account: {link}",
-            last.unwrap_or_else(|| "none yet in this conversation".into())
-        ))
-    }
-
-    /// The cost of the last reply in the Telegram user's current conversation, as `/status` shows it.
-    async fn last_turn_cost(
-        &self,
+        message: &Message,
         telegram_user: TelegramUserId,
         user: &UserId,
-    ) -> Result<Option<String>, PortError> {
-        let Some(conversation) = self.store.current_conversation(telegram_user).await? else {
-            return Ok(None);
+        command: commands::Command,
+    ) -> Result<(), PortError> {
+        let status = command == commands::Command::Status;
+        let conversation = self.current_conversation(telegram_user).await?;
+        let reply = self
+            .chat
+            .commands()
+            .run(user, &conversation, command)
+            .await?;
+        if let Some(new) = &reply.new_conversation {
+            self.store
+                .set_current_conversation(telegram_user, new)
+                .await?;
+        }
+        let text = if status {
+            let link = if user.is_guest() {
+                "on the allowlist"
+            } else {
+                "linked to your account"
+            };
+            format!("{}\nThis Telegram account: {link}", reply.text)
+        } else {
+            reply.text
         };
-        let messages = match self
-            .conversations
-            .list_messages(user, &conversation, 20, None)
-            .await
-        {
-            Ok(messages) => messages,
-            Err(PortError::NotFound) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        Ok(messages
-            .iter()
-            .rev()
-            .find(|m| m.role == Role::Assistant)
-            .map(|m| match m.cost_usd {
-                Some(cost) => format!("${cost:.4}"),
-                None => "cost not reported by the provider".into(),
-            }))
+        self.say(message, &text).await;
+        Ok(())
+    }
+
+    /// The conversation the Telegram user's messages go to, started when they have none.
+    async fn current_conversation(
+        &self,
+        telegram_user: TelegramUserId,
+    ) -> Result<ConversationId, PortError> {
+        if let Some(conversation) = self.store.current_conversation(telegram_user).await? {
+            return Ok(conversation);
+        }
+        let conversation = ConversationId::generate();
+        self.store
+            .set_current_conversation(telegram_user, &conversation)
+            .await?;
+        Ok(conversation)
     }
 
     async fn submit(
@@ -378,16 +361,7 @@ impl Bot {
         user: &UserId,
         text: &str,
     ) -> Result<(), PortError> {
-        let conversation = match self.store.current_conversation(telegram_user).await? {
-            Some(conversation) => conversation,
-            None => {
-                let conversation = ConversationId::generate();
-                self.store
-                    .set_current_conversation(telegram_user, &conversation)
-                    .await?;
-                conversation
-            }
-        };
+        let conversation = self.current_conversation(telegram_user).await?;
         let submission = Submission {
             conversation_id: conversation,
             client_message_id: ClientMessageId::parse(format!("tg-{update_id}"))
@@ -422,12 +396,14 @@ impl Bot {
     }
 }
 
-const HELP: &str = "Talk to your OpenClaw agent: just send a message.\n\n\
-/new – start a new conversation\n\
-/status – the agent, its model and the last turn's cost\n\
-/link CODE – link this Telegram account with a code from the web app\n\
-/unlink – disconnect this Telegram account\n\
-/help – this help";
+/// The chat commands' help with the bot's own commands.
+fn help() -> String {
+    format!(
+        "{CHAT_HELP}\n\n\
+         /link CODE – link this Telegram account with a code from the web app\n\
+         /unlink – disconnect this Telegram account"
+    )
+}
 
 fn welcome(first_name: &str, telegram_user: TelegramUserId, access: &Access) -> String {
     let name = if first_name.is_empty() {
@@ -437,10 +413,12 @@ fn welcome(first_name: &str, telegram_user: TelegramUserId, access: &Access) -> 
     };
     match access {
         Access::Linked(_) => format!(
-            "Hi {name}! This Telegram account is linked to your agent. Send a message to talk to it.\n\n{HELP}"
+            "Hi {name}! This Telegram account is linked to your agent. Send a message to talk to it.\n\n{}",
+            help()
         ),
         Access::Allowlisted(_) => format!(
-            "Hi {name}! You're on this agent's allowlist. Send a message to talk to it.\n\n{HELP}"
+            "Hi {name}! You're on this agent's allowlist. Send a message to talk to it.\n\n{}",
+            help()
         ),
         Access::None => format!("Hi {name}! {}", refusal(telegram_user)),
     }

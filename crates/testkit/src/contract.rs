@@ -6,8 +6,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use serverless_openclaw_core::domain::{
-    Channel, NewAssistantMessage, NewUserMessage, ReplyTarget, Role, ToolActivity, ToolStatus,
-    Turn, TurnActivity, Usage,
+    Channel, ConversationSettings, ConversationSettingsUpdate, NewAssistantMessage, NewUserMessage,
+    ReplyTarget, Role, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, Usage,
 };
 use serverless_openclaw_core::ids::{
     ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
@@ -269,8 +269,105 @@ pub async fn conversation_store(store: &dyn ConversationStore) {
         Err(PortError::NotFound)
     ));
 
-    // Delete removes the conversation and its messages.
+    // A conversation's own settings: default until set, changed field by field, per user, and
+    // settable before the conversation's first message.
+    assert_eq!(
+        store
+            .conversation_settings(&alice, &c)
+            .await
+            .expect("settings"),
+        ConversationSettings::default()
+    );
+    let model = |m: Option<&str>| ConversationSettingsUpdate {
+        model: Some(m.map(str::to_owned)),
+        ..Default::default()
+    };
+    store
+        .update_conversation_settings(&alice, &c, &model(Some("fake-b")))
+        .await
+        .expect("set model");
+    store
+        .update_conversation_settings(
+            &alice,
+            &c,
+            &ConversationSettingsUpdate {
+                thinking: Some(Some(ThinkingLevel::High)),
+                fresh_session: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("set thinking");
+    assert_eq!(
+        store
+            .conversation_settings(&alice, &c)
+            .await
+            .expect("settings"),
+        ConversationSettings {
+            model: Some("fake-b".into()),
+            thinking: Some(ThinkingLevel::High),
+            fresh_session: true,
+        }
+    );
+    store
+        .update_conversation_settings(
+            &alice,
+            &c,
+            &ConversationSettingsUpdate {
+                fresh_session: Some(false),
+                ..model(None)
+            },
+        )
+        .await
+        .expect("clear");
+    assert_eq!(
+        store
+            .conversation_settings(&alice, &c)
+            .await
+            .expect("settings"),
+        ConversationSettings {
+            model: None,
+            thinking: Some(ThinkingLevel::High),
+            fresh_session: false,
+        }
+    );
+    assert_eq!(
+        store.conversation_settings(&bob, &c).await.expect("bob's"),
+        ConversationSettings::default()
+    );
+    let unborn = conv("unborn");
+    store
+        .update_conversation_settings(&alice, &unborn, &model(Some("early")))
+        .await
+        .expect("settings before the first message");
+    assert_eq!(
+        store
+            .conversation_settings(&alice, &unborn)
+            .await
+            .expect("settings")
+            .model
+            .as_deref(),
+        Some("early")
+    );
+    assert!(
+        !store
+            .list_conversations(&alice)
+            .await
+            .expect("list")
+            .iter()
+            .any(|c| c.id == unborn),
+        "settings alone make no conversation"
+    );
+
+    // Delete removes the conversation, its messages and its settings.
     store.delete_conversation(&alice, &c).await.expect("delete");
+    assert_eq!(
+        store
+            .conversation_settings(&alice, &c)
+            .await
+            .expect("settings"),
+        ConversationSettings::default()
+    );
     assert!(matches!(
         store.list_messages(&alice, &c, 50, None).await,
         Err(PortError::NotFound)
