@@ -427,11 +427,12 @@ async function commands(page) {
   );
   if (!help.text.includes('/model') || !help.text.includes('/think')) fail(`/help says ${JSON.stringify(help.text)}`);
   await screenshot(page, 'command-help.png');
-  // /new opens the conversation the server named.
-  await sendMessage(page, ['/new']);
+  // /new opens the conversation the server named (its notice stays with the conversation it was sent in).
+  const input = page.locator('[data-testid="message-input"]');
+  await input.pressSequentially('/new');
+  await input.press('Enter');
+  await page.waitForSelector(`[data-testid="message-list"]:not([data-conversation-id="${before}"])`);
   await page.waitForSelector('[data-testid="empty-conversation"]');
-  const opened = await currentConversation(page);
-  if (opened === before) fail('/new did not open another conversation');
   step('/help answered with a notice; /new opened a new conversation');
   await page.click(`[data-testid="conversation-item"][data-id="${before}"] .conversation-choose`);
   await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${before}"][data-history="loaded"]`);
