@@ -219,9 +219,10 @@ async fn a_tool_of_the_owner_finds_no_secret_and_a_guest_gets_no_shell() {
     ]));
     let seen = fake.request_count();
     telegram.push_update(text_update(1, GUEST, "look around"));
+    // A turn that called tools ends with its answer as a new message (after the progress message).
     telegram
         .wait_for_call(
-            "editMessageText",
+            "sendMessage",
             |c| c.body["chat_id"] == GUEST && c.body["parse_mode"] == "HTML",
             TURN_WAIT,
         )
