@@ -230,7 +230,10 @@ pub async fn conversation_store(store: &dyn ConversationStore) {
     assert_eq!(latest.last().and_then(|m| m.activity.clone()), Some(worked));
     assert_eq!(latest[1].activity, None, "a reply stored without activity");
 
-    // Explicit creation; a second create of the same id conflicts; newest first.
+    // Explicit creation; a second create of the same id conflicts; newest first. The stores keep
+    // milliseconds and take the time themselves: without a pause, the reply above and this creation
+    // may share one and tie.
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let other = conv("other");
     store
         .create_conversation(&alice, &other, "Other")
