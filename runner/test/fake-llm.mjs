@@ -86,6 +86,7 @@ export async function startFakeLlm() {
       requests.push({
         path: req.url, model: json?.model, apiKey, xApiKey: req.headers['x-api-key'], authorization: req.headers.authorization,
         messages: JSON.stringify(json?.messages ?? []),
+        thinking: json?.thinking,
       });
       if (apiKey?.includes('reject')) {
         res.writeHead(401, { 'content-type': 'application/json' });
