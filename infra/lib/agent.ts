@@ -1,7 +1,9 @@
 // The agent: a container-image function (docker/agent.Dockerfile with a bootstrap cross-compiled here,
 // built and pushed by `cdk deploy` itself; see agentImage.ts) that runs one turn per SQS message with
-// the pinned OpenClaw. 2048 MB for Node and OpenClaw; 15 minutes, the Lambda maximum, above the
-// 10-minute turn deadline so a turn always ends (and releases its lease) before Lambda would kill it.
+// the pinned OpenClaw. 1769 MB by default (`agentMemoryMb`): one full vCPU, all the single-threaded
+// runner uses, and room for Node, OpenClaw and the tools' processes. 15 minutes, the Lambda maximum,
+// above the 10-minute turn deadline so a turn always ends (and releases its lease) before Lambda would
+// kill it.
 // The concurrency cap bounds what a flood can cost.
 //
 // ws-connect and telegram-webhook wake it ahead of a turn (an asynchronous invoke, `grantWake`), so
@@ -33,7 +35,6 @@ import type { GuestTools } from './settings.ts';
 import { MAX_RECEIVE_COUNT, type TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
 
-const AGENT_MEMORY_MB = 2048;
 export const AGENT_TIMEOUT = Duration.minutes(15);
 /** The turn deadline (`SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS`); its lease lasts one minute longer. */
 const TURN_TIMEOUT = Duration.minutes(10);
@@ -61,6 +62,7 @@ export interface AgentProps {
   /** The tools of guests from the Telegram allowlist (docs/security.md). */
   readonly guestTools: GuestTools;
   readonly maxConcurrency: number;
+  readonly memoryMb: number;
   /** Publish versions with SnapStart and run turns on the alias `live` (off by default: docs/cost.md). */
   readonly snapStart: boolean;
 }
@@ -84,7 +86,7 @@ export class Agent extends Construct {
       description: 'Runs one turn per queued message with the pinned OpenClaw',
       code: agentImageCode(this),
       architecture: Architecture.ARM_64,
-      memorySize: AGENT_MEMORY_MB,
+      memorySize: props.memoryMb,
       timeout: AGENT_TIMEOUT,
       snapStart: props.snapStart ? SnapStartConf.ON_PUBLISHED_VERSIONS : undefined,
       role,

@@ -28,6 +28,9 @@ export interface Settings {
   readonly selfSignUp: boolean;
   /** At most this many turns run at once (the agent's SQS event source), which also caps the bill. */
   readonly agentMaxConcurrency: number;
+  /** The agent function's memory, which also sets its CPU share: 1769 MB is one full vCPU, all the
+   * single-threaded runner can use (docs/benchmarks.md); more only gives tools' processes room. */
+  readonly agentMemoryMb: number;
   /** Days after which a conversation's transcript is deleted (31 or more: they move to Infrequent Access
    * after 30); unset keeps transcripts. */
   readonly transcriptRetentionDays: number | undefined;
@@ -131,6 +134,7 @@ export function settingsFromContext(node: Node): Settings {
     llmApi,
     selfSignUp: flag(node, 'selfSignUp'),
     agentMaxConcurrency: integer(node, 'agentMaxConcurrency', 2, 1000) ?? 5,
+    agentMemoryMb: integer(node, 'agentMemoryMb', 1024, 10240) ?? 1769,
     transcriptRetentionDays: integer(node, 'transcriptRetentionDays', 31, 36500),
     telegramAllowlist: telegramIds(node, 'telegramAllowlist'),
     guestTools: oneOf(node, 'guestTools', GUEST_TOOLS, 'restricted'),

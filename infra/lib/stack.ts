@@ -83,6 +83,7 @@ export class ServerlessOpenClawStack extends Stack {
       providerEnvironment,
       guestTools: settings.guestTools,
       maxConcurrency: settings.agentMaxConcurrency,
+      memoryMb: settings.agentMemoryMb,
       snapStart: settings.snapStart,
     });
     this.telegram = new Telegram(this, 'Telegram', {

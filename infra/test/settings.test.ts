@@ -8,7 +8,7 @@ import { settingsFromContext } from '../lib/settings.ts';
 const settings = (context: Record<string, string>) => settingsFromContext(new App({ context }).node);
 
 describe('settings', () => {
-  it('defaults to the Lambda runtime, Anthropic, closed sign-up, 5 concurrent turns and no SnapStart', () => {
+  it('defaults to the Lambda runtime, Anthropic, closed sign-up, 5 concurrent turns, one vCPU for the agent and no SnapStart', () => {
     assert.deepEqual(settings({}), {
       stackName: 'ServerlessOpenClaw',
       agentRuntime: 'lambda',
@@ -18,6 +18,7 @@ describe('settings', () => {
       llmApi: undefined,
       selfSignUp: false,
       agentMaxConcurrency: 5,
+      agentMemoryMb: 1769,
       transcriptRetentionDays: undefined,
       telegramAllowlist: [],
       guestTools: 'restricted',
@@ -79,6 +80,7 @@ describe('settings', () => {
       [{ selfSignUp: 'yes' }, /"selfSignUp" is "yes"; use true or false/],
       [{ agentMaxConcurrency: '1' }, /"agentMaxConcurrency" is "1"; use a whole number from 2 to 1000/],
       [{ transcriptRetentionDays: '7' }, /from 31 to 36500/],
+      [{ agentMemoryMb: '512' }, /"agentMemoryMb" is "512"; use a whole number from 1024 to 10240/],
       [{ stackName: 'my stack' }, /"stackName" is "my stack"/],
     ];
     for (const [context, message] of cases) assert.throws(() => settings(context), message, JSON.stringify(context));

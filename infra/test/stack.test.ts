@@ -249,10 +249,10 @@ describe('APIs and gateway functions', () => {
 describe('agent', () => {
   const agent = () => functionProps(stack.agent.function);
 
-  it('is a 2048 MB, 15-minute, arm64 container image function', () => {
+  it('is a 1769 MB (one vCPU), 15-minute, arm64 container image function', () => {
     const props = agent();
     assert.equal(props.PackageType, 'Image');
-    assert.equal(props.MemorySize, 2048);
+    assert.equal(props.MemorySize, 1769);
     assert.equal(props.Timeout, 900);
     assert.deepEqual(props.Architectures, ['arm64']);
   });

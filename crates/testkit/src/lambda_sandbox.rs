@@ -39,9 +39,10 @@ pub const LAMBDA_UID: u32 = 993;
 pub const LAMBDA_GID: u32 = 990;
 /// Lambda's default ephemeral storage, the size of `/tmp`.
 pub const TMP_BYTES: u64 = 512 * 1024 * 1024;
-/// The agent function's name and memory size (infra/lib/agent.ts), as Lambda reports them.
+/// The agent function's name and memory size (its default, `agentMemoryMb` in infra/lib/settings.ts), as
+/// Lambda reports them.
 const FUNCTION_NAME: &str = "agent";
-pub const AGENT_MEMORY_MB: u32 = 2048;
+pub const AGENT_MEMORY_MB: u32 = 1769;
 
 /// The `ENV` of the base image `public.ecr.aws/lambda/provided:al2023` (its `TZ` is replaced by
 /// Lambda's reserved one).
