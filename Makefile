@@ -31,10 +31,14 @@ test: runner web chromium bubblewrap moto ## The whole test suite (what CI runs)
 
 lint: ## cargo fmt --check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features serverless-openclaw-cli/aws -- -D warnings
+	$(CARGO) clippy -p serverless-openclaw-cli --all-targets -- -D warnings
+	@# Local mode builds without the AWS SDK (most of a first build's time); only `--features aws` has it.
+	@! $(CARGO) tree -p serverless-openclaw-cli -e normal --prefix none | grep '^aws-sdk' \
+		|| { echo "the local binary depends on the AWS SDK (above)" >&2; exit 1; }
 
 test-rust: runner web bubblewrap moto ## Rust unit, contract (local and moto), end-to-end, sandbox and browser tests
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --features serverless-openclaw-cli/aws
 
 test-js: runner web ## Web type check and unit tests, runner start-up tests
 	npm --prefix web run typecheck

@@ -39,5 +39,5 @@ parameter_exists() {
 # arguments follow), built from this checkout; the CLI reads the bot token from SSM itself, so the
 # token is never on a command line.
 telegram_cli() {
-  (cd "$ROOT" && cargo run --quiet --release -p serverless-openclaw-cli -- telegram "$@" --stack "$STACK")
+  (cd "$ROOT" && cargo run --quiet --release -p serverless-openclaw-cli --features aws -- telegram "$@" --stack "$STACK")
 }

@@ -150,7 +150,7 @@ if parameter_exists "$SECRETS_PATH/telegram-bot-token"; then
     telegram="webhook registered at $webhook_url"
   else
     telegram="the webhook is NOT registered; retry from $ROOT with:
-  cargo run --release -p serverless-openclaw-cli -- telegram set-webhook --stack $STACK --url $webhook_url"
+  cargo run --release -p serverless-openclaw-cli --features aws -- telegram set-webhook --stack $STACK --url $webhook_url"
     echo "WARNING: registering the Telegram webhook failed (the stack is deployed)." >&2
   fi
 fi

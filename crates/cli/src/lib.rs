@@ -4,8 +4,10 @@
 //! - [`LocalOptions`]: everything local mode needs, resolved from flags and environment by `main`.
 //! - [`compose`]: builds the [`LocalApp`] (router, runtime, queue) from them.
 //! - [`paths`]: where the runner, Node and the web UI are found.
+//! - [`stack`]: a deployment's secrets, for the `telegram` commands (with the `aws` feature).
 
 pub mod paths;
+pub mod stack;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serverless_openclaw_agent::{DeploymentKeys, ProviderConfig};
-use serverless_openclaw_aws::secrets::{Secret, SsmSecrets};
+use serverless_openclaw_cli::stack::StackSecrets;
 use serverless_openclaw_cli::{LocalOptions, SandboxMode, TelegramOptions, compose, paths};
 use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
@@ -98,37 +98,8 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// The SSM parameter of one of a stack's secrets (as `make deploy` writes them).
-fn stack_parameter(stack: &str, name: &str) -> anyhow::Result<String> {
-    let valid = stack.len() <= 128
-        && stack.starts_with(|c: char| c.is_ascii_alphabetic())
-        && stack
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    anyhow::ensure!(
-        valid,
-        "{stack:?} is not a stack name (letters, digits and '-', starting with a letter)"
-    );
-    Ok(format!("/serverless-openclaw/{stack}/{name}"))
-}
-
 fn telegram_api_url() -> String {
     env_var("SERVERLESS_OPENCLAW_TELEGRAM_API_URL").unwrap_or_else(|| DEFAULT_BASE_URL.into())
-}
-
-/// SSM through the usual AWS environment (loaded only by the commands that need it).
-async fn ssm() -> SsmSecrets {
-    SsmSecrets::new(&serverless_openclaw_aws::config::load().await)
-}
-
-/// The bot token a stack stores (`make deploy` writes it).
-async fn stored_token(secrets: &SsmSecrets, stack: &str) -> anyhow::Result<String> {
-    let name = stack_parameter(stack, "telegram-bot-token")?;
-    let token = secrets
-        .get(&name)
-        .await
-        .with_context(|| format!("reading the bot token ({name})"))?;
-    Ok(token.expose().to_owned())
 }
 
 async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
@@ -139,27 +110,23 @@ async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
                 url.starts_with("https://"),
                 "the webhook URL must be https:// (got {url:?})"
             );
-            let secret_name = stack_parameter(&stack, "telegram-webhook-secret")?;
-            let secrets = ssm().await;
+            let stack = StackSecrets::open(&stack).await?;
             // The token first: a rotated secret that never reaches Telegram would lock the webhook out.
             let token = match env_token {
                 Some(token) => token,
-                None => stored_token(&secrets, &stack).await?,
+                None => stack.bot_token().await?,
             };
-            let secret = Secret::new(serverless_openclaw_telegram::webhook::generate_secret()?);
-            secrets
-                .put(&secret_name, &secret)
-                .await
-                .with_context(|| format!("storing the webhook secret ({secret_name})"))?;
+            let secret = serverless_openclaw_telegram::webhook::generate_secret()?;
+            stack.store_webhook_secret(&secret).await?;
             BotApi::new(&telegram_api_url(), &token)
-                .set_webhook(&url, secret.expose())
+                .set_webhook(&url, &secret)
                 .await?;
             println!("Telegram now sends the bot's updates to {url}");
         }
         TelegramCommand::DeleteWebhook { stack } => {
             let token = match (env_token, stack) {
                 (Some(token), _) => token,
-                (None, Some(stack)) => stored_token(&ssm().await, &stack).await?,
+                (None, Some(stack)) => StackSecrets::open(&stack).await?.bot_token().await?,
                 (None, None) => anyhow::bail!("set TELEGRAM_BOT_TOKEN or pass --stack"),
             };
             BotApi::new(&telegram_api_url(), &token)
