@@ -24,7 +24,7 @@ pub mod wake;
 pub mod workspace;
 
 pub use config::{ConfigError, DeploymentKeys, LlmApi, ProviderConfig};
-pub use runtime::{OpenClawRuntime, RuntimeSettings};
+pub use runtime::{OpenClawRuntime, READY_TIMEOUT, RuntimeSettings};
 pub use sandbox::{Bubblewrap, Confinement};
 pub use wake::RunnerWaker;
 pub use workspace::SyncedWorkspaceRuntime;

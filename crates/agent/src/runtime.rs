@@ -38,6 +38,10 @@ use crate::sandbox::Confinement;
 /// How long a turn may wait for the runner to confirm an abort before the turn gives up on it.
 const ABORT_GRACE: Duration = Duration::from_secs(2);
 
+/// How long the runner may take to become ready, local mode and Lambda alike: a cold start of OpenClaw on
+/// a loaded 2-core machine takes tens of seconds, and a runner that is not ready by then is broken.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// Everything the runtime needs, resolved at start-up.
 #[derive(Debug, Clone)]
 pub struct RuntimeSettings {
@@ -52,7 +56,7 @@ pub struct RuntimeSettings {
     pub workspace_root: PathBuf,
     /// The deadline of one turn.
     pub turn_timeout: Duration,
-    /// How long the runner may take to become ready.
+    /// How long the runner may take to become ready ([`READY_TIMEOUT`] outside tests).
     pub ready_timeout: Duration,
     /// The deployment's default. `None`: turns without a user's choice answer `no_provider`.
     pub provider: Option<ProviderConfig>,

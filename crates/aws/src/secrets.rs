@@ -2,42 +2,14 @@
 //! Telegram bot token. Each value is read once per execution environment and then served from memory,
 //! so a warm Lambda does not call SSM per request.
 //!
-//! Values travel as [`Secret`], whose `Debug` and `Display` print a placeholder: a secret that ends up
+//! Values travel as `core`'s [`Secret`], whose `Debug` and `Display` print a placeholder: a secret that ends up
 //! in a log line, an error or a `{:?}` of a config struct shows nothing. Nothing here logs a value.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use aws_config::SdkConfig;
+use serverless_openclaw_core::config::Secret;
 use tokio::sync::RwLock;
-
-/// A secret value. Read it with [`Secret::expose`], at the one place that needs it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// Why a secret could not be read. Names the parameter, never the value.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +75,7 @@ impl SsmSecrets {
         let secret = output
             .parameter
             .and_then(|p| p.value)
-            .map(Secret)
+            .map(Secret::new)
             .ok_or_else(|| SecretError::NoValue(name.to_owned()))?;
         tracing::debug!(parameter = name, "read a secret from SSM");
         self.cache

@@ -4,7 +4,8 @@
 
 use aws_sdk_ssm::types::ParameterType;
 use serverless_openclaw_aws::SsmApiKeyStore;
-use serverless_openclaw_aws::secrets::{Secret, SecretError, SsmSecrets};
+use serverless_openclaw_aws::secrets::{SecretError, SsmSecrets};
+use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 
 fn ssm() -> aws_sdk_ssm::Client {

@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serverless_openclaw_agent::{
-    Bubblewrap, Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, RunnerWaker,
-    RuntimeSettings,
+    Bubblewrap, Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, READY_TIMEOUT,
+    RunnerWaker, RuntimeSettings,
 };
 use serverless_openclaw_core::chat::ChatService;
+use serverless_openclaw_core::config::{Env, Secret};
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
     AgentRuntime, AgentWaker, ApiKeyStore, ClientPush, ConversationStore, SettingsStore,
@@ -30,7 +31,8 @@ use serverless_openclaw_local::{
     SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
 use serverless_openclaw_server::{AppState, ConnectionHub, TokenAuthenticator};
-use serverless_openclaw_telegram::{Bot, BotApi, TelegramReplies};
+use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
+use serverless_openclaw_telegram::{Bot, BotApi, TelegramReplies, parse_allowlist};
 
 /// The only user of local mode.
 pub const LOCAL_USER: &str = "owner";
@@ -43,7 +45,7 @@ const TOKEN_FILE: &str = "access-token";
 pub struct LocalOptions {
     pub data_dir: PathBuf,
     /// From `SERVERLESS_OPENCLAW_TOKEN`; `None` generates one once and keeps it in the data dir.
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     pub provider: Option<ProviderConfig>,
     /// The deployment's API keys (from the environment; they reach the runner per turn, never its
     /// environment).
@@ -86,6 +88,51 @@ impl SandboxMode {
     }
 }
 
+impl LocalOptions {
+    /// Reads local mode's settings from `env` (`docs/configuration.md`), with the paths of a checkout at
+    /// `repo` as defaults; an unusable value is an error naming its variable.
+    pub fn from_env(env: Env<'_>, data_dir: PathBuf, repo: Option<&Path>) -> anyhow::Result<Self> {
+        let path = |name: &str| env.optional(name).map(PathBuf::from);
+        let lookup = |name: &str| env.optional(name);
+        Ok(Self {
+            data_dir,
+            token: env.secret("SERVERLESS_OPENCLAW_TOKEN"),
+            node: paths::node_binary(path("SERVERLESS_OPENCLAW_NODE"), repo)?,
+            runner_script: paths::runner_script(path("SERVERLESS_OPENCLAW_RUNNER"), repo)?,
+            web_dir: paths::web_dir(path("SERVERLESS_OPENCLAW_WEB_DIR"), repo),
+            turn_timeout: env.turn_timeout()?,
+            disable_tools: env.disable_tools()?,
+            provider: ProviderConfig::from_env(lookup)?,
+            keys: DeploymentKeys::from_env(lookup),
+            sandbox: env.choice(
+                "SERVERLESS_OPENCLAW_SANDBOX",
+                SandboxMode::parse,
+                "auto, bwrap or off",
+                SandboxMode::Auto,
+            )?,
+            guest_tools: env.guest_tools()?,
+            telegram: match env.optional("TELEGRAM_BOT_TOKEN") {
+                None => None,
+                Some(token) => Some(TelegramOptions {
+                    token,
+                    api_url: telegram_api_url(env),
+                    allowlist: parse_allowlist(
+                        &env.optional("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST")
+                            .unwrap_or_default(),
+                    )
+                    .map_err(|e| anyhow::anyhow!("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST: {e}"))?,
+                }),
+            },
+        })
+    }
+}
+
+/// The Bot API (`SERVERLESS_OPENCLAW_TELEGRAM_API_URL`, Telegram's by default).
+pub fn telegram_api_url(env: Env<'_>) -> String {
+    env.optional("SERVERLESS_OPENCLAW_TELEGRAM_API_URL")
+        .unwrap_or_else(|| DEFAULT_BASE_URL.into())
+}
+
 /// The Telegram bot of local mode.
 #[derive(Clone)]
 pub struct TelegramOptions {
@@ -108,7 +155,7 @@ impl std::fmt::Debug for TelegramOptions {
 /// A composed local-mode application.
 pub struct LocalApp {
     pub router: axum::Router,
-    pub token: String,
+    pub token: Secret,
     pub runtime: Arc<OpenClawRuntime>,
     /// The Telegram bot to long-poll for (see [`serverless_openclaw_telegram::poll::long_poll`]).
     pub telegram: Option<Bot>,
@@ -121,7 +168,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         .with_context(|| format!("creating the data dir {}", data.display()))?;
     let token = match options.token {
         Some(token) => token,
-        None => stored_token(data)?,
+        None => Secret::new(stored_token(data)?),
     };
     let database = data.join("serverless-openclaw.sqlite3");
     let conversations: Arc<dyn ConversationStore> =
@@ -146,7 +193,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
             state_dir: data.join("agent"),
             workspace_root: data.join("workspaces"),
             turn_timeout: options.turn_timeout,
-            ready_timeout: Duration::from_secs(180),
+            ready_timeout: READY_TIMEOUT,
             provider: options.provider,
             disable_tools: options.disable_tools,
             keys: options.keys,
@@ -194,7 +241,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         allowlist: t.allowlist,
     });
     let state = AppState {
-        auth: Arc::new(TokenAuthenticator::new(&token, user)),
+        auth: Arc::new(TokenAuthenticator::new(token.expose(), user)),
         chat,
         conversations,
         transcripts,
@@ -279,7 +326,63 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+
+    /// Local mode's settings from `vars` alone (the test binary stands in for Node and the runner).
+    fn options(vars: &[(&str, &str)]) -> anyhow::Result<LocalOptions> {
+        let exe = std::env::current_exe().unwrap().display().to_string();
+        let mut map: HashMap<String, String> = [
+            ("SERVERLESS_OPENCLAW_NODE", exe.as_str()),
+            ("SERVERLESS_OPENCLAW_RUNNER", exe.as_str()),
+        ]
+        .into_iter()
+        .chain(vars.iter().copied())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        map.retain(|_, v| !v.is_empty());
+        let lookup = move |name: &str| map.get(name).cloned();
+        LocalOptions::from_env(Env::new(&lookup), PathBuf::from("data"), None)
+    }
+
+    #[test]
+    fn local_settings_follow_the_shared_rules() {
+        let defaults = options(&[]).unwrap();
+        assert_eq!(defaults.turn_timeout, Duration::from_secs(600));
+        assert!(!defaults.disable_tools);
+        assert_eq!(defaults.guest_tools, ToolAccess::Restricted);
+        assert_eq!(defaults.sandbox, SandboxMode::Auto);
+
+        let set = options(&[
+            ("SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS", "90"),
+            ("SERVERLESS_OPENCLAW_DISABLE_TOOLS", "true"),
+            ("SERVERLESS_OPENCLAW_GUEST_TOOLS", "full"),
+            ("SERVERLESS_OPENCLAW_SANDBOX", "off"),
+        ])
+        .unwrap();
+        assert_eq!(set.turn_timeout, Duration::from_secs(90));
+        assert!(set.disable_tools);
+        assert_eq!(set.guest_tools, ToolAccess::Full);
+        assert_eq!(set.sandbox, SandboxMode::Off);
+
+        for (name, bad) in [
+            ("SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS", "0"),
+            ("SERVERLESS_OPENCLAW_DISABLE_TOOLS", "sometimes"),
+            ("SERVERLESS_OPENCLAW_GUEST_TOOLS", "all"),
+            ("SERVERLESS_OPENCLAW_SANDBOX", "docker"),
+        ] {
+            let err = options(&[(name, bad)]).unwrap_err().to_string();
+            assert!(err.starts_with(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_access_token_never_prints() {
+        let options = options(&[("SERVERLESS_OPENCLAW_TOKEN", "hunter2-token")]).unwrap();
+        assert_eq!(options.token.as_ref().unwrap().expose(), "hunter2-token");
+        assert!(!format!("{options:?}").contains("hunter2"));
+    }
 
     #[test]
     fn a_generated_token_is_kept_and_reused() {

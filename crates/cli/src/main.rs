@@ -3,16 +3,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use serverless_openclaw_agent::{DeploymentKeys, ProviderConfig};
 use serverless_openclaw_cli::stack::StackSecrets;
-use serverless_openclaw_cli::{LocalOptions, SandboxMode, TelegramOptions, compose, paths};
-use serverless_openclaw_core::ports::ToolAccess;
-use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
-use serverless_openclaw_telegram::{BotApi, parse_allowlist};
+use serverless_openclaw_cli::{LocalOptions, compose, paths, telegram_api_url};
+use serverless_openclaw_core::config::Env;
+use serverless_openclaw_telegram::BotApi;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -67,15 +64,13 @@ enum TelegramCommand {
     },
 }
 
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 fn default_data_dir() -> anyhow::Result<PathBuf> {
-    if let Some(xdg) = env_var("XDG_DATA_HOME") {
+    if let Some(xdg) = Env::process().optional("XDG_DATA_HOME") {
         return Ok(PathBuf::from(xdg).join("serverless-openclaw"));
     }
-    let home = env_var("HOME").context("HOME is not set; pass --data-dir")?;
+    let home = Env::process()
+        .optional("HOME")
+        .context("HOME is not set; pass --data-dir")?;
     Ok(PathBuf::from(home).join(".local/share/serverless-openclaw"))
 }
 
@@ -98,12 +93,8 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-fn telegram_api_url() -> String {
-    env_var("SERVERLESS_OPENCLAW_TELEGRAM_API_URL").unwrap_or_else(|| DEFAULT_BASE_URL.into())
-}
-
 async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
-    let env_token = env_var("TELEGRAM_BOT_TOKEN");
+    let env_token = Env::process().optional("TELEGRAM_BOT_TOKEN");
     match command {
         TelegramCommand::SetWebhook { stack, url } => {
             anyhow::ensure!(
@@ -118,7 +109,7 @@ async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
             };
             let secret = serverless_openclaw_telegram::webhook::generate_secret()?;
             stack.store_webhook_secret(&secret).await?;
-            BotApi::new(&telegram_api_url(), &token)
+            BotApi::new(&telegram_api_url(Env::process()), &token)
                 .set_webhook(&url, &secret)
                 .await?;
             println!("Telegram now sends the bot's updates to {url}");
@@ -129,7 +120,7 @@ async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
                 (None, Some(stack)) => StackSecrets::open(&stack).await?.bot_token().await?,
                 (None, None) => anyhow::bail!("set TELEGRAM_BOT_TOKEN or pass --stack"),
             };
-            BotApi::new(&telegram_api_url(), &token)
+            BotApi::new(&telegram_api_url(Env::process()), &token)
                 .delete_webhook()
                 .await?;
             println!("The bot's webhook is removed; updates wait for getUpdates (local mode).");
@@ -139,55 +130,12 @@ async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
 }
 
 async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let cwd = std::env::current_dir()?;
-    let repo = paths::repo_root(&cwd);
-    let path_env = |name: &str| env_var(name).map(PathBuf::from);
-    let provider = ProviderConfig::from_env(env_var)?;
-    let turn_timeout = match env_var("SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS") {
-        Some(raw) => raw.parse::<u64>().ok().filter(|s| *s > 0).context(
-            "SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS must be a positive number of seconds",
-        )?,
-        None => 600,
+    let repo = paths::repo_root(&std::env::current_dir()?);
+    let data_dir = match data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
     };
-    let options = LocalOptions {
-        data_dir: match data_dir {
-            Some(dir) => dir,
-            None => default_data_dir()?,
-        },
-        token: env_var("SERVERLESS_OPENCLAW_TOKEN"),
-        node: paths::node_binary(path_env("SERVERLESS_OPENCLAW_NODE"), repo.as_deref())?,
-        runner_script: paths::runner_script(
-            path_env("SERVERLESS_OPENCLAW_RUNNER"),
-            repo.as_deref(),
-        )?,
-        web_dir: paths::web_dir(path_env("SERVERLESS_OPENCLAW_WEB_DIR"), repo.as_deref()),
-        turn_timeout: Duration::from_secs(turn_timeout),
-        disable_tools: env_var("SERVERLESS_OPENCLAW_DISABLE_TOOLS")
-            .is_some_and(|v| v == "1" || v == "true"),
-        provider,
-        keys: DeploymentKeys::from_env(env_var),
-        sandbox: match env_var("SERVERLESS_OPENCLAW_SANDBOX") {
-            None => SandboxMode::Auto,
-            Some(raw) => SandboxMode::parse(&raw)
-                .context("SERVERLESS_OPENCLAW_SANDBOX must be auto, bwrap or off")?,
-        },
-        guest_tools: match env_var("SERVERLESS_OPENCLAW_GUEST_TOOLS") {
-            None => ToolAccess::Restricted,
-            Some(raw) => ToolAccess::parse(&raw)
-                .context("SERVERLESS_OPENCLAW_GUEST_TOOLS must be restricted or full")?,
-        },
-        telegram: match env_var("TELEGRAM_BOT_TOKEN") {
-            None => None,
-            Some(token) => Some(TelegramOptions {
-                token,
-                api_url: telegram_api_url(),
-                allowlist: parse_allowlist(
-                    &env_var("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST").unwrap_or_default(),
-                )
-                .map_err(|e| anyhow::anyhow!("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST: {e}"))?,
-            }),
-        },
-    };
+    let options = LocalOptions::from_env(Env::process(), data_dir, repo.as_deref())?;
     if options.web_dir.is_none() {
         tracing::warn!(
             "the web UI is not built (web/dist); the API works, the page says how to build it"
@@ -206,7 +154,11 @@ async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Re
         addr.ip().to_string()
     };
     tracing::info!(data_dir = %data_dir.display(), "serverless-openclaw local is running");
-    println!("Open http://{host}:{}/?token={}", addr.port(), app.token);
+    println!(
+        "Open http://{host}:{}/?token={}",
+        addr.port(),
+        app.token.expose()
+    );
     if has_provider {
         // Warm the agent now, as a Lambda would during init, so the first message does not wait for it.
         let runtime = app.runtime.clone();

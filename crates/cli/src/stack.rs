@@ -21,7 +21,8 @@ fn check_name(stack: &str) -> anyhow::Result<()> {
 #[cfg(feature = "aws")]
 mod imp {
     use anyhow::Context;
-    use serverless_openclaw_aws::secrets::{Secret, SsmSecrets};
+    use serverless_openclaw_aws::secrets::SsmSecrets;
+    use serverless_openclaw_core::config::Secret;
 
     /// The secrets of one stack, through SSM and the usual AWS environment.
     pub struct StackSecrets {

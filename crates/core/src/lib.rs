@@ -11,6 +11,7 @@
 //! - [`domain`]: conversations, messages, turns, token usage.
 //! - [`protocol`]: client ⇄ server frames and REST bodies (`docs/protocol.md`).
 //! - [`ports`]: the traits adapters implement, each with its contract.
+//! - [`config`]: settings from environment variables (one rule and one default each), and [`config::Secret`].
 //! - [`settings`]: a user's chosen provider and model, and API keys (secrets).
 //! - [`chat`]: the *submit a message* use case.
 //! - [`commands`]: the chat commands (`/new`, `/model`, `/think`, ...) both surfaces answer before a turn.
@@ -18,6 +19,7 @@
 
 pub mod chat;
 pub mod commands;
+pub mod config;
 pub mod domain;
 pub mod ids;
 pub mod ports;

@@ -44,7 +44,7 @@ use lambda_runtime::{BoxFuture, LambdaEvent, SnapStartResource};
 use serde::{Deserialize, Serialize};
 use serverless_openclaw_agent::workspace::SyncedWorkspaceRuntime;
 use serverless_openclaw_agent::{
-    Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, RuntimeSettings,
+    Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, READY_TIMEOUT, RuntimeSettings,
 };
 use serverless_openclaw_aws::metrics::{Record, Unit};
 use serverless_openclaw_aws::queue::SqsRedelivery;
@@ -57,8 +57,9 @@ use serverless_openclaw_core::ports::{
 };
 use serverless_openclaw_core::turn::{LeasePolicy, TurnOutcome, TurnProcessor};
 
-use crate::settings::{Adapters, SettingsError, optional, seconds};
+use crate::settings::{Adapters, SettingsError};
 use crate::{Error, Function};
+use serverless_openclaw_core::config::{Env, EnvError};
 
 /// The deployment's API keys read from SSM: the key's variable ← the variable naming its SSM parameter.
 const SECRET_PARAMETERS: [(&str, &str); 3] = [
@@ -76,23 +77,17 @@ const SECRET_PARAMETERS: [(&str, &str); 3] = [
     ),
 ];
 
-/// The turn deadline; the function timeout must be longer (the CDK app sets 15 minutes).
-const DEFAULT_TURN_TIMEOUT_SECS: u64 = 600;
-
 /// How long a turn whose conversation is busy waits before its next delivery, unless configured. The
 /// CDK app sets it so that the queue's receives before the dead-letter queue outlast a lease.
-const DEFAULT_BUSY_RETRY_SECS: u64 = 180;
+const DEFAULT_BUSY_RETRY: Duration = Duration::from_secs(180);
 
 /// How long after its invocation's deadline a record comes back if the delivery died, unless
 /// configured.
-const DEFAULT_CRASH_RETRY_SECS: u64 = 60;
+const DEFAULT_CRASH_RETRY: Duration = Duration::from_secs(60);
 
 /// How long after the init phase began init may wait for the runner. Lambda ends an init phase at
 /// 10 s; the margin covers what happens before this process runs (the image, the process start).
 pub const INIT_WAIT: Duration = Duration::from_secs(8);
-
-/// How long the runner may take to become ready (a cold start on a loaded machine included).
-const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the agent is invoked with: a wake-up, or a batch of queued turns from SQS.
 #[derive(Debug, Deserialize)]
@@ -155,40 +150,30 @@ struct AgentSettings {
 }
 
 impl AgentSettings {
-    fn from_env() -> Result<Self, SettingsError> {
+    /// The turn deadline ([`Env::turn_timeout`]) must stay below the function timeout (the CDK app
+    /// sets 15 minutes).
+    fn from_env(env: Env<'_>) -> Result<Self, EnvError> {
+        let path = |name: &str, default: &str| {
+            PathBuf::from(env.optional(name).unwrap_or_else(|| default.into()))
+        };
         Ok(Self {
-            node: PathBuf::from(
-                optional("SERVERLESS_OPENCLAW_NODE").unwrap_or_else(|| "/opt/node/bin/node".into()),
-            ),
-            runner_script: PathBuf::from(
-                optional("SERVERLESS_OPENCLAW_RUNNER")
-                    .unwrap_or_else(|| "/opt/runner/runner.mjs".into()),
-            ),
-            state_dir: PathBuf::from(
-                optional("SERVERLESS_OPENCLAW_STATE_DIR").unwrap_or_else(|| "/tmp/openclaw".into()),
-            ),
-            turn_timeout: seconds(
-                "SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS",
-                DEFAULT_TURN_TIMEOUT_SECS,
-            )?,
-            busy_retry: seconds(
+            node: path("SERVERLESS_OPENCLAW_NODE", "/opt/node/bin/node"),
+            runner_script: path("SERVERLESS_OPENCLAW_RUNNER", "/opt/runner/runner.mjs"),
+            state_dir: path("SERVERLESS_OPENCLAW_STATE_DIR", "/tmp/openclaw"),
+            turn_timeout: env.turn_timeout()?,
+            busy_retry: env.seconds(
                 "SERVERLESS_OPENCLAW_BUSY_RETRY_SECS",
-                DEFAULT_BUSY_RETRY_SECS,
+                DEFAULT_BUSY_RETRY,
+                true,
             )?,
-            crash_retry: seconds(
+            crash_retry: env.seconds(
                 "SERVERLESS_OPENCLAW_CRASH_RETRY_SECS",
-                DEFAULT_CRASH_RETRY_SECS,
+                DEFAULT_CRASH_RETRY,
+                true,
             )?,
-            disable_tools: optional("SERVERLESS_OPENCLAW_DISABLE_TOOLS").is_some_and(|v| v == "1"),
-            guest_tools: match optional("SERVERLESS_OPENCLAW_GUEST_TOOLS") {
-                None => ToolAccess::Restricted,
-                Some(raw) => ToolAccess::parse(&raw).ok_or_else(|| {
-                    SettingsError::from(
-                        "SERVERLESS_OPENCLAW_GUEST_TOOLS must be restricted or full".to_owned(),
-                    )
-                })?,
-            },
-            log_stream: optional("AWS_LAMBDA_LOG_STREAM_NAME"),
+            disable_tools: env.disable_tools()?,
+            guest_tools: env.guest_tools()?,
+            log_stream: env.optional("AWS_LAMBDA_LOG_STREAM_NAME"),
         })
     }
 
@@ -299,12 +284,16 @@ impl Function for AgentFunction {
 
     /// Builds everything, starts the runner and waits for it as long as the init phase allows.
     async fn from_env(adapters: &Adapters) -> Result<Self, Error> {
-        let settings = AgentSettings::from_env()?;
+        let settings = AgentSettings::from_env(Env::process())?;
         let keys = read_api_keys(adapters).await?;
         let runtime = settings.runtime(&keys)?;
         let turns = settings.turns(adapters, Arc::clone(&runtime), keys)?;
         let starting = tokio::spawn(start(Arc::clone(&runtime)));
-        if optional("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("snap-start") {
+        if Env::process()
+            .optional("AWS_LAMBDA_INITIALIZATION_TYPE")
+            .as_deref()
+            == Some("snap-start")
+        {
             let version = starting.await??;
             tracing::info!(%version, "the runner is warm; ready for the snapshot");
         } else {
@@ -522,7 +511,7 @@ async fn read_api_keys(adapters: &Adapters) -> Result<ApiKeys, Error> {
     let ssm = SsmSecrets::new(adapters.sdk());
     let mut vars = Vec::new();
     for (variable, parameter_env) in SECRET_PARAMETERS {
-        if let Some(parameter) = optional(parameter_env) {
+        if let Some(parameter) = Env::process().optional(parameter_env) {
             let value = ssm.get(&parameter).await.map_err(|e| {
                 SettingsError::from(format!(
                     "reading {parameter_env} ({parameter}) from SSM: {e}"
@@ -532,4 +521,51 @@ async fn read_api_keys(adapters: &Adapters) -> Result<ApiKeys, Error> {
         }
     }
     Ok(ApiKeys(vars))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<AgentSettings, EnvError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let lookup = move |name: &str| map.get(name).cloned();
+        AgentSettings::from_env(Env::new(&lookup))
+    }
+
+    #[test]
+    fn the_agent_follows_the_shared_rules() {
+        let defaults = settings(&[]).unwrap();
+        assert_eq!(defaults.turn_timeout, Duration::from_secs(600));
+        assert!(!defaults.disable_tools);
+        assert_eq!(defaults.guest_tools, ToolAccess::Restricted);
+        assert_eq!(defaults.busy_retry, DEFAULT_BUSY_RETRY);
+
+        let set = settings(&[
+            ("SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS", "90"),
+            ("SERVERLESS_OPENCLAW_DISABLE_TOOLS", "true"),
+            ("SERVERLESS_OPENCLAW_GUEST_TOOLS", "full"),
+            ("SERVERLESS_OPENCLAW_BUSY_RETRY_SECS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(set.turn_timeout, Duration::from_secs(90));
+        assert!(set.disable_tools, "`true` turns the tools off, as locally");
+        assert_eq!(set.guest_tools, ToolAccess::Full);
+        assert_eq!(set.busy_retry, Duration::ZERO);
+
+        for (name, bad) in [
+            ("SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS", "0"),
+            ("SERVERLESS_OPENCLAW_DISABLE_TOOLS", "sometimes"),
+            ("SERVERLESS_OPENCLAW_GUEST_TOOLS", "all"),
+            ("SERVERLESS_OPENCLAW_CRASH_RETRY_SECS", "soon"),
+        ] {
+            let err = settings(&[(name, bad)]).err().expect(name);
+            assert_eq!(err.name, name);
+        }
+    }
 }

@@ -16,7 +16,8 @@ use serverless_openclaw_core::ports::{
 };
 use serverless_openclaw_server::{AppState, Authenticator, ConnectionHub};
 
-use crate::settings::{Adapters, SettingsError, optional};
+use crate::settings::{Adapters, SettingsError};
+use serverless_openclaw_core::config::Env;
 
 /// The user from the claims API Gateway's JWT authorizer verified.
 pub struct ClaimsAuthenticator;
@@ -53,7 +54,7 @@ impl OnDemandAgent {
     /// The model from `SERVERLESS_OPENCLAW_MODEL`.
     pub fn from_env() -> Self {
         Self {
-            model: optional("SERVERLESS_OPENCLAW_MODEL"),
+            model: Env::process().optional("SERVERLESS_OPENCLAW_MODEL"),
         }
     }
 }

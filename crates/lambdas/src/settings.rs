@@ -17,6 +17,7 @@ use serverless_openclaw_aws::telegram::DynamoTelegramStore;
 use serverless_openclaw_aws::transcripts::S3TranscriptStore;
 use serverless_openclaw_aws::wake::LambdaAgentWaker;
 use serverless_openclaw_aws::workspaces::S3WorkspaceStore;
+use serverless_openclaw_core::config::{Env, EnvError};
 use serverless_openclaw_core::ports::{AgentWaker, ConnectionStore, SessionLeases};
 
 /// A missing or malformed setting.
@@ -30,31 +31,15 @@ impl From<String> for SettingsError {
     }
 }
 
-/// Reads a required variable.
-pub fn required(name: &str) -> Result<String, SettingsError> {
-    optional(name).ok_or_else(|| SettingsError(format!("{name} is not set")))
-}
-
-/// Reads an optional variable; empty counts as unset.
-pub fn optional(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+impl From<EnvError> for SettingsError {
+    fn from(e: EnvError) -> Self {
+        Self(e.to_string())
+    }
 }
 
 /// The agent is woken at most once per this long by one execution environment of a gateway: an
 /// environment it woke stays warm for minutes, and a reload storm should not start several.
 const WAKE_INTERVAL: Duration = Duration::from_secs(60);
-
-/// Reads an optional number of seconds.
-pub fn seconds(name: &str, default: u64) -> Result<Duration, SettingsError> {
-    match optional(name) {
-        None => Ok(Duration::from_secs(default)),
-        Some(v) => v.parse().map(Duration::from_secs).map_err(|_| {
-            SettingsError(format!(
-                "{name} must be a whole number of seconds (got {v:?})"
-            ))
-        }),
-    }
-}
 
 /// The SDK configuration and the adapters built on it.
 pub struct Adapters {
@@ -84,7 +69,7 @@ impl Adapters {
     /// `SERVERLESS_OPENCLAW_AGENT_FUNCTION`: the agent function to wake ahead of a turn (its name or ARN,
     /// with the alias its SQS event source invokes, if any). Unset: nothing is woken.
     pub fn waker(&self) -> Option<Arc<dyn AgentWaker>> {
-        let function = optional("SERVERLESS_OPENCLAW_AGENT_FUNCTION")?;
+        let function = Env::process().optional("SERVERLESS_OPENCLAW_AGENT_FUNCTION")?;
         Some(Arc::new(LambdaAgentWaker::new(
             &self.sdk,
             function,
@@ -100,7 +85,7 @@ impl Adapters {
     pub fn conversations(&self) -> Result<Arc<DynamoConversationStore>, SettingsError> {
         Ok(Arc::new(DynamoConversationStore::new(
             self.dynamodb(),
-            required("SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE")?,
+            Env::process().required("SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE")?,
         )))
     }
 
@@ -108,7 +93,7 @@ impl Adapters {
     pub fn telegram(&self) -> Result<Arc<DynamoTelegramStore>, SettingsError> {
         Ok(Arc::new(DynamoTelegramStore::new(
             self.dynamodb(),
-            required("SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE")?,
+            Env::process().required("SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE")?,
         )))
     }
 
@@ -116,7 +101,7 @@ impl Adapters {
     pub fn settings(&self) -> Result<Arc<DynamoSettingsStore>, SettingsError> {
         Ok(Arc::new(DynamoSettingsStore::new(
             self.dynamodb(),
-            required("SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE")?,
+            Env::process().required("SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE")?,
         )))
     }
 
@@ -124,7 +109,7 @@ impl Adapters {
     pub fn api_keys(&self) -> Result<Arc<SsmApiKeyStore>, SettingsError> {
         Ok(Arc::new(SsmApiKeyStore::new(
             &self.sdk,
-            required("SERVERLESS_OPENCLAW_USER_KEYS_PATH")?,
+            Env::process().required("SERVERLESS_OPENCLAW_USER_KEYS_PATH")?,
         )))
     }
 
@@ -132,7 +117,7 @@ impl Adapters {
     pub fn connections(&self) -> Result<Arc<DynamoConnectionStore>, SettingsError> {
         Ok(Arc::new(DynamoConnectionStore::new(
             self.dynamodb(),
-            required("SERVERLESS_OPENCLAW_CONNECTIONS_TABLE")?,
+            Env::process().required("SERVERLESS_OPENCLAW_CONNECTIONS_TABLE")?,
         )))
     }
 
@@ -140,7 +125,7 @@ impl Adapters {
     pub fn leases(&self) -> Result<Arc<DynamoSessionLeases>, SettingsError> {
         Ok(Arc::new(DynamoSessionLeases::new(
             self.dynamodb(),
-            required("SERVERLESS_OPENCLAW_LEASES_TABLE")?,
+            Env::process().required("SERVERLESS_OPENCLAW_LEASES_TABLE")?,
         )))
     }
 
@@ -148,7 +133,7 @@ impl Adapters {
     pub fn transcripts(&self) -> Result<Arc<S3TranscriptStore>, SettingsError> {
         Ok(Arc::new(S3TranscriptStore::new(
             serverless_openclaw_aws::config::s3_client(&self.sdk),
-            required("SERVERLESS_OPENCLAW_BUCKET")?,
+            Env::process().required("SERVERLESS_OPENCLAW_BUCKET")?,
         )))
     }
 
@@ -156,7 +141,7 @@ impl Adapters {
     pub fn workspaces(&self) -> Result<Arc<S3WorkspaceStore>, SettingsError> {
         Ok(Arc::new(S3WorkspaceStore::new(
             serverless_openclaw_aws::config::s3_client(&self.sdk),
-            required("SERVERLESS_OPENCLAW_BUCKET")?,
+            Env::process().required("SERVERLESS_OPENCLAW_BUCKET")?,
         )))
     }
 
@@ -167,7 +152,7 @@ impl Adapters {
     ) -> Result<Arc<SqsTurnQueue>, SettingsError> {
         Ok(Arc::new(SqsTurnQueue::new(
             aws_sdk_sqs::Client::new(&self.sdk),
-            required("SERVERLESS_OPENCLAW_QUEUE_URL")?,
+            Env::process().required("SERVERLESS_OPENCLAW_QUEUE_URL")?,
             leases,
         )))
     }
@@ -176,7 +161,7 @@ impl Adapters {
     pub fn redelivery(&self) -> Result<Arc<SqsRedelivery>, SettingsError> {
         Ok(Arc::new(SqsRedelivery::new(
             aws_sdk_sqs::Client::new(&self.sdk),
-            required("SERVERLESS_OPENCLAW_QUEUE_URL")?,
+            Env::process().required("SERVERLESS_OPENCLAW_QUEUE_URL")?,
         )))
     }
 
@@ -187,7 +172,7 @@ impl Adapters {
     ) -> Result<Arc<ApiGatewayPush>, SettingsError> {
         Ok(Arc::new(ApiGatewayPush::new(
             &self.sdk,
-            &required("SERVERLESS_OPENCLAW_WEBSOCKET_ENDPOINT")?,
+            &Env::process().required("SERVERLESS_OPENCLAW_WEBSOCKET_ENDPOINT")?,
             connections,
         )))
     }
@@ -196,10 +181,10 @@ impl Adapters {
     /// `SERVERLESS_OPENCLAW_COGNITO_ISSUER` / `SERVERLESS_OPENCLAW_COGNITO_JWKS_URL` (both derived from
     /// the pool and region by default).
     pub fn cognito(&self) -> Result<CognitoVerifier, SettingsError> {
-        let issuer = match optional("SERVERLESS_OPENCLAW_COGNITO_ISSUER") {
+        let issuer = match Env::process().optional("SERVERLESS_OPENCLAW_COGNITO_ISSUER") {
             Some(issuer) => issuer,
             None => {
-                let pool = required("SERVERLESS_OPENCLAW_COGNITO_USER_POOL_ID")?;
+                let pool = Env::process().required("SERVERLESS_OPENCLAW_COGNITO_USER_POOL_ID")?;
                 let region = self
                     .sdk
                     .region()
@@ -209,9 +194,9 @@ impl Adapters {
         };
         CognitoVerifier::new(CognitoConfig {
             issuer,
-            client_id: required("SERVERLESS_OPENCLAW_COGNITO_CLIENT_ID")?,
+            client_id: Env::process().required("SERVERLESS_OPENCLAW_COGNITO_CLIENT_ID")?,
             token_use: TokenUse::Id,
-            jwks_url: optional("SERVERLESS_OPENCLAW_COGNITO_JWKS_URL"),
+            jwks_url: Env::process().optional("SERVERLESS_OPENCLAW_COGNITO_JWKS_URL"),
         })
         .map_err(|e| SettingsError(format!("preparing the Cognito verifier: {e}")))
     }

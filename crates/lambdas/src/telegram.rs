@@ -23,7 +23,8 @@ use tokio::sync::{OnceCell, mpsc};
 
 use crate::Error;
 use crate::http::OnDemandAgent;
-use crate::settings::{Adapters, SettingsError, optional, required};
+use crate::settings::{Adapters, SettingsError};
+use serverless_openclaw_core::config::Env;
 
 const TOKEN_PARAMETER: &str = "SERVERLESS_OPENCLAW_TELEGRAM_TOKEN_PARAMETER";
 const SECRET_PARAMETER: &str = "SERVERLESS_OPENCLAW_TELEGRAM_SECRET_PARAMETER";
@@ -51,16 +52,19 @@ impl SecretSource for SsmSecret {
 /// `SERVERLESS_OPENCLAW_TELEGRAM_API_URL`, Telegram's by default).
 async fn bot_api(secrets: &SsmSecrets, parameter: &str) -> Result<BotApi, SecretError> {
     let token = secrets.get(parameter).await?;
-    let base =
-        optional("SERVERLESS_OPENCLAW_TELEGRAM_API_URL").unwrap_or_else(|| DEFAULT_BASE_URL.into());
+    let base = Env::process()
+        .optional("SERVERLESS_OPENCLAW_TELEGRAM_API_URL")
+        .unwrap_or_else(|| DEFAULT_BASE_URL.into());
     Ok(BotApi::new(&base, token.expose()))
 }
 
 /// The router with the webhook route and AWS adapters.
 pub async fn app(adapters: &Adapters) -> Result<axum::Router, Error> {
     let secrets = Arc::new(SsmSecrets::new(adapters.sdk()));
-    let (token_parameter, secret_parameter) =
-        (required(TOKEN_PARAMETER)?, required(SECRET_PARAMETER)?);
+    let (token_parameter, secret_parameter) = (
+        Env::process().required(TOKEN_PARAMETER)?,
+        Env::process().required(SECRET_PARAMETER)?,
+    );
     let (api, secret) = tokio::join!(
         bot_api(&secrets, &token_parameter),
         secrets.get(&secret_parameter)
@@ -71,11 +75,12 @@ pub async fn app(adapters: &Adapters) -> Result<axum::Router, Error> {
             "reading {SECRET_PARAMETER}: {e} (run `serverless-openclaw telegram set-webhook`)"
         ))
     })?;
-    let allowlist =
-        parse_allowlist(&optional("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST").unwrap_or_default())
-            .map_err(|e| {
-                SettingsError::from(format!("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST: {e}"))
-            })?;
+    let allowlist = parse_allowlist(
+        &Env::process()
+            .optional("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST")
+            .unwrap_or_default(),
+    )
+    .map_err(|e| SettingsError::from(format!("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST: {e}")))?;
     let connections: Arc<dyn ConnectionStore> = adapters.connections()?;
     let conversations: Arc<dyn ConversationStore> = adapters.conversations()?;
     let queue: Arc<dyn TurnQueue> = adapters.queue(adapters.leases()?)?;
@@ -107,7 +112,7 @@ pub async fn app(adapters: &Adapters) -> Result<axum::Router, Error> {
 pub fn replies(adapters: &Adapters) -> Option<Arc<dyn ChannelReplies>> {
     Some(Arc::new(LazyReplies {
         secrets: SsmSecrets::new(adapters.sdk()),
-        parameter: optional(TOKEN_PARAMETER)?,
+        parameter: Env::process().optional(TOKEN_PARAMETER)?,
         replies: OnceCell::new(),
     }))
 }

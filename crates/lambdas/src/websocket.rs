@@ -23,12 +23,13 @@ use serverless_openclaw_core::ports::{
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
 use time::OffsetDateTime;
 
-use crate::settings::{Adapters, seconds};
+use crate::settings::Adapters;
 use crate::{Error, Function};
+use serverless_openclaw_core::config::Env;
 
 /// API Gateway closes a WebSocket after two hours at most; the record lives a little longer so a
 /// late `$disconnect` still finds it, and the watchdog removes it after that.
-const DEFAULT_CONNECTION_TTL_SECS: u64 = 2 * 60 * 60 + 5 * 60;
+const DEFAULT_CONNECTION_TTL: Duration = Duration::from_secs(2 * 60 * 60 + 5 * 60);
 
 /// `ws-connect`.
 pub struct Connect {
@@ -46,9 +47,10 @@ impl Function for Connect {
         Ok(Self {
             connections: adapters.connections()?,
             verifier: adapters.cognito()?,
-            ttl: seconds(
+            ttl: Env::process().seconds(
                 "SERVERLESS_OPENCLAW_CONNECTION_TTL_SECS",
-                DEFAULT_CONNECTION_TTL_SECS,
+                DEFAULT_CONNECTION_TTL,
+                false,
             )?,
             waker: adapters.waker(),
         })

@@ -17,6 +17,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use serverless_openclaw_agent::{DeploymentKeys, LlmApi, ProviderConfig};
 use serverless_openclaw_cli::{LocalOptions, SandboxMode, compose, paths};
+use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use tokio_tungstenite::tungstenite::Message;
@@ -120,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
     let app = compose(LocalOptions {
         data_dir: data.path().to_path_buf(),
-        token: Some(TOKEN.into()),
+        token: Some(Secret::new(TOKEN)),
         provider: Some(provider),
         keys: DeploymentKeys::default(),
         sandbox: SandboxMode::Auto,

@@ -12,6 +12,7 @@ use serverless_openclaw_agent::{DeploymentKeys, LlmApi, ProviderConfig};
 use serverless_openclaw_cli::{
     LocalApp, LocalOptions, SandboxMode, TelegramOptions, compose, paths,
 };
+use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use tokio::net::TcpStream;
@@ -81,7 +82,7 @@ impl TestApp {
             .expect("Node 24: run scripts/install-runner.sh (make test does)");
         let app = compose(LocalOptions {
             data_dir: data_dir.to_path_buf(),
-            token: Some(TOKEN.into()),
+            token: Some(Secret::new(TOKEN)),
             provider,
             keys: DeploymentKeys::default(),
             sandbox: SandboxMode::Auto,
