@@ -393,28 +393,30 @@ impl TelegramStore for DynamoTelegramStore {
             .transpose()
     }
 
-    async fn unlink(&self, telegram_user: TelegramUserId) -> Result<bool, PortError> {
+    async fn unlink(
+        &self,
+        telegram_user: TelegramUserId,
+        owner: &UserId,
+    ) -> Result<bool, PortError> {
         let deleted = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key(PK, s(user_pk(telegram_user)))
             .key(SK, s(USER_SK))
-            .return_values(ReturnValue::AllOld)
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", USER_ID)
+            .expression_attribute_values(":owner", s(owner.to_string()))
             .send()
-            .await
-            .map_err(|e| self.fail("DeleteItem", e))?;
-        match deleted
-            .attributes
-            .as_ref()
-            .map(|old| string_of(old, USER_ID))
-        {
-            Some(Ok(owner)) => {
-                let owner = UserId::parse(owner).map_err(PortError::backend)?;
-                self.delete_owner_link(&owner, telegram_user).await?;
+            .await;
+        match deleted {
+            Ok(_) => {
+                self.delete_owner_link(owner, telegram_user).await?;
                 Ok(true)
             }
-            _ => Ok(false),
+            // Not linked, or linked to someone else since the caller looked.
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(self.fail("DeleteItem", e)),
         }
     }
 

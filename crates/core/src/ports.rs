@@ -361,7 +361,9 @@ pub type TelegramUserId = i64;
 /// - `record_link_failure` records a failed attempt at `now` and returns how many the Telegram user
 ///   made within `window` before `now`, this one included; `link_failures` counts without recording.
 /// - `link` links a Telegram user to `user` (replacing an earlier link); `linked_user` reads it;
-///   `unlink` removes the link and the current conversation and returns whether there was a link.
+///   `unlink` removes the link and the current conversation when the link is to `owner`, as one
+///   conditional operation (a relink to someone else in between is left alone), and returns whether
+///   it removed one.
 /// - `current_conversation` is the conversation the Telegram user's messages go to, set by
 ///   `set_current_conversation`; `None` until set.
 #[async_trait]
@@ -399,7 +401,11 @@ pub trait TelegramStore: Send + Sync {
     async fn link(&self, telegram_user: TelegramUserId, user: &UserId) -> Result<(), PortError>;
     async fn linked_user(&self, telegram_user: TelegramUserId)
     -> Result<Option<UserId>, PortError>;
-    async fn unlink(&self, telegram_user: TelegramUserId) -> Result<bool, PortError>;
+    async fn unlink(
+        &self,
+        telegram_user: TelegramUserId,
+        owner: &UserId,
+    ) -> Result<bool, PortError>;
     /// The Telegram users linked to `user`, in ascending order.
     async fn linked_telegram_users(&self, user: &UserId) -> Result<Vec<TelegramUserId>, PortError>;
     async fn current_conversation(

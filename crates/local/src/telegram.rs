@@ -263,18 +263,21 @@ impl TelegramStore for SqliteTelegramStore {
             .transpose()
     }
 
-    async fn unlink(&self, telegram_user: TelegramUserId) -> Result<bool, PortError> {
+    async fn unlink(
+        &self,
+        telegram_user: TelegramUserId,
+        owner: &UserId,
+    ) -> Result<bool, PortError> {
+        let owner = owner.to_string();
         self.db
             .with(move |conn| {
-                let was_linked = conn
-                    .query_row(
-                        "DELETE FROM telegram_users WHERE telegram_user = ?1 RETURNING user_id",
-                        params![telegram_user],
-                        |r| r.get::<_, Option<String>>(0),
+                let removed = conn
+                    .execute(
+                        "DELETE FROM telegram_users WHERE telegram_user = ?1 AND user_id = ?2",
+                        params![telegram_user, owner],
                     )
-                    .optional()
                     .map_err(sql)?;
-                Ok(matches!(was_linked, Some(Some(_))))
+                Ok(removed > 0)
             })
             .await
     }

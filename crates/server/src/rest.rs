@@ -323,10 +323,9 @@ pub async fn unlink_telegram(
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::bad_request("a Telegram user id is a positive number"))?;
-    if state.telegram.linked_user(telegram_user).await?.as_ref() != Some(&user) {
+    if !state.telegram.unlink(telegram_user, &user).await? {
         return Err(not_linked());
     }
-    state.telegram.unlink(telegram_user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -293,8 +293,8 @@ impl Bot {
             (Access::Linked(_), false) => {
                 "This disconnects this Telegram account from your agent. Send /unlink yes to confirm."
             }
-            (Access::Linked(_), true) => {
-                self.store.unlink(telegram_user).await?;
+            (Access::Linked(owner), true) => {
+                self.store.unlink(telegram_user, owner).await?;
                 "Unlinked. To link again, get a new code in the web app and send /link CODE."
             }
             _ => "This Telegram account is not linked.",

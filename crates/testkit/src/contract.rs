@@ -993,7 +993,18 @@ pub async fn telegram_store(store: &dyn TelegramStore, base: i64) {
         store.linked_telegram_users(&bob).await.expect("links"),
         [tg, other]
     );
-    assert!(store.unlink(other).await.expect("unlink another"));
+    assert!(
+        !store
+            .unlink(other, &alice)
+            .await
+            .expect("unlink by another"),
+        "only the owner's unlink removes a link"
+    );
+    assert_eq!(
+        store.linked_user(other).await.expect("linked"),
+        Some(bob.clone())
+    );
+    assert!(store.unlink(other, &bob).await.expect("unlink another"));
     assert_eq!(store.linked_user(other).await.expect("linked"), None);
     store
         .set_current_conversation(tg, &conv("c1"))
@@ -1011,8 +1022,18 @@ pub async fn telegram_store(store: &dyn TelegramStore, base: i64) {
         store.linked_user(tg).await.expect("linked"),
         Some(bob.clone())
     );
-    assert!(store.unlink(tg).await.expect("unlink"));
-    assert!(!store.unlink(tg).await.expect("unlink twice"));
+    // Alice looked before the relink to Bob: her unlink, arriving after it, leaves Bob's link alone.
+    assert!(!store.unlink(tg, &alice).await.expect("stale unlink"));
+    assert_eq!(
+        store.linked_user(tg).await.expect("linked"),
+        Some(bob.clone())
+    );
+    assert_eq!(
+        store.current_conversation(tg).await.expect("current"),
+        Some(conv("c2"))
+    );
+    assert!(store.unlink(tg, &bob).await.expect("unlink"));
+    assert!(!store.unlink(tg, &bob).await.expect("unlink twice"));
     assert_eq!(store.linked_user(tg).await.expect("linked"), None);
     assert_eq!(store.current_conversation(tg).await.expect("current"), None);
     assert!(
