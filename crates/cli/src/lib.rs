@@ -30,7 +30,7 @@ use serverless_openclaw_local::{
     FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
     SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
-use serverless_openclaw_server::{AppState, ConnectionHub, TokenAuthenticator};
+use serverless_openclaw_server::{AppState, ConnectionHub, LocalSurface, TokenAuthenticator};
 use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
 use serverless_openclaw_telegram::{Bot, BotApi, TelegramReplies, parse_allowlist};
 
@@ -246,15 +246,17 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         conversations,
         transcripts,
         agent,
-        waker,
         telegram: telegram_store,
         settings,
         api_keys,
+    };
+    let surface = LocalSurface {
         hub,
+        waker,
         web_dir: options.web_dir,
     };
     Ok(LocalApp {
-        router: serverless_openclaw_server::app(state),
+        router: serverless_openclaw_server::local_app(state, surface),
         token,
         runtime,
         telegram,

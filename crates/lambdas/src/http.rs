@@ -14,7 +14,7 @@ use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
     AgentState, AgentStatus, AgentStatusSource, ConnectionStore, ConversationStore, TurnQueue,
 };
-use serverless_openclaw_server::{AppState, Authenticator, ConnectionHub};
+use serverless_openclaw_server::{AppState, Authenticator};
 
 use crate::settings::{Adapters, SettingsError};
 use serverless_openclaw_core::config::Env;
@@ -75,7 +75,7 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
     let conversations: Arc<dyn ConversationStore> = adapters.conversations()?;
     let queue: Arc<dyn TurnQueue> = adapters.queue(adapters.leases()?)?;
     let push = adapters.push(connections)?;
-    Ok(serverless_openclaw_server::app(AppState {
+    Ok(serverless_openclaw_server::api(AppState {
         auth: Arc::new(ClaimsAuthenticator),
         chat: ChatService::new(
             conversations.clone(),
@@ -87,12 +87,8 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
         conversations,
         transcripts: adapters.transcripts()?,
         agent: Arc::new(OnDemandAgent::from_env()),
-        // No WebSocket reaches this function; ws-connect wakes the agent.
-        waker: None,
         telegram: adapters.telegram()?,
         settings: adapters.settings()?,
         api_keys: adapters.api_keys()?,
-        hub: Arc::new(ConnectionHub::default()),
-        web_dir: None,
     }))
 }

@@ -1,6 +1,7 @@
-//! The HTTP surface of serverless-openclaw: [`app`] builds the axum router with the WebSocket chat
-//! (`/ws`), the REST API (`/api/*`), `/healthz`, the web UI's `/config.json` and the web UI files. Local mode serves it directly;
-//! tests drive it with `oneshot` or over a real socket.
+//! The HTTP surface of serverless-openclaw: [`api`] is the REST API (`/api/*`), what the `http-api`
+//! Lambda serves; [`local_app`] adds what only local mode serves: the WebSocket chat (`/ws`) over the
+//! in-process [`ConnectionHub`], `/healthz`, the web UI's `/config.json` and the web UI files. Tests
+//! drive them with `oneshot` or over a real socket.
 //!
 //! - [`auth`]: who is calling (the local access token, or the claims API Gateway's JWT authorizer
 //!   verified).
@@ -33,7 +34,7 @@ pub use auth::{Authenticator, TokenAuthenticator};
 pub use hub::ConnectionHub;
 pub use telegram::telegram_webhook;
 
-/// Everything the handlers use, composed by the caller (local mode, a Lambda, a test).
+/// Everything the REST handlers use, composed by the caller (local mode, the `http-api` Lambda, a test).
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Arc<dyn Authenticator>,
@@ -41,26 +42,30 @@ pub struct AppState {
     pub conversations: Arc<dyn ConversationStore>,
     pub transcripts: Arc<dyn TranscriptStore>,
     pub agent: Arc<dyn AgentStatusSource>,
-    /// Woken when a WebSocket client connects; `None` where no client connects here (on AWS the
-    /// `ws-connect` function wakes the agent).
-    pub waker: Option<Arc<dyn AgentWaker>>,
     /// Telegram links: the web app issues link codes and lists and removes links here.
     pub telegram: Arc<dyn TelegramStore>,
     pub settings: Arc<dyn SettingsStore>,
     /// Written and listed here, never read back.
     pub api_keys: Arc<dyn ApiKeyStore>,
+}
+
+/// What local mode serves on top of the API (on AWS, API Gateway's WebSocket API, the `ws-*` functions
+/// and CloudFront do this).
+pub struct LocalSurface {
+    /// The open WebSocket connections, which the turn processor's [`ClientPush`] writes to.
+    ///
+    /// [`ClientPush`]: serverless_openclaw_core::ports::ClientPush
     pub hub: Arc<ConnectionHub>,
+    /// Woken when a WebSocket client connects, so the agent warms up before the first message
+    /// (`None` where there is nothing to warm: no provider configured).
+    pub waker: Option<Arc<dyn AgentWaker>>,
     /// The built web UI (`web/dist`); `None` serves a page that says how to build it.
     pub web_dir: Option<PathBuf>,
 }
 
-/// The router: `/healthz`, `/config.json`, `/ws`, `/api/*`, and the web UI for everything else.
-pub fn app(state: AppState) -> Router {
-    let web = state.web_dir.clone();
-    let router = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/config.json", get(rest::runtime_config))
-        .route("/ws", get(ws::upgrade))
+/// The REST API: `/api/*` (an unknown `/api/...` path is a JSON 404 to a signed-in caller).
+pub fn api(state: AppState) -> Router {
+    Router::new()
         .route(
             "/api/conversations",
             get(rest::list_conversations).post(rest::create_conversation),
@@ -81,8 +86,24 @@ pub fn app(state: AppState) -> Router {
             delete(rest::unlink_telegram),
         )
         .route("/api/{*rest}", get(rest::not_found).post(rest::not_found))
-        .with_state(state);
-    match web {
+        .with_state(state)
+}
+
+/// Local mode's router: [`api`], `/ws`, `/healthz`, `/config.json`, and the web UI for everything else.
+pub fn local_app(state: AppState, surface: LocalSurface) -> Router {
+    let chat = ws::ChatSocket {
+        auth: state.auth.clone(),
+        chat: state.chat.clone(),
+        hub: surface.hub,
+        waker: surface.waker,
+    };
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/config.json", get(rest::runtime_config))
+        .route("/ws", get(ws::upgrade))
+        .with_state(chat)
+        .merge(api(state));
+    match surface.web_dir {
         Some(dir) => {
             let index = dir.join("index.html");
             router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))

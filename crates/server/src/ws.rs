@@ -6,25 +6,37 @@
 //! Replies meant for this socket go through its hub channel, so they keep their order with pushed frames.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
+use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ids::UserId;
-use serverless_openclaw_core::ports::WakeReason;
+use serverless_openclaw_core::ports::{AgentWaker, WakeReason};
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
 
-use crate::AppState;
 use crate::hub::Connection;
 use crate::rest::ApiError;
+use crate::{Authenticator, ConnectionHub};
 
 /// Frames above our 64 KiB protocol limit are still read (up to this size) so they can be answered
 /// with `too_large` instead of a dropped connection.
 const MAX_READ_BYTES: usize = 1024 * 1024;
 
+/// What the WebSocket chat uses.
+#[derive(Clone)]
+pub struct ChatSocket {
+    pub auth: Arc<dyn Authenticator>,
+    pub chat: ChatService,
+    pub hub: Arc<ConnectionHub>,
+    /// Woken when a client connects (`None`: nothing to warm).
+    pub waker: Option<Arc<dyn AgentWaker>>,
+}
+
 pub async fn upgrade(
-    State(state): State<AppState>,
+    State(state): State<ChatSocket>,
     Query(query): Query<HashMap<String, String>>,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -39,7 +51,7 @@ pub async fn upgrade(
         .on_upgrade(move |socket| serve(state, user, socket))
 }
 
-async fn serve(state: AppState, user: UserId, socket: WebSocket) {
+async fn serve(state: ChatSocket, user: UserId, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (connection, mut outgoing) = state.hub.register(&user);
     let writer = tokio::spawn(async move {
@@ -73,7 +85,7 @@ fn reply(connection: &Connection, frame: ServerFrame) {
     let _ = connection.frames.send(frame.to_json());
 }
 
-async fn handle(state: &AppState, user: &UserId, connection: &Connection, text: &str) {
+async fn handle(state: &ChatSocket, user: &UserId, connection: &Connection, text: &str) {
     if let Some(frame) = state.chat.handle_frame(user, text).await {
         reply(connection, frame);
     }
