@@ -1,0 +1,443 @@
+//! Every REST route of [`serverless_openclaw_server::api`] (what the `http-api` Lambda serves), driven
+//! with `oneshot` on the local adapters, without a socket: the status and body of a good request, the
+//! 401 without the token, and the answer to bad input. A failure names the route.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+use serverless_openclaw_core::CancellationToken;
+use serverless_openclaw_core::chat::ChatService;
+use serverless_openclaw_core::domain::Turn;
+use serverless_openclaw_core::ids::UserId;
+use serverless_openclaw_core::ports::{
+    AgentState, AgentStatus, AgentStatusSource, ClientPush, ConversationStore, SettingsStore,
+    TelegramStore,
+};
+use serverless_openclaw_core::protocol::ServerFrame;
+use serverless_openclaw_local::{
+    FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, SqliteConversationStore,
+    SqliteSettingsStore, SqliteTelegramStore, TurnHandler,
+};
+use serverless_openclaw_server::{AppState, TokenAuthenticator, api};
+use tower::ServiceExt;
+
+const TOKEN: &str = "the-api-token_0123456789";
+const OWNER: &str = "owner-1";
+
+struct NoPush;
+
+#[async_trait]
+impl ClientPush for NoPush {
+    async fn push(&self, _: &UserId, _: &ServerFrame) {}
+}
+
+struct NoTurns;
+
+#[async_trait]
+impl TurnHandler for NoTurns {
+    async fn handle(&self, _: Turn, _: CancellationToken) {}
+}
+
+struct Idle;
+
+impl AgentStatusSource for Idle {
+    fn status(&self) -> AgentStatus {
+        AgentStatus {
+            state: AgentState::Stopped,
+            openclaw_version: None,
+            model: Some("fake/default".into()),
+        }
+    }
+}
+
+struct Api {
+    router: Router,
+    telegram: Arc<dyn TelegramStore>,
+    _dir: tempfile::TempDir,
+}
+
+impl Api {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite3");
+        let conversations: Arc<dyn ConversationStore> =
+            Arc::new(SqliteConversationStore::open(&db).unwrap());
+        let settings: Arc<dyn SettingsStore> = Arc::new(SqliteSettingsStore::open(&db).unwrap());
+        let telegram: Arc<dyn TelegramStore> = Arc::new(SqliteTelegramStore::open(&db).unwrap());
+        let agent: Arc<dyn AgentStatusSource> = Arc::new(Idle);
+        let chat = ChatService::new(
+            conversations.clone(),
+            Arc::new(LocalTurnQueue::new(Arc::new(NoTurns))),
+            Arc::new(NoPush),
+            settings.clone(),
+            agent.clone(),
+        );
+        let router = api(AppState {
+            auth: Arc::new(TokenAuthenticator::new(
+                TOKEN,
+                UserId::parse(OWNER).unwrap(),
+            )),
+            chat,
+            conversations,
+            transcripts: Arc::new(FileTranscriptStore::new(dir.path().join("transcripts"))),
+            agent,
+            telegram: telegram.clone(),
+            settings,
+            api_keys: Arc::new(FileApiKeyStore::new(dir.path().join("secrets"))),
+        });
+        Self {
+            router,
+            telegram,
+            _dir: dir,
+        }
+    }
+
+    /// Sends one request (with the token unless `anonymous`) and returns the status and JSON body
+    /// (`Null` when empty).
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        anonymous: bool,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if !anonymous {
+            request = request.header("authorization", format!("Bearer {TOKEN}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("{path}: not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        (status, body)
+    }
+
+    async fn ok(&self, method: Method, path: &str, body: Option<&str>) -> (StatusCode, Value) {
+        self.call(method, path, body, false).await
+    }
+
+    /// Asserts an error answer: its status and `code`, and a message.
+    async fn refused(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        status: StatusCode,
+        code: &str,
+    ) {
+        let (got, answer) = self.ok(method.clone(), path, body).await;
+        assert_eq!(got, status, "{method} {path} {body:?}: {answer}");
+        assert_eq!(answer["code"], code, "{method} {path} {body:?}: {answer}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{method} {path}: {answer}"
+        );
+    }
+
+    async fn create(&self, title: &str) -> String {
+        let (status, body) = self
+            .ok(
+                Method::POST,
+                "/api/conversations",
+                Some(&json!({ "title": title }).to_string()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Every route, with a well-formed request.
+const ROUTES: [(&str, &str); 11] = [
+    ("GET", "/api/conversations"),
+    ("POST", "/api/conversations"),
+    ("PATCH", "/api/conversations/c-1"),
+    ("DELETE", "/api/conversations/c-1"),
+    ("GET", "/api/conversations/c-1/messages"),
+    ("GET", "/api/status"),
+    ("GET", "/api/settings"),
+    ("PUT", "/api/settings"),
+    ("POST", "/api/telegram/link-code"),
+    ("DELETE", "/api/telegram/links/42"),
+    ("GET", "/api/no-such-endpoint"),
+];
+
+#[tokio::test]
+async fn every_route_refuses_a_caller_without_the_token() {
+    let api = Api::new();
+    for (method, path) in ROUTES {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let (status, body) = api.call(method.clone(), path, Some("{}"), true).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+        assert_eq!(body["code"], "unauthorized", "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn conversations_are_created_listed_renamed_paged_and_deleted() {
+    let api = Api::new();
+    let (status, body) = api.ok(Method::GET, "/api/conversations", None).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({ "conversations": [] }))
+    );
+
+    let id = api.create("  Trip plans  ").await;
+    let (status, body) = api.ok(Method::POST, "/api/conversations", None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let untitled = body["id"].as_str().unwrap().to_owned();
+    let (_, body) = api.ok(Method::GET, "/api/conversations", None).await;
+    let titles: Vec<(&str, &str)> = body["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["title"].as_str().unwrap()))
+        .collect();
+    assert!(titles.contains(&(id.as_str(), "Trip plans")), "{titles:?}");
+    assert!(
+        titles.contains(&(untitled.as_str(), "New conversation")),
+        "{titles:?}"
+    );
+
+    let path = format!("/api/conversations/{id}");
+    let (status, _) = api
+        .ok(Method::PATCH, &path, Some(r#"{"title":"Renamed"}"#))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, body) = api.ok(Method::GET, "/api/conversations", None).await;
+    assert!(body.to_string().contains("Renamed"), "{body}");
+
+    let (status, body) = api
+        .ok(Method::GET, &format!("{path}/messages?limit=10"), None)
+        .await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "messages": [] })));
+
+    let (status, _) = api.ok(Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    api.refused(
+        Method::PATCH,
+        &path,
+        Some(r#"{"title":"Gone"}"#),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bad_conversation_requests_are_refused_with_a_reason() {
+    let api = Api::new();
+    let id = api.create("Kept").await;
+    let path = format!("/api/conversations/{id}");
+    let long = "x".repeat(10_000);
+    for (method, path, body, status, code) in [
+        (
+            Method::POST,
+            "/api/conversations".to_owned(),
+            Some("{not json"),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::PATCH,
+            path.clone(),
+            Some(r#"{"title":"   "}"#),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::PATCH,
+            path.clone(),
+            Some(r#"{"name":"x"}"#),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::PATCH,
+            "/api/conversations/..%2Fetc".to_owned(),
+            Some(r#"{"title":"x"}"#),
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+        ),
+        (
+            Method::DELETE,
+            "/api/conversations/has%20space".to_owned(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+        ),
+        (
+            Method::GET,
+            format!("{path}/messages?limit=0"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::GET,
+            format!("{path}/messages?limit=abc"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::GET,
+            format!("{path}/messages?before=not%20an%20id"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+        ),
+        (
+            Method::GET,
+            "/api/no-such-endpoint".to_owned(),
+            None,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ] {
+        api.refused(method, &path, body, status, code).await;
+    }
+    let too_long = json!({ "title": long }).to_string();
+    api.refused(
+        Method::PATCH,
+        &path,
+        Some(&too_long),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+    )
+    .await;
+    api.refused(
+        Method::POST,
+        "/api/conversations",
+        Some(&too_long),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+    )
+    .await;
+    // Nothing refused changed the conversation.
+    let (_, body) = api.ok(Method::GET, "/api/conversations", None).await;
+    assert_eq!(body["conversations"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["conversations"][0]["title"], "Kept");
+}
+
+#[tokio::test]
+async fn status_reports_the_agent_and_the_default_model() {
+    let api = Api::new();
+    let (status, body) = api.ok(Method::GET, "/api/status", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["agent"]["state"], "stopped", "{body}");
+    assert_eq!(
+        body["provider"],
+        json!({ "configured": true, "model": "fake/default" })
+    );
+}
+
+#[tokio::test]
+async fn settings_are_read_written_and_bad_ones_change_nothing() {
+    let api = Api::new();
+    let (status, before) = api.ok(Method::GET, "/api/settings", None).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["defaultModel"], "fake/default", "{before}");
+
+    for body in [
+        "{not json",
+        r#"{"apiKeys":{"nobody":"k-123456789"}}"#,
+        r#"{"apiKeys":{"anthropic":""}}"#,
+    ] {
+        api.refused(
+            Method::PUT,
+            "/api/settings",
+            Some(body),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+    }
+    let huge = json!({ "apiKeys": { "anthropic": "k".repeat(100_000) } }).to_string();
+    api.refused(
+        Method::PUT,
+        "/api/settings",
+        Some(&huge),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+    )
+    .await;
+    let (_, after) = api.ok(Method::GET, "/api/settings", None).await;
+    assert_eq!(after, before, "a refused update changes nothing");
+
+    let (status, body) = api
+        .ok(
+            Method::PUT,
+            "/api/settings",
+            Some(r#"{"apiKeys":{"anthropic":"test-key-0123456789"}}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        !body.to_string().contains("test-key-0123456789"),
+        "a key is never shown back: {body}"
+    );
+    assert_ne!(body, before, "the stored key shows as stored: {body}");
+}
+
+#[tokio::test]
+async fn link_codes_are_issued_and_only_linked_accounts_unlinked() {
+    let api = Api::new();
+    let (status, body) = api.ok(Method::POST, "/api/telegram/link-code", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        body["code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{body}"
+    );
+    assert!(body["expiresAt"].as_str().is_some(), "{body}");
+
+    let owner = UserId::parse(OWNER).unwrap();
+    api.telegram.link(42, &owner).await.unwrap();
+    api.telegram
+        .link(43, &UserId::parse("someone-else").unwrap())
+        .await
+        .unwrap();
+    let (_, body) = api.ok(Method::GET, "/api/settings", None).await;
+    assert_eq!(body["telegram"]["linked"], json!([42]), "{body}");
+    let (status, _) = api.ok(Method::DELETE, "/api/telegram/links/42", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(api.telegram.linked_user(42).await.unwrap(), None);
+    for not_mine in ["42", "43"] {
+        api.refused(
+            Method::DELETE,
+            &format!("/api/telegram/links/{not_mine}"),
+            None,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    assert!(api.telegram.linked_user(43).await.unwrap().is_some());
+    for bad in ["0", "-7", "abc"] {
+        api.refused(
+            Method::DELETE,
+            &format!("/api/telegram/links/{bad}"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+    }
+}
