@@ -84,11 +84,13 @@ pub struct OpenClawRuntime {
 }
 
 impl OpenClawRuntime {
-    /// Makes this process non-dumpable (see [`crate::sandbox::forbid_inspection`]), prepares folders
+    /// Makes this process non-dumpable (see [`crate::sandbox::forbid_inspection`]) and its new files
+    /// private ([`crate::sandbox::keep_files_private`]), prepares folders
     /// and the OpenClaw config file (which holds no secrets), and moves back any workspace a previous
     /// process left checked out. Does not start the runner.
     pub fn new(settings: RuntimeSettings) -> std::io::Result<Self> {
         crate::sandbox::forbid_inspection()?;
+        crate::sandbox::keep_files_private();
         let dirs = StateDirs::new(&settings.state_dir);
         for dir in [
             &dirs.openclaw_state,

@@ -6,6 +6,8 @@
 //!   keys) never reaches it; a turn's key travels on the runner's stdin instead.
 //! - [`forbid_inspection`]: makes the host process non-dumpable, so processes of the same user (the
 //!   runner's tools) cannot read its `/proc/<pid>/environ` or memory.
+//! - [`keep_files_private`]: files and folders this process and its children create are the owner's
+//!   alone (umask 077): conversations, transcripts, OpenClaw's state and the workspaces.
 //! - [`Confinement`]: optionally, the runner in a bubblewrap mount and PID namespace (local mode on
 //!   Linux) that shows the machine as it is except the data dir, of which only the runner's own state
 //!   folder stays visible, with a private `/tmp`, no view of the host's processes, and no capabilities.
@@ -53,6 +55,13 @@ pub fn forbid_inspection() -> std::io::Result<()> {
         rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
     }
     Ok(())
+}
+
+/// Sets this process's umask to 077, which the runner and its tools inherit: in local mode everything
+/// under the data dir (OpenClaw's state, sessions, turn files, workspaces) is readable by the owner only,
+/// whichever code creates it.
+pub fn keep_files_private() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
 /// Where the runner runs.

@@ -28,7 +28,7 @@ use serverless_openclaw_core::ports::{
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
     FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
-    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
+    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore, private_dir,
 };
 use serverless_openclaw_server::{AppState, ConnectionHub, LocalSurface, TokenAuthenticator};
 use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
@@ -164,8 +164,7 @@ pub struct LocalApp {
 /// Builds local mode: SQLite + files + in-process queue + the OpenClaw runtime + the router.
 pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
     let data = &options.data_dir;
-    std::fs::create_dir_all(data)
-        .with_context(|| format!("creating the data dir {}", data.display()))?;
+    private_dir(data).with_context(|| format!("creating the data dir {}", data.display()))?;
     let token = match options.token {
         Some(token) => token,
         None => Secret::new(stored_token(data)?),

@@ -123,6 +123,7 @@ async fn two_turns_stream_and_are_remembered_across_a_restart() {
         ])
     );
     app.stop().await;
+    assert_private(data.path());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -369,4 +370,22 @@ async fn cancel_stops_a_running_turn() {
         "a cancelled first turn writes no transcript"
     );
     app.stop().await;
+}
+
+/// Everything in the data dir is the owner's alone: folders 0700, files 0600 (the database and its
+/// `-wal` and `-shm` files, transcripts, the token, OpenClaw's own state).
+fn assert_private(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(dir).unwrap();
+    if meta.is_symlink() {
+        return;
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    let want = if meta.is_dir() { 0o700 } else { 0o600 };
+    assert_eq!(mode, want, "{} is {mode:o}", dir.display());
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            assert_private(&entry.unwrap().path());
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use serverless_openclaw_core::ports::{ObjectVersion, PortError};
@@ -27,13 +27,25 @@ pub(crate) fn read_versioned(path: &Path) -> Result<Option<(Vec<u8>, ObjectVersi
     }
 }
 
+/// Creates `dir` and its parents readable by the owner only (and tightens an existing `dir`): the data
+/// dir holds conversations, memory and keys.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
+
 /// Replaces `path` with `bytes` atomically, creating its folder if needed. The file is readable by its
 /// owner only (conversations, memory and keys are private). The temporary file sits next
 /// to it (a rename is only atomic within one file system) under a name no id or workspace path can
 /// take (`~` is never valid), so a leftover is never mistaken for a stored file.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().ok_or(ErrorKind::InvalidInput)?;
-    fs::create_dir_all(dir)?;
+    if !dir.is_dir() {
+        private_dir(dir)?;
+    }
     let tmp = dir.join(format!(".{}.tmp~", uuid::Uuid::new_v4().simple()));
     let written = (|| {
         let mut file = fs::OpenOptions::new()

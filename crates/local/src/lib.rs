@@ -39,6 +39,7 @@ pub mod transcripts;
 pub mod workspaces;
 
 pub use connections::MemoryConnectionStore;
+pub use files::private_dir;
 pub use leases::MemorySessionLeases;
 pub use queue::{LocalTurnQueue, TurnHandler};
 pub use settings::{FileApiKeyStore, SqliteSettingsStore};

@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -14,6 +13,7 @@ use serverless_openclaw_core::ports::{ApiKeyStore, PortError, SettingsStore};
 use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider};
 
 use crate::blocking;
+use crate::files::private_dir;
 use crate::files::write_atomically;
 use crate::sqlite::{Db, sql};
 
@@ -110,15 +110,6 @@ impl FileApiKeyStore {
     fn file(&self, user: &UserId, provider: Provider) -> PathBuf {
         self.folder(user).join(format!("{provider}.key"))
     }
-}
-
-/// Creates `dir` and its parents readable by the owner only (and tightens an existing one).
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
 /// I/O errors name the file, never its content; the path holds only validated ids.

@@ -69,7 +69,10 @@ pub(crate) struct Db {
 
 impl Db {
     /// Opens (and creates or migrates) the database file with `schema`.
+    /// Opens (or creates) the database at `path`, readable by the owner only: SQLite gives its `-wal`
+    /// and `-shm` files the database file's mode, so they are private too.
     pub(crate) fn open(path: &Path, schema: &str) -> Result<Self, PortError> {
+        private_file(path).map_err(PortError::backend)?;
         let conn = Connection::open(path).map_err(PortError::backend)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(PortError::backend)?;
@@ -581,4 +584,24 @@ impl ConversationStore for SqliteConversationStore {
         })
         .await
     }
+}
+
+/// Creates `path` empty with mode 0600 if it does not exist, and tightens an existing one (and its
+/// `-wal` and `-shm` files, from a version that left them readable by others).
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
