@@ -96,7 +96,7 @@ impl LocalOptions {
         let lookup = |name: &str| env.optional(name);
         Ok(Self {
             data_dir,
-            token: env.secret("SERVERLESS_OPENCLAW_TOKEN"),
+            token: access_token(env)?,
             node: paths::node_binary(path("SERVERLESS_OPENCLAW_NODE"), repo)?,
             runner_script: paths::runner_script(path("SERVERLESS_OPENCLAW_RUNNER"), repo)?,
             web_dir: paths::web_dir(path("SERVERLESS_OPENCLAW_WEB_DIR"), repo),
@@ -125,6 +125,25 @@ impl LocalOptions {
             },
         })
     }
+}
+
+/// The shortest access token accepted from `SERVERLESS_OPENCLAW_TOKEN` (a generated one has 48 hex
+/// characters): the token is all that stands between a web page in the owner's browser, or another user
+/// of the machine, and the agent.
+pub const MIN_TOKEN_CHARS: usize = 24;
+
+/// `SERVERLESS_OPENCLAW_TOKEN`, when set, refused if it is short.
+fn access_token(env: Env<'_>) -> anyhow::Result<Option<Secret>> {
+    let Some(token) = env.secret("SERVERLESS_OPENCLAW_TOKEN") else {
+        return Ok(None);
+    };
+    let chars = token.expose().chars().count();
+    anyhow::ensure!(
+        chars >= MIN_TOKEN_CHARS,
+        "SERVERLESS_OPENCLAW_TOKEN is too short ({chars} characters): use at least \
+         {MIN_TOKEN_CHARS} random characters, or unset it to have one generated"
+    );
+    Ok(Some(token))
 }
 
 /// The Bot API (`SERVERLESS_OPENCLAW_TELEGRAM_API_URL`, Telegram's by default).
@@ -379,10 +398,23 @@ mod tests {
     }
 
     #[test]
-    fn the_access_token_never_prints() {
-        let options = options(&[("SERVERLESS_OPENCLAW_TOKEN", "hunter2-token")]).unwrap();
-        assert_eq!(options.token.as_ref().unwrap().expose(), "hunter2-token");
+    fn the_access_token_never_prints_and_a_short_one_is_refused() {
+        let strong = "hunter2-0123456789abcdefgh";
+        let options = options(&[("SERVERLESS_OPENCLAW_TOKEN", strong)]).unwrap();
+        assert_eq!(options.token.as_ref().unwrap().expose(), strong);
         assert!(!format!("{options:?}").contains("hunter2"));
+        for weak in ["Z", "hunter2", &"x".repeat(MIN_TOKEN_CHARS - 1)] {
+            let err = options_err(&[("SERVERLESS_OPENCLAW_TOKEN", weak)]);
+            assert!(
+                err.starts_with("SERVERLESS_OPENCLAW_TOKEN is too short"),
+                "{err}"
+            );
+            assert!(!err.contains(weak), "the token is not echoed: {err}");
+        }
+    }
+
+    fn options_err(vars: &[(&str, &str)]) -> String {
+        options(vars).unwrap_err().to_string()
     }
 
     #[test]
