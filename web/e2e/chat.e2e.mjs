@@ -452,7 +452,10 @@ async function main() {
     const page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (error) => pageErrors.push(error.message));
     page.on('console', (message) => {
-      if (message.type() === 'error') console.log(`  browser console: ${redact(message.text())}`);
+      if (message.type() !== 'error') return;
+      console.log(`  browser console: ${redact(message.text())}`);
+      // The local server's Content-Security-Policy must fit the app: a violation fails the scenario.
+      if (message.text().includes('Content Security Policy')) pageErrors.push(redact(message.text()));
     });
     for (const scenario of SCENARIOS) {
       console.log(`# ${scenario.name}`);

@@ -11,6 +11,7 @@ export const MAX_MESSAGE_BYTES = 32_768;
 export type ErrorCode =
   | 'bad_request'
   | 'unauthorized'
+  | 'forbidden'
   | 'too_large'
   | 'invalid_id'
   | 'no_provider'

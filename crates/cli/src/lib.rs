@@ -30,7 +30,9 @@ use serverless_openclaw_local::{
     FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
     SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore, private_dir,
 };
-use serverless_openclaw_server::{AppState, ConnectionHub, LocalSurface, TokenAuthenticator};
+use serverless_openclaw_server::{
+    AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator,
+};
 use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
 use serverless_openclaw_telegram::{Bot, BotApi, TelegramReplies, parse_allowlist};
 
@@ -46,6 +48,9 @@ pub struct LocalOptions {
     pub data_dir: PathBuf,
     /// From `SERVERLESS_OPENCLAW_TOKEN`; `None` generates one once and keeps it in the data dir.
     pub token: Option<Secret>,
+    /// Host names the server answers to besides the loopback ones (`SERVERLESS_OPENCLAW_ALLOWED_HOSTS`,
+    /// and `serverless-openclaw local` adds the address it binds to).
+    pub allowed_hosts: Vec<String>,
     pub provider: Option<ProviderConfig>,
     /// The deployment's API keys (from the environment; they reach the runner per turn, never its
     /// environment).
@@ -97,6 +102,14 @@ impl LocalOptions {
         Ok(Self {
             data_dir,
             token: access_token(env)?,
+            allowed_hosts: env
+                .optional("SERVERLESS_OPENCLAW_ALLOWED_HOSTS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .collect(),
             node: paths::node_binary(path("SERVERLESS_OPENCLAW_NODE"), repo)?,
             runner_script: paths::runner_script(path("SERVERLESS_OPENCLAW_RUNNER"), repo)?,
             web_dir: paths::web_dir(path("SERVERLESS_OPENCLAW_WEB_DIR"), repo),
@@ -272,6 +285,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         hub,
         waker,
         web_dir: options.web_dir,
+        allowed_hosts: AllowedHosts::new(options.allowed_hosts),
     };
     Ok(LocalApp {
         router: serverless_openclaw_server::local_app(state, surface),

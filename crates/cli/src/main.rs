@@ -135,7 +135,15 @@ async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Re
         Some(dir) => dir,
         None => default_data_dir()?,
     };
-    let options = LocalOptions::from_env(Env::process(), data_dir, repo.as_deref())?;
+    let mut options = LocalOptions::from_env(Env::process(), data_dir, repo.as_deref())?;
+    if bind.is_unspecified() {
+        tracing::info!(
+            "listening on every address: to open the page by this machine's name or LAN address, add it \
+             to SERVERLESS_OPENCLAW_ALLOWED_HOSTS (other names are refused with 403)"
+        );
+    } else {
+        options.allowed_hosts.push(bind.to_string());
+    }
     if options.web_dir.is_none() {
         tracing::warn!(
             "the web UI is not built (web/dist); the API works, the page says how to build it"

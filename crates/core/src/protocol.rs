@@ -21,6 +21,7 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub enum ErrorCode {
     BadRequest,
     Unauthorized,
+    Forbidden,
     TooLarge,
     InvalidId,
     NoProvider,

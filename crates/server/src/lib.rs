@@ -5,6 +5,7 @@
 //!
 //! - [`auth`]: who is calling (the local access token, or the claims API Gateway's JWT authorizer
 //!   verified).
+//! - [`guard`]: local mode's `Host`/`Origin` allow-list and security headers.
 //! - [`hub`]: the open WebSocket connections and the in-process [`ClientPush`] over them.
 //! - [`ws`]: the WebSocket handler.
 //! - [`rest`]: the REST handlers and their error mapping.
@@ -13,6 +14,7 @@
 //! [`ClientPush`]: serverless_openclaw_core::ports::ClientPush
 
 pub mod auth;
+pub mod guard;
 pub mod hub;
 pub mod rest;
 pub mod telegram;
@@ -31,6 +33,7 @@ use serverless_openclaw_core::ports::{
 use tower_http::services::{ServeDir, ServeFile};
 
 pub use auth::{Authenticator, TokenAuthenticator};
+pub use guard::AllowedHosts;
 pub use hub::ConnectionHub;
 pub use telegram::telegram_webhook;
 
@@ -61,6 +64,8 @@ pub struct LocalSurface {
     pub waker: Option<Arc<dyn AgentWaker>>,
     /// The built web UI (`web/dist`); `None` serves a page that says how to build it.
     pub web_dir: Option<PathBuf>,
+    /// The names this server answers to; any other `Host` or `Origin` is refused.
+    pub allowed_hosts: AllowedHosts,
 }
 
 /// The REST API: `/api/*` (an unknown `/api/...` path is a JSON 404 to a signed-in caller).
@@ -89,7 +94,8 @@ pub fn api(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Local mode's router: [`api`], `/ws`, `/healthz`, `/config.json`, and the web UI for everything else.
+/// Local mode's router: [`api`], `/ws`, `/healthz`, `/config.json`, and the web UI for everything else,
+/// behind [`guard::guard`].
 pub fn local_app(state: AppState, surface: LocalSurface) -> Router {
     let chat = ws::ChatSocket {
         auth: state.auth.clone(),
@@ -103,11 +109,15 @@ pub fn local_app(state: AppState, surface: LocalSurface) -> Router {
         .route("/ws", get(ws::upgrade))
         .with_state(chat)
         .merge(api(state));
-    match surface.web_dir {
+    let router = match surface.web_dir {
         Some(dir) => {
             let index = dir.join("index.html");
             router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
         }
         None => router.fallback(rest::web_not_built),
-    }
+    };
+    router.layer(axum::middleware::from_fn_with_state(
+        surface.allowed_hosts,
+        guard::guard,
+    ))
 }

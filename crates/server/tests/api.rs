@@ -1,6 +1,7 @@
 //! Every REST route of [`serverless_openclaw_server::api`] (what the `http-api` Lambda serves), driven
 //! with `oneshot` on the local adapters, without a socket: the status and body of a good request, the
-//! 401 without the token, and the answer to bad input. A failure names the route.
+//! 401 without the token, and the answer to bad input. A failure names the route. Then local mode's edge
+//! ([`serverless_openclaw_server::local_app`]): foreign `Host` and `Origin` refused, security headers.
 
 use std::sync::Arc;
 
@@ -22,7 +23,9 @@ use serverless_openclaw_local::{
     FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, SqliteConversationStore,
     SqliteSettingsStore, SqliteTelegramStore, TurnHandler,
 };
-use serverless_openclaw_server::{AppState, TokenAuthenticator, api};
+use serverless_openclaw_server::{
+    AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator, api, local_app,
+};
 use tower::ServiceExt;
 
 const TOKEN: &str = "the-api-token_0123456789";
@@ -62,6 +65,25 @@ struct Api {
 
 impl Api {
     fn new() -> Self {
+        Self::with(|state| api(state))
+    }
+
+    /// Local mode's router, answering to the loopback names and `box.lan`.
+    fn local() -> Self {
+        Self::with(|state| {
+            local_app(
+                state,
+                LocalSurface {
+                    hub: Arc::new(ConnectionHub::default()),
+                    waker: None,
+                    web_dir: None,
+                    allowed_hosts: AllowedHosts::new(["box.lan".to_owned()]),
+                },
+            )
+        })
+    }
+
+    fn with(router: impl FnOnce(AppState) -> Router) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db.sqlite3");
         let conversations: Arc<dyn ConversationStore> =
@@ -76,7 +98,7 @@ impl Api {
             settings.clone(),
             agent.clone(),
         );
-        let router = api(AppState {
+        let router = router(AppState {
             auth: Arc::new(TokenAuthenticator::new(
                 TOKEN,
                 UserId::parse(OWNER).unwrap(),
@@ -440,4 +462,69 @@ async fn link_codes_are_issued_and_only_linked_accounts_unlinked() {
         )
         .await;
     }
+}
+
+/// One request to local mode's router with these `Host` and `Origin` headers.
+async fn edge(api: &Api, path: &str, host: &str, origin: Option<&str>) -> axum::response::Response {
+    let mut request = Request::builder()
+        .uri(path)
+        .header("host", host)
+        .header("authorization", format!("Bearer {TOKEN}"));
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    api.router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn local_mode_refuses_a_foreign_host_or_origin_and_sends_security_headers() {
+    let api = Api::local();
+    for path in ["/api/status", "/ws", "/healthz", "/", "/config.json"] {
+        for (host, origin) in [
+            ("evil.example:8787", None),
+            ("127.0.0.1.evil.example", None),
+            ("127.0.0.1:8787", Some("http://evil.example")),
+            ("127.0.0.1:8787", Some("null")),
+            ("localhost:8787", Some("http://localhost.evil.example:8787")),
+        ] {
+            let response = edge(&api, path, host, origin).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "{path} Host {host} Origin {origin:?}"
+            );
+        }
+    }
+    for (host, origin) in [
+        ("127.0.0.1:8787", None),
+        ("localhost:8787", Some("http://localhost:8787")),
+        ("[::1]:8787", Some("http://[::1]:8787")),
+        ("BOX.lan:8787", Some("http://box.lan:8787")),
+    ] {
+        let response = edge(&api, "/api/status", host, origin).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "Host {host} Origin {origin:?}"
+        );
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{csp}");
+        }
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+    }
+    // The page itself (here: the "not built" page) carries them too.
+    let page = edge(&api, "/", "127.0.0.1:8787", None).await;
+    assert!(page.headers().contains_key("content-security-policy"));
 }

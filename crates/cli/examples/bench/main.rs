@@ -122,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
     let app = compose(LocalOptions {
         data_dir: data.path().to_path_buf(),
         token: Some(Secret::new(TOKEN)),
+        allowed_hosts: Vec::new(),
         provider: Some(provider),
         keys: DeploymentKeys::default(),
         sandbox: SandboxMode::Auto,

@@ -83,6 +83,7 @@ impl TestApp {
         let app = compose(LocalOptions {
             data_dir: data_dir.to_path_buf(),
             token: Some(Secret::new(TOKEN)),
+            allowed_hosts: Vec::new(),
             provider,
             keys: DeploymentKeys::default(),
             sandbox: SandboxMode::Auto,
