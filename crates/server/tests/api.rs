@@ -65,7 +65,7 @@ struct Api {
 
 impl Api {
     fn new() -> Self {
-        Self::with(|state| api(state))
+        Self::with(api)
     }
 
     /// Local mode's router, answering to the loopback names and `box.lan`.
