@@ -2,8 +2,9 @@
 // web/dist, served by this script with a config.json naming the pool; the browser's calls to
 // https://cognito-idp.<region>.amazonaws.com/ are handed to moto (Playwright routing), so the page runs
 // unchanged; one answer is filled in where moto says less than Cognito (cognitoAnswer). The tokens are
-// where the page's Cognito library keeps them: sessionStorage, under the app client's keys. The chat behind the sign-in has no server here: its REST call is answered only for a valid
-// ID token of the pool (an empty conversation), and the WebSocket is refused.
+// where the page's Cognito library keeps them: sessionStorage, under the app client's keys. The chat
+// behind the sign-in has no server here: its REST call is answered only for a valid ID token of the pool
+// (an empty conversation), and the WebSocket is refused.
 //
 // Run by crates/testkit/tests/web_cognito.rs, which creates the pools and users and passes them in
 // SERVERLESS_OPENCLAW_MOTO_COGNITO. Optional: CHROMIUM_PATH (default /usr/bin/chromium),
@@ -337,11 +338,12 @@ async function main() {
         const response = await route.fetch({ url: env.endpoint });
         const code = response.headers()['x-moto-forgot-password-confirmation-code'];
         if (code) confirmationCodes.push(code);
+        // The body may have changed length: the headers go without moto's Content-Length.
+        const headers = Object.fromEntries(Object.entries(response.headers()).filter(([name]) => name !== 'content-length'));
         await route.fulfill({
           response,
           body: cognitoAnswer(await response.text()),
-          // The body may have changed length: the headers without moto's Content-Length.
-          headers: { ...Object.fromEntries(Object.entries(response.headers()).filter(([name]) => name !== 'content-length')), 'access-control-allow-origin': '*' },
+          headers: { ...headers, 'access-control-allow-origin': '*' },
         });
       });
       const page = context.pages()[0] ?? (await context.newPage());

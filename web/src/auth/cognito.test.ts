@@ -106,7 +106,10 @@ describe('sign-in', () => {
 
   it('strips the namespace from an error type', async () => {
     const { api } = cognito(() => [400, { __type: 'com.amazonaws.cognito#UserNotFoundException' }]);
-    expect(await api.signIn('nobody@example.com', 'x')).toMatchObject({ error: 'UserNotFoundException', message: 'Wrong email or password.' });
+    expect(await api.signIn('nobody@example.com', 'x')).toMatchObject({
+      error: 'UserNotFoundException',
+      message: 'Wrong email or password.',
+    });
   });
 
   it('asks for the authenticator code, and answers it as SOFTWARE_TOKEN_MFA in the same Cognito session', async () => {
@@ -180,9 +183,10 @@ describe('password reset', () => {
 
 describe("a signed-in account's calls", () => {
   async function signedIn(reply: (target: string) => Reply) {
-    const { api, targets } = cognito((target) =>
-      target === 'InitiateAuth' ? SRP_CHALLENGE : target === 'RespondToAuthChallenge' ? [200, { AuthenticationResult: authenticationResult() }] : reply(target),
-    );
+    const { api, targets } = cognito((target) => {
+      if (target === 'InitiateAuth') return SRP_CHALLENGE;
+      return target === 'RespondToAuthChallenge' ? [200, { AuthenticationResult: authenticationResult() }] : reply(target);
+    });
     return { account: account(await api.signIn('owner@example.com', 'Correct-Horse-9!')), targets };
   }
 
@@ -194,7 +198,10 @@ describe("a signed-in account's calls", () => {
 
   it('read whether TOTP MFA is on from Cognito each time', async () => {
     let enabled = false;
-    const { account, targets } = await signedIn(() => [200, { Username: 'user-1', UserAttributes: [], UserMFASettingList: enabled ? ['SOFTWARE_TOKEN_MFA'] : [] }]);
+    const { account, targets } = await signedIn(() => [
+      200,
+      { Username: 'user-1', UserAttributes: [], UserMFASettingList: enabled ? ['SOFTWARE_TOKEN_MFA'] : [] },
+    ]);
     expect(await account.totpMfaEnabled()).toBe(false);
     enabled = true;
     expect(await account.totpMfaEnabled()).toBe(true);

@@ -242,7 +242,8 @@ export function cognitoApi(auth: CognitoAuth, options: CognitoOptions = {}): Cog
 
     answerMfa: ({ user }, code) => step('challenge', user, (callbacks) => user.sendMFACode(code, callbacks, 'SOFTWARE_TOKEN_MFA')),
 
-    finishMfaSetup: ({ user }, code) => step('challenge', user, (callbacks) => user.verifySoftwareToken(code, AUTHENTICATOR_NAME, callbacks)),
+    finishMfaSetup: ({ user }, code) =>
+      step('challenge', user, (callbacks) => user.verifySoftwareToken(code, AUTHENTICATOR_NAME, callbacks)),
 
     forgotPassword: async (email) => {
       const answer = await reset(email, (user, done) => user.forgotPassword({ onSuccess: () => done(null), onFailure: done }));
