@@ -9,8 +9,8 @@
 //
 // What moto checks and what it does not (moto 5.2): it answers USER_SRP_AUTH with a PASSWORD_VERIFIER
 // challenge whose SALT and SRP_B are random and whose SECRET_BLOCK is a UUID, and it accepts any
-// PASSWORD_CLAIM_SIGNATURE, so a wrong password is not caught here (the SRP arithmetic is the library's,
-// and the library's own tests check it). With MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true (the
+// PASSWORD_CLAIM_SIGNATURE, so a wrong password is not caught here (cognito.test.ts checks the library's
+// proof against an independent server computation). With MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true (the
 // launcher sets it) it checks TOTP codes against the key it hands out, in the current 30 s step only.
 // ForgotPassword puts the code it "sent" in an `x-moto-forgot-password-confirmation-code` header, and
 // ConfirmForgotPassword refuses a wrong code of that form with ExpiredCodeException (Cognito says

@@ -1,12 +1,14 @@
 // What cognito.ts adds to the library: the steps the form shows, the promise wrapper, the expiry it
-// reckons, and Cognito's errors turned into the page's messages. Cognito is scripted here through the
-// global fetch the library calls; the real wire protocol is cognito.moto.test.ts's.
+// reckons, and Cognito's errors turned into the page's messages; and the library's SRP proof, checked by
+// an independent server computation (testing/srpServer.ts). Cognito is scripted here through the global
+// fetch the library calls; the real wire protocol is cognito.moto.test.ts's.
 
 import type { ICognitoStorage } from 'amazon-cognito-identity-js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CognitoAuth } from '../runtimeConfig';
 import { CognitoError, cognitoApi, errorType, type SignInStep } from './cognito';
 import { NETWORK_ERROR, SESSION_ENDED } from './errors';
+import { serverChallenge, verifierFor } from './testing/srpServer';
 
 const auth: CognitoAuth = { kind: 'cognito', region: 'eu-west-1', userPoolId: 'eu-west-1_AbC123', userPoolClientId: 'client1' };
 
@@ -22,17 +24,47 @@ function storage(): ICognitoStorage {
   };
 }
 
-/** A scripted Cognito: `reply` answers each call by its target; the targets called are recorded. */
+/** A scripted Cognito: `reply` answers each call by its target; the calls are recorded. */
 function cognito(reply: (target: string, body: Record<string, unknown>) => Reply) {
   const targets: string[] = [];
+  const bodies: string[] = [];
   vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
     expect(url).toBe('http://cognito.test/');
     const target = (init.headers as Record<string, string>)['X-Amz-Target']!.replace('AWSCognitoIdentityProviderService.', '');
     targets.push(target);
+    bodies.push(String(init.body));
     const [status, answer] = reply(target, JSON.parse(String(init.body)) as Record<string, unknown>);
     return new Response(answer === undefined ? '' : JSON.stringify(answer), { status });
   });
-  return { targets, api: cognitoApi(auth, { endpoint: 'http://cognito.test/', storage: storage() }) };
+  return { targets, bodies, api: cognitoApi(auth, { endpoint: 'http://cognito.test/', storage: storage() }) };
+}
+
+/**
+ * A user pool holding one user's SRP verifier: it checks the password claim as Cognito does, then
+ * answers with tokens.
+ */
+function srpPool(password: string) {
+  const verifier = verifierFor('AbC123', 'internal-user-id', password);
+  let challenge: ReturnType<typeof serverChallenge> | null = null;
+  return cognito((target, body) => {
+    const parameters = (body.AuthParameters ?? body.ChallengeResponses) as Record<string, string>;
+    if (target === 'InitiateAuth') {
+      challenge = serverChallenge(verifier, parameters.SRP_A!);
+      const { salt, srpB, secretBlock } = challenge;
+      return [
+        200,
+        {
+          ChallengeName: 'PASSWORD_VERIFIER',
+          ChallengeParameters: { SALT: salt, SRP_B: srpB, SECRET_BLOCK: secretBlock, USER_ID_FOR_SRP: 'internal-user-id' },
+        },
+      ];
+    }
+    const expected = challenge!.expectedSignature('AbC123', 'internal-user-id', parameters.TIMESTAMP!);
+    if (parameters.PASSWORD_CLAIM_SIGNATURE !== expected) {
+      return [400, { __type: 'NotAuthorizedException', message: 'Incorrect username or password.' }];
+    }
+    return [200, { AuthenticationResult: authenticationResult() }];
+  });
 }
 
 const NOW_S = () => Math.floor(Date.now() / 1000);
@@ -85,6 +117,29 @@ describe('errorType', () => {
 });
 
 describe('sign-in', () => {
+  it('proves the password by SRP the way a server holding only the verifier checks it, and never sends it', async () => {
+    const { api, bodies } = srpPool('Correct-Horse-9!');
+    expect((await api.signIn('owner@example.com', 'Correct-Horse-9!')).kind).toBe('signedIn');
+    expect(JSON.parse(bodies[1]!)).toMatchObject({
+      ChallengeName: 'PASSWORD_VERIFIER',
+      ClientId: 'client1',
+      ChallengeResponses: {
+        USERNAME: 'internal-user-id',
+        TIMESTAMP: expect.stringMatching(/^(Sun|Mon|Tue|Wed|Thu|Fri|Sat) [A-Z][a-z]{2} [1-9]\d? \d\d:\d\d:\d\d UTC \d{4}$/) as string,
+      },
+    });
+    expect(bodies.join('')).not.toContain('Correct-Horse-9!');
+  });
+
+  it('is refused with a wrong password, in plain words', async () => {
+    const { api } = srpPool('Correct-Horse-9!');
+    expect(await api.signIn('owner@example.com', 'Correct-Horse-8!')).toEqual({
+      kind: 'failed',
+      message: 'Wrong email or password.',
+      error: 'NotAuthorizedException',
+    });
+  });
+
   it('answers the SRP challenge and is signed in: the email from the ID token, the expiry from its claims', async () => {
     const { targets, step } = signInAnswered([200, { AuthenticationResult: authenticationResult() }]);
     const signedIn = account(await step);
@@ -97,11 +152,6 @@ describe('sign-in', () => {
   it("reckons the expiry by this page's clock when Cognito's runs ten minutes behind", async () => {
     const { step } = signInAnswered([200, { AuthenticationResult: authenticationResult(NOW_S() - 600) }]);
     expect(Math.abs(account(await step).tokens().expiresAt - (Date.now() + 3600_000))).toBeLessThan(2_000);
-  });
-
-  it('turns a refused password into the sign-in message', async () => {
-    const { step } = signInAnswered([400, { __type: 'NotAuthorizedException', message: 'Incorrect username or password.' }]);
-    expect(await step).toEqual({ kind: 'failed', error: 'NotAuthorizedException', message: 'Wrong email or password.' });
   });
 
   it('strips the namespace from an error type', async () => {
