@@ -11,6 +11,9 @@ export default defineConfig(({ mode }) => {
   return {
     base: './',
     plugins: [react()],
+    // amazon-cognito-identity-js bundles the `buffer` package, which reads Node's `global` unguarded;
+    // in the browser that is globalThis.
+    define: { global: 'globalThis' },
     build: {
       outDir: 'dist',
       emptyOutDir: true,

@@ -55,7 +55,7 @@ export class Auth extends Construct {
 
     this.client = this.userPool.addClient('Web', {
       generateSecret: false,
-      // The page signs in by SRP (web/src/auth/srp.ts): the password itself is never sent.
+      // The page signs in by SRP (amazon-cognito-identity-js, web/src/auth/cognito.ts): the password itself is never sent.
       authFlows: { userSrp: true },
       // No hosted UI, no OAuth flows or callback URLs (CDK's default would allow the implicit flow).
       disableOAuth: true,

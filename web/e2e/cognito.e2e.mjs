@@ -1,8 +1,10 @@
 // The AWS sign-in (web/src/auth) in a real browser against moto's Cognito. The page is the built
 // web/dist, served by this script with a config.json naming the pool; the browser's calls to
 // https://cognito-idp.<region>.amazonaws.com/ are handed to moto (Playwright routing), so the page runs
-// unchanged. The chat behind the sign-in has no server here: its REST call is answered only for a valid
-// ID token of the pool (an empty conversation), and the WebSocket is refused.
+// unchanged; one answer is filled in where moto says less than Cognito (cognitoAnswer). The tokens are
+// where the page's Cognito library keeps them: sessionStorage, under the app client's keys. The chat
+// behind the sign-in has no server here: its REST call is answered only for a valid ID token of the pool
+// (an empty conversation), and the WebSocket is refused.
 //
 // Run by crates/testkit/tests/web_cognito.rs, which creates the pools and users and passes them in
 // SERVERLESS_OPENCLAW_MOTO_COGNITO. Optional: CHROMIUM_PATH (default /usr/bin/chromium),
@@ -19,7 +21,6 @@ import { missingChromium, withChromium } from './chromium.mjs';
 
 const WHOLE_TEST_TIMEOUT_MS = 180_000;
 const STEP_TIMEOUT_MS = 15_000;
-const SESSION_KEY = 'serverless-openclaw.session';
 const NEW_PASSWORD = 'Browser-Reset-9!';
 
 const screenshotPath = process.env.SERVERLESS_OPENCLAW_E2E_SCREENSHOT;
@@ -127,8 +128,43 @@ async function servePage(pool) {
   return { server, bearers, url: `http://127.0.0.1:${server.address().port}/` };
 }
 
-async function stored(page) {
-  return page.evaluate((key) => JSON.parse(sessionStorage.getItem(key) ?? 'null'), SESSION_KEY);
+/** The tokens the page keeps for the web client of `pool` (the library's keys in sessionStorage), or null. */
+async function stored(page, pool) {
+  return page.evaluate((prefix) => {
+    const user = sessionStorage.getItem(`${prefix}.LastAuthUser`);
+    const item = (name) => sessionStorage.getItem(`${prefix}.${user}.${name}`);
+    if (user === null || item('idToken') === null) return null;
+    return { idToken: item('idToken'), accessToken: item('accessToken'), refreshToken: item('refreshToken') };
+  }, `CognitoIdentityServiceProvider.${pool.clientId}`);
+}
+
+/**
+ * Makes the kept tokens look as if they expire in a minute, the way the library reckons expiry: the
+ * tokens' `exp` plus the clock drift it stored when it got them.
+ */
+async function expireSoon(page, pool) {
+  const tokens = await stored(page, pool);
+  const expiry = Math.min(claims(tokens.idToken).exp, claims(tokens.accessToken).exp);
+  const drift = Math.floor(Date.now() / 1000) + 60 - expiry;
+  await page.evaluate(
+    ([prefix, value]) => sessionStorage.setItem(`${prefix}.${sessionStorage.getItem(`${prefix}.LastAuthUser`)}.clockDrift`, value),
+    [`CognitoIdentityServiceProvider.${pool.clientId}`, String(drift)],
+  );
+}
+
+/**
+ * moto's answer as Cognito gives it: Cognito's NEW_PASSWORD_REQUIRED challenge always names the user's
+ * attributes and the required ones (JSON strings the library parses); moto's names neither.
+ */
+function cognitoAnswer(text) {
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  if (body?.ChallengeName !== 'NEW_PASSWORD_REQUIRED' || body.ChallengeParameters?.userAttributes !== undefined) return text;
+  return JSON.stringify({ ...body, ChallengeParameters: { ...body.ChallengeParameters, userAttributes: '{}', requiredAttributes: '[]' } });
 }
 
 async function signInStep(page, expected) {
@@ -184,8 +220,8 @@ async function run(page, site, confirmationCodes) {
   await form.getByLabel('Password').fill(NEW_PASSWORD);
   await form.getByRole('button', { name: 'Sign in' }).click();
   await chatShown(page, 'signing in with the new password');
-  const first = await stored(page);
-  if (claims(first.tokens.idToken).token_use !== 'id' || !first.tokens.refreshToken) fail('the tokens are not kept');
+  const first = await stored(page, site.pool);
+  if (!first || claims(first.idToken).token_use !== 'id' || !first.refreshToken) fail('the tokens are not kept');
   step('signed in by SRP with the new password; the tokens are in sessionStorage');
 
   await page.reload();
@@ -193,31 +229,28 @@ async function run(page, site, confirmationCodes) {
   step('a reload keeps the session');
 
   // Tokens about to expire when the page opens: it renews them before showing the app.
-  await page.evaluate(
-    ([key, session]) => sessionStorage.setItem(key, JSON.stringify(session)),
-    [SESSION_KEY, { ...first, tokens: { ...first.tokens, expiresAt: Date.now() + 60_000 } }],
-  );
+  await expireSoon(page, site.pool);
   const bearersBefore = site.bearers.length;
   await page.reload();
   await chatShown(page, 'reloading with tokens about to expire');
-  const renewed = await stored(page);
-  if (renewed.tokens.idToken === first.tokens.idToken) fail('the ID token was not renewed');
-  if (renewed.tokens.expiresAt < Date.now() + 30 * 60_000) fail('the renewed tokens do not last');
+  const renewed = await stored(page, site.pool);
+  if (renewed.idToken === first.idToken) fail('the ID token was not renewed');
+  if (claims(renewed.idToken).exp * 1000 < Date.now() + 30 * 60_000) fail('the renewed tokens do not last');
   const deadline = Date.now() + STEP_TIMEOUT_MS;
-  while (!site.bearers.slice(bearersBefore).includes(renewed.tokens.idToken)) {
+  while (!site.bearers.slice(bearersBefore).includes(renewed.idToken)) {
     if (Date.now() > deadline) fail('the chat did not use the renewed ID token');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   step('tokens about to expire are renewed (REFRESH_TOKEN_AUTH) before the app starts, and the app uses the new ID token');
 
   // Two-step sign-in turned on (as the settings page does), then a sign-in asks for the code.
-  const { SecretCode: secret } = await cognito('AssociateSoftwareToken', { AccessToken: renewed.tokens.accessToken });
-  await cognito('VerifySoftwareToken', { AccessToken: renewed.tokens.accessToken, UserCode: await currentCode(secret) });
+  const { SecretCode: secret } = await cognito('AssociateSoftwareToken', { AccessToken: renewed.accessToken });
+  await cognito('VerifySoftwareToken', { AccessToken: renewed.accessToken, UserCode: await currentCode(secret) });
   await cognito('SetUserMFAPreference', {
-    AccessToken: renewed.tokens.accessToken,
+    AccessToken: renewed.accessToken,
     SoftwareTokenMfaSettings: { Enabled: true, PreferredMfa: true },
   });
-  await page.evaluate((key) => sessionStorage.removeItem(key), SESSION_KEY);
+  await page.evaluate(() => sessionStorage.clear());
   await page.reload();
   form = await signInStep(page, 'credentials');
   await form.getByLabel('Email').fill(env.user);
@@ -241,17 +274,14 @@ async function run(page, site, confirmationCodes) {
   step('with MFA on, sign-in asks for the code: a wrong one refused (same step), the right one signs in');
 
   // Signed out elsewhere: the refresh token is revoked, and the next renewal ends the session.
-  const mfaSession = await stored(page);
-  await cognito('GlobalSignOut', { AccessToken: mfaSession.tokens.accessToken });
-  await page.evaluate(
-    ([key, session]) => sessionStorage.setItem(key, JSON.stringify(session)),
-    [SESSION_KEY, { ...mfaSession, tokens: { ...mfaSession.tokens, expiresAt: Date.now() + 60_000 } }],
-  );
+  const mfaSession = await stored(page, site.pool);
+  await cognito('GlobalSignOut', { AccessToken: mfaSession.accessToken });
+  await expireSoon(page, site.pool);
   await page.reload();
   await signInStep(page, 'credentials');
   const ended = await page.getByTestId('sign-in-notice').textContent();
   if (ended !== 'Your session has ended. Sign in again.') fail(`expected the session-ended notice, got: ${ended}`);
-  if ((await stored(page)) !== null) fail('the ended session is still stored');
+  if ((await stored(page, site.pool)) !== null) fail('the ended session is still stored');
   step('a revoked refresh token ends the session with "Your session has ended. Sign in again."');
 
   // A pool that requires MFA: a user without an authenticator enrols one during sign-in.
@@ -272,12 +302,12 @@ async function run(page, site, confirmationCodes) {
   await form.getByLabel('Code from the app').fill(await currentCode(key));
   await page.getByRole('button', { name: 'Turn on and sign in' }).click();
   await chatShown(page, 'enrolling at sign-in');
-  const enrolled = await stored(page);
-  if (!String(claims(enrolled.tokens.idToken).iss).endsWith(`/${env.mfaPoolId}`)) fail('signed in to the wrong pool');
+  const enrolled = await stored(page, site.pool);
+  if (!String(claims(enrolled.idToken).iss).endsWith(`/${env.mfaPoolId}`)) fail('signed in to the wrong pool');
   step('MFA set-up at sign-in: QR code and key shown, the first code signs in');
 
   // The first sign-in of an invited user: the temporary password, then their own.
-  await page.evaluate((key) => sessionStorage.removeItem(key), SESSION_KEY);
+  await page.evaluate(() => sessionStorage.clear());
   site.pool.userPoolId = env.userPoolId;
   site.pool.clientId = env.clientId;
   await page.reload();
@@ -308,7 +338,13 @@ async function main() {
         const response = await route.fetch({ url: env.endpoint });
         const code = response.headers()['x-moto-forgot-password-confirmation-code'];
         if (code) confirmationCodes.push(code);
-        await route.fulfill({ response, headers: { ...response.headers(), 'access-control-allow-origin': '*' } });
+        // The body may have changed length: the headers go without moto's Content-Length.
+        const headers = Object.fromEntries(Object.entries(response.headers()).filter(([name]) => name !== 'content-length'));
+        await route.fulfill({
+          response,
+          body: cognitoAnswer(await response.text()),
+          headers: { ...headers, 'access-control-allow-origin': '*' },
+        });
       });
       const page = context.pages()[0] ?? (await context.newPage());
       page.on('pageerror', (error) => pageErrors.push(error.message));

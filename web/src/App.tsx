@@ -1,11 +1,13 @@
 // The page: loads config.json, then the sign-in that config names (the local access token, or the
 // deployment's Cognito user pool), then the signed-in app (SignedInApp.tsx) with the session it made.
 
-import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { fixedTokenSession, forgetAccessToken, takeAccessToken } from './accessToken';
-import { CognitoGate } from './auth/CognitoGate';
 import { parseRuntimeConfig, type RuntimeConfig } from './runtimeConfig';
 import { SignedInApp } from './SignedInApp';
+
+// Loaded only on AWS: local mode's first load carries neither the sign-in nor the Cognito library.
+const CognitoGate = lazy(() => import('./auth/CognitoGate').then(({ CognitoGate }) => ({ default: CognitoGate })));
 
 type Loaded = { kind: 'loading' } | { kind: 'failed'; message: string } | { kind: 'ready'; config: RuntimeConfig };
 
@@ -36,9 +38,11 @@ export function App() {
   }
   const { config } = loaded;
   return config.auth.kind === 'cognito' ? (
-    <CognitoGate config={config} auth={config.auth}>
-      {(session) => <SignedInApp config={config} session={session} />}
-    </CognitoGate>
+    <Suspense fallback={null}>
+      <CognitoGate config={config} auth={config.auth}>
+        {(session) => <SignedInApp config={config} session={session} />}
+      </CognitoGate>
+    </Suspense>
   ) : (
     <TokenGate config={config} />
   );

@@ -48,15 +48,24 @@ pub struct CognitoPool {
 impl CognitoPool {
     /// Creates a pool (uniquely named) and an app client on `moto`.
     pub async fn create(moto: &Moto) -> CognitoPool {
+        Self::create_with(moto, json!({ "PoolName": unique_name("pool") })).await
+    }
+
+    /// Creates a pool whose users sign in with their email, like the deployment's (`infra/lib/auth.ts`):
+    /// each user's user name is their `sub`, and the email is an attribute. The web client's SRP sign-in
+    /// needs this on moto, which names the user by `sub` in the SRP challenge.
+    pub async fn create_with_email_sign_in(moto: &Moto) -> CognitoPool {
+        Self::create_with(
+            moto,
+            json!({ "PoolName": unique_name("pool"), "UsernameAttributes": ["email"] }),
+        )
+        .await
+    }
+
+    async fn create_with(moto: &Moto, request: Value) -> CognitoPool {
         let http = reqwest::Client::new();
         let endpoint = moto.endpoint().to_owned();
-        let pool = call(
-            &http,
-            &endpoint,
-            "CreateUserPool",
-            json!({ "PoolName": unique_name("pool") }),
-        )
-        .await;
+        let pool = call(&http, &endpoint, "CreateUserPool", request).await;
         let pool_id = string_at(&pool, "/UserPool/Id");
         let mut pool = CognitoPool {
             issuer: format!("https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"),
@@ -77,22 +86,25 @@ impl CognitoPool {
 
     /// Creates an app client like the deployment's web client (`infra/lib/auth.ts`): SRP sign-in and
     /// refresh tokens only. Returns its id.
+    /// Its ID tokens carry the email, as Cognito's do for a client that reads every attribute (moto's
+    /// clients read none unless told).
     pub async fn add_web_client(&self) -> String {
-        self.create_client(&["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
-            .await
+        self.create_client_with(json!({
+            "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            "ReadAttributes": ["email"],
+        }))
+        .await
     }
 
     async fn create_client(&self, auth_flows: &[&str]) -> String {
-        let client = self
-            .call(
-                "CreateUserPoolClient",
-                json!({
-                    "UserPoolId": self.pool_id,
-                    "ClientName": unique_name("client"),
-                    "ExplicitAuthFlows": auth_flows,
-                }),
-            )
-            .await;
+        self.create_client_with(json!({ "ExplicitAuthFlows": auth_flows }))
+            .await
+    }
+
+    async fn create_client_with(&self, mut settings: Value) -> String {
+        settings["UserPoolId"] = json!(self.pool_id);
+        settings["ClientName"] = json!(unique_name("client"));
+        let client = self.call("CreateUserPoolClient", settings).await;
         string_at(&client, "/UserPoolClient/ClientId")
     }
 

@@ -44,12 +44,12 @@ fn node_binary() -> PathBuf {
 /// A pool like the deployment's (optional MFA) with its web client and three users, and a pool that
 /// requires TOTP MFA with one user who has no authenticator yet; all passwords are [`PASSWORD`].
 async fn pools(moto: &Moto) -> Value {
-    let pool = CognitoPool::create(moto).await;
+    let pool = CognitoPool::create_with_email_sign_in(moto).await;
     let client_id = pool.add_web_client().await;
     pool.create_user("owner@example.com", PASSWORD).await;
     pool.create_user("reset@example.com", PASSWORD).await;
     pool.invite_user("invited@example.com", PASSWORD).await;
-    let mfa_pool = CognitoPool::create(moto).await;
+    let mfa_pool = CognitoPool::create_with_email_sign_in(moto).await;
     mfa_pool.require_totp().await;
     let mfa_client_id = mfa_pool.add_web_client().await;
     mfa_pool.create_user("enrol@example.com", PASSWORD).await;

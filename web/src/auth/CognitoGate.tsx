@@ -3,14 +3,15 @@
 // or enrolling an authenticator) and the password reset. Signed in, it renders its child with an
 // AuthSession whose token a CognitoSession keeps fresh.
 //
-// The tokens live in sessionStorage: they survive a reload but not the tab, and another site cannot read
-// them. Like every token a page holds, they are readable by script running in the page, which the
-// content security policy (infra/lib/web.ts) limits to the page's own files.
+// The tokens live in sessionStorage (the library keeps them there, cognito.ts): they survive a reload but
+// not the tab, and another site cannot read them. Like every token a page holds, they are readable by
+// script running in the page, which the content security policy (infra/lib/web.ts) limits to the page's
+// own files. App.tsx loads this module (and the library) only when config.json names a user pool.
 
 import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { CognitoAuth, RuntimeConfig } from '../runtimeConfig';
-import { cognitoApi, type Challenge, type CognitoApi, type SignInStep } from './cognito';
-import { CognitoSession, REFRESH_MARGIN_MS, type SignedIn } from './cognitoSession';
+import { cognitoApi, type CognitoAccount, type Challenge, type CognitoApi, type SignInStep } from './cognito';
+import { CognitoSession, REFRESH_MARGIN_MS } from './cognitoSession';
 import { NETWORK_ERROR, SESSION_ENDED } from './errors';
 import { AuthenticatorSetup } from './AuthenticatorSetup';
 import { otpauthUri } from './otpauth';
@@ -19,38 +20,11 @@ import './auth.css';
 import { CodeField } from './CodeField';
 import { FormMessages } from './FormMessages';
 
-const SESSION_KEY = 'serverless-openclaw.session';
-
-function isTokens(value: unknown): value is SignedIn['tokens'] {
-  if (typeof value !== 'object' || value === null) return false;
-  const { idToken, accessToken, refreshToken, expiresAt } = value as Record<string, unknown>;
-  return (
-    typeof idToken === 'string' && typeof accessToken === 'string' && typeof refreshToken === 'string' && typeof expiresAt === 'number'
-  );
-}
-
-/** The session kept by this tab, if any (expired tokens too: the refresh token may still renew them). */
-function storedSession(): SignedIn | null {
-  try {
-    const stored = JSON.parse(window.sessionStorage.getItem(SESSION_KEY) ?? 'null') as unknown;
-    if (typeof stored !== 'object' || stored === null) return null;
-    const { tokens, userName } = stored as Record<string, unknown>;
-    return isTokens(tokens) && typeof userName === 'string' ? { tokens, userName } : null;
-  } catch {
-    return null;
-  }
-}
-
-function storeSession(session: SignedIn | null): void {
-  try {
-    if (session === null) window.sessionStorage.removeItem(SESSION_KEY);
-    else window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-  } catch {
-    // Storage can be disabled by the browser; the session then lives only as long as the page.
-  }
-}
-
-type Gate = { kind: 'signedOut'; notice: string | null } | { kind: 'signedIn'; signedIn: SignedIn; id: number };
+type Gate =
+  /** Reading (and, if they have expired, renewing) the tokens this tab kept. */
+  | { kind: 'restoring' }
+  | { kind: 'signedOut'; notice: string | null }
+  | { kind: 'signedIn'; account: CognitoAccount; id: number };
 
 /**
  * Signs the user in to `auth`'s user pool, then renders `children` with the session. `config` is the
@@ -65,65 +39,56 @@ export function CognitoGate({
   children: (session: AuthSession) => ReactNode;
 }) {
   const api = useMemo(() => cognitoApi(auth), [auth]);
-  const [gate, setGate] = useState<Gate>(() => {
-    const stored = storedSession();
-    return stored === null ? { kind: 'signedOut', notice: null } : { kind: 'signedIn', signedIn: stored, id: 0 };
-  });
+  const [gate, setGate] = useState<Gate>({ kind: 'restoring' });
 
-  if (gate.kind === 'signedOut') {
-    return (
-      <SignIn
-        api={api}
-        notice={gate.notice}
-        onSignedIn={(signedIn) => {
-          storeSession(signedIn);
-          setGate({ kind: 'signedIn', signedIn, id: Date.now() });
-        }}
-      />
+  useEffect(() => {
+    let current = true;
+    api.restore().then(
+      (account) => current && setGate(account === null ? { kind: 'signedOut', notice: null } : { kind: 'signedIn', account, id: 0 }),
+      (error: unknown) => current && setGate({ kind: 'signedOut', notice: error instanceof Error ? error.message : SESSION_ENDED }),
     );
+    return () => {
+      current = false;
+    };
+  }, [api]);
+
+  if (gate.kind === 'restoring') return <SigningIn />;
+  if (gate.kind === 'signedOut') {
+    return <SignIn api={api} notice={gate.notice} onSignedIn={(account) => setGate({ kind: 'signedIn', account, id: Date.now() })} />;
   }
   return (
-    <SignedInApp
-      key={gate.id}
-      api={api}
-      signedIn={gate.signedIn}
-      onEnded={(notice) => {
-        storeSession(null);
-        setGate({ kind: 'signedOut', notice });
-      }}
-    >
+    <SignedInApp key={gate.id} account={gate.account} onEnded={(notice) => setGate({ kind: 'signedOut', notice })}>
       {children}
     </SignedInApp>
   );
 }
 
+function SigningIn() {
+  return (
+    <div className="auth-page">
+      <p className="auth-card" role="status">
+        Signing in…
+      </p>
+    </div>
+  );
+}
+
 /** One sign-in's lifetime: its CognitoSession, and the app once the token is fresh. */
 function SignedInApp({
-  api,
-  signedIn,
+  account,
   onEnded,
   children,
 }: {
-  api: CognitoApi;
-  signedIn: SignedIn;
+  account: CognitoAccount;
   onEnded: (notice: string) => void;
   children: (session: AuthSession) => ReactNode;
 }) {
-  const [current, setCurrent] = useState(signedIn);
+  const [idToken, setIdToken] = useState(() => account.tokens().idToken);
   const [keeper] = useState(
-    () =>
-      new CognitoSession({
-        api,
-        signedIn,
-        onRenewed: (renewed) => {
-          storeSession(renewed);
-          setCurrent(renewed);
-        },
-        onEnded,
-      }),
+    () => new CognitoSession({ account, onRenewed: (tokens) => setIdToken(tokens.idToken), onEnded }),
   );
   // A session restored after a while away may hold tokens about to expire: renew before the app uses them.
-  const [ready, setReady] = useState(() => signedIn.tokens.expiresAt - Date.now() > REFRESH_MARGIN_MS);
+  const [ready, setReady] = useState(() => account.tokens().expiresAt - Date.now() > REFRESH_MARGIN_MS);
 
   useEffect(() => {
     keeper.start();
@@ -140,25 +105,17 @@ function SignedInApp({
 
   const session = useMemo<AuthSession>(
     () => ({
-      token: current.tokens.idToken,
+      token: idToken,
       freshToken: keeper.freshToken,
       refused: keeper.refused,
       signOut: keeper.signOut,
       mfa: keeper.mfa,
-      userName: current.userName,
+      userName: account.userName,
     }),
-    [keeper, current],
+    [keeper, account, idToken],
   );
 
-  if (!ready) {
-    return (
-      <div className="auth-page">
-        <p className="auth-card" role="status">
-          Signing in…
-        </p>
-      </div>
-    );
-  }
+  if (!ready) return <SigningIn />;
   return <>{children(session)}</>;
 }
 
@@ -182,7 +139,7 @@ const RETRY_SAME_STEP = new Set([
 
 const PASSWORD_RULES = '12 or more characters, with upper and lower case letters, a digit and a symbol.';
 
-function SignIn({ api, notice, onSignedIn }: { api: CognitoApi; notice: string | null; onSignedIn: (signedIn: SignedIn) => void }) {
+function SignIn({ api, notice, onSignedIn }: { api: CognitoApi; notice: string | null; onSignedIn: (account: CognitoAccount) => void }) {
   const [form, setForm] = useState<Form>({ kind: 'credentials' });
   const [email, setEmail] = useState('');
   const [secret, setSecret] = useState('');
@@ -215,7 +172,7 @@ function SignIn({ api, notice, onSignedIn }: { api: CognitoApi; notice: string |
   const apply = (step: SignInStep) => {
     switch (step.kind) {
       case 'signedIn':
-        onSignedIn({ tokens: step.tokens, userName: email.trim() });
+        onSignedIn(step.account);
         return;
       case 'newPasswordRequired':
         setForm({ kind: 'newPassword', challenge: step.challenge });

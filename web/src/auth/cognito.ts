@@ -1,49 +1,50 @@
-// The deployment's Cognito user pool (config.json `auth.kind: "cognito"`), spoken to directly: a JSON
-// POST with `X-Amz-Target` per call, no SDK, no credentials (every call here is one Cognito lets an
-// unauthenticated page make, or one authorised by the user's own access token).
+// The deployment's Cognito user pool (config.json `auth.kind: "cognito"`), through the maintained client
+// library amazon-cognito-identity-js. This module turns its callbacks into promises, the answers into the
+// steps the sign-in form shows, and its errors into the page's messages (errors.ts).
 //
-// Sign-in is SRP (`USER_SRP_AUTH`, see srp.ts), then whichever challenge the pool asks for: a new
+// Sign-in is SRP (the password itself is never sent), then whichever challenge the pool asks for: a new
 // password after the temporary one, the authenticator-app code, or enrolling an authenticator app when
-// the pool requires MFA. The page keeps the three tokens: the ID token is what ws-connect and the HTTP
-// API's JWT authorizer accept, the access token authorises the user's own MFA settings, the refresh
-// token renews both (`REFRESH_TOKEN_AUTH`). The endpoint is a parameter so tests can point it at moto.
+// the pool requires MFA. The library keeps the three tokens in the storage it is given (the tab's
+// sessionStorage): the ID token is what ws-connect and the HTTP API's JWT authorizer accept, the access
+// token authorises the user's own MFA settings, the refresh token renews both. The endpoint is a
+// parameter so tests can point it at moto.
 //
 // Sign-in and password-reset calls answer with a step for the form to show; calls made with a session's
 // tokens throw a CognitoError, whose message is for the user and whose type says what happened.
 
+import {
+  AuthenticationDetails,
+  CognitoUser,
+  CognitoUserPool,
+  type CognitoUserSession,
+  type IAuthenticationCallback,
+  type ICognitoStorage,
+} from 'amazon-cognito-identity-js';
 import type { CognitoAuth } from '../runtimeConfig';
-import { errorMessage, NETWORK_ERROR, type ErrorContext } from './errors';
-import { cognitoTimestamp, passwordAuthenticationKey, passwordClaimSignature, srpKeyPair } from './srp';
-
-export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
+import { errorMessage, type ErrorContext } from './errors';
 
 export interface CognitoOptions {
   /** Cognito's API; the region's public endpoint unless given (tests give moto's). */
   endpoint?: string;
-  fetch?: Fetch;
-}
-
-/** Cognito's public endpoint in `region`. */
-export function defaultEndpoint(region: string): string {
-  return `https://cognito-idp.${region}.amazonaws.com/`;
+  /** Where the tokens are kept; the tab's sessionStorage unless given (tests in Node give their own). */
+  storage?: ICognitoStorage;
 }
 
 export interface Tokens {
   idToken: string;
   accessToken: string;
   refreshToken: string;
-  /** When the ID and access tokens expire (epoch ms, by this page's clock). */
+  /** When the ID or access token expires, whichever is first (epoch ms, by this page's clock). */
   expiresAt: number;
 }
 
-/** An unanswered challenge: Cognito's session for it and the user name to answer it for. */
+/** An unanswered challenge: the library's user object holds Cognito's session for it. */
 export interface Challenge {
-  session: string;
-  username: string;
+  readonly user: CognitoUser;
 }
 
 export type SignInStep =
-  | { kind: 'signedIn'; tokens: Tokens }
+  | { kind: 'signedIn'; account: CognitoAccount }
   | { kind: 'newPasswordRequired'; challenge: Challenge }
   | { kind: 'mfaRequired'; challenge: Challenge }
   /** The pool requires MFA and the user has none yet: `secret` is the new authenticator key. */
@@ -64,8 +65,28 @@ export class CognitoError extends Error {
   }
 }
 
+/** A signed-in user: their tokens and the calls made with them. */
+export interface CognitoAccount {
+  /** The email the user signs in with (the pool's user name if the ID token has no email). */
+  readonly userName: string;
+  tokens(): Tokens;
+  /** New ID and access tokens; the refresh token stays unless Cognito rotates it. */
+  refresh(): Promise<Tokens>;
+  /** Whether the user has TOTP MFA turned on. */
+  totpMfaEnabled(): Promise<boolean>;
+  /** A new authenticator key (base32) for the user; not in use until verified. */
+  associateSoftwareToken(): Promise<string>;
+  verifySoftwareToken(code: string): Promise<void>;
+  /** Turns TOTP MFA on (and makes it the preferred factor) or off. */
+  setTotpMfa(enabled: boolean): Promise<void>;
+  /** Revokes every refresh token of the user (all devices). */
+  globalSignOut(): Promise<void>;
+  /** Removes the tokens from storage. */
+  forget(): void;
+}
+
 export interface CognitoApi {
-  /** Email and password, by SRP: the password itself is never sent. */
+  /** Email and password, by SRP. */
   signIn(email: string, password: string): Promise<SignInStep>;
   setNewPassword(challenge: Challenge, newPassword: string): Promise<SignInStep>;
   answerMfa(challenge: Challenge, code: string): Promise<SignInStep>;
@@ -74,223 +95,169 @@ export interface CognitoApi {
   /** Emails a reset code. An unknown email answers `done` too, so the page does not tell who has an account. */
   forgotPassword(email: string): Promise<ResetStep>;
   confirmForgotPassword(email: string, code: string, newPassword: string): Promise<ResetStep>;
-  /** New ID and access tokens; the refresh token stays unless Cognito rotates it. */
-  refresh(refreshToken: string): Promise<Tokens>;
-  /** Whether the user has TOTP MFA turned on. */
-  totpMfaEnabled(accessToken: string): Promise<boolean>;
-  /** A new authenticator key (base32) for the user; not in use until verified. */
-  associateSoftwareToken(accessToken: string): Promise<string>;
-  verifySoftwareToken(accessToken: string, code: string): Promise<void>;
-  /** Turns TOTP MFA on (and makes it the preferred factor) or off. */
-  setTotpMfa(accessToken: string, enabled: boolean): Promise<void>;
-  /** Revokes every refresh token of the user (all devices). */
-  globalSignOut(accessToken: string): Promise<void>;
+  /**
+   * The account whose tokens storage holds, if any; tokens that have expired are renewed first (a
+   * refused renewal rejects with a CognitoError and forgets them).
+   */
+  restore(): Promise<CognitoAccount | null>;
 }
 
-type Body = Record<string, unknown>;
-type Answer = { ok: true; body: Body } | { ok: false; type: string };
+/** The name Cognito keeps for an enrolled authenticator app. */
+const AUTHENTICATOR_NAME = 'Authenticator app';
 
-function record(value: unknown): Body {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Body) : {};
+/** Cognito's error type of a failure the library reported: its `code` (NetworkError when nothing answered). */
+export function errorType(error: unknown): string {
+  if (error instanceof CognitoError) return error.type;
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  // The library's own refusals (an answer it cannot read, tokens it holds as expired) carry no code.
+  return typeof code === 'string' && code !== '' ? code : 'InvalidResponse';
 }
 
-function text(value: unknown): string {
-  return typeof value === 'string' ? value : '';
+function sessionError(error: unknown): CognitoError {
+  const type = errorType(error);
+  return new CognitoError(type, errorMessage(type, 'session'));
 }
 
-function failed(type: string, context: ErrorContext): { kind: 'failed'; message: string; error: string } {
+function failed(error: unknown, context: ErrorContext): { kind: 'failed'; message: string; error: string } {
+  const type = errorType(error);
   return { kind: 'failed', message: errorMessage(type, context), error: type };
 }
 
+/** A library call that answers through a node-style callback, as a promise of a CognitoError or the result. */
+function call<T>(start: (callback: (error: unknown, result?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    start((error, result) => (error ? reject(sessionError(error)) : resolve(result as T)));
+  });
+}
+
+/** The library's session; getClockDrift is public in its source but missing from its type declarations. */
+type LibrarySession = CognitoUserSession & { getClockDrift(): number };
+
+function tokensOf(session: CognitoUserSession): Tokens {
+  const id = session.getIdToken();
+  const access = session.getAccessToken();
+  // The library measures the offset between this page's clock and Cognito's when it gets the tokens.
+  const expiresAt = (Math.min(id.getExpiration(), access.getExpiration()) + (session as LibrarySession).getClockDrift()) * 1000;
+  return {
+    idToken: id.getJwtToken(),
+    accessToken: access.getJwtToken(),
+    refreshToken: session.getRefreshToken().getToken(),
+    expiresAt,
+  };
+}
+
+function account(user: CognitoUser, session: CognitoUserSession): CognitoAccount {
+  const email = session.getIdToken().payload.email;
+  let current = session;
+  return {
+    userName: typeof email === 'string' && email !== '' ? email : user.getUsername(),
+    tokens: () => tokensOf(current),
+    async refresh() {
+      current = await call<CognitoUserSession>((done) => user.refreshSession(current.getRefreshToken(), done));
+      return tokensOf(current);
+    },
+    async totpMfaEnabled() {
+      // The library keeps GetUser's answer in storage and, told to bypass that copy, renews the tokens
+      // too: dropping the copy makes it ask Cognito (a change made elsewhere shows) and nothing else.
+      (user as CognitoUser & { clearCachedUserData(): void }).clearCachedUserData();
+      const data = await call<{ UserMFASettingList?: string[] }>((done) => user.getUserData(done));
+      return data.UserMFASettingList?.includes('SOFTWARE_TOKEN_MFA') ?? false;
+    },
+    associateSoftwareToken: () =>
+      call<string>((done) =>
+        user.associateSoftwareToken({
+          associateSecretCode: (secret) => (secret ? done(null, secret) : done({ code: 'NoSecret' })),
+          onFailure: done,
+        }),
+      ),
+    async verifySoftwareToken(code) {
+      // With an access token the library hands back VerifySoftwareToken's answer, not a session.
+      const answer = await call<unknown>((done) =>
+        user.verifySoftwareToken(code, AUTHENTICATOR_NAME, { onSuccess: (result) => done(null, result), onFailure: done }),
+      );
+      if ((answer as { Status?: unknown }).Status !== 'SUCCESS') throw sessionError({ code: 'CodeMismatchException' });
+    },
+    async setTotpMfa(enabled) {
+      await call((done) => user.setUserMfaPreference(null, { Enabled: enabled, PreferredMfa: enabled }, done));
+    },
+    async globalSignOut() {
+      await call((done) => user.globalSignOut({ onSuccess: (result) => done(null, result), onFailure: done }));
+    },
+    forget: () => user.signOut(),
+  };
+}
+
 export function cognitoApi(auth: CognitoAuth, options: CognitoOptions = {}): CognitoApi {
-  const endpoint = options.endpoint ?? defaultEndpoint(auth.region);
-  const fetchImpl: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
-  const clientId = auth.userPoolClientId;
-  // SRP signs with the pool's name: its id without the region.
-  const poolName = auth.userPoolId.slice(auth.userPoolId.indexOf('_') + 1);
+  const storage = options.storage ?? window.sessionStorage;
+  const pool = new CognitoUserPool({
+    UserPoolId: auth.userPoolId,
+    ClientId: auth.userPoolClientId,
+    Storage: storage,
+    ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+  });
 
-  async function call(target: string, body: Body): Promise<Answer> {
-    let response: Response;
-    try {
-      response = await fetchImpl(endpoint, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/x-amz-json-1.1',
-          'X-Amz-Target': `AWSCognitoIdentityProviderService.${target}`,
-        },
-        body: JSON.stringify(body),
+  /** Runs one step of the sign-in; `context` says which messages a failure gets. */
+  function step(context: ErrorContext, user: CognitoUser, start: (callbacks: IAuthenticationCallback) => void): Promise<SignInStep> {
+    return new Promise((resolve) => {
+      const challenge = { user };
+      const unsupported = (name: string) =>
+        resolve({
+          kind: 'failed',
+          message: `Sign-in needs a step this page does not support (${name}).`,
+          error: 'UnsupportedChallenge',
+        });
+      start({
+        onSuccess: (session) => resolve({ kind: 'signedIn', account: account(user, session) }),
+        onFailure: (error) => resolve(failed(error, context)),
+        newPasswordRequired: () => resolve({ kind: 'newPasswordRequired', challenge }),
+        totpRequired: () => resolve({ kind: 'mfaRequired', challenge }),
+        mfaSetup: () =>
+          user.associateSoftwareToken({
+            associateSecretCode: (secret) => resolve({ kind: 'mfaSetup', challenge, secret }),
+            onFailure: (error) => resolve(failed(error, 'challenge')),
+          }),
+        mfaRequired: (name) => unsupported(name),
+        selectMFAType: (name) => unsupported(name),
+        customChallenge: () => unsupported('CUSTOM_CHALLENGE'),
       });
-    } catch {
-      return { ok: false, type: NETWORK_ERROR };
-    }
-    // Some calls answer with an empty body.
-    const payload = record(await response.json().catch(() => null));
-    if (response.ok) return { ok: true, body: payload };
-    const type = text(payload.__type).split('#').pop() ?? '';
-    return { ok: false, type: type === '' ? `HTTP ${response.status}` : type };
-  }
-
-  async function sessionCall(target: string, body: Body): Promise<Body> {
-    const answer = await call(target, body);
-    if (!answer.ok) throw new CognitoError(answer.type, errorMessage(answer.type, 'session'));
-    return answer.body;
-  }
-
-  function tokens(result: Body, refreshToken: string): Tokens | null {
-    const idToken = text(result.IdToken);
-    const accessToken = text(result.AccessToken);
-    const refresh = text(result.RefreshToken) || refreshToken;
-    if (idToken === '' || accessToken === '' || refresh === '') return null;
-    const seconds = typeof result.ExpiresIn === 'number' ? result.ExpiresIn : 3600;
-    return { idToken, accessToken, refreshToken: refresh, expiresAt: Date.now() + seconds * 1000 };
-  }
-
-  /** What an InitiateAuth or RespondToAuthChallenge answer asks the user to do next. */
-  async function nextStep(answer: Answer, context: ErrorContext, username: string): Promise<SignInStep> {
-    if (!answer.ok) return failed(answer.type, context);
-    const { body } = answer;
-    const signedIn = tokens(record(body.AuthenticationResult), '');
-    if (signedIn !== null) return { kind: 'signedIn', tokens: signedIn };
-    const challenge = { session: text(body.Session), username: text(record(body.ChallengeParameters).USERNAME) || username };
-    const name = text(body.ChallengeName);
-    if (challenge.session !== '') {
-      if (name === 'NEW_PASSWORD_REQUIRED') return { kind: 'newPasswordRequired', challenge };
-      if (name === 'SOFTWARE_TOKEN_MFA') return { kind: 'mfaRequired', challenge };
-      if (name === 'MFA_SETUP') {
-        const associated = await call('AssociateSoftwareToken', { Session: challenge.session });
-        if (!associated.ok) return failed(associated.type, 'challenge');
-        const secret = text(associated.body.SecretCode);
-        const session = text(associated.body.Session);
-        if (secret !== '' && session !== '') return { kind: 'mfaSetup', challenge: { ...challenge, session }, secret };
-      }
-    }
-    return {
-      kind: 'failed',
-      message: `Sign-in needs a step this page does not support (${name || 'unknown'}).`,
-      error: 'UnsupportedChallenge',
-    };
-  }
-
-  async function respond(challenge: Challenge, name: string, responses: Body): Promise<SignInStep> {
-    const answer = await call('RespondToAuthChallenge', {
-      ChallengeName: name,
-      ClientId: clientId,
-      Session: challenge.session,
-      ChallengeResponses: { USERNAME: challenge.username, ...responses },
     });
-    return nextStep(answer, 'challenge', challenge.username);
+  }
+
+  const userNamed = (name: string) => new CognitoUser({ Username: name, Pool: pool, Storage: storage });
+
+  function reset(email: string, start: (user: CognitoUser, done: (error: unknown) => void) => void): Promise<ResetStep> {
+    return new Promise((resolve) => start(userNamed(email), (error) => resolve(error ? failed(error, 'reset') : { kind: 'done' })));
   }
 
   return {
-    async signIn(email, password) {
-      const keyPair = srpKeyPair();
-      const start = await call('InitiateAuth', {
-        AuthFlow: 'USER_SRP_AUTH',
-        ClientId: clientId,
-        AuthParameters: { USERNAME: email, SRP_A: keyPair.A.toString(16) },
-      });
-      if (!start.ok || start.body.ChallengeName !== 'PASSWORD_VERIFIER') return nextStep(start, 'signIn', email);
-      const parameters = record(start.body.ChallengeParameters);
-      const userIdForSrp = text(parameters.USER_ID_FOR_SRP);
-      const secretBlock = text(parameters.SECRET_BLOCK);
-      const timestamp = cognitoTimestamp(new Date());
-      let signature: string;
-      try {
-        const key = await passwordAuthenticationKey({
-          poolName,
-          userIdForSrp,
-          password,
-          keyPair,
-          salt: text(parameters.SALT),
-          srpB: text(parameters.SRP_B),
-        });
-        signature = await passwordClaimSignature(key, poolName, userIdForSrp, secretBlock, timestamp);
-      } catch {
-        // A missing or malformed salt or B, or a B of zero: not an answer a real pool gives.
-        return failed('InvalidPasswordChallenge', 'signIn');
-      }
-      const session = text(start.body.Session);
-      const answer = await call('RespondToAuthChallenge', {
-        ChallengeName: 'PASSWORD_VERIFIER',
-        ClientId: clientId,
-        ...(session === '' ? {} : { Session: session }),
-        ChallengeResponses: {
-          // The user name as the pool knows it (with email sign-in, not the email typed).
-          USERNAME: text(parameters.USERNAME) || userIdForSrp,
-          PASSWORD_CLAIM_SECRET_BLOCK: secretBlock,
-          PASSWORD_CLAIM_SIGNATURE: signature,
-          TIMESTAMP: timestamp,
-        },
-      });
-      // A wrong password is refused here, as NotAuthorizedException: a sign-in error, not a challenge one.
-      return nextStep(answer, 'signIn', text(parameters.USERNAME) || userIdForSrp);
+    signIn(email, password) {
+      const user = userNamed(email);
+      const details = new AuthenticationDetails({ Username: email, Password: password });
+      // A wrong password is refused as NotAuthorizedException: a sign-in error, not a challenge one.
+      return step('signIn', user, (callbacks) => user.authenticateUser(details, callbacks));
     },
 
-    setNewPassword: (challenge, newPassword) => respond(challenge, 'NEW_PASSWORD_REQUIRED', { NEW_PASSWORD: newPassword }),
+    setNewPassword: ({ user }, newPassword) =>
+      step('challenge', user, (callbacks) => user.completeNewPasswordChallenge(newPassword, {}, callbacks)),
 
-    answerMfa: (challenge, code) => respond(challenge, 'SOFTWARE_TOKEN_MFA', { SOFTWARE_TOKEN_MFA_CODE: code }),
+    answerMfa: ({ user }, code) => step('challenge', user, (callbacks) => user.sendMFACode(code, callbacks, 'SOFTWARE_TOKEN_MFA')),
 
-    async finishMfaSetup(challenge, code) {
-      const verified = await call('VerifySoftwareToken', { Session: challenge.session, UserCode: code });
-      if (!verified.ok) return failed(verified.type, 'challenge');
-      if (verified.body.Status !== 'SUCCESS') return failed('CodeMismatchException', 'challenge');
-      return respond({ ...challenge, session: text(verified.body.Session) }, 'MFA_SETUP', {});
+    finishMfaSetup: ({ user }, code) =>
+      step('challenge', user, (callbacks) => user.verifySoftwareToken(code, AUTHENTICATOR_NAME, callbacks)),
+
+    forgotPassword: async (email) => {
+      const answer = await reset(email, (user, done) => user.forgotPassword({ onSuccess: () => done(null), onFailure: done }));
+      return answer.kind === 'failed' && answer.error === 'UserNotFoundException' ? { kind: 'done' } : answer;
     },
 
-    async forgotPassword(email) {
-      const answer = await call('ForgotPassword', { ClientId: clientId, Username: email });
-      if (answer.ok || answer.type === 'UserNotFoundException') return { kind: 'done' };
-      return failed(answer.type, 'reset');
-    },
+    confirmForgotPassword: (email, code, newPassword) =>
+      reset(email, (user, done) => user.confirmPassword(code, newPassword, { onSuccess: () => done(null), onFailure: done })),
 
-    async confirmForgotPassword(email, code, newPassword) {
-      const answer = await call('ConfirmForgotPassword', {
-        ClientId: clientId,
-        Username: email,
-        ConfirmationCode: code,
-        Password: newPassword,
-      });
-      return answer.ok ? { kind: 'done' } : failed(answer.type, 'reset');
-    },
-
-    async refresh(refreshToken) {
-      const body = await sessionCall('InitiateAuth', {
-        AuthFlow: 'REFRESH_TOKEN_AUTH',
-        ClientId: clientId,
-        AuthParameters: { REFRESH_TOKEN: refreshToken },
-      });
-      const renewed = tokens(record(body.AuthenticationResult), refreshToken);
-      if (renewed === null) throw new CognitoError('NoTokens', errorMessage('NoTokens', 'session'));
-      return renewed;
-    },
-
-    async totpMfaEnabled(accessToken) {
-      const user = await sessionCall('GetUser', { AccessToken: accessToken });
-      return Array.isArray(user.UserMFASettingList) && user.UserMFASettingList.includes('SOFTWARE_TOKEN_MFA');
-    },
-
-    async associateSoftwareToken(accessToken) {
-      const secret = text((await sessionCall('AssociateSoftwareToken', { AccessToken: accessToken })).SecretCode);
-      if (secret === '') throw new CognitoError('NoSecret', errorMessage('NoSecret', 'session'));
-      return secret;
-    },
-
-    async verifySoftwareToken(accessToken, code) {
-      const answer = await sessionCall('VerifySoftwareToken', { AccessToken: accessToken, UserCode: code });
-      if (answer.Status !== 'SUCCESS') {
-        throw new CognitoError('CodeMismatchException', errorMessage('CodeMismatchException', 'session'));
-      }
-    },
-
-    async setTotpMfa(accessToken, enabled) {
-      await sessionCall('SetUserMFAPreference', {
-        AccessToken: accessToken,
-        SoftwareTokenMfaSettings: { Enabled: enabled, PreferredMfa: enabled },
-      });
-    },
-
-    async globalSignOut(accessToken) {
-      await sessionCall('GlobalSignOut', { AccessToken: accessToken });
+    async restore() {
+      const user = pool.getCurrentUser();
+      if (user === null) return null;
+      const session = await call<CognitoUserSession | null>((done) => user.getSession(done));
+      return session === null ? null : account(user, session);
     },
   };
 }

@@ -1,6 +1,9 @@
+// The renewal timing, single flight and session end of CognitoSession, on fake timers over a fake account
+// (the library's calls are covered against moto by cognito.moto.test.ts).
+
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CognitoError, type CognitoApi, type Tokens } from './cognito';
-import { CognitoSession, REFRESH_MARGIN_MS, RETRY_MS, SIGNED_OUT, type SignedIn } from './cognitoSession';
+import { CognitoError, type CognitoAccount, type Tokens } from './cognito';
+import { CognitoSession, REFRESH_MARGIN_MS, RETRY_MS, SIGNED_OUT } from './cognitoSession';
 import { NETWORK_ERROR, SESSION_ENDED } from './errors';
 
 const MINUTE = 60_000;
@@ -12,23 +15,26 @@ function tokens(n: number, lifetime: number = 60 * MINUTE): Tokens {
 const refused = () => new CognitoError('NotAuthorizedException', SESSION_ENDED);
 const offline = () => new CognitoError(NETWORK_ERROR, 'Could not reach the sign-in service.');
 
-/** A session over a fake Cognito whose refresh hands out id1, id2, ... unless told otherwise. */
+/** A session over a fake account whose refresh hands out id1, id2, ... unless told otherwise. */
 function session(lifetime: number = 60 * MINUTE) {
   let issued = 0;
+  let current = tokens(0, lifetime);
   const api = {
-    refresh: vi.fn(async () => tokens(++issued)),
+    userName: 'owner@example.com',
+    tokens: () => current,
+    refresh: vi.fn(async () => (current = tokens(++issued))),
     totpMfaEnabled: vi.fn(async () => false),
     associateSoftwareToken: vi.fn(async () => 'JBSWY3DPEHPK3PXP'),
-    verifySoftwareToken: vi.fn(async () => undefined),
-    setTotpMfa: vi.fn(async () => undefined),
+    verifySoftwareToken: vi.fn(async (_code: string) => undefined),
+    setTotpMfa: vi.fn(async (_enabled: boolean) => undefined),
     globalSignOut: vi.fn(async () => undefined),
-  };
-  const renewed: SignedIn[] = [];
+    forget: vi.fn(),
+  } satisfies CognitoAccount;
+  const renewed: Tokens[] = [];
   const ended: string[] = [];
   const keeper = new CognitoSession({
-    api: api as unknown as CognitoApi,
-    signedIn: { tokens: tokens(0, lifetime), userName: 'owner@example.com' },
-    onRenewed: (signedIn) => renewed.push(signedIn),
+    account: api,
+    onRenewed: (next) => renewed.push(next),
     onEnded: (notice) => ended.push(notice),
   });
   return { api, keeper, renewed, ended };
@@ -49,11 +55,10 @@ describe('a signed-in Cognito session', () => {
     expect(api.refresh).not.toHaveBeenCalled();
     await vi.advanceTimersByTimeAsync(1_000);
     expect(api.refresh).toHaveBeenCalledTimes(1);
-    expect(api.refresh).toHaveBeenCalledWith('refresh');
-    expect(renewed.map((s) => s.tokens.idToken)).toEqual(['id1']);
-    expect(keeper.signedIn.tokens.idToken).toBe('id1');
+    expect(renewed.map((t) => t.idToken)).toEqual(['id1']);
+    expect(await keeper.freshToken()).toBe('id1');
     await vi.advanceTimersByTimeAsync(55 * MINUTE);
-    expect(renewed.map((s) => s.tokens.idToken)).toEqual(['id1', 'id2']);
+    expect(renewed.map((t) => t.idToken)).toEqual(['id1', 'id2']);
     keeper.stop();
   });
 
@@ -74,12 +79,13 @@ describe('a signed-in Cognito session', () => {
     keeper.stop();
   });
 
-  it('ends the session when Cognito refuses the renewal', async () => {
+  it('ends the session and forgets its tokens when Cognito refuses the renewal', async () => {
     const { api, keeper, ended } = session(10 * MINUTE);
     api.refresh.mockRejectedValue(refused());
     keeper.start();
     await vi.advanceTimersByTimeAsync(5 * MINUTE);
     expect(ended).toEqual([SESSION_ENDED]);
+    expect(api.forget).toHaveBeenCalledTimes(1);
     await expect(keeper.freshToken()).rejects.toThrow(SESSION_ENDED);
     await vi.advanceTimersByTimeAsync(60 * MINUTE);
     expect(api.refresh).toHaveBeenCalledTimes(1);
@@ -100,8 +106,9 @@ describe('a signed-in Cognito session', () => {
     expect(api.refresh).toHaveBeenCalledTimes(1);
     await vi.advanceTimersByTimeAsync(RETRY_MS);
     expect(api.refresh).toHaveBeenCalledTimes(2);
-    expect(keeper.signedIn.tokens.idToken).toBe('id1');
+    expect(await keeper.freshToken()).toBe('id1');
     expect(ended).toEqual([]);
+    expect(api.forget).not.toHaveBeenCalled();
     keeper.stop();
   });
 
@@ -134,7 +141,9 @@ describe('a signed-in Cognito session', () => {
     api.globalSignOut.mockRejectedValue(offline());
     keeper.start();
     keeper.signOut();
-    expect(api.globalSignOut).toHaveBeenCalledWith('access0');
+    expect(api.globalSignOut).toHaveBeenCalledTimes(1);
+    // The call left before the tokens were forgotten.
+    expect(api.globalSignOut.mock.invocationCallOrder[0]).toBeLessThan(api.forget.mock.invocationCallOrder[0]!);
     expect(ended).toEqual([SIGNED_OUT]);
     await vi.advanceTimersByTimeAsync(120 * MINUTE);
     expect(api.refresh).not.toHaveBeenCalled();
@@ -148,10 +157,10 @@ describe('a signed-in Cognito session', () => {
       otpauthUri: 'otpauth://totp/serverless-openclaw:owner%40example.com?secret=JBSWY3DPEHPK3PXP&issuer=serverless-openclaw',
     });
     await keeper.mfa.confirmEnrolment('123456');
-    expect(api.verifySoftwareToken).toHaveBeenCalledWith('access0', '123456');
-    expect(api.setTotpMfa).toHaveBeenCalledWith('access0', true);
+    expect(api.verifySoftwareToken).toHaveBeenCalledWith('123456');
+    expect(api.setTotpMfa).toHaveBeenCalledWith(true);
     await keeper.mfa.disable();
-    expect(api.setTotpMfa).toHaveBeenLastCalledWith('access0', false);
+    expect(api.setTotpMfa).toHaveBeenLastCalledWith(false);
   });
 
   it('does not turn MFA on when the first code is wrong', async () => {
@@ -164,9 +173,12 @@ describe('a signed-in Cognito session', () => {
 
   it('uses a renewed access token for MFA calls, and ends the session if it is refused', async () => {
     const { api, keeper, ended } = session(MINUTE);
-    api.totpMfaEnabled.mockRejectedValue(refused());
+    api.totpMfaEnabled.mockImplementation(async () => {
+      expect(api.tokens().accessToken).toBe('access1');
+      throw refused();
+    });
     await expect(keeper.mfa.enabled()).rejects.toThrow(SESSION_ENDED);
-    expect(api.totpMfaEnabled).toHaveBeenCalledWith('access1');
+    expect(api.totpMfaEnabled).toHaveBeenCalledTimes(1);
     expect(ended).toEqual([SESSION_ENDED]);
   });
 });

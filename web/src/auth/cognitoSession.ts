@@ -1,10 +1,11 @@
 // A signed-in Cognito session while the page is open: it renews the tokens with the refresh token
 // 5 minutes before they expire (on a timer, and on demand when a caller needs a token that will last),
 // ends the session when Cognito refuses, signs out, and gives the user's MFA settings (through the
-// access token). No React here: CognitoGate owns one of these per sign-in and tests drive it with fake
-// timers.
+// access token). The calls themselves are the library's (cognito.ts); the timing is ours, because the
+// library renews only tokens that have already expired. No React here: CognitoGate owns one of these per
+// sign-in and tests drive it with fake timers.
 
-import { CognitoError, type CognitoApi, type Tokens } from './cognito';
+import { CognitoError, type CognitoAccount, type Tokens } from './cognito';
 import { NETWORK_ERROR, SESSION_ENDED } from './errors';
 import { otpauthUri } from './otpauth';
 import type { MfaControls } from './session';
@@ -16,17 +17,10 @@ export const RETRY_MS = 30_000;
 
 export const SIGNED_OUT = 'You have signed out.';
 
-/** What a sign-in leaves behind: the tokens and who they belong to (the email typed at sign-in). */
-export interface SignedIn {
-  tokens: Tokens;
-  userName: string;
-}
-
 export interface CognitoSessionOptions {
-  api: CognitoApi;
-  signedIn: SignedIn;
-  /** New tokens: keep them and show the app with them. */
-  onRenewed(signedIn: SignedIn): void;
+  account: CognitoAccount;
+  /** New tokens (the library has stored them): show the app with them. */
+  onRenewed(tokens: Tokens): void;
   /** The session is over (signed out, refused, or not renewable); `notice` says why, for the sign-in form. */
   onEnded(notice: string): void;
 }
@@ -37,7 +31,6 @@ function unreachable(error: unknown): boolean {
 
 export class CognitoSession {
   readonly mfa: MfaControls;
-  private current: SignedIn;
   /** The renewal in flight: concurrent callers (the timer, the socket, a REST call) share it. */
   private renewal: Promise<Tokens> | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -46,25 +39,20 @@ export class CognitoSession {
   private ended = false;
 
   constructor(private readonly options: CognitoSessionOptions) {
-    this.current = options.signedIn;
-    const { api } = options;
+    const { account } = options;
     this.mfa = {
-      enabled: () => this.withAccessToken((token) => api.totpMfaEnabled(token)),
+      enabled: () => this.withAccessToken(() => account.totpMfaEnabled()),
       beginEnrolment: async () => {
-        const secret = await this.withAccessToken((token) => api.associateSoftwareToken(token));
-        return { secret, otpauthUri: otpauthUri(this.current.userName, secret) };
+        const secret = await this.withAccessToken(() => account.associateSoftwareToken());
+        return { secret, otpauthUri: otpauthUri(account.userName, secret) };
       },
       confirmEnrolment: (code) =>
-        this.withAccessToken(async (token) => {
-          await api.verifySoftwareToken(token, code);
-          await api.setTotpMfa(token, true);
+        this.withAccessToken(async () => {
+          await account.verifySoftwareToken(code);
+          await account.setTotpMfa(true);
         }),
-      disable: () => this.withAccessToken((token) => api.setTotpMfa(token, false)),
+      disable: () => this.withAccessToken(() => account.setTotpMfa(false)),
     };
-  }
-
-  get signedIn(): SignedIn {
-    return this.current;
   }
 
   /** Starts the renewal timer (renews at once if the tokens are already close to expiry). */
@@ -92,38 +80,39 @@ export class CognitoSession {
   /** Revokes the tokens at Cognito (best effort: the page forgets them whether or not that call succeeds). */
   readonly signOut = (): void => {
     if (this.ended) return;
-    this.options.api.globalSignOut(this.current.tokens.accessToken).catch(() => undefined);
+    // The call is on its way (with the access token) before end() forgets the tokens.
+    this.options.account.globalSignOut().catch(() => undefined);
     this.end(SIGNED_OUT);
   };
 
-  /** Ends the session and shows the sign-in form with `notice`. */
+  /** Ends the session, forgets its tokens and shows the sign-in form with `notice`. */
   end(notice: string): void {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.timer);
+    this.options.account.forget();
     this.options.onEnded(notice);
   }
 
   private async freshTokens(): Promise<Tokens> {
     if (this.ended) throw new CognitoError('SessionEnded', SESSION_ENDED);
-    const { tokens } = this.current;
+    const tokens = this.options.account.tokens();
     if (tokens.expiresAt - Date.now() > REFRESH_MARGIN_MS) return tokens;
     try {
       return await this.renew();
     } catch (error) {
-      const latest = this.current.tokens;
+      const latest = this.options.account.tokens();
       if (unreachable(error) && latest.expiresAt > Date.now()) return latest;
       throw error;
     }
   }
 
   private renew(): Promise<Tokens> {
-    this.renewal ??= this.options.api.refresh(this.current.tokens.refreshToken).then(
+    this.renewal ??= this.options.account.refresh().then(
       (tokens) => {
         this.renewal = null;
         if (this.ended) throw new CognitoError('SessionEnded', SESSION_ENDED);
-        this.current = { ...this.current, tokens };
-        this.options.onRenewed(this.current);
+        this.options.onRenewed(tokens);
         this.schedule();
         return tokens;
       },
@@ -138,7 +127,7 @@ export class CognitoSession {
     return this.renewal;
   }
 
-  private schedule(delay: number = this.current.tokens.expiresAt - REFRESH_MARGIN_MS - Date.now()): void {
+  private schedule(delay: number = this.options.account.tokens().expiresAt - REFRESH_MARGIN_MS - Date.now()): void {
     clearTimeout(this.timer);
     if (!this.running || this.ended) return;
     this.timer = setTimeout(() => {
@@ -148,10 +137,10 @@ export class CognitoSession {
   }
 
   /** Runs an access-token call; a refused access token (revoked by a sign-out elsewhere) ends the session. */
-  private async withAccessToken<T>(action: (accessToken: string) => Promise<T>): Promise<T> {
-    const { accessToken } = await this.freshTokens();
+  private async withAccessToken<T>(action: () => Promise<T>): Promise<T> {
+    await this.freshTokens();
     try {
-      return await action(accessToken);
+      return await action();
     } catch (error) {
       if (error instanceof CognitoError && error.type === 'NotAuthorizedException') this.end(SESSION_ENDED);
       throw error;

@@ -1,6 +1,7 @@
-// Test-only: the server side of Cognito's SRP, written independently of srp.ts (Node's crypto module
-// instead of WebCrypto, its own arithmetic) so the tests can check that the page proves a password the
-// way a server holding only the verifier expects: v = g^x, B = k·v + g^b, S = (A·v^u)^b.
+// Test-only: the server side of Cognito's SRP, written independently of the client library (Node's crypto
+// module and bigint arithmetic) so the tests can check that the page proves a password the way a server
+// holding only the verifier expects: v = g^x, B = k·v + g^b, S = (A·v^u)^b. moto accepts any proof, so
+// this is the one check in CI of the proof the library computes.
 
 import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
