@@ -25,6 +25,7 @@ use serverless_openclaw_core::ports::{
     AgentRuntime, AgentWaker, ApiKeyStore, ClientPush, ConversationStore, SettingsStore,
     TelegramStore, TelegramUserId, ToolAccess, TranscriptStore, TurnQueue,
 };
+use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
     FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
@@ -51,6 +52,8 @@ pub struct LocalOptions {
     /// Host names the server answers to besides the loopback ones (`SERVERLESS_OPENCLAW_ALLOWED_HOSTS`,
     /// and `serverless-openclaw local` adds the address it binds to).
     pub allowed_hosts: Vec<String>,
+    /// Where users' OpenAI-compatible base URLs may point (`SERVERLESS_OPENCLAW_ALLOW_PRIVATE_ENDPOINTS`).
+    pub endpoints: Endpoints,
     pub provider: Option<ProviderConfig>,
     /// The deployment's API keys (from the environment; they reach the runner per turn, never its
     /// environment).
@@ -110,6 +113,7 @@ impl LocalOptions {
                 .filter(|h| !h.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            endpoints: env.endpoints()?,
             node: paths::node_binary(path("SERVERLESS_OPENCLAW_NODE"), repo)?,
             runner_script: paths::runner_script(path("SERVERLESS_OPENCLAW_RUNNER"), repo)?,
             web_dir: paths::web_dir(path("SERVERLESS_OPENCLAW_WEB_DIR"), repo),
@@ -280,6 +284,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         telegram: telegram_store,
         settings,
         api_keys,
+        endpoints: options.endpoints,
     };
     let surface = LocalSurface {
         hub,

@@ -11,6 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::ports::ToolAccess;
+use crate::settings::Endpoints;
 
 /// How long one turn may run before it is cancelled and the user is told.
 pub const TURN_TIMEOUT: &str = "SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS";
@@ -19,6 +20,8 @@ pub const DEFAULT_TURN_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DISABLE_TOOLS: &str = "SERVERLESS_OPENCLAW_DISABLE_TOOLS";
 /// What users let in by the Telegram allowlist may use of OpenClaw's tools.
 pub const GUEST_TOOLS: &str = "SERVERLESS_OPENCLAW_GUEST_TOOLS";
+/// Lets users' OpenAI-compatible base URLs point at private and internal addresses.
+pub const ALLOW_PRIVATE_ENDPOINTS: &str = "SERVERLESS_OPENCLAW_ALLOW_PRIVATE_ENDPOINTS";
 
 /// A variable that is set but cannot be used. Names the variable, and the value unless it is secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,6 +133,15 @@ impl<'a> Env<'a> {
     /// [`DISABLE_TOOLS`]: a flag, off when unset.
     pub fn disable_tools(&self) -> Result<bool, EnvError> {
         self.flag(DISABLE_TOOLS)
+    }
+
+    /// [`ALLOW_PRIVATE_ENDPOINTS`]: a flag, public endpoints only when unset.
+    pub fn endpoints(&self) -> Result<Endpoints, EnvError> {
+        Ok(if self.flag(ALLOW_PRIVATE_ENDPOINTS)? {
+            Endpoints::Any
+        } else {
+            Endpoints::Public
+        })
     }
 
     /// [`GUEST_TOOLS`]: `restricted` (the default) or `full`.

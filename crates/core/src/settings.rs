@@ -79,10 +79,11 @@ pub struct ModelSettings {
 
 impl ModelSettings {
     /// Checks every field; the result is safe to store and to render into OpenClaw's configuration.
-    pub fn validated(self) -> Result<Self, InvalidSettings> {
+    /// A base URL to a private or internal address is refused unless `endpoints` allows it.
+    pub fn validated(self, endpoints: Endpoints) -> Result<Self, InvalidSettings> {
         let model = validate_model_id(&self.model)?;
         let base_url = match (self.provider, self.base_url) {
-            (Provider::OpenAiCompatible, Some(url)) => Some(valid_base_url(url.trim())?),
+            (Provider::OpenAiCompatible, Some(url)) => Some(valid_base_url(url.trim(), endpoints)?),
             (Provider::OpenAiCompatible, None) => {
                 return Err(InvalidSettings(
                     "baseUrl is required for an OpenAI-compatible provider".into(),
@@ -136,25 +137,82 @@ pub fn validate_model_id(model: &str) -> Result<String, InvalidSettings> {
     Ok(model.to_owned())
 }
 
-fn valid_base_url(url: &str) -> Result<String, InvalidSettings> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
-    match host {
-        Some(host)
-            if !host.is_empty()
-                && !host.contains('@')
-                && url.len() <= MAX_BASE_URL_LEN
-                && !url.contains(['?', '#'])
-                && url.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            Ok(url.trim_end_matches('/').to_owned())
-        }
-        _ => Err(InvalidSettings(format!(
+/// Which addresses a user's OpenAI-compatible base URL may point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Endpoints {
+    /// Public addresses only (the default): the agent's host must not be made to call loopback (on
+    /// Lambda, the Runtime API), link-local (the instance metadata service), private or other
+    /// internal addresses on a user's behalf.
+    #[default]
+    Public,
+    /// Any address, private networks included: the owner opted in
+    /// (`SERVERLESS_OPENCLAW_ALLOW_PRIVATE_ENDPOINTS`), e.g. for a model server on their own machine.
+    Any,
+}
+
+fn valid_base_url(url: &str, endpoints: Endpoints) -> Result<String, InvalidSettings> {
+    let malformed = || {
+        InvalidSettings(format!(
             "baseUrl must be an http(s) URL without credentials, query or fragment, at most {MAX_BASE_URL_LEN} characters"
-        ))),
+        ))
+    };
+    if url.len() > MAX_BASE_URL_LEN || !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(malformed());
     }
+    let parsed = url::Url::parse(url).map_err(|_| malformed())?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+    {
+        return Err(malformed());
+    }
+    let host = parsed.host().ok_or_else(malformed)?;
+    if endpoints == Endpoints::Public && is_internal(&host) {
+        return Err(InvalidSettings(format!(
+            "baseUrl must be a public address; {host} is loopback, private, link-local or internal \
+             (the owner can allow those with SERVERLESS_OPENCLAW_ALLOW_PRIVATE_ENDPOINTS)"
+        )));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Whether `host` names this machine, a private or link-local network, or a cloud metadata service.
+/// A public name that resolves to such an address is not caught here (the HTTP client resolves it).
+fn is_internal(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Ipv4(ip) => is_internal_v4(*ip),
+        url::Host::Ipv6(ip) => match ip.to_ipv4_mapped() {
+            Some(v4) => is_internal_v4(v4),
+            None => {
+                let first = ip.segments()[0];
+                ip.is_loopback()
+                    || ip.is_unspecified()
+                    || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+                    || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
+            }
+        },
+        url::Host::Domain(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost"
+                || name.ends_with(".localhost")
+                || name.ends_with(".internal")
+                || name.ends_with(".local")
+                || name == "instance-data"
+        }
+    }
+}
+
+fn is_internal_v4(ip: std::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT 100.64.0.0/10
+        || a == 0
 }
 
 fn is_aws_region(s: &str) -> bool {
@@ -233,13 +291,13 @@ mod tests {
     #[test]
     fn a_plain_model_id_is_accepted_and_trimmed() {
         let s = settings(Provider::Anthropic, " claude-sonnet-5 ")
-            .validated()
+            .validated(Endpoints::Any)
             .unwrap();
         assert_eq!(s.model, "claude-sonnet-5");
         assert_eq!(s.label(), "anthropic/claude-sonnet-5");
         assert!(
             settings(Provider::Bedrock, "us.anthropic.claude-opus-4-6-v1:0")
-                .validated()
+                .validated(Endpoints::Any)
                 .is_ok()
         );
     }
@@ -248,7 +306,9 @@ mod tests {
     fn model_ids_with_spaces_quotes_or_too_long_are_refused() {
         for bad in ["", "a b", "a\"b", "${X}", &"m".repeat(129)] {
             assert!(
-                settings(Provider::OpenAi, bad).validated().is_err(),
+                settings(Provider::OpenAi, bad)
+                    .validated(Endpoints::Any)
+                    .is_err(),
                 "{bad:?}"
             );
         }
@@ -257,10 +317,20 @@ mod tests {
     #[test]
     fn an_openai_compatible_provider_needs_a_clean_http_url() {
         let mut s = settings(Provider::OpenAiCompatible, "m");
-        assert!(s.clone().validated().unwrap_err().0.contains("required"));
+        assert!(
+            s.clone()
+                .validated(Endpoints::Any)
+                .unwrap_err()
+                .0
+                .contains("required")
+        );
         s.base_url = Some("http://127.0.0.1:9/v1/".into());
         assert_eq!(
-            s.clone().validated().unwrap().base_url.as_deref(),
+            s.clone()
+                .validated(Endpoints::Any)
+                .unwrap()
+                .base_url
+                .as_deref(),
             Some("http://127.0.0.1:9/v1")
         );
         for bad in [
@@ -272,7 +342,46 @@ mod tests {
             "javascript:alert(1)",
         ] {
             s.base_url = Some(bad.into());
-            assert!(s.clone().validated().is_err(), "{bad}");
+            assert!(s.clone().validated(Endpoints::Any).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_base_url_to_an_internal_address_needs_the_owners_consent() {
+        let mut s = settings(Provider::OpenAiCompatible, "m");
+        for internal in [
+            "http://127.0.0.1:11434/v1",
+            "http://localhost:8080",
+            "http://api.localhost",
+            "http://169.254.169.254/latest",
+            "http://[fd00:ec2::254]",
+            "http://[::1]:9001",
+            "http://[::ffff:127.0.0.1]",
+            "http://10.1.2.3",
+            "http://172.16.0.1",
+            "http://192.168.1.10:8000/v1",
+            "http://100.64.0.1",
+            "http://0.0.0.0:9001",
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://metadata.google.internal/computeMetadata",
+            "http://printer.local",
+        ] {
+            s.base_url = Some(internal.into());
+            let err = s.clone().validated(Endpoints::Public).unwrap_err().0;
+            assert!(err.contains("public address"), "{internal}: {err}");
+            assert!(
+                s.clone().validated(Endpoints::Any).is_ok(),
+                "{internal} is allowed when the owner opts in"
+            );
+        }
+        for public in [
+            "https://api.deepseek.com/v1",
+            "https://8.8.8.8",
+            "https://[2606:4700::1111]",
+        ] {
+            s.base_url = Some(public.into());
+            assert!(s.clone().validated(Endpoints::Public).is_ok(), "{public}");
         }
     }
 
@@ -280,15 +389,15 @@ mod tests {
     fn base_url_and_region_belong_to_their_providers_only() {
         let mut s = settings(Provider::Anthropic, "m");
         s.base_url = Some("https://h".into());
-        assert!(s.validated().is_err());
+        assert!(s.validated(Endpoints::Any).is_err());
         let mut s = settings(Provider::OpenAi, "m");
         s.region = Some("us-east-1".into());
-        assert!(s.validated().is_err());
+        assert!(s.validated(Endpoints::Any).is_err());
         let mut s = settings(Provider::Bedrock, "m");
         s.region = Some("eu-central-1".into());
-        assert!(s.clone().validated().is_ok());
+        assert!(s.clone().validated(Endpoints::Any).is_ok());
         s.region = Some("Europe".into());
-        assert!(s.validated().is_err());
+        assert!(s.validated(Endpoints::Any).is_err());
     }
 
     #[test]

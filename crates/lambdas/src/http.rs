@@ -90,5 +90,6 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
         telegram: adapters.telegram()?,
         settings: adapters.settings()?,
         api_keys: adapters.api_keys()?,
+        endpoints: Env::process().endpoints()?,
     }))
 }

@@ -30,6 +30,7 @@ use serverless_openclaw_core::ports::{
     AgentStatusSource, AgentWaker, ApiKeyStore, ConversationStore, SettingsStore, TelegramStore,
     TranscriptStore,
 };
+use serverless_openclaw_core::settings::Endpoints;
 use tower_http::services::{ServeDir, ServeFile};
 
 pub use auth::{Authenticator, TokenAuthenticator};
@@ -50,6 +51,8 @@ pub struct AppState {
     pub settings: Arc<dyn SettingsStore>,
     /// Written and listed here, never read back.
     pub api_keys: Arc<dyn ApiKeyStore>,
+    /// Where users' OpenAI-compatible base URLs may point.
+    pub endpoints: Endpoints,
 }
 
 /// What local mode serves on top of the API (on AWS, API Gateway's WebSocket API, the `ws-*` functions

@@ -255,7 +255,7 @@ pub async fn update_settings(
         .map_err(|e| ApiError::bad_request(format!("invalid settings: {e}")))?;
     let model = update
         .model
-        .map(|m| m.map(|m| m.validated()).transpose())
+        .map(|m| m.map(|m| m.validated(state.endpoints)).transpose())
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let keys = update

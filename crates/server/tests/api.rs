@@ -19,6 +19,7 @@ use serverless_openclaw_core::ports::{
     TelegramStore,
 };
 use serverless_openclaw_core::protocol::ServerFrame;
+use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
     FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, SqliteConversationStore,
     SqliteSettingsStore, SqliteTelegramStore, TurnHandler,
@@ -110,6 +111,7 @@ impl Api {
             telegram: telegram.clone(),
             settings,
             api_keys: Arc::new(FileApiKeyStore::new(dir.path().join("secrets"))),
+            endpoints: Endpoints::Public,
         });
         Self {
             router,
@@ -399,6 +401,20 @@ async fn settings_are_read_written_and_bad_ones_change_nothing() {
         Some(&huge),
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
+    )
+    .await;
+    let metadata = json!({ "model": {
+        "provider": "openai-compatible",
+        "model": "m",
+        "baseUrl": "http://169.254.169.254/latest",
+    } })
+    .to_string();
+    api.refused(
+        Method::PUT,
+        "/api/settings",
+        Some(&metadata),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
     )
     .await;
     let (_, after) = api.ok(Method::GET, "/api/settings", None).await;

@@ -19,6 +19,7 @@ use serverless_openclaw_agent::{DeploymentKeys, LlmApi, ProviderConfig};
 use serverless_openclaw_cli::{LocalOptions, SandboxMode, compose, paths};
 use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
+use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -123,6 +124,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir: data.path().to_path_buf(),
         token: Some(Secret::new(TOKEN)),
         allowed_hosts: Vec::new(),
+        endpoints: Endpoints::Any,
         provider: Some(provider),
         keys: DeploymentKeys::default(),
         sandbox: SandboxMode::Auto,

@@ -14,6 +14,7 @@ use serverless_openclaw_cli::{
 };
 use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
+use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -84,6 +85,7 @@ impl TestApp {
             data_dir: data_dir.to_path_buf(),
             token: Some(Secret::new(TOKEN)),
             allowed_hosts: Vec::new(),
+            endpoints: Endpoints::Any,
             provider,
             keys: DeploymentKeys::default(),
             sandbox: SandboxMode::Auto,

@@ -219,9 +219,10 @@ impl World {
     }
 
     /// The deployment's provider: an Anthropic Messages endpoint (the fake LLM), its model and the SSM
-    /// parameter of its key.
+    /// parameter of its key; users' endpoints may be private, since the fake LLM is on loopback.
     fn provider_env(&self) -> Vec<(String, String)> {
         [
+            ("SERVERLESS_OPENCLAW_ALLOW_PRIVATE_ENDPOINTS", "true".into()),
             (
                 "SERVERLESS_OPENCLAW_LLM_BASE_URL",
                 self.fake.anthropic_base_url(),
