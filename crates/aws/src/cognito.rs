@@ -13,7 +13,9 @@
 //!
 //! The JWKS is fetched on first use and kept for the life of the execution environment. A `kid` it does
 //! not hold (Cognito rotated its keys) triggers one refetch, and then no other for
-//! [`JWKS_REFETCH_INTERVAL`], so a stream of forged `kid`s cannot turn into a stream of requests.
+//! [`JWKS_REFETCH_INTERVAL`], so a stream of forged `kid`s cannot turn into a stream of requests. The
+//! interval is short, so forged `kid`s that spend the refetch just before a real rotation delay the new
+//! key by at most that long. Tokens whose `kid` is cached never wait for a fetch in flight.
 //!
 //! [`AuthError`] says why a token was refused, for the logs; callers answer every refusal with the
 //! same bare 401.
@@ -36,8 +38,10 @@ use tokio::sync::Mutex;
 /// covers the skew between Cognito's clock and ours, not client clocks.
 pub const CLOCK_LEEWAY_SECS: u64 = 60;
 
-/// The shortest time between two JWKS refetches caused by an unknown `kid`.
-pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// The shortest time between two JWKS refetches caused by an unknown `kid`: at most two JWKS requests
+/// a minute per execution environment, however many forged `kid`s arrive, and a key Cognito rotates in
+/// is accepted within this long even when forged `kid`s spent the refetch just before.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 
 /// How long one JWKS request may take; a verification waiting on it waits at most this long.
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -133,18 +137,13 @@ pub struct CognitoVerifier {
     jwks_url: String,
     http: reqwest::Client,
     validation: Validation,
-    /// A mutex, not a read-write lock: whoever finds the cache empty (or must refetch) fetches while
-    /// holding it, so concurrent verifications wait for that one request instead of each sending their
-    /// own. Outside a fetch it is held only for a map lookup.
-    keys: Mutex<KeyCache>,
-}
-
-#[derive(Default)]
-struct KeyCache {
-    /// `None` until the first successful fetch.
-    keys: Option<Arc<HashMap<String, DecodingKey>>>,
-    /// When the last refetch for an unknown `kid` started (the first fetch does not count).
-    last_refetch: Option<Instant>,
+    /// The keys by `kid`, `None` until the first successful fetch. Held only to read or swap the map,
+    /// never across a fetch, so a token whose key is known never waits for one.
+    keys: std::sync::RwLock<Option<Arc<HashMap<String, DecodingKey>>>>,
+    /// Held across a fetch, so concurrent verifications that need one wait for that one request
+    /// instead of each sending their own; holds when the last refetch for an unknown `kid` started
+    /// (the first fetch does not count).
+    fetching: Mutex<Option<Instant>>,
 }
 
 impl CognitoVerifier {
@@ -177,7 +176,8 @@ impl CognitoVerifier {
             jwks_url,
             http,
             validation,
-            keys: Mutex::new(KeyCache::default()),
+            keys: std::sync::RwLock::new(None),
+            fetching: Mutex::new(None),
         })
     }
 
@@ -242,34 +242,36 @@ impl CognitoVerifier {
     /// The key `kid` names: from the cache, else from a first fetch, else from a refetch if one is
     /// allowed now.
     async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
-        let mut cache = self.keys.lock().await;
-        let keys = match &cache.keys {
-            Some(keys) => Arc::clone(keys),
-            None => {
-                let keys = Arc::new(self.fetch().await?);
-                cache.keys = Some(Arc::clone(&keys));
-                // Just fetched: a refetch could not know more.
-                return keys
-                    .get(kid)
-                    .cloned()
-                    .ok_or_else(|| AuthError::UnknownKeyId(kid.to_owned()));
+        let unknown = || AuthError::UnknownKeyId(kid.to_owned());
+        if let Some(key) = self.cached(kid) {
+            return Ok(key);
+        }
+        let mut last_refetch = self.fetching.lock().await;
+        // Whoever held the lock before may have fetched what this token needs.
+        if let Some(key) = self.cached(kid) {
+            return Ok(key);
+        }
+        let first = self.read_keys().is_none();
+        if !first {
+            let now = Instant::now();
+            if !may_refetch(*last_refetch, now) {
+                return Err(unknown());
             }
-        };
-        if let Some(key) = keys.get(kid) {
-            return Ok(key.clone());
+            // Counted before the request, so a failing endpoint is not retried on every token either.
+            *last_refetch = Some(now);
         }
-        let now = Instant::now();
-        if !may_refetch(cache.last_refetch, now) {
-            return Err(AuthError::UnknownKeyId(kid.to_owned()));
-        }
-        // Counted before the request, so a failing endpoint is not retried on every token either.
-        cache.last_refetch = Some(now);
         // On failure the old keys stay: they are still good for the tokens they signed.
         let keys = Arc::new(self.fetch().await?);
-        cache.keys = Some(Arc::clone(&keys));
-        keys.get(kid)
-            .cloned()
-            .ok_or_else(|| AuthError::UnknownKeyId(kid.to_owned()))
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&keys));
+        keys.get(kid).cloned().ok_or_else(unknown)
+    }
+
+    fn read_keys(&self) -> Option<Arc<HashMap<String, DecodingKey>>> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn cached(&self, kid: &str) -> Option<DecodingKey> {
+        self.read_keys()?.get(kid).cloned()
     }
 
     /// Fetches the JWKS and keeps its RS256 signing keys, by `kid`.

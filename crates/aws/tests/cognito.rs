@@ -638,6 +638,34 @@ async fn an_unknown_kid_on_the_first_token_costs_one_fetch_only() {
 }
 
 #[tokio::test]
+async fn a_known_kid_does_not_wait_for_a_refetch_in_flight() {
+    let f = Fixture::new().await;
+    let server = JwksServer::start(&["old"]).await;
+    let verifier = Arc::new(server.verifier(&f));
+    let token = |kid: &str| sign(Algorithm::RS256, Some(kid), &f.id_claims(), &moto_key());
+    verifier.verify(&token("old")).await.expect("old key");
+
+    server.slow_down();
+    server.publish("new");
+    let refetch = tokio::spawn({
+        let verifier = Arc::clone(&verifier);
+        let token = token("new");
+        async move { verifier.verify(&token).await }
+    });
+    while server.fetches() < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let started = std::time::Instant::now();
+    verifier.verify(&token("old")).await.expect("old key");
+    assert!(
+        started.elapsed() < SLOW_JWKS / 3,
+        "a cached key waited {:?} for the refetch",
+        started.elapsed()
+    );
+    refetch.await.unwrap().expect("the new key, once fetched");
+}
+
+#[tokio::test]
 async fn a_failed_refetch_keeps_the_keys_already_known() {
     let f = Fixture::new().await;
     let server = JwksServer::start(&["old"]).await;
@@ -665,7 +693,12 @@ struct JwksState {
     keys: Mutex<Vec<Value>>,
     fetches: AtomicUsize,
     failing: AtomicBool,
+    /// Answers only after [`SLOW_JWKS`].
+    slow: AtomicBool,
 }
+
+/// How long a slow JWKS endpoint takes to answer (within the verifier's 5 s timeout).
+const SLOW_JWKS: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl JwksServer {
     async fn start(kids: &[&str]) -> JwksServer {
@@ -673,6 +706,7 @@ impl JwksServer {
             keys: Mutex::new(Vec::new()),
             fetches: AtomicUsize::new(0),
             failing: AtomicBool::new(false),
+            slow: AtomicBool::new(false),
         });
         let app = axum::Router::new()
             .route("/jwks.json", get(serve_jwks))
@@ -691,6 +725,10 @@ impl JwksServer {
 
     fn fail(&self) {
         self.state.failing.store(true, Ordering::SeqCst);
+    }
+
+    fn slow_down(&self) {
+        self.state.slow.store(true, Ordering::SeqCst);
     }
 
     fn publish(&self, kid: &str) {
@@ -721,6 +759,9 @@ impl JwksServer {
 
 async fn serve_jwks(State(state): State<Arc<JwksState>>) -> Response {
     state.fetches.fetch_add(1, Ordering::SeqCst);
+    if state.slow.load(Ordering::SeqCst) {
+        tokio::time::sleep(SLOW_JWKS).await;
+    }
     if state.failing.load(Ordering::SeqCst) {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
