@@ -90,7 +90,7 @@ export function ModelPicker({ api, conversationId, refresh }: ModelPickerProps) 
         id={`${ids}-thinking`}
         data-testid="conversation-thinking"
         value={settings?.thinking ?? ''}
-        disabled={settings === null || saving}
+        disabled={settings === null}
         onChange={(event) => {
           const level = levels.find((l) => l === event.target.value);
           void change({ thinking: level ?? null });
