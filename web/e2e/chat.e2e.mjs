@@ -8,6 +8,8 @@
 //   3b. activity: in the second conversation, a turn with two tool calls shows live tool rows that fold into
 //       "Worked for N s" when the reply arrives, and again after a reload
 //   4. stop: a slow reply stopped with Stop, then Retry
+//   4b. model picker: the chat header's picker sets the second conversation's model, `/think high` sets its
+//       thinking level, a turn runs with both; the first conversation keeps the default
 //   5. settings: an OpenAI-compatible provider (the fake's URL), model and API key; a turn with them
 //   6. rename and delete a conversation
 //   7. phone-sized screen (375×667): no horizontal scroll, the sidebar behind the menu button
@@ -18,7 +20,7 @@
 //   node web/e2e/chat.e2e.mjs
 //
 // Optional: CHROMIUM_PATH (default /usr/bin/chromium), SERVERLESS_OPENCLAW_E2E_SCREENSHOTS (a directory for
-// chat-code.png, sidebar.png, activity-live.png, activity-worked.png, settings.png, phone-chat.png; on failure
+// chat-code.png, sidebar.png, activity-live.png, activity-worked.png, picker.png, settings.png, phone-chat.png; on failure
 // failure.png).
 // Prints `N passed, 0 failed` and exits 0 on success; exits 1 at the first failing scenario.
 
@@ -332,6 +334,66 @@ async function stop(page) {
   step('Retry sent the same text again and got a reply');
 }
 
+/** The chat header's picker: its model field, its thinking select and the line saying what runs. */
+async function picker(page) {
+  const field = page.locator('[data-testid="conversation-model"]');
+  const thinking = page.locator('[data-testid="conversation-thinking"]');
+  const effective = page.locator('[data-testid="effective-model"]');
+  const waitForPicker = async (description, check) => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const now = { model: await field.inputValue(), thinking: await thinking.inputValue(), effective: (await effective.textContent()) ?? '' };
+      if (check(now)) return now;
+      if (Date.now() > deadline) fail(`the picker never showed ${description}: ${JSON.stringify(now)}`);
+      await page.waitForTimeout(100);
+    }
+  };
+  return { field, thinking, waitForPicker };
+}
+
+async function modelPicker(page) {
+  const { field, thinking, waitForPicker } = await picker(page);
+  // The first conversation (current) runs the default.
+  await waitForPicker('the default in the first conversation', (p) => p.model === '' && p.thinking === '' && p.effective.includes('fake-model') && p.effective.includes('(default)'));
+  await page.click(`[data-testid="conversation-item"][data-id="${state.secondId}"] .conversation-choose`);
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${state.secondId}"][data-history="loaded"]`);
+  await waitForPicker('the default in the second conversation', (p) => p.model === '' && p.effective.includes('fake-model'));
+  // Keyboard only: the label names the field, Enter applies it.
+  await page.getByLabel('Model', { exact: true }).focus();
+  await field.pressSequentially('fake-picked');
+  await field.press('Enter');
+  await waitForPicker('the picked model', (p) => p.model === 'fake-picked' && p.effective.includes('fake-picked') && !p.effective.includes('(default)'));
+  step('the header picker set this conversation’s model');
+  // `/think high` is a command: a notice answers it, and the picker shows the level.
+  const count = (await bubbles(page)).length;
+  await sendMessage(page, ['/think high']);
+  await waitForChat(page, 'the /think notice', 10_000, (all) => (all.length === count + 2 && all[count + 1].role === 'notice' ? all : null));
+  await waitForPicker('thinking high after /think high', (p) => p.thinking === 'high');
+  await screenshot(page, 'picker.png');
+  await sendMessage(page, ['Which model thinks here?']);
+  await waitForReply(page, 'the reply with the picked model');
+  step('/think high answered with a notice and shown in the picker; a turn ran (the harness checks the model and thinking)');
+
+  await page.click(`[data-testid="conversation-item"][data-id="${state.firstId}"] .conversation-choose`);
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${state.firstId}"][data-history="loaded"]`);
+  await waitForPicker('the default again in the first conversation', (p) => p.model === '' && p.thinking === '' && p.effective.includes('fake-model'));
+  await sendMessage(page, ['And which model answers here?']);
+  await waitForReply(page, 'the reply with the default model');
+  // The thinking select changes the level at once; back to the default afterwards.
+  await thinking.selectOption('low');
+  await waitForPicker('thinking low', (p) => p.thinking === 'low');
+  await thinking.selectOption('');
+  await waitForPicker('thinking back to the default', (p) => p.thinking === '');
+  // A refused model id says why and changes nothing.
+  await field.fill('two words');
+  await field.press('Enter');
+  await page.waitForSelector('[data-testid="model-picker-error"]:has-text("model must be")', { timeout: 10_000 });
+  await field.fill('');
+  await field.press('Enter');
+  await waitForPicker('the default after the refusal', (p) => p.effective.includes('fake-model'));
+  step('the first conversation kept the default; the thinking select and a refused id work');
+}
+
 async function settings(page) {
   await page.click('[data-testid="settings-link"]');
   await page.waitForSelector('[data-testid="settings-page"] [data-testid="save-settings"]', { timeout: 10_000 });
@@ -438,7 +500,7 @@ async function commands(page) {
   await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${before}"][data-history="loaded"]`);
 }
 
-const SCENARIOS = [chat, reload, conversations, activity, stop, settings, renameAndDelete, commands, phone];
+const SCENARIOS = [chat, reload, conversations, activity, stop, modelPicker, settings, renameAndDelete, commands, phone];
 
 async function main() {
   if (!pageUrl) fail('set SERVERLESS_OPENCLAW_E2E_URL to the page URL, including ?token=...');

@@ -1,4 +1,4 @@
-// One conversation on screen: earlier pages on request, the messages (assistant replies as safe markdown,
+// One conversation on screen: the header's model and thinking picker, earlier pages on request, the messages (assistant replies as safe markdown,
 // with the agent's tool calls above and tokens and cost under each), the agent's status, and the composer
 // with Send and Stop. Remounted (by key) when another conversation is chosen, so its state starts clean.
 
@@ -8,6 +8,7 @@ import type { Api } from './api';
 import { turnLabel, type ChatMessage } from './chatState';
 import { formatMeta } from './format';
 import { Markdown } from './markdown';
+import { ModelPicker } from './ModelPicker';
 import type { TurnStatus } from './protocol';
 import { useChat } from './useChat';
 import type { Connection } from './useConnection';
@@ -66,6 +67,8 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
   }, [connected]);
 
   const status = turnLabel(state.turn);
+  // `/model` and `/think` answer with a notice: the picker then reads the settings again.
+  const notices = state.messages.filter((m) => m.role === 'notice').length;
 
   const submit = () => {
     if (send(draft)) {
@@ -94,6 +97,9 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
 
   return (
     <section className="chat" aria-label={title}>
+      <div className="chat-header">
+        <ModelPicker api={api} conversationId={conversationId} refresh={notices} />
+      </div>
       <div
         className="messages"
         data-testid="message-list"

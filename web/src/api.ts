@@ -5,10 +5,13 @@
 import type { AuthSession } from './auth/session';
 import {
   parseApiError,
+  parseConversationSettings,
   parseConversationsResponse,
   parseLinkCode,
   parseMessagesResponse,
   parseSettingsResponse,
+  type ConversationSettings,
+  type ConversationSettingsChange,
   type ConversationSummary,
   type LinkCode,
   type Settings,
@@ -27,6 +30,9 @@ export interface Api {
   deleteConversation(id: string): Promise<ApiResult<null>>;
   /** Up to `limit` messages before `before` (the newest when absent), oldest first; 404 when there is no such conversation. */
   messages(id: string, limit: number, before?: string): Promise<ApiResult<StoredMessage[]>>;
+  /** A conversation's own model and thinking level and the choices (the defaults for a new chat). */
+  conversationSettings(id: string): Promise<ApiResult<ConversationSettings>>;
+  changeConversationSettings(id: string, change: ConversationSettingsChange): Promise<ApiResult<ConversationSettings>>;
   settings(): Promise<ApiResult<Settings>>;
   saveSettings(update: SettingsUpdate): Promise<ApiResult<Settings>>;
   linkCode(): Promise<ApiResult<LinkCode>>;
@@ -101,6 +107,8 @@ export function createApi(
       if (before !== undefined) query.set('before', before);
       return parsed('GET', `${conversation(id)}/messages?${query.toString()}`, undefined, parseMessagesResponse);
     },
+    conversationSettings: (id) => parsed('GET', `${conversation(id)}/settings`, undefined, parseConversationSettings),
+    changeConversationSettings: (id, change) => parsed('PUT', `${conversation(id)}/settings`, change, parseConversationSettings),
     settings: () => parsed('GET', '/api/settings', undefined, parseSettingsResponse),
     saveSettings: (update) => parsed('PUT', '/api/settings', update, parseSettingsResponse),
     linkCode: () => parsed('POST', '/api/telegram/link-code', undefined, parseLinkCode),

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ID_PATTERN,
   parseApiError,
+  parseConversationSettings,
   parseConversationsResponse,
   parseLinkCode,
   parseMessagesResponse,
@@ -272,6 +273,41 @@ describe('parseLinkCode', () => {
   it('refuses anything else', () => {
     for (const body of [null, 'x', { code: 1234567, expiresAt: 'x' }, { code: '<b>', expiresAt: '2026-11-21T10:10:00Z' }, { code: '12345678', expiresAt: 'soon' }]) {
       expect(parseLinkCode(body)).toBeNull();
+    }
+  });
+});
+
+describe('parseConversationSettings', () => {
+  const view = {
+    model: 'fake-b',
+    thinking: 'high',
+    effectiveModel: 'anthropic/fake-b',
+    modelSource: 'conversation',
+    defaultModel: 'fake-model',
+    models: [
+      { id: 'fake-model', default: true },
+      { id: 'fake-b', default: false },
+    ],
+    thinkingLevels: ['off', 'minimal', 'low', 'medium', 'high'],
+  };
+
+  it('reads the view the server sends, with nulls for the defaults', () => {
+    expect(parseConversationSettings(view)).toEqual(view);
+    const defaults = { ...view, model: null, thinking: null, effectiveModel: null, modelSource: 'unconfigured', defaultModel: null, models: [] };
+    expect(parseConversationSettings(defaults)).toEqual(defaults);
+  });
+
+  it('refuses unknown levels and sources and malformed choices', () => {
+    for (const bad of [
+      { ...view, thinking: 'hard' },
+      { ...view, modelSource: 'elsewhere' },
+      { ...view, models: [{ id: 'x' }] },
+      { ...view, thinkingLevels: ['high', 'max'] },
+      { ...view, model: 7 },
+      null,
+      [],
+    ]) {
+      expect(parseConversationSettings(bad)).toBeNull();
     }
   });
 });

@@ -436,6 +436,62 @@ export function parseLinkCode(body: unknown): LinkCode | null {
   return Number.isNaN(expires.getTime()) ? null : { code: body.code, expiresAt: expires };
 }
 
+/** A thinking level, as `/think` takes it. */
+export const THINKING_LEVELS = ['off', 'minimal', 'low', 'medium', 'high'] as const;
+export type ThinkingLevel = (typeof THINKING_LEVELS)[number];
+
+/** Where the model a conversation's turns run with comes from. */
+export type ModelSource = 'conversation' | 'settings' | 'deployment' | 'unconfigured';
+
+/** Body of `GET`/`PUT /api/conversations/{id}/settings`. */
+export interface ConversationSettings {
+  /** The conversation's own model id; null: the default. */
+  model: string | null;
+  /** The conversation's own thinking level; null: the model's default. */
+  thinking: ThinkingLevel | null;
+  effectiveModel: string | null;
+  modelSource: ModelSource;
+  defaultModel: string | null;
+  models: { id: string; default: boolean }[];
+  thinkingLevels: ThinkingLevel[];
+}
+
+/** Body of `PUT /api/conversations/{id}/settings`: an absent field is left unchanged, null is the default. */
+export interface ConversationSettingsChange {
+  model?: string | null;
+  thinking?: ThinkingLevel | null;
+}
+
+const MODEL_SOURCES: readonly ModelSource[] = ['conversation', 'settings', 'deployment', 'unconfigured'];
+
+function isThinkingLevel(value: unknown): value is ThinkingLevel {
+  return THINKING_LEVELS.some((level) => level === value);
+}
+
+function isNullableString(value: unknown): value is string | null {
+  return value === null || isString(value);
+}
+
+/** Parses a conversation's settings; null if the body has another shape. */
+export function parseConversationSettings(body: unknown): ConversationSettings | null {
+  if (!isObject(body) || !isNullableString(body.model) || !isNullableString(body.effectiveModel) || !isNullableString(body.defaultModel)) return null;
+  const { thinking, modelSource, models, thinkingLevels } = body;
+  if (thinking !== null && !isThinkingLevel(thinking)) return null;
+  const source = MODEL_SOURCES.find((s) => s === modelSource);
+  if (source === undefined || !Array.isArray(models) || !Array.isArray(thinkingLevels)) return null;
+  const choices = models.flatMap((m: unknown) => (isObject(m) && isString(m.id) && typeof m.default === 'boolean' ? [{ id: m.id, default: m.default }] : []));
+  if (choices.length !== models.length || !thinkingLevels.every(isThinkingLevel)) return null;
+  return {
+    model: body.model,
+    thinking,
+    effectiveModel: body.effectiveModel,
+    modelSource: source,
+    defaultModel: body.defaultModel,
+    models: choices,
+    thinkingLevels,
+  };
+}
+
 /** Parses a REST error body `{"code","message"}`; null if the body has another shape. */
 export function parseApiError(body: unknown): ApiError | null {
   return isObject(body) && isId(body.code) && isString(body.message) ? { code: body.code, message: body.message } : null;

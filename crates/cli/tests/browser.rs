@@ -1,7 +1,8 @@
 //! The web app in a real browser (Debian's Chromium driven by playwright-core, `web/e2e/chat.e2e.mjs`)
 //! against local mode with the real runner and the fake LLM. The script runs its scenarios in one browser
 //! session; this test queues the fake's answers they expect, and checks afterwards what reached the fake
-//! (the model and key chosen on the settings page) and what the server stored.
+//! (the model and thinking level chosen in the chat header's picker, the model and key chosen on the
+//! settings page) and what the server stored.
 
 mod support;
 
@@ -21,6 +22,9 @@ const MARKDOWN_REPLY: &str = "Here is the program:\n\n```rust\nfn main() {\n    
 const E2E_MODEL: &str = "e2e-model-b";
 const E2E_API_KEY: &str = "sk-e2e-browser-key-0123456789";
 
+/// What the picker scenario enters in the second conversation's header.
+const PICKED_MODEL: &str = "fake-picked";
+
 /// The stop scenario's reply streams this slowly, so Stop lands while it streams.
 const SLOW_CHUNK_DELAY: Duration = Duration::from_millis(300);
 
@@ -32,11 +36,12 @@ const TOOL_COMMANDS: [&str; 2] = [
 ];
 
 /// Screenshots of the main views, kept under the target dir for people (and CI artifacts) to look at.
-const SCREENSHOTS: [&str; 6] = [
+const SCREENSHOTS: [&str; 7] = [
     "chat-code.png",
     "sidebar.png",
     "activity-live.png",
     "activity-worked.png",
+    "picker.png",
     "settings.png",
     "phone-chat.png",
 ];
@@ -69,8 +74,8 @@ async fn the_web_app_works_in_a_real_browser() {
         support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(120)).await;
     let fake = Arc::new(fake);
     // The script's turns, in order: the markdown reply; the second conversation; the one with two tool
-    // calls (three requests: a call, a call, the answer); the stopped one; then the retry and the turn
-    // after the settings change get the default reply.
+    // calls (three requests: a call, a call, the answer); the stopped one; then the retry, the picker's two
+    // turns and the turn after the settings change get the default reply.
     fake.push_behaviour(Behaviour::Text(MARKDOWN_REPLY.into()));
     fake.push_behaviour(Behaviour::Reply);
     for command in TOOL_COMMANDS {
@@ -136,11 +141,11 @@ async fn the_web_app_works_in_a_real_browser() {
         assert!(screenshots.join(name).is_file(), "no {name}\n{report}");
     }
 
-    // Six turns reached the model (the one with tools in three requests): the server default (Anthropic
+    // Eight turns reached the model (the one with tools in three requests): the server default (Anthropic
     // API) until the settings page chose the OpenAI-compatible provider, which the last turn used with the
     // model and key entered there. The tools ran: their output went back to the model.
     let requests = fake.requests();
-    assert_eq!(requests.len(), 8, "{report}");
+    assert_eq!(requests.len(), 10, "{report}");
     assert!(
         requests[..7]
             .iter()
@@ -156,13 +161,41 @@ async fn the_web_app_works_in_a_real_browser() {
         .filter_map(|r| r.tool_results().last().map(|t| t.content.clone()))
         .collect();
     assert_eq!(results, ["first-tool-done", "second-tool-done"], "{report}");
+    // The picker's turns: the second conversation with the model chosen in its header and `/think high` as
+    // Anthropic's thinking budget (the command never reached the model as text); then the first one with
+    // the default model and no thinking.
+    let picked = &requests[7];
+    assert_eq!(picked.body["model"], PICKED_MODEL, "{}", picked.body);
+    assert_eq!(
+        picked.body["thinking"]["type"], "enabled",
+        "{}",
+        picked.body
+    );
+    assert!(
+        picked.body["thinking"]["budget_tokens"].as_u64() > Some(0),
+        "{}",
+        picked.body
+    );
+    assert!(
+        !picked.body["messages"].to_string().contains("/think"),
+        "{}",
+        picked.body
+    );
+    let default = &requests[8];
+    assert_eq!(default.api, Api::AnthropicMessages);
+    assert_eq!(default.body["model"], "fake-model", "{}", default.body);
+    assert_ne!(
+        default.body["thinking"]["type"], "enabled",
+        "{}",
+        default.body
+    );
     let last = requests.last().unwrap();
     assert_eq!(last.api, Api::OpenAiCompletions);
     assert_eq!(last.body["model"], E2E_MODEL, "{}", last.body);
     assert_eq!(last.api_key(), Some(E2E_API_KEY));
 
     // What the page left on the server: the first conversation (the second was renamed, then deleted) with
-    // its four turns; the stopped one stored no reply.
+    // its five turns; the stopped one stored no reply.
     let (_, body) = app.get("/api/conversations").await;
     let conversations = body["conversations"].as_array().unwrap();
     assert_eq!(conversations.len(), 1, "{body}");
@@ -181,6 +214,8 @@ async fn the_web_app_works_in_a_real_browser() {
             "user",
             "assistant",
             "user",
+            "user",
+            "assistant",
             "user",
             "assistant",
             "user",

@@ -1,5 +1,6 @@
 //! The settings REST API in local mode (`docs/protocol.md`, "REST"): model settings, write-only API
-//! keys kept as owner-only files, Telegram link status and unlinking, and renaming conversations.
+//! keys kept as owner-only files, Telegram link status and unlinking, renaming conversations, and a
+//! conversation's own model and thinking level.
 
 mod support;
 
@@ -222,4 +223,97 @@ async fn a_conversation_can_be_renamed_with_a_valid_title() {
     );
     let (_, list) = app.get("/api/conversations").await;
     assert_eq!(list["conversations"][0]["title"], "Trip to Lisbon");
+}
+
+#[tokio::test]
+async fn a_conversations_model_and_thinking_level_are_shown_changed_and_checked() {
+    let (_fake, _data, app) = support::spawn_with_fake_llm(
+        serverless_openclaw_agent::LlmApi::AnthropicMessages,
+        Duration::from_secs(30),
+    )
+    .await;
+    let path = "/api/conversations/picker-1/settings";
+    // A new chat (no message yet) has the defaults.
+    let (status, initial) = app.get(path).await;
+    assert_eq!(status, 200, "{initial}");
+    assert_eq!(initial["model"], Value::Null);
+    assert_eq!(initial["thinking"], Value::Null);
+    assert_eq!(initial["defaultModel"], "fake-model");
+    assert_eq!(initial["modelSource"], "deployment");
+    assert_eq!(
+        initial["models"],
+        json!([{"id": "fake-model", "default": true}])
+    );
+    assert_eq!(
+        initial["thinkingLevels"],
+        json!(["off", "minimal", "low", "medium", "high"])
+    );
+
+    let (status, changed) = app
+        .call(
+            Method::PUT,
+            path,
+            Some(json!({"model": "fake-b", "thinking": "high"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["model"], "fake-b");
+    assert_eq!(changed["thinking"], "high");
+    assert_eq!(changed["modelSource"], "conversation");
+    assert_eq!(
+        changed["models"],
+        json!([{"id": "fake-model", "default": true}, {"id": "fake-b", "default": false}])
+    );
+    assert_eq!(
+        app.get(path).await.1,
+        changed,
+        "a GET reads what the PUT stored"
+    );
+    // Another conversation keeps the defaults.
+    let (_, other) = app.get("/api/conversations/picker-2/settings").await;
+    assert_eq!(other["model"], Value::Null);
+    // An absent field stays; null goes back to the default.
+    let (_, thinking_only) = app
+        .call(Method::PUT, path, Some(json!({"thinking": null})))
+        .await;
+    assert_eq!(
+        (&thinking_only["model"], &thinking_only["thinking"]),
+        (&json!("fake-b"), &Value::Null)
+    );
+
+    // Bad input is a 400 (413 for a body over the limit) with a reason, and changes nothing.
+    for (body, reason) in [
+        (json!({"model": "two words"}), "model must be"),
+        (json!({"thinking": "hard"}), "unknown variant"),
+        (json!({"freshSession": true}), "unknown field"),
+        (json!(["fake-b"]), "JSON object"),
+    ] {
+        let (status, error) = app.call(Method::PUT, path, Some(body)).await;
+        assert_eq!(status, 400, "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains(reason),
+            "{error}"
+        );
+    }
+    let raw = |body: String| {
+        reqwest::Client::new()
+            .put(app.url(path))
+            .bearer_auth(support::TOKEN)
+            .body(body)
+            .send()
+    };
+    assert_eq!(raw("{".into()).await.unwrap().status().as_u16(), 400);
+    let padded = format!(r#"{{"model": "fake-c"{}}}"#, " ".repeat(2048));
+    assert_eq!(raw(padded).await.unwrap().status().as_u16(), 413);
+    for bad_id in ["..%2Fx", &"x".repeat(200)] {
+        let bad = format!("/api/conversations/{bad_id}/settings");
+        assert_eq!(app.get(&bad).await.0, 400, "{bad_id}");
+        assert_eq!(
+            app.call(Method::PUT, &bad, Some(json!({"model": "fake-c"})))
+                .await
+                .0,
+            400
+        );
+    }
+    assert_eq!(app.get(path).await.1["model"], "fake-b");
 }

@@ -6,6 +6,10 @@
 //! A message is a command only when its first word is one of these names (`/name@bot` as Telegram
 //! menus send it); any other `/word` goes to the model as text (OpenClaw skills are invoked that way).
 //! Commands and their answers are not stored in the conversation's history.
+//!
+//! The web app's model and thinking picker reads and changes the same settings over REST
+//! ([`ChatCommands::settings_view`], [`ChatCommands::change_settings`]), so it offers what `/model list`
+//! lists and shows what `/status` says.
 
 use std::sync::Arc;
 
@@ -14,6 +18,7 @@ use crate::ids::{ConversationId, MessageId, UserId};
 use crate::ports::{
     AgentState, AgentStatusSource, ConversationStore, PortError, SettingsStore, TurnQueue,
 };
+use crate::protocol::{ConversationSettingsView, ModelChoice, ModelSource};
 use crate::settings::validate_model_id;
 
 /// What `/model` asks for.
@@ -122,7 +127,7 @@ pub const HELP: &str = "Talk to your OpenClaw agent: just send a message.\n\n\
 /help – this help\n\n\
 Any other /word is sent to the agent as text.";
 
-/// Answers commands for one user and conversation.
+/// Answers commands for one user and conversation, and shows and changes a conversation's settings.
 #[derive(Clone)]
 pub struct ChatCommands {
     conversations: Arc<dyn ConversationStore>,
@@ -135,8 +140,7 @@ pub struct ChatCommands {
 struct EffectiveModel {
     /// `provider/model`, or `None` when no provider is configured anywhere.
     label: Option<String>,
-    /// Where it comes from: this conversation, the user's settings or the deployment.
-    source: &'static str,
+    source: ModelSource,
     /// The model id the turn would run without the conversation's own.
     default_id: Option<String>,
 }
@@ -245,18 +249,22 @@ impl ChatCommands {
             Some(chosen) => (
                 Some(chosen.provider.to_string()),
                 Some(chosen.model),
-                "your settings",
+                ModelSource::Settings,
             ),
             None => match self.agent.status().model {
                 Some(label) => match label.split_once('/') {
-                    Some((p, m)) => (Some(p.to_owned()), Some(m.to_owned()), "the deployment"),
-                    None => (None, Some(label), "the deployment"),
+                    Some((p, m)) => (
+                        Some(p.to_owned()),
+                        Some(m.to_owned()),
+                        ModelSource::Deployment,
+                    ),
+                    None => (None, Some(label), ModelSource::Deployment),
                 },
-                None => (None, None, "nowhere"),
+                None => (None, None, ModelSource::Unconfigured),
             },
         };
         let (id, source) = match own {
-            Some(own) => (Some(own.to_owned()), "this conversation"),
+            Some(own) => (Some(own.to_owned()), ModelSource::Conversation),
             None => (default_id.clone(), source),
         };
         let label = id.map(|id| match &provider {
@@ -286,18 +294,20 @@ impl ChatCommands {
             ModelRequest::Show => match effective.label {
                 Some(label) => format!(
                     "Model of this conversation: {label} (from {}). /model list shows the choices.",
-                    effective.source
+                    source_label(effective.source)
                 ),
                 None => "No model is configured: choose one in Settings.".into(),
             },
             ModelRequest::List => {
                 let mut lines = vec!["Models for this conversation:".to_owned()];
-                if let Some(id) = &effective.default_id {
-                    lines.push(format!("• {id} (the default) – /model default"));
-                }
-                if let Some(own) = own.filter(|o| Some(o) != effective.default_id.as_ref()) {
-                    lines.push(format!("• {own} (chosen here)"));
-                }
+                lines.extend(
+                    model_choices(effective.default_id.as_deref(), own.as_deref())
+                        .into_iter()
+                        .map(|choice| match choice.default {
+                            true => format!("• {} (the default) – /model default", choice.id),
+                            false => format!("• {} (chosen here)", choice.id),
+                        }),
+                );
                 lines.push(
                     "Any other model id of the same provider works too: /model <id>. The provider \
                      itself is chosen in Settings."
@@ -323,6 +333,40 @@ impl ChatCommands {
         }))
     }
 
+    /// A conversation's settings as the web app's picker shows them; the defaults for a conversation
+    /// with none (one without messages yet included).
+    pub async fn settings_view(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<ConversationSettingsView, PortError> {
+        let own = self.stored(user, conversation).await?;
+        let effective = self.effective_model(user, own.model.as_deref()).await?;
+        Ok(ConversationSettingsView {
+            models: model_choices(effective.default_id.as_deref(), own.model.as_deref()),
+            model: own.model,
+            thinking: own.thinking,
+            effective_model: effective.label,
+            model_source: effective.source,
+            default_model: effective.default_id,
+            thinking_levels: ThinkingLevel::ALL.to_vec(),
+        })
+    }
+
+    /// Stores a (validated) change of a conversation's model or thinking level, as `/model` and `/think`
+    /// do, and returns the settings after it.
+    pub async fn change_settings(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        change: &ConversationSettingsUpdate,
+    ) -> Result<ConversationSettingsView, PortError> {
+        self.conversations
+            .update_conversation_settings(user, conversation, change)
+            .await?;
+        self.settings_view(user, conversation).await
+    }
+
     async fn status(
         &self,
         user: &UserId,
@@ -336,7 +380,7 @@ impl ChatCommands {
         let own = self.stored(user, conversation).await?;
         let model = self.effective_model(user, own.model.as_deref()).await?;
         let model = match model.label {
-            Some(label) => format!("{label} (from {})", model.source),
+            Some(label) => format!("{label} (from {})", source_label(model.source)),
             None => "none configured: turns will fail until a provider is set".into(),
         };
         let last = self
@@ -420,6 +464,30 @@ impl ChatCommands {
     }
 }
 
+/// The models `/model list` offers: the default one, and the conversation's own when it is another.
+fn model_choices(default_id: Option<&str>, own: Option<&str>) -> Vec<ModelChoice> {
+    let default = default_id.map(|id| ModelChoice {
+        id: id.to_owned(),
+        default: true,
+    });
+    let own = own
+        .filter(|o| Some(*o) != default_id)
+        .map(|id| ModelChoice {
+            id: id.to_owned(),
+            default: false,
+        });
+    default.into_iter().chain(own).collect()
+}
+
+fn source_label(source: ModelSource) -> &'static str {
+    match source {
+        ModelSource::Conversation => "this conversation",
+        ModelSource::Settings => "your settings",
+        ModelSource::Deployment => "the deployment",
+        ModelSource::Unconfigured => "nowhere",
+    }
+}
+
 fn thinking_label(level: Option<ThinkingLevel>) -> &'static str {
     level.map_or("the model's default", ThinkingLevel::as_str)
 }
@@ -465,6 +533,34 @@ mod tests {
         assert_eq!(Command::parse("/status@b"), Some(Command::Status));
         assert_eq!(Command::parse("/help"), Some(Command::Help));
         assert_eq!(Command::parse("/compact"), Some(Command::Compact));
+    }
+
+    #[test]
+    fn model_choices_are_the_default_and_a_different_own_model() {
+        let ids = |choices: Vec<ModelChoice>| -> Vec<(String, bool)> {
+            choices.into_iter().map(|c| (c.id, c.default)).collect()
+        };
+        assert_eq!(
+            ids(model_choices(Some("fake-model"), None)),
+            [("fake-model".to_owned(), true)]
+        );
+        assert_eq!(
+            ids(model_choices(Some("fake-model"), Some("fake-b"))),
+            [
+                ("fake-model".to_owned(), true),
+                ("fake-b".to_owned(), false)
+            ]
+        );
+        assert_eq!(
+            ids(model_choices(Some("fake-model"), Some("fake-model"))),
+            [("fake-model".to_owned(), true)],
+            "the default chosen explicitly is listed once"
+        );
+        assert_eq!(
+            ids(model_choices(None, Some("fake-b"))),
+            [("fake-b".to_owned(), false)]
+        );
+        assert!(model_choices(None, None).is_empty());
     }
 
     #[test]

@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::{
-    Conversation, MAX_MESSAGE_BYTES, Message, Role, ToolActivity, TurnActivity, Usage, format_time,
+    Conversation, ConversationSettingsUpdate, MAX_MESSAGE_BYTES, Message, Role, ThinkingLevel,
+    ToolActivity, TurnActivity, Usage, format_time,
 };
 use crate::ids::{ClientMessageId, ConversationId, MessageId, is_valid_id};
-use crate::settings::{ModelSettings, Provider};
+use crate::settings::{InvalidSettings, ModelSettings, Provider, validate_model_id};
 
 /// The largest WebSocket text frame accepted, in bytes.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -404,6 +405,93 @@ pub struct SettingsUpdate {
     pub api_keys: BTreeMap<String, Option<String>>,
 }
 
+/// The largest `PUT /api/conversations/{id}/settings` body: two short fields.
+pub const MAX_CONVERSATION_SETTINGS_BYTES: usize = 1024;
+
+/// Where the model a conversation's turns run with comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ModelSource {
+    /// The conversation's own (`/model <id>`, the chat header's picker).
+    Conversation,
+    /// The user's settings.
+    Settings,
+    /// The deployment's default.
+    Deployment,
+    /// No model is configured anywhere: turns fail until one is.
+    Unconfigured,
+}
+
+/// One model a conversation may choose, as `/model list` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelChoice {
+    pub id: String,
+    /// The model the conversation runs without its own (the user's settings, else the deployment's).
+    pub default: bool,
+}
+
+/// Answer of `GET` and `PUT /api/conversations/{id}/settings`: a conversation's own model and thinking
+/// level, what its next turn runs with, and the choices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationSettingsView {
+    /// The conversation's own model id; `None`: the default.
+    pub model: Option<String>,
+    /// The conversation's own thinking level; `None`: the model's default.
+    pub thinking: Option<ThinkingLevel>,
+    /// `provider/model` the next turn runs with (just the id when the provider is unknown); `None`
+    /// when no model is configured.
+    pub effective_model: Option<String>,
+    pub model_source: ModelSource,
+    /// The model id the conversation runs without its own.
+    pub default_model: Option<String>,
+    /// The models `/model list` offers.
+    pub models: Vec<ModelChoice>,
+    pub thinking_levels: Vec<ThinkingLevel>,
+}
+
+/// Body of `PUT /api/conversations/{id}/settings`: an absent field is left unchanged; `null` goes back
+/// to the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationSettingsChange {
+    #[serde(default, deserialize_with = "present")]
+    pub model: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub thinking: Option<Option<ThinkingLevel>>,
+}
+
+impl ConversationSettingsChange {
+    /// Reads a request body: a JSON object of these fields (serde would also take them positionally
+    /// from an array), checked as [`Self::validated`] checks them.
+    pub fn parse(body: &[u8]) -> Result<ConversationSettingsUpdate, InvalidSettings> {
+        let invalid = |e: serde_json::Error| InvalidSettings(format!("invalid body: {e}"));
+        let value: Value = serde_json::from_slice(body).map_err(invalid)?;
+        if !value.is_object() {
+            return Err(InvalidSettings(
+                "the body must be a JSON object such as {\"model\":\"<id>\",\"thinking\":\"high\"}"
+                    .into(),
+            ));
+        }
+        serde_json::from_value::<Self>(value)
+            .map_err(invalid)?
+            .validated()
+    }
+
+    /// The store's update, with the model id checked as `/model <id>` checks it.
+    fn validated(self) -> Result<ConversationSettingsUpdate, InvalidSettings> {
+        let model = self
+            .model
+            .map(|m| m.as_deref().map(validate_model_id).transpose())
+            .transpose()?;
+        Ok(ConversationSettingsUpdate {
+            model,
+            thinking: self.thinking,
+            fresh_session: None,
+        })
+    }
+}
+
 /// Tells an explicit `null` (`Some(None)`) from an absent field (`None`, via `default`).
 fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
@@ -421,6 +509,78 @@ mod tests {
 
     fn code_of(text: &str) -> ErrorCode {
         parse_client_frame(text).unwrap_err().code
+    }
+
+    #[test]
+    fn a_conversation_settings_change_tells_null_from_absent_and_checks_the_model() {
+        let change =
+            |body: &str| ConversationSettingsChange::parse(body.as_bytes()).map_err(|e| e.0);
+        assert_eq!(change("{}").unwrap(), ConversationSettingsUpdate::default());
+        assert_eq!(
+            change(r#"{"model":" fake-b ","thinking":"high"}"#).unwrap(),
+            ConversationSettingsUpdate {
+                model: Some(Some("fake-b".into())),
+                thinking: Some(Some(ThinkingLevel::High)),
+                fresh_session: None,
+            }
+        );
+        assert_eq!(
+            change(r#"{"model":null,"thinking":null}"#).unwrap(),
+            ConversationSettingsUpdate {
+                model: Some(None),
+                thinking: Some(None),
+                fresh_session: None,
+            }
+        );
+        assert!(
+            change(r#"{"model":"no spaces"}"#)
+                .unwrap_err()
+                .contains("model must be")
+        );
+        assert!(change(r#"{"model":""}"#).is_err());
+        assert!(
+            change(r#"{"thinking":"hard"}"#)
+                .unwrap_err()
+                .contains("unknown variant")
+        );
+        assert!(
+            change(r#"{"freshSession":true}"#)
+                .unwrap_err()
+                .contains("unknown field")
+        );
+        assert!(change(r#"{"model":7}"#).is_err());
+        assert!(change(r#"["fake-b"]"#).unwrap_err().contains("JSON object"));
+        assert!(change("null").unwrap_err().contains("JSON object"));
+        assert!(change("{").unwrap_err().starts_with("invalid body"));
+    }
+
+    #[test]
+    fn the_conversation_settings_view_is_camel_case_with_lower_case_levels() {
+        let view = ConversationSettingsView {
+            model: Some("fake-b".into()),
+            thinking: Some(ThinkingLevel::Low),
+            effective_model: Some("anthropic/fake-b".into()),
+            model_source: ModelSource::Conversation,
+            default_model: Some("fake-model".into()),
+            models: vec![ModelChoice {
+                id: "fake-model".into(),
+                default: true,
+            }],
+            thinking_levels: ThinkingLevel::ALL.to_vec(),
+        };
+        assert_eq!(
+            serde_json::to_value(&view).unwrap(),
+            json!({
+                "model": "fake-b", "thinking": "low", "effectiveModel": "anthropic/fake-b",
+                "modelSource": "conversation", "defaultModel": "fake-model",
+                "models": [{"id": "fake-model", "default": true}],
+                "thinkingLevels": ["off", "minimal", "low", "medium", "high"],
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(ModelSource::Unconfigured).unwrap(),
+            "unconfigured"
+        );
     }
 
     #[test]

@@ -604,3 +604,121 @@ async fn tool_calls_reach_the_page_as_activity_frames_and_stay_with_the_reply() 
     assert_eq!(stored, &reply["activity"], "{body}");
     assert_eq!(body["messages"][0].get("activity"), None);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversations_model_and_thinking_level_set_over_rest_reach_the_agent_function() {
+    let world = World::create().await;
+    let (connect, message, agent, http) = (
+        world.function(WS_CONNECT).await,
+        world.function(WS_MESSAGE).await,
+        world.function(AGENT).await,
+        world.function(HTTP_API).await,
+    );
+    let (sub, token) = world.user("dave").await;
+    let (eve, _) = world.user("eve").await;
+    let call = |method: &str, path: &str, body: Option<&str>, who: &str| {
+        http.invoke(
+            fixtures::http_v2(method, path, &[], body, who),
+            GATEWAY_INVOKE,
+        )
+    };
+    let path = "/api/conversations/picked/settings";
+    let initial = call("GET", path, None, &sub).await;
+    assert_eq!(initial["statusCode"], 200, "{initial}");
+    let view: Value = serde_json::from_str(initial["body"].as_str().unwrap()).unwrap();
+    assert_eq!(view["model"], Value::Null);
+    assert_eq!(view["defaultModel"], "fake-model");
+    assert_eq!(view["modelSource"], "deployment");
+
+    let changed = call(
+        "PUT",
+        path,
+        Some(r#"{"model":"aws-picked","thinking":"high"}"#),
+        &sub,
+    )
+    .await;
+    assert_eq!(changed["statusCode"], 200, "{changed}");
+    let view: Value = serde_json::from_str(changed["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (&view["model"], &view["thinking"], &view["modelSource"]),
+        (
+            &Value::from("aws-picked"),
+            &Value::from("high"),
+            &Value::from("conversation")
+        )
+    );
+    // Another user's conversation of the same id keeps the defaults.
+    let theirs = call("GET", path, None, &eve).await;
+    let theirs: Value = serde_json::from_str(theirs["body"].as_str().unwrap()).unwrap();
+    assert_eq!(theirs["model"], Value::Null, "{theirs}");
+    // Bad input: a 400 (413 over the size limit) with the reason, and nothing changes.
+    let padding = " ".repeat(2048);
+    for (method, route, body, status, reason) in [
+        (
+            "PUT",
+            path,
+            r#"{"model":"two words"}"#,
+            400,
+            "model must be",
+        ),
+        (
+            "PUT",
+            path,
+            r#"{"thinking":"hard"}"#,
+            400,
+            "unknown variant",
+        ),
+        ("PUT", path, "{", 400, "invalid body"),
+        (
+            "PUT",
+            path,
+            &*format!(r#"{{"model":"x"{padding}}}"#),
+            413,
+            "bytes",
+        ),
+        (
+            "GET",
+            "/api/conversations/a.b/settings",
+            "",
+            400,
+            "conversation",
+        ),
+    ] {
+        let body = (method == "PUT").then_some(body);
+        let response = call(method, route, body, &sub).await;
+        assert_eq!(response["statusCode"], status, "{response}");
+        assert!(
+            response["body"].as_str().unwrap().contains(reason),
+            "{response}"
+        );
+    }
+
+    let connected = connect
+        .invoke(
+            fixtures::ws_connect("conn-D1=", Some(&token)),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(connected["statusCode"], 200);
+    for (conversation, id) in [("picked", "d1"), ("other", "d2")] {
+        let sent = message
+            .invoke(
+                fixtures::ws_message("conn-D1=", &send_frame(conversation, id, "which model?")),
+                GATEWAY_INVOKE,
+            )
+            .await;
+        assert_eq!(sent["statusCode"], 200);
+        let batch = world.deliver(&agent, 1).await;
+        assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
+    }
+    let requests = world.fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].body["model"], "aws-picked");
+    assert_eq!(
+        requests[0].body["thinking"]["type"], "enabled",
+        "{}",
+        requests[0].body
+    );
+    assert_eq!(requests[1].body["model"], "fake-model");
+    assert_ne!(requests[1].body["thinking"]["type"], "enabled");
+}

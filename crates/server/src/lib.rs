@@ -83,6 +83,10 @@ pub fn api(state: AppState) -> Router {
             delete(rest::delete_conversation).patch(rest::rename_conversation),
         )
         .route("/api/conversations/{id}/messages", get(rest::list_messages))
+        .route(
+            "/api/conversations/{id}/settings",
+            get(rest::conversation_settings).put(rest::change_conversation_settings),
+        )
         .route("/api/status", get(rest::status))
         .route(
             "/api/settings",

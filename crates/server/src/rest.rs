@@ -14,7 +14,8 @@ use serverless_openclaw_core::domain::MAX_TITLE_CHARS;
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{PortError, TelegramUserId};
 use serverless_openclaw_core::protocol::{
-    ConversationList, ConversationSummary, CreatedConversation, ErrorBody, ErrorCode, MessageList,
+    ConversationList, ConversationSettingsChange, ConversationSettingsView, ConversationSummary,
+    CreatedConversation, ErrorBody, ErrorCode, MAX_CONVERSATION_SETTINGS_BYTES, MessageList,
     MessageView, NewConversation, RenameConversation, SettingsUpdate, SettingsView,
     TelegramLinkCode, TelegramLinks,
 };
@@ -229,6 +230,43 @@ pub async fn rename_conversation(
         .rename_conversation(&user, &id, title)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/conversations/{id}/settings`: the conversation's model and thinking level and the choices.
+/// A conversation without messages yet (a new chat) has the defaults; ids are per user, so another
+/// user's conversation of the same id is never read.
+pub async fn conversation_settings(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationSettingsView>, ApiError> {
+    let id = conversation_id(id)?;
+    Ok(Json(state.chat.commands().settings_view(&user, &id).await?))
+}
+
+/// `PUT /api/conversations/{id}/settings` with `{"model"?, "thinking"?}`: what `/model` and `/think`
+/// change, also before the conversation's first message.
+pub async fn change_conversation_settings(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ConversationSettingsView>, ApiError> {
+    let id = conversation_id(id)?;
+    if body.len() > MAX_CONVERSATION_SETTINGS_BYTES {
+        return Err(too_large(format!(
+            "conversation settings body over {MAX_CONVERSATION_SETTINGS_BYTES} bytes"
+        )));
+    }
+    let change =
+        ConversationSettingsChange::parse(&body).map_err(|e| ApiError::bad_request(e.0))?;
+    Ok(Json(
+        state
+            .chat
+            .commands()
+            .change_settings(&user, &id, &change)
+            .await?,
+    ))
 }
 
 /// `GET /api/settings`.
