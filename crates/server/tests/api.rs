@@ -189,12 +189,14 @@ impl Api {
 }
 
 /// Every route, with a well-formed request.
-const ROUTES: [(&str, &str); 11] = [
+const ROUTES: [(&str, &str); 13] = [
     ("GET", "/api/conversations"),
     ("POST", "/api/conversations"),
     ("PATCH", "/api/conversations/c-1"),
     ("DELETE", "/api/conversations/c-1"),
     ("GET", "/api/conversations/c-1/messages"),
+    ("GET", "/api/conversations/c-1/settings"),
+    ("PUT", "/api/conversations/c-1/settings"),
     ("GET", "/api/status"),
     ("GET", "/api/settings"),
     ("PUT", "/api/settings"),
@@ -359,6 +361,53 @@ async fn bad_conversation_requests_are_refused_with_a_reason() {
     let (_, body) = api.ok(Method::GET, "/api/conversations", None).await;
     assert_eq!(body["conversations"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body["conversations"][0]["title"], "Kept");
+}
+
+#[tokio::test]
+async fn a_conversations_own_model_and_thinking_are_read_written_and_checked() {
+    let api = Api::new();
+    let path = "/api/conversations/c-1/settings";
+    let (status, before) = api.ok(Method::GET, path, None).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["effectiveModel"], "fake/default", "{before}");
+    for bad in [
+        "[]",
+        r#"{"model":"two words"}"#,
+        r#"{"thinking":"extreme"}"#,
+        r#"{"colour":"red"}"#,
+    ] {
+        api.refused(
+            Method::PUT,
+            path,
+            Some(bad),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+    }
+    api.refused(
+        Method::PUT,
+        "/api/conversations/bad%20id/settings",
+        Some("{}"),
+        StatusCode::BAD_REQUEST,
+        "invalid_id",
+    )
+    .await;
+    assert_eq!(api.ok(Method::GET, path, None).await.1, before);
+    let (status, body) = api
+        .ok(
+            Method::PUT,
+            path,
+            Some(r#"{"model":"custom/m","thinking":"high"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["model"], "custom/m", "{body}");
+    assert_eq!(body["thinking"], "high", "{body}");
+    let (_, other) = api
+        .ok(Method::GET, "/api/conversations/c-2/settings", None)
+        .await;
+    assert_eq!(other["effectiveModel"], "fake/default", "{other}");
 }
 
 #[tokio::test]
