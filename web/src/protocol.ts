@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'cancelled'
   | 'conflict'
   | 'not_found'
+  | 'limit_reached'
   | 'internal';
 
 export type TurnStatus = 'queued' | 'starting' | 'running' | 'idle';

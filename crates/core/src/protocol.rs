@@ -32,6 +32,7 @@ pub enum ErrorCode {
     Cancelled,
     Conflict,
     NotFound,
+    LimitReached,
     Internal,
 }
 

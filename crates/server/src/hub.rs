@@ -13,6 +13,10 @@ use serverless_openclaw_core::ports::ClientPush;
 use serverless_openclaw_core::protocol::ServerFrame;
 use tokio::sync::mpsc;
 
+/// The most WebSocket connections one user may hold open on this server (a page per tab, a few
+/// devices); past it a new one is refused, so one user's client cannot use up the server's sockets.
+pub const MAX_CONNECTIONS_PER_USER: usize = 32;
+
 /// A registered connection: its id and the sender its writer task drains.
 pub struct Connection {
     pub id: u64,
@@ -27,17 +31,20 @@ pub struct ConnectionHub {
 }
 
 impl ConnectionHub {
-    /// Registers a connection of `user`; the receiver yields the JSON frames to write to it.
-    pub fn register(&self, user: &UserId) -> (Connection, mpsc::UnboundedReceiver<String>) {
+    /// Registers a connection of `user`; the receiver yields the JSON frames to write to it. `None`
+    /// when the user already has [`MAX_CONNECTIONS_PER_USER`] open.
+    pub fn register(&self, user: &UserId) -> Option<(Connection, mpsc::UnboundedReceiver<String>)> {
+        let mut connections = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = connections.entry(user.clone()).or_default();
+        // Sockets that went away without unregistering yet do not count.
+        mine.retain(|_, tx| !tx.is_closed());
+        if mine.len() >= MAX_CONNECTIONS_PER_USER {
+            return None;
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
-        self.connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(user.clone())
-            .or_default()
-            .insert(id, tx.clone());
-        (Connection { id, frames: tx }, rx)
+        mine.insert(id, tx.clone());
+        Some((Connection { id, frames: tx }, rx))
     }
 
     pub fn unregister(&self, user: &UserId, id: u64) {
@@ -60,5 +67,32 @@ impl ClientPush for ConnectionHub {
             // A closed channel means the socket is gone: forget it.
             mine.retain(|_, tx| tx.send(text.clone()).is_ok());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_may_hold_a_bounded_number_of_connections() {
+        let hub = ConnectionHub::default();
+        let alice = UserId::parse("alice").unwrap();
+        let mut open: Vec<_> = (0..MAX_CONNECTIONS_PER_USER)
+            .map(|_| hub.register(&alice).expect("below the cap"))
+            .collect();
+        assert!(hub.register(&alice).is_none(), "past the cap");
+        assert!(
+            hub.register(&UserId::parse("bob").unwrap()).is_some(),
+            "the cap is per user"
+        );
+        let (closed, _) = open.pop().unwrap();
+        hub.unregister(&alice, closed.id);
+        let (_, receiver) = hub.register(&alice).expect("a slot freed by unregister");
+        drop(receiver);
+        assert!(
+            hub.register(&alice).is_some(),
+            "a socket that went away without unregistering frees its slot"
+        );
     }
 }

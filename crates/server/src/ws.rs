@@ -10,14 +10,16 @@ use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{AgentWaker, WakeReason};
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
+use tokio::sync::mpsc;
 
-use crate::hub::Connection;
+use crate::hub::{Connection, MAX_CONNECTIONS_PER_USER};
 use crate::rest::ApiError;
 use crate::{Authenticator, ConnectionHub};
 
@@ -43,17 +45,33 @@ pub async fn upgrade(
     let Some(user) = query.get("token").and_then(|t| state.auth.verify(t)) else {
         return ApiError::unauthorized().into_response();
     };
+    // Registered before the upgrade, so a user past the cap gets a plain 429; a registration whose
+    // upgrade never completes is dropped with its receiver.
+    let Some(registered) = state.hub.register(&user) else {
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::LimitReached,
+            format!(
+                "too many open connections (at most {MAX_CONNECTIONS_PER_USER}); close another tab"
+            ),
+        )
+        .into_response();
+    };
     if let Some(waker) = &state.waker {
         waker.wake(WakeReason::WebConnected).await;
     }
     ws.max_message_size(MAX_READ_BYTES)
         .max_frame_size(MAX_READ_BYTES)
-        .on_upgrade(move |socket| serve(state, user, socket))
+        .on_upgrade(move |socket| serve(state, user, registered, socket))
 }
 
-async fn serve(state: ChatSocket, user: UserId, socket: WebSocket) {
+async fn serve(
+    state: ChatSocket,
+    user: UserId,
+    (connection, mut outgoing): (Connection, mpsc::UnboundedReceiver<String>),
+    socket: WebSocket,
+) {
     let (mut sink, mut stream) = socket.split();
-    let (connection, mut outgoing) = state.hub.register(&user);
     let writer = tokio::spawn(async move {
         while let Some(text) = outgoing.recv().await {
             if sink.send(Message::Text(text.into())).await.is_err() {
