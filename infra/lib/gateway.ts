@@ -13,6 +13,7 @@ import {
   CfnIntegrationResponse,
   CfnRoute,
   CfnRouteResponse,
+  CfnStage,
   CorsHttpMethod,
   HttpApi,
   HttpMethod,
@@ -44,13 +45,31 @@ export interface GatewayProps {
   readonly secrets: Secrets;
 }
 
-/** Requests per second (steady, burst) per stage. */
+/** Requests per second (steady, burst) per route of a stage. */
 const THROTTLE = { rateLimit: 20, burstLimit: 40 };
+
+/**
+ * The routes anyone can call without a token (`$connect`, Telegram's webhook) get their own, smaller
+ * limit, so an anonymous client cannot use up what signed-in users' routes are allowed.
+ */
+export const ANONYMOUS_THROTTLE = { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 };
+
+/**
+ * Gives `routeKey` of `stage` the [[ANONYMOUS_THROTTLE]]. The stage waits for `route`: CloudFormation
+ * refuses route settings for a route key that does not exist yet.
+ */
+export function throttleAnonymousRoute(stage: Construct, routeKey: string, route: Construct): void {
+  const cfn = stage.node.defaultChild as CfnStage;
+  cfn.addPropertyOverride(`RouteSettings.${routeKey}`, ANONYMOUS_THROTTLE);
+  cfn.node.addDependency(route);
+}
 
 export class Gateway extends Construct {
   readonly webSocketApi: WebSocketApi;
   readonly webSocketStage: WebSocketStage;
   readonly httpApi: HttpApi;
+  /** The REST API's stage (Telegram's construct throttles its webhook route on it). */
+  readonly restStage: HttpStage;
   /** ws-connect, which wakes the agent when a web client connects. */
   readonly connect: RustLambda;
   /** ws-connect, ws-disconnect, ws-message, http-api. */
@@ -110,7 +129,10 @@ export class Gateway extends Construct {
     turns.queue.grantSendMessages(message.role);
     grantManageConnections(this.webSocketApi, message.role);
 
-    this.webSocketApi.addRoute('$connect', { integration: new WebSocketLambdaIntegration('Connect', connect.function) });
+    const connectRoute = this.webSocketApi.addRoute('$connect', {
+      integration: new WebSocketLambdaIntegration('Connect', connect.function),
+    });
+    throttleAnonymousRoute(this.webSocketStage, '$connect', connectRoute);
     this.webSocketApi.addRoute('$disconnect', {
       integration: new WebSocketLambdaIntegration('Disconnect', disconnect.function),
     });
@@ -152,7 +174,7 @@ export class Gateway extends Construct {
       },
     });
     const accessLogs = functionLogs(this, 'RestAccessLogs');
-    new HttpStage(this, 'RestStage', {
+    this.restStage = new HttpStage(this, 'RestStage', {
       httpApi: this.httpApi,
       stageName: '$default',
       autoDeploy: true,

@@ -90,6 +90,7 @@ export class ServerlessOpenClawStack extends Stack {
       storage: this.storage,
       turns,
       httpApi: this.gateway.httpApi,
+      restStage: this.gateway.restStage,
       webSocketApi: this.gateway.webSocketApi,
       webSocketStage: this.gateway.webSocketStage,
       botToken: secrets.telegramBotToken,

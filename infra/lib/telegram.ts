@@ -11,6 +11,7 @@ import {
   HttpNoneAuthorizer,
   HttpRoute,
   HttpRouteKey,
+  type HttpStage,
   type WebSocketApi,
   type WebSocketStage,
 } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -19,6 +20,7 @@ import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import * as env from './environment.ts';
 import { RustLambda } from './functions.ts';
+import { throttleAnonymousRoute } from './gateway.ts';
 import { grantManageConnections } from './grants.ts';
 import type { TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
@@ -30,6 +32,8 @@ export interface TelegramProps {
   readonly storage: Storage;
   readonly turns: TurnQueue;
   readonly httpApi: HttpApi;
+  /** The REST API's stage, on which the webhook route gets the anonymous routes' throttle. */
+  readonly restStage: HttpStage;
   /** Where a Telegram turn is also shown: the web chats the user has open. */
   readonly webSocketApi: WebSocketApi;
   readonly webSocketStage: WebSocketStage;
@@ -80,6 +84,7 @@ export class Telegram extends Construct {
       integration: new HttpLambdaIntegration('Webhook', this.webhook.function),
       authorizer: new HttpNoneAuthorizer(),
     });
+    throttleAnonymousRoute(props.restStage, `POST ${WEBHOOK_PATH}`, this.route);
     Validations.of(this.route).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:

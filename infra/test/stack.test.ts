@@ -169,6 +169,22 @@ describe('APIs and gateway functions', () => {
     });
   });
 
+  it('gives the anonymous routes ($connect, the Telegram webhook) their own smaller throttle, each stage after its route', () => {
+    const stages = template.findResources('AWS::ApiGatewayV2::Stage');
+    const stageOf = (api: Parameters<typeof logicalId>[0]) =>
+      Object.values(stages).find((stage) => (stage.Properties as { ApiId: { Ref?: string } }).ApiId.Ref === logicalId(api))!;
+    const anonymous = { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 };
+    const sockets = stageOf(stack.gateway.webSocketApi);
+    assert.deepEqual((sockets.Properties as any).RouteSettings, { $connect: anonymous });
+    const rest = stageOf(stack.gateway.httpApi);
+    assert.deepEqual((rest.Properties as any).RouteSettings, { [TELEGRAM_ROUTE]: anonymous });
+    assert.deepEqual((rest.Properties as any).DefaultRouteSettings, { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 });
+    const routeId = (key: string) =>
+      Object.entries(template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: key } }))[0]![0];
+    assert.ok((sockets.DependsOn as string[]).includes(routeId('$connect')), 'the socket stage waits for $connect');
+    assert.ok((rest.DependsOn as string[]).includes(routeId(TELEGRAM_ROUTE)), 'the REST stage waits for the webhook route');
+  });
+
   it('answers {"action":"ping"} with {"type":"pong"} from a MOCK integration: no Lambda behind the keepalive', () => {
     const ping = template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: 'ping' } });
     const [routeId, route] = Object.entries(ping)[0]!;
