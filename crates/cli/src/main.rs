@@ -151,9 +151,11 @@ async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
                 .put(&secret_name, &secret)
                 .await
                 .with_context(|| format!("storing the webhook secret ({secret_name})"))?;
-            BotApi::new(&telegram_api_url(), &token)
-                .set_webhook(&url, secret.expose())
-                .await?;
+            let api = BotApi::new(&telegram_api_url(), &token);
+            api.set_webhook(&url, secret.expose()).await?;
+            api.set_my_commands(serverless_openclaw_telegram::command::menu())
+                .await
+                .context("registering the command menu (the webhook is set; run this again)")?;
             println!("Telegram now sends the bot's updates to {url}");
         }
         TelegramCommand::DeleteWebhook { stack } => {

@@ -51,6 +51,17 @@ async fn local_mode_long_polls_and_answers_a_linked_user_in_the_chat() {
         async move { serverless_openclaw_telegram::poll::long_poll(&bot, stop).await }
     });
 
+    // The menu is registered as polling starts.
+    telegram
+        .wait_for_call("getUpdates", |_| true, REPLY_WAIT)
+        .await
+        .expect("polling");
+    assert_menu_registered(&telegram);
+    assert_eq!(
+        telegram.calls_of("getUpdates")[0].body["allowed_updates"],
+        serde_json::json!(["message", "callback_query"])
+    );
+
     // Not linked yet: refused with the user's id, nothing reaches the agent.
     telegram.push_update(text_update(1, FRIEND, "hello?"));
     let refusal = telegram
@@ -129,6 +140,28 @@ async fn local_mode_long_polls_and_answers_a_linked_user_in_the_chat() {
     app.stop().await;
 }
 
+/// The command menu Telegram shows after `/`: the shared chat commands, then the bot's own.
+fn assert_menu_registered(telegram: &FakeTelegram) {
+    let menu = telegram.menu().expect("setMyCommands was called");
+    let names: Vec<&str> = menu.iter().map(|c| c.command.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "new", "reset", "stop", "model", "think", "status", "usage", "help", "link", "unlink"
+        ]
+    );
+    assert_eq!(menu[2].description, "stop the running answer");
+    let scopes: Vec<_> = telegram
+        .calls_of("setMyCommands")
+        .iter()
+        .map(|c| c.body["scope"]["type"].clone())
+        .collect();
+    assert!(
+        scopes.iter().all(|s| s == "all_private_chats"),
+        "{scopes:?}"
+    );
+}
+
 /// Runs the CLI binary with moto's AWS environment and the fake Bot API.
 async fn cli(telegram: &FakeTelegram, args: &[&str]) -> std::process::Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_serverless-openclaw"));
@@ -182,7 +215,11 @@ async fn set_webhook_stores_a_fresh_secret_and_registers_it_and_delete_webhook_r
         );
         let webhook = telegram.webhook().expect("a webhook");
         assert_eq!(webhook.url, url);
-        assert_eq!(webhook.allowed_updates, Some(vec!["message".to_owned()]));
+        assert_eq!(
+            webhook.allowed_updates,
+            Some(vec!["message".to_owned(), "callback_query".to_owned()])
+        );
+        assert_menu_registered(&telegram);
         let secret = stored_secret().await;
         assert_eq!(webhook.secret_token.as_deref(), Some(secret.as_str()));
         assert_eq!(secret.len(), 64);

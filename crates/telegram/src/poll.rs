@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::bot::Bot;
+use crate::command::menu;
 
 /// How long one `getUpdates` waits for an update.
 const POLL_WAIT: Duration = Duration::from_secs(25);
@@ -14,9 +15,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Attempts at an update whose handling keeps failing before it is skipped.
 const UPDATE_ATTEMPTS: u32 = 3;
 
-/// Polls until `cancel` fires. Stops early only when the token is refused.
+/// Registers the command menu, then polls until `cancel` fires. Stops early only when the token is
+/// refused.
 pub async fn long_poll(bot: &Bot, cancel: CancellationToken) {
     let api = &bot.api;
+    // On every start, as `telegram set-webhook` does for a deployment: the menu then matches this
+    // version's commands. A failure costs only the menu (a refused token is reported by the poll).
+    if let Err(e) = api.set_my_commands(menu()).await {
+        tracing::warn!(error = %e, "could not register the bot's command menu");
+    }
     let mut offset = 0;
     let mut backoff = Duration::from_secs(1);
     let mut failed_attempts = 0;

@@ -363,12 +363,14 @@ async fn sent_messages_appear_in_the_chat_view_in_order() {
                 text: "plain".to_owned(),
                 parse_mode: None,
                 edits: 0,
+                reply_markup: None,
             },
             SentMessage {
                 message_id: 2,
                 text: "<b>bold</b> &amp; more".to_owned(),
                 parse_mode: Some("HTML".to_owned()),
                 edits: 0,
+                reply_markup: None,
             },
         ]
     );
@@ -424,6 +426,7 @@ async fn edit_message_text_updates_the_text_and_counts_edits() {
             text: "<b>The</b> answer".to_owned(),
             parse_mode: Some("HTML".to_owned()),
             edits: 2,
+            reply_markup: None,
         }]
     );
 }
