@@ -109,9 +109,11 @@ async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
             };
             let secret = serverless_openclaw_telegram::webhook::generate_secret()?;
             stack.store_webhook_secret(&secret).await?;
-            BotApi::new(&telegram_api_url(Env::process()), &token)
-                .set_webhook(&url, &secret)
-                .await?;
+            let api = BotApi::new(&telegram_api_url(Env::process()), &token);
+            api.set_webhook(&url, &secret).await?;
+            api.set_my_commands(serverless_openclaw_telegram::command::menu())
+                .await
+                .context("registering the command menu (the webhook is set; run this again)")?;
             println!("Telegram now sends the bot's updates to {url}");
         }
         TelegramCommand::DeleteWebhook { stack } => {

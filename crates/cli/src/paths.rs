@@ -40,7 +40,9 @@ pub fn node_binary(env: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<
     )
 }
 
-/// The file named by the environment, else `relative` under the repository, if it exists.
+/// The file named by the environment, else `relative` under the repository, if it exists; as its real
+/// path, because the agent's sandbox (bubblewrap) cannot bind a path that runs through a symlink (a
+/// checkout whose `.tools` links to another checkout's).
 fn existing_file(
     env: Option<PathBuf>,
     repo: Option<&Path>,
@@ -49,6 +51,7 @@ fn existing_file(
 ) -> anyhow::Result<PathBuf> {
     env.or_else(|| repo.map(|r| r.join(relative)))
         .filter(|p| p.is_file())
+        .and_then(|p| p.canonicalize().ok())
         .ok_or_else(|| anyhow::anyhow!("cannot find {relative}: {hint}"))
 }
 

@@ -1,6 +1,8 @@
 //! `serverless-openclaw telegram set-webhook`/`delete-webhook --stack` (a build with the `aws` feature)
 //! against moto's SSM and the fake Bot API.
 
+mod support;
+
 use serverless_openclaw_testkit::fake_telegram::FakeTelegram;
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 
@@ -57,7 +59,11 @@ async fn set_webhook_stores_a_fresh_secret_and_registers_it_and_delete_webhook_r
         );
         let webhook = telegram.webhook().expect("a webhook");
         assert_eq!(webhook.url, url);
-        assert_eq!(webhook.allowed_updates, Some(vec!["message".to_owned()]));
+        assert_eq!(
+            webhook.allowed_updates,
+            Some(vec!["message".to_owned(), "callback_query".to_owned()])
+        );
+        support::assert_menu_registered(&telegram);
         let secret = stored_secret().await;
         assert_eq!(webhook.secret_token.as_deref(), Some(secret.as_str()));
         assert_eq!(secret.len(), 64);

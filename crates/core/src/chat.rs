@@ -7,7 +7,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::commands::{ChatCommands, Command, CommandReply};
-use crate::domain::{Channel, NewUserMessage, ReplyTarget, Turn};
+use crate::domain::{Channel, NewUserMessage, ReplyTarget, Role, Turn};
 use crate::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use crate::ports::{
     AgentStatusSource, ClientPush, ConversationStore, PortError, SettingsStore, TurnQueue,
@@ -191,6 +191,48 @@ impl ChatService {
                 .await;
         }
         Ok(appended.message_id)
+    }
+
+    /// Runs the conversation's last message again when it has no answer (its turn failed or was
+    /// stopped): the same stored message is queued as a new turn, so the history does not repeat it.
+    /// `client_message_id` names this attempt in the frames. Returns the message's id, or `None`
+    /// when the conversation's last message is an answer (nothing to retry).
+    pub async fn retry(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        client_message_id: ClientMessageId,
+        reply_to: Option<ReplyTarget>,
+    ) -> Result<Option<MessageId>, PortError> {
+        let last = self
+            .conversations
+            .list_messages(user, conversation, 1, None)
+            .await?
+            .pop();
+        let Some(message) = last.filter(|m| m.role == Role::User) else {
+            return Ok(None);
+        };
+        self.queue
+            .enqueue(Turn {
+                user_id: user.clone(),
+                conversation_id: conversation.clone(),
+                user_message_id: message.id.clone(),
+                client_message_id,
+                prompt: message.content,
+                channel: message.channel,
+                reply_to,
+            })
+            .await?;
+        self.push
+            .push(
+                user,
+                &ServerFrame::Status {
+                    conversation_id: conversation.clone(),
+                    status: TurnStatus::Queued,
+                },
+            )
+            .await;
+        Ok(Some(message.id))
     }
 
     /// Asks the running turn of a conversation to stop. Returns whether one was running.

@@ -104,6 +104,9 @@ pub struct CommandReply {
     pub text: String,
     /// `/new`: the conversation the user's next messages go to (the surface switches to it).
     pub new_conversation: Option<ConversationId>,
+    /// `/model` and `/model list`: the model ids to offer as choices (a surface with buttons shows
+    /// one per id): the default one, then the conversation's own when it differs.
+    pub models: Vec<String>,
 }
 
 impl CommandReply {
@@ -111,21 +114,96 @@ impl CommandReply {
         Self {
             text: text.into(),
             new_conversation: None,
+            models: Vec::new(),
         }
     }
 }
 
+/// A command as the help and Telegram's command menu show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandInfo {
+    /// The name, without `/`.
+    pub name: &'static str,
+    /// What may follow the name, as the help shows it (` <id>`), or nothing.
+    pub usage: &'static str,
+    /// What it does, in a few words: the command menu's description.
+    pub summary: &'static str,
+    /// More of the help line after the summary (the forms of `/model`), or nothing.
+    pub details: &'static str,
+}
+
+impl CommandInfo {
+    /// `/name usage – summary details`, one line of the help.
+    pub fn help_line(&self) -> String {
+        format!(
+            "/{}{} – {}{}",
+            self.name, self.usage, self.summary, self.details
+        )
+    }
+}
+
+/// The commands users are told about, in the help's order: the one list the help and Telegram's
+/// command menu (`setMyCommands`) are made from.
+pub const COMMANDS: &[CommandInfo] = &[
+    CommandInfo {
+        name: "new",
+        usage: "",
+        summary: "start a new conversation",
+        details: "",
+    },
+    CommandInfo {
+        name: "reset",
+        usage: "",
+        summary: "start this conversation's agent session afresh",
+        details: " (the history stays readable)",
+    },
+    CommandInfo {
+        name: "stop",
+        usage: "",
+        summary: "stop the running answer",
+        details: "",
+    },
+    CommandInfo {
+        name: "model",
+        usage: "",
+        summary: "this conversation's model",
+        details: "; /model list, /model <id>, /model default",
+    },
+    CommandInfo {
+        name: "think",
+        usage: " <off|minimal|low|medium|high|default>",
+        summary: "how much the model reasons in this conversation",
+        details: "",
+    },
+    CommandInfo {
+        name: "status",
+        usage: "",
+        summary: "the agent, this conversation's model and the last turn's cost",
+        details: "",
+    },
+    CommandInfo {
+        name: "usage",
+        usage: "",
+        summary: "tokens and cost of this conversation so far",
+        details: "",
+    },
+    CommandInfo {
+        name: "help",
+        usage: "",
+        summary: "this help",
+        details: "",
+    },
+];
+
 /// The help both surfaces show (Telegram adds its own commands).
-pub const HELP: &str = "Talk to your OpenClaw agent: just send a message.\n\n\
-/new – start a new conversation\n\
-/reset – start this conversation's agent session afresh (the history stays readable)\n\
-/stop – stop the running answer\n\
-/model – this conversation's model; /model list, /model <id>, /model default\n\
-/think <off|minimal|low|medium|high|default> – how much the model reasons in this conversation\n\
-/status – the agent, this conversation's model and the last turn's cost\n\
-/usage – tokens and cost of this conversation so far\n\
-/help – this help\n\n\
-Any other /word is sent to the agent as text.";
+pub fn help() -> String {
+    let lines: Vec<String> = COMMANDS.iter().map(CommandInfo::help_line).collect();
+    format!(
+        "Talk to your OpenClaw agent: just send a message.\n\n{}\n\n\
+         Any other /word is sent to the agent as text.",
+        lines.join("\n")
+    )
+}
 
 /// Answers commands for one user and conversation, and shows and changes a conversation's settings.
 #[derive(Clone)]
@@ -173,10 +251,11 @@ impl ChatCommands {
                 .await
         };
         Ok(match command {
-            Command::Help => CommandReply::say(HELP),
+            Command::Help => CommandReply::say(help()),
             Command::New => CommandReply {
                 text: "Started a new conversation. What's on your mind?".into(),
                 new_conversation: Some(ConversationId::generate()),
+                models: Vec::new(),
             },
             Command::Reset => {
                 update(ConversationSettingsUpdate {
@@ -290,7 +369,17 @@ impl ChatCommands {
             model: Some(model),
             ..Default::default()
         };
-        Ok(CommandReply::say(match request {
+        let choices: Vec<String> = effective
+            .default_id
+            .iter()
+            .chain(
+                own.iter()
+                    .filter(|o| Some(*o) != effective.default_id.as_ref()),
+            )
+            .cloned()
+            .collect();
+        let offers_choices = matches!(request, ModelRequest::Show | ModelRequest::List);
+        let mut reply = CommandReply::say(match request {
             ModelRequest::Show => match effective.label {
                 Some(label) => format!(
                     "Model of this conversation: {label} (from {}). /model list shows the choices.",
@@ -330,7 +419,11 @@ impl ChatCommands {
                 }
                 Err(e) => format!("That is not a model id: {e}."),
             },
-        }))
+        });
+        if offers_choices {
+            reply.models = choices;
+        }
+        Ok(reply)
     }
 
     /// A conversation's settings as the web app's picker shows them; the defaults for a conversation
@@ -561,6 +654,17 @@ mod tests {
             [("fake-b".to_owned(), false)]
         );
         assert!(model_choices(None, None).is_empty());
+    }
+
+    #[test]
+    fn every_listed_command_is_one_that_parses() {
+        for info in COMMANDS {
+            assert!(
+                Command::parse(&format!("/{}", info.name)).is_some(),
+                "{info:?}"
+            );
+        }
+        assert!(help().contains("\n/think <off|minimal|low|medium|high|default> – how much"));
     }
 
     #[test]

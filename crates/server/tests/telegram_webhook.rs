@@ -29,7 +29,9 @@ use serverless_openclaw_local::{
 };
 use serverless_openclaw_telegram::bot::LINK_CODE_TTL;
 use serverless_openclaw_telegram::{Bot, BotApi, Webhook, issue_link_code};
-use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
+use serverless_openclaw_testkit::fake_telegram::{
+    FakeTelegram, callback_update, reply_to, text_update,
+};
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 use time::OffsetDateTime;
 use tower::ServiceExt;
@@ -534,6 +536,116 @@ async fn commands_answer_and_unlink_asks_first(h: Harness) {
     assert_eq!(h.wakes(), 8);
 }
 on_both!(commands_answer_and_unlink_asks_first);
+
+async fn buttons_act_once_checked_and_forged_ones_are_refused(h: Harness) {
+    h.link(FRIEND, 60).await;
+    // A message: 👀 on it, a turn with the quoted message it replies to above its text.
+    h.send(61, FRIEND, "hello there").await;
+    assert_eq!(h.telegram.reactions(FRIEND, 10_061), ["👀"]);
+    let quoted = reply_to(
+        text_update(62, FRIEND, "and why?"),
+        7,
+        true,
+        "The answer is 42.\nSee above.",
+    );
+    assert_eq!(h.post(Some(SECRET), &quoted).await, 200);
+    let turns = h.turns().await;
+    assert_eq!(turns.len(), 2, "{turns:?}");
+    assert_eq!(turns[0].prompt, "hello there");
+    assert_eq!(
+        turns[1].prompt,
+        "> The answer is 42.\n> See above.\n\nand why?"
+    );
+    let (user, conversation) = (turns[0].user_id.clone(), turns[0].conversation_id.clone());
+
+    // /model offers the default and this conversation's own model as buttons; one press switches.
+    h.send(63, FRIEND, "/model e2e-b").await;
+    h.send(64, FRIEND, "/model").await;
+    let offer = h.telegram.chat(FRIEND).last().unwrap().clone();
+    let buttons: Vec<Value> =
+        offer.reply_markup.as_ref().expect("model buttons")["inline_keyboard"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row[0]["callback_data"].clone())
+            .collect();
+    assert_eq!(buttons, ["model:model", "model:e2e-b"]);
+    let press = |update_id, data: &str| callback_update(update_id, FRIEND, offer.message_id, data);
+    assert_eq!(h.post(Some(SECRET), &press(65, "model:model")).await, 200);
+    let own = h
+        .conversations
+        .conversation_settings(&user, &conversation)
+        .await
+        .unwrap();
+    assert_eq!(own.model.as_deref(), Some("model"));
+
+    // Stop with nothing running; Retry queues the last message again, as the same stored message.
+    let stop = format!("stop:{conversation}");
+    assert_eq!(h.post(Some(SECRET), &press(66, &stop)).await, 200);
+    let mut retry = press(67, &format!("retry:{conversation}"));
+    retry["callback_query"]["message"]["reply_to_message"] =
+        serde_json::json!({"message_id": 10_062, "chat": {"id": FRIEND, "type": "private"}});
+    assert_eq!(h.post(Some(SECRET), &retry).await, 200);
+    let turns = h.turns().await;
+    assert_eq!(turns.len(), 3, "{turns:?}");
+    assert_eq!(turns[2].prompt, turns[1].prompt);
+    assert_eq!(turns[2].user_message_id, turns[1].user_message_id);
+    assert_eq!(
+        turns[2].reply_to,
+        Some(ReplyTarget::Telegram {
+            chat_id: FRIEND,
+            message_id: 10_062
+        })
+    );
+
+    // Stale, forged or oversized data, a press by a stranger, a redelivered press: each answered
+    // once with a reason, nothing done.
+    let forged = [
+        "model:bad id",
+        "delete:everything",
+        "stop:../x",
+        "retry:",
+        "",
+        &format!("model:{}", "m".repeat(80)),
+    ];
+    for (i, data) in forged.iter().enumerate() {
+        assert_eq!(h.post(Some(SECRET), &press(70 + i as i64, data)).await, 200);
+    }
+    let mut no_data = press(80, "x");
+    no_data["callback_query"]
+        .as_object_mut()
+        .unwrap()
+        .remove("data");
+    assert_eq!(h.post(Some(SECRET), &no_data).await, 200);
+    let stranger = callback_update(81, STRANGER, 1, &stop);
+    assert_eq!(h.post(Some(SECRET), &stranger).await, 200);
+    assert_eq!(h.post(Some(SECRET), &press(65, "model:e2e-b")).await, 200);
+    let answers: Vec<String> = h
+        .telegram
+        .callback_answers()
+        .into_iter()
+        .map(|a| format!("{}: {}", a.callback_query_id, a.text.unwrap_or_default()))
+        .collect();
+    let mut expected = vec![
+        "cb-65: This conversation now uses model, from your next message on.".to_owned(),
+        "cb-66: Nothing is running there any more.".to_owned(),
+        "cb-67: Trying again.".to_owned(),
+    ];
+    expected.extend((70..76).map(|id| format!("cb-{id}: This button no longer works.")));
+    expected.push("cb-80: This button no longer works.".to_owned());
+    expected.push(format!(
+        "cb-81: This is a private OpenClaw agent; your Telegram user id is {STRANGER}."
+    ));
+    assert_eq!(answers, expected);
+    assert_eq!(h.turns().await.len(), 3);
+    let own = h
+        .conversations
+        .conversation_settings(&user, &conversation)
+        .await
+        .unwrap();
+    assert_eq!(own.model.as_deref(), Some("model"));
+}
+on_both!(buttons_act_once_checked_and_forged_ones_are_refused);
 
 async fn an_allowlisted_user_talks_as_their_own_user(h: Harness) {
     h.send(50, ALLOWED, "hi from the allowlist").await;

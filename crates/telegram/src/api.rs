@@ -11,6 +11,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use serverless_openclaw_core::commands::CommandInfo;
+
+use crate::buttons::Keyboard;
 use crate::update::Update;
 
 /// Telegram's own API.
@@ -20,6 +23,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api.telegram.org";
 const RATE_LIMIT_RETRIES: u32 = 3;
 /// The longest `retry_after` waited out; a longer one fails the call at once.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The update kinds the bot reads: messages and presses of its inline buttons.
+pub const ALLOWED_UPDATES: [&str; 2] = ["message", "callback_query"];
 /// The deadline of a call that is not a long poll.
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -187,7 +192,7 @@ impl BotApi {
         let body = json!({
             "offset": offset,
             "timeout": wait.as_secs(),
-            "allowed_updates": ["message"],
+            "allowed_updates": ALLOWED_UPDATES,
         });
         self.call("getUpdates", &body, wait + CALL_TIMEOUT).await
     }
@@ -198,9 +203,24 @@ impl BotApi {
         let body = json!({
             "url": url,
             "secret_token": secret,
-            "allowed_updates": ["message"],
+            "allowed_updates": ALLOWED_UPDATES,
         });
         self.call::<bool>("setWebhook", &body, CALL_TIMEOUT)
+            .await
+            .map(drop)
+    }
+
+    /// Registers the command menu Telegram clients show after `/` (for all private chats).
+    pub async fn set_my_commands<'a>(
+        &self,
+        commands: impl IntoIterator<Item = &'a CommandInfo>,
+    ) -> Result<(), ApiError> {
+        let commands: Vec<Value> = commands
+            .into_iter()
+            .map(|c| json!({"command": c.name, "description": c.summary}))
+            .collect();
+        let body = json!({"commands": commands, "scope": {"type": "all_private_chats"}});
+        self.call::<bool>("setMyCommands", &body, CALL_TIMEOUT)
             .await
             .map(drop)
     }
@@ -212,13 +232,15 @@ impl BotApi {
             .map(drop)
     }
 
-    /// Sends a message, as a reply to `reply_to` when given; returns the new message's id.
+    /// Sends a message, as a reply to `reply_to` when given, with the inline `keyboard` when given;
+    /// returns the new message's id.
     pub async fn send_message(
         &self,
         chat_id: i64,
         text: &str,
         format: Format,
         reply_to: Option<i64>,
+        keyboard: Option<&Keyboard>,
     ) -> Result<i64, ApiError> {
         let mut body = json!({
             "chat_id": chat_id,
@@ -230,17 +252,22 @@ impl BotApi {
             body["reply_parameters"] =
                 json!({"message_id": message_id, "allow_sending_without_reply": true});
         }
+        if let Some(keyboard) = keyboard {
+            body["reply_markup"] = keyboard.markup();
+        }
         let sent: SentMessage = self.call("sendMessage", &body, CALL_TIMEOUT).await?;
         Ok(sent.message_id)
     }
 
-    /// Replaces the text of a message the bot sent.
+    /// Replaces the text of a message the bot sent, and its inline keyboard: with none given, the
+    /// message keeps no buttons.
     pub async fn edit_message_text(
         &self,
         chat_id: i64,
         message_id: i64,
         text: &str,
         format: Format,
+        keyboard: Option<&Keyboard>,
     ) -> Result<(), ApiError> {
         let mut body = json!({
             "chat_id": chat_id,
@@ -249,7 +276,53 @@ impl BotApi {
             "link_preview_options": {"is_disabled": true},
         });
         format.apply(&mut body);
+        if let Some(keyboard) = keyboard {
+            body["reply_markup"] = keyboard.markup();
+        }
         self.call::<Value>("editMessageText", &body, CALL_TIMEOUT)
+            .await
+            .map(drop)
+    }
+
+    /// Removes the inline keyboard of a message the bot sent, keeping its text.
+    pub async fn remove_keyboard(&self, chat_id: i64, message_id: i64) -> Result<(), ApiError> {
+        let body = json!({"chat_id": chat_id, "message_id": message_id});
+        self.call::<Value>("editMessageReplyMarkup", &body, CALL_TIMEOUT)
+            .await
+            .map(drop)
+    }
+
+    /// Reacts to a message with one emoji (one of the reactions Telegram allows, such as 👀).
+    pub async fn set_reaction(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        emoji: &str,
+    ) -> Result<(), ApiError> {
+        let body = json!({
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "reaction": [{"type": "emoji", "emoji": emoji}],
+        });
+        self.call::<bool>("setMessageReaction", &body, CALL_TIMEOUT)
+            .await
+            .map(drop)
+    }
+
+    /// Answers a button press: ends the client's spinner and shows `text` (at most 200 characters)
+    /// briefly, or as an alert to dismiss.
+    pub async fn answer_callback_query(
+        &self,
+        callback_query_id: &str,
+        text: &str,
+        alert: bool,
+    ) -> Result<(), ApiError> {
+        let body = json!({
+            "callback_query_id": callback_query_id,
+            "text": text,
+            "show_alert": alert,
+        });
+        self.call::<bool>("answerCallbackQuery", &body, CALL_TIMEOUT)
             .await
             .map(drop)
     }

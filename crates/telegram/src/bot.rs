@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serverless_openclaw_core::chat::{ChatService, Submission};
-use serverless_openclaw_core::commands::{self, HELP as CHAT_HELP};
+use serverless_openclaw_core::commands;
 use serverless_openclaw_core::domain::{Channel, ReplyTarget};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
@@ -28,8 +28,9 @@ use serverless_openclaw_core::ports::{
 use time::OffsetDateTime;
 
 use crate::api::{BotApi, Format};
-use crate::command::{Command, Input};
-use crate::update::{Message, Update};
+use crate::buttons::{Button, Keyboard};
+use crate::command::{Command, Input, help};
+use crate::update::{CallbackQuery, Message, Update};
 
 /// How long a link code works.
 pub const LINK_CODE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -41,6 +42,12 @@ pub const LINK_ATTEMPT_WINDOW: Duration = Duration::from_secs(60 * 60);
 const UPDATE_MEMORY: time::Duration = time::Duration::days(1);
 /// Digits in a link code.
 const LINK_CODE_DIGITS: usize = 8;
+/// The reaction that tells the user their message arrived and went to the agent.
+const RECEIVED_REACTION: &str = "👀";
+/// The most characters of a replied-to message quoted into the prompt.
+const MAX_QUOTE_CHARS: usize = 1_000;
+/// Telegram shows at most 200 characters in a button press's answer.
+const MAX_CALLBACK_ANSWER_CHARS: usize = 200;
 
 /// A one-time code that links a Telegram account to its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +153,9 @@ impl Bot {
     }
 
     async fn handle_claimed(&self, update: Update) -> Result<(), PortError> {
+        if let Some(query) = update.callback_query {
+            return self.press(update.update_id, query).await;
+        }
         let Some(message) = update.message else {
             return Ok(());
         };
@@ -177,7 +187,8 @@ impl Bot {
                 self.unlink(&message, from.id, confirmed, &access).await?
             }
             (Input::Text(text), Access::Linked(user) | Access::Allowlisted(user)) => {
-                self.submit(&message, update.update_id, from.id, &user, text)
+                let prompt = with_quote(message.reply_to_message.as_deref(), text);
+                self.submit(&message, update.update_id, from.id, &user, &prompt)
                     .await?
             }
             (_, Access::None) => self.say(&message, &refusal(from.id)).await,
@@ -186,6 +197,100 @@ impl Bot {
             }
         }
         Ok(())
+    }
+
+    /// A press of one of the bot's inline buttons. Every press is answered, which ends the client's
+    /// spinner: also one whose data the bot did not make (stale or forged) or from a user without
+    /// access, with a short explanation instead of an action.
+    async fn press(&self, update_id: i64, query: CallbackQuery) -> Result<(), PortError> {
+        let text = self.press_outcome(update_id, &query).await?;
+        if let Err(e) = self
+            .api
+            .answer_callback_query(&query.id, &callback_text(&text), false)
+            .await
+        {
+            tracing::warn!(error = %e, "could not answer a button press");
+        }
+        Ok(())
+    }
+
+    /// Does what the pressed button asks; what to tell the user.
+    async fn press_outcome(
+        &self,
+        update_id: i64,
+        query: &CallbackQuery,
+    ) -> Result<String, PortError> {
+        const STALE: &str = "This button no longer works.";
+        let button = match query.data.as_deref().map(Button::parse) {
+            Some(Ok(button)) => button,
+            Some(Err(e)) => {
+                tracing::info!(error = %e, "refused a button press");
+                return Ok(STALE.into());
+            }
+            None => return Ok(STALE.into()),
+        };
+        let message = query.message.as_ref().filter(|m| m.chat.is_private());
+        let Some(message) = message.filter(|_| !query.from.is_bot) else {
+            return Ok(STALE.into());
+        };
+        let access = self.access(query.from.id).await?;
+        let Some(user) = access.user() else {
+            return Ok(format!(
+                "This is a private OpenClaw agent; your Telegram user id is {}.",
+                query.from.id
+            ));
+        };
+        Ok(match button {
+            Button::Stop(conversation) => match self.chat.cancel(user, &conversation).await {
+                Ok(true) => "Stopping the running answer.".into(),
+                Ok(false) => "Nothing is running there any more.".into(),
+                Err(e) => return Err(PortError::backend(e.message)),
+            },
+            Button::Retry(conversation) => {
+                let attempt = ClientMessageId::parse(format!("tg-{update_id}"))
+                    .map_err(|e| PortError::backend(e.to_string()))?;
+                // The error message answers the user's message: the new answer does too.
+                let asked = message.reply_to_message.as_deref().unwrap_or(message);
+                let target = ReplyTarget::Telegram {
+                    chat_id: message.chat.id,
+                    message_id: asked.message_id,
+                };
+                match self
+                    .chat
+                    .retry(user, &conversation, attempt, Some(target))
+                    .await?
+                {
+                    Some(_) => {
+                        self.remove_buttons(message).await;
+                        "Trying again.".into()
+                    }
+                    None => "Nothing to retry: the last message has its answer.".into(),
+                }
+            }
+            Button::Model(id) => {
+                let conversation = self.current_conversation(query.from.id).await?;
+                let request = commands::Command::Model(commands::ModelRequest::Set(id));
+                self.chat
+                    .commands()
+                    .run(user, &conversation, request)
+                    .await?
+                    .text
+            }
+        })
+    }
+
+    /// Takes the buttons off a message of the bot (once used); a failure is logged.
+    async fn remove_buttons(&self, message: &Message) {
+        let removed = self
+            .api
+            .remove_keyboard(message.chat.id, message.message_id)
+            .await;
+        match removed {
+            Err(e) if !e.is_not_modified() => {
+                tracing::warn!(error = %e, "could not remove the buttons")
+            }
+            _ => {}
+        }
     }
 
     /// Wakes the agent: the Telegram user's message is likely to follow.
@@ -207,9 +312,14 @@ impl Bot {
 
     /// Sends a plain-text answer; a failure to reach Telegram is logged (nothing to retry it with).
     async fn say(&self, to: &Message, text: &str) {
+        self.say_with(to, text, None).await
+    }
+
+    /// [`Self::say`] with inline buttons.
+    async fn say_with(&self, to: &Message, text: &str, keyboard: Option<&Keyboard>) {
         if let Err(e) = self
             .api
-            .send_message(to.chat.id, text, Format::Plain, None)
+            .send_message(to.chat.id, text, Format::Plain, None, keyboard)
             .await
         {
             tracing::warn!(error = %e, chat = to.chat.id, "could not answer on Telegram");
@@ -334,7 +444,8 @@ impl Bot {
         } else {
             reply.text
         };
-        self.say(message, &text).await;
+        let models = model_keyboard(&reply.models);
+        self.say_with(message, &text, models.as_ref()).await;
         Ok(())
     }
 
@@ -375,7 +486,16 @@ impl Bot {
         };
         match self.chat.submit(user, submission).await {
             Ok(_) => {
-                if let Err(e) = self.api.send_typing(message.chat.id).await {
+                let chat = message.chat.id;
+                let (reacted, typing) = tokio::join!(
+                    self.api
+                        .set_reaction(chat, message.message_id, RECEIVED_REACTION),
+                    self.api.send_typing(chat)
+                );
+                if let Err(e) = reacted {
+                    tracing::warn!(error = %e, "could not react to the message");
+                }
+                if let Err(e) = typing {
                     tracing::warn!(error = %e, "could not show the typing indicator");
                 }
                 Ok(())
@@ -396,13 +516,39 @@ impl Bot {
     }
 }
 
-/// The chat commands' help with the bot's own commands.
-fn help() -> String {
-    format!(
-        "{CHAT_HELP}\n\n\
-         /link CODE – link this Telegram account with a code from the web app\n\
-         /unlink – disconnect this Telegram account"
+/// The user's text with the message it replies to quoted above it (Markdown quote lines, at most
+/// [`MAX_QUOTE_CHARS`]), so the agent knows what "this" refers to; the text alone when it replies to
+/// nothing or to a message without text.
+fn with_quote(replied: Option<&Message>, text: &str) -> String {
+    let quoted = replied.and_then(|m| m.text.as_deref().or(m.caption.as_deref()));
+    let Some(quoted) = quoted.map(str::trim).filter(|q| !q.is_empty()) else {
+        return text.to_owned();
+    };
+    let mut cut: String = quoted.chars().take(MAX_QUOTE_CHARS).collect();
+    if cut.len() < quoted.len() {
+        cut.push('…');
+    }
+    let lines: Vec<String> = cut.lines().map(|line| format!("> {line}")).collect();
+    format!("{}\n\n{text}", lines.join("\n"))
+}
+
+/// One button per model id under `/model`'s answer; `None` when there is nothing to choose.
+fn model_keyboard(models: &[String]) -> Option<Keyboard> {
+    Keyboard::column(
+        models
+            .iter()
+            .map(|id| (id.clone(), Button::Model(id.clone()))),
     )
+}
+
+/// At most the characters a button press's answer shows.
+fn callback_text(text: &str) -> String {
+    if text.chars().count() <= MAX_CALLBACK_ANSWER_CHARS {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(MAX_CALLBACK_ANSWER_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }
 
 fn welcome(first_name: &str, telegram_user: TelegramUserId, access: &Access) -> String {

@@ -1,7 +1,34 @@
 //! What a message asks for: one of the bot's own commands (linking, welcome, help), one of the chat
 //! commands every surface shares ([`serverless_openclaw_core::commands`]), or text for the agent.
 
-use serverless_openclaw_core::commands::{self, split_command};
+use serverless_openclaw_core::commands::{self, COMMANDS, CommandInfo, split_command};
+
+/// The bot's own commands users are told about (`/start` is what Telegram sends on opening the chat).
+pub const BOT_COMMANDS: &[CommandInfo] = &[
+    CommandInfo {
+        name: "link",
+        usage: " CODE",
+        summary: "link this Telegram account with a code from the web app",
+        details: "",
+    },
+    CommandInfo {
+        name: "unlink",
+        usage: "",
+        summary: "disconnect this Telegram account",
+        details: "",
+    },
+];
+
+/// The command menu (`setMyCommands`): the chat commands, then the bot's own.
+pub fn menu() -> impl Iterator<Item = &'static CommandInfo> {
+    COMMANDS.iter().chain(BOT_COMMANDS)
+}
+
+/// The help: the chat commands' help, then the bot's own commands.
+pub fn help() -> String {
+    let own: Vec<String> = BOT_COMMANDS.iter().map(CommandInfo::help_line).collect();
+    format!("{}\n\n{}", commands::help(), own.join("\n"))
+}
 
 /// A command only the Telegram bot has: they concern this Telegram account, not a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +109,28 @@ mod tests {
             Input::parse("/unlink YES"),
             Input::Command(Command::Unlink { confirmed: true })
         );
+    }
+
+    #[test]
+    fn every_menu_entry_is_a_command_and_fits_telegrams_rules() {
+        for info in menu() {
+            assert!(
+                !matches!(Input::parse(&format!("/{}", info.name)), Input::Text(_)),
+                "{info:?}"
+            );
+            assert!(
+                (1..=32).contains(&info.name.len())
+                    && info
+                        .name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{info:?}"
+            );
+            assert!(
+                (1..=256).contains(&info.summary.chars().count()),
+                "{info:?}"
+            );
+        }
     }
 
     #[test]

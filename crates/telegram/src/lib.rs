@@ -3,6 +3,7 @@
 //!
 //! - [`api`]: the Bot API client (the methods the bot uses; `429`s waited out).
 //! - [`update`]: the parts of an update the bot reads.
+//! - [`buttons`]: the inline buttons (Stop, Retry, the models of `/model`) and their callback data.
 //! - [`command`]: `/start`, `/help`, `/new`, `/status`, `/link CODE`, `/unlink` or text for the agent.
 //! - [`bot`]: access control (links, link codes, allowlist), the commands, messages submitted as turns.
 //! - [`replies`]: a turn's progress in the chat: typing, streamed edits or a progress message with the
@@ -14,6 +15,7 @@
 
 pub mod api;
 pub mod bot;
+pub mod buttons;
 pub mod command;
 pub mod format;
 pub mod poll;

@@ -8,6 +8,10 @@
 //! answer is then sent as new messages, because an edit does not notify the phone after a long turn,
 //! and the progress message is finalised as "Worked for N s" above its lines (kept, not deleted: it
 //! is the turn's record in the chat, as on the web page).
+//!
+//! While the turn runs, the live message carries a Stop button ([`Button::Stop`]); every edit repeats
+//! it, and the edits that end the turn leave it out, which removes it. An error (a failed or stopped
+//! turn) comes with a Retry button ([`Button::Retry`]) that runs the conversation's last message again.
 
 use std::time::Duration;
 
@@ -19,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use crate::api::{ApiError, BotApi, Format};
+use crate::buttons::{Button, Keyboard};
 use crate::format::{Part, render_reply, streaming_preview};
 use crate::progress::progress_text;
 
@@ -45,6 +50,10 @@ struct Delivery<'a> {
     api: &'a BotApi,
     chat: i64,
     reply_to: i64,
+    /// The Stop button of the live message, and the Retry button of an error (`None` when the
+    /// conversation id is too long for a button).
+    stop: Option<Keyboard>,
+    retry: Option<Keyboard>,
     /// The reply so far.
     text: String,
     /// The turn's tool calls so far; while there are none, the live message streams the reply.
@@ -73,6 +82,8 @@ impl ChannelReplies for TelegramReplies {
             api: &self.api,
             chat: chat_id,
             reply_to: message_id,
+            stop: Keyboard::single("⏹ Stop", &Button::Stop(turn.conversation_id.clone())),
+            retry: Keyboard::single("🔁 Retry", &Button::Retry(turn.conversation_id.clone())),
             text: String::new(),
             activity: TurnActivity::default(),
             shown: None,
@@ -137,8 +148,13 @@ impl Delivery<'_> {
             ServerFrame::Error { message, .. } => {
                 self.dirty = false;
                 self.next_typing = None;
+                if let Some(id) = self.shown {
+                    let removed = self.api.remove_keyboard(self.chat, id).await;
+                    log_failure(removed, "removing the Stop button");
+                }
                 let text = format!("⚠️ {message}");
-                self.send(&text, Format::Plain).await;
+                self.send_with(&text, Format::Plain, self.retry.as_ref())
+                    .await;
             }
             _ => {}
         }
@@ -164,12 +180,13 @@ impl Delivery<'_> {
         if preview.is_empty() {
             return;
         }
+        let stop = self.stop.as_ref();
         match self.shown {
-            None => self.shown = self.send(&preview, Format::Plain).await,
+            None => self.shown = self.send_with(&preview, Format::Plain, stop).await,
             Some(id) => {
                 let edited = self
                     .api
-                    .edit_message_text(self.chat, id, &preview, Format::Plain)
+                    .edit_message_text(self.chat, id, &preview, Format::Plain, stop)
                     .await;
                 log_failure(edited, "editing the streamed reply");
             }
@@ -186,7 +203,7 @@ impl Delivery<'_> {
             match self.shown {
                 Some(id) => log_failure(
                     self.api
-                        .edit_message_text(self.chat, id, empty, Format::Plain)
+                        .edit_message_text(self.chat, id, empty, Format::Plain, None)
                         .await,
                     "editing the reply",
                 ),
@@ -212,7 +229,7 @@ impl Delivery<'_> {
             let worked = progress_text(activity, Some(activity.worked_ms), false);
             let edited = self
                 .api
-                .edit_message_text(self.chat, id, &worked, Format::Plain)
+                .edit_message_text(self.chat, id, &worked, Format::Plain, None)
                 .await;
             log_failure(edited, "finalising the progress message");
         }
@@ -229,14 +246,14 @@ impl Delivery<'_> {
     async fn edit_part(&self, id: i64, part: &Part) {
         let html = self
             .api
-            .edit_message_text(self.chat, id, &part.html, Format::Html)
+            .edit_message_text(self.chat, id, &part.html, Format::Html, None)
             .await;
         match html {
             Err(e) if e.is_entity_error() => {
                 tracing::warn!(error = %e, "Telegram refused the formatting; sending plain text");
                 let plain = self
                     .api
-                    .edit_message_text(self.chat, id, &part.plain, Format::Plain)
+                    .edit_message_text(self.chat, id, &part.plain, Format::Plain, None)
                     .await;
                 log_failure(plain, "editing the reply as plain text");
             }
@@ -247,7 +264,13 @@ impl Delivery<'_> {
     async fn send_part(&self, part: &Part) {
         let html = self
             .api
-            .send_message(self.chat, &part.html, Format::Html, Some(self.reply_to))
+            .send_message(
+                self.chat,
+                &part.html,
+                Format::Html,
+                Some(self.reply_to),
+                None,
+            )
             .await;
         match html {
             Ok(_) => {}
@@ -261,9 +284,19 @@ impl Delivery<'_> {
 
     /// Sends a message quoting the user's; its id, or `None` (logged) when Telegram refused.
     async fn send(&self, text: &str, format: Format) -> Option<i64> {
+        self.send_with(text, format, None).await
+    }
+
+    /// [`Self::send`] with inline buttons.
+    async fn send_with(
+        &self,
+        text: &str,
+        format: Format,
+        keyboard: Option<&Keyboard>,
+    ) -> Option<i64> {
         let sent = self
             .api
-            .send_message(self.chat, text, format, Some(self.reply_to))
+            .send_message(self.chat, text, format, Some(self.reply_to), keyboard)
             .await;
         match sent {
             Ok(id) => Some(id),

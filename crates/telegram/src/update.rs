@@ -6,8 +6,10 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Update {
     pub update_id: i64,
-    /// A new message; `None` for the update kinds the bot does not handle (edits, callbacks, …).
+    /// A new message.
     pub message: Option<Message>,
+    /// A press of one of the bot's inline buttons. Other kinds (edits, …) are ignored.
+    pub callback_query: Option<CallbackQuery>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -16,6 +18,22 @@ pub struct Message {
     pub from: Option<User>,
     pub chat: Chat,
     pub text: Option<String>,
+    /// The text of a photo or document.
+    pub caption: Option<String>,
+    /// The message this one answers (Telegram leaves out that message's own reply).
+    pub reply_to_message: Option<Box<Message>>,
+}
+
+/// A press of an inline button.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallbackQuery {
+    /// What [`crate::api::BotApi::answer_callback_query`] answers.
+    pub id: String,
+    pub from: User,
+    /// The bot's message with the button; `None` for buttons of inline-mode messages.
+    pub message: Option<Message>,
+    /// The button's `callback_data`, as the user's client sent it.
+    pub data: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,19 +2,21 @@
 //!
 //! The bot posts JSON to `{base_url}/bot{token}/{method}`; tests point it at
 //! [`FakeTelegram::base_url`]. The fake answers the handful of methods the bot uses (`getMe`,
-//! `getUpdates`, `setWebhook`, `deleteWebhook`, `sendMessage`, `editMessageText`,
-//! `sendChatAction`) in the Bot API's envelope (`{"ok":true,"result":…}` or
+//! `getUpdates`, `setWebhook`, `deleteWebhook`, `setMyCommands`, `sendMessage`, `editMessageText`,
+//! `editMessageReplyMarkup`, `sendChatAction`, `setMessageReaction`, `answerCallbackQuery`) in the Bot API's envelope (`{"ok":true,"result":…}` or
 //! `{"ok":false,"error_code":…,"description":…}`), with the real API's error texts where the
 //! bot might react to them (<https://core.telegram.org/bots/api>).
 //!
 //! It is stricter than Telegram where strictness catches a bot bug early: message HTML must be
 //! the documented subset, properly nested, with every `<` and `&` escaped; `parse_mode` must be
-//! `HTML`; parameters must have their JSON types. Every call is recorded, the messages the bot
+//! `HTML`; parameters must have their JSON types; inline keyboards must be well formed with
+//! `callback_data` of 1-64 bytes; a callback query is answered once. Every call is recorded, the messages the bot
 //! sent are kept per chat (with their edits), and [`FakeTelegram::fail_next`] makes a method
 //! fail the way Telegram does under load or on bad markup.
 //!
 //! Updates reach the bot through `getUpdates` from a queue filled by [`FakeTelegram::push_update`];
-//! a test of the webhook path posts [`text_update`]s to the bot itself.
+//! a test of the webhook path posts [`text_update`]s to the bot itself. [`callback_update`] is a press
+//! of an inline button, [`reply_to`] makes a message a reply.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -49,6 +51,12 @@ const MAX_TEXT_UTF16_UNITS: usize = 4096;
 /// bot's own messages (which start at 1): a bot editing the user's message instead of its reply
 /// gets "message to edit not found" rather than silently editing its own.
 const USER_MESSAGE_ID_BASE: i64 = 10_000;
+
+/// Most bytes of an inline button's `callback_data`.
+const MAX_CALLBACK_DATA_BYTES: usize = 64;
+
+/// Most commands `setMyCommands` takes.
+const MAX_MENU_COMMANDS: usize = 100;
 
 /// The chat actions `sendChatAction` accepts.
 const CHAT_ACTIONS: [&str; 11] = [
@@ -108,6 +116,8 @@ pub struct SentMessage {
     pub parse_mode: Option<String>,
     /// How many successful `editMessageText` calls changed it.
     pub edits: usize,
+    /// The inline keyboard it carries now (`reply_markup`): an edit without one removes it.
+    pub reply_markup: Option<Value>,
 }
 
 /// The webhook the bot registered with `setWebhook`.
@@ -119,6 +129,23 @@ pub struct Webhook {
     pub secret_token: Option<String>,
     /// The update types asked for; `None` when the parameter was left out.
     pub allowed_updates: Option<Vec<String>>,
+}
+
+/// A command of the menu set with `setMyCommands`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MenuCommand {
+    pub command: String,
+    pub description: String,
+}
+
+/// An answer to a callback query (`answerCallbackQuery`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackAnswer {
+    pub callback_query_id: String,
+    /// The notification shown to the user, if any.
+    pub text: Option<String>,
+    /// Shown as an alert the user must dismiss rather than a toast.
+    pub show_alert: bool,
 }
 
 /// An error answer for [`FakeTelegram::fail_next`].
@@ -163,6 +190,46 @@ pub fn text_update(update_id: i64, from_id: i64, text: &str) -> Value {
         }]);
     }
     json!({"update_id": update_id, "message": message})
+}
+
+/// Makes `update` (a [`text_update`]) a reply to an earlier message of the chat with this text, as
+/// Telegram sends it: `reply_to_message` holds the replied-to message (without its own reply).
+pub fn reply_to(mut update: Value, message_id: i64, from_bot: bool, text: &str) -> Value {
+    let message = &mut update["message"];
+    let from = if from_bot {
+        bot_user()
+    } else {
+        message["from"].clone()
+    };
+    message["reply_to_message"] = json!({
+        "message_id": message_id,
+        "from": from,
+        "chat": message["chat"].clone(),
+        "date": unix_time(),
+        "text": text,
+    });
+    update
+}
+
+/// A press of an inline button by `from_id` on the bot's message `message_id` in the private chat
+/// with them, as Telegram sends it; the query id is `cb-<update_id>`.
+pub fn callback_update(update_id: i64, from_id: i64, message_id: i64, data: &str) -> Value {
+    json!({
+        "update_id": update_id,
+        "callback_query": {
+            "id": format!("cb-{update_id}"),
+            "from": {"id": from_id, "is_bot": false, "first_name": "Test", "username": "test_user"},
+            "message": {
+                "message_id": message_id,
+                "from": bot_user(),
+                "chat": {"id": from_id, "type": "private", "first_name": "Test"},
+                "date": unix_time(),
+                "text": "…",
+            },
+            "chat_instance": format!("ci-{from_id}"),
+            "data": data,
+        },
+    })
 }
 
 /// A running fake Bot API server. It stops when dropped.
@@ -293,6 +360,26 @@ impl FakeTelegram {
         self.shared.state().webhook.clone()
     }
 
+    /// The command menu set with `setMyCommands`, if any.
+    pub fn menu(&self) -> Option<Vec<MenuCommand>> {
+        self.shared.state().menu.clone()
+    }
+
+    /// The bot's reaction emoji on a message of a chat (`setMessageReaction`), empty when none.
+    pub fn reactions(&self, chat_id: i64, message_id: i64) -> Vec<String> {
+        self.shared
+            .state()
+            .reactions
+            .get(&(chat_id, message_id))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The answers to callback queries, in order.
+    pub fn callback_answers(&self) -> Vec<CallbackAnswer> {
+        self.shared.state().callback_answers.clone()
+    }
+
     /// Makes the next call of `method` fail with `failure`, before any other check but the
     /// token. Failures queue up per method and are used in order. A failed call changes nothing
     /// else (no message is sent, no update confirmed).
@@ -367,6 +454,9 @@ struct FakeState {
     last_message_id: i64,
     chats: BTreeMap<i64, Vec<SentMessage>>,
     webhook: Option<Webhook>,
+    menu: Option<Vec<MenuCommand>>,
+    reactions: HashMap<(i64, i64), Vec<String>>,
+    callback_answers: Vec<CallbackAnswer>,
     failures: HashMap<String, VecDeque<Failure>>,
 }
 
@@ -426,10 +516,111 @@ impl FakeState {
         Ok(json!(true))
     }
 
+    fn edit_message_reply_markup(&mut self, params: &Params) -> Result<Value, ApiError> {
+        let chat_id = chat_id(params)?;
+        let message_id = optional_int(params, "message_id")?
+            .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))?;
+        let reply_markup = inline_keyboard(params)?;
+        let message = self
+            .chats
+            .get_mut(&chat_id)
+            .and_then(|chat| chat.iter_mut().find(|m| m.message_id == message_id))
+            .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
+        if reply_markup == message.reply_markup {
+            return Err(ApiError::bad_request(
+                "message is not modified: specified new message content and reply markup are \
+                 exactly the same as a current content and reply markup of the message",
+            ));
+        }
+        message.reply_markup = reply_markup;
+        let mut answer = bot_message(chat_id, message_id, &message.text);
+        answer["edit_date"] = json!(unix_time());
+        Ok(answer)
+    }
+
+    fn set_my_commands(&mut self, params: &Params) -> Result<Value, ApiError> {
+        let Some(Value::Array(commands)) = params.get("commands") else {
+            return Err(ApiError::wrong_parameter("commands"));
+        };
+        if commands.len() > MAX_MENU_COMMANDS {
+            return Err(ApiError::bad_request("too many commands"));
+        }
+        let menu = commands
+            .iter()
+            .map(|c| {
+                let command = c["command"].as_str().unwrap_or_default();
+                let description = c["description"].as_str().unwrap_or_default();
+                let valid_name = (1..=32).contains(&command.len())
+                    && command
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                if !valid_name {
+                    return Err(ApiError::bad_request("BOT_COMMAND_INVALID"));
+                }
+                if !(1..=256).contains(&description.chars().count()) {
+                    return Err(ApiError::bad_request(
+                        "command description is empty or too long",
+                    ));
+                }
+                Ok(MenuCommand {
+                    command: command.to_owned(),
+                    description: description.to_owned(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.menu = Some(menu);
+        Ok(json!(true))
+    }
+
+    fn set_message_reaction(&mut self, params: &Params) -> Result<Value, ApiError> {
+        let chat_id = chat_id(params)?;
+        let message_id = optional_int(params, "message_id")?
+            .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))?;
+        let emoji = match params.get("reaction") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(reactions)) => reactions
+                .iter()
+                .map(|r| match (r["type"].as_str(), r["emoji"].as_str()) {
+                    (Some("emoji"), Some(emoji)) if !emoji.is_empty() => Ok(emoji.to_owned()),
+                    _ => Err(ApiError::bad_request("REACTION_INVALID")),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => return Err(ApiError::wrong_parameter("reaction")),
+        };
+        self.reactions.insert((chat_id, message_id), emoji);
+        Ok(json!(true))
+    }
+
+    fn answer_callback_query(&mut self, params: &Params) -> Result<Value, ApiError> {
+        let id = optional_str(params, "callback_query_id")?
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ApiError::bad_request("QUERY_ID_INVALID"))?;
+        if self
+            .callback_answers
+            .iter()
+            .any(|a| a.callback_query_id == id)
+        {
+            return Err(ApiError::bad_request(
+                "query is too old and response timeout expired or query ID is invalid",
+            ));
+        }
+        let text = optional_str(params, "text")?;
+        if text.is_some_and(|t| t.chars().count() > 200) {
+            return Err(ApiError::bad_request("MESSAGE_TOO_LONG"));
+        }
+        self.callback_answers.push(CallbackAnswer {
+            callback_query_id: id.to_owned(),
+            text: text.map(str::to_owned),
+            show_alert: optional_bool(params, "show_alert")?.unwrap_or(false),
+        });
+        Ok(json!(true))
+    }
+
     fn send_message(&mut self, params: &Params) -> Result<Value, ApiError> {
         let chat_id = chat_id(params)?;
         let text = optional_str(params, "text")?;
         let parse_mode = optional_str(params, "parse_mode")?;
+        let reply_markup = inline_keyboard(params)?;
         let visible = visible_text(text, parse_mode)?;
         self.last_message_id += 1;
         let message_id = self.last_message_id;
@@ -438,6 +629,7 @@ impl FakeState {
             text: text.unwrap_or_default().to_owned(),
             parse_mode: parse_mode.map(str::to_owned),
             edits: 0,
+            reply_markup,
         });
         Ok(bot_message(chat_id, message_id, &visible))
     }
@@ -448,12 +640,16 @@ impl FakeState {
             .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))?;
         let text = optional_str(params, "text")?;
         let parse_mode = optional_str(params, "parse_mode")?;
+        let reply_markup = inline_keyboard(params)?;
         let message = self
             .chats
             .get_mut(&chat_id)
             .and_then(|chat| chat.iter_mut().find(|m| m.message_id == message_id))
             .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
-        if text == Some(message.text.as_str()) && parse_mode == message.parse_mode.as_deref() {
+        if text == Some(message.text.as_str())
+            && parse_mode == message.parse_mode.as_deref()
+            && reply_markup == message.reply_markup
+        {
             return Err(ApiError::bad_request(
                 "message is not modified: specified new message content and reply markup are \
                  exactly the same as a current content and reply markup of the message",
@@ -462,6 +658,7 @@ impl FakeState {
         let visible = visible_text(text, parse_mode)?;
         message.text = text.unwrap_or_default().to_owned();
         message.parse_mode = parse_mode.map(str::to_owned);
+        message.reply_markup = reply_markup;
         message.edits += 1;
         let mut answer = bot_message(chat_id, message_id, &visible);
         answer["edit_date"] = json!(unix_time());
@@ -491,9 +688,13 @@ enum Method {
     GetUpdates,
     SetWebhook,
     DeleteWebhook,
+    SetMyCommands,
     SendMessage,
     EditMessageText,
+    EditMessageReplyMarkup,
     SendChatAction,
+    SetMessageReaction,
+    AnswerCallbackQuery,
 }
 
 impl Method {
@@ -505,7 +706,11 @@ impl Method {
             "deleteWebhook" => Method::DeleteWebhook,
             "sendMessage" => Method::SendMessage,
             "editMessageText" => Method::EditMessageText,
+            "editMessageReplyMarkup" => Method::EditMessageReplyMarkup,
             "sendChatAction" => Method::SendChatAction,
+            "setMyCommands" => Method::SetMyCommands,
+            "setMessageReaction" => Method::SetMessageReaction,
+            "answerCallbackQuery" => Method::AnswerCallbackQuery,
             _ => return None,
         })
     }
@@ -662,7 +867,11 @@ async fn answer(
         Method::DeleteWebhook => app.shared.state().delete_webhook(&params),
         Method::SendMessage => app.shared.state().send_message(&params),
         Method::EditMessageText => app.shared.state().edit_message_text(&params),
+        Method::EditMessageReplyMarkup => app.shared.state().edit_message_reply_markup(&params),
         Method::SendChatAction => send_chat_action(&params),
+        Method::SetMyCommands => app.shared.state().set_my_commands(&params),
+        Method::SetMessageReaction => app.shared.state().set_message_reaction(&params),
+        Method::AnswerCallbackQuery => app.shared.state().answer_callback_query(&params),
     }
 }
 
@@ -780,6 +989,36 @@ fn optional_bool(params: &Params, name: &str) -> Result<Option<bool>, ApiError> 
             .map(Some)
             .ok_or_else(|| ApiError::wrong_parameter(name)),
     }
+}
+
+/// The `reply_markup` of a message, which the bot only uses for inline keyboards: rows of buttons,
+/// each with a text and 1-64 bytes of `callback_data`.
+fn inline_keyboard(params: &Params) -> Result<Option<Value>, ApiError> {
+    let markup = match params.get("reply_markup") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(markup) => markup,
+    };
+    let Some(rows) = markup["inline_keyboard"].as_array() else {
+        return Err(ApiError::bad_request(
+            "the fake accepts only inline keyboards as reply_markup",
+        ));
+    };
+    for button in rows
+        .iter()
+        .flat_map(|row| row.as_array().into_iter().flatten())
+    {
+        if button["text"].as_str().is_none_or(str::is_empty) {
+            return Err(ApiError::bad_request("BUTTON_TEXT_INVALID"));
+        }
+        let data = button["callback_data"].as_str().unwrap_or_default();
+        if data.is_empty() || data.len() > MAX_CALLBACK_DATA_BYTES {
+            return Err(ApiError::bad_request("BUTTON_DATA_INVALID"));
+        }
+    }
+    if rows.iter().any(|row| !row.is_array()) {
+        return Err(ApiError::bad_request("reply markup rows must be arrays"));
+    }
+    Ok(Some(markup.clone()))
 }
 
 /// A parameter that is an array of strings; `null` counts as absent.

@@ -363,12 +363,14 @@ async fn sent_messages_appear_in_the_chat_view_in_order() {
                 text: "plain".to_owned(),
                 parse_mode: None,
                 edits: 0,
+                reply_markup: None,
             },
             SentMessage {
                 message_id: 2,
                 text: "<b>bold</b> &amp; more".to_owned(),
                 parse_mode: Some("HTML".to_owned()),
                 edits: 0,
+                reply_markup: None,
             },
         ]
     );
@@ -424,7 +426,86 @@ async fn edit_message_text_updates_the_text_and_counts_edits() {
             text: "<b>The</b> answer".to_owned(),
             parse_mode: Some("HTML".to_owned()),
             edits: 2,
+            reply_markup: None,
         }]
+    );
+}
+
+#[tokio::test]
+async fn inline_keyboards_are_checked_kept_by_edits_that_repeat_them_and_removed_otherwise() {
+    let fake = start().await;
+    let keyboard =
+        |data: &str| json!({"inline_keyboard": [[{"text": "Stop", "callback_data": data}]]});
+    let with =
+        |text: &str, markup: Value| json!({"chat_id": CHAT, "text": text, "reply_markup": markup});
+    let (status, sent) = call(&fake, "sendMessage", with("working", keyboard("stop:c1"))).await;
+    assert_eq!(status, 200, "{sent}");
+    let message_id = sent["result"]["message_id"].as_i64().unwrap();
+    let too_long = call(&fake, "sendMessage", with("x", keyboard(&"d".repeat(65)))).await;
+    assert_bad_request(&too_long, "Bad Request: BUTTON_DATA_INVALID");
+    let empty = call(&fake, "sendMessage", with("x", keyboard(""))).await;
+    assert_bad_request(&empty, "Bad Request: BUTTON_DATA_INVALID");
+
+    let mut edit = with("still working", keyboard("stop:c1"));
+    edit["message_id"] = json!(message_id);
+    assert_eq!(call(&fake, "editMessageText", edit).await.0, 200);
+    assert_eq!(fake.chat(CHAT)[0].reply_markup, Some(keyboard("stop:c1")));
+    let done = json!({"chat_id": CHAT, "message_id": message_id, "text": "done"});
+    assert_eq!(call(&fake, "editMessageText", done).await.0, 200);
+    assert_eq!(fake.chat(CHAT)[0].reply_markup, None);
+    let unchanged = call(
+        &fake,
+        "editMessageReplyMarkup",
+        json!({"chat_id": CHAT, "message_id": message_id}),
+    )
+    .await;
+    assert_bad_request(
+        &unchanged,
+        "Bad Request: message is not modified: specified new message content and reply markup \
+         are exactly the same as a current content and reply markup of the message",
+    );
+}
+
+#[tokio::test]
+async fn the_menu_reactions_and_callback_answers_are_recorded_and_checked() {
+    let fake = start().await;
+    let bad_name = call(
+        &fake,
+        "setMyCommands",
+        json!({"commands": [{"command": "Stop", "description": "stop"}]}),
+    )
+    .await;
+    assert_bad_request(&bad_name, "Bad Request: BOT_COMMAND_INVALID");
+    assert_eq!(fake.menu(), None);
+    let menu = json!({"commands": [{"command": "stop", "description": "stop the answer"}]});
+    assert_eq!(call(&fake, "setMyCommands", menu).await.0, 200);
+    assert_eq!(fake.menu().unwrap()[0].command, "stop");
+
+    let react =
+        json!({"chat_id": CHAT, "message_id": 7, "reaction": [{"type": "emoji", "emoji": "👀"}]});
+    assert_eq!(call(&fake, "setMessageReaction", react).await.0, 200);
+    assert_eq!(fake.reactions(CHAT, 7), ["👀"]);
+    assert!(fake.reactions(CHAT, 8).is_empty());
+
+    let answer = json!({"callback_query_id": "cb-1", "text": "Stopping."});
+    assert_eq!(
+        call(&fake, "answerCallbackQuery", answer.clone()).await.0,
+        200
+    );
+    let again = call(&fake, "answerCallbackQuery", answer).await;
+    assert_bad_request(
+        &again,
+        "Bad Request: query is too old and response timeout expired or query ID is invalid",
+    );
+    let long = json!({"callback_query_id": "cb-2", "text": "x".repeat(201)});
+    assert_bad_request(
+        &call(&fake, "answerCallbackQuery", long).await,
+        "Bad Request: MESSAGE_TOO_LONG",
+    );
+    assert_eq!(fake.callback_answers().len(), 1);
+    assert_eq!(
+        fake.callback_answers()[0].text.as_deref(),
+        Some("Stopping.")
     );
 }
 

@@ -16,6 +16,7 @@ use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
+use serverless_openclaw_testkit::fake_telegram::FakeTelegram;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -289,4 +290,26 @@ pub fn transcript_messages(bytes: &[u8]) -> Vec<(String, String)> {
             (role, text)
         })
         .collect()
+}
+
+/// The command menu Telegram shows after `/`: the shared chat commands, then the bot's own.
+pub fn assert_menu_registered(telegram: &FakeTelegram) {
+    let menu = telegram.menu().expect("setMyCommands was called");
+    let names: Vec<&str> = menu.iter().map(|c| c.command.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "new", "reset", "stop", "model", "think", "status", "usage", "help", "link", "unlink"
+        ]
+    );
+    assert_eq!(menu[2].description, "stop the running answer");
+    let scopes: Vec<_> = telegram
+        .calls_of("setMyCommands")
+        .iter()
+        .map(|c| c.body["scope"]["type"].clone())
+        .collect();
+    assert!(
+        scopes.iter().all(|s| s == "all_private_chats"),
+        "{scopes:?}"
+    );
 }
