@@ -29,7 +29,7 @@ function stateKind(entry) {
  * is kept. The kept entries are linked again into one chain (`parentId`), in their order. Other
  * branches than the current one are dropped too (the context is built from the current branch).
  * Without a compaction the branch is kept whole. Loading the result with
- * `SessionManager.fromEntries` gives the same `buildSessionContext()` (the runner's tests check it).
+ * `SessionManager.fromEntries` gives the model the same context (test/compaction.test.mjs checks what it is sent).
  */
 export function retainedRecords(header, branch) {
   let cut = 0;
