@@ -140,6 +140,11 @@ impl Delivery<'_> {
                 let text = format!("⚠️ {message}");
                 self.send(&text, Format::Plain).await;
             }
+            // What queued work of a command did (`/compact`).
+            ServerFrame::Notice { text, .. } => {
+                self.next_typing = None;
+                self.send(&text, Format::Plain).await;
+            }
             _ => {}
         }
     }
