@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{DeploymentKeys, LlmApi, ProviderConfig};
+use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, DeploymentKeys, LlmApi, ProviderConfig};
 use serverless_openclaw_cli::{
     LocalApp, LocalOptions, SandboxMode, TelegramOptions, compose, paths,
 };
@@ -38,6 +38,7 @@ pub fn fake_provider(fake: &FakeLlm, api: LlmApi) -> ProviderConfig {
         },
         api,
         model: "fake-model".into(),
+        context_window: DEFAULT_CONTEXT_WINDOW,
     }
 }
 
