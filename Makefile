@@ -46,6 +46,7 @@ bench: runner moto ## Agent cold start, warm turns, runner RSS; Lambda gateway i
 	$(CARGO) build --release -p serverless-openclaw-lambdas --bins
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example gateway_bench
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example prewarm_bench
+	$(CARGO) run --release -p serverless-openclaw-lambdas --example transcript_bench
 	node runner/bench/transcript-bench.mjs
 
 test-infra: infra web ## CDK app: type check, assertion tests, synth, cfn-lint and checkov (no AWS account needed)
