@@ -178,6 +178,14 @@ handleLine = (line) => {
         .catch((err) => logErr(`turn ${req.id}: unexpected failure`, err))
         .finally(flushWhenIdle);
       break;
+    case 'compact':
+      sawRun = true;
+      warmup?.abort();
+      turns
+        .compact(req)
+        .catch((err) => logErr(`compact ${req.id}: unexpected failure`, err))
+        .finally(flushWhenIdle);
+      break;
     case 'abort':
       turns.abort(req.id);
       break;

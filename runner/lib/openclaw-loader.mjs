@@ -145,7 +145,7 @@ export async function loadOpenClaw(env = process.env) {
       if (typeof SM !== 'function') problems.push('SessionManager is not exported by openclaw/plugin-sdk/agent-sessions');
       else {
         for (const fn of ['inMemory', 'fromEntries']) if (typeof SM[fn] !== 'function') problems.push(`SessionManager.${fn} is missing`);
-        for (const fn of ['getHeader', 'getEntries']) if (typeof SM.prototype?.[fn] !== 'function') problems.push(`SessionManager.prototype.${fn} is missing`);
+        for (const fn of ['getHeader', 'getEntries', 'getBranch', 'appendCompaction', 'buildSessionContext']) if (typeof SM.prototype?.[fn] !== 'function') problems.push(`SessionManager.prototype.${fn} is missing`);
       }
       out.SessionManager = SM;
       out.parseSessionEntries = mod.parseSessionEntries;
@@ -153,6 +153,32 @@ export async function loadOpenClaw(env = process.env) {
     } catch (err) {
       problems.push(`importing openclaw/plugin-sdk/agent-sessions failed: ${err?.message ?? err}`);
     }
+  }
+  // Manual compaction (lib/compaction.mjs): OpenClaw's compaction steps from agent-core, and its
+  // isolated completion (the model call of its summary-model runtime, an un-hashed file OpenClaw
+  // lazy-imports itself) for the summary.
+  const agentCoreTarget = exportTarget(pkg, './plugin-sdk/agent-core');
+  if (!agentCoreTarget) problems.push('export "openclaw/plugin-sdk/agent-core" is missing');
+  else {
+    try {
+      const mod = await importFile(path.join(root, agentCoreTarget));
+      out.agentCore = {};
+      for (const fn of ['prepareCompaction', 'compact', 'estimateTokens', 'buildSessionContext']) {
+        out.agentCore[fn] = mod[fn];
+        if (typeof mod[fn] !== 'function') problems.push(`${fn} is not exported by openclaw/plugin-sdk/agent-core`);
+      }
+      out.agentCore.DEFAULT_COMPACTION_SETTINGS = mod.DEFAULT_COMPACTION_SETTINGS;
+      if (!Number.isFinite(mod.DEFAULT_COMPACTION_SETTINGS?.reserveTokens)) problems.push('DEFAULT_COMPACTION_SETTINGS is not exported by openclaw/plugin-sdk/agent-core');
+    } catch (err) {
+      problems.push(`importing openclaw/plugin-sdk/agent-core failed: ${err?.message ?? err}`);
+    }
+  }
+  try {
+    const mod = await importFile(path.join(distDir, 'summary-model.runtime.js'));
+    out.runIsolatedCompletion = mod.runIsolatedCompletion;
+    if (typeof out.runIsolatedCompletion !== 'function') problems.push('runIsolatedCompletion is not exported by dist/summary-model.runtime.js');
+  } catch (err) {
+    problems.push(`importing dist/summary-model.runtime.js failed: ${err?.message ?? err}`);
   }
   if (mainTarget) {
     const t1 = performance.now();

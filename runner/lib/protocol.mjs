@@ -65,6 +65,31 @@ function llmOf(obj, id) {
 }
 
 /**
+ * The fields `run` and `compact` share: the session's transcript files, workspace, model and
+ * deadline. `type` is the line's.
+ */
+function sessionFields(obj, id) {
+  if (!id) throw new BadRequest(`"id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+  const req = {
+    type: obj.type,
+    id,
+    sessionId: str(obj, 'sessionId', id),
+    transcriptPath: absPath(obj, 'transcriptPath', id),
+    transcriptOutPath: absPath(obj, 'transcriptOutPath', id),
+    workspaceDir: absPath(obj, 'workspaceDir', id),
+    provider: str(obj, 'provider', id, { optional: true }),
+    model: str(obj, 'model', id, { optional: true }),
+    timeoutMs: DEFAULT_TIMEOUT_MS,
+  };
+  if (obj.llm != null) req.llm = llmOf(obj, id);
+  if (obj.timeoutMs !== undefined && obj.timeoutMs !== null) {
+    if (!Number.isInteger(obj.timeoutMs) || obj.timeoutMs <= 0) throw new BadRequest('"timeoutMs" must be a positive integer', id);
+    req.timeoutMs = obj.timeoutMs;
+  }
+  return req;
+}
+
+/**
  * Parses one line. Returns a request object, null for a blank line, or throws BadRequest
  * (whose `id` is set when the line could be tied to a turn).
  */
@@ -82,27 +107,8 @@ export function parseRequest(line) {
   const id = idOf(obj);
   switch (obj.type) {
     case 'run': {
-      if (!id) throw new BadRequest(`"id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
-      const req = {
-        type: 'run',
-        id,
-        sessionId: str(obj, 'sessionId', id),
-        transcriptPath: absPath(obj, 'transcriptPath', id),
-        transcriptOutPath: absPath(obj, 'transcriptOutPath', id),
-        workspaceDir: absPath(obj, 'workspaceDir', id),
-        prompt: str(obj, 'prompt', id),
-        provider: str(obj, 'provider', id, { optional: true }),
-        model: str(obj, 'model', id, { optional: true }),
-        extraSystemPrompt: str(obj, 'extraSystemPrompt', id, { optional: true, nonEmpty: false }),
-        timeoutMs: DEFAULT_TIMEOUT_MS,
-        disableTools: false,
-        tools: 'full',
-      };
-      if (obj.llm != null) req.llm = llmOf(obj, id);
-      if (obj.timeoutMs !== undefined && obj.timeoutMs !== null) {
-        if (!Number.isInteger(obj.timeoutMs) || obj.timeoutMs <= 0) throw new BadRequest('"timeoutMs" must be a positive integer', id);
-        req.timeoutMs = obj.timeoutMs;
-      }
+      const req = { ...sessionFields(obj, id), prompt: str(obj, 'prompt', id), disableTools: false, tools: 'full' };
+      req.extraSystemPrompt = str(obj, 'extraSystemPrompt', id, { optional: true, nonEmpty: false });
       if (obj.disableTools !== undefined && obj.disableTools !== null) {
         if (typeof obj.disableTools !== 'boolean') throw new BadRequest('"disableTools" must be a boolean', id);
         req.disableTools = obj.disableTools;
@@ -115,11 +121,12 @@ export function parseRequest(line) {
         if (!THINK_LEVELS.includes(obj.thinkLevel)) throw new BadRequest(`"thinkLevel" must be one of ${THINK_LEVELS.join(', ')}`, id);
         req.thinkLevel = obj.thinkLevel;
       }
-      if (req.transcriptOutPath === req.transcriptPath) {
-        // Allowed: the output is written to a temporary name and renamed over the input.
-      }
+      // transcriptOutPath may equal transcriptPath: the output is written to a temporary name and
+      // renamed over the input.
       return req;
     }
+    case 'compact':
+      return { ...sessionFields(obj, id), instructions: str(obj, 'instructions', id, { optional: true }) };
     case 'abort':
       if (!id) throw new BadRequest('"id" must be a non-empty string');
       return { type: 'abort', id };

@@ -2,7 +2,9 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { loadSession, transcriptSize, writeTranscript } from './transcript.mjs';
+import { compactSession } from './compaction.mjs';
 
 /** The one agent of the rendered config (`agents.entries.main`). */
 export const AGENT_ID = 'main';
@@ -233,12 +235,37 @@ function withToolPolicy(config, access) {
 }
 
 /**
- * The config of one run: the turn's workspace, its tool policy and, with `req.llm`, the run's own
+ * Returns a copy of the config whose compaction runs inside the embedded agent (`mode: "default"`).
+ *
+ * OpenClaw's config loader sets `agents.defaults.compaction.mode` to `"safeguard"` when the file
+ * leaves it out, and in safeguard mode the embedded agent does not compact by context pressure: it
+ * leaves that to the gateway's reply path, which checks the usage before each turn (checked in
+ * 2026.9.6: `resolveEffectiveCompactionMode` and the `_checkCompaction` switch in
+ * `dist/openclaw-runtime-agent-*.mjs`; runs past the threshold only log
+ * `[context-pressure-diagnostic] admitted provider attempt ... route=compact_only`). The runner has no
+ * such owner, so a detached conversation would grow until the provider refuses it. In `"default"`
+ * mode the embedded agent itself compacts once a turn's context passes the model's `contextWindow`
+ * minus its reserve (`embedded run auto-compaction start: ... reason=threshold`), into the
+ * caller-owned transcript. A configured compaction `provider` forces safeguard mode in OpenClaw
+ * anyway; the other compaction settings are kept.
+ */
+export function withEmbeddedCompaction(config) {
+  const agents = config.agents ?? {};
+  const defaults = agents.defaults ?? {};
+  return {
+    ...config,
+    agents: { ...agents, defaults: { ...defaults, compaction: { ...defaults.compaction, mode: 'default' } } },
+  };
+}
+
+/**
+ * The config of one run: the turn's workspace, its tool policy, embedded compaction
+ * (withEmbeddedCompaction) and, with `req.llm`, the run's own
  * provider entry and agent dir (`agentDirOf`, see createAgentDirNamer). It lives in memory only (a
  * user's key must never reach a file); the config object from start-up is not changed.
  */
 export function configForRun(config, req, agentDirOf) {
-  const runConfig = withToolPolicy(configForWorkspace(config, req.workspaceDir), req.tools);
+  const runConfig = withEmbeddedCompaction(withToolPolicy(configForWorkspace(config, req.workspaceDir), req.tools));
   if (!req.llm) return runConfig;
   const entry = runProviderEntry(config, req.llm);
   const models = runConfig.models ?? {};
@@ -257,39 +284,6 @@ export function configForRun(config, req, agentDirOf) {
 function keyScrubber(llm) {
   const key = llm?.apiKey;
   return (text) => (key ? text.replaceAll(key, '<redacted>') : text);
-}
-
-async function loadSession(oc, req) {
-  let content;
-  try {
-    content = await fs.readFile(req.transcriptPath, 'utf8');
-  } catch (err) {
-    if (err?.code === 'ENOENT') return oc.SessionManager.inMemory(req.workspaceDir);
-    throw err;
-  }
-  const entries = oc.parseSessionEntries(content);
-  if (entries.length === 0) return oc.SessionManager.inMemory(req.workspaceDir);
-  return oc.SessionManager.fromEntries(entries, req.workspaceDir);
-}
-
-async function writeTranscript(sm, outPath) {
-  const records = [sm.getHeader(), ...sm.getEntries()].filter(Boolean);
-  const body = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
-  await fs.mkdir(path.dirname(outPath), { recursive: true });
-  const tmp = path.join(path.dirname(outPath), `.${path.basename(outPath)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
-  try {
-    const fh = await fs.open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(body, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, outPath);
-  } catch (err) {
-    await fs.rm(tmp, { force: true }).catch(() => {});
-    throw err;
-  }
 }
 
 /** CommandQueueEnqueueFn that runs the task at once (see the `enqueue` parameter below). */
@@ -322,13 +316,16 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
     return runId;
   }
 
-  async function run(req) {
+  /**
+   * Registers a `run` or `compact` request as in flight, with its deadline, and returns its turn
+   * state and scrubbed logger; null (after answering `bad_request`) when its id is already in flight.
+   */
+  function begin(req) {
     if (inflight.has(req.id)) {
       // No `id` on this line: the turn that owns the id is still running and must not look ended.
-      writeLine({ type: 'error', code: 'bad_request', message: `a run with id ${JSON.stringify(req.id)} is already in flight` });
-      return;
+      writeLine({ type: 'error', code: 'bad_request', message: `a ${req.type} with id ${JSON.stringify(req.id)} is already in flight` });
+      return null;
     }
-    const started = performance.now();
     const scrub = keyScrubber(req.llm);
     const turn = { id: req.id, ac: new AbortController(), finished: false, abortRequested: false, deadlineHit: false, scrub };
     // This run's diagnostics go through its scrubber (shadowing the runner-wide logger on purpose).
@@ -340,6 +337,28 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
       turn.ac.abort(new Error('runner deadline exceeded'));
       turn.graceTimer = setTimeout(() => fail(turn, 'timeout', `turn exceeded timeoutMs ${req.timeoutMs} ms`), ABORT_GRACE_MS);
     }, req.timeoutMs + DEADLINE_SLACK_MS);
+    return { turn, logErr };
+  }
+
+  /** Answers a failure thrown while `turn` ran, by what caused it. */
+  function failThrown(turn, req, logErr, err) {
+    if (turn.finished) {
+      logErr(`turn ${req.id} failed after it was answered:`, err);
+      return;
+    }
+    if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted by host');
+    if (turn.deadlineHit) return void fail(turn, 'timeout', `turn exceeded timeoutMs ${req.timeoutMs} ms`);
+    const code = classifyThrown(err);
+    logErr(`turn ${req.id} failed (${code}):`, err);
+    fail(turn, code, errorMessage(err));
+  }
+
+  async function run(req) {
+    const started = performance.now();
+    const begun = begin(req);
+    if (!begun) return;
+    const { turn, logErr } = begun;
+    const { scrub } = turn;
 
     let admission;
     let runId;
@@ -448,15 +467,50 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
         stopReason: meta.stopReason ?? null,
       });
     } catch (err) {
-      if (turn.finished) {
-        logErr(`turn ${req.id} failed after it was answered:`, err);
-        return;
-      }
-      if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted by host');
-      if (turn.deadlineHit) return void fail(turn, 'timeout', `turn exceeded timeoutMs ${req.timeoutMs} ms`);
-      const code = classifyThrown(err);
-      logErr(`turn ${req.id} failed (${code}):`, err);
-      fail(turn, code, errorMessage(err));
+      failThrown(turn, req, logErr, err);
+    }
+  }
+
+  /**
+   * A `compact` request: compacts the transcript (lib/compaction.mjs) and writes it to
+   * `transcriptOutPath`, answering `compacted`; on failure the output is not written.
+   */
+  async function compact(req) {
+    const started = performance.now();
+    const begun = begin(req);
+    if (!begun) return;
+    const { turn, logErr } = begun;
+    try {
+      const before = await transcriptSize(req.transcriptPath);
+      const sm = await loadSession(oc, req);
+      await fs.mkdir(req.workspaceDir, { recursive: true });
+      const outcome = await compactSession(oc, sm, {
+        runConfig: configForRun(config, req, agentDirOf),
+        agentId: AGENT_ID,
+        workspaceDir: req.workspaceDir,
+        provider: req.llm?.providerId ?? req.provider,
+        model: req.llm?.model ?? req.model,
+        instructions: req.instructions,
+        timeoutMs: req.timeoutMs,
+        signal: turn.ac.signal,
+      });
+      if (turn.finished) return;
+      if (outcome.compacted) await writeTranscript(sm, req.transcriptOutPath);
+      if (turn.finished) return;
+      const after = outcome.compacted ? await transcriptSize(req.transcriptOutPath) : before;
+      finish(turn, {
+        type: 'compacted',
+        id: req.id,
+        compacted: outcome.compacted,
+        ...(outcome.reason ? { reason: outcome.reason } : {}),
+        tokensBefore: outcome.tokensBefore,
+        tokensAfter: outcome.tokensAfter,
+        bytesBefore: before,
+        bytesAfter: after,
+        durationMs: Math.round(performance.now() - started),
+      });
+    } catch (err) {
+      failThrown(turn, req, logErr, err);
     }
   }
 
@@ -482,5 +536,5 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
     }
   }
 
-  return { run, abort, abortAll, get inflightCount() { return inflight.size; } };
+  return { run, compact, abort, abortAll, get inflightCount() { return inflight.size; } };
 }

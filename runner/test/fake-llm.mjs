@@ -3,10 +3,17 @@
 // recorded with its headers and messages; a key containing "reject" gets HTTP 401, as a provider
 // answers a bad key. `toolCalls` is a queue of rounds of tool calls: while it is not empty, the next
 // request is answered with its first round (`[{ name, input }]`, streamed as the API streams tool
-// calls, stopping for tool use) instead of the reply.
+// calls, stopping for tool use) instead of the reply. Anthropic replies report as input tokens the size
+// of the request (characters / 4, OpenClaw's own estimate), so a conversation grows towards its model's
+// context window as it would with a real provider. OpenClaw's compaction requests (its summarization
+// system prompt) are answered with SUMMARY, or with HTTP `summaryStatus` when that is set (`setSummaryStatus`).
 import http from 'node:http';
 
 export const FAKE_REPLY = 'Hello from fake.';
+/** How OpenClaw's summarization system prompt starts (packages/agent-core, SUMMARIZATION_SYSTEM_PROMPT). */
+const SUMMARY_PROMPT = 'You are a context summarization assistant';
+/** What the fake answers a compaction request with: a marker a later request can be checked for. */
+export const SUMMARY = 'FAKE-SUMMARY-MARKER: the user sent numbered turns.';
 
 function sse(res, events) {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -16,11 +23,11 @@ function sse(res, events) {
   res.end();
 }
 
-function anthropicStream(res, model) {
+function anthropicStream(res, model, inputTokens, text = FAKE_REPLY) {
   sse(res, [
-    ['message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model, content: [], stop_reason: null, usage: { input_tokens: 1000, output_tokens: 1 } } }],
+    ['message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model, content: [], stop_reason: null, usage: { input_tokens: inputTokens, output_tokens: 1 } } }],
     ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }],
-    ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: FAKE_REPLY } }],
+    ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }],
     ['content_block_stop', { type: 'content_block_stop', index: 0 }],
     ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 500 } }],
     ['message_stop', { type: 'message_stop' }],
@@ -66,10 +73,20 @@ function completionsStream(res, model) {
   ]);
 }
 
-/** Starts the server on a free loopback port: { url, requests, toolCalls, close() }. */
+/** The system prompt of an Anthropic request as one string (a string or text blocks). */
+function systemText(system) {
+  if (typeof system === 'string') return system;
+  return Array.isArray(system) ? system.map((b) => b?.text ?? '').join('\n') : '';
+}
+
+/**
+ * Starts the server on a free loopback port: { url, requests, toolCalls, setSummaryStatus(status),
+ * close() }. Each recorded request has `summary: true` when it is a compaction request.
+ */
 export async function startFakeLlm() {
   const requests = [];
   const toolCalls = [];
+  let summaryStatus = null;
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => {
@@ -83,17 +100,24 @@ export async function startFakeLlm() {
         /* recorded as null */
       }
       const apiKey = req.headers['x-api-key'] ?? req.headers.authorization?.replace(/^Bearer /, '');
+      const summary = systemText(json?.system).startsWith(SUMMARY_PROMPT);
       requests.push({
         path: req.url, model: json?.model, apiKey, xApiKey: req.headers['x-api-key'], authorization: req.headers.authorization,
         messages: JSON.stringify(json?.messages ?? []),
         thinking: json?.thinking,
+        summary,
       });
       if (apiKey?.includes('reject')) {
         res.writeHead(401, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }));
+      } else if (summary && summaryStatus) {
+        res.writeHead(summaryStatus, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'summary refused by the fake' } }));
       } else if (req.url === '/v1/messages') {
-        if (toolCalls.length > 0) anthropicToolStream(res, json?.model, toolCalls.shift());
-        else anthropicStream(res, json?.model);
+        const inputTokens = Math.ceil(body.length / 4);
+        if (summary) anthropicStream(res, json?.model, inputTokens, SUMMARY);
+        else if (toolCalls.length > 0) anthropicToolStream(res, json?.model, toolCalls.shift());
+        else anthropicStream(res, json?.model, inputTokens);
       } else if (req.url === '/v1/chat/completions') {
         if (toolCalls.length > 0) completionsToolStream(res, json?.model, toolCalls.shift());
         else completionsStream(res, json?.model);
@@ -109,6 +133,9 @@ export async function startFakeLlm() {
     url: `http://127.0.0.1:${server.address().port}`,
     requests,
     toolCalls,
+    setSummaryStatus: (status) => {
+      summaryStatus = status;
+    },
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRequest, BadRequest, DEFAULT_TIMEOUT_MS } from '../lib/protocol.mjs';
-import { createDeltaStreamer, classifyThrown, configForWorkspace, configForRun, createAgentDirNamer, createToolTracker, TOOL_SUMMARY_MAX } from '../lib/turns.mjs';
+import { createDeltaStreamer, classifyThrown, configForWorkspace, configForRun, createAgentDirNamer, createToolTracker, withEmbeddedCompaction, TOOL_SUMMARY_MAX } from '../lib/turns.mjs';
 
 const run = {
   type: 'run', id: 't-1', sessionId: 's-1', transcriptPath: '/a/in.jsonl', transcriptOutPath: '/a/out.jsonl',
@@ -159,7 +159,27 @@ test('a run with its own provider gets it in its config copy only, with the key 
   // Without `provider`, the config's entry for the id (here: the built-in anthropic pointed at a fake) is kept.
   const builtIn = configForRun(cfg, { ...req, llm: { providerId: 'anthropic', model: 'm', apiKey: 'sk-deploy' } }, agentDirOf);
   assert.deepEqual(builtIn.models.providers.anthropic, { baseUrl: 'http://fake', apiKey: 'sk-deploy', auth: 'api-key' });
-  assert.deepEqual(configForRun(cfg, req, agentDirOf), configForWorkspace(cfg, '/w/1'));
+  assert.deepEqual(configForRun(cfg, req, agentDirOf), withEmbeddedCompaction(configForWorkspace(cfg, '/w/1')));
+});
+
+test('every run compacts inside the embedded agent (mode default), keeping the other compaction settings', () => {
+  const cfg = { agents: { defaults: { compaction: { mode: 'safeguard', keepRecentTokens: 4000 }, model: { primary: 'a/b' } }, entries: { main: {} } } };
+  const runConfig = configForRun(cfg, { workspaceDir: '/w/1' }, () => '/agents/x');
+  assert.deepEqual(runConfig.agents.defaults, { compaction: { mode: 'default', keepRecentTokens: 4000 }, model: { primary: 'a/b' } });
+  assert.equal(cfg.agents.defaults.compaction.mode, 'safeguard', 'the start-up config is not changed');
+  assert.equal(withEmbeddedCompaction({ agents: { entries: {} } }).agents.defaults.compaction.mode, 'default');
+});
+
+test('parses a compact line: the session fields of a run, no prompt, optional instructions', () => {
+  const { prompt, disableTools, ...session } = run;
+  const req = parseRequest(JSON.stringify({ ...session, type: 'compact', id: 'c-1', instructions: 'keep the API names' }));
+  assert.deepEqual(req, {
+    type: 'compact', id: 'c-1', sessionId: 's-1', transcriptPath: '/a/in.jsonl', transcriptOutPath: '/a/out.jsonl', workspaceDir: '/a/ws',
+    provider: 'fake', model: 'fake-model', timeoutMs: 5000, instructions: 'keep the API names',
+  });
+  assert.equal(parseRequest(JSON.stringify({ ...session, type: 'compact', id: 'c-2', timeoutMs: undefined })).timeoutMs, DEFAULT_TIMEOUT_MS);
+  assert.throws(() => parseRequest(JSON.stringify({ ...session, type: 'compact', id: 'c-3', transcriptPath: 'rel.jsonl' })), /"transcriptPath" must be an absolute path/);
+  assert.throws(() => parseRequest(JSON.stringify({ ...session, type: 'compact' , id: undefined })), /"id" must be/);
 });
 
 test('a run may name a thinking level, one of those OpenClaw knows', () => {

@@ -75,6 +75,8 @@ test('internals with the wrong shape are named, and OpenClaw stdout noise goes t
   assert.match(line.message, /no function named prepareSystemAgentRunAdmission/);
   assert.match(line.message, /SessionManager\.inMemory is missing/);
   assert.match(line.message, /loadConfig is not exported/);
+  assert.match(line.message, /openclaw\/plugin-sdk\/agent-core" is missing/);
+  assert.match(line.message, /summary-model\.runtime\.js/);
   assert.match(result.stderr, /noise via console\.log/);
   assert.match(result.stderr, /noise via stdout\.write/);
 });

@@ -72,8 +72,16 @@ pub enum ProviderConfig {
         base_url: String,
         api: LlmApi,
         model: String,
+        /// The model's context window in tokens (`SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW`, default
+        /// [`DEFAULT_CONTEXT_WINDOW`]): OpenClaw compacts a conversation before it outgrows it.
+        context_window: u32,
     },
 }
+
+/// The context window a custom endpoint's model is declared with unless
+/// `SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW` says otherwise, and that of the user-chosen providers
+/// with an entry of ours (DeepSeek, Bedrock, OpenAI-compatible).
+pub const DEFAULT_CONTEXT_WINDOW: u32 = 200_000;
 
 /// Default models: ids from the catalog shipped with openclaw 2026.9.6 (with the catalog refresh off, only
 /// catalog ids work; see `docs/runner-protocol.md`), both priced, so turns report their cost.
@@ -110,10 +118,19 @@ impl ProviderConfig {
                 .strip_prefix(&format!("{CUSTOM_PROVIDER_ID}/"))
                 .map(str::to_owned)
                 .unwrap_or(model);
+            let context_window = match get("SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW") {
+                None => DEFAULT_CONTEXT_WINDOW,
+                Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ConfigError(format!(
+                        "SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW must be a positive number of tokens (got {v:?})"
+                    ))
+                })?,
+            };
             return Ok(Some(ProviderConfig::Custom {
                 base_url: base_url.trim_end_matches('/').to_owned(),
                 api,
                 model,
+                context_window,
             }));
         }
         let (provider, model_id) = match model.as_deref().and_then(|m| m.split_once('/')) {
@@ -196,11 +213,13 @@ impl ProviderConfig {
                 base_url,
                 api,
                 model,
+                context_window,
             } => (
                 Some(provider_entry(
                     &openclaw_base_url(*api, base_url),
                     api.as_str(),
                     model,
+                    *context_window,
                 )),
                 keys.get(CUSTOM_KEY_ENV).unwrap_or_else(placeholder_key),
             ),
@@ -278,7 +297,7 @@ fn openclaw_base_url(api: LlmApi, base_url: &str) -> String {
 
 /// A `models.providers` entry with one model and no key. OpenClaw knows nothing about the model, so it
 /// gets generous limits and zero prices (turns on it report `costUsd: 0`).
-fn provider_entry(base_url: &str, api: &str, model: &str) -> Value {
+fn provider_entry(base_url: &str, api: &str, model: &str, context_window: u32) -> Value {
     json!({
         "baseUrl": base_url,
         "api": api,
@@ -286,7 +305,7 @@ fn provider_entry(base_url: &str, api: &str, model: &str) -> Value {
             "id": model,
             "name": model,
             "input": ["text"],
-            "contextWindow": 200_000,
+            "contextWindow": context_window,
             "maxTokens": 8192,
             "cost": { "input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0 },
         }],
@@ -393,6 +412,7 @@ pub fn turn_llm(
                 DEEPSEEK_BASE_URL,
                 LlmApi::OpenAiCompletions.as_str(),
                 &model,
+                DEFAULT_CONTEXT_WINDOW,
             )),
         ),
         Provider::Bedrock => {
@@ -411,6 +431,7 @@ pub fn turn_llm(
                     &base_url,
                     LlmApi::OpenAiCompletions.as_str(),
                     &model,
+                    DEFAULT_CONTEXT_WINDOW,
                 )),
             )
         }
@@ -427,6 +448,7 @@ pub fn turn_llm(
                     &openclaw_base_url(api, base_url),
                     api.as_str(),
                     &model,
+                    DEFAULT_CONTEXT_WINDOW,
                 )),
             )
         }
@@ -543,6 +565,29 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_endpoint_declares_its_models_context_window() {
+        let custom = [
+            ("SERVERLESS_OPENCLAW_LLM_BASE_URL", "http://x"),
+            ("SERVERLESS_OPENCLAW_LLM_API", "openai-completions"),
+            ("SERVERLESS_OPENCLAW_MODEL", "m"),
+        ];
+        let window = |v: Option<&str>| {
+            let mut vars = custom.to_vec();
+            vars.extend(v.map(|v| ("SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW", v)));
+            from(&vars).map(|p| match p {
+                Some(ProviderConfig::Custom { context_window, .. }) => context_window,
+                other => panic!("{other:?}"),
+            })
+        };
+        assert_eq!(window(None).unwrap(), DEFAULT_CONTEXT_WINDOW);
+        assert_eq!(window(Some(" 32768 ")).unwrap(), 32_768);
+        for bad in ["0", "-5", "lots"] {
+            let err = window(Some(bad)).unwrap_err();
+            assert!(err.to_string().contains("CONTEXT_WINDOW"), "{err}");
+        }
+    }
+
+    #[test]
     fn the_rendered_config_names_no_provider_and_silences_the_file_log() {
         let config = render_openclaw_config(Path::new("/state/openclaw.log"));
         assert!(config["models"].get("providers").is_none());
@@ -613,9 +658,12 @@ mod tests {
             base_url: "http://h/v1".into(),
             api: LlmApi::AnthropicMessages,
             model: "m".into(),
+            context_window: 16_384,
         };
         let llm = provider.run_llm(&DeploymentKeys::default()).unwrap();
-        assert_eq!(llm.provider.unwrap()["baseUrl"], "http://h");
+        let entry = llm.provider.unwrap();
+        assert_eq!(entry["baseUrl"], "http://h");
+        assert_eq!(entry["models"][0]["contextWindow"], 16_384);
         assert_eq!(llm.api_key.expose(), "no-key");
     }
 

@@ -32,6 +32,19 @@ pub enum HostLine<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         think_level: Option<&'a str>,
     },
+    /// Compact a transcript (`docs/runner-protocol.md`, `compact`): the session fields of a `run`,
+    /// without a prompt; `instructions` is what the summary should focus on.
+    Compact {
+        id: &'a str,
+        session_id: &'a str,
+        transcript_path: &'a str,
+        transcript_out_path: &'a str,
+        workspace_dir: &'a str,
+        llm: &'a RunLlm,
+        timeout_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        instructions: Option<&'a str>,
+    },
     Abort {
         id: &'a str,
     },
@@ -140,6 +153,19 @@ pub enum RunnerLine {
         #[serde(default)]
         duration_ms: u64,
     },
+    /// A `compact` ended: `compacted` says whether the transcript at its out path was written (else
+    /// `reason` says why there was nothing to compact). Tokens are OpenClaw's estimates of the history
+    /// the model is sent.
+    Compacted {
+        id: String,
+        compacted: bool,
+        #[serde(default)]
+        reason: Option<String>,
+        #[serde(default)]
+        tokens_before: u64,
+        #[serde(default)]
+        tokens_after: u64,
+    },
     Error {
         #[serde(default)]
         id: Option<String>,
@@ -154,7 +180,8 @@ impl RunnerLine {
         match self {
             RunnerLine::Delta { id, .. }
             | RunnerLine::Tool { id, .. }
-            | RunnerLine::Result { id, .. } => Some(id),
+            | RunnerLine::Result { id, .. }
+            | RunnerLine::Compacted { id, .. } => Some(id),
             RunnerLine::Error { id, .. } => id.as_deref(),
             RunnerLine::Ready { .. } | RunnerLine::Fatal { .. } | RunnerLine::Warm { .. } => None,
         }
@@ -268,5 +295,44 @@ mod tests {
         let error: RunnerLine =
             serde_json::from_str(r#"{"type":"error","code":"bad_request","message":"m"}"#).unwrap();
         assert_eq!(error.turn_id(), None);
+        let compacted: RunnerLine = serde_json::from_str(
+            r#"{"type":"compacted","id":"c","compacted":true,"tokensBefore":2274,"tokensAfter":39,"bytesBefore":12544,"bytesAfter":1911,"durationMs":262}"#,
+        )
+        .unwrap();
+        assert_eq!(compacted.turn_id(), Some("c"));
+        assert_eq!(
+            compacted,
+            RunnerLine::Compacted {
+                id: "c".into(),
+                compacted: true,
+                reason: None,
+                tokens_before: 2274,
+                tokens_after: 39
+            }
+        );
+    }
+
+    #[test]
+    fn compact_lines_use_the_documented_field_names() {
+        let llm = llm();
+        let line = HostLine::Compact {
+            id: "c1",
+            session_id: "s",
+            transcript_path: "/t/in.jsonl",
+            transcript_out_path: "/t/out.jsonl",
+            workspace_dir: "/w",
+            llm: &llm,
+            timeout_ms: 1000,
+            instructions: Some("the API names"),
+        };
+        assert_eq!(
+            serde_json::to_value(&line).unwrap(),
+            serde_json::json!({
+                "type": "compact", "id": "c1", "sessionId": "s", "transcriptPath": "/t/in.jsonl",
+                "transcriptOutPath": "/t/out.jsonl", "workspaceDir": "/w", "timeoutMs": 1000,
+                "instructions": "the API names",
+                "llm": {"providerId": "anthropic", "model": "claude-sonnet-5", "apiKey": "sk-user-secret"},
+            })
+        );
     }
 }

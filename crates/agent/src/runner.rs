@@ -196,8 +196,9 @@ impl RunnerProcess {
 
     /// Writes one line to the runner's stdin.
     pub async fn send(&self, line: &HostLine<'_>) -> std::io::Result<()> {
-        if matches!(line, HostLine::Run { .. }) {
-            // A runner sent a run within 50 ms of `ready` never warms up and never says `warm`.
+        if matches!(line, HostLine::Run { .. } | HostLine::Compact { .. }) {
+            // A runner sent a run (or a compact) within 50 ms of `ready` never warms up and never
+            // says `warm`.
             self.warm_up_over.send_replace(true);
         }
         let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;

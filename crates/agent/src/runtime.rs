@@ -3,7 +3,8 @@
 //! The runner is started once (eagerly with [`OpenClawRuntime::start`], or by the first turn) and reused
 //! by every turn, because importing OpenClaw and its first call cost seconds. A turn writes its transcript
 //! to a private folder, asks the runner to continue it, streams deltas, and reads the updated transcript
-//! back. The Rust side owns the deadline and cancellation (OpenClaw alone would retry a dead provider for
+//! back; a compaction (`/compact`) goes the same way with a `compact` line. The Rust side owns the
+//! deadline and cancellation (OpenClaw alone would retry a dead provider for
 //! minutes). If the runner dies, in-flight turns fail with `agent_crashed` and the next turn starts a
 //! fresh runner.
 //!
@@ -22,16 +23,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::domain::{ThinkingLevel, Usage};
-use serverless_openclaw_core::ids::UserId;
+use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{
-    AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
-    AgentTurn,
+    AgentCompaction, AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus,
+    AgentStatusSource, AgentTurn, Compacted,
 };
 use serverless_openclaw_core::protocol::ErrorCode;
+use serverless_openclaw_core::settings::ModelChoice;
 use tokio::sync::mpsc;
 
 use crate::config::{DeploymentKeys, ProviderConfig, ProviderFallbacks};
-use crate::protocol::{HostLine, RunnerLine};
+use crate::protocol::{HostLine, RunLlm, RunnerLine};
 use crate::runner::{RunnerProcess, RunnerSpec, StartError, TurnSignal};
 use crate::sandbox::Confinement;
 
@@ -424,6 +426,150 @@ impl AgentStatusSource for OpenClawRuntime {
     }
 }
 
+/// What one request to the runner (a turn or a compaction) holds while it runs: its private folder
+/// with the transcript files, the user's checked-out workspace and the runner. Dropping it removes
+/// the folder and checks the workspace back in.
+struct Request {
+    id: String,
+    session_id: String,
+    transcript_in: PathBuf,
+    transcript_out: PathBuf,
+    workspace: CheckedOut,
+    runner: Arc<RunnerProcess>,
+    deadline: tokio::time::Instant,
+    // Dropped last: the folder goes once nothing refers to it any more.
+    _dir: TurnDir,
+}
+
+impl OpenClawRuntime {
+    /// The `llm` of a request: the user's choice, else the deployment's default, with the
+    /// conversation's own model id in place of the provider's model. The provider is checked before
+    /// anything else: a missing key fails at once, without the runner.
+    fn request_llm(
+        &self,
+        model: Option<&ModelChoice>,
+        model_id: Option<&str>,
+    ) -> Result<RunLlm, AgentError> {
+        let no_provider =
+            |e: crate::config::ChoiceError| AgentError::new(ErrorCode::NoProvider, e.to_string());
+        let (keys, fallbacks) = self.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
+        match (model, &self.settings.provider) {
+            (Some(choice), _) => {
+                let mut choice = choice.clone();
+                if let Some(id) = model_id {
+                    choice.settings.model = id.to_owned();
+                }
+                crate::config::turn_llm(&choice, &fallbacks).map_err(no_provider)
+            }
+            (None, Some(provider)) => provider
+                .with_model(model_id)
+                .run_llm(&keys)
+                .map_err(no_provider),
+            (None, None) => Err(AgentError::new(
+                ErrorCode::NoProvider,
+                crate::config::NO_PROVIDER_HELP,
+            )),
+        }
+    }
+
+    /// Writes the transcript into a private folder, checks out the user's workspace and gets the
+    /// runner (starting it if needed), within the request's deadline and until `cancel`.
+    async fn prepare(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        transcript: Option<&[u8]>,
+        cancel: &CancellationToken,
+    ) -> Result<Request, AgentError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = TurnDir(StateDirs::new(&self.settings.state_dir).turns.join(&id));
+        tokio::fs::create_dir_all(&dir.0).await.map_err(io_error)?;
+        let transcript_in = dir.0.join("in.jsonl");
+        let transcript_out = dir.0.join("out.jsonl");
+        if let Some(bytes) = transcript {
+            tokio::fs::write(&transcript_in, bytes)
+                .await
+                .map_err(io_error)?;
+        }
+        let workspace = self.checkouts.check_out(user).map_err(io_error)?;
+        let deadline = tokio::time::Instant::now() + self.settings.turn_timeout;
+        let runner = tokio::select! {
+            r = self.runner() => r?,
+            () = cancel.cancelled() => return Err(AgentError::new(ErrorCode::Cancelled, "the turn was cancelled")),
+            () = tokio::time::sleep_until(deadline) => return Err(timeout_error(self.settings.turn_timeout)),
+        };
+        Ok(Request {
+            session_id: format!("{user}__{conversation}"),
+            id,
+            transcript_in,
+            transcript_out,
+            workspace,
+            runner,
+            deadline,
+            _dir: dir,
+        })
+    }
+
+    fn timeout_ms(&self) -> u64 {
+        u64::try_from(self.settings.turn_timeout.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Sends `line` (request `request.id`) and waits for the line that ends it (`result` or
+    /// `compacted`), which it returns; `sent` runs once the runner has the line, `progress` gets the
+    /// request's other lines. A runner `error` line, `cancel`, the deadline or the runner's death end it
+    /// with an error (the first two after asking the runner to abort).
+    async fn converse(
+        &self,
+        request: &Request,
+        line: &HostLine<'_>,
+        cancel: &CancellationToken,
+        sent: impl FnOnce(),
+        mut progress: impl FnMut(RunnerLine),
+    ) -> Result<RunnerLine, AgentError> {
+        let (runner, id) = (&request.runner, request.id.as_str());
+        let crashed = |how: String| {
+            AgentError::new(
+                ErrorCode::AgentCrashed,
+                format!("{how}; it will be restarted for the next message"),
+            )
+        };
+        let mut lines = runner
+            .register(id)
+            .ok_or_else(|| crashed("the OpenClaw runner died".into()))?;
+        if let Err(e) = runner.send(line).await {
+            runner.unregister(id);
+            return Err(crashed(format!(
+                "the OpenClaw runner stopped reading ({e})"
+            )));
+        }
+        sent();
+        let outcome = loop {
+            let signal = tokio::select! {
+                signal = lines.recv() => signal,
+                () = cancel.cancelled() => {
+                    break Err(abort(runner, id, &mut lines, AgentError::new(ErrorCode::Cancelled, "the turn was cancelled")).await);
+                }
+                () = tokio::time::sleep_until(request.deadline) => {
+                    break Err(abort(runner, id, &mut lines, timeout_error(self.settings.turn_timeout)).await);
+                }
+            };
+            match signal {
+                Some(TurnSignal::Line(
+                    end @ (RunnerLine::Result { .. } | RunnerLine::Compacted { .. }),
+                )) => break Ok(end),
+                Some(TurnSignal::Line(RunnerLine::Error { code, message, .. })) => {
+                    break Err(runner_error(&code, message));
+                }
+                Some(TurnSignal::Line(other)) => progress(other),
+                Some(TurnSignal::Died(how)) => break Err(crashed(how)),
+                None => break Err(crashed("the OpenClaw runner died".into())),
+            }
+        };
+        runner.unregister(id);
+        outcome
+    }
+}
+
 #[async_trait]
 impl AgentRuntime for OpenClawRuntime {
     async fn run_turn(
@@ -432,134 +578,141 @@ impl AgentRuntime for OpenClawRuntime {
         events: mpsc::UnboundedSender<AgentEvent>,
         cancel: CancellationToken,
     ) -> Result<AgentReply, AgentError> {
-        // The provider is checked before anything else: a missing key fails at once, without the
-        // runner. Without a choice of the user's the turn runs with the deployment's default.
-        let no_provider =
-            |e: crate::config::ChoiceError| AgentError::new(ErrorCode::NoProvider, e.to_string());
-        let (keys, fallbacks) = self.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
-        // The conversation's own model id replaces the model of whichever provider the turn runs on.
-        let model_id = turn.model_id.as_deref();
-        let mut llm = match (&turn.model, &self.settings.provider) {
-            (Some(choice), _) => {
-                let mut choice = choice.clone();
-                if let Some(id) = model_id {
-                    choice.settings.model = id.to_owned();
-                }
-                crate::config::turn_llm(&choice, &fallbacks).map_err(no_provider)?
-            }
-            (None, Some(provider)) => provider
-                .with_model(model_id)
-                .run_llm(&keys)
-                .map_err(no_provider)?,
-            (None, None) => {
-                return Err(AgentError::new(
-                    ErrorCode::NoProvider,
-                    crate::config::NO_PROVIDER_HELP,
-                ));
-            }
-        };
+        let mut llm = self.request_llm(turn.model.as_ref(), turn.model_id.as_deref())?;
         if turn.thinking.is_some_and(|t| t != ThinkingLevel::Off) {
             llm.declare_reasoning();
         }
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let dir = TurnDir(StateDirs::new(&self.settings.state_dir).turns.join(&id));
-        tokio::fs::create_dir_all(&dir.0).await.map_err(io_error)?;
-        let transcript_in = dir.0.join("in.jsonl");
-        let transcript_out = dir.0.join("out.jsonl");
-        if let Some(bytes) = &turn.transcript {
-            tokio::fs::write(&transcript_in, bytes)
-                .await
-                .map_err(io_error)?;
-        }
-        let workspace = self.checkouts.check_out(&turn.user_id).map_err(io_error)?;
-        let session_id = format!("{}__{}", turn.user_id, turn.conversation_id);
-
-        let deadline = tokio::time::Instant::now() + self.settings.turn_timeout;
-        let runner = tokio::select! {
-            r = self.runner() => r?,
-            () = cancel.cancelled() => return Err(AgentError::new(ErrorCode::Cancelled, "the turn was cancelled")),
-            () = tokio::time::sleep_until(deadline) => return Err(timeout_error(self.settings.turn_timeout)),
-        };
-        let crashed = |how: String| {
-            AgentError::new(
-                ErrorCode::AgentCrashed,
-                format!("{how}; it will be restarted for the next message"),
+        let request = self
+            .prepare(
+                &turn.user_id,
+                &turn.conversation_id,
+                turn.transcript.as_deref(),
+                &cancel,
             )
-        };
-        let mut lines = runner
-            .register(&id)
-            .ok_or_else(|| crashed("the OpenClaw runner died".into()))?;
+            .await?;
         let run = HostLine::Run {
-            id: &id,
-            session_id: &session_id,
-            transcript_path: path_str(&transcript_in)?,
-            transcript_out_path: path_str(&transcript_out)?,
-            workspace_dir: path_str(&workspace.path)?,
+            id: &request.id,
+            session_id: &request.session_id,
+            transcript_path: path_str(&request.transcript_in)?,
+            transcript_out_path: path_str(&request.transcript_out)?,
+            workspace_dir: path_str(&request.workspace.path)?,
             prompt: &turn.prompt,
             llm: &llm,
-            timeout_ms: u64::try_from(self.settings.turn_timeout.as_millis()).unwrap_or(u64::MAX),
+            timeout_ms: self.timeout_ms(),
             disable_tools: self.settings.disable_tools,
             tools: turn.tools,
             think_level: turn.thinking.map(ThinkingLevel::as_str),
         };
-        if let Err(e) = runner.send(&run).await {
-            runner.unregister(&id);
-            return Err(crashed(format!(
-                "the OpenClaw runner stopped reading ({e})"
-            )));
-        }
-        let _ = events.send(AgentEvent::Started);
-
-        let outcome = loop {
-            let signal = tokio::select! {
-                signal = lines.recv() => signal,
-                () = cancel.cancelled() => {
-                    break Err(abort(&runner, &id, &mut lines, AgentError::new(ErrorCode::Cancelled, "the turn was cancelled")).await);
-                }
-                () = tokio::time::sleep_until(deadline) => {
-                    break Err(abort(&runner, &id, &mut lines, timeout_error(self.settings.turn_timeout)).await);
-                }
-            };
-            match signal {
-                Some(TurnSignal::Line(RunnerLine::Delta { text, replace, .. })) => {
-                    let _ = events.send(AgentEvent::Delta { text, replace });
-                }
-                Some(TurnSignal::Line(RunnerLine::Tool { tool, .. })) => {
-                    let _ = events.send(AgentEvent::Tool(tool));
-                }
-                Some(TurnSignal::Line(RunnerLine::Result {
-                    text,
-                    usage,
-                    cost_usd,
-                    duration_ms,
-                    ..
-                })) => {
-                    break match tokio::fs::read(&transcript_out).await {
-                        Ok(transcript) => Ok(AgentReply {
-                            text,
-                            usage: Usage {
-                                input_tokens: usage.input,
-                                output_tokens: usage.output,
-                            },
-                            cost_usd,
-                            duration_ms,
-                            transcript,
-                        }),
-                        Err(e) => Err(io_error(e)),
-                    };
-                }
-                Some(TurnSignal::Line(RunnerLine::Error { code, message, .. })) => {
-                    break Err(runner_error(&code, message));
-                }
-                Some(TurnSignal::Line(other)) => {
-                    tracing::warn!(?other, "unexpected runner line for a turn");
-                }
-                Some(TurnSignal::Died(how)) => break Err(crashed(how)),
-                None => break Err(crashed("the OpenClaw runner died".into())),
-            }
+        let end = self
+            .converse(
+                &request,
+                &run,
+                &cancel,
+                || {
+                    let _ = events.send(AgentEvent::Started);
+                },
+                |line| match line {
+                    RunnerLine::Delta { text, replace, .. } => {
+                        let _ = events.send(AgentEvent::Delta { text, replace });
+                    }
+                    RunnerLine::Tool { tool, .. } => {
+                        let _ = events.send(AgentEvent::Tool(tool));
+                    }
+                    other => tracing::warn!(?other, "unexpected runner line for a turn"),
+                },
+            )
+            .await?;
+        let RunnerLine::Result {
+            text,
+            usage,
+            cost_usd,
+            duration_ms,
+            ..
+        } = end
+        else {
+            return Err(AgentError::new(
+                ErrorCode::Internal,
+                "the runner ended a turn with a compaction's line",
+            ));
         };
-        runner.unregister(&id);
-        outcome
+        let transcript = tokio::fs::read(&request.transcript_out)
+            .await
+            .map_err(io_error)?;
+        Ok(AgentReply {
+            text,
+            usage: Usage {
+                input_tokens: usage.input,
+                output_tokens: usage.output,
+            },
+            cost_usd,
+            duration_ms,
+            transcript,
+        })
+    }
+
+    async fn compact(
+        &self,
+        compaction: AgentCompaction,
+        cancel: CancellationToken,
+    ) -> Result<Compacted, AgentError> {
+        let llm = self.request_llm(compaction.model.as_ref(), compaction.model_id.as_deref())?;
+        let request = self
+            .prepare(
+                &compaction.user_id,
+                &compaction.conversation_id,
+                Some(&compaction.transcript),
+                &cancel,
+            )
+            .await?;
+        let line = HostLine::Compact {
+            id: &request.id,
+            session_id: &request.session_id,
+            transcript_path: path_str(&request.transcript_in)?,
+            transcript_out_path: path_str(&request.transcript_out)?,
+            workspace_dir: path_str(&request.workspace.path)?,
+            llm: &llm,
+            timeout_ms: self.timeout_ms(),
+            instructions: compaction.instructions.as_deref(),
+        };
+        let end = self
+            .converse(
+                &request,
+                &line,
+                &cancel,
+                || {},
+                |other| {
+                    tracing::warn!(?other, "unexpected runner line for a compaction");
+                },
+            )
+            .await?;
+        let RunnerLine::Compacted {
+            compacted,
+            reason,
+            tokens_before,
+            tokens_after,
+            ..
+        } = end
+        else {
+            return Err(AgentError::new(
+                ErrorCode::Internal,
+                "the runner ended a compaction with a turn's line",
+            ));
+        };
+        let transcript = if compacted {
+            Some(
+                tokio::fs::read(&request.transcript_out)
+                    .await
+                    .map_err(io_error)?,
+            )
+        } else {
+            None
+        };
+        Ok(Compacted {
+            transcript,
+            tokens_before,
+            tokens_after,
+            reason,
+        })
     }
 }
 
@@ -586,8 +739,11 @@ async fn abort(
             while let Some(signal) = lines.recv().await {
                 if matches!(
                     signal,
-                    TurnSignal::Line(RunnerLine::Error { .. } | RunnerLine::Result { .. })
-                        | TurnSignal::Died(_)
+                    TurnSignal::Line(
+                        RunnerLine::Error { .. }
+                            | RunnerLine::Result { .. }
+                            | RunnerLine::Compacted { .. }
+                    ) | TurnSignal::Died(_)
                 ) {
                     return;
                 }

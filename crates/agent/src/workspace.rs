@@ -25,8 +25,9 @@ use serverless_openclaw_core::domain::{
 };
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
-    AgentError, AgentEvent, AgentReply, AgentRuntime, AgentStatus, AgentStatusSource, AgentTurn,
-    ObjectVersion, PortError, WorkspaceFile, WorkspaceStore,
+    AgentCompaction, AgentError, AgentEvent, AgentReply, AgentRuntime, AgentStatus,
+    AgentStatusSource, AgentTurn, Compacted, ObjectVersion, PortError, WorkspaceFile,
+    WorkspaceStore,
 };
 use serverless_openclaw_core::protocol::ErrorCode;
 use sha2::{Digest, Sha256};
@@ -224,11 +225,33 @@ impl<R: AgentRuntime> AgentRuntime for SyncedWorkspaceRuntime<R> {
             }
             Err(e) => Err(e),
         };
-        let removed = folder.clone();
-        if let Err(e) = blocking(move || remove_folder(&removed)).await {
+        self.remove_local(&user, folder).await;
+        outcome
+    }
+
+    /// A compaction reads no workspace file (the summary is made from the transcript alone), so the
+    /// workspace is not loaded; it holds the user's lock like a turn, and whatever folder the inner
+    /// runtime left is removed as after a turn.
+    async fn compact(
+        &self,
+        request: AgentCompaction,
+        cancel: CancellationToken,
+    ) -> Result<Compacted, AgentError> {
+        let user = request.user_id.clone();
+        let _one_turn = self.lock_user(&user).await;
+        let outcome = self.inner.compact(request, cancel).await;
+        self.remove_local(&user, self.workspace_root.join(user.as_str()))
+            .await;
+        outcome
+    }
+}
+
+impl<R: AgentRuntime> SyncedWorkspaceRuntime<R> {
+    /// Removes the user's local workspace folder after a turn (the store has its files).
+    async fn remove_local(&self, user: &UserId, folder: PathBuf) {
+        if let Err(e) = blocking(move || remove_folder(&folder)).await {
             tracing::error!(%user, error = chain(&e), "removing the workspace folder after a turn failed");
         }
-        outcome
     }
 }
 

@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 
-use serverless_openclaw_agent::{LlmApi, OpenClawRuntime, ProviderConfig};
+use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, OpenClawRuntime, ProviderConfig};
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{
@@ -23,6 +23,7 @@ fn runtime(data: &Path, fake: &FakeLlm) -> OpenClawRuntime {
         base_url: fake.openai_base_url(),
         api: LlmApi::OpenAiCompletions,
         model: "e2e-model-a".into(),
+        context_window: DEFAULT_CONTEXT_WINDOW,
     };
     // Tools make OpenClaw's first turn seconds slower and have nothing to do with providers.
     support::runtime(data, provider, true)

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{LlmApi, OpenClawRuntime, ProviderConfig};
+use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, OpenClawRuntime, ProviderConfig};
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::domain::{ToolActivity, ToolStatus};
 use serverless_openclaw_core::ids::{ConversationId, UserId};
@@ -32,6 +32,7 @@ fn runtime(data: &Path, fake: &FakeLlm) -> OpenClawRuntime {
         base_url: fake.anthropic_base_url(),
         api: LlmApi::AnthropicMessages,
         model: "e2e-claude".into(),
+        context_window: DEFAULT_CONTEXT_WINDOW,
     };
     support::runtime(data, provider, false)
 }

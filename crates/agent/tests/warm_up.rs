@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serverless_openclaw_agent::{LlmApi, OpenClawRuntime, ProviderConfig};
+use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, OpenClawRuntime, ProviderConfig};
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{AgentRuntime, AgentTurn, ToolAccess};
@@ -22,6 +22,7 @@ fn runtime(data: &Path, fake: &FakeLlm) -> OpenClawRuntime {
         base_url: fake.anthropic_base_url(),
         api: LlmApi::AnthropicMessages,
         model: "e2e-claude".into(),
+        context_window: DEFAULT_CONTEXT_WINDOW,
     };
     support::runtime(data, provider, true)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serverless_openclaw_aws::{DynamoConversationStore, DynamoSessionLeases, S3TranscriptStore};
 use serverless_openclaw_core::CancellationToken;
-use serverless_openclaw_core::domain::{Channel, NewUserMessage, Role, Turn, Usage};
+use serverless_openclaw_core::domain::{Channel, NewUserMessage, Role, Turn, TurnKind, Usage};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
     AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
@@ -151,6 +151,7 @@ async fn a_stale_lease_holders_transcript_write_is_rejected_and_the_newer_transc
         prompt: "hello".into(),
         channel: Channel::Web,
         reply_to: None,
+        kind: TurnKind::Reply,
     };
 
     let stale = tokio::spawn({

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::commands::{ChatCommands, Command, CommandReply};
-use crate::domain::{Channel, NewUserMessage, ReplyTarget, Role, Turn};
+use crate::commands::{ChatCommands, Command, CommandOrigin, CommandReply};
+use crate::domain::{Channel, NewUserMessage, ReplyTarget, Role, Turn, TurnKind};
 use crate::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use crate::ports::{
     AgentStatusSource, ClientPush, ConversationStore, PortError, SettingsStore, TurnQueue,
@@ -75,8 +75,17 @@ impl ChatService {
                 client_message_id,
             } => {
                 if let Some(command) = Command::parse(&message) {
+                    let origin = CommandOrigin {
+                        client_message_id: client_message_id.clone(),
+                        channel: Channel::Web,
+                        reply_to: None,
+                    };
                     return Some(
-                        match self.commands.run(user, &conversation_id, command).await {
+                        match self
+                            .commands
+                            .run(user, &conversation_id, command, origin)
+                            .await
+                        {
                             Ok(reply) => notice(conversation_id, client_message_id, reply),
                             Err(e) => {
                                 tracing::error!(error = %e, "a command failed");
@@ -160,6 +169,7 @@ impl ChatService {
                 prompt: s.text,
                 channel: s.channel,
                 reply_to: s.reply_to,
+                kind: TurnKind::Reply,
             };
             self.queue.enqueue(turn).await.map_err(|e: PortError| {
                 tracing::error!(error = %e, "queueing a turn failed");
@@ -221,6 +231,7 @@ impl ChatService {
                 prompt: message.content,
                 channel: message.channel,
                 reply_to,
+                kind: TurnKind::Reply,
             })
             .await?;
         self.push

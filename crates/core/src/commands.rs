@@ -5,7 +5,8 @@
 //!
 //! A message is a command only when its first word is one of these names (`/name@bot` as Telegram
 //! menus send it); any other `/word` goes to the model as text (OpenClaw skills are invoked that way).
-//! Commands and their answers are not stored in the conversation's history.
+//! Commands and their answers are not stored in the conversation's history. `/compact` is the one
+//! command that queues work: a compaction turn (`TurnKind::Compact`), answered when it is done.
 //!
 //! The web app's model and thinking picker reads and changes the same settings over REST
 //! ([`ChatCommands::settings_view`], [`ChatCommands::change_settings`]), so it offers what `/model list`
@@ -13,8 +14,11 @@
 
 use std::sync::Arc;
 
-use crate::domain::{ConversationSettings, ConversationSettingsUpdate, Role, ThinkingLevel};
-use crate::ids::{ConversationId, MessageId, UserId};
+use crate::domain::{
+    Channel, ConversationSettings, ConversationSettingsUpdate, ReplyTarget, Role, ThinkingLevel,
+    Turn, TurnKind,
+};
+use crate::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use crate::ports::{
     AgentState, AgentStatusSource, ConversationStore, PortError, SettingsStore, TurnQueue,
 };
@@ -54,7 +58,8 @@ pub enum Command {
     Think(ThinkRequest),
     Status,
     Usage,
-    Compact,
+    /// `/compact [focus]`: what the summary should focus on, if anything.
+    Compact(Option<String>),
     Help,
 }
 
@@ -68,7 +73,7 @@ impl Command {
             "stop" => Command::Stop,
             "status" => Command::Status,
             "usage" => Command::Usage,
-            "compact" => Command::Compact,
+            "compact" => Command::Compact((!args.is_empty()).then(|| args.to_owned())),
             "help" => Command::Help,
             "model" => Command::Model(match args {
                 "" => ModelRequest::Show,
@@ -96,6 +101,17 @@ pub fn split_command(text: &str) -> Option<(String, &str)> {
         .map_or((rest, ""), |(w, a)| (w, a.trim()));
     let name = word.split('@').next().unwrap_or_default();
     (!name.is_empty()).then(|| (name.to_ascii_lowercase(), args))
+}
+
+/// Where a command came from: what a command that queues work (`/compact`) needs to tell the user
+/// when it is done, on the surface they used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOrigin {
+    /// The id of the message that was the command.
+    pub client_message_id: ClientMessageId,
+    pub channel: Channel,
+    /// The Telegram chat it came from.
+    pub reply_to: Option<ReplyTarget>,
 }
 
 /// A command's answer, to show the user.
@@ -188,6 +204,12 @@ pub const COMMANDS: &[CommandInfo] = &[
         details: "",
     },
     CommandInfo {
+        name: "compact",
+        usage: " [focus]",
+        summary: "summarise the older part of this conversation",
+        details: " (the agent continues from the summary)",
+    },
+    CommandInfo {
         name: "help",
         usage: "",
         summary: "this help",
@@ -238,12 +260,13 @@ impl ChatCommands {
         }
     }
 
-    /// Runs `command` in `conversation`. Fails only when storage does.
+    /// Runs `command` in `conversation`, sent as `origin`. Fails only when storage (or the queue) does.
     pub async fn run(
         &self,
         user: &UserId,
         conversation: &ConversationId,
         command: Command,
+        origin: CommandOrigin,
     ) -> Result<CommandReply, PortError> {
         let update = |u: ConversationSettingsUpdate| async move {
             self.conversations
@@ -273,9 +296,26 @@ impl ChatCommands {
             } else {
                 "Nothing is running in this conversation."
             }),
-            Command::Compact => CommandReply::say(
-                "/compact is not available yet: long conversations are not compacted so far.",
-            ),
+            Command::Compact(instructions) => {
+                // Queued like a turn, so it waits for a running turn of the conversation and runs
+                // under its lease; the processor answers with a notice when it is done.
+                self.queue
+                    .enqueue(Turn {
+                        user_id: user.clone(),
+                        conversation_id: conversation.clone(),
+                        user_message_id: MessageId::generate(),
+                        client_message_id: origin.client_message_id,
+                        prompt: instructions.unwrap_or_default(),
+                        channel: origin.channel,
+                        reply_to: origin.reply_to,
+                        kind: TurnKind::Compact,
+                    })
+                    .await?;
+                CommandReply::say(
+                    "Compacting this conversation: the agent summarises its older part and \
+                     continues from the summary. You will be told when it is done.",
+                )
+            }
             Command::Model(request) => self.model(user, conversation, request).await?,
             Command::Think(request) => {
                 let (level, text) = match request {
@@ -625,7 +665,11 @@ mod tests {
         assert_eq!(Command::parse("/usage"), Some(Command::Usage));
         assert_eq!(Command::parse("/status@b"), Some(Command::Status));
         assert_eq!(Command::parse("/help"), Some(Command::Help));
-        assert_eq!(Command::parse("/compact"), Some(Command::Compact));
+        assert_eq!(Command::parse("/compact"), Some(Command::Compact(None)));
+        assert_eq!(
+            Command::parse("/compact  the API names "),
+            Some(Command::Compact(Some("the API names".into())))
+        );
     }
 
     #[test]

@@ -265,23 +265,47 @@ pub struct NewAssistantMessage {
     pub created_at: OffsetDateTime,
 }
 
-/// One unit of queued work: answer the user message `user_message_id`.
+/// One unit of queued work: answer the user message `user_message_id`, or compact the conversation's
+/// transcript (`/compact`).
 ///
 /// A turn carries everything the processor needs, so a queue can hold it as a self-contained message
-/// (an SQS body on AWS). Processing is idempotent on `user_message_id`: a turn whose message already
-/// has a reply is skipped, which makes redelivery harmless.
+/// (an SQS body on AWS). Processing a reply is idempotent on `user_message_id`: a turn whose message
+/// already has a reply is skipped, which makes redelivery harmless. It runs under the conversation's
+/// lease like a reply, so it never races a turn of the same conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Turn {
     pub user_id: UserId,
     pub conversation_id: ConversationId,
+    /// The message to answer; for a compaction, an id of its own (no message is stored for a command).
     pub user_message_id: MessageId,
     pub client_message_id: ClientMessageId,
+    /// The user's text; for a compaction, what the summary should focus on (may be empty).
     pub prompt: String,
     pub channel: Channel,
     /// Where the reply goes besides the user's web connections (the Telegram chat it came from).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<ReplyTarget>,
+    /// What the turn does; absent in queued JSON for a reply (turns queued before compaction existed).
+    #[serde(default, skip_serializing_if = "TurnKind::is_reply")]
+    pub kind: TurnKind,
+}
+
+/// What a queued [`Turn`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TurnKind {
+    /// Answer the user message with the agent.
+    #[default]
+    Reply,
+    /// Summarise the older part of the conversation's transcript (`/compact`), without a reply.
+    Compact,
+}
+
+impl TurnKind {
+    fn is_reply(&self) -> bool {
+        *self == TurnKind::Reply
+    }
 }
 
 /// A place outside the web connections that a turn's progress and reply are delivered to.
@@ -394,10 +418,15 @@ mod tests {
             prompt: "hi".into(),
             channel: Channel::Web,
             reply_to: None,
+            kind: TurnKind::Reply,
         };
         let json = serde_json::to_string(&turn).unwrap();
         assert!(json.contains("\"conversationId\":\"c1\""));
         assert!(!json.contains("replyTo"), "{json}");
+        assert!(
+            !json.contains("kind"),
+            "a reply is queued as before: {json}"
+        );
         assert_eq!(serde_json::from_str::<Turn>(&json).unwrap(), turn);
 
         let telegram = Turn {
@@ -414,6 +443,14 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<Turn>(&json).unwrap(), telegram);
+
+        let compact = Turn {
+            kind: TurnKind::Compact,
+            ..telegram
+        };
+        let json = serde_json::to_string(&compact).unwrap();
+        assert!(json.contains(r#""kind":"compact""#), "{json}");
+        assert_eq!(serde_json::from_str::<Turn>(&json).unwrap(), compact);
     }
 
     #[test]

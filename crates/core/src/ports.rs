@@ -507,6 +507,32 @@ pub struct AgentReply {
     pub transcript: Vec<u8>,
 }
 
+/// A request to compact a conversation's transcript (`/compact`): OpenClaw summarises its older part
+/// with the conversation's model, as it does when the context window fills up during a turn.
+#[derive(Debug, Clone)]
+pub struct AgentCompaction {
+    pub user_id: UserId,
+    pub conversation_id: ConversationId,
+    /// The stored transcript.
+    pub transcript: Vec<u8>,
+    /// What the summary should focus on (`/compact <focus>`).
+    pub instructions: Option<String>,
+    /// As on [`AgentTurn`]: the user's provider and model, and the conversation's own model id.
+    pub model: Option<ModelChoice>,
+    pub model_id: Option<String>,
+}
+
+/// What a compaction did, in OpenClaw's token estimates of the history the model is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compacted {
+    /// The compacted transcript, to be saved with the version it was loaded at; `None` when there
+    /// was nothing to compact (`reason` says why) and the stored one stays.
+    pub transcript: Option<Vec<u8>>,
+    pub tokens_before: u64,
+    pub tokens_after: u64,
+    pub reason: Option<String>,
+}
+
 /// A failed turn, with the protocol error code to show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code:?}: {message}")]
@@ -568,6 +594,9 @@ pub trait AgentWaker: Send + Sync {
 ///   (`cancelled`), runtime death (`agent_crashed`) or missing configuration (`no_provider`).
 /// - Turns of different conversations may run concurrently; the caller runs at most one per conversation.
 /// - A failed turn returns no transcript, so the stored one stays the last good version.
+/// - `compact` summarises a transcript's older part and returns the compacted transcript, with the
+///   same errors as a turn; a failed compaction returns no transcript, so the stored one stays.
+///   Runtimes that cannot compact (test doubles) keep the default, which refuses.
 #[async_trait]
 pub trait AgentRuntime: AgentStatusSource {
     async fn run_turn(
@@ -576,6 +605,17 @@ pub trait AgentRuntime: AgentStatusSource {
         events: mpsc::UnboundedSender<AgentEvent>,
         cancel: CancellationToken,
     ) -> Result<AgentReply, AgentError>;
+
+    async fn compact(
+        &self,
+        _request: AgentCompaction,
+        _cancel: CancellationToken,
+    ) -> Result<Compacted, AgentError> {
+        Err(AgentError::new(
+            ErrorCode::Internal,
+            "this agent runtime cannot compact conversations",
+        ))
+    }
 }
 
 /// A shared status source reports for what it shares.
@@ -596,5 +636,13 @@ impl<T: AgentRuntime + ?Sized> AgentRuntime for Arc<T> {
         cancel: CancellationToken,
     ) -> Result<AgentReply, AgentError> {
         (**self).run_turn(turn, events, cancel).await
+    }
+
+    async fn compact(
+        &self,
+        request: AgentCompaction,
+        cancel: CancellationToken,
+    ) -> Result<Compacted, AgentError> {
+        (**self).compact(request, cancel).await
     }
 }

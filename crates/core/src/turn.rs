@@ -17,13 +17,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{
-    ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, Usage,
+    ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, TurnKind, Usage,
 };
-use crate::ids::{MessageId, UserId};
+use crate::ids::{ClientMessageId, MessageId, UserId};
 use crate::ports::{
-    AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ApiKeyStore, ChannelReplies,
-    ClientPush, ConversationStore, Lease, PortError, SessionLeases, SettingsStore, ToolAccess,
-    TranscriptStore,
+    AgentCompaction, AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ApiKeyStore,
+    ChannelReplies, ClientPush, Compacted, ConversationStore, Lease, PortError, SessionLeases,
+    SettingsStore, ToolAccess, TranscriptStore,
 };
 use crate::protocol::{ErrorCode, ServerFrame, TurnStatus};
 use crate::settings::ModelChoice;
@@ -41,6 +41,9 @@ pub enum TurnOutcome {
     /// Another processor holds the conversation's lease; nothing was done and nothing was pushed. The
     /// queue should deliver the turn again later.
     Busy,
+    /// A compaction turn ran: the transcript was compacted and saved, or there was nothing to
+    /// compact; the user was told which in a notice.
+    Compacted,
 }
 
 /// A stored reply, as the turn's metrics need it.
@@ -248,7 +251,7 @@ impl TurnProcessor {
             .await;
         let result = match acquired {
             Ok(Some(lease)) => {
-                let result = self.answer_watching(turn, &lease, cancel, &outlet).await;
+                let result = self.work_watching(turn, &lease, cancel, &outlet).await;
                 if let Err(e) = self.leases.release(&lease).await {
                     tracing::warn!(error = %e, token = lease.token, "releasing a session lease failed; it expires on its own");
                 }
@@ -265,8 +268,7 @@ impl TurnProcessor {
             Err(e) => Err(storage_error(e)),
         };
         let outcome = match result {
-            Ok(Some(answer)) => TurnOutcome::Answered(answer),
-            Ok(None) => TurnOutcome::Skipped,
+            Ok(outcome) => outcome,
             Err(e) => {
                 outlet.fail(turn, &e).await;
                 TurnOutcome::Failed(e.code)
@@ -284,14 +286,15 @@ impl TurnProcessor {
         outcome
     }
 
-    /// Answers while watching the lease for a cancel request, which cancels the turn.
-    async fn answer_watching(
+    /// Does the turn's work (a reply or a compaction) while watching the lease for a cancel request,
+    /// which cancels the turn.
+    async fn work_watching(
         &self,
         turn: &Turn,
         lease: &Lease,
         cancel: CancellationToken,
         outlet: &Outlet<'_>,
-    ) -> Result<Option<Answer>, AgentError> {
+    ) -> Result<TurnOutcome, AgentError> {
         let watch = async {
             loop {
                 tokio::time::sleep(self.policy.cancel_poll).await;
@@ -308,10 +311,120 @@ impl TurnProcessor {
                 }
             }
         };
+        let work = async {
+            match turn.kind {
+                TurnKind::Reply => Ok(self
+                    .answer(turn, cancel.clone(), outlet)
+                    .await?
+                    .map_or(TurnOutcome::Skipped, TurnOutcome::Answered)),
+                TurnKind::Compact => {
+                    self.compact(turn, cancel.clone(), outlet).await?;
+                    Ok(TurnOutcome::Compacted)
+                }
+            }
+        };
         tokio::select! {
-            result = self.answer(turn, cancel.clone(), outlet) => result,
+            result = work => result,
             () = watch => unreachable!("the lease watch never finishes"),
         }
+    }
+
+    /// A compaction turn (`/compact`): the agent compacts the stored transcript, which is saved with
+    /// the version it was loaded at, and a notice tells the user the sizes before and after. A failed
+    /// compaction (or a lost race) changes nothing and is reported like a failed turn.
+    async fn compact(
+        &self,
+        turn: &Turn,
+        cancel: CancellationToken,
+        outlet: &Outlet<'_>,
+    ) -> Result<(), AgentError> {
+        let user = &turn.user_id;
+        let conversation = &turn.conversation_id;
+        let own = match self
+            .conversations
+            .conversation_settings(user, conversation)
+            .await
+        {
+            Ok(own) => Some(own),
+            Err(PortError::NotFound) => None,
+            Err(e) => return Err(storage_error(e)),
+        };
+        let transcript = self
+            .transcripts
+            .load(user, conversation)
+            .await
+            .map_err(storage_error)?;
+        let text = match (own, transcript) {
+            // After `/reset` the next turn starts afresh anyway; the old transcript is not compacted.
+            (Some(own), Some(stored)) if !own.fresh_session => {
+                if self.agent.status().state != AgentState::Ready {
+                    outlet.status(turn, TurnStatus::Starting).await;
+                }
+                outlet.status(turn, TurnStatus::Running).await;
+                let bytes_before = stored.bytes.len();
+                let compacted = self
+                    .agent
+                    .compact(
+                        AgentCompaction {
+                            user_id: user.clone(),
+                            conversation_id: conversation.clone(),
+                            transcript: stored.bytes,
+                            instructions: (!turn.prompt.trim().is_empty())
+                                .then(|| turn.prompt.clone()),
+                            model: self.model_choice(user).await?,
+                            model_id: own.model.clone(),
+                        },
+                        cancel,
+                    )
+                    .await
+                    .map_err(|e| {
+                        AgentError::new(
+                            e.code,
+                            format!(
+                                "The conversation could not be compacted and is unchanged: {}",
+                                e.message
+                            ),
+                        )
+                    })?;
+                match &compacted.transcript {
+                    Some(bytes) => {
+                        self.transcripts
+                            .save(user, conversation, bytes, Some(&stored.version))
+                            .await
+                            .map_err(|e| match e {
+                                PortError::Conflict(_) => AgentError::new(
+                                    ErrorCode::Conflict,
+                                    "the conversation changed while it was being compacted, so it \
+                                     was left as it is; send /compact again",
+                                ),
+                                other => storage_error(other),
+                            })?;
+                        compacted_notice(&compacted, bytes_before, bytes.len())
+                    }
+                    None => format!(
+                        "Nothing to compact: {}.",
+                        compacted
+                            .reason
+                            .as_deref()
+                            .unwrap_or("the conversation is short")
+                    ),
+                }
+            }
+            _ => "Nothing to compact: this conversation has no history for the agent yet.".into(),
+        };
+        // The command was answered at once under its own client message id (a client shows one
+        // notice per id); this later notice carries the compaction's own id, the same on redelivery.
+        let notice_id = ClientMessageId::parse(turn.user_message_id.as_str())
+            .unwrap_or_else(|_| turn.client_message_id.clone());
+        outlet
+            .emit(ServerFrame::Notice {
+                conversation_id: conversation.clone(),
+                client_message_id: notice_id,
+                text,
+                new_conversation_id: None,
+            })
+            .await;
+        Ok(())
     }
 
     async fn answer(
@@ -541,6 +654,20 @@ impl AbandonedTurns {
         );
         Ok(true)
     }
+}
+
+/// What the user is told after a compaction: the history the model is sent, before and after, in
+/// OpenClaw's token estimates, and the stored transcript's size.
+fn compacted_notice(compacted: &Compacted, bytes_before: usize, bytes_after: usize) -> String {
+    let kb = |bytes: usize| format!("{:.1} KB", bytes as f64 / 1000.0);
+    format!(
+        "Compacted this conversation: the history the agent is sent went from about {} to {} tokens \
+         ({} to {} stored). The agent continues from a summary of the older part.",
+        compacted.tokens_before,
+        compacted.tokens_after,
+        kb(bytes_before),
+        kb(bytes_after)
+    )
 }
 
 fn storage_error(e: PortError) -> AgentError {

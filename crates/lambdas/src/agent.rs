@@ -442,6 +442,10 @@ impl Turns {
                 metrics = metrics.property("outcome", "skipped");
                 true
             }
+            TurnOutcome::Compacted => {
+                metrics = metrics.property("outcome", "compacted");
+                true
+            }
             TurnOutcome::Failed(code) => {
                 let code = serde_json::to_value(code).unwrap_or_default();
                 turn_failed(code.as_str().unwrap_or("unknown")).emit();

@@ -121,7 +121,7 @@ impl TurnQueue for LocalTurnQueue {
 mod tests {
     use std::time::Duration;
 
-    use serverless_openclaw_core::domain::Channel;
+    use serverless_openclaw_core::domain::{Channel, TurnKind};
     use serverless_openclaw_core::ids::{ClientMessageId, MessageId};
     use tokio::sync::mpsc;
 
@@ -156,6 +156,7 @@ mod tests {
             prompt: prompt.into(),
             channel: Channel::Web,
             reply_to: None,
+            kind: TurnKind::Reply,
         }
     }
 

@@ -11,13 +11,13 @@ use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::chat::{ChatService, Submission};
 use serverless_openclaw_core::domain::{
-    Channel, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, Usage,
+    Channel, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, TurnKind, Usage,
 };
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
-    AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
-    AgentTurn, ApiKeyStore, ClientPush, ConversationStore, PortError, SettingsStore, ToolAccess,
-    TranscriptStore, TurnQueue,
+    AgentCompaction, AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus,
+    AgentStatusSource, AgentTurn, ApiKeyStore, ClientPush, Compacted, ConversationStore, PortError,
+    SettingsStore, ToolAccess, TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
 use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
@@ -108,6 +108,39 @@ impl AgentRuntime for ScriptedAgent {
             cost_usd: None,
             duration_ms: 3,
             transcript,
+        })
+    }
+
+    /// Keeps the last line of the transcript behind a summary line naming the instructions; with the
+    /// instructions "fail", fails like a refused summary; a one-line transcript has nothing to compact.
+    async fn compact(
+        &self,
+        request: AgentCompaction,
+        _cancel: CancellationToken,
+    ) -> Result<Compacted, AgentError> {
+        let text = String::from_utf8(request.transcript).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let instructions = request.instructions.unwrap_or_default();
+        if instructions == "fail" {
+            return Err(AgentError::new(ErrorCode::LlmError, "summary refused"));
+        }
+        if lines.len() < 2 {
+            return Ok(Compacted {
+                transcript: None,
+                tokens_before: 10,
+                tokens_after: 10,
+                reason: Some("nothing to compact yet".into()),
+            });
+        }
+        let compacted = format!(
+            "{{\"summary\":\"{instructions}\"}}\n{}\n",
+            lines.last().unwrap()
+        );
+        Ok(Compacted {
+            transcript: Some(compacted.into_bytes()),
+            tokens_before: 10 * lines.len() as u64,
+            tokens_after: 5,
+            reason: None,
         })
     }
 }
@@ -759,5 +792,95 @@ async fn new_on_the_web_names_a_fresh_conversation_to_switch_to() {
     assert_eq!(
         fx.queue.0.lock().unwrap().pop().unwrap().prompt,
         "/frobnicate"
+    );
+}
+
+#[tokio::test]
+async fn compact_is_queued_and_replaces_the_stored_transcript_or_leaves_it_when_it_fails() {
+    let fx = Fixture::new();
+    let notices = |fx: &Fixture| -> Vec<String> {
+        fx.push
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|f| match f {
+                ServerFrame::Notice { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let transcript = async |fx: &Fixture| {
+        let stored = fx.transcripts.load(&fx.user, &fx.conversation).await;
+        stored.unwrap().map(|t| String::from_utf8(t.bytes).unwrap())
+    };
+    let compact = async |fx: &Fixture, text: &str| {
+        assert!(command(fx, "c", text).await.starts_with("Compacting"));
+        let queued = fx.queue.0.lock().unwrap().pop().expect("queued");
+        assert_eq!(queued.kind, TurnKind::Compact);
+        fx.push.0.lock().unwrap().clear();
+        fx.processor
+            .process(&queued, CancellationToken::new())
+            .await
+    };
+
+    // No history yet: nothing to compact, and nothing stored.
+    assert_eq!(compact(&fx, "/compact").await, TurnOutcome::Compacted);
+    assert!(
+        notices(&fx)[0].starts_with("Nothing to compact"),
+        "{:?}",
+        notices(&fx)
+    );
+    assert_eq!(transcript(&fx).await, None);
+
+    for (id, text) in [("m1", "one"), ("m2", "two")] {
+        let turn = fx.submit(id, text).await;
+        fx.processor.process(&turn, CancellationToken::new()).await;
+    }
+    let before = transcript(&fx).await.unwrap();
+
+    // A failed summary: the user is told, the transcript stays.
+    assert_eq!(
+        compact(&fx, "/compact fail").await,
+        TurnOutcome::Failed(ErrorCode::LlmError)
+    );
+    let frames = fx.push.0.lock().unwrap().clone();
+    assert!(
+        frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Error { message, .. }
+            if message.contains("unchanged") && message.contains("summary refused"))),
+        "{frames:?}"
+    );
+    assert_eq!(transcript(&fx).await.unwrap(), before);
+
+    // Compacted: the new transcript is stored and the sizes are reported.
+    assert_eq!(
+        compact(&fx, "/compact the names").await,
+        TurnOutcome::Compacted
+    );
+    let compacted = "{\"summary\":\"the names\"}\n{\"turn\":\"two\"}\n";
+    assert_eq!(transcript(&fx).await.unwrap(), compacted);
+    let notice = notices(&fx).pop().unwrap();
+    assert!(notice.contains("from about 20 to 5 tokens"), "{notice}");
+    assert!(
+        notice.contains(&format!("({:.1} KB to", before.len() as f64 / 1000.0)),
+        "{notice}"
+    );
+    let frames = fx.push.0.lock().unwrap().clone();
+    assert!(matches!(
+        frames.last(),
+        Some(ServerFrame::Status {
+            status: serverless_openclaw_core::protocol::TurnStatus::Idle,
+            ..
+        })
+    ));
+
+    // The next turn continues from the compacted transcript.
+    let turn = fx.submit("m3", "three").await;
+    fx.processor.process(&turn, CancellationToken::new()).await;
+    assert_eq!(
+        transcript(&fx).await.unwrap(),
+        format!("{compacted}{{\"turn\":\"three\"}}\n")
     );
 }

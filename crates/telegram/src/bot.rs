@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serverless_openclaw_core::chat::{ChatService, Submission};
-use serverless_openclaw_core::commands;
+use serverless_openclaw_core::commands::{self, CommandOrigin};
 use serverless_openclaw_core::domain::{Channel, ReplyTarget};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
@@ -193,7 +193,8 @@ impl Bot {
             }
             (_, Access::None) => self.say(&message, &refusal(from.id)).await,
             (Input::Shared(command), Access::Linked(user) | Access::Allowlisted(user)) => {
-                self.shared(&message, from.id, &user, command).await?
+                self.shared(&message, update.update_id, from.id, &user, command)
+                    .await?
             }
         }
         Ok(())
@@ -272,7 +273,7 @@ impl Bot {
                 let request = commands::Command::Model(commands::ModelRequest::Set(id));
                 self.chat
                     .commands()
-                    .run(user, &conversation, request)
+                    .run(user, &conversation, request, origin(message, update_id)?)
                     .await?
                     .text
             }
@@ -418,6 +419,7 @@ impl Bot {
     async fn shared(
         &self,
         message: &Message,
+        update_id: i64,
         telegram_user: TelegramUserId,
         user: &UserId,
         command: commands::Command,
@@ -427,7 +429,7 @@ impl Bot {
         let reply = self
             .chat
             .commands()
-            .run(user, &conversation, command)
+            .run(user, &conversation, command, origin(message, update_id)?)
             .await?;
         if let Some(new) = &reply.new_conversation {
             self.store
@@ -473,16 +475,13 @@ impl Bot {
         text: &str,
     ) -> Result<(), PortError> {
         let conversation = self.current_conversation(telegram_user).await?;
+        let origin = origin(message, update_id)?;
         let submission = Submission {
             conversation_id: conversation,
-            client_message_id: ClientMessageId::parse(format!("tg-{update_id}"))
-                .map_err(|e| PortError::backend(e.to_string()))?,
+            client_message_id: origin.client_message_id,
             text: text.to_owned(),
-            channel: Channel::Telegram,
-            reply_to: Some(ReplyTarget::Telegram {
-                chat_id: message.chat.id,
-                message_id: message.message_id,
-            }),
+            channel: origin.channel,
+            reply_to: origin.reply_to,
         };
         match self.chat.submit(user, submission).await {
             Ok(_) => {
@@ -592,6 +591,20 @@ pub fn parse_allowlist(setting: &str) -> Result<Vec<TelegramUserId>, String> {
                 .ok_or_else(|| format!("{id:?} is not a Telegram user id (a positive number)"))
         })
         .collect()
+}
+
+/// Where a Telegram message came from, as a turn or a command's queued work records it: the client
+/// message id `tg-<update_id>` and the chat and message its answer goes to.
+fn origin(message: &Message, update_id: i64) -> Result<CommandOrigin, PortError> {
+    Ok(CommandOrigin {
+        client_message_id: ClientMessageId::parse(format!("tg-{update_id}"))
+            .map_err(|e| PortError::backend(e.to_string()))?,
+        channel: Channel::Telegram,
+        reply_to: Some(ReplyTarget::Telegram {
+            chat_id: message.chat.id,
+            message_id: message.message_id,
+        }),
+    })
 }
 
 #[cfg(test)]

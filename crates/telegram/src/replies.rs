@@ -156,6 +156,11 @@ impl Delivery<'_> {
                 self.send_with(&text, Format::Plain, self.retry.as_ref())
                     .await;
             }
+            // What queued work of a command did (`/compact`).
+            ServerFrame::Notice { text, .. } => {
+                self.next_typing = None;
+                self.send(&text, Format::Plain).await;
+            }
             _ => {}
         }
     }

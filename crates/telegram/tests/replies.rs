@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serverless_openclaw_core::domain::{
-    Channel, ReplyTarget, Role, ToolActivity, ToolStatus, Turn, TurnActivity, Usage,
+    Channel, ReplyTarget, Role, ToolActivity, ToolStatus, Turn, TurnActivity, TurnKind, Usage,
 };
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::ChannelReplies;
@@ -29,6 +29,7 @@ fn turn() -> Turn {
             chat_id: CHAT,
             message_id: ASKED,
         }),
+        kind: TurnKind::Reply,
     }
 }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serverless_openclaw_core::domain::{
     Channel, ConversationSettings, ConversationSettingsUpdate, NewAssistantMessage, NewUserMessage,
-    ReplyTarget, Role, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, Usage,
+    ReplyTarget, Role, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, TurnKind,
+    Usage,
 };
 use serverless_openclaw_core::ids::{
     ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
@@ -820,13 +821,16 @@ where
         prompt: prompt.into(),
         channel: Channel::Web,
         reply_to: None,
+        kind: TurnKind::Reply,
     };
+    // A compaction from Telegram: the queue keeps what a turn does and where it answers.
     let from_telegram = Turn {
         channel: Channel::Telegram,
         reply_to: Some(ReplyTarget::Telegram {
             chat_id: 4242,
             message_id: 17,
         }),
+        kind: TurnKind::Compact,
         ..turn("bob", "a", "bob1")
     };
     let sent = [

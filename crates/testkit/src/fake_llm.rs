@@ -6,7 +6,8 @@
 //! (it posts to `<baseUrl>/chat/completions`).
 //!
 //! The reply is a pure function of the request ([`reply_text`]), so a test can tell from the
-//! answer alone how much history the agent sent. Every request is recorded, and the behaviour
+//! answer alone how much history the agent sent. A compaction's summary request is answered with
+//! [`SUMMARY`], which later requests then carry instead of the summarised turns. Every request is recorded, and the behaviour
 //! (reply, fixed text, tool calls, HTTP error, hang, delays) can be switched while the server runs,
 //! either for all requests or for the next few ones through a queue.
 //!
@@ -75,6 +76,14 @@ const EXCERPT_CHARS: usize = 80;
 /// Upper bound on the streamed deltas of a text or a tool input, so a long one does not take
 /// minutes to stream.
 const MAX_CHUNKS: usize = 64;
+
+/// How OpenClaw's summarization system prompt starts (its compaction's summary requests; checked in
+/// 2026.9.6: `SUMMARIZATION_SYSTEM_PROMPT` in agent-core).
+pub const SUMMARIZATION_PROMPT_START: &str = "You are a context summarization assistant";
+
+/// What a [`Behaviour::Reply`] answers a compaction's summary request with: a marker a test finds
+/// again in the requests of later turns.
+pub const SUMMARY: &str = "Summary by the fake LLM: FAKE-SUMMARY-7c1e.";
 
 /// Value of the `retry-after` header on a 429: one second keeps retrying clients fast in tests.
 const RETRY_AFTER_SECS: &str = "1";
@@ -217,12 +226,34 @@ impl Api {
         conversation
     }
 
-    /// The text a [`Behaviour::Reply`] answer to this request body consists of.
+    /// The text a [`Behaviour::Reply`] answer to this request body consists of: [`SUMMARY`] for a
+    /// compaction's summary request ([`Api::is_summary_request`]), else [`reply_text`].
     pub fn expected_reply(self, body: &Value) -> String {
+        if self.is_summary_request(body) {
+            return SUMMARY.to_owned();
+        }
         reply_text(
             self.message_count(body),
             &self.last_user_text(body).unwrap_or_default(),
         )
+    }
+
+    /// Whether the request asks for a compaction's summary: OpenClaw's summarization system prompt
+    /// (Anthropic's `system`, an OpenAI `system` or `developer` message) starts with
+    /// [`SUMMARIZATION_PROMPT_START`].
+    pub fn is_summary_request(self, body: &Value) -> bool {
+        let mut system = text_blocks(&body["system"]);
+        if let Some(messages) = body["messages"].as_array() {
+            system.extend(
+                messages
+                    .iter()
+                    .filter(|m| matches!(m["role"].as_str(), Some("system" | "developer")))
+                    .flat_map(|m| text_blocks(&m["content"])),
+            );
+        }
+        system
+            .iter()
+            .any(|text| text.starts_with(SUMMARIZATION_PROMPT_START))
     }
 
     /// The tool calls the assistant messages of a request body made, oldest first, with their ids:
@@ -485,6 +516,11 @@ impl RecordedRequest {
     /// See [`Api::expected_reply`].
     pub fn expected_reply(&self) -> String {
         self.api.expected_reply(&self.body)
+    }
+
+    /// See [`Api::is_summary_request`].
+    pub fn is_summary_request(&self) -> bool {
+        self.api.is_summary_request(&self.body)
     }
 
     /// See [`Api::tool_calls`].

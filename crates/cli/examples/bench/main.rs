@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{DeploymentKeys, LlmApi, ProviderConfig};
+use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, DeploymentKeys, LlmApi, ProviderConfig};
 use serverless_openclaw_cli::{LocalOptions, SandboxMode, compose, paths};
 use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
@@ -100,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
         base_url: fake.anthropic_base_url(),
         api: LlmApi::AnthropicMessages,
         model: "fake-model".into(),
+        context_window: DEFAULT_CONTEXT_WINDOW,
     };
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     println!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{DeploymentKeys, LlmApi, ProviderConfig};
+use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, DeploymentKeys, LlmApi, ProviderConfig};
 use serverless_openclaw_cli::{
     LocalApp, LocalOptions, SandboxMode, TelegramOptions, compose, paths,
 };
@@ -41,6 +41,7 @@ pub fn fake_provider(fake: &FakeLlm, api: LlmApi) -> ProviderConfig {
         },
         api,
         model: "fake-model".into(),
+        context_window: DEFAULT_CONTEXT_WINDOW,
     }
 }
 
@@ -299,7 +300,8 @@ pub fn assert_menu_registered(telegram: &FakeTelegram) {
     assert_eq!(
         names,
         [
-            "new", "reset", "stop", "model", "think", "status", "usage", "help", "link", "unlink"
+            "new", "reset", "stop", "model", "think", "status", "usage", "compact", "help", "link",
+            "unlink"
         ]
     );
     assert_eq!(menu[2].description, "stop the running answer");
