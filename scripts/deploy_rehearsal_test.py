@@ -301,7 +301,7 @@ class DeployRehearsal(unittest.TestCase):
             ["aws", "ssm", "put-parameter", "--name", f"{SECRETS}/telegram-bot-token"],
             cdk_deploy,
             ["aws", "ssm", "get-parameter", "--name", f"{SECRETS}/telegram-bot-token"],
-            ["cargo", "run", "--quiet", "--release", "-p", "serverless-openclaw-cli", "--", "telegram", "set-webhook",
+            ["cargo", "run", "--quiet", "--release", "-p", "serverless-openclaw-cli", "--features", "aws", "--", "telegram", "set-webhook",
              "--url", WEBHOOK_URL, "--stack", STACK],
         ])
         self.assertEqual(rehearsal.load_state()["params"][f"{SECRETS}/telegram-bot-token"], BOT_TOKEN)
@@ -315,7 +315,7 @@ class DeployRehearsal(unittest.TestCase):
         self.assert_in_order(calls, [
             ["aws", "cloudformation", "delete-stack", "--stack-name", STACK],
             ["aws", "cloudformation", "wait", "stack-delete-complete", "--stack-name", STACK],
-            ["cargo", "run", "--quiet", "--release", "-p", "serverless-openclaw-cli", "--", "telegram", "delete-webhook",
+            ["cargo", "run", "--quiet", "--release", "-p", "serverless-openclaw-cli", "--features", "aws", "--", "telegram", "delete-webhook",
              "--stack", STACK],
             ["aws", "ssm", "delete-parameter"],
             ["aws", "logs", "delete-log-group"],
