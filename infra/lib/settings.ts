@@ -24,6 +24,8 @@ export interface Settings {
   /** Base URL of the endpoint and the API it speaks (`compatible` only). */
   readonly llmBaseUrl: string | undefined;
   readonly llmApi: LlmApi | undefined;
+  /** The endpoint's model's context window in tokens (`compatible` only; unset = the agent's 200,000): OpenClaw compacts a conversation before it outgrows it. */
+  readonly llmContextWindow: number | undefined;
   /** Lets anyone create an account in the user pool; off by default (the owner is created by the stack). */
   readonly selfSignUp: boolean;
   /** At most this many turns run at once (the agent's SQS event source), which also caps the bill. */
@@ -115,6 +117,7 @@ export function settingsFromContext(node: Node): Settings {
   const model = text(node, 'model');
   let llmBaseUrl: string | undefined;
   let llmApi: LlmApi | undefined;
+  let llmContextWindow: number | undefined;
   if (llmProvider === 'compatible') {
     llmBaseUrl = text(node, 'llmBaseUrl');
     if (llmBaseUrl === undefined || !/^https:\/\/[^\s/]+/.test(llmBaseUrl)) {
@@ -124,6 +127,9 @@ export function settingsFromContext(node: Node): Settings {
       throw new SettingsError('context "llmProvider" is "compatible": set "model" to the endpoint\'s model id');
     }
     llmApi = oneOf(node, 'llmApi', LLM_APIS, 'openai-completions');
+    llmContextWindow = integer(node, 'llmContextWindow', 1024, 100_000_000);
+  } else if (text(node, 'llmContextWindow') !== undefined) {
+    throw new SettingsError('context "llmContextWindow" is only for "llmProvider": "compatible" (the built-in providers know their models\' windows)');
   }
   return {
     stackName,
@@ -132,6 +138,7 @@ export function settingsFromContext(node: Node): Settings {
     model,
     llmBaseUrl,
     llmApi,
+    llmContextWindow,
     selfSignUp: flag(node, 'selfSignUp'),
     agentMaxConcurrency: integer(node, 'agentMaxConcurrency', 2, 1000) ?? 5,
     agentMemoryMb: integer(node, 'agentMemoryMb', 1024, 10240) ?? 1769,

@@ -57,6 +57,7 @@ export class ServerlessOpenClawStack extends Stack {
       MODEL: settings.model,
       LLM_BASE_URL: settings.llmBaseUrl,
       LLM_API: settings.llmApi,
+      LLM_CONTEXT_WINDOW: settings.llmContextWindow?.toString(),
     });
 
     this.storage = new Storage(this, 'Storage', { transcriptRetentionDays: settings.transcriptRetentionDays });

@@ -336,12 +336,16 @@ describe('agent', () => {
       llmBaseUrl: 'https://llm.example/v1',
       model: 'qwen3-coder',
       llmApi: 'openai-completions',
+      llmContextWindow: '32768',
     });
     const variables = (resources(customTemplate)[logicalId(custom.agent.function)]!.Properties as any).Environment.Variables;
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_API_KEY_PARAMETER, '/serverless-openclaw/ServerlessOpenClaw/llm-api-key');
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_BASE_URL, 'https://llm.example/v1');
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_API, 'openai-completions');
     assert.equal(variables.SERVERLESS_OPENCLAW_MODEL, 'qwen3-coder');
+    assert.equal(variables.SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW, '32768');
+    const defaults = (resources(template)[logicalId(stack.agent.function)]!.Properties as any).Environment.Variables;
+    assert.equal(defaults.SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW, undefined, 'unset unless the deployment names it');
   });
 });
 
