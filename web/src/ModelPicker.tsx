@@ -21,17 +21,21 @@ export function ModelPicker({ api, conversationId, refresh }: ModelPickerProps) 
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
 
+  // The settings the server answered with (the draft follows them), or its reason for refusing.
+  const show = (result: Awaited<ReturnType<typeof api.conversationSettings>>) => {
+    if (result.ok) {
+      setSettings(result.value);
+      setModelDraft(result.value.model ?? '');
+      setError(null);
+    } else {
+      setError(result.message);
+    }
+  };
+
   useEffect(() => {
     let current = true;
     void api.conversationSettings(conversationId).then((result) => {
-      if (!current) return;
-      if (result.ok) {
-        setSettings(result.value);
-        setModelDraft(result.value.model ?? '');
-        setError(null);
-      } else {
-        setError(result.message);
-      }
+      if (current) show(result);
     });
     return () => {
       current = false;
@@ -42,13 +46,7 @@ export function ModelPicker({ api, conversationId, refresh }: ModelPickerProps) 
     setSaving(true);
     const result = await api.changeConversationSettings(conversationId, update);
     setSaving(false);
-    if (result.ok) {
-      setSettings(result.value);
-      setModelDraft(result.value.model ?? '');
-      setError(null);
-    } else {
-      setError(result.message);
-    }
+    show(result);
   };
 
   const applyModel = (event: FormEvent) => {

@@ -516,16 +516,23 @@ impl FakeState {
         Ok(json!(true))
     }
 
-    fn edit_message_reply_markup(&mut self, params: &Params) -> Result<Value, ApiError> {
-        let chat_id = chat_id(params)?;
-        let message_id = optional_int(params, "message_id")?
-            .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))?;
-        let reply_markup = inline_keyboard(params)?;
-        let message = self
-            .chats
+    /// The bot's message `message_id` in `chat_id`, as `editMessage*` finds it.
+    fn message_to_edit(
+        &mut self,
+        chat_id: i64,
+        message_id: i64,
+    ) -> Result<&mut SentMessage, ApiError> {
+        self.chats
             .get_mut(&chat_id)
             .and_then(|chat| chat.iter_mut().find(|m| m.message_id == message_id))
-            .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
+            .ok_or_else(|| ApiError::bad_request("message to edit not found"))
+    }
+
+    fn edit_message_reply_markup(&mut self, params: &Params) -> Result<Value, ApiError> {
+        let chat_id = chat_id(params)?;
+        let message_id = message_id(params)?;
+        let reply_markup = inline_keyboard(params)?;
+        let message = self.message_to_edit(chat_id, message_id)?;
         if reply_markup == message.reply_markup {
             return Err(ApiError::bad_request(
                 "message is not modified: specified new message content and reply markup are \
@@ -574,8 +581,7 @@ impl FakeState {
 
     fn set_message_reaction(&mut self, params: &Params) -> Result<Value, ApiError> {
         let chat_id = chat_id(params)?;
-        let message_id = optional_int(params, "message_id")?
-            .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))?;
+        let message_id = message_id(params)?;
         let emoji = match params.get("reaction") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(reactions)) => reactions
@@ -636,16 +642,11 @@ impl FakeState {
 
     fn edit_message_text(&mut self, params: &Params) -> Result<Value, ApiError> {
         let chat_id = chat_id(params)?;
-        let message_id = optional_int(params, "message_id")?
-            .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))?;
+        let message_id = message_id(params)?;
         let text = optional_str(params, "text")?;
         let parse_mode = optional_str(params, "parse_mode")?;
         let reply_markup = inline_keyboard(params)?;
-        let message = self
-            .chats
-            .get_mut(&chat_id)
-            .and_then(|chat| chat.iter_mut().find(|m| m.message_id == message_id))
-            .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
+        let message = self.message_to_edit(chat_id, message_id)?;
         if text == Some(message.text.as_str())
             && parse_mode == message.parse_mode.as_deref()
             && reply_markup == message.reply_markup
@@ -952,6 +953,12 @@ fn unix_time() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// The required `message_id` parameter.
+fn message_id(params: &Params) -> Result<i64, ApiError> {
+    optional_int(params, "message_id")?
+        .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))
 }
 
 fn chat_id(params: &Params) -> Result<i64, ApiError> {
