@@ -241,7 +241,7 @@ pub trait WorkspaceStore: Send + Sync {
 ///   read, not left to a TTL sweep that may run days late).
 /// - `connections_of` lists the user's connections unexpired at `now`, and no one else's.
 /// - `remove` of an unknown connection succeeds.
-/// - `remove_expired` deletes every record expired at `now` and returns how many it deleted.
+/// - `remove_expired` deletes every record expired at `now` and returns the ids it deleted.
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
     async fn register(
@@ -261,7 +261,7 @@ pub trait ConnectionStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Vec<ConnectionId>, PortError>;
     async fn remove(&self, connection: &ConnectionId) -> Result<(), PortError>;
-    async fn remove_expired(&self, now: OffsetDateTime) -> Result<usize, PortError>;
+    async fn remove_expired(&self, now: OffsetDateTime) -> Result<Vec<ConnectionId>, PortError>;
 }
 
 /// A granted session lease: the right to run turns of one conversation until `expires_at`.
