@@ -289,6 +289,9 @@ pub struct Lease {
 ///   `cancel_requested` tells that lease's holder. A new grant starts unmarked.
 /// - `clear_expired` releases every lease expired at `now` and returns them (they are turns that died
 ///   without releasing).
+/// - `held_by` counts the user's conversations whose lease is held and unexpired at `now` (the user's
+///   turns running now, for a per-user cap; read without a lock, so two processors reading at once
+///   may both see room for one more).
 #[async_trait]
 pub trait SessionLeases: Send + Sync {
     async fn acquire(
@@ -308,6 +311,7 @@ pub trait SessionLeases: Send + Sync {
     ) -> Result<bool, PortError>;
     async fn cancel_requested(&self, lease: &Lease) -> Result<bool, PortError>;
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<Vec<Lease>, PortError>;
+    async fn held_by(&self, user: &UserId, now: OffsetDateTime) -> Result<usize, PortError>;
 }
 
 /// The per-conversation turn queue.

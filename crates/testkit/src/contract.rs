@@ -722,6 +722,13 @@ pub async fn session_leases(leases: &dyn SessionLeases) {
         .expect("free");
     assert_eq!(long_lease.expires_at, at(3600));
 
+    // `held_by` counts the user's conversations whose lease is held and live at `now`.
+    let held_by = async |user: &UserId, now| leases.held_by(user, now).await.expect("held_by");
+    assert_eq!(held_by(&alice, at(0)).await, 3);
+    assert_eq!(held_by(&bob, at(60)).await, 1);
+    assert_eq!(held_by(&carol, at(0)).await, 0);
+    assert_eq!(held_by(&alice, at(61)).await, 1, "two of them expired");
+
     // Cancel marks only the conversation's current lease; none to mark is `false`.
     assert!(!cancel_requested(&first).await);
     assert!(request_cancel(&alice, &c, at(10)).await);
@@ -781,6 +788,11 @@ pub async fn session_leases(leases: &dyn SessionLeases) {
         .expect("free again");
     assert!(fourth.token > third.token, "{fourth:?} after {third:?}");
     release(&fourth).await;
+    assert_eq!(
+        held_by(&alice, at(66)).await,
+        1,
+        "released and expired ones do not count"
+    );
 
     // `clear_expired` releases and returns exactly the held leases expired at `now`: not the released
     // one, not the live one.
