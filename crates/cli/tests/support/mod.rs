@@ -145,14 +145,12 @@ impl TestApp {
     }
 
     pub async fn connect(&self) -> Client {
-        let (ws, _) =
-            tokio_tungstenite::connect_async(format!("ws://{}/ws?token={TOKEN}", self.addr))
-                .await
-                .expect("websocket connects");
-        Client {
-            ws,
-            wait: self.turn_timeout + FRAME_WAIT_SLACK,
-        }
+        Client::open(
+            &self.addr.to_string(),
+            TOKEN,
+            self.turn_timeout + FRAME_WAIT_SLACK,
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -227,6 +225,14 @@ impl TurnFrames {
 }
 
 impl Client {
+    /// Opens the WebSocket of the server at `address` with `token`; `wait` bounds each frame.
+    pub async fn open(address: &str, token: &str, wait: Duration) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{address}/ws?token={token}"))
+            .await
+            .expect("websocket connects");
+        Client { ws, wait }
+    }
+
     pub async fn send(&mut self, frame: Value) {
         self.send_text(frame.to_string()).await;
     }
