@@ -159,6 +159,7 @@ fn user_message(client_id: &str, content: &str) -> NewUserMessage {
         client_message_id: ClientMessageId::parse(client_id).unwrap(),
         content: content.into(),
         channel: Channel::Web,
+        reply_to: None,
         created_at: OffsetDateTime::now_utc(),
     }
 }
@@ -167,6 +168,7 @@ fn reply(to: &MessageId) -> NewAssistantMessage {
     NewAssistantMessage {
         id: MessageId::generate(),
         reply_to: to.clone(),
+        also_answers: Vec::new(),
         content: "reply".into(),
         channel: Channel::Web,
         usage: Usage::default(),
@@ -354,6 +356,46 @@ async fn paging_with_before_walks_back_through_every_message_in_order() {
     let walked: Vec<String> = pages.into_iter().rev().flatten().collect();
     let expected: Vec<String> = (0..35).map(|i| i.to_string()).collect();
     assert_eq!(walked, expected);
+}
+
+#[tokio::test]
+async fn the_latest_user_messages_are_found_past_pages_of_replies() {
+    let (store, _, _) = fresh_store().await;
+    let c = conv("queued");
+    // Twelve messages sent while the agent was busy, then their twelve replies: the newest items
+    // are all replies, so the first filtered pages hold no user message.
+    let mut asked = Vec::new();
+    for i in 0..12 {
+        let appended = store
+            .append_user_message(
+                &alice(),
+                &c,
+                user_message(&format!("m{i}"), &format!("{i}")),
+            )
+            .await
+            .unwrap();
+        asked.push(appended.message_id);
+    }
+    for id in &asked[..11] {
+        store
+            .append_assistant_message(&alice(), &c, reply(id))
+            .await
+            .unwrap();
+    }
+    let latest = store.latest_user_messages(&alice(), &c, 5).await.unwrap();
+    assert_eq!(
+        latest
+            .iter()
+            .map(|m| (m.content.as_str(), m.answered))
+            .collect::<Vec<_>>(),
+        [
+            ("7", true),
+            ("8", true),
+            ("9", true),
+            ("10", true),
+            ("11", false)
+        ]
+    );
 }
 
 #[tokio::test]

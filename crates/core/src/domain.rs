@@ -136,16 +136,13 @@ impl TurnActivity {
 
     /// The form both conversation stores keep it in: JSON text.
     pub fn to_stored(&self) -> String {
-        // Plain structs and enums with string keys: serializing cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        to_stored_json(self)
     }
 
     /// Reads [`TurnActivity::to_stored`]'s form. Activity only decorates a reply, so an unreadable
     /// value is dropped (with a warning) rather than failing the conversation's history.
     pub fn from_stored(stored: &str) -> Option<Self> {
-        serde_json::from_str(stored)
-            .inspect_err(|e| tracing::warn!(error = %e, "ignoring a stored turn activity that cannot be read"))
-            .ok()
+        from_stored_json(stored, "turn activity")
     }
 }
 
@@ -247,14 +244,34 @@ pub struct NewUserMessage {
     pub client_message_id: ClientMessageId,
     pub content: String,
     pub channel: Channel,
+    /// Where its answer goes besides the web connections (the Telegram chat and message it came
+    /// from), kept so a turn that answers a burst of messages can reply to the last one.
+    pub reply_to: Option<ReplyTarget>,
     pub created_at: OffsetDateTime,
+}
+
+/// A stored user message as the turn processor reads it to gather a burst (messages sent close
+/// together from one chat, answered as one turn).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserMessage {
+    pub id: MessageId,
+    pub content: String,
+    pub channel: Channel,
+    pub created_at: OffsetDateTime,
+    /// It has an assistant reply.
+    pub answered: bool,
+    /// Where its answer goes besides the web connections, as stored with it.
+    pub reply_to: Option<ReplyTarget>,
 }
 
 /// An assistant reply to store, tied to the user message it answers.
 #[derive(Debug, Clone)]
 pub struct NewAssistantMessage {
     pub id: MessageId,
+    /// The user message it replies to (of a burst, the last).
     pub reply_to: MessageId,
+    /// The earlier messages of a burst it answers as well; empty for a reply to one message.
+    pub also_answers: Vec<MessageId>,
     pub content: String,
     pub channel: Channel,
     pub usage: Usage,
@@ -318,6 +335,40 @@ impl TurnKind {
 pub enum ReplyTarget {
     /// A Telegram chat; the reply quotes the message that asked.
     Telegram { chat_id: i64, message_id: i64 },
+}
+
+impl ReplyTarget {
+    /// Both targets are in the same chat (whichever message they quote).
+    pub fn same_chat(&self, other: &ReplyTarget) -> bool {
+        let (ReplyTarget::Telegram { chat_id: a, .. }, ReplyTarget::Telegram { chat_id: b, .. }) =
+            (self, other);
+        a == b
+    }
+
+    /// The form both conversation stores keep it in: JSON text (as in a queued [`Turn`]).
+    pub fn to_stored(&self) -> String {
+        to_stored_json(self)
+    }
+
+    /// Reads [`ReplyTarget::to_stored`]'s form; an unreadable value is dropped with a warning (its
+    /// message is then answered on its own, never merged into a burst).
+    pub fn from_stored(stored: &str) -> Option<Self> {
+        from_stored_json(stored, "reply target")
+    }
+}
+
+/// JSON text of a value made of plain structs and enums with string keys, which cannot fail to
+/// serialize.
+fn to_stored_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Reads [`to_stored_json`]'s form of a value that only decorates what is stored: an unreadable one
+/// is dropped with a warning naming `what`, rather than failing the read.
+fn from_stored_json<T: serde::de::DeserializeOwned>(stored: &str, what: &str) -> Option<T> {
+    serde_json::from_str(stored)
+        .inspect_err(|e| tracing::warn!(error = %e, "ignoring a stored {what} that cannot be read"))
+        .ok()
 }
 
 /// Formats a time the way the protocol does: RFC 3339 in UTC with milliseconds.
