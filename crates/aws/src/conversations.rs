@@ -5,7 +5,7 @@
 //! | item         | `pk`                        | `sk`                  | attributes                                              |
 //! |--------------|-----------------------------|-----------------------|---------------------------------------------------------|
 //! | conversation | `USER#<user>`               | `CONV#<conversation>` | `title`, `createdAt`, `updatedAt`, `messageCount`       |
-//! | message      | `CONV#<user>#<conversation>`| `MSG#<messageId>`     | `role`, `content`, `channel`, `createdAt`; user: `clientMessageId`, `replyTarget` (JSON text, only on messages from a chat), `answeredBy` once replied; assistant: `replyTo`, `inputTokens`, `outputTokens`, `costUsd`, `durationMs`, `activity` (JSON text, only on replies whose turn called tools) |
+//! | message      | `CONV#<user>#<conversation>`| `MSG#<messageId>`     | `role`, `content`, `channel`, `createdAt`; user: `clientMessageId`, `answeredBy` once replied; assistant: `replyTo`, `inputTokens`, `outputTokens`, `costUsd`, `durationMs`, `activity` (JSON text, only on replies whose turn called tools) |
 //! | dedupe key   | `CONV#<user>#<conversation>`| `DEDUPE#<clientMessageId>` | `messageId`                                        |
 //! | settings     | `CONV#<user>#<conversation>`| `SETTINGS`            | `model`, `thinking`, `freshSession` (each only when set) |
 //!
@@ -37,8 +37,8 @@ use aws_sdk_dynamodb::types::{
 };
 use serverless_openclaw_core::domain::{
     Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
-    NewAssistantMessage, NewUserMessage, ReplyTarget, Role, ThinkingLevel, TurnActivity, Usage,
-    UserMessage, title_from_message,
+    NewAssistantMessage, NewUserMessage, Role, ThinkingLevel, TurnActivity, Usage, UserMessage,
+    title_from_message,
 };
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{Appended, ConversationStore, PortError};
@@ -60,7 +60,6 @@ const CONTENT: &str = "content";
 const CHANNEL: &str = "channel";
 const CLIENT_MESSAGE_ID: &str = "clientMessageId";
 const ANSWERED_BY: &str = "answeredBy";
-const REPLY_TARGET: &str = "replyTarget";
 const REPLY_TO: &str = "replyTo";
 const INPUT_TOKENS: &str = "inputTokens";
 const OUTPUT_TOKENS: &str = "outputTokens";
@@ -365,11 +364,6 @@ fn user_message_from(item: &Item, conversation: &ConversationId) -> Result<UserM
         channel: message.channel,
         created_at: message.created_at,
         answered: item.contains_key(ANSWERED_BY),
-        // Messages from the web, and those stored before targets were kept, have none.
-        reply_to: match item.get(REPLY_TARGET) {
-            None => None,
-            Some(_) => ReplyTarget::from_stored(string_of(item, REPLY_TARGET)?),
-        },
     })
 }
 
@@ -460,18 +454,16 @@ impl ConversationStore for DynamoConversationStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(PortError::backend)?;
-        let mut stored = Put::builder()
+        let stored = Put::builder()
             .table_name(&self.table)
             .set_item(Some(key(messages.clone(), message_sk(&message.id))))
             .item(ROLE, s(Role::User.as_str()))
             .item(CONTENT, s(message.content.as_str()))
             .item(CHANNEL, s(message.channel.as_str()))
             .item(CLIENT_MESSAGE_ID, s(message.client_message_id.as_str()))
-            .item(CREATED_AT, n(at));
-        if let Some(target) = &message.reply_to {
-            stored = stored.item(REPLY_TARGET, s(target.to_stored()));
-        }
-        let stored = stored.build().map_err(PortError::backend)?;
+            .item(CREATED_AT, n(at))
+            .build()
+            .map_err(PortError::backend)?;
         // Creates the conversation on its first message; `ADD` starts a missing count at zero.
         let touch = Update::builder()
             .table_name(&self.table)
@@ -530,11 +522,7 @@ impl ConversationStore for DynamoConversationStore {
         let messages = messages_pk(user, conversation);
         let at = millis(message.created_at);
         // The marks that allow one reply per user message: the one replied to and a burst's earlier ones.
-        let answered: Vec<&MessageId> = message
-            .also_answers
-            .iter()
-            .chain([&message.reply_to])
-            .collect();
+        let answered: Vec<&MessageId> = message.answers().collect();
         let mut items = answered
             .iter()
             .map(|answered| {

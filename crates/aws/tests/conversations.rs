@@ -159,7 +159,6 @@ fn user_message(client_id: &str, content: &str) -> NewUserMessage {
         client_message_id: ClientMessageId::parse(client_id).unwrap(),
         content: content.into(),
         channel: Channel::Web,
-        reply_to: None,
         created_at: OffsetDateTime::now_utc(),
     }
 }

@@ -138,7 +138,6 @@ async fn a_stale_lease_holders_transcript_write_is_rejected_and_the_newer_transc
                 client_message_id: ClientMessageId::parse("m1").unwrap(),
                 content: "hello".into(),
                 channel: Channel::Web,
-                reply_to: None,
                 created_at: OffsetDateTime::now_utc(),
             },
         )

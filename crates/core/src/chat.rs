@@ -149,7 +149,6 @@ impl ChatService {
                     client_message_id: s.client_message_id.clone(),
                     content: s.text.clone(),
                     channel: s.channel,
-                    reply_to: s.reply_to,
                     created_at: OffsetDateTime::now_utc(),
                 },
             )

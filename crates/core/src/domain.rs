@@ -136,13 +136,16 @@ impl TurnActivity {
 
     /// The form both conversation stores keep it in: JSON text.
     pub fn to_stored(&self) -> String {
-        to_stored_json(self)
+        // Plain structs and enums with string keys: serializing cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// Reads [`TurnActivity::to_stored`]'s form. Activity only decorates a reply, so an unreadable
     /// value is dropped (with a warning) rather than failing the conversation's history.
     pub fn from_stored(stored: &str) -> Option<Self> {
-        from_stored_json(stored, "turn activity")
+        serde_json::from_str(stored)
+            .inspect_err(|e| tracing::warn!(error = %e, "ignoring a stored turn activity that cannot be read"))
+            .ok()
     }
 }
 
@@ -244,9 +247,6 @@ pub struct NewUserMessage {
     pub client_message_id: ClientMessageId,
     pub content: String,
     pub channel: Channel,
-    /// Where its answer goes besides the web connections (the Telegram chat and message it came
-    /// from), kept so a turn that answers a burst of messages can reply to the last one.
-    pub reply_to: Option<ReplyTarget>,
     pub created_at: OffsetDateTime,
 }
 
@@ -260,8 +260,6 @@ pub struct UserMessage {
     pub created_at: OffsetDateTime,
     /// It has an assistant reply.
     pub answered: bool,
-    /// Where its answer goes besides the web connections, as stored with it.
-    pub reply_to: Option<ReplyTarget>,
 }
 
 /// An assistant reply to store, tied to the user message it answers.
@@ -280,6 +278,13 @@ pub struct NewAssistantMessage {
     /// The turn's tool calls; `None` when it made none.
     pub activity: Option<TurnActivity>,
     pub created_at: OffsetDateTime,
+}
+
+impl NewAssistantMessage {
+    /// Every user message the reply answers: a burst's earlier ones, then the one it replies to.
+    pub fn answers(&self) -> impl Iterator<Item = &MessageId> {
+        self.also_answers.iter().chain([&self.reply_to])
+    }
 }
 
 /// One unit of queued work: answer the user message `user_message_id`, or compact the conversation's
@@ -335,40 +340,6 @@ impl TurnKind {
 pub enum ReplyTarget {
     /// A Telegram chat; the reply quotes the message that asked.
     Telegram { chat_id: i64, message_id: i64 },
-}
-
-impl ReplyTarget {
-    /// Both targets are in the same chat (whichever message they quote).
-    pub fn same_chat(&self, other: &ReplyTarget) -> bool {
-        let (ReplyTarget::Telegram { chat_id: a, .. }, ReplyTarget::Telegram { chat_id: b, .. }) =
-            (self, other);
-        a == b
-    }
-
-    /// The form both conversation stores keep it in: JSON text (as in a queued [`Turn`]).
-    pub fn to_stored(&self) -> String {
-        to_stored_json(self)
-    }
-
-    /// Reads [`ReplyTarget::to_stored`]'s form; an unreadable value is dropped with a warning (its
-    /// message is then answered on its own, never merged into a burst).
-    pub fn from_stored(stored: &str) -> Option<Self> {
-        from_stored_json(stored, "reply target")
-    }
-}
-
-/// JSON text of a value made of plain structs and enums with string keys, which cannot fail to
-/// serialize.
-fn to_stored_json(value: &impl Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
-/// Reads [`to_stored_json`]'s form of a value that only decorates what is stored: an unreadable one
-/// is dropped with a warning naming `what`, rather than failing the read.
-fn from_stored_json<T: serde::de::DeserializeOwned>(stored: &str, what: &str) -> Option<T> {
-    serde_json::from_str(stored)
-        .inspect_err(|e| tracing::warn!(error = %e, "ignoring a stored {what} that cannot be read"))
-        .ok()
 }
 
 /// Formats a time the way the protocol does: RFC 3339 in UTC with milliseconds.

@@ -65,8 +65,7 @@ pub struct Appended {
 ///   message is `NotFound`.
 /// - `is_answered` is `NotFound` when the conversation does not exist (it was deleted).
 /// - `latest_user_messages` returns up to `limit` of the conversation's newest user messages, oldest
-///   first, each with whether it is answered and the reply target stored with it; `NotFound` when the
-///   conversation does not exist.
+///   first, each with whether it is answered; `NotFound` when the conversation does not exist.
 /// - `list_messages` returns up to `limit` messages created before `before` (or the newest), oldest first.
 /// - `list_conversations` orders by last update, newest first.
 /// - `rename_conversation` changes the title only (not the update time); a missing conversation is

@@ -12,10 +12,12 @@
 //! A turn from a chat (a [`Turn::reply_to`]: Telegram) answers the burst its message belongs to: a
 //! user who sends several short messages in a row means one thing, so the unanswered messages of that
 //! chat sent within [`BURST_WINDOW`] of one another are one prompt and get one reply, which marks them
-//! all answered (the turns of the others then find their message answered and are skipped). The turn
-//! waits until the burst's newest message is a window old, so that messages still on their way join
-//! it. The window is held in the stored messages, not in a process, so local mode and the agent
-//! Lambda (where each message reaches its own webhook invocation) merge the same way.
+//! all answered. The turn of the burst's last message answers it, once that message is a window old
+//! (so that messages still on their way join it); the turns of the earlier ones see a later message
+//! and end without doing anything. So a burst runs once and a failed one is reported once, and Retry
+//! (which queues the last message again) runs the whole burst again. The window is held in the
+//! stored messages, not in a process, so local mode and the agent Lambda (where each message reaches
+//! its own webhook invocation, possibly in parallel environments) merge the same way.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,8 +27,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{
-    ConversationSettingsUpdate, NewAssistantMessage, ReplyTarget, Role, Turn, TurnActivity,
-    TurnKind, Usage, UserMessage,
+    Channel, ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, TurnKind,
+    Usage, UserMessage,
 };
 use crate::ids::{ClientMessageId, MessageId, UserId};
 use crate::ports::{
@@ -39,11 +41,9 @@ use crate::settings::ModelChoice;
 
 /// How close together messages from one chat must come to be answered as one turn (a burst).
 pub const BURST_WINDOW: Duration = Duration::from_secs(1);
-/// The longest a turn waits for its burst to end, however long the user keeps sending: what came by
-/// then is answered, and what comes later is the next burst.
-const BURST_WAIT_LIMIT: Duration = Duration::from_secs(10);
 /// The most messages one reply answers (the newest user messages read to find a burst): a reply
-/// marks each one answered in the same write (DynamoDB takes 100 items in one transaction).
+/// marks each one answered in the same write (DynamoDB takes 100 items in one transaction). The
+/// turn of a message older than these answers it alone.
 const MAX_BURST_MESSAGES: usize = 20;
 
 /// How a turn ended.
@@ -130,17 +130,15 @@ impl Question {
         }
     }
 
-    /// One reply to every message of `burst` (oldest first, not empty), which `turn` belongs to.
+    /// One reply to every message of `burst` (oldest first), whose last message is `turn`'s.
     fn burst(turn: &Turn, burst: &[UserMessage]) -> Self {
-        let Some((last, earlier)) = burst.split_last() else {
+        let Some((_, earlier)) = burst.split_last() else {
             return Self::alone(turn);
         };
         let texts: Vec<&str> = burst.iter().map(|m| m.content.as_str()).collect();
         Self {
             turn: Turn {
-                user_message_id: last.id.clone(),
                 prompt: texts.join("\n\n"),
-                reply_to: last.reply_to.or(turn.reply_to),
                 ..turn.clone()
             },
             also_answers: earlier.iter().map(|m| m.id.clone()).collect(),
@@ -149,15 +147,16 @@ impl Question {
 }
 
 /// The burst the message `id` belongs to in `latest` (a conversation's newest user messages, oldest
-/// first): the run of unanswered messages from the chat of `chat`, each sent within `window` of the
-/// one before, that holds it. Empty when `id` is not such a message (answered, or from elsewhere).
+/// first): the run of unanswered messages from `channel`, each sent within `window` of the one
+/// before, that holds it. Empty when `id` is not such a message. (A conversation's messages from a
+/// chat come from one chat: a Telegram user's conversations are their own.)
 fn burst_around<'a>(
     latest: &'a [UserMessage],
     id: &MessageId,
-    chat: &ReplyTarget,
+    channel: Channel,
     window: Duration,
 ) -> &'a [UserMessage] {
-    let joins = |m: &UserMessage| !m.answered && m.reply_to.is_some_and(|t| t.same_chat(chat));
+    let joins = |m: &UserMessage| !m.answered && m.channel == channel;
     let close = |earlier: &UserMessage, later: &UserMessage| {
         later.created_at - earlier.created_at <= window
     };
@@ -434,11 +433,12 @@ impl TurnProcessor {
         }
     }
 
-    /// What the reply to `turn` answers; `None` when its message already has a reply (a redelivery,
-    /// or a burst answered by an earlier turn) or its conversation was deleted. A turn from a chat
-    /// answers the burst its message belongs to, once the burst's newest message is
-    /// [`Self::with_burst_window`] old (waiting at most [`BURST_WAIT_LIMIT`], and not once the turn
-    /// is cancelled).
+    /// What the reply to `turn` answers; `None` when there is nothing for this turn to do: its
+    /// message already has a reply (a redelivery, or a burst answered by another turn), its
+    /// conversation was deleted, or a later message of its burst arrived, whose turn answers the
+    /// whole burst. A turn from a chat whose message is the newest of its burst waits until that
+    /// message is [`Self::with_burst_window`] old (once, and not once the turn is cancelled), then
+    /// answers the burst as it stands.
     async fn question(
         &self,
         turn: &Turn,
@@ -454,10 +454,10 @@ impl TurnProcessor {
             Ok(true) | Err(PortError::NotFound) => return Ok(None),
             Err(e) => return Err(storage_error(e)),
         }
-        let Some(chat) = &turn.reply_to else {
+        if turn.reply_to.is_none() {
             return Ok(Some(Question::alone(turn)));
-        };
-        let give_up = Instant::now() + BURST_WAIT_LIMIT;
+        }
+        let mut waited = false;
         loop {
             let latest = match self
                 .conversations
@@ -468,18 +468,29 @@ impl TurnProcessor {
                 Err(PortError::NotFound) => return Ok(None),
                 Err(e) => return Err(storage_error(e)),
             };
-            let burst = burst_around(&latest, &turn.user_message_id, chat, self.burst_window);
+            let burst = burst_around(
+                &latest,
+                &turn.user_message_id,
+                turn.channel,
+                self.burst_window,
+            );
             let Some(newest) = burst.last() else {
                 return Ok(Some(Question::alone(turn)));
             };
+            if newest.id != turn.user_message_id {
+                tracing::info!(
+                    user = %user,
+                    conversation = %conversation,
+                    message = %turn.user_message_id,
+                    "a later message joined this one; its turn answers both"
+                );
+                return Ok(None);
+            }
             // A message stamped ahead of this clock (another machine's) counts as just sent.
             let age = Duration::try_from(OffsetDateTime::now_utc() - newest.created_at)
                 .unwrap_or_default();
-            let wait = self
-                .burst_window
-                .saturating_sub(age)
-                .min(give_up.saturating_duration_since(Instant::now()));
-            if wait.is_zero() || cancel.is_cancelled() {
+            let wait = self.burst_window.saturating_sub(age);
+            if waited || wait.is_zero() || cancel.is_cancelled() {
                 if burst.len() > 1 {
                     tracing::info!(
                         user = %user,
@@ -494,6 +505,7 @@ impl TurnProcessor {
                 () = tokio::time::sleep(wait) => {}
                 () = cancel.cancelled() => {}
             }
+            waited = true;
         }
     }
 
@@ -838,26 +850,17 @@ fn storage_error(e: PortError) -> AgentError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Channel;
+    use crate::domain::ReplyTarget;
     use crate::ids::{ClientMessageId, ConversationId};
 
-    const CHAT: ReplyTarget = ReplyTarget::Telegram {
-        chat_id: 7,
-        message_id: 0,
-    };
-
-    /// A Telegram message sent `at_ms` after the epoch, replying into `chat_id`.
-    fn message(text: &str, at_ms: i64, chat_id: i64, answered: bool) -> UserMessage {
+    /// A message from `channel` sent `at_ms` after the epoch.
+    fn message(text: &str, at_ms: i64, channel: Channel, answered: bool) -> UserMessage {
         UserMessage {
             id: MessageId::generate(),
             content: text.into(),
-            channel: Channel::Telegram,
+            channel,
             created_at: OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(at_ms),
             answered,
-            reply_to: Some(ReplyTarget::Telegram {
-                chat_id,
-                message_id: at_ms,
-            }),
         }
     }
 
@@ -866,73 +869,73 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_is_the_run_of_unanswered_messages_from_one_chat_close_to_each_other() {
+    fn a_burst_is_the_run_of_unanswered_messages_from_one_channel_close_to_each_other() {
         let window = Duration::from_secs(1);
+        let telegram = |text, at_ms, answered| message(text, at_ms, Channel::Telegram, answered);
         let latest = [
-            message("answered", 0, 7, true),
-            message("failed long ago", 500, 7, false),
-            message("one", 5_000, 7, false),
-            message("two", 5_900, 7, false),
-            message("three", 6_800, 7, false),
-            message("other chat", 7_000, 8, false),
-            message("later", 9_000, 7, false),
+            telegram("answered", 0, true),
+            telegram("failed long ago", 500, false),
+            telegram("one", 5_000, false),
+            telegram("two", 5_900, false),
+            telegram("three", 6_800, false),
+            message("from the web", 7_000, Channel::Web, false),
+            telegram("after the web", 7_100, false),
+            telegram("later", 9_000, false),
         ];
-        for asked in 2..=4 {
-            assert_eq!(
-                texts(burst_around(&latest, &latest[asked].id, &CHAT, window)),
-                ["one", "two", "three"]
-            );
-        }
-        assert_eq!(
-            texts(burst_around(&latest, &latest[6].id, &CHAT, window)),
-            ["later"]
-        );
-        assert_eq!(
-            texts(burst_around(&latest, &latest[1].id, &CHAT, window)),
-            ["failed long ago"]
-        );
-        assert!(burst_around(&latest, &latest[0].id, &CHAT, window).is_empty());
-        assert!(burst_around(&latest, &latest[5].id, &CHAT, window).is_empty());
-        assert!(burst_around(&latest, &MessageId::generate(), &CHAT, window).is_empty());
-        let web = UserMessage {
-            reply_to: None,
-            channel: Channel::Web,
-            ..message("from the web", 5_950, 7, false)
+        let around = |i: usize| {
+            texts(burst_around(
+                &latest,
+                &latest[i].id,
+                Channel::Telegram,
+                window,
+            ))
         };
-        let mixed = [latest[2].clone(), web, latest[3].clone()];
-        assert_eq!(
-            texts(burst_around(&mixed, &mixed[2].id, &CHAT, window)),
-            ["two"]
+        for asked in 2..=4 {
+            assert_eq!(around(asked), ["one", "two", "three"]);
+        }
+        assert_eq!(around(1), ["failed long ago"]);
+        assert_eq!(around(6), ["after the web"]);
+        assert_eq!(around(7), ["later"]);
+        assert!(around(0).is_empty(), "answered");
+        assert!(around(5).is_empty(), "another channel");
+        assert!(
+            burst_around(&latest, &MessageId::generate(), Channel::Telegram, window).is_empty()
         );
     }
 
     #[test]
-    fn a_bursts_reply_answers_the_last_message_with_the_texts_joined() {
+    fn a_bursts_reply_joins_the_texts_and_answers_the_earlier_messages_too() {
         let burst = [
-            message("one", 0, 7, false),
-            message("two", 300, 7, false),
-            message("three", 600, 7, false),
+            message("one", 0, Channel::Telegram, false),
+            message("two", 300, Channel::Telegram, false),
+            message("three", 600, Channel::Telegram, false),
         ];
         let turn = Turn {
             user_id: UserId::parse("u").unwrap(),
             conversation_id: ConversationId::parse("c").unwrap(),
-            user_message_id: burst[0].id.clone(),
-            client_message_id: ClientMessageId::parse("tg-1").unwrap(),
-            prompt: "one".into(),
+            user_message_id: burst[2].id.clone(),
+            client_message_id: ClientMessageId::parse("tg-3").unwrap(),
+            prompt: "three".into(),
             channel: Channel::Telegram,
-            reply_to: burst[0].reply_to,
+            reply_to: Some(ReplyTarget::Telegram {
+                chat_id: 7,
+                message_id: 3,
+            }),
             kind: TurnKind::Reply,
         };
         let question = Question::burst(&turn, &burst);
-        assert_eq!(question.turn.prompt, "one\n\ntwo\n\nthree");
-        assert_eq!(question.turn.user_message_id, burst[2].id);
-        assert_eq!(question.turn.reply_to, burst[2].reply_to);
-        assert_eq!(question.turn.client_message_id, turn.client_message_id);
+        assert_eq!(
+            question.turn,
+            Turn {
+                prompt: "one\n\ntwo\n\nthree".into(),
+                ..turn.clone()
+            }
+        );
         assert_eq!(
             question.also_answers,
             [burst[0].id.clone(), burst[1].id.clone()]
         );
-        let alone = Question::burst(&turn, &burst[..1]);
+        let alone = Question::burst(&turn, &burst[2..]);
         assert_eq!(alone.turn, turn);
         assert!(alone.also_answers.is_empty());
     }

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode as SqlErrorCode, OptionalExtension, params};
 use serverless_openclaw_core::domain::{
     Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
-    NewAssistantMessage, NewUserMessage, ReplyTarget, Role, ThinkingLevel, TurnActivity, Usage,
-    UserMessage, title_from_message,
+    NewAssistantMessage, NewUserMessage, Role, ThinkingLevel, TurnActivity, Usage, UserMessage,
+    title_from_message,
 };
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{Appended, ConversationStore, PortError};
@@ -40,7 +40,6 @@ CREATE TABLE IF NOT EXISTS messages (
     content           TEXT NOT NULL,
     channel           TEXT NOT NULL,
     client_message_id TEXT,
-    reply_target      TEXT,
     answered_by       TEXT,
     reply_to          TEXT UNIQUE,
     input_tokens      INTEGER,
@@ -164,12 +163,10 @@ impl SqliteConversationStore {
 
     /// Brings a database from an older version up to [`SCHEMA`]: replies got `activity` (JSON of a
     /// [`TurnActivity`]; NULL on older rows and on turns without tool calls); user messages got
-    /// `reply_target` (JSON of a [`ReplyTarget`]; NULL on older rows and web messages) and
-    /// `answered_by` (the reply's id; a reply may answer a burst of messages), filled in from the
+    /// `answered_by` (the reply's id: a reply may answer a burst of messages), filled in from the
     /// older replies' `reply_to` when it is added.
     fn migrated(db: Db) -> Result<Self, PortError> {
         db.add_missing_column("messages", "activity", "TEXT")?;
-        db.add_missing_column("messages", "reply_target", "TEXT")?;
         if db.add_missing_column("messages", "answered_by", "TEXT")? {
             db.execute_batch(
                 "UPDATE messages SET answered_by = (SELECT r.id FROM messages r WHERE r.reply_to = messages.id)
@@ -316,9 +313,8 @@ impl ConversationStore for SqliteConversationStore {
             )
             .map_err(sql)?;
             tx.execute(
-                "INSERT INTO messages (id, user_id, conversation_id, role, content, channel, client_message_id,
-                                       reply_target, created_at)
-                 VALUES (?1, ?2, ?3, 'user', ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO messages (id, user_id, conversation_id, role, content, channel, client_message_id, created_at)
+                 VALUES (?1, ?2, ?3, 'user', ?4, ?5, ?6, ?7)",
                 params![
                     message.id.as_str(),
                     user,
@@ -326,7 +322,6 @@ impl ConversationStore for SqliteConversationStore {
                     message.content,
                     message.channel.as_str(),
                     message.client_message_id.as_str(),
-                    message.reply_to.as_ref().map(ReplyTarget::to_stored),
                     at
                 ],
             )
@@ -356,12 +351,7 @@ impl ConversationStore for SqliteConversationStore {
                 return Err(PortError::NotFound);
             }
             // The marks that allow one reply per user message, checked before anything is written.
-            let answered: Vec<&MessageId> = message
-                .also_answers
-                .iter()
-                .chain([&message.reply_to])
-                .collect();
-            for id in &answered {
+            for id in message.answers() {
                 let mark: Option<Option<String>> = tx
                     .query_row(
                         "SELECT answered_by FROM messages
@@ -457,7 +447,7 @@ impl ConversationStore for SqliteConversationStore {
             }
             let mut stmt = conn
                 .prepare(
-                    "SELECT id, content, channel, created_at, answered_by IS NOT NULL, reply_target FROM messages
+                    "SELECT id, content, channel, created_at, answered_by IS NOT NULL FROM messages
                      WHERE user_id = ?1 AND conversation_id = ?2 AND role = 'user'
                      ORDER BY seq DESC LIMIT ?3",
                 )
@@ -470,20 +460,18 @@ impl ConversationStore for SqliteConversationStore {
                         r.get::<_, String>(2)?,
                         r.get::<_, i64>(3)?,
                         r.get::<_, bool>(4)?,
-                        r.get::<_, Option<String>>(5)?,
                     ))
                 })
                 .map_err(sql)?;
             let mut messages = rows
                 .map(|row| {
-                    let (id, content, channel, created, answered, target) = row.map_err(sql)?;
+                    let (id, content, channel, created, answered) = row.map_err(sql)?;
                     Ok(UserMessage {
                         id: MessageId::parse(id).map_err(PortError::backend)?,
                         content,
                         channel: parse_stored(Channel::from_name(&channel), "channel")?,
                         created_at: from_millis(created),
                         answered,
-                        reply_to: target.and_then(|json| ReplyTarget::from_stored(&json)),
                     })
                 })
                 .collect::<Result<Vec<_>, PortError>>()?;

@@ -65,9 +65,9 @@ async fn an_sqlite_database_from_before_activity_is_migrated_and_its_replies_and
     assert_eq!(
         latest
             .iter()
-            .map(|m| (m.id.as_str(), m.answered, m.reply_to))
+            .map(|m| (m.id.as_str(), m.answered))
             .collect::<Vec<_>>(),
-        [("u-old", true, None), ("u-open", false, None)]
+        [("u-old", true), ("u-open", false)]
     );
     let old_question = MessageId::parse("u-old").unwrap();
     assert!(
@@ -151,7 +151,7 @@ async fn a_workspace_store_keeps_files_in_the_users_folder_and_refuses_escaping_
 
 #[tokio::test]
 async fn a_transcript_save_leaves_no_temporary_files() {
-    use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
+    use serverless_openclaw_core::ids::{ConversationId, UserId};
     use serverless_openclaw_core::ports::TranscriptStore;
     let dir = tempfile::tempdir().unwrap();
     let store = FileTranscriptStore::new(dir.path());
@@ -183,7 +183,7 @@ async fn of_concurrent_acquires_of_a_free_conversation_exactly_one_wins() {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
+    use serverless_openclaw_core::ids::{ConversationId, UserId};
     use serverless_openclaw_core::ports::SessionLeases;
     use time::OffsetDateTime;
 

@@ -36,7 +36,6 @@ fn user_message(client_id: &str, content: &str) -> NewUserMessage {
         client_message_id: ClientMessageId::parse(client_id).expect("valid test id"),
         content: content.into(),
         channel: Channel::Web,
-        reply_to: None,
         created_at: OffsetDateTime::now_utc(),
     }
 }
@@ -391,29 +390,25 @@ pub async fn conversation_store(store: &dyn ConversationStore) {
 }
 
 /// The part of the [`ConversationStore`] contract a reply to a burst of messages needs: the latest user
-/// messages with their answer state and reply target, and one reply that answers several at once.
+/// messages with their answer state, and one reply that answers several at once.
 async fn burst_replies(store: &dyn ConversationStore) {
     let (alice, bob, c) = (user("alice"), user("bob"), conv("burst"));
     assert!(matches!(
         store.latest_user_messages(&alice, &c, 10).await,
         Err(PortError::NotFound)
     ));
-    let chat = |message_id| ReplyTarget::Telegram {
-        chat_id: -42,
-        message_id,
-    };
     let mut ids = Vec::new();
-    for (i, target) in [None, Some(chat(1)), Some(chat(2)), Some(chat(3))]
-        .into_iter()
-        .enumerate()
+    for (i, channel) in [
+        Channel::Web,
+        Channel::Telegram,
+        Channel::Telegram,
+        Channel::Telegram,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let message = NewUserMessage {
-            channel: if target.is_some() {
-                Channel::Telegram
-            } else {
-                Channel::Web
-            },
-            reply_to: target,
+            channel,
             ..user_message(&format!("b{i}"), &format!("part {i}"))
         };
         let appended = store
@@ -433,37 +428,13 @@ async fn burst_replies(store: &dyn ConversationStore) {
     assert_eq!(
         latest
             .iter()
-            .map(|m| (
-                m.id.clone(),
-                m.content.as_str(),
-                m.channel,
-                m.answered,
-                m.reply_to
-            ))
+            .map(|m| (m.id.clone(), m.content.as_str(), m.channel, m.answered))
             .collect::<Vec<_>>(),
         [
-            (ids[0].clone(), "part 0", Channel::Web, true, None),
-            (
-                ids[1].clone(),
-                "part 1",
-                Channel::Telegram,
-                false,
-                Some(chat(1))
-            ),
-            (
-                ids[2].clone(),
-                "part 2",
-                Channel::Telegram,
-                false,
-                Some(chat(2))
-            ),
-            (
-                ids[3].clone(),
-                "part 3",
-                Channel::Telegram,
-                false,
-                Some(chat(3))
-            ),
+            (ids[0].clone(), "part 0", Channel::Web, true),
+            (ids[1].clone(), "part 1", Channel::Telegram, false),
+            (ids[2].clone(), "part 2", Channel::Telegram, false),
+            (ids[3].clone(), "part 3", Channel::Telegram, false),
         ],
         "user messages only, oldest first"
     );
