@@ -142,16 +142,6 @@ impl Chat {
     }
 }
 
-/// Everything the model was sent in `request`, as one text.
-fn sent(request: &RecordedRequest) -> String {
-    request
-        .conversation()
-        .into_iter()
-        .map(|(_, text)| text)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn roles(history: &[(String, String)]) -> Vec<&str> {
     history.iter().map(|(role, _)| role.as_str()).collect()
 }
@@ -234,7 +224,7 @@ async fn a_failed_burst_is_told_once_and_stays_unanswered_until_retry_answers_it
     let requests = chat.turn_requests();
     assert!(!requests.is_empty());
     for request in &requests {
-        let sent = sent(request);
+        let sent = request.sent_text();
         assert!(sent.contains("Will this fail?\n\nAnd this?"), "{sent:.400}");
     }
     let said = chat.said();
@@ -319,8 +309,7 @@ async fn compact_in_a_chat_tells_the_sizes_and_the_next_turn_starts_from_the_sum
     // The next turn sends the model the summary instead of the first turns.
     chat.send(7, "AFTER-COMPACT").await;
     chat.deliver().await;
-    let request = chat.turn_requests().pop().unwrap();
-    let sent = sent(&request);
+    let sent = chat.turn_requests().pop().unwrap().sent_text();
     assert!(sent.contains(SUMMARY), "{sent:.400}");
     assert!(sent.contains("AFTER-COMPACT"));
     assert!(!sent.contains("TURN-1-MARKER"), "{sent:.400}");

@@ -182,6 +182,24 @@ impl SqliteConversationStore {
     ) -> Result<T, PortError> {
         self.db.with(work).await
     }
+
+    /// Runs a read of one conversation's rows, given the user's and the conversation's ids as text,
+    /// once the conversation is known to exist (`NotFound` otherwise).
+    async fn in_conversation<T: Send + 'static>(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        read: impl FnOnce(&Connection, &str, &str) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let (user, conv) = (user.to_string(), conversation.to_string());
+        self.with(move |conn| {
+            if !conversation_exists(conn, &user, &conv)? {
+                return Err(PortError::NotFound);
+            }
+            read(conn, &user, &conv)
+        })
+        .await
+    }
 }
 
 pub(crate) fn millis(t: OffsetDateTime) -> i64 {
@@ -413,15 +431,8 @@ impl ConversationStore for SqliteConversationStore {
         conversation: &ConversationId,
         user_message: &MessageId,
     ) -> Result<bool, PortError> {
-        let (user, conv, id) = (
-            user.to_string(),
-            conversation.to_string(),
-            user_message.to_string(),
-        );
-        self.with(move |conn| {
-            if !conversation_exists(conn, &user, &conv)? {
-                return Err(PortError::NotFound);
-            }
+        let id = user_message.to_string();
+        self.in_conversation(user, conversation, move |conn, user, conv| {
             conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM messages
                                 WHERE user_id = ?1 AND conversation_id = ?2 AND id = ?3 AND answered_by IS NOT NULL)",
@@ -439,12 +450,8 @@ impl ConversationStore for SqliteConversationStore {
         conversation: &ConversationId,
         limit: usize,
     ) -> Result<Vec<UserMessage>, PortError> {
-        let (user, conv) = (user.to_string(), conversation.to_string());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with(move |conn| {
-            if !conversation_exists(conn, &user, &conv)? {
-                return Err(PortError::NotFound);
-            }
+        self.in_conversation(user, conversation, move |conn, user, conv| {
             let mut stmt = conn
                 .prepare(
                     "SELECT id, content, channel, created_at, answered_by IS NOT NULL FROM messages
@@ -488,13 +495,10 @@ impl ConversationStore for SqliteConversationStore {
         limit: usize,
         before: Option<&MessageId>,
     ) -> Result<Vec<Message>, PortError> {
-        let (user, conv) = (user.to_string(), conversation.to_string());
         let before = before.map(|b| b.to_string());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with(move |conn| {
-            if !conversation_exists(conn, &user, &conv)? {
-                return Err(PortError::NotFound);
-            }
+        let conversation_id = conversation.clone();
+        self.in_conversation(user, conversation, move |conn, user, conv| {
             let mut stmt = conn
                 .prepare(
                     "SELECT id, role, content, channel, created_at, cost_usd, input_tokens, output_tokens, activity FROM messages
@@ -517,7 +521,6 @@ impl ConversationStore for SqliteConversationStore {
                     ))
                 })
                 .map_err(sql)?;
-            let conversation_id = ConversationId::parse(conv.as_str()).map_err(PortError::backend)?;
             let mut messages = rows
                 .map(|row| {
                     let (id, role, content, channel, created, cost_usd, tokens, activity) =
