@@ -251,7 +251,7 @@ pub trait WorkspaceStore: Send + Sync {
 ///   read, not left to a TTL sweep that may run days late).
 /// - `connections_of` lists the user's connections unexpired at `now`, and no one else's.
 /// - `remove` of an unknown connection succeeds.
-/// - `remove_expired` deletes every record expired at `now` and returns how many it deleted.
+/// - `remove_expired` deletes every record expired at `now` and returns the ids it deleted.
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
     async fn register(
@@ -271,7 +271,7 @@ pub trait ConnectionStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Vec<ConnectionId>, PortError>;
     async fn remove(&self, connection: &ConnectionId) -> Result<(), PortError>;
-    async fn remove_expired(&self, now: OffsetDateTime) -> Result<usize, PortError>;
+    async fn remove_expired(&self, now: OffsetDateTime) -> Result<Vec<ConnectionId>, PortError>;
 }
 
 /// A granted session lease: the right to run turns of one conversation until `expires_at`.
@@ -299,6 +299,9 @@ pub struct Lease {
 ///   `cancel_requested` tells that lease's holder. A new grant starts unmarked.
 /// - `clear_expired` releases every lease expired at `now` and returns them (they are turns that died
 ///   without releasing).
+/// - `held_by` counts the user's conversations whose lease is held and unexpired at `now` (the user's
+///   turns running now, for a per-user cap; read without a lock, so two processors reading at once
+///   may both see room for one more).
 #[async_trait]
 pub trait SessionLeases: Send + Sync {
     async fn acquire(
@@ -318,6 +321,7 @@ pub trait SessionLeases: Send + Sync {
     ) -> Result<bool, PortError>;
     async fn cancel_requested(&self, lease: &Lease) -> Result<bool, PortError>;
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<Vec<Lease>, PortError>;
+    async fn held_by(&self, user: &UserId, now: OffsetDateTime) -> Result<usize, PortError>;
 }
 
 /// The per-conversation turn queue.

@@ -56,8 +56,9 @@ pub enum TurnOutcome {
     Skipped,
     /// The turn failed; the user was told with this code.
     Failed(ErrorCode),
-    /// Another processor holds the conversation's lease; nothing was done and nothing was pushed. The
-    /// queue should deliver the turn again later.
+    /// Another processor holds the conversation's lease, or the user already has
+    /// [`LeasePolicy::max_running_per_user`] turns running; nothing was done and nothing was pushed
+    /// (the turn still shows as queued). The queue should deliver the turn again later.
     Busy,
     /// A compaction turn ran: the transcript was compacted and saved, or there was nothing to
     /// compact; the user was told which in a notice.
@@ -81,7 +82,15 @@ pub struct LeasePolicy {
     pub ttl: Duration,
     /// How often a running turn looks for a cancel request on its lease.
     pub cancel_poll: Duration,
+    /// How many turns of one user may run at once, in different conversations; another waits
+    /// ([`TurnOutcome::Busy`]) until one ends.
+    pub max_running_per_user: usize,
 }
+
+/// [`LeasePolicy::max_running_per_user`] by default: a few conversations at once is what a person
+/// does; more is a script or a flood, and each running turn holds a runner's time (on AWS an agent
+/// environment, billed).
+pub const MAX_RUNNING_TURNS_PER_USER: usize = 4;
 
 impl LeasePolicy {
     /// Leases that outlast the agent's turn deadline by a minute, watched for cancel every second.
@@ -90,6 +99,7 @@ impl LeasePolicy {
             holder: holder.into(),
             ttl: turn_timeout + Duration::from_secs(60),
             cancel_poll: Duration::from_secs(1),
+            max_running_per_user: MAX_RUNNING_TURNS_PER_USER,
         }
     }
 }
@@ -331,6 +341,25 @@ impl TurnProcessor {
     /// (for a burst, as the reply to its last message).
     pub async fn process(&self, turn: &Turn, cancel: CancellationToken) -> TurnOutcome {
         let started = Instant::now();
+        match self
+            .leases
+            .held_by(&turn.user_id, OffsetDateTime::now_utc())
+            .await
+        {
+            Ok(running) if running >= self.policy.max_running_per_user => {
+                tracing::info!(
+                    user = %turn.user_id,
+                    conversation = %turn.conversation_id,
+                    running,
+                    "the user's turn cap is reached; the turn will be delivered again"
+                );
+                return TurnOutcome::Busy;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "counting the user's running turns failed; running the turn")
+            }
+        }
         let acquired = self
             .leases
             .acquire(

@@ -5,6 +5,8 @@
 mod support;
 
 use serde_json::Value;
+use serverless_openclaw_core::ids::ConnectionId;
+use serverless_openclaw_core::ports::ConnectionStore;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, ToolCall, reply_text};
 use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
 use serverless_openclaw_testkit::fixtures;
@@ -239,6 +241,25 @@ async fn connect_refuses_a_missing_a_forged_or_another_apps_token() {
         )
         .await;
     assert_eq!(ok["statusCode"], 200);
+    // The connection is trusted as long as the token (an hour, as Cognito issues them), not for the
+    // two hours API Gateway would keep the socket.
+    let connections = serverless_openclaw_aws::DynamoConnectionStore::new(
+        aws_sdk_dynamodb::Client::new(&world.sdk),
+        &world.connections_table,
+    );
+    let connection = ConnectionId::parse("conn-C1=").unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    for (minutes, trusted) in [(50, true), (65, false)] {
+        assert_eq!(
+            connections
+                .user_of(&connection, now + time::Duration::minutes(minutes))
+                .await
+                .unwrap()
+                .is_some(),
+            trusted,
+            "{minutes} minutes after connecting"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -311,8 +332,8 @@ async fn a_frame_from_an_unknown_connection_is_refused_and_the_connection_closed
 #[tokio::test(flavor = "multi_thread")]
 async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
     use serverless_openclaw_aws::{DynamoConnectionStore, DynamoSessionLeases};
-    use serverless_openclaw_core::ids::{ConnectionId, ConversationId, UserId};
-    use serverless_openclaw_core::ports::{ConnectionStore, SessionLeases};
+    use serverless_openclaw_core::ids::{ConversationId, UserId};
+    use serverless_openclaw_core::ports::SessionLeases;
     use time::OffsetDateTime;
 
     let world = World::create().await;
@@ -358,6 +379,11 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
         connections.connections_of(&user, now).await.unwrap(),
         [live]
     );
+    assert_eq!(
+        world.recorder.deleted(),
+        ["gone="],
+        "the expired socket is closed"
+    );
     let report = watchdog
         .process
         .wait_for_line(
@@ -384,6 +410,7 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
         third,
         serde_json::json!({ "expiredConnections": 1, "stuckTurns": 0 })
     );
+    assert_eq!(world.recorder.deleted(), ["gone=", "late="]);
     let sweep = |line: &str| {
         let emf: Value = serde_json::from_str(line).ok()?;
         emf.get("_aws")?;

@@ -18,14 +18,16 @@ use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
     AgentCompaction, AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus,
     AgentStatusSource, AgentTurn, ApiKeyStore, ClientPush, Compacted, ConversationStore, PortError,
-    SettingsStore, ToolAccess, TranscriptStore, TurnQueue,
+    SessionLeases, SettingsStore, ToolAccess, TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
 use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
-use serverless_openclaw_core::turn::{AbandonedTurns, LeasePolicy, TurnOutcome, TurnProcessor};
+use serverless_openclaw_core::turn::{
+    AbandonedTurns, LeasePolicy, MAX_RUNNING_TURNS_PER_USER, TurnOutcome, TurnProcessor,
+};
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileTranscriptStore, MemorySessionLeases, SqliteConversationStore,
-    SqliteSettingsStore,
+    FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
+    SqliteConversationStore, SqliteSettingsStore,
 };
 use tokio::sync::mpsc;
 
@@ -191,6 +193,7 @@ struct Fixture {
     queue: Arc<HeldQueue>,
     chat: ChatService,
     processor: TurnProcessor,
+    leases: Arc<MemorySessionLeases>,
     settings: Arc<SqliteSettingsStore>,
     keys: Arc<FileApiKeyStore>,
     user: UserId,
@@ -215,6 +218,7 @@ impl Fixture {
         let keys = Arc::new(FileApiKeyStore::new(dir.path().join("secrets")));
         let push = Arc::new(RecordedPush::default());
         let queue = Arc::new(HeldQueue::default());
+        let leases = Arc::new(MemorySessionLeases::new());
         let chat = ChatService::new(
             conversations.clone(),
             queue.clone(),
@@ -227,7 +231,7 @@ impl Fixture {
             transcripts.clone(),
             agent.clone(),
             push.clone(),
-            Arc::new(MemorySessionLeases::new()),
+            leases.clone(),
             LeasePolicy::for_turn_timeout("test", Duration::from_secs(60)),
         )
         .with_model_settings(settings.clone(), keys.clone())
@@ -241,6 +245,7 @@ impl Fixture {
             queue,
             chat,
             processor,
+            leases,
             settings,
             keys,
             user: UserId::parse("u").unwrap(),
@@ -445,6 +450,71 @@ async fn tool_calls_are_pushed_as_they_happen_and_kept_with_the_reply() {
         .unwrap();
     let activities: Vec<_> = stored.iter().map(|m| m.activity.clone()).collect();
     assert_eq!(activities, [None, None, None, Some(expected)]);
+}
+
+#[tokio::test]
+async fn a_user_with_the_most_turns_running_waits_for_one_to_end() {
+    let fx = Fixture::new();
+    let turn = fx.submit("m1", "hi").await;
+    let pushed_before = fx.push.0.lock().unwrap().len();
+    let now = time::OffsetDateTime::now_utc();
+    let mut running = Vec::new();
+    for i in 0..MAX_RUNNING_TURNS_PER_USER {
+        let conversation = ConversationId::parse(format!("busy-{i}")).unwrap();
+        let lease = fx
+            .leases
+            .acquire(
+                &fx.user,
+                &conversation,
+                "elsewhere",
+                Duration::from_secs(60),
+                now,
+            )
+            .await
+            .unwrap()
+            .expect("free");
+        running.push(lease);
+    }
+    assert_eq!(
+        fx.processor.process(&turn, CancellationToken::new()).await,
+        TurnOutcome::Busy
+    );
+    assert_eq!(
+        fx.push.0.lock().unwrap().len(),
+        pushed_before,
+        "a waiting turn pushes nothing: it still shows as queued"
+    );
+    assert!(
+        fx.agent.models.lock().unwrap().is_empty(),
+        "the agent did not run"
+    );
+    // Another user is not held back by this one's turns.
+    let other = UserId::parse("someone-else").unwrap();
+    let theirs = fx.submit_as(&other, "o1", "hello").await;
+    assert!(matches!(
+        fx.processor
+            .process(&theirs, CancellationToken::new())
+            .await,
+        TurnOutcome::Answered(_)
+    ));
+    // In local mode's queue the turn waits (as SQS redelivers it on AWS) and runs once one ends.
+    let queue = LocalTurnQueue::new(Arc::new(fx.processor.clone()));
+    queue.enqueue(turn.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(fx.agent.models.lock().unwrap().len(), 1, "still waiting");
+    fx.leases.release(&running[0]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !fx
+            .conversations
+            .is_answered(&fx.user, &fx.conversation, &turn.user_message_id)
+            .await
+            .unwrap()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("answered once a running turn ended");
 }
 
 #[tokio::test]

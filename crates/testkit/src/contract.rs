@@ -786,29 +786,31 @@ pub async fn connection_store(store: &dyn ConnectionStore) {
         .expect("remove unknown");
 
     // `remove_expired` deletes exactly the records expired at `now` (they are gone even for an earlier
-    // `now`) and counts them; live ones stay.
+    // `now`) and names them; live ones stay.
     let (c1, c2) = (connection("c1"), connection("c2"));
     store.register(&c1, &carol, at(10)).await.expect("register");
     store
         .register(&c2, &carol, at(121))
         .await
         .expect("register");
-    assert_eq!(
-        store.remove_expired(at(121)).await.expect("remove_expired"),
-        2
-    );
+    let removed = async |now| {
+        let mut ids: Vec<String> = store
+            .remove_expired(now)
+            .await
+            .expect("remove_expired")
+            .into_iter()
+            .map(String::from)
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(removed(at(121)).await, ["a2+/x", "c1"]);
     assert!(ids_of(&alice, at(0)).await.is_empty());
     assert_eq!(ids_of(&carol, at(0)).await, ["c2"]);
     assert_eq!(user_of(&a2, at(0)).await, None);
     assert_eq!(user_of(&a1, at(0)).await, Some(bob.clone()));
-    assert_eq!(
-        store.remove_expired(at(121)).await.expect("remove_expired"),
-        0
-    );
-    assert_eq!(
-        store.remove_expired(at(122)).await.expect("remove_expired"),
-        1
-    );
+    assert!(removed(at(121)).await.is_empty());
+    assert_eq!(removed(at(122)).await, ["c2"]);
     assert!(ids_of(&carol, at(0)).await.is_empty());
     assert_eq!(user_of(&a1, at(0)).await, Some(bob));
 }
@@ -875,6 +877,13 @@ pub async fn session_leases(leases: &dyn SessionLeases) {
         .expect("free");
     assert_eq!(long_lease.expires_at, at(3600));
 
+    // `held_by` counts the user's conversations whose lease is held and live at `now`.
+    let held_by = async |user: &UserId, now| leases.held_by(user, now).await.expect("held_by");
+    assert_eq!(held_by(&alice, at(0)).await, 3);
+    assert_eq!(held_by(&bob, at(60)).await, 1);
+    assert_eq!(held_by(&carol, at(0)).await, 0);
+    assert_eq!(held_by(&alice, at(61)).await, 1, "two of them expired");
+
     // Cancel marks only the conversation's current lease; none to mark is `false`.
     assert!(!cancel_requested(&first).await);
     assert!(request_cancel(&alice, &c, at(10)).await);
@@ -934,6 +943,11 @@ pub async fn session_leases(leases: &dyn SessionLeases) {
         .expect("free again");
     assert!(fourth.token > third.token, "{fourth:?} after {third:?}");
     release(&fourth).await;
+    assert_eq!(
+        held_by(&alice, at(66)).await,
+        1,
+        "released and expired ones do not count"
+    );
 
     // `clear_expired` releases and returns exactly the held leases expired at `now`: not the released
     // one, not the live one.

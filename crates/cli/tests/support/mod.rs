@@ -27,6 +27,30 @@ pub const TOKEN: &str = "test-token";
 /// The product's deadline, not the harness, decides when a turn has failed.
 const FRAME_WAIT_SLACK: Duration = Duration::from_secs(60);
 
+/// Starts the real `serverless-openclaw local` binary as `command` says (which should pass
+/// `--port 0`); returns the child (killed when dropped) and the address it printed.
+pub async fn start_binary(mut command: tokio::process::Command) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("local mode prints its URL")
+        .unwrap()
+        .expect("a line");
+    let address = line
+        .strip_prefix("Open http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    (child, address)
+}
+
 pub fn repo_root() -> PathBuf {
     paths::repo_root(Path::new(env!("CARGO_MANIFEST_DIR")))
         .expect("the repository root (runner/runner.mjs)")
