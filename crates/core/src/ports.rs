@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::{
     Conversation, ConversationSettings, ConversationSettingsUpdate, Message, NewAssistantMessage,
-    NewUserMessage, ThinkingLevel, ToolActivity, Turn, Usage,
+    NewUserMessage, ThinkingLevel, ToolActivity, Turn, Usage, UserMessage,
 };
 use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
 use crate::protocol::{ErrorCode, ServerFrame};
@@ -59,9 +59,13 @@ pub struct Appended {
 /// - `append_user_message` creates the conversation when it does not exist (titled from the message) and
 ///   is idempotent on `(user, conversation, client_message_id)`: a repeat returns the first message's id
 ///   with `duplicate: true` and writes nothing.
-/// - `append_assistant_message` stores at most one reply per user message: a second reply to the same
-///   `reply_to` is a `Conflict`; a missing conversation is `NotFound`.
+/// - `append_assistant_message` stores at most one reply per user message: it marks `reply_to` and
+///   every message of `also_answers` answered in the same atomic write as the reply, and a reply to a
+///   message that already has one is a `Conflict` that writes nothing; a missing conversation or user
+///   message is `NotFound`.
 /// - `is_answered` is `NotFound` when the conversation does not exist (it was deleted).
+/// - `latest_user_messages` returns up to `limit` of the conversation's newest user messages, oldest
+///   first, each with whether it is answered; `NotFound` when the conversation does not exist.
 /// - `list_messages` returns up to `limit` messages created before `before` (or the newest), oldest first.
 /// - `list_conversations` orders by last update, newest first.
 /// - `rename_conversation` changes the title only (not the update time); a missing conversation is
@@ -97,6 +101,12 @@ pub trait ConversationStore: Send + Sync {
         conversation: &ConversationId,
         user_message: &MessageId,
     ) -> Result<bool, PortError>;
+    async fn latest_user_messages(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<UserMessage>, PortError>;
     async fn list_messages(
         &self,
         user: &UserId,

@@ -437,18 +437,7 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
 async fn a_telegram_message_goes_through_the_webhook_and_the_agent_replies_in_the_chat() {
     let world = World::create().await;
     let telegram = FakeTelegram::start().await.expect("fake Telegram");
-    let telegram_env = [
-        (
-            "SERVERLESS_OPENCLAW_TELEGRAM_TOKEN_PARAMETER",
-            world.secret("telegram-bot-token", telegram.token()).await,
-        ),
-        (
-            "SERVERLESS_OPENCLAW_TELEGRAM_SECRET_PARAMETER",
-            world.secret("telegram-webhook-secret", "hook-secret").await,
-        ),
-        ("SERVERLESS_OPENCLAW_TELEGRAM_API_URL", telegram.base_url()),
-        ("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST", String::new()),
-    ];
+    let telegram_env = world.telegram_env(&telegram).await;
     let webhook = world.function_with(TELEGRAM_WEBHOOK, &telegram_env).await;
     let agent = world.function_with(AGENT, &telegram_env).await;
     let http = world.function(HTTP_API).await;
@@ -466,36 +455,13 @@ async fn a_telegram_message_goes_through_the_webhook_and_the_agent_replies_in_th
     assert!(telegram.calls().is_empty());
 
     // The owner's link code (from the REST API) links the Telegram account.
-    let issued = http
-        .invoke(
-            fixtures::http_v2("POST", "/api/telegram/link-code", &[], None, &sub),
-            GATEWAY_INVOKE,
-        )
-        .await;
-    assert_eq!(issued["statusCode"], 201, "{issued}");
-    let code: Value = serde_json::from_str(issued["body"].as_str().unwrap()).unwrap();
-    let link = text_update(
-        2,
-        friend,
-        &format!("/link {}", code["code"].as_str().unwrap()),
-    );
-    let linked = webhook
-        .invoke(
-            telegram_webhook_event(&link, Some("hook-secret")),
-            GATEWAY_INVOKE,
-        )
-        .await;
-    assert_eq!(linked["statusCode"], 200);
+    world.link_telegram(&http, &webhook, &sub, friend, 2).await;
     assert!(telegram.chat(friend)[0].text.starts_with("Linked!"));
 
     // A message: queued at once (typing shown), answered by the agent Lambda in the chat.
-    let sent = webhook
-        .invoke(
-            telegram_webhook_event(&text_update(3, friend, question), Some("hook-secret")),
-            GATEWAY_INVOKE,
-        )
+    webhook
+        .telegram_update(&text_update(3, friend, question))
         .await;
-    assert_eq!(sent["statusCode"], 200);
     assert_eq!(telegram.calls_of("sendChatAction").len(), 1);
     let batch = world.deliver(&agent, 1).await;
     assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
