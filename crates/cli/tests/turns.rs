@@ -484,12 +484,7 @@ async fn a_full_disk_fails_the_turn_clearly_and_loses_nothing() {
         .json()
         .await
         .unwrap();
-    let roles: Vec<&str> = messages["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["role"].as_str().unwrap())
-        .collect();
+    let roles = support::roles(&messages);
     assert_eq!(
         roles,
         ["user", "assistant", "user", "assistant"],

@@ -299,6 +299,16 @@ impl Client {
     }
 }
 
+/// The roles of a `GET …/messages` answer's messages, in order.
+pub fn roles(body: &Value) -> Vec<&str> {
+    body["messages"]
+        .as_array()
+        .expect("a messages list")
+        .iter()
+        .map(|m| m["role"].as_str().expect("a role"))
+        .collect()
+}
+
 /// The `message` entries of an OpenClaw JSONL transcript, as (role, text) pairs, in file order.
 pub fn transcript_messages(bytes: &[u8]) -> Vec<(String, String)> {
     let text = std::str::from_utf8(bytes).expect("UTF-8 transcript");
