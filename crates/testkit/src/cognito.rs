@@ -9,7 +9,8 @@
 //! - the JWKS is served at `<endpoint>/<poolId>/.well-known/jwks.json` (on AWS it is under the issuer);
 //! - every pool signs with the same static RSA key, `kid = "dummy"`, which moto ships in
 //!   `moto/cognitoidp/resources/jwks-private.json`. [`moto_signing_key_der`] is that key, so tests can
-//!   forge tokens (expired, wrong claims) that verify against moto's real JWKS.
+//!   forge tokens (expired, wrong claims) that verify against moto's real JWKS ([`MOTO_JWKS`], for a
+//!   verifier given its keys without moto).
 //!
 //! - TOTP codes are checked (against the one key moto hands out) only because the launcher sets
 //!   `MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP` ([`crate::moto`]).
@@ -32,6 +33,10 @@ pub fn moto_signing_key_der() -> Vec<u8> {
     hex::decode(include_str!("../fixtures/moto-cognito-signing-key.der.hex").trim())
         .expect("the key fixture is hex")
 }
+
+/// The public half of that key as moto serves it: a JWKS with one RS256 key, `kid` [`MOTO_KEY_ID`]
+/// (moto's `moto/cognitoidp/resources/jwks-public.json`).
+pub const MOTO_JWKS: &str = include_str!("../fixtures/moto-cognito-jwks.json");
 
 /// A user pool with one app client that allows `ADMIN_USER_PASSWORD_AUTH`; more clients on request.
 pub struct CognitoPool {
