@@ -16,14 +16,12 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use serverless_openclaw_aws::cognito::{
     AuthError, CLOCK_LEEWAY_SECS, CognitoConfig, CognitoVerifier, TokenUse,
 };
-use serverless_openclaw_testkit::cognito::{
-    CognitoPool, MOTO_JWKS, MOTO_KEY_ID, moto_signing_key_der,
-};
+use serverless_openclaw_testkit::cognito::{CognitoPool, MOTO_JWKS, MOTO_KEY_ID, moto_key, sign};
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 
 const PASSWORD: &str = "Corr3ct-horse!";
@@ -109,17 +107,6 @@ fn closed_port() -> u16 {
         .local_addr()
         .expect("addr")
         .port()
-}
-
-fn moto_key() -> EncodingKey {
-    EncodingKey::from_rsa_der(&moto_signing_key_der())
-}
-
-/// `claims` signed like moto signs, with `alg` and `kid` as given.
-fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
-    let mut header = Header::new(alg);
-    header.kid = kid.map(str::to_owned);
-    jsonwebtoken::encode(&header, claims, key).expect("sign")
 }
 
 /// `claims` signed with moto's key, RS256, moto's kid: a token moto could have issued.

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey};
 use proptest::collection::{btree_map, vec};
 use proptest::option;
 use proptest::prelude::*;
@@ -16,7 +16,7 @@ use serverless_openclaw_core::domain::MAX_MESSAGE_BYTES;
 use serverless_openclaw_fuzz_targets::{
     TARGETS, client_frame, jwt, rest_bodies, telegram_render, telegram_update,
 };
-use serverless_openclaw_testkit::cognito::{MOTO_KEY_ID, moto_signing_key_der};
+use serverless_openclaw_testkit::cognito::{MOTO_JWKS, MOTO_KEY_ID, moto_key, sign};
 use serverless_openclaw_testkit::telegram_html::MARKDOWN_PIECES;
 
 fn config(cases: u32) -> ProptestConfig {
@@ -396,16 +396,6 @@ fn claims() -> impl Strategy<Value = Value> {
         )
 }
 
-fn moto_key() -> EncodingKey {
-    EncodingKey::from_rsa_der(&moto_signing_key_der())
-}
-
-fn signed(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
-    let mut header = Header::new(alg);
-    header.kid = kid.map(str::to_owned);
-    jsonwebtoken::encode(&header, claims, key).expect("sign")
-}
-
 proptest! {
     #![proptest_config(config(1000))]
 
@@ -452,7 +442,7 @@ proptest! {
 
     #[test]
     fn a_token_signed_with_the_key_is_accepted_exactly_when_its_claims_hold(claims in claims()) {
-        let token = signed(Algorithm::RS256, Some(MOTO_KEY_ID), &claims, &moto_key());
+        let token = sign(Algorithm::RS256, Some(MOTO_KEY_ID), &claims, &moto_key());
         let verdict = jwt::verdict(&token);
         prop_assert_eq!(verdict.is_ok(), jwt::claims_hold(&claims, jwt::now()), "{} {:?}", claims, verdict);
         jwt::run(token.as_bytes());
@@ -465,18 +455,18 @@ proptest! {
     ) {
         let key = moto_key();
         let token = match header {
-            "unknown kid" => signed(Algorithm::RS256, Some("rotated"), &claims, &key),
-            "no kid" => signed(Algorithm::RS256, None, &claims, &key),
-            "RS512" => signed(Algorithm::RS512, Some(MOTO_KEY_ID), &claims, &key),
-            "PS256" => signed(Algorithm::PS256, Some(MOTO_KEY_ID), &claims, &key),
-            "HS256 with the public key" => signed(
+            "unknown kid" => sign(Algorithm::RS256, Some("rotated"), &claims, &key),
+            "no kid" => sign(Algorithm::RS256, None, &claims, &key),
+            "RS512" => sign(Algorithm::RS512, Some(MOTO_KEY_ID), &claims, &key),
+            "PS256" => sign(Algorithm::PS256, Some(MOTO_KEY_ID), &claims, &key),
+            "HS256 with the public key" => sign(
                 Algorithm::HS256,
                 Some(MOTO_KEY_ID),
                 &claims,
-                &EncodingKey::from_secret(serverless_openclaw_testkit::cognito::MOTO_JWKS.as_bytes()),
+                &EncodingKey::from_secret(MOTO_JWKS.as_bytes()),
             ),
             _ => {
-                let unsigned = signed(Algorithm::RS256, Some(MOTO_KEY_ID), &claims, &key);
+                let unsigned = sign(Algorithm::RS256, Some(MOTO_KEY_ID), &claims, &key);
                 let payload = unsigned.split('.').nth(1).expect("payload");
                 format!("eyJhbGciOiJub25lIiwia2lkIjoiZHVtbXkifQ.{payload}.")
             }
