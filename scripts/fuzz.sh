@@ -9,7 +9,8 @@
 #
 # Each target starts from its seeds (fuzz/seeds/<target>, and fuzz/regressions/<target> when there is
 # one) and the corpus kept from earlier runs in target/fuzz/corpus/<target>, runs under `nice -n 19`,
-# and prints one Markdown table row: inputs executed, seconds, inputs a second, corpus size, crashes
+# and prints one Markdown table row: inputs executed, seconds, inputs a second, corpus size, libFuzzer's
+# edge coverage, crashes
 # (the rows go to docs/benchmarks.md). A crash leaves its input in target/fuzz/artifacts/<target>/ and
 # makes the run fail: fix the bug and commit the input to fuzz/regressions/<target>/, which the
 # property tests (`make test`) replay.
@@ -30,8 +31,8 @@ cd "$ROOT"
 out="target/fuzz"
 nice -n 19 cargo fuzz build -s none --target-dir "$out"
 
-echo "| target | inputs executed | seconds | inputs/s | corpus (files) | crashes |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| target | inputs executed | seconds | inputs/s | corpus (files) | coverage (edges) | crashes |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 failed=0
 for target in $targets; do
   corpus="$out/corpus/$target"
@@ -56,11 +57,12 @@ for target in $targets; do
     > "$log" 2>&1 || status=$?
   seconds=$(( $(date +%s) - started ))
   executed=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
+  edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   crashes=$(find "$artifacts" -type f -newer "$stamp" | wc -l | tr -d ' ')
   if [ "$status" -ne 0 ] && [ "$crashes" -eq 0 ]; then
     crashes="run failed (exit $status)"
   fi
   [ "$status" -eq 0 ] || failed=1
-  echo "| $target | ${executed:-?} | $seconds | $(( ${executed:-0} / (seconds > 0 ? seconds : 1) )) | $(find "$corpus" -type f | wc -l | tr -d ' ') | $crashes |"
+  echo "| $target | ${executed:-?} | $seconds | $(( ${executed:-0} / (seconds > 0 ? seconds : 1) )) | $(find "$corpus" -type f | wc -l | tr -d ' ') | ${edges:-?} | $crashes |"
 done
 [ "$failed" -eq 0 ] || { echo "[fuzz] a target failed: see $out/<target>.log and $out/artifacts/" >&2; exit 1; }
