@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/.tools/node/node_modules/node/bin:$(PATH)
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: help run test bench node runner web infra chromium bubblewrap moto lint test-rust test-js test-infra fake-llm \
+.PHONY: help run test bench fuzz node runner web infra chromium bubblewrap moto lint test-rust test-js test-infra fake-llm \
 	check-docker check-scripts doctor deploy destroy clean
 
 help: ## List the targets
@@ -52,6 +52,9 @@ bench: runner moto ## Agent cold start, warm turns, runner RSS; Lambda gateway i
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example prewarm_bench
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example transcript_bench
 	node runner/bench/transcript-bench.mjs
+
+fuzz: ## Coverage-guided fuzzing of the parsers, 10 million inputs a target (FUZZ_RUNS, FUZZ_TARGETS; docs/development.md)
+	scripts/fuzz.sh
 
 test-infra: infra web ## CDK app: type check, assertion tests, synth, cfn-lint and checkov (no AWS account needed)
 	scripts/install-python-tools.sh cfn-lint

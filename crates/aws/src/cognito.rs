@@ -11,7 +11,8 @@
 //! 7. for ID tokens `aud`, for access tokens `client_id`, equals the app client id;
 //! 8. `sub` is a valid [`UserId`]; it becomes the user id.
 //!
-//! The JWKS is fetched on first use and kept for the life of the execution environment. A `kid` it does
+//! The JWKS is fetched on first use and kept for the life of the execution environment (or given up
+//! front, [`CognitoVerifier::with_jwks`], and then never fetched). A `kid` it does
 //! not hold (Cognito rotated its keys) triggers one refetch, and then no other for
 //! [`JWKS_REFETCH_INTERVAL`], so a stream of forged `kid`s cannot turn into a stream of requests. The
 //! interval is short, so forged `kid`s that spend the refetch just before a real rotation delay the new
@@ -137,7 +138,8 @@ pub enum AuthError {
 /// cached JWKS.
 pub struct CognitoVerifier {
     config: CognitoConfig,
-    jwks_url: String,
+    /// Where the keys are fetched from; `None` when they were given and are all there is.
+    jwks_url: Option<String>,
     http: reqwest::Client,
     validation: Validation,
     /// The keys by `kid`, `None` until the first successful fetch. Held only to read or swap the map,
@@ -158,11 +160,29 @@ impl CognitoVerifier {
                 config.issuer.trim_end_matches('/')
             )
         });
+        Self::build(config, Some(jwks_url), None)
+    }
+
+    /// A verifier that trusts exactly the keys of `jwks` (a JWKS document) and fetches nothing, whatever
+    /// `config.jwks_url` says: for keys known ahead, such as the fuzz target's (`crates/fuzz-targets`).
+    pub fn with_jwks(config: CognitoConfig, jwks: &str) -> Result<Self, AuthError> {
+        let jwks: Jwks = serde_json::from_str(jwks).map_err(|e| AuthError::Jwks {
+            url: "the given JWKS".into(),
+            source: e.into(),
+        })?;
+        Self::build(config, None, Some(Arc::new(signing_keys(jwks))))
+    }
+
+    fn build(
+        config: CognitoConfig,
+        jwks_url: Option<String>,
+        keys: Option<Arc<HashMap<String, DecodingKey>>>,
+    ) -> Result<Self, AuthError> {
         let http = reqwest::Client::builder()
             .timeout(JWKS_TIMEOUT)
             .build()
             .map_err(|e| AuthError::Jwks {
-                url: jwks_url.clone(),
+                url: jwks_url.clone().unwrap_or_default(),
                 source: e.into(),
             })?;
         // The library checks the signature, `exp` and `nbf`; the claims are compared here, below, so
@@ -179,7 +199,7 @@ impl CognitoVerifier {
             jwks_url,
             http,
             validation,
-            keys: std::sync::RwLock::new(None),
+            keys: std::sync::RwLock::new(keys),
             fetching: Mutex::new(None),
         })
     }
@@ -256,6 +276,9 @@ impl CognitoVerifier {
         if let Some(key) = self.cached(kid) {
             return Ok(key);
         }
+        let Some(url) = &self.jwks_url else {
+            return Err(unknown());
+        };
         let mut last_refetch = self.fetching.lock().await;
         // Whoever held the lock before may have fetched what this token needs.
         if let Some(key) = self.cached(kid) {
@@ -271,7 +294,7 @@ impl CognitoVerifier {
             *last_refetch = Some(now);
         }
         // On failure the old keys stay: they are still good for the tokens they signed.
-        let keys = Arc::new(self.fetch().await?);
+        let keys = Arc::new(self.fetch(url).await?);
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&keys));
         keys.get(kid).cloned().ok_or_else(unknown)
     }
@@ -284,15 +307,15 @@ impl CognitoVerifier {
         self.read_keys()?.get(kid).cloned()
     }
 
-    /// Fetches the JWKS and keeps its RS256 signing keys, by `kid`.
-    async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, AuthError> {
+    /// Fetches the JWKS from `url` and keeps its RS256 signing keys, by `kid`.
+    async fn fetch(&self, url: &str) -> Result<HashMap<String, DecodingKey>, AuthError> {
         let jwks_error = |e: reqwest::Error| AuthError::Jwks {
-            url: self.jwks_url.clone(),
+            url: url.to_owned(),
             source: e.into(),
         };
         let jwks: Jwks = self
             .http
-            .get(&self.jwks_url)
+            .get(url)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
@@ -300,25 +323,29 @@ impl CognitoVerifier {
             .json()
             .await
             .map_err(jwks_error)?;
-        let keys: HashMap<_, _> = jwks
-            .keys
-            .into_iter()
-            .filter(|k| {
-                k.kty == "RSA"
-                    && k.alg.as_deref().is_none_or(|a| a == "RS256")
-                    && k.key_use.as_deref().is_none_or(|u| u == "sig")
-            })
-            .filter_map(|k| match DecodingKey::from_rsa_components(&k.n, &k.e) {
-                Ok(key) => Some((k.kid, key)),
-                Err(e) => {
-                    tracing::warn!(kid = %k.kid, error = %e, "skipping an unusable JWKS key");
-                    None
-                }
-            })
-            .collect();
-        tracing::info!(url = %self.jwks_url, keys = keys.len(), "fetched the Cognito JWKS");
+        let keys = signing_keys(jwks);
+        tracing::info!(url, keys = keys.len(), "fetched the Cognito JWKS");
         Ok(keys)
     }
+}
+
+/// The RS256 signing keys of a JWKS, by `kid`; others are left out.
+fn signing_keys(jwks: Jwks) -> HashMap<String, DecodingKey> {
+    jwks.keys
+        .into_iter()
+        .filter(|k| {
+            k.kty == "RSA"
+                && k.alg.as_deref().is_none_or(|a| a == "RS256")
+                && k.key_use.as_deref().is_none_or(|u| u == "sig")
+        })
+        .filter_map(|k| match DecodingKey::from_rsa_components(&k.n, &k.e) {
+            Ok(key) => Some((k.kid, key)),
+            Err(e) => {
+                tracing::warn!(kid = %k.kid, error = %e, "skipping an unusable JWKS key");
+                None
+            }
+        })
+        .collect()
 }
 
 /// Whether an unknown `kid` may trigger a refetch now, given when the last such refetch was.
@@ -411,8 +438,8 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            verifier.jwks_url,
-            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json"
+            verifier.jwks_url.as_deref(),
+            Some("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json")
         );
     }
 }

@@ -16,12 +16,12 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use serverless_openclaw_aws::cognito::{
     AuthError, CLOCK_LEEWAY_SECS, CognitoConfig, CognitoVerifier, TokenUse,
 };
-use serverless_openclaw_testkit::cognito::{CognitoPool, MOTO_KEY_ID, moto_signing_key_der};
+use serverless_openclaw_testkit::cognito::{CognitoPool, MOTO_JWKS, MOTO_KEY_ID, moto_key, sign};
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 
 const PASSWORD: &str = "Corr3ct-horse!";
@@ -100,15 +100,13 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn moto_key() -> EncodingKey {
-    EncodingKey::from_rsa_der(&moto_signing_key_der())
-}
-
-/// `claims` signed like moto signs, with `alg` and `kid` as given.
-fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
-    let mut header = Header::new(alg);
-    header.kid = kid.map(str::to_owned);
-    jsonwebtoken::encode(&header, claims, key).expect("sign")
+/// A loopback port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// `claims` signed with moto's key, RS256, moto's kid: a token moto could have issued.
@@ -536,18 +534,43 @@ async fn garbage_is_refused_as_malformed() {
 }
 
 #[tokio::test]
+async fn a_verifier_given_its_jwks_uses_those_keys_and_fetches_nothing() {
+    let config = CognitoConfig {
+        issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_given".into(),
+        client_id: "given-client".into(),
+        token_use: TokenUse::Id,
+        // Refused at once if it were asked (a `Jwks` error): the given keys are all there is.
+        jwks_url: Some(format!("http://127.0.0.1:{}/jwks.json", closed_port())),
+    };
+    let claims = json!({
+        "iss": config.issuer, "sub": "given-user", "aud": config.client_id, "token_use": "id",
+        "exp": now() + 3600,
+    });
+    let verifier = CognitoVerifier::with_jwks(config.clone(), MOTO_JWKS).expect("verifier");
+    let user = verifier.verify(&forge(&claims)).await.expect("valid");
+    assert_eq!(user.user.as_str(), "given-user");
+    let token = sign(Algorithm::RS256, Some("rotated-in"), &claims, &moto_key());
+    let err = verifier.verify(&token).await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::UnknownKeyId(kid) if kid == "rotated-in"),
+        "{err:?}"
+    );
+    for bad in ["", "{}", r#"{"keys":7}"#] {
+        let err = CognitoVerifier::with_jwks(config.clone(), bad)
+            .err()
+            .expect("refused");
+        assert!(matches!(err, AuthError::Jwks { .. }), "{bad:?}: {err:?}");
+    }
+}
+
+#[tokio::test]
 async fn an_unreachable_jwks_endpoint_is_an_error() {
     let f = Fixture::new().await;
-    let port = StdListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
     let verifier = CognitoVerifier::new(CognitoConfig {
         issuer: f.pool.issuer.clone(),
         client_id: f.pool.client_id.clone(),
         token_use: TokenUse::Id,
-        jwks_url: Some(format!("http://127.0.0.1:{port}/jwks.json")),
+        jwks_url: Some(format!("http://127.0.0.1:{}/jwks.json", closed_port())),
     })
     .expect("verifier");
     let token = f.id_token().await;

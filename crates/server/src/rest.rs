@@ -1,5 +1,7 @@
 //! REST handlers (`docs/protocol.md`, "REST"). Errors are mapped once, here, to
-//! `{"code","message"}` with a fitting status; internals stay in the log.
+//! `{"code","message"}` with a fitting status; internals stay in the log. Request bodies are read by
+//! plain functions (`new_conversation_title`, `renamed_title`, `conversation_settings_change`,
+//! `settings_change`) before anything is touched, so they are fuzzed on their own (`crates/fuzz-targets`).
 
 use std::collections::HashMap;
 
@@ -10,6 +12,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
+use serverless_openclaw_core::domain::ConversationSettingsUpdate;
 use serverless_openclaw_core::domain::MAX_TITLE_CHARS;
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{PortError, TelegramUserId};
@@ -19,7 +22,7 @@ use serverless_openclaw_core::protocol::{
     MessageView, NewConversation, RenameConversation, SettingsUpdate, SettingsView,
     TelegramLinkCode, TelegramLinks,
 };
-use serverless_openclaw_core::settings::{ApiKey, Provider};
+use serverless_openclaw_core::settings::{ApiKey, Endpoints, ModelSettings, Provider};
 
 use crate::AppState;
 
@@ -44,6 +47,16 @@ impl ApiError {
                 message: message.into(),
             },
         }
+    }
+
+    /// The answer's status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The answer's body.
+    pub fn body(&self) -> &ErrorBody {
+        &self.body
     }
 
     pub fn unauthorized() -> Self {
@@ -133,25 +146,32 @@ pub async fn create_conversation(
     Caller(user): Caller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CreatedConversation>), ApiError> {
+    let title = new_conversation_title(&body)?;
+    let id = ConversationId::generate();
+    state
+        .conversations
+        .create_conversation(&user, &id, &title)
+        .await?;
+    Ok((StatusCode::CREATED, Json(CreatedConversation { id })))
+}
+
+/// The title a `POST /api/conversations` body gives the new conversation: an empty body or no title is
+/// "New conversation".
+pub fn new_conversation_title(body: &[u8]) -> Result<String, ApiError> {
     let request: NewConversation = if body.iter().all(u8::is_ascii_whitespace) {
         NewConversation::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?
     };
     let title = request.title.unwrap_or_default();
     let title = checked_title(&title)?;
-    let id = ConversationId::generate();
-    let title = if title.is_empty() {
+    Ok(if title.is_empty() {
         "New conversation"
     } else {
         title
-    };
-    state
-        .conversations
-        .create_conversation(&user, &id, title)
-        .await?;
-    Ok((StatusCode::CREATED, Json(CreatedConversation { id })))
+    }
+    .to_owned())
 }
 
 pub async fn list_messages(
@@ -219,17 +239,23 @@ pub async fn rename_conversation(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let id = conversation_id(id)?;
-    let request: RenameConversation = serde_json::from_slice(&body)
+    let title = renamed_title(&body)?;
+    state
+        .conversations
+        .rename_conversation(&user, &id, &title)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The new title a `PATCH /api/conversations/{id}` body asks for: trimmed, not blank.
+pub fn renamed_title(body: &[u8]) -> Result<String, ApiError> {
+    let request: RenameConversation = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
     let title = checked_title(&request.title)?;
     if title.is_empty() {
         return Err(ApiError::bad_request("title must not be blank"));
     }
-    state
-        .conversations
-        .rename_conversation(&user, &id, title)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(title.to_owned())
 }
 
 /// `GET /api/conversations/{id}/settings`: the conversation's model and thinking level and the choices.
@@ -253,13 +279,7 @@ pub async fn change_conversation_settings(
     body: Bytes,
 ) -> Result<Json<ConversationSettingsView>, ApiError> {
     let id = conversation_id(id)?;
-    if body.len() > MAX_CONVERSATION_SETTINGS_BYTES {
-        return Err(too_large(format!(
-            "conversation settings body over {MAX_CONVERSATION_SETTINGS_BYTES} bytes"
-        )));
-    }
-    let change =
-        ConversationSettingsChange::parse(&body).map_err(|e| ApiError::bad_request(e.0))?;
+    let change = conversation_settings_change(&body)?;
     Ok(Json(
         state
             .chat
@@ -267,6 +287,16 @@ pub async fn change_conversation_settings(
             .change_settings(&user, &id, &change)
             .await?,
     ))
+}
+
+/// What a `PUT /api/conversations/{id}/settings` body changes.
+pub fn conversation_settings_change(body: &[u8]) -> Result<ConversationSettingsUpdate, ApiError> {
+    if body.len() > MAX_CONVERSATION_SETTINGS_BYTES {
+        return Err(too_large(format!(
+            "conversation settings body over {MAX_CONVERSATION_SETTINGS_BYTES} bytes"
+        )));
+    }
+    ConversationSettingsChange::parse(body).map_err(|e| ApiError::bad_request(e.0))
 }
 
 /// `GET /api/settings`.
@@ -284,19 +314,46 @@ pub async fn update_settings(
     Caller(user): Caller,
     body: Bytes,
 ) -> Result<Json<SettingsView>, ApiError> {
+    let change = settings_change(&body, state.endpoints)?;
+    for (provider, key) in change.api_keys {
+        match key {
+            Some(key) => state.api_keys.put(&user, provider, &key).await?,
+            None => state.api_keys.delete(&user, provider).await?,
+        }
+    }
+    if let Some(model) = change.model {
+        state
+            .settings
+            .set_model_settings(&user, model.as_ref())
+            .await?;
+    }
+    Ok(Json(settings_view(&state, &user).await?))
+}
+
+/// A `PUT /api/settings` body, checked whole.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SettingsChange {
+    /// `None`: unchanged; `Some(None)`: back to the deployment's default.
+    pub model: Option<Option<ModelSettings>>,
+    /// Keys to store (`Some`) or remove (`None`), per provider.
+    pub api_keys: Vec<(Provider, Option<ApiKey>)>,
+}
+
+/// What a `PUT /api/settings` body changes, every field validated (a base URL against `endpoints`).
+pub fn settings_change(body: &[u8], endpoints: Endpoints) -> Result<SettingsChange, ApiError> {
     if body.len() > MAX_SETTINGS_BYTES {
         return Err(too_large(format!(
             "settings body over {MAX_SETTINGS_BYTES} bytes"
         )));
     }
-    let update: SettingsUpdate = serde_json::from_slice(&body)
+    let update: SettingsUpdate = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid settings: {e}")))?;
     let model = update
         .model
-        .map(|m| m.map(|m| m.validated(state.endpoints)).transpose())
+        .map(|m| m.map(|m| m.validated(endpoints)).transpose())
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let keys = update
+    let api_keys = update
         .api_keys
         .iter()
         .map(|(name, key)| {
@@ -311,19 +368,7 @@ pub async fn update_settings(
             Ok((provider, key))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    for (provider, key) in keys {
-        match key {
-            Some(key) => state.api_keys.put(&user, provider, &key).await?,
-            None => state.api_keys.delete(&user, provider).await?,
-        }
-    }
-    if let Some(model) = model {
-        state
-            .settings
-            .set_model_settings(&user, model.as_ref())
-            .await?;
-    }
-    Ok(Json(settings_view(&state, &user).await?))
+    Ok(SettingsChange { model, api_keys })
 }
 
 async fn settings_view(state: &AppState, user: &UserId) -> Result<SettingsView, ApiError> {

@@ -8,14 +8,16 @@
 //! - tokens carry `iss = https://cognito-idp.<region>.amazonaws.com/<poolId>`, exactly as on AWS;
 //! - the JWKS is served at `<endpoint>/<poolId>/.well-known/jwks.json` (on AWS it is under the issuer);
 //! - every pool signs with the same static RSA key, `kid = "dummy"`, which moto ships in
-//!   `moto/cognitoidp/resources/jwks-private.json`. [`moto_signing_key_der`] is that key, so tests can
-//!   forge tokens (expired, wrong claims) that verify against moto's real JWKS.
+//!   `moto/cognitoidp/resources/jwks-private.json`. [`moto_key`] is that key, so tests can
+//!   forge tokens (expired, wrong claims) that verify against moto's real JWKS ([`MOTO_JWKS`], for a
+//!   verifier given its keys without moto).
 //!
 //! - TOTP codes are checked (against the one key moto hands out) only because the launcher sets
 //!   `MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP` ([`crate::moto`]).
 //!
 //! Helpers panic with a message on failure: they are test set-up, not code under test.
 
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use crate::moto::{Moto, REGION, unique_name};
@@ -23,15 +25,27 @@ use crate::moto::{Moto, REGION, unique_name};
 /// The key id moto puts in the header of every token it issues.
 pub const MOTO_KEY_ID: &str = "dummy";
 
-/// moto's Cognito signing key as a PKCS#1 `RSAPrivateKey` DER (what
-/// `jsonwebtoken::EncodingKey::from_rsa_der` takes).
+/// moto's Cognito signing key, from a PKCS#1 `RSAPrivateKey` DER.
 ///
 /// moto ships the key as a JWK with `n`, `e` and `d` only; the fixture was derived from it once with
 /// Python's `cryptography` (`rsa_recover_prime_factors`, then `private_bytes(DER, TraditionalOpenSSL)`).
-pub fn moto_signing_key_der() -> Vec<u8> {
-    hex::decode(include_str!("../fixtures/moto-cognito-signing-key.der.hex").trim())
-        .expect("the key fixture is hex")
+pub fn moto_key() -> EncodingKey {
+    let der = hex::decode(include_str!("../fixtures/moto-cognito-signing-key.der.hex").trim())
+        .expect("the key fixture is hex");
+    EncodingKey::from_rsa_der(&der)
 }
+
+/// A JWT of `claims` signed with `key`, its header naming `alg` and `kid`: with [`moto_key`], RS256 and
+/// [`MOTO_KEY_ID`], a token moto could have issued.
+pub fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, key).expect("sign")
+}
+
+/// The public half of that key as moto serves it: a JWKS with one RS256 key, `kid` [`MOTO_KEY_ID`]
+/// (moto's `moto/cognitoidp/resources/jwks-public.json`).
+pub const MOTO_JWKS: &str = include_str!("../fixtures/moto-cognito-jwks.json");
 
 /// A user pool with one app client that allows `ADMIN_USER_PASSWORD_AUTH`; more clients on request.
 pub struct CognitoPool {

@@ -9,6 +9,7 @@
 //!   The `fake-llm` binary runs it by hand.
 //! - [`fake_telegram`]: a local Telegram Bot API server (`getUpdates` long polling, webhooks,
 //!   sending and editing messages with Telegram's HTML checks) that records calls and injects failures.
+//! - [`telegram_html`]: a strict reader of Telegram's HTML parse mode, the renderer's oracle.
 //! - [`contract`]: the contract suites of the core ports, run against every adapter twin.
 //! - [`moto`]: moto server (AWS on loopback) for the AWS adapters and the Lambda end-to-end tests.
 //! - [`fault_proxy`]: a proxy in front of moto that answers chosen operations with AWS's throttling
@@ -37,3 +38,4 @@ pub mod lambda_runtime;
 pub mod lambda_sandbox;
 pub mod lambda_service;
 pub mod moto;
+pub mod telegram_html;
