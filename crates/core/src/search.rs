@@ -341,7 +341,10 @@ mod tests {
 
     #[test]
     fn a_query_is_its_distinct_words_in_lower_case() {
-        assert_eq!(query("  Quokka, ISLAND! quokka ").words(), ["quokka", "island"]);
+        assert_eq!(
+            query("  Quokka, ISLAND! quokka ").words(),
+            ["quokka", "island"]
+        );
         assert_eq!(query("ÉCOLE straße").words(), ["école", "straße"]);
         assert_eq!(query("c++ 2026").words(), ["c", "2026"]);
     }
@@ -365,7 +368,14 @@ mod tests {
     #[test]
     fn every_query_word_must_begin_a_word_of_the_message() {
         let message = "Quokkas live on Rottnest Island, near Perth.";
-        for found in ["quokka", "QUOK", "rottnest island", "perth.", "isl quo", "Q"] {
+        for found in [
+            "quokka",
+            "QUOK",
+            "rottnest island",
+            "perth.",
+            "isl quo",
+            "Q",
+        ] {
             assert!(query(found).matches(message), "{found}");
         }
         for missed in ["okka", "quokka sydney", "islands", "rottnestisland"] {
@@ -376,11 +386,23 @@ mod tests {
     #[test]
     fn matching_ignores_case_in_every_script_but_keeps_accents() {
         let message = "Une crème brûlée à l'ÉCOLE, Straße 5, ΣΟΦΊΑ, 東京タワー";
-        for found in ["CRÈME", "brû", "école", "l", "STRASSE", "straße", "σοφία", "東京"] {
+        for found in [
+            "CRÈME",
+            "brû",
+            "école",
+            "l",
+            "STRASSE",
+            "straße",
+            "σοφία",
+            "東京",
+        ] {
             assert_eq!(query(found).matches(message), found != "STRASSE", "{found}");
         }
         assert!(!query("creme").matches(message));
-        assert!(!query("タワー").matches(message), "only the start of a run of letters");
+        assert!(
+            !query("タワー").matches(message),
+            "only the start of a run of letters"
+        );
     }
 
     #[test]
@@ -392,7 +414,10 @@ mod tests {
         assert!(text.len() <= MAX_INDEXED_BYTES && text.len() > MAX_INDEXED_BYTES - 10);
         assert!(text.ends_with(" word "));
         let late = format!("{long} needle");
-        assert!(!query("needle").matches(&late), "past the bound nothing is found");
+        assert!(
+            !query("needle").matches(&late),
+            "past the bound nothing is found"
+        );
     }
 
     #[test]
@@ -408,7 +433,10 @@ mod tests {
         );
         let shown = marked(&long, "quokka marsupial");
         assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
-        assert!(shown.contains("[quokka] is a small [marsupial]."), "{shown}");
+        assert!(
+            shown.contains("[quokka] is a small [marsupial]."),
+            "{shown}"
+        );
         assert!(shown.chars().count() <= SNIPPET_CHARS + 2, "{shown}");
         // Cuts fall between words.
         let inner = shown.trim_matches('…');
