@@ -37,6 +37,26 @@ describe('storage', () => {
     });
   });
 
+  it('indexes each user\'s messages for search on the conversations table, projecting only what a search filters on', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: Match.arrayWith([{ AttributeName: 'searchUser', AttributeType: 'S' }]),
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'messagesByUser',
+          KeySchema: [
+            { AttributeName: 'searchUser', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['searchText', 'role', 'createdAt'] },
+        },
+      ],
+    });
+  });
+
   it('expires connections and leases through TTL, with the byUser index on connections', () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
@@ -539,6 +559,18 @@ describe('schedules and monitoring', () => {
       ScheduleExpression: 'rate(15 minutes)',
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(stack.schedules.watchdog.function), 'Arn'] } })],
     });
+  });
+
+  it('lets the watchdog reach the conversations table, which its search backfill writes', () => {
+    const variables = functionProps(stack.schedules.watchdog.function).Environment.Variables;
+    assert.deepEqual(variables.SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE, { Ref: logicalId(stack.storage.conversations) });
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
+      JSON.stringify(policy.Properties.Roles).includes(logicalId(stack.schedules.watchdog.role)),
+    );
+    const conversations = logicalId(stack.storage.conversations);
+    const granted = JSON.stringify(policies);
+    assert.match(granted, /dynamodb:UpdateItem/);
+    assert.ok(granted.includes(`{"Fn::GetAtt":["${conversations}","Arn"]},"/index/*"`), granted);
   });
 
   const alarms = () =>
