@@ -508,7 +508,7 @@ async function searchHits(page) {
   return page.$$eval('[data-testid="search-hit"]', (nodes) =>
     nodes.map((n) => ({
       conversation: n.getAttribute('data-conversation'),
-      title: n.querySelector('.search-hit-title')?.textContent ?? '',
+      title: n.querySelector('.conversation-title')?.textContent ?? '',
       snippet: n.querySelector('[data-testid="search-snippet"]')?.textContent ?? '',
       marked: Array.from(n.querySelectorAll('[data-testid="search-snippet"] mark'), (m) => m.textContent),
     })),

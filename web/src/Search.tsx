@@ -122,7 +122,7 @@ export function SearchHits({
             data-conversation={hit.conversationId}
             onClick={() => onOpen(hit.conversationId)}
           >
-            <span className="search-hit-title">{hit.title}</span>
+            <span className="conversation-title">{hit.title}</span>
             <span className="search-hit-snippet" data-testid="search-snippet">
               <Snippet parts={hit.snippet} />
             </span>

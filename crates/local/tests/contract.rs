@@ -32,14 +32,20 @@ INSERT INTO messages (id, user_id, conversation_id, role, content, channel, repl
     VALUES ('m-old', 'alice', 'old', 'assistant', 'an old reply', 'web', 'u-old', 1, 2, NULL, 3, 2);
 ";
 
-#[tokio::test]
-async fn an_sqlite_database_from_before_activity_is_migrated_and_its_replies_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db.sqlite");
+/// A database file as a version before activity (and search) left it, in `dir`.
+fn database_before_activity(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("db.sqlite");
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute_batch(SCHEMA_BEFORE_ACTIVITY)
         .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn an_sqlite_database_from_before_activity_is_migrated_and_its_replies_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database_before_activity(dir.path());
     let store = SqliteConversationStore::open(&path).unwrap();
     let (alice, old) = (
         UserId::parse("alice").unwrap(),
@@ -70,11 +76,7 @@ async fn sqlite_message_search_honours_the_contract() {
 #[tokio::test]
 async fn an_sqlite_database_from_before_search_is_indexed_when_opened() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db.sqlite");
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch(SCHEMA_BEFORE_ACTIVITY)
-        .unwrap();
+    let path = database_before_activity(dir.path());
     let alice = UserId::parse("alice").unwrap();
     let query = SearchQuery::parse("OLD repl").unwrap();
     let found = |store: SqliteConversationStore| {
