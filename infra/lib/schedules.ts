@@ -1,17 +1,23 @@
-// Schedules: the watchdog, every 15 minutes (removes connection records of vanished clients, releases
-// leases of turns whose Lambda died, indexes messages stored before search existed until none are left). About 2,900 runs of ~20 ms a month: inside the free tier.
+// Schedules: the watchdog, every 15 minutes (closes connections whose sign-in expired and removes their
+// records, or those of vanished clients; releases leases of turns whose Lambda died; indexes messages stored
+// before search existed, until none are left). About 2,900 runs of ~20 ms a month: inside the free tier.
 
 import { Duration } from 'aws-cdk-lib';
+import type { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
+import * as env from './environment.ts';
 import { RustLambda } from './functions.ts';
+import { grantManageConnections } from './grants.ts';
 import type { Storage } from './storage.ts';
 
 const WATCHDOG_EVERY = Duration.minutes(15);
 
 export interface SchedulesProps {
   readonly storage: Storage;
+  readonly webSocketApi: WebSocketApi;
+  readonly webSocketStage: WebSocketStage;
 }
 
 export class Schedules extends Construct {
@@ -22,11 +28,12 @@ export class Schedules extends Construct {
     const { storage } = props;
     this.watchdog = new RustLambda(this, 'Watchdog', {
       binary: 'watchdog',
-      description: 'Removes expired connections, releases leases of stuck turns, indexes older messages for search',
+      description: 'Closes expired connections, releases leases of stuck turns, indexes older messages for search',
       timeout: Duration.minutes(1),
-      environment: storage.tablesEnvironment(),
+      environment: { ...storage.tablesEnvironment(), ...env.websocketEndpoint(props.webSocketStage) },
     });
     storage.grantTables(this.watchdog.role);
+    grantManageConnections(props.webSocketApi, this.watchdog.role);
     new Rule(this, 'Every15Minutes', {
       description: 'Runs the serverless-openclaw watchdog',
       schedule: Schedule.rate(WATCHDOG_EVERY),

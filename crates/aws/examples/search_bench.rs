@@ -160,6 +160,7 @@ async fn store_through(store: &dyn ConversationStore, history: &[Turn]) -> Durat
                 NewAssistantMessage {
                     id: MessageId::generate(),
                     reply_to: asked.message_id,
+                    also_answers: Vec::new(),
                     content: t.answer.clone(),
                     channel: Channel::Web,
                     usage: Usage::default(),

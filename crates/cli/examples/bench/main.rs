@@ -20,6 +20,7 @@ use serverless_openclaw_cli::{LocalOptions, SandboxMode, compose, paths};
 use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_core::settings::Endpoints;
+use serverless_openclaw_server::serve::{Limits, serve};
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -139,7 +140,12 @@ async fn main() -> anyhow::Result<()> {
     })?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+    tokio::spawn(serve(
+        listener,
+        app.router.clone(),
+        Limits::for_this_process(),
+        std::future::pending(),
+    ));
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/ws?token={TOKEN}")).await?;
 
