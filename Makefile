@@ -45,13 +45,14 @@ test-js: runner web ## Web type check and unit tests, runner start-up tests
 	npm --prefix web test
 	npm --prefix runner test
 
-bench: runner moto ## Agent cold start, warm turns, runner RSS; Lambda gateway init and RSS; agent pre-warm; transcript load + store (docs/benchmarks.md)
+bench: runner moto ## Agent cold start, warm turns, runner RSS; Lambda gateway init and RSS; agent pre-warm; transcript load + store; search (docs/benchmarks.md)
 	$(CARGO) run --release -p serverless-openclaw-cli --example bench
 	$(CARGO) build --release -p serverless-openclaw-lambdas --bins
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example gateway_bench
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example prewarm_bench
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example transcript_bench
 	node runner/bench/transcript-bench.mjs
+	$(CARGO) run --release -p serverless-openclaw-aws --example search_bench
 
 fuzz: ## Coverage-guided fuzzing of the parsers, 10 million inputs a target (FUZZ_RUNS, FUZZ_TARGETS; docs/development.md)
 	scripts/fuzz.sh

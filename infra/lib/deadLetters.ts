@@ -41,7 +41,7 @@ export class DeadLetters extends Construct {
       },
     });
     const role = this.responder.role;
-    storage.conversations.grantReadData(role);
+    grantIndexedTableData(storage.conversations, role, 'read');
     grantIndexedTableData(storage.connections, role, 'readWrite');
     grantManageConnections(props.webSocketApi, role);
     props.telegramBotToken.grantRead(role);

@@ -24,9 +24,10 @@ export function acknowledgeWildcards(scope: IConstruct, findings: readonly strin
   }
 }
 
-/** Item writes, or reads and writes, on a table with indexes: the grant covers `<table>/index/*`. */
-export function grantIndexedTableData(table: TableV2, role: Role, access: 'write' | 'readWrite'): void {
-  if (access === 'write') table.grantWriteData(role);
+/** Item reads, writes, or both, on a table with indexes: the grant covers `<table>/index/*`. */
+export function grantIndexedTableData(table: TableV2, role: Role, access: 'read' | 'write' | 'readWrite'): void {
+  if (access === 'read') table.grantReadData(role);
+  else if (access === 'write') table.grantWriteData(role);
   else table.grantReadWriteData(role);
   acknowledgeWildcards(
     role,

@@ -16,7 +16,10 @@ export interface StorageProps {
 }
 
 export class Storage extends Construct {
-  /** Conversations, messages, dedupe keys and the Telegram bot's items (`pk`/`sk`), with point-in-time recovery. */
+  /**
+   * Conversations, messages, dedupe keys and the Telegram bot's items (`pk`/`sk`), with point-in-time recovery;
+   * GSI `messagesByUser` for search.
+   */
   readonly conversations: TableV2;
   /** Open WebSocket connections (`connectionId`, GSI `byUser`); records expire through `ttl`. */
   readonly connections: TableV2;
@@ -35,6 +38,18 @@ export class Storage extends Construct {
       // Only the Telegram bot's items (processed updates, link codes, failed attempts) expire.
       timeToLiveAttribute: 'ttl',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Search (crates/aws/src/search.rs): only message items carry `searchUser`, so the index holds each
+      // user's messages in time order with their indexed words; a search filters them, and costs nothing
+      // between searches.
+      globalSecondaryIndexes: [
+        {
+          indexName: 'messagesByUser',
+          partitionKey: { name: 'searchUser', type: AttributeType.STRING },
+          sortKey: { name: 'sk', type: AttributeType.STRING },
+          projectionType: ProjectionType.INCLUDE,
+          nonKeyAttributes: ['searchText', 'role', 'createdAt'],
+        },
+      ],
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
@@ -115,9 +130,9 @@ export class Storage extends Construct {
     };
   }
 
-  /** Item reads and writes on all three tables. */
+  /** Item reads and writes on all three tables (and their indexes). */
   grantTables(role: Role): void {
-    this.conversations.grantReadWriteData(role);
+    grantIndexedTableData(this.conversations, role, 'readWrite');
     grantIndexedTableData(this.connections, role, 'readWrite');
     this.leases.grantReadWriteData(role);
   }

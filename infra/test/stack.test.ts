@@ -37,6 +37,26 @@ describe('storage', () => {
     });
   });
 
+  it('indexes each user\'s messages for search on the conversations table, projecting only what a search filters on', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: Match.arrayWith([{ AttributeName: 'searchUser', AttributeType: 'S' }]),
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'messagesByUser',
+          KeySchema: [
+            { AttributeName: 'searchUser', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['searchText', 'role', 'createdAt'] },
+        },
+      ],
+    });
+  });
+
   it('expires connections and leases through TTL, with the byUser index on connections', () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
@@ -545,6 +565,7 @@ describe('schedules and monitoring', () => {
     const watchdog = stack.schedules.watchdog;
     assert.deepEqual(Object.keys(functionProps(watchdog.function).Environment.Variables).sort(), [
       'SERVERLESS_OPENCLAW_CONNECTIONS_TABLE',
+      'SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE',
       'SERVERLESS_OPENCLAW_LEASES_TABLE',
       'SERVERLESS_OPENCLAW_WEBSOCKET_ENDPOINT',
     ]);
@@ -555,6 +576,18 @@ describe('schedules and monitoring', () => {
       .flatMap((statement) => [statement.Action].flat())
       .filter((action) => !action.startsWith('dynamodb:') && !action.startsWith('logs:'));
     assert.deepEqual(actions, ['execute-api:ManageConnections']);
+  });
+
+  it('lets the watchdog reach the conversations table and its index, which its search backfill writes', () => {
+    const variables = functionProps(stack.schedules.watchdog.function).Environment.Variables;
+    assert.deepEqual(variables.SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE, { Ref: logicalId(stack.storage.conversations) });
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
+      JSON.stringify(policy.Properties.Roles).includes(logicalId(stack.schedules.watchdog.role)),
+    );
+    const conversations = logicalId(stack.storage.conversations);
+    const granted = JSON.stringify(policies);
+    assert.match(granted, /dynamodb:UpdateItem/);
+    assert.ok(granted.includes(`{"Fn::GetAtt":["${conversations}","Arn"]},"/index/*"`), granted);
   });
 
   const alarms = () =>

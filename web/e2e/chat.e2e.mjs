@@ -12,6 +12,9 @@
 //       thinking level, a turn runs with both; the first conversation keeps the default
 //   5. settings: an OpenAI-compatible provider (the fake's URL), model and API key; a turn with them
 //   6. rename and delete a conversation
+//   6b. commands: /help answered with a notice, /new opens a new conversation
+//   6c. search: from a new conversation, a word of the first one's first message finds it (marked in the
+//       snippet); choosing the hit opens it; no hits and a refused query say so; Escape clears the search
 //   7. phone-sized screen (375×667): no horizontal scroll, the sidebar behind the menu button
 //
 //   SERVERLESS_OPENCLAW_E2E_URL=<page URL with ?token=...>
@@ -20,8 +23,8 @@
 //   node web/e2e/chat.e2e.mjs
 //
 // Optional: CHROMIUM_PATH (default /usr/bin/chromium), SERVERLESS_OPENCLAW_E2E_SCREENSHOTS (a directory for
-// chat-code.png, sidebar.png, activity-live.png, activity-worked.png, picker.png, settings.png, phone-chat.png; on failure
-// failure.png).
+// chat-code.png, sidebar.png, activity-live.png, activity-worked.png, picker.png, settings.png, search.png,
+// phone-chat.png; on failure failure.png).
 // Prints `N passed, 0 failed` and exits 0 on success; exits 1 at the first failing scenario.
 
 import { join } from 'node:path';
@@ -500,7 +503,55 @@ async function commands(page) {
   await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${before}"][data-history="loaded"]`);
 }
 
-const SCENARIOS = [chat, reload, conversations, activity, stop, modelPicker, settings, renameAndDelete, commands, phone];
+/** The search hits as the sidebar shows them. */
+async function searchHits(page) {
+  return page.$$eval('[data-testid="search-hit"]', (nodes) =>
+    nodes.map((n) => ({
+      conversation: n.getAttribute('data-conversation'),
+      title: n.querySelector('.conversation-title')?.textContent ?? '',
+      snippet: n.querySelector('[data-testid="search-snippet"]')?.textContent ?? '',
+      marked: Array.from(n.querySelectorAll('[data-testid="search-snippet"] mark'), (m) => m.textContent),
+    })),
+  );
+}
+
+async function search(page) {
+  // Somewhere else: a new, empty conversation.
+  await page.click('[data-testid="new-conversation"]');
+  await page.waitForSelector('[data-testid="empty-conversation"]');
+  const box = page.locator('[data-testid="search-input"]');
+  await box.click();
+  await box.pressSequentially('PROGRA');
+  await page.waitForSelector('[data-testid="search-results"][aria-busy="false"]', { timeout: 10_000 });
+  const hits = await searchHits(page);
+  // The first message and the reply ("Here is the program:"), newest first, both in the first conversation.
+  const asked = hits.find((h) => h.snippet.startsWith('Show me a program,'));
+  if (hits.length !== 2 || asked === undefined || hits.some((h) => h.conversation !== state.firstId)) {
+    fail(`"PROGRA" found ${JSON.stringify(hits)}`);
+  }
+  if (hits[0] === asked) fail(`the older message is listed first: ${JSON.stringify(hits)}`);
+  if (JSON.stringify(asked.marked) !== '["program"]' || asked.title !== 'Show me a program,') fail(`the hit shows ${JSON.stringify(asked)}`);
+  if (await page.isVisible('[data-testid="conversation-list"]')) fail('the conversation list is shown beside the hits');
+  step(`"PROGRA" found ${hits.length} messages of the first conversation, "program" marked`);
+  await screenshot(page, 'search.png');
+
+  await page.click(`[data-testid="search-hit"]:has-text("Show me a program,")`);
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${state.firstId}"][data-history="loaded"]`);
+  if ((await box.inputValue()) !== '') fail('the search box still holds the query after opening a hit');
+  await page.waitForSelector('[data-testid="conversation-list"]', { state: 'visible' });
+  step('choosing the hit opened the first conversation and closed the search');
+
+  await box.fill('zebra');
+  await page.waitForSelector('[data-testid="search-status"]:has-text("No messages found.")', { timeout: 10_000 });
+  await box.fill('?!');
+  await page.waitForSelector('[data-testid="search-error"]:has-text("letter or digit")', { timeout: 10_000 });
+  await box.press('Escape');
+  await page.waitForSelector('[data-testid="conversation-list"]', { state: 'visible' });
+  if ((await box.inputValue()) !== '') fail('Escape left the query in the search box');
+  step('no hits and a refused query say so; Escape clears the search');
+}
+
+const SCENARIOS = [chat, reload, conversations, activity, stop, modelPicker, settings, renameAndDelete, commands, search, phone];
 
 async function main() {
   if (!pageUrl) fail('set SERVERLESS_OPENCLAW_E2E_URL to the page URL, including ?token=...');

@@ -1,8 +1,11 @@
-// The conversation list: new, choose, and for the current conversation rename (inline) and delete (after
-// an inline confirmation). On phone-sized screens it is a drawer opened from the header's menu button.
+// The conversation list: new, search (the hits replace the list while there is a query), choose, and for the
+// current conversation rename (inline) and delete (after an inline confirmation). On phone-sized screens it is a
+// drawer opened from the header's menu button.
 
 import { useEffect, useRef, useState, type FormEvent } from 'react';
+import type { Api } from './api';
 import { formatUpdated } from './format';
+import { SearchBox, SearchResults } from './Search';
 import type { Conversations } from './useConversations';
 
 export const NEW_CONVERSATION_TITLE = 'New conversation';
@@ -10,10 +13,12 @@ export const NEW_CONVERSATION_TITLE = 'New conversation';
 type Editing = { kind: 'none' } | { kind: 'rename'; id: string; title: string } | { kind: 'delete'; id: string };
 
 export function Sidebar({
+  api,
   conversations,
   open,
   onChosen,
 }: {
+  api: Pick<Api, 'search'>;
   conversations: Conversations;
   /** Phone-sized screens: whether the drawer is shown. */
   open: boolean;
@@ -24,6 +29,8 @@ export function Sidebar({
   const [editing, setEditing] = useState<Editing>({ kind: 'none' });
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [query, setQuery] = useState('');
+  const searching = query.trim() !== '';
   const renameRef = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -69,6 +76,19 @@ export function Sidebar({
       >
         New conversation
       </button>
+      <SearchBox query={query} onChange={setQuery} />
+      {searching && (
+        <SearchResults
+          api={api}
+          query={query.trim()}
+          onOpen={(id) => {
+            conversations.select(id);
+            setQuery('');
+            setEditing({ kind: 'none' });
+            onChosen();
+          }}
+        />
+      )}
       {listError !== null && (
         <p className="hint hint-error" role="alert">
           Could not load the conversations: {listError}{' '}
@@ -82,7 +102,7 @@ export function Sidebar({
           {error}
         </p>
       )}
-      <ul className="conversation-list" data-testid="conversation-list" aria-busy={list === null}>
+      <ul className="conversation-list" data-testid="conversation-list" aria-busy={list === null} hidden={searching}>
         {draftShown && (
           <li className="conversation" data-testid="conversation-item" data-id={current.id} data-current="true" data-new="true">
             <button type="button" className="conversation-choose" aria-current="page" onClick={onChosen}>

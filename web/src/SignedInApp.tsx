@@ -119,6 +119,7 @@ export function SignedInApp({ config, session }: { config: RuntimeConfig; sessio
 
       <div className="layout">
         <Sidebar
+          api={api}
           conversations={conversations}
           open={menuOpen}
           onChosen={() => {

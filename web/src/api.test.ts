@@ -70,6 +70,15 @@ describe('createApi', () => {
     expect(result).toEqual({ ok: true, value: settingsBody });
   });
 
+  it('searches with the query in the URL and reads the hits, or the reason a query is refused', async () => {
+    const hit = { conversationId: 'c1', title: 'Desserts', messageId: 'm1', role: 'user', snippet: [{ text: 'crème', match: true }], createdAt: 't' };
+    const { api, calls } = answering(200, { hits: [hit] });
+    expect(await api.search('crème brûlée & co')).toEqual({ ok: true, value: [hit] });
+    expect(calls[0]?.url).toBe('https://api.example.com/api/search?q=cr%C3%A8me+br%C3%BBl%C3%A9e+%26+co');
+    const refused = answering(400, { code: 'bad_request', message: 'the search needs at least one letter or digit' });
+    expect(await refused.api.search('?!')).toEqual({ ok: false, status: 400, message: 'the search needs at least one letter or digit' });
+  });
+
   it('posts for a Telegram link code and deletes a link by Telegram id', async () => {
     const code = answering(201, { code: '76543210', expiresAt: '2026-11-21T10:10:00.000Z' });
     expect(await code.api.linkCode()).toEqual({ ok: true, value: { code: '76543210', expiresAt: new Date('2026-11-21T10:10:00.000Z') } });

@@ -9,11 +9,13 @@ import {
   parseConversationsResponse,
   parseLinkCode,
   parseMessagesResponse,
+  parseSearchResponse,
   parseSettingsResponse,
   type ConversationSettings,
   type ConversationSettingsChange,
   type ConversationSummary,
   type LinkCode,
+  type SearchHit,
   type Settings,
   type SettingsUpdate,
   type StoredMessage,
@@ -37,6 +39,8 @@ export interface Api {
   saveSettings(update: SettingsUpdate): Promise<ApiResult<Settings>>;
   linkCode(): Promise<ApiResult<LinkCode>>;
   unlinkTelegram(telegramUserId: number): Promise<ApiResult<null>>;
+  /** The user's messages the words of `query` find, newest first (a 400 says why a query is refused). */
+  search(query: string): Promise<ApiResult<SearchHit[]>>;
 }
 
 const UNREADABLE = 'The server sent an answer this page does not understand.';
@@ -113,5 +117,6 @@ export function createApi(
     saveSettings: (update) => parsed('PUT', '/api/settings', update, parseSettingsResponse),
     linkCode: () => parsed('POST', '/api/telegram/link-code', undefined, parseLinkCode),
     unlinkTelegram: (telegramUserId) => empty('DELETE', `/api/telegram/links/${encodeURIComponent(String(telegramUserId))}`),
+    search: (query) => parsed('GET', `/api/search?${new URLSearchParams({ q: query }).toString()}`, undefined, parseSearchResponse),
   };
 }

@@ -4,6 +4,7 @@ import {
   parseApiError,
   parseConversationSettings,
   parseConversationsResponse,
+  parseSearchResponse,
   parseLinkCode,
   parseMessagesResponse,
   parseServerFrame,
@@ -225,6 +226,38 @@ describe('parseConversationsResponse', () => {
     expect(parseConversationsResponse({ conversations: [{ ...c, messageCount: -1 }] })).toBeNull();
     expect(parseConversationsResponse({ conversations: [{ ...c, title: null }] })).toBeNull();
     expect(parseConversationsResponse([])).toBeNull();
+  });
+});
+
+describe('parseSearchResponse', () => {
+  const hit = {
+    conversationId: 'c1',
+    title: 'Wildlife',
+    messageId: '0190-m1',
+    role: 'assistant',
+    snippet: [
+      { text: 'Where do ', match: false },
+      { text: 'quokkas', match: true },
+    ],
+    createdAt: '2026-11-21T13:35:22.123Z',
+  };
+
+  it('reads the hits', () => {
+    expect(parseSearchResponse({ hits: [hit] })).toEqual([hit]);
+    expect(parseSearchResponse({ hits: [] })).toEqual([]);
+  });
+
+  it('rejects a hit of another shape rather than showing part of it', () => {
+    for (const bad of [
+      { ...hit, role: 'system' },
+      { ...hit, conversationId: '' },
+      { ...hit, snippet: 'Where do quokkas' },
+      { ...hit, snippet: [{ text: 'quokkas', match: 'yes' }] },
+      { ...hit, snippet: [{ match: true }] },
+    ]) {
+      expect(parseSearchResponse({ hits: [bad] })).toBeNull();
+    }
+    expect(parseSearchResponse({ results: [] })).toBeNull();
   });
 });
 

@@ -497,3 +497,51 @@ export function parseConversationSettings(body: unknown): ConversationSettings |
 export function parseApiError(body: unknown): ApiError | null {
   return isObject(body) && isId(body.code) && isString(body.message) ? { code: body.code, message: body.message } : null;
 }
+
+// ---- search ----
+
+/** A piece of a search hit's snippet; `match` marks a word the search found. The pieces joined are the snippet. */
+export interface SnippetPart {
+  text: string;
+  match: boolean;
+}
+
+/** A message `GET /api/search` found, and where it is. */
+export interface SearchHit {
+  conversationId: string;
+  /** The conversation's title. */
+  title: string;
+  messageId: string;
+  role: 'user' | 'assistant';
+  snippet: SnippetPart[];
+  createdAt: string;
+}
+
+/** The longest search the server accepts, in characters. */
+export const MAX_SEARCH_CHARS = 200;
+
+/** Parses the body of `GET /api/search`; null if it is not `{"hits":[...]}` with well-formed hits. */
+export function parseSearchResponse(body: unknown): SearchHit[] | null {
+  if (!isObject(body) || !Array.isArray(body.hits)) return null;
+  const hits: SearchHit[] = [];
+  for (const h of body.hits) {
+    if (
+      !isObject(h) ||
+      !isId(h.conversationId) ||
+      !isString(h.title) ||
+      !isId(h.messageId) ||
+      (h.role !== 'user' && h.role !== 'assistant') ||
+      !isString(h.createdAt) ||
+      !Array.isArray(h.snippet)
+    ) {
+      return null;
+    }
+    const snippet: SnippetPart[] = [];
+    for (const p of h.snippet) {
+      if (!isObject(p) || !isString(p.text) || typeof p.match !== 'boolean') return null;
+      snippet.push({ text: p.text, match: p.match });
+    }
+    hits.push({ conversationId: h.conversationId, title: h.title, messageId: h.messageId, role: h.role, snippet, createdAt: h.createdAt });
+  }
+  return hits;
+}

@@ -5,7 +5,7 @@
 //! | item         | `pk`                        | `sk`                  | attributes                                              |
 //! |--------------|-----------------------------|-----------------------|---------------------------------------------------------|
 //! | conversation | `USER#<user>`               | `CONV#<conversation>` | `title`, `createdAt`, `updatedAt`, `messageCount`       |
-//! | message      | `CONV#<user>#<conversation>`| `MSG#<messageId>`     | `role`, `content`, `channel`, `createdAt`; user: `clientMessageId`, `answeredBy` once replied; assistant: `replyTo`, `inputTokens`, `outputTokens`, `costUsd`, `durationMs`, `activity` (JSON text, only on replies whose turn called tools) |
+//! | message      | `CONV#<user>#<conversation>`| `MSG#<messageId>`     | `role`, `content`, `channel`, `createdAt`, `searchUser`, `searchText` (for [`crate::search`]); user: `clientMessageId`, `answeredBy` once replied; assistant: `replyTo`, `inputTokens`, `outputTokens`, `costUsd`, `durationMs`, `activity` (JSON text, only on replies whose turn called tools) |
 //! | dedupe key   | `CONV#<user>#<conversation>`| `DEDUPE#<clientMessageId>` | `messageId`                                        |
 //! | settings     | `CONV#<user>#<conversation>`| `SETTINGS`            | `model`, `thinking`, `freshSession` (each only when set) |
 //!
@@ -48,15 +48,16 @@ use crate::dynamodb::{
     Item, corrupt, enable_ttl, is_condition_failure, key_element, millis, number_of, query_prefix,
     sdk_failure, string_attribute, string_of,
 };
+use crate::search;
 
-const PK: &str = "pk";
-const SK: &str = "sk";
+pub(crate) const PK: &str = "pk";
+pub(crate) const SK: &str = "sk";
 const TITLE: &str = "title";
-const CREATED_AT: &str = "createdAt";
+pub(crate) const CREATED_AT: &str = "createdAt";
 const UPDATED_AT: &str = "updatedAt";
 const MESSAGE_COUNT: &str = "messageCount";
-const ROLE: &str = "role";
-const CONTENT: &str = "content";
+pub(crate) const ROLE: &str = "role";
+pub(crate) const CONTENT: &str = "content";
 const CHANNEL: &str = "channel";
 const CLIENT_MESSAGE_ID: &str = "clientMessageId";
 const ANSWERED_BY: &str = "answeredBy";
@@ -72,21 +73,21 @@ const THINKING: &str = "thinking";
 const FRESH_SESSION: &str = "freshSession";
 const SETTINGS_SK: &str = "SETTINGS";
 
-const CONVERSATION_PREFIX: &str = "CONV#";
-const MESSAGE_PREFIX: &str = "MSG#";
+pub(crate) const CONVERSATION_PREFIX: &str = "CONV#";
+pub(crate) const MESSAGE_PREFIX: &str = "MSG#";
 
 /// The cancellation code of an item whose condition did not hold.
 const CONDITION_FAILED: &str = "ConditionalCheckFailed";
 /// The cancellation code of an item another transaction was writing at the same moment.
 const TRANSACTION_CONFLICT: &str = "TransactionConflict";
 /// How often a conflicting transaction or an unprocessed batch is tried again before giving up.
-const RETRIES: u32 = 5;
+pub(crate) const RETRIES: u32 = 5;
 /// The most items one `BatchWriteItem` takes.
 const BATCH_WRITE_MAX: usize = 25;
 
 /// Creates the table this adapter (and [`crate::telegram`]'s) expects; the CDK app declares the same:
-/// string partition key `pk`, string sort key `sk`, on-demand billing, TTL on `ttl` (Telegram items
-/// only). Returns once the table is active.
+/// string partition key `pk`, string sort key `sk`, on-demand billing, the search index
+/// ([`crate::search`]), TTL on `ttl` (Telegram items only). Returns once the table is active.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), PortError> {
     client
         .create_table()
@@ -95,6 +96,8 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), PortError> 
         .key_schema(key_element(SK, KeyType::Range)?)
         .attribute_definitions(string_attribute(PK)?)
         .attribute_definitions(string_attribute(SK)?)
+        .attribute_definitions(string_attribute(search::SEARCH_USER)?)
+        .global_secondary_indexes(search::messages_by_user()?)
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -105,8 +108,8 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), PortError> 
 /// [`ConversationStore`] on one DynamoDB table with the items described in the module docs.
 #[derive(Clone)]
 pub struct DynamoConversationStore {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
 /// What a transaction did.
@@ -126,7 +129,7 @@ impl DynamoConversationStore {
         }
     }
 
-    fn fail<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> PortError
+    pub(crate) fn fail<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> PortError
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
@@ -268,7 +271,7 @@ impl DynamoConversationStore {
 }
 
 /// 50 ms, 100 ms, 200 ms, … for retry `attempt` (1-based).
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(25 << attempt.min(6))
 }
 
@@ -292,14 +295,14 @@ fn dedupe_sk(client_id: &ClientMessageId) -> String {
     format!("DEDUPE#{client_id}")
 }
 
-fn key(pk: String, sk: String) -> Item {
+pub(crate) fn key(pk: String, sk: String) -> Item {
     HashMap::from([
         (PK.to_owned(), AttributeValue::S(pk)),
         (SK.to_owned(), AttributeValue::S(sk)),
     ])
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
@@ -307,13 +310,13 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn from_millis(ms: i64) -> OffsetDateTime {
+pub(crate) fn from_millis(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// The id after `prefix` in the item's sort key.
-fn id_in_sort_key<'a>(item: &'a Item, prefix: &str) -> Result<&'a str, PortError> {
+pub(crate) fn id_in_sort_key<'a>(item: &'a Item, prefix: &str) -> Result<&'a str, PortError> {
     string_of(item, SK)?
         .strip_prefix(prefix)
         .ok_or_else(|| corrupt(SK))
@@ -456,7 +459,11 @@ impl ConversationStore for DynamoConversationStore {
             .map_err(PortError::backend)?;
         let stored = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(key(messages.clone(), message_sk(&message.id))))
+            .set_item(Some(search::searchable(
+                key(messages.clone(), message_sk(&message.id)),
+                user,
+                &message.content,
+            )))
             .item(ROLE, s(Role::User.as_str()))
             .item(CONTENT, s(message.content.as_str()))
             .item(CHANNEL, s(message.channel.as_str()))
@@ -546,7 +553,11 @@ impl ConversationStore for DynamoConversationStore {
             .collect::<Result<Vec<_>, PortError>>()?;
         let mut stored = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(key(messages.clone(), message_sk(&message.id))))
+            .set_item(Some(search::searchable(
+                key(messages.clone(), message_sk(&message.id)),
+                user,
+                &message.content,
+            )))
             .item(ROLE, s(Role::Assistant.as_str()))
             .item(CONTENT, s(message.content.as_str()))
             .item(CHANNEL, s(message.channel.as_str()))

@@ -6,6 +6,9 @@
 //! - [`config`]: building SDK clients once per execution environment.
 //! - [`conversations`]: conversations, messages and dedupe keys in one DynamoDB table
 //!   ([`ConversationStore`](serverless_openclaw_core::ports::ConversationStore)).
+//! - [`search`]: full-text search over those messages, on a sparse index of the same table
+//!   ([`MessageSearch`](serverless_openclaw_core::ports::MessageSearch)), and the backfill of messages
+//!   stored before it.
 //! - [`connections`]: WebSocket connection → user records in DynamoDB
 //!   ([`ConnectionStore`](serverless_openclaw_core::ports::ConnectionStore)).
 //! - [`leases`]: session leases with fencing tokens in DynamoDB
@@ -39,6 +42,7 @@ pub mod metrics;
 pub mod push;
 pub mod queue;
 mod s3;
+pub mod search;
 pub mod secrets;
 pub mod settings;
 pub mod telegram;

@@ -25,6 +25,7 @@ use serverless_openclaw_core::ports::{
     AgentRuntime, AgentWaker, ApiKeyStore, ClientPush, ConversationStore, SettingsStore,
     TelegramStore, TelegramUserId, ToolAccess, TranscriptStore, TurnQueue,
 };
+use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
@@ -206,8 +207,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         None => Secret::new(stored_token(data)?),
     };
     let database = data.join("serverless-openclaw.sqlite3");
-    let conversations: Arc<dyn ConversationStore> =
-        Arc::new(SqliteConversationStore::open(&database).context("opening the database")?);
+    let store = Arc::new(SqliteConversationStore::open(&database).context("opening the database")?);
+    let conversations: Arc<dyn ConversationStore> = store.clone();
     let telegram_store: Arc<dyn TelegramStore> =
         Arc::new(SqliteTelegramStore::open(&database).context("opening the database")?);
     let settings: Arc<dyn SettingsStore> =
@@ -279,6 +280,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         auth: Arc::new(TokenAuthenticator::new(token.expose(), user)),
         chat,
         conversations,
+        search: ConversationSearch::new(store),
         transcripts,
         agent,
         telegram: telegram_store,

@@ -36,13 +36,14 @@ const TOOL_COMMANDS: [&str; 2] = [
 ];
 
 /// Screenshots of the main views, kept under the target dir for people (and CI artifacts) to look at.
-const SCREENSHOTS: [&str; 7] = [
+const SCREENSHOTS: [&str; 8] = [
     "chat-code.png",
     "sidebar.png",
     "activity-live.png",
     "activity-worked.png",
     "picker.png",
     "settings.png",
+    "search.png",
     "phone-chat.png",
 ];
 

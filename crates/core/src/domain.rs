@@ -352,10 +352,14 @@ pub fn format_time(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
-/// A conversation title from its first message: the first line, at most 60 characters.
+/// A conversation title from its first message: its first line, at most 60 characters. Quoted lines
+/// (`> `) before the message's own text are passed over: a Telegram reply arrives with the text it
+/// replies to quoted above it, and the user's own words name the conversation better.
 pub fn title_from_message(content: &str) -> String {
     const MAX: usize = 60;
-    let line = content.trim().lines().next().unwrap_or_default().trim();
+    let mut lines = content.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.clone().next().unwrap_or_default();
+    let line = lines.find(|l| !l.starts_with('>')).unwrap_or(first);
     if line.chars().count() <= MAX {
         line.to_owned()
     } else {
@@ -402,6 +406,12 @@ mod tests {
     #[test]
     fn titles_take_the_first_line_and_shorten_long_ones() {
         assert_eq!(title_from_message("  hello\nworld"), "hello");
+        assert_eq!(
+            title_from_message("> the bot said this\n> over two lines\n\nWhat does it mean?"),
+            "What does it mean?"
+        );
+        assert_eq!(title_from_message("> only a quote"), "> only a quote");
+        assert_eq!(title_from_message(" \n "), "");
         let long = "a".repeat(100);
         let title = title_from_message(&long);
         assert_eq!(title.chars().count(), 60);

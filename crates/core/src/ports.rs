@@ -17,6 +17,7 @@ use crate::domain::{
 };
 use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
 use crate::protocol::{ErrorCode, ServerFrame};
+use crate::search::{FoundMessage, SearchQuery};
 use crate::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
 
 /// A failure of a storage or queue adapter. Adapter error types are mapped into this once, at the edge,
@@ -136,6 +137,27 @@ pub trait ConversationStore: Send + Sync {
         conversation: &ConversationId,
         update: &ConversationSettingsUpdate,
     ) -> Result<(), PortError>;
+}
+
+/// Full-text search over each user's messages (`crate::search` has the matching rule).
+///
+/// Contract:
+/// - `search_messages` returns up to `limit` of `user`'s messages that `query` matches
+///   ([`SearchQuery::matches`]: every query word begins a word of the message, in lower case, within
+///   the indexed bound), newest first, each with its conversation's current title. Never another
+///   user's message, even in a conversation of the same id; never a message of a deleted
+///   conversation.
+/// - A stored message is found from the moment its append returns (on DynamoDB: once its index
+///   entry is written, normally within a second; its conversation's title and existence are read
+///   strongly consistently).
+#[async_trait]
+pub trait MessageSearch: Send + Sync {
+    async fn search_messages(
+        &self,
+        user: &UserId,
+        query: &SearchQuery,
+        limit: usize,
+    ) -> Result<Vec<FoundMessage>, PortError>;
 }
 
 /// Each user's model settings.

@@ -11,6 +11,7 @@ use crate::domain::{
     ToolActivity, TurnActivity, Usage, format_time,
 };
 use crate::ids::{ClientMessageId, ConversationId, MessageId, is_valid_id};
+use crate::search::SnippetPart;
 use crate::settings::{InvalidSettings, ModelSettings, Provider, validate_model_id};
 
 /// The largest WebSocket text frame accepted, in bytes.
@@ -346,6 +347,26 @@ impl From<&Message> for MessageView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageList {
     pub messages: Vec<MessageView>,
+}
+
+/// A hit of `GET /api/search`: one message and where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    pub conversation_id: ConversationId,
+    /// The conversation's title.
+    pub title: String,
+    pub message_id: MessageId,
+    pub role: Role,
+    /// The message around its first match; the parts joined are the snippet's text.
+    pub snippet: Vec<SnippetPart>,
+    pub created_at: String,
+}
+
+/// Body of `GET /api/search`: newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub hits: Vec<SearchHit>,
 }
 
 /// Body of `POST /api/conversations` (request, optional) and its answer.

@@ -14,6 +14,7 @@ use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
     AgentState, AgentStatus, AgentStatusSource, ConnectionStore, ConversationStore, TurnQueue,
 };
+use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_server::{AppState, Authenticator};
 
 use crate::settings::{Adapters, SettingsError};
@@ -72,7 +73,8 @@ impl AgentStatusSource for OnDemandAgent {
 /// The router with AWS adapters.
 pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
     let connections: Arc<dyn ConnectionStore> = adapters.connections()?;
-    let conversations: Arc<dyn ConversationStore> = adapters.conversations()?;
+    let store = adapters.conversations()?;
+    let conversations: Arc<dyn ConversationStore> = store.clone();
     let queue: Arc<dyn TurnQueue> = adapters.queue(adapters.leases()?)?;
     let push = adapters.push(connections)?;
     Ok(serverless_openclaw_server::api(AppState {
@@ -85,6 +87,7 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
             Arc::new(OnDemandAgent::from_env()),
         ),
         conversations,
+        search: ConversationSearch::new(store),
         transcripts: adapters.transcripts()?,
         agent: Arc::new(OnDemandAgent::from_env()),
         telegram: adapters.telegram()?,

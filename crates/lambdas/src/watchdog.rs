@@ -4,14 +4,20 @@
 //! whose processor died without releasing (a Lambda killed at its timeout). Each of those is reported:
 //! a log line naming the conversation and holder, and the `StuckTurns` metric to alarm on. Their
 //! messages are redelivered by SQS or end in the dead-letter queue.
+//!
+//! It also indexes messages stored before search existed, [`SEARCH_BACKFILL_BUDGET`] per run, until
+//! there are none (`aws::search`); from then on that is one read per run.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
+use serverless_openclaw_aws::DynamoConversationStore;
 use serverless_openclaw_aws::metrics::{Record, Unit};
 use serverless_openclaw_aws::push::ApiGatewayPush;
+use serverless_openclaw_aws::search::Backfill;
 use serverless_openclaw_core::domain::format_time;
 use serverless_openclaw_core::ports::{ConnectionStore, SessionLeases};
 use time::OffsetDateTime;
@@ -19,11 +25,16 @@ use time::OffsetDateTime;
 use crate::settings::Adapters;
 use crate::{Error, Function};
 
+/// How long one run may spend on the search backfill: half the function's one-minute timeout, so a
+/// run always ends on its own, having saved how far it got.
+const SEARCH_BACKFILL_BUDGET: Duration = Duration::from_secs(30);
+
 /// The `watchdog` function.
 pub struct Watchdog {
     connections: Arc<dyn ConnectionStore>,
     push: Arc<ApiGatewayPush>,
     leases: Arc<dyn SessionLeases>,
+    conversations: Arc<DynamoConversationStore>,
 }
 
 impl Function for Watchdog {
@@ -36,6 +47,7 @@ impl Function for Watchdog {
             push: adapters.push(connections.clone())?,
             connections,
             leases: adapters.leases()?,
+            conversations: adapters.conversations()?,
         })
     }
 
@@ -68,6 +80,28 @@ impl Function for Watchdog {
                 .metric("StuckTurns", stuck.len() as f64, Unit::Count)
                 .emit();
         }
-        Ok(json!({ "expiredConnections": connections, "stuckTurns": stuck.len() }))
+        let search_indexed = match self
+            .conversations
+            .backfill_search_index(SEARCH_BACKFILL_BUDGET)
+            .await?
+        {
+            Backfill::Complete => 0,
+            Backfill::Finished { indexed } => {
+                tracing::info!(
+                    indexed,
+                    "search backfill finished: every message is searchable"
+                );
+                indexed
+            }
+            Backfill::Paused { indexed } => {
+                tracing::info!(indexed, "search backfill paused; the next run continues");
+                indexed
+            }
+        };
+        Ok(json!({
+            "expiredConnections": connections,
+            "stuckTurns": stuck.len(),
+            "searchIndexed": search_indexed,
+        }))
     }
 }

@@ -306,6 +306,26 @@ async fn one_user_never_reads_or_writes_another_users_conversations() {
         let body = response["body"].as_str().unwrap();
         assert!(body.contains(own) && !body.contains(other), "{body}");
     }
+    // Search too: each finds their own message and never the other's ("s" begins a word of both).
+    for (sub, own, other) in [
+        (&alice, "alice's secret", "bob's note"),
+        (&bob, "bob's note", "alice's secret"),
+    ] {
+        let search = fixtures::http_v2("GET", "/api/search", &[("q", "S")], None, sub);
+        let response = http.invoke(search, GATEWAY_INVOKE).await;
+        assert_eq!(response["statusCode"], 200, "{response}");
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        let found: Vec<String> = body["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let parts = h["snippet"].as_array().unwrap().iter();
+                parts.map(|p| p["text"].as_str().unwrap()).collect()
+            })
+            .collect();
+        assert_eq!(found, [own], "not {other}: {body}");
+    }
     // Without the authorizer's claims there is no user: 401.
     let mut anonymous = fixtures::http_v2("GET", "/api/conversations", &[], None, &alice);
     anonymous["requestContext"]["authorizer"] = Value::Null;
@@ -330,7 +350,7 @@ async fn a_frame_from_an_unknown_connection_is_refused_and_the_connection_closed
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
+async fn the_watchdog_removes_expired_connections_reports_stuck_turns_and_indexes_old_messages() {
     use serverless_openclaw_aws::{DynamoConnectionStore, DynamoSessionLeases};
     use serverless_openclaw_core::ids::{ConversationId, UserId};
     use serverless_openclaw_core::ports::SessionLeases;
@@ -368,11 +388,29 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
         .unwrap()
         .expect("granted");
 
+    // A message stored before search existed (no `searchUser`/`searchText`): the first sweep indexes it.
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.into());
+    aws_sdk_dynamodb::Client::new(&world.sdk)
+        .put_item()
+        .table_name(&world.conversations_table)
+        .item("pk", s("CONV#dave#old"))
+        .item("sk", s("MSG#018b0000-0000-7000-8000-000000000001"))
+        .item("role", s("user"))
+        .item("content", s("an old message"))
+        .item("channel", s("web"))
+        .item(
+            "createdAt",
+            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+
     let watchdog = world.function(env!("CARGO_BIN_EXE_watchdog")).await;
     let swept = watchdog.invoke(fixtures::scheduled(), GATEWAY_INVOKE).await;
     assert_eq!(
         swept,
-        serde_json::json!({ "expiredConnections": 1, "stuckTurns": 1 })
+        serde_json::json!({ "expiredConnections": 1, "stuckTurns": 1, "searchIndexed": 1 })
     );
     let now = OffsetDateTime::now_utc();
     assert_eq!(
@@ -395,7 +433,7 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
     let again = watchdog.invoke(fixtures::scheduled(), GATEWAY_INVOKE).await;
     assert_eq!(
         again,
-        serde_json::json!({ "expiredConnections": 0, "stuckTurns": 0 })
+        serde_json::json!({ "expiredConnections": 0, "stuckTurns": 0, "searchIndexed": 0 })
     );
 
     // Only a sweep that found something is a metric (a custom metric is billed for every hour it
@@ -408,7 +446,7 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
     let third = watchdog.invoke(fixtures::scheduled(), GATEWAY_INVOKE).await;
     assert_eq!(
         third,
-        serde_json::json!({ "expiredConnections": 1, "stuckTurns": 0 })
+        serde_json::json!({ "expiredConnections": 1, "stuckTurns": 0, "searchIndexed": 0 })
     );
     assert_eq!(world.recorder.deleted(), ["gone=", "late="]);
     let sweep = |line: &str| {

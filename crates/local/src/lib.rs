@@ -2,6 +2,8 @@
 //! to run on one machine with no services.
 //!
 //! - [`sqlite`]: conversations and messages in one SQLite file ([`ConversationStore`]).
+//! - [`search`]: full-text search over those messages, an FTS5 index in the same file
+//!   ([`MessageSearch`]).
 //! - [`transcripts`]: OpenClaw transcripts as JSONL files with atomic replace and a content-hash
 //!   version check ([`TranscriptStore`]).
 //! - [`workspaces`]: per-user OpenClaw workspace files with the same atomic replace and version check
@@ -22,6 +24,7 @@
 //! [`SettingsStore`]: serverless_openclaw_core::ports::SettingsStore
 //! [`ConnectionStore`]: serverless_openclaw_core::ports::ConnectionStore
 //! [`ConversationStore`]: serverless_openclaw_core::ports::ConversationStore
+//! [`MessageSearch`]: serverless_openclaw_core::ports::MessageSearch
 //! [`SessionLeases`]: serverless_openclaw_core::ports::SessionLeases
 //! [`TelegramStore`]: serverless_openclaw_core::ports::TelegramStore
 //! [`TranscriptStore`]: serverless_openclaw_core::ports::TranscriptStore
@@ -32,6 +35,7 @@ pub mod connections;
 mod files;
 pub mod leases;
 pub mod queue;
+pub mod search;
 pub mod settings;
 pub mod sqlite;
 pub mod telegram;

@@ -91,6 +91,7 @@ impl Db {
     }
 
     fn with_connection(conn: Connection, schema: &str) -> Result<Self, PortError> {
+        crate::search::register_functions(&conn).map_err(PortError::backend)?;
         conn.execute_batch(schema).map_err(PortError::backend)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -105,27 +106,37 @@ impl Db {
         column: &str,
         declaration: &str,
     ) -> Result<bool, PortError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let present: bool = conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
-                params![table, column],
-                |r| r.get(0),
-            )
-            .map_err(PortError::backend)?;
-        if !present {
-            conn.execute_batch(&format!(
-                "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
-            ))
-            .map_err(PortError::backend)?;
-        }
-        Ok(!present)
+        self.on_this_thread(|conn| {
+            let present: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+                    params![table, column],
+                    |r| r.get(0),
+                )
+                .map_err(PortError::backend)?;
+            if !present {
+                conn.execute_batch(&format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+                ))
+                .map_err(PortError::backend)?;
+            }
+            Ok(!present)
+        })
     }
 
     /// Runs `sql` once, outside a transaction (a migration's data step).
     pub(crate) fn execute_batch(&self, sql: &str) -> Result<(), PortError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        conn.execute_batch(sql).map_err(PortError::backend)
+        self.on_this_thread(|conn| conn.execute_batch(sql).map_err(PortError::backend))
+    }
+
+    /// Runs `work` on the connection on the calling thread: for migrations while a store is opened,
+    /// before anything async can share it.
+    pub(crate) fn on_this_thread<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, PortError>,
+    ) -> Result<T, PortError> {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        work(&mut guard)
     }
 
     /// Runs `work` on the connection, on the blocking pool.
@@ -164,7 +175,8 @@ impl SqliteConversationStore {
     /// Brings a database from an older version up to [`SCHEMA`]: replies got `activity` (JSON of a
     /// [`TurnActivity`]; NULL on older rows and on turns without tool calls); user messages got
     /// `answered_by` (the reply's id: a reply may answer a burst of messages), filled in from the
-    /// older replies' `reply_to` when it is added.
+    /// older replies' `reply_to` when it is added; messages got their search index
+    /// ([`crate::search`]).
     fn migrated(db: Db) -> Result<Self, PortError> {
         db.add_missing_column("messages", "activity", "TEXT")?;
         if db.add_missing_column("messages", "answered_by", "TEXT")? {
@@ -173,7 +185,13 @@ impl SqliteConversationStore {
                  WHERE role = 'user'",
             )?;
         }
+        crate::search::migrate(&db)?;
         Ok(Self { db })
+    }
+
+    /// The database, for the search beside the store ([`crate::search`]).
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     async fn with<T: Send + 'static>(
@@ -239,7 +257,7 @@ fn touch(conn: &Connection, user: &str, id: &str, at: i64) -> Result<(), PortErr
     .map_err(sql)
 }
 
-fn parse_stored<T>(value: Option<T>, what: &str) -> Result<T, PortError> {
+pub(crate) fn parse_stored<T>(value: Option<T>, what: &str) -> Result<T, PortError> {
     value.ok_or_else(|| PortError::backend(format!("corrupt row: bad {what}")))
 }
 

@@ -1,7 +1,8 @@
 //! The port contract suites run against the local adapters.
 
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
-use serverless_openclaw_core::ports::ConversationStore;
+use serverless_openclaw_core::ports::{ConversationStore, MessageSearch};
+use serverless_openclaw_core::search::SearchQuery;
 use serverless_openclaw_local::{
     FileApiKeyStore, FileTranscriptStore, FileWorkspaceStore, MemoryConnectionStore,
     MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
@@ -35,14 +36,20 @@ INSERT INTO messages (id, user_id, conversation_id, role, content, channel, repl
     VALUES ('m-old', 'alice', 'old', 'assistant', 'an old reply', 'web', 'u-old', 1, 2, NULL, 3, 2);
 ";
 
-#[tokio::test]
-async fn an_sqlite_database_from_before_activity_is_migrated_and_its_replies_and_answers_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db.sqlite");
+/// A database file as a version before activity (and search) left it, in `dir`.
+fn database_before_activity(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("db.sqlite");
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute_batch(SCHEMA_BEFORE_ACTIVITY)
         .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn an_sqlite_database_from_before_activity_is_migrated_and_its_replies_and_answers_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database_before_activity(dir.path());
     let store = SqliteConversationStore::open(&path).unwrap();
     let (alice, old) = (
         UserId::parse("alice").unwrap(),
@@ -81,6 +88,47 @@ async fn an_sqlite_database_from_before_activity_is_migrated_and_its_replies_and
     contract::conversation_store(&store).await;
     drop(store);
     SqliteConversationStore::open(&path).unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_message_search_honours_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteConversationStore::open(&dir.path().join("db.sqlite")).unwrap();
+    contract::message_search(&store, &store).await;
+}
+
+#[tokio::test]
+async fn an_sqlite_database_from_before_search_is_indexed_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database_before_activity(dir.path());
+    let alice = UserId::parse("alice").unwrap();
+    let query = SearchQuery::parse("OLD repl").unwrap();
+    let found = |store: SqliteConversationStore| {
+        let (alice, query) = (alice.clone(), query.clone());
+        async move {
+            store
+                .search_messages(&alice, &query, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| (m.conversation_title, m.message_id.to_string(), m.content))
+                .collect::<Vec<_>>()
+        }
+    };
+    let expected = [(
+        "Old".to_owned(),
+        "m-old".to_owned(),
+        "an old reply".to_owned(),
+    )];
+    assert_eq!(
+        found(SqliteConversationStore::open(&path).unwrap()).await,
+        expected
+    );
+    // Opened again, the index is kept as it is, not filled a second time.
+    assert_eq!(
+        found(SqliteConversationStore::open(&path).unwrap()).await,
+        expected
+    );
 }
 
 #[tokio::test]

@@ -32,6 +32,7 @@ use serverless_openclaw_core::ports::{
     AgentStatusSource, AgentWaker, ApiKeyStore, ConversationStore, SettingsStore, TelegramStore,
     TranscriptStore,
 };
+use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -46,6 +47,8 @@ pub struct AppState {
     pub auth: Arc<dyn Authenticator>,
     pub chat: ChatService,
     pub conversations: Arc<dyn ConversationStore>,
+    /// Full-text search over the caller's messages.
+    pub search: ConversationSearch,
     pub transcripts: Arc<dyn TranscriptStore>,
     pub agent: Arc<dyn AgentStatusSource>,
     /// Telegram links: the web app issues link codes and lists and removes links here.
@@ -89,6 +92,7 @@ pub fn api(state: AppState) -> Router {
             "/api/conversations/{id}/settings",
             get(rest::conversation_settings).put(rest::change_conversation_settings),
         )
+        .route("/api/search", get(rest::search))
         .route("/api/status", get(rest::status))
         .route(
             "/api/settings",

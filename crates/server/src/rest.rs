@@ -19,9 +19,10 @@ use serverless_openclaw_core::ports::{PortError, TelegramUserId};
 use serverless_openclaw_core::protocol::{
     ConversationList, ConversationSettingsChange, ConversationSettingsView, ConversationSummary,
     CreatedConversation, ErrorBody, ErrorCode, MAX_CONVERSATION_SETTINGS_BYTES, MessageList,
-    MessageView, NewConversation, RenameConversation, SettingsUpdate, SettingsView,
+    MessageView, NewConversation, RenameConversation, SearchResults, SettingsUpdate, SettingsView,
     TelegramLinkCode, TelegramLinks,
 };
+use serverless_openclaw_core::search::{DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, SearchError};
 use serverless_openclaw_core::settings::{ApiKey, Endpoints, ModelSettings, Provider};
 
 use crate::AppState;
@@ -181,14 +182,7 @@ pub async fn list_messages(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<MessageList>, ApiError> {
     let id = conversation_id(id)?;
-    let limit = match query.get("limit") {
-        None => DEFAULT_PAGE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| ApiError::bad_request(format!("limit must be 1 to {MAX_PAGE}")))?,
-    };
+    let limit = limit_parameter(&query, DEFAULT_PAGE, MAX_PAGE)?;
     let before = query
         .get("before")
         .map(|raw| {
@@ -204,6 +198,42 @@ pub async fn list_messages(
     Ok(Json(MessageList {
         messages: messages.iter().map(MessageView::from).collect(),
     }))
+}
+
+/// The `limit` query parameter: `default` when absent, else 1 to `max`.
+fn limit_parameter(
+    query: &HashMap<String, String>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match query.get("limit") {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::bad_request(format!("limit must be 1 to {max}"))),
+    }
+}
+
+/// `GET /api/search?q=<words>&limit=<1..50>`: the caller's messages that `q` finds, newest first,
+/// each with a snippet around its first match.
+pub async fn search(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<SearchResults>, ApiError> {
+    let limit = limit_parameter(&query, DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT)?;
+    let words = query.get("q").map_or("", String::as_str);
+    let hits = state
+        .search
+        .search(&user, words, limit)
+        .await
+        .map_err(|e| match e {
+            SearchError::Invalid(refused) => ApiError::bad_request(refused.0),
+            SearchError::Store(e) => e.into(),
+        })?;
+    Ok(Json(SearchResults { hits }))
 }
 
 pub async fn delete_conversation(

@@ -12,13 +12,14 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::chat::ChatService;
-use serverless_openclaw_core::domain::Turn;
-use serverless_openclaw_core::ids::UserId;
+use serverless_openclaw_core::domain::{Channel, NewUserMessage, Turn};
+use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
     AgentState, AgentStatus, AgentStatusSource, ClientPush, ConversationStore, SettingsStore,
     TelegramStore,
 };
 use serverless_openclaw_core::protocol::ServerFrame;
+use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
     FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, SqliteConversationStore,
@@ -61,6 +62,8 @@ impl AgentStatusSource for Idle {
 struct Api {
     router: Router,
     telegram: Arc<dyn TelegramStore>,
+    /// The store behind the API, for messages (which only a turn writes).
+    store: Arc<SqliteConversationStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -87,8 +90,8 @@ impl Api {
     fn with(router: impl FnOnce(AppState) -> Router) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db.sqlite3");
-        let conversations: Arc<dyn ConversationStore> =
-            Arc::new(SqliteConversationStore::open(&db).unwrap());
+        let store = Arc::new(SqliteConversationStore::open(&db).unwrap());
+        let conversations: Arc<dyn ConversationStore> = store.clone();
         let settings: Arc<dyn SettingsStore> = Arc::new(SqliteSettingsStore::open(&db).unwrap());
         let telegram: Arc<dyn TelegramStore> = Arc::new(SqliteTelegramStore::open(&db).unwrap());
         let agent: Arc<dyn AgentStatusSource> = Arc::new(Idle);
@@ -106,6 +109,7 @@ impl Api {
             )),
             chat,
             conversations,
+            search: ConversationSearch::new(store.clone()),
             transcripts: Arc::new(FileTranscriptStore::new(dir.path().join("transcripts"))),
             agent,
             telegram: telegram.clone(),
@@ -116,6 +120,7 @@ impl Api {
         Self {
             router,
             telegram,
+            store,
             _dir: dir,
         }
     }
@@ -189,7 +194,8 @@ impl Api {
 }
 
 /// Every route, with a well-formed request.
-const ROUTES: [(&str, &str); 13] = [
+const ROUTES: [(&str, &str); 14] = [
+    ("GET", "/api/search?q=quokka"),
     ("GET", "/api/conversations"),
     ("POST", "/api/conversations"),
     ("PATCH", "/api/conversations/c-1"),
@@ -361,6 +367,97 @@ async fn bad_conversation_requests_are_refused_with_a_reason() {
     let (_, body) = api.ok(Method::GET, "/api/conversations", None).await;
     assert_eq!(body["conversations"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body["conversations"][0]["title"], "Kept");
+}
+
+/// Stores a user message as a turn's submission would.
+async fn say(store: &SqliteConversationStore, user: &str, conversation: &str, text: &str) {
+    store
+        .append_user_message(
+            &UserId::parse(user).unwrap(),
+            &ConversationId::parse(conversation).unwrap(),
+            NewUserMessage {
+                id: MessageId::generate(),
+                client_message_id: ClientMessageId::parse(MessageId::generate().as_str()).unwrap(),
+                content: text.into(),
+                channel: Channel::Web,
+                created_at: time::OffsetDateTime::now_utc(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn search_finds_the_callers_messages_newest_first_with_snippets() {
+    let api = Api::new();
+    say(&api.store, OWNER, "wild", "Where do quokkas live?").await;
+    say(&api.store, OWNER, "wild", "On Rottnest Island, near Perth.").await;
+    say(&api.store, OWNER, "other", "A QUOKKA selfie, please").await;
+    say(&api.store, "someone-else", "wild", "quokka secrets").await;
+
+    let (status, body) = api.ok(Method::GET, "/api/search?q=Quokka", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let hits = body["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 2, "only the caller's: {body}");
+    assert_eq!(hits[0]["conversationId"], "other");
+    assert_eq!(hits[0]["title"], "A QUOKKA selfie, please");
+    assert_eq!(hits[0]["role"], "user");
+    assert_eq!(
+        hits[0]["snippet"],
+        json!([
+            { "text": "A ", "match": false },
+            { "text": "QUOKKA", "match": true },
+            { "text": " selfie, please", "match": false },
+        ])
+    );
+    assert_eq!(hits[1]["conversationId"], "wild");
+    assert!(
+        hits[1]["messageId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert!(
+        hits[1]["createdAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+
+    let (_, body) = api
+        .ok(Method::GET, "/api/search?q=rottnest+PERTH%21&limit=1", None)
+        .await;
+    assert_eq!(body["hits"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["hits"][0]["title"], "Where do quokkas live?");
+    let (_, body) = api
+        .ok(Method::GET, "/api/search?q=quokka&limit=1", None)
+        .await;
+    assert_eq!(body["hits"][0]["conversationId"], "other", "{body}");
+    let (_, body) = api.ok(Method::GET, "/api/search?q=sydney", None).await;
+    assert_eq!(body, json!({ "hits": [] }));
+}
+
+#[tokio::test]
+async fn a_bad_search_is_refused_with_a_reason() {
+    let api = Api::new();
+    let long = "a".repeat(201);
+    for path in [
+        "/api/search".to_owned(),
+        "/api/search?q=".to_owned(),
+        "/api/search?q=%20%20".to_owned(),
+        "/api/search?q=%3F%21".to_owned(),
+        format!("/api/search?q={long}"),
+        "/api/search?q=a+b+c+d+e+f+g+h+i".to_owned(),
+        "/api/search?q=quokka&limit=0".to_owned(),
+        "/api/search?q=quokka&limit=51".to_owned(),
+    ] {
+        api.refused(
+            Method::GET,
+            &path,
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+    }
 }
 
 #[tokio::test]

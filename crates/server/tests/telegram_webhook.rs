@@ -663,6 +663,49 @@ async fn an_allowlisted_user_talks_as_their_own_user(h: Harness) {
 }
 on_both!(an_allowlisted_user_talks_as_their_own_user);
 
+async fn a_conversation_started_on_telegram_is_titled_from_its_first_message(h: Harness) {
+    h.link(FRIEND, 60).await;
+    h.send(61, FRIEND, "Plan a weekend in Lisbon\nwith trains")
+        .await;
+    h.send(62, FRIEND, "And the hotels?").await;
+    h.send(63, FRIEND, "/new").await;
+    // A reply starts the next one: the replied-to text is quoted above the user's own words, which
+    // name the conversation.
+    let quoted = reply_to(
+        text_update(64, FRIEND, "Is this still true?"),
+        500,
+        true,
+        "Trains leave every hour.",
+    );
+    assert_eq!(h.post(Some(SECRET), &quoted).await, 200);
+    let turns = h.turns().await;
+    assert_eq!(turns.len(), 3, "{turns:?}");
+    let titles: Vec<(ConversationId, String)> = h
+        .conversations
+        .list_conversations(&UserId::parse(OWNER).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.id, c.title))
+        .collect();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert!(
+        titles.contains(&(
+            turns[0].conversation_id.clone(),
+            "Plan a weekend in Lisbon".into()
+        )),
+        "{titles:?}"
+    );
+    assert!(
+        titles.contains(&(
+            turns[2].conversation_id.clone(),
+            "Is this still true?".into()
+        )),
+        "{titles:?}"
+    );
+}
+on_both!(a_conversation_started_on_telegram_is_titled_from_its_first_message);
+
 /// A conversation store whose writes of user messages fail while `failing` is set.
 struct Flaky {
     inner: SqliteConversationStore,

@@ -14,10 +14,11 @@ use serverless_openclaw_core::ids::{
     ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
 };
 use serverless_openclaw_core::ports::{
-    ApiKeyStore, ConnectionStore, ConversationStore, Lease, ObjectVersion, PortError,
-    SessionLeases, SettingsStore, TelegramStore, TranscriptStore, TurnQueue, WorkspaceFile,
-    WorkspaceStore,
+    ApiKeyStore, ConnectionStore, ConversationStore, Lease, MessageSearch, ObjectVersion,
+    PortError, SessionLeases, SettingsStore, TelegramStore, TranscriptStore, TurnQueue,
+    WorkspaceFile, WorkspaceStore,
 };
+use serverless_openclaw_core::search::SearchQuery;
 use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -539,6 +540,160 @@ async fn burst_replies(store: &dyn ConversationStore) {
     assert!(repeat.duplicate && repeat.answered);
     assert_eq!(count().await, before + 1);
     store.delete_conversation(&alice, &c).await.expect("delete");
+}
+
+/// The [`MessageSearch`] contract, on the messages `store` keeps (`search` searches the same data).
+/// `store` must be empty.
+pub async fn message_search(store: &dyn ConversationStore, search: &dyn MessageSearch) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let (wildlife, dessert) = (conv("wildlife"), conv("dessert"));
+    let find = |who: UserId, raw: &'static str, limit: usize| async move {
+        let query = SearchQuery::parse(raw).expect("a valid query");
+        search
+            .search_messages(&who, &query, limit)
+            .await
+            .expect("search")
+            .into_iter()
+            .map(|m| m.content)
+            .collect::<Vec<_>>()
+    };
+
+    let asked = store
+        .append_user_message(
+            &alice,
+            &wildlife,
+            user_message("w1", "Where do quokkas live?"),
+        )
+        .await
+        .expect("append");
+    store
+        .append_assistant_message(
+            &alice,
+            &wildlife,
+            reply(
+                &asked.message_id,
+                "Quokkas live on Rottnest Island, near Perth.",
+            ),
+        )
+        .await
+        .expect("reply");
+    store
+        .append_user_message(
+            &alice,
+            &dessert,
+            user_message("d1", "Une crème BRÛLÉE, s'il vous plaît"),
+        )
+        .await
+        .expect("append");
+    // Bob has a conversation of the same id, about the same animal.
+    store
+        .append_user_message(&bob, &wildlife, user_message("b1", "Quokka facts for Bob"))
+        .await
+        .expect("append");
+
+    // Every query word begins a word of the message, in any case; newest first; each hit says
+    // where it is.
+    let query = SearchQuery::parse("quokka").expect("query");
+    let hits = search
+        .search_messages(&alice, &query, 10)
+        .await
+        .expect("search");
+    assert_eq!(
+        hits.iter()
+            .map(|h| (h.content.as_str(), h.role, h.conversation_title.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                "Quokkas live on Rottnest Island, near Perth.",
+                Role::Assistant,
+                "Where do quokkas live?"
+            ),
+            (
+                "Where do quokkas live?",
+                Role::User,
+                "Where do quokkas live?"
+            ),
+        ]
+    );
+    assert!(hits.iter().all(|h| h.conversation_id == wildlife));
+    assert_eq!(hits[1].message_id, asked.message_id);
+    assert!(hits[0].created_at >= hits[1].created_at);
+    assert_eq!(find(alice.clone(), "QUOK", 10).await.len(), 2, "a prefix");
+    assert_eq!(
+        find(alice.clone(), "rottnest, PERTH!", 10).await,
+        ["Quokkas live on Rottnest Island, near Perth."],
+        "every word, punctuation ignored"
+    );
+    assert!(
+        find(alice.clone(), "okka", 10).await.is_empty(),
+        "not inside a word"
+    );
+    assert!(find(alice.clone(), "quokka sydney", 10).await.is_empty());
+    assert_eq!(
+        find(alice.clone(), "crème brû", 10).await,
+        ["Une crème BRÛLÉE, s'il vous plaît"]
+    );
+    assert_eq!(
+        find(alice.clone(), "CRÈME", 10).await.len(),
+        1,
+        "Unicode case"
+    );
+    assert!(
+        find(alice.clone(), "creme", 10).await.is_empty(),
+        "accents count"
+    );
+    assert_eq!(
+        find(alice.clone(), "quokka", 1).await,
+        ["Quokkas live on Rottnest Island, near Perth."],
+        "the limit keeps the newest"
+    );
+
+    // Never another user's messages, even in a conversation of the same id.
+    assert_eq!(
+        find(bob.clone(), "quokka", 10).await,
+        ["Quokka facts for Bob"]
+    );
+    assert!(find(bob.clone(), "rottnest", 10).await.is_empty());
+    assert!(find(user("carol"), "quokka", 10).await.is_empty());
+
+    // A hit names the conversation's current title.
+    store
+        .rename_conversation(&alice, &wildlife, "Marsupials")
+        .await
+        .expect("rename");
+    let renamed = search
+        .search_messages(&alice, &query, 10)
+        .await
+        .expect("search");
+    assert!(renamed.iter().all(|h| h.conversation_title == "Marsupials"));
+
+    // An old message is found behind more than a megabyte of newer ones (a DynamoDB query page).
+    let old = conv("old-notes");
+    store
+        .append_user_message(&alice, &old, user_message("o1", "The zebra crossing"))
+        .await
+        .expect("append");
+    let filler = "lorem ipsum dolor sit amet ".repeat(1_100);
+    for i in 0..40 {
+        store
+            .append_user_message(&alice, &old, user_message(&format!("o-fill-{i}"), &filler))
+            .await
+            .expect("append filler");
+    }
+    assert_eq!(
+        find(alice.clone(), "zebra", 10).await,
+        ["The zebra crossing"]
+    );
+    assert_eq!(find(alice.clone(), "lorem", 3).await.len(), 3);
+
+    // Deleting a conversation takes its messages out of the search, and only for its owner.
+    store
+        .delete_conversation(&alice, &wildlife)
+        .await
+        .expect("delete");
+    assert!(find(alice.clone(), "quokka", 10).await.is_empty());
+    assert_eq!(find(bob, "quokka", 10).await, ["Quokka facts for Bob"]);
+    assert_eq!(find(alice, "brûlée", 10).await.len(), 1);
 }
 
 /// The [`TranscriptStore`] contract. `store` must be empty.
