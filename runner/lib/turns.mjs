@@ -286,6 +286,24 @@ function keyScrubber(llm) {
   return (text) => (key ? text.replaceAll(key, '<redacted>') : text);
 }
 
+/**
+ * The run's images as OpenClaw's `ImageContent` blocks (`runEmbeddedAgent`'s `images`): each file the
+ * host wrote, base64-encoded. A file that cannot be read fails the run, naming it.
+ */
+export async function loadImages(images = []) {
+  return Promise.all(
+    images.map(async ({ path: file, mimeType }) => {
+      let bytes;
+      try {
+        bytes = await fs.readFile(file);
+      } catch (err) {
+        throw new Error(`image ${path.basename(file)} cannot be read: ${err.code ?? err.message}`);
+      }
+      return { type: 'image', data: bytes.toString('base64'), mimeType };
+    }),
+  );
+}
+
 /** CommandQueueEnqueueFn that runs the task at once (see the `enqueue` parameter below). */
 function runDirectly(task, opts) {
   if (opts?.abortSignal?.aborted) return Promise.reject(opts.abortSignal.reason ?? new Error('aborted'));
@@ -365,6 +383,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
     try {
       const sm = await loadSession(oc, req);
       await fs.mkdir(req.workspaceDir, { recursive: true });
+      const images = await loadImages(req.images);
       if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted before start');
       const runConfig = configForRun(config, req, agentDirOf);
       const provider = req.llm?.providerId ?? req.provider;
@@ -389,6 +408,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
           workspaceDir: req.workspaceDir,
           config: runConfig,
           prompt: req.prompt,
+          ...(images.length > 0 ? { images } : {}),
           ...(req.extraSystemPrompt ? { extraSystemPrompt: req.extraSystemPrompt } : {}),
           ...(provider ? { provider } : {}),
           ...(model ? { model } : {}),

@@ -3,7 +3,8 @@
 // recorded with its headers and messages; a key containing "reject" gets HTTP 401, as a provider
 // answers a bad key. `toolCalls` is a queue of rounds of tool calls: while it is not empty, the next
 // request is answered with its first round (`[{ name, input }]`, streamed as the API streams tool
-// calls, stopping for tool use) instead of the reply. Anthropic replies report as input tokens the size
+// calls, stopping for tool use) instead of the reply. Image blocks in a request's messages are recorded
+// apart (`images`). Anthropic replies report as input tokens the size
 // of the request (characters / 4, OpenClaw's own estimate), so a conversation grows towards its model's
 // context window as it would with a real provider. OpenClaw's compaction requests (its summarization
 // system prompt) are answered with SUMMARY, or with HTTP `summaryStatus` when that is set (`setSummaryStatus`).
@@ -73,6 +74,24 @@ function completionsStream(res, model) {
   ]);
 }
 
+/**
+ * The image blocks of a request's messages, in order, as `{ mediaType, data }` (base64): Anthropic's
+ * `{type: "image", source: {type: "base64", media_type, data}}` and OpenAI's
+ * `{type: "image_url", image_url: {url: "data:<type>;base64,<data>"}}`.
+ */
+export function imagesIn(messages) {
+  const images = [];
+  for (const message of messages ?? []) {
+    for (const block of Array.isArray(message?.content) ? message.content : []) {
+      if (block?.type === 'image' && block.source?.type === 'base64') images.push({ mediaType: block.source.media_type, data: block.source.data });
+      const url = block?.type === 'image_url' ? block.image_url?.url : undefined;
+      const match = typeof url === 'string' ? /^data:([^;]+);base64,(.*)$/s.exec(url) : null;
+      if (match) images.push({ mediaType: match[1], data: match[2] });
+    }
+  }
+  return images;
+}
+
 /** The system prompt of an Anthropic request as one string (a string or text blocks). */
 function systemText(system) {
   if (typeof system === 'string') return system;
@@ -104,6 +123,7 @@ export async function startFakeLlm() {
       requests.push({
         path: req.url, model: json?.model, apiKey, xApiKey: req.headers['x-api-key'], authorization: req.headers.authorization,
         messages: JSON.stringify(json?.messages ?? []),
+        images: imagesIn(json?.messages),
         thinking: json?.thinking,
         summary,
       });

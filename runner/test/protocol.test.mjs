@@ -236,3 +236,15 @@ test('tool events become start and end lines with a one-line, scrubbed, bounded 
   assert.deepEqual(lines.slice(4).map((l) => l.summary), ['notes/a.md', 'recent notes']);
   assert.equal(lines.length, 6);
 });
+
+test('a run line may name images: absolute paths of accepted types, at most ten', () => {
+  const line = (images) => JSON.stringify({ ...run, images });
+  assert.deepEqual(parseRequest(line([{ path: '/t/0.png', mimeType: 'image/png' }])).images, [{ path: '/t/0.png', mimeType: 'image/png' }]);
+  assert.equal(parseRequest(line(null)).images, undefined);
+  const refused = (images) => assert.throws(() => parseRequest(line(images)), (err) => err instanceof BadRequest && err.id === 't-1');
+  refused({ path: '/t/0.png', mimeType: 'image/png' });
+  refused([{ path: 'rel.png', mimeType: 'image/png' }]);
+  refused([{ path: '/t/0.svg', mimeType: 'image/svg+xml' }]);
+  refused([{ mimeType: 'image/png' }]);
+  refused(Array.from({ length: 11 }, (_, i) => ({ path: `/t/${i}.png`, mimeType: 'image/png' })));
+});
