@@ -196,6 +196,7 @@ async fn turn(
         model_id: None,
         thinking: None,
         tools: ToolAccess::Full,
+        attachments: Vec::new(),
     };
     runtime
         .run_turn(turn, events, CancellationToken::new())

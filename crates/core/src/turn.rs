@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::attachments::Attachments;
 use crate::domain::{
     ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, TurnKind, Usage,
 };
@@ -91,6 +92,8 @@ pub struct TurnProcessor {
     model_settings: Option<(Arc<dyn SettingsStore>, Arc<dyn ApiKeyStore>)>,
     /// The tool access of guests from the Telegram allowlist (everyone else has full access).
     guest_tools: ToolAccess,
+    /// Where a turn's attachments are read from; without it, turns run without attachments.
+    attachments: Option<Attachments>,
 }
 
 /// Where one turn's frames go: the user's web connections, and the channel the turn came from when it
@@ -172,7 +175,15 @@ impl TurnProcessor {
             replies: None,
             model_settings: None,
             guest_tools: ToolAccess::Restricted,
+            attachments: None,
         }
+    }
+
+    /// Hands each turn the attachments of the message it answers (and the conversation's earlier
+    /// files).
+    pub fn with_attachments(mut self, attachments: Attachments) -> Self {
+        self.attachments = Some(attachments);
+        self
     }
 
     /// Gives guests from the Telegram allowlist this tool access ([`ToolAccess::Restricted`] unless
@@ -464,6 +475,13 @@ impl TurnProcessor {
             None => (None, None),
         };
         let model = self.model_choice(user).await?;
+        let attachments = match &self.attachments {
+            Some(attachments) => attachments
+                .for_turn(user, conversation, &turn.user_message_id)
+                .await
+                .map_err(storage_error)?,
+            None => Vec::new(),
+        };
         let assistant_id = MessageId::generate();
         let (events, mut received) = mpsc::unbounded_channel();
         let run = self.agent.run_turn(
@@ -476,6 +494,7 @@ impl TurnProcessor {
                 model_id: own.model.clone(),
                 thinking: own.thinking,
                 tools: self.tool_access(user),
+                attachments,
             },
             events,
             cancel,

@@ -249,6 +249,7 @@ impl Fixture {
                     text: text.into(),
                     channel: Channel::Web,
                     reply_to: None,
+                    attachments: Vec::new(),
                 },
             )
             .await
@@ -405,6 +406,7 @@ async fn a_redelivered_turn_is_not_answered_twice() {
                 text: "hi".into(),
                 channel: Channel::Web,
                 reply_to: None,
+                attachments: Vec::new(),
             },
         )
         .await
@@ -712,6 +714,7 @@ async fn web_commands_are_answered_at_once_and_set_this_conversations_model_and_
         text: "hello".into(),
         channel: Channel::Web,
         reply_to: None,
+        attachments: Vec::new(),
     };
     fx.chat.submit(&fx.user, other).await.unwrap();
     let other = fx.queue.0.lock().unwrap().pop().unwrap();

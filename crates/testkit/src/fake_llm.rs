@@ -57,9 +57,9 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use axum::routing::post;
 use axum::{Json, Router};
+use base64::Engine as _;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -1512,7 +1512,10 @@ mod tests {
                 .iter()
                 .map(|i| (i.media_type.as_str(), i.bytes().unwrap()))
                 .collect::<Vec<_>>(),
-            [("image/png", b"hi".to_vec()), ("image/jpeg", b"yo".to_vec())]
+            [
+                ("image/png", b"hi".to_vec()),
+                ("image/jpeg", b"yo".to_vec())
+            ]
         );
         assert_eq!(Api::OpenAiCompletions.images(&json!({})), []);
     }
