@@ -577,3 +577,23 @@ async fn turns_of_one_user_take_turns_with_the_shared_folder() {
     );
     assert_eq!(stored(&store).await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_turn_s_attachment_copies_are_never_saved_as_workspace_files() {
+    let fixture = Fixture::new();
+    let store = Arc::new(fixture.store());
+    let runtime = fixture.runtime(&store, |dir| {
+        Box::pin(async move {
+            // What OpenClawRuntime leaves while the turn runs, beside a real memory edit.
+            write(&dir.join(".attachments/c1/report.txt"), "an attachment");
+            write(&dir.join("MEMORY.md"), "read the report");
+            Ok(())
+        })
+    });
+    turn(&runtime, "c1").await.expect("the turn succeeds");
+    assert_eq!(
+        stored(&store).await,
+        map(&[("MEMORY.md", "read the report")])
+    );
+    assert_eq!(store.writes(), ["create MEMORY.md"]);
+}

@@ -22,6 +22,9 @@ pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
 pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
 /// What one user may store in attachments over all their conversations.
 pub const DEFAULT_QUOTA_BYTES: u64 = 500 * 1024 * 1024;
+/// The folder of the agent's workspace that a turn's files are copied into (per conversation), for the
+/// turn only: it is never synchronised as workspace files.
+pub const WORKSPACE_ATTACHMENTS_DIR: &str = ".attachments";
 /// The longest attachment name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 120;
 
@@ -402,15 +405,15 @@ impl Attachments {
         self.store.delete_conversation(user, conversation).await
     }
 
-    /// Checks that `ids` may go with a new message: at most [`MAX_ATTACHMENTS_PER_MESSAGE`], each
-    /// `user`'s attachment of `conversation`, none sent with a message other than `resent` (the same
-    /// message sent again). The message for a refusal names the first bad id.
+    /// Checks that `ids` may go with a message: at most [`MAX_ATTACHMENTS_PER_MESSAGE`], each
+    /// `user`'s attachment of `conversation`. The message for a refusal names the first bad id.
+    /// Whether one already went with another message is only known once the message is stored
+    /// (a resent message is the same message): [`Attachments::link`] tells.
     pub async fn check_for_message(
         &self,
         user: &UserId,
         conversation: &ConversationId,
         ids: &[AttachmentId],
-        resent: Option<&MessageId>,
     ) -> Result<(), AttachmentError> {
         if ids.len() > MAX_ATTACHMENTS_PER_MESSAGE {
             return Err(AttachmentError::BadRequest(format!(
@@ -418,18 +421,10 @@ impl Attachments {
             )));
         }
         for id in ids {
-            match self.store.get(user, conversation, id).await? {
-                None => {
-                    return Err(AttachmentError::BadRequest(format!(
-                        "attachment {id} does not exist in this conversation; upload it again"
-                    )));
-                }
-                Some(a) if a.message_id.is_some() && a.message_id.as_ref() != resent => {
-                    return Err(AttachmentError::BadRequest(format!(
-                        "attachment {id} already went with another message"
-                    )));
-                }
-                Some(_) => {}
+            if self.store.get(user, conversation, id).await?.is_none() {
+                return Err(AttachmentError::BadRequest(format!(
+                    "attachment {id} does not exist in this conversation; upload it again"
+                )));
             }
         }
         Ok(())

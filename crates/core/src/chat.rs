@@ -167,7 +167,7 @@ impl ChatService {
         };
         if let Some(attachments) = attachments {
             attachments
-                .check_for_message(user, &s.conversation_id, &s.attachments, None)
+                .check_for_message(user, &s.conversation_id, &s.attachments)
                 .await
                 .map_err(|e| refused_attachments(e, &fail))?;
         }

@@ -91,5 +91,7 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
         settings: adapters.settings()?,
         api_keys: adapters.api_keys()?,
         endpoints: Env::process().endpoints()?,
+        // The S3 and DynamoDB attachment store is not built yet (`docs/architecture.md`).
+        attachments: None,
     }))
 }

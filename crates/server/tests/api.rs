@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use serverless_openclaw_core::CancellationToken;
+use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::domain::Turn;
 use serverless_openclaw_core::ids::UserId;
@@ -21,8 +22,8 @@ use serverless_openclaw_core::ports::{
 use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, SqliteConversationStore,
-    SqliteSettingsStore, SqliteTelegramStore, TurnHandler,
+    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, LocalTurnQueue,
+    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore, TurnHandler,
 };
 use serverless_openclaw_server::{
     AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator, api, local_app,
@@ -92,13 +93,18 @@ impl Api {
         let settings: Arc<dyn SettingsStore> = Arc::new(SqliteSettingsStore::open(&db).unwrap());
         let telegram: Arc<dyn TelegramStore> = Arc::new(SqliteTelegramStore::open(&db).unwrap());
         let agent: Arc<dyn AgentStatusSource> = Arc::new(Idle);
+        let attachments = Attachments::new(
+            Arc::new(FileAttachmentStore::new(dir.path().join("attachments"))),
+            DEFAULT_QUOTA_BYTES,
+        );
         let chat = ChatService::new(
             conversations.clone(),
             Arc::new(LocalTurnQueue::new(Arc::new(NoTurns))),
             Arc::new(NoPush),
             settings.clone(),
             agent.clone(),
-        );
+        )
+        .with_attachments(attachments.clone());
         let router = router(AppState {
             auth: Arc::new(TokenAuthenticator::new(
                 TOKEN,
@@ -112,6 +118,7 @@ impl Api {
             settings,
             api_keys: Arc::new(FileApiKeyStore::new(dir.path().join("secrets"))),
             endpoints: Endpoints::Public,
+            attachments: Some(attachments),
         });
         Self {
             router,
@@ -189,12 +196,15 @@ impl Api {
 }
 
 /// Every route, with a well-formed request.
-const ROUTES: [(&str, &str); 13] = [
+const ROUTES: [(&str, &str); 16] = [
     ("GET", "/api/conversations"),
     ("POST", "/api/conversations"),
     ("PATCH", "/api/conversations/c-1"),
     ("DELETE", "/api/conversations/c-1"),
     ("GET", "/api/conversations/c-1/messages"),
+    ("POST", "/api/conversations/c-1/attachments?name=a.txt"),
+    ("GET", "/api/conversations/c-1/attachments/a-1"),
+    ("DELETE", "/api/conversations/c-1/attachments/a-1"),
     ("GET", "/api/conversations/c-1/settings"),
     ("PUT", "/api/conversations/c-1/settings"),
     ("GET", "/api/status"),
