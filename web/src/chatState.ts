@@ -5,6 +5,7 @@
 import type { ConnectionState } from './connection';
 import {
   MAX_MESSAGE_BYTES,
+  type Attachment,
   type ErrorCode,
   type ServerFrame,
   type StoredMessage,
@@ -38,6 +39,8 @@ export interface UserMessage {
   messageId?: string;
   /** `sending` until acked; `failed` when the server refused it (it will not be sent again). */
   state: 'sending' | 'sent' | 'failed';
+  /** What was sent with it. */
+  attachments?: Attachment[];
 }
 
 export interface AssistantMessage {
@@ -94,7 +97,7 @@ export interface ChatState {
 
 export type ChatAction =
   | { kind: 'frame'; frame: ServerFrame }
-  | { kind: 'send'; clientMessageId: string; text: string }
+  | { kind: 'send'; clientMessageId: string; text: string; attachments?: Attachment[] }
   | { kind: 'localError'; code: string; message: string }
   | { kind: 'connection'; state: ConnectionState }
   | { kind: 'historyRequested' }
@@ -146,6 +149,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         clientMessageId: action.clientMessageId,
         state: 'sending',
       };
+      if (action.attachments !== undefined && action.attachments.length > 0) message.attachments = action.attachments;
       return { ...state, messages: [...state.messages, message] };
     }
     case 'localError':
@@ -369,6 +373,8 @@ function fromStored(s: StoredMessage, known: ChatMessage | undefined): ChatMessa
   if (s.role === 'user') {
     const user: UserMessage = { key, role: 'user', text: s.content, messageId: s.id, state: 'sent' };
     if (known?.role === 'user' && known.clientMessageId !== undefined) user.clientMessageId = known.clientMessageId;
+    const attachments = s.attachments ?? (known?.role === 'user' ? known.attachments : undefined);
+    if (attachments !== undefined) user.attachments = attachments;
     return user;
   }
   const assistant: AssistantMessage = { key, role: 'assistant', text: s.content, messageId: s.id, state: 'final' };
@@ -429,8 +435,8 @@ export function turnLabel(turn: TurnStatus): string | null {
 }
 
 /** Why the server would refuse this message, checked before sending; null if it may be sent. */
-export function checkOutgoing(text: string): { code: string; message: string } | null {
-  if (text.trim() === '') return { code: 'bad_request', message: 'The message is empty.' };
+export function checkOutgoing(text: string, attachments = 0): { code: string; message: string } | null {
+  if (text.trim() === '' && attachments === 0) return { code: 'bad_request', message: 'The message is empty.' };
   const bytes = new TextEncoder().encode(text).length;
   if (bytes > MAX_MESSAGE_BYTES) {
     return {

@@ -22,7 +22,19 @@ export type ErrorCode =
   | 'conflict'
   | 'not_found'
   | 'limit_reached'
+  | 'unsupported_type'
+  | 'corrupt_file'
+  | 'quota_exceeded'
   | 'internal';
+
+/** The most attachments one message may carry. */
+export const MAX_ATTACHMENTS = 10;
+/** The largest image and the largest other file the server takes, in bytes (docs/protocol.md, "Attachments"). */
+export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+export const MAX_FILE_BYTES = 20 * 1024 * 1024;
+/** What the file picker offers: the server's accepted types (it checks the bytes itself). */
+export const ACCEPTED_FILES =
+  'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/*,.md,.csv,.json,.yaml,.yml,.toml,.xml,.sql,.sh,.log';
 
 export type TurnStatus = 'queued' | 'starting' | 'running' | 'idle';
 
@@ -33,6 +45,8 @@ export interface SendMessageFrame {
   conversationId: string;
   message: string;
   clientMessageId: string;
+  /** Ids of uploaded attachments that go with the message. */
+  attachments?: string[];
 }
 
 export interface CancelFrame {
@@ -162,6 +176,19 @@ export interface StoredMessage {
   costUsd?: number | null;
   /** Assistant messages whose turn called tools: what the agent did. */
   activity?: TurnActivity;
+  /** User messages sent with attachments. */
+  attachments?: Attachment[];
+}
+
+/** An uploaded image or file (`POST /api/conversations/{id}/attachments`). */
+export interface Attachment {
+  id: string;
+  name: string;
+  mediaType: string;
+  size: number;
+  /** `image`: shown to the model; `file`: put in the agent's workspace. */
+  kind: 'image' | 'file';
+  createdAt: string;
 }
 
 export interface ConversationSummary {
@@ -384,9 +411,30 @@ export function parseMessagesResponse(body: unknown): StoredMessage[] | null {
     if (m.costUsd !== undefined && isCost(m.costUsd)) message.costUsd = m.costUsd;
     const activity = m.activity === undefined ? null : parseTurnActivity(m.activity);
     if (activity !== null) message.activity = activity;
+    if (Array.isArray(m.attachments)) {
+      // Like usage: an attachment that cannot be read is left out, the message still shows.
+      const attachments = m.attachments.map(parseAttachment).filter((a): a is Attachment => a !== null);
+      if (attachments.length > 0) message.attachments = attachments;
+    }
     messages.push(message);
   }
   return messages;
+}
+
+/** Parses an attachment view; null if it is not one. */
+export function parseAttachment(value: unknown): Attachment | null {
+  if (
+    !isObject(value) ||
+    !isId(value.id) ||
+    !isString(value.name) ||
+    !isString(value.mediaType) ||
+    !isCount(value.size) ||
+    (value.kind !== 'image' && value.kind !== 'file') ||
+    !isString(value.createdAt)
+  ) {
+    return null;
+  }
+  return { id: value.id, name: value.name, mediaType: value.mediaType, size: value.size, kind: value.kind, createdAt: value.createdAt };
 }
 
 /** Parses the body of `GET /api/conversations`; null if it is not `{"conversations":[...]}`. */
