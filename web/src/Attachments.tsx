@@ -7,6 +7,30 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Api } from './api';
 import { MAX_ATTACHMENTS, MAX_FILE_BYTES, MAX_IMAGE_BYTES, type Attachment } from './protocol';
 
+/** A document outline (no emoji: not every system has a font for them). */
+function FileIcon() {
+  return (
+    <svg className="attachment-icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
+      <path d="M3.5 1.5h6l3 3v10h-9z M9.5 1.5v3h3" fill="none" stroke="currentColor" strokeWidth="1.2" strokeLinejoin="round" />
+    </svg>
+  );
+}
+
+/** A paper clip, for the attach button. */
+export function PaperclipIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="18" height="18" aria-hidden="true">
+      <path
+        d="M10.5 4.5 5.2 9.8a1.4 1.4 0 0 0 2 2l5.6-5.6a2.8 2.8 0 0 0-4-4L3.2 7.8a4.2 4.2 0 0 0 6 6l4.3-4.3"
+        fill="none"
+        stroke="currentColor"
+        strokeWidth="1.2"
+        strokeLinecap="round"
+      />
+    </svg>
+  );
+}
+
 /** One file in the composer. */
 export interface PendingAttachment {
   key: string;
@@ -122,9 +146,7 @@ export function PendingAttachments({ attachments }: { attachments: ComposerAttac
           {p.preview !== undefined ? (
             <img className="attachment-thumb" src={p.preview} alt="" />
           ) : (
-            <span className="attachment-icon" aria-hidden="true">
-              📄
-            </span>
+            <FileIcon />
           )}
           <span className="attachment-name">{p.name}</span>
           <span className="attachment-size">{p.status === 'uploading' ? 'uploading…' : formatBytes(p.size)}</span>
@@ -210,9 +232,7 @@ function SentFile({ api, conversationId, attachment }: { api: Api; conversationI
   };
   return (
     <span className="attachment-chip" data-testid="attachment-file">
-      <span className="attachment-icon" aria-hidden="true">
-        📄
-      </span>
+      <FileIcon />
       <button type="button" className="link-button attachment-name" onClick={download} title={`Download ${attachment.name}`}>
         {attachment.name}
       </button>

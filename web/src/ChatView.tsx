@@ -4,7 +4,7 @@
 
 import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { ActivityPanel } from './Activity';
-import { PendingAttachments, SentAttachments, useComposerAttachments } from './Attachments';
+import { PaperclipIcon, PendingAttachments, SentAttachments, useComposerAttachments } from './Attachments';
 import type { Api } from './api';
 import { turnLabel, type ChatMessage } from './chatState';
 import { formatMeta } from './format';
@@ -223,7 +223,7 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
             disabled={!connected}
             onClick={() => fileInputRef.current?.click()}
           >
-            📎
+            <PaperclipIcon />
           </button>
           <label className="visually-hidden" htmlFor="message-input">
             Message

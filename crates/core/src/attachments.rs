@@ -444,7 +444,8 @@ impl Attachments {
         Ok(())
     }
 
-    /// The conversation's sent attachments by the message they went with, in the order stored.
+    /// The conversation's sent attachments by the message they went with, in the order they were
+    /// uploaded (which is also the order the model sees the images in).
     pub async fn by_message(
         &self,
         user: &UserId,

@@ -1,0 +1,221 @@
+//! Attachments in a real browser (Debian's Chromium driven by playwright-core,
+//! `web/e2e/attachments.e2e.mjs`) against local mode with the real runner and the fake LLM: refused uploads
+//! show their errors and store nothing; two images and a text file (picked, pasted, dropped) go with a
+//! message; the images reach the fake as image blocks byte for byte, a scripted `read` of the file returns
+//! its content, the history shows them after a reload, the file downloads; deleting the conversation
+//! deletes them.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use serverless_openclaw_agent::LlmApi;
+use serverless_openclaw_cli::paths;
+use serverless_openclaw_testkit::fake_llm::{Behaviour, ToolCall};
+use support::TOKEN;
+
+const NOTES: &str = "Meeting notes: the launch code word is heron-42.\n";
+
+/// `<target dir>/e2e-artifacts/browser`, beside the chat test's screenshots.
+fn screenshot_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside the target dir")
+        .join("e2e-artifacts")
+        .join("browser")
+}
+
+/// A valid PNG of one colour (deflate's stored blocks, so no compressor is needed), which a browser
+/// shows and OpenClaw passes on unchanged (under 1200 px).
+fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    0xedb8_8320 ^ (crc >> 1)
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut raw = Vec::new();
+    for _ in 0..height {
+        raw.push(0);
+        for _ in 0..width {
+            raw.extend_from_slice(&rgb);
+        }
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + u32::from(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    let mut zlib = vec![0x78, 0x01, 0x01];
+    zlib.extend_from_slice(&(raw.len() as u16).to_le_bytes());
+    zlib.extend_from_slice(&(!(raw.len() as u16)).to_le_bytes());
+    zlib.extend_from_slice(&raw);
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut header = Vec::new();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
+    chunk(&mut out, b"IHDR", &header);
+    chunk(&mut out, b"IDAT", &zlib);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// The files under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flat_map(|e| {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                files_under(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attachments_work_in_a_real_browser() {
+    let repo = support::repo_root();
+    assert!(
+        paths::web_dir(None, Some(&repo)).is_some(),
+        "web/dist is missing: run `make web` (make test does)"
+    );
+    let (fake, data, app) =
+        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(120)).await;
+    let (status, created) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/conversations",
+            Some(json!({"title": "Attachments"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let conversation = created["id"].as_str().unwrap().to_owned();
+    // The turn: the model reads the attached file where the prompt says it is, then answers.
+    fake.push_behaviour(Behaviour::tool_calls([ToolCall::new(
+        "read",
+        json!({"path": format!(".attachments/{conversation}/notes.txt")}),
+    )]));
+
+    let files = tempfile::tempdir().unwrap();
+    let (red, blue) = (png(8, 8, [220, 30, 30]), png(6, 4, [30, 30, 220]));
+    std::fs::write(files.path().join("red.png"), &red).unwrap();
+    std::fs::write(files.path().join("blue.png"), &blue).unwrap();
+    std::fs::write(files.path().join("notes.txt"), NOTES).unwrap();
+    let screenshots = screenshot_dir();
+    std::fs::create_dir_all(&screenshots).expect("create the screenshot dir");
+
+    let node = paths::node_binary(None, Some(&repo)).unwrap();
+    let script = repo.join("web/e2e/attachments.e2e.mjs");
+    let url = app.url(&format!("/?token={TOKEN}"));
+    let output = tokio::task::spawn_blocking({
+        let (screenshots, files, conversation) = (
+            screenshots.clone(),
+            files.path().to_path_buf(),
+            conversation.clone(),
+        );
+        move || {
+            std::process::Command::new(node)
+                .arg(script)
+                .env("SERVERLESS_OPENCLAW_E2E_URL", url)
+                .env("SERVERLESS_OPENCLAW_E2E_CONVERSATION", conversation)
+                .env("SERVERLESS_OPENCLAW_E2E_FILES", files)
+                .env("SERVERLESS_OPENCLAW_E2E_SCREENSHOTS", screenshots)
+                .output()
+        }
+    })
+    .await
+    .unwrap()
+    .expect("node runs the browser test");
+    let report = format!(
+        "stdout:\n{}\nstderr:\n{}\nscreenshots: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        screenshots.display()
+    );
+    assert!(output.status.success(), "browser test failed\n{report}");
+    for name in ["attachments-composer.png", "attachments-sent.png"] {
+        assert!(screenshots.join(name).is_file(), "no {name}\n{report}");
+    }
+
+    // The images reached the model as image blocks, byte for byte and in order; the `read` call got the
+    // file's content back; the answer came after it.
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "{report}");
+    let images: Vec<(String, Vec<u8>)> = requests[0]
+        .images()
+        .into_iter()
+        .map(|i| (i.media_type.clone(), i.bytes().unwrap()))
+        .collect();
+    assert_eq!(
+        images,
+        [
+            ("image/png".to_owned(), red),
+            ("image/png".to_owned(), blue)
+        ],
+        "{report}"
+    );
+    let prompt = requests[0].last_user_text().unwrap();
+    assert!(prompt.starts_with("What is in these?"), "{prompt}");
+    let results = requests[1].tool_results();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert!(
+        !results[0].is_error && results[0].content.contains("heron-42"),
+        "{results:?}"
+    );
+
+    // Stored: exactly the three sent attachments (bytes and metadata); nothing of the refused ones.
+    let stored = data.path().join("attachments");
+    assert_eq!(files_under(&stored).len(), 6, "{:?}", files_under(&stored));
+    let (_, history) = app
+        .get(&format!("/api/conversations/{conversation}/messages"))
+        .await;
+    let sent = &history["messages"][0]["attachments"];
+    let names: Vec<&str> = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["red.png", "blue.png", "notes.txt"], "{history}");
+
+    // Deleting the conversation deletes them.
+    let (status, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/conversations/{conversation}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert!(
+        files_under(&stored).is_empty(),
+        "{:?}",
+        files_under(&stored)
+    );
+    app.stop().await;
+}
