@@ -75,6 +75,7 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
     let conversations: Arc<dyn ConversationStore> = adapters.conversations()?;
     let queue: Arc<dyn TurnQueue> = adapters.queue(adapters.leases()?)?;
     let push = adapters.push(connections)?;
+    let attachments = adapters.attachments()?;
     Ok(serverless_openclaw_server::api(AppState {
         auth: Arc::new(ClaimsAuthenticator),
         chat: ChatService::new(
@@ -83,7 +84,8 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
             push,
             adapters.settings()?,
             Arc::new(OnDemandAgent::from_env()),
-        ),
+        )
+        .with_attachments(attachments.clone()),
         conversations,
         transcripts: adapters.transcripts()?,
         agent: Arc::new(OnDemandAgent::from_env()),
@@ -91,7 +93,6 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
         settings: adapters.settings()?,
         api_keys: adapters.api_keys()?,
         endpoints: Env::process().endpoints()?,
-        // The S3 and DynamoDB attachment store is not built yet (`docs/architecture.md`).
-        attachments: None,
+        attachments: Some(attachments),
     }))
 }
