@@ -14,13 +14,11 @@ use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, ToolCall};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-/// A 2×1 PNG: under OpenClaw's 1200 px and 5 MB, so it is sent as it is.
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0,
-    2, 0, 0, 0, 1, 8, 2, 0, 0, 0, 0x7b, 0x40, 0xe8, 0xdd, 0, 0, 0, 15, b'I', b'D', b'A', b'T',
-    0x08, 0xd7, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0, 0x05, 0x00, 0x01, 0xff, 0x56, 0xc7, 0x2f,
-    0x0d, 0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xae, 0x42, 0x60, 0x82,
-];
+/// A 2×1 PNG (its header is all the server and OpenClaw read of it; a browser shows it).
+static PNG: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+    serverless_openclaw_testkit::images::solid_png(2, 1, [255, 128, 0])
+});
+
 const NOTES: &str = "The password for the vault is pelican-7.";
 
 fn attachment(name: &str, kind: AttachmentKind, media_type: &str, bytes: &[u8]) -> TurnAttachment {
@@ -68,7 +66,7 @@ async fn an_image_reaches_the_model_and_a_file_is_read_by_a_tool_then_removed() 
         thinking: None,
         tools: ToolAccess::Restricted,
         attachments: vec![
-            attachment("cat.png", AttachmentKind::Image, "image/png", PNG),
+            attachment("cat.png", AttachmentKind::Image, "image/png", &PNG[..]),
             attachment(
                 "notes.txt",
                 AttachmentKind::File,
@@ -89,7 +87,7 @@ async fn an_image_reaches_the_model_and_a_file_is_read_by_a_tool_then_removed() 
     assert_eq!(images[0].media_type, "image/png");
     assert_eq!(
         images[0].bytes().as_deref(),
-        Some(PNG),
+        Some(&PNG[..]),
         "the image, byte for byte"
     );
     let prompt = requests[0].last_user_text().unwrap();

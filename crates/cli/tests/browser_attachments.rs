@@ -14,6 +14,7 @@ use serde_json::json;
 use serverless_openclaw_agent::LlmApi;
 use serverless_openclaw_cli::paths;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, ToolCall};
+use serverless_openclaw_testkit::images::solid_png;
 use support::TOKEN;
 
 const NOTES: &str = "Meeting notes: the launch code word is heron-42.\n";
@@ -25,59 +26,6 @@ fn screenshot_dir() -> PathBuf {
         .expect("CARGO_TARGET_TMPDIR is inside the target dir")
         .join("e2e-artifacts")
         .join("browser")
-}
-
-/// A valid PNG of one colour (deflate's stored blocks, so no compressor is needed), which a browser
-/// shows and OpenClaw passes on unchanged (under 1200 px).
-fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = 0xffff_ffffu32;
-        for &byte in bytes {
-            crc ^= u32::from(byte);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    0xedb8_8320 ^ (crc >> 1)
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        let crc = crc32(&out[start..]);
-        out.extend_from_slice(&crc.to_be_bytes());
-    }
-    let mut raw = Vec::new();
-    for _ in 0..height {
-        raw.push(0);
-        for _ in 0..width {
-            raw.extend_from_slice(&rgb);
-        }
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &byte in &raw {
-        a = (a + u32::from(byte)) % 65521;
-        b = (b + a) % 65521;
-    }
-    let mut zlib = vec![0x78, 0x01, 0x01];
-    zlib.extend_from_slice(&(raw.len() as u16).to_le_bytes());
-    zlib.extend_from_slice(&(!(raw.len() as u16)).to_le_bytes());
-    zlib.extend_from_slice(&raw);
-    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
-    let mut header = Vec::new();
-    header.extend_from_slice(&width.to_be_bytes());
-    header.extend_from_slice(&height.to_be_bytes());
-    header.extend_from_slice(&[8, 2, 0, 0, 0]);
-    let mut out = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
-    chunk(&mut out, b"IHDR", &header);
-    chunk(&mut out, b"IDAT", &zlib);
-    chunk(&mut out, b"IEND", &[]);
-    out
 }
 
 /// The files under `dir`, recursively.
@@ -122,7 +70,10 @@ async fn attachments_work_in_a_real_browser() {
     )]));
 
     let files = tempfile::tempdir().unwrap();
-    let (red, blue) = (png(8, 8, [220, 30, 30]), png(6, 4, [30, 30, 220]));
+    let (red, blue) = (
+        solid_png(8, 8, [220, 30, 30]),
+        solid_png(6, 4, [30, 30, 220]),
+    );
     std::fs::write(files.path().join("red.png"), &red).unwrap();
     std::fs::write(files.path().join("blue.png"), &blue).unwrap();
     std::fs::write(files.path().join("notes.txt"), NOTES).unwrap();

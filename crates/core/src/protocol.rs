@@ -724,7 +724,7 @@ mod tests {
         assert_eq!(code_of(&send(r#""a1""#)), ErrorCode::BadRequest);
         assert_eq!(code_of(&send("[7]")), ErrorCode::BadRequest);
         assert_eq!(code_of(&send(r#"["../x"]"#)), ErrorCode::InvalidId);
-        let eleven = format!("[{}]", vec![r#""a""#; 11].join(","));
+        let eleven = format!("[{}]", [r#""a""#; 11].join(","));
         assert_eq!(code_of(&send(&eleven)), ErrorCode::BadRequest);
     }
 

@@ -10,6 +10,11 @@ use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
 use serverless_openclaw_testkit::fixtures;
 use support::{GATEWAY_INVOKE, LLM_KEY, World, frames_of, send_frame, telegram_webhook_event};
 
+/// A 2×1 PNG (its header is all the server and OpenClaw read of it; a browser shows it).
+static PNG: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+    serverless_openclaw_testkit::images::solid_png(2, 1, [255, 128, 0])
+});
+
 const WS_CONNECT: &str = env!("CARGO_BIN_EXE_ws-connect");
 const WS_MESSAGE: &str = env!("CARGO_BIN_EXE_ws-message");
 const AGENT: &str = env!("CARGO_BIN_EXE_agent");
@@ -723,14 +728,6 @@ async fn a_conversations_model_and_thinking_level_set_over_rest_reach_the_agent_
     assert_ne!(requests[1].body["thinking"]["type"], "enabled");
 }
 
-/// A 2×1 PNG (its header is all the server and OpenClaw read of it).
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0,
-    2, 0, 0, 0, 1, 8, 2, 0, 0, 0, 0x7b, 0x40, 0xe8, 0xdd, 0, 0, 0, 15, b'I', b'D', b'A', b'T',
-    0x08, 0xd7, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0, 0x05, 0x00, 0x01, 0xff, 0x56, 0xc7, 0x2f,
-    0x0d, 0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xae, 0x42, 0x60, 0x82,
-];
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attachment_uploaded_through_the_http_api_reaches_the_agent_and_no_one_else() {
     use base64::Engine as _;
@@ -753,7 +750,7 @@ async fn an_attachment_uploaded_through_the_http_api_reaches_the_agent_and_no_on
         None,
         &alice,
     );
-    upload["body"] = Value::from(base64.encode(PNG));
+    upload["body"] = Value::from(base64.encode(&PNG[..]));
     upload["isBase64Encoded"] = Value::Bool(true);
     upload["headers"]["content-type"] = Value::from("image/png");
     let response = http.invoke(upload.clone(), GATEWAY_INVOKE).await;
@@ -778,7 +775,7 @@ async fn an_attachment_uploaded_through_the_http_api_reaches_the_agent_and_no_on
     assert_eq!(response["isBase64Encoded"], true, "{response}");
     assert_eq!(
         base64.decode(response["body"].as_str().unwrap()).unwrap(),
-        PNG
+        &PNG[..]
     );
 
     // Sent with a message, it reaches the model as an image.
@@ -795,7 +792,7 @@ async fn an_attachment_uploaded_through_the_http_api_reaches_the_agent_and_no_on
     assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
     let images = world.fake.requests()[0].images();
     assert_eq!(images.len(), 1, "{images:?}");
-    assert_eq!(images[0].bytes().as_deref(), Some(PNG));
+    assert_eq!(images[0].bytes().as_deref(), Some(&PNG[..]));
     assert_eq!(frames_of(&world.recorder, "conn-P1=", "message").len(), 1);
 
     // Deleting the conversation deletes the object.

@@ -28,13 +28,11 @@ use serverless_openclaw_local::{
 use serverless_openclaw_server::{AppState, Authenticator, api};
 use tower::ServiceExt;
 
-/// A 2×1 PNG.
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0,
-    2, 0, 0, 0, 1, 8, 2, 0, 0, 0, 0x7b, 0x40, 0xe8, 0xdd, 0, 0, 0, 15, b'I', b'D', b'A', b'T',
-    0x08, 0xd7, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0, 0x05, 0x00, 0x01, 0xff, 0x56, 0xc7, 0x2f,
-    0x0d, 0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xae, 0x42, 0x60, 0x82,
-];
+/// A 2×1 PNG (its header is all the server and OpenClaw read of it; a browser shows it).
+static PNG: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+    serverless_openclaw_testkit::images::solid_png(2, 1, [255, 128, 0])
+});
+
 const QUOTA: u64 = 64 * 1024 * 1024;
 
 /// Each user is their own bearer token: `Bearer alice` is alice.
@@ -204,7 +202,7 @@ impl Server {
 async fn an_upload_comes_back_byte_for_byte_and_is_never_run_by_a_browser() {
     let server = Server::new(QUOTA);
     let uploaded = server
-        .upload("alice", "c1", "..%2Fholiday%20cat.PNG", "image/png", PNG)
+        .upload("alice", "c1", "..%2Fholiday%20cat.PNG", "image/png", &PNG[..])
         .await;
     assert_eq!(uploaded.status, StatusCode::CREATED);
     let view = uploaded.json();
@@ -224,7 +222,7 @@ async fn an_upload_comes_back_byte_for_byte_and_is_never_run_by_a_browser() {
         )
         .await;
     assert_eq!(image.status, StatusCode::OK);
-    assert_eq!(image.body, PNG);
+    assert_eq!(image.body, &PNG[..]);
     let header = |answer: &Answer, name: &str| answer.headers[name].to_str().unwrap().to_owned();
     assert_eq!(header(&image, "content-type"), "image/png");
     assert_eq!(header(&image, "x-content-type-options"), "nosniff");
@@ -307,7 +305,7 @@ async fn oversized_unaccepted_corrupt_and_over_quota_uploads_are_refused_and_sto
             .contains("image/png")
     );
     server
-        .upload("alice", "c1", "cat.jpg", "image/jpeg", PNG)
+        .upload("alice", "c1", "cat.jpg", "image/jpeg", &PNG[..])
         .await
         .refused(StatusCode::UNPROCESSABLE_ENTITY, "corrupt_file");
     server
@@ -346,12 +344,14 @@ async fn oversized_unaccepted_corrupt_and_over_quota_uploads_are_refused_and_sto
     let small = Server::new(PNG.len() as u64 + 10);
     assert_eq!(
         small
-            .upload("alice", "c1", "a.png", "image/png", PNG)
+            .upload("alice", "c1", "a.png", "image/png", &PNG[..])
             .await
             .status,
         StatusCode::CREATED
     );
-    let over = small.upload("alice", "c2", "b.png", "image/png", PNG).await;
+    let over = small
+        .upload("alice", "c2", "b.png", "image/png", &PNG[..])
+        .await;
     over.refused(StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded");
     assert!(
         over.json()["message"]
@@ -362,7 +362,7 @@ async fn oversized_unaccepted_corrupt_and_over_quota_uploads_are_refused_and_sto
     assert_eq!(small.usage("alice").await, PNG.len() as u64);
     assert_eq!(
         small
-            .upload("bob", "c1", "b.png", "image/png", PNG)
+            .upload("bob", "c1", "b.png", "image/png", &PNG[..])
             .await
             .status,
         StatusCode::CREATED,
@@ -374,7 +374,7 @@ async fn oversized_unaccepted_corrupt_and_over_quota_uploads_are_refused_and_sto
 async fn a_user_cannot_read_delete_or_send_another_user_s_attachment() {
     let server = Server::new(QUOTA);
     let id = server
-        .upload("alice", "c1", "cat.png", "image/png", PNG)
+        .upload("alice", "c1", "cat.png", "image/png", &PNG[..])
         .await
         .json()["id"]
         .as_str()
@@ -434,7 +434,7 @@ async fn a_user_cannot_read_delete_or_send_another_user_s_attachment() {
             .send("alice", Method::GET, &path, None, vec![])
             .await
             .body,
-        PNG,
+        &PNG[..],
         "alice still has it"
     );
 }
@@ -443,7 +443,7 @@ async fn a_user_cannot_read_delete_or_send_another_user_s_attachment() {
 async fn a_message_s_attachments_show_in_its_history_and_go_with_its_conversation() {
     let server = Server::new(QUOTA);
     let image = server
-        .upload("alice", "c1", "cat.png", "image/png", PNG)
+        .upload("alice", "c1", "cat.png", "image/png", &PNG[..])
         .await
         .json();
     let file = server
@@ -549,7 +549,7 @@ async fn a_message_s_attachments_show_in_its_history_and_go_with_its_conversatio
 
     // A conversation that never got a message is not listed, but its uploads are deleted with it.
     server
-        .upload("alice", "draft", "cat.png", "image/png", PNG)
+        .upload("alice", "draft", "cat.png", "image/png", &PNG[..])
         .await;
     server
         .send(

@@ -1278,7 +1278,7 @@ pub async fn attachment_store(store: &dyn AttachmentStore) {
     assert_eq!(store.get(&alice, &c1, &first.id).await.unwrap(), None);
     assert_eq!(store.read(&alice, &c1, &first.id).await.unwrap(), None);
     assert_eq!(store.usage(&alice).await.unwrap(), 30);
-    assert_eq!(store.list(&alice, &c2).await.unwrap(), [fits.clone()]);
+    assert_eq!(store.list(&alice, &c2).await.unwrap(), [fits]);
     store.delete_conversation(&alice, &c1).await.unwrap();
 
     // Leave it empty.
