@@ -139,6 +139,16 @@ function replyPayloads(result) {
   return (result?.payloads ?? []).filter((p) => p && !p.isReasoning && !p.isCommentary);
 }
 
+/**
+ * The media the reply's payloads name (OpenClaw's `mediaUrl` / `mediaUrls`: what the model attached with
+ * a `MEDIA:` line, as written: a workspace-relative or absolute path, or a URL), each once, in order. The
+ * host decides what it may read: the runner passes the references on, never a file.
+ */
+export function replyMedia(payloads) {
+  const refs = payloads.flatMap((p) => [...(Array.isArray(p.mediaUrls) ? p.mediaUrls : []), p.mediaUrl]);
+  return [...new Set(refs.filter((ref) => typeof ref === 'string' && ref.trim() !== ''))];
+}
+
 function errorMessage(err) {
   if (err instanceof Error) return err.message || err.name;
   if (typeof err === 'string') return err;
@@ -475,10 +485,12 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
       await writeTranscript(sm, req.transcriptOutPath);
       if (turn.finished) return;
       streamer.finish(text);
+      const media = replyMedia(payloads);
       finish(turn, {
         type: 'result',
         id: req.id,
         text,
+        ...(media.length > 0 ? { media: media.map(scrub) } : {}),
         usage: usageOf(agentMeta),
         costUsd: costOf(agentMeta),
         durationMs: Math.round(performance.now() - started),

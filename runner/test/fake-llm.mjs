@@ -4,7 +4,8 @@
 // answers a bad key. `toolCalls` is a queue of rounds of tool calls: while it is not empty, the next
 // request is answered with its first round (`[{ name, input }]`, streamed as the API streams tool
 // calls, stopping for tool use) instead of the reply. Image blocks in a request's messages are recorded
-// apart (`images`). Anthropic replies report as input tokens the size
+// apart (`images`). `texts` is a queue of replies: while it is not empty (and no tool calls are queued),
+// the next Anthropic request is answered with its first text instead of FAKE_REPLY. Anthropic replies report as input tokens the size
 // of the request (characters / 4, OpenClaw's own estimate), so a conversation grows towards its model's
 // context window as it would with a real provider. OpenClaw's compaction requests (its summarization
 // system prompt) are answered with SUMMARY, or with HTTP `summaryStatus` when that is set (`setSummaryStatus`).
@@ -99,12 +100,13 @@ function systemText(system) {
 }
 
 /**
- * Starts the server on a free loopback port: { url, requests, toolCalls, setSummaryStatus(status),
+ * Starts the server on a free loopback port: { url, requests, toolCalls, texts, setSummaryStatus(status),
  * close() }. Each recorded request has `summary: true` when it is a compaction request.
  */
 export async function startFakeLlm() {
   const requests = [];
   const toolCalls = [];
+  const texts = [];
   let summaryStatus = null;
   const server = http.createServer((req, res) => {
     let body = '';
@@ -137,7 +139,7 @@ export async function startFakeLlm() {
         const inputTokens = Math.ceil(body.length / 4);
         if (summary) anthropicStream(res, json?.model, inputTokens, SUMMARY);
         else if (toolCalls.length > 0) anthropicToolStream(res, json?.model, toolCalls.shift());
-        else anthropicStream(res, json?.model, inputTokens);
+        else anthropicStream(res, json?.model, inputTokens, texts.shift());
       } else if (req.url === '/v1/chat/completions') {
         if (toolCalls.length > 0) completionsToolStream(res, json?.model, toolCalls.shift());
         else completionsStream(res, json?.model);
@@ -153,6 +155,7 @@ export async function startFakeLlm() {
     url: `http://127.0.0.1:${server.address().port}`,
     requests,
     toolCalls,
+    texts,
     setSummaryStatus: (status) => {
       summaryStatus = status;
     },

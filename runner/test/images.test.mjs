@@ -1,6 +1,7 @@
 // End to end against the installed OpenClaw and the in-process fake LLM: images named on a `run` line
 // reach the model as image blocks (Anthropic Messages and OpenAI chat completions), stay in the
-// transcript the runner writes, and an image file that cannot be read fails the run.
+// transcript the runner writes, and an image file that cannot be read fails the run; a reply's `MEDIA:`
+// line comes back as the result's `media`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -80,6 +81,15 @@ test('images on a run line reach the model as image blocks, with either API, and
     assert.equal(openai.type, 'result', JSON.stringify(openai));
     assert.equal(fake.requests.at(-1).path, '/v1/chat/completions');
     assert.deepEqual(fake.requests.at(-1).images, wanted.slice(0, 1), 'OpenAI chat completions gets the image as a data URL');
+
+    // The model attaches a file of the workspace with a MEDIA: line: OpenClaw takes it out of the text.
+    fs.mkdirSync(path.join(root, 'ws'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'ws', 'chart.png'), red);
+    fake.texts.push('Here is the chart.\n\nMEDIA:./chart.png');
+    const produced = await run('t-p', 'anthropic-messages', []);
+    assert.equal(produced.type, 'result', JSON.stringify(produced));
+    assert.equal(produced.text, 'Here is the chart.');
+    assert.deepEqual(produced.media, ['./chart.png']);
 
     const sent = fake.requests.length;
     const missing = await run('t-m', 'anthropic-messages', [{ path: path.join(root, 'gone.png'), mimeType: 'image/png' }]);

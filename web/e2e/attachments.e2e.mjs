@@ -10,6 +10,8 @@
 //   3. sent: the message shows both images (fetched with the token) and the file as a download chip; the
 //      reply comes; after a reload the history shows them again
 //   4. download: the file chip downloads the file's bytes
+//   5. produced: the agent makes an image (a scripted shell command) and attaches it to its reply; the page
+//      shows it under the reply, and again after a reload
 //
 //   SERVERLESS_OPENCLAW_E2E_URL=<page URL with ?token=...>
 //   SERVERLESS_OPENCLAW_E2E_CONVERSATION=<the conversation to open>
@@ -17,7 +19,7 @@
 //   node web/e2e/attachments.e2e.mjs
 //
 // Optional: CHROMIUM_PATH, SERVERLESS_OPENCLAW_E2E_SCREENSHOTS (attachments-composer.png,
-// attachments-sent.png; on failure attachments-failure.png).
+// attachments-sent.png, attachments-produced.png; on failure attachments-failure.png).
 // Prints `N passed, 0 failed` and exits 0 on success; exits 1 at the first failing scenario.
 
 import { readFileSync } from 'node:fs';
@@ -194,7 +196,34 @@ async function download(page) {
   step('the file chip downloads the file, byte for byte');
 }
 
-const SCENARIOS = [open, refused, attach, sent, download];
+/** The images under the last reply, as loaded. */
+const replyImages = (page) =>
+  page.$$eval('[data-testid="message"][data-role="assistant"]', (nodes) =>
+    [...(nodes.at(-1)?.querySelectorAll('img[data-testid="attachment-image"]') ?? [])].map((img) => ({ alt: img.alt, width: img.naturalWidth })),
+  );
+
+async function produced(page) {
+  const replies = await page.$$('[data-testid="message"][data-role="assistant"]');
+  await page.fill('[data-testid="message-input"]', 'Draw me a chart.');
+  await page.click('[data-testid="send-button"]');
+  const check = async () => {
+    const all = await page.$$('[data-testid="message"][data-role="assistant"][data-state="final"]');
+    const seen = all.length > replies.length ? await replyImages(page) : [];
+    return { done: seen.length === 1 && seen[0].width === 5 && seen[0].alt === 'chart.png', value: seen, seen };
+  };
+  await waitFor(page, 'the image the agent attached to its reply', check);
+  step('the image the agent made is shown under its reply');
+  await screenshot(page, 'attachments-produced.png');
+  await page.reload();
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${conversation}"][data-history="loaded"]`, { timeout: TIMEOUT_MS });
+  await waitFor(page, 'the agent’s image after a reload', async () => {
+    const seen = await replyImages(page);
+    return { done: seen.length === 1 && seen[0].width === 5, value: seen, seen };
+  });
+  step('and again after a reload');
+}
+
+const SCENARIOS = [open, refused, attach, sent, download, produced];
 
 async function main() {
   if (!pageUrl || !conversation || !files) fail('set SERVERLESS_OPENCLAW_E2E_URL, SERVERLESS_OPENCLAW_E2E_CONVERSATION and SERVERLESS_OPENCLAW_E2E_FILES');

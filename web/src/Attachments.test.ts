@@ -73,6 +73,32 @@ describe('attachments', () => {
     expect(state.messages[0]).toMatchObject({ role: 'user', messageId: 'm1', attachments: [cat] });
   });
 
+  it('a reply keeps the files the agent attached, from its final frame and from the history', () => {
+    const chart: Attachment = { ...cat, id: 'a9', name: 'chart.png' };
+    let state = initialChatState('c1', { isNew: true, connection: 'open' });
+    state = chatReducer(state, {
+      kind: 'frame',
+      frame: {
+        type: 'message',
+        conversationId: 'c1',
+        messageId: 'r1',
+        role: 'assistant',
+        content: 'Here is your chart.',
+        usage: { inputTokens: 1, outputTokens: 2 },
+        costUsd: null,
+        durationMs: 5,
+        attachments: [chart],
+      },
+    });
+    expect(state.messages[0]).toMatchObject({ role: 'assistant', attachments: [chart] });
+    state = chatReducer(state, {
+      kind: 'historyLoaded',
+      messages: [{ id: 'r1', role: 'assistant', content: 'Here is your chart.', createdAt: 't', channel: 'web', attachments: [chart] }],
+      full: false,
+    });
+    expect(state.messages[0]).toMatchObject({ role: 'assistant', attachments: [chart] });
+  });
+
   it('refuses before uploading only what is over its kind’s limit or empty', () => {
     expect(refusedBeforeUpload({ name: 'a.png', type: 'image/png', size: MAX_IMAGE_BYTES })).toBeNull();
     expect(refusedBeforeUpload({ name: 'a.png', type: 'image/png', size: MAX_IMAGE_BYTES + 1 })).toMatch(/a.png is 10.5 MB; an image may be at most 10 MiB/);

@@ -246,7 +246,7 @@ function SentFile({ api, conversationId, attachment }: { api: Api; conversationI
   );
 }
 
-/** A sent message's attachments: images shown, files as download chips. */
+/** A message's attachments (sent by the user or attached by the agent): images shown, files as download chips. */
 export function SentAttachments({ api, conversationId, attachments }: { api: Api; conversationId: string; attachments: Attachment[] }) {
   return (
     <div className="message-attachments" data-testid="message-attachments">

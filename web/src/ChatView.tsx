@@ -338,6 +338,9 @@ function MessageBubble({ message, onRetry, api, conversationId }: MessageBubbleP
         {message.role === 'assistant' ? <Markdown text={message.text} /> : <div className="plain-text">{message.text}</div>}
         {message.role === 'assistant' && message.state === 'streaming' && <span className="caret" aria-hidden="true" />}
       </div>
+      {message.role === 'assistant' && message.attachments !== undefined && (
+        <SentAttachments api={api} conversationId={conversationId} attachments={message.attachments} />
+      )}
       {footer !== null && (
         <div className="message-meta" data-testid="message-meta">
           {footer}

@@ -57,6 +57,8 @@ export interface AssistantMessage {
    * final message's or the history's record. Absent when the turn called no tools.
    */
   activity?: TurnActivity;
+  /** The files the agent attached to the reply (images it made, documents it wrote). */
+  attachments?: Attachment[];
 }
 
 export interface ErrorMessage {
@@ -293,6 +295,7 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
         meta,
       };
       if (frame.activity !== undefined) final.activity = frame.activity;
+      if (frame.attachments !== undefined) final.attachments = frame.attachments;
       const messages = index < 0 ? [...state.messages, final] : replaceAt(state.messages, index, final);
       return { ...state, messages };
     }
@@ -385,6 +388,8 @@ function fromStored(s: StoredMessage, known: ChatMessage | undefined): ChatMessa
   }
   const activity = s.activity ?? (known?.role === 'assistant' ? known.activity : undefined);
   if (activity !== undefined) assistant.activity = activity;
+  const produced = s.attachments ?? (known?.role === 'assistant' ? known.attachments : undefined);
+  if (produced !== undefined) assistant.attachments = produced;
   return assistant;
 }
 

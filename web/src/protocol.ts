@@ -127,6 +127,8 @@ export interface MessageFrame {
   durationMs: number;
   /** Only when the turn called tools. */
   activity?: TurnActivity;
+  /** Only when the agent attached files to its reply. */
+  attachments?: Attachment[];
 }
 
 export interface ErrorFrame {
@@ -176,7 +178,7 @@ export interface StoredMessage {
   costUsd?: number | null;
   /** Assistant messages whose turn called tools: what the agent did. */
   activity?: TurnActivity;
-  /** User messages sent with attachments. */
+  /** User messages sent with attachments; assistant messages the agent attached files to. */
   attachments?: Attachment[];
 }
 
@@ -371,6 +373,8 @@ export function parseServerFrame(data: string): ServerFrame | null {
       };
       const activity = f.activity === undefined ? null : parseTurnActivity(f.activity);
       if (activity !== null) frame.activity = activity;
+      const attachments = parseAttachments(f.attachments);
+      if (attachments.length > 0) frame.attachments = attachments;
       return frame;
     }
     case 'error': {
@@ -411,11 +415,8 @@ export function parseMessagesResponse(body: unknown): StoredMessage[] | null {
     if (m.costUsd !== undefined && isCost(m.costUsd)) message.costUsd = m.costUsd;
     const activity = m.activity === undefined ? null : parseTurnActivity(m.activity);
     if (activity !== null) message.activity = activity;
-    if (Array.isArray(m.attachments)) {
-      // Like usage: an attachment that cannot be read is left out, the message still shows.
-      const attachments = m.attachments.map(parseAttachment).filter((a): a is Attachment => a !== null);
-      if (attachments.length > 0) message.attachments = attachments;
-    }
+    const attachments = parseAttachments(m.attachments);
+    if (attachments.length > 0) message.attachments = attachments;
     messages.push(message);
   }
   return messages;
@@ -435,6 +436,11 @@ export function parseAttachment(value: unknown): Attachment | null {
     return null;
   }
   return { id: value.id, name: value.name, mediaType: value.mediaType, size: value.size, kind: value.kind, createdAt: value.createdAt };
+}
+
+/** A message's attachments; like usage, one that cannot be read is left out and the message still shows. */
+function parseAttachments(value: unknown): Attachment[] {
+  return Array.isArray(value) ? value.map(parseAttachment).filter((a): a is Attachment => a !== null) : [];
 }
 
 /** Parses the body of `GET /api/conversations`; null if it is not `{"conversations":[...]}`. */

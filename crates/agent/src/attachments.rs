@@ -2,16 +2,19 @@
 //! the message go to the model as images (files in the turn's private folder, named on the `run`
 //! line), the conversation's files are written into the user's workspace under
 //! `.attachments/<conversation>/` for OpenClaw's file tools, and the prompt gets a line per attachment
-//! of the message saying what came with it and where it is.
+//! of the message saying what came with it and where it is. Going back, the files the reply attached
+//! (its `MEDIA:` lines) are read from the workspace, and only from there: a path the model names is
+//! untrusted, and the host reads with more rights than the runner.
 
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serverless_openclaw_core::attachments::{
-    AttachmentKind, TurnAttachment, WORKSPACE_ATTACHMENTS_DIR,
+    AttachmentKind, MAX_FILE_BYTES, TurnAttachment, WORKSPACE_ATTACHMENTS_DIR,
 };
 use serverless_openclaw_core::ids::ConversationId;
+use serverless_openclaw_core::ports::ProducedFile;
 
 use crate::protocol::RunImage;
 
@@ -111,6 +114,70 @@ pub(crate) fn stage(
     })
 }
 
+/// What a reply attached, read: the files, and the reply's text with a line for each reference that
+/// is not a file to share (a URL is kept as a link; a path outside the workspace, a missing or oversized
+/// file is named).
+pub(crate) fn collect_produced(
+    workspace: &Path,
+    references: &[String],
+    mut text: String,
+) -> (Vec<ProducedFile>, String) {
+    let mut files = Vec::new();
+    let mut note = |line: String| {
+        text.push_str("\n\n");
+        text.push_str(&line);
+    };
+    let root = match workspace.canonicalize() {
+        Ok(root) => root,
+        Err(e) => {
+            tracing::warn!(error = %e, "the workspace is gone; the reply's files are not read");
+            return (files, text);
+        }
+    };
+    for reference in references {
+        if reference.starts_with("https://") || reference.starts_with("http://") {
+            note(format!("<{reference}>"));
+            continue;
+        }
+        let path = Path::new(reference.strip_prefix("file://").unwrap_or(reference));
+        let inside = root
+            .join(path)
+            .canonicalize()
+            .ok()
+            .filter(|p| p.starts_with(&root) && p.is_file());
+        let Some(file) = inside else {
+            tracing::warn!(
+                reference,
+                "the reply attached a file outside its workspace, or none"
+            );
+            note(format!(
+                "(The agent attached {reference}, which is not a file in its workspace.)"
+            ));
+            continue;
+        };
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match std::fs::metadata(&file).map(|m| m.len()) {
+            Ok(size) if size > MAX_FILE_BYTES => note(format!(
+                "(The agent's file {name} could not be attached: it is larger than {} MiB.)",
+                MAX_FILE_BYTES / (1024 * 1024)
+            )),
+            _ => match std::fs::read(&file) {
+                Ok(bytes) => files.push(ProducedFile { name, bytes }),
+                Err(e) => {
+                    tracing::warn!(reference, error = %e, "a file the reply attached cannot be read");
+                    note(format!(
+                        "(The agent's file {name} could not be attached: it cannot be read.)"
+                    ));
+                }
+            },
+        }
+    }
+    (files, text)
+}
+
 /// A size as people read it.
 fn size(bytes: u64) -> String {
     match bytes {
@@ -197,6 +264,60 @@ mod tests {
             "the copies go when the turn ends"
         );
         assert!(workspace.exists(), "the workspace stays");
+    }
+
+    #[test]
+    fn a_reply_s_files_are_read_from_the_workspace_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = dir.path().join("ws");
+        std::fs::create_dir_all(workspace.join("out")).unwrap();
+        std::fs::write(workspace.join("out/chart.png"), b"chart").unwrap();
+        std::fs::write(dir.path().join("secret.txt"), b"host secret").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.txt"), workspace.join("link.txt"))
+            .unwrap();
+        let absolute = workspace
+            .join("out/chart.png")
+            .to_string_lossy()
+            .into_owned();
+        let (files, text) = collect_produced(
+            &workspace,
+            &[
+                "./out/chart.png".into(),
+                absolute,
+                "../secret.txt".into(),
+                "link.txt".into(),
+                "/etc/passwd".into(),
+                "gone.png".into(),
+                "https://example.com/x.png".into(),
+            ],
+            "Done.".into(),
+        );
+        assert_eq!(
+            files,
+            [
+                ProducedFile {
+                    name: "chart.png".into(),
+                    bytes: b"chart".to_vec()
+                },
+                ProducedFile {
+                    name: "chart.png".into(),
+                    bytes: b"chart".to_vec()
+                }
+            ]
+        );
+        assert!(!text.contains("host secret"));
+        for refused in ["../secret.txt", "link.txt", "/etc/passwd", "gone.png"] {
+            assert!(
+                text.contains(&format!(
+                    "attached {refused}, which is not a file in its workspace"
+                )),
+                "{text}"
+            );
+        }
+        assert!(
+            text.starts_with("Done.") && text.contains("<https://example.com/x.png>"),
+            "{text}"
+        );
     }
 
     #[test]

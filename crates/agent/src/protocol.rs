@@ -175,6 +175,9 @@ pub enum RunnerLine {
         cost_usd: Option<f64>,
         #[serde(default)]
         duration_ms: u64,
+        /// What the reply attached (its `MEDIA:` lines): paths as the model wrote them, or URLs.
+        #[serde(default)]
+        media: Vec<String>,
     },
     /// A `compact` ended: `compacted` says whether the transcript at its out path was written (else
     /// `reason` says why there was nothing to compact). Tokens are OpenClaw's estimates of the history

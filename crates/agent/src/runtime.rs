@@ -640,6 +640,7 @@ impl AgentRuntime for OpenClawRuntime {
             usage,
             cost_usd,
             duration_ms,
+            media,
             ..
         } = end
         else {
@@ -651,8 +652,18 @@ impl AgentRuntime for OpenClawRuntime {
         let transcript = tokio::fs::read(&request.transcript_out)
             .await
             .map_err(io_error)?;
+        // Read while the workspace is still checked out.
+        let (files, text) = {
+            let workspace = request.workspace.path.clone();
+            tokio::task::spawn_blocking(move || {
+                crate::attachments::collect_produced(&workspace, &media, text)
+            })
+            .await
+            .map_err(|e| io_error(std::io::Error::other(e)))?
+        };
         Ok(AgentReply {
             text,
+            files,
             usage: Usage {
                 input_tokens: usage.input,
                 output_tokens: usage.output,

@@ -61,6 +61,7 @@ impl AgentRuntime for Scripted {
             cost_usd: None,
             duration_ms: 1,
             transcript: b"{}\n".to_vec(),
+            files: Vec::new(),
         })
     }
 }

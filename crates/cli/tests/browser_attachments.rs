@@ -2,14 +2,15 @@
 //! `web/e2e/attachments.e2e.mjs`) against local mode with the real runner and the fake LLM: refused uploads
 //! show their errors and store nothing; two images and a text file (picked, pasted, dropped) go with a
 //! message; the images reach the fake as image blocks byte for byte, a scripted `read` of the file returns
-//! its content, the history shows them after a reload, the file downloads; deleting the conversation
-//! deletes them.
+//! its content, the history shows them after a reload, the file downloads; an image the agent makes and
+//! attaches to its reply (a `MEDIA:` line) is shown; deleting the conversation deletes them all.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde_json::json;
 use serverless_openclaw_agent::LlmApi;
 use serverless_openclaw_cli::paths;
@@ -68,6 +69,16 @@ async fn attachments_work_in_a_real_browser() {
         "read",
         json!({"path": format!(".attachments/{conversation}/notes.txt")}),
     )]));
+    fake.push_behaviour(Behaviour::Reply);
+    // The second turn: the agent writes an image into its workspace and attaches it to its reply.
+    let chart = solid_png(5, 3, [30, 160, 60]);
+    fake.push_behaviour(Behaviour::tool_calls([ToolCall::exec(format!(
+        "echo {} | base64 -d > chart.png",
+        base64::engine::general_purpose::STANDARD.encode(&chart)
+    ))]));
+    fake.push_behaviour(Behaviour::Text(
+        "Here is your chart.\n\nMEDIA:./chart.png".into(),
+    ));
 
     let files = tempfile::tempdir().unwrap();
     let (red, blue) = (
@@ -109,14 +120,18 @@ async fn attachments_work_in_a_real_browser() {
         screenshots.display()
     );
     assert!(output.status.success(), "browser test failed\n{report}");
-    for name in ["attachments-composer.png", "attachments-sent.png"] {
+    for name in [
+        "attachments-composer.png",
+        "attachments-sent.png",
+        "attachments-produced.png",
+    ] {
         assert!(screenshots.join(name).is_file(), "no {name}\n{report}");
     }
 
     // The images reached the model as image blocks, byte for byte and in order; the `read` call got the
     // file's content back; the answer came after it.
     let requests = fake.requests();
-    assert_eq!(requests.len(), 2, "{report}");
+    assert_eq!(requests.len(), 4, "{report}");
     let images: Vec<(String, Vec<u8>)> = requests[0]
         .images()
         .into_iter()
@@ -139,9 +154,10 @@ async fn attachments_work_in_a_real_browser() {
         "{results:?}"
     );
 
-    // Stored: exactly the three sent attachments (bytes and metadata); nothing of the refused ones.
+    // Stored: exactly the three sent attachments and the agent's image (bytes and metadata); nothing of
+    // the refused ones.
     let stored = data.path().join("attachments");
-    assert_eq!(files_under(&stored).len(), 6, "{:?}", files_under(&stored));
+    assert_eq!(files_under(&stored).len(), 8, "{:?}", files_under(&stored));
     let (_, history) = app
         .get(&format!("/api/conversations/{conversation}/messages"))
         .await;
@@ -153,6 +169,26 @@ async fn attachments_work_in_a_real_browser() {
         .map(|a| a["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["red.png", "blue.png", "notes.txt"], "{history}");
+    let reply = &history["messages"][3];
+    assert_eq!(reply["content"], "Here is your chart.", "{history}");
+    assert_eq!(reply["attachments"][0]["name"], "chart.png", "{history}");
+    let id = reply["attachments"][0]["id"].as_str().unwrap();
+    let bytes = reqwest::Client::new()
+        .get(app.url(&format!(
+            "/api/conversations/{conversation}/attachments/{id}"
+        )))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        &bytes[..],
+        &chart[..],
+        "the image the agent made, byte for byte"
+    );
 
     // Deleting the conversation deletes them.
     let (status, _) = app

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ids::{AttachmentId, ConversationId, MessageId, UserId};
-use crate::ports::{AttachmentStore, PortError, Stored};
+use crate::ports::{AttachmentStore, PortError, ProducedFile, Stored};
 use crate::protocol::ErrorCode;
 
 /// The largest image: OpenClaw drops a prompt image above 10 MiB (its `MAX_IMAGE_INPUT_BYTES`).
@@ -380,6 +380,27 @@ impl Attachments {
             .await?
             .ok_or(AttachmentError::NotFound)?;
         Ok((attachment, bytes))
+    }
+
+    /// Stores a file the agent attached to its reply `message`, checked like an upload (by its bytes
+    /// alone: the agent declares no type) and counted against the user's quota.
+    pub async fn store_produced(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        file: &ProducedFile,
+        message: &MessageId,
+    ) -> Result<Attachment, AttachmentError> {
+        let stored = self
+            .upload(user, conversation, &file.name, "", &file.bytes)
+            .await?;
+        self.store
+            .link(user, conversation, &stored.id, message)
+            .await?;
+        Ok(Attachment {
+            message_id: Some(message.clone()),
+            ..stored
+        })
     }
 
     /// Deletes one attachment; `NotFound` when there is none.

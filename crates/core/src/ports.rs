@@ -585,6 +585,17 @@ pub struct AgentReply {
     pub duration_ms: u64,
     /// The whole updated transcript, to be saved with the version it was loaded at.
     pub transcript: Vec<u8>,
+    /// Files the agent attached to its reply (images it made, documents it wrote), to be stored as
+    /// attachments of the reply.
+    pub files: Vec<ProducedFile>,
+}
+
+/// A file the agent attached to its reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducedFile {
+    /// Its file name (without a folder).
+    pub name: String,
+    pub bytes: Vec<u8>,
 }
 
 /// A request to compact a conversation's transcript (`/compact`): OpenClaw summarises its older part

@@ -279,6 +279,9 @@ pub enum ServerFrame {
         /// The turn's tool calls, when it made any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         activity: Option<TurnActivity>,
+        /// The files the agent attached to its reply, when it attached any.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<AttachmentView>,
     },
     /// The answer to a chat command (`/model`, `/status`, ...), sent only to the connection that sent
     /// it and not stored. `new_conversation_id`: `/new` made a conversation to switch to.
@@ -803,6 +806,7 @@ mod tests {
             cost_usd: None,
             duration_ms: 12,
             activity: None,
+            attachments: Vec::new(),
         };
         assert_eq!(
             serde_json::to_value(&frame).unwrap(),
@@ -854,6 +858,7 @@ mod tests {
                 tool_count: 1,
                 tools: vec![ended],
             }),
+            attachments: Vec::new(),
         };
         assert_eq!(
             serde_json::to_value(&worked).unwrap()["activity"],

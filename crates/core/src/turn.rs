@@ -16,17 +16,17 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::attachments::Attachments;
+use crate::attachments::{Attachment, Attachments};
 use crate::domain::{
     ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, TurnKind, Usage,
 };
 use crate::ids::{ClientMessageId, MessageId, UserId};
 use crate::ports::{
     AgentCompaction, AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ApiKeyStore,
-    ChannelReplies, ClientPush, Compacted, ConversationStore, Lease, PortError, SessionLeases,
-    SettingsStore, ToolAccess, TranscriptStore,
+    ChannelReplies, ClientPush, Compacted, ConversationStore, Lease, PortError, ProducedFile,
+    SessionLeases, SettingsStore, ToolAccess, TranscriptStore,
 };
-use crate::protocol::{ErrorCode, ServerFrame, TurnStatus};
+use crate::protocol::{AttachmentView, ErrorCode, ServerFrame, TurnStatus};
 use crate::settings::ModelChoice;
 
 /// How a turn ended.
@@ -564,6 +564,9 @@ impl TurnProcessor {
                 tracing::warn!(error = %e, "could not clear the conversation's reset mark");
             }
         }
+        let (attached, content) = self
+            .attach_produced(turn, &assistant_id, &reply.files, reply.text)
+            .await;
         let stored = self
             .conversations
             .append_assistant_message(
@@ -572,7 +575,7 @@ impl TurnProcessor {
                 NewAssistantMessage {
                     id: assistant_id.clone(),
                     reply_to: turn.user_message_id.clone(),
-                    content: reply.text.clone(),
+                    content: content.clone(),
                     channel: turn.channel,
                     usage: reply.usage,
                     cost_usd: reply.cost_usd,
@@ -582,6 +585,10 @@ impl TurnProcessor {
                 },
             )
             .await;
+        if stored.is_err() {
+            // The reply is not stored, so neither are the files it attached.
+            self.forget_produced(turn, &attached).await;
+        }
         match stored {
             Ok(()) => {}
             // Another delivery of this turn answered first; its reply stands.
@@ -600,11 +607,12 @@ impl TurnProcessor {
                 conversation_id: conversation.clone(),
                 message_id: assistant_id.clone(),
                 role: Role::Assistant,
-                content: reply.text,
+                content,
                 usage: reply.usage,
                 cost_usd: reply.cost_usd,
                 duration_ms: reply.duration_ms,
                 activity,
+                attachments: attached.iter().map(AttachmentView::from).collect(),
             })
             .await;
         Ok(Some(Answer {
@@ -612,6 +620,55 @@ impl TurnProcessor {
             usage: reply.usage,
             cost_usd: reply.cost_usd,
         }))
+    }
+}
+
+impl TurnProcessor {
+    /// Stores the files the agent attached to its reply as attachments of `reply_id`. One that cannot
+    /// be stored (a type we do not take, over a limit or the user's quota) is left out, and the reply
+    /// says so in a line of its own. Returns what was stored and the reply's text.
+    async fn attach_produced(
+        &self,
+        turn: &Turn,
+        reply_id: &MessageId,
+        files: &[ProducedFile],
+        mut text: String,
+    ) -> (Vec<Attachment>, String) {
+        let Some(attachments) = self.attachments.as_ref().filter(|_| !files.is_empty()) else {
+            return (Vec::new(), text);
+        };
+        let mut attached = Vec::new();
+        for file in files {
+            match attachments
+                .store_produced(&turn.user_id, &turn.conversation_id, file, reply_id)
+                .await
+            {
+                Ok(stored) => attached.push(stored),
+                Err(e) => {
+                    tracing::warn!(file = file.name, error = %e, "a file the agent attached was not stored");
+                    text.push_str(&format!(
+                        "\n\n(The agent's file {} could not be attached: {e}.)",
+                        file.name
+                    ));
+                }
+            }
+        }
+        (attached, text)
+    }
+
+    /// Deletes the files a reply that was not stored had attached.
+    async fn forget_produced(&self, turn: &Turn, attached: &[Attachment]) {
+        let Some(attachments) = &self.attachments else {
+            return;
+        };
+        for stored in attached {
+            if let Err(e) = attachments
+                .delete(&turn.user_id, &turn.conversation_id, &stored.id)
+                .await
+            {
+                tracing::warn!(error = %e, "could not delete a file of a reply that was not stored");
+            }
+        }
     }
 }
 

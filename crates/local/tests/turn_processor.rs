@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
+use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_core::chat::{ChatService, Submission};
 use serverless_openclaw_core::domain::{
     Channel, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, TurnKind, Usage,
@@ -17,22 +18,24 @@ use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
     AgentCompaction, AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus,
     AgentStatusSource, AgentTurn, ApiKeyStore, ClientPush, Compacted, ConversationStore, PortError,
-    SettingsStore, ToolAccess, TranscriptStore, TurnQueue,
+    ProducedFile, SettingsStore, ToolAccess, TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
 use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
 use serverless_openclaw_core::turn::{AbandonedTurns, LeasePolicy, TurnOutcome, TurnProcessor};
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileTranscriptStore, MemorySessionLeases, SqliteConversationStore,
-    SqliteSettingsStore,
+    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, MemorySessionLeases,
+    SqliteConversationStore, SqliteSettingsStore,
 };
+use serverless_openclaw_testkit::images::solid_png;
 use tokio::sync::mpsc;
 
 /// What the scripted agent does while a turn "runs".
 type DuringTurn = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// Answers every turn with "reply to <prompt>", appending one line to the transcript. A prompt
-/// starting with "use tools" first reports two tool calls, the second of which fails.
+/// starting with "use tools" first reports two tool calls, the second of which fails; one starting with
+/// "make files" attaches a PNG and a zip to its reply.
 struct ScriptedAgent {
     during: Mutex<Option<DuringTurn>>,
     /// The model choice of every turn run, in order.
@@ -99,6 +102,20 @@ impl AgentRuntime for ScriptedAgent {
         }
         let mut transcript = turn.transcript.unwrap_or_default();
         transcript.extend_from_slice(format!("{{\"turn\":\"{}\"}}\n", turn.prompt).as_bytes());
+        let files = if turn.prompt.starts_with("make files") {
+            vec![
+                ProducedFile {
+                    name: "chart.png".into(),
+                    bytes: solid_png(3, 2, [0, 160, 0]),
+                },
+                ProducedFile {
+                    name: "bundle.zip".into(),
+                    bytes: b"PK\x03\x04 zipped".to_vec(),
+                },
+            ]
+        } else {
+            Vec::new()
+        };
         Ok(AgentReply {
             text,
             usage: Usage {
@@ -108,6 +125,7 @@ impl AgentRuntime for ScriptedAgent {
             cost_usd: None,
             duration_ms: 3,
             transcript,
+            files,
         })
     }
 
@@ -183,6 +201,7 @@ struct Fixture {
     keys: Arc<FileApiKeyStore>,
     user: UserId,
     conversation: ConversationId,
+    attachments: Attachments,
 }
 
 impl Fixture {
@@ -201,13 +220,18 @@ impl Fixture {
         let keys = Arc::new(FileApiKeyStore::new(dir.path().join("secrets")));
         let push = Arc::new(RecordedPush::default());
         let queue = Arc::new(HeldQueue::default());
+        let attachments = Attachments::new(
+            Arc::new(FileAttachmentStore::new(dir.path().join("attachments"))),
+            DEFAULT_QUOTA_BYTES,
+        );
         let chat = ChatService::new(
             conversations.clone(),
             queue.clone(),
             push.clone(),
             settings.clone(),
             agent.clone(),
-        );
+        )
+        .with_attachments(attachments.clone());
         let processor = TurnProcessor::new(
             conversations.clone(),
             transcripts.clone(),
@@ -216,7 +240,8 @@ impl Fixture {
             Arc::new(MemorySessionLeases::new()),
             LeasePolicy::for_turn_timeout("test", Duration::from_secs(60)),
         )
-        .with_model_settings(settings.clone(), keys.clone());
+        .with_model_settings(settings.clone(), keys.clone())
+        .with_attachments(attachments.clone());
         Self {
             _dir: dir,
             conversations,
@@ -230,6 +255,7 @@ impl Fixture {
             keys,
             user: UserId::parse("u").unwrap(),
             conversation: ConversationId::parse("c").unwrap(),
+            attachments,
         }
     }
 
@@ -315,6 +341,71 @@ async fn a_reply_is_stored_once_and_its_transcript_written() {
         frames
             .iter()
             .any(|f| matches!(f, ServerFrame::Message { content, .. } if content == "reply to hi"))
+    );
+}
+
+#[tokio::test]
+async fn files_the_agent_attaches_are_stored_with_its_reply_and_one_we_do_not_take_is_named() {
+    let f = Fixture::new();
+    let turn = f.submit("m1", "make files please").await;
+    let outcome = f.processor.process(&turn, CancellationToken::new()).await;
+    let TurnOutcome::Answered(answer) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let frame = f
+        .push
+        .0
+        .lock()
+        .unwrap()
+        .clone()
+        .into_iter()
+        .find(|fr| matches!(fr, ServerFrame::Message { .. }))
+        .expect("the reply");
+    let ServerFrame::Message {
+        content,
+        attachments,
+        ..
+    } = frame
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.media_type.as_str()))
+            .collect::<Vec<_>>(),
+        [("chart.png", "image/png")]
+    );
+    assert!(
+        content.starts_with("reply to make files please")
+            && content.contains("file bundle.zip could not be attached")
+            && content.contains("application/zip files are not accepted"),
+        "{content}"
+    );
+    let by_message = f
+        .attachments
+        .by_message(&f.user, &f.conversation)
+        .await
+        .unwrap();
+    assert_eq!(
+        by_message[&answer.message_id].len(),
+        1,
+        "linked to the reply"
+    );
+    let (_, bytes) = f
+        .attachments
+        .read(&f.user, &f.conversation, &attachments[0].id)
+        .await
+        .unwrap();
+    assert_eq!(bytes, solid_png(3, 2, [0, 160, 0]));
+    let history = f
+        .conversations
+        .list_messages(&f.user, &f.conversation, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        history[1].content, content,
+        "the stored reply names the refused file too"
     );
 }
 

@@ -202,7 +202,13 @@ impl Server {
 async fn an_upload_comes_back_byte_for_byte_and_is_never_run_by_a_browser() {
     let server = Server::new(QUOTA);
     let uploaded = server
-        .upload("alice", "c1", "..%2Fholiday%20cat.PNG", "image/png", &PNG[..])
+        .upload(
+            "alice",
+            "c1",
+            "..%2Fholiday%20cat.PNG",
+            "image/png",
+            &PNG[..],
+        )
         .await;
     assert_eq!(uploaded.status, StatusCode::CREATED);
     let view = uploaded.json();
