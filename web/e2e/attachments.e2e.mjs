@@ -24,7 +24,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { missingChromium, withChromium } from './chromium.mjs';
+import { fail, report, runScenarios } from './scenarios.mjs';
 
 const TIMEOUT_MS = 60_000;
 const WHOLE_TEST_TIMEOUT_MS = 240_000;
@@ -39,10 +39,6 @@ const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 const step = (text) => console.log(`  ok - ${text} (${seconds()})`);
 const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…');
 
-class E2eFailure extends Error {}
-const fail = (message) => {
-  throw new E2eFailure(message);
-};
 
 async function screenshot(page, name) {
   if (!screenshots) return;
@@ -225,49 +221,12 @@ async function produced(page) {
 
 const SCENARIOS = [open, refused, attach, sent, download, produced];
 
-async function main() {
-  if (!pageUrl || !conversation || !files) fail('set SERVERLESS_OPENCLAW_E2E_URL, SERVERLESS_OPENCLAW_E2E_CONVERSATION and SERVERLESS_OPENCLAW_E2E_FILES');
-  const missing = missingChromium();
-  if (missing) fail(missing);
-  const pageErrors = [];
-  let passed = 0;
-  await withChromium({ width: 960, height: 720 }, async (context) => {
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() !== 'error') return;
-      console.log(`  browser console: ${redact(message.text())}`);
-      if (message.text().includes('Content Security Policy')) pageErrors.push(redact(message.text()));
-    });
-    for (const scenario of SCENARIOS) {
-      console.log(`# ${scenario.name}`);
-      try {
-        await scenario(page);
-      } catch (error) {
-        if (screenshots) await page.screenshot({ path: join(screenshots, 'attachments-failure.png'), fullPage: true }).catch(() => {});
-        throw new E2eFailure(`${scenario.name}: ${error instanceof E2eFailure ? error.message : (error?.stack ?? String(error))}`);
-      }
-      if (pageErrors.length > 0) fail(`${scenario.name}: the page threw: ${pageErrors.join('; ')}`);
-      passed += 1;
-    }
-  });
-  return passed;
-}
-
-const watchdog = setTimeout(() => {
-  console.log(`not ok - attachments e2e: gave up after ${WHOLE_TEST_TIMEOUT_MS / 1000} s`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}, WHOLE_TEST_TIMEOUT_MS);
-
-try {
-  const passed = await main();
-  clearTimeout(watchdog);
-  console.log(`ok - attachments e2e (${seconds()})`);
-  console.log(`${passed} passed, 0 failed`);
-} catch (error) {
-  clearTimeout(watchdog);
-  console.log(`not ok - attachments e2e: ${redact(error instanceof E2eFailure ? error.message : (error?.stack ?? String(error)))}`);
-  console.log('0 passed, 1 failed');
-  process.exitCode = 1;
-}
+await report(
+  'attachments e2e',
+  WHOLE_TEST_TIMEOUT_MS,
+  () => {
+    if (!pageUrl || !conversation || !files) fail('set SERVERLESS_OPENCLAW_E2E_URL, SERVERLESS_OPENCLAW_E2E_CONVERSATION and SERVERLESS_OPENCLAW_E2E_FILES');
+    return runScenarios({ scenarios: SCENARIOS, viewport: { width: 960, height: 720 }, screenshots, failureShot: 'attachments-failure.png', redact });
+  },
+  redact,
+);

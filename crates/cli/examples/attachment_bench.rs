@@ -5,39 +5,24 @@
 //! limits) and sends it to the model, and the reply comes back. Prints a Markdown table for
 //! `docs/benchmarks.md`. `BENCH_ROUNDS` sets the rounds (default 5).
 
+#[path = "bench/local_mode.rs"]
+mod local_mode;
+
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
+use local_mode::{TOKEN, load_average, median, ms};
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, DeploymentKeys, LlmApi, ProviderConfig};
-use serverless_openclaw_cli::{LocalOptions, SandboxMode, compose, paths};
-use serverless_openclaw_core::config::Secret;
-use serverless_openclaw_core::ports::ToolAccess;
-use serverless_openclaw_core::settings::Endpoints;
+use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, ProviderConfig};
+use serverless_openclaw_cli::paths;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use serverless_openclaw_testkit::images::noise_png;
 use tokio_tungstenite::tungstenite::Message;
 
-const TOKEN: &str = "bench";
 /// How long local mode's runner is given after `ready` to finish its warm-up.
 const WARMUP_WAIT: Duration = Duration::from_secs(15);
 /// The image's side: 1825 × 1825 RGB pixels of noise in an uncompressed PNG are 10.0 MB.
 const SIDE: u32 = 1825;
-
-fn median(values: &mut [Duration]) -> Duration {
-    values.sort();
-    values[(values.len() - 1) / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
 
 /// One round's timings.
 struct Round {
@@ -65,30 +50,13 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|r| r.parse().ok())
         .unwrap_or(5);
     let data = tempfile::tempdir()?;
-    let app = compose(LocalOptions {
-        data_dir: data.path().to_path_buf(),
-        token: Some(Secret::new(TOKEN)),
-        allowed_hosts: Vec::new(),
-        endpoints: Endpoints::Any,
-        provider: Some(ProviderConfig::Custom {
-            base_url: fake.anthropic_base_url(),
-            api: LlmApi::AnthropicMessages,
-            model: "fake-model".into(),
-            context_window: DEFAULT_CONTEXT_WINDOW,
-        }),
-        keys: DeploymentKeys::default(),
-        sandbox: SandboxMode::Auto,
-        guest_tools: ToolAccess::Restricted,
-        node,
-        runner_script: repo.join(paths::RUNNER_SCRIPT),
-        web_dir: None,
-        turn_timeout: Duration::from_secs(120),
-        disable_tools: false,
-        telegram: None,
-    })?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+    let provider = ProviderConfig::Custom {
+        base_url: fake.anthropic_base_url(),
+        api: LlmApi::AnthropicMessages,
+        model: "fake-model".into(),
+        context_window: DEFAULT_CONTEXT_WINDOW,
+    };
+    let (app, addr) = local_mode::serve(data.path(), provider, &node, &repo).await?;
     app.runtime
         .start()
         .await

@@ -20,15 +20,6 @@ use support::TOKEN;
 
 const NOTES: &str = "Meeting notes: the launch code word is heron-42.\n";
 
-/// `<target dir>/e2e-artifacts/browser`, beside the chat test's screenshots.
-fn screenshot_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("CARGO_TARGET_TMPDIR is inside the target dir")
-        .join("e2e-artifacts")
-        .join("browser")
-}
-
 /// The files under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -88,38 +79,23 @@ async fn attachments_work_in_a_real_browser() {
     std::fs::write(files.path().join("red.png"), &red).unwrap();
     std::fs::write(files.path().join("blue.png"), &blue).unwrap();
     std::fs::write(files.path().join("notes.txt"), NOTES).unwrap();
-    let screenshots = screenshot_dir();
-    std::fs::create_dir_all(&screenshots).expect("create the screenshot dir");
-
-    let node = paths::node_binary(None, Some(&repo)).unwrap();
-    let script = repo.join("web/e2e/attachments.e2e.mjs");
-    let url = app.url(&format!("/?token={TOKEN}"));
-    let output = tokio::task::spawn_blocking({
-        let (screenshots, files, conversation) = (
-            screenshots.clone(),
-            files.path().to_path_buf(),
-            conversation.clone(),
-        );
-        move || {
-            std::process::Command::new(node)
-                .arg(script)
-                .env("SERVERLESS_OPENCLAW_E2E_URL", url)
-                .env("SERVERLESS_OPENCLAW_E2E_CONVERSATION", conversation)
-                .env("SERVERLESS_OPENCLAW_E2E_FILES", files)
-                .env("SERVERLESS_OPENCLAW_E2E_SCREENSHOTS", screenshots)
-                .output()
-        }
-    })
-    .await
-    .unwrap()
-    .expect("node runs the browser test");
-    let report = format!(
-        "stdout:\n{}\nstderr:\n{}\nscreenshots: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        screenshots.display()
-    );
-    assert!(output.status.success(), "browser test failed\n{report}");
+    let (passed, report) = support::run_browser_script(
+        "attachments.e2e.mjs",
+        vec![
+            (
+                "SERVERLESS_OPENCLAW_E2E_URL",
+                app.url(&format!("/?token={TOKEN}")),
+            ),
+            ("SERVERLESS_OPENCLAW_E2E_CONVERSATION", conversation.clone()),
+            (
+                "SERVERLESS_OPENCLAW_E2E_FILES",
+                files.path().to_string_lossy().into_owned(),
+            ),
+        ],
+    )
+    .await;
+    assert!(passed, "browser test failed\n{report}");
+    let screenshots = support::screenshot_dir();
     for name in [
         "attachments-composer.png",
         "attachments-sent.png",

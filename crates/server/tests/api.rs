@@ -3,61 +3,33 @@
 //! 401 without the token, and the answer to bad input. A failure names the route. Then local mode's edge
 //! ([`serverless_openclaw_server::local_app`]): foreign `Host` and `Origin` refused, security headers.
 
+mod support;
+
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
-use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_core::chat::ChatService;
-use serverless_openclaw_core::domain::Turn;
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{
-    AgentState, AgentStatus, AgentStatusSource, ClientPush, ConversationStore, SettingsStore,
-    TelegramStore,
+    AgentStatusSource, ConversationStore, SettingsStore, TelegramStore,
 };
-use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
     FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, LocalTurnQueue,
-    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore, TurnHandler,
+    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
 use serverless_openclaw_server::{
     AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator, api, local_app,
 };
+use support::{Idle, NoPush, NoTurns};
 use tower::ServiceExt;
 
 const TOKEN: &str = "the-api-token_0123456789";
 const OWNER: &str = "owner-1";
-
-struct NoPush;
-
-#[async_trait]
-impl ClientPush for NoPush {
-    async fn push(&self, _: &UserId, _: &ServerFrame) {}
-}
-
-struct NoTurns;
-
-#[async_trait]
-impl TurnHandler for NoTurns {
-    async fn handle(&self, _: Turn, _: CancellationToken) {}
-}
-
-struct Idle;
-
-impl AgentStatusSource for Idle {
-    fn status(&self) -> AgentStatus {
-        AgentStatus {
-            state: AgentState::Stopped,
-            openclaw_version: None,
-            model: Some("fake/default".into()),
-        }
-    }
-}
 
 struct Api {
     router: Router,

@@ -4,28 +4,26 @@
 //! nothing; a user cannot read, delete or send another user's attachment; a message's attachments show
 //! in its history; deleting the conversation deletes them.
 
+mod support;
+
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::{Value, json};
-use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::attachments::{Attachments, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
 use serverless_openclaw_core::chat::ChatService;
-use serverless_openclaw_core::domain::Turn;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
-use serverless_openclaw_core::ports::{
-    AgentState, AgentStatus, AgentStatusSource, AttachmentStore, ClientPush, ConversationStore,
-};
+use serverless_openclaw_core::ports::{AttachmentStore, ConversationStore};
 use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
     FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, LocalTurnQueue,
-    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore, TurnHandler,
+    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
 use serverless_openclaw_server::{AppState, Authenticator, api};
+use support::{Idle, NoPush, NoTurns};
 use tower::ServiceExt;
 
 /// A 2×1 PNG (its header is all the server and OpenClaw read of it; a browser shows it).
@@ -41,32 +39,6 @@ struct NamedUsers;
 impl Authenticator for NamedUsers {
     fn verify(&self, credential: &str) -> Option<UserId> {
         UserId::parse(credential).ok()
-    }
-}
-
-struct NoPush;
-
-#[async_trait]
-impl ClientPush for NoPush {
-    async fn push(&self, _: &UserId, _: &ServerFrame) {}
-}
-
-struct NoTurns;
-
-#[async_trait]
-impl TurnHandler for NoTurns {
-    async fn handle(&self, _: Turn, _: CancellationToken) {}
-}
-
-struct Idle;
-
-impl AgentStatusSource for Idle {
-    fn status(&self) -> AgentStatus {
-        AgentStatus {
-            state: AgentState::Stopped,
-            openclaw_version: None,
-            model: None,
-        }
     }
 }
 
@@ -190,6 +162,15 @@ impl Server {
         .await
     }
 
+    async fn get(&self, user: &str, path: &str) -> Answer {
+        self.send(user, Method::GET, path, None, Vec::new()).await
+    }
+
+    async fn delete(&self, user: &str, path: &str) -> Answer {
+        self.send(user, Method::DELETE, path, None, Vec::new())
+            .await
+    }
+
     async fn usage(&self, user: &str) -> u64 {
         self.store
             .usage(&UserId::parse(user).unwrap())
@@ -219,13 +200,7 @@ async fn an_upload_comes_back_byte_for_byte_and_is_never_run_by_a_browser() {
     );
     let id = view["id"].as_str().unwrap();
     let image = server
-        .send(
-            "alice",
-            Method::GET,
-            &format!("/api/conversations/c1/attachments/{id}"),
-            None,
-            vec![],
-        )
+        .get("alice", &format!("/api/conversations/c1/attachments/{id}"))
         .await;
     assert_eq!(image.status, StatusCode::OK);
     assert_eq!(image.body, &PNG[..]);
@@ -388,21 +363,15 @@ async fn a_user_cannot_read_delete_or_send_another_user_s_attachment() {
         .to_owned();
     let path = format!("/api/conversations/c1/attachments/{id}");
     server
-        .send("bob", Method::GET, &path, None, vec![])
+        .get("bob", &path)
         .await
         .refused(StatusCode::NOT_FOUND, "not_found");
     server
-        .send("bob", Method::DELETE, &path, None, vec![])
+        .delete("bob", &path)
         .await
         .refused(StatusCode::NOT_FOUND, "not_found");
     server
-        .send(
-            "alice",
-            Method::GET,
-            &format!("/api/conversations/c2/attachments/{id}"),
-            None,
-            vec![],
-        )
+        .get("alice", &format!("/api/conversations/c2/attachments/{id}"))
         .await
         .refused(StatusCode::NOT_FOUND, "not_found");
     let frame = json!({"action": "sendMessage", "conversationId": "c1", "message": "look",
@@ -421,25 +390,14 @@ async fn a_user_cannot_read_delete_or_send_another_user_s_attachment() {
         serverless_openclaw_core::protocol::ErrorCode::BadRequest
     );
     assert!(message.contains("does not exist"), "{message}");
-    let bobs = server
-        .send(
-            "bob",
-            Method::GET,
-            "/api/conversations/c1/messages",
-            None,
-            vec![],
-        )
-        .await;
+    let bobs = server.get("bob", "/api/conversations/c1/messages").await;
     assert_eq!(
         bobs.status,
         StatusCode::NOT_FOUND,
         "bob's message was not stored"
     );
     assert_eq!(
-        server
-            .send("alice", Method::GET, &path, None, vec![])
-            .await
-            .body,
+        server.get("alice", &path).await.body,
         &PNG[..],
         "alice still has it"
     );
@@ -480,13 +438,7 @@ async fn a_message_s_attachments_show_in_its_history_and_go_with_its_conversatio
         "a resent message links its attachments again harmlessly"
     );
     let history = server
-        .send(
-            "alice",
-            Method::GET,
-            "/api/conversations/c1/messages",
-            None,
-            vec![],
-        )
+        .get("alice", "/api/conversations/c1/messages")
         .await
         .json();
     assert_eq!(history["messages"].as_array().unwrap().len(), 1);
@@ -509,31 +461,16 @@ async fn a_message_s_attachments_show_in_its_history_and_go_with_its_conversatio
         unsent["id"].as_str().unwrap()
     );
     assert_eq!(
-        server
-            .send("alice", Method::DELETE, &unsent_path, None, vec![])
-            .await
-            .status,
+        server.delete("alice", &unsent_path).await.status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        server
-            .send("alice", Method::GET, &unsent_path, None, vec![])
-            .await
-            .status,
+        server.get("alice", &unsent_path).await.status,
         StatusCode::NOT_FOUND
     );
 
     assert_eq!(
-        server
-            .send(
-                "alice",
-                Method::DELETE,
-                "/api/conversations/c1",
-                None,
-                vec![]
-            )
-            .await
-            .status,
+        server.delete("alice", "/api/conversations/c1").await.status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
@@ -546,10 +483,7 @@ async fn a_message_s_attachments_show_in_its_history_and_go_with_its_conversatio
         image["id"].as_str().unwrap()
     );
     assert_eq!(
-        server
-            .send("alice", Method::GET, &image_path, None, vec![])
-            .await
-            .status,
+        server.get("alice", &image_path).await.status,
         StatusCode::NOT_FOUND
     );
 
@@ -558,13 +492,7 @@ async fn a_message_s_attachments_show_in_its_history_and_go_with_its_conversatio
         .upload("alice", "draft", "cat.png", "image/png", &PNG[..])
         .await;
     server
-        .send(
-            "alice",
-            Method::DELETE,
-            "/api/conversations/draft",
-            None,
-            vec![],
-        )
+        .delete("alice", "/api/conversations/draft")
         .await
         .refused(StatusCode::NOT_FOUND, "not_found");
     assert_eq!(server.usage("alice").await, 0);
