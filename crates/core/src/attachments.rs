@@ -281,6 +281,16 @@ fn is_text(bytes: &[u8]) -> bool {
     !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok()
 }
 
+/// A conversation title for a first message that is only attachments: the first one's name, and how
+/// many more there are.
+pub fn title_from_attachments(attachments: &[Attachment]) -> String {
+    match attachments {
+        [] => String::new(),
+        [one] => one.name.clone(),
+        [first, rest @ ..] => format!("{} and {} more", first.name, rest.len()),
+    }
+}
+
 /// A file name made safe to show and to write into the agent's workspace: its last path component,
 /// without control characters, with the characters file systems refuse replaced by `_`, without
 /// leading dots or surrounding spaces, at most [`MAX_NAME_CHARS`] characters (the extension kept).
@@ -427,28 +437,34 @@ impl Attachments {
     }
 
     /// Checks that `ids` may go with a message: at most [`MAX_ATTACHMENTS_PER_MESSAGE`], each
-    /// `user`'s attachment of `conversation`. The message for a refusal names the first bad id.
-    /// Whether one already went with another message is only known once the message is stored
-    /// (a resent message is the same message): [`Attachments::link`] tells.
+    /// `user`'s attachment of `conversation`, and returns them. The message for a refusal names the
+    /// first bad id. Whether one already went with another message is only known once the message is
+    /// stored (a resent message is the same message): [`Attachments::link`] tells.
     pub async fn check_for_message(
         &self,
         user: &UserId,
         conversation: &ConversationId,
         ids: &[AttachmentId],
-    ) -> Result<(), AttachmentError> {
+    ) -> Result<Vec<Attachment>, AttachmentError> {
         if ids.len() > MAX_ATTACHMENTS_PER_MESSAGE {
             return Err(AttachmentError::BadRequest(format!(
                 "a message may carry at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments"
             )));
         }
+        let mut found = Vec::with_capacity(ids.len());
         for id in ids {
-            if self.store.get(user, conversation, id).await?.is_none() {
-                return Err(AttachmentError::BadRequest(format!(
-                    "attachment {id} does not exist in this conversation; upload it again"
-                )));
-            }
+            let attachment = self
+                .store
+                .get(user, conversation, id)
+                .await?
+                .ok_or_else(|| {
+                    AttachmentError::BadRequest(format!(
+                        "attachment {id} does not exist in this conversation; upload it again"
+                    ))
+                })?;
+            found.push(attachment);
         }
-        Ok(())
+        Ok(found)
     }
 
     /// Ties `ids` to the stored message they went with.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::attachments::{AttachmentError, Attachments};
+use crate::attachments::{AttachmentError, Attachments, title_from_attachments};
 use crate::commands::{ChatCommands, Command, CommandOrigin, CommandReply};
 use crate::domain::{Channel, NewUserMessage, ReplyTarget, Role, Turn, TurnKind};
 use crate::ids::{AttachmentId, ClientMessageId, ConversationId, MessageId, UserId};
@@ -166,10 +166,20 @@ impl ChatService {
             }
         };
         if let Some(attachments) = attachments {
-            attachments
+            let sent = attachments
                 .check_for_message(user, &s.conversation_id, &s.attachments)
                 .await
                 .map_err(|e| refused_attachments(e, &fail))?;
+            // A conversation is titled from its first message; one without text, from what it sent.
+            if s.text.trim().is_empty() {
+                self.title_new_conversation(
+                    user,
+                    &s.conversation_id,
+                    &title_from_attachments(&sent),
+                )
+                .await
+                .map_err(|e| refused_attachments(e.into(), &fail))?;
+            }
         }
         let appended = self
             .conversations
@@ -246,6 +256,23 @@ impl ChatService {
                 .await;
         }
         Ok(appended.message_id)
+    }
+
+    /// Creates the conversation with `title` unless it exists (then it keeps its own).
+    async fn title_new_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        title: &str,
+    ) -> Result<(), PortError> {
+        match self
+            .conversations
+            .create_conversation(user, conversation, title)
+            .await
+        {
+            Ok(()) | Err(PortError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Runs the conversation's last message again when it has no answer (its turn failed or was

@@ -443,6 +443,11 @@ async fn a_message_s_attachments_show_in_its_history_and_go_with_its_conversatio
         .json();
     assert_eq!(history["messages"].as_array().unwrap().len(), 1);
     assert_eq!(history["messages"][0]["attachments"], json!([image, file]));
+    let listed = server.get("alice", "/api/conversations").await.json();
+    assert_eq!(
+        listed["conversations"][0]["title"], "cat.png and 1 more",
+        "a first message without text titles its conversation by what it sent"
+    );
 
     let reuse = json!({"action": "sendMessage", "conversationId": "c1", "message": "again",
                        "clientMessageId": "m2", "attachments": [image["id"]]})
