@@ -102,7 +102,11 @@ export class ServerlessOpenClawStack extends Stack {
     // A web client connecting, or a Telegram command, wakes the agent while the user types.
     this.agent.grantWake(this.gateway.connect);
     this.agent.grantWake(this.telegram.webhook);
-    this.schedules = new Schedules(this, 'Schedules', { storage: this.storage });
+    this.schedules = new Schedules(this, 'Schedules', {
+      storage: this.storage,
+      webSocketApi: this.gateway.webSocketApi,
+      webSocketStage: this.gateway.webSocketStage,
+    });
     this.deadLetters = new DeadLetters(this, 'DeadLetters', {
       storage: this.storage,
       turns,

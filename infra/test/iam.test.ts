@@ -107,7 +107,7 @@ describe('IAM', () => {
     assert.deepEqual([...new Set(users)].sort(), ['AgentRoleDefaultPolicy', 'GatewayHttpApiRoleDefaultPolicy']);
   });
 
-  it('lets only the functions that push post to WebSocket connections', () => {
+  it('lets only the functions that push to (or close) WebSocket connections manage them', () => {
     const pushers = all
       .filter(({ statement }) => list(statement.Action).includes('execute-api:ManageConnections'))
       .map(({ id }) => id.replace(/[0-9A-F]{8}$/, ''))
@@ -117,6 +117,7 @@ describe('IAM', () => {
       'DeadLettersResponderRoleDefaultPolicy',
       'GatewayHttpApiRoleDefaultPolicy',
       'GatewayWsMessageRoleDefaultPolicy',
+      'SchedulesWatchdogRoleDefaultPolicy',
       'TelegramWebhookRoleDefaultPolicy',
     ]);
   });

@@ -545,6 +545,22 @@ describe('schedules and monitoring', () => {
     });
   });
 
+  it('lets the watchdog close expired connections through the Management API', () => {
+    const watchdog = stack.schedules.watchdog;
+    assert.deepEqual(Object.keys(functionProps(watchdog.function).Environment.Variables).sort(), [
+      'SERVERLESS_OPENCLAW_CONNECTIONS_TABLE',
+      'SERVERLESS_OPENCLAW_LEASES_TABLE',
+      'SERVERLESS_OPENCLAW_WEBSOCKET_ENDPOINT',
+    ]);
+    const policy = Object.values(
+      template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: logicalId(watchdog.role) }] } }),
+    )[0]!;
+    const actions = ((policy.Properties as any).PolicyDocument.Statement as Array<{ Action: string | string[] }>)
+      .flatMap((statement) => [statement.Action].flat())
+      .filter((action) => !action.startsWith('dynamodb:') && !action.startsWith('logs:'));
+    assert.deepEqual(actions, ['execute-api:ManageConnections']);
+  });
+
   const alarms = () =>
     Object.entries(template.findResources('AWS::CloudWatch::Alarm')).map(([id, alarm]) => ({ id, ...(alarm.Properties as any) }));
 

@@ -15,7 +15,15 @@ const mfa: MfaControls = {
 };
 
 function session(withMfa: boolean): AuthSession {
-  return { token: 't', freshToken: () => Promise.resolve('t'), refused: () => {}, signOut: null, mfa: withMfa ? mfa : null, userName: null };
+  return {
+    token: 't',
+    freshToken: () => Promise.resolve('t'),
+    expiresAt: () => null,
+    refused: () => {},
+    signOut: null,
+    mfa: withMfa ? mfa : null,
+    userName: null,
+  };
 }
 
 describe('SettingsPage', () => {

@@ -58,5 +58,13 @@ export function forgetAccessToken(): void {
  * is nothing to sign out of and no MFA. `refused` is called when the server refuses the token.
  */
 export function fixedTokenSession(token: string, refused: () => void): AuthSession {
-  return { token, freshToken: () => Promise.resolve(token), refused, signOut: null, mfa: null, userName: null };
+  return {
+    token,
+    freshToken: () => Promise.resolve(token),
+    expiresAt: () => null,
+    refused,
+    signOut: null,
+    mfa: null,
+    userName: null,
+  };
 }

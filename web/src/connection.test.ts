@@ -4,6 +4,7 @@ import {
   PING_EVERY_MS,
   SERVER_IDLE_TIMEOUT_MS,
   RECONNECT_FIRST_MS,
+  ROTATE_BEFORE_EXPIRY_MS,
   RECONNECT_MAX_MS,
   SILENT_LIMIT_MS,
   reconnectDelay,
@@ -78,7 +79,11 @@ class FakePage implements PageVisibility {
   }
 }
 
-function harness(tokens: (() => Promise<string>)[] = [], visibility: PageVisibility = new FakePage()): Harness {
+function harness(
+  tokens: (() => Promise<string>)[] = [],
+  visibility: PageVisibility = new FakePage(),
+  expiresAt: () => number | null = () => null,
+): Harness {
   const sockets: FakeSocket[] = [];
   const states: ConnectionState[] = [];
   const frames: ServerFrame[] = [];
@@ -87,7 +92,7 @@ function harness(tokens: (() => Promise<string>)[] = [], visibility: PageVisibil
   const refused = vi.fn();
   const connection = new ChatConnection({
     socketUrl: (token) => `ws://server/ws?token=${token}`,
-    session: () => ({ freshToken, refused }),
+    session: () => ({ freshToken, expiresAt, refused }),
     onFrame: (frame) => frames.push(frame),
     onState: (state) => states.push(state),
     openSocket: (url) => {
@@ -259,6 +264,40 @@ describe('ChatConnection', () => {
     expect(h.last().url).toBe('ws://server/ws?token=new');
     h.last().serverOpens();
     expect(h.last().sent).toEqual([send('in-flight')]);
+    h.connection.stop();
+  });
+
+  it('replaces the socket with one opened with a renewed token a minute before its token expires', async () => {
+    // Shorter than the silence that would drop the socket anyway (the fake server answers no ping).
+    const lifetime = 10 * 60_000;
+    let expiry = Date.now() + lifetime;
+    const h = harness([() => Promise.resolve('first'), () => Promise.resolve('renewed')], new FakePage(), () => expiry);
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const first = h.last();
+    first.serverOpens();
+    h.connection.send(send('in-flight'));
+    expiry = Date.now() + 2 * lifetime;
+    await vi.advanceTimersByTimeAsync(lifetime - ROTATE_BEFORE_EXPIRY_MS - 1);
+    expect(first.closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(first.closed).toBe(true);
+    // At once, not after a backoff.
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.sockets.map((s) => s.url)).toEqual(['ws://server/ws?token=first', 'ws://server/ws?token=renewed']);
+    h.last().serverOpens();
+    expect(h.last().sent).toEqual([send('in-flight')]);
+    expect(h.states).toEqual(['open', 'reconnecting', 'open']);
+    h.connection.stop();
+  });
+
+  it('never replaces a socket whose token does not expire (local mode)', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.last().serverOpens();
+    await vi.advanceTimersByTimeAsync(15 * 60_000);
+    expect(h.sockets).toHaveLength(1);
     h.connection.stop();
   });
 

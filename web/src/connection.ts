@@ -25,6 +25,12 @@ export const PING_EVERY_MS = 9.5 * 60_000;
 export const SILENT_LIMIT_MS = 2 * PING_EVERY_MS + 60_000;
 /** API Gateway's idle timeout for WebSocket connections. */
 export const SERVER_IDLE_TIMEOUT_MS = 10 * 60_000;
+/**
+ * The server trusts a socket only as long as the token it was opened with (on AWS: pushes stop and
+ * frames are refused after that, and the watchdog closes it). So a socket is replaced with one opened
+ * with a renewed token this long before its token expires (the session renews 5 minutes before).
+ */
+export const ROTATE_BEFORE_EXPIRY_MS = 60_000;
 
 /** `resting`: closed on purpose while the page is hidden with nothing to send (see above). */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'resting';
@@ -64,7 +70,7 @@ export interface ConnectionOptions {
   /** The socket URL for a token (runtimeConfig.socketUrl). */
   socketUrl: (token: string) => string;
   /** Read at every (re)connect, so a session that renewed itself meanwhile is used. */
-  session: () => Pick<AuthSession, 'freshToken' | 'refused'>;
+  session: () => Pick<AuthSession, 'freshToken' | 'expiresAt' | 'refused'>;
   onFrame: (frame: ServerFrame) => void;
   onState: (state: ConnectionState) => void;
   openSocket?: (url: string) => SocketLike;
@@ -96,6 +102,8 @@ export class ChatConnection {
   private lastFrameAt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** Replaces the socket before its token expires. */
+  private rotateTimer: ReturnType<typeof setTimeout> | undefined;
   /** Counts connect() calls, so a token that arrives after a newer connect (or a stop) is dropped. */
   private generation = 0;
   /** Sends without an ack yet, by clientMessageId, in the order they were sent. */
@@ -164,6 +172,7 @@ export class ChatConnection {
       return;
     }
     if (generation !== this.generation || this.stopped) return;
+    const expiresAt = session.expiresAt();
     const socket = this.openSocket(this.options.socketUrl(token));
     this.socket = socket;
     socket.onopen = () => {
@@ -172,6 +181,11 @@ export class ChatConnection {
       this.lastFrameAt = Date.now();
       this.options.onState('open');
       for (const frame of this.unacknowledged.values()) socket.send(JSON.stringify(frame));
+      if (expiresAt !== null) {
+        const due = Math.max(0, expiresAt - ROTATE_BEFORE_EXPIRY_MS - Date.now());
+        // Replaced at once rather than after a backoff: nothing is wrong with the server.
+        this.rotateTimer = setTimeout(() => this.drop(socket, true), due);
+      }
     };
     socket.onmessage = (event: MessageEvent) => {
       this.lastFrameAt = Date.now();
@@ -197,12 +211,21 @@ export class ChatConnection {
     socket.onclose = () => this.drop(socket);
   }
 
-  // Handlers are detached before closing so a socket given up on can never report again.
-  private drop(socket: SocketLike): void {
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
-    socket.close();
-    if (this.socket !== socket) return;
+  /** Closes the current socket and its rotation timer. */
+  private forget(socket: SocketLike): void {
+    detach(socket);
     this.socket = null;
+    clearTimeout(this.rotateTimer);
+    this.rotateTimer = undefined;
+  }
+
+  /** Gives up on `socket`; reconnects after the backoff, or at once when `immediately`. */
+  private drop(socket: SocketLike, immediately = false): void {
+    if (this.socket !== socket) {
+      detach(socket);
+      return;
+    }
+    this.forget(socket);
     if (this.stopped) return;
     if (this.mayRest()) {
       this.resting = true;
@@ -210,6 +233,10 @@ export class ChatConnection {
       return;
     }
     this.options.onState(this.opened ? 'reconnecting' : 'connecting');
+    if (immediately) {
+      void this.connect();
+      return;
+    }
     this.retryTimer = setTimeout(() => void this.connect(), reconnectDelay(this.attempt, this.random()));
     this.attempt += 1;
   }
@@ -246,4 +273,10 @@ export class ChatConnection {
       socket.send(JSON.stringify(ping));
     }
   }
+}
+
+// Handlers are detached before closing so a socket given up on can never report again.
+function detach(socket: SocketLike): void {
+  socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+  socket.close();
 }

@@ -31,6 +31,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serverless_openclaw_core::ids::{InvalidId, UserId};
+use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds: a token is still accepted up to a minute after
@@ -91,6 +92,8 @@ pub struct VerifiedUser {
     pub user: UserId,
     /// The sign-in name: `cognito:username` of an ID token, `username` of an access token.
     pub username: Option<String>,
+    /// When the token stops being valid (`exp`): what it authorised ends then too.
+    pub expires_at: OffsetDateTime,
 }
 
 /// Why a token was refused. For logs only: it never contains the token.
@@ -236,7 +239,14 @@ impl CognitoVerifier {
         };
         let sub = claims.sub.ok_or(AuthError::MissingClaim("sub"))?;
         let user = UserId::parse(sub).map_err(AuthError::InvalidSubject)?;
-        Ok(VerifiedUser { user, username })
+        let exp = claims.exp.ok_or(AuthError::MissingClaim("exp"))?;
+        let expires_at = OffsetDateTime::from_unix_timestamp(exp)
+            .map_err(|_| AuthError::Malformed("exp is out of range".into()))?;
+        Ok(VerifiedUser {
+            user,
+            username,
+            expires_at,
+        })
     }
 
     /// The key `kid` names: from the cache, else from a first fetch, else from a refetch if one is
@@ -343,6 +353,8 @@ impl Header {
 /// a parse error; a claim of the wrong type (an array `aud`, say) fails to parse and is refused.
 #[derive(Deserialize)]
 struct Claims {
+    /// Required and checked by `jsonwebtoken`; optional here so its absence is reported as such.
+    exp: Option<i64>,
     iss: Option<String>,
     sub: Option<String>,
     aud: Option<String>,

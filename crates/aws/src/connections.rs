@@ -166,7 +166,7 @@ impl ConnectionStore for DynamoConnectionStore {
         Ok(())
     }
 
-    async fn remove_expired(&self, now: OffsetDateTime) -> Result<usize, PortError> {
+    async fn remove_expired(&self, now: OffsetDateTime) -> Result<Vec<ConnectionId>, PortError> {
         // A Scan reads the whole table, which is fine here: this runs from the scheduled watchdog,
         // not on a request path, and the table holds only open connections.
         let mut pages = self
@@ -180,23 +180,23 @@ impl ConnectionStore for DynamoConnectionStore {
             .expression_attribute_values(":now", seconds(now))
             .into_paginator()
             .send();
-        let mut removed = 0;
+        let mut removed = Vec::new();
         while let Some(page) = pages.next().await {
             for item in page.map_err(PortError::backend)?.items() {
-                let id = string_of(item, CONNECTION_ID)?;
+                let id = connection_id(item)?;
                 // Conditional, so a connection re-registered since the scan is left alone.
                 let deleted = self
                     .client
                     .delete_item()
                     .table_name(&self.table)
-                    .key(CONNECTION_ID, AttributeValue::S(id.to_owned()))
+                    .key(CONNECTION_ID, AttributeValue::S(id.to_string()))
                     .condition_expression("#expiresAt < :now")
                     .expression_attribute_names("#expiresAt", EXPIRES_AT)
                     .expression_attribute_values(":now", seconds(now))
                     .send()
                     .await;
                 match deleted {
-                    Ok(_) => removed += 1,
+                    Ok(_) => removed.push(id),
                     Err(e) if is_condition_failure(&e) => {}
                     Err(e) => return Err(PortError::backend(e)),
                 }

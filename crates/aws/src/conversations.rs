@@ -19,7 +19,8 @@
 //! server, so `sk` order is creation order and `before` paging is a key range, never a scan.
 //!
 //! Every write that must not half-happen is one `TransactWriteItems`: a user message with its dedupe
-//! key and the conversation's counters; a reply with the `answeredBy` mark that allows only one. Reads
+//! key and the conversation's counters; a reply with the `answeredBy` marks (one per user message it
+//! answers: a reply to a burst answers several) that allow only one. Reads
 //! are strongly consistent, since the idempotency checks of the turn processor read what was just written.
 
 use std::collections::HashMap;
@@ -36,7 +37,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serverless_openclaw_core::domain::{
     Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
-    NewAssistantMessage, NewUserMessage, Role, ThinkingLevel, TurnActivity, Usage,
+    NewAssistantMessage, NewUserMessage, Role, ThinkingLevel, TurnActivity, Usage, UserMessage,
     title_from_message,
 };
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
@@ -355,6 +356,17 @@ fn message_from(item: &Item, conversation: &ConversationId) -> Result<Message, P
     })
 }
 
+fn user_message_from(item: &Item, conversation: &ConversationId) -> Result<UserMessage, PortError> {
+    let message = message_from(item, conversation)?;
+    Ok(UserMessage {
+        id: message.id,
+        content: message.content,
+        channel: message.channel,
+        created_at: message.created_at,
+        answered: item.contains_key(ANSWERED_BY),
+    })
+}
+
 /// The reason of item `index` when its condition failed.
 fn condition_failed(reasons: &[CancellationReason], index: usize) -> Option<&CancellationReason> {
     reasons
@@ -509,18 +521,29 @@ impl ConversationStore for DynamoConversationStore {
     ) -> Result<(), PortError> {
         let messages = messages_pk(user, conversation);
         let at = millis(message.created_at);
-        // The mark that allows one reply per user message.
-        let mark = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(messages.clone(), message_sk(&message.reply_to))))
-            .update_expression("SET #answeredBy = :id")
-            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#answeredBy)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#answeredBy", ANSWERED_BY)
-            .expression_attribute_values(":id", s(message.id.as_str()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(PortError::backend)?;
+        // The marks that allow one reply per user message: the one replied to and a burst's earlier ones.
+        let answered: Vec<&MessageId> = message.answers().collect();
+        let mut items = answered
+            .iter()
+            .map(|answered| {
+                let mark = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(messages.clone(), message_sk(answered))))
+                    .update_expression("SET #answeredBy = :id")
+                    .condition_expression(
+                        "attribute_exists(#pk) AND attribute_not_exists(#answeredBy)",
+                    )
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_names("#answeredBy", ANSWERED_BY)
+                    .expression_attribute_values(":id", s(message.id.as_str()))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build()
+                    .map_err(PortError::backend)?;
+                Ok(TransactWriteItem::builder().update(mark).build())
+            })
+            .collect::<Result<Vec<_>, PortError>>()?;
         let mut stored = Put::builder()
             .table_name(&self.table)
             .set_item(Some(key(messages.clone(), message_sk(&message.id))))
@@ -552,25 +575,27 @@ impl ConversationStore for DynamoConversationStore {
             .expression_attribute_values(":one", n(1))
             .build()
             .map_err(PortError::backend)?;
-        let items = vec![
-            TransactWriteItem::builder().update(mark).build(),
-            TransactWriteItem::builder().put(stored).build(),
-            TransactWriteItem::builder().update(touch).build(),
-        ];
+        items.push(TransactWriteItem::builder().put(stored).build());
+        items.push(TransactWriteItem::builder().update(touch).build());
         let reasons = match self.transact(items).await? {
             Outcome::Written => return Ok(()),
             Outcome::Refused(reasons) => reasons,
         };
-        if condition_failed(&reasons, 2).is_some() {
+        if condition_failed(&reasons, answered.len() + 1).is_some() {
             return Err(PortError::NotFound);
         }
-        match condition_failed(&reasons, 0) {
-            Some(r) if r.item().is_some() => Err(PortError::Conflict(format!(
-                "message {} already has a reply",
-                message.reply_to
-            ))),
-            Some(_) => Err(PortError::NotFound),
-            None => Err(unexpected_refusal(&self.table, &reasons)),
+        let refused: Vec<_> = (0..answered.len())
+            .filter_map(|i| condition_failed(&reasons, i).map(|r| (answered[i], r)))
+            .collect();
+        if let Some((id, _)) = refused.iter().find(|(_, r)| r.item().is_some()) {
+            return Err(PortError::Conflict(format!(
+                "message {id} already has a reply"
+            )));
+        }
+        if refused.is_empty() {
+            Err(unexpected_refusal(&self.table, &reasons))
+        } else {
+            Err(PortError::NotFound)
         }
     }
 
@@ -585,6 +610,50 @@ impl ConversationStore for DynamoConversationStore {
             .answered(&messages_pk(user, conversation), user_message)
             .await?;
         Ok(answered.unwrap_or(false))
+    }
+
+    /// Newest first down the sort key, the replies filtered out by DynamoDB, until `limit` user
+    /// messages are read; then reversed.
+    async fn latest_user_messages(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<UserMessage>, PortError> {
+        self.require_conversation(user, conversation).await?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .scan_index_forward(false)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :lo)")
+            .filter_expression("#role = :user")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_names("#role", ROLE)
+            .expression_attribute_values(":pk", s(messages_pk(user, conversation)))
+            .expression_attribute_values(":lo", s(MESSAGE_PREFIX))
+            .expression_attribute_values(":user", s(Role::User.as_str()))
+            // Replies are about half of what is read before the filter.
+            .limit(i32::try_from(limit.saturating_mul(2)).unwrap_or(i32::MAX))
+            .into_paginator()
+            .send();
+        let mut newest_first = Vec::new();
+        while newest_first.len() < limit {
+            let Some(page) = pages.try_next().await.map_err(|e| self.fail("Query", e))? else {
+                break;
+            };
+            for item in page.items() {
+                newest_first.push(user_message_from(item, conversation)?);
+            }
+        }
+        newest_first.truncate(limit);
+        newest_first.reverse();
+        Ok(newest_first)
     }
 
     /// Newest first down the sort key from `before` (exclusive), then reversed. A `before` that names

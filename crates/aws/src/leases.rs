@@ -14,10 +14,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
-use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, KeyType, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, KeyType, ReturnValue, Select};
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{Lease, PortError, SessionLeases};
 use time::OffsetDateTime;
@@ -272,5 +273,30 @@ impl SessionLeases for DynamoSessionLeases {
             }
         }
         Ok(cleared)
+    }
+
+    async fn held_by(&self, user: &UserId, now: OffsetDateTime) -> Result<usize, PortError> {
+        // One partition: the user's conversations (a handful of items), counted by DynamoDB.
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#userId = :user")
+            .filter_expression("attribute_exists(#holder) AND #expiresAt >= :now")
+            .expression_attribute_values(":user", AttributeValue::S(user.to_string()))
+            .expression_attribute_values(":now", number(millis(now)))
+            .select(Select::Count);
+        let mut pages = named(
+            query,
+            &[USER_ID, HOLDER, EXPIRES_AT],
+            QueryFluentBuilder::expression_attribute_names,
+        )
+        .into_paginator()
+        .send();
+        let mut held = 0;
+        while let Some(page) = pages.next().await {
+            held += page.map_err(PortError::backend)?.count();
+        }
+        Ok(usize::try_from(held).unwrap_or(0))
     }
 }

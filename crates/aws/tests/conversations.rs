@@ -167,6 +167,7 @@ fn reply(to: &MessageId) -> NewAssistantMessage {
     NewAssistantMessage {
         id: MessageId::generate(),
         reply_to: to.clone(),
+        also_answers: Vec::new(),
         content: "reply".into(),
         channel: Channel::Web,
         usage: Usage::default(),
@@ -175,6 +176,23 @@ fn reply(to: &MessageId) -> NewAssistantMessage {
         activity: None,
         created_at: OffsetDateTime::now_utc(),
     }
+}
+
+/// Appends `n` user messages of alice to `c`, saying "0", "1", ...; their ids, in order.
+async fn append_numbered(
+    store: &DynamoConversationStore,
+    c: &ConversationId,
+    n: usize,
+) -> Vec<MessageId> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let appended = store
+            .append_user_message(&alice(), c, user_message(&format!("m{i}"), &i.to_string()))
+            .await
+            .unwrap();
+        ids.push(appended.message_id);
+    }
+    ids
 }
 
 /// How many items the table holds under a partition key.
@@ -325,16 +343,7 @@ async fn a_reply_to_a_message_never_stored_is_not_found() {
 async fn paging_with_before_walks_back_through_every_message_in_order() {
     let (store, _, _) = fresh_store().await;
     let c = conv("long");
-    for i in 0..35 {
-        store
-            .append_user_message(
-                &alice(),
-                &c,
-                user_message(&format!("m{i}"), &format!("{i}")),
-            )
-            .await
-            .unwrap();
-    }
+    append_numbered(&store, &c, 35).await;
     let mut pages = Vec::new();
     let mut before: Option<MessageId> = None;
     // Bounded, so paging that never reaches the start fails instead of hanging.
@@ -354,6 +363,35 @@ async fn paging_with_before_walks_back_through_every_message_in_order() {
     let walked: Vec<String> = pages.into_iter().rev().flatten().collect();
     let expected: Vec<String> = (0..35).map(|i| i.to_string()).collect();
     assert_eq!(walked, expected);
+}
+
+#[tokio::test]
+async fn the_latest_user_messages_are_found_past_pages_of_replies() {
+    let (store, _, _) = fresh_store().await;
+    let c = conv("queued");
+    // Twelve messages sent while the agent was busy, then replies to all but the last: the newest
+    // items are replies, so the first filtered page holds no user message.
+    let asked = append_numbered(&store, &c, 12).await;
+    for id in &asked[..11] {
+        store
+            .append_assistant_message(&alice(), &c, reply(id))
+            .await
+            .unwrap();
+    }
+    let latest = store.latest_user_messages(&alice(), &c, 5).await.unwrap();
+    assert_eq!(
+        latest
+            .iter()
+            .map(|m| (m.content.as_str(), m.answered))
+            .collect::<Vec<_>>(),
+        [
+            ("7", true),
+            ("8", true),
+            ("9", true),
+            ("10", true),
+            ("11", false)
+        ]
+    );
 }
 
 #[tokio::test]

@@ -15,7 +15,9 @@ use serverless_openclaw_core::ports::{
     AgentTurn, ClientPush, ConversationStore, TranscriptStore,
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
-use serverless_openclaw_core::turn::{LeasePolicy, TurnOutcome, TurnProcessor};
+use serverless_openclaw_core::turn::{
+    LeasePolicy, MAX_RUNNING_TURNS_PER_USER, TurnOutcome, TurnProcessor,
+};
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, mpsc};
@@ -116,6 +118,7 @@ async fn a_stale_lease_holders_transcript_write_is_rejected_and_the_newer_transc
                 holder: "test".into(),
                 ttl,
                 cancel_poll: Duration::from_millis(200),
+                max_running_per_user: MAX_RUNNING_TURNS_PER_USER,
             },
         )
     };

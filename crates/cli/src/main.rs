@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use serverless_openclaw_cli::stack::StackSecrets;
 use serverless_openclaw_cli::{LocalOptions, compose, paths, telegram_api_url};
 use serverless_openclaw_core::config::Env;
+use serverless_openclaw_server::serve::{Limits, serve};
 use serverless_openclaw_telegram::BotApi;
 use tokio_util::sync::CancellationToken;
 
@@ -188,9 +189,13 @@ async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Re
             async move { serverless_openclaw_telegram::poll::long_poll(&bot, cancel).await },
         );
     }
-    axum::serve(listener, app.router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    serve(
+        listener,
+        app.router,
+        Limits::for_this_process(),
+        shutdown_signal(),
+    )
+    .await;
     stop_polling.cancel();
     app.runtime.shutdown().await;
     Ok(())

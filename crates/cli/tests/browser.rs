@@ -181,12 +181,7 @@ async fn the_web_app_works_in_a_real_browser() {
     assert_eq!(conversations[0]["title"], "Show me a program,", "{body}");
     let id = conversations[0]["id"].as_str().unwrap();
     let (_, body) = app.get(&format!("/api/conversations/{id}/messages")).await;
-    let roles: Vec<&str> = body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["role"].as_str().unwrap())
-        .collect();
+    let roles = support::roles(&body);
     assert_eq!(
         roles,
         [

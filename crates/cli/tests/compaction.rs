@@ -53,12 +53,7 @@ async fn next_turn_starts_from_the_summary(fake: &FakeLlm, data: &Path, recent: 
         .iter()
         .find(|r| !r.is_summary_request())
         .expect("the turn's request");
-    let sent = turn
-        .conversation()
-        .into_iter()
-        .map(|(_, text)| text)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let sent = turn.sent_text();
     assert!(sent.contains(SUMMARY), "the summary is sent: {sent:.300}");
     assert!(
         !sent.contains("TURN-1-MARKER"),

@@ -179,3 +179,43 @@ async fn conversations_can_be_created_paged_and_deleted_over_rest() {
     assert_eq!(delete(id.clone()).await.unwrap().status(), 204);
     assert_eq!(delete(id).await.unwrap().status(), 404);
 }
+
+/// The real binary under a low file descriptor limit (256): 300 sockets that connect and send
+/// nothing would take every descriptor without the connection cap, and `/healthz` would wait in the
+/// listen queue until they closed; with it, the oldest idle ones make room.
+#[tokio::test]
+async fn half_open_sockets_do_not_silence_the_server() {
+    let data = tempfile::tempdir().unwrap();
+    let mut command = tokio::process::Command::new("prlimit");
+    command
+        .args(["--nofile=256:256", "--"])
+        .arg(env!("CARGO_BIN_EXE_serverless-openclaw"))
+        .args(["local", "--port", "0", "--data-dir"])
+        .arg(data.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env(
+            "SERVERLESS_OPENCLAW_TOKEN",
+            "a-long-enough-access-token-for-tests",
+        )
+        .current_dir(support::repo_root());
+    let (_child, address) = support::start_binary(command).await;
+    let mut half_open = Vec::new();
+    for _ in 0..300 {
+        half_open.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        http.get(format!("http://{address}/healthz")).send(),
+    )
+    .await
+    .expect("/healthz answers while 300 half-open sockets are held")
+    .unwrap();
+    assert_eq!(answer.text().await.unwrap(), "ok");
+    println!(
+        "/healthz answered in {:?} beside 300 half-open sockets",
+        started.elapsed()
+    );
+}

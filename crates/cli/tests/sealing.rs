@@ -9,7 +9,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -20,7 +19,6 @@ use serverless_openclaw_core::settings::{ApiKey, Provider};
 use serverless_openclaw_local::FileApiKeyStore;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, RecordedRequest, ToolCall};
 use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 const ACCESS_TOKEN: &str = "local-access-token-seal-0a1b";
@@ -112,10 +110,10 @@ async fn start_local(
     telegram: &FakeTelegram,
 ) -> (tokio::process::Child, String) {
     let repo = support::repo_root();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_serverless-openclaw"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_serverless-openclaw"));
+    command
         .args(["local", "--port", "0", "--data-dir"])
         .arg(data)
-        .current_dir(&repo)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUST_LOG", "info")
@@ -134,23 +132,8 @@ async fn start_local(
         .env("SERVERLESS_OPENCLAW_LLM_API_KEY", DEPLOYMENT_KEY)
         .env("SERVERLESS_OPENCLAW_MODEL", "fake-model")
         .env("SERVERLESS_OPENCLAW_SANDBOX", "bwrap")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-        .await
-        .expect("local mode prints its URL")
-        .unwrap()
-        .expect("a line");
-    let address = line
-        .strip_prefix("Open http://")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_owned();
-    (child, address)
+        .current_dir(&repo);
+    support::start_binary(command).await
 }
 
 /// Sends one message over the WebSocket and waits for the turn's final frame.

@@ -234,7 +234,7 @@ async fn local_mode_long_polls_and_answers_a_linked_user_in_the_chat() {
         last_prompt(&fake)
     );
 
-    // Two messages sent together are one turn.
+    // Two messages sent together are one turn, answered as a reply to the second.
     let before = fake.requests().len();
     telegram.push_update(text_update(15, FRIEND, "Part one."));
     telegram.push_update(text_update(16, FRIEND, "Part two."));
@@ -245,6 +245,13 @@ async fn local_mode_long_polls_and_answers_a_linked_user_in_the_chat() {
         "{:?}",
         last_prompt(&fake)
     );
+    let quoted = telegram
+        .calls_of("sendMessage")
+        .iter()
+        .rev()
+        .find_map(|c| c.body["reply_parameters"]["message_id"].as_i64());
+    assert_eq!(quoted, Some(10_016));
+    assert_eq!(telegram.reactions(FRIEND, 10_015), ["👀"]);
     edits_stay_within_the_chat_limit(&telegram, FRIEND);
 
     stop.cancel();

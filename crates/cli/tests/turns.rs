@@ -389,3 +389,113 @@ fn assert_private(dir: &std::path::Path) {
         }
     }
 }
+
+/// The real binary with its data dir on a 64 MiB tmpfs of its own (bubblewrap), filled up from
+/// outside between turns: a turn on the full disk fails with one clear error and no reply, and once
+/// space is back the same message, sent again, is answered once; the history and transcript stay
+/// consistent throughout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_fails_the_turn_clearly_and_loses_nothing() {
+    const TOKEN: &str = "a-long-enough-access-token-for-tests";
+    let fake = serverless_openclaw_testkit::fake_llm::FakeLlm::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let mut command = tokio::process::Command::new("bwrap");
+    command
+        .args([
+            "--die-with-parent",
+            "--dev-bind",
+            "/",
+            "/",
+            "--size",
+            &(64 << 20).to_string(),
+            "--tmpfs",
+        ])
+        .arg(data.path())
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_serverless-openclaw"))
+        .args(["local", "--port", "0", "--data-dir"])
+        .arg(data.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SERVERLESS_OPENCLAW_TOKEN", TOKEN)
+        .env(
+            "SERVERLESS_OPENCLAW_LLM_BASE_URL",
+            fake.anthropic_base_url(),
+        )
+        .env("SERVERLESS_OPENCLAW_LLM_API", "anthropic-messages")
+        .env("SERVERLESS_OPENCLAW_LLM_API_KEY", "fake-deployment-key")
+        .env("SERVERLESS_OPENCLAW_MODEL", "fake-model")
+        // The runner inside the sandbox would need a second mount namespace; the tmpfs is the point.
+        .env("SERVERLESS_OPENCLAW_SANDBOX", "off")
+        // Node's compile cache (tens of MB) stays off the small disk.
+        .env("NODE_COMPILE_CACHE", cache.path())
+        .current_dir(support::repo_root());
+    let (child, address) = support::start_binary(command).await;
+    // The data dir as the server sees it: its tmpfs, through the mount namespace of bwrap's child.
+    let bwrap = child.id().expect("bwrap runs");
+    let server = std::fs::read_to_string(format!("/proc/{bwrap}/task/{bwrap}/children"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .expect("bwrap's child")
+        .to_owned();
+    let disk = std::path::PathBuf::from(format!("/proc/{server}/root"))
+        .join(data.path().strip_prefix("/").unwrap());
+    assert!(
+        disk.join("serverless-openclaw.sqlite3").exists(),
+        "{disk:?}"
+    );
+
+    let mut client = support::Client::open(&address, TOKEN, Duration::from_secs(240)).await;
+    client.send_message("default", "d1", "before").await;
+    client.turn().await.content();
+
+    let fill = disk.join("fill");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&fill).unwrap();
+        let block = vec![0u8; 1 << 20];
+        while file.write_all(&block).is_ok() {}
+    }
+    client.send_message("default", "d2", "on a full disk").await;
+    let failed = client.next_of("error").await;
+    assert_eq!(failed["code"], "internal", "{failed}");
+    assert_eq!(failed["clientMessageId"], "d2");
+
+    std::fs::remove_file(&fill).unwrap();
+    // As the web app does for a send that failed: again, with the same id.
+    client.send_message("default", "d2", "on a full disk").await;
+    let answered = client.turn().await;
+    assert!(
+        answered.content().contains("on a full disk"),
+        "{:?}",
+        answered.last
+    );
+
+    let messages: Value = reqwest::Client::new()
+        .get(format!(
+            "http://{address}/api/conversations/default/messages"
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let roles = support::roles(&messages);
+    assert_eq!(
+        roles,
+        ["user", "assistant", "user", "assistant"],
+        "{messages}"
+    );
+    let transcript = std::fs::read(disk.join("transcripts/owner/default.jsonl")).unwrap();
+    let said: Vec<String> = transcript_messages(&transcript)
+        .into_iter()
+        .filter(|(role, _)| role == "user")
+        .map(|(_, text)| text)
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said[0].contains("before") && said[1].contains("on a full disk"));
+}

@@ -277,6 +277,7 @@ impl ChatService {
 
     /// Runs the conversation's last message again when it has no answer (its turn failed or was
     /// stopped): the same stored message is queued as a new turn, so the history does not repeat it.
+    /// From a chat, that turn answers the whole burst the message ends ([`crate::turn`]).
     /// `client_message_id` names this attempt in the frames. Returns the message's id, or `None`
     /// when the conversation's last message is an answer (nothing to retry).
     pub async fn retry(

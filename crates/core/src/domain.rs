@@ -250,11 +250,26 @@ pub struct NewUserMessage {
     pub created_at: OffsetDateTime,
 }
 
+/// A stored user message as the turn processor reads it to gather a burst (messages sent close
+/// together from one chat, answered as one turn).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserMessage {
+    pub id: MessageId,
+    pub content: String,
+    pub channel: Channel,
+    pub created_at: OffsetDateTime,
+    /// It has an assistant reply.
+    pub answered: bool,
+}
+
 /// An assistant reply to store, tied to the user message it answers.
 #[derive(Debug, Clone)]
 pub struct NewAssistantMessage {
     pub id: MessageId,
+    /// The user message it replies to (of a burst, the last).
     pub reply_to: MessageId,
+    /// The earlier messages of a burst it answers as well; empty for a reply to one message.
+    pub also_answers: Vec<MessageId>,
     pub content: String,
     pub channel: Channel,
     pub usage: Usage,
@@ -263,6 +278,13 @@ pub struct NewAssistantMessage {
     /// The turn's tool calls; `None` when it made none.
     pub activity: Option<TurnActivity>,
     pub created_at: OffsetDateTime,
+}
+
+impl NewAssistantMessage {
+    /// Every user message the reply answers: a burst's earlier ones, then the one it replies to.
+    pub fn answers(&self) -> impl Iterator<Item = &MessageId> {
+        self.also_answers.iter().chain([&self.reply_to])
+    }
 }
 
 /// One unit of queued work: answer the user message `user_message_id`, or compact the conversation's

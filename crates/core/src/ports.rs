@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::attachments::{Attachment, TurnAttachment};
 use crate::domain::{
     Conversation, ConversationSettings, ConversationSettingsUpdate, Message, NewAssistantMessage,
-    NewUserMessage, ThinkingLevel, ToolActivity, Turn, Usage,
+    NewUserMessage, ThinkingLevel, ToolActivity, Turn, Usage, UserMessage,
 };
 use crate::ids::{AttachmentId, ConnectionId, ConversationId, MessageId, UserId};
 use crate::protocol::{ErrorCode, ServerFrame};
@@ -60,9 +60,13 @@ pub struct Appended {
 /// - `append_user_message` creates the conversation when it does not exist (titled from the message) and
 ///   is idempotent on `(user, conversation, client_message_id)`: a repeat returns the first message's id
 ///   with `duplicate: true` and writes nothing.
-/// - `append_assistant_message` stores at most one reply per user message: a second reply to the same
-///   `reply_to` is a `Conflict`; a missing conversation is `NotFound`.
+/// - `append_assistant_message` stores at most one reply per user message: it marks `reply_to` and
+///   every message of `also_answers` answered in the same atomic write as the reply, and a reply to a
+///   message that already has one is a `Conflict` that writes nothing; a missing conversation or user
+///   message is `NotFound`.
 /// - `is_answered` is `NotFound` when the conversation does not exist (it was deleted).
+/// - `latest_user_messages` returns up to `limit` of the conversation's newest user messages, oldest
+///   first, each with whether it is answered; `NotFound` when the conversation does not exist.
 /// - `list_messages` returns up to `limit` messages created before `before` (or the newest), oldest first.
 /// - `list_conversations` orders by last update, newest first.
 /// - `rename_conversation` changes the title only (not the update time); a missing conversation is
@@ -98,6 +102,12 @@ pub trait ConversationStore: Send + Sync {
         conversation: &ConversationId,
         user_message: &MessageId,
     ) -> Result<bool, PortError>;
+    async fn latest_user_messages(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<UserMessage>, PortError>;
     async fn list_messages(
         &self,
         user: &UserId,
@@ -319,7 +329,7 @@ pub trait WorkspaceStore: Send + Sync {
 ///   read, not left to a TTL sweep that may run days late).
 /// - `connections_of` lists the user's connections unexpired at `now`, and no one else's.
 /// - `remove` of an unknown connection succeeds.
-/// - `remove_expired` deletes every record expired at `now` and returns how many it deleted.
+/// - `remove_expired` deletes every record expired at `now` and returns the ids it deleted.
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
     async fn register(
@@ -339,7 +349,7 @@ pub trait ConnectionStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Vec<ConnectionId>, PortError>;
     async fn remove(&self, connection: &ConnectionId) -> Result<(), PortError>;
-    async fn remove_expired(&self, now: OffsetDateTime) -> Result<usize, PortError>;
+    async fn remove_expired(&self, now: OffsetDateTime) -> Result<Vec<ConnectionId>, PortError>;
 }
 
 /// A granted session lease: the right to run turns of one conversation until `expires_at`.
@@ -367,6 +377,9 @@ pub struct Lease {
 ///   `cancel_requested` tells that lease's holder. A new grant starts unmarked.
 /// - `clear_expired` releases every lease expired at `now` and returns them (they are turns that died
 ///   without releasing).
+/// - `held_by` counts the user's conversations whose lease is held and unexpired at `now` (the user's
+///   turns running now, for a per-user cap; read without a lock, so two processors reading at once
+///   may both see room for one more).
 #[async_trait]
 pub trait SessionLeases: Send + Sync {
     async fn acquire(
@@ -386,6 +399,7 @@ pub trait SessionLeases: Send + Sync {
     ) -> Result<bool, PortError>;
     async fn cancel_requested(&self, lease: &Lease) -> Result<bool, PortError>;
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<Vec<Lease>, PortError>;
+    async fn held_by(&self, user: &UserId, now: OffsetDateTime) -> Result<usize, PortError>;
 }
 
 /// The per-conversation turn queue.

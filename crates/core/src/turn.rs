@@ -8,6 +8,16 @@
 //! Order matters: the transcript is written back (with a version check) before the assistant message is
 //! stored, so a turn that loses a race changes nothing; a failed turn stores nothing but leaves the user
 //! message, and the transcript stays the last good version.
+//!
+//! A turn from a chat (a [`Turn::reply_to`]: Telegram) answers the burst its message belongs to: a
+//! user who sends several short messages in a row means one thing, so the unanswered messages of that
+//! chat sent within [`BURST_WINDOW`] of one another are one prompt and get one reply, which marks them
+//! all answered. The turn of the burst's last message answers it, once that message is a window old
+//! (so that messages still on their way join it); the turns of the earlier ones see a later message
+//! and end without doing anything. So a burst runs once and a failed one is reported once, and Retry
+//! (which queues the last message again) runs the whole burst again. The window is held in the
+//! stored messages, not in a process, so local mode and the agent Lambda (where each message reaches
+//! its own webhook invocation, possibly in parallel environments) merge the same way.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::attachments::{Attachment, Attachments};
 use crate::domain::{
-    ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, TurnKind, Usage,
+    Channel, ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, TurnKind,
+    Usage, UserMessage,
 };
 use crate::ids::{ClientMessageId, MessageId, UserId};
 use crate::ports::{
@@ -28,6 +39,13 @@ use crate::ports::{
 };
 use crate::protocol::{AttachmentView, ErrorCode, ServerFrame, TurnStatus};
 use crate::settings::ModelChoice;
+
+/// How close together messages from one chat must come to be answered as one turn (a burst).
+pub const BURST_WINDOW: Duration = Duration::from_secs(1);
+/// The most messages one reply answers (the newest user messages read to find a burst): a reply
+/// marks each one answered in the same write (DynamoDB takes 100 items in one transaction). The
+/// turn of a message older than these answers it alone.
+const MAX_BURST_MESSAGES: usize = 20;
 
 /// How a turn ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +57,9 @@ pub enum TurnOutcome {
     Skipped,
     /// The turn failed; the user was told with this code.
     Failed(ErrorCode),
-    /// Another processor holds the conversation's lease; nothing was done and nothing was pushed. The
-    /// queue should deliver the turn again later.
+    /// Another processor holds the conversation's lease, or the user already has
+    /// [`LeasePolicy::max_running_per_user`] turns running; nothing was done and nothing was pushed
+    /// (the turn still shows as queued). The queue should deliver the turn again later.
     Busy,
     /// A compaction turn ran: the transcript was compacted and saved, or there was nothing to
     /// compact; the user was told which in a notice.
@@ -64,7 +83,15 @@ pub struct LeasePolicy {
     pub ttl: Duration,
     /// How often a running turn looks for a cancel request on its lease.
     pub cancel_poll: Duration,
+    /// How many turns of one user may run at once, in different conversations; another waits
+    /// ([`TurnOutcome::Busy`]) until one ends.
+    pub max_running_per_user: usize,
 }
+
+/// [`LeasePolicy::max_running_per_user`] by default: a few conversations at once is what a person
+/// does; more is a script or a flood, and each running turn holds a runner's time (on AWS an agent
+/// environment, billed).
+pub const MAX_RUNNING_TURNS_PER_USER: usize = 4;
 
 impl LeasePolicy {
     /// Leases that outlast the agent's turn deadline by a minute, watched for cancel every second.
@@ -73,6 +100,7 @@ impl LeasePolicy {
             holder: holder.into(),
             ttl: turn_timeout + Duration::from_secs(60),
             cancel_poll: Duration::from_secs(1),
+            max_running_per_user: MAX_RUNNING_TURNS_PER_USER,
         }
     }
 }
@@ -94,6 +122,72 @@ pub struct TurnProcessor {
     guest_tools: ToolAccess,
     /// Where a turn's attachments are read from; without it, turns run without attachments.
     attachments: Option<Attachments>,
+    /// Messages from one chat sent within this of one another are one burst, answered as one turn.
+    burst_window: Duration,
+}
+
+/// What one reply answers: a turn's own message, or the burst of messages it belongs to.
+struct Question {
+    /// The turn as run: for a burst, the texts joined by blank lines, and the last message as the one
+    /// replied to.
+    turn: Turn,
+    /// The burst's earlier messages, which the same reply answers.
+    also_answers: Vec<MessageId>,
+}
+
+impl Question {
+    fn alone(turn: &Turn) -> Self {
+        Self {
+            turn: turn.clone(),
+            also_answers: Vec::new(),
+        }
+    }
+
+    /// One reply to every message of `burst` (oldest first), whose last message is `turn`'s.
+    fn burst(turn: &Turn, burst: &[UserMessage]) -> Self {
+        let Some((_, earlier)) = burst.split_last() else {
+            return Self::alone(turn);
+        };
+        let texts: Vec<&str> = burst.iter().map(|m| m.content.as_str()).collect();
+        Self {
+            turn: Turn {
+                prompt: texts.join("\n\n"),
+                ..turn.clone()
+            },
+            also_answers: earlier.iter().map(|m| m.id.clone()).collect(),
+        }
+    }
+}
+
+/// The burst the message `id` belongs to in `latest` (a conversation's newest user messages, oldest
+/// first): the run of unanswered messages from `channel`, each sent within `window` of the one
+/// before, that holds it. Empty when `id` is not such a message. (A conversation's messages from a
+/// chat come from one chat: a Telegram user's conversations are their own.)
+fn burst_around<'a>(
+    latest: &'a [UserMessage],
+    id: &MessageId,
+    channel: Channel,
+    window: Duration,
+) -> &'a [UserMessage] {
+    let joins = |m: &UserMessage| !m.answered && m.channel == channel;
+    let close = |earlier: &UserMessage, later: &UserMessage| {
+        later.created_at - earlier.created_at <= window
+    };
+    let Some(at) = latest.iter().position(|m| &m.id == id && joins(m)) else {
+        return &[];
+    };
+    let mut first = at;
+    while first > 0 && joins(&latest[first - 1]) && close(&latest[first - 1], &latest[first]) {
+        first -= 1;
+    }
+    let mut last = at;
+    while last + 1 < latest.len()
+        && joins(&latest[last + 1])
+        && close(&latest[last], &latest[last + 1])
+    {
+        last += 1;
+    }
+    &latest[first..=last]
 }
 
 /// Where one turn's frames go: the user's web connections, and the channel the turn came from when it
@@ -144,15 +238,24 @@ impl<'a> Outlet<'a> {
         .await;
     }
 
-    /// Tells the user that `turn` failed: one `error` frame tied to their message, then `idle`.
-    async fn fail(&self, turn: &Turn, error: &AgentError) {
-        self.emit(ServerFrame::Error {
-            code: error.code,
-            message: error.message.clone(),
-            client_message_id: Some(turn.client_message_id.to_string()),
-            conversation_id: Some(turn.conversation_id.to_string()),
-        })
-        .await;
+    /// Ends `turn`'s frames: a failure is one `error` frame tied to the user's message, and every
+    /// turn ends with `idle`. Dropping the outlet then ends the channel's delivery.
+    async fn finish(self, turn: &Turn, result: Result<TurnOutcome, AgentError>) -> TurnOutcome {
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                self.emit(ServerFrame::Error {
+                    code: error.code,
+                    message: error.message,
+                    client_message_id: Some(turn.client_message_id.to_string()),
+                    conversation_id: Some(turn.conversation_id.to_string()),
+                })
+                .await;
+                TurnOutcome::Failed(error.code)
+            }
+        };
+        self.status(turn, TurnStatus::Idle).await;
+        outcome
     }
 }
 
@@ -176,6 +279,7 @@ impl TurnProcessor {
             model_settings: None,
             guest_tools: ToolAccess::Restricted,
             attachments: None,
+            burst_window: BURST_WINDOW,
         }
     }
 
@@ -183,6 +287,13 @@ impl TurnProcessor {
     /// files).
     pub fn with_attachments(mut self, attachments: Attachments) -> Self {
         self.attachments = Some(attachments);
+        self
+    }
+
+    /// Merges messages from one chat sent within `window` of one another ([`BURST_WINDOW`] unless
+    /// set; tests shorten it).
+    pub fn with_burst_window(mut self, window: Duration) -> Self {
+        self.burst_window = window;
         self
     }
 
@@ -237,19 +348,29 @@ impl TurnProcessor {
     }
 
     /// Processes one turn under the conversation's lease; every path that ran ends with an `idle`
-    /// status frame and releases the lease. A turn with a [`Turn::reply_to`] is delivered there too.
+    /// status frame and releases the lease. A turn with a [`Turn::reply_to`] is delivered there too
+    /// (for a burst, as the reply to its last message).
     pub async fn process(&self, turn: &Turn, cancel: CancellationToken) -> TurnOutcome {
-        let (outlet, delivery) = Outlet::open(self.push.as_ref(), self.replies.as_ref(), turn);
-        tokio::join!(self.process_to(turn, cancel, outlet), delivery).0
-    }
-
-    async fn process_to(
-        &self,
-        turn: &Turn,
-        cancel: CancellationToken,
-        outlet: Outlet<'_>,
-    ) -> TurnOutcome {
         let started = Instant::now();
+        match self
+            .leases
+            .held_by(&turn.user_id, OffsetDateTime::now_utc())
+            .await
+        {
+            Ok(running) if running >= self.policy.max_running_per_user => {
+                tracing::info!(
+                    user = %turn.user_id,
+                    conversation = %turn.conversation_id,
+                    running,
+                    "the user's turn cap is reached; the turn will be delivered again"
+                );
+                return TurnOutcome::Busy;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "counting the user's running turns failed; running the turn")
+            }
+        }
         let acquired = self
             .leases
             .acquire(
@@ -260,13 +381,13 @@ impl TurnProcessor {
                 OffsetDateTime::now_utc(),
             )
             .await;
-        let result = match acquired {
+        let outcome = match acquired {
             Ok(Some(lease)) => {
-                let result = self.work_watching(turn, &lease, cancel, &outlet).await;
+                let outcome = self.work_watching(turn, &lease, cancel).await;
                 if let Err(e) = self.leases.release(&lease).await {
                     tracing::warn!(error = %e, token = lease.token, "releasing a session lease failed; it expires on its own");
                 }
-                result
+                outcome
             }
             Ok(None) => {
                 tracing::info!(
@@ -276,16 +397,8 @@ impl TurnProcessor {
                 );
                 return TurnOutcome::Busy;
             }
-            Err(e) => Err(storage_error(e)),
+            Err(e) => self.report(turn, Err(storage_error(e))).await,
         };
-        let outcome = match result {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                outlet.fail(turn, &e).await;
-                TurnOutcome::Failed(e.code)
-            }
-        };
-        outlet.status(turn, TurnStatus::Idle).await;
         tracing::info!(
             user = %turn.user_id,
             conversation = %turn.conversation_id,
@@ -297,6 +410,12 @@ impl TurnProcessor {
         outcome
     }
 
+    /// Tells the user how a turn that did no work ended: `idle`, after an `error` when it failed.
+    async fn report(&self, turn: &Turn, result: Result<TurnOutcome, AgentError>) -> TurnOutcome {
+        let (outlet, delivery) = Outlet::open(self.push.as_ref(), self.replies.as_ref(), turn);
+        tokio::join!(outlet.finish(turn, result), delivery).0
+    }
+
     /// Does the turn's work (a reply or a compaction) while watching the lease for a cancel request,
     /// which cancels the turn.
     async fn work_watching(
@@ -304,8 +423,7 @@ impl TurnProcessor {
         turn: &Turn,
         lease: &Lease,
         cancel: CancellationToken,
-        outlet: &Outlet<'_>,
-    ) -> Result<TurnOutcome, AgentError> {
+    ) -> TurnOutcome {
         let watch = async {
             loop {
                 tokio::time::sleep(self.policy.cancel_poll).await;
@@ -323,20 +441,111 @@ impl TurnProcessor {
             }
         };
         let work = async {
-            match turn.kind {
-                TurnKind::Reply => Ok(self
-                    .answer(turn, cancel.clone(), outlet)
-                    .await?
-                    .map_or(TurnOutcome::Skipped, TurnOutcome::Answered)),
-                TurnKind::Compact => {
-                    self.compact(turn, cancel.clone(), outlet).await?;
-                    Ok(TurnOutcome::Compacted)
-                }
-            }
+            let question = match turn.kind {
+                TurnKind::Reply => self.question(turn, &cancel).await,
+                TurnKind::Compact => Ok(Some(Question::alone(turn))),
+            };
+            let question = match question {
+                Ok(Some(question)) => question,
+                Ok(None) => return self.report(turn, Ok(TurnOutcome::Skipped)).await,
+                Err(e) => return self.report(turn, Err(e)).await,
+            };
+            let asked = &question.turn;
+            let (outlet, delivery) = Outlet::open(self.push.as_ref(), self.replies.as_ref(), asked);
+            let answered = async {
+                let result = match asked.kind {
+                    TurnKind::Reply => self
+                        .answer(&question, cancel.clone(), &outlet)
+                        .await
+                        .map(|answer| answer.map_or(TurnOutcome::Skipped, TurnOutcome::Answered)),
+                    TurnKind::Compact => self
+                        .compact(asked, cancel.clone(), &outlet)
+                        .await
+                        .map(|()| TurnOutcome::Compacted),
+                };
+                outlet.finish(asked, result).await
+            };
+            tokio::join!(answered, delivery).0
         };
         tokio::select! {
-            result = work => result,
+            outcome = work => outcome,
             () = watch => unreachable!("the lease watch never finishes"),
+        }
+    }
+
+    /// What the reply to `turn` answers; `None` when there is nothing for this turn to do: its
+    /// message already has a reply (a redelivery, or a burst answered by another turn), its
+    /// conversation was deleted, or a later message of its burst arrived, whose turn answers the
+    /// whole burst. A turn from a chat whose message is the newest of its burst waits until that
+    /// message is [`Self::with_burst_window`] old (once, and not once the turn is cancelled), then
+    /// answers the burst as it stands.
+    async fn question(
+        &self,
+        turn: &Turn,
+        cancel: &CancellationToken,
+    ) -> Result<Option<Question>, AgentError> {
+        let (user, conversation) = (&turn.user_id, &turn.conversation_id);
+        match self
+            .conversations
+            .is_answered(user, conversation, &turn.user_message_id)
+            .await
+        {
+            Ok(false) => {}
+            Ok(true) | Err(PortError::NotFound) => return Ok(None),
+            Err(e) => return Err(storage_error(e)),
+        }
+        if turn.reply_to.is_none() {
+            return Ok(Some(Question::alone(turn)));
+        }
+        let mut waited = false;
+        loop {
+            let latest = match self
+                .conversations
+                .latest_user_messages(user, conversation, MAX_BURST_MESSAGES)
+                .await
+            {
+                Ok(latest) => latest,
+                Err(PortError::NotFound) => return Ok(None),
+                Err(e) => return Err(storage_error(e)),
+            };
+            let burst = burst_around(
+                &latest,
+                &turn.user_message_id,
+                turn.channel,
+                self.burst_window,
+            );
+            let Some(newest) = burst.last() else {
+                return Ok(Some(Question::alone(turn)));
+            };
+            if newest.id != turn.user_message_id {
+                tracing::info!(
+                    user = %user,
+                    conversation = %conversation,
+                    message = %turn.user_message_id,
+                    "a later message joined this one; its turn answers both"
+                );
+                return Ok(None);
+            }
+            // A message stamped ahead of this clock (another machine's) counts as just sent.
+            let age = Duration::try_from(OffsetDateTime::now_utc() - newest.created_at)
+                .unwrap_or_default();
+            let wait = self.burst_window.saturating_sub(age);
+            if waited || wait.is_zero() || cancel.is_cancelled() {
+                if burst.len() > 1 {
+                    tracing::info!(
+                        user = %user,
+                        conversation = %conversation,
+                        messages = burst.len(),
+                        "answering a burst of messages as one turn"
+                    );
+                }
+                return Ok(Some(Question::burst(turn, burst)));
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = cancel.cancelled() => {}
+            }
+            waited = true;
         }
     }
 
@@ -440,21 +649,13 @@ impl TurnProcessor {
 
     async fn answer(
         &self,
-        turn: &Turn,
+        question: &Question,
         cancel: CancellationToken,
         outlet: &Outlet<'_>,
     ) -> Result<Option<Answer>, AgentError> {
+        let turn = &question.turn;
         let user = &turn.user_id;
         let conversation = &turn.conversation_id;
-        match self
-            .conversations
-            .is_answered(user, conversation, &turn.user_message_id)
-            .await
-        {
-            Ok(false) => {}
-            Ok(true) | Err(PortError::NotFound) => return Ok(None),
-            Err(e) => return Err(storage_error(e)),
-        }
         if self.agent.status().state != AgentState::Ready {
             outlet.status(turn, TurnStatus::Starting).await;
         }
@@ -575,6 +776,7 @@ impl TurnProcessor {
                 NewAssistantMessage {
                     id: assistant_id.clone(),
                     reply_to: turn.user_message_id.clone(),
+                    also_answers: question.also_answers.clone(),
                     content: content.clone(),
                     channel: turn.channel,
                     usage: reply.usage,
@@ -591,7 +793,7 @@ impl TurnProcessor {
         }
         match stored {
             Ok(()) => {}
-            // Another delivery of this turn answered first; its reply stands.
+            // Another delivery answered first (this turn, or one of its burst); its reply stands.
             Err(PortError::Conflict(_)) => return Ok(None),
             // The conversation was deleted during the turn: drop the transcript this turn wrote too.
             Err(PortError::NotFound) => {
@@ -716,11 +918,7 @@ impl AbandonedTurns {
             format!("This message could not be answered: {reason}"),
         );
         let (outlet, delivery) = Outlet::open(self.push.as_ref(), self.replies.as_ref(), turn);
-        let tell = async move {
-            outlet.fail(turn, &error).await;
-            outlet.status(turn, TurnStatus::Idle).await;
-        };
-        tokio::join!(tell, delivery);
+        tokio::join!(outlet.finish(turn, Err(error)), delivery);
         tracing::warn!(
             user = %turn.user_id,
             conversation = %turn.conversation_id,
@@ -752,4 +950,98 @@ fn storage_error(e: PortError) -> AgentError {
         ErrorCode::Internal,
         "storage failed during the turn; please retry",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ReplyTarget;
+    use crate::ids::{ClientMessageId, ConversationId};
+
+    /// A message from `channel` sent `at_ms` after the epoch.
+    fn message(text: &str, at_ms: i64, channel: Channel, answered: bool) -> UserMessage {
+        UserMessage {
+            id: MessageId::generate(),
+            content: text.into(),
+            channel,
+            created_at: OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(at_ms),
+            answered,
+        }
+    }
+
+    fn texts(burst: &[UserMessage]) -> Vec<&str> {
+        burst.iter().map(|m| m.content.as_str()).collect()
+    }
+
+    #[test]
+    fn a_burst_is_the_run_of_unanswered_messages_from_one_channel_close_to_each_other() {
+        let window = Duration::from_secs(1);
+        let telegram = |text, at_ms, answered| message(text, at_ms, Channel::Telegram, answered);
+        let latest = [
+            telegram("answered", 0, true),
+            telegram("failed long ago", 500, false),
+            telegram("one", 5_000, false),
+            telegram("two", 5_900, false),
+            telegram("three", 6_800, false),
+            message("from the web", 7_000, Channel::Web, false),
+            telegram("after the web", 7_100, false),
+            telegram("later", 9_000, false),
+        ];
+        let around = |i: usize| {
+            texts(burst_around(
+                &latest,
+                &latest[i].id,
+                Channel::Telegram,
+                window,
+            ))
+        };
+        for asked in 2..=4 {
+            assert_eq!(around(asked), ["one", "two", "three"]);
+        }
+        assert_eq!(around(1), ["failed long ago"]);
+        assert_eq!(around(6), ["after the web"]);
+        assert_eq!(around(7), ["later"]);
+        assert!(around(0).is_empty(), "answered");
+        assert!(around(5).is_empty(), "another channel");
+        assert!(
+            burst_around(&latest, &MessageId::generate(), Channel::Telegram, window).is_empty()
+        );
+    }
+
+    #[test]
+    fn a_bursts_reply_joins_the_texts_and_answers_the_earlier_messages_too() {
+        let burst = [
+            message("one", 0, Channel::Telegram, false),
+            message("two", 300, Channel::Telegram, false),
+            message("three", 600, Channel::Telegram, false),
+        ];
+        let turn = Turn {
+            user_id: UserId::parse("u").unwrap(),
+            conversation_id: ConversationId::parse("c").unwrap(),
+            user_message_id: burst[2].id.clone(),
+            client_message_id: ClientMessageId::parse("tg-3").unwrap(),
+            prompt: "three".into(),
+            channel: Channel::Telegram,
+            reply_to: Some(ReplyTarget::Telegram {
+                chat_id: 7,
+                message_id: 3,
+            }),
+            kind: TurnKind::Reply,
+        };
+        let question = Question::burst(&turn, &burst);
+        assert_eq!(
+            question.turn,
+            Turn {
+                prompt: "one\n\ntwo\n\nthree".into(),
+                ..turn.clone()
+            }
+        );
+        assert_eq!(
+            question.also_answers,
+            [burst[0].id.clone(), burst[1].id.clone()]
+        );
+        let alone = Question::burst(&turn, &burst[2..]);
+        assert_eq!(alone.turn, turn);
+        assert!(alone.also_answers.is_empty());
+    }
 }

@@ -27,8 +27,9 @@ use crate::settings::Adapters;
 use crate::{Error, Function};
 use serverless_openclaw_core::config::Env;
 
-/// API Gateway closes a WebSocket after two hours at most; the record lives a little longer so a
-/// late `$disconnect` still finds it, and the watchdog removes it after that.
+/// API Gateway closes a WebSocket after two hours at most; a record lives a little longer (unless the
+/// token that opened it expires first) so a late `$disconnect` still finds it, and the watchdog
+/// removes it after that.
 const DEFAULT_CONNECTION_TTL: Duration = Duration::from_secs(2 * 60 * 60 + 5 * 60);
 
 /// `ws-connect`.
@@ -70,14 +71,17 @@ impl Function for Connect {
             tracing::info!(%connection, "connect without a token refused");
             return Ok(response(401));
         };
-        let user = match self.verifier.verify(token).await {
-            Ok(verified) => verified.user,
+        let verified = match self.verifier.verify(token).await {
+            Ok(verified) => verified,
             Err(e) => {
                 tracing::info!(%connection, reason = %e, "connect with a bad token refused");
                 return Ok(response(401));
             }
         };
-        let expires_at = OffsetDateTime::now_utc() + self.ttl;
+        let user = verified.user;
+        // The connection is trusted as long as the token that opened it: past its expiry frames are
+        // refused, nothing is pushed to it, and the watchdog closes it.
+        let expires_at = (OffsetDateTime::now_utc() + self.ttl).min(verified.expires_at);
         self.connections
             .register(&connection, &user, expires_at)
             .await?;

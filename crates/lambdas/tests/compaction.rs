@@ -52,16 +52,11 @@ async fn turn(world: &World, message: &Function, agent: &Function, id: &str, tex
 /// What the model was sent in the last turn request (not a summary request), as one text.
 fn last_turn_sent(world: &World) -> String {
     let requests = world.fake.requests();
-    let request = requests
+    requests
         .iter()
         .rfind(|r| !r.is_summary_request())
-        .expect("a turn request");
-    request
-        .conversation()
-        .into_iter()
-        .map(|(_, text)| text)
-        .collect::<Vec<_>>()
-        .join("\n")
+        .expect("a turn request")
+        .sent_text()
 }
 
 fn summary_requests(world: &World) -> usize {

@@ -3,12 +3,14 @@
 //! the Telegram chat), a turn whose conversation is busy comes back after the agent's short busy
 //! retry, and a turn whose delivery dies comes back shortly after its invocation's deadline — not
 //! after the queue's 90-minute visibility timeout. A failed turn is counted as `TurnFailed` by error
-//! code.
+//! code. Storage faults injected mid-turn (S3, DynamoDB and SQS errors and throttles, through a fault
+//! proxy in front of moto) end with the user told, nothing lost, and the stored data consistent.
 
 mod support;
 
 use std::time::Duration;
 
+use axum::http::Method;
 use serde_json::Value;
 use serverless_openclaw_aws::conversations::DynamoConversationStore;
 use serverless_openclaw_aws::leases::DynamoSessionLeases;
@@ -17,7 +19,10 @@ use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{ConversationStore, SessionLeases};
 use serverless_openclaw_testkit::fake_llm::Behaviour;
 use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
-use support::{GATEWAY_INVOKE, MAX_RECEIVE_COUNT, World, frames_of, telegram_webhook_event};
+use serverless_openclaw_testkit::fault_proxy::{Fault, FaultProxy, Operation};
+use support::{
+    GATEWAY_INVOKE, MAX_RECEIVE_COUNT, TurnConsumer, World, frames_of, telegram_webhook_event,
+};
 use time::OffsetDateTime;
 
 const WS_CONNECT: &str = env!("CARGO_BIN_EXE_ws-connect");
@@ -275,4 +280,252 @@ async fn a_turn_whose_invocation_timed_out_comes_back_soon_after_the_deadline() 
         })
         .cloned();
     assert_eq!(receives.as_deref(), Some("2"));
+}
+
+/// A world whose agent function (and, with `gateway_faults`, `ws-message`) reaches moto through a
+/// fault proxy; the user `name` is connected on `conn-F1=`.
+struct Faulty {
+    world: World,
+    proxy: FaultProxy,
+    message: support::Function,
+    agent: support::Function,
+    user: UserId,
+}
+
+impl Faulty {
+    async fn new(name: &str, gateway_faults: bool) -> Faulty {
+        let world = World::create().await;
+        let proxy = FaultProxy::start(world.moto.endpoint())
+            .await
+            .expect("fault proxy");
+        let through_proxy = [("AWS_ENDPOINT_URL", proxy.endpoint())];
+        let connect = world.function(WS_CONNECT).await;
+        let message = if gateway_faults {
+            world.function_with(WS_MESSAGE, &through_proxy).await
+        } else {
+            world.function(WS_MESSAGE).await
+        };
+        let agent = world.function_with(AGENT, &through_proxy).await;
+        let (sub, token) = world.user(name).await;
+        connect.connect_with("conn-F1=", &token).await;
+        Faulty {
+            world,
+            proxy,
+            message,
+            agent,
+            user: UserId::parse(&sub).unwrap(),
+        }
+    }
+
+    /// Sends `text` and delivers its turn to the agent; the agent must report no batch failure (a
+    /// failed turn is done: the user was told).
+    async fn turn(&self, client_id: &str, text: &str) {
+        self.message
+            .send_on("conn-F1=", "default", client_id, text)
+            .await;
+        let response = self.world.deliver(&self.agent, 1).await;
+        assert_eq!(
+            response["batchItemFailures"],
+            serde_json::json!([]),
+            "{response}"
+        );
+    }
+
+    /// The conversation's messages as (role, content), a fake reply cut to what it replied to (its
+    /// message count depends on OpenClaw's context messages).
+    async fn messages(&self) -> Vec<(Role, String)> {
+        DynamoConversationStore::new(
+            aws_sdk_dynamodb::Client::new(&self.world.sdk),
+            self.world.conversations_table.clone(),
+        )
+        .list_messages(
+            &self.user,
+            &ConversationId::default_conversation(),
+            50,
+            None,
+        )
+        .await
+        .expect("messages")
+        .into_iter()
+        .map(|m| {
+            let content = match m.content.split_once("\" after ") {
+                Some((replied_to, _)) if m.role == Role::Assistant => format!("{replied_to}\""),
+                _ => m.content,
+            };
+            (m.role, content)
+        })
+        .collect()
+    }
+
+    async fn transcript(&self) -> String {
+        self.world.transcript(self.user.as_str(), "default").await
+    }
+
+    /// The user's turns holding a lease now: 0 once every turn ended, whatever happened.
+    async fn leases_held(&self) -> usize {
+        DynamoSessionLeases::new(
+            aws_sdk_dynamodb::Client::new(&self.world.sdk),
+            self.world.leases_table.clone(),
+        )
+        .held_by(&self.user, OffsetDateTime::now_utc())
+        .await
+        .expect("held_by")
+    }
+
+    fn errors(&self) -> Vec<Value> {
+        frames_of(&self.world.recorder, "conn-F1=", "error")
+    }
+}
+
+/// A fake reply to `text`, as [`Faulty::messages`] lists it.
+fn reply(text: &str) -> (Role, String) {
+    (Role::Assistant, format!("Fake reply to \"{text}\""))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transcript_that_cannot_be_saved_fails_the_turn_and_leaves_the_stored_data_as_it_was() {
+    let f = Faulty::new("fay", false).await;
+    f.turn("f1", "first").await;
+    let before = f.transcript().await;
+
+    // S3 fails every write of the transcript, past the SDK's retries.
+    f.proxy.fail(
+        Operation::s3(Method::PUT, "/transcripts/"),
+        Fault::ServerError,
+        100,
+    );
+    f.turn("f2", "second").await;
+    assert!(f.proxy.injected() >= 3, "the SDK tried and gave up");
+    let errors = f.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["code"], "internal");
+    assert_eq!(
+        f.transcript().await,
+        before,
+        "the stored transcript is the one before"
+    );
+    assert_eq!(
+        f.messages().await,
+        [
+            (Role::User, "first".to_owned()),
+            reply("first"),
+            (Role::User, "second".to_owned()),
+        ],
+        "the message stays, unanswered"
+    );
+    assert_eq!(f.leases_held().await, 0, "the lease was released");
+
+    // Healed, the conversation goes on from what was stored.
+    f.proxy.heal();
+    f.turn("f3", "third").await;
+    assert_eq!(f.messages().await.last(), Some(&reply("third")));
+    let after = f.transcript().await;
+    assert!(after.contains("first") && after.contains("third") && !after.contains("second"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttles_the_sdk_retries_through_leave_no_trace_and_a_reply_that_cannot_be_stored_is_told()
+ {
+    let f = Faulty::new("tom", false).await;
+    // DynamoDB throttles the reply's transaction twice; the SDK's third attempt gets through.
+    f.proxy.fail(
+        Operation::dynamodb("TransactWriteItems"),
+        Fault::Throttle,
+        2,
+    );
+    f.turn("t1", "first").await;
+    assert_eq!(f.proxy.injected(), 2);
+    assert!(f.errors().is_empty(), "{:?}", f.errors());
+    assert_eq!(
+        f.messages().await,
+        [(Role::User, "first".to_owned()), reply("first")]
+    );
+
+    // Past the retries: the reply is not stored and the user is told. The transcript, saved before
+    // the reply, is one turn ahead of the message list (docs/architecture.md, "Consistency when things
+    // fail"); nothing is half-written and the lease is released.
+    f.proxy.fail(
+        Operation::dynamodb("TransactWriteItems"),
+        Fault::ServerError,
+        100,
+    );
+    f.turn("t2", "second").await;
+    let errors = f.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["code"], "internal");
+    assert_eq!(
+        f.messages().await,
+        [
+            (Role::User, "first".to_owned()),
+            reply("first"),
+            (Role::User, "second".to_owned()),
+        ]
+    );
+    assert!(f.transcript().await.contains("second"));
+    assert_eq!(f.leases_held().await, 0);
+    f.proxy.heal();
+    f.turn("t3", "third").await;
+    assert_eq!(f.messages().await.last(), Some(&reply("third")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_the_queue_refused_is_kept_and_queued_once_when_sent_again() {
+    let f = Faulty::new("quinn", true).await;
+    f.proxy
+        .fail(Operation::sqs("SendMessage"), Fault::ServerError, 100);
+    f.message
+        .send_on("conn-F1=", "default", "q1", "hello")
+        .await;
+    let errors = f.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["code"], "internal");
+    assert_eq!(errors[0]["clientMessageId"], "q1");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("send it again with the same id")),
+        "{errors:?}"
+    );
+    assert_eq!(f.messages().await, [(Role::User, "hello".to_owned())]);
+
+    // The client resends with the same id (the web app does after a reconnect): stored once,
+    // queued now, answered once.
+    f.proxy.heal();
+    f.turn("q1", "hello").await;
+    assert_eq!(
+        f.messages().await,
+        [(Role::User, "hello".to_owned()), reply("hello")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_turn_delivered_to_two_environments_at_once_is_answered_once() {
+    let f = Faulty::new("rhea", false).await;
+    let second_agent = f.world.function(AGENT).await;
+    f.message
+        .send_on("conn-F1=", "default", "r1", "only once")
+        .await;
+    // SQS may hand one message to two consumers (at-least-once delivery, or a visibility timeout
+    // passing while the first still runs): both get the same record at the same moment.
+    let (event, _) = f.world.receive_turns(&f.world.queue_url, 1).await;
+    let (first, second) = tokio::join!(
+        f.agent.take_turns(event.clone()),
+        second_agent.take_turns(event)
+    );
+    let busy = [&first, &second]
+        .iter()
+        .filter(|r| {
+            r["batchItemFailures"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .count();
+    assert!(busy <= 1, "{first} {second}");
+    assert_eq!(
+        f.messages().await,
+        [(Role::User, "only once".to_owned()), reply("only once")]
+    );
+    assert_eq!(frames_of(&f.world.recorder, "conn-F1=", "message").len(), 1);
+    assert!(f.errors().is_empty(), "{:?}", f.errors());
+    assert_eq!(f.leases_held().await, 0);
 }

@@ -5,6 +5,8 @@
 mod support;
 
 use serde_json::Value;
+use serverless_openclaw_core::ids::ConnectionId;
+use serverless_openclaw_core::ports::ConnectionStore;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, ToolCall, reply_text};
 use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
 use serverless_openclaw_testkit::fixtures;
@@ -244,6 +246,25 @@ async fn connect_refuses_a_missing_a_forged_or_another_apps_token() {
         )
         .await;
     assert_eq!(ok["statusCode"], 200);
+    // The connection is trusted as long as the token (an hour, as Cognito issues them), not for the
+    // two hours API Gateway would keep the socket.
+    let connections = serverless_openclaw_aws::DynamoConnectionStore::new(
+        aws_sdk_dynamodb::Client::new(&world.sdk),
+        &world.connections_table,
+    );
+    let connection = ConnectionId::parse("conn-C1=").unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    for (minutes, trusted) in [(50, true), (65, false)] {
+        assert_eq!(
+            connections
+                .user_of(&connection, now + time::Duration::minutes(minutes))
+                .await
+                .unwrap()
+                .is_some(),
+            trusted,
+            "{minutes} minutes after connecting"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -316,8 +337,8 @@ async fn a_frame_from_an_unknown_connection_is_refused_and_the_connection_closed
 #[tokio::test(flavor = "multi_thread")]
 async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
     use serverless_openclaw_aws::{DynamoConnectionStore, DynamoSessionLeases};
-    use serverless_openclaw_core::ids::{ConnectionId, ConversationId, UserId};
-    use serverless_openclaw_core::ports::{ConnectionStore, SessionLeases};
+    use serverless_openclaw_core::ids::{ConversationId, UserId};
+    use serverless_openclaw_core::ports::SessionLeases;
     use time::OffsetDateTime;
 
     let world = World::create().await;
@@ -363,6 +384,11 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
         connections.connections_of(&user, now).await.unwrap(),
         [live]
     );
+    assert_eq!(
+        world.recorder.deleted(),
+        ["gone="],
+        "the expired socket is closed"
+    );
     let report = watchdog
         .process
         .wait_for_line(
@@ -389,6 +415,7 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
         third,
         serde_json::json!({ "expiredConnections": 1, "stuckTurns": 0 })
     );
+    assert_eq!(world.recorder.deleted(), ["gone=", "late="]);
     let sweep = |line: &str| {
         let emf: Value = serde_json::from_str(line).ok()?;
         emf.get("_aws")?;
@@ -415,18 +442,7 @@ async fn the_watchdog_removes_expired_connections_and_reports_stuck_turns() {
 async fn a_telegram_message_goes_through_the_webhook_and_the_agent_replies_in_the_chat() {
     let world = World::create().await;
     let telegram = FakeTelegram::start().await.expect("fake Telegram");
-    let telegram_env = [
-        (
-            "SERVERLESS_OPENCLAW_TELEGRAM_TOKEN_PARAMETER",
-            world.secret("telegram-bot-token", telegram.token()).await,
-        ),
-        (
-            "SERVERLESS_OPENCLAW_TELEGRAM_SECRET_PARAMETER",
-            world.secret("telegram-webhook-secret", "hook-secret").await,
-        ),
-        ("SERVERLESS_OPENCLAW_TELEGRAM_API_URL", telegram.base_url()),
-        ("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST", String::new()),
-    ];
+    let telegram_env = world.telegram_env(&telegram).await;
     let webhook = world.function_with(TELEGRAM_WEBHOOK, &telegram_env).await;
     let agent = world.function_with(AGENT, &telegram_env).await;
     let http = world.function(HTTP_API).await;
@@ -444,36 +460,13 @@ async fn a_telegram_message_goes_through_the_webhook_and_the_agent_replies_in_th
     assert!(telegram.calls().is_empty());
 
     // The owner's link code (from the REST API) links the Telegram account.
-    let issued = http
-        .invoke(
-            fixtures::http_v2("POST", "/api/telegram/link-code", &[], None, &sub),
-            GATEWAY_INVOKE,
-        )
-        .await;
-    assert_eq!(issued["statusCode"], 201, "{issued}");
-    let code: Value = serde_json::from_str(issued["body"].as_str().unwrap()).unwrap();
-    let link = text_update(
-        2,
-        friend,
-        &format!("/link {}", code["code"].as_str().unwrap()),
-    );
-    let linked = webhook
-        .invoke(
-            telegram_webhook_event(&link, Some("hook-secret")),
-            GATEWAY_INVOKE,
-        )
-        .await;
-    assert_eq!(linked["statusCode"], 200);
+    world.link_telegram(&http, &webhook, &sub, friend, 2).await;
     assert!(telegram.chat(friend)[0].text.starts_with("Linked!"));
 
     // A message: queued at once (typing shown), answered by the agent Lambda in the chat.
-    let sent = webhook
-        .invoke(
-            telegram_webhook_event(&text_update(3, friend, question), Some("hook-secret")),
-            GATEWAY_INVOKE,
-        )
+    webhook
+        .telegram_update(&text_update(3, friend, question))
         .await;
-    assert_eq!(sent["statusCode"], 200);
     assert_eq!(telegram.calls_of("sendChatAction").len(), 1);
     let batch = world.deliver(&agent, 1).await;
     assert_eq!(batch["batchItemFailures"], serde_json::json!([]));

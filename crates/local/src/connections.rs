@@ -90,10 +90,16 @@ impl ConnectionStore for MemoryConnectionStore {
         Ok(())
     }
 
-    async fn remove_expired(&self, now: OffsetDateTime) -> Result<usize, PortError> {
+    async fn remove_expired(&self, now: OffsetDateTime) -> Result<Vec<ConnectionId>, PortError> {
         let mut connections = self.connections();
-        let before = connections.len();
-        connections.retain(|_, r| r.live_at(now));
-        Ok(before - connections.len())
+        let mut removed = Vec::new();
+        connections.retain(|id, r| {
+            let live = r.live_at(now);
+            if !live {
+                removed.push(id.clone());
+            }
+            live
+        });
+        Ok(removed)
     }
 }

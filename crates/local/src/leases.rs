@@ -143,4 +143,14 @@ impl SessionLeases for MemorySessionLeases {
         }
         Ok(cleared)
     }
+
+    async fn held_by(&self, user: &UserId, now: OffsetDateTime) -> Result<usize, PortError> {
+        Ok(self
+            .slots()
+            .iter()
+            .filter(|((owner, _), slot)| {
+                owner == user && slot.held.as_ref().is_some_and(|held| held.live_at(now))
+            })
+            .count())
+    }
 }

@@ -6,13 +6,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::domain::Turn;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{PortError, TurnQueue};
-use serverless_openclaw_core::turn::TurnProcessor;
+use serverless_openclaw_core::turn::{TurnOutcome, TurnProcessor};
 
 /// What the queue does with a turn (the core turn processor in production).
 #[async_trait]
@@ -20,10 +21,21 @@ pub trait TurnHandler: Send + Sync + 'static {
     async fn handle(&self, turn: Turn, cancel: CancellationToken);
 }
 
+/// How long a turn waits before trying again when the user's turn cap is reached.
+const BUSY_RETRY: Duration = Duration::from_millis(500);
+
 #[async_trait]
 impl TurnHandler for TurnProcessor {
+    /// Runs the turn; while the processor says `Busy` (the user has the most turns running that one
+    /// user may: one lane's turns never overlap), it waits and tries again, as SQS redelivers on AWS.
+    /// A Stop while it waits drops the turn: its message stays unanswered, ready for Retry.
     async fn handle(&self, turn: Turn, cancel: CancellationToken) {
-        self.process(&turn, cancel).await;
+        while matches!(self.process(&turn, cancel.clone()).await, TurnOutcome::Busy) {
+            tokio::select! {
+                () = tokio::time::sleep(BUSY_RETRY) => {}
+                () = cancel.cancelled() => return,
+            }
+        }
     }
 }
 
@@ -119,7 +131,6 @@ impl TurnQueue for LocalTurnQueue {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use serverless_openclaw_core::domain::{Channel, TurnKind};
     use serverless_openclaw_core::ids::{ClientMessageId, MessageId};

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode as SqlErrorCode, OptionalExtension, params};
 use serverless_openclaw_core::domain::{
     Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
-    NewAssistantMessage, NewUserMessage, Role, ThinkingLevel, TurnActivity, Usage,
+    NewAssistantMessage, NewUserMessage, Role, ThinkingLevel, TurnActivity, Usage, UserMessage,
     title_from_message,
 };
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS messages (
     content           TEXT NOT NULL,
     channel           TEXT NOT NULL,
     client_message_id TEXT,
+    answered_by       TEXT,
     reply_to          TEXT UNIQUE,
     input_tokens      INTEGER,
     output_tokens     INTEGER,
@@ -97,13 +98,13 @@ impl Db {
     }
 
     /// Adds `column` (with its SQL declaration) to `table` in a database made before the column
-    /// existed: `CREATE TABLE IF NOT EXISTS` leaves an old table as it is.
+    /// existed: `CREATE TABLE IF NOT EXISTS` leaves an old table as it is. Returns whether it added it.
     pub(crate) fn add_missing_column(
         &self,
         table: &str,
         column: &str,
         declaration: &str,
-    ) -> Result<(), PortError> {
+    ) -> Result<bool, PortError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let present: bool = conn
             .query_row(
@@ -118,7 +119,13 @@ impl Db {
             ))
             .map_err(PortError::backend)?;
         }
-        Ok(())
+        Ok(!present)
+    }
+
+    /// Runs `sql` once, outside a transaction (a migration's data step).
+    pub(crate) fn execute_batch(&self, sql: &str) -> Result<(), PortError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        conn.execute_batch(sql).map_err(PortError::backend)
     }
 
     /// Runs `work` on the connection, on the blocking pool.
@@ -155,9 +162,17 @@ impl SqliteConversationStore {
     }
 
     /// Brings a database from an older version up to [`SCHEMA`]: replies got `activity` (JSON of a
-    /// [`TurnActivity`]; NULL on older rows and on turns without tool calls).
+    /// [`TurnActivity`]; NULL on older rows and on turns without tool calls); user messages got
+    /// `answered_by` (the reply's id: a reply may answer a burst of messages), filled in from the
+    /// older replies' `reply_to` when it is added.
     fn migrated(db: Db) -> Result<Self, PortError> {
         db.add_missing_column("messages", "activity", "TEXT")?;
+        if db.add_missing_column("messages", "answered_by", "TEXT")? {
+            db.execute_batch(
+                "UPDATE messages SET answered_by = (SELECT r.id FROM messages r WHERE r.reply_to = messages.id)
+                 WHERE role = 'user'",
+            )?;
+        }
         Ok(Self { db })
     }
 
@@ -166,6 +181,24 @@ impl SqliteConversationStore {
         work: impl FnOnce(&mut Connection) -> Result<T, PortError> + Send + 'static,
     ) -> Result<T, PortError> {
         self.db.with(work).await
+    }
+
+    /// Runs a read of one conversation's rows, given the user's and the conversation's ids as text,
+    /// once the conversation is known to exist (`NotFound` otherwise).
+    async fn in_conversation<T: Send + 'static>(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        read: impl FnOnce(&Connection, &str, &str) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let (user, conv) = (user.to_string(), conversation.to_string());
+        self.with(move |conn| {
+            if !conversation_exists(conn, &user, &conv)? {
+                return Err(PortError::NotFound);
+            }
+            read(conn, &user, &conv)
+        })
+        .await
     }
 }
 
@@ -277,8 +310,8 @@ impl ConversationStore for SqliteConversationStore {
             let tx = conn.transaction().map_err(sql)?;
             let existing: Option<(String, bool)> = tx
                 .query_row(
-                    "SELECT m.id, EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id)
-                     FROM messages m WHERE m.user_id = ?1 AND m.conversation_id = ?2 AND m.client_message_id = ?3",
+                    "SELECT id, answered_by IS NOT NULL
+                     FROM messages WHERE user_id = ?1 AND conversation_id = ?2 AND client_message_id = ?3",
                     params![user, conv, message.client_message_id.as_str()],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
@@ -335,6 +368,30 @@ impl ConversationStore for SqliteConversationStore {
             if !conversation_exists(&tx, &user, &conv)? {
                 return Err(PortError::NotFound);
             }
+            // The marks that allow one reply per user message, checked before anything is written.
+            for id in message.answers() {
+                let mark: Option<Option<String>> = tx
+                    .query_row(
+                        "SELECT answered_by FROM messages
+                         WHERE user_id = ?1 AND conversation_id = ?2 AND id = ?3 AND role = 'user'",
+                        params![user, conv, id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                match mark {
+                    None => return Err(PortError::NotFound),
+                    Some(Some(_)) => {
+                        return Err(PortError::Conflict(format!("message {id} already has a reply")));
+                    }
+                    Some(None) => {}
+                }
+                tx.execute(
+                    "UPDATE messages SET answered_by = ?4 WHERE user_id = ?1 AND conversation_id = ?2 AND id = ?3",
+                    params![user, conv, id.as_str(), message.id.as_str()],
+                )
+                .map_err(sql)?;
+            }
             let at = millis(message.created_at);
             tx.execute(
                 "INSERT INTO messages (id, user_id, conversation_id, role, content, channel, reply_to,
@@ -374,21 +431,59 @@ impl ConversationStore for SqliteConversationStore {
         conversation: &ConversationId,
         user_message: &MessageId,
     ) -> Result<bool, PortError> {
-        let (user, conv, id) = (
-            user.to_string(),
-            conversation.to_string(),
-            user_message.to_string(),
-        );
-        self.with(move |conn| {
-            if !conversation_exists(conn, &user, &conv)? {
-                return Err(PortError::NotFound);
-            }
+        let id = user_message.to_string();
+        self.in_conversation(user, conversation, move |conn, user, conv| {
             conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM messages WHERE user_id = ?1 AND conversation_id = ?2 AND reply_to = ?3)",
+                "SELECT EXISTS (SELECT 1 FROM messages
+                                WHERE user_id = ?1 AND conversation_id = ?2 AND id = ?3 AND answered_by IS NOT NULL)",
                 params![user, conv, id],
                 |r| r.get(0),
             )
             .map_err(sql)
+        })
+        .await
+    }
+
+    async fn latest_user_messages(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<UserMessage>, PortError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.in_conversation(user, conversation, move |conn, user, conv| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id, content, channel, created_at, answered_by IS NOT NULL FROM messages
+                     WHERE user_id = ?1 AND conversation_id = ?2 AND role = 'user'
+                     ORDER BY seq DESC LIMIT ?3",
+                )
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map(params![user, conv, limit], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, bool>(4)?,
+                    ))
+                })
+                .map_err(sql)?;
+            let mut messages = rows
+                .map(|row| {
+                    let (id, content, channel, created, answered) = row.map_err(sql)?;
+                    Ok(UserMessage {
+                        id: MessageId::parse(id).map_err(PortError::backend)?,
+                        content,
+                        channel: parse_stored(Channel::from_name(&channel), "channel")?,
+                        created_at: from_millis(created),
+                        answered,
+                    })
+                })
+                .collect::<Result<Vec<_>, PortError>>()?;
+            messages.reverse();
+            Ok(messages)
         })
         .await
     }
@@ -400,13 +495,10 @@ impl ConversationStore for SqliteConversationStore {
         limit: usize,
         before: Option<&MessageId>,
     ) -> Result<Vec<Message>, PortError> {
-        let (user, conv) = (user.to_string(), conversation.to_string());
         let before = before.map(|b| b.to_string());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with(move |conn| {
-            if !conversation_exists(conn, &user, &conv)? {
-                return Err(PortError::NotFound);
-            }
+        let conversation_id = conversation.clone();
+        self.in_conversation(user, conversation, move |conn, user, conv| {
             let mut stmt = conn
                 .prepare(
                     "SELECT id, role, content, channel, created_at, cost_usd, input_tokens, output_tokens, activity FROM messages
@@ -429,7 +521,6 @@ impl ConversationStore for SqliteConversationStore {
                     ))
                 })
                 .map_err(sql)?;
-            let conversation_id = ConversationId::parse(conv.as_str()).map_err(PortError::backend)?;
             let mut messages = rows
                 .map(|row| {
                     let (id, role, content, channel, created, cost_usd, tokens, activity) =

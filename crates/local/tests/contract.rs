@@ -1,6 +1,6 @@
 //! The port contract suites run against the local adapters.
 
-use serverless_openclaw_core::ids::{ConversationId, UserId};
+use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::ConversationStore;
 use serverless_openclaw_local::{
     FileApiKeyStore, FileTranscriptStore, FileWorkspaceStore, MemoryConnectionStore,
@@ -15,7 +15,8 @@ async fn sqlite_conversation_store_honours_the_contract() {
     contract::conversation_store(&store).await;
 }
 
-/// A database made before replies kept their activity: the `messages` table without `activity`.
+/// A database made before replies kept their activity and user messages their reply target and
+/// answer mark: the `messages` table without `activity`, `reply_target` and `answered_by`.
 const SCHEMA_BEFORE_ACTIVITY: &str = "
 CREATE TABLE conversations (user_id TEXT NOT NULL, id TEXT NOT NULL, title TEXT NOT NULL,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (user_id, id));
@@ -26,13 +27,16 @@ CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL U
     UNIQUE (user_id, conversation_id, client_message_id),
     FOREIGN KEY (user_id, conversation_id) REFERENCES conversations (user_id, id) ON DELETE CASCADE);
 INSERT INTO conversations VALUES ('alice', 'old', 'Old', 1, 2);
+INSERT INTO messages (id, user_id, conversation_id, role, content, channel, client_message_id, created_at)
+    VALUES ('u-old', 'alice', 'old', 'user', 'an old question', 'web', 'c1', 1),
+           ('u-open', 'alice', 'old', 'user', 'an unanswered one', 'web', 'c2', 3);
 INSERT INTO messages (id, user_id, conversation_id, role, content, channel, reply_to, input_tokens,
     output_tokens, cost_usd, duration_ms, created_at)
     VALUES ('m-old', 'alice', 'old', 'assistant', 'an old reply', 'web', 'u-old', 1, 2, NULL, 3, 2);
 ";
 
 #[tokio::test]
-async fn an_sqlite_database_from_before_activity_is_migrated_and_its_replies_load() {
+async fn an_sqlite_database_from_before_activity_is_migrated_and_its_replies_and_answers_load() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db.sqlite");
     rusqlite::Connection::open(&path)
@@ -50,7 +54,27 @@ async fn an_sqlite_database_from_before_activity_is_migrated_and_its_replies_loa
             .iter()
             .map(|m| (m.content.as_str(), m.activity.clone()))
             .collect::<Vec<_>>(),
-        [("an old reply", None)]
+        [
+            ("an old question", None),
+            ("an unanswered one", None),
+            ("an old reply", None)
+        ]
+    );
+    // The older replies' `reply_to` became their messages' answer marks.
+    let latest = store.latest_user_messages(&alice, &old, 10).await.unwrap();
+    assert_eq!(
+        latest
+            .iter()
+            .map(|m| (m.id.as_str(), m.answered))
+            .collect::<Vec<_>>(),
+        [("u-old", true), ("u-open", false)]
+    );
+    let old_question = MessageId::parse("u-old").unwrap();
+    assert!(
+        store
+            .is_answered(&alice, &old, &old_question)
+            .await
+            .unwrap()
     );
     // The migrated database is a full one: the contract holds on it (emptied), and it opens again.
     store.delete_conversation(&alice, &old).await.unwrap();

@@ -12,32 +12,42 @@ use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_core::chat::{ChatService, Submission};
 use serverless_openclaw_core::domain::{
-    Channel, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, TurnKind, Usage,
+    Channel, ReplyTarget, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, TurnKind,
+    Usage,
 };
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
     AgentCompaction, AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus,
     AgentStatusSource, AgentTurn, ApiKeyStore, ClientPush, Compacted, ConversationStore, PortError,
-    ProducedFile, SettingsStore, ToolAccess, TranscriptStore, TurnQueue,
+    ProducedFile, SessionLeases, SettingsStore, ToolAccess, TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
 use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
-use serverless_openclaw_core::turn::{AbandonedTurns, LeasePolicy, TurnOutcome, TurnProcessor};
+use serverless_openclaw_core::turn::{
+    AbandonedTurns, LeasePolicy, MAX_RUNNING_TURNS_PER_USER, TurnOutcome, TurnProcessor,
+};
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, MemorySessionLeases,
+    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
     SqliteConversationStore, SqliteSettingsStore,
 };
 use serverless_openclaw_testkit::images::solid_png;
 use tokio::sync::mpsc;
+
+/// The burst window of these tests: short, so they wait little.
+const BURST_WINDOW: Duration = Duration::from_millis(300);
 
 /// What the scripted agent does while a turn "runs".
 type DuringTurn = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// Answers every turn with "reply to <prompt>", appending one line to the transcript. A prompt
 /// starting with "use tools" first reports two tool calls, the second of which fails; one starting with
-/// "make files" attaches a PNG and a zip to its reply.
+/// "make files" attaches a PNG and a zip to its reply. While `provider_down` is set, every turn fails as
+/// a provider error does.
 struct ScriptedAgent {
     during: Mutex<Option<DuringTurn>>,
+    provider_down: std::sync::atomic::AtomicBool,
+    /// The prompt of every turn run, in order.
+    prompts: Mutex<Vec<String>>,
     /// The model choice of every turn run, in order.
     models: Mutex<Vec<Option<ModelChoice>>>,
     /// The tool access of every turn run, in order.
@@ -66,6 +76,10 @@ impl AgentRuntime for ScriptedAgent {
         events: mpsc::UnboundedSender<AgentEvent>,
         _cancel: CancellationToken,
     ) -> Result<AgentReply, AgentError> {
+        self.prompts.lock().unwrap().push(turn.prompt.clone());
+        if self.provider_down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(AgentError::new(ErrorCode::LlmError, "provider down"));
+        }
         self.models.lock().unwrap().push(turn.model.clone());
         self.tools.lock().unwrap().push(turn.tools);
         self.own.lock().unwrap().push((
@@ -197,6 +211,7 @@ struct Fixture {
     queue: Arc<HeldQueue>,
     chat: ChatService,
     processor: TurnProcessor,
+    leases: Arc<MemorySessionLeases>,
     settings: Arc<SqliteSettingsStore>,
     keys: Arc<FileApiKeyStore>,
     user: UserId,
@@ -212,6 +227,8 @@ impl Fixture {
         let transcripts = Arc::new(FileTranscriptStore::new(dir.path().join("t")));
         let agent = Arc::new(ScriptedAgent {
             during: Mutex::new(None),
+            provider_down: Default::default(),
+            prompts: Mutex::new(Vec::new()),
             models: Mutex::new(Vec::new()),
             tools: Mutex::new(Vec::new()),
             own: Mutex::new(Vec::new()),
@@ -224,6 +241,7 @@ impl Fixture {
             Arc::new(FileAttachmentStore::new(dir.path().join("attachments"))),
             DEFAULT_QUOTA_BYTES,
         );
+        let leases = Arc::new(MemorySessionLeases::new());
         let chat = ChatService::new(
             conversations.clone(),
             queue.clone(),
@@ -237,11 +255,12 @@ impl Fixture {
             transcripts.clone(),
             agent.clone(),
             push.clone(),
-            Arc::new(MemorySessionLeases::new()),
+            leases.clone(),
             LeasePolicy::for_turn_timeout("test", Duration::from_secs(60)),
         )
         .with_model_settings(settings.clone(), keys.clone())
-        .with_attachments(attachments.clone());
+        .with_attachments(attachments.clone())
+        .with_burst_window(BURST_WINDOW);
         Self {
             _dir: dir,
             conversations,
@@ -251,6 +270,7 @@ impl Fixture {
             queue,
             chat,
             processor,
+            leases,
             settings,
             keys,
             user: UserId::parse("u").unwrap(),
@@ -266,6 +286,27 @@ impl Fixture {
 
     /// Submits a message of `user` and returns its queued turn.
     async fn submit_as(&self, user: &UserId, client_id: &str, text: &str) -> Turn {
+        self.submit_from(user, client_id, text, None).await
+    }
+
+    /// Submits a message from a Telegram chat (message `message_id` there) and returns its queued turn.
+    async fn submit_telegram(&self, message_id: i64, text: &str) -> Turn {
+        let chat = ReplyTarget::Telegram {
+            chat_id: 7,
+            message_id,
+        };
+        let client_id = format!("tg-{message_id}");
+        self.submit_from(&self.user, &client_id, text, Some(chat))
+            .await
+    }
+
+    async fn submit_from(
+        &self,
+        user: &UserId,
+        client_id: &str,
+        text: &str,
+        chat: Option<ReplyTarget>,
+    ) -> Turn {
         self.chat
             .submit(
                 user,
@@ -273,14 +314,40 @@ impl Fixture {
                     conversation_id: self.conversation.clone(),
                     client_message_id: ClientMessageId::parse(client_id).unwrap(),
                     text: text.into(),
-                    channel: Channel::Web,
-                    reply_to: None,
+                    channel: if chat.is_some() {
+                        Channel::Telegram
+                    } else {
+                        Channel::Web
+                    },
+                    reply_to: chat,
                     attachments: Vec::new(),
                 },
             )
             .await
             .unwrap();
         self.queue.0.lock().unwrap().pop().expect("a queued turn")
+    }
+
+    async fn process(&self, turn: &Turn) -> TurnOutcome {
+        self.processor.process(turn, CancellationToken::new()).await
+    }
+
+    fn prompts(&self) -> Vec<String> {
+        self.agent.prompts.lock().unwrap().clone()
+    }
+
+    /// Whether each of `turns`' messages has a reply.
+    async fn answered(&self, turns: &[&Turn]) -> Vec<bool> {
+        let mut answered = Vec::new();
+        for turn in turns {
+            answered.push(
+                self.conversations
+                    .is_answered(&self.user, &self.conversation, &turn.user_message_id)
+                    .await
+                    .unwrap(),
+            );
+        }
+        answered
     }
 
     fn during_turn(&self, during: DuringTurn) {
@@ -475,6 +542,71 @@ async fn tool_calls_are_pushed_as_they_happen_and_kept_with_the_reply() {
         .unwrap();
     let activities: Vec<_> = stored.iter().map(|m| m.activity.clone()).collect();
     assert_eq!(activities, [None, None, None, Some(expected)]);
+}
+
+#[tokio::test]
+async fn a_user_with_the_most_turns_running_waits_for_one_to_end() {
+    let fx = Fixture::new();
+    let turn = fx.submit("m1", "hi").await;
+    let pushed_before = fx.push.0.lock().unwrap().len();
+    let now = time::OffsetDateTime::now_utc();
+    let mut running = Vec::new();
+    for i in 0..MAX_RUNNING_TURNS_PER_USER {
+        let conversation = ConversationId::parse(format!("busy-{i}")).unwrap();
+        let lease = fx
+            .leases
+            .acquire(
+                &fx.user,
+                &conversation,
+                "elsewhere",
+                Duration::from_secs(60),
+                now,
+            )
+            .await
+            .unwrap()
+            .expect("free");
+        running.push(lease);
+    }
+    assert_eq!(
+        fx.processor.process(&turn, CancellationToken::new()).await,
+        TurnOutcome::Busy
+    );
+    assert_eq!(
+        fx.push.0.lock().unwrap().len(),
+        pushed_before,
+        "a waiting turn pushes nothing: it still shows as queued"
+    );
+    assert!(
+        fx.agent.models.lock().unwrap().is_empty(),
+        "the agent did not run"
+    );
+    // Another user is not held back by this one's turns.
+    let other = UserId::parse("someone-else").unwrap();
+    let theirs = fx.submit_as(&other, "o1", "hello").await;
+    assert!(matches!(
+        fx.processor
+            .process(&theirs, CancellationToken::new())
+            .await,
+        TurnOutcome::Answered(_)
+    ));
+    // In local mode's queue the turn waits (as SQS redelivers it on AWS) and runs once one ends.
+    let queue = LocalTurnQueue::new(Arc::new(fx.processor.clone()));
+    queue.enqueue(turn.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(fx.agent.models.lock().unwrap().len(), 1, "still waiting");
+    fx.leases.release(&running[0]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !fx
+            .conversations
+            .is_answered(&fx.user, &fx.conversation, &turn.user_message_id)
+            .await
+            .unwrap()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("answered once a running turn ended");
 }
 
 #[tokio::test]
@@ -977,4 +1109,145 @@ async fn compact_is_queued_and_replaces_the_stored_transcript_or_leaves_it_when_
         transcript(&fx).await.unwrap(),
         format!("{compacted}{{\"turn\":\"three\"}}\n")
     );
+}
+
+#[tokio::test]
+async fn a_burst_of_telegram_messages_is_one_turn_answered_by_the_last_ones_turn() {
+    let fx = Fixture::new();
+    let first = fx.submit_telegram(1, "one").await;
+    let second = fx.submit_telegram(2, "two").await;
+    let third = fx.submit_telegram(3, "three").await;
+
+    // The earlier messages' turns see a later message and leave the burst to its turn.
+    assert_eq!(fx.process(&first).await, TurnOutcome::Skipped);
+    assert_eq!(fx.process(&second).await, TurnOutcome::Skipped);
+    assert!(fx.prompts().is_empty());
+    assert!(matches!(fx.process(&third).await, TurnOutcome::Answered(_)));
+    assert_eq!(fx.prompts(), ["one\n\ntwo\n\nthree"]);
+    assert_eq!(fx.answered(&[&first, &second, &third]).await, [true; 3]);
+    assert_eq!(fx.assistant_replies().await, 1);
+
+    // Redelivered turns of the burst do nothing.
+    for turn in [&first, &second, &third] {
+        assert_eq!(fx.process(turn).await, TurnOutcome::Skipped);
+    }
+    assert_eq!(fx.prompts().len(), 1);
+
+    // Web messages are never merged, and never wait.
+    let started = std::time::Instant::now();
+    let web = [fx.submit("w1", "a").await, fx.submit("w2", "b").await];
+    for turn in &web {
+        assert!(matches!(fx.process(turn).await, TurnOutcome::Answered(_)));
+    }
+    assert_eq!(fx.prompts()[1..], ["a", "b"]);
+    assert!(started.elapsed() < BURST_WINDOW, "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn the_newest_messages_turn_waits_out_the_window_for_messages_on_their_way() {
+    let fx = Fixture::new();
+    let first = fx.submit_telegram(1, "one").await;
+    let started = std::time::Instant::now();
+    let waiting = tokio::spawn({
+        let (processor, first) = (fx.processor.clone(), first.clone());
+        async move { processor.process(&first, CancellationToken::new()).await }
+    });
+    tokio::time::sleep(BURST_WINDOW / 3).await;
+    let second = fx.submit_telegram(2, "two").await;
+    assert_eq!(waiting.await.unwrap(), TurnOutcome::Skipped);
+    // The window counts from the message's stored time (milliseconds), a little before `started`.
+    let slack = Duration::from_millis(50);
+    assert!(
+        started.elapsed() >= BURST_WINDOW - slack,
+        "{:?}",
+        started.elapsed()
+    );
+
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        fx.process(&second).await,
+        TurnOutcome::Answered(_)
+    ));
+    let waited = started.elapsed();
+    assert!(
+        waited >= BURST_WINDOW / 3 - slack && waited < BURST_WINDOW,
+        "the second message's turn waits out the rest of its window: {waited:?}"
+    );
+    assert_eq!(fx.prompts(), ["one\n\ntwo"]);
+    assert_eq!(fx.answered(&[&first, &second]).await, [true, true]);
+}
+
+#[tokio::test]
+async fn a_failed_burst_is_reported_once_stays_unanswered_and_retry_runs_it_again() {
+    let fx = Fixture::new();
+    fx.agent
+        .provider_down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let burst = [
+        fx.submit_telegram(1, "one").await,
+        fx.submit_telegram(2, "two").await,
+        fx.submit_telegram(3, "three").await,
+    ];
+    let mut outcomes = Vec::new();
+    for turn in &burst {
+        outcomes.push(fx.process(turn).await);
+    }
+    assert_eq!(
+        outcomes,
+        [
+            TurnOutcome::Skipped,
+            TurnOutcome::Skipped,
+            TurnOutcome::Failed(ErrorCode::LlmError)
+        ]
+    );
+    assert_eq!(fx.error_codes(), [ErrorCode::LlmError], "told once");
+    assert_eq!(fx.prompts(), ["one\n\ntwo\n\nthree"], "run once");
+    assert_eq!(
+        fx.answered(&[&burst[0], &burst[1], &burst[2]]).await,
+        [false; 3]
+    );
+    assert_eq!(fx.assistant_replies().await, 0);
+
+    // Retry queues the last message again: the whole burst is answered.
+    fx.agent
+        .provider_down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    fx.chat
+        .retry(
+            &fx.user,
+            &fx.conversation,
+            ClientMessageId::parse("tg-retry").unwrap(),
+            burst[2].reply_to,
+        )
+        .await
+        .unwrap()
+        .expect("something to retry");
+    let retried = fx.queue.0.lock().unwrap().pop().unwrap();
+    assert!(matches!(
+        fx.process(&retried).await,
+        TurnOutcome::Answered(_)
+    ));
+    assert_eq!(fx.prompts()[1], "one\n\ntwo\n\nthree");
+    assert_eq!(
+        fx.answered(&[&burst[0], &burst[1], &burst[2]]).await,
+        [true; 3]
+    );
+
+    // A message after the window is its own turn, even after an unanswered one.
+    fx.agent
+        .provider_down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let failed = fx.submit_telegram(4, "four").await;
+    assert_eq!(
+        fx.process(&failed).await,
+        TurnOutcome::Failed(ErrorCode::LlmError)
+    );
+    fx.agent
+        .provider_down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(BURST_WINDOW).await;
+    let later = fx.submit_telegram(5, "five").await;
+    assert!(matches!(fx.process(&later).await, TurnOutcome::Answered(_)));
+    assert_eq!(fx.prompts()[2..], ["four", "five"]);
+    assert_eq!(fx.answered(&[&failed, &later]).await, [false, true]);
 }

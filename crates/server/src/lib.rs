@@ -9,6 +9,7 @@
 //! - [`hub`]: the open WebSocket connections and the in-process [`ClientPush`] over them.
 //! - [`ws`]: the WebSocket handler.
 //! - [`rest`]: the REST handlers and their error mapping.
+//! - [`serve`]: local mode's TCP server with a header-read timeout and a connection cap.
 //! - [`telegram`]: Telegram's webhook route ([`telegram_webhook`]), served by its own Lambda on AWS.
 //!
 //! [`ClientPush`]: serverless_openclaw_core::ports::ClientPush
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod guard;
 pub mod hub;
 pub mod rest;
+pub mod serve;
 pub mod telegram;
 pub mod ws;
 

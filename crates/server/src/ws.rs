@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -68,18 +68,43 @@ pub async fn upgrade(
 async fn serve(
     state: ChatSocket,
     user: UserId,
-    (connection, mut outgoing): (Connection, mpsc::UnboundedReceiver<String>),
+    (connection, mut outgoing): (Connection, mpsc::Receiver<String>),
     socket: WebSocket,
 ) {
     let (mut sink, mut stream) = socket.split();
+    let overflowed = connection.overflowed.clone();
     let writer = tokio::spawn(async move {
-        while let Some(text) = outgoing.recv().await {
-            if sink.send(Message::Text(text.into())).await.is_err() {
-                break;
+        loop {
+            tokio::select! {
+                frame = outgoing.recv() => match frame {
+                    Some(text) => {
+                        if sink.send(Message::Text(text.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => return,
+                },
+                () = overflowed.cancelled() => {
+                    // 1013 "try again later": the client reconnects and reloads what it missed.
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code: 1013,
+                            reason: "too many frames waiting for this connection; reconnect".into(),
+                        })))
+                        .await;
+                    return;
+                }
             }
         }
     });
-    while let Some(Ok(message)) = stream.next().await {
+    loop {
+        let message = tokio::select! {
+            message = stream.next() => match message {
+                Some(Ok(message)) => message,
+                _ => break,
+            },
+            () = connection.overflowed.cancelled() => break,
+        };
         match message {
             Message::Text(text) => handle(&state, &user, &connection, text.as_str()).await,
             Message::Binary(_) => reply(
@@ -96,11 +121,16 @@ async fn serve(
         }
     }
     state.hub.unregister(&user, connection.id);
-    writer.abort();
+    if connection.overflowed.is_cancelled() {
+        // Let the writer send its close frame.
+        let _ = writer.await;
+    } else {
+        writer.abort();
+    }
 }
 
 fn reply(connection: &Connection, frame: ServerFrame) {
-    let _ = connection.frames.send(frame.to_json());
+    connection.send(frame.to_json());
 }
 
 async fn handle(state: &ChatSocket, user: &UserId, connection: &Connection, text: &str) {

@@ -15,7 +15,7 @@ use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::domain::{
     Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
-    NewAssistantMessage, NewUserMessage, ReplyTarget, ThinkingLevel, Turn,
+    NewAssistantMessage, NewUserMessage, ReplyTarget, ThinkingLevel, Turn, UserMessage,
 };
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
@@ -709,6 +709,14 @@ impl ConversationStore for Flaky {
     ) -> Result<bool, PortError> {
         self.inner.is_answered(u, c, m).await
     }
+    async fn latest_user_messages(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<UserMessage>, PortError> {
+        self.inner.latest_user_messages(u, c, limit).await
+    }
     async fn list_messages(
         &self,
         u: &UserId,
@@ -791,6 +799,7 @@ async fn status_reports_the_last_turns_cost(h: Harness) {
     let reply = NewAssistantMessage {
         id: MessageId::generate(),
         reply_to: turn.user_message_id.clone(),
+        also_answers: Vec::new(),
         content: "an answer".into(),
         channel: Channel::Telegram,
         usage: Default::default(),

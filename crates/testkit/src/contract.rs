@@ -45,6 +45,7 @@ fn reply(to: &MessageId, content: &str) -> NewAssistantMessage {
     NewAssistantMessage {
         id: MessageId::generate(),
         reply_to: to.clone(),
+        also_answers: Vec::new(),
         content: content.into(),
         channel: Channel::Web,
         usage: Usage {
@@ -385,6 +386,160 @@ pub async fn conversation_store(store: &dyn ConversationStore) {
         store.delete_conversation(&alice, &c).await,
         Err(PortError::NotFound)
     ));
+
+    burst_replies(store).await;
+}
+
+/// The part of the [`ConversationStore`] contract a reply to a burst of messages needs: the latest user
+/// messages with their answer state, and one reply that answers several at once.
+async fn burst_replies(store: &dyn ConversationStore) {
+    let (alice, bob, c) = (user("alice"), user("bob"), conv("burst"));
+    assert!(matches!(
+        store.latest_user_messages(&alice, &c, 10).await,
+        Err(PortError::NotFound)
+    ));
+    let mut ids = Vec::new();
+    for (i, channel) in [
+        Channel::Web,
+        Channel::Telegram,
+        Channel::Telegram,
+        Channel::Telegram,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let message = NewUserMessage {
+            channel,
+            ..user_message(&format!("b{i}"), &format!("part {i}"))
+        };
+        let appended = store
+            .append_user_message(&alice, &c, message)
+            .await
+            .expect("append");
+        ids.push(appended.message_id);
+    }
+    store
+        .append_assistant_message(&alice, &c, reply(&ids[0], "to the web message"))
+        .await
+        .expect("reply");
+    let latest = store
+        .latest_user_messages(&alice, &c, 10)
+        .await
+        .expect("latest");
+    assert_eq!(
+        latest
+            .iter()
+            .map(|m| (m.id.clone(), m.content.as_str(), m.channel, m.answered))
+            .collect::<Vec<_>>(),
+        [
+            (ids[0].clone(), "part 0", Channel::Web, true),
+            (ids[1].clone(), "part 1", Channel::Telegram, false),
+            (ids[2].clone(), "part 2", Channel::Telegram, false),
+            (ids[3].clone(), "part 3", Channel::Telegram, false),
+        ],
+        "user messages only, oldest first"
+    );
+    assert!(
+        latest
+            .windows(2)
+            .all(|w| w[0].created_at <= w[1].created_at)
+    );
+    let newest_two = store
+        .latest_user_messages(&alice, &c, 2)
+        .await
+        .expect("latest two");
+    assert_eq!(
+        newest_two.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        [ids[2].clone(), ids[3].clone()]
+    );
+    assert!(matches!(
+        store.latest_user_messages(&bob, &c, 10).await,
+        Err(PortError::NotFound)
+    ));
+
+    // A reply naming a message that was never stored, or one that has a reply, writes nothing.
+    let count = async || {
+        store
+            .list_messages(&alice, &c, 50, None)
+            .await
+            .expect("messages")
+            .len()
+    };
+    let before = count().await;
+    let stray = store
+        .append_assistant_message(
+            &alice,
+            &c,
+            NewAssistantMessage {
+                also_answers: vec![ids[1].clone(), MessageId::generate()],
+                ..reply(&ids[3], "stray")
+            },
+        )
+        .await;
+    assert!(matches!(stray, Err(PortError::NotFound)), "{stray:?}");
+    let overlapping = store
+        .append_assistant_message(
+            &alice,
+            &c,
+            NewAssistantMessage {
+                also_answers: vec![ids[0].clone(), ids[1].clone()],
+                ..reply(&ids[3], "overlapping")
+            },
+        )
+        .await;
+    assert!(
+        matches!(overlapping, Err(PortError::Conflict(_))),
+        "{overlapping:?}"
+    );
+    assert_eq!(count().await, before);
+    for id in &ids[1..] {
+        assert!(
+            !store
+                .is_answered(&alice, &c, id)
+                .await
+                .expect("is_answered")
+        );
+    }
+
+    // One reply to the last message of a burst answers the earlier ones too, once.
+    store
+        .append_assistant_message(
+            &alice,
+            &c,
+            NewAssistantMessage {
+                also_answers: vec![ids[1].clone(), ids[2].clone()],
+                ..reply(&ids[3], "one answer to three messages")
+            },
+        )
+        .await
+        .expect("a reply to a burst");
+    for id in &ids {
+        assert!(
+            store
+                .is_answered(&alice, &c, id)
+                .await
+                .expect("is_answered")
+        );
+    }
+    assert!(
+        store
+            .latest_user_messages(&alice, &c, 10)
+            .await
+            .expect("latest")
+            .iter()
+            .all(|m| m.answered)
+    );
+    let again = store
+        .append_assistant_message(&alice, &c, reply(&ids[2], "a second answer"))
+        .await;
+    assert!(matches!(again, Err(PortError::Conflict(_))), "{again:?}");
+    let repeat = store
+        .append_user_message(&alice, &c, user_message("b2", "part 2"))
+        .await
+        .expect("append again");
+    assert!(repeat.duplicate && repeat.answered);
+    assert_eq!(count().await, before + 1);
+    store.delete_conversation(&alice, &c).await.expect("delete");
 }
 
 /// The [`TranscriptStore`] contract. `store` must be empty.
@@ -632,29 +787,31 @@ pub async fn connection_store(store: &dyn ConnectionStore) {
         .expect("remove unknown");
 
     // `remove_expired` deletes exactly the records expired at `now` (they are gone even for an earlier
-    // `now`) and counts them; live ones stay.
+    // `now`) and names them; live ones stay.
     let (c1, c2) = (connection("c1"), connection("c2"));
     store.register(&c1, &carol, at(10)).await.expect("register");
     store
         .register(&c2, &carol, at(121))
         .await
         .expect("register");
-    assert_eq!(
-        store.remove_expired(at(121)).await.expect("remove_expired"),
-        2
-    );
+    let removed = async |now| {
+        let mut ids: Vec<String> = store
+            .remove_expired(now)
+            .await
+            .expect("remove_expired")
+            .into_iter()
+            .map(String::from)
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(removed(at(121)).await, ["a2+/x", "c1"]);
     assert!(ids_of(&alice, at(0)).await.is_empty());
     assert_eq!(ids_of(&carol, at(0)).await, ["c2"]);
     assert_eq!(user_of(&a2, at(0)).await, None);
     assert_eq!(user_of(&a1, at(0)).await, Some(bob.clone()));
-    assert_eq!(
-        store.remove_expired(at(121)).await.expect("remove_expired"),
-        0
-    );
-    assert_eq!(
-        store.remove_expired(at(122)).await.expect("remove_expired"),
-        1
-    );
+    assert!(removed(at(121)).await.is_empty());
+    assert_eq!(removed(at(122)).await, ["c2"]);
     assert!(ids_of(&carol, at(0)).await.is_empty());
     assert_eq!(user_of(&a1, at(0)).await, Some(bob));
 }
@@ -721,6 +878,13 @@ pub async fn session_leases(leases: &dyn SessionLeases) {
         .expect("free");
     assert_eq!(long_lease.expires_at, at(3600));
 
+    // `held_by` counts the user's conversations whose lease is held and live at `now`.
+    let held_by = async |user: &UserId, now| leases.held_by(user, now).await.expect("held_by");
+    assert_eq!(held_by(&alice, at(0)).await, 3);
+    assert_eq!(held_by(&bob, at(60)).await, 1);
+    assert_eq!(held_by(&carol, at(0)).await, 0);
+    assert_eq!(held_by(&alice, at(61)).await, 1, "two of them expired");
+
     // Cancel marks only the conversation's current lease; none to mark is `false`.
     assert!(!cancel_requested(&first).await);
     assert!(request_cancel(&alice, &c, at(10)).await);
@@ -780,6 +944,11 @@ pub async fn session_leases(leases: &dyn SessionLeases) {
         .expect("free again");
     assert!(fourth.token > third.token, "{fourth:?} after {third:?}");
     release(&fourth).await;
+    assert_eq!(
+        held_by(&alice, at(66)).await,
+        1,
+        "released and expired ones do not count"
+    );
 
     // `clear_expired` releases and returns exactly the held leases expired at `now`: not the released
     // one, not the live one.

@@ -560,6 +560,16 @@ impl RecordedRequest {
         self.api.conversation(&self.body)
     }
 
+    /// The texts of [`RecordedRequest::conversation`] as one text, a line between them: for
+    /// asserting what the model was sent, wherever it was.
+    pub fn sent_text(&self) -> String {
+        self.conversation()
+            .into_iter()
+            .map(|(_, text)| text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// See [`Api::message_count`].
     pub fn message_count(&self) -> usize {
         self.api.message_count(&self.body)

@@ -11,6 +11,8 @@
 //!   sending and editing messages with Telegram's HTML checks) that records calls and injects failures.
 //! - [`contract`]: the contract suites of the core ports, run against every adapter twin.
 //! - [`moto`]: moto server (AWS on loopback) for the AWS adapters and the Lambda end-to-end tests.
+//! - [`fault_proxy`]: a proxy in front of moto that answers chosen operations with AWS's throttling
+//!   or server errors, for the fault tests.
 //! - [`cognito`]: a Cognito user pool on moto: users, real ID and access tokens, moto's signing key.
 //! - [`apigw`]: a recorder standing in for the API Gateway Management API endpoint.
 //! - [`lambda_runtime`]: an emulator of the AWS Lambda Runtime API and a launcher for the real
@@ -30,6 +32,7 @@ pub mod cognito;
 pub mod contract;
 pub mod fake_llm;
 pub mod fake_telegram;
+pub mod fault_proxy;
 pub mod fixtures;
 pub mod images;
 pub mod lambda_runtime;

@@ -107,6 +107,7 @@ function SignedInApp({
     () => ({
       token: idToken,
       freshToken: keeper.freshToken,
+      expiresAt: keeper.expiresAt,
       refused: keeper.refused,
       signOut: keeper.signOut,
       mfa: keeper.mfa,

@@ -74,6 +74,9 @@ export class CognitoSession {
    */
   readonly freshToken = async (): Promise<string> => (await this.freshTokens()).idToken;
 
+  /** When the current tokens expire (epoch ms, corrected for the clock drift Cognito measured). */
+  readonly expiresAt = (): number => this.options.account.tokens().expiresAt;
+
   /** The server refused the ID token: the session is over. */
   readonly refused = (): void => this.end(SESSION_ENDED);
 

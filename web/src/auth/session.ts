@@ -21,6 +21,11 @@ export interface AuthSession {
    * is about to expire. Rejects when the session cannot be renewed (the user must sign in again).
    */
   freshToken(): Promise<string>;
+  /**
+   * When the token `freshToken` last gave expires, by this page's clock (epoch ms); `null` for a token
+   * that does not expire (local mode). The chat's socket is trusted only until then.
+   */
+  expiresAt(): number | null;
   /** Called when the server refused the token: ends the session and shows the sign-in (or the local notice). */
   refused(): void;
   /** Signs out (Cognito); `null` in local mode where there is nothing to sign out of. */

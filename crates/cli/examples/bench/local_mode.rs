@@ -10,12 +10,13 @@ use serverless_openclaw_cli::{LocalApp, LocalOptions, SandboxMode, compose, path
 use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_core::settings::Endpoints;
+use serverless_openclaw_server::serve::{self as server, Limits};
 
 /// The access token of the benchmarks' local mode.
 pub const TOKEN: &str = "bench";
 
-/// Local mode on `data` with `provider` (as `make run` composes it, its runner in bubblewrap when it
-/// works here), served on a loopback port of its own.
+/// Local mode on `data` with `provider` (as `make run` composes and serves it, its runner in bubblewrap
+/// when it works here), on a loopback port of its own.
 pub async fn serve(
     data: &Path,
     provider: ProviderConfig,
@@ -40,7 +41,12 @@ pub async fn serve(
     })?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+    tokio::spawn(server::serve(
+        listener,
+        app.router.clone(),
+        Limits::for_this_process(),
+        std::future::pending(),
+    ));
     Ok((app, addr))
 }
 

@@ -27,6 +27,30 @@ pub const TOKEN: &str = "test-token";
 /// The product's deadline, not the harness, decides when a turn has failed.
 const FRAME_WAIT_SLACK: Duration = Duration::from_secs(60);
 
+/// Starts the real `serverless-openclaw local` binary as `command` says (which should pass
+/// `--port 0`); returns the child (killed when dropped) and the address it printed.
+pub async fn start_binary(mut command: tokio::process::Command) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("local mode prints its URL")
+        .unwrap()
+        .expect("a line");
+    let address = line
+        .strip_prefix("Open http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    (child, address)
+}
+
 pub fn repo_root() -> PathBuf {
     paths::repo_root(Path::new(env!("CARGO_MANIFEST_DIR")))
         .expect("the repository root (runner/runner.mjs)")
@@ -121,14 +145,12 @@ impl TestApp {
     }
 
     pub async fn connect(&self) -> Client {
-        let (ws, _) =
-            tokio_tungstenite::connect_async(format!("ws://{}/ws?token={TOKEN}", self.addr))
-                .await
-                .expect("websocket connects");
-        Client {
-            ws,
-            wait: self.turn_timeout + FRAME_WAIT_SLACK,
-        }
+        Client::open(
+            &self.addr.to_string(),
+            TOKEN,
+            self.turn_timeout + FRAME_WAIT_SLACK,
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -203,6 +225,14 @@ impl TurnFrames {
 }
 
 impl Client {
+    /// Opens the WebSocket of the server at `address` with `token`; `wait` bounds each frame.
+    pub async fn open(address: &str, token: &str, wait: Duration) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{address}/ws?token={token}"))
+            .await
+            .expect("websocket connects");
+        Client { ws, wait }
+    }
+
     pub async fn send(&mut self, frame: Value) {
         self.send_text(frame.to_string()).await;
     }
@@ -267,6 +297,16 @@ impl Client {
             }
         }
     }
+}
+
+/// The roles of a `GET …/messages` answer's messages, in order.
+pub fn roles(body: &Value) -> Vec<&str> {
+    body["messages"]
+        .as_array()
+        .expect("a messages list")
+        .iter()
+        .map(|m| m["role"].as_str().expect("a role"))
+        .collect()
 }
 
 /// The `message` entries of an OpenClaw JSONL transcript, as (role, text) pairs, in file order.

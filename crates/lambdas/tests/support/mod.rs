@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use serverless_openclaw_testkit::apigw::ApiGatewayRecorder;
 use serverless_openclaw_testkit::cognito::CognitoPool;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
+use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
 use serverless_openclaw_testkit::fixtures::{self, FifoRecord};
 use serverless_openclaw_testkit::lambda_runtime::{LambdaProcess, RuntimeApi};
 use serverless_openclaw_testkit::lambda_sandbox::{self, ImageManifest, LambdaSandbox};
@@ -31,6 +32,8 @@ pub const AGENT_INVOKE: Duration = Duration::from_secs(TURN_TIMEOUT_SECS + 120);
 pub const GATEWAY_INVOKE: Duration = Duration::from_secs(30);
 /// The turn queue's `maxReceiveCount` (infra/lib/queue.ts).
 pub const MAX_RECEIVE_COUNT: u32 = 5;
+/// The webhook secret the Telegram functions of [`World::telegram_env`] expect.
+pub const TELEGRAM_SECRET: &str = "hook-secret";
 
 /// One test's AWS resources and fakes.
 pub struct World {
@@ -278,6 +281,50 @@ impl World {
         LambdaService::start(config).await
     }
 
+    /// What the Telegram functions (`telegram-webhook`, `agent`) need to reach `telegram`: its bot token
+    /// and the webhook secret [`TELEGRAM_SECRET`] in SSM, its URL, no allowlist.
+    pub async fn telegram_env(&self, telegram: &FakeTelegram) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "SERVERLESS_OPENCLAW_TELEGRAM_TOKEN_PARAMETER",
+                self.secret("telegram-bot-token", telegram.token()).await,
+            ),
+            (
+                "SERVERLESS_OPENCLAW_TELEGRAM_SECRET_PARAMETER",
+                self.secret("telegram-webhook-secret", TELEGRAM_SECRET)
+                    .await,
+            ),
+            ("SERVERLESS_OPENCLAW_TELEGRAM_API_URL", telegram.base_url()),
+            ("SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST", String::new()),
+        ]
+    }
+
+    /// Links the Telegram user `telegram_user` to the Cognito user `sub` as the owner does: a link
+    /// code from `http` (`http-api`), sent as `/link CODE` (update `update_id`) through `webhook`.
+    pub async fn link_telegram(
+        &self,
+        http: &Function,
+        webhook: &Function,
+        sub: &str,
+        telegram_user: i64,
+        update_id: i64,
+    ) {
+        let issued = http
+            .invoke(
+                fixtures::http_v2("POST", "/api/telegram/link-code", &[], None, sub),
+                GATEWAY_INVOKE,
+            )
+            .await;
+        assert_eq!(issued["statusCode"], 201, "{issued}");
+        let code: Value = serde_json::from_str(issued["body"].as_str().unwrap()).unwrap();
+        let link = text_update(
+            update_id,
+            telegram_user,
+            &format!("/link {}", code["code"].as_str().unwrap()),
+        );
+        webhook.telegram_update(&link).await;
+    }
+
     /// Stores (or replaces) a SecureString parameter under this world's prefix; returns its name.
     pub async fn secret(&self, name: &str, value: &str) -> String {
         let parameter = format!("/{}/{name}", self.bucket);
@@ -459,6 +506,17 @@ impl Function {
                     .join("\n")
             ),
         }
+    }
+
+    /// As `telegram-webhook`: Telegram posts `update` with the right secret; expects 200.
+    pub async fn telegram_update(&self, update: &Value) {
+        let answered = self
+            .invoke(
+                telegram_webhook_event(update, Some(TELEGRAM_SECRET)),
+                GATEWAY_INVOKE,
+            )
+            .await;
+        assert_eq!(answered["statusCode"], 200, "{answered}");
     }
 
     /// As `ws-connect`: opens `connection` with the user's ID `token`.

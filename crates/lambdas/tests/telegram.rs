@@ -1,0 +1,323 @@
+//! Telegram on the AWS path, end to end: moto, the fake LLM, the fake Telegram Bot API and the real
+//! OpenClaw runner, through the real `http-api`, `telegram-webhook` and `agent` bootstraps with API
+//! Gateway and SQS event JSON. Messages sent together reach the agent as one turn and get one answer;
+//! a message after the burst window is its own turn; a failed burst is told once and leaves its
+//! messages unanswered until Retry; `/compact` in the chat answers with the sizes before and after,
+//! and the next turn starts from the summary.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use serverless_openclaw_core::turn::BURST_WINDOW;
+use serverless_openclaw_testkit::fake_llm::{Behaviour, RecordedRequest, SUMMARY};
+use serverless_openclaw_testkit::fake_telegram::{
+    FakeTelegram, SentMessage, callback_update, text_update,
+};
+use serverless_openclaw_testkit::fixtures;
+use support::{Function, GATEWAY_INVOKE, World};
+
+const AGENT: &str = env!("CARGO_BIN_EXE_agent");
+const HTTP_API: &str = env!("CARGO_BIN_EXE_http-api");
+const TELEGRAM_WEBHOOK: &str = env!("CARGO_BIN_EXE_telegram-webhook");
+
+/// The Telegram user of these tests (their private chat has the same id), linked to the owner.
+const FRIEND: i64 = 7_070;
+/// The id Telegram gives the user's message of update `update_id` (the fake's numbering).
+fn user_message_id(update_id: i64) -> i64 {
+    10_000 + update_id
+}
+
+/// An owner whose Telegram account is linked (update 1), and the functions a chat goes through.
+struct Chat {
+    world: World,
+    telegram: FakeTelegram,
+    webhook: Function,
+    agent: Function,
+    http: Function,
+    sub: String,
+}
+
+impl Chat {
+    /// The agent function gets `agent_env` on top of what it needs for Telegram.
+    async fn start(agent_env: &[(&str, String)]) -> Chat {
+        let world = World::create().await;
+        let telegram = FakeTelegram::start().await.expect("fake Telegram");
+        let telegram_env = world.telegram_env(&telegram).await;
+        let webhook = world.function_with(TELEGRAM_WEBHOOK, &telegram_env).await;
+        let mut env = telegram_env;
+        env.extend(agent_env.iter().cloned());
+        let agent = world.function_with(AGENT, &env).await;
+        let http = world.function(HTTP_API).await;
+        let (sub, _) = world.user("tg-owner").await;
+        world.link_telegram(&http, &webhook, &sub, FRIEND, 1).await;
+        let chat = Chat {
+            world,
+            telegram,
+            webhook,
+            agent,
+            http,
+            sub,
+        };
+        assert!(chat.said()[0].text.starts_with("Linked!"));
+        chat
+    }
+
+    /// The user sends `text` (update `update_id`) to the bot.
+    async fn send(&self, update_id: i64, text: &str) {
+        self.webhook
+            .telegram_update(&text_update(update_id, FRIEND, text))
+            .await;
+    }
+
+    /// The SQS event source hands the agent the next queued turn.
+    async fn deliver(&self) {
+        let batch = self.world.deliver(&self.agent, 1).await;
+        assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
+    }
+
+    /// The bot's messages in the chat, as they stand now.
+    fn said(&self) -> Vec<SentMessage> {
+        self.telegram.chat(FRIEND)
+    }
+
+    /// The user message ids that the bot's messages in the chat quote, in order.
+    fn quoted(&self) -> Vec<i64> {
+        self.telegram
+            .calls_of("sendMessage")
+            .iter()
+            .filter(|c| c.body["chat_id"] == FRIEND)
+            .filter_map(|c| c.body["reply_parameters"]["message_id"].as_i64())
+            .collect()
+    }
+
+    /// The requests the fake LLM got for turns (not for summaries).
+    fn turn_requests(&self) -> Vec<RecordedRequest> {
+        self.world
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| !r.is_summary_request())
+            .collect()
+    }
+
+    /// The owner's one conversation (the Telegram user's), through `http-api`.
+    async fn conversation(&self) -> String {
+        let listed = self.get("/api/conversations").await;
+        let conversations = listed["conversations"].as_array().expect("a list");
+        assert_eq!(conversations.len(), 1, "{listed}");
+        conversations[0]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The conversation's history as `(role, content)`, through `http-api`.
+    async fn history(&self) -> Vec<(String, String)> {
+        let conversation = self.conversation().await;
+        let body = self
+            .get(&format!("/api/conversations/{conversation}/messages"))
+            .await;
+        body["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .map(|m| {
+                (
+                    m["role"].as_str().unwrap().to_owned(),
+                    m["content"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let answered = self
+            .http
+            .invoke(
+                fixtures::http_v2("GET", path, &[], None, &self.sub),
+                GATEWAY_INVOKE,
+            )
+            .await;
+        assert_eq!(answered["statusCode"], 200, "{answered}");
+        serde_json::from_str(answered["body"].as_str().unwrap()).unwrap()
+    }
+}
+
+fn roles(history: &[(String, String)]) -> Vec<&str> {
+    history.iter().map(|(role, _)| role.as_str()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_sent_together_are_one_turn_and_one_answer_and_a_later_one_is_its_own() {
+    let chat = Chat::start(&[]).await;
+
+    // Three messages in a row, each its own webhook call and queued turn.
+    let burst = [(2, "First part."), (3, "Second part."), (4, "Third part.")];
+    let sending = std::time::Instant::now();
+    for (update_id, text) in burst {
+        chat.send(update_id, text).await;
+    }
+    eprintln!("three webhook calls took {:?}", sending.elapsed());
+    for _ in burst {
+        chat.deliver().await;
+    }
+    let requests = chat.turn_requests();
+    assert_eq!(requests.len(), 1, "one turn for the burst");
+    let asked = requests[0].last_user_text().unwrap_or_default();
+    assert!(
+        asked.contains("First part.\n\nSecond part.\n\nThird part."),
+        "{asked}"
+    );
+    let said = chat.said();
+    assert_eq!(said.len(), 2, "the link and one answer: {said:#?}");
+    assert_eq!(said[1].parse_mode.as_deref(), Some("HTML"));
+    assert_eq!(chat.quoted(), [user_message_id(4)], "it answers the last");
+    for (update_id, _) in burst {
+        assert_eq!(
+            chat.telegram.reactions(FRIEND, user_message_id(update_id)),
+            ["👀"]
+        );
+    }
+    let history = chat.history().await;
+    assert_eq!(
+        history[..3]
+            .iter()
+            .map(|(_, content)| content.as_str())
+            .collect::<Vec<_>>(),
+        burst.map(|(_, text)| text),
+        "each message is kept as sent"
+    );
+    assert_eq!(roles(&history), ["user", "user", "user", "assistant"]);
+
+    // Two messages further apart than the window are two turns, even queued together.
+    chat.send(5, "Fourth, alone.").await;
+    tokio::time::sleep(BURST_WINDOW + Duration::from_millis(500)).await;
+    chat.send(6, "Fifth, alone too.").await;
+    chat.deliver().await;
+    chat.deliver().await;
+    let asked: Vec<String> = chat.turn_requests()[1..]
+        .iter()
+        .map(|r| r.last_user_text().unwrap_or_default())
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        asked[0].contains("Fourth, alone.") && !asked[0].contains("Fifth"),
+        "{asked:?}"
+    );
+    assert!(
+        asked[1].contains("Fifth, alone too.") && !asked[1].contains("Fourth"),
+        "{asked:?}"
+    );
+    assert_eq!(chat.said().len(), 4);
+    assert_eq!(
+        chat.quoted(),
+        [user_message_id(4), user_message_id(5), user_message_id(6)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_burst_is_told_once_and_stays_unanswered_until_retry_answers_it_all() {
+    let chat = Chat::start(&[]).await;
+    chat.world.fake.set_behaviour(Behaviour::Status(400));
+    chat.send(2, "Will this fail?").await;
+    chat.send(3, "And this?").await;
+    chat.deliver().await;
+    chat.deliver().await;
+
+    let requests = chat.turn_requests();
+    assert!(!requests.is_empty());
+    for request in &requests {
+        let sent = request.sent_text();
+        assert!(sent.contains("Will this fail?\n\nAnd this?"), "{sent:.400}");
+    }
+    let said = chat.said();
+    assert_eq!(said.len(), 2, "the link and one error: {said:#?}");
+    let error = &said[1];
+    assert!(error.text.starts_with("⚠️"), "{error:?}");
+    assert_eq!(chat.quoted(), [user_message_id(3)]);
+    let retry = error.reply_markup.as_ref().expect("a Retry button")["inline_keyboard"][0][0]
+        ["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(retry.starts_with("retry:"), "{retry}");
+    assert_eq!(roles(&chat.history().await), ["user", "user"]);
+
+    // Retry runs the whole burst again, and its answer answers both messages.
+    chat.world.fake.set_behaviour(Behaviour::Reply);
+    let asked_before = chat.turn_requests().len();
+    chat.webhook
+        .telegram_update(&callback_update(4, FRIEND, error.message_id, &retry))
+        .await;
+    chat.deliver().await;
+    let requests = chat.turn_requests();
+    assert_eq!(requests.len(), asked_before + 1);
+    let asked = requests
+        .last()
+        .unwrap()
+        .last_user_text()
+        .unwrap_or_default();
+    assert!(asked.contains("Will this fail?\n\nAnd this?"), "{asked}");
+    assert_eq!(roles(&chat.history().await), ["user", "user", "assistant"]);
+    let said = chat.said();
+    assert_eq!(said.len(), 3, "{said:#?}");
+    assert_eq!(said[2].parse_mode.as_deref(), Some("HTML"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compact_in_a_chat_tells_the_sizes_and_the_next_turn_starts_from_the_summary() {
+    // A context window OpenClaw accepts, which a few padded turns fill enough to compact.
+    let chat = Chat::start(&[("SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW", "32768".to_owned())]).await;
+    // Each under Telegram's 4096 characters.
+    for n in 1..=4 {
+        chat.send(n + 1, &format!("TURN-{n}-MARKER{}", " lorem".repeat(650)))
+            .await;
+        chat.deliver().await;
+    }
+    assert_eq!(chat.said().len(), 5, "the link and four answers");
+    let conversation = chat.conversation().await;
+    let before = chat.world.transcript(&chat.sub, &conversation).await;
+
+    // `/compact`: answered at once by the webhook, then by the agent with the sizes.
+    chat.send(6, "/compact").await;
+    let queued = chat.said().pop().unwrap();
+    assert!(queued.text.starts_with("Compacting"), "{queued:?}");
+    let summaries = chat.world.fake.requests().len() - chat.turn_requests().len();
+    chat.deliver().await;
+    assert!(
+        chat.world.fake.requests().len() - chat.turn_requests().len() > summaries,
+        "a summary was made"
+    );
+    let done = chat.said().pop().unwrap();
+    let kb = |bytes: usize| format!("{:.1} KB", bytes as f64 / 1000.0);
+    assert!(
+        done.text.starts_with("Compacted this conversation")
+            && done.text.contains("tokens")
+            && done.text.contains(&format!("({} to ", kb(before.len()))),
+        "{done:?}"
+    );
+    let after = chat.world.transcript(&chat.sub, &conversation).await;
+    assert!(
+        done.text
+            .contains(&format!("to {} stored", kb(after.len()))),
+        "{done:?}"
+    );
+    assert!(after.len() < before.len());
+    assert_eq!(
+        chat.quoted().last(),
+        Some(&user_message_id(6)),
+        "the notice answers /compact"
+    );
+
+    // The next turn sends the model the summary instead of the first turns.
+    chat.send(7, "AFTER-COMPACT").await;
+    chat.deliver().await;
+    let sent = chat.turn_requests().pop().unwrap().sent_text();
+    assert!(sent.contains(SUMMARY), "{sent:.400}");
+    assert!(sent.contains("AFTER-COMPACT"));
+    assert!(!sent.contains("TURN-1-MARKER"), "{sent:.400}");
+    assert_eq!(
+        chat.said().len(),
+        8,
+        "the link, five answers and two notices"
+    );
+}
