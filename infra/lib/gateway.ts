@@ -121,6 +121,9 @@ export class Gateway extends Construct {
         ...storage.tablesEnvironment(),
         ...env.turnQueue(turns.queue),
         ...env.websocketEndpoint(this.webSocketStage),
+        // The attachment store is built with the bucket's name; a message only checks and links the
+        // attachments it names (items of the conversations table), so the role gets no S3 grant.
+        ...env.dataBucket(storage.bucket),
         // `/model` and `/status` name the deployment's default model.
         ...props.providerEnvironment,
       },

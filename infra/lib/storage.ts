@@ -25,7 +25,10 @@ export class Storage extends Construct {
   readonly connections: TableV2;
   /** Session leases (`userId`/`conversationId`); a lease expires through `ttl`. */
   readonly leases: TableV2;
-  /** Transcripts (`transcripts/<user>/<conversation>.jsonl`) and workspaces (`workspaces/<user>/<path>`). */
+  /**
+   * Transcripts (`transcripts/<user>/<conversation>.jsonl`), workspaces (`workspaces/<user>/<path>`) and
+   * attachments (`attachments/<user>/<conversation>/<id>`).
+   */
   readonly bucket: Bucket;
 
   constructor(scope: Construct, id: string, props: StorageProps) {
@@ -110,6 +113,12 @@ export class Storage extends Construct {
           ...(props.transcriptRetentionDays === undefined
             ? {}
             : { expiration: Duration.days(props.transcriptRetentionDays) }),
+        },
+        {
+          // Kept until their conversation is deleted; a photo is rarely looked at again after a month.
+          id: 'attachments',
+          prefix: 'attachments/',
+          transitions: [{ storageClass: StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) }],
         },
       ],
     });

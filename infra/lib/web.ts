@@ -57,7 +57,8 @@ export class Web extends Construct {
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' data:",
+            // blob: the page's own object URLs of attachments it fetched with the token.
+            "img-src 'self' data: blob:",
             `connect-src 'self' https://${apiHosts} wss://${apiHosts} https://cognito-idp.${Aws.REGION}.${Aws.URL_SUFFIX}`,
             "frame-ancestors 'none'",
             "base-uri 'none'",

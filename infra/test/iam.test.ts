@@ -99,6 +99,14 @@ describe('IAM', () => {
     ]);
   });
 
+  it("lets only the agent and http-api touch the data bucket's objects (transcripts, workspaces, attachments)", () => {
+    const users = all
+      .filter(({ statement }) => list(statement.Action).some((action) => action.startsWith('s3:') && action.includes('Object')))
+      .filter(({ statement }) => JSON.stringify(statement.Resource).includes('DataBucket') || JSON.stringify(statement.Resource).includes('StorageData'))
+      .map(({ id }) => id.replace(/[0-9A-F]{8}$/, ''));
+    assert.deepEqual([...new Set(users)].sort(), ['AgentRoleDefaultPolicy', 'GatewayHttpApiRoleDefaultPolicy']);
+  });
+
   it('lets only the functions that push to (or close) WebSocket connections manage them', () => {
     const pushers = all
       .filter(({ statement }) => list(statement.Action).includes('execute-api:ManageConnections'))

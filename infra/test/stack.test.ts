@@ -102,6 +102,10 @@ describe('storage', () => {
     assert.equal(transcripts?.Prefix, 'transcripts/');
     assert.deepEqual(transcripts?.Transitions, [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }]);
     assert.equal(transcripts?.ExpirationInDays, undefined, 'transcripts are kept unless a retention is set');
+    const attachments = rules.find((rule) => rule.Id === 'attachments');
+    assert.equal(attachments?.Prefix, 'attachments/');
+    assert.deepEqual(attachments?.Transitions, [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }]);
+    assert.equal(attachments?.ExpirationInDays, undefined, 'attachments go with their conversation, never by age');
   });
 
   it('expires transcripts when a retention is configured', () => {

@@ -8,6 +8,10 @@ const MAX_ID_LENGTH = 256;
 export const TOOL_ACCESS = ['full', 'restricted'];
 /** The thinking levels a `run` line may ask for: OpenClaw's `thinkLevel` values every provider takes. */
 export const THINK_LEVELS = ['off', 'minimal', 'low', 'medium', 'high'];
+/** The image types a `run` line may send the model: what the providers take as images. */
+export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+/** The most images one `run` line may carry (the host's limit per message). */
+export const MAX_IMAGES = 10;
 
 export class BadRequest extends Error {
   constructor(message, id) {
@@ -62,6 +66,18 @@ function llmOf(obj, id) {
     out.apiKey = llm.apiKey;
   }
   return out;
+}
+
+/** A run's `images`: files the host wrote, each `{ path, mimeType }`. */
+function imagesOf(obj, id) {
+  const images = obj.images;
+  if (!Array.isArray(images)) throw new BadRequest('"images" must be an array', id);
+  if (images.length > MAX_IMAGES) throw new BadRequest(`"images" holds at most ${MAX_IMAGES} images`, id);
+  return images.map((image, i) => {
+    if (!plainObject(image)) throw new BadRequest(`"images[${i}]" must be an object`, id);
+    if (!IMAGE_TYPES.includes(image.mimeType)) throw new BadRequest(`"images[${i}].mimeType" must be one of ${IMAGE_TYPES.join(', ')}`, id);
+    return { path: absPath(image, 'path', id), mimeType: image.mimeType };
+  });
 }
 
 /**
@@ -121,6 +137,7 @@ export function parseRequest(line) {
         if (!THINK_LEVELS.includes(obj.thinkLevel)) throw new BadRequest(`"thinkLevel" must be one of ${THINK_LEVELS.join(', ')}`, id);
         req.thinkLevel = obj.thinkLevel;
       }
+      if (obj.images !== undefined && obj.images !== null) req.images = imagesOf(obj, id);
       // transcriptOutPath may equal transcriptPath: the output is written to a temporary name and
       // renamed over the input.
       return req;

@@ -139,6 +139,16 @@ function replyPayloads(result) {
   return (result?.payloads ?? []).filter((p) => p && !p.isReasoning && !p.isCommentary);
 }
 
+/**
+ * The media the reply's payloads name (OpenClaw's `mediaUrl` / `mediaUrls`: what the model attached with
+ * a `MEDIA:` line, as written: a workspace-relative or absolute path, or a URL), each once, in order. The
+ * host decides what it may read: the runner passes the references on, never a file.
+ */
+export function replyMedia(payloads) {
+  const refs = payloads.flatMap((p) => [...(Array.isArray(p.mediaUrls) ? p.mediaUrls : []), p.mediaUrl]);
+  return [...new Set(refs.filter((ref) => typeof ref === 'string' && ref.trim() !== ''))];
+}
+
 function errorMessage(err) {
   if (err instanceof Error) return err.message || err.name;
   if (typeof err === 'string') return err;
@@ -286,6 +296,24 @@ function keyScrubber(llm) {
   return (text) => (key ? text.replaceAll(key, '<redacted>') : text);
 }
 
+/**
+ * The run's images as OpenClaw's `ImageContent` blocks (`runEmbeddedAgent`'s `images`): each file the
+ * host wrote, base64-encoded. A file that cannot be read fails the run, naming it.
+ */
+export async function loadImages(images = []) {
+  return Promise.all(
+    images.map(async ({ path: file, mimeType }) => {
+      let bytes;
+      try {
+        bytes = await fs.readFile(file);
+      } catch (err) {
+        throw new Error(`image ${path.basename(file)} cannot be read: ${err.code ?? err.message}`);
+      }
+      return { type: 'image', data: bytes.toString('base64'), mimeType };
+    }),
+  );
+}
+
 /** CommandQueueEnqueueFn that runs the task at once (see the `enqueue` parameter below). */
 function runDirectly(task, opts) {
   if (opts?.abortSignal?.aborted) return Promise.reject(opts.abortSignal.reason ?? new Error('aborted'));
@@ -365,6 +393,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
     try {
       const sm = await loadSession(oc, req);
       await fs.mkdir(req.workspaceDir, { recursive: true });
+      const images = await loadImages(req.images);
       if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted before start');
       const runConfig = configForRun(config, req, agentDirOf);
       const provider = req.llm?.providerId ?? req.provider;
@@ -389,6 +418,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
           workspaceDir: req.workspaceDir,
           config: runConfig,
           prompt: req.prompt,
+          ...(images.length > 0 ? { images } : {}),
           ...(req.extraSystemPrompt ? { extraSystemPrompt: req.extraSystemPrompt } : {}),
           ...(provider ? { provider } : {}),
           ...(model ? { model } : {}),
@@ -455,10 +485,12 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
       await writeTranscript(sm, req.transcriptOutPath);
       if (turn.finished) return;
       streamer.finish(text);
+      const media = replyMedia(payloads);
       finish(turn, {
         type: 'result',
         id: req.id,
         text,
+        ...(media.length > 0 ? { media: media.map(scrub) } : {}),
         usage: usageOf(agentMeta),
         costUsd: costOf(agentMeta),
         durationMs: Math.round(performance.now() - started),

@@ -3,7 +3,9 @@
 // recorded with its headers and messages; a key containing "reject" gets HTTP 401, as a provider
 // answers a bad key. `toolCalls` is a queue of rounds of tool calls: while it is not empty, the next
 // request is answered with its first round (`[{ name, input }]`, streamed as the API streams tool
-// calls, stopping for tool use) instead of the reply. Anthropic replies report as input tokens the size
+// calls, stopping for tool use) instead of the reply. Image blocks in a request's messages are recorded
+// apart (`images`). `texts` is a queue of replies: while it is not empty (and no tool calls are queued),
+// the next Anthropic request is answered with its first text instead of FAKE_REPLY. Anthropic replies report as input tokens the size
 // of the request (characters / 4, OpenClaw's own estimate), so a conversation grows towards its model's
 // context window as it would with a real provider. OpenClaw's compaction requests (its summarization
 // system prompt) are answered with SUMMARY, or with HTTP `summaryStatus` when that is set (`setSummaryStatus`).
@@ -73,6 +75,24 @@ function completionsStream(res, model) {
   ]);
 }
 
+/**
+ * The image blocks of a request's messages, in order, as `{ mediaType, data }` (base64): Anthropic's
+ * `{type: "image", source: {type: "base64", media_type, data}}` and OpenAI's
+ * `{type: "image_url", image_url: {url: "data:<type>;base64,<data>"}}`.
+ */
+export function imagesIn(messages) {
+  const images = [];
+  for (const message of messages ?? []) {
+    for (const block of Array.isArray(message?.content) ? message.content : []) {
+      if (block?.type === 'image' && block.source?.type === 'base64') images.push({ mediaType: block.source.media_type, data: block.source.data });
+      const url = block?.type === 'image_url' ? block.image_url?.url : undefined;
+      const match = typeof url === 'string' ? /^data:([^;]+);base64,(.*)$/s.exec(url) : null;
+      if (match) images.push({ mediaType: match[1], data: match[2] });
+    }
+  }
+  return images;
+}
+
 /** The system prompt of an Anthropic request as one string (a string or text blocks). */
 function systemText(system) {
   if (typeof system === 'string') return system;
@@ -80,12 +100,13 @@ function systemText(system) {
 }
 
 /**
- * Starts the server on a free loopback port: { url, requests, toolCalls, setSummaryStatus(status),
+ * Starts the server on a free loopback port: { url, requests, toolCalls, texts, setSummaryStatus(status),
  * close() }. Each recorded request has `summary: true` when it is a compaction request.
  */
 export async function startFakeLlm() {
   const requests = [];
   const toolCalls = [];
+  const texts = [];
   let summaryStatus = null;
   const server = http.createServer((req, res) => {
     let body = '';
@@ -104,6 +125,7 @@ export async function startFakeLlm() {
       requests.push({
         path: req.url, model: json?.model, apiKey, xApiKey: req.headers['x-api-key'], authorization: req.headers.authorization,
         messages: JSON.stringify(json?.messages ?? []),
+        images: imagesIn(json?.messages),
         thinking: json?.thinking,
         summary,
       });
@@ -117,7 +139,7 @@ export async function startFakeLlm() {
         const inputTokens = Math.ceil(body.length / 4);
         if (summary) anthropicStream(res, json?.model, inputTokens, SUMMARY);
         else if (toolCalls.length > 0) anthropicToolStream(res, json?.model, toolCalls.shift());
-        else anthropicStream(res, json?.model, inputTokens);
+        else anthropicStream(res, json?.model, inputTokens, texts.shift());
       } else if (req.url === '/v1/chat/completions') {
         if (toolCalls.length > 0) completionsToolStream(res, json?.model, toolCalls.shift());
         else completionsStream(res, json?.model);
@@ -133,6 +155,7 @@ export async function startFakeLlm() {
     url: `http://127.0.0.1:${server.address().port}`,
     requests,
     toolCalls,
+    texts,
     setSummaryStatus: (status) => {
       summaryStatus = status;
     },

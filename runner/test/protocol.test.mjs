@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRequest, BadRequest, DEFAULT_TIMEOUT_MS } from '../lib/protocol.mjs';
-import { createDeltaStreamer, classifyThrown, configForWorkspace, configForRun, createAgentDirNamer, createToolTracker, withEmbeddedCompaction, TOOL_SUMMARY_MAX } from '../lib/turns.mjs';
+import { createDeltaStreamer, classifyThrown, configForWorkspace, configForRun, createAgentDirNamer, createToolTracker, replyMedia, withEmbeddedCompaction, TOOL_SUMMARY_MAX } from '../lib/turns.mjs';
 
 const run = {
   type: 'run', id: 't-1', sessionId: 's-1', transcriptPath: '/a/in.jsonl', transcriptOutPath: '/a/out.jsonl',
@@ -235,4 +235,25 @@ test('tool events become start and end lines with a one-line, scrubbed, bounded 
   assert.deepEqual([lines[3].status, lines[3].durationMs], ['ok', 250]);
   assert.deepEqual(lines.slice(4).map((l) => l.summary), ['notes/a.md', 'recent notes']);
   assert.equal(lines.length, 6);
+});
+
+test('a run line may name images: absolute paths of accepted types, at most ten', () => {
+  const line = (images) => JSON.stringify({ ...run, images });
+  assert.deepEqual(parseRequest(line([{ path: '/t/0.png', mimeType: 'image/png' }])).images, [{ path: '/t/0.png', mimeType: 'image/png' }]);
+  assert.equal(parseRequest(line(null)).images, undefined);
+  const refused = (images) => assert.throws(() => parseRequest(line(images)), (err) => err instanceof BadRequest && err.id === 't-1');
+  refused({ path: '/t/0.png', mimeType: 'image/png' });
+  refused([{ path: 'rel.png', mimeType: 'image/png' }]);
+  refused([{ path: '/t/0.svg', mimeType: 'image/svg+xml' }]);
+  refused([{ mimeType: 'image/png' }]);
+  refused(Array.from({ length: 11 }, (_, i) => ({ path: `/t/${i}.png`, mimeType: 'image/png' })));
+});
+
+test("a reply's media references are passed on once each, in order", () => {
+  assert.deepEqual(replyMedia([{ text: 'a', mediaUrl: './chart.png', mediaUrls: ['./chart.png', '/ws/b.pdf'] }, { text: 'b' }, { mediaUrls: [' ', 7, 'https://example.com/x.png'] }]), [
+    './chart.png',
+    '/ws/b.pdf',
+    'https://example.com/x.png',
+  ]);
+  assert.deepEqual(replyMedia([{ text: 'plain' }]), []);
 });

@@ -28,7 +28,7 @@
 // Prints `N passed, 0 failed` and exits 0 on success; exits 1 at the first failing scenario.
 
 import { join } from 'node:path';
-import { missingChromium, withChromium } from './chromium.mjs';
+import { E2eFailure, fail, report, runScenarios } from './scenarios.mjs';
 
 const REPLY_TIMEOUT_MS = 60_000;
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -46,10 +46,6 @@ const step = (text) => console.log(`  ok - ${text} (${seconds()})`);
 /** The page URL and the socket URL carry the access token: keep it out of test logs. */
 const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…').replaceAll(apiKey, '<api key>');
 
-class E2eFailure extends Error {}
-const fail = (message) => {
-  throw new E2eFailure(message);
-};
 
 async function screenshot(page, name) {
   if (!screenshots) return;
@@ -553,52 +549,20 @@ async function search(page) {
 
 const SCENARIOS = [chat, reload, conversations, activity, stop, modelPicker, settings, renameAndDelete, commands, search, phone];
 
-async function main() {
-  if (!pageUrl) fail('set SERVERLESS_OPENCLAW_E2E_URL to the page URL, including ?token=...');
-  if (!llmBaseUrl) fail('set SERVERLESS_OPENCLAW_E2E_LLM_BASE_URL to the fake LLM’s OpenAI-compatible base URL');
-  const missing = missingChromium();
-  if (missing) fail(missing);
-  const pageErrors = [];
-  let passed = 0;
-  await withChromium({ width: 960, height: 720 }, async (context) => {
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(pageUrl).origin });
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() !== 'error') return;
-      console.log(`  browser console: ${redact(message.text())}`);
-      // The local server's Content-Security-Policy must fit the app: a violation fails the scenario.
-      if (message.text().includes('Content Security Policy')) pageErrors.push(redact(message.text()));
+await report(
+  'web e2e',
+  WHOLE_TEST_TIMEOUT_MS,
+  () => {
+    if (!pageUrl) fail('set SERVERLESS_OPENCLAW_E2E_URL to the page URL, including ?token=...');
+    if (!llmBaseUrl) fail('set SERVERLESS_OPENCLAW_E2E_LLM_BASE_URL to the fake LLM’s OpenAI-compatible base URL');
+    return runScenarios({
+      scenarios: SCENARIOS,
+      viewport: { width: 960, height: 720 },
+      screenshots,
+      failureShot: 'failure.png',
+      redact,
+      prepare: (context) => context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(pageUrl).origin }),
     });
-    for (const scenario of SCENARIOS) {
-      console.log(`# ${scenario.name}`);
-      try {
-        await scenario(page);
-      } catch (error) {
-        if (screenshots) await page.screenshot({ path: join(screenshots, 'failure.png'), fullPage: true }).catch(() => {});
-        throw new E2eFailure(`${scenario.name}: ${error instanceof E2eFailure ? error.message : (error?.stack ?? String(error))}`);
-      }
-      if (pageErrors.length > 0) fail(`${scenario.name}: the page threw: ${pageErrors.join('; ')}`);
-      passed += 1;
-    }
-  });
-  return passed;
-}
-
-const watchdog = setTimeout(() => {
-  console.log(`not ok - web e2e: gave up after ${WHOLE_TEST_TIMEOUT_MS / 1000} s`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}, WHOLE_TEST_TIMEOUT_MS);
-
-try {
-  const passed = await main();
-  clearTimeout(watchdog);
-  console.log(`ok - web e2e (${seconds()})`);
-  console.log(`${passed} passed, 0 failed`);
-} catch (error) {
-  clearTimeout(watchdog);
-  console.log(`not ok - web e2e: ${redact(error instanceof E2eFailure ? error.message : (error?.stack ?? String(error)))}`);
-  console.log('0 passed, 1 failed');
-  process.exitCode = 1;
-}
+  },
+  redact,
+);

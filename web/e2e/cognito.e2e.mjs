@@ -18,6 +18,7 @@ import { createServer } from 'node:http';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { missingChromium, withChromium } from './chromium.mjs';
+import { fail, report } from './scenarios.mjs';
 
 const WHOLE_TEST_TIMEOUT_MS = 180_000;
 const STEP_TIMEOUT_MS = 15_000;
@@ -30,10 +31,6 @@ const started = Date.now();
 const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 const step = (text) => console.log(`ok - ${text} (${seconds()})`);
 
-class E2eFailure extends Error {}
-const fail = (message) => {
-  throw new E2eFailure(message);
-};
 
 const raw = process.env.SERVERLESS_OPENCLAW_MOTO_COGNITO;
 if (!raw) fail('SERVERLESS_OPENCLAW_MOTO_COGNITO is not set: run this through crates/testkit/tests/web_cognito.rs');
@@ -361,21 +358,7 @@ async function main() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.log(`not ok - cognito e2e: gave up after ${WHOLE_TEST_TIMEOUT_MS / 1000} s`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}, WHOLE_TEST_TIMEOUT_MS);
-
-try {
+await report('cognito e2e', WHOLE_TEST_TIMEOUT_MS, async () => {
   await main();
-  clearTimeout(watchdog);
-  console.log(`ok - cognito e2e (${seconds()})`);
-  console.log('1 passed, 0 failed');
-} catch (error) {
-  clearTimeout(watchdog);
-  const message = error instanceof E2eFailure ? error.message : (error?.stack ?? String(error));
-  console.log(`not ok - cognito e2e: ${message}`);
-  console.log('0 passed, 1 failed');
-  process.exitCode = 1;
-}
+  return 1;
+});

@@ -4,12 +4,13 @@
 
 import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { ActivityPanel } from './Activity';
+import { PaperclipIcon, PendingAttachments, SentAttachments, useComposerAttachments } from './Attachments';
 import type { Api } from './api';
 import { turnLabel, type ChatMessage } from './chatState';
 import { formatMeta } from './format';
 import { Markdown } from './markdown';
 import { ModelPicker } from './ModelPicker';
-import type { TurnStatus } from './protocol';
+import { ACCEPTED_FILES, type TurnStatus } from './protocol';
 import { useChat } from './useChat';
 import type { Connection } from './useConnection';
 
@@ -18,6 +19,7 @@ const ERROR_HINTS: Partial<Record<string, string>> = {
   no_provider: 'Choose a model provider and key in Settings.',
   llm_error: 'Check the model and API key in Settings, or try again later.',
   timeout: 'The agent took too long.',
+  quota_exceeded: 'Delete conversations with attachments you no longer need.',
   agent_crashed: 'The agent stopped unexpectedly; it restarts for the next message.',
 };
 
@@ -35,6 +37,9 @@ export interface ChatViewProps {
 export function ChatView({ conversationId, title, isNew, turn, connection, api, onNewConversation }: ChatViewProps) {
   const { state, send, cancel, loadEarlier } = useChat(conversationId, { isNew, turn }, connection, api, onNewConversation);
   const [draft, setDraft] = useState('');
+  const attachments = useComposerAttachments(api, conversationId);
+  const fileInputRef = useRef<HTMLInputElement>(null);
+  const [dragging, setDragging] = useState(false);
   const listRef = useRef<HTMLDivElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   // Follow new text only while the reader is at the bottom, so scrolling up to read is not undone.
@@ -70,11 +75,20 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
   // `/model` and `/think` answer with a notice: the picker then reads the settings again.
   const notices = state.messages.filter((m) => m.role === 'notice').length;
 
+  const ready = attachments.pending.filter((p) => p.status === 'ready').length;
+  const canSend = connected && !attachments.uploading && (draft.trim() !== '' || ready > 0);
   const submit = () => {
-    if (send(draft)) {
+    if (!canSend) return;
+    const sent = attachments.pending.flatMap((p) => (p.attachment !== undefined ? [p.attachment] : []));
+    if (send(draft, sent)) {
       setDraft('');
+      // Refused uploads go with the sent ones: their errors were shown.
+      attachments.take();
       pinnedToBottom.current = true;
     }
+  };
+  const addFiles = (files: FileList | null) => {
+    if (files !== null && files.length > 0) attachments.add(Array.from(files));
   };
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
@@ -96,7 +110,24 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
   };
 
   return (
-    <section className="chat" aria-label={title}>
+    <section
+      className={`chat${dragging ? ' chat-dragging' : ''}`}
+      aria-label={title}
+      onDragOver={(event) => {
+        if (!event.dataTransfer.types.includes('Files')) return;
+        event.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={(event) => {
+        if (event.currentTarget === event.target) setDragging(false);
+      }}
+      onDrop={(event) => {
+        if (event.dataTransfer.files.length === 0) return;
+        event.preventDefault();
+        setDragging(false);
+        addFiles(event.dataTransfer.files);
+      }}
+    >
       <div className="chat-header">
         <ModelPicker api={api} conversationId={conversationId} refresh={notices} />
       </div>
@@ -141,7 +172,13 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
             </p>
           )}
           {state.messages.map((message) => (
-            <MessageBubble key={message.key} message={message} onRetry={connected ? retry : null} />
+            <MessageBubble
+              key={message.key}
+              message={message}
+              onRetry={connected ? retry : null}
+              api={api}
+              conversationId={conversationId}
+            />
           ))}
         </div>
       </div>
@@ -161,7 +198,33 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
             Enter sends · Shift+Enter: new line
           </span>
         </div>
+        <PendingAttachments attachments={attachments} />
         <form className="composer-row" onSubmit={onSubmit}>
+          <input
+            ref={fileInputRef}
+            type="file"
+            multiple
+            accept={ACCEPTED_FILES}
+            className="visually-hidden"
+            data-testid="file-input"
+            tabIndex={-1}
+            aria-hidden="true"
+            onChange={(event) => {
+              addFiles(event.target.files);
+              event.target.value = '';
+            }}
+          />
+          <button
+            type="button"
+            className="button button-attach"
+            data-testid="attach-button"
+            aria-label="Attach images or files"
+            title="Attach images or files (or paste or drop them)"
+            disabled={!connected}
+            onClick={() => fileInputRef.current?.click()}
+          >
+            <PaperclipIcon />
+          </button>
           <label className="visually-hidden" htmlFor="message-input">
             Message
           </label>
@@ -179,13 +242,19 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
             disabled={!connected}
             onChange={(event) => setDraft(event.target.value)}
             onKeyDown={onKeyDown}
+            onPaste={(event) => {
+              // Pasted images (a screenshot) become attachments; pasted text stays text.
+              if (event.clipboardData.files.length === 0) return;
+              event.preventDefault();
+              addFiles(event.clipboardData.files);
+            }}
           />
           {state.turn !== 'idle' && (
             <button type="button" className="button button-stop" data-testid="stop-button" onClick={cancel} disabled={!connected}>
               Stop
             </button>
           )}
-          <button type="submit" className="button button-send" data-testid="send-button" disabled={!connected || draft.trim() === ''}>
+          <button type="submit" className="button button-send" data-testid="send-button" disabled={!canSend}>
             Send
           </button>
         </form>
@@ -199,7 +268,15 @@ function asSentence(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: ((text: string) => void) | null }) {
+interface MessageBubbleProps {
+  message: ChatMessage;
+  onRetry: ((text: string) => void) | null;
+  /** Where a message's attachments are fetched from. */
+  api: Api;
+  conversationId: string;
+}
+
+function MessageBubble({ message, onRetry, api, conversationId }: MessageBubbleProps) {
   if (message.role === 'notice') {
     return (
       <article className="message message-notice" data-testid="message" data-role="notice" role="status">
@@ -254,10 +331,16 @@ function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: ((
         // Keyed by liveness: the folded panel starts closed even if the reader left the live one open.
         <ActivityPanel key={message.state === 'streaming' ? 'live' : 'done'} activity={message.activity} live={message.state === 'streaming'} />
       )}
+      {message.role === 'user' && message.attachments !== undefined && (
+        <SentAttachments api={api} conversationId={conversationId} attachments={message.attachments} />
+      )}
       <div className="message-text" data-testid="message-text">
         {message.role === 'assistant' ? <Markdown text={message.text} /> : <div className="plain-text">{message.text}</div>}
         {message.role === 'assistant' && message.state === 'streaming' && <span className="caret" aria-hidden="true" />}
       </div>
+      {message.role === 'assistant' && message.attachments !== undefined && (
+        <SentAttachments api={api} conversationId={conversationId} attachments={message.attachments} />
+      )}
       {footer !== null && (
         <div className="message-meta" data-testid="message-meta">
           {footer}

@@ -5,12 +5,14 @@
 import type { AuthSession } from './auth/session';
 import {
   parseApiError,
+  parseAttachment,
   parseConversationSettings,
   parseConversationsResponse,
   parseLinkCode,
   parseMessagesResponse,
   parseSearchResponse,
   parseSettingsResponse,
+  type Attachment,
   type ConversationSettings,
   type ConversationSettingsChange,
   type ConversationSummary,
@@ -41,7 +43,15 @@ export interface Api {
   unlinkTelegram(telegramUserId: number): Promise<ApiResult<null>>;
   /** The user's messages the words of `query` find, newest first (a 400 says why a query is refused). */
   search(query: string): Promise<ApiResult<SearchHit[]>>;
+  /** Uploads a file to a conversation (which need not exist yet); its type is the file's own. */
+  uploadAttachment(conversationId: string, file: Blob, name: string): Promise<ApiResult<Attachment>>;
+  /** An attachment's bytes (for an image to show, a file to download). */
+  attachmentContent(conversationId: string, attachmentId: string): Promise<ApiResult<Blob>>;
+  deleteAttachment(conversationId: string, attachmentId: string): Promise<ApiResult<null>>;
 }
+
+/** A request body: JSON, or raw bytes with their type. */
+type RequestBody = { json: unknown } | { bytes: Blob; type: string };
 
 const UNREADABLE = 'The server sent an answer this page does not understand.';
 
@@ -52,12 +62,8 @@ export function createApi(
   pageHref: () => string,
   fetchImpl: Fetch = (url, init) => fetch(url, init),
 ): Api {
-  async function call<T>(
-    method: string,
-    path: string,
-    body: unknown,
-    parse: ((body: unknown) => T | null) | null,
-  ): Promise<ApiResult<T | null>> {
+  /** Sends an authorized request; the response when the server answered and accepted the sign-in. */
+  async function send(method: string, path: string, body?: RequestBody): Promise<ApiResult<Response>> {
     const current = session();
     let token: string;
     try {
@@ -67,11 +73,16 @@ export function createApi(
       return { ok: false, status: 401, message: 'Your session has ended. Sign in again.' };
     }
     const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
     let response: Response;
     try {
       const init: RequestInit = { method, headers, cache: 'no-store' };
-      if (body !== undefined) init.body = JSON.stringify(body);
+      if (body !== undefined && 'json' in body) {
+        headers['Content-Type'] = 'application/json';
+        init.body = JSON.stringify(body.json);
+      } else if (body !== undefined) {
+        headers['Content-Type'] = body.type;
+        init.body = body.bytes;
+      }
       response = await fetchImpl(restUrl(config, path, pageHref()), init);
     } catch {
       return { ok: false, status: 0, message: 'Could not reach the server.' };
@@ -80,6 +91,24 @@ export function createApi(
       current.refused();
       return { ok: false, status: 401, message: 'The server refused the sign-in.' };
     }
+    return { ok: true, value: response };
+  }
+
+  /** The error of an answer that is not 2xx: the server's message, else its status. */
+  function refusal(response: Response, json: unknown): ApiResult<never> {
+    const error = parseApiError(json);
+    return { ok: false, status: response.status, message: error?.message ?? `The server answered HTTP ${response.status}.` };
+  }
+
+  async function call<T>(
+    method: string,
+    path: string,
+    body: RequestBody | undefined,
+    parse: ((body: unknown) => T | null) | null,
+  ): Promise<ApiResult<T | null>> {
+    const sent = await send(method, path, body);
+    if (!sent.ok) return sent;
+    const response = sent.value;
     const text = await response.text().catch(() => '');
     let json: unknown = null;
     try {
@@ -87,10 +116,7 @@ export function createApi(
     } catch {
       json = null;
     }
-    if (!response.ok) {
-      const error = parseApiError(json);
-      return { ok: false, status: response.status, message: error?.message ?? `The server answered HTTP ${response.status}.` };
-    }
+    if (!response.ok) return refusal(response, json);
     if (parse === null) return { ok: true, value: null };
     const value = parse(json);
     return value === null ? { ok: false, status: response.status, message: UNREADABLE } : { ok: true, value };
@@ -98,8 +124,9 @@ export function createApi(
 
   // A parser that returned a value makes the result non-null; requests answered with 204 have no parser.
   const parsed = <T>(method: string, path: string, body: unknown, parse: (body: unknown) => T | null) =>
-    call(method, path, body, parse) as Promise<ApiResult<T>>;
-  const empty = (method: string, path: string, body?: unknown) => call<null>(method, path, body, null);
+    call(method, path, body === undefined ? undefined : { json: body }, parse) as Promise<ApiResult<T>>;
+  const empty = (method: string, path: string, body?: unknown) =>
+    call<null>(method, path, body === undefined ? undefined : { json: body }, null);
   const conversation = (id: string) => `/api/conversations/${encodeURIComponent(id)}`;
 
   return {
@@ -118,5 +145,27 @@ export function createApi(
     linkCode: () => parsed('POST', '/api/telegram/link-code', undefined, parseLinkCode),
     unlinkTelegram: (telegramUserId) => empty('DELETE', `/api/telegram/links/${encodeURIComponent(String(telegramUserId))}`),
     search: (query) => parsed('GET', `/api/search?${new URLSearchParams({ q: query }).toString()}`, undefined, parseSearchResponse),
+    uploadAttachment: (id, file, name) =>
+      call(
+        'POST',
+        `${conversation(id)}/attachments?${new URLSearchParams({ name }).toString()}`,
+        { bytes: file, type: file.type },
+        parseAttachment,
+      ) as Promise<ApiResult<Attachment>>,
+    attachmentContent: async (id, attachmentId) => {
+      const sent = await send('GET', `${conversation(id)}/attachments/${encodeURIComponent(attachmentId)}`);
+      if (!sent.ok) return sent;
+      const response = sent.value;
+      if (!response.ok) {
+        const json: unknown = await response.json().catch(() => null);
+        return refusal(response, json);
+      }
+      try {
+        return { ok: true, value: await response.blob() };
+      } catch {
+        return { ok: false, status: 0, message: 'Could not reach the server.' };
+      }
+    },
+    deleteAttachment: (id, attachmentId) => empty('DELETE', `${conversation(id)}/attachments/${encodeURIComponent(attachmentId)}`),
   };
 }

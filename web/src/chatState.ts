@@ -5,6 +5,7 @@
 import type { ConnectionState } from './connection';
 import {
   MAX_MESSAGE_BYTES,
+  type Attachment,
   type ErrorCode,
   type ServerFrame,
   type StoredMessage,
@@ -38,6 +39,8 @@ export interface UserMessage {
   messageId?: string;
   /** `sending` until acked; `failed` when the server refused it (it will not be sent again). */
   state: 'sending' | 'sent' | 'failed';
+  /** What was sent with it. */
+  attachments?: Attachment[];
 }
 
 export interface AssistantMessage {
@@ -54,6 +57,8 @@ export interface AssistantMessage {
    * final message's or the history's record. Absent when the turn called no tools.
    */
   activity?: TurnActivity;
+  /** The files the agent attached to the reply (images it made, documents it wrote). */
+  attachments?: Attachment[];
 }
 
 export interface ErrorMessage {
@@ -94,7 +99,7 @@ export interface ChatState {
 
 export type ChatAction =
   | { kind: 'frame'; frame: ServerFrame }
-  | { kind: 'send'; clientMessageId: string; text: string }
+  | { kind: 'send'; clientMessageId: string; text: string; attachments?: Attachment[] }
   | { kind: 'localError'; code: string; message: string }
   | { kind: 'connection'; state: ConnectionState }
   | { kind: 'historyRequested' }
@@ -146,6 +151,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         clientMessageId: action.clientMessageId,
         state: 'sending',
       };
+      if (action.attachments !== undefined && action.attachments.length > 0) message.attachments = action.attachments;
       return { ...state, messages: [...state.messages, message] };
     }
     case 'localError':
@@ -289,6 +295,7 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
         meta,
       };
       if (frame.activity !== undefined) final.activity = frame.activity;
+      if (frame.attachments !== undefined) final.attachments = frame.attachments;
       const messages = index < 0 ? [...state.messages, final] : replaceAt(state.messages, index, final);
       return { ...state, messages };
     }
@@ -369,6 +376,8 @@ function fromStored(s: StoredMessage, known: ChatMessage | undefined): ChatMessa
   if (s.role === 'user') {
     const user: UserMessage = { key, role: 'user', text: s.content, messageId: s.id, state: 'sent' };
     if (known?.role === 'user' && known.clientMessageId !== undefined) user.clientMessageId = known.clientMessageId;
+    const attachments = s.attachments ?? (known?.role === 'user' ? known.attachments : undefined);
+    if (attachments !== undefined) user.attachments = attachments;
     return user;
   }
   const assistant: AssistantMessage = { key, role: 'assistant', text: s.content, messageId: s.id, state: 'final' };
@@ -379,6 +388,8 @@ function fromStored(s: StoredMessage, known: ChatMessage | undefined): ChatMessa
   }
   const activity = s.activity ?? (known?.role === 'assistant' ? known.activity : undefined);
   if (activity !== undefined) assistant.activity = activity;
+  const produced = s.attachments ?? (known?.role === 'assistant' ? known.attachments : undefined);
+  if (produced !== undefined) assistant.attachments = produced;
   return assistant;
 }
 
@@ -429,8 +440,8 @@ export function turnLabel(turn: TurnStatus): string | null {
 }
 
 /** Why the server would refuse this message, checked before sending; null if it may be sent. */
-export function checkOutgoing(text: string): { code: string; message: string } | null {
-  if (text.trim() === '') return { code: 'bad_request', message: 'The message is empty.' };
+export function checkOutgoing(text: string, attachments = 0): { code: string; message: string } | null {
+  if (text.trim() === '' && attachments === 0) return { code: 'bad_request', message: 'The message is empty.' };
   const bytes = new TextEncoder().encode(text).length;
   if (bytes > MAX_MESSAGE_BYTES) {
     return {

@@ -22,7 +22,19 @@ export type ErrorCode =
   | 'conflict'
   | 'not_found'
   | 'limit_reached'
+  | 'unsupported_type'
+  | 'corrupt_file'
+  | 'quota_exceeded'
   | 'internal';
+
+/** The most attachments one message may carry. */
+export const MAX_ATTACHMENTS = 10;
+/** The largest image and the largest other file the server takes, in bytes (docs/protocol.md, "Attachments"). */
+export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+export const MAX_FILE_BYTES = 20 * 1024 * 1024;
+/** What the file picker offers: the server's accepted types (it checks the bytes itself). */
+export const ACCEPTED_FILES =
+  'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/*,.md,.csv,.json,.yaml,.yml,.toml,.xml,.sql,.sh,.log';
 
 export type TurnStatus = 'queued' | 'starting' | 'running' | 'idle';
 
@@ -33,6 +45,8 @@ export interface SendMessageFrame {
   conversationId: string;
   message: string;
   clientMessageId: string;
+  /** Ids of uploaded attachments that go with the message. */
+  attachments?: string[];
 }
 
 export interface CancelFrame {
@@ -113,6 +127,8 @@ export interface MessageFrame {
   durationMs: number;
   /** Only when the turn called tools. */
   activity?: TurnActivity;
+  /** Only when the agent attached files to its reply. */
+  attachments?: Attachment[];
 }
 
 export interface ErrorFrame {
@@ -162,6 +178,19 @@ export interface StoredMessage {
   costUsd?: number | null;
   /** Assistant messages whose turn called tools: what the agent did. */
   activity?: TurnActivity;
+  /** User messages sent with attachments; assistant messages the agent attached files to. */
+  attachments?: Attachment[];
+}
+
+/** An uploaded image or file (`POST /api/conversations/{id}/attachments`). */
+export interface Attachment {
+  id: string;
+  name: string;
+  mediaType: string;
+  size: number;
+  /** `image`: shown to the model; `file`: put in the agent's workspace. */
+  kind: 'image' | 'file';
+  createdAt: string;
 }
 
 export interface ConversationSummary {
@@ -344,6 +373,8 @@ export function parseServerFrame(data: string): ServerFrame | null {
       };
       const activity = f.activity === undefined ? null : parseTurnActivity(f.activity);
       if (activity !== null) frame.activity = activity;
+      const attachments = parseAttachments(f.attachments);
+      if (attachments.length > 0) frame.attachments = attachments;
       return frame;
     }
     case 'error': {
@@ -384,9 +415,32 @@ export function parseMessagesResponse(body: unknown): StoredMessage[] | null {
     if (m.costUsd !== undefined && isCost(m.costUsd)) message.costUsd = m.costUsd;
     const activity = m.activity === undefined ? null : parseTurnActivity(m.activity);
     if (activity !== null) message.activity = activity;
+    const attachments = parseAttachments(m.attachments);
+    if (attachments.length > 0) message.attachments = attachments;
     messages.push(message);
   }
   return messages;
+}
+
+/** Parses an attachment view; null if it is not one. */
+export function parseAttachment(value: unknown): Attachment | null {
+  if (
+    !isObject(value) ||
+    !isId(value.id) ||
+    !isString(value.name) ||
+    !isString(value.mediaType) ||
+    !isCount(value.size) ||
+    (value.kind !== 'image' && value.kind !== 'file') ||
+    !isString(value.createdAt)
+  ) {
+    return null;
+  }
+  return { id: value.id, name: value.name, mediaType: value.mediaType, size: value.size, kind: value.kind, createdAt: value.createdAt };
+}
+
+/** A message's attachments; like usage, one that cannot be read is left out and the message still shows. */
+function parseAttachments(value: unknown): Attachment[] {
+  return Array.isArray(value) ? value.map(parseAttachment).filter((a): a is Attachment => a !== null) : [];
 }
 
 /** Parses the body of `GET /api/conversations`; null if it is not `{"conversations":[...]}`. */

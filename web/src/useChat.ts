@@ -14,13 +14,16 @@ import {
   type ChatAction,
   type ChatState,
 } from './chatState';
-import type { SendMessageFrame, TurnStatus } from './protocol';
+import type { Attachment, SendMessageFrame, TurnStatus } from './protocol';
 import type { Connection } from './useConnection';
 
 export interface Chat {
   state: ChatState;
-  /** Sends a message with a new client message id; false when it was not sent (blank, too large, or no open socket). */
-  send: (text: string) => boolean;
+  /**
+   * Sends a message (and the attachments uploaded for it) with a new client message id; false when it was
+   * not sent (blank without attachments, too large, or no open socket).
+   */
+  send: (text: string, attachments?: Attachment[]) => boolean;
   /** Asks the server to abort the running turn. */
   cancel: () => void;
   loadEarlier: () => void;
@@ -88,16 +91,17 @@ export function useChat(
 
   const { send: sendFrame } = connection;
   const send = useCallback(
-    (text: string): boolean => {
-      const problem = checkOutgoing(text);
+    (text: string, attachments: Attachment[] = []): boolean => {
+      const problem = checkOutgoing(text, attachments.length);
       if (problem !== null) {
         if (problem.code !== 'bad_request') dispatch({ kind: 'localError', ...problem });
         return false;
       }
       const clientMessageId = newClientMessageId();
       const frame: SendMessageFrame = { action: 'sendMessage', conversationId, message: text, clientMessageId };
+      if (attachments.length > 0) frame.attachments = attachments.map((a) => a.id);
       if (!sendFrame(frame)) return false;
-      dispatch({ kind: 'send', clientMessageId, text });
+      dispatch({ kind: 'send', clientMessageId, text, attachments });
       return true;
     },
     [conversationId, sendFrame],

@@ -5,6 +5,7 @@
 //! - [`runner`]: one long-lived runner process: spawn, wait for `ready`, route lines to turns, detect death.
 //! - [`config`]: the deployment's LLM provider and keys, a user's choice, and the OpenClaw config file
 //!   (no provider, no secret); every turn's provider and key go to the runner's stdin only.
+//! - `attachments`: a turn's images on the `run` line and its files in the workspace.
 //! - [`runtime`]: [`OpenClawRuntime`]: per-turn files, deadline, cancel, crash handling, restart, and
 //!   the workspaces of turns in flight.
 //! - [`sandbox`]: what seals the runner off: its allow-listed environment, a host process its tools
@@ -15,6 +16,7 @@
 //! - [`wake`]: [`RunnerWaker`], local mode's [`AgentWaker`](serverless_openclaw_core::ports::AgentWaker):
 //!   a wake-up starts the runner if it is not running.
 
+mod attachments;
 pub mod config;
 pub mod protocol;
 pub mod runner;

@@ -31,6 +31,9 @@ pub enum HostLine<'a> {
         /// OpenClaw's `thinkLevel` for the run (`off` … `high`); absent: the model's default.
         #[serde(skip_serializing_if = "Option::is_none")]
         think_level: Option<&'a str>,
+        /// Images the user sent with the prompt, as files the host wrote.
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        images: &'a [RunImage],
     },
     /// Compact a transcript (`docs/runner-protocol.md`, `compact`): the session fields of a `run`,
     /// without a prompt; `instructions` is what the summary should focus on.
@@ -49,6 +52,14 @@ pub enum HostLine<'a> {
         id: &'a str,
     },
     Shutdown,
+}
+
+/// An image of a `run` line: a file the host wrote, and its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunImage {
+    pub path: String,
+    pub mime_type: String,
 }
 
 /// The `llm` of a `run` line: the provider and model one turn runs with, and its key. The runner puts
@@ -74,6 +85,18 @@ impl RunLlm {
     /// of it. Used when the conversation asks for thinking; a built-in provider's catalog already
     /// knows its models.
     pub fn declare_reasoning(&mut self) {
+        self.declare("reasoning", Value::Bool(true));
+    }
+
+    /// Declares the model of this turn's own provider entry able to see images: OpenClaw sends
+    /// images only to models whose `input` lists `image`. Used when the turn has images; the
+    /// provider answers for itself if the model cannot take them.
+    pub fn declare_images(&mut self) {
+        self.declare("input", serde_json::json!(["text", "image"]));
+    }
+
+    /// Sets `field` on every model of the run's own provider entry.
+    fn declare(&mut self, field: &str, value: Value) {
         if let Some(models) = self
             .provider
             .as_mut()
@@ -81,7 +104,7 @@ impl RunLlm {
             .and_then(Value::as_array_mut)
         {
             for model in models.iter_mut().filter_map(Value::as_object_mut) {
-                model.insert("reasoning".into(), Value::Bool(true));
+                model.insert(field.into(), value.clone());
             }
         }
     }
@@ -152,6 +175,9 @@ pub enum RunnerLine {
         cost_usd: Option<f64>,
         #[serde(default)]
         duration_ms: u64,
+        /// What the reply attached (its `MEDIA:` lines): paths as the model wrote them, or URLs.
+        #[serde(default)]
+        media: Vec<String>,
     },
     /// A `compact` ended: `compacted` says whether the transcript at its out path was written (else
     /// `reason` says why there was nothing to compact). Tokens are OpenClaw's estimates of the history
@@ -215,6 +241,7 @@ mod tests {
             disable_tools: false,
             tools,
             think_level: None,
+            images: &[],
         }
     }
 
@@ -231,6 +258,18 @@ mod tests {
         assert_eq!(
             serde_json::to_value(run(&llm, ToolAccess::Full)).unwrap()["tools"],
             "full"
+        );
+        let picture = [RunImage {
+            path: "/t/0.png".into(),
+            mime_type: "image/png".into(),
+        }];
+        let mut with_image = run(&llm, ToolAccess::Full);
+        if let HostLine::Run { images, .. } = &mut with_image {
+            *images = &picture;
+        }
+        assert_eq!(
+            serde_json::to_value(with_image).unwrap()["images"],
+            serde_json::json!([{"path": "/t/0.png", "mimeType": "image/png"}])
         );
         let mut thinking = run(&llm, ToolAccess::Full);
         if let HostLine::Run { think_level, .. } = &mut thinking {

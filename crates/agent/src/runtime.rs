@@ -438,7 +438,7 @@ struct Request {
     runner: Arc<RunnerProcess>,
     deadline: tokio::time::Instant,
     // Dropped last: the folder goes once nothing refers to it any more.
-    _dir: TurnDir,
+    dir: TurnDir,
 }
 
 impl OpenClawRuntime {
@@ -506,7 +506,7 @@ impl OpenClawRuntime {
             workspace,
             runner,
             deadline,
-            _dir: dir,
+            dir,
         })
     }
 
@@ -590,18 +590,31 @@ impl AgentRuntime for OpenClawRuntime {
                 &cancel,
             )
             .await?;
+        // Declared after `request`, so the copies are removed before the workspace is checked in.
+        let staged = crate::attachments::stage(
+            &request.dir.0,
+            &request.workspace.path,
+            &turn.conversation_id,
+            &turn.prompt,
+            &turn.attachments,
+        )
+        .map_err(io_error)?;
+        if !staged.images.is_empty() {
+            llm.declare_images();
+        }
         let run = HostLine::Run {
             id: &request.id,
             session_id: &request.session_id,
             transcript_path: path_str(&request.transcript_in)?,
             transcript_out_path: path_str(&request.transcript_out)?,
             workspace_dir: path_str(&request.workspace.path)?,
-            prompt: &turn.prompt,
+            prompt: &staged.prompt,
             llm: &llm,
             timeout_ms: self.timeout_ms(),
             disable_tools: self.settings.disable_tools,
             tools: turn.tools,
             think_level: turn.thinking.map(ThinkingLevel::as_str),
+            images: &staged.images,
         };
         let end = self
             .converse(
@@ -627,6 +640,7 @@ impl AgentRuntime for OpenClawRuntime {
             usage,
             cost_usd,
             duration_ms,
+            media,
             ..
         } = end
         else {
@@ -638,8 +652,18 @@ impl AgentRuntime for OpenClawRuntime {
         let transcript = tokio::fs::read(&request.transcript_out)
             .await
             .map_err(io_error)?;
+        // Read while the workspace is still checked out.
+        let (files, text) = {
+            let workspace = request.workspace.path.clone();
+            tokio::task::spawn_blocking(move || {
+                crate::attachments::collect_produced(&workspace, &media, text)
+            })
+            .await
+            .map_err(|e| io_error(std::io::Error::other(e)))?
+        };
         Ok(AgentReply {
             text,
+            files,
             usage: Usage {
                 input_tokens: usage.input,
                 output_tokens: usage.output,

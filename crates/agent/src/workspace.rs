@@ -9,7 +9,8 @@
 //! logged and dropped (that host reloads the stored file on its next turn) instead of overwriting it. A
 //! failed turn writes nothing back. Files with invalid paths, oversized files and files beyond the count
 //! limit are skipped with a warning and never fail a turn; a store that cannot be read fails the turn
-//! before it starts, while a failed write-back is logged and the reply kept.
+//! before it starts, while a failed write-back is logged and the reply kept. The turn's attachment
+//! copies (`.attachments/`) are not workspace files and are never saved.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::error::Error as StdError;
@@ -20,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
+use serverless_openclaw_core::attachments::WORKSPACE_ATTACHMENTS_DIR;
 use serverless_openclaw_core::domain::{
     MAX_WORKSPACE_FILE_BYTES, MAX_WORKSPACE_FILES, validate_workspace_path,
 };
@@ -401,7 +403,12 @@ fn scan(folder: &Path) -> io::Result<Scan> {
         present: BTreeSet::new(),
         savable: BTreeMap::new(),
     };
+    let copies = format!("{WORKSPACE_ATTACHMENTS_DIR}/");
     for entry in walk(folder)?.0 {
+        // A turn's attachment copies: the attachment store has them.
+        if entry.path.starts_with(&copies) {
+            continue;
+        }
         if !entry.is_file {
             tracing::warn!(
                 path = entry.path,

@@ -61,6 +61,7 @@ impl AgentRuntime for Scripted {
             cost_usd: None,
             duration_ms: 1,
             transcript: b"{}\n".to_vec(),
+            files: Vec::new(),
         })
     }
 }
@@ -196,6 +197,7 @@ async fn turn(
         model_id: None,
         thinking: None,
         tools: ToolAccess::Full,
+        attachments: Vec::new(),
     };
     runtime
         .run_turn(turn, events, CancellationToken::new())
@@ -575,4 +577,24 @@ async fn turns_of_one_user_take_turns_with_the_shared_folder() {
         "the second turn starts after the first one's files are saved"
     );
     assert_eq!(stored(&store).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_turn_s_attachment_copies_are_never_saved_as_workspace_files() {
+    let fixture = Fixture::new();
+    let store = Arc::new(fixture.store());
+    let runtime = fixture.runtime(&store, |dir| {
+        Box::pin(async move {
+            // What OpenClawRuntime leaves while the turn runs, beside a real memory edit.
+            write(&dir.join(".attachments/c1/report.txt"), "an attachment");
+            write(&dir.join("MEMORY.md"), "read the report");
+            Ok(())
+        })
+    });
+    turn(&runtime, "c1").await.expect("the turn succeeds");
+    assert_eq!(
+        stored(&store).await,
+        map(&[("MEMORY.md", "read the report")])
+    );
+    assert_eq!(store.writes(), ["create MEMORY.md"]);
 }

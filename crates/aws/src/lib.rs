@@ -18,6 +18,8 @@
 //!   [`ApiKeyStore`](serverless_openclaw_core::ports::ApiKeyStore)).
 //! - [`telegram`]: the Telegram bot's links, link codes and processed updates in the conversations
 //!   table ([`TelegramStore`](serverless_openclaw_core::ports::TelegramStore)).
+//! - [`attachments`]: attachments' bytes as S3 objects, their metadata and each user's usage in the
+//!   conversations table ([`AttachmentStore`](serverless_openclaw_core::ports::AttachmentStore)).
 //! - [`transcripts`]: OpenClaw transcripts as S3 objects, written with ETag conditions
 //!   ([`TranscriptStore`](serverless_openclaw_core::ports::TranscriptStore)).
 //! - [`workspaces`]: per-user OpenClaw workspace files as S3 objects, written and deleted with ETag
@@ -32,6 +34,7 @@
 //! - [`wake`]: waking the agent function ahead of a turn with an asynchronous Lambda invoke
 //!   ([`AgentWaker`](serverless_openclaw_core::ports::AgentWaker)).
 
+pub mod attachments;
 pub mod cognito;
 pub mod config;
 pub mod connections;
@@ -50,6 +53,7 @@ pub mod transcripts;
 pub mod wake;
 pub mod workspaces;
 
+pub use attachments::DynamoS3AttachmentStore;
 pub use connections::DynamoConnectionStore;
 pub use conversations::DynamoConversationStore;
 pub use leases::DynamoSessionLeases;

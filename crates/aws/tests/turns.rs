@@ -63,6 +63,7 @@ impl AgentRuntime for StallingAgent {
             cost_usd: None,
             duration_ms: 1,
             transcript: format!("{{\"turn\":\"delivery {call}\"}}\n").into_bytes(),
+            files: Vec::new(),
         })
     }
 }

@@ -18,6 +18,7 @@ use serverless_openclaw_agent::{
     Bubblewrap, Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, READY_TIMEOUT,
     RunnerWaker, RuntimeSettings,
 };
+use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::config::{Env, Secret};
 use serverless_openclaw_core::ids::UserId;
@@ -29,7 +30,7 @@ use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
+    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
     SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore, private_dir,
 };
 use serverless_openclaw_server::{
@@ -220,6 +221,10 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         .map(|t| BotApi::new(&t.api_url, &t.token));
     let transcripts: Arc<dyn TranscriptStore> =
         Arc::new(FileTranscriptStore::new(data.join("transcripts")));
+    let attachments = Attachments::new(
+        Arc::new(FileAttachmentStore::new(data.join("attachments"))),
+        DEFAULT_QUOTA_BYTES,
+    );
     let confinement = confinement(options.sandbox, data)?;
     let has_provider = options.provider.is_some();
     let runtime = Arc::new(
@@ -256,7 +261,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         ),
     )
     .with_model_settings(settings.clone(), api_keys.clone())
-    .with_guest_tools(options.guest_tools);
+    .with_guest_tools(options.guest_tools)
+    .with_attachments(attachments.clone());
     if let Some(api) = &bot_api {
         processor = processor.with_replies(Arc::new(TelegramReplies::new(api.clone())));
     }
@@ -268,7 +274,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         push,
         settings.clone(),
         agent.clone(),
-    );
+    )
+    .with_attachments(attachments.clone());
     let telegram = bot_api.zip(options.telegram).map(|(api, t)| Bot {
         api,
         store: telegram_store.clone(),
@@ -287,6 +294,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         settings,
         api_keys,
         endpoints: options.endpoints,
+        attachments: Some(attachments),
     };
     let surface = LocalSurface {
         hub,

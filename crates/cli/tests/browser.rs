@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,16 +45,6 @@ const SCREENSHOTS: [&str; 8] = [
     "search.png",
     "phone-chat.png",
 ];
-
-/// `<target dir>/e2e-artifacts/browser`. Cargo puts this test's scratch dir at `<target dir>/tmp`, which
-/// follows `CARGO_TARGET_DIR` (and a configured target dir) without reading either here.
-fn screenshot_dir() -> PathBuf {
-    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("CARGO_TARGET_TMPDIR is inside the target dir")
-        .to_path_buf();
-    target.join("e2e-artifacts").join("browser")
-}
 
 fn count_words(n: usize) -> String {
     (1..=n)
@@ -104,39 +93,29 @@ async fn the_web_app_works_in_a_real_browser() {
         }
     });
 
-    let screenshots = screenshot_dir();
-    let _ = std::fs::remove_dir_all(&screenshots);
-    std::fs::create_dir_all(&screenshots).expect("create the screenshot dir");
+    // This test's screenshots of an earlier run must not pass for this one's.
+    let screenshots = support::screenshot_dir();
+    for name in SCREENSHOTS.iter().chain(&["failure.png"]) {
+        let _ = std::fs::remove_file(screenshots.join(name));
+    }
 
-    let url = app.url(&format!("/?token={TOKEN}"));
-    let node = paths::node_binary(None, Some(&repo)).unwrap();
-    let script = repo.join("web/e2e/chat.e2e.mjs");
-    let started = std::time::Instant::now();
-    let output = tokio::task::spawn_blocking({
-        let screenshots = screenshots.clone();
-        let llm_base_url = fake.openai_base_url();
-        move || {
-            std::process::Command::new(node)
-                .arg(script)
-                .env("SERVERLESS_OPENCLAW_E2E_URL", url)
-                .env("SERVERLESS_OPENCLAW_E2E_LLM_BASE_URL", llm_base_url)
-                .env("SERVERLESS_OPENCLAW_E2E_MODEL", E2E_MODEL)
-                .env("SERVERLESS_OPENCLAW_E2E_API_KEY", E2E_API_KEY)
-                .env("SERVERLESS_OPENCLAW_E2E_SCREENSHOTS", screenshots)
-                .output()
-        }
-    })
-    .await
-    .unwrap()
-    .expect("node runs the browser test");
-    let report = format!(
-        "took {:?}\nstdout:\n{}\nstderr:\n{}\nscreenshots: {}",
-        started.elapsed(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        screenshots.display()
-    );
-    assert!(output.status.success(), "browser test failed\n{report}");
+    let (passed, report) = support::run_browser_script(
+        "chat.e2e.mjs",
+        vec![
+            (
+                "SERVERLESS_OPENCLAW_E2E_URL",
+                app.url(&format!("/?token={TOKEN}")),
+            ),
+            (
+                "SERVERLESS_OPENCLAW_E2E_LLM_BASE_URL",
+                fake.openai_base_url(),
+            ),
+            ("SERVERLESS_OPENCLAW_E2E_MODEL", E2E_MODEL.to_owned()),
+            ("SERVERLESS_OPENCLAW_E2E_API_KEY", E2E_API_KEY.to_owned()),
+        ],
+    )
+    .await;
+    assert!(passed, "browser test failed\n{report}");
     pacing.await.expect("pacing task");
     for name in SCREENSHOTS {
         assert!(screenshots.join(name).is_file(), "no {name}\n{report}");

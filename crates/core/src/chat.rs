@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use crate::attachments::{AttachmentError, Attachments, title_from_attachments};
 use crate::commands::{ChatCommands, Command, CommandOrigin, CommandReply};
 use crate::domain::{Channel, NewUserMessage, ReplyTarget, Role, Turn, TurnKind};
-use crate::ids::{ClientMessageId, ConversationId, MessageId, UserId};
+use crate::ids::{AttachmentId, ClientMessageId, ConversationId, MessageId, UserId};
 use crate::ports::{
     AgentStatusSource, ClientPush, ConversationStore, PortError, SettingsStore, TurnQueue,
 };
@@ -24,6 +25,9 @@ pub struct ChatService {
     queue: Arc<dyn TurnQueue>,
     push: Arc<dyn ClientPush>,
     commands: ChatCommands,
+    /// Where the attachments a message names are checked and linked; without it, a message with
+    /// attachments is refused.
+    attachments: Option<Attachments>,
 }
 
 /// A user message to submit; ids are already validated by their types.
@@ -35,6 +39,8 @@ pub struct Submission {
     pub channel: Channel,
     /// Where the reply goes besides the web connections.
     pub reply_to: Option<ReplyTarget>,
+    /// Uploaded attachments that go with the message (see [`Attachments`]).
+    pub attachments: Vec<AttachmentId>,
 }
 
 impl ChatService {
@@ -51,7 +57,14 @@ impl ChatService {
             conversations,
             queue,
             push,
+            attachments: None,
         }
+    }
+
+    /// Lets messages carry attachments, checked and linked through `attachments`.
+    pub fn with_attachments(mut self, attachments: Attachments) -> Self {
+        self.attachments = Some(attachments);
+        self
     }
 
     /// The commands, for a surface that recognises them itself (Telegram, beside its own).
@@ -73,6 +86,7 @@ impl ChatService {
                 conversation_id,
                 message,
                 client_message_id,
+                attachments,
             } => {
                 if let Some(command) = Command::parse(&message) {
                     let origin = CommandOrigin {
@@ -105,6 +119,7 @@ impl ChatService {
                     text: message,
                     channel: Channel::Web,
                     reply_to: None,
+                    attachments,
                 };
                 self.submit(user, submission)
                     .await
@@ -138,7 +153,34 @@ impl ChatService {
             client_message_id: Some(s.client_message_id.to_string()),
             conversation_id: Some(s.conversation_id.to_string()),
         };
-        validate_message(&s.text).map_err(|e| fail(e.code, e.message))?;
+        validate_message(&s.text, !s.attachments.is_empty())
+            .map_err(|e| fail(e.code, e.message))?;
+        let attachments = match (&self.attachments, s.attachments.is_empty()) {
+            (_, true) => None,
+            (Some(attachments), false) => Some(attachments),
+            (None, false) => {
+                return Err(fail(
+                    ErrorCode::BadRequest,
+                    "attachments are not accepted here".into(),
+                ));
+            }
+        };
+        if let Some(attachments) = attachments {
+            let sent = attachments
+                .check_for_message(user, &s.conversation_id, &s.attachments)
+                .await
+                .map_err(|e| refused_attachments(e, &fail))?;
+            // A conversation is titled from its first message; one without text, from what it sent.
+            if s.text.trim().is_empty() {
+                self.title_new_conversation(
+                    user,
+                    &s.conversation_id,
+                    &title_from_attachments(&sent),
+                )
+                .await
+                .map_err(|e| refused_attachments(e.into(), &fail))?;
+            }
+        }
         let appended = self
             .conversations
             .append_user_message(
@@ -160,6 +202,19 @@ impl ChatService {
                     "the message could not be stored; please retry".into(),
                 )
             })?;
+        if let Some(attachments) = attachments {
+            // After the message is stored, before its turn is queued: the turn finds them linked. A
+            // resent message links them to itself again, which changes nothing.
+            attachments
+                .link(
+                    user,
+                    &s.conversation_id,
+                    &s.attachments,
+                    &appended.message_id,
+                )
+                .await
+                .map_err(|e| refused_attachments(e.into(), &fail))?;
+        }
         if !appended.answered {
             let turn = Turn {
                 user_id: user.clone(),
@@ -201,6 +256,23 @@ impl ChatService {
                 .await;
         }
         Ok(appended.message_id)
+    }
+
+    /// Creates the conversation with `title` unless it exists (then it keeps its own).
+    async fn title_new_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        title: &str,
+    ) -> Result<(), PortError> {
+        match self
+            .conversations
+            .create_conversation(user, conversation, title)
+            .await
+        {
+            Ok(()) | Err(PortError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Runs the conversation's last message again when it has no answer (its turn failed or was
@@ -262,6 +334,31 @@ impl ChatService {
                 conversation_id: Some(conversation.to_string()),
             }
         })
+    }
+}
+
+/// The error for attachments a message may not carry (or that could not be checked).
+fn refused_attachments(
+    e: AttachmentError,
+    fail: &impl Fn(ErrorCode, String) -> FrameError,
+) -> FrameError {
+    match e {
+        AttachmentError::Storage(PortError::Conflict(_)) => fail(
+            ErrorCode::BadRequest,
+            "an attachment already went with another message".into(),
+        ),
+        AttachmentError::NotFound => fail(
+            ErrorCode::BadRequest,
+            "an attachment of the message does not exist any more; upload it again".into(),
+        ),
+        AttachmentError::Storage(e) => {
+            tracing::error!(error = %e, "checking a message's attachments failed");
+            fail(
+                ErrorCode::Internal,
+                "the message's attachments could not be checked; please retry".into(),
+            )
+        }
+        other => fail(other.code(), other.to_string()),
     }
 }
 

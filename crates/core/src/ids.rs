@@ -107,6 +107,12 @@ id_type!(
 );
 
 id_type!(
+    /// An attachment (an image or file a user uploaded), unique within its user's conversation.
+    AttachmentId,
+    "attachment id"
+);
+
+id_type!(
     /// An open WebSocket connection (on AWS, API Gateway's connection id).
     ConnectionId,
     "connection id",
@@ -138,6 +144,13 @@ impl MessageId {
     /// A new time-ordered message id.
     pub fn generate() -> Self {
         Self(uuid::Uuid::now_v7().to_string())
+    }
+}
+
+impl AttachmentId {
+    /// A new time-ordered attachment id.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().simple().to_string())
     }
 }
 

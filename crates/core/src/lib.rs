@@ -9,6 +9,7 @@
 //! Layout:
 //! - [`ids`]: validated identifiers (every id that becomes a key or a path goes through here).
 //! - [`domain`]: conversations, messages, turns, token usage.
+//! - [`attachments`]: images and files sent with messages: the rules, the check of an upload, the use case.
 //! - [`protocol`]: client ⇄ server frames and REST bodies (`docs/protocol.md`).
 //! - [`ports`]: the traits adapters implement, each with its contract.
 //! - [`config`]: settings from environment variables (one rule and one default each), and [`config::Secret`].
@@ -18,6 +19,7 @@
 //! - [`turn`]: the *process a turn* and *give up on a turn* use cases.
 //! - [`search`]: the *search my conversations* use case and the matching rule both storage twins follow.
 
+pub mod attachments;
 pub mod chat;
 pub mod commands;
 pub mod config;

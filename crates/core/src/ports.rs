@@ -11,11 +11,12 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::attachments::{Attachment, TurnAttachment};
 use crate::domain::{
     Conversation, ConversationSettings, ConversationSettingsUpdate, Message, NewAssistantMessage,
     NewUserMessage, ThinkingLevel, ToolActivity, Turn, Usage, UserMessage,
 };
-use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
+use crate::ids::{AttachmentId, ConnectionId, ConversationId, MessageId, UserId};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::search::{FoundMessage, SearchQuery};
 use crate::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
@@ -158,6 +159,83 @@ pub trait MessageSearch: Send + Sync {
         query: &SearchQuery,
         limit: usize,
     ) -> Result<Vec<FoundMessage>, PortError>;
+}
+
+/// The outcome of [`AttachmentStore::put`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Stored,
+    /// Nothing was stored: the user's attachments already take `used` bytes, and this one would
+    /// pass the quota.
+    OverQuota {
+        used: u64,
+    },
+}
+
+/// Attachments (images and files sent with messages): their bytes and metadata, per user and
+/// conversation.
+///
+/// Contract:
+/// - Everything is scoped by `user` and `conversation`: an attachment is found only through the user
+///   and conversation it was stored under; another user's id is simply not there.
+/// - `put` stores the bytes and the metadata (with `message_id: None`) only if the user's stored
+///   attachments, over all conversations, plus this one stay within `quota` bytes; otherwise it
+///   stores nothing and returns [`Stored::OverQuota`]. The check and the write are atomic: concurrent
+///   puts never pass the quota together.
+/// - `get` and `read` return the metadata and the bytes (`None` when absent); `list` returns a
+///   conversation's attachments in the order they were stored.
+/// - `link` records the message an attachment went with: linking it again to the same message
+///   changes nothing, to another one is a `Conflict`; a missing attachment is `NotFound`.
+/// - `delete` removes one attachment and returns whether there was one; `delete_conversation`
+///   removes all of a conversation's (none is fine). Both give the bytes back to the quota.
+/// - `usage` is the bytes the user's attachments take.
+/// - Bytes are written before their metadata and removed after it, so metadata never names missing
+///   bytes after a failure.
+#[async_trait]
+pub trait AttachmentStore: Send + Sync {
+    async fn put(
+        &self,
+        user: &UserId,
+        attachment: &Attachment,
+        bytes: &[u8],
+        quota: u64,
+    ) -> Result<Stored, PortError>;
+    async fn get(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+    ) -> Result<Option<Attachment>, PortError>;
+    async fn read(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+    ) -> Result<Option<Vec<u8>>, PortError>;
+    async fn list(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<Attachment>, PortError>;
+    async fn link(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+        message: &MessageId,
+    ) -> Result<(), PortError>;
+    async fn delete(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+    ) -> Result<bool, PortError>;
+    async fn delete_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<(), PortError>;
+    async fn usage(&self, user: &UserId) -> Result<u64, PortError>;
 }
 
 /// Each user's model settings.
@@ -493,6 +571,8 @@ pub struct AgentTurn {
     pub thinking: Option<ThinkingLevel>,
     /// Which of OpenClaw's tools the turn may use.
     pub tools: ToolAccess,
+    /// The attachments of the message it answers, and the conversation's earlier files.
+    pub attachments: Vec<TurnAttachment>,
 }
 
 /// Which of OpenClaw's tools a turn may use. The same rule applies locally and on AWS: the owner and
@@ -541,6 +621,17 @@ pub struct AgentReply {
     pub duration_ms: u64,
     /// The whole updated transcript, to be saved with the version it was loaded at.
     pub transcript: Vec<u8>,
+    /// Files the agent attached to its reply (images it made, documents it wrote), to be stored as
+    /// attachments of the reply.
+    pub files: Vec<ProducedFile>,
+}
+
+/// A file the agent attached to its reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducedFile {
+    /// Its file name (without a folder).
+    pub name: String,
+    pub bytes: Vec<u8>,
 }
 
 /// A request to compact a conversation's transcript (`/compact`): OpenClaw summarises its older part

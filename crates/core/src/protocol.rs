@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::attachments::{Attachment, AttachmentKind, MAX_ATTACHMENTS_PER_MESSAGE};
 use crate::domain::{
     Conversation, ConversationSettingsUpdate, MAX_MESSAGE_BYTES, Message, Role, ThinkingLevel,
     ToolActivity, TurnActivity, Usage, format_time,
 };
-use crate::ids::{ClientMessageId, ConversationId, MessageId, is_valid_id};
+use crate::ids::{AttachmentId, ClientMessageId, ConversationId, MessageId, is_valid_id};
 use crate::search::SnippetPart;
 use crate::settings::{InvalidSettings, ModelSettings, Provider, validate_model_id};
 
@@ -34,6 +35,9 @@ pub enum ErrorCode {
     Conflict,
     NotFound,
     LimitReached,
+    UnsupportedType,
+    CorruptFile,
+    QuotaExceeded,
     Internal,
 }
 
@@ -44,6 +48,8 @@ pub enum ClientFrame {
         conversation_id: ConversationId,
         message: String,
         client_message_id: ClientMessageId,
+        /// Uploaded attachments that go with the message.
+        attachments: Vec<AttachmentId>,
     },
     Cancel {
         conversation_id: ConversationId,
@@ -156,11 +162,16 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
                     "sendMessage needs a string field \"message\"",
                 )));
             };
-            validate_message(message).map_err(with_ids)?;
+            // The message's size is judged before the attachments' shape, as the frame's was.
+            let attachments = attachment_ids(fields.get("attachments"));
+            let with_attachments = attachments.as_ref().is_ok_and(|ids| !ids.is_empty());
+            validate_message(message, with_attachments).map_err(with_ids)?;
+            let attachments = attachments.map_err(with_ids)?;
             Ok(ClientFrame::SendMessage {
                 conversation_id,
                 message: message.clone(),
                 client_message_id,
+                attachments,
             })
         }
         other => Err(with_ids(FrameError::new(
@@ -170,8 +181,39 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
     }
 }
 
-/// Checks a message's size and that it is not blank.
-pub fn validate_message(message: &str) -> Result<(), FrameError> {
+/// The `attachments` of a `sendMessage`: absent, or an array of at most
+/// [`MAX_ATTACHMENTS_PER_MESSAGE`] attachment ids.
+fn attachment_ids(value: Option<&Value>) -> Result<Vec<AttachmentId>, FrameError> {
+    let ids = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(ids)) => ids,
+        Some(_) => {
+            return Err(FrameError::new(
+                ErrorCode::BadRequest,
+                "\"attachments\" must be an array of attachment ids",
+            ));
+        }
+    };
+    if ids.len() > MAX_ATTACHMENTS_PER_MESSAGE {
+        return Err(FrameError::new(
+            ErrorCode::BadRequest,
+            format!("a message may carry at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments"),
+        ));
+    }
+    ids.iter()
+        .map(|id| match id {
+            Value::String(id) => AttachmentId::parse(id.as_str())
+                .map_err(|e| FrameError::new(ErrorCode::InvalidId, e.to_string())),
+            _ => Err(FrameError::new(
+                ErrorCode::BadRequest,
+                "\"attachments\" must be an array of attachment ids",
+            )),
+        })
+        .collect()
+}
+
+/// Checks a message's size and that it is not blank (it may be, when it carries attachments).
+pub fn validate_message(message: &str, with_attachments: bool) -> Result<(), FrameError> {
     if message.len() > MAX_MESSAGE_BYTES {
         return Err(FrameError::new(
             ErrorCode::TooLarge,
@@ -182,7 +224,7 @@ pub fn validate_message(message: &str) -> Result<(), FrameError> {
             ),
         ));
     }
-    if message.trim().is_empty() {
+    if message.trim().is_empty() && !with_attachments {
         return Err(FrameError::new(ErrorCode::BadRequest, "message is empty"));
     }
     Ok(())
@@ -241,6 +283,9 @@ pub enum ServerFrame {
         /// The turn's tool calls, when it made any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         activity: Option<TurnActivity>,
+        /// The files the agent attached to its reply, when it attached any.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<AttachmentView>,
     },
     /// The answer to a chat command (`/model`, `/status`, ...), sent only to the connection that sent
     /// it and not stored. `new_conversation_id`: `/new` made a conversation to switch to.
@@ -326,6 +371,34 @@ pub struct MessageView {
     /// Assistant messages whose turn called tools: what the agent did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity: Option<TurnActivity>,
+    /// User messages: the attachments that went with it, in the order stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentView>,
+}
+
+/// An attachment as the API shows it (`docs/protocol.md`, "Attachments").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentView {
+    pub id: AttachmentId,
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    pub kind: AttachmentKind,
+    pub created_at: String,
+}
+
+impl From<&Attachment> for AttachmentView {
+    fn from(a: &Attachment) -> Self {
+        Self {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            media_type: a.media_type.clone(),
+            size: a.size,
+            kind: a.kind,
+            created_at: format_time(a.created_at),
+        }
+    }
 }
 
 impl From<&Message> for MessageView {
@@ -339,6 +412,7 @@ impl From<&Message> for MessageView {
             usage: m.usage,
             cost_usd: m.cost_usd,
             activity: m.activity.clone(),
+            attachments: Vec::new(),
         }
     }
 }
@@ -647,8 +721,38 @@ mod tests {
                 conversation_id: ConversationId::parse("default").unwrap(),
                 message: "hi".into(),
                 client_message_id: ClientMessageId::parse("c1").unwrap(),
+                attachments: Vec::new(),
             }
         );
+    }
+
+    #[test]
+    fn send_message_may_carry_attachments_and_then_be_blank() {
+        let frame = parse_client_frame(
+            r#"{"action":"sendMessage","message":" ","clientMessageId":"c1","attachments":["a1","a2"]}"#,
+        )
+        .unwrap();
+        let ClientFrame::SendMessage { attachments, .. } = frame else {
+            panic!("{frame:?}");
+        };
+        assert_eq!(
+            attachments,
+            [
+                AttachmentId::parse("a1").unwrap(),
+                AttachmentId::parse("a2").unwrap()
+            ]
+        );
+        let send = |attachments: &str| {
+            format!(
+                r#"{{"action":"sendMessage","message":"","clientMessageId":"c1","attachments":{attachments}}}"#
+            )
+        };
+        assert_eq!(code_of(&send("[]")), ErrorCode::BadRequest);
+        assert_eq!(code_of(&send(r#""a1""#)), ErrorCode::BadRequest);
+        assert_eq!(code_of(&send("[7]")), ErrorCode::BadRequest);
+        assert_eq!(code_of(&send(r#"["../x"]"#)), ErrorCode::InvalidId);
+        let eleven = format!("[{}]", [r#""a""#; 11].join(","));
+        assert_eq!(code_of(&send(&eleven)), ErrorCode::BadRequest);
     }
 
     #[test]
@@ -726,6 +830,7 @@ mod tests {
             cost_usd: None,
             duration_ms: 12,
             activity: None,
+            attachments: Vec::new(),
         };
         assert_eq!(
             serde_json::to_value(&frame).unwrap(),
@@ -777,6 +882,7 @@ mod tests {
                 tool_count: 1,
                 tools: vec![ended],
             }),
+            attachments: Vec::new(),
         };
         assert_eq!(
             serde_json::to_value(&worked).unwrap()["activity"],

@@ -26,6 +26,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::attachments::{Attachment, Attachments};
 use crate::domain::{
     Channel, ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, TurnKind,
     Usage, UserMessage,
@@ -33,10 +34,10 @@ use crate::domain::{
 use crate::ids::{ClientMessageId, MessageId, UserId};
 use crate::ports::{
     AgentCompaction, AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ApiKeyStore,
-    ChannelReplies, ClientPush, Compacted, ConversationStore, Lease, PortError, SessionLeases,
-    SettingsStore, ToolAccess, TranscriptStore,
+    ChannelReplies, ClientPush, Compacted, ConversationStore, Lease, PortError, ProducedFile,
+    SessionLeases, SettingsStore, ToolAccess, TranscriptStore,
 };
-use crate::protocol::{ErrorCode, ServerFrame, TurnStatus};
+use crate::protocol::{AttachmentView, ErrorCode, ServerFrame, TurnStatus};
 use crate::settings::ModelChoice;
 
 /// How close together messages from one chat must come to be answered as one turn (a burst).
@@ -119,6 +120,8 @@ pub struct TurnProcessor {
     model_settings: Option<(Arc<dyn SettingsStore>, Arc<dyn ApiKeyStore>)>,
     /// The tool access of guests from the Telegram allowlist (everyone else has full access).
     guest_tools: ToolAccess,
+    /// Where a turn's attachments are read from; without it, turns run without attachments.
+    attachments: Option<Attachments>,
     /// Messages from one chat sent within this of one another are one burst, answered as one turn.
     burst_window: Duration,
 }
@@ -275,8 +278,16 @@ impl TurnProcessor {
             replies: None,
             model_settings: None,
             guest_tools: ToolAccess::Restricted,
+            attachments: None,
             burst_window: BURST_WINDOW,
         }
+    }
+
+    /// Hands each turn the attachments of the message it answers (and the conversation's earlier
+    /// files).
+    pub fn with_attachments(mut self, attachments: Attachments) -> Self {
+        self.attachments = Some(attachments);
+        self
     }
 
     /// Merges messages from one chat sent within `window` of one another ([`BURST_WINDOW`] unless
@@ -665,6 +676,13 @@ impl TurnProcessor {
             None => (None, None),
         };
         let model = self.model_choice(user).await?;
+        let attachments = match &self.attachments {
+            Some(attachments) => attachments
+                .for_turn(user, conversation, &turn.user_message_id)
+                .await
+                .map_err(storage_error)?,
+            None => Vec::new(),
+        };
         let assistant_id = MessageId::generate();
         let (events, mut received) = mpsc::unbounded_channel();
         let run = self.agent.run_turn(
@@ -677,6 +695,7 @@ impl TurnProcessor {
                 model_id: own.model.clone(),
                 thinking: own.thinking,
                 tools: self.tool_access(user),
+                attachments,
             },
             events,
             cancel,
@@ -746,6 +765,9 @@ impl TurnProcessor {
                 tracing::warn!(error = %e, "could not clear the conversation's reset mark");
             }
         }
+        let (attached, content) = self
+            .attach_produced(turn, &assistant_id, &reply.files, reply.text)
+            .await;
         let stored = self
             .conversations
             .append_assistant_message(
@@ -755,7 +777,7 @@ impl TurnProcessor {
                     id: assistant_id.clone(),
                     reply_to: turn.user_message_id.clone(),
                     also_answers: question.also_answers.clone(),
-                    content: reply.text.clone(),
+                    content: content.clone(),
                     channel: turn.channel,
                     usage: reply.usage,
                     cost_usd: reply.cost_usd,
@@ -765,6 +787,10 @@ impl TurnProcessor {
                 },
             )
             .await;
+        if stored.is_err() {
+            // The reply is not stored, so neither are the files it attached.
+            self.forget_produced(turn, &attached).await;
+        }
         match stored {
             Ok(()) => {}
             // Another delivery answered first (this turn, or one of its burst); its reply stands.
@@ -783,11 +809,12 @@ impl TurnProcessor {
                 conversation_id: conversation.clone(),
                 message_id: assistant_id.clone(),
                 role: Role::Assistant,
-                content: reply.text,
+                content,
                 usage: reply.usage,
                 cost_usd: reply.cost_usd,
                 duration_ms: reply.duration_ms,
                 activity,
+                attachments: attached.iter().map(AttachmentView::from).collect(),
             })
             .await;
         Ok(Some(Answer {
@@ -795,6 +822,55 @@ impl TurnProcessor {
             usage: reply.usage,
             cost_usd: reply.cost_usd,
         }))
+    }
+}
+
+impl TurnProcessor {
+    /// Stores the files the agent attached to its reply as attachments of `reply_id`. One that cannot
+    /// be stored (a type we do not take, over a limit or the user's quota) is left out, and the reply
+    /// says so in a line of its own. Returns what was stored and the reply's text.
+    async fn attach_produced(
+        &self,
+        turn: &Turn,
+        reply_id: &MessageId,
+        files: &[ProducedFile],
+        mut text: String,
+    ) -> (Vec<Attachment>, String) {
+        let Some(attachments) = self.attachments.as_ref().filter(|_| !files.is_empty()) else {
+            return (Vec::new(), text);
+        };
+        let mut attached = Vec::new();
+        for file in files {
+            match attachments
+                .store_produced(&turn.user_id, &turn.conversation_id, file, reply_id)
+                .await
+            {
+                Ok(stored) => attached.push(stored),
+                Err(e) => {
+                    tracing::warn!(file = file.name, error = %e, "a file the agent attached was not stored");
+                    text.push_str(&format!(
+                        "\n\n(The agent's file {} could not be attached: {e}.)",
+                        file.name
+                    ));
+                }
+            }
+        }
+        (attached, text)
+    }
+
+    /// Deletes the files a reply that was not stored had attached.
+    async fn forget_produced(&self, turn: &Turn, attached: &[Attachment]) {
+        let Some(attachments) = &self.attachments else {
+            return;
+        };
+        for stored in attached {
+            if let Err(e) = attachments
+                .delete(&turn.user_id, &turn.conversation_id, &stored.id)
+                .await
+            {
+                tracing::warn!(error = %e, "could not delete a file of a reply that was not stored");
+            }
+        }
     }
 }
 

@@ -19,8 +19,14 @@ pub fn run(data: &[u8]) {
     match parse_client_frame(text) {
         Ok(frame) => {
             assert!(text.len() <= MAX_FRAME_BYTES);
-            if let ClientFrame::SendMessage { message, .. } = &frame {
-                assert!(message.len() <= MAX_MESSAGE_BYTES && !message.trim().is_empty());
+            if let ClientFrame::SendMessage {
+                message,
+                attachments,
+                ..
+            } = &frame
+            {
+                assert!(message.len() <= MAX_MESSAGE_BYTES);
+                assert!(!message.trim().is_empty() || !attachments.is_empty());
             }
             let again = wire(&frame).to_string();
             assert_eq!(
@@ -59,11 +65,13 @@ fn wire(frame: &ClientFrame) -> Value {
             conversation_id,
             message,
             client_message_id,
+            attachments,
         } => json!({
             "action": "sendMessage",
             "conversationId": conversation_id,
             "message": message,
             "clientMessageId": client_message_id,
+            "attachments": attachments,
         }),
         ClientFrame::Cancel { conversation_id } => {
             json!({"action": "cancel", "conversationId": conversation_id})

@@ -95,24 +95,30 @@ fn client_frame_json() -> impl Strategy<Value = Value> {
         8 => text().prop_map(Value::from),
         1 => (MAX_MESSAGE_BYTES - 1..=MAX_MESSAGE_BYTES + 1).prop_map(|n| json!("m".repeat(n))),
     ];
+    let attachments =
+        prop::collection::vec(id().prop_map(Value::from), 0..=12).prop_map(Value::from);
     (
         field(action),
         field(id().prop_map(Value::from)),
         field(id().prop_map(Value::from)),
         field(message),
+        field(attachments),
         option::of(scalar()),
     )
-        .prop_map(|(action, conversation, client_message, message, extra)| {
-            object(
-                vec![
-                    ("action", action),
-                    ("conversationId", conversation),
-                    ("clientMessageId", client_message),
-                    ("message", message),
-                ],
-                extra,
-            )
-        })
+        .prop_map(
+            |(action, conversation, client_message, message, attachments, extra)| {
+                object(
+                    vec![
+                        ("action", action),
+                        ("conversationId", conversation),
+                        ("clientMessageId", client_message),
+                        ("message", message),
+                        ("attachments", attachments),
+                    ],
+                    extra,
+                )
+            },
+        )
 }
 
 fn model_id() -> impl Strategy<Value = String> {

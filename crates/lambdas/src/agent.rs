@@ -246,7 +246,8 @@ impl AgentSettings {
             LeasePolicy::for_turn_timeout(holder, self.turn_timeout),
         )
         .with_model_settings(adapters.settings()?, adapters.api_keys()?)
-        .with_guest_tools(self.guest_tools);
+        .with_guest_tools(self.guest_tools)
+        .with_attachments(adapters.attachments()?);
         if let Some(replies) = crate::telegram::replies(adapters) {
             processor = processor.with_replies(replies);
         }

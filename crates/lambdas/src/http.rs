@@ -77,6 +77,7 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
     let conversations: Arc<dyn ConversationStore> = store.clone();
     let queue: Arc<dyn TurnQueue> = adapters.queue(adapters.leases()?)?;
     let push = adapters.push(connections)?;
+    let attachments = adapters.attachments()?;
     Ok(serverless_openclaw_server::api(AppState {
         auth: Arc::new(ClaimsAuthenticator),
         chat: ChatService::new(
@@ -85,7 +86,8 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
             push,
             adapters.settings()?,
             Arc::new(OnDemandAgent::from_env()),
-        ),
+        )
+        .with_attachments(attachments.clone()),
         conversations,
         search: ConversationSearch::new(store),
         transcripts: adapters.transcripts()?,
@@ -94,5 +96,6 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
         settings: adapters.settings()?,
         api_keys: adapters.api_keys()?,
         endpoints: Env::process().endpoints()?,
+        attachments: Some(attachments),
     }))
 }

@@ -143,7 +143,8 @@ impl Function for Message {
                 push.clone(),
                 adapters.settings()?,
                 Arc::new(crate::http::OnDemandAgent::from_env()),
-            ),
+            )
+            .with_attachments(adapters.attachments()?),
             connections,
             push,
         })

@@ -12,6 +12,11 @@ use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
 use serverless_openclaw_testkit::fixtures;
 use support::{GATEWAY_INVOKE, LLM_KEY, World, frames_of, send_frame, telegram_webhook_event};
 
+/// A 2×1 PNG (its header is all the server and OpenClaw read of it; a browser shows it).
+static PNG: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+    serverless_openclaw_testkit::images::solid_png(2, 1, [255, 128, 0])
+});
+
 const WS_CONNECT: &str = env!("CARGO_BIN_EXE_ws-connect");
 const WS_MESSAGE: &str = env!("CARGO_BIN_EXE_ws-message");
 const AGENT: &str = env!("CARGO_BIN_EXE_agent");
@@ -752,4 +757,92 @@ async fn a_conversations_model_and_thinking_level_set_over_rest_reach_the_agent_
     );
     assert_eq!(requests[1].body["model"], "fake-model");
     assert_ne!(requests[1].body["thinking"]["type"], "enabled");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attachment_uploaded_through_the_http_api_reaches_the_agent_and_no_one_else() {
+    use base64::Engine as _;
+    let base64 = base64::engine::general_purpose::STANDARD;
+    let world = World::create().await;
+    let (connect, message, agent, http) = (
+        world.function(WS_CONNECT).await,
+        world.function(WS_MESSAGE).await,
+        world.function(AGENT).await,
+        world.function(HTTP_API).await,
+    );
+    let (alice, alice_token) = world.user("alice").await;
+    let (bob, _) = world.user("bob").await;
+
+    // API Gateway hands a binary body to the function base64-encoded.
+    let mut upload = fixtures::http_v2(
+        "POST",
+        "/api/conversations/pics/attachments",
+        &[("name", "cat.png")],
+        None,
+        &alice,
+    );
+    upload["body"] = Value::from(base64.encode(&PNG[..]));
+    upload["isBase64Encoded"] = Value::Bool(true);
+    upload["headers"]["content-type"] = Value::from("image/png");
+    let response = http.invoke(upload.clone(), GATEWAY_INVOKE).await;
+    assert_eq!(response["statusCode"], 201, "{response}");
+    let view: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    let id = view["id"].as_str().unwrap().to_owned();
+    assert_eq!(view["mediaType"], "image/png");
+
+    // A corrupt one is refused and stores nothing.
+    let mut corrupt = upload;
+    corrupt["body"] = Value::from(base64.encode(b"not a png"));
+    let response = http.invoke(corrupt, GATEWAY_INVOKE).await;
+    assert_eq!(response["statusCode"], 422, "{response}");
+
+    // Only alice reads it, byte for byte.
+    let path = format!("/api/conversations/pics/attachments/{id}");
+    let read = |sub: &str| fixtures::http_v2("GET", &path, &[], None, sub);
+    let response = http.invoke(read(&bob), GATEWAY_INVOKE).await;
+    assert_eq!(response["statusCode"], 404, "{response}");
+    let response = http.invoke(read(&alice), GATEWAY_INVOKE).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(response["isBase64Encoded"], true, "{response}");
+    assert_eq!(
+        base64.decode(response["body"].as_str().unwrap()).unwrap(),
+        &PNG[..]
+    );
+
+    // Sent with a message, it reaches the model as an image.
+    connect.connect_with("conn-P1=", &alice_token).await;
+    let frame = serde_json::json!({"action": "sendMessage", "conversationId": "pics",
+        "clientMessageId": "p1", "message": "what is this?", "attachments": [id]});
+    message
+        .invoke(
+            fixtures::ws_message("conn-P1=", &frame.to_string()),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    let batch = world.deliver(&agent, 1).await;
+    assert_eq!(batch["batchItemFailures"], serde_json::json!([]));
+    let images = world.fake.requests()[0].images();
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert_eq!(images[0].bytes().as_deref(), Some(&PNG[..]));
+    assert_eq!(frames_of(&world.recorder, "conn-P1=", "message").len(), 1);
+
+    // Deleting the conversation deletes the object.
+    let response = http
+        .invoke(
+            fixtures::http_v2("DELETE", "/api/conversations/pics", &[], None, &alice),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(response["statusCode"], 204, "{response}");
+    let s3 = serverless_openclaw_aws::config::s3_client(&world.sdk);
+    let left = s3
+        .list_objects_v2()
+        .bucket(&world.bucket)
+        .prefix("attachments/")
+        .send()
+        .await
+        .unwrap();
+    assert!(left.contents().is_empty(), "{left:?}");
+    let response = http.invoke(read(&alice), GATEWAY_INVOKE).await;
+    assert_eq!(response["statusCode"], 404, "{response}");
 }

@@ -1,6 +1,8 @@
 //! Local-mode adapters, the embedded twins of the AWS ones: everything `serverless-openclaw local` needs
 //! to run on one machine with no services.
 //!
+//! - [`attachments`]: attachments (images and files sent with messages) as private files, with their
+//!   metadata beside them and a per-user quota ([`AttachmentStore`]).
 //! - [`sqlite`]: conversations and messages in one SQLite file ([`ConversationStore`]).
 //! - [`search`]: full-text search over those messages, an FTS5 index in the same file
 //!   ([`MessageSearch`]).
@@ -20,6 +22,7 @@
 //! Connections and leases live in memory because local mode is one process: nothing else can hold a
 //! lease or serve a connection, and neither outlives the process.
 //!
+//! [`AttachmentStore`]: serverless_openclaw_core::ports::AttachmentStore
 //! [`ApiKeyStore`]: serverless_openclaw_core::ports::ApiKeyStore
 //! [`SettingsStore`]: serverless_openclaw_core::ports::SettingsStore
 //! [`ConnectionStore`]: serverless_openclaw_core::ports::ConnectionStore
@@ -31,6 +34,7 @@
 //! [`TurnQueue`]: serverless_openclaw_core::ports::TurnQueue
 //! [`WorkspaceStore`]: serverless_openclaw_core::ports::WorkspaceStore
 
+pub mod attachments;
 pub mod connections;
 mod files;
 pub mod leases;
@@ -42,6 +46,7 @@ pub mod telegram;
 pub mod transcripts;
 pub mod workspaces;
 
+pub use attachments::FileAttachmentStore;
 pub use connections::MemoryConnectionStore;
 pub use files::private_dir;
 pub use leases::MemorySessionLeases;

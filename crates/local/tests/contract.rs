@@ -296,3 +296,44 @@ async fn local_turn_queue_honours_the_contract() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn file_attachment_store_honours_the_contract_and_keeps_its_files_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = serverless_openclaw_local::FileAttachmentStore::new(dir.path().join("attachments"));
+    contract::attachment_store(&store).await;
+    contract::attachment_quota_race(&store).await;
+
+    // What a put leaves on disk is readable by its owner only.
+    let (alice, c) = (
+        UserId::parse("alice").unwrap(),
+        ConversationId::parse("c").unwrap(),
+    );
+    let attachments = serverless_openclaw_core::attachments::Attachments::new(
+        std::sync::Arc::new(store.clone()),
+        1024,
+    );
+    attachments
+        .upload(&alice, &c, "notes.txt", "text/plain", b"private")
+        .await
+        .unwrap();
+    for entry in walk(&dir.path().join("attachments")) {
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        let want = if entry.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{}", entry.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = vec![dir.to_path_buf()];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}

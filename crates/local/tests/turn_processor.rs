@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serverless_openclaw_core::CancellationToken;
+use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_core::chat::{ChatService, Submission};
 use serverless_openclaw_core::domain::{
     Channel, ReplyTarget, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, TurnKind,
@@ -18,7 +19,7 @@ use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
     AgentCompaction, AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus,
     AgentStatusSource, AgentTurn, ApiKeyStore, ClientPush, Compacted, ConversationStore, PortError,
-    SessionLeases, SettingsStore, ToolAccess, TranscriptStore, TurnQueue,
+    ProducedFile, SessionLeases, SettingsStore, ToolAccess, TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
 use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
@@ -26,9 +27,10 @@ use serverless_openclaw_core::turn::{
     AbandonedTurns, LeasePolicy, MAX_RUNNING_TURNS_PER_USER, TurnOutcome, TurnProcessor,
 };
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
+    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
     SqliteConversationStore, SqliteSettingsStore,
 };
+use serverless_openclaw_testkit::images::solid_png;
 use tokio::sync::mpsc;
 
 /// The burst window of these tests: short, so they wait little.
@@ -38,8 +40,9 @@ const BURST_WINDOW: Duration = Duration::from_millis(300);
 type DuringTurn = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// Answers every turn with "reply to <prompt>", appending one line to the transcript. A prompt
-/// starting with "use tools" first reports two tool calls, the second of which fails. While
-/// `provider_down` is set, every turn fails as a provider error does.
+/// starting with "use tools" first reports two tool calls, the second of which fails; one starting with
+/// "make files" attaches a PNG and a zip to its reply. While `provider_down` is set, every turn fails as
+/// a provider error does.
 struct ScriptedAgent {
     during: Mutex<Option<DuringTurn>>,
     provider_down: std::sync::atomic::AtomicBool,
@@ -113,6 +116,20 @@ impl AgentRuntime for ScriptedAgent {
         }
         let mut transcript = turn.transcript.unwrap_or_default();
         transcript.extend_from_slice(format!("{{\"turn\":\"{}\"}}\n", turn.prompt).as_bytes());
+        let files = if turn.prompt.starts_with("make files") {
+            vec![
+                ProducedFile {
+                    name: "chart.png".into(),
+                    bytes: solid_png(3, 2, [0, 160, 0]),
+                },
+                ProducedFile {
+                    name: "bundle.zip".into(),
+                    bytes: b"PK\x03\x04 zipped".to_vec(),
+                },
+            ]
+        } else {
+            Vec::new()
+        };
         Ok(AgentReply {
             text,
             usage: Usage {
@@ -122,6 +139,7 @@ impl AgentRuntime for ScriptedAgent {
             cost_usd: None,
             duration_ms: 3,
             transcript,
+            files,
         })
     }
 
@@ -198,6 +216,7 @@ struct Fixture {
     keys: Arc<FileApiKeyStore>,
     user: UserId,
     conversation: ConversationId,
+    attachments: Attachments,
 }
 
 impl Fixture {
@@ -218,6 +237,10 @@ impl Fixture {
         let keys = Arc::new(FileApiKeyStore::new(dir.path().join("secrets")));
         let push = Arc::new(RecordedPush::default());
         let queue = Arc::new(HeldQueue::default());
+        let attachments = Attachments::new(
+            Arc::new(FileAttachmentStore::new(dir.path().join("attachments"))),
+            DEFAULT_QUOTA_BYTES,
+        );
         let leases = Arc::new(MemorySessionLeases::new());
         let chat = ChatService::new(
             conversations.clone(),
@@ -225,7 +248,8 @@ impl Fixture {
             push.clone(),
             settings.clone(),
             agent.clone(),
-        );
+        )
+        .with_attachments(attachments.clone());
         let processor = TurnProcessor::new(
             conversations.clone(),
             transcripts.clone(),
@@ -235,6 +259,7 @@ impl Fixture {
             LeasePolicy::for_turn_timeout("test", Duration::from_secs(60)),
         )
         .with_model_settings(settings.clone(), keys.clone())
+        .with_attachments(attachments.clone())
         .with_burst_window(BURST_WINDOW);
         Self {
             _dir: dir,
@@ -250,6 +275,7 @@ impl Fixture {
             keys,
             user: UserId::parse("u").unwrap(),
             conversation: ConversationId::parse("c").unwrap(),
+            attachments,
         }
     }
 
@@ -294,6 +320,7 @@ impl Fixture {
                         Channel::Web
                     },
                     reply_to: chat,
+                    attachments: Vec::new(),
                 },
             )
             .await
@@ -381,6 +408,71 @@ async fn a_reply_is_stored_once_and_its_transcript_written() {
         frames
             .iter()
             .any(|f| matches!(f, ServerFrame::Message { content, .. } if content == "reply to hi"))
+    );
+}
+
+#[tokio::test]
+async fn files_the_agent_attaches_are_stored_with_its_reply_and_one_we_do_not_take_is_named() {
+    let f = Fixture::new();
+    let turn = f.submit("m1", "make files please").await;
+    let outcome = f.processor.process(&turn, CancellationToken::new()).await;
+    let TurnOutcome::Answered(answer) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let frame = f
+        .push
+        .0
+        .lock()
+        .unwrap()
+        .clone()
+        .into_iter()
+        .find(|fr| matches!(fr, ServerFrame::Message { .. }))
+        .expect("the reply");
+    let ServerFrame::Message {
+        content,
+        attachments,
+        ..
+    } = frame
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.media_type.as_str()))
+            .collect::<Vec<_>>(),
+        [("chart.png", "image/png")]
+    );
+    assert!(
+        content.starts_with("reply to make files please")
+            && content.contains("file bundle.zip could not be attached")
+            && content.contains("application/zip files are not accepted"),
+        "{content}"
+    );
+    let by_message = f
+        .attachments
+        .by_message(&f.user, &f.conversation)
+        .await
+        .unwrap();
+    assert_eq!(
+        by_message[&answer.message_id].len(),
+        1,
+        "linked to the reply"
+    );
+    let (_, bytes) = f
+        .attachments
+        .read(&f.user, &f.conversation, &attachments[0].id)
+        .await
+        .unwrap();
+    assert_eq!(bytes, solid_png(3, 2, [0, 160, 0]));
+    let history = f
+        .conversations
+        .list_messages(&f.user, &f.conversation, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        history[1].content, content,
+        "the stored reply names the refused file too"
     );
 }
 
@@ -537,6 +629,7 @@ async fn a_redelivered_turn_is_not_answered_twice() {
                 text: "hi".into(),
                 channel: Channel::Web,
                 reply_to: None,
+                attachments: Vec::new(),
             },
         )
         .await
@@ -844,6 +937,7 @@ async fn web_commands_are_answered_at_once_and_set_this_conversations_model_and_
         text: "hello".into(),
         channel: Channel::Web,
         reply_to: None,
+        attachments: Vec::new(),
     };
     fx.chat.submit(&fx.user, other).await.unwrap();
     let other = fx.queue.0.lock().unwrap().pop().unwrap();

@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
+use serverless_openclaw_core::attachments::Attachments;
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ports::{
     AgentStatusSource, AgentWaker, ApiKeyStore, ConversationStore, SettingsStore, TelegramStore,
@@ -58,6 +59,9 @@ pub struct AppState {
     pub api_keys: Arc<dyn ApiKeyStore>,
     /// Where users' OpenAI-compatible base URLs may point.
     pub endpoints: Endpoints,
+    /// Uploads, downloads and deletions of attachments; `None` where the deployment takes none
+    /// (their routes then answer 501).
+    pub attachments: Option<Attachments>,
 }
 
 /// What local mode serves on top of the API (on AWS, API Gateway's WebSocket API, the `ws-*` functions
@@ -88,6 +92,14 @@ pub fn api(state: AppState) -> Router {
             delete(rest::delete_conversation).patch(rest::rename_conversation),
         )
         .route("/api/conversations/{id}/messages", get(rest::list_messages))
+        .route(
+            "/api/conversations/{id}/attachments",
+            post(rest::upload_attachment),
+        )
+        .route(
+            "/api/conversations/{id}/attachments/{attachment}",
+            get(rest::read_attachment).delete(rest::delete_attachment),
+        )
         .route(
             "/api/conversations/{id}/settings",
             get(rest::conversation_settings).put(rest::change_conversation_settings),

@@ -6,21 +6,28 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    X_CONTENT_TYPE_OPTIONS,
+};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
+use serverless_openclaw_core::attachments::{
+    AttachmentError, AttachmentKind, Attachments, MAX_FILE_BYTES, too_large as too_large_file,
+};
 use serverless_openclaw_core::domain::ConversationSettingsUpdate;
 use serverless_openclaw_core::domain::MAX_TITLE_CHARS;
-use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
+use serverless_openclaw_core::ids::{AttachmentId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{PortError, TelegramUserId};
 use serverless_openclaw_core::protocol::{
-    ConversationList, ConversationSettingsChange, ConversationSettingsView, ConversationSummary,
-    CreatedConversation, ErrorBody, ErrorCode, MAX_CONVERSATION_SETTINGS_BYTES, MessageList,
-    MessageView, NewConversation, RenameConversation, SearchResults, SettingsUpdate, SettingsView,
-    TelegramLinkCode, TelegramLinks,
+    AttachmentView, ConversationList, ConversationSettingsChange, ConversationSettingsView,
+    ConversationSummary, CreatedConversation, ErrorBody, ErrorCode,
+    MAX_CONVERSATION_SETTINGS_BYTES, MessageList, MessageView, NewConversation, RenameConversation,
+    SearchResults, SettingsUpdate, SettingsView, TelegramLinkCode, TelegramLinks,
 };
 use serverless_openclaw_core::search::{DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, SearchError};
 use serverless_openclaw_core::settings::{ApiKey, Endpoints, ModelSettings, Provider};
@@ -195,8 +202,23 @@ pub async fn list_messages(
         .conversations
         .list_messages(&user, &id, limit, before.as_ref())
         .await?;
+    let mut attached = match &state.attachments {
+        Some(attachments) => attachments.by_message(&user, &id).await?,
+        None => HashMap::new(),
+    };
     Ok(Json(MessageList {
-        messages: messages.iter().map(MessageView::from).collect(),
+        messages: messages
+            .iter()
+            .map(|m| MessageView {
+                attachments: attached
+                    .remove(&m.id)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(AttachmentView::from)
+                    .collect(),
+                ..MessageView::from(m)
+            })
+            .collect(),
     }))
 }
 
@@ -242,7 +264,12 @@ pub async fn delete_conversation(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = conversation_id(id)?;
-    state.conversations.delete_conversation(&user, &id).await?;
+    let deleted = state.conversations.delete_conversation(&user, &id).await;
+    // Also for a conversation without messages: its attachments may have been uploaded already.
+    if let Some(attachments) = &state.attachments {
+        attachments.delete_conversation(&user, &id).await?;
+    }
+    deleted?;
     state.transcripts.delete(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -497,4 +524,147 @@ pub async fn web_not_built() -> impl IntoResponse {
              Run <code>make run</code> (it builds <code>web/</code>) or <code>npm --prefix web run build</code>.</p>",
         ),
     )
+}
+
+/// The attachments of the deployment, or the answer that it has none.
+fn attachments_of(state: &AppState) -> Result<&Attachments, ApiError> {
+    state.attachments.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            ErrorCode::BadRequest,
+            "this deployment does not take attachments",
+        )
+    })
+}
+
+impl From<AttachmentError> for ApiError {
+    fn from(e: AttachmentError) -> Self {
+        let status = match &e {
+            AttachmentError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AttachmentError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AttachmentError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AttachmentError::Corrupt(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AttachmentError::OverQuota { .. } => StatusCode::INSUFFICIENT_STORAGE,
+            AttachmentError::NotFound => StatusCode::NOT_FOUND,
+            AttachmentError::Storage(_) => {
+                let AttachmentError::Storage(cause) = e else {
+                    unreachable!("matched above")
+                };
+                return cause.into();
+            }
+        };
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
+fn attachment_id(raw: String) -> Result<AttachmentId, ApiError> {
+    AttachmentId::parse(raw)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidId, e.to_string()))
+}
+
+/// `POST /api/conversations/{id}/attachments?name=<file name>`: the body is the file, `Content-Type`
+/// its declared type. The body is read up to the largest file allowed, so an oversized upload is
+/// refused without being held whole.
+pub async fn upload_attachment(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<AttachmentView>), ApiError> {
+    let attachments = attachments_of(&state)?;
+    let id = conversation_id(id)?;
+    let name = query
+        .get("name")
+        .ok_or_else(|| ApiError::bad_request("the upload needs ?name=<file name>"))?;
+    let declared = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let file_too_large = || ApiError::from(too_large_file(AttachmentKind::File, MAX_FILE_BYTES));
+    let announced = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_FILE_BYTES) {
+        return Err(file_too_large());
+    }
+    let bytes = axum::body::to_bytes(body, MAX_FILE_BYTES as usize)
+        .await
+        .map_err(|_| file_too_large())?;
+    let stored = attachments
+        .upload(&user, &id, name, declared, &bytes)
+        .await?;
+    Ok((StatusCode::CREATED, Json(AttachmentView::from(&stored))))
+}
+
+/// `GET /api/conversations/{id}/attachments/{attachmentId}`: the bytes, served so that a browser
+/// never runs them (`nosniff`, a sandboxing CSP, text as plain text) and keeps them private.
+pub async fn read_attachment(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((id, attachment)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let attachments = attachments_of(&state)?;
+    let (id, attachment) = (conversation_id(id)?, attachment_id(attachment)?);
+    let (meta, bytes) = attachments.read(&user, &id, &attachment).await?;
+    let content_type = match meta.kind {
+        AttachmentKind::Image => meta.media_type.clone(),
+        AttachmentKind::File if meta.media_type == "application/pdf" => meta.media_type.clone(),
+        AttachmentKind::File => "text/plain; charset=utf-8".to_owned(),
+    };
+    let disposition = match meta.kind {
+        AttachmentKind::Image => "inline",
+        AttachmentKind::File => "attachment",
+    };
+    let headers = [
+        (CONTENT_TYPE, content_type),
+        (
+            CONTENT_DISPOSITION,
+            format!("{disposition}; {}", disposition_filename(&meta.name)),
+        ),
+        (X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        (CONTENT_SECURITY_POLICY, "sandbox".to_owned()),
+        (CACHE_CONTROL, "private, max-age=86400".to_owned()),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+/// `DELETE /api/conversations/{id}/attachments/{attachmentId}`.
+pub async fn delete_attachment(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((id, attachment)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let attachments = attachments_of(&state)?;
+    let (id, attachment) = (conversation_id(id)?, attachment_id(attachment)?);
+    attachments.delete(&user, &id, &attachment).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `filename="<ASCII form>"; filename*=UTF-8''<percent-encoded>` (RFC 6266): the quoted form for old
+/// clients, without quotes or backslashes; the encoded one with the real name.
+fn disposition_filename(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }

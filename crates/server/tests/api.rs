@@ -3,61 +3,35 @@
 //! 401 without the token, and the answer to bad input. A failure names the route. Then local mode's edge
 //! ([`serverless_openclaw_server::local_app`]): foreign `Host` and `Origin` refused, security headers.
 
+mod support;
+
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
-use serverless_openclaw_core::CancellationToken;
+use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_core::chat::ChatService;
-use serverless_openclaw_core::domain::{Channel, NewUserMessage, Turn};
+use serverless_openclaw_core::domain::{Channel, NewUserMessage};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
-    AgentState, AgentStatus, AgentStatusSource, ClientPush, ConversationStore, SettingsStore,
-    TelegramStore,
+    AgentStatusSource, ConversationStore, SettingsStore, TelegramStore,
 };
-use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileTranscriptStore, LocalTurnQueue, SqliteConversationStore,
-    SqliteSettingsStore, SqliteTelegramStore, TurnHandler,
+    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, LocalTurnQueue,
+    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
 use serverless_openclaw_server::{
     AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator, api, local_app,
 };
+use support::{Idle, NoPush, NoTurns};
 use tower::ServiceExt;
 
 const TOKEN: &str = "the-api-token_0123456789";
 const OWNER: &str = "owner-1";
-
-struct NoPush;
-
-#[async_trait]
-impl ClientPush for NoPush {
-    async fn push(&self, _: &UserId, _: &ServerFrame) {}
-}
-
-struct NoTurns;
-
-#[async_trait]
-impl TurnHandler for NoTurns {
-    async fn handle(&self, _: Turn, _: CancellationToken) {}
-}
-
-struct Idle;
-
-impl AgentStatusSource for Idle {
-    fn status(&self) -> AgentStatus {
-        AgentStatus {
-            state: AgentState::Stopped,
-            openclaw_version: None,
-            model: Some("fake/default".into()),
-        }
-    }
-}
 
 struct Api {
     router: Router,
@@ -95,13 +69,18 @@ impl Api {
         let settings: Arc<dyn SettingsStore> = Arc::new(SqliteSettingsStore::open(&db).unwrap());
         let telegram: Arc<dyn TelegramStore> = Arc::new(SqliteTelegramStore::open(&db).unwrap());
         let agent: Arc<dyn AgentStatusSource> = Arc::new(Idle);
+        let attachments = Attachments::new(
+            Arc::new(FileAttachmentStore::new(dir.path().join("attachments"))),
+            DEFAULT_QUOTA_BYTES,
+        );
         let chat = ChatService::new(
             conversations.clone(),
             Arc::new(LocalTurnQueue::new(Arc::new(NoTurns))),
             Arc::new(NoPush),
             settings.clone(),
             agent.clone(),
-        );
+        )
+        .with_attachments(attachments.clone());
         let router = router(AppState {
             auth: Arc::new(TokenAuthenticator::new(
                 TOKEN,
@@ -116,6 +95,7 @@ impl Api {
             settings,
             api_keys: Arc::new(FileApiKeyStore::new(dir.path().join("secrets"))),
             endpoints: Endpoints::Public,
+            attachments: Some(attachments),
         });
         Self {
             router,
@@ -194,13 +174,16 @@ impl Api {
 }
 
 /// Every route, with a well-formed request.
-const ROUTES: [(&str, &str); 14] = [
+const ROUTES: [(&str, &str); 17] = [
     ("GET", "/api/search?q=quokka"),
     ("GET", "/api/conversations"),
     ("POST", "/api/conversations"),
     ("PATCH", "/api/conversations/c-1"),
     ("DELETE", "/api/conversations/c-1"),
     ("GET", "/api/conversations/c-1/messages"),
+    ("POST", "/api/conversations/c-1/attachments?name=a.txt"),
+    ("GET", "/api/conversations/c-1/attachments/a-1"),
+    ("DELETE", "/api/conversations/c-1/attachments/a-1"),
     ("GET", "/api/conversations/c-1/settings"),
     ("PUT", "/api/conversations/c-1/settings"),
     ("GET", "/api/status"),

@@ -482,6 +482,7 @@ impl Bot {
             text: text.to_owned(),
             channel: origin.channel,
             reply_to: origin.reply_to,
+            attachments: Vec::new(),
         };
         match self.chat.submit(user, submission).await {
             Ok(_) => {

@@ -59,6 +59,7 @@ fn message(content: &str) -> ServerFrame {
         cost_usd: None,
         duration_ms: 1,
         activity: None,
+        attachments: Vec::new(),
     }
 }
 

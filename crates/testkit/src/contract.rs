@@ -5,18 +5,19 @@
 use std::future::Future;
 use std::time::Duration;
 
+use serverless_openclaw_core::attachments::{Attachment, AttachmentKind};
 use serverless_openclaw_core::domain::{
     Channel, ConversationSettings, ConversationSettingsUpdate, NewAssistantMessage, NewUserMessage,
     ReplyTarget, Role, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, TurnKind,
     Usage,
 };
 use serverless_openclaw_core::ids::{
-    ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
+    AttachmentId, ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
 };
 use serverless_openclaw_core::ports::{
-    ApiKeyStore, ConnectionStore, ConversationStore, Lease, MessageSearch, ObjectVersion,
-    PortError, SessionLeases, SettingsStore, TelegramStore, TranscriptStore, TurnQueue,
-    WorkspaceFile, WorkspaceStore,
+    ApiKeyStore, AttachmentStore, ConnectionStore, ConversationStore, Lease, MessageSearch,
+    ObjectVersion, PortError, SessionLeases, SettingsStore, Stored, TelegramStore, TranscriptStore,
+    TurnQueue, WorkspaceFile, WorkspaceStore,
 };
 use serverless_openclaw_core::search::SearchQuery;
 use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider};
@@ -1457,4 +1458,176 @@ pub async fn api_key_store(store: &dyn ApiKeyStore) {
         store.providers(&alice).await.expect("list"),
         [Provider::Anthropic]
     );
+}
+
+fn attachment(conversation: &ConversationId, name: &str, size: usize) -> (Attachment, Vec<u8>) {
+    let attachment = Attachment {
+        id: AttachmentId::generate(),
+        conversation_id: conversation.clone(),
+        name: name.into(),
+        media_type: "text/plain".into(),
+        kind: AttachmentKind::File,
+        size: size as u64,
+        // Stores keep milliseconds.
+        created_at: datetime!(2026-12-07 13:35:22.123 UTC),
+        message_id: None,
+    };
+    let bytes = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+    (attachment, bytes)
+}
+
+/// The [`AttachmentStore`] contract. `store` must be empty.
+pub async fn attachment_store(store: &dyn AttachmentStore) {
+    let (alice, bob) = (user("att-alice"), user("att-bob"));
+    let (c1, c2) = (conv("att-c1"), conv("att-c2"));
+    const QUOTA: u64 = 100;
+
+    let (first, first_bytes) = attachment(&c1, "first.txt", 40);
+    assert_eq!(
+        store
+            .put(&alice, &first, &first_bytes, QUOTA)
+            .await
+            .unwrap(),
+        Stored::Stored
+    );
+    let (second, second_bytes) = attachment(&c1, "second.txt", 30);
+    assert_eq!(
+        store
+            .put(&alice, &second, &second_bytes, QUOTA)
+            .await
+            .unwrap(),
+        Stored::Stored
+    );
+    assert_eq!(
+        store.get(&alice, &c1, &first.id).await.unwrap().as_ref(),
+        Some(&first)
+    );
+    assert_eq!(
+        store.read(&alice, &c1, &first.id).await.unwrap(),
+        Some(first_bytes.clone())
+    );
+    assert_eq!(
+        store.list(&alice, &c1).await.unwrap(),
+        [first.clone(), second.clone()],
+        "listed in the order stored"
+    );
+    assert_eq!(store.usage(&alice).await.unwrap(), 70);
+
+    // Scoped by user and conversation: the id alone finds nothing elsewhere.
+    assert_eq!(store.get(&bob, &c1, &first.id).await.unwrap(), None);
+    assert_eq!(store.read(&bob, &c1, &first.id).await.unwrap(), None);
+    assert_eq!(store.get(&alice, &c2, &first.id).await.unwrap(), None);
+    assert_eq!(store.read(&alice, &c2, &first.id).await.unwrap(), None);
+    assert!(store.list(&bob, &c1).await.unwrap().is_empty());
+    assert!(!store.delete(&bob, &c1, &first.id).await.unwrap());
+    assert!(matches!(
+        store
+            .link(&bob, &c1, &first.id, &MessageId::generate())
+            .await,
+        Err(PortError::NotFound)
+    ));
+    store.delete_conversation(&bob, &c1).await.unwrap();
+    assert_eq!(store.usage(&bob).await.unwrap(), 0);
+    assert_eq!(
+        store.read(&alice, &c1, &first.id).await.unwrap(),
+        Some(first_bytes.clone()),
+        "another user's deletes touch nothing of alice's"
+    );
+
+    // The quota counts every conversation of the user, and a refused put stores nothing.
+    let (too_big, too_big_bytes) = attachment(&c2, "big.txt", 31);
+    assert_eq!(
+        store
+            .put(&alice, &too_big, &too_big_bytes, QUOTA)
+            .await
+            .unwrap(),
+        Stored::OverQuota { used: 70 }
+    );
+    assert_eq!(store.get(&alice, &c2, &too_big.id).await.unwrap(), None);
+    assert_eq!(store.read(&alice, &c2, &too_big.id).await.unwrap(), None);
+    assert_eq!(store.usage(&alice).await.unwrap(), 70);
+    let (fits, fits_bytes) = attachment(&c2, "fits.txt", 30);
+    assert_eq!(
+        store.put(&alice, &fits, &fits_bytes, QUOTA).await.unwrap(),
+        Stored::Stored,
+        "exactly the quota is allowed"
+    );
+    let (bobs, bobs_bytes) = attachment(&c1, "bob.txt", 90);
+    assert_eq!(
+        store.put(&bob, &bobs, &bobs_bytes, QUOTA).await.unwrap(),
+        Stored::Stored,
+        "each user has a quota of their own"
+    );
+
+    // Linking: once per message, idempotent, never to a second message.
+    let message = MessageId::generate();
+    store.link(&alice, &c1, &first.id, &message).await.unwrap();
+    store.link(&alice, &c1, &first.id, &message).await.unwrap();
+    assert!(matches!(
+        store
+            .link(&alice, &c1, &first.id, &MessageId::generate())
+            .await,
+        Err(PortError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .link(&alice, &c1, &AttachmentId::generate(), &message)
+            .await,
+        Err(PortError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .get(&alice, &c1, &first.id)
+            .await
+            .unwrap()
+            .and_then(|a| a.message_id),
+        Some(message)
+    );
+    assert_eq!(
+        store
+            .get(&alice, &c1, &second.id)
+            .await
+            .unwrap()
+            .and_then(|a| a.message_id),
+        None
+    );
+
+    // Deleting gives the bytes back to the quota.
+    assert!(store.delete(&alice, &c1, &second.id).await.unwrap());
+    assert!(!store.delete(&alice, &c1, &second.id).await.unwrap());
+    assert_eq!(store.read(&alice, &c1, &second.id).await.unwrap(), None);
+    assert_eq!(store.usage(&alice).await.unwrap(), 70);
+    store.delete_conversation(&alice, &c1).await.unwrap();
+    assert!(store.list(&alice, &c1).await.unwrap().is_empty());
+    assert_eq!(store.get(&alice, &c1, &first.id).await.unwrap(), None);
+    assert_eq!(store.read(&alice, &c1, &first.id).await.unwrap(), None);
+    assert_eq!(store.usage(&alice).await.unwrap(), 30);
+    assert_eq!(store.list(&alice, &c2).await.unwrap(), [fits]);
+    store.delete_conversation(&alice, &c1).await.unwrap();
+
+    // Leave it empty.
+    store.delete_conversation(&alice, &c2).await.unwrap();
+    store.delete_conversation(&bob, &c1).await.unwrap();
+    assert_eq!(store.usage(&alice).await.unwrap(), 0);
+    assert_eq!(store.usage(&bob).await.unwrap(), 0);
+}
+
+/// Concurrent puts never pass the quota together. Separate from [`attachment_store`] because moto
+/// does not make DynamoDB's conditional writes atomic under concurrency (`docs/architecture.md`).
+pub async fn attachment_quota_race(store: &dyn AttachmentStore) {
+    let racer = user("att-racer");
+    let c = conv("att-race");
+    let puts: Vec<_> = (0..4)
+        .map(|i| attachment(&c, &format!("{i}.txt"), 60))
+        .collect();
+    let outcomes =
+        futures::future::join_all(puts.iter().map(|(a, b)| store.put(&racer, a, b, 100))).await;
+    let stored = outcomes
+        .into_iter()
+        .filter(|o| matches!(o, Ok(Stored::Stored)))
+        .count();
+    assert_eq!(stored, 1, "one 60-byte put fits a 100-byte quota");
+    assert_eq!(store.usage(&racer).await.unwrap(), 60);
+    assert_eq!(store.list(&racer, &c).await.unwrap().len(), 1);
+    store.delete_conversation(&racer, &c).await.unwrap();
 }

@@ -53,12 +53,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use base64::Engine as _;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -87,6 +88,9 @@ pub const SUMMARY: &str = "Summary by the fake LLM: FAKE-SUMMARY-7c1e.";
 
 /// Value of the `retry-after` header on a 429: one second keeps retrying clients fast in tests.
 const RETRY_AFTER_SECS: &str = "1";
+/// The largest request body the fake accepts: a turn with images sends them, and the
+/// conversation's earlier ones, base64-encoded.
+const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 
 /// What the server does with a request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -292,6 +296,22 @@ impl Api {
         }
     }
 
+    /// The image blocks in a request body's messages, oldest first: Anthropic's
+    /// `{"type":"image","source":{"type":"base64","media_type","data"}}` and OpenAI's
+    /// `{"type":"image_url","image_url":{"url":"data:<type>;base64,<data>"}}` (both APIs' blocks are
+    /// looked for, whichever the request came in on).
+    pub fn images(self, body: &Value) -> Vec<ImageBlock> {
+        let Some(messages) = body["messages"].as_array() else {
+            return Vec::new();
+        };
+        messages
+            .iter()
+            .filter_map(|m| m["content"].as_array())
+            .flatten()
+            .filter_map(image_block)
+            .collect()
+    }
+
     /// The tool results in a request body, oldest first: the `tool_result` blocks of Anthropic user
     /// messages, and OpenAI `role: "tool"` messages. A result's name comes from the call with its
     /// id in the same body ([`Api::tool_calls`]), or from the OpenAI message's own `name`.
@@ -311,6 +331,43 @@ impl Api {
                 result
             })
             .collect()
+    }
+}
+
+/// An image the agent sent the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageBlock {
+    /// Its MIME type, e.g. `image/png`.
+    pub media_type: String,
+    /// Its bytes, base64 as sent.
+    pub data: String,
+}
+
+impl ImageBlock {
+    /// The image's bytes; `None` when `data` is not base64.
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.data)
+            .ok()
+    }
+}
+
+/// The image a content block carries, in either API's form.
+fn image_block(block: &Value) -> Option<ImageBlock> {
+    match block["type"].as_str()? {
+        "image" if block["source"]["type"] == "base64" => Some(ImageBlock {
+            media_type: block["source"]["media_type"].as_str()?.to_owned(),
+            data: block["source"]["data"].as_str()?.to_owned(),
+        }),
+        "image_url" => {
+            let url = block["image_url"]["url"].as_str()?.strip_prefix("data:")?;
+            let (media_type, data) = url.split_once(";base64,")?;
+            Some(ImageBlock {
+                media_type: media_type.to_owned(),
+                data: data.to_owned(),
+            })
+        }
+        _ => None,
     }
 }
 
@@ -542,6 +599,11 @@ impl RecordedRequest {
     pub fn tool_results(&self) -> Vec<ToolResult> {
         self.api.tool_results(&self.body)
     }
+
+    /// See [`Api::images`].
+    pub fn images(&self) -> Vec<ImageBlock> {
+        self.api.images(&self.body)
+    }
 }
 
 /// [`FakeLlm::wait_for_requests`] gave up.
@@ -587,6 +649,9 @@ impl FakeLlm {
         let app = Router::new()
             .route("/v1/messages", post(anthropic_messages))
             .route("/v1/chat/completions", post(openai_completions))
+            // A turn's request carries its images and the conversation's earlier ones (base64):
+            // far more than axum's default 2 MB.
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
             .with_state(AppState {
                 shared: Arc::clone(&shared),
                 stop: stop.clone(),
@@ -1435,6 +1500,34 @@ mod tests {
             Some("the prompt")
         );
         assert_eq!(Api::AnthropicMessages.message_count(&body), 3);
+    }
+
+    #[test]
+    fn image_blocks_are_read_in_either_api_s_form() {
+        let body = json!({"messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "look"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "aGk="}},
+            ]},
+            {"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,eW8="}},
+                {"type": "image_url", "image_url": {"url": "https://example.invalid/x.png"}},
+                {"type": "image", "source": {"type": "url", "url": "https://example.invalid/y.png"}},
+            ]},
+            {"role": "assistant", "content": "no images here"},
+        ]});
+        let images = Api::AnthropicMessages.images(&body);
+        assert_eq!(
+            images
+                .iter()
+                .map(|i| (i.media_type.as_str(), i.bytes().unwrap()))
+                .collect::<Vec<_>>(),
+            [
+                ("image/png", b"hi".to_vec()),
+                ("image/jpeg", b"yo".to_vec())
+            ]
+        );
+        assert_eq!(Api::OpenAiCompletions.images(&json!({})), []);
     }
 
     #[test]

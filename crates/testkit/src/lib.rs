@@ -24,6 +24,7 @@
 //!   environments started per concurrent invocation and frozen while idle, the 10 s init cap,
 //!   SnapStart snapshots and restores, and the Invoke API (synchronous and `Event` invocations,
 //!   recorded).
+//! - [`images`]: valid PNG files made without an image library (solid colours, noise).
 //! - [`fixtures`]: event JSON as API Gateway, SQS and EventBridge send it (`fixtures/*.json`), with
 //!   fillers that set the fields a test cares about.
 
@@ -34,6 +35,7 @@ pub mod fake_llm;
 pub mod fake_telegram;
 pub mod fault_proxy;
 pub mod fixtures;
+pub mod images;
 pub mod lambda_runtime;
 pub mod lambda_sandbox;
 pub mod lambda_service;

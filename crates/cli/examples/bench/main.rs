@@ -10,38 +10,25 @@
 //! `BENCH_ROUNDS` sets the cold-start rounds (default 5).
 
 mod cold_start;
+mod local_mode;
 
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
+use local_mode::{TOKEN, load_average, median, ms};
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, DeploymentKeys, LlmApi, ProviderConfig};
-use serverless_openclaw_cli::{LocalOptions, SandboxMode, compose, paths};
-use serverless_openclaw_core::config::Secret;
-use serverless_openclaw_core::ports::ToolAccess;
-use serverless_openclaw_core::settings::Endpoints;
-use serverless_openclaw_server::serve::{Limits, serve};
+use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, ProviderConfig};
+use serverless_openclaw_cli::paths;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use tokio_tungstenite::tungstenite::Message;
 
 const WARM_TURNS: usize = 50;
-const TOKEN: &str = "bench";
 /// How long local mode's runner is given after `ready` to finish its warm-up (it takes 1-3 s here).
 const WARMUP_WAIT: Duration = Duration::from_secs(15);
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-/// The median (the lower one of an even count); sorts `values`.
-fn median(values: &mut [Duration]) -> Duration {
-    values.sort();
-    values[(values.len() - 1) / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
 fn rss_mib(pid: u32) -> anyhow::Result<f64> {
@@ -53,12 +40,6 @@ fn rss_mib(pid: u32) -> anyhow::Result<f64> {
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| anyhow::anyhow!("no VmRSS"))?;
     Ok(kib / 1024.0)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// One turn's timings, all from the moment the client sent its frame.
@@ -122,30 +103,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     let data = tempfile::tempdir()?;
-    let app = compose(LocalOptions {
-        data_dir: data.path().to_path_buf(),
-        token: Some(Secret::new(TOKEN)),
-        allowed_hosts: Vec::new(),
-        endpoints: Endpoints::Any,
-        provider: Some(provider),
-        keys: DeploymentKeys::default(),
-        sandbox: SandboxMode::Auto,
-        guest_tools: ToolAccess::Restricted,
-        node: node.clone(),
-        runner_script: repo.join(paths::RUNNER_SCRIPT),
-        web_dir: None,
-        turn_timeout: Duration::from_secs(120),
-        disable_tools: false,
-        telegram: None,
-    })?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(serve(
-        listener,
-        app.router.clone(),
-        Limits::for_this_process(),
-        std::future::pending(),
-    ));
+    let (app, addr) = local_mode::serve(data.path(), provider, &node, &repo).await?;
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/ws?token={TOKEN}")).await?;
 

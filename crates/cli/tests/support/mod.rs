@@ -355,3 +355,43 @@ pub fn assert_menu_registered(telegram: &FakeTelegram) {
         "{scopes:?}"
     );
 }
+
+/// `<target dir>/e2e-artifacts/browser`, where the browser tests keep their screenshots for people (and CI
+/// artifacts) to look at. Cargo puts a test's scratch dir at `<target dir>/tmp`, which follows
+/// `CARGO_TARGET_DIR` (and a configured target dir) without reading either here.
+pub fn screenshot_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside the target dir")
+        .join("e2e-artifacts")
+        .join("browser")
+}
+
+/// Runs the browser test script `web/e2e/<script>` with Node 24 and `env` (the screenshot dir is added);
+/// returns whether it passed and a report of its run (time, output, where the screenshots are).
+pub async fn run_browser_script(script: &str, env: Vec<(&'static str, String)>) -> (bool, String) {
+    let repo = repo_root();
+    let node = paths::node_binary(None, Some(&repo)).expect("Node 24");
+    let script = repo.join("web/e2e").join(script);
+    let screenshots = screenshot_dir();
+    std::fs::create_dir_all(&screenshots).expect("create the screenshot dir");
+    let started = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(node)
+            .arg(script)
+            .envs(env)
+            .env("SERVERLESS_OPENCLAW_E2E_SCREENSHOTS", screenshot_dir())
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs the browser test");
+    let report = format!(
+        "took {:?}\nstdout:\n{}\nstderr:\n{}\nscreenshots: {}",
+        started.elapsed(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        screenshots.display()
+    );
+    (output.status.success(), report)
+}

@@ -1,0 +1,650 @@
+//! Attachments: the images and files a user sends with a message (`docs/architecture.md`,
+//! "Attachments"). The rules — accepted types, sizes, the user's storage quota, safe names — the check
+//! of an upload's bytes against its declared type, and [`Attachments`], the use case every surface
+//! shares: store an upload, link it to a message, hand a turn its attachments, delete them with their
+//! conversation. The bytes and metadata live behind [`AttachmentStore`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ids::{AttachmentId, ConversationId, MessageId, UserId};
+use crate::ports::{AttachmentStore, PortError, ProducedFile, Stored};
+use crate::protocol::ErrorCode;
+
+/// The largest image: OpenClaw drops a prompt image above 10 MiB (its `MAX_IMAGE_INPUT_BYTES`).
+pub const MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
+/// The largest file.
+pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
+/// The most attachments one message may carry.
+pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
+/// What one user may store in attachments over all their conversations.
+pub const DEFAULT_QUOTA_BYTES: u64 = 500 * 1024 * 1024;
+/// The folder of the agent's workspace that a turn's files are copied into (per conversation), for the
+/// turn only: it is never synchronised as workspace files.
+pub const WORKSPACE_ATTACHMENTS_DIR: &str = ".attachments";
+/// The longest attachment name kept, in characters.
+pub const MAX_NAME_CHARS: usize = 120;
+
+/// The image types accepted: what the model providers take as images.
+pub const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+/// Types outside `text/*` that are text all the same.
+const TEXT_APPLICATION_TYPES: [&str; 9] = [
+    "application/json",
+    "application/xml",
+    "application/yaml",
+    "application/x-yaml",
+    "application/toml",
+    "application/javascript",
+    "application/x-sh",
+    "application/sql",
+    "application/x-ndjson",
+];
+const PDF: &str = "application/pdf";
+
+/// How an attachment reaches the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentKind {
+    /// Sent to the model as an image.
+    Image,
+    /// Written into the agent's workspace for its file tools.
+    File,
+}
+
+impl AttachmentKind {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachmentKind::Image => "image",
+            AttachmentKind::File => "file",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "image" => Some(AttachmentKind::Image),
+            "file" => Some(AttachmentKind::File),
+            _ => None,
+        }
+    }
+}
+
+/// A stored attachment's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub conversation_id: ConversationId,
+    /// The file name as shown, made safe by [`sanitize_file_name`].
+    pub name: String,
+    /// The type its bytes were found to be (text: as declared).
+    pub media_type: String,
+    pub kind: AttachmentKind,
+    pub size: u64,
+    pub created_at: OffsetDateTime,
+    /// The message it went with; `None` until it is sent.
+    pub message_id: Option<MessageId>,
+}
+
+/// An attachment for a turn: its metadata and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnAttachment {
+    pub attachment: Attachment,
+    pub bytes: Vec<u8>,
+    /// It went with the message the turn answers (else: an earlier file of the conversation).
+    pub with_prompt: bool,
+}
+
+/// Why an attachment was refused; each kind is its own protocol error code.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachmentError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    UnsupportedType(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Corrupt(String),
+    #[error(
+        "this would take your attachments past your storage limit of {} ({} used); delete conversations with attachments you no longer need",
+        megabytes(*quota),
+        megabytes(*used)
+    )]
+    OverQuota { used: u64, quota: u64 },
+    #[error("no such attachment")]
+    NotFound,
+    #[error(transparent)]
+    Storage(PortError),
+}
+
+impl AttachmentError {
+    /// The protocol error code it is reported with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AttachmentError::BadRequest(_) => ErrorCode::BadRequest,
+            AttachmentError::UnsupportedType(_) => ErrorCode::UnsupportedType,
+            AttachmentError::TooLarge(_) => ErrorCode::TooLarge,
+            AttachmentError::Corrupt(_) => ErrorCode::CorruptFile,
+            AttachmentError::OverQuota { .. } => ErrorCode::QuotaExceeded,
+            AttachmentError::NotFound => ErrorCode::NotFound,
+            AttachmentError::Storage(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<PortError> for AttachmentError {
+    fn from(e: PortError) -> Self {
+        match e {
+            PortError::NotFound => AttachmentError::NotFound,
+            other => AttachmentError::Storage(other),
+        }
+    }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
+
+/// What an upload's bytes were found to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    pub media_type: String,
+    pub kind: AttachmentKind,
+}
+
+/// A type as the client declared it: lower case, without parameters (`; charset=...`), with
+/// `image/jpg` read as `image/jpeg`.
+fn normalized_type(declared: &str) -> String {
+    let base = declared
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if base == "image/jpg" {
+        "image/jpeg".to_owned()
+    } else {
+        base
+    }
+}
+
+fn is_text_type(media_type: &str) -> bool {
+    (media_type.starts_with("text/") && media_type != "text/html")
+        || TEXT_APPLICATION_TYPES.contains(&media_type)
+}
+
+/// The accepted types, for error messages.
+fn accepted() -> String {
+    format!(
+        "images ({}), PDF and text files",
+        IMAGE_TYPES
+            .iter()
+            .map(|t| t.trim_start_matches("image/"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Checks an upload: its size for its kind, then its bytes against the declared type (magic bytes,
+/// an image's header, text's encoding). An empty or `application/octet-stream` type lets the bytes
+/// decide. Returns the type to store: the sniffed one, or for text the declared one.
+pub fn inspect(declared: &str, bytes: &[u8]) -> Result<Inspected, AttachmentError> {
+    if bytes.is_empty() {
+        return Err(AttachmentError::BadRequest("the file is empty".into()));
+    }
+    let declared = normalized_type(declared);
+    let sniffed = infer::get(bytes);
+    let wanted = match declared.as_str() {
+        "" | "application/octet-stream" => match sniffed {
+            Some(t) if t.matcher_type() != infer::MatcherType::Text => t.mime_type().to_owned(),
+            _ if is_text(bytes) => "text/plain".to_owned(),
+            _ => {
+                return Err(AttachmentError::UnsupportedType(format!(
+                    "this kind of file is not accepted; send {}",
+                    accepted()
+                )));
+            }
+        },
+        other => other.to_owned(),
+    };
+    let kind = if IMAGE_TYPES.contains(&wanted.as_str()) {
+        AttachmentKind::Image
+    } else if wanted == PDF || is_text_type(&wanted) {
+        AttachmentKind::File
+    } else {
+        return Err(AttachmentError::UnsupportedType(format!(
+            "{wanted} files are not accepted; send {}",
+            accepted()
+        )));
+    };
+    let limit = match kind {
+        AttachmentKind::Image => MAX_IMAGE_BYTES,
+        AttachmentKind::File => MAX_FILE_BYTES,
+    };
+    if bytes.len() as u64 > limit {
+        return Err(too_large(kind, limit));
+    }
+    let found = sniffed.map(|t| t.mime_type());
+    let mismatch = || {
+        AttachmentError::Corrupt(format!(
+            "the file says it is {wanted}, but its bytes are {}",
+            found.map_or_else(|| "not".to_owned(), |t| format!("{t}, not"))
+        ))
+    };
+    match kind {
+        AttachmentKind::Image => {
+            if found != Some(wanted.as_str()) {
+                return Err(mismatch());
+            }
+            if imagesize::blob_size(bytes).is_err() {
+                return Err(AttachmentError::Corrupt(format!(
+                    "the image is damaged: its {wanted} header cannot be read"
+                )));
+            }
+        }
+        AttachmentKind::File if wanted == PDF => {
+            if found != Some(PDF) {
+                return Err(mismatch());
+            }
+        }
+        AttachmentKind::File => {
+            let binary = sniffed.is_some_and(|t| t.matcher_type() != infer::MatcherType::Text);
+            if binary || !is_text(bytes) {
+                return Err(AttachmentError::Corrupt(format!(
+                    "the file says it is {wanted}, but it is not UTF-8 text"
+                )));
+            }
+        }
+    }
+    Ok(Inspected {
+        media_type: wanted,
+        kind,
+    })
+}
+
+/// The error for an upload over its kind's limit.
+pub fn too_large(kind: AttachmentKind, limit: u64) -> AttachmentError {
+    AttachmentError::TooLarge(format!(
+        "the {} is larger than {} MiB, the limit for {}s",
+        kind.as_str(),
+        limit / (1024 * 1024),
+        kind.as_str()
+    ))
+}
+
+/// UTF-8 without NUL bytes.
+fn is_text(bytes: &[u8]) -> bool {
+    !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok()
+}
+
+/// A conversation title for a first message that is only attachments: the first one's name, and how
+/// many more there are.
+pub fn title_from_attachments(attachments: &[Attachment]) -> String {
+    match attachments {
+        [] => String::new(),
+        [one] => one.name.clone(),
+        [first, rest @ ..] => format!("{} and {} more", first.name, rest.len()),
+    }
+}
+
+/// A file name made safe to show and to write into the agent's workspace: its last path component,
+/// without control characters, with the characters file systems refuse replaced by `_`, without
+/// leading dots or surrounding spaces, at most [`MAX_NAME_CHARS`] characters (the extension kept).
+/// `None` when nothing is left.
+pub fn sanitize_file_name(raw: &str) -> Option<String> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if ":*?\"<>|".contains(c) { '_' } else { c })
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    if cleaned.is_empty() {
+        return None;
+    }
+    if cleaned.chars().count() <= MAX_NAME_CHARS {
+        return Some(cleaned.to_owned());
+    }
+    let extension = cleaned
+        .rsplit_once('.')
+        .map(|(_, ext)| ext)
+        .filter(|ext| !ext.is_empty() && ext.chars().count() <= 10)
+        .map(|ext| format!(".{ext}"))
+        .unwrap_or_default();
+    let stem: String = cleaned
+        .chars()
+        .take(MAX_NAME_CHARS - extension.chars().count())
+        .collect();
+    Some(format!("{}{extension}", stem.trim_end()))
+}
+
+/// The attachments use case.
+#[derive(Clone)]
+pub struct Attachments {
+    store: Arc<dyn AttachmentStore>,
+    quota_bytes: u64,
+}
+
+impl Attachments {
+    /// Each user may store `quota_bytes` of attachments.
+    pub fn new(store: Arc<dyn AttachmentStore>, quota_bytes: u64) -> Self {
+        Self { store, quota_bytes }
+    }
+
+    /// Checks an upload ([`inspect`], [`sanitize_file_name`]) and stores it within the user's quota.
+    /// A refused upload stores nothing.
+    pub async fn upload(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        name: &str,
+        declared_type: &str,
+        bytes: &[u8],
+    ) -> Result<Attachment, AttachmentError> {
+        let name = sanitize_file_name(name).ok_or_else(|| {
+            AttachmentError::BadRequest("the attachment needs a file name".into())
+        })?;
+        let inspected = inspect(declared_type, bytes)?;
+        let attachment = Attachment {
+            id: AttachmentId::generate(),
+            conversation_id: conversation.clone(),
+            name,
+            media_type: inspected.media_type,
+            kind: inspected.kind,
+            size: bytes.len() as u64,
+            created_at: OffsetDateTime::now_utc(),
+            message_id: None,
+        };
+        match self
+            .store
+            .put(user, &attachment, bytes, self.quota_bytes)
+            .await?
+        {
+            Stored::Stored => Ok(attachment),
+            Stored::OverQuota { used } => Err(AttachmentError::OverQuota {
+                used,
+                quota: self.quota_bytes,
+            }),
+        }
+    }
+
+    /// An attachment and its bytes; `NotFound` unless it is `user`'s, of `conversation`.
+    pub async fn read(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+    ) -> Result<(Attachment, Vec<u8>), AttachmentError> {
+        let attachment = self
+            .store
+            .get(user, conversation, id)
+            .await?
+            .ok_or(AttachmentError::NotFound)?;
+        let bytes = self
+            .store
+            .read(user, conversation, id)
+            .await?
+            .ok_or(AttachmentError::NotFound)?;
+        Ok((attachment, bytes))
+    }
+
+    /// Stores a file the agent attached to its reply `message`, checked like an upload (by its bytes
+    /// alone: the agent declares no type) and counted against the user's quota.
+    pub async fn store_produced(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        file: &ProducedFile,
+        message: &MessageId,
+    ) -> Result<Attachment, AttachmentError> {
+        let stored = self
+            .upload(user, conversation, &file.name, "", &file.bytes)
+            .await?;
+        self.store
+            .link(user, conversation, &stored.id, message)
+            .await?;
+        Ok(Attachment {
+            message_id: Some(message.clone()),
+            ..stored
+        })
+    }
+
+    /// Deletes one attachment; `NotFound` when there is none.
+    pub async fn delete(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+    ) -> Result<(), AttachmentError> {
+        if self.store.delete(user, conversation, id).await? {
+            Ok(())
+        } else {
+            Err(AttachmentError::NotFound)
+        }
+    }
+
+    /// Deletes every attachment of a conversation.
+    pub async fn delete_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<(), PortError> {
+        self.store.delete_conversation(user, conversation).await
+    }
+
+    /// Checks that `ids` may go with a message: at most [`MAX_ATTACHMENTS_PER_MESSAGE`], each
+    /// `user`'s attachment of `conversation`, and returns them. The message for a refusal names the
+    /// first bad id. Whether one already went with another message is only known once the message is
+    /// stored (a resent message is the same message): [`Attachments::link`] tells.
+    pub async fn check_for_message(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        ids: &[AttachmentId],
+    ) -> Result<Vec<Attachment>, AttachmentError> {
+        if ids.len() > MAX_ATTACHMENTS_PER_MESSAGE {
+            return Err(AttachmentError::BadRequest(format!(
+                "a message may carry at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments"
+            )));
+        }
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let attachment = self
+                .store
+                .get(user, conversation, id)
+                .await?
+                .ok_or_else(|| {
+                    AttachmentError::BadRequest(format!(
+                        "attachment {id} does not exist in this conversation; upload it again"
+                    ))
+                })?;
+            found.push(attachment);
+        }
+        Ok(found)
+    }
+
+    /// Ties `ids` to the stored message they went with.
+    pub async fn link(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        ids: &[AttachmentId],
+        message: &MessageId,
+    ) -> Result<(), PortError> {
+        for id in ids {
+            self.store.link(user, conversation, id, message).await?;
+        }
+        Ok(())
+    }
+
+    /// The conversation's sent attachments by the message they went with, in the order they were
+    /// uploaded (which is also the order the model sees the images in).
+    pub async fn by_message(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<HashMap<MessageId, Vec<Attachment>>, PortError> {
+        let mut by_message: HashMap<MessageId, Vec<Attachment>> = HashMap::new();
+        for attachment in self.store.list(user, conversation).await? {
+            if let Some(message) = attachment.message_id.clone() {
+                by_message.entry(message).or_default().push(attachment);
+            }
+        }
+        Ok(by_message)
+    }
+
+    /// What a turn answering `message` gets: the message's attachments, and the conversation's
+    /// earlier files (its images are already in OpenClaw's transcript), with their bytes. An
+    /// attachment whose bytes are gone (deleted meanwhile) is left out.
+    pub async fn for_turn(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        message: &MessageId,
+    ) -> Result<Vec<TurnAttachment>, PortError> {
+        let mut turn = Vec::new();
+        for attachment in self.store.list(user, conversation).await? {
+            let with_prompt = attachment.message_id.as_ref() == Some(message);
+            let earlier_file =
+                attachment.message_id.is_some() && attachment.kind == AttachmentKind::File;
+            if !(with_prompt || earlier_file) {
+                continue;
+            }
+            if let Some(bytes) = self.store.read(user, conversation, &attachment.id).await? {
+                turn.push(TurnAttachment {
+                    attachment,
+                    bytes,
+                    with_prompt,
+                });
+            }
+        }
+        Ok(turn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An 1×1 PNG.
+    const PNG: &[u8] = &[
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0,
+        0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0, 0x90, 0x77, 0x53, 0xde, 0, 0, 0, 12, b'I', b'D', b'A',
+        b'T', 0x08, 0xd7, 0x63, 0xf8, 0xcf, 0xc0, 0, 0, 0x03, 0x01, 0x01, 0, 0x18, 0xdd, 0x8d,
+        0xb0, 0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xae, 0x42, 0x60, 0x82,
+    ];
+
+    fn code(declared: &str, bytes: &[u8]) -> ErrorCode {
+        inspect(declared, bytes).unwrap_err().code()
+    }
+
+    #[test]
+    fn images_pdfs_and_text_pass_as_what_their_bytes_are() {
+        let png = inspect("image/png", PNG).unwrap();
+        assert_eq!(
+            (png.media_type.as_str(), png.kind),
+            ("image/png", AttachmentKind::Image)
+        );
+        assert_eq!(inspect("", PNG).unwrap().media_type, "image/png");
+        let pdf = inspect("application/pdf", b"%PDF-1.7\n%\xe2\xe3\n1 0 obj").unwrap();
+        assert_eq!(pdf.kind, AttachmentKind::File);
+        let text = inspect("text/markdown; charset=utf-8", "# Notes\nçà".as_bytes()).unwrap();
+        assert_eq!(
+            (text.media_type.as_str(), text.kind),
+            ("text/markdown", AttachmentKind::File)
+        );
+        assert_eq!(
+            inspect("application/octet-stream", b"plain words")
+                .unwrap()
+                .media_type,
+            "text/plain"
+        );
+        assert_eq!(
+            inspect("text/plain", b"<html><body>hi</body></html>")
+                .unwrap()
+                .media_type,
+            "text/plain",
+            "text that looks like HTML is still text, and is served as text"
+        );
+    }
+
+    #[test]
+    fn types_we_do_not_take_are_unsupported() {
+        assert_eq!(
+            code("application/zip", b"PK\x03\x04rest"),
+            ErrorCode::UnsupportedType
+        );
+        assert_eq!(code("text/html", b"<p>hi</p>"), ErrorCode::UnsupportedType);
+        assert_eq!(code("image/svg+xml", b"<svg/>"), ErrorCode::UnsupportedType);
+        assert_eq!(code("", b"PK\x03\x04rest"), ErrorCode::UnsupportedType);
+        assert_eq!(code("", &[0xff, 0x00, 0x13]), ErrorCode::UnsupportedType);
+    }
+
+    #[test]
+    fn bytes_that_are_not_their_declared_type_are_corrupt() {
+        assert_eq!(
+            code("image/png", b"not a png at all"),
+            ErrorCode::CorruptFile
+        );
+        assert_eq!(code("image/jpeg", PNG), ErrorCode::CorruptFile);
+        assert!(
+            inspect("image/jpeg", PNG)
+                .unwrap_err()
+                .to_string()
+                .contains("image/png")
+        );
+        let header_only = &PNG[..12];
+        assert_eq!(code("image/png", header_only), ErrorCode::CorruptFile);
+        assert_eq!(code("application/pdf", b"hello"), ErrorCode::CorruptFile);
+        assert_eq!(
+            code("text/plain", &[0x66, 0x6f, 0xff]),
+            ErrorCode::CorruptFile
+        );
+        assert_eq!(code("text/plain", b"nul\0inside"), ErrorCode::CorruptFile);
+        assert_eq!(code("text/plain", PNG), ErrorCode::CorruptFile);
+        assert_eq!(code("image/png", b""), ErrorCode::BadRequest);
+    }
+
+    #[test]
+    fn each_kind_has_its_size_limit() {
+        let mut big_image = PNG.to_vec();
+        big_image.resize(MAX_IMAGE_BYTES as usize + 1, 0);
+        assert_eq!(code("image/png", &big_image), ErrorCode::TooLarge);
+        let text = vec![b'a'; MAX_IMAGE_BYTES as usize + 1];
+        assert!(
+            inspect("text/plain", &text).is_ok(),
+            "a file may be larger than an image"
+        );
+        let too_much = vec![b'a'; MAX_FILE_BYTES as usize + 1];
+        let refused = inspect("text/plain", &too_much).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::TooLarge);
+        assert!(refused.to_string().contains("20 MiB"), "{refused}");
+    }
+
+    #[test]
+    fn names_are_made_safe_to_show_and_to_write() {
+        assert_eq!(sanitize_file_name("cat.png").as_deref(), Some("cat.png"));
+        assert_eq!(
+            sanitize_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(
+            sanitize_file_name("C:\\Users\\me\\report.pdf").as_deref(),
+            Some("report.pdf")
+        );
+        assert_eq!(
+            sanitize_file_name(" .hidden\u{7}?.md ").as_deref(),
+            Some("hidden_.md")
+        );
+        assert_eq!(sanitize_file_name(".."), None);
+        assert_eq!(sanitize_file_name("dir/"), None);
+        let long = format!("{}.txt", "é".repeat(300));
+        let kept = sanitize_file_name(&long).unwrap();
+        assert_eq!(kept.chars().count(), MAX_NAME_CHARS);
+        assert!(kept.ends_with(".txt"));
+    }
+}

@@ -1,0 +1,506 @@
+//! The attachment routes of [`serverless_openclaw_server::api`] on the local adapters, driven with
+//! `oneshot`: an upload comes back byte for byte with headers that keep a browser from running it;
+//! oversized, unaccepted, corrupt and over-quota uploads are refused with their own codes and store
+//! nothing; a user cannot read, delete or send another user's attachment; a message's attachments show
+//! in its history; deleting the conversation deletes them.
+
+mod support;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use serde_json::{Value, json};
+use serverless_openclaw_core::attachments::{Attachments, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
+use serverless_openclaw_core::chat::ChatService;
+use serverless_openclaw_core::ids::{ConversationId, UserId};
+use serverless_openclaw_core::ports::{AttachmentStore, ConversationStore};
+use serverless_openclaw_core::protocol::ServerFrame;
+use serverless_openclaw_core::search::ConversationSearch;
+use serverless_openclaw_core::settings::Endpoints;
+use serverless_openclaw_local::{
+    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, LocalTurnQueue,
+    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
+};
+use serverless_openclaw_server::{AppState, Authenticator, api};
+use support::{Idle, NoPush, NoTurns};
+use tower::ServiceExt;
+
+/// A 2×1 PNG (its header is all the server and OpenClaw read of it; a browser shows it).
+static PNG: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+    serverless_openclaw_testkit::images::solid_png(2, 1, [255, 128, 0])
+});
+
+const QUOTA: u64 = 64 * 1024 * 1024;
+
+/// Each user is their own bearer token: `Bearer alice` is alice.
+struct NamedUsers;
+
+impl Authenticator for NamedUsers {
+    fn verify(&self, credential: &str) -> Option<UserId> {
+        UserId::parse(credential).ok()
+    }
+}
+
+struct Server {
+    router: Router,
+    chat: ChatService,
+    store: Arc<dyn AttachmentStore>,
+    _dir: tempfile::TempDir,
+}
+
+/// An answer: status, headers and body.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// Asserts a refusal with `status` and `code`, whose message is for people.
+    fn refused(&self, status: StatusCode, code: &str) {
+        let body = self.json();
+        assert_eq!(self.status, status, "{body}");
+        assert_eq!(body["code"], code, "{body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| m.len() > 10),
+            "{body}"
+        );
+    }
+}
+
+impl Server {
+    fn new(quota: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite3");
+        let sqlite = Arc::new(SqliteConversationStore::open(&db).unwrap());
+        let conversations: Arc<dyn ConversationStore> = sqlite.clone();
+        let settings = Arc::new(SqliteSettingsStore::open(&db).unwrap());
+        let store: Arc<dyn AttachmentStore> =
+            Arc::new(FileAttachmentStore::new(dir.path().join("attachments")));
+        let attachments = Attachments::new(store.clone(), quota);
+        let chat = ChatService::new(
+            conversations.clone(),
+            Arc::new(LocalTurnQueue::new(Arc::new(NoTurns))),
+            Arc::new(NoPush),
+            settings.clone(),
+            Arc::new(Idle),
+        )
+        .with_attachments(attachments.clone());
+        let router = api(AppState {
+            auth: Arc::new(NamedUsers),
+            chat: chat.clone(),
+            conversations,
+            search: ConversationSearch::new(sqlite),
+            transcripts: Arc::new(FileTranscriptStore::new(dir.path().join("transcripts"))),
+            agent: Arc::new(Idle),
+            telegram: Arc::new(SqliteTelegramStore::open(&db).unwrap()),
+            settings,
+            api_keys: Arc::new(FileApiKeyStore::new(dir.path().join("secrets"))),
+            endpoints: Endpoints::Public,
+            attachments: Some(attachments),
+        });
+        Self {
+            router,
+            chat,
+            store,
+            _dir: dir,
+        }
+    }
+
+    async fn send(
+        &self,
+        user: &str,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {user}"));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = axum::body::to_bytes(response.into_body(), 64 << 20)
+            .await
+            .unwrap()
+            .to_vec();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn upload(
+        &self,
+        user: &str,
+        conversation: &str,
+        name: &str,
+        kind: &str,
+        bytes: &[u8],
+    ) -> Answer {
+        self.send(
+            user,
+            Method::POST,
+            &format!("/api/conversations/{conversation}/attachments?name={name}"),
+            Some(kind),
+            bytes.to_vec(),
+        )
+        .await
+    }
+
+    async fn get(&self, user: &str, path: &str) -> Answer {
+        self.send(user, Method::GET, path, None, Vec::new()).await
+    }
+
+    async fn delete(&self, user: &str, path: &str) -> Answer {
+        self.send(user, Method::DELETE, path, None, Vec::new())
+            .await
+    }
+
+    async fn usage(&self, user: &str) -> u64 {
+        self.store
+            .usage(&UserId::parse(user).unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_upload_comes_back_byte_for_byte_and_is_never_run_by_a_browser() {
+    let server = Server::new(QUOTA);
+    let uploaded = server
+        .upload(
+            "alice",
+            "c1",
+            "..%2Fholiday%20cat.PNG",
+            "image/png",
+            &PNG[..],
+        )
+        .await;
+    assert_eq!(uploaded.status, StatusCode::CREATED);
+    let view = uploaded.json();
+    assert_eq!(view["name"], "holiday cat.PNG", "the name is made safe");
+    assert_eq!(
+        (&view["mediaType"], &view["kind"], &view["size"]),
+        (&json!("image/png"), &json!("image"), &json!(PNG.len()))
+    );
+    let id = view["id"].as_str().unwrap();
+    let image = server
+        .get("alice", &format!("/api/conversations/c1/attachments/{id}"))
+        .await;
+    assert_eq!(image.status, StatusCode::OK);
+    assert_eq!(image.body, &PNG[..]);
+    let header = |answer: &Answer, name: &str| answer.headers[name].to_str().unwrap().to_owned();
+    assert_eq!(header(&image, "content-type"), "image/png");
+    assert_eq!(header(&image, "x-content-type-options"), "nosniff");
+    assert_eq!(header(&image, "content-security-policy"), "sandbox");
+    assert!(
+        header(&image, "content-disposition").starts_with("inline; filename=\"holiday cat.PNG\"")
+    );
+
+    // Text is served as plain text, and as a download, whatever it declared or looks like.
+    let page = b"<html><script>alert(1)</script></html>";
+    let text = server
+        .upload("alice", "c1", "page.txt", "text/plain", page)
+        .await
+        .json();
+    let text = server
+        .send(
+            "alice",
+            Method::GET,
+            &format!(
+                "/api/conversations/c1/attachments/{}",
+                text["id"].as_str().unwrap()
+            ),
+            None,
+            vec![],
+        )
+        .await;
+    assert_eq!(text.body, page);
+    assert_eq!(header(&text, "content-type"), "text/plain; charset=utf-8");
+    assert!(header(&text, "content-disposition").starts_with("attachment; "));
+    assert_eq!(server.usage("alice").await, (PNG.len() + page.len()) as u64);
+}
+
+#[tokio::test]
+async fn oversized_unaccepted_corrupt_and_over_quota_uploads_are_refused_and_store_nothing() {
+    let server = Server::new(QUOTA);
+    let mut big_image = PNG.to_vec();
+    big_image.resize(MAX_IMAGE_BYTES as usize + 1, 0);
+    server
+        .upload("alice", "c1", "big.png", "image/png", &big_image)
+        .await
+        .refused(StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    server
+        .upload(
+            "alice",
+            "c1",
+            "huge.txt",
+            "text/plain",
+            &vec![b'a'; MAX_FILE_BYTES as usize + 1],
+        )
+        .await
+        .refused(StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    server
+        .upload(
+            "alice",
+            "c1",
+            "a.zip",
+            "application/zip",
+            b"PK\x03\x04 zipped",
+        )
+        .await
+        .refused(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type");
+    server
+        .upload("alice", "c1", "page.html", "text/html", b"<p>hi</p>")
+        .await
+        .refused(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type");
+    let corrupt = server
+        .upload(
+            "alice",
+            "c1",
+            "cat.png",
+            "image/png",
+            b"these are words, not a picture",
+        )
+        .await;
+    corrupt.refused(StatusCode::UNPROCESSABLE_ENTITY, "corrupt_file");
+    assert!(
+        corrupt.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("image/png")
+    );
+    server
+        .upload("alice", "c1", "cat.jpg", "image/jpeg", &PNG[..])
+        .await
+        .refused(StatusCode::UNPROCESSABLE_ENTITY, "corrupt_file");
+    server
+        .upload(
+            "alice",
+            "c1",
+            "notes.txt",
+            "text/plain",
+            &[0x66, 0xff, 0x00],
+        )
+        .await
+        .refused(StatusCode::UNPROCESSABLE_ENTITY, "corrupt_file");
+    server
+        .upload("alice", "c1", "", "text/plain", b"no name")
+        .await
+        .refused(StatusCode::BAD_REQUEST, "bad_request");
+    server
+        .upload("alice", "c1", "empty.txt", "text/plain", b"")
+        .await
+        .refused(StatusCode::BAD_REQUEST, "bad_request");
+    server
+        .upload("alice", "..", "x.txt", "text/plain", b"x")
+        .await
+        .refused(StatusCode::BAD_REQUEST, "invalid_id");
+    assert_eq!(server.usage("alice").await, 0, "nothing was stored");
+    let c1 = ConversationId::parse("c1").unwrap();
+    assert!(
+        server
+            .store
+            .list(&UserId::parse("alice").unwrap(), &c1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let small = Server::new(PNG.len() as u64 + 10);
+    assert_eq!(
+        small
+            .upload("alice", "c1", "a.png", "image/png", &PNG[..])
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let over = small
+        .upload("alice", "c2", "b.png", "image/png", &PNG[..])
+        .await;
+    over.refused(StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded");
+    assert!(
+        over.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("storage limit")
+    );
+    assert_eq!(small.usage("alice").await, PNG.len() as u64);
+    assert_eq!(
+        small
+            .upload("bob", "c1", "b.png", "image/png", &PNG[..])
+            .await
+            .status,
+        StatusCode::CREATED,
+        "bob's quota is his own"
+    );
+}
+
+#[tokio::test]
+async fn a_user_cannot_read_delete_or_send_another_user_s_attachment() {
+    let server = Server::new(QUOTA);
+    let id = server
+        .upload("alice", "c1", "cat.png", "image/png", &PNG[..])
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/conversations/c1/attachments/{id}");
+    server
+        .get("bob", &path)
+        .await
+        .refused(StatusCode::NOT_FOUND, "not_found");
+    server
+        .delete("bob", &path)
+        .await
+        .refused(StatusCode::NOT_FOUND, "not_found");
+    server
+        .get("alice", &format!("/api/conversations/c2/attachments/{id}"))
+        .await
+        .refused(StatusCode::NOT_FOUND, "not_found");
+    let frame = json!({"action": "sendMessage", "conversationId": "c1", "message": "look",
+                       "clientMessageId": "m1", "attachments": [id]})
+    .to_string();
+    let refused = server
+        .chat
+        .handle_frame(&UserId::parse("bob").unwrap(), &frame)
+        .await
+        .expect("an error frame");
+    let ServerFrame::Error { code, message, .. } = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(
+        code,
+        serverless_openclaw_core::protocol::ErrorCode::BadRequest
+    );
+    assert!(message.contains("does not exist"), "{message}");
+    let bobs = server.get("bob", "/api/conversations/c1/messages").await;
+    assert_eq!(
+        bobs.status,
+        StatusCode::NOT_FOUND,
+        "bob's message was not stored"
+    );
+    assert_eq!(
+        server.get("alice", &path).await.body,
+        &PNG[..],
+        "alice still has it"
+    );
+}
+
+#[tokio::test]
+async fn a_message_s_attachments_show_in_its_history_and_go_with_its_conversation() {
+    let server = Server::new(QUOTA);
+    let image = server
+        .upload("alice", "c1", "cat.png", "image/png", &PNG[..])
+        .await
+        .json();
+    let file = server
+        .upload("alice", "c1", "notes.md", "text/markdown", b"# hi")
+        .await
+        .json();
+    let unsent = server
+        .upload("alice", "c1", "later.txt", "text/plain", b"later")
+        .await
+        .json();
+    let frame = json!({"action": "sendMessage", "conversationId": "c1", "message": "",
+                       "clientMessageId": "m1", "attachments": [image["id"], file["id"]]})
+    .to_string();
+    assert_eq!(
+        server
+            .chat
+            .handle_frame(&UserId::parse("alice").unwrap(), &frame)
+            .await,
+        None,
+        "a blank message with attachments is accepted"
+    );
+    let again = server
+        .chat
+        .handle_frame(&UserId::parse("alice").unwrap(), &frame)
+        .await;
+    assert_eq!(
+        again, None,
+        "a resent message links its attachments again harmlessly"
+    );
+    let history = server
+        .get("alice", "/api/conversations/c1/messages")
+        .await
+        .json();
+    assert_eq!(history["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(history["messages"][0]["attachments"], json!([image, file]));
+    let listed = server.get("alice", "/api/conversations").await.json();
+    assert_eq!(
+        listed["conversations"][0]["title"], "cat.png and 1 more",
+        "a first message without text titles its conversation by what it sent"
+    );
+
+    let reuse = json!({"action": "sendMessage", "conversationId": "c1", "message": "again",
+                       "clientMessageId": "m2", "attachments": [image["id"]]})
+    .to_string();
+    let refused = server
+        .chat
+        .handle_frame(&UserId::parse("alice").unwrap(), &reuse)
+        .await;
+    assert!(
+        matches!(&refused, Some(ServerFrame::Error { message, .. }) if message.contains("another message")),
+        "{refused:?}"
+    );
+
+    let unsent_path = format!(
+        "/api/conversations/c1/attachments/{}",
+        unsent["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        server.delete("alice", &unsent_path).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        server.get("alice", &unsent_path).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    assert_eq!(
+        server.delete("alice", "/api/conversations/c1").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        server.usage("alice").await,
+        0,
+        "the conversation's attachments are gone"
+    );
+    let image_path = format!(
+        "/api/conversations/c1/attachments/{}",
+        image["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        server.get("alice", &image_path).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A conversation that never got a message is not listed, but its uploads are deleted with it.
+    server
+        .upload("alice", "draft", "cat.png", "image/png", &PNG[..])
+        .await;
+    server
+        .delete("alice", "/api/conversations/draft")
+        .await
+        .refused(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(server.usage("alice").await, 0);
+}

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { createApi } from './api';
+import { formatBytes, refusedBeforeUpload } from './Attachments';
+import { chatReducer, checkOutgoing, initialChatState } from './chatState';
+import { MAX_FILE_BYTES, MAX_IMAGE_BYTES, parseAttachment, parseMessagesResponse, type Attachment } from './protocol';
+import type { RuntimeConfig } from './runtimeConfig';
+
+const config: RuntimeConfig = { version: 1, apiUrl: '/', websocketUrl: '/ws', auth: { kind: 'token' } };
+const cat: Attachment = { id: 'a1', name: 'cat.png', mediaType: 'image/png', size: 48213, kind: 'image', createdAt: '2026-12-07T13:35:22.123Z' };
+
+function api(status: number, body: BodyInit | null, seen: { url: string; init: RequestInit }[]) {
+  return createApi(
+    config,
+    () => ({ freshToken: () => Promise.resolve('tok'), refused: () => undefined }),
+    () => 'http://127.0.0.1:8787/',
+    async (url, init) => {
+      seen.push({ url, init });
+      return new Response(body, { status });
+    },
+  );
+}
+
+describe('attachments', () => {
+  it('uploads the bytes with their own type and the name in the query, and reads the view back', async () => {
+    const seen: { url: string; init: RequestInit }[] = [];
+    const file = new Blob(['png bytes'], { type: 'image/png' });
+    const result = await api(201, JSON.stringify(cat), seen).uploadAttachment('c 1', file, 'my cat.png');
+    expect(result).toEqual({ ok: true, value: cat });
+    expect(seen[0]?.url).toBe('http://127.0.0.1:8787/api/conversations/c%201/attachments?name=my+cat.png');
+    expect(seen[0]?.init.method).toBe('POST');
+    expect(seen[0]?.init.body).toBe(file);
+    expect(seen[0]?.init.headers).toEqual({ Authorization: 'Bearer tok', 'Content-Type': 'image/png' });
+  });
+
+  it('shows the server refusal of an upload, and reads bytes back as a blob', async () => {
+    const refused = await api(422, JSON.stringify({ code: 'corrupt_file', message: 'the file says it is image/png, but its bytes are not' }), []).uploadAttachment(
+      'c1',
+      new Blob(['words'], { type: 'image/png' }),
+      'x.png',
+    );
+    expect(refused).toEqual({ ok: false, status: 422, message: 'the file says it is image/png, but its bytes are not' });
+    const seen: { url: string; init: RequestInit }[] = [];
+    const content = await api(200, 'the bytes', seen).attachmentContent('c1', 'a1');
+    expect(content.ok && (await content.value.text())).toBe('the bytes');
+    expect(seen[0]?.url).toBe('http://127.0.0.1:8787/api/conversations/c1/attachments/a1');
+    const gone = await api(404, JSON.stringify({ code: 'not_found', message: 'no such attachment' }), []).attachmentContent('c1', 'a1');
+    expect(gone).toEqual({ ok: false, status: 404, message: 'no such attachment' });
+  });
+
+  it('parses attachment views, and a history message keeps the ones it can read', () => {
+    expect(parseAttachment(cat)).toEqual(cat);
+    expect(parseAttachment({ ...cat, kind: 'video' })).toBeNull();
+    expect(parseAttachment({ ...cat, size: -1 })).toBeNull();
+    const history = parseMessagesResponse({
+      messages: [{ id: 'm1', role: 'user', content: '', createdAt: 't', channel: 'web', attachments: [cat, { id: 'broken' }] }],
+    });
+    expect(history?.[0]?.attachments).toEqual([cat]);
+  });
+
+  it('a blank message may be sent with attachments, and they stay on it through the history', () => {
+    expect(checkOutgoing('  ')?.code).toBe('bad_request');
+    expect(checkOutgoing('  ', 1)).toBeNull();
+    let state = initialChatState('c1', { isNew: true, connection: 'open' });
+    state = chatReducer(state, { kind: 'send', clientMessageId: 'k1', text: '', attachments: [cat] });
+    expect(state.messages[0]).toMatchObject({ role: 'user', attachments: [cat] });
+    state = chatReducer(state, { kind: 'frame', frame: { type: 'ack', clientMessageId: 'k1', conversationId: 'c1', messageId: 'm1' } });
+    state = chatReducer(state, {
+      kind: 'historyLoaded',
+      messages: [{ id: 'm1', role: 'user', content: '', createdAt: 't', channel: 'web', attachments: [cat] }],
+      full: false,
+    });
+    expect(state.messages).toHaveLength(1);
+    expect(state.messages[0]).toMatchObject({ role: 'user', messageId: 'm1', attachments: [cat] });
+  });
+
+  it('a reply keeps the files the agent attached, from its final frame and from the history', () => {
+    const chart: Attachment = { ...cat, id: 'a9', name: 'chart.png' };
+    let state = initialChatState('c1', { isNew: true, connection: 'open' });
+    state = chatReducer(state, {
+      kind: 'frame',
+      frame: {
+        type: 'message',
+        conversationId: 'c1',
+        messageId: 'r1',
+        role: 'assistant',
+        content: 'Here is your chart.',
+        usage: { inputTokens: 1, outputTokens: 2 },
+        costUsd: null,
+        durationMs: 5,
+        attachments: [chart],
+      },
+    });
+    expect(state.messages[0]).toMatchObject({ role: 'assistant', attachments: [chart] });
+    state = chatReducer(state, {
+      kind: 'historyLoaded',
+      messages: [{ id: 'r1', role: 'assistant', content: 'Here is your chart.', createdAt: 't', channel: 'web', attachments: [chart] }],
+      full: false,
+    });
+    expect(state.messages[0]).toMatchObject({ role: 'assistant', attachments: [chart] });
+  });
+
+  it('refuses before uploading only what is over its kind’s limit or empty', () => {
+    expect(refusedBeforeUpload({ name: 'a.png', type: 'image/png', size: MAX_IMAGE_BYTES })).toBeNull();
+    expect(refusedBeforeUpload({ name: 'a.png', type: 'image/png', size: MAX_IMAGE_BYTES + 1 })).toMatch(/a.png is 10.5 MB; an image may be at most 10 MiB/);
+    expect(refusedBeforeUpload({ name: 'a.pdf', type: 'application/pdf', size: MAX_IMAGE_BYTES + 1 })).toBeNull();
+    expect(refusedBeforeUpload({ name: 'a.pdf', type: 'application/pdf', size: MAX_FILE_BYTES + 1 })).toMatch(/a file may be at most 20 MiB/);
+    expect(refusedBeforeUpload({ name: 'e.txt', type: 'text/plain', size: 0 })).toBe('e.txt is empty.');
+    expect(formatBytes(999)).toBe('999 bytes');
+    expect(formatBytes(48213)).toBe('48 KB');
+  });
+});
