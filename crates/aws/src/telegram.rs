@@ -21,7 +21,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serverless_openclaw_core::ids::{ConversationId, UserId};
-use serverless_openclaw_core::ports::{PortError, TelegramStore, TelegramUserId};
+use serverless_openclaw_core::ports::{
+    LinkCodes, PortError, ProcessedUpdates, TelegramLinks, TelegramUserId,
+};
 use time::OffsetDateTime;
 
 use crate::dynamodb::{
@@ -176,7 +178,7 @@ impl DynamoTelegramStore {
 }
 
 #[async_trait]
-impl TelegramStore for DynamoTelegramStore {
+impl ProcessedUpdates for DynamoTelegramStore {
     async fn claim_update(
         &self,
         update_id: i64,
@@ -214,7 +216,10 @@ impl TelegramStore for DynamoTelegramStore {
             .map_err(|e| self.fail("DeleteItem", e))?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl LinkCodes for DynamoTelegramStore {
     async fn put_link_code(
         &self,
         code: &str,
@@ -345,7 +350,10 @@ impl TelegramStore for DynamoTelegramStore {
         let item = self.get(user_pk(telegram_user), FAILURES_SK).await?;
         Ok(failures_within(item.as_ref(), now, window).len() as u32)
     }
+}
 
+#[async_trait]
+impl TelegramLinks for DynamoTelegramStore {
     /// The owner's index item first, then the link itself; an index item left behind by a failure in
     /// between is harmless, because `linked_telegram_users` checks every one against the link.
     async fn link(&self, telegram_user: TelegramUserId, user: &UserId) -> Result<(), PortError> {

@@ -218,13 +218,22 @@ async fn dynamo_conversation_store_honours_the_contract() {
 async fn dynamo_telegram_store_honours_the_contract_in_the_conversations_table() {
     let (conversations, client, table) = fresh_store().await;
     let store = serverless_openclaw_aws::DynamoTelegramStore::new(client, table);
-    contract::telegram_store(&store, 1_000).await;
+    contract::processed_updates(&store, 1_000).await;
+    contract::link_codes(&store, 1_000).await;
+    contract::telegram_links(&store, 1_000).await;
     contract::conversation_store(&conversations).await;
 }
 
 #[tokio::test]
+async fn linking_follows_its_policy_on_dynamodb() {
+    let (_, client, table) = fresh_store().await;
+    let store = serverless_openclaw_aws::DynamoTelegramStore::new(client, table);
+    contract::linking(Arc::new(store), 2_000).await;
+}
+
+#[tokio::test]
 async fn an_owner_index_item_left_without_its_link_is_not_listed() {
-    use serverless_openclaw_core::ports::TelegramStore;
+    use serverless_openclaw_core::ports::TelegramLinks;
     let (_, client, table) = fresh_store().await;
     let store = serverless_openclaw_aws::DynamoTelegramStore::new(client.clone(), &table);
     let (alice, bob) = (

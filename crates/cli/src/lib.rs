@@ -22,6 +22,7 @@ use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::config::{Env, Secret};
 use serverless_openclaw_core::ids::UserId;
+use serverless_openclaw_core::linking::Linking;
 use serverless_openclaw_core::ports::{
     AgentRuntime, AgentWaker, ApiKeyStore, ClientPush, ConversationStore, SettingsStore,
     TelegramStore, TelegramUserId, ToolAccess, TranscriptStore, TurnQueue,
@@ -290,7 +291,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         search: ConversationSearch::new(store),
         transcripts,
         agent,
-        telegram: telegram_store,
+        linking: Linking::new(telegram_store.clone(), telegram_store),
         settings,
         api_keys,
         endpoints: options.endpoints,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use serverless_openclaw_core::ids::UserId;
-use serverless_openclaw_core::ports::TelegramStore;
+use serverless_openclaw_core::ports::TelegramLinks;
 use serverless_openclaw_local::SqliteTelegramStore;
 use support::TestApp;
 

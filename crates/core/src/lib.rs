@@ -1,7 +1,7 @@
 //! The heart of serverless-openclaw: what a conversation, a message and a turn are, the wire protocol
 //! spoken with clients, the ports (traits) that storage, queues, client push and the agent runtime
 //! implement, and the use cases every deployment shares: *submit a message*, *process a turn*, *give
-//! up on a turn* and *search my conversations*.
+//! up on a turn*, *search my conversations* and *link a Telegram account*.
 //!
 //! Nothing here knows about AWS, SQLite, HTTP frameworks or Node: adapters live in the `local` and `aws`
 //! crates, the OpenClaw runtime in `agent`, and composition in `cli` and `lambdas`.
@@ -18,6 +18,7 @@
 //! - [`commands`]: the chat commands (`/new`, `/model`, `/think`, ...) both surfaces answer before a turn.
 //! - [`turn`]: the *process a turn* and *give up on a turn* use cases.
 //! - [`search`]: the *search my conversations* use case and the matching rule both storage twins follow.
+//! - [`linking`]: linking a Telegram account to its owner (one-time codes, attempts, owner-only unlink).
 
 pub mod attachments;
 pub mod chat;
@@ -25,6 +26,7 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod ids;
+pub mod linking;
 pub mod ports;
 pub mod protocol;
 pub mod search;

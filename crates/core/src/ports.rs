@@ -462,32 +462,32 @@ pub trait ChannelReplies: Send + Sync {
 /// A Telegram user's numeric id (`from.id` in an update).
 pub type TelegramUserId = i64;
 
-/// The Telegram bot's state: processed updates, one-time link codes, failed link attempts, which owner
-/// each Telegram user is linked to and the conversation their messages go to.
+/// Telegram updates already handled, so that a redelivery is not handled twice.
 ///
-/// Contract:
-/// - `claim_update` records an update id and returns `true`, or returns `false` when it is already
-///   recorded (a redelivery); a record is kept at least until `keep_until`. `release_update` forgets
-///   one (processing failed, so the redelivery must run).
-/// - `put_link_code` stores a code for `user` until `expires_at`; a code that exists unexpired at
-///   `now` is a `Conflict`. `take_link_code` returns the code's user and deletes the code when it exists and is
-///   unexpired at `now`, else `None`: a code is redeemed at most once, even by concurrent callers.
-/// - `record_link_failure` records a failed attempt at `now` and returns how many the Telegram user
-///   made within `window` before `now`, this one included; `link_failures` counts without recording.
-/// - `link` links a Telegram user to `user` (replacing an earlier link); `linked_user` reads it;
-///   `unlink` removes the link and the current conversation when the link is to `owner`, as one
-///   conditional operation (a relink to someone else in between is left alone), and returns whether
-///   it removed one.
-/// - `current_conversation` is the conversation the Telegram user's messages go to, set by
-///   `set_current_conversation`; `None` until set.
+/// Contract: `claim_update` records an update id and returns `true`, or returns `false` when it is
+/// already recorded (a redelivery); a record is kept at least until `keep_until`. `release_update`
+/// forgets one (processing failed, so the redelivery must run).
 #[async_trait]
-pub trait TelegramStore: Send + Sync {
+pub trait ProcessedUpdates: Send + Sync {
     async fn claim_update(
         &self,
         update_id: i64,
         keep_until: OffsetDateTime,
     ) -> Result<bool, PortError>;
     async fn release_update(&self, update_id: i64) -> Result<(), PortError>;
+}
+
+/// One-time link codes and the failed attempts to redeem them (the policy is `crate::linking`).
+///
+/// Contract:
+/// - `put_link_code` stores a code for `user` until `expires_at`; a code that exists unexpired at
+///   `now` is a `Conflict`. `take_link_code` returns the code's user and deletes the code when it
+///   exists and is unexpired at `now`, else `None`: a code is redeemed at most once, even by
+///   concurrent callers.
+/// - `record_link_failure` records a failed attempt at `now` and returns how many the Telegram user
+///   made within `window` before `now`, this one included; `link_failures` counts without recording.
+#[async_trait]
+pub trait LinkCodes: Send + Sync {
     async fn put_link_code(
         &self,
         code: &str,
@@ -512,6 +512,19 @@ pub trait TelegramStore: Send + Sync {
         now: OffsetDateTime,
         window: Duration,
     ) -> Result<u32, PortError>;
+}
+
+/// Which owner each Telegram user is linked to, and the conversation their messages go to.
+///
+/// Contract:
+/// - `link` links a Telegram user to `user` (replacing an earlier link); `linked_user` reads it;
+///   `unlink` removes the link and the current conversation when the link is to `owner`, as one
+///   conditional operation (a relink to someone else in between is left alone), and returns whether
+///   it removed one.
+/// - `current_conversation` is the conversation the Telegram user's messages go to, set by
+///   `set_current_conversation`; `None` until set.
+#[async_trait]
+pub trait TelegramLinks: Send + Sync {
     async fn link(&self, telegram_user: TelegramUserId, user: &UserId) -> Result<(), PortError>;
     async fn linked_user(&self, telegram_user: TelegramUserId)
     -> Result<Option<UserId>, PortError>;
@@ -532,6 +545,12 @@ pub trait TelegramStore: Send + Sync {
         conversation: &ConversationId,
     ) -> Result<(), PortError>;
 }
+
+/// The Telegram bot's whole state, as each storage twin provides it in one adapter: the bot needs
+/// all three ports; the REST API and `crate::linking` take only the ones they use.
+pub trait TelegramStore: ProcessedUpdates + LinkCodes + TelegramLinks {}
+
+impl<T: ProcessedUpdates + LinkCodes + TelegramLinks + ?Sized> TelegramStore for T {}
 
 /// Whether the agent runtime is up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

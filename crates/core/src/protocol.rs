@@ -162,11 +162,11 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
                     "sendMessage needs a string field \"message\"",
                 )));
             };
-            // The message's size is judged before the attachments' shape, as the frame's was.
-            let attachments = attachment_ids(fields.get("attachments"));
-            let with_attachments = attachments.as_ref().is_ok_and(|ids| !ids.is_empty());
-            validate_message(message, with_attachments).map_err(with_ids)?;
-            let attachments = attachments.map_err(with_ids)?;
+            // The message's size is judged first, as the frame's was: a too large frame is
+            // `too_large` whatever else is wrong with it.
+            check_message_size(message).map_err(with_ids)?;
+            let attachments = attachment_ids(fields.get("attachments")).map_err(with_ids)?;
+            validate_message(message, !attachments.is_empty()).map_err(with_ids)?;
             Ok(ClientFrame::SendMessage {
                 conversation_id,
                 message: message.clone(),
@@ -214,6 +214,14 @@ fn attachment_ids(value: Option<&Value>) -> Result<Vec<AttachmentId>, FrameError
 
 /// Checks a message's size and that it is not blank (it may be, when it carries attachments).
 pub fn validate_message(message: &str, with_attachments: bool) -> Result<(), FrameError> {
+    check_message_size(message)?;
+    if message.trim().is_empty() && !with_attachments {
+        return Err(FrameError::new(ErrorCode::BadRequest, "message is empty"));
+    }
+    Ok(())
+}
+
+fn check_message_size(message: &str) -> Result<(), FrameError> {
     if message.len() > MAX_MESSAGE_BYTES {
         return Err(FrameError::new(
             ErrorCode::TooLarge,
@@ -223,9 +231,6 @@ pub fn validate_message(message: &str, with_attachments: bool) -> Result<(), Fra
                 MAX_MESSAGE_BYTES / 1024
             ),
         ));
-    }
-    if message.trim().is_empty() && !with_attachments {
-        return Err(FrameError::new(ErrorCode::BadRequest, "message is empty"));
     }
     Ok(())
 }

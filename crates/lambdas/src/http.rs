@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use lambda_http::request::RequestContext;
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ids::UserId;
+use serverless_openclaw_core::linking::Linking;
 use serverless_openclaw_core::ports::{
     AgentState, AgentStatus, AgentStatusSource, ConnectionStore, ConversationStore, TurnQueue,
 };
@@ -78,6 +79,7 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
     let queue: Arc<dyn TurnQueue> = adapters.queue(adapters.leases()?)?;
     let push = adapters.push(connections)?;
     let attachments = adapters.attachments()?;
+    let telegram = adapters.telegram()?;
     Ok(serverless_openclaw_server::api(AppState {
         auth: Arc::new(ClaimsAuthenticator),
         chat: ChatService::new(
@@ -92,7 +94,7 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
         search: ConversationSearch::new(store),
         transcripts: adapters.transcripts()?,
         agent: Arc::new(OnDemandAgent::from_env()),
-        telegram: adapters.telegram()?,
+        linking: Linking::new(telegram.clone(), telegram),
         settings: adapters.settings()?,
         api_keys: adapters.api_keys()?,
         endpoints: Env::process().endpoints()?,

@@ -6,7 +6,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use serverless_openclaw_core::ids::{ConversationId, UserId};
-use serverless_openclaw_core::ports::{PortError, TelegramStore, TelegramUserId};
+use serverless_openclaw_core::ports::{
+    LinkCodes, PortError, ProcessedUpdates, TelegramLinks, TelegramUserId,
+};
 use time::OffsetDateTime;
 
 use crate::sqlite::{Db, is_unique_violation, millis, sql};
@@ -120,7 +122,7 @@ fn count_failures(
 }
 
 #[async_trait]
-impl TelegramStore for SqliteTelegramStore {
+impl ProcessedUpdates for SqliteTelegramStore {
     async fn claim_update(
         &self,
         update_id: i64,
@@ -159,7 +161,10 @@ impl TelegramStore for SqliteTelegramStore {
             })
             .await
     }
+}
 
+#[async_trait]
+impl LinkCodes for SqliteTelegramStore {
     async fn put_link_code(
         &self,
         code: &str,
@@ -247,7 +252,10 @@ impl TelegramStore for SqliteTelegramStore {
             .with(move |conn| count_failures(conn, telegram_user, now, window))
             .await
     }
+}
 
+#[async_trait]
+impl TelegramLinks for SqliteTelegramStore {
     async fn link(&self, telegram_user: TelegramUserId, user: &UserId) -> Result<(), PortError> {
         self.set_user_column(telegram_user, "user_id", user.to_string())
             .await

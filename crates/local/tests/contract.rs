@@ -1,5 +1,7 @@
 //! The port contract suites run against the local adapters.
 
+use std::sync::Arc;
+
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{ConversationStore, MessageSearch};
 use serverless_openclaw_core::search::SearchQuery;
@@ -137,8 +139,17 @@ async fn sqlite_telegram_store_honours_the_contract_beside_the_conversations() {
     let path = dir.path().join("db.sqlite");
     let conversations = SqliteConversationStore::open(&path).unwrap();
     let store = SqliteTelegramStore::open(&path).unwrap();
-    contract::telegram_store(&store, 1_000).await;
+    contract::processed_updates(&store, 1_000).await;
+    contract::link_codes(&store, 1_000).await;
+    contract::telegram_links(&store, 1_000).await;
     contract::conversation_store(&conversations).await;
+}
+
+#[tokio::test]
+async fn linking_follows_its_policy_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteTelegramStore::open(&dir.path().join("db.sqlite")).unwrap();
+    contract::linking(Arc::new(store), 2_000).await;
 }
 
 #[tokio::test]

@@ -29,9 +29,9 @@ use axum::Router;
 use axum::routing::{delete, get, post};
 use serverless_openclaw_core::attachments::Attachments;
 use serverless_openclaw_core::chat::ChatService;
+use serverless_openclaw_core::linking::Linking;
 use serverless_openclaw_core::ports::{
-    AgentStatusSource, AgentWaker, ApiKeyStore, ConversationStore, SettingsStore, TelegramStore,
-    TranscriptStore,
+    AgentStatusSource, AgentWaker, ApiKeyStore, ConversationStore, SettingsStore, TranscriptStore,
 };
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
@@ -53,7 +53,7 @@ pub struct AppState {
     pub transcripts: Arc<dyn TranscriptStore>,
     pub agent: Arc<dyn AgentStatusSource>,
     /// Telegram links: the web app issues link codes and lists and removes links here.
-    pub telegram: Arc<dyn TelegramStore>,
+    pub linking: Linking,
     pub settings: Arc<dyn SettingsStore>,
     /// Written and listed here, never read back.
     pub api_keys: Arc<dyn ApiKeyStore>,

@@ -31,6 +31,7 @@ use serverless_openclaw_core::protocol::{
 };
 use serverless_openclaw_core::search::{DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, SearchError};
 use serverless_openclaw_core::settings::{ApiKey, Endpoints, ModelSettings, Provider};
+use time::OffsetDateTime;
 
 use crate::AppState;
 
@@ -432,7 +433,7 @@ async fn settings_view(state: &AppState, user: &UserId) -> Result<SettingsView, 
     let (model, stored, linked) = tokio::try_join!(
         state.settings.model_settings(user),
         state.api_keys.providers(user),
-        state.telegram.linked_telegram_users(user),
+        state.linking.linked_accounts(user),
     )?;
     Ok(SettingsView {
         model,
@@ -463,7 +464,7 @@ pub async fn unlink_telegram(
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::bad_request("a Telegram user id is a positive number"))?;
-    if !state.telegram.unlink(telegram_user, &user).await? {
+    if !state.linking.unlink(telegram_user, &user).await? {
         return Err(not_linked());
     }
     Ok(StatusCode::NO_CONTENT)
@@ -474,8 +475,10 @@ pub async fn telegram_link_code(
     State(state): State<AppState>,
     Caller(user): Caller,
 ) -> Result<(StatusCode, Json<TelegramLinkCode>), ApiError> {
-    let issued =
-        serverless_openclaw_telegram::issue_link_code(state.telegram.as_ref(), &user).await?;
+    let issued = state
+        .linking
+        .issue_code(&user, OffsetDateTime::now_utc())
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(TelegramLinkCode {

@@ -15,6 +15,7 @@ use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::domain::{Channel, NewUserMessage};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
+use serverless_openclaw_core::linking::Linking;
 use serverless_openclaw_core::ports::{
     AgentStatusSource, ConversationStore, SettingsStore, TelegramStore,
 };
@@ -91,7 +92,7 @@ impl Api {
             search: ConversationSearch::new(store.clone()),
             transcripts: Arc::new(FileTranscriptStore::new(dir.path().join("transcripts"))),
             agent,
-            telegram: telegram.clone(),
+            linking: Linking::new(telegram.clone(), telegram.clone()),
             settings,
             api_keys: Arc::new(FileApiKeyStore::new(dir.path().join("secrets"))),
             endpoints: Endpoints::Public,

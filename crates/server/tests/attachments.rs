@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use serverless_openclaw_core::attachments::{Attachments, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
+use serverless_openclaw_core::linking::Linking;
 use serverless_openclaw_core::ports::{AttachmentStore, ConversationStore};
 use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_core::search::ConversationSearch;
@@ -99,7 +100,10 @@ impl Server {
             search: ConversationSearch::new(sqlite),
             transcripts: Arc::new(FileTranscriptStore::new(dir.path().join("transcripts"))),
             agent: Arc::new(Idle),
-            telegram: Arc::new(SqliteTelegramStore::open(&db).unwrap()),
+            linking: {
+                let telegram = Arc::new(SqliteTelegramStore::open(&db).unwrap());
+                Linking::new(telegram.clone(), telegram)
+            },
             settings,
             api_keys: Arc::new(FileApiKeyStore::new(dir.path().join("secrets"))),
             endpoints: Endpoints::Public,

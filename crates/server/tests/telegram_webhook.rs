@@ -18,6 +18,7 @@ use serverless_openclaw_core::domain::{
     NewAssistantMessage, NewUserMessage, ReplyTarget, ThinkingLevel, Turn, UserMessage,
 };
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
+use serverless_openclaw_core::linking::{LINK_CODE_TTL, LinkCode, Linking};
 use serverless_openclaw_core::ports::{
     AgentState, AgentStatus, AgentStatusSource, AgentWaker, Appended, ClientPush,
     ConversationStore, PortError, TelegramStore, TurnQueue, WakeReason,
@@ -27,8 +28,7 @@ use serverless_openclaw_local::{
     LocalTurnQueue, MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore,
     SqliteTelegramStore, TurnHandler,
 };
-use serverless_openclaw_telegram::bot::LINK_CODE_TTL;
-use serverless_openclaw_telegram::{Bot, BotApi, Webhook, issue_link_code};
+use serverless_openclaw_telegram::{Bot, BotApi, Webhook};
 use serverless_openclaw_testkit::fake_telegram::{
     FakeTelegram, callback_update, reply_to, text_update,
 };
@@ -324,8 +324,16 @@ impl Harness {
             .collect()
     }
 
+    /// A link code for `owner`, as the web app gets one.
+    async fn issue_code(&self, owner: &UserId) -> Result<LinkCode, PortError> {
+        Linking::new(self.store.clone(), self.store.clone())
+            .issue_code(owner, OffsetDateTime::now_utc())
+            .await
+    }
+
     async fn link(&self, telegram_user: i64, update_id: i64) {
-        let code = issue_link_code(self.store.as_ref(), &UserId::parse(OWNER).unwrap())
+        let code = self
+            .issue_code(&UserId::parse(OWNER).unwrap())
             .await
             .unwrap();
         self.send(update_id, telegram_user, &format!("/link {}", code.code))
@@ -440,7 +448,7 @@ on_both!(an_unlinked_user_is_refused_once_per_message_and_nothing_reaches_the_ag
 
 async fn a_code_links_once_and_wrong_or_expired_codes_are_refused(h: Harness) {
     let owner = UserId::parse(OWNER).unwrap();
-    let code = issue_link_code(h.store.as_ref(), &owner).await.unwrap();
+    let code = h.issue_code(&owner).await.unwrap();
     let expires_in = code.expires_at - OffsetDateTime::now_utc();
     assert!(expires_in <= LINK_CODE_TTL && expires_in > LINK_CODE_TTL - Duration::from_secs(60));
     h.send(20, FRIEND, &format!("/link {}", code.code)).await;
@@ -470,7 +478,7 @@ async fn a_code_links_once_and_wrong_or_expired_codes_are_refused(h: Harness) {
     }
     let said = h.said_to(STRANGER);
     assert!(said[4].contains("0 attempts left"), "{said:?}");
-    let good = issue_link_code(h.store.as_ref(), &owner).await.unwrap();
+    let good = h.issue_code(&owner).await.unwrap();
     h.send(30, STRANGER, &format!("/link {}", good.code)).await;
     assert_eq!(h.store.linked_user(STRANGER).await.unwrap(), None);
     assert!(h.said_to(STRANGER)[5].contains("Too many wrong codes"));

@@ -16,12 +16,12 @@
 //! racing it could occupy the very execution environment the turn needs.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serverless_openclaw_core::chat::{ChatService, Submission};
 use serverless_openclaw_core::commands::{self, CommandOrigin};
 use serverless_openclaw_core::domain::{Channel, ReplyTarget};
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
+use serverless_openclaw_core::linking::{Linking, Redemption};
 use serverless_openclaw_core::ports::{
     AgentWaker, PortError, TelegramStore, TelegramUserId, WakeReason,
 };
@@ -32,63 +32,14 @@ use crate::buttons::{Button, Keyboard};
 use crate::command::{Command, Input, help};
 use crate::update::{CallbackQuery, Message, Update};
 
-/// How long a link code works.
-pub const LINK_CODE_TTL: Duration = Duration::from_secs(10 * 60);
-/// Wrong codes a Telegram user may send per [`LINK_ATTEMPT_WINDOW`] before `/link` is refused.
-pub const MAX_LINK_FAILURES: u32 = 5;
-/// The sliding window of [`MAX_LINK_FAILURES`].
-pub const LINK_ATTEMPT_WINDOW: Duration = Duration::from_secs(60 * 60);
 /// How long a processed update id is remembered (Telegram stops redelivering long before).
 const UPDATE_MEMORY: time::Duration = time::Duration::days(1);
-/// Digits in a link code.
-const LINK_CODE_DIGITS: usize = 8;
 /// The reaction that tells the user their message arrived and went to the agent.
 const RECEIVED_REACTION: &str = "👀";
 /// The most characters of a replied-to message quoted into the prompt.
 const MAX_QUOTE_CHARS: usize = 1_000;
 /// Telegram shows at most 200 characters in a button press's answer.
 const MAX_CALLBACK_ANSWER_CHARS: usize = 200;
-
-/// A one-time code that links a Telegram account to its owner.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkCode {
-    pub code: String,
-    pub expires_at: OffsetDateTime,
-}
-
-/// Issues a fresh link code for `user`, valid for [`LINK_CODE_TTL`].
-pub async fn issue_link_code(
-    store: &dyn TelegramStore,
-    user: &UserId,
-) -> Result<LinkCode, PortError> {
-    let now = OffsetDateTime::now_utc();
-    let expires_at = now + LINK_CODE_TTL;
-    // Codes are random; a collision with a live code is retried with another.
-    let mut attempts = 0;
-    loop {
-        let code = random_digits(LINK_CODE_DIGITS)?;
-        match store.put_link_code(&code, user, now, expires_at).await {
-            Ok(()) => return Ok(LinkCode { code, expires_at }),
-            Err(PortError::Conflict(_)) if attempts < 5 => attempts += 1,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn random_digits(n: usize) -> Result<String, PortError> {
-    let mut digits = String::with_capacity(n);
-    let mut bytes = vec![0u8; n];
-    loop {
-        getrandom::fill(&mut bytes).map_err(|e| PortError::backend(e.to_string()))?;
-        // 250 = 25 * 10: dropping bytes from 250 up keeps every digit equally likely.
-        for b in bytes.iter().filter(|b| **b < 250) {
-            digits.push(char::from(b'0' + b % 10));
-            if digits.len() == n {
-                return Ok(digits);
-            }
-        }
-    }
-}
 
 /// What the bot needs.
 #[derive(Clone)]
@@ -342,48 +293,27 @@ impl Bot {
             .await;
             return Ok(());
         }
-        let now = OffsetDateTime::now_utc();
-        let failures = self
-            .store
-            .link_failures(telegram_user, now, LINK_ATTEMPT_WINDOW)
-            .await?;
-        if failures >= MAX_LINK_FAILURES {
-            self.say(
-                message,
-                "Too many wrong codes. Linking is blocked for an hour; then get a new code in the web app.",
-            )
-            .await;
-            return Ok(());
-        }
-        let well_formed =
-            code.len() == LINK_CODE_DIGITS && code.bytes().all(|b| b.is_ascii_digit());
-        let owner = if well_formed {
-            self.store.take_link_code(code, now).await?
-        } else {
-            None
+        let linking = Linking::new(self.store.clone(), self.store.clone());
+        let refused = match linking
+            .redeem(telegram_user, code, OffsetDateTime::now_utc())
+            .await?
+        {
+            Redemption::Linked { .. } => None,
+            Redemption::Blocked => Some(
+                "Too many wrong codes. Linking is blocked for an hour; then get a new code in the web app."
+                    .to_owned(),
+            ),
+            Redemption::Refused { attempts_left } if code.is_empty() => Some(format!(
+                "Send the code from the web app like this: /link 12345678 ({attempts_left} attempts left this hour)."
+            )),
+            Redemption::Refused { attempts_left } => Some(format!(
+                "That code is wrong or has expired ({attempts_left} attempts left this hour). Codes work once, for 10 minutes; get a new one in the web app."
+            )),
         };
-        let Some(owner) = owner else {
-            let failures = self
-                .store
-                .record_link_failure(telegram_user, now, LINK_ATTEMPT_WINDOW)
-                .await?;
-            let left = MAX_LINK_FAILURES.saturating_sub(failures);
-            let text = if code.is_empty() {
-                format!(
-                    "Send the code from the web app like this: /link 12345678 ({left} attempts left this hour)."
-                )
-            } else {
-                format!(
-                    "That code is wrong or has expired ({left} attempts left this hour). Codes work once, for 10 minutes; get a new one in the web app."
-                )
-            };
+        if let Some(text) = refused {
             self.say(message, &text).await;
             return Ok(());
-        };
-        self.store.link(telegram_user, &owner).await?;
-        self.store
-            .set_current_conversation(telegram_user, &ConversationId::generate())
-            .await?;
+        }
         self.wake().await;
         self.say(
             message,
@@ -405,7 +335,9 @@ impl Bot {
                 "This disconnects this Telegram account from your agent. Send /unlink yes to confirm."
             }
             (Access::Linked(owner), true) => {
-                self.store.unlink(telegram_user, owner).await?;
+                Linking::new(self.store.clone(), self.store.clone())
+                    .unlink(telegram_user, owner)
+                    .await?;
                 "Unlinked. To link again, get a new code in the web app and send /link CODE."
             }
             _ => "This Telegram account is not linked.",
@@ -611,22 +543,6 @@ fn origin(message: &Message, update_id: i64) -> Result<CommandOrigin, PortError>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn link_codes_are_eight_random_digits() {
-        let codes: Vec<String> = (0..50)
-            .map(|_| random_digits(LINK_CODE_DIGITS).unwrap())
-            .collect();
-        assert!(
-            codes
-                .iter()
-                .all(|c| c.len() == 8 && c.bytes().all(|b| b.is_ascii_digit()))
-        );
-        let mut unique = codes.clone();
-        unique.sort();
-        unique.dedup();
-        assert!(unique.len() > 45, "{codes:?}");
-    }
 
     #[test]
     fn the_allowlist_takes_comma_separated_ids() {

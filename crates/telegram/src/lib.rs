@@ -25,6 +25,6 @@ pub mod update;
 pub mod webhook;
 
 pub use api::BotApi;
-pub use bot::{Bot, issue_link_code, parse_allowlist};
+pub use bot::{Bot, parse_allowlist};
 pub use replies::TelegramReplies;
 pub use webhook::Webhook;

@@ -3,6 +3,7 @@
 //! contract written on the port's trait.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serverless_openclaw_core::attachments::{Attachment, AttachmentKind};
@@ -14,10 +15,14 @@ use serverless_openclaw_core::domain::{
 use serverless_openclaw_core::ids::{
     AttachmentId, ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
 };
+use serverless_openclaw_core::linking::{
+    LINK_ATTEMPT_WINDOW, LINK_CODE_DIGITS, LINK_CODE_TTL, Linking, MAX_LINK_FAILURES, Redemption,
+};
 use serverless_openclaw_core::ports::{
-    ApiKeyStore, AttachmentStore, ConnectionStore, ConversationStore, Lease, MessageSearch,
-    ObjectVersion, PortError, SessionLeases, SettingsStore, Stored, TelegramStore, TranscriptStore,
-    TurnQueue, WorkspaceFile, WorkspaceStore,
+    ApiKeyStore, AttachmentStore, ConnectionStore, ConversationStore, Lease, LinkCodes,
+    MessageSearch, ObjectVersion, PortError, ProcessedUpdates, SessionLeases, SettingsStore,
+    Stored, TelegramLinks, TelegramStore, TranscriptStore, TurnQueue, WorkspaceFile,
+    WorkspaceStore,
 };
 use serverless_openclaw_core::search::SearchQuery;
 use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider};
@@ -1191,13 +1196,10 @@ where
     assert_eq!(lane("bob", "a"), ["bob1"]);
 }
 
-/// The [`TelegramStore`] contract. `store` must be empty; Telegram ids are made unique per run by
-/// `base` (stores on a shared table keep earlier runs' items).
-pub async fn telegram_store(store: &dyn TelegramStore, base: i64) {
-    let t0 = datetime!(2026-11-21 10:00 UTC);
-    let minutes = |m: i64| t0 + time::Duration::minutes(m);
-    let (update, tg, other) = (base, base + 1, base + 2);
-
+/// The [`ProcessedUpdates`] contract. Update ids are made unique per run by `base` (stores on a
+/// shared table keep earlier runs' items).
+pub async fn processed_updates(store: &dyn ProcessedUpdates, base: i64) {
+    let update = base;
     // An update is claimed once; a released claim can be taken again. (Claims expire by the clock.)
     let keep = OffsetDateTime::now_utc() + time::Duration::hours(1);
     assert!(store.claim_update(update, keep).await.expect("claim"));
@@ -1209,6 +1211,13 @@ pub async fn telegram_store(store: &dyn TelegramStore, base: i64) {
             .await
             .expect("claim after release")
     );
+}
+
+/// The [`LinkCodes`] contract. Codes and Telegram ids are made unique per run by `base`.
+pub async fn link_codes(store: &dyn LinkCodes, base: i64) {
+    let t0 = datetime!(2026-11-21 10:00 UTC);
+    let minutes = |m: i64| t0 + time::Duration::minutes(m);
+    let (tg, other) = (base + 1, base + 2);
 
     // A link code is redeemed once, only before it expires; an unexpired code cannot be replaced.
     let code = format!("{base}");
@@ -1298,6 +1307,11 @@ pub async fn telegram_store(store: &dyn TelegramStore, base: i64) {
         2,
         "the attempts at 40 and 95 minutes are within the hour"
     );
+}
+
+/// The [`TelegramLinks`] contract. Telegram ids are made unique per run by `base`.
+pub async fn telegram_links(store: &dyn TelegramLinks, base: i64) {
+    let (tg, other) = (base + 1, base + 2);
 
     // Links and the current conversation; a relink moves the Telegram user to the new owner.
     let (alice, bob) = (user(&format!("alice-{base}")), user(&format!("bob-{base}")));
@@ -1371,6 +1385,112 @@ pub async fn telegram_store(store: &dyn TelegramStore, base: i64) {
             .await
             .expect("links")
             .is_empty()
+    );
+}
+
+/// The linking use case ([`Linking`]) on a store's [`LinkCodes`] and [`TelegramLinks`]: a code links
+/// once; wrong, malformed and expired codes count towards the limit, after which even a good code is
+/// refused (and not used up); an owner's unlink racing a relink to someone else never removes the new
+/// link. Telegram ids are made unique per run by `base`.
+pub async fn linking(store: Arc<dyn TelegramStore>, base: i64) {
+    let linking = Linking::new(store.clone(), store.clone());
+    let now = OffsetDateTime::now_utc();
+    let (tg, stranger) = (base + 1, base + 2);
+    let (alice, bob) = (user(&format!("alice-{base}")), user(&format!("bob-{base}")));
+
+    let code = linking.issue_code(&alice, now).await.expect("issue");
+    assert_eq!(code.code.len(), LINK_CODE_DIGITS);
+    assert_eq!(code.expires_at, now + LINK_CODE_TTL);
+    assert_eq!(
+        linking.redeem(tg, &code.code, now).await.expect("redeem"),
+        Redemption::Linked {
+            owner: alice.clone()
+        }
+    );
+    assert_eq!(
+        store.linked_user(tg).await.expect("linked"),
+        Some(alice.clone())
+    );
+    assert!(
+        store
+            .current_conversation(tg)
+            .await
+            .expect("current")
+            .is_some()
+    );
+    assert_eq!(
+        linking.linked_accounts(&alice).await.expect("accounts"),
+        [tg]
+    );
+
+    // Used, expired, malformed: each a failure; the fifth leaves no attempts, then linking is blocked.
+    let expired = linking
+        .issue_code(&alice, now - LINK_CODE_TTL * 2)
+        .await
+        .expect("issue");
+    for (i, attempt) in [
+        code.code.as_str(),
+        expired.code.as_str(),
+        "",
+        "1234",
+        "abcdefgh",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(
+            linking
+                .redeem(stranger, attempt, now)
+                .await
+                .expect("redeem"),
+            Redemption::Refused {
+                attempts_left: MAX_LINK_FAILURES - 1 - i as u32
+            },
+            "attempt {i}: {attempt:?}"
+        );
+    }
+    let good = linking.issue_code(&bob, now).await.expect("issue");
+    assert_eq!(
+        linking
+            .redeem(stranger, &good.code, now)
+            .await
+            .expect("redeem"),
+        Redemption::Blocked
+    );
+    assert_eq!(store.linked_user(stranger).await.expect("linked"), None);
+    assert_eq!(
+        store.take_link_code(&good.code, now).await.expect("take"),
+        Some(bob.clone()),
+        "the blocked attempt did not use the code up"
+    );
+    // Once the failures are older than the window, a code links again.
+    let later = now + LINK_ATTEMPT_WINDOW + Duration::from_secs(1);
+    let fresh = linking.issue_code(&bob, later).await.expect("issue");
+    assert_eq!(
+        linking
+            .redeem(stranger, &fresh.code, later)
+            .await
+            .expect("redeem"),
+        Redemption::Linked { owner: bob.clone() }
+    );
+
+    // Alice unlinks while the account is being relinked to Bob: whatever the order, Bob's link stays.
+    for round in 0..10 {
+        store.link(tg, &alice).await.expect("link");
+        let (unlinked, relinked) = tokio::join!(linking.unlink(tg, &alice), store.link(tg, &bob));
+        relinked.expect("relink");
+        unlinked.expect("unlink");
+        assert_eq!(
+            store.linked_user(tg).await.expect("linked"),
+            Some(bob.clone()),
+            "round {round}"
+        );
+    }
+    assert!(linking.unlink(tg, &bob).await.expect("unlink"));
+    assert!(!linking.unlink(tg, &bob).await.expect("unlink twice"));
+    assert_eq!(
+        linking.linked_accounts(&bob).await.expect("accounts"),
+        [stranger]
     );
 }
 
