@@ -1,0 +1,18 @@
+// ESLint for the CDK app (`npm run lint`, make lint): typescript-eslint's type-checked rules on the
+// TypeScript sources (bin/, lib/, test/), the recommended JavaScript rules on this file. Formatting is Prettier's.
+import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig([
+  globalIgnores(['cdk.out']),
+  {
+    files: ['**/*.ts'],
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+  },
+  {
+    files: ['**/*.js'],
+    extends: [js.configs.recommended],
+  },
+]);
