@@ -58,7 +58,7 @@ function deployedConfig(): unknown {
 }
 
 describe('config.json written by the deployment', () => {
-  it('is accepted by the web app and names this stack\'s APIs and user pool', () => {
+  it("is accepted by the web app and names this stack's APIs and user pool", () => {
     const config = parseRuntimeConfig(deployedConfig());
     assert.deepEqual(config, {
       version: 1,

@@ -37,7 +37,7 @@ describe('storage', () => {
     });
   });
 
-  it('indexes each user\'s messages for search on the conversations table, projecting only what a search filters on', () => {
+  it("indexes each user's messages for search on the conversations table, projecting only what a search filters on", () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
@@ -110,8 +110,9 @@ describe('storage', () => {
 
   it('expires transcripts when a retention is configured', () => {
     const { stack: retaining, template: retained } = synthesize({ transcriptRetentionDays: '400' });
-    const rules = (resources(retained)[logicalId(retaining.storage.bucket)]!.Properties as any).LifecycleConfiguration
-      .Rules as Array<Record<string, any>>;
+    const rules = (resources(retained)[logicalId(retaining.storage.bucket)]!.Properties as any).LifecycleConfiguration.Rules as Array<
+      Record<string, any>
+    >;
     assert.equal(rules.find((rule) => rule.Id === 'transcripts')?.ExpirationInDays, 400);
   });
 
@@ -120,9 +121,7 @@ describe('storage', () => {
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
         Bucket: { Ref: logicalId(bucket) },
         PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          ]),
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
         },
       });
     }
@@ -311,17 +310,21 @@ describe('agent', () => {
     const manifest = JSON.parse(readFileSync(join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'));
     const [image] = Object.values(manifest.dockerImages) as Array<{ source: { directory: string } }>;
     const context = join(assembly.directory, image!.source.directory);
-    const staged = (readdirSync(context, { recursive: true }) as string[]).filter((path) =>
-      statSync(join(context, path)).isFile(),
-    );
+    const staged = (readdirSync(context, { recursive: true }) as string[]).filter((path) => statSync(join(context, path)).isFile());
     // CDK lets the Dockerfile in by its file name only; .dockerignore must let docker/agent.Dockerfile in.
     assert.ok(staged.includes('docker/agent.Dockerfile'), `${staged}`);
     for (const file of readAgentImageManifest().files) {
       // Files made by a stage of the image, or just before it (not during these tests), aside.
       if (file.context === undefined || file.buildCommand !== undefined) continue;
-      assert.ok(staged.some((path) => path === file.context || path.startsWith(`${file.context}/`)), file.context);
+      assert.ok(
+        staged.some((path) => path === file.context || path.startsWith(`${file.context}/`)),
+        file.context,
+      );
     }
-    assert.deepEqual(staged.filter((path) => /(^|\/)(node_modules|target|crates|\.tools)(\/|$)/.test(path)), []);
+    assert.deepEqual(
+      staged.filter((path) => /(^|\/)(node_modules|target|crates|\.tools)(\/|$)/.test(path)),
+      [],
+    );
   });
 
   it('cross-compiles the bootstrap for arm64 to where the Dockerfile copies it from', () => {
@@ -347,10 +350,7 @@ describe('agent', () => {
   it('ends a turn before Lambda would stop it, and reads the API key from SSM', () => {
     const variables = agent().Environment.Variables;
     assert.equal(variables.SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS, '600');
-    assert.equal(
-      variables.SERVERLESS_OPENCLAW_ANTHROPIC_API_KEY_PARAMETER,
-      '/serverless-openclaw/ServerlessOpenClaw/anthropic-api-key',
-    );
+    assert.equal(variables.SERVERLESS_OPENCLAW_ANTHROPIC_API_KEY_PARAMETER, '/serverless-openclaw/ServerlessOpenClaw/anthropic-api-key');
     assert.equal(variables.ANTHROPIC_API_KEY, undefined, 'no key value in the template');
   });
 
@@ -461,7 +461,12 @@ describe('turn queue', () => {
       VisibilityTimeout: 6 * 900,
       MessageRetentionPeriod: 4 * 24 * 3600,
       SqsManagedSseEnabled: true,
-      RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('DeadLetters')), 'Arn'] } },
+      RedrivePolicy: {
+        maxReceiveCount: 5,
+        deadLetterTargetArn: {
+          'Fn::GetAtt': [logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('DeadLetters')), 'Arn'],
+        },
+      },
     });
     assert.ok(6 * 900 <= 12 * 3600, "within SQS's 12-hour ceiling");
     template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, MessageRetentionPeriod: 14 * 24 * 3600 });
@@ -475,7 +480,9 @@ describe('turn queue', () => {
     const leaseSeconds = Number(environment.SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS) + 60;
     assert.ok(busyRetry * (5 - 1) >= leaseSeconds, 'the last receive comes after any lease expired');
     assert.ok(busyRetry < 6 * 900, 'shorter than the queue visibility');
-    assert.deepEqual(environment.SERVERLESS_OPENCLAW_QUEUE_URL, { Ref: logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('Turns')) });
+    assert.deepEqual(environment.SERVERLESS_OPENCLAW_QUEUE_URL, {
+      Ref: logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('Turns')),
+    });
   });
 });
 
@@ -485,7 +492,9 @@ describe('dead letters', () => {
   it('runs dead-letters on each message of the dead-letter queue, reporting partial failures', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: logicalId(responder().function) },
-      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('DeadLetters')), 'Arn'] },
+      EventSourceArn: {
+        'Fn::GetAtt': [logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('DeadLetters')), 'Arn'],
+      },
       BatchSize: 1,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
@@ -524,7 +533,11 @@ describe('dead letters', () => {
     for (const statement of statements) {
       const writes = [statement.Action].flat().filter((action) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action));
       if (writes.length === 0) continue;
-      assert.doesNotMatch(JSON.stringify(statement.Resource), new RegExp(logicalId(stack.storage.conversations)), 'no writes to conversations');
+      assert.doesNotMatch(
+        JSON.stringify(statement.Resource),
+        new RegExp(logicalId(stack.storage.conversations)),
+        'no writes to conversations',
+      );
     }
   });
 });
@@ -547,7 +560,7 @@ describe('web', () => {
     });
   });
 
-  it('sends a content security policy that allows only this region\'s APIs and Cognito', () => {
+  it("sends a content security policy that allows only this region's APIs and Cognito", () => {
     const policy = Object.values(template.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0]!;
     const csp = JSON.stringify((policy.Properties as any).ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy);
     assert.match(csp, /script-src 'self'/);
@@ -607,12 +620,15 @@ describe('schedules and monitoring', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
-  it('alarms on failed turns by error code, from the agent\'s TurnFailed metric', () => {
+  it("alarms on failed turns by error code, from the agent's TurnFailed metric", () => {
     const failed = alarms().filter((alarm) => alarm.MetricName === 'TurnFailed');
-    assert.deepEqual(
-      failed.map((alarm) => alarm.Dimensions.find((d: any) => d.Name === 'ErrorCode').Value).sort(),
-      ['agent_crashed', 'internal', 'llm_error', 'no_provider', 'timeout'],
-    );
+    assert.deepEqual(failed.map((alarm) => alarm.Dimensions.find((d: any) => d.Name === 'ErrorCode').Value).sort(), [
+      'agent_crashed',
+      'internal',
+      'llm_error',
+      'no_provider',
+      'timeout',
+    ]);
     for (const alarm of failed) {
       assert.equal(alarm.Namespace, 'ServerlessOpenClaw');
       assert.deepEqual(alarm.Dimensions.map((d: any) => d.Name).sort(), ['ErrorCode', 'Function']);
@@ -628,14 +644,16 @@ describe('schedules and monitoring', () => {
         (alarm) =>
           alarm.Namespace === 'AWS/SQS' &&
           alarm.MetricName === metric &&
-          JSON.stringify(alarm.Dimensions).includes(logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild(queue))),
+          JSON.stringify(alarm.Dimensions).includes(
+            logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild(queue)),
+          ),
       );
     assert.equal(queueAlarm('NumberOfMessagesReceived', 'DeadLetters')?.Threshold, 1);
     assert.equal(queueAlarm('ApproximateAgeOfOldestMessage', 'DeadLetters')?.Threshold, 3600);
     assert.equal(queueAlarm('ApproximateAgeOfOldestMessage', 'Turns')?.Threshold, 1800);
   });
 
-  it('alarms on the errors of every function, the agent\'s throttles, stuck turns, and both APIs\' 5xx', () => {
+  it("alarms on the errors of every function, the agent's throttles, stuck turns, and both APIs' 5xx", () => {
     const lambdaErrors = alarms()
       .filter((alarm) => alarm.Namespace === 'AWS/Lambda' && alarm.MetricName === 'Errors')
       .map((alarm) => alarm.Dimensions[0].Value.Ref as string)
@@ -651,10 +669,7 @@ describe('schedules and monitoring', () => {
     assert.deepEqual(http5xx?.Dimensions, [{ Name: 'ApiId', Value: { Ref: logicalId(stack.gateway.httpApi) } }]);
     const websocket = alarms().find((alarm) => alarm.MetricName === 'ExecutionError');
     assert.equal(websocket?.Namespace, 'AWS/ApiGateway');
-    assert.deepEqual(
-      websocket?.Dimensions.map((d: any) => d.Name).sort(),
-      ['ApiId', 'Stage'],
-    );
+    assert.deepEqual(websocket?.Dimensions.map((d: any) => d.Name).sort(), ['ApiId', 'Stage']);
     assert.equal(alarms().length, 20, 'docs/cost.md prices 20 alarm metrics');
   });
 

@@ -31,7 +31,6 @@ const started = Date.now();
 const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 const step = (text) => console.log(`ok - ${text} (${seconds()})`);
 
-
 const raw = process.env.SERVERLESS_OPENCLAW_MOTO_COGNITO;
 if (!raw) fail('SERVERLESS_OPENCLAW_MOTO_COGNITO is not set: run this through crates/testkit/tests/web_cognito.rs');
 /**
@@ -108,7 +107,9 @@ async function servePage(pool) {
       }
       bearers.push(token);
       response.writeHead(valid ? 404 : 401, { 'Content-Type': 'application/json' });
-      response.end(JSON.stringify({ error: valid ? { code: 'not_found', message: 'no conversation' } : { code: 'unauthorized', message: 'no' } }));
+      response.end(
+        JSON.stringify({ error: valid ? { code: 'not_found', message: 'no conversation' } : { code: 'unauthorized', message: 'no' } }),
+      );
       return;
     }
     const file = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
@@ -169,14 +170,20 @@ async function signInStep(page, expected) {
     .locator(`[data-testid="sign-in"][data-step="${expected}"]`)
     .waitFor({ timeout: STEP_TIMEOUT_MS })
     .catch(async () => {
-      const shown = await page.getByTestId('sign-in').getAttribute('data-step', { timeout: 1_000 }).catch(() => 'no sign-in form');
+      const shown = await page
+        .getByTestId('sign-in')
+        .getAttribute('data-step', { timeout: 1_000 })
+        .catch(() => 'no sign-in form');
       fail(`expected the sign-in step ${expected}, the page shows ${shown}`);
     });
   return page.getByTestId('sign-in');
 }
 
 async function chatShown(page, what) {
-  await page.getByTestId('message-list').waitFor({ timeout: STEP_TIMEOUT_MS }).catch(() => fail(`${what}: the chat page did not appear`));
+  await page
+    .getByTestId('message-list')
+    .waitFor({ timeout: STEP_TIMEOUT_MS })
+    .catch(() => fail(`${what}: the chat page did not appear`));
 }
 
 async function focusedLabel(page) {
@@ -313,7 +320,8 @@ async function run(page, site, confirmationCodes) {
   await form.getByLabel('Password').fill(env.password);
   await form.getByRole('button', { name: 'Sign in' }).click();
   form = await signInStep(page, 'newPassword');
-  if ((await form.getByLabel('New password').getAttribute('autocomplete')) !== 'new-password') fail('the new password field is not marked new-password');
+  if ((await form.getByLabel('New password').getAttribute('autocomplete')) !== 'new-password')
+    fail('the new password field is not marked new-password');
   await form.getByLabel('New password').fill('Invited-Own-9!x');
   await form.getByRole('button', { name: 'Sign in' }).click();
   await chatShown(page, 'choosing a new password');

@@ -101,11 +101,15 @@ export function useComposerAttachments(api: Api, conversationId: string): Compos
         const base: PendingAttachment = { key, name: file.name || 'pasted image', size: file.size, status: 'uploading' };
         if (file.type.startsWith('image/')) base.preview = URL.createObjectURL(file);
         const refused =
-          index >= room ? `A message may carry at most ${MAX_ATTACHMENTS} attachments.` : refusedBeforeUpload({ name: base.name, type: file.type, size: file.size });
+          index >= room
+            ? `A message may carry at most ${MAX_ATTACHMENTS} attachments.`
+            : refusedBeforeUpload({ name: base.name, type: file.type, size: file.size });
         if (refused !== null) return { ...base, status: 'failed', error: refused };
-        void api.uploadAttachment(conversationId, file, base.name).then((result) =>
-          update(key, result.ok ? { status: 'ready', attachment: result.value } : { status: 'failed', error: result.message }),
-        );
+        void api
+          .uploadAttachment(conversationId, file, base.name)
+          .then((result) =>
+            update(key, result.ok ? { status: 'ready', attachment: result.value } : { status: 'failed', error: result.message }),
+          );
         return base;
       });
       setPending((list) => [...list, ...added]);
@@ -143,11 +147,7 @@ export function PendingAttachments({ attachments }: { attachments: ComposerAttac
     <ul className="pending-attachments" data-testid="pending-attachments" aria-label="Attachments to send">
       {attachments.pending.map((p) => (
         <li key={p.key} className={`attachment-chip attachment-${p.status}`} data-testid="pending-attachment" data-status={p.status}>
-          {p.preview !== undefined ? (
-            <img className="attachment-thumb" src={p.preview} alt="" />
-          ) : (
-            <FileIcon />
-          )}
+          {p.preview !== undefined ? <img className="attachment-thumb" src={p.preview} alt="" /> : <FileIcon />}
           <span className="attachment-name">{p.name}</span>
           <span className="attachment-size">{p.status === 'uploading' ? 'uploading…' : formatBytes(p.size)}</span>
           {p.error !== undefined && (

@@ -150,7 +150,13 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
         <div className="messages-inner">
           {state.hasEarlier && (
             <div className="earlier">
-              <button type="button" className="link-button" data-testid="load-earlier" onClick={earlier} disabled={state.earlier === 'loading'}>
+              <button
+                type="button"
+                className="link-button"
+                data-testid="load-earlier"
+                onClick={earlier}
+                disabled={state.earlier === 'loading'}
+              >
                 {state.earlier === 'loading' ? 'Loading…' : 'Load earlier messages'}
               </button>
               {state.earlierError !== null && (
@@ -329,7 +335,11 @@ function MessageBubble({ message, onRetry, api, conversationId }: MessageBubbleP
     >
       {message.role === 'assistant' && message.activity !== undefined && (
         // Keyed by liveness: the folded panel starts closed even if the reader left the live one open.
-        <ActivityPanel key={message.state === 'streaming' ? 'live' : 'done'} activity={message.activity} live={message.state === 'streaming'} />
+        <ActivityPanel
+          key={message.state === 'streaming' ? 'live' : 'done'}
+          activity={message.activity}
+          live={message.state === 'streaming'}
+        />
       )}
       {message.role === 'user' && message.attachments !== undefined && (
         <SentAttachments api={api} conversationId={conversationId} attachments={message.attachments} />

@@ -102,7 +102,9 @@ export function ModelPicker({ api, conversationId, refresh }: ModelPickerProps) 
         ))}
       </select>
       <span id={`${ids}-effective`} className="muted model-picker-effective" data-testid="effective-model">
-        {settings === null ? '' : `Runs ${settings.effectiveModel ?? 'no model'}${settings.modelSource === 'conversation' ? '' : ' (default)'}`}
+        {settings === null
+          ? ''
+          : `Runs ${settings.effectiveModel ?? 'no model'}${settings.modelSource === 'conversation' ? '' : ' (default)'}`}
       </span>
       {error !== null && (
         <span className="hint hint-error" role="alert" data-testid="model-picker-error">

@@ -124,7 +124,9 @@ describe('the shared corpus', () => {
     ]);
     expect(out).toContain('<p>Bot link: open chat</p>');
     expect(out).toContain('<p>Bad: click me, data, home, rel, javascript:alert(2)</p>');
-    expect(out).toContain('rel="noopener noreferrer">a diagram</a> and a linked one <a href="https://example.com/" target="_blank" rel="noopener noreferrer">logo</a>');
+    expect(out).toContain(
+      'rel="noopener noreferrer">a diagram</a> and a linked one <a href="https://example.com/" target="_blank" rel="noopener noreferrer">logo</a>',
+    );
     expect(out).toContain('<p>Bad image: pixel</p>');
   });
 
@@ -214,7 +216,9 @@ describe('blocks', () => {
   });
 
   it('renders code without a known language uncoloured, keeping indentation', () => {
-    expect(html('```zig\nconst x = 1;\n    y\n```')).toBe(`<div class="code-block">${copyBar('zig')}<pre><code class="language-zig">const x = 1;\n    y</code></pre></div>`);
+    expect(html('```zig\nconst x = 1;\n    y\n```')).toBe(
+      `<div class="code-block">${copyBar('zig')}<pre><code class="language-zig">const x = 1;\n    y</code></pre></div>`,
+    );
   });
 
   it('renders code inside a list item', () => {

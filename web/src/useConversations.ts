@@ -4,7 +4,16 @@
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Api, ApiResult } from './api';
-import { afterDelete, chooseConversation, memoryKey, rememberConversation, rememberedConversation, validTitle, type Current, type MemoryStorage } from './conversations';
+import {
+  afterDelete,
+  chooseConversation,
+  memoryKey,
+  rememberConversation,
+  rememberedConversation,
+  validTitle,
+  type Current,
+  type MemoryStorage,
+} from './conversations';
 import { newClientMessageId } from './chatState';
 import type { ConversationSummary, TurnStatus } from './protocol';
 import type { Connection } from './useConnection';
@@ -113,7 +122,9 @@ export function useConversations(api: Api, connection: Connection, apiBase: stri
   const startNew = useCallback(() => {
     // An empty new conversation is reused rather than stacked.
     setCurrent((before) =>
-      before?.isNew === true && !(listRef.current ?? []).some((c) => c.id === before.id) ? before : { id: newClientMessageId(), isNew: true },
+      before?.isNew === true && !(listRef.current ?? []).some((c) => c.id === before.id)
+        ? before
+        : { id: newClientMessageId(), isNew: true },
     );
   }, []);
 

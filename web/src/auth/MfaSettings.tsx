@@ -9,11 +9,7 @@ import { CodeField } from './CodeField';
 import { FormMessages } from './FormMessages';
 
 type State =
-  | { kind: 'loading' }
-  | { kind: 'unknown' }
-  | { kind: 'off' }
-  | { kind: 'enrolling'; secret: string; otpauthUri: string }
-  | { kind: 'on' };
+  { kind: 'loading' } | { kind: 'unknown' } | { kind: 'off' } | { kind: 'enrolling'; secret: string; otpauthUri: string } | { kind: 'on' };
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -116,7 +112,13 @@ export function MfaSettings({ mfa }: { mfa: MfaControls }) {
         </button>
       )}
       {state.kind === 'on' && (
-        <button type="button" className="auth-button auth-button-quiet" disabled={busy} onClick={() => void turnOff()} data-testid="mfa-turn-off">
+        <button
+          type="button"
+          className="auth-button auth-button-quiet"
+          disabled={busy}
+          onClick={() => void turnOff()}
+          data-testid="mfa-turn-off"
+        >
           Turn off
         </button>
       )}
