@@ -22,6 +22,11 @@ export default defineConfig([
       globals: globals.browser,
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
+    rules: {
+      // As TypeScript's noUnusedParameters: a leading underscore marks a name unused on purpose, and
+      // properties picked out only to leave them out of a rest object are not unused.
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+    },
   },
   {
     files: ['**/*.{js,mjs}'],

@@ -98,7 +98,7 @@ async function servePage(pool) {
     }
     if (url.pathname.startsWith('/api/')) {
       const token = (request.headers.authorization ?? '').replace(/^Bearer /, '');
-      let valid = false;
+      let valid;
       try {
         const c = claims(token);
         valid = c.token_use === 'id' && String(c.iss).endsWith(`/${pool.userPoolId}`) && c.exp * 1000 > Date.now();
@@ -192,7 +192,7 @@ async function focusedLabel(page) {
 
 async function run(page, site, confirmationCodes) {
   await page.goto(site.url);
-  let form = await signInStep(page, 'credentials');
+  await signInStep(page, 'credentials');
   if ((await focusedLabel(page)) !== 'Email') fail(`the email field should have focus, not ${await focusedLabel(page)}`);
   step('the sign-in form, focus on the email');
 
@@ -214,7 +214,7 @@ async function run(page, site, confirmationCodes) {
   await reset.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
   await reset.getByLabel('Repeat the new password').fill(NEW_PASSWORD);
   await reset.getByRole('button', { name: 'Change password' }).click();
-  form = await signInStep(page, 'credentials');
+  let form = await signInStep(page, 'credentials');
   const notice = await page.getByTestId('sign-in-notice').textContent();
   if (!notice.includes('password has been changed')) fail(`no notice after the reset: ${notice}`);
   if ((await form.getByLabel('Email').inputValue()) !== env.user) fail('the email is not filled in after the reset');

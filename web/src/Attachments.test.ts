@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createApi } from './api';
-import { formatBytes, refusedBeforeUpload } from './Attachments';
 import { chatReducer, checkOutgoing, initialChatState } from './chatState';
+import { formatBytes } from './format';
 import { MAX_FILE_BYTES, MAX_IMAGE_BYTES, parseAttachment, parseMessagesResponse, type Attachment } from './protocol';
 import type { RuntimeConfig } from './runtimeConfig';
+import { refusedBeforeUpload } from './useComposerAttachments';
 
 const config: RuntimeConfig = { version: 1, apiUrl: '/', websocketUrl: '/ws', auth: { kind: 'token' } };
 const cat: Attachment = {
@@ -20,9 +21,9 @@ function api(status: number, body: BodyInit | null, seen: { url: string; init: R
     config,
     () => ({ freshToken: () => Promise.resolve('tok'), refused: () => undefined }),
     () => 'http://127.0.0.1:8787/',
-    async (url, init) => {
+    (url, init) => {
       seen.push({ url, init });
-      return new Response(body, { status });
+      return Promise.resolve(new Response(body, { status }));
     },
   );
 }

@@ -4,7 +4,7 @@
 
 import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { ActivityPanel } from './Activity';
-import { PaperclipIcon, PendingAttachments, SentAttachments, useComposerAttachments } from './Attachments';
+import { PaperclipIcon, PendingAttachments, SentAttachments } from './Attachments';
 import type { Api } from './api';
 import { turnLabel, type ChatMessage } from './chatState';
 import { formatMeta } from './format';
@@ -12,6 +12,7 @@ import { Markdown } from './markdown';
 import { ModelPicker } from './ModelPicker';
 import { ACCEPTED_FILES, type TurnStatus } from './protocol';
 import { useChat } from './useChat';
+import { useComposerAttachments } from './useComposerAttachments';
 import type { Connection } from './useConnection';
 
 /** What a person can do about an error, beyond retrying. */

@@ -1,7 +1,7 @@
 // The settings page (`#settings`): which provider and model the agent uses, the API keys (write-only), the
 // linked Telegram accounts, and two-step sign-in where the session has it (AWS).
 
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { Api } from './api';
 import type { AuthSession } from './auth/session';
 import { MfaSettings } from './auth/MfaSettings';
@@ -25,14 +25,19 @@ export function SettingsPage({ api, session }: { api: Api; session: AuthSession 
   const [loaded, setLoaded] = useState<Loaded>({ kind: 'loading' });
   const headingRef = useRef<HTMLHeadingElement>(null);
 
+  const fetchSettings = useCallback(
+    () =>
+      api
+        .settings()
+        .then((result) => setLoaded(result.ok ? { kind: 'ready', settings: result.value } : { kind: 'failed', message: result.message })),
+    [api],
+  );
+  // Loaded once when the page opens (it starts as loading); `api` is stable for the app's life.
+  useEffect(() => void fetchSettings(), [fetchSettings]);
   const load = () => {
     setLoaded({ kind: 'loading' });
-    void api
-      .settings()
-      .then((result) => setLoaded(result.ok ? { kind: 'ready', settings: result.value } : { kind: 'failed', message: result.message }));
+    void fetchSettings();
   };
-  // Loaded once when the page opens; `api` is stable for the app's life.
-  useEffect(load, [api]);
   // The page was opened: reading starts at its heading.
   useEffect(() => headingRef.current?.focus(), []);
 

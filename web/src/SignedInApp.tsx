@@ -53,6 +53,7 @@ export function SignedInApp({ config, session }: { config: RuntimeConfig; sessio
     () =>
       createApi(
         config,
+        // eslint-disable-next-line react-hooks/refs -- a getter createApi calls at each request, never during render
         () => sessionRef.current,
         () => window.location.href,
       ),

@@ -17,9 +17,9 @@ interface Call {
 function answering(status: number, body: unknown, token: () => Promise<string> = () => Promise.resolve('tok')) {
   const calls: Call[] = [];
   const refused = vi.fn();
-  const fetchImpl = async (url: string, init: RequestInit) => {
+  const fetchImpl = (url: string, init: RequestInit) => {
     calls.push({ url, init });
-    return new Response(body === undefined ? null : JSON.stringify(body), { status });
+    return Promise.resolve(new Response(body === undefined ? null : JSON.stringify(body), { status }));
   };
   const api = createApi(
     config,
@@ -96,7 +96,7 @@ describe('createApi', () => {
     const { api, calls } = answering(200, settingsBody);
     const result = await api.saveSettings({ model: null, apiKeys: { openai: 'sk-1', anthropic: null } });
     expect(calls[0]?.init.method).toBe('PUT');
-    expect(JSON.parse(String(calls[0]?.init.body))).toEqual({ model: null, apiKeys: { openai: 'sk-1', anthropic: null } });
+    expect(JSON.parse(calls[0]?.init.body as string)).toEqual({ model: null, apiKeys: { openai: 'sk-1', anthropic: null } });
     expect(result).toEqual({ ok: true, value: settingsBody });
   });
 
@@ -140,9 +140,7 @@ describe('createApi', () => {
       config,
       () => ({ freshToken: () => Promise.resolve('t'), refused: () => {} }),
       () => 'https://a/',
-      async () => {
-        throw new TypeError('network');
-      },
+      () => Promise.reject(new TypeError('network')),
     );
     expect(await api.listConversations()).toEqual({ ok: false, status: 0, message: 'Could not reach the server.' });
   });

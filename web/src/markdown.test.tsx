@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadHighlighter, Markdown, safeHref } from './markdown';
+import { loadHighlighter } from './loadHighlighter';
+import { Markdown } from './markdown';
+import { safeHref } from './safeHref';
 
 /** The markup of a reply, without the wrapper div and the newlines around tags outside code blocks. */
 function html(text: string): string {
