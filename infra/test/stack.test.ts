@@ -12,7 +12,7 @@ import { logicalId, resources, synthesize } from './synth.ts';
 const { app, stack, template } = synthesize();
 
 function functionProps(construct: Parameters<typeof logicalId>[0]): Record<string, any> {
-  return resources(template)[logicalId(construct)]!.Properties as Record<string, any>;
+  return resources(template)[logicalId(construct)].Properties as Record<string, any>;
 }
 
 const TELEGRAM_ROUTE = 'POST /telegram/webhook';
@@ -110,7 +110,7 @@ describe('storage', () => {
 
   it('expires transcripts when a retention is configured', () => {
     const { stack: retaining, template: retained } = synthesize({ transcriptRetentionDays: '400' });
-    const rules = (resources(retained)[logicalId(retaining.storage.bucket)]!.Properties as any).LifecycleConfiguration.Rules as Array<
+    const rules = (resources(retained)[logicalId(retaining.storage.bucket)].Properties as any).LifecycleConfiguration.Rules as Array<
       Record<string, any>
     >;
     assert.equal(rules.find((rule) => rule.Id === 'transcripts')?.ExpirationInDays, 400);
@@ -153,7 +153,7 @@ describe('auth', () => {
   });
 
   it('turns OAuth off on the web client: no hosted UI flows, scopes or callback URLs', () => {
-    const client = Object.values(template.findResources('AWS::Cognito::UserPoolClient'))[0]!.Properties as Record<string, any>;
+    const client = Object.values(template.findResources('AWS::Cognito::UserPoolClient'))[0].Properties as Record<string, any>;
     assert.equal(client.AllowedOAuthFlowsUserPoolClient, false);
     assert.equal(client.AllowedOAuthFlows, undefined);
     assert.equal(client.AllowedOAuthScopes, undefined);
@@ -198,23 +198,23 @@ describe('APIs and gateway functions', () => {
       Object.values(stages).find((stage) => (stage.Properties as { ApiId: { Ref?: string } }).ApiId.Ref === logicalId(api))!;
     const anonymous = { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 };
     const sockets = stageOf(stack.gateway.webSocketApi);
-    assert.deepEqual((sockets.Properties as any).RouteSettings, { $connect: anonymous });
+    assert.deepEqual(sockets.Properties.RouteSettings, { $connect: anonymous });
     const rest = stageOf(stack.gateway.httpApi);
-    assert.deepEqual((rest.Properties as any).RouteSettings, { [TELEGRAM_ROUTE]: anonymous });
-    assert.deepEqual((rest.Properties as any).DefaultRouteSettings, { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 });
+    assert.deepEqual(rest.Properties.RouteSettings, { [TELEGRAM_ROUTE]: anonymous });
+    assert.deepEqual(rest.Properties.DefaultRouteSettings, { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 });
     const routeId = (key: string) =>
-      Object.entries(template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: key } }))[0]![0];
+      Object.entries(template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: key } }))[0][0];
     assert.ok((sockets.DependsOn as string[]).includes(routeId('$connect')), 'the socket stage waits for $connect');
     assert.ok((rest.DependsOn as string[]).includes(routeId(TELEGRAM_ROUTE)), 'the REST stage waits for the webhook route');
   });
 
   it('answers {"action":"ping"} with {"type":"pong"} from a MOCK integration: no Lambda behind the keepalive', () => {
     const ping = template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: 'ping' } });
-    const [routeId, route] = Object.entries(ping)[0]!;
+    const [routeId, route] = Object.entries(ping)[0];
     const props = route.Properties as Record<string, any>;
     assert.equal(props.RouteResponseSelectionExpression, '$default', 'two-way: the answer goes back');
     const integrationId = props.Target['Fn::Join'][1][1].Ref as string;
-    const integration = resources(template)[integrationId]!.Properties as Record<string, any>;
+    const integration = resources(template)[integrationId].Properties as Record<string, any>;
     assert.equal(integration.IntegrationType, 'MOCK');
     assert.equal(integration.IntegrationUri, undefined, 'no function behind it');
     assert.deepEqual(integration.RequestTemplates, { $default: '{"statusCode": 200}' });
@@ -278,7 +278,7 @@ describe('APIs and gateway functions', () => {
 
   it('tells ws-connect which pool and client to trust', () => {
     const [connect] = stack.gateway.functions;
-    const variables = functionProps(connect!.function).Environment.Variables;
+    const variables = functionProps(connect.function).Environment.Variables;
     assert.deepEqual(variables.SERVERLESS_OPENCLAW_COGNITO_USER_POOL_ID, { Ref: logicalId(stack.auth.userPool) });
     assert.deepEqual(variables.SERVERLESS_OPENCLAW_COGNITO_CLIENT_ID, { Ref: logicalId(stack.auth.client) });
     assert.deepEqual(variables.SERVERLESS_OPENCLAW_CONNECTIONS_TABLE, { Ref: logicalId(stack.storage.connections) });
@@ -299,20 +299,20 @@ describe('agent', () => {
   it('is built by CDK from docker/agent.Dockerfile for linux/arm64 (no manual ECR step)', () => {
     const assembly = app.synth();
     const manifest = JSON.parse(readFileSync(join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'));
-    const images = Object.values(manifest.dockerImages) as Array<{ source: Record<string, string> }>;
+    const images = Object.values<{ source: Record<string, string> }>(manifest.dockerImages);
     assert.equal(images.length, 1);
-    assert.equal(images[0]!.source.dockerFile, 'docker/agent.Dockerfile');
-    assert.equal(images[0]!.source.platform, 'linux/arm64');
+    assert.equal(images[0].source.dockerFile, 'docker/agent.Dockerfile');
+    assert.equal(images[0].source.platform, 'linux/arm64');
   });
 
   it('stages a build context of the Dockerfile and what the image copies, no build output or packages', () => {
     const assembly = app.synth();
     const manifest = JSON.parse(readFileSync(join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'));
-    const [image] = Object.values(manifest.dockerImages) as Array<{ source: { directory: string } }>;
-    const context = join(assembly.directory, image!.source.directory);
+    const [image] = Object.values<{ source: { directory: string } }>(manifest.dockerImages);
+    const context = join(assembly.directory, image.source.directory);
     const staged = (readdirSync(context, { recursive: true }) as string[]).filter((path) => statSync(join(context, path)).isFile());
     // CDK lets the Dockerfile in by its file name only; .dockerignore must let docker/agent.Dockerfile in.
-    assert.ok(staged.includes('docker/agent.Dockerfile'), `${staged}`);
+    assert.ok(staged.includes('docker/agent.Dockerfile'), staged.join(' '));
     for (const file of readAgentImageManifest().files) {
       // Files made by a stage of the image, or just before it (not during these tests), aside.
       if (file.context === undefined || file.buildCommand !== undefined) continue;
@@ -332,7 +332,7 @@ describe('agent', () => {
     const command = bootstrap!.buildCommand!;
     const option = (name: string) => command[command.indexOf(name) + 1];
     assert.deepEqual(command.slice(0, 3), ['cargo', 'lambda', 'build']);
-    assert.ok(command.includes('--release') && command.includes('--arm64'), `${command}`);
+    assert.ok(command.includes('--release') && command.includes('--arm64'), command.join(' '));
     // cargo-lambda writes <lambda dir>/<bin>/bootstrap.
     assert.equal(`${option('--lambda-dir')}/${option('--bin')}/bootstrap`, bootstrap!.context);
   });
@@ -362,13 +362,13 @@ describe('agent', () => {
       llmApi: 'openai-completions',
       llmContextWindow: '32768',
     });
-    const variables = (resources(customTemplate)[logicalId(custom.agent.function)]!.Properties as any).Environment.Variables;
+    const variables = (resources(customTemplate)[logicalId(custom.agent.function)].Properties as any).Environment.Variables;
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_API_KEY_PARAMETER, '/serverless-openclaw/ServerlessOpenClaw/llm-api-key');
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_BASE_URL, 'https://llm.example/v1');
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_API, 'openai-completions');
     assert.equal(variables.SERVERLESS_OPENCLAW_MODEL, 'qwen3-coder');
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW, '32768');
-    const defaults = (resources(template)[logicalId(stack.agent.function)]!.Properties as any).Environment.Variables;
+    const defaults = (resources(template)[logicalId(stack.agent.function)].Properties as any).Environment.Variables;
     assert.equal(defaults.SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW, undefined, 'unset unless the deployment names it');
   });
 });
@@ -418,7 +418,7 @@ describe('Telegram', () => {
       telegramAllowlist: '1,22, 333',
       model: 'anthropic/claude-haiku-4-5',
     });
-    const fn = resources(customTemplate)[logicalId(custom.telegram.webhook.function)]!;
+    const fn = resources(customTemplate)[logicalId(custom.telegram.webhook.function)];
     const variables = (fn.Properties as any).Environment.Variables;
     assert.equal(variables.SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST, '1,22,333');
     assert.equal(variables.SERVERLESS_OPENCLAW_MODEL, 'anthropic/claude-haiku-4-5');
@@ -427,7 +427,7 @@ describe('Telegram', () => {
   it('gives Telegram guests restricted tools unless the guestTools setting says full', () => {
     assert.equal(functionProps(stack.agent.function).Environment.Variables.SERVERLESS_OPENCLAW_GUEST_TOOLS, 'restricted');
     const { stack: open, template: openTemplate } = synthesize({ guestTools: 'full' });
-    const fn = resources(openTemplate)[logicalId(open.agent.function)]!;
+    const fn = resources(openTemplate)[logicalId(open.agent.function)];
     assert.equal((fn.Properties as any).Environment.Variables.SERVERLESS_OPENCLAW_GUEST_TOOLS, 'full');
   });
 
@@ -448,7 +448,7 @@ describe('outputs', () => {
   it("name the topic of the owner's alarm email, whose confirmation make deploy reports", () => {
     const emails = Object.values(template.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'email' } }));
     assert.equal(emails.length, 1);
-    template.hasOutput('AlarmTopicArn', { Value: emails[0]!.Properties.TopicArn });
+    template.hasOutput('AlarmTopicArn', { Value: emails[0].Properties.TopicArn });
   });
 });
 
@@ -511,8 +511,8 @@ describe('dead letters', () => {
   it('may read conversations, read and prune connections, post to them, read the bot token and consume the DLQ; nothing else', () => {
     const policy = Object.values(
       template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: logicalId(responder().role) }] } }),
-    )[0]!;
-    const statements = (policy.Properties as any).PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
+    )[0];
+    const statements = policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
     const actions = statements.flatMap((statement) => [statement.Action].flat()).sort();
     assert.deepEqual(
       actions.filter((action) => !action.startsWith('dynamodb:') && !action.startsWith('logs:')),
@@ -561,8 +561,8 @@ describe('web', () => {
   });
 
   it("sends a content security policy that allows only this region's APIs and Cognito", () => {
-    const policy = Object.values(template.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0]!;
-    const csp = JSON.stringify((policy.Properties as any).ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy);
+    const policy = Object.values(template.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0];
+    const csp = JSON.stringify(policy.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy);
     assert.match(csp, /script-src 'self'/);
     assert.match(csp, /frame-ancestors 'none'/);
     assert.match(csp, /wss:\/\/\*\.execute-api\./);
@@ -588,8 +588,8 @@ describe('schedules and monitoring', () => {
     ]);
     const policy = Object.values(
       template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: logicalId(watchdog.role) }] } }),
-    )[0]!;
-    const actions = ((policy.Properties as any).PolicyDocument.Statement as Array<{ Action: string | string[] }>)
+    )[0];
+    const actions = (policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>)
       .flatMap((statement) => [statement.Action].flat())
       .filter((action) => !action.startsWith('dynamodb:') && !action.startsWith('logs:'));
     assert.deepEqual(actions, ['execute-api:ManageConnections']);
@@ -607,8 +607,7 @@ describe('schedules and monitoring', () => {
     assert.ok(granted.includes(`{"Fn::GetAtt":["${conversations}","Arn"]},"/index/*"`), granted);
   });
 
-  const alarms = () =>
-    Object.entries(template.findResources('AWS::CloudWatch::Alarm')).map(([id, alarm]) => ({ id, ...(alarm.Properties as any) }));
+  const alarms = () => Object.entries(template.findResources('AWS::CloudWatch::Alarm')).map(([id, alarm]) => ({ id, ...alarm.Properties }));
 
   it('emails every alarm to the owner, quiet when there is no data', () => {
     for (const alarm of alarms()) {
