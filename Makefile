@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/.tools/node/node_modules/node/bin:$(PATH)
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: help run test bench fuzz node runner web infra chromium bubblewrap moto lint test-rust test-js test-infra fake-llm \
+.PHONY: help run test bench fuzz node runner web infra chromium bubblewrap moto lint lint-rust lint-js test-rust test-js test-infra fake-llm \
 	check-docker check-scripts doctor deploy destroy clean
 
 help: ## List the targets
@@ -29,13 +29,20 @@ test: runner web chromium bubblewrap moto ## The whole test suite (what CI runs)
 	$(MAKE) test-rust
 	$(MAKE) test-js
 
-lint: ## cargo fmt --check and clippy -D warnings
+lint: lint-rust lint-js ## lint-rust and lint-js
+
+lint-rust: ## cargo fmt --check, clippy -D warnings, no AWS SDK in the local binary
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --features serverless-openclaw-cli/aws -- -D warnings
 	$(CARGO) clippy -p serverless-openclaw-cli --all-targets -- -D warnings
 	@# Local mode builds without the AWS SDK (most of a first build's time); only `--features aws` has it.
 	@! $(CARGO) tree -p serverless-openclaw-cli -e normal --prefix none | grep '^aws-sdk' \
 		|| { echo "the local binary depends on the AWS SDK (above)" >&2; exit 1; }
+
+lint-js: runner web infra ## ESLint + Prettier --check in web/ and infra/, the type check of the runner's JavaScript
+	npm --prefix web run lint
+	npm --prefix infra run lint
+	npm --prefix runner run typecheck
 
 test-rust: runner web bubblewrap moto ## Rust unit, contract (local and moto), end-to-end, sandbox and browser tests
 	$(CARGO) test --workspace --features serverless-openclaw-cli/aws

@@ -39,10 +39,11 @@ RUN npm ci --no-audit --no-fund --loglevel=warn \
 
 WORKDIR /build/runner
 COPY runner/package.json runner/package-lock.json runner/.npmrc ./
-# With the pinned Node first on PATH, as openclaw's install scripts check the Node version. The
+# With the pinned Node first on PATH, as openclaw's install scripts check the Node version; without the
+# devDependencies (the type checker of the runner's JavaScript), which only `make lint` uses. The
 # lifecycle markers must be gone: otherwise openclaw would try to finish its install at run time, by
 # writing into node_modules, which is read-only in Lambda.
-RUN PATH="/build/toolchain/node_modules/node/bin:$PATH" npm ci --no-audit --no-fund --loglevel=warn \
+RUN PATH="/build/toolchain/node_modules/node/bin:$PATH" npm ci --omit=dev --no-audit --no-fund --loglevel=warn \
     && test ! -e node_modules/openclaw/.openclaw-lifecycle-pending \
     && test ! -e node_modules/openclaw/dist/openclaw-install-guard
 

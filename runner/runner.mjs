@@ -23,6 +23,7 @@ import { createTurnRunner } from './lib/turns.mjs';
 import { startWarmup } from './lib/warmup.mjs';
 import { preparePrimeEnvironment } from './lib/prime.mjs';
 import { installResolveCache } from './lib/resolve-cache.mjs';
+import { messageOf } from './lib/errors.mjs';
 
 const EXIT_CONFIG = 78; // EX_CONFIG
 /**
@@ -35,6 +36,11 @@ const WARMUP_DELAY_MS = 50;
 const startedAt = performance.now();
 const priming = process.argv.includes('--prime');
 
+/**
+ * @param {string} code
+ * @param {string} message
+ * @returns {never}
+ */
 function fatal(code, message) {
   writeLine({ type: 'fatal', code, message });
   process.exit(EXIT_CONFIG);
@@ -74,8 +80,13 @@ if (!fs.existsSync(configPath)) fatal('config_error', 'the file named by OPENCLA
 // Read requests from the start, while OpenClaw loads (module loading yields to the event loop): a run
 // sent at spawn is then known before the warm-up would begin, and is started the moment OpenClaw is
 // ready. Lines wait in `pending` until then.
+/** @type {string[]} */
 const pending = [];
-let handleLine = (line) => pending.push(line);
+/** @type {(line: string) => void} */
+let handleLine = (line) => {
+  pending.push(line);
+};
+/** @type {(why: string) => void} */
 let shutdown = (why) => {
   logErr(`exiting before ready (${why})`);
   process.exit(0);
@@ -88,14 +99,16 @@ if (!priming) {
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
+/** @type {import('./types.d.ts').OpenClaw} */
 let oc;
 try {
   oc = await loadOpenClaw(process.env);
 } catch (err) {
   if (err instanceof IncompatibleOpenClaw) fatal('incompatible_openclaw', err.message);
-  fatal('incompatible_openclaw', `runner expects openclaw ${EXPECTED_OPENCLAW_VERSION}: loading it failed: ${err?.message ?? err}`);
+  fatal('incompatible_openclaw', `runner expects openclaw ${EXPECTED_OPENCLAW_VERSION}: loading it failed: ${messageOf(err)}`);
 }
 
+/** @type {import('./types.d.ts').OpenClawConfig} */
 let config;
 try {
   // OpenClaw's own loader: reads OPENCLAW_CONFIG_PATH (JSON5), validates it against the schema,
@@ -104,7 +117,7 @@ try {
   if (!config || typeof config !== 'object') throw new Error('loadConfig returned no config');
   if (!config.agents?.entries?.main) throw new Error('config has no agents.entries.main');
 } catch (err) {
-  fatal('config_error', `cannot load the OpenClaw config: ${err?.message ?? err}`);
+  fatal('config_error', `cannot load the OpenClaw config: ${messageOf(err)}`);
 }
 const loadedMs = Math.round(performance.now() - startedAt);
 
@@ -112,7 +125,7 @@ if (priming) {
   const warmup = await startWarmup({ oc, config, logErr }).done;
   flushCompileCache();
   resolutions.save();
-  fs.rmSync(primeDirs.root, { recursive: true, force: true });
+  if (primeDirs) fs.rmSync(primeDirs.root, { recursive: true, force: true });
   logErr(`primed ${compileCache.dir} in ${Math.round(performance.now() - startedAt)} ms (OpenClaw loaded in ${loadedMs} ms, warm-up ${JSON.stringify(warmup)})`);
   process.exit(warmup.ok ? 0 : 1);
 }
@@ -122,7 +135,8 @@ if (priming) {
 const stateDir = process.env.OPENCLAW_STATE_DIR || path.join(process.env.OPENCLAW_HOME || os.homedir(), '.openclaw');
 const turns = createTurnRunner({ oc, config, writeLine, logErr, agentDirRoot: path.join(stateDir, 'run-agents') });
 
-let warmup = null; // what startWarmup returned, while the warm-up runs
+/** @type {ReturnType<typeof startWarmup> | null} what startWarmup returned, while the warm-up runs */
+let warmup = null;
 let sawRun = false;
 let cacheFlushed = !compileCache.persist;
 
@@ -164,7 +178,7 @@ handleLine = (line) => {
       writeLine({ type: 'error', ...(err.id ? { id: err.id } : {}), code: 'bad_request', message: err.message });
       return;
     }
-    writeLine({ type: 'error', code: 'internal', message: String(err?.message ?? err) });
+    writeLine({ type: 'error', code: 'internal', message: messageOf(err) });
     return;
   }
   if (!req) return;

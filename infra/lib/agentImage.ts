@@ -37,11 +37,12 @@ function buildPrebuiltFiles(manifest: ImageManifest): void {
     const [program, ...args] = file.buildCommand;
     try {
       // Its output goes to stderr: the CDK CLI reads the app's stdout.
-      execFileSync(program!, args, { cwd: repoPath(), stdio: ['ignore', process.stderr, 'inherit'] });
+      execFileSync(program, args, { cwd: repoPath(), stdio: ['ignore', process.stderr, 'inherit'] });
     } catch (error) {
       throw new Error(
         `building ${file.context} (${file.image} in the agent image) with \`${file.buildCommand.join(' ')}\` failed: ` +
           `${(error as Error).message}. make deploy installs what it needs (cargo-lambda, the aarch64 Rust target).`,
+        { cause: error },
       );
     }
   }

@@ -242,7 +242,8 @@ function answerPings(scope: Construct, api: WebSocketApi): CfnRoute {
   new CfnRouteResponse(scope, 'PingRouteResponse', { apiId: api.apiId, routeId: route.ref, routeResponseKey: '$default' });
   Validations.of(route).acknowledge({
     id: 'AwsSolutions-APIG4',
-    reason: 'WebSocket APIs authorize at $connect (ws-connect verifies the Cognito ID token); ping only answers pong on a connection that passed it, and runs nothing.',
+    reason:
+      'WebSocket APIs authorize at $connect (ws-connect verifies the Cognito ID token); ping only answers pong on a connection that passed it, and runs nothing.',
   });
   return route;
 }

@@ -62,6 +62,6 @@ export function grantManageConnections(api: WebSocketApi, role: Role): void {
   acknowledgeWildcards(
     role,
     [`Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:${nagRef(api)}/*/*/@connections/*`],
-    'Connection ids exist only at run time; the resource is this one API\'s @connections path.',
+    "Connection ids exist only at run time; the resource is this one API's @connections path.",
   );
 }

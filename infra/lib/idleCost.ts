@@ -2,7 +2,7 @@
 // fee) whatever the traffic. `make test-infra` runs this over the synthesized template; with
 // AGENT_RUNTIME=lambda it must find nothing. docs/cost.md explains the model.
 
-type Resource = { Type: string; Properties?: Record<string, any> };
+type Resource = { Type: string; Properties?: Record<string, unknown> };
 
 /** Billed per hour (or month) while they exist, used or not. */
 const ALWAYS_BILLED: Readonly<Record<string, string>> = {

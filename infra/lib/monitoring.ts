@@ -9,15 +9,7 @@
 
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { CfnBudget } from 'aws-cdk-lib/aws-budgets';
-import {
-  Alarm,
-  ComparisonOperator,
-  Dashboard,
-  GraphWidget,
-  type IMetric,
-  Metric,
-  TreatMissingData,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Dashboard, GraphWidget, type IMetric, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { HttpApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
@@ -53,12 +45,7 @@ export interface MonitoringProps {
   readonly turns: TurnQueue;
 }
 
-function custom(
-  metricName: string,
-  functionName: string,
-  statistic: string,
-  dimensions: Record<string, string> = {},
-): Metric {
+function custom(metricName: string, functionName: string, statistic: string, dimensions: Record<string, string> = {}): Metric {
   return new Metric({
     namespace: METRICS_NAMESPACE,
     metricName,
@@ -144,11 +131,7 @@ export class Monitoring extends Construct {
       }),
       'The WebSocket API failed to run a route (its 5xx).',
     );
-    alarm(
-      'StuckTurns',
-      custom('StuckTurns', 'watchdog', 'Sum'),
-      'The watchdog released the lease of a turn whose function died.',
-    );
+    alarm('StuckTurns', custom('StuckTurns', 'watchdog', 'Sum'), 'The watchdog released the lease of a turn whose function died.');
 
     new Dashboard(this, 'Dashboard', {
       dashboardName: `${Stack.of(this).stackName}-overview`,
@@ -177,10 +160,7 @@ export class Monitoring extends Construct {
           }),
           new GraphWidget({
             title: 'Turn queue',
-            left: [
-              turns.queue.metricApproximateNumberOfMessagesVisible(),
-              turns.deadLetters.metricApproximateNumberOfMessagesVisible(),
-            ],
+            left: [turns.queue.metricApproximateNumberOfMessagesVisible(), turns.deadLetters.metricApproximateNumberOfMessagesVisible()],
             right: [turns.queue.metricApproximateAgeOfOldestMessage()],
           }),
           new GraphWidget({

@@ -129,7 +129,9 @@ export function settingsFromContext(node: Node): Settings {
     llmApi = oneOf(node, 'llmApi', LLM_APIS, 'openai-completions');
     llmContextWindow = integer(node, 'llmContextWindow', 1024, 100_000_000);
   } else if (text(node, 'llmContextWindow') !== undefined) {
-    throw new SettingsError('context "llmContextWindow" is only for "llmProvider": "compatible" (the built-in providers know their models\' windows)');
+    throw new SettingsError(
+      'context "llmContextWindow" is only for "llmProvider": "compatible" (the built-in providers know their models\' windows)',
+    );
   }
   return {
     stackName,

@@ -118,12 +118,9 @@ export class ServerlessOpenClawStack extends Stack {
       ownerEmail,
       monthlyBudgetUsd,
       agent: this.agent.function,
-      functions: [
-        ...this.gateway.functions,
-        this.telegram.webhook,
-        this.schedules.watchdog,
-        this.deadLetters.responder,
-      ].map((lambda) => lambda.function),
+      functions: [...this.gateway.functions, this.telegram.webhook, this.schedules.watchdog, this.deadLetters.responder].map(
+        (lambda) => lambda.function,
+      ),
       httpApi: this.gateway.httpApi,
       webSocketStage: this.gateway.webSocketStage,
       turns,

@@ -83,8 +83,7 @@ export class Storage extends Construct {
     for (const table of [this.connections, this.leases]) {
       Validations.of(table).acknowledge({
         id: 'AwsSolutions-DDB3',
-        reason:
-          'Short-lived records (a socket, a running turn) that expire within hours through TTL; there is nothing to recover.',
+        reason: 'Short-lived records (a socket, a running turn) that expire within hours through TTL; there is nothing to recover.',
       });
     }
 
@@ -110,9 +109,7 @@ export class Storage extends Construct {
           id: 'transcripts',
           prefix: 'transcripts/',
           transitions: [{ storageClass: StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) }],
-          ...(props.transcriptRetentionDays === undefined
-            ? {}
-            : { expiration: Duration.days(props.transcriptRetentionDays) }),
+          ...(props.transcriptRetentionDays === undefined ? {} : { expiration: Duration.days(props.transcriptRetentionDays) }),
         },
         {
           // Kept until their conversation is deleted; a photo is rarely looked at again after a month.
@@ -127,7 +124,6 @@ export class Storage extends Construct {
       reason:
         "Only the stack's own functions read and write this private bucket (TLS only, no public access); server access logs would add a second bucket and a log object per request.",
     });
-    
   }
 
   /** The variables naming all three tables, for the functions that touch conversations and turns. */

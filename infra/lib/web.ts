@@ -146,7 +146,7 @@ export class Web extends Construct {
     });
     Validations.of(copier).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: "CDK chooses and updates the runtime of its own deployment function (python3.13 in this aws-cdk-lib).",
+      reason: 'CDK chooses and updates the runtime of its own deployment function (python3.13 in this aws-cdk-lib).',
     });
     acknowledgeWildcards(
       copier,

@@ -71,8 +71,11 @@ describe('IAM', () => {
       if (managed.length === 0) continue;
       assert.ok(id.startsWith('Custom'), `${id} has managed policies`);
       assert.equal(managed.length, 1, id);
-      assert.ok(JSON.stringify(managed[0]).endsWith(`:iam::aws:policy/${BASIC_EXECUTION}"]]}`) ||
-        JSON.stringify(managed[0]).endsWith(`:iam::aws:policy/${BASIC_EXECUTION}"}`), `${id}: ${JSON.stringify(managed[0])}`);
+      assert.ok(
+        JSON.stringify(managed[0]).endsWith(`:iam::aws:policy/${BASIC_EXECUTION}"]]}`) ||
+          JSON.stringify(managed[0]).endsWith(`:iam::aws:policy/${BASIC_EXECUTION}"}`),
+        `${id}: ${JSON.stringify(managed[0])}`,
+      );
     }
   });
 
@@ -102,7 +105,10 @@ describe('IAM', () => {
   it("lets only the agent and http-api touch the data bucket's objects (transcripts, workspaces, attachments)", () => {
     const users = all
       .filter(({ statement }) => list(statement.Action).some((action) => action.startsWith('s3:') && action.includes('Object')))
-      .filter(({ statement }) => JSON.stringify(statement.Resource).includes('DataBucket') || JSON.stringify(statement.Resource).includes('StorageData'))
+      .filter(
+        ({ statement }) =>
+          JSON.stringify(statement.Resource).includes('DataBucket') || JSON.stringify(statement.Resource).includes('StorageData'),
+      )
       .map(({ id }) => id.replace(/[0-9A-F]{8}$/, ''));
     assert.deepEqual([...new Set(users)].sort(), ['AgentRoleDefaultPolicy', 'GatewayHttpApiRoleDefaultPolicy']);
   });

@@ -30,7 +30,9 @@ describe('cdk-nag AwsSolutionsChecks', () => {
   it('finds nothing unacknowledged in the app', () => {
     const report = new AwsSolutionsChecks(app).validateScope(app);
     assert.deepEqual(
-      report.violations.map((violation) => `${violation.ruleName} at ${violation.violatingResources.map((r) => r.constructPath).join(', ')}`),
+      report.violations.map(
+        (violation) => `${violation.ruleName} at ${violation.violatingResources.map((r) => r.constructPath).join(', ')}`,
+      ),
       [],
     );
     assert.equal(report.success, true);

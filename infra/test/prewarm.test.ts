@@ -24,7 +24,7 @@ function invokers(all: Record<string, Resource>): string[] {
 }
 
 function variables(all: Record<string, Resource>, id: string): Record<string, unknown> {
-  return (all[id]!.Properties as any).Environment.Variables;
+  return (all[id].Properties as any).Environment.Variables;
 }
 
 describe('waking the agent', () => {
@@ -45,7 +45,7 @@ describe('waking the agent', () => {
       assert.deepEqual(variables(all, logicalId(fn.function)).SERVERLESS_OPENCLAW_AGENT_FUNCTION, arn);
     }
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionName: { Ref: agent } });
-    for (const fn of [stack.gateway.functions[1]!, stack.gateway.functions[2]!, stack.gateway.functions[3]!]) {
+    for (const fn of [stack.gateway.functions[1], stack.gateway.functions[2], stack.gateway.functions[3]]) {
       assert.equal(variables(all, logicalId(fn.function)).SERVERLESS_OPENCLAW_AGENT_FUNCTION, undefined);
     }
   });
@@ -60,7 +60,7 @@ describe('waking the agent', () => {
   });
 
   it('publishes no version and takes no snapshot by default', () => {
-    assert.equal((all[agent]!.Properties as any).SnapStart, undefined);
+    assert.equal((all[agent].Properties as any).SnapStart, undefined);
     template.resourceCountIs('AWS::Lambda::Alias', 0);
     template.resourceCountIs('AWS::Lambda::Version', 0);
   });
@@ -73,12 +73,12 @@ describe('snapStart=true', () => {
   const aliases = Object.entries(all).filter(([, resource]) => resource.Type === 'AWS::Lambda::Alias');
 
   it('publishes versions with SnapStart, behind the alias live', () => {
-    assert.deepEqual((all[agent]!.Properties as any).SnapStart, { ApplyOn: 'PublishedVersions' });
+    assert.deepEqual((all[agent].Properties as any).SnapStart, { ApplyOn: 'PublishedVersions' });
     assert.equal(aliases.length, 1);
-    const alias = aliases[0]![1].Properties as any;
+    const alias = aliases[0][1].Properties as any;
     assert.equal(alias.Name, 'live');
     assert.deepEqual(alias.FunctionName, { Ref: agent });
-    const version = all[alias.FunctionVersion['Fn::GetAtt'][0]]!;
+    const version = all[alias.FunctionVersion['Fn::GetAtt'][0]];
     assert.equal(version.Type, 'AWS::Lambda::Version');
     assert.deepEqual((version.Properties as any).FunctionName, { Ref: agent });
     // A deploy that publishes a new version deletes the old one: each cached snapshot is billed.
@@ -87,7 +87,7 @@ describe('snapStart=true', () => {
   });
 
   it('runs turns, wake-ups and their grants on the alias only', () => {
-    const alias = { Ref: aliases[0]![0] };
+    const alias = { Ref: aliases[0][0] };
     // The turn queue's event source names the alias as `<function name>:live`, taken apart from the
     // alias ARN (the other mapping is the dead-letter queue's, to dead-letters).
     const mappings = Object.values(all).filter(
@@ -96,7 +96,7 @@ describe('snapStart=true', () => {
         !JSON.stringify((resource.Properties as any).FunctionName).includes(logicalId(stack.deadLetters.responder.function)),
     );
     assert.equal(mappings.length, 1);
-    const target = JSON.stringify((mappings[0]!.Properties as any).FunctionName);
+    const target = JSON.stringify((mappings[0].Properties as any).FunctionName);
     assert.ok(target.includes(JSON.stringify(alias)) && target.includes('":live"'), target);
     for (const fn of [stack.gateway.connect, stack.telegram.webhook]) {
       assert.deepEqual(variables(all, logicalId(fn.function)).SERVERLESS_OPENCLAW_AGENT_FUNCTION, alias);
@@ -107,7 +107,7 @@ describe('snapStart=true', () => {
     ]);
     const configs = Object.values(all).filter((resource) => resource.Type === 'AWS::Lambda::EventInvokeConfig');
     assert.equal(configs.length, 1);
-    const config = configs[0]!.Properties as any;
+    const config = configs[0].Properties as any;
     assert.deepEqual(config.FunctionName, { Ref: agent });
     assert.ok(JSON.stringify(config.Qualifier).includes(JSON.stringify(alias)), JSON.stringify(config.Qualifier));
     assert.equal(config.MaximumEventAgeInSeconds, 60);

@@ -51,14 +51,14 @@ function deployedConfig(): unknown {
   const hash = Object.keys(manifest.files).find((candidate) => key.includes(candidate));
   assert.ok(hash, 'the config.json asset is in the assembly');
   let text = readFileSync(join(directory, manifest.files[hash].source.path, 'config.json'), 'utf8');
-  for (const [marker, expression] of Object.entries(props.SourceMarkers[index]!)) {
+  for (const [marker, expression] of Object.entries(props.SourceMarkers[index])) {
     text = text.replaceAll(marker, resolve(expression, deployedValues()));
   }
   return JSON.parse(text);
 }
 
 describe('config.json written by the deployment', () => {
-  it('is accepted by the web app and names this stack\'s APIs and user pool', () => {
+  it("is accepted by the web app and names this stack's APIs and user pool", () => {
     const config = parseRuntimeConfig(deployedConfig());
     assert.deepEqual(config, {
       version: 1,

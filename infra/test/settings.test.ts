@@ -57,8 +57,7 @@ describe('settings', () => {
       assert.throws(
         () => settings({ telegramAllowlist: value }),
         (error: Error) =>
-          error.message.includes(`"telegramAllowlist" is "${value}"`) &&
-          error.message.includes(`"${bad}" is not a Telegram user id`),
+          error.message.includes(`"telegramAllowlist" is "${value}"`) && error.message.includes(`"${bad}" is not a Telegram user id`),
         value,
       );
     }
@@ -78,7 +77,10 @@ describe('settings', () => {
       [{ llmProvider: 'compatible', llmBaseUrl: 'http://plain.example' }, /https:\/\/ base URL/],
       [{ llmProvider: 'compatible', llmBaseUrl: 'https://llm.example' }, /set "model"/],
       [{ llmProvider: 'compatible', llmBaseUrl: 'https://llm.example', model: 'm', llmApi: 'grpc' }, /"llmApi" is "grpc"/],
-      [{ llmProvider: 'compatible', llmBaseUrl: 'https://llm.example', model: 'm', llmContextWindow: '32k' }, /"llmContextWindow" is "32k"/],
+      [
+        { llmProvider: 'compatible', llmBaseUrl: 'https://llm.example', model: 'm', llmContextWindow: '32k' },
+        /"llmContextWindow" is "32k"/,
+      ],
       [{ llmProvider: 'compatible', llmBaseUrl: 'https://llm.example', model: 'm', llmContextWindow: '100' }, /from 1024/],
       [{ llmContextWindow: '32768' }, /only for "llmProvider": "compatible"/],
       [{ selfSignUp: 'yes' }, /"selfSignUp" is "yes"; use true or false/],

@@ -12,7 +12,7 @@ import { logicalId, resources, synthesize } from './synth.ts';
 const { app, stack, template } = synthesize();
 
 function functionProps(construct: Parameters<typeof logicalId>[0]): Record<string, any> {
-  return resources(template)[logicalId(construct)]!.Properties as Record<string, any>;
+  return resources(template)[logicalId(construct)].Properties as Record<string, any>;
 }
 
 const TELEGRAM_ROUTE = 'POST /telegram/webhook';
@@ -37,7 +37,7 @@ describe('storage', () => {
     });
   });
 
-  it('indexes each user\'s messages for search on the conversations table, projecting only what a search filters on', () => {
+  it("indexes each user's messages for search on the conversations table, projecting only what a search filters on", () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
@@ -110,8 +110,9 @@ describe('storage', () => {
 
   it('expires transcripts when a retention is configured', () => {
     const { stack: retaining, template: retained } = synthesize({ transcriptRetentionDays: '400' });
-    const rules = (resources(retained)[logicalId(retaining.storage.bucket)]!.Properties as any).LifecycleConfiguration
-      .Rules as Array<Record<string, any>>;
+    const rules = (resources(retained)[logicalId(retaining.storage.bucket)].Properties as any).LifecycleConfiguration.Rules as Array<
+      Record<string, any>
+    >;
     assert.equal(rules.find((rule) => rule.Id === 'transcripts')?.ExpirationInDays, 400);
   });
 
@@ -120,9 +121,7 @@ describe('storage', () => {
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
         Bucket: { Ref: logicalId(bucket) },
         PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          ]),
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
         },
       });
     }
@@ -154,7 +153,7 @@ describe('auth', () => {
   });
 
   it('turns OAuth off on the web client: no hosted UI flows, scopes or callback URLs', () => {
-    const client = Object.values(template.findResources('AWS::Cognito::UserPoolClient'))[0]!.Properties as Record<string, any>;
+    const client = Object.values(template.findResources('AWS::Cognito::UserPoolClient'))[0].Properties as Record<string, any>;
     assert.equal(client.AllowedOAuthFlowsUserPoolClient, false);
     assert.equal(client.AllowedOAuthFlows, undefined);
     assert.equal(client.AllowedOAuthScopes, undefined);
@@ -199,23 +198,23 @@ describe('APIs and gateway functions', () => {
       Object.values(stages).find((stage) => (stage.Properties as { ApiId: { Ref?: string } }).ApiId.Ref === logicalId(api))!;
     const anonymous = { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 };
     const sockets = stageOf(stack.gateway.webSocketApi);
-    assert.deepEqual((sockets.Properties as any).RouteSettings, { $connect: anonymous });
+    assert.deepEqual(sockets.Properties.RouteSettings, { $connect: anonymous });
     const rest = stageOf(stack.gateway.httpApi);
-    assert.deepEqual((rest.Properties as any).RouteSettings, { [TELEGRAM_ROUTE]: anonymous });
-    assert.deepEqual((rest.Properties as any).DefaultRouteSettings, { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 });
+    assert.deepEqual(rest.Properties.RouteSettings, { [TELEGRAM_ROUTE]: anonymous });
+    assert.deepEqual(rest.Properties.DefaultRouteSettings, { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 });
     const routeId = (key: string) =>
-      Object.entries(template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: key } }))[0]![0];
+      Object.entries(template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: key } }))[0][0];
     assert.ok((sockets.DependsOn as string[]).includes(routeId('$connect')), 'the socket stage waits for $connect');
     assert.ok((rest.DependsOn as string[]).includes(routeId(TELEGRAM_ROUTE)), 'the REST stage waits for the webhook route');
   });
 
   it('answers {"action":"ping"} with {"type":"pong"} from a MOCK integration: no Lambda behind the keepalive', () => {
     const ping = template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: 'ping' } });
-    const [routeId, route] = Object.entries(ping)[0]!;
+    const [routeId, route] = Object.entries(ping)[0];
     const props = route.Properties as Record<string, any>;
     assert.equal(props.RouteResponseSelectionExpression, '$default', 'two-way: the answer goes back');
     const integrationId = props.Target['Fn::Join'][1][1].Ref as string;
-    const integration = resources(template)[integrationId]!.Properties as Record<string, any>;
+    const integration = resources(template)[integrationId].Properties as Record<string, any>;
     assert.equal(integration.IntegrationType, 'MOCK');
     assert.equal(integration.IntegrationUri, undefined, 'no function behind it');
     assert.deepEqual(integration.RequestTemplates, { $default: '{"statusCode": 200}' });
@@ -279,7 +278,7 @@ describe('APIs and gateway functions', () => {
 
   it('tells ws-connect which pool and client to trust', () => {
     const [connect] = stack.gateway.functions;
-    const variables = functionProps(connect!.function).Environment.Variables;
+    const variables = functionProps(connect.function).Environment.Variables;
     assert.deepEqual(variables.SERVERLESS_OPENCLAW_COGNITO_USER_POOL_ID, { Ref: logicalId(stack.auth.userPool) });
     assert.deepEqual(variables.SERVERLESS_OPENCLAW_COGNITO_CLIENT_ID, { Ref: logicalId(stack.auth.client) });
     assert.deepEqual(variables.SERVERLESS_OPENCLAW_CONNECTIONS_TABLE, { Ref: logicalId(stack.storage.connections) });
@@ -300,28 +299,32 @@ describe('agent', () => {
   it('is built by CDK from docker/agent.Dockerfile for linux/arm64 (no manual ECR step)', () => {
     const assembly = app.synth();
     const manifest = JSON.parse(readFileSync(join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'));
-    const images = Object.values(manifest.dockerImages) as Array<{ source: Record<string, string> }>;
+    const images = Object.values<{ source: Record<string, string> }>(manifest.dockerImages);
     assert.equal(images.length, 1);
-    assert.equal(images[0]!.source.dockerFile, 'docker/agent.Dockerfile');
-    assert.equal(images[0]!.source.platform, 'linux/arm64');
+    assert.equal(images[0].source.dockerFile, 'docker/agent.Dockerfile');
+    assert.equal(images[0].source.platform, 'linux/arm64');
   });
 
   it('stages a build context of the Dockerfile and what the image copies, no build output or packages', () => {
     const assembly = app.synth();
     const manifest = JSON.parse(readFileSync(join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'));
-    const [image] = Object.values(manifest.dockerImages) as Array<{ source: { directory: string } }>;
-    const context = join(assembly.directory, image!.source.directory);
-    const staged = (readdirSync(context, { recursive: true }) as string[]).filter((path) =>
-      statSync(join(context, path)).isFile(),
-    );
+    const [image] = Object.values<{ source: { directory: string } }>(manifest.dockerImages);
+    const context = join(assembly.directory, image.source.directory);
+    const staged = (readdirSync(context, { recursive: true }) as string[]).filter((path) => statSync(join(context, path)).isFile());
     // CDK lets the Dockerfile in by its file name only; .dockerignore must let docker/agent.Dockerfile in.
-    assert.ok(staged.includes('docker/agent.Dockerfile'), `${staged}`);
+    assert.ok(staged.includes('docker/agent.Dockerfile'), staged.join(' '));
     for (const file of readAgentImageManifest().files) {
       // Files made by a stage of the image, or just before it (not during these tests), aside.
       if (file.context === undefined || file.buildCommand !== undefined) continue;
-      assert.ok(staged.some((path) => path === file.context || path.startsWith(`${file.context}/`)), file.context);
+      assert.ok(
+        staged.some((path) => path === file.context || path.startsWith(`${file.context}/`)),
+        file.context,
+      );
     }
-    assert.deepEqual(staged.filter((path) => /(^|\/)(node_modules|target|crates|\.tools)(\/|$)/.test(path)), []);
+    assert.deepEqual(
+      staged.filter((path) => /(^|\/)(node_modules|target|crates|\.tools)(\/|$)/.test(path)),
+      [],
+    );
   });
 
   it('cross-compiles the bootstrap for arm64 to where the Dockerfile copies it from', () => {
@@ -329,7 +332,7 @@ describe('agent', () => {
     const command = bootstrap!.buildCommand!;
     const option = (name: string) => command[command.indexOf(name) + 1];
     assert.deepEqual(command.slice(0, 3), ['cargo', 'lambda', 'build']);
-    assert.ok(command.includes('--release') && command.includes('--arm64'), `${command}`);
+    assert.ok(command.includes('--release') && command.includes('--arm64'), command.join(' '));
     // cargo-lambda writes <lambda dir>/<bin>/bootstrap.
     assert.equal(`${option('--lambda-dir')}/${option('--bin')}/bootstrap`, bootstrap!.context);
   });
@@ -347,10 +350,7 @@ describe('agent', () => {
   it('ends a turn before Lambda would stop it, and reads the API key from SSM', () => {
     const variables = agent().Environment.Variables;
     assert.equal(variables.SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS, '600');
-    assert.equal(
-      variables.SERVERLESS_OPENCLAW_ANTHROPIC_API_KEY_PARAMETER,
-      '/serverless-openclaw/ServerlessOpenClaw/anthropic-api-key',
-    );
+    assert.equal(variables.SERVERLESS_OPENCLAW_ANTHROPIC_API_KEY_PARAMETER, '/serverless-openclaw/ServerlessOpenClaw/anthropic-api-key');
     assert.equal(variables.ANTHROPIC_API_KEY, undefined, 'no key value in the template');
   });
 
@@ -362,13 +362,13 @@ describe('agent', () => {
       llmApi: 'openai-completions',
       llmContextWindow: '32768',
     });
-    const variables = (resources(customTemplate)[logicalId(custom.agent.function)]!.Properties as any).Environment.Variables;
+    const variables = (resources(customTemplate)[logicalId(custom.agent.function)].Properties as any).Environment.Variables;
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_API_KEY_PARAMETER, '/serverless-openclaw/ServerlessOpenClaw/llm-api-key');
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_BASE_URL, 'https://llm.example/v1');
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_API, 'openai-completions');
     assert.equal(variables.SERVERLESS_OPENCLAW_MODEL, 'qwen3-coder');
     assert.equal(variables.SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW, '32768');
-    const defaults = (resources(template)[logicalId(stack.agent.function)]!.Properties as any).Environment.Variables;
+    const defaults = (resources(template)[logicalId(stack.agent.function)].Properties as any).Environment.Variables;
     assert.equal(defaults.SERVERLESS_OPENCLAW_LLM_CONTEXT_WINDOW, undefined, 'unset unless the deployment names it');
   });
 });
@@ -418,7 +418,7 @@ describe('Telegram', () => {
       telegramAllowlist: '1,22, 333',
       model: 'anthropic/claude-haiku-4-5',
     });
-    const fn = resources(customTemplate)[logicalId(custom.telegram.webhook.function)]!;
+    const fn = resources(customTemplate)[logicalId(custom.telegram.webhook.function)];
     const variables = (fn.Properties as any).Environment.Variables;
     assert.equal(variables.SERVERLESS_OPENCLAW_TELEGRAM_ALLOWLIST, '1,22,333');
     assert.equal(variables.SERVERLESS_OPENCLAW_MODEL, 'anthropic/claude-haiku-4-5');
@@ -427,7 +427,7 @@ describe('Telegram', () => {
   it('gives Telegram guests restricted tools unless the guestTools setting says full', () => {
     assert.equal(functionProps(stack.agent.function).Environment.Variables.SERVERLESS_OPENCLAW_GUEST_TOOLS, 'restricted');
     const { stack: open, template: openTemplate } = synthesize({ guestTools: 'full' });
-    const fn = resources(openTemplate)[logicalId(open.agent.function)]!;
+    const fn = resources(openTemplate)[logicalId(open.agent.function)];
     assert.equal((fn.Properties as any).Environment.Variables.SERVERLESS_OPENCLAW_GUEST_TOOLS, 'full');
   });
 
@@ -448,7 +448,7 @@ describe('outputs', () => {
   it("name the topic of the owner's alarm email, whose confirmation make deploy reports", () => {
     const emails = Object.values(template.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'email' } }));
     assert.equal(emails.length, 1);
-    template.hasOutput('AlarmTopicArn', { Value: emails[0]!.Properties.TopicArn });
+    template.hasOutput('AlarmTopicArn', { Value: emails[0].Properties.TopicArn });
   });
 });
 
@@ -461,7 +461,12 @@ describe('turn queue', () => {
       VisibilityTimeout: 6 * 900,
       MessageRetentionPeriod: 4 * 24 * 3600,
       SqsManagedSseEnabled: true,
-      RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('DeadLetters')), 'Arn'] } },
+      RedrivePolicy: {
+        maxReceiveCount: 5,
+        deadLetterTargetArn: {
+          'Fn::GetAtt': [logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('DeadLetters')), 'Arn'],
+        },
+      },
     });
     assert.ok(6 * 900 <= 12 * 3600, "within SQS's 12-hour ceiling");
     template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, MessageRetentionPeriod: 14 * 24 * 3600 });
@@ -475,7 +480,9 @@ describe('turn queue', () => {
     const leaseSeconds = Number(environment.SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS) + 60;
     assert.ok(busyRetry * (5 - 1) >= leaseSeconds, 'the last receive comes after any lease expired');
     assert.ok(busyRetry < 6 * 900, 'shorter than the queue visibility');
-    assert.deepEqual(environment.SERVERLESS_OPENCLAW_QUEUE_URL, { Ref: logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('Turns')) });
+    assert.deepEqual(environment.SERVERLESS_OPENCLAW_QUEUE_URL, {
+      Ref: logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('Turns')),
+    });
   });
 });
 
@@ -485,7 +492,9 @@ describe('dead letters', () => {
   it('runs dead-letters on each message of the dead-letter queue, reporting partial failures', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: logicalId(responder().function) },
-      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('DeadLetters')), 'Arn'] },
+      EventSourceArn: {
+        'Fn::GetAtt': [logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild('DeadLetters')), 'Arn'],
+      },
       BatchSize: 1,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
@@ -502,8 +511,8 @@ describe('dead letters', () => {
   it('may read conversations, read and prune connections, post to them, read the bot token and consume the DLQ; nothing else', () => {
     const policy = Object.values(
       template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: logicalId(responder().role) }] } }),
-    )[0]!;
-    const statements = (policy.Properties as any).PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
+    )[0];
+    const statements = policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
     const actions = statements.flatMap((statement) => [statement.Action].flat()).sort();
     assert.deepEqual(
       actions.filter((action) => !action.startsWith('dynamodb:') && !action.startsWith('logs:')),
@@ -524,7 +533,11 @@ describe('dead letters', () => {
     for (const statement of statements) {
       const writes = [statement.Action].flat().filter((action) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action));
       if (writes.length === 0) continue;
-      assert.doesNotMatch(JSON.stringify(statement.Resource), new RegExp(logicalId(stack.storage.conversations)), 'no writes to conversations');
+      assert.doesNotMatch(
+        JSON.stringify(statement.Resource),
+        new RegExp(logicalId(stack.storage.conversations)),
+        'no writes to conversations',
+      );
     }
   });
 });
@@ -547,9 +560,9 @@ describe('web', () => {
     });
   });
 
-  it('sends a content security policy that allows only this region\'s APIs and Cognito', () => {
-    const policy = Object.values(template.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0]!;
-    const csp = JSON.stringify((policy.Properties as any).ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy);
+  it("sends a content security policy that allows only this region's APIs and Cognito", () => {
+    const policy = Object.values(template.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0];
+    const csp = JSON.stringify(policy.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy);
     assert.match(csp, /script-src 'self'/);
     assert.match(csp, /frame-ancestors 'none'/);
     assert.match(csp, /wss:\/\/\*\.execute-api\./);
@@ -575,8 +588,8 @@ describe('schedules and monitoring', () => {
     ]);
     const policy = Object.values(
       template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: logicalId(watchdog.role) }] } }),
-    )[0]!;
-    const actions = ((policy.Properties as any).PolicyDocument.Statement as Array<{ Action: string | string[] }>)
+    )[0];
+    const actions = (policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>)
       .flatMap((statement) => [statement.Action].flat())
       .filter((action) => !action.startsWith('dynamodb:') && !action.startsWith('logs:'));
     assert.deepEqual(actions, ['execute-api:ManageConnections']);
@@ -594,8 +607,7 @@ describe('schedules and monitoring', () => {
     assert.ok(granted.includes(`{"Fn::GetAtt":["${conversations}","Arn"]},"/index/*"`), granted);
   });
 
-  const alarms = () =>
-    Object.entries(template.findResources('AWS::CloudWatch::Alarm')).map(([id, alarm]) => ({ id, ...(alarm.Properties as any) }));
+  const alarms = () => Object.entries(template.findResources('AWS::CloudWatch::Alarm')).map(([id, alarm]) => ({ id, ...alarm.Properties }));
 
   it('emails every alarm to the owner, quiet when there is no data', () => {
     for (const alarm of alarms()) {
@@ -607,12 +619,15 @@ describe('schedules and monitoring', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
-  it('alarms on failed turns by error code, from the agent\'s TurnFailed metric', () => {
+  it("alarms on failed turns by error code, from the agent's TurnFailed metric", () => {
     const failed = alarms().filter((alarm) => alarm.MetricName === 'TurnFailed');
-    assert.deepEqual(
-      failed.map((alarm) => alarm.Dimensions.find((d: any) => d.Name === 'ErrorCode').Value).sort(),
-      ['agent_crashed', 'internal', 'llm_error', 'no_provider', 'timeout'],
-    );
+    assert.deepEqual(failed.map((alarm) => alarm.Dimensions.find((d: any) => d.Name === 'ErrorCode').Value).sort(), [
+      'agent_crashed',
+      'internal',
+      'llm_error',
+      'no_provider',
+      'timeout',
+    ]);
     for (const alarm of failed) {
       assert.equal(alarm.Namespace, 'ServerlessOpenClaw');
       assert.deepEqual(alarm.Dimensions.map((d: any) => d.Name).sort(), ['ErrorCode', 'Function']);
@@ -628,14 +643,16 @@ describe('schedules and monitoring', () => {
         (alarm) =>
           alarm.Namespace === 'AWS/SQS' &&
           alarm.MetricName === metric &&
-          JSON.stringify(alarm.Dimensions).includes(logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild(queue))),
+          JSON.stringify(alarm.Dimensions).includes(
+            logicalId(stack.deadLetters.node.scope!.node.findChild('TurnQueue').node.findChild(queue)),
+          ),
       );
     assert.equal(queueAlarm('NumberOfMessagesReceived', 'DeadLetters')?.Threshold, 1);
     assert.equal(queueAlarm('ApproximateAgeOfOldestMessage', 'DeadLetters')?.Threshold, 3600);
     assert.equal(queueAlarm('ApproximateAgeOfOldestMessage', 'Turns')?.Threshold, 1800);
   });
 
-  it('alarms on the errors of every function, the agent\'s throttles, stuck turns, and both APIs\' 5xx', () => {
+  it("alarms on the errors of every function, the agent's throttles, stuck turns, and both APIs' 5xx", () => {
     const lambdaErrors = alarms()
       .filter((alarm) => alarm.Namespace === 'AWS/Lambda' && alarm.MetricName === 'Errors')
       .map((alarm) => alarm.Dimensions[0].Value.Ref as string)
@@ -651,10 +668,7 @@ describe('schedules and monitoring', () => {
     assert.deepEqual(http5xx?.Dimensions, [{ Name: 'ApiId', Value: { Ref: logicalId(stack.gateway.httpApi) } }]);
     const websocket = alarms().find((alarm) => alarm.MetricName === 'ExecutionError');
     assert.equal(websocket?.Namespace, 'AWS/ApiGateway');
-    assert.deepEqual(
-      websocket?.Dimensions.map((d: any) => d.Name).sort(),
-      ['ApiId', 'Stage'],
-    );
+    assert.deepEqual(websocket?.Dimensions.map((d: any) => d.Name).sort(), ['ApiId', 'Stage']);
     assert.equal(alarms().length, 20, 'docs/cost.md prices 20 alarm metrics');
   });
 

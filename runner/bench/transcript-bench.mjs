@@ -10,6 +10,8 @@ import path from 'node:path';
 import { loadOpenClaw } from '../lib/openclaw-loader.mjs';
 import { loadSession, writeTranscript } from '../lib/transcript.mjs';
 
+/** @import { OpenClaw } from '../types.d.ts' */
+
 const TURNS = [10, 100, 1000];
 const KEPT_TURNS = 20;
 const REPS = Number(process.env.BENCH_REPS ?? 15);
@@ -17,6 +19,11 @@ const REPS = Number(process.env.BENCH_REPS ?? 15);
 const USER_TEXT = 'Please look at the following and tell me what you think about it. '.repeat(5);
 const REPLY_TEXT = 'Here is what I think, point by point, with the reasons for each of them. '.repeat(12);
 
+/**
+ * @param {'user' | 'assistant'} role
+ * @param {string} text
+ * @param {number} n
+ */
 function message(role, text, n) {
   const base = { role, content: [{ type: 'text', text: `${n}: ${text}` }], timestamp: Date.now() };
   if (role === 'user') return base;
@@ -24,6 +31,13 @@ function message(role, text, n) {
 }
 
 /** Writes the transcript the runner would have stored after `turns` turns (see writeTranscript). */
+/**
+ * @param {OpenClaw} oc
+ * @param {string} workspaceDir
+ * @param {number} turns
+ * @param {boolean} compacted
+ * @param {string} file
+ */
 async function buildTranscript(oc, workspaceDir, turns, compacted, file) {
   const sm = oc.SessionManager.inMemory(workspaceDir);
   sm.appendModelChange('custom', 'bench');
@@ -37,6 +51,7 @@ async function buildTranscript(oc, workspaceDir, turns, compacted, file) {
   await writeTranscript(sm, file);
 }
 
+/** @param {number[]} xs */
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const oc = await loadOpenClaw(process.env);
@@ -50,7 +65,9 @@ try {
       if (compacted && turns <= KEPT_TURNS) continue;
       const file = path.join(root, `t-${turns}-${compacted}.jsonl`);
       const req = { transcriptPath: file, workspaceDir: root };
+      /** @type {number[]} */
       const loads = [];
+      /** @type {number[]} */
       const stores = [];
       let size = 0;
       for (let i = 0; i < REPS; i++) {
@@ -68,9 +85,10 @@ try {
         stores.push(t3 - t2);
         size = fs.statSync(file).size;
       }
-      const ms = (x) => `${x.toFixed(1)} ms`;
+      /** @param {number | undefined} x the median of REPS (≥ 1) measurements */
+      const ms = (x) => `${(x ?? NaN).toFixed(1)} ms`;
       const stored = compacted ? `compacted, last ${KEPT_TURNS} turns kept` : 'whole';
-      console.log(`| ${turns} | ${stored} | ${(size / 1024).toFixed(0)} KiB | ${ms(median(loads))} | ${ms(median(stores))} | ${ms(median(loads.map((l, i) => l + stores[i])))} |`);
+      console.log(`| ${turns} | ${stored} | ${(size / 1024).toFixed(0)} KiB | ${ms(median(loads))} | ${ms(median(stores))} | ${ms(median(loads.map((l, i) => l + (stores[i] ?? 0))))} |`);
     }
   }
 } finally {

@@ -12,29 +12,61 @@
 // completion (its summary-model runtime), which resolves the provider, model and key from the run's
 // config like a turn does.
 
+/**
+ * @import { CompactionSettings, CompleteSimple, MaybeResult, OpenClaw, OpenClawConfig, SessionManager } from '../types.d.ts'
+ */
+
+/**
+ * What a compaction needs besides the session: the run's config, agent and workspace, provider and model,
+ * the summary's instructions and deadline, and the turn's abort signal.
+ * @typedef {{ runConfig: OpenClawConfig, agentId: string, workspaceDir: string, provider: string | undefined,
+ *   model: string | undefined, instructions?: string | undefined, timeoutMs: number, signal?: AbortSignal }} CompactionRun
+ */
+
 /** The compaction settings of a config: OpenClaw's defaults, with the config's reserve and kept tail. */
+/**
+ * @param {OpenClaw} oc
+ * @param {OpenClawConfig} config
+ * @returns {CompactionSettings}
+ */
 export function compactionSettings(oc, config) {
   const configured = config.agents?.defaults?.compaction ?? {};
   const settings = { ...oc.agentCore.DEFAULT_COMPACTION_SETTINGS };
-  for (const key of ['reserveTokens', 'keepRecentTokens']) {
-    if (Number.isInteger(configured[key]) && configured[key] > 0) settings[key] = configured[key];
+  for (const key of /** @type {const} */ (['reserveTokens', 'keepRecentTokens'])) {
+    const value = configured[key];
+    if (value !== undefined && Number.isInteger(value) && value > 0) settings[key] = value;
   }
   return settings;
 }
 
 /** OpenClaw's estimate of the tokens the model would be sent of the session's history. */
+/**
+ * @param {OpenClaw} oc
+ * @param {SessionManager} sm
+ */
 export function contextTokens(oc, sm) {
   return sm.buildSessionContext().messages.reduce((sum, message) => sum + oc.agentCore.estimateTokens(message), 0);
 }
 
+/**
+ * @template T
+ * @param {MaybeResult<T>} result
+ * @returns {T}
+ */
 function unwrap(result) {
-  if (result?.ok === false) throw result.error;
-  return result?.ok === true ? result.value : result;
+  const outcome = /** @type {{ ok?: unknown, value?: T, error?: unknown } | undefined} */ (result);
+  if (outcome?.ok === false) throw outcome.error;
+  return outcome?.ok === true ? /** @type {T} */ (outcome.value) : /** @type {T} */ (result);
 }
 
 /**
  * Where OpenClaw's manual compaction would cut the session's current branch: its preparation, or
  * undefined when there is nothing to summarise.
+ */
+/**
+ * @param {OpenClaw} oc
+ * @param {SessionManager} sm
+ * @param {CompactionSettings} settings
  */
 function prepareManual(oc, sm, settings) {
   const branch = sm.getBranch();
@@ -45,6 +77,11 @@ function prepareManual(oc, sm, settings) {
  * The completion function agent-core's `compact` calls for a summary, made with OpenClaw's isolated
  * completion under the run's config (provider entry, key and agent dir as for a turn).
  */
+/**
+ * @param {OpenClaw} oc
+ * @param {Omit<CompactionRun, 'instructions' | 'signal'>} run
+ * @returns {CompleteSimple}
+ */
 function isolatedCompletion(oc, { runConfig, agentId, workspaceDir, provider, model, timeoutMs }) {
   return async (_model, context, options) => {
     const prompt = context.messages.map((m) => (Array.isArray(m.content) ? m.content.map((b) => b.text ?? '').join('') : String(m.content))).join('\n\n');
@@ -54,7 +91,7 @@ function isolatedCompletion(oc, { runConfig, agentId, workspaceDir, provider, mo
       workspaceDir,
       ...(provider ? { provider } : {}),
       ...(model ? { model } : {}),
-      systemPrompt: context.systemPrompt,
+      ...(context.systemPrompt !== undefined ? { systemPrompt: context.systemPrompt } : {}),
       prompt,
       timeoutMs,
       abortSignal: options?.signal,
@@ -67,6 +104,11 @@ function isolatedCompletion(oc, { runConfig, agentId, workspaceDir, provider, mo
  * Compacts the session in `sm` (in place). Returns `{ compacted: false, reason }` when there is
  * nothing to summarise, else `{ compacted: true, tokensBefore, tokensAfter }` (OpenClaw's estimates of
  * the history the model is sent). Throws when the summary cannot be made; `sm` is then unchanged.
+ */
+/**
+ * @param {OpenClaw} oc
+ * @param {SessionManager} sm
+ * @param {CompactionRun} run
  */
 export async function compactSession(oc, sm, { runConfig, agentId, workspaceDir, provider, model, instructions, timeoutMs, signal }) {
   const tokensBefore = contextTokens(oc, sm);

@@ -19,6 +19,7 @@ import module from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
+import { codeOrMessageOf } from './errors.mjs';
 
 /** The part of Node's cache tag that says which code caches fit: `<version>-<arch>-<V8 cache tag>`. */
 function codeTag() {
@@ -32,6 +33,7 @@ export function compileCacheTag() {
 }
 
 /** A subdirectory of `base` primed for the same Node and V8 by another user, or null. */
+/** @param {string} base */
 function primedByAnotherUser(base) {
   const prefix = `${codeTag()}-`;
   let names;
@@ -44,6 +46,7 @@ function primedByAnotherUser(base) {
   return name ? path.join(base, name) : null;
 }
 
+/** @param {string} dir */
 function writable(dir) {
   try {
     fs.accessSync(dir, fs.constants.W_OK);
@@ -57,6 +60,10 @@ function writable(dir) {
  * Makes sure the compile cache named by NODE_COMPILE_CACHE is in use (see above). Returns
  * `{ dir, persist }`: the cache subdirectory in use (null without a cache) and whether new entries
  * can be written there (a primed read-only cache cannot take any).
+ */
+/**
+ * @param {{ env?: NodeJS.ProcessEnv, tmpDir?: string, log?: (message: string) => void }} [options]
+ * @returns {{ dir: string | null, persist: boolean }}
  */
 export function setUpCompileCache({ env = process.env, tmpDir = env.TMPDIR || os.tmpdir(), log = () => {} } = {}) {
   const base = env.NODE_COMPILE_CACHE;
@@ -75,7 +82,7 @@ export function setUpCompileCache({ env = process.env, tmpDir = env.TMPDIR || os
     fs.rmSync(link, { force: true, recursive: true });
     fs.symlinkSync(primed, link, 'dir');
   } catch (err) {
-    log(`compile cache: cannot link ${link} to ${primed} (${err?.code ?? err?.message}); running without it`);
+    log(`compile cache: cannot link ${link} to ${primed} (${codeOrMessageOf(err)}); running without it`);
     return { dir: null, persist: false };
   }
   const result = module.enableCompileCache(linkBase);

@@ -6,6 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { codeOrMessageOf, messageOf } from './errors.mjs';
+
+/** @import { AgentCore, OpenClaw } from '../types.d.ts' */
 
 export const EXPECTED_OPENCLAW_VERSION = '2026.9.6';
 
@@ -13,6 +16,10 @@ export const EXPECTED_OPENCLAW_VERSION = '2026.9.6';
 export const OPENCLAW_DIR_ENV = 'SERVERLESS_OPENCLAW_OPENCLAW_DIR';
 
 export class IncompatibleOpenClaw extends Error {
+  /**
+   * @param {string[]} problems
+   * @param {string} [version] the installed version, when known
+   */
   constructor(problems, version) {
     super(
       `runner expects openclaw ${EXPECTED_OPENCLAW_VERSION}` +
@@ -25,6 +32,7 @@ export class IncompatibleOpenClaw extends Error {
 }
 
 /** Finds the package root: the override env var, else resolution from this file's location. */
+/** @param {NodeJS.ProcessEnv} [env] */
 export function resolveOpenClawRoot(env = process.env) {
   const override = env[OPENCLAW_DIR_ENV];
   if (override && override.trim()) return path.resolve(override.trim());
@@ -33,7 +41,7 @@ export function resolveOpenClawRoot(env = process.env) {
   try {
     entry = fileURLToPath(import.meta.resolve('openclaw'));
   } catch (err) {
-    throw new IncompatibleOpenClaw([`package "openclaw" cannot be resolved (${err?.code ?? err?.message ?? err}); run scripts/install-runner.sh`]);
+    throw new IncompatibleOpenClaw([`package "openclaw" cannot be resolved (${codeOrMessageOf(err)}); run scripts/install-runner.sh`]);
   }
   let dir = path.dirname(entry);
   for (;;) {
@@ -52,6 +60,11 @@ export function resolveOpenClawRoot(env = process.env) {
   throw new IncompatibleOpenClaw([`no openclaw package.json above ${entry}`]);
 }
 
+/**
+ * @param {{ exports?: Record<string, string | { import?: string, default?: string }> }} pkg openclaw's package.json
+ * @param {string} subpath
+ * @returns {string | null}
+ */
 function exportTarget(pkg, subpath) {
   const entry = pkg.exports?.[subpath];
   if (typeof entry === 'string') return entry;
@@ -59,6 +72,10 @@ function exportTarget(pkg, subpath) {
   return null;
 }
 
+/**
+ * @param {string} file
+ * @returns {Promise<Record<string, any>>} the module's exports, checked by the caller
+ */
 async function importFile(file) {
   return import(pathToFileURL(file).href);
 }
@@ -67,17 +84,20 @@ async function importFile(file) {
  * Loads and checks everything the runner uses. Returns
  * { root, version, runEmbeddedAgent, prepareSystemAgentRunAdmission, SessionManager,
  *   parseSessionEntries, loadConfig, timings }.
+ * @param {NodeJS.ProcessEnv} [env]
+ * @returns {Promise<OpenClaw>}
  */
 export async function loadOpenClaw(env = process.env) {
   const root = resolveOpenClawRoot(env);
   const problems = [];
+  /** @type {OpenClaw['timings']} */
   const timings = {};
   const pkgPath = path.join(root, 'package.json');
   let pkg;
   try {
     pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8'));
   } catch (err) {
-    throw new IncompatibleOpenClaw([`cannot read openclaw package.json (${err?.code ?? err?.message})`]);
+    throw new IncompatibleOpenClaw([`cannot read openclaw package.json (${codeOrMessageOf(err)})`]);
   }
   const version = typeof pkg.version === 'string' ? pkg.version : undefined;
   if (pkg.name !== 'openclaw') problems.push(`package name is ${JSON.stringify(pkg.name)}, not "openclaw"`);
@@ -91,6 +111,7 @@ export async function loadOpenClaw(env = process.env) {
   const distDir = path.join(root, 'dist');
   const runtimeFile = path.join(distDir, 'run-embedded.runtime.js');
   if (!fs.existsSync(runtimeFile)) problems.push('dist/run-embedded.runtime.js is missing');
+  /** @type {string[]} */
   let admissionChunks = [];
   try {
     admissionChunks = fs.readdirSync(distDir).filter((f) => /^admitted-run-context-.+\.(m?js)$/.test(f)).sort();
@@ -104,20 +125,22 @@ export async function loadOpenClaw(env = process.env) {
   if (!mainTarget) problems.push('export "openclaw" (".") is missing');
   if (problems.length) throw new IncompatibleOpenClaw(problems, version);
 
-  const out = { root, version };
+  // Filled in below; returned only once every part is there (`problems` is empty).
+  const out = /** @type {OpenClaw} */ ({ root, version });
   const t0 = performance.now();
   try {
     const mod = await importFile(runtimeFile);
     out.runEmbeddedAgent = mod.runEmbeddedAgent;
     if (typeof out.runEmbeddedAgent !== 'function') problems.push('runEmbeddedAgent is not exported as a function by dist/run-embedded.runtime.js');
   } catch (err) {
-    problems.push(`importing dist/run-embedded.runtime.js failed: ${err?.message ?? err}`);
+    problems.push(`importing dist/run-embedded.runtime.js failed: ${messageOf(err)}`);
   }
   timings.runtimeImportMs = Math.round(performance.now() - t0);
 
   // The admission factory is only exported from hashed chunks under mangled names: take every
   // function export whose own name is prepareSystemAgentRunAdmission (there is a re-export facade
   // next to the real chunk; both yield the same function object).
+  /** @type {Set<OpenClaw['prepareSystemAgentRunAdmission']>} */
   const found = new Set();
   for (const file of admissionChunks) {
     try {
@@ -126,11 +149,11 @@ export async function loadOpenClaw(env = process.env) {
         if (typeof value === 'function' && value.name === 'prepareSystemAgentRunAdmission') found.add(value);
       }
     } catch (err) {
-      problems.push(`importing dist/${file} failed: ${err?.message ?? err}`);
+      problems.push(`importing dist/${file} failed: ${messageOf(err)}`);
     }
   }
   if (found.size === 1) {
-    out.prepareSystemAgentRunAdmission = [...found][0];
+    out.prepareSystemAgentRunAdmission = /** @type {OpenClaw['prepareSystemAgentRunAdmission']} */ ([...found][0]);
     if (out.prepareSystemAgentRunAdmission.length < 4) problems.push('prepareSystemAgentRunAdmission takes fewer than 4 parameters');
   } else if (found.size === 0) {
     problems.push('no function named prepareSystemAgentRunAdmission in dist/admitted-run-context-*.mjs');
@@ -151,7 +174,7 @@ export async function loadOpenClaw(env = process.env) {
       out.parseSessionEntries = mod.parseSessionEntries;
       if (typeof out.parseSessionEntries !== 'function') problems.push('parseSessionEntries is not exported by openclaw/plugin-sdk/agent-sessions');
     } catch (err) {
-      problems.push(`importing openclaw/plugin-sdk/agent-sessions failed: ${err?.message ?? err}`);
+      problems.push(`importing openclaw/plugin-sdk/agent-sessions failed: ${messageOf(err)}`);
     }
   }
   // Manual compaction (lib/compaction.mjs): OpenClaw's compaction steps from agent-core, and its
@@ -162,15 +185,15 @@ export async function loadOpenClaw(env = process.env) {
   else {
     try {
       const mod = await importFile(path.join(root, agentCoreTarget));
-      out.agentCore = {};
-      for (const fn of ['prepareCompaction', 'compact', 'estimateTokens', 'buildSessionContext']) {
+      out.agentCore = /** @type {AgentCore} */ ({});
+      for (const fn of /** @type {const} */ (['prepareCompaction', 'compact', 'estimateTokens', 'buildSessionContext'])) {
         out.agentCore[fn] = mod[fn];
         if (typeof mod[fn] !== 'function') problems.push(`${fn} is not exported by openclaw/plugin-sdk/agent-core`);
       }
       out.agentCore.DEFAULT_COMPACTION_SETTINGS = mod.DEFAULT_COMPACTION_SETTINGS;
       if (!Number.isFinite(mod.DEFAULT_COMPACTION_SETTINGS?.reserveTokens)) problems.push('DEFAULT_COMPACTION_SETTINGS is not exported by openclaw/plugin-sdk/agent-core');
     } catch (err) {
-      problems.push(`importing openclaw/plugin-sdk/agent-core failed: ${err?.message ?? err}`);
+      problems.push(`importing openclaw/plugin-sdk/agent-core failed: ${messageOf(err)}`);
     }
   }
   try {
@@ -178,7 +201,7 @@ export async function loadOpenClaw(env = process.env) {
     out.runIsolatedCompletion = mod.runIsolatedCompletion;
     if (typeof out.runIsolatedCompletion !== 'function') problems.push('runIsolatedCompletion is not exported by dist/summary-model.runtime.js');
   } catch (err) {
-    problems.push(`importing dist/summary-model.runtime.js failed: ${err?.message ?? err}`);
+    problems.push(`importing dist/summary-model.runtime.js failed: ${messageOf(err)}`);
   }
   if (mainTarget) {
     const t1 = performance.now();
@@ -187,7 +210,7 @@ export async function loadOpenClaw(env = process.env) {
       out.loadConfig = mod.loadConfig;
       if (typeof out.loadConfig !== 'function') problems.push('loadConfig is not exported by openclaw');
     } catch (err) {
-      problems.push(`importing openclaw failed: ${err?.message ?? err}`);
+      problems.push(`importing openclaw failed: ${messageOf(err)}`);
     }
     timings.mainImportMs = Math.round(performance.now() - t1);
   }

@@ -12,6 +12,7 @@ import path from 'node:path';
  * `plugins.allow` and `tools.updatePlan`: OpenClaw then loads every bundled plugin and tool, a superset
  * of what a deployment's runner loads, so the cache covers it whatever the host's settings.
  */
+/** @param {string} stateDir */
 function primeConfig(stateDir) {
   return {
     agents: { entries: { main: {} } },
@@ -23,9 +24,10 @@ function primeConfig(stateDir) {
 }
 
 /** Creates the folders and config and points `env` at them. Returns `{ root }` to remove afterwards. */
+/** @param {NodeJS.ProcessEnv} env */
 export function preparePrimeEnvironment(env) {
   const root = fs.mkdtempSync(path.join(env.TMPDIR || os.tmpdir(), 'openclaw-prime-'));
-  const dirs = Object.fromEntries(['state', 'home', 'tmp'].map((d) => [d, path.join(root, d)]));
+  const dirs = { state: path.join(root, 'state'), home: path.join(root, 'home'), tmp: path.join(root, 'tmp') };
   for (const dir of Object.values(dirs)) fs.mkdirSync(dir);
   const configPath = path.join(root, 'openclaw.json');
   fs.writeFileSync(configPath, JSON.stringify(primeConfig(dirs.state)));

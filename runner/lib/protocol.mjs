@@ -2,6 +2,8 @@
 
 import path from 'node:path';
 
+/** @import { CompactRequest, ImageRef, Request, RunLlm, RunRequest, SessionRequest, ToolAccess } from '../types.d.ts' */
+
 export const DEFAULT_TIMEOUT_MS = 120_000;
 const MAX_ID_LENGTH = 256;
 /** The tool access a run may ask for (see TOOL_POLICIES in turns.mjs). */
@@ -14,6 +16,10 @@ export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'
 export const MAX_IMAGES = 10;
 
 export class BadRequest extends Error {
+  /**
+   * @param {string} message
+   * @param {string} [id] the turn the line belongs to, when it could be told
+   */
   constructor(message, id) {
     super(message);
     this.name = 'BadRequest';
@@ -21,10 +27,34 @@ export class BadRequest extends Error {
   }
 }
 
+/** @param {Record<string, unknown>} obj a parsed line */
 function idOf(obj) {
   return typeof obj?.id === 'string' && obj.id.length > 0 && obj.id.length <= MAX_ID_LENGTH ? obj.id : undefined;
 }
 
+/**
+ * @overload
+ * @param {Record<string, unknown>} obj
+ * @param {string} key
+ * @param {string | undefined} id
+ * @param {{ optional?: false, nonEmpty?: boolean }} [options]
+ * @returns {string}
+ */
+/**
+ * @overload
+ * @param {Record<string, unknown>} obj
+ * @param {string} key
+ * @param {string | undefined} id
+ * @param {{ optional: true, nonEmpty?: boolean }} options
+ * @returns {string | undefined}
+ */
+/**
+ * @param {Record<string, unknown>} obj
+ * @param {string} key
+ * @param {string | undefined} id
+ * @param {{ optional?: boolean, nonEmpty?: boolean }} [options]
+ * @returns {string | undefined}
+ */
 function str(obj, key, id, { optional = false, nonEmpty = true } = {}) {
   const v = obj[key];
   if (v === undefined || v === null) {
@@ -36,6 +66,11 @@ function str(obj, key, id, { optional = false, nonEmpty = true } = {}) {
   return v;
 }
 
+/**
+ * @param {Record<string, unknown>} obj
+ * @param {string} key
+ * @param {string | undefined} id
+ */
 function absPath(obj, key, id) {
   const v = str(obj, key, id);
   if (!path.isAbsolute(v)) throw new BadRequest(`"${key}" must be an absolute path`, id);
@@ -43,6 +78,10 @@ function absPath(obj, key, id) {
   return v;
 }
 
+/**
+ * @param {unknown} v
+ * @returns {v is Record<string, unknown>}
+ */
 function plainObject(v) {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -51,10 +90,16 @@ function plainObject(v) {
  * The run's own provider (`llm`, see docs/runner-protocol.md). Error messages name fields only,
  * never values: `apiKey` is a secret.
  */
+/**
+ * @param {Record<string, unknown>} obj
+ * @param {string} id
+ * @returns {RunLlm}
+ */
 function llmOf(obj, id) {
   const llm = obj.llm;
   if (!plainObject(llm)) throw new BadRequest('"llm" must be an object', id);
   if (obj.provider != null || obj.model != null) throw new BadRequest('"llm" replaces "provider" and "model": send one or the other', id);
+  /** @type {RunLlm} */
   const out = { providerId: str(llm, 'providerId', id), model: str(llm, 'model', id) };
   if (llm.provider != null) {
     if (!plainObject(llm.provider)) throw new BadRequest('"llm.provider" must be an object', id);
@@ -69,13 +114,18 @@ function llmOf(obj, id) {
 }
 
 /** A run's `images`: files the host wrote, each `{ path, mimeType }`. */
+/**
+ * @param {Record<string, unknown>} obj
+ * @param {string} id
+ * @returns {ImageRef[]}
+ */
 function imagesOf(obj, id) {
   const images = obj.images;
   if (!Array.isArray(images)) throw new BadRequest('"images" must be an array', id);
   if (images.length > MAX_IMAGES) throw new BadRequest(`"images" holds at most ${MAX_IMAGES} images`, id);
   return images.map((image, i) => {
     if (!plainObject(image)) throw new BadRequest(`"images[${i}]" must be an object`, id);
-    if (!IMAGE_TYPES.includes(image.mimeType)) throw new BadRequest(`"images[${i}].mimeType" must be one of ${IMAGE_TYPES.join(', ')}`, id);
+    if (typeof image.mimeType !== 'string' || !IMAGE_TYPES.includes(image.mimeType)) throw new BadRequest(`"images[${i}].mimeType" must be one of ${IMAGE_TYPES.join(', ')}`, id);
     return { path: absPath(image, 'path', id), mimeType: image.mimeType };
   });
 }
@@ -84,8 +134,15 @@ function imagesOf(obj, id) {
  * The fields `run` and `compact` share: the session's transcript files, workspace, model and
  * deadline. `type` is the line's.
  */
+/**
+ * @template {'run' | 'compact'} T
+ * @param {Record<string, unknown> & { type: T }} obj
+ * @param {string | undefined} id
+ * @returns {SessionRequest & { type: T }}
+ */
 function sessionFields(obj, id) {
   if (!id) throw new BadRequest(`"id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+  /** @type {SessionRequest & { type: T }} */
   const req = {
     type: obj.type,
     id,
@@ -99,7 +156,9 @@ function sessionFields(obj, id) {
   };
   if (obj.llm != null) req.llm = llmOf(obj, id);
   if (obj.timeoutMs !== undefined && obj.timeoutMs !== null) {
-    if (!Number.isInteger(obj.timeoutMs) || obj.timeoutMs <= 0) throw new BadRequest('"timeoutMs" must be a positive integer', id);
+    if (typeof obj.timeoutMs !== 'number' || !Number.isInteger(obj.timeoutMs) || obj.timeoutMs <= 0) {
+      throw new BadRequest('"timeoutMs" must be a positive integer', id);
+    }
     req.timeoutMs = obj.timeoutMs;
   }
   return req;
@@ -109,8 +168,13 @@ function sessionFields(obj, id) {
  * Parses one line. Returns a request object, null for a blank line, or throws BadRequest
  * (whose `id` is set when the line could be tied to a turn).
  */
+/**
+ * @param {string} line
+ * @returns {Request | null}
+ */
 export function parseRequest(line) {
   if (line.trim() === '') return null;
+  /** @type {unknown} */
   let obj;
   try {
     obj = JSON.parse(line);
@@ -120,36 +184,43 @@ export function parseRequest(line) {
     throw new BadRequest(`line is not valid JSON (${line.length} characters)`);
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new BadRequest('line is not a JSON object');
-  const id = idOf(obj);
-  switch (obj.type) {
+  const id = idOf(/** @type {Record<string, unknown>} */ (obj));
+  const fields = /** @type {Record<string, unknown> & { type: unknown }} */ (obj);
+  switch (fields.type) {
     case 'run': {
-      const req = { ...sessionFields(obj, id), prompt: str(obj, 'prompt', id), disableTools: false, tools: 'full' };
-      req.extraSystemPrompt = str(obj, 'extraSystemPrompt', id, { optional: true, nonEmpty: false });
-      if (obj.disableTools !== undefined && obj.disableTools !== null) {
-        if (typeof obj.disableTools !== 'boolean') throw new BadRequest('"disableTools" must be a boolean', id);
-        req.disableTools = obj.disableTools;
+      const run = /** @type {Record<string, unknown> & { type: 'run' }} */ (fields);
+      /** @type {RunRequest} */
+      const req = { ...sessionFields(run, id), prompt: str(run, 'prompt', id), disableTools: false, tools: 'full' };
+      req.extraSystemPrompt = str(run, 'extraSystemPrompt', id, { optional: true, nonEmpty: false });
+      if (run.disableTools !== undefined && run.disableTools !== null) {
+        if (typeof run.disableTools !== 'boolean') throw new BadRequest('"disableTools" must be a boolean', id);
+        req.disableTools = run.disableTools;
       }
-      if (obj.tools !== undefined && obj.tools !== null) {
-        if (!TOOL_ACCESS.includes(obj.tools)) throw new BadRequest(`"tools" must be one of ${TOOL_ACCESS.join(', ')}`, id);
-        req.tools = obj.tools;
+      if (run.tools !== undefined && run.tools !== null) {
+        if (typeof run.tools !== 'string' || !TOOL_ACCESS.includes(run.tools)) throw new BadRequest(`"tools" must be one of ${TOOL_ACCESS.join(', ')}`, id);
+        req.tools = /** @type {ToolAccess} */ (run.tools);
       }
-      if (obj.thinkLevel !== undefined && obj.thinkLevel !== null) {
-        if (!THINK_LEVELS.includes(obj.thinkLevel)) throw new BadRequest(`"thinkLevel" must be one of ${THINK_LEVELS.join(', ')}`, id);
-        req.thinkLevel = obj.thinkLevel;
+      if (run.thinkLevel !== undefined && run.thinkLevel !== null) {
+        if (typeof run.thinkLevel !== 'string' || !THINK_LEVELS.includes(run.thinkLevel)) throw new BadRequest(`"thinkLevel" must be one of ${THINK_LEVELS.join(', ')}`, id);
+        req.thinkLevel = run.thinkLevel;
       }
-      if (obj.images !== undefined && obj.images !== null) req.images = imagesOf(obj, id);
+      if (run.images !== undefined && run.images !== null) req.images = imagesOf(run, /** @type {string} */ (id));
       // transcriptOutPath may equal transcriptPath: the output is written to a temporary name and
       // renamed over the input.
       return req;
     }
-    case 'compact':
-      return { ...sessionFields(obj, id), instructions: str(obj, 'instructions', id, { optional: true }) };
+    case 'compact': {
+      const compact = /** @type {Record<string, unknown> & { type: 'compact' }} */ (fields);
+      /** @type {CompactRequest} */
+      const req = { ...sessionFields(compact, id), instructions: str(compact, 'instructions', id, { optional: true }) };
+      return req;
+    }
     case 'abort':
       if (!id) throw new BadRequest('"id" must be a non-empty string');
       return { type: 'abort', id };
     case 'shutdown':
       return { type: 'shutdown' };
     default:
-      throw new BadRequest(`unknown "type": ${JSON.stringify(obj.type)}`, id);
+      throw new BadRequest(`unknown "type": ${JSON.stringify(fields.type)}`, id);
   }
 }

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import module from 'node:module';
 import path from 'node:path';
+import { messageOf } from './errors.mjs';
 import { pathToFileURL } from 'node:url';
 
 const FILE = 'serverless-openclaw-resolutions.json';
@@ -29,6 +30,7 @@ const FORMAT_VERSION = 2;
  * inode, which an image's layers need not keep). Null when there is no lockfile to go by: then
  * nothing is cached.
  */
+/** @param {string} nodeModules */
 function installIdentity(nodeModules) {
   try {
     const lock = createHash('sha256').update(fs.readFileSync(path.join(nodeModules, '.package-lock.json'))).digest('hex');
@@ -39,18 +41,28 @@ function installIdentity(nodeModules) {
 }
 
 /** Shortens URLs under `base` (absolute ones never start with a path segment, so no ambiguity). */
+/** @param {string} base */
 function urlCodec(base) {
   return {
+    /** @param {string} url */
     encode: (url) => (url.startsWith(base) ? url.slice(base.length) : url),
+    /** @param {string} short */
     decode: (short) => (short.startsWith('file:') ? short : base + short),
   };
 }
 
+/** @param {module.ResolveHookContext} context */
 function cacheable(context) {
   const attributes = context.importAttributes;
   return context.parentURL !== undefined && context.conditions?.includes('import') && (!attributes || Object.keys(attributes).length === 0);
 }
 
+/**
+ * @param {string} file
+ * @param {string} identity
+ * @param {string} base
+ * @returns {Record<string, Record<string, unknown>> | null} parent URL -> specifier -> URL, both shortened
+ */
 function readRecord(file, identity, base) {
   try {
     const record = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -69,10 +81,15 @@ function readRecord(file, identity, base) {
  * there; `nodeModules`: the folder OpenClaw is installed in. Returns `{ state, save() }`: `state` is
  * `used` (answering from a record), `recording` (`save()` writes the record) or `off`.
  */
+/**
+ * @param {{ dir: string | null | undefined, writable: boolean, nodeModules: string | null, log?: (message: string) => void }} options
+ * @returns {{ state: 'used' | 'recording' | 'off', save(): void }}
+ */
 export function installResolveCache({ dir, writable, nodeModules, log = () => {} }) {
+  /** @type {{ state: 'off', save(): void }} */
   const none = { state: 'off', save() {} };
-  const identity = dir ? installIdentity(nodeModules) : null;
-  if (!identity) return none;
+  const identity = dir && nodeModules ? installIdentity(nodeModules) : null;
+  if (!dir || !nodeModules || !identity) return none;
   const file = path.join(dir, FILE);
   const base = pathToFileURL(fs.realpathSync(nodeModules)).href + '/';
   const { encode, decode } = urlCodec(base);
@@ -81,7 +98,7 @@ export function installResolveCache({ dir, writable, nodeModules, log = () => {}
     module.registerHooks({
       resolve(specifier, context, nextResolve) {
         // Own properties only: a specifier such as "constructor" must not find Object.prototype's.
-        const answers = cacheable(context) ? known[encode(context.parentURL)] : undefined;
+        const answers = cacheable(context) && context.parentURL !== undefined ? known[encode(context.parentURL)] : undefined;
         const short = answers && Object.hasOwn(answers, specifier) ? answers[specifier] : undefined;
         return typeof short === 'string' ? { url: decode(short), format: 'module', shortCircuit: true } : nextResolve(specifier, context);
       },
@@ -90,11 +107,12 @@ export function installResolveCache({ dir, writable, nodeModules, log = () => {}
   }
   if (!writable) return none;
   // Null prototypes: a specifier is data, never a way to reach Object.prototype.
+  /** @type {Record<string, Record<string, string>>} */
   const recorded = Object.create(null);
   module.registerHooks({
     resolve(specifier, context, nextResolve) {
       const result = nextResolve(specifier, context);
-      if (result.format === 'module' && cacheable(context)) {
+      if (result.format === 'module' && cacheable(context) && context.parentURL !== undefined) {
         const parent = encode(context.parentURL);
         recorded[parent] ??= Object.create(null);
         recorded[parent][specifier] = encode(result.url);
@@ -111,7 +129,7 @@ export function installResolveCache({ dir, writable, nodeModules, log = () => {}
         fs.renameSync(tmp, file);
       } catch (err) {
         fs.rmSync(tmp, { force: true });
-        log(`resolution cache: writing ${file} failed: ${err?.message ?? err}`);
+        log(`resolution cache: writing ${file} failed: ${messageOf(err)}`);
       }
     },
   };

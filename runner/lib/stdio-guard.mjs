@@ -9,23 +9,32 @@
 // Node has no dup2, so that cannot be redirected from JavaScript.
 
 import process from 'node:process';
+import { messageOf } from './errors.mjs';
 
 const realWrite = process.stdout.write.bind(process.stdout);
 const errWrite = process.stderr.write.bind(process.stderr);
 
-process.stdout.write = function redirectedStdoutWrite(chunk, encoding, callback) {
-  return errWrite(chunk, encoding, callback);
-};
+process.stdout.write = /** @type {typeof process.stdout.write} */ (
+  /**
+   * @param {string | Uint8Array} chunk
+   * @param {BufferEncoding} [encoding]
+   * @param {(err?: Error | null) => void} [callback]
+   */
+  function redirectedStdoutWrite(chunk, encoding, callback) {
+    return errWrite(chunk, encoding, callback);
+  }
+);
 
 // Node's console writes through process.stdout.write (patched above); dir/table/count/time/group
 // go through the same path. Point the stdout-level console methods at console.error explicitly as
 // well, in case a module captured the stream's original method.
 const consoleError = console.error.bind(console);
-for (const method of ['log', 'info', 'debug']) console[method] = consoleError;
+for (const method of /** @type {const} */ (['log', 'info', 'debug'])) console[method] = consoleError;
 
 let closed = false;
 
 /** Writes one protocol object as a JSON line to the real stdout. */
+/** @param {import('../types.d.ts').ProtocolLine} obj */
 export function writeLine(obj) {
   if (closed) return;
   try {
@@ -33,16 +42,17 @@ export function writeLine(obj) {
   } catch (err) {
     // EPIPE: the host went away. Nothing sensible left to do with output.
     closed = true;
-    errWrite(`[runner] stdout write failed: ${err?.message ?? err}\n`);
+    errWrite(`[runner] stdout write failed: ${messageOf(err)}\n`);
   }
 }
 
 /** Diagnostic logging for the runner itself (stderr). */
+/** @param {unknown[]} parts */
 export function logErr(...parts) {
   errWrite(`[runner] ${parts.map((p) => (typeof p === 'string' ? p : p instanceof Error ? (p.stack ?? p.message) : JSON.stringify(p))).join(' ')}\n`);
 }
 
 process.stdout.on?.('error', (err) => {
   closed = true;
-  errWrite(`[runner] stdout error: ${err?.message ?? err}\n`);
+  errWrite(`[runner] stdout error: ${messageOf(err)}\n`);
 });

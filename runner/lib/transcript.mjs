@@ -6,6 +6,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 
+/** @import { OpenClaw, SessionEntry, SessionManager, SessionRequest } from '../types.d.ts' */
+
 /**
  * Entry types that carry conversation (what OpenClaw's buildSessionContext turns into model
  * messages). Every other type (`model_change`, `thinking_level_change`, `custom`, `label`,
@@ -14,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 const CONVERSATION_TYPES = new Set(['message', 'custom_message', 'branch_summary', 'compaction']);
 
 /** Which kind of session state an entry is: its type, and for `custom` entries their customType. */
+/** @param {SessionEntry} entry */
 function stateKind(entry) {
   return entry.type === 'custom' ? `custom:${entry.customType}` : entry.type;
 }
@@ -31,11 +34,17 @@ function stateKind(entry) {
  * Without a compaction the branch is kept whole. Loading the result with
  * `SessionManager.fromEntries` gives the model the same context (test/compaction.test.mjs checks what it is sent).
  */
+/**
+ * @param {SessionEntry | null} header
+ * @param {SessionEntry[]} branch
+ * @returns {SessionEntry[]}
+ */
 export function retainedRecords(header, branch) {
   let cut = 0;
   for (let i = branch.length - 1; i >= 0; i--) {
-    if (branch[i].type !== 'compaction') continue;
-    const kept = branch.findIndex((e) => e.id === branch[i].firstKeptEntryId);
+    const entry = /** @type {SessionEntry} */ (branch[i]);
+    if (entry.type !== 'compaction') continue;
+    const kept = branch.findIndex((e) => e.id === entry.firstKeptEntryId);
     cut = kept >= 0 ? kept : i;
     break;
   }
@@ -43,32 +52,38 @@ export function retainedRecords(header, branch) {
   for (const entry of branch.slice(0, cut)) if (!CONVERSATION_TYPES.has(entry.type)) latestState.set(stateKind(entry), entry);
   const retained = new Set(latestState.values());
   const kept = [...branch.slice(0, cut).filter((e) => retained.has(e)), ...branch.slice(cut)];
+  /** @type {string | null | undefined} */
   let parentId = null;
   const chained = kept.map((entry) => {
     const linked = entry.parentId === parentId ? entry : { ...entry, parentId };
     parentId = entry.id;
     return linked;
   });
-  return [header, ...chained].filter(Boolean);
+  return [header, ...chained].filter((record) => record != null);
 }
 
 /** The size of a transcript file in bytes (0 when it does not exist). */
+/** @param {string} file */
 export async function transcriptSize(file) {
   try {
     return (await fs.stat(file)).size;
   } catch (err) {
-    if (err?.code === 'ENOENT') return 0;
+    if (/** @type {NodeJS.ErrnoException | undefined} */ (err)?.code === 'ENOENT') return 0;
     throw err;
   }
 }
 
 /** A SessionManager over the run's `transcriptPath` (a new session when missing or empty). */
+/**
+ * @param {OpenClaw} oc
+ * @param {Pick<SessionRequest, 'transcriptPath' | 'workspaceDir'>} req
+ */
 export async function loadSession(oc, req) {
   let content;
   try {
     content = await fs.readFile(req.transcriptPath, 'utf8');
   } catch (err) {
-    if (err?.code === 'ENOENT') return oc.SessionManager.inMemory(req.workspaceDir);
+    if (/** @type {NodeJS.ErrnoException | undefined} */ (err)?.code === 'ENOENT') return oc.SessionManager.inMemory(req.workspaceDir);
     throw err;
   }
   const entries = oc.parseSessionEntries(content);
@@ -79,6 +94,10 @@ export async function loadSession(oc, req) {
 /**
  * Writes the session's retained records (see retainedRecords) to `outPath` as JSONL: to a
  * temporary name, synced, then renamed, so the file is complete or absent.
+ */
+/**
+ * @param {SessionManager} sm
+ * @param {string} outPath
  */
 export async function writeTranscript(sm, outPath) {
   const body = retainedRecords(sm.getHeader(), sm.getBranch()).map((r) => JSON.stringify(r)).join('\n') + '\n';

@@ -6,6 +6,17 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { loadSession, transcriptSize, writeTranscript } from './transcript.mjs';
 import { compactSession } from './compaction.mjs';
 
+/**
+ * @import { AgentEntry, AgentEvent, AgentMeta, CompactRequest, EmbeddedRunResult, LogErr, OpenClaw, OpenClawConfig, PartialReply, ProtocolLine,
+ *   ProviderEntry, ReplyPayload, RunLlm, RunRequest, SessionRequest, ToolAccess } from '../types.d.ts'
+ */
+
+/**
+ * A `run` or `compact` in flight.
+ * @typedef {{ id: string, ac: AbortController, finished: boolean, abortRequested: boolean, deadlineHit: boolean,
+ *   scrub: (text: string) => string, deadlineTimer?: NodeJS.Timeout, graceTimer?: NodeJS.Timeout }} Turn
+ */
+
 /** The one agent of the rendered config (`agents.entries.main`). */
 export const AGENT_ID = 'main';
 /** Free-form label OpenClaw records as the admission boundary of a system-owned run. */
@@ -28,10 +39,12 @@ const DEADLINE_SLACK_MS = 2_000;
  * means earlier text was rewritten: the runner then sends a delta with `replace: true` carrying
  * the full text so far.
  */
+/** @param {(delta: { text: string, replace?: true }) => void} emit */
 export function createDeltaStreamer(emit) {
   let committed = ''; // text of earlier assistant messages of this turn, with separators
   let current = ''; // cumulative text of the current assistant message
   let sent = ''; // everything the host has been told, i.e. the concatenation of deltas
+  /** @param {string} full */
   const push = (full) => {
     if (full === sent) return;
     if (full.startsWith(sent)) {
@@ -46,6 +59,7 @@ export function createDeltaStreamer(emit) {
       if (current) committed += `${current}\n\n`;
       current = '';
     },
+    /** @param {PartialReply} payload */
     onPartial(payload) {
       if (!payload) return;
       let next;
@@ -57,6 +71,7 @@ export function createDeltaStreamer(emit) {
       push(committed + current);
     },
     /** Makes the deltas add up to the final text, whatever happened while streaming. */
+    /** @param {string} finalText */
     finish(finalText) {
       push(finalText);
     },
@@ -77,10 +92,14 @@ const SUMMARY_ARGS = ['command', 'url', 'path', 'file_path', 'filePath', 'query'
  * the file tools the path (whichever of SUMMARY_ARGS comes first), else OpenClaw's own `meta` for
  * the call, whitespace collapsed and cut to TOOL_SUMMARY_MAX characters.
  */
+/**
+ * @param {unknown} args
+ * @param {unknown} meta
+ */
 export function toolSummary(args, meta) {
-  const record = args && typeof args === 'object' ? args : {};
-  const key = SUMMARY_ARGS.find((k) => typeof record[k] === 'string' && record[k].trim() !== '');
-  const text = (key ? record[key] : typeof meta === 'string' ? meta : '').replace(/\s+/g, ' ').trim();
+  const record = /** @type {Record<string, unknown>} */ (args && typeof args === 'object' ? args : {});
+  const named = SUMMARY_ARGS.map((k) => record[k]).find((v) => typeof v === 'string' && v.trim() !== '');
+  const text = (typeof named === 'string' ? named : typeof meta === 'string' ? meta : '').replace(/\s+/g, ' ').trim();
   return text.length > TOOL_SUMMARY_MAX ? `${text.slice(0, TOOL_SUMMARY_MAX - 1)}…` : text;
 }
 
@@ -91,9 +110,15 @@ export function toolSummary(args, meta) {
  * are not forwarded: a start and an end per call is what a chat shows. `emit` gets the line's
  * fields without `type` and `id`; `scrub` cleans the summary like every other text of the turn.
  */
+/**
+ * @param {(line: { toolId: string, name: string, summary: string, status: 'running' | 'ok' | 'error', durationMs?: number }) => void} emit
+ * @param {(text: string) => string} scrub
+ */
 export function createToolTracker(emit, scrub, now = () => performance.now()) {
-  const running = new Map(); // tool call id -> { name, summary, startedAt }
+  /** @type {Map<string, { name: string, summary: string, startedAt: number }>} tool call id -> call */
+  const running = new Map();
   return {
+    /** @param {AgentEvent} evt */
     onAgentEvent(evt) {
       if (evt?.stream !== 'tool') return;
       const data = evt.data ?? {};
@@ -118,23 +143,28 @@ export function createToolTracker(emit, scrub, now = () => performance.now()) {
   };
 }
 
+/** @param {AgentMeta | undefined} agentMeta */
 function usageOf(agentMeta) {
   const u = agentMeta?.usage ?? {};
-  const n = (v) => (Number.isFinite(v) ? v : 0);
+  /** @param {number | undefined} v */
+  const n = (v) => (v !== undefined && Number.isFinite(v) ? v : 0);
   const input = n(u.input);
   const output = n(u.output);
   const cacheRead = n(u.cacheRead);
   const cacheWrite = n(u.cacheWrite);
-  const total = Number.isFinite(u.total) ? u.total : Number.isFinite(u.totalTokens) ? u.totalTokens : input + output + cacheRead + cacheWrite;
+  const total = u.total !== undefined && Number.isFinite(u.total) ? u.total : u.totalTokens !== undefined && Number.isFinite(u.totalTokens) ? u.totalTokens : input + output + cacheRead + cacheWrite;
   return { input, output, cacheRead, cacheWrite, total };
 }
 
+/** @param {AgentMeta | undefined} agentMeta */
 function costOf(agentMeta) {
-  if (Number.isFinite(agentMeta?.costUsd)) return agentMeta.costUsd;
+  const costUsd = agentMeta?.costUsd;
+  if (costUsd !== undefined && Number.isFinite(costUsd)) return costUsd;
   const total = agentMeta?.usage?.cost?.total;
-  return Number.isFinite(total) ? total : null;
+  return total !== undefined && Number.isFinite(total) ? total : null;
 }
 
+/** @param {EmbeddedRunResult | undefined} result */
 function replyPayloads(result) {
   return (result?.payloads ?? []).filter((p) => p && !p.isReasoning && !p.isCommentary);
 }
@@ -144,11 +174,13 @@ function replyPayloads(result) {
  * a `MEDIA:` line, as written: a workspace-relative or absolute path, or a URL), each once, in order. The
  * host decides what it may read: the runner passes the references on, never a file.
  */
+/** @param {ReplyPayload[]} payloads */
 export function replyMedia(payloads) {
   const refs = payloads.flatMap((p) => [...(Array.isArray(p.mediaUrls) ? p.mediaUrls : []), p.mediaUrl]);
-  return [...new Set(refs.filter((ref) => typeof ref === 'string' && ref.trim() !== ''))];
+  return [...new Set(refs.filter((ref) => typeof ref === 'string').filter((ref) => ref.trim() !== ''))];
 }
 
+/** @param {unknown} err */
 function errorMessage(err) {
   if (err instanceof Error) return err.message || err.name;
   if (typeof err === 'string') return err;
@@ -166,9 +198,11 @@ const TIMEOUT_RE = /\b(timed out|timeout|deadline)\b/i;
  * HTTP status, a provider name or a failover reason (OpenClaw's FailoverError); anything else is
  * the runner's or OpenClaw's own fault.
  */
+/** @param {unknown} err */
 export function classifyThrown(err) {
   const seen = new Set();
-  for (let e = err; e && typeof e === 'object' && !seen.has(e); e = e.cause) {
+  /** @typedef {{ name?: string, reason?: unknown, failoverReason?: unknown, status?: unknown, statusCode?: unknown, message?: string, cause?: unknown }} Thrown */
+  for (let e = /** @type {Thrown | undefined} */ (err); e && typeof e === 'object' && !seen.has(e); e = /** @type {Thrown | undefined} */ (e.cause)) {
     seen.add(e);
     const name = e.name ?? '';
     const reason = e.reason ?? e.failoverReason;
@@ -180,6 +214,11 @@ export function classifyThrown(err) {
 }
 
 /** Returns a copy of the config whose main agent's workspace is the turn's workspace. */
+/**
+ * @param {OpenClawConfig} config
+ * @param {string} workspaceDir
+ * @returns {OpenClawConfig & { agents: { entries: { [id: string]: AgentEntry } } }}
+ */
 export function configForWorkspace(config, workspaceDir) {
   const agents = config.agents ?? {};
   const entries = agents.entries ?? {};
@@ -187,7 +226,7 @@ export function configForWorkspace(config, workspaceDir) {
     ...config,
     agents: {
       ...agents,
-      entries: { ...entries, [AGENT_ID]: { ...(entries[AGENT_ID] ?? {}), workspace: workspaceDir } },
+      entries: { ...entries, [AGENT_ID]: { .../** @type {AgentEntry} */ (entries[AGENT_ID] ?? {}), workspace: workspaceDir } },
     },
   };
 }
@@ -198,6 +237,11 @@ export function configForWorkspace(config, workspaceDir) {
  * its built-in provider of that id (anthropic, openai: catalog and prices stay), plus the key.
  * `auth: "api-key"` is what makes the entry's key win: without it OpenClaw prefers auth profiles
  * and environment variables such as ANTHROPIC_API_KEY over a key in the entry.
+ */
+/**
+ * @param {OpenClawConfig} config
+ * @param {RunLlm} llm
+ * @returns {ProviderEntry}
  */
 function runProviderEntry(config, llm) {
   const entry = { ...(llm.provider ?? config.models?.providers?.[llm.providerId] ?? {}) };
@@ -215,6 +259,10 @@ function runProviderEntry(config, llm) {
  * The name is an HMAC under a secret of this process, so nothing on disk can be matched to a key.
  * (OpenClaw created nothing in these dirs in our runs; they are identities for its caches.)
  */
+/**
+ * @param {string} root
+ * @returns {(providerId: string, entry: ProviderEntry) => string}
+ */
 export function createAgentDirNamer(root, secret = randomBytes(32)) {
   return (providerId, entry) => path.join(root, createHmac('sha256', secret).update(JSON.stringify([providerId, entry])).digest('hex').slice(0, 32), 'agent');
 }
@@ -226,6 +274,7 @@ export function createAgentDirNamer(root, secret = randomBytes(32)) {
  * beyond the turn or reach other sessions), no plugin tools, and the file tools (`read`, `write`,
  * `edit`, `apply_patch`) confined to the run's workspace.
  */
+/** @type {Record<ToolAccess, { deny?: string[], fs?: Record<string, unknown> }>} */
 export const TOOL_POLICIES = {
   full: {},
   restricted: {
@@ -234,8 +283,14 @@ export const TOOL_POLICIES = {
   },
 };
 
+/**
+ * @template {OpenClawConfig} C
+ * @param {C} config
+ * @param {ToolAccess | undefined} access
+ * @returns {C}
+ */
 function withToolPolicy(config, access) {
-  const policy = TOOL_POLICIES[access];
+  const policy = access === undefined ? undefined : TOOL_POLICIES[access];
   if (!policy || Object.keys(policy).length === 0) return config;
   const tools = config.tools ?? {};
   return {
@@ -259,6 +314,10 @@ function withToolPolicy(config, access) {
  * caller-owned transcript. A configured compaction `provider` forces safeguard mode in OpenClaw
  * anyway; the other compaction settings are kept.
  */
+/**
+ * @template {OpenClawConfig} C
+ * @param {C} config
+ */
 export function withEmbeddedCompaction(config) {
   const agents = config.agents ?? {};
   const defaults = agents.defaults ?? {};
@@ -273,6 +332,12 @@ export function withEmbeddedCompaction(config) {
  * (withEmbeddedCompaction) and, with `req.llm`, the run's own
  * provider entry and agent dir (`agentDirOf`, see createAgentDirNamer). It lives in memory only (a
  * user's key must never reach a file); the config object from start-up is not changed.
+ */
+/**
+ * @param {OpenClawConfig} config
+ * @param {SessionRequest} req
+ * @param {(providerId: string, entry: ProviderEntry) => string} agentDirOf
+ * @returns {OpenClawConfig}
  */
 export function configForRun(config, req, agentDirOf) {
   const runConfig = withEmbeddedCompaction(withToolPolicy(configForWorkspace(config, req.workspaceDir), req.tools));
@@ -291,6 +356,10 @@ export function configForRun(config, req, agentDirOf) {
 }
 
 /** Replaces a run's API key in text bound for stdout or stderr (provider errors may quote it). */
+/**
+ * @param {RunLlm | undefined} llm
+ * @returns {(text: string) => string}
+ */
 function keyScrubber(llm) {
   const key = llm?.apiKey;
   return (text) => (key ? text.replaceAll(key, '<redacted>') : text);
@@ -300,6 +369,7 @@ function keyScrubber(llm) {
  * The run's images as OpenClaw's `ImageContent` blocks (`runEmbeddedAgent`'s `images`): each file the
  * host wrote, base64-encoded. A file that cannot be read fails the run, naming it.
  */
+/** @param {RunRequest['images']} images */
 export async function loadImages(images = []) {
   return Promise.all(
     images.map(async ({ path: file, mimeType }) => {
@@ -307,25 +377,41 @@ export async function loadImages(images = []) {
       try {
         bytes = await fs.readFile(file);
       } catch (err) {
-        throw new Error(`image ${path.basename(file)} cannot be read: ${err.code ?? err.message}`);
+        const failure = /** @type {NodeJS.ErrnoException} */ (err);
+        throw new Error(`image ${path.basename(file)} cannot be read: ${failure.code ?? failure.message}`, { cause: err });
       }
-      return { type: 'image', data: bytes.toString('base64'), mimeType };
+      return { type: /** @type {const} */ ('image'), data: bytes.toString('base64'), mimeType };
     }),
   );
 }
 
 /** CommandQueueEnqueueFn that runs the task at once (see the `enqueue` parameter below). */
+/**
+ * @template T
+ * @param {() => Promise<T>} task
+ * @param {{ abortSignal?: AbortSignal }} [opts]
+ * @returns {Promise<T>}
+ */
 function runDirectly(task, opts) {
   if (opts?.abortSignal?.aborted) return Promise.reject(opts.abortSignal.reason ?? new Error('aborted'));
   return task();
 }
 
+/**
+ * @param {{ oc: OpenClaw, config: OpenClawConfig, writeLine: (line: ProtocolLine) => void, logErr: LogErr, agentDirRoot: string }} options
+ */
 export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentDirRoot }) {
   const agentDirOf = createAgentDirNamer(agentDirRoot);
-  const inflight = new Map(); // host id -> turn
-  const openClawRunIds = new Set(); // run ids OpenClaw may still be working on
+  /** @type {Map<string, Turn>} host id -> turn */
+  const inflight = new Map();
+  /** @type {Set<string>} run ids OpenClaw may still be working on */
+  const openClawRunIds = new Set();
   let runSeq = 0;
 
+  /**
+   * @param {Turn} turn
+   * @param {ProtocolLine} line
+   */
   const finish = (turn, line) => {
     if (turn.finished) return false;
     turn.finished = true;
@@ -335,8 +421,14 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
     writeLine(line);
     return true;
   };
+  /**
+   * @param {Turn} turn
+   * @param {string} code
+   * @param {string} message
+   */
   const fail = (turn, code, message) => finish(turn, { type: 'error', id: turn.id, code, message: turn.scrub(message) });
 
+  /** @param {string} id */
   function uniqueRunId(id) {
     let runId = id;
     while (openClawRunIds.has(runId)) runId = `${id}#${++runSeq}`;
@@ -348,6 +440,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
    * Registers a `run` or `compact` request as in flight, with its deadline, and returns its turn
    * state and scrubbed logger; null (after answering `bad_request`) when its id is already in flight.
    */
+  /** @param {RunRequest | CompactRequest} req */
   function begin(req) {
     if (inflight.has(req.id)) {
       // No `id` on this line: the turn that owns the id is still running and must not look ended.
@@ -355,8 +448,10 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
       return null;
     }
     const scrub = keyScrubber(req.llm);
+    /** @type {Turn} */
     const turn = { id: req.id, ac: new AbortController(), finished: false, abortRequested: false, deadlineHit: false, scrub };
     // This run's diagnostics go through its scrubber (shadowing the runner-wide logger on purpose).
+    /** @type {LogErr} */
     const logErr = (...parts) => logAny(...parts.map((p) => scrub(typeof p === 'string' ? p : p instanceof Error ? (p.stack ?? p.message) : JSON.stringify(p))));
     inflight.set(req.id, turn);
     // OpenClaw enforces timeoutMs per model attempt, not across its transient retries: bound the turn.
@@ -369,6 +464,12 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
   }
 
   /** Answers a failure thrown while `turn` ran, by what caused it. */
+  /**
+   * @param {Turn} turn
+   * @param {RunRequest | CompactRequest} req
+   * @param {LogErr} logErr
+   * @param {unknown} err
+   */
   function failThrown(turn, req, logErr, err) {
     if (turn.finished) {
       logErr(`turn ${req.id} failed after it was answered:`, err);
@@ -381,6 +482,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
     fail(turn, code, errorMessage(err));
   }
 
+  /** @param {RunRequest} req */
   async function run(req) {
     const started = performance.now();
     const begun = begin(req);
@@ -507,6 +609,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
    * A `compact` request: compacts the transcript (lib/compaction.mjs) and writes it to
    * `transcriptOutPath`, answering `compacted`; on failure the output is not written.
    */
+  /** @param {CompactRequest} req */
   async function compact(req) {
     const started = performance.now();
     const begun = begin(req);
@@ -546,6 +649,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
     }
   }
 
+  /** @param {string} id */
   function abort(id, reason = 'aborted by host') {
     const turn = inflight.get(id);
     if (!turn || turn.finished || turn.abortRequested) return;
@@ -556,6 +660,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
   }
 
   /** Aborts every turn and answers each with `aborted` at once. */
+  /** @param {string} reason */
   function abortAll(reason) {
     for (const turn of [...inflight.values()]) {
       turn.abortRequested = true;

@@ -15,12 +15,19 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createTurnRunner } from './turns.mjs';
 import { DEFAULT_TIMEOUT_MS } from './protocol.mjs';
+import { messageOf } from './errors.mjs';
+
+/** @import { LogErr, OpenClaw, OpenClawConfig, ProtocolLine } from '../types.d.ts' */
 
 /** The warm-up's provider id: not one a run line can name (those come from the host's settings). */
 export const WARMUP_PROVIDER_ID = 'serverless-openclaw-warmup';
 const WARMUP_MODEL_ID = 'warmup';
 const WARMUP_REPLY = 'ready';
 
+/**
+ * @param {http.ServerResponse} res
+ * @param {Array<{ type: string }>} events
+ */
 function sse(res, events) {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   for (const data of events) res.write(`event: ${data.type}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -28,6 +35,7 @@ function sse(res, events) {
 }
 
 /** The shortest Anthropic Messages stream with one text block, as the real API sends it. */
+/** @param {string} model */
 function anthropicReply(model) {
   return [
     { type: 'message_start', message: { id: 'msg_warmup', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } } },
@@ -62,19 +70,28 @@ export async function startStubLlm() {
       sse(res, anthropicReply(model));
     });
   });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
+  await /** @type {Promise<void>} */ (
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    })
+  );
   // OpenClaw's HTTP client keeps connections alive; closing must not wait for them.
-  const close = () => new Promise((resolve) => {
+  const close = () => /** @type {Promise<void>} */ (new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
-  });
-  return { baseUrl: `http://127.0.0.1:${server.address().port}`, close };
+  }));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  return { baseUrl: `http://127.0.0.1:${port}`, close };
 }
 
 /** The warm-up's config: the runner's config plus the stub provider, in the warm-up's own agent dir. */
+/**
+ * @param {OpenClawConfig} config
+ * @param {string} baseUrl
+ * @param {string} agentDir
+ * @returns {OpenClawConfig}
+ */
 export function warmupConfig(config, baseUrl, agentDir) {
   const models = config.models ?? {};
   const agents = config.agents ?? {};
@@ -107,18 +124,27 @@ export function warmupConfig(config, baseUrl, agentDir) {
  * ends the turn early (a real run arrived and needs the CPU more); `removeFilesNow()` removes its
  * folder at once, for a runner about to exit.
  */
+/**
+ * @param {{ oc: OpenClaw, config: OpenClawConfig, logErr: LogErr }} options
+ * @returns {{ done: Promise<{ ok: boolean, ms: number, message?: unknown }>, abort(): void, removeFilesNow(): void }}
+ */
 export function startWarmup({ oc, config, logErr }) {
   const started = performance.now();
   const id = `warmup-${randomUUID()}`;
+  /** @type {ReturnType<typeof createTurnRunner> | undefined} */
   let turns;
   let aborted = false;
+  /** @type {string | undefined} */
   let root;
   const done = (async () => {
+    /** @type {Awaited<ReturnType<typeof startStubLlm>> | undefined} */
     let stub;
     try {
       root = await fs.mkdtemp(path.join(os.tmpdir(), 'openclaw-warmup-'));
       stub = await startStubLlm();
-      let outcome;
+      /** @type {(line: ProtocolLine) => void} */
+      let outcome = () => {};
+      /** @type {Promise<ProtocolLine>} */
       const ended = new Promise((resolve) => {
         outcome = resolve;
       });
@@ -146,11 +172,12 @@ export function startWarmup({ oc, config, logErr }) {
         timeoutMs: DEFAULT_TIMEOUT_MS,
         // Tools on: their catalog is part of what a real turn would otherwise prepare.
         disableTools: false,
-      }).catch((err) => outcome({ type: 'error', message: String(err?.message ?? err) }));
+        tools: 'full',
+      }).catch((err) => outcome({ type: 'error', message: messageOf(err) }));
       const line = await ended;
       return { ok: line.type === 'result', ms: Math.round(performance.now() - started), ...(line.type === 'error' ? { message: line.message } : {}) };
     } catch (err) {
-      return { ok: false, ms: Math.round(performance.now() - started), message: String(err?.message ?? err) };
+      return { ok: false, ms: Math.round(performance.now() - started), message: messageOf(err) };
     } finally {
       await stub?.close();
       if (root) await fs.rm(root, { recursive: true, force: true }).catch((err) => logErr('warm-up: removing its files failed:', err));

@@ -8,11 +8,17 @@ import path from 'node:path';
 import { spawnRunner, runnerHome } from './helpers.mjs';
 import { startFakeLlm, SUMMARY } from './fake-llm.mjs';
 
+/**
+ * @import { FakeLlm } from './fake-llm.mjs'
+ * @import { Runner, RunnerHome } from './helpers.mjs'
+ */
+
 /** The fake model: a context window OpenClaw accepts but a few dozen padded turns overflow. */
 const MODEL = { id: 'small-model', name: 'small-model', input: ['text'], contextWindow: 16_384, maxTokens: 1_024 };
 /** Padding that makes each prompt about 750 tokens (OpenClaw estimates 4 characters a token). */
 const PADDING = ' lorem'.repeat(500);
 
+/** @param {{ state: string }} dirs */
 function config(dirs) {
   return {
     agents: { entries: { main: {} } },
@@ -23,6 +29,10 @@ function config(dirs) {
   };
 }
 
+/**
+ * @param {RunnerHome} home
+ * @param {FakeLlm} fake
+ */
 function conversation(home, fake) {
   const transcript = path.join(home.root, 'conv', 'transcript.jsonl');
   const workspaceDir = path.join(home.root, 'ws');
@@ -30,11 +40,18 @@ function conversation(home, fake) {
   return { transcript, workspaceDir, llm, base: { sessionId: 's-long', transcriptPath: transcript, transcriptOutPath: transcript, workspaceDir, llm } };
 }
 
+/**
+ * @param {Runner} r
+ * @param {ReturnType<typeof conversation>} conv
+ * @param {string} id
+ * @param {string} prompt
+ */
 async function turn(r, conv, id, prompt) {
   r.send({ type: 'run', id, ...conv.base, prompt, timeoutMs: 90_000, disableTools: true });
   return r.waitFor((l) => l.id === id && (l.type === 'result' || l.type === 'error'), 150_000);
 }
 
+/** @param {Runner} r */
 async function stop(r) {
   r.send({ type: 'shutdown' });
   await Promise.race([r.exit, new Promise((resolve) => setTimeout(resolve, 5_000))]);
@@ -42,6 +59,7 @@ async function stop(r) {
 }
 
 /** The requests of turns (not compaction requests) the fake received since `from`. */
+/** @param {FakeLlm} fake */
 const turnRequests = (fake, from = 0) => fake.requests.slice(from).filter((q) => !q.summary);
 
 test('a conversation past the context window is compacted, stored compacted, and the next turn sends the summary', { timeout: 600_000 }, async () => {
@@ -89,6 +107,7 @@ test('compact compacts on demand; a failed summary leaves the stored transcript 
   const home = runnerHome(config);
   const conv = conversation(home, fake);
   const r = spawnRunner(home.env);
+  /** @param {string} id */
   const compact = async (id, extra = {}) => {
     r.send({ type: 'compact', id, ...conv.base, timeoutMs: 60_000, ...extra });
     return r.waitFor((l) => l.id === id && (l.type === 'compacted' || l.type === 'error'), 120_000);

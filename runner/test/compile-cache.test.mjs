@@ -12,10 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { setUpCompileCache, compileCacheTag } from '../lib/compile-cache.mjs';
 
 const RUNNER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'runner.mjs');
+/** @type {string[]} */
 const made = [];
 const tmp = () => {
-  made.push(fs.mkdtempSync(path.join(os.tmpdir(), 'compile-cache-test-')));
-  return made.at(-1);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compile-cache-test-'));
+  made.push(dir);
+  return dir;
 };
 process.on('exit', () => {
   for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
@@ -28,6 +30,7 @@ test('without NODE_COMPILE_CACHE there is no cache', () => {
 test('a cache for this Node made by another user is not usable when no subdirectory of ours matches', () => {
   const base = tmp();
   fs.mkdirSync(path.join(base, 'v0.0.0-x64-00000000-1'));
+  /** @type {string[]} */
   const logged = [];
   const env = { NODE_COMPILE_CACHE: base };
   assert.deepEqual(setUpCompileCache({ env, tmpDir: tmp(), log: (m) => logged.push(m) }), { dir: null, persist: false });
@@ -51,6 +54,7 @@ test('a cache primed by another user for this Node is linked under TMPDIR and en
   assert.equal(env.NODE_COMPILE_CACHE, path.join(tmpDir, 'node-compile-cache'), 'worker threads inherit it');
 });
 
+/** @param {NodeJS.ProcessEnv} env */
 async function prime(env) {
   const child = spawn(process.execPath, [RUNNER, '--prime'], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

@@ -17,6 +17,12 @@ const SUMMARY_PROMPT = 'You are a context summarization assistant';
 /** What the fake answers a compaction request with: a marker a later request can be checked for. */
 export const SUMMARY = 'FAKE-SUMMARY-MARKER: the user sent numbered turns.';
 
+/** @typedef {{ name: string, input: unknown }} ToolCall one tool call the fake answers with */
+
+/**
+ * @param {http.ServerResponse} res
+ * @param {Array<[string | null, unknown]>} events each an event name (null: none) and its data (a string is sent as is)
+ */
 function sse(res, events) {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   for (const [name, data] of events) {
@@ -25,6 +31,11 @@ function sse(res, events) {
   res.end();
 }
 
+/**
+ * @param {http.ServerResponse} res
+ * @param {string} model
+ * @param {number} inputTokens
+ */
 function anthropicStream(res, model, inputTokens, text = FAKE_REPLY) {
   sse(res, [
     ['message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model, content: [], stop_reason: null, usage: { input_tokens: inputTokens, output_tokens: 1 } } }],
@@ -39,12 +50,18 @@ function anthropicStream(res, model, inputTokens, text = FAKE_REPLY) {
 /** Numbers the tool call ids this fake makes, unique per process. */
 let callSeq = 0;
 
+/**
+ * @param {http.ServerResponse} res
+ * @param {string} model
+ * @param {ToolCall[]} calls
+ */
 function anthropicToolStream(res, model, calls) {
-  const blocks = calls.flatMap((call, index) => [
+  /** @type {Array<[string, unknown]>} */
+  const blocks = calls.flatMap((call, index) => /** @type {Array<[string, unknown]>} */ ([
     ['content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: `toolu_fake_${++callSeq}`, name: call.name, input: {} } }],
     ['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(call.input) } }],
     ['content_block_stop', { type: 'content_block_stop', index }],
-  ]);
+  ]));
   sse(res, [
     ['message_start', { type: 'message_start', message: { id: 'msg_t', type: 'message', role: 'assistant', model, content: [], stop_reason: null, usage: { input_tokens: 1000, output_tokens: 1 } } }],
     ...blocks,
@@ -53,7 +70,16 @@ function anthropicToolStream(res, model, calls) {
   ]);
 }
 
+/**
+ * @param {http.ServerResponse} res
+ * @param {string} model
+ * @param {ToolCall[]} calls
+ */
 function completionsToolStream(res, model, calls) {
+  /**
+   * @param {unknown[]} choices
+   * @param {unknown} [usage]
+   */
   const chunk = (choices, usage) => ({ id: 'c1', object: 'chat.completion.chunk', created: 1, model, choices, ...(usage ? { usage } : {}) });
   const toolCalls = calls.map((call, index) => ({ index, id: `call_fake_${++callSeq}`, type: 'function', function: { name: call.name, arguments: JSON.stringify(call.input) } }));
   sse(res, [
@@ -64,7 +90,15 @@ function completionsToolStream(res, model, calls) {
   ]);
 }
 
+/**
+ * @param {http.ServerResponse} res
+ * @param {string} model
+ */
 function completionsStream(res, model) {
+  /**
+   * @param {unknown[]} choices
+   * @param {unknown} [usage]
+   */
   const chunk = (choices, usage) => ({ id: 'c1', object: 'chat.completion.chunk', created: 1, model, choices, ...(usage ? { usage } : {}) });
   sse(res, [
     [null, chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }])],
@@ -80,33 +114,45 @@ function completionsStream(res, model) {
  * `{type: "image", source: {type: "base64", media_type, data}}` and OpenAI's
  * `{type: "image_url", image_url: {url: "data:<type>;base64,<data>"}}`.
  */
+/**
+ * @param {any} messages a request's messages, as parsed from its JSON
+ * @returns {Array<{ mediaType: string, data: string }>}
+ */
 export function imagesIn(messages) {
+  /** @type {Array<{ mediaType: string, data: string }>} */
   const images = [];
   for (const message of messages ?? []) {
     for (const block of Array.isArray(message?.content) ? message.content : []) {
       if (block?.type === 'image' && block.source?.type === 'base64') images.push({ mediaType: block.source.media_type, data: block.source.data });
       const url = block?.type === 'image_url' ? block.image_url?.url : undefined;
       const match = typeof url === 'string' ? /^data:([^;]+);base64,(.*)$/s.exec(url) : null;
-      if (match) images.push({ mediaType: match[1], data: match[2] });
+      if (match) images.push({ mediaType: /** @type {string} */ (match[1]), data: /** @type {string} */ (match[2]) });
     }
   }
   return images;
 }
 
 /** The system prompt of an Anthropic request as one string (a string or text blocks). */
+/** @param {unknown} system */
 function systemText(system) {
   if (typeof system === 'string') return system;
-  return Array.isArray(system) ? system.map((b) => b?.text ?? '').join('\n') : '';
+  return Array.isArray(system) ? system.map((/** @type {{ text?: string } | null} */ b) => b?.text ?? '').join('\n') : '';
 }
 
 /**
  * Starts the server on a free loopback port: { url, requests, toolCalls, texts, setSummaryStatus(status),
  * close() }. Each recorded request has `summary: true` when it is a compaction request.
  */
+/** @typedef {Awaited<ReturnType<typeof startFakeLlm>>} FakeLlm */
+
 export async function startFakeLlm() {
+  /** @type {Array<Record<string, any>>} what each request carried (see below) */
   const requests = [];
+  /** @type {ToolCall[][]} the tool calls of the next replies, one list per reply */
   const toolCalls = [];
+  /** @type {string[]} the texts of the next replies */
   const texts = [];
+  /** @type {number | null} */
   let summaryStatus = null;
   const server = http.createServer((req, res) => {
     let body = '';
@@ -114,6 +160,7 @@ export async function startFakeLlm() {
       body += d;
     });
     req.on('end', () => {
+      /** @type {any} the request as sent (null when it is not JSON) */
       let json = null;
       try {
         json = JSON.parse(body);
@@ -138,10 +185,10 @@ export async function startFakeLlm() {
       } else if (req.url === '/v1/messages') {
         const inputTokens = Math.ceil(body.length / 4);
         if (summary) anthropicStream(res, json?.model, inputTokens, SUMMARY);
-        else if (toolCalls.length > 0) anthropicToolStream(res, json?.model, toolCalls.shift());
+        else if (toolCalls.length > 0) anthropicToolStream(res, json?.model, toolCalls.shift() ?? []);
         else anthropicStream(res, json?.model, inputTokens, texts.shift());
       } else if (req.url === '/v1/chat/completions') {
-        if (toolCalls.length > 0) completionsToolStream(res, json?.model, toolCalls.shift());
+        if (toolCalls.length > 0) completionsToolStream(res, json?.model, toolCalls.shift() ?? []);
         else completionsStream(res, json?.model);
       }
       else {
@@ -150,15 +197,17 @@ export async function startFakeLlm() {
       }
     });
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await /** @type {Promise<void>} */ (new Promise((resolve) => server.listen(0, '127.0.0.1', resolve)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
+    url: `http://127.0.0.1:${port}`,
     requests,
     toolCalls,
     texts,
+    /** @param {number | null} status */
     setSummaryStatus: (status) => {
       summaryStatus = status;
     },
-    close: () => new Promise((resolve) => server.close(resolve)),
+    close: () => /** @type {Promise<void>} */ (new Promise((resolve) => server.close(() => resolve()))),
   };
 }

@@ -16,9 +16,10 @@ const RUNNER = path.join(RUNNER_DIR, 'runner.mjs');
  * environment the host would give it (docs/runner-protocol.md). `config(dirs)` returns the config
  * object. Returns `{ root, dirs, configPath, env }`.
  */
+/** @param {(dirs: { state: string, home: string, tmp: string }) => object} config */
 export function runnerHome(config) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-test-'));
-  const dirs = Object.fromEntries(['state', 'home', 'tmp'].map((d) => [d, path.join(root, d)]));
+  const dirs = { state: path.join(root, 'state'), home: path.join(root, 'home'), tmp: path.join(root, 'tmp') };
   for (const dir of Object.values(dirs)) fs.mkdirSync(dir);
   const configPath = path.join(root, 'openclaw.json');
   fs.writeFileSync(configPath, JSON.stringify(config(dirs)));
@@ -31,17 +32,29 @@ export function runnerHome(config) {
 }
 
 /** Every file under `dir`, recursively. */
+/** @param {string} dir */
 export function filesUnder(dir) {
   return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 }
 
 /** Spawns the runner with exactly `env` (plus PATH/HOME) and collects stdout lines and stderr. */
+/**
+ * A protocol line as the runner wrote it (the tests check its fields).
+ * @typedef {Record<string, any>} Line
+ */
+
+/** @typedef {ReturnType<typeof runnerHome>} RunnerHome */
+/** @typedef {ReturnType<typeof spawnRunner>} Runner */
+
+/** @param {NodeJS.ProcessEnv} env */
 export function spawnRunner(env) {
   const child = spawn(process.execPath, [RUNNER], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  /** @type {string[]} */
   const lines = [];
+  /** @type {Array<{ pred: (line: Line) => boolean, resolve: (line: Line) => void }>} */
   const waiters = [];
   let stderr = '';
   child.stderr.on('data', (d) => {
@@ -62,7 +75,7 @@ export function spawnRunner(env) {
       }
     }
   });
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code, signal }));
+  const exit = once(child, 'exit').then(([code, signal]) => ({ code: /** @type {number | null} */ (code), signal: /** @type {NodeJS.Signals | null} */ (signal) }));
   return {
     child,
     lines,
@@ -70,10 +83,15 @@ export function spawnRunner(env) {
     get stderr() {
       return stderr;
     },
+    /** @param {string | object} obj a line, or an object sent as JSON */
     send(obj) {
       child.stdin.write(`${typeof obj === 'string' ? obj : JSON.stringify(obj)}\n`);
     },
     /** Resolves with the first protocol object (already seen or future) matching `pred`. */
+    /**
+     * @param {(line: Line) => boolean} pred
+     * @returns {Promise<Line>}
+     */
     waitFor(pred, timeoutMs = 60_000) {
       for (const line of lines) {
         try {
@@ -94,6 +112,10 @@ export function spawnRunner(env) {
       });
     },
     /** Resolves once stderr contains text matching `re`. */
+    /**
+     * @param {RegExp} re
+     * @returns {Promise<void>}
+     */
     waitForStderr(re, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const started = Date.now();

@@ -10,18 +10,30 @@ import zlib from 'node:zlib';
 import { spawnRunner, runnerHome } from './helpers.mjs';
 import { startFakeLlm, FAKE_REPLY } from './fake-llm.mjs';
 
+/** @import { FakeLlm } from './fake-llm.mjs' */
+
 /** A small valid PNG (w×h, one colour): under OpenClaw's 1200 px, so it is sent as it is. */
+/**
+ * @param {number} width
+ * @param {number} height
+ * @param {[number, number, number]} colour
+ */
 function png(width, height, [r, g, b]) {
   const crcTable = Array.from({ length: 256 }, (_, n) => {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     return c >>> 0;
   });
+  /** @param {Buffer} buf */
   const crc = (buf) => {
     let c = 0xffffffff;
-    for (const byte of buf) c = crcTable[(c ^ byte) & 0xff] ^ (c >>> 8);
+    for (const byte of buf) c = /** @type {number} */ (crcTable[(c ^ byte) & 0xff]) ^ (c >>> 8);
     return (c ^ 0xffffffff) >>> 0;
   };
+  /**
+   * @param {string} type
+   * @param {Buffer} data
+   */
   const chunk = (type, data) => {
     const body = Buffer.concat([Buffer.from(type), data]);
     const out = Buffer.alloc(body.length + 8);
@@ -39,6 +51,10 @@ function png(width, height, [r, g, b]) {
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', pixels), chunk('IEND', Buffer.alloc(0))]);
 }
 
+/**
+ * @param {FakeLlm} fake
+ * @param {string} api
+ */
 function provider(fake, api) {
   const baseUrl = api === 'anthropic-messages' ? fake.url : `${fake.url}/v1`;
   return { baseUrl, api, models: [{ id: 'vision', name: 'vision', input: ['text', 'image'], contextWindow: 200000, maxTokens: 8192 }] };
@@ -59,6 +75,11 @@ test('images on a run line reach the model as image blocks, with either API, and
   const r = spawnRunner(env);
   try {
     await r.waitFor((l) => l.type === 'ready', 120_000);
+    /**
+     * @param {string} id
+     * @param {string} api
+     * @param {Array<{ path: string, mimeType: string }>} images
+     */
     const run = (id, api, images) => {
       r.send({
         type: 'run', id, sessionId: `s-${id}`, transcriptPath: path.join(root, `${id}.in.jsonl`), transcriptOutPath: path.join(root, `${id}.out.jsonl`),
@@ -73,14 +94,14 @@ test('images on a run line reach the model as image blocks, with either API, and
     const anthropic = await run('t-a', 'anthropic-messages', both);
     assert.equal(anthropic.type, 'result', JSON.stringify(anthropic));
     assert.equal(anthropic.text, FAKE_REPLY);
-    assert.deepEqual(fake.requests.at(-1).images, wanted, 'Anthropic gets both images, in order, byte for byte');
+    assert.deepEqual(fake.requests.at(-1)?.images, wanted, 'Anthropic gets both images, in order, byte for byte');
     const transcript = fs.readFileSync(path.join(root, 't-a.out.jsonl'), 'utf8');
     assert.ok(transcript.includes(red.toString('base64')), 'the transcript keeps the image for later turns');
 
     const openai = await run('t-o', 'openai-completions', both.slice(0, 1));
     assert.equal(openai.type, 'result', JSON.stringify(openai));
-    assert.equal(fake.requests.at(-1).path, '/v1/chat/completions');
-    assert.deepEqual(fake.requests.at(-1).images, wanted.slice(0, 1), 'OpenAI chat completions gets the image as a data URL');
+    assert.equal(fake.requests.at(-1)?.path, '/v1/chat/completions');
+    assert.deepEqual(fake.requests.at(-1)?.images, wanted.slice(0, 1), 'OpenAI chat completions gets the image as a data URL');
 
     // The model attaches a file of the workspace with a MEDIA: line: OpenClaw takes it out of the text.
     fs.mkdirSync(path.join(root, 'ws'), { recursive: true });

@@ -32,6 +32,7 @@ test('runs with their own provider reach it with their key, which stays out of o
   }));
   const r = spawnRunner({ ...env, ANTHROPIC_API_KEY: 'sk-deploy-anthropic', SERVERLESS_OPENCLAW_LLM_API_KEY: 'sk-deploy-custom' });
   let n = 0;
+  /** @param {object} fields */
   const turn = async (fields) => {
     const id = `t-${++n}`;
     const prompt = `prompt of ${id}.`;

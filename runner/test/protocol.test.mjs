@@ -4,23 +4,43 @@ import assert from 'node:assert/strict';
 import { parseRequest, BadRequest, DEFAULT_TIMEOUT_MS } from '../lib/protocol.mjs';
 import { createDeltaStreamer, classifyThrown, configForWorkspace, configForRun, createAgentDirNamer, createToolTracker, replyMedia, withEmbeddedCompaction, TOOL_SUMMARY_MAX } from '../lib/turns.mjs';
 
+/** @import { OpenClawConfig, ProviderEntry, RunLlm, SessionRequest } from '../types.d.ts' */
+
 const run = {
   type: 'run', id: 't-1', sessionId: 's-1', transcriptPath: '/a/in.jsonl', transcriptOutPath: '/a/out.jsonl',
   workspaceDir: '/a/ws', prompt: 'hello', provider: 'fake', model: 'fake-model', timeoutMs: 5000, disableTools: true,
 };
 
+/**
+ * `parseRequest` of a line the test expects to parse; the test reads the request's fields as it names them.
+ * @param {string} line
+ * @returns {Record<string, any>}
+ */
+function parsed(line) {
+  const req = parseRequest(line);
+  assert.ok(req, `nothing parsed from ${line}`);
+  return req;
+}
+
+/**
+ * The fields of a run line configForRun reads, for a config test.
+ * @param {Partial<SessionRequest>} fields
+ */
+const sessionOf = (fields) => /** @type {SessionRequest} */ ({ workspaceDir: '/w/1', ...fields });
+
 test('parses a run line', () => {
-  const req = parseRequest(JSON.stringify(run));
+  const req = parsed(JSON.stringify(run));
   assert.equal(req.type, 'run');
   assert.equal(req.timeoutMs, 5000);
   assert.equal(req.disableTools, true);
-  const minimal = parseRequest(JSON.stringify({ ...run, provider: undefined, model: undefined, timeoutMs: undefined, disableTools: undefined }));
+  const minimal = parsed(JSON.stringify({ ...run, provider: undefined, model: undefined, timeoutMs: undefined, disableTools: undefined }));
   assert.equal(minimal.timeoutMs, DEFAULT_TIMEOUT_MS);
   assert.equal(minimal.disableTools, false);
   assert.equal(minimal.provider, undefined);
 });
 
 test('rejects malformed lines with bad_request, tied to the id when there is one', () => {
+  /** @param {string} line */
   const bad = (line) => {
     try {
       parseRequest(line);
@@ -48,6 +68,7 @@ test('rejects malformed lines with bad_request, tied to the id when there is one
 });
 
 function collect() {
+  /** @type {Array<{ text: string, replace?: true }>} */
   const out = [];
   const s = createDeltaStreamer((d) => out.push(d));
   const joined = () => out.reduce((acc, d) => (d.replace ? d.text : acc + d.text), '');
@@ -96,26 +117,29 @@ test('classifies thrown errors', () => {
 });
 
 test('the per-turn config points the main agent at the turn workspace without touching the original', () => {
+  /** @type {OpenClawConfig} */
   const cfg = { agents: { defaults: { model: { primary: 'p/m' } }, entries: { main: { name: 'x' } } }, models: {} };
   const out = configForWorkspace(cfg, '/w/1');
-  assert.equal(out.agents.entries.main.workspace, '/w/1');
-  assert.equal(out.agents.entries.main.name, 'x');
-  assert.equal(cfg.agents.entries.main.workspace, undefined);
-  assert.equal(out.agents.defaults, cfg.agents.defaults);
+  assert.equal(out.agents?.entries?.main?.workspace, '/w/1');
+  assert.equal(out.agents?.entries?.main?.name, 'x');
+  assert.equal(cfg.agents?.entries?.main?.workspace, undefined);
+  assert.equal(out.agents?.defaults, cfg.agents?.defaults);
 });
 
+/** @type {RunLlm & { provider: ProviderEntry }} */
 const llm = { providerId: 'deepseek', model: 'deepseek-v4-flash', provider: { baseUrl: 'https://api.deepseek.com', api: 'openai-completions', models: [] } };
 
 test('a run line may carry its own provider instead of provider and model', () => {
   const { provider, model, ...rest } = run;
-  const req = parseRequest(JSON.stringify({ ...rest, llm: { ...llm, apiKey: 'sk-user' } }));
+  const req = parsed(JSON.stringify({ ...rest, llm: { ...llm, apiKey: 'sk-user' } }));
   assert.deepEqual(req.llm, { ...llm, apiKey: 'sk-user' });
-  assert.deepEqual(parseRequest(JSON.stringify({ ...rest, llm: { providerId: 'anthropic', model: 'm' } })).llm, { providerId: 'anthropic', model: 'm' });
-  assert.equal(parseRequest(JSON.stringify(run)).llm, undefined);
+  assert.deepEqual(parsed(JSON.stringify({ ...rest, llm: { providerId: 'anthropic', model: 'm' } })).llm, { providerId: 'anthropic', model: 'm' });
+  assert.equal(parsed(JSON.stringify(run)).llm, undefined);
 });
 
 test('a malformed llm is a bad_request whose message never quotes the key', () => {
   const { provider, model, ...rest } = run;
+  /** @param {unknown} llmValue */
   const bad = (llmValue, extra = {}) => {
     try {
       parseRequest(JSON.stringify({ ...rest, ...extra, llm: llmValue }));
@@ -144,67 +168,72 @@ test('a malformed llm is a bad_request whose message never quotes the key', () =
 });
 
 test('a run with its own provider gets it in its config copy only, with the key winning over env and profiles', () => {
+  /** @type {OpenClawConfig} */
   const cfg = {
     agents: { entries: { main: {} } },
     models: { providers: { custom: { baseUrl: 'http://c/v1' }, anthropic: { baseUrl: 'http://fake' } } },
   };
-  const req = { workspaceDir: '/w/1' };
-  const agentDirOf = (id, entry) => `/agents/${id}/${entry.auth}`;
+  const req = sessionOf({});
+  /** @type {(id: string, entry: ProviderEntry) => string} */
+  const agentDirOf = (id, entry) => `/agents/${id}/${String(entry.auth)}`;
   const own = configForRun(cfg, { ...req, llm: { ...llm, apiKey: 'sk-user' } }, agentDirOf);
-  assert.deepEqual(own.models.providers.deepseek, { ...llm.provider, apiKey: 'sk-user', auth: 'api-key' });
-  assert.equal(own.agents.entries.main.agentDir, '/agents/deepseek/api-key');
-  assert.equal(own.models.providers.custom, cfg.models.providers.custom);
-  assert.equal(own.agents.entries.main.workspace, '/w/1');
-  assert.equal(cfg.models.providers.deepseek, undefined, 'the start-up config is not changed');
+  assert.deepEqual(own.models?.providers?.deepseek, { ...llm.provider, apiKey: 'sk-user', auth: 'api-key' });
+  assert.equal(own.agents?.entries?.main?.agentDir, '/agents/deepseek/api-key');
+  assert.equal(own.models?.providers?.custom, cfg.models?.providers?.custom);
+  assert.equal(own.agents?.entries?.main?.workspace, '/w/1');
+  assert.equal(cfg.models?.providers?.deepseek, undefined, 'the start-up config is not changed');
   // Without `provider`, the config's entry for the id (here: the built-in anthropic pointed at a fake) is kept.
   const builtIn = configForRun(cfg, { ...req, llm: { providerId: 'anthropic', model: 'm', apiKey: 'sk-deploy' } }, agentDirOf);
-  assert.deepEqual(builtIn.models.providers.anthropic, { baseUrl: 'http://fake', apiKey: 'sk-deploy', auth: 'api-key' });
+  assert.deepEqual(builtIn.models?.providers?.anthropic, { baseUrl: 'http://fake', apiKey: 'sk-deploy', auth: 'api-key' });
   assert.deepEqual(configForRun(cfg, req, agentDirOf), withEmbeddedCompaction(configForWorkspace(cfg, '/w/1')));
 });
 
 test('every run compacts inside the embedded agent (mode default), keeping the other compaction settings', () => {
+  /** @type {OpenClawConfig} */
   const cfg = { agents: { defaults: { compaction: { mode: 'safeguard', keepRecentTokens: 4000 }, model: { primary: 'a/b' } }, entries: { main: {} } } };
-  const runConfig = configForRun(cfg, { workspaceDir: '/w/1' }, () => '/agents/x');
-  assert.deepEqual(runConfig.agents.defaults, { compaction: { mode: 'default', keepRecentTokens: 4000 }, model: { primary: 'a/b' } });
-  assert.equal(cfg.agents.defaults.compaction.mode, 'safeguard', 'the start-up config is not changed');
+  const runConfig = configForRun(cfg, sessionOf({}), () => '/agents/x');
+  assert.deepEqual(runConfig.agents?.defaults, { compaction: { mode: 'default', keepRecentTokens: 4000 }, model: { primary: 'a/b' } });
+  assert.equal(cfg.agents?.defaults?.compaction?.mode, 'safeguard', 'the start-up config is not changed');
   assert.equal(withEmbeddedCompaction({ agents: { entries: {} } }).agents.defaults.compaction.mode, 'default');
 });
 
 test('parses a compact line: the session fields of a run, no prompt, optional instructions', () => {
   const { prompt, disableTools, ...session } = run;
-  const req = parseRequest(JSON.stringify({ ...session, type: 'compact', id: 'c-1', instructions: 'keep the API names' }));
+  const req = parsed(JSON.stringify({ ...session, type: 'compact', id: 'c-1', instructions: 'keep the API names' }));
   assert.deepEqual(req, {
     type: 'compact', id: 'c-1', sessionId: 's-1', transcriptPath: '/a/in.jsonl', transcriptOutPath: '/a/out.jsonl', workspaceDir: '/a/ws',
     provider: 'fake', model: 'fake-model', timeoutMs: 5000, instructions: 'keep the API names',
   });
-  assert.equal(parseRequest(JSON.stringify({ ...session, type: 'compact', id: 'c-2', timeoutMs: undefined })).timeoutMs, DEFAULT_TIMEOUT_MS);
+  assert.equal(parsed(JSON.stringify({ ...session, type: 'compact', id: 'c-2', timeoutMs: undefined })).timeoutMs, DEFAULT_TIMEOUT_MS);
   assert.throws(() => parseRequest(JSON.stringify({ ...session, type: 'compact', id: 'c-3', transcriptPath: 'rel.jsonl' })), /"transcriptPath" must be an absolute path/);
   assert.throws(() => parseRequest(JSON.stringify({ ...session, type: 'compact' , id: undefined })), /"id" must be/);
 });
 
 test('a run may name a thinking level, one of those OpenClaw knows', () => {
-  assert.equal(parseRequest(JSON.stringify(run)).thinkLevel, undefined);
-  assert.equal(parseRequest(JSON.stringify({ ...run, thinkLevel: 'high' })).thinkLevel, 'high');
+  assert.equal(parsed(JSON.stringify(run)).thinkLevel, undefined);
+  assert.equal(parsed(JSON.stringify({ ...run, thinkLevel: 'high' })).thinkLevel, 'high');
   assert.throws(() => parseRequest(JSON.stringify({ ...run, thinkLevel: 'hard' })), /"thinkLevel" must be one of off, minimal, low, medium, high/);
 });
 
 test('a run asks for full or restricted tools; restricted runs get no shell and workspace-only files', () => {
-  assert.equal(parseRequest(JSON.stringify(run)).tools, 'full');
-  assert.equal(parseRequest(JSON.stringify({ ...run, tools: 'restricted' })).tools, 'restricted');
+  assert.equal(parsed(JSON.stringify(run)).tools, 'full');
+  assert.equal(parsed(JSON.stringify({ ...run, tools: 'restricted' })).tools, 'restricted');
   assert.throws(() => parseRequest(JSON.stringify({ ...run, tools: 'all' })), /"tools" must be one of full, restricted/);
+  /** @type {OpenClawConfig} */
   const cfg = { agents: { entries: { main: {} } }, tools: { deny: ['cron'], fs: { workspaceOnly: false }, web: { fetch: { enabled: true } } } };
   const agentDirOf = () => '/agents/x';
-  const full = configForRun(cfg, { workspaceDir: '/w/1', tools: 'full' }, agentDirOf);
+  const full = configForRun(cfg, sessionOf({ tools: 'full' }), agentDirOf);
   assert.deepEqual(full.tools, cfg.tools);
-  const restricted = configForRun(cfg, { workspaceDir: '/w/1', tools: 'restricted' }, agentDirOf);
-  assert.deepEqual(restricted.tools.deny, ['cron', 'group:runtime', 'group:automation', 'group:nodes', 'group:sessions', 'group:ui', 'group:plugins']);
-  assert.deepEqual(restricted.tools.fs, { workspaceOnly: true });
-  assert.deepEqual(restricted.tools.web, cfg.tools.web);
-  assert.deepEqual(cfg.tools.deny, ['cron'], 'the start-up config is not changed');
+  const restricted = configForRun(cfg, sessionOf({ tools: 'restricted' }), agentDirOf);
+  assert.deepEqual(restricted.tools?.deny, ['cron', 'group:runtime', 'group:automation', 'group:nodes', 'group:sessions', 'group:ui', 'group:plugins']);
+  assert.deepEqual(restricted.tools?.fs, { workspaceOnly: true });
+  assert.deepEqual(restricted.tools?.web, cfg.tools?.web);
+  assert.deepEqual(cfg.tools?.deny, ['cron'], 'the start-up config is not changed');
 });
 
 test('runs get one agent dir per provider entry and key, named without the key', () => {
   const name = createAgentDirNamer('/state/run-agents');
+  /** @param {string} apiKey */
   const entry = (apiKey) => ({ baseUrl: 'http://h', apiKey, auth: 'api-key' });
   const a = name('anthropic', entry('sk-user-a'));
   assert.equal(name('anthropic', entry('sk-user-a')), a);
@@ -216,6 +245,7 @@ test('runs get one agent dir per provider entry and key, named without the key',
 });
 
 test('tool events become start and end lines with a one-line, scrubbed, bounded summary', () => {
+  /** @type {Array<{ toolId: string, name: string, summary: string, status: string, durationMs?: number }>} */
   const lines = [];
   let clock = 1000;
   const tracker = createToolTracker((l) => lines.push(l), (t) => t.replaceAll('SECRET', '<redacted>'), () => clock);
@@ -238,9 +268,11 @@ test('tool events become start and end lines with a one-line, scrubbed, bounded 
 });
 
 test('a run line may name images: absolute paths of accepted types, at most ten', () => {
+  /** @param {unknown} images */
   const line = (images) => JSON.stringify({ ...run, images });
-  assert.deepEqual(parseRequest(line([{ path: '/t/0.png', mimeType: 'image/png' }])).images, [{ path: '/t/0.png', mimeType: 'image/png' }]);
-  assert.equal(parseRequest(line(null)).images, undefined);
+  assert.deepEqual(parsed(line([{ path: '/t/0.png', mimeType: 'image/png' }])).images, [{ path: '/t/0.png', mimeType: 'image/png' }]);
+  assert.equal(parsed(line(null)).images, undefined);
+  /** @param {unknown} images */
   const refused = (images) => assert.throws(() => parseRequest(line(images)), (err) => err instanceof BadRequest && err.id === 't-1');
   refused({ path: '/t/0.png', mimeType: 'image/png' });
   refused([{ path: 'rel.png', mimeType: 'image/png' }]);

@@ -26,6 +26,10 @@ function tree() {
 }
 
 /** Installs the cache in a child process, imports main.mjs, saves; returns { state, value }. */
+/**
+ * @param {ReturnType<typeof tree>} t
+ * @param {boolean} writable
+ */
 function load(t, writable) {
   const script = `
     const { installResolveCache } = await import(${JSON.stringify(LIB)});

@@ -7,6 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnRunner } from './helpers.mjs';
 
+/**
+ * @param {Record<string, string>} files
+ * @param {object} [pkg]
+ */
 function fakePackage(files, pkg = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-openclaw-'));
   const manifest = {
@@ -29,6 +33,10 @@ const configPath = path.join(configDir, 'openclaw.json5');
 fs.writeFileSync(configPath, '{ agents: { entries: { main: {} } } }\n');
 process.on('exit', () => fs.rmSync(configDir, { recursive: true, force: true }));
 
+/**
+ * @param {string} dir
+ * @param {NodeJS.ProcessEnv} [env]
+ */
 async function runFatal(dir, env = { OPENCLAW_CONFIG_PATH: configPath }) {
   const r = spawnRunner({ SERVERLESS_OPENCLAW_OPENCLAW_DIR: dir, ...env });
   try {
@@ -40,10 +48,11 @@ async function runFatal(dir, env = { OPENCLAW_CONFIG_PATH: configPath }) {
   }
 }
 
+/** @param {{ code: number | null, lines: string[], stderr: string }} result */
 function onlyFatal(result, code = 'incompatible_openclaw') {
   assert.equal(result.code, 78, `exit status; stderr: ${result.stderr}`);
   assert.equal(result.lines.length, 1, `stdout must carry only the fatal line, got ${JSON.stringify(result.lines)}`);
-  const line = JSON.parse(result.lines[0]);
+  const line = JSON.parse(result.lines[0] ?? 'null');
   assert.equal(line.type, 'fatal');
   assert.equal(line.code, code);
   if (code === 'incompatible_openclaw') assert.match(line.message, /2026\.9\.6/);

@@ -18,6 +18,10 @@ test('thinkLevel off, low and high reach Anthropic Messages as thinking disabled
     logging: { file: path.join(dirs.state, 'logs', 'openclaw.log') },
   }));
   const r = spawnRunner(home.env);
+  /**
+   * @param {string} id
+   * @param {string} [thinkLevel]
+   */
   const turn = async (id, thinkLevel) => {
     const model = { id: 'e2e-model', name: 'e2e-model', input: ['text'], contextWindow: 200000, maxTokens: 32000, reasoning: true };
     r.send({
@@ -32,6 +36,7 @@ test('thinkLevel off, low and high reach Anthropic Messages as thinking disabled
   };
   try {
     await r.waitFor((l) => l.type === 'ready', 120_000);
+    /** @param {string} level */
     const thinking = async (level) => {
       const requests = await turn(`t-${level}`, level);
       assert.equal(requests.length, 1);

@@ -7,9 +7,17 @@ import path from 'node:path';
 import { spawnRunner, runnerHome, filesUnder } from './helpers.mjs';
 import { startFakeLlm, FAKE_REPLY } from './fake-llm.mjs';
 
+/**
+ * @import { FakeLlm } from './fake-llm.mjs'
+ * @import { Line, Runner, RunnerHome } from './helpers.mjs'
+ */
+
 /** The prompt of the warm-up turn (lib/warmup.mjs): no file may keep it. */
 const WARMUP_PROMPT = 'Reply with one word.';
 
+/**
+ * @param {(runner: { r: Runner, fake: FakeLlm, home: RunnerHome, run: (id: string) => object, outcome: (id: string) => Promise<Line> }) => Promise<void>} body
+ */
 async function withRunner(body) {
   const fake = await startFakeLlm();
   const home = runnerHome((dirs) => ({
@@ -28,11 +36,13 @@ async function withRunner(body) {
     logging: { file: path.join(dirs.state, 'logs', 'openclaw.log') },
   }));
   const r = spawnRunner({ ...home.env, SERVERLESS_OPENCLAW_LLM_API_KEY: 'sk-test' });
+  /** @param {string} id */
   const run = (id) => ({
     type: 'run', id, sessionId: `s-${id}`, transcriptPath: path.join(home.root, id, 'in.jsonl'),
     transcriptOutPath: path.join(home.root, id, 'out.jsonl'), workspaceDir: path.join(home.root, 'ws'),
     prompt: `prompt of ${id}`, timeoutMs: 90_000,
   });
+  /** @param {string} id */
   const outcome = (id) => r.waitFor((l) => l.id === id && (l.type === 'result' || l.type === 'error'), 150_000);
   try {
     await body({ r, fake, home, run, outcome });

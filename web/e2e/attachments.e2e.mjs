@@ -39,7 +39,6 @@ const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 const step = (text) => console.log(`  ok - ${text} (${seconds()})`);
 const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…');
 
-
 async function screenshot(page, name) {
   if (!screenshots) return;
   await page.screenshot({ path: join(screenshots, name), fullPage: false });
@@ -78,7 +77,9 @@ async function gesture(page, how, list) {
         transfer.items.add(new File([bytes], f.name, { type: f.type }));
       }
       if (how === 'paste') {
-        document.querySelector('[data-testid="message-input"]').dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
+        document
+          .querySelector('[data-testid="message-input"]')
+          .dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
       } else {
         const chat = document.querySelector('section.chat');
         chat.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
@@ -143,7 +144,9 @@ async function attach(page) {
   await page.fill('[data-testid="message-input"]', 'What is in these?');
   await screenshot(page, 'attachments-composer.png');
   await page.click('[data-testid="send-button"]');
-  await page.waitForSelector('[data-testid="message"][data-role="user"][data-state="sent"] [data-testid="message-attachments"]', { timeout: TIMEOUT_MS });
+  await page.waitForSelector('[data-testid="message"][data-role="user"][data-state="sent"] [data-testid="message-attachments"]', {
+    timeout: TIMEOUT_MS,
+  });
   if ((await chips(page)).length !== 0) fail('the composer still holds the sent attachments');
   step('sent with the text; the composer is empty again');
 }
@@ -174,7 +177,9 @@ async function sent(page) {
   step('the agent answered');
   await screenshot(page, 'attachments-sent.png');
   await page.reload();
-  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${conversation}"][data-history="loaded"]`, { timeout: TIMEOUT_MS });
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${conversation}"][data-history="loaded"]`, {
+    timeout: TIMEOUT_MS,
+  });
   const again = await waitFor(page, 'the images and file after a reload', check);
   step(`after a reload the history shows them again: ${JSON.stringify(again)}`);
 }
@@ -195,7 +200,10 @@ async function download(page) {
 /** The images under the last reply, as loaded. */
 const replyImages = (page) =>
   page.$$eval('[data-testid="message"][data-role="assistant"]', (nodes) =>
-    [...(nodes.at(-1)?.querySelectorAll('img[data-testid="attachment-image"]') ?? [])].map((img) => ({ alt: img.alt, width: img.naturalWidth })),
+    [...(nodes.at(-1)?.querySelectorAll('img[data-testid="attachment-image"]') ?? [])].map((img) => ({
+      alt: img.alt,
+      width: img.naturalWidth,
+    })),
   );
 
 async function produced(page) {
@@ -211,7 +219,9 @@ async function produced(page) {
   step('the image the agent made is shown under its reply');
   await screenshot(page, 'attachments-produced.png');
   await page.reload();
-  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${conversation}"][data-history="loaded"]`, { timeout: TIMEOUT_MS });
+  await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${conversation}"][data-history="loaded"]`, {
+    timeout: TIMEOUT_MS,
+  });
   await waitFor(page, 'the agent’s image after a reload', async () => {
     const seen = await replyImages(page);
     return { done: seen.length === 1 && seen[0].width === 5, value: seen, seen };
@@ -225,8 +235,15 @@ await report(
   'attachments e2e',
   WHOLE_TEST_TIMEOUT_MS,
   () => {
-    if (!pageUrl || !conversation || !files) fail('set SERVERLESS_OPENCLAW_E2E_URL, SERVERLESS_OPENCLAW_E2E_CONVERSATION and SERVERLESS_OPENCLAW_E2E_FILES');
-    return runScenarios({ scenarios: SCENARIOS, viewport: { width: 960, height: 720 }, screenshots, failureShot: 'attachments-failure.png', redact });
+    if (!pageUrl || !conversation || !files)
+      fail('set SERVERLESS_OPENCLAW_E2E_URL, SERVERLESS_OPENCLAW_E2E_CONVERSATION and SERVERLESS_OPENCLAW_E2E_FILES');
+    return runScenarios({
+      scenarios: SCENARIOS,
+      viewport: { width: 960, height: 720 },
+      screenshots,
+      failureShot: 'attachments-failure.png',
+      redact,
+    });
   },
   redact,
 );

@@ -46,7 +46,6 @@ const step = (text) => console.log(`  ok - ${text} (${seconds()})`);
 /** The page URL and the socket URL carry the access token: keep it out of test logs. */
 const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…').replaceAll(apiKey, '<api key>');
 
-
 async function screenshot(page, name) {
   if (!screenshots) return;
   await page.screenshot({ path: join(screenshots, name), fullPage: false });
@@ -104,7 +103,9 @@ async function waitForConnected(page) {
     const history = await page
       .$eval('[data-testid="message-list"]', (n) => `${n.getAttribute('data-history')}: ${n.textContent}`)
       .catch(() => 'absent');
-    fail(`the page did not connect and load its history within ${CONNECT_TIMEOUT_MS / 1000} s: connection ${connection}, history ${history}`);
+    fail(
+      `the page did not connect and load its history within ${CONNECT_TIMEOUT_MS / 1000} s: connection ${connection}, history ${history}`,
+    );
   }
 }
 
@@ -120,7 +121,13 @@ async function sendMessage(page, lines, errorsAllowed = 0) {
   }
   await input.press('Enter');
   const text = lines.join('\n');
-  await waitForChat(page, `the user bubble "${lines[0]}"`, 10_000, (all) => all.some((b) => b.role === 'user' && b.text === text && b.state === 'sent'), errorsAllowed);
+  await waitForChat(
+    page,
+    `the user bubble "${lines[0]}"`,
+    10_000,
+    (all) => all.some((b) => b.role === 'user' && b.text === text && b.state === 'sent'),
+    errorsAllowed,
+  );
   const left = await input.inputValue();
   if (left !== '') fail(`the input still holds ${JSON.stringify(left)} after sending`);
   return text;
@@ -181,7 +188,8 @@ async function chat(page) {
 
   const code = await page.$eval('[data-testid="message"][data-role="assistant"] pre code.language-rust', (n) => n.textContent);
   if (!code.includes('println!("hello from the fake LLM");')) fail(`the rust block holds ${JSON.stringify(code)}`);
-  if (!reply.text.includes('<script>window.__pwned = 1</script>')) fail(`the script line is not shown as text: ${JSON.stringify(reply.text)}`);
+  if (!reply.text.includes('<script>window.__pwned = 1</script>'))
+    fail(`the script line is not shown as text: ${JSON.stringify(reply.text)}`);
   const pwned = await page.evaluate(() => typeof window.__pwned);
   if (pwned !== 'undefined') fail('the script in the reply ran');
   const scripts = await page.$$eval('[data-testid="message-list"] script, [data-testid="message-list"] img', (n) => n.length);
@@ -206,10 +214,14 @@ async function reload(page) {
   await page.reload();
   await waitForConnected(page);
   if ((await currentConversation(page)) !== state.firstId) fail('the reload did not come back to the same conversation');
-  const restored = await waitForChat(page, 'the history after a reload', 10_000, (all) => (all.length >= state.firstBubbles.length ? all : null));
+  const restored = await waitForChat(page, 'the history after a reload', 10_000, (all) =>
+    all.length >= state.firstBubbles.length ? all : null,
+  );
   const shown = restored.map(({ role, text }) => ({ role, text }));
   if (JSON.stringify(shown) !== JSON.stringify(state.firstBubbles)) {
-    fail(`the history after a reload differs from what was shown live:\n  live:    ${JSON.stringify(state.firstBubbles)}\n  history: ${JSON.stringify(shown)}`);
+    fail(
+      `the history after a reload differs from what was shown live:\n  live:    ${JSON.stringify(state.firstBubbles)}\n  history: ${JSON.stringify(shown)}`,
+    );
   }
   if (!/\d+ in · \d+ out/.test(restored[1].meta ?? '')) fail(`the stored reply shows no tokens: ${JSON.stringify(restored[1])}`);
   await page.waitForSelector('[data-testid="message"] pre code.language-rust');
@@ -230,7 +242,9 @@ async function conversations(page) {
 
   await page.click(`[data-testid="conversation-item"][data-id="${state.firstId}"] .conversation-choose`);
   await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${state.firstId}"][data-history="loaded"]`);
-  const back = await waitForChat(page, 'the first conversation again', 10_000, (all) => (all.length === state.firstBubbles.length ? all : null));
+  const back = await waitForChat(page, 'the first conversation again', 10_000, (all) =>
+    all.length === state.firstBubbles.length ? all : null,
+  );
   if (back[0].text !== state.firstText) fail(`the first conversation shows ${JSON.stringify(back)}`);
   step('switching back shows the first conversation’s history');
 }
@@ -279,7 +293,11 @@ async function activity(page) {
   await page.waitForSelector('[data-testid="tool-row"][data-status="running"] .spinner');
   step(`live tool rows during the turn: ${live.summary}`);
   await screenshot(page, 'activity-live.png');
-  const second = await waitForActivity(page, 'the second call running after the first ended', (a) => a.rows.length === 2 && a.rows[0].status === 'ok');
+  const second = await waitForActivity(
+    page,
+    'the second call running after the first ended',
+    (a) => a.rows.length === 2 && a.rows[0].status === 'ok',
+  );
   step(`the first call ended, the second started: ${JSON.stringify(second.rows.map((r) => r.status))}`);
 
   await waitForReply(page, 'the reply after the tools');
@@ -314,10 +332,16 @@ async function stop(page) {
   // Stopped while it streams: the first words are on the page.
   await page.waitForSelector('[data-testid="message"][data-role="assistant"][data-state="streaming"]', { timeout: REPLY_TIMEOUT_MS });
   await page.click('[data-testid="stop-button"]');
-  const errors = await waitForChat(page, 'the cancelled notice', 15_000, (all) => {
-    const last = all[all.length - 1];
-    return last?.role === 'error' ? all.filter((b) => b.role === 'error') : null;
-  }, 1);
+  const errors = await waitForChat(
+    page,
+    'the cancelled notice',
+    15_000,
+    (all) => {
+      const last = all[all.length - 1];
+      return last?.role === 'error' ? all.filter((b) => b.role === 'error') : null;
+    },
+    1,
+  );
   if (errors[0].code !== 'cancelled') fail(`the turn ended with ${JSON.stringify(errors[0])}`);
   await page.waitForSelector('[data-testid="turn-status"][data-status="idle"]', { state: 'attached', timeout: 10_000 });
   if ((await page.$('[data-testid="stop-button"]')) !== null) fail('Stop is still shown after the turn ended');
@@ -341,7 +365,11 @@ async function picker(page) {
   const waitForPicker = async (description, check) => {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const now = { model: await field.inputValue(), thinking: await thinking.inputValue(), effective: (await effective.textContent()) ?? '' };
+      const now = {
+        model: await field.inputValue(),
+        thinking: await thinking.inputValue(),
+        effective: (await effective.textContent()) ?? '',
+      };
       if (check(now)) return now;
       if (Date.now() > deadline) fail(`the picker never showed ${description}: ${JSON.stringify(now)}`);
       await page.waitForTimeout(100);
@@ -353,7 +381,10 @@ async function picker(page) {
 async function modelPicker(page) {
   const { field, thinking, waitForPicker } = await picker(page);
   // The first conversation (current) runs the default.
-  await waitForPicker('the default in the first conversation', (p) => p.model === '' && p.thinking === '' && p.effective.includes('fake-model') && p.effective.includes('(default)'));
+  await waitForPicker(
+    'the default in the first conversation',
+    (p) => p.model === '' && p.thinking === '' && p.effective.includes('fake-model') && p.effective.includes('(default)'),
+  );
   await page.click(`[data-testid="conversation-item"][data-id="${state.secondId}"] .conversation-choose`);
   await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${state.secondId}"][data-history="loaded"]`);
   await waitForPicker('the default in the second conversation', (p) => p.model === '' && p.effective.includes('fake-model'));
@@ -361,12 +392,17 @@ async function modelPicker(page) {
   await page.getByLabel('Model', { exact: true }).focus();
   await field.pressSequentially('fake-picked');
   await field.press('Enter');
-  await waitForPicker('the picked model', (p) => p.model === 'fake-picked' && p.effective.includes('fake-picked') && !p.effective.includes('(default)'));
+  await waitForPicker(
+    'the picked model',
+    (p) => p.model === 'fake-picked' && p.effective.includes('fake-picked') && !p.effective.includes('(default)'),
+  );
   step('the header picker set this conversation’s model');
   // `/think high` is a command: a notice answers it, and the picker shows the level.
   const count = (await bubbles(page)).length;
   await sendMessage(page, ['/think high']);
-  await waitForChat(page, 'the /think notice', 10_000, (all) => (all.length === count + 2 && all[count + 1].role === 'notice' ? all : null));
+  await waitForChat(page, 'the /think notice', 10_000, (all) =>
+    all.length === count + 2 && all[count + 1].role === 'notice' ? all : null,
+  );
   await waitForPicker('thinking high after /think high', (p) => p.thinking === 'high');
   await screenshot(page, 'picker.png');
   await sendMessage(page, ['Which model thinks here?']);
@@ -375,7 +411,10 @@ async function modelPicker(page) {
 
   await page.click(`[data-testid="conversation-item"][data-id="${state.firstId}"] .conversation-choose`);
   await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${state.firstId}"][data-history="loaded"]`);
-  await waitForPicker('the default again in the first conversation', (p) => p.model === '' && p.thinking === '' && p.effective.includes('fake-model'));
+  await waitForPicker(
+    'the default again in the first conversation',
+    (p) => p.model === '' && p.thinking === '' && p.effective.includes('fake-model'),
+  );
   await sendMessage(page, ['And which model answers here?']);
   await waitForReply(page, 'the reply with the default model');
   // The thinking select changes the level at once; back to the default afterwards.
@@ -447,7 +486,9 @@ async function renameAndDelete(page) {
   await waitForSidebar(page, 'the new title', (l) => l.some((c) => c.id === state.secondId && c.title === 'Renamed by the browser test'));
   await page.reload();
   await waitForConnected(page);
-  await waitForSidebar(page, 'the new title after a reload', (l) => l.some((c) => c.id === state.secondId && c.title === 'Renamed by the browser test' && c.current));
+  await waitForSidebar(page, 'the new title after a reload', (l) =>
+    l.some((c) => c.id === state.secondId && c.title === 'Renamed by the browser test' && c.current),
+  );
   step('renamed the second conversation; the title is stored');
 
   await page.click('[data-testid="delete-conversation"]');
@@ -526,7 +567,8 @@ async function search(page) {
     fail(`"PROGRA" found ${JSON.stringify(hits)}`);
   }
   if (hits[0] === asked) fail(`the older message is listed first: ${JSON.stringify(hits)}`);
-  if (JSON.stringify(asked.marked) !== '["program"]' || asked.title !== 'Show me a program,') fail(`the hit shows ${JSON.stringify(asked)}`);
+  if (JSON.stringify(asked.marked) !== '["program"]' || asked.title !== 'Show me a program,')
+    fail(`the hit shows ${JSON.stringify(asked)}`);
   if (await page.isVisible('[data-testid="conversation-list"]')) fail('the conversation list is shown beside the hits');
   step(`"PROGRA" found ${hits.length} messages of the first conversation, "program" marked`);
   await screenshot(page, 'search.png');

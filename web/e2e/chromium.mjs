@@ -11,9 +11,7 @@ const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 /** Whether the browser is there; `null` when it is, else the message saying how to get it. */
 export function missingChromium() {
-  return existsSync(executablePath)
-    ? null
-    : `no Chromium at ${executablePath}: install it (apt-get install chromium) or set CHROMIUM_PATH`;
+  return existsSync(executablePath) ? null : `no Chromium at ${executablePath}: install it (apt-get install chromium) or set CHROMIUM_PATH`;
 }
 
 /**

@@ -31,7 +31,6 @@ const started = Date.now();
 const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 const step = (text) => console.log(`ok - ${text} (${seconds()})`);
 
-
 const raw = process.env.SERVERLESS_OPENCLAW_MOTO_COGNITO;
 if (!raw) fail('SERVERLESS_OPENCLAW_MOTO_COGNITO is not set: run this through crates/testkit/tests/web_cognito.rs');
 /**
@@ -99,7 +98,7 @@ async function servePage(pool) {
     }
     if (url.pathname.startsWith('/api/')) {
       const token = (request.headers.authorization ?? '').replace(/^Bearer /, '');
-      let valid = false;
+      let valid;
       try {
         const c = claims(token);
         valid = c.token_use === 'id' && String(c.iss).endsWith(`/${pool.userPoolId}`) && c.exp * 1000 > Date.now();
@@ -108,7 +107,9 @@ async function servePage(pool) {
       }
       bearers.push(token);
       response.writeHead(valid ? 404 : 401, { 'Content-Type': 'application/json' });
-      response.end(JSON.stringify({ error: valid ? { code: 'not_found', message: 'no conversation' } : { code: 'unauthorized', message: 'no' } }));
+      response.end(
+        JSON.stringify({ error: valid ? { code: 'not_found', message: 'no conversation' } : { code: 'unauthorized', message: 'no' } }),
+      );
       return;
     }
     const file = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
@@ -169,14 +170,20 @@ async function signInStep(page, expected) {
     .locator(`[data-testid="sign-in"][data-step="${expected}"]`)
     .waitFor({ timeout: STEP_TIMEOUT_MS })
     .catch(async () => {
-      const shown = await page.getByTestId('sign-in').getAttribute('data-step', { timeout: 1_000 }).catch(() => 'no sign-in form');
+      const shown = await page
+        .getByTestId('sign-in')
+        .getAttribute('data-step', { timeout: 1_000 })
+        .catch(() => 'no sign-in form');
       fail(`expected the sign-in step ${expected}, the page shows ${shown}`);
     });
   return page.getByTestId('sign-in');
 }
 
 async function chatShown(page, what) {
-  await page.getByTestId('message-list').waitFor({ timeout: STEP_TIMEOUT_MS }).catch(() => fail(`${what}: the chat page did not appear`));
+  await page
+    .getByTestId('message-list')
+    .waitFor({ timeout: STEP_TIMEOUT_MS })
+    .catch(() => fail(`${what}: the chat page did not appear`));
 }
 
 async function focusedLabel(page) {
@@ -185,7 +192,7 @@ async function focusedLabel(page) {
 
 async function run(page, site, confirmationCodes) {
   await page.goto(site.url);
-  let form = await signInStep(page, 'credentials');
+  await signInStep(page, 'credentials');
   if ((await focusedLabel(page)) !== 'Email') fail(`the email field should have focus, not ${await focusedLabel(page)}`);
   step('the sign-in form, focus on the email');
 
@@ -207,7 +214,7 @@ async function run(page, site, confirmationCodes) {
   await reset.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
   await reset.getByLabel('Repeat the new password').fill(NEW_PASSWORD);
   await reset.getByRole('button', { name: 'Change password' }).click();
-  form = await signInStep(page, 'credentials');
+  let form = await signInStep(page, 'credentials');
   const notice = await page.getByTestId('sign-in-notice').textContent();
   if (!notice.includes('password has been changed')) fail(`no notice after the reset: ${notice}`);
   if ((await form.getByLabel('Email').inputValue()) !== env.user) fail('the email is not filled in after the reset');
@@ -313,7 +320,8 @@ async function run(page, site, confirmationCodes) {
   await form.getByLabel('Password').fill(env.password);
   await form.getByRole('button', { name: 'Sign in' }).click();
   form = await signInStep(page, 'newPassword');
-  if ((await form.getByLabel('New password').getAttribute('autocomplete')) !== 'new-password') fail('the new password field is not marked new-password');
+  if ((await form.getByLabel('New password').getAttribute('autocomplete')) !== 'new-password')
+    fail('the new password field is not marked new-password');
   await form.getByLabel('New password').fill('Invited-Own-9!x');
   await form.getByRole('button', { name: 'Sign in' }).click();
   await chatShown(page, 'choosing a new password');

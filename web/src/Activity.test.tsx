@@ -1,7 +1,8 @@
 // The activity panel of a reply: live rows while a turn runs, "Worked for N s" folded once it is answered.
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { ActivityPanel, workedLabel } from './Activity';
+import { ActivityPanel } from './Activity';
+import { workedLabel } from './format';
 import type { TurnActivity } from './protocol';
 
 const activity: TurnActivity = {

@@ -3,13 +3,7 @@
 // the same rows folded into "Worked for N s", closed until the reader opens it (also after a reload).
 
 import type { ToolActivity, TurnActivity } from './protocol';
-import { formatDuration } from './format';
-
-/** "Worked for 4.2 s · 2 tools". */
-export function workedLabel(activity: TurnActivity): string {
-  const tools = `${activity.toolCount} ${activity.toolCount === 1 ? 'tool' : 'tools'}`;
-  return `Worked for ${formatDuration(activity.workedMs)} · ${tools}`;
-}
+import { formatDuration, workedLabel } from './format';
 
 /** "Working… · 1 of 2 tools done" while the turn runs. */
 function workingLabel(activity: TurnActivity): string {

@@ -1,21 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { createApi } from './api';
-import { formatBytes, refusedBeforeUpload } from './Attachments';
 import { chatReducer, checkOutgoing, initialChatState } from './chatState';
+import { formatBytes } from './format';
 import { MAX_FILE_BYTES, MAX_IMAGE_BYTES, parseAttachment, parseMessagesResponse, type Attachment } from './protocol';
 import type { RuntimeConfig } from './runtimeConfig';
+import { refusedBeforeUpload } from './useComposerAttachments';
 
 const config: RuntimeConfig = { version: 1, apiUrl: '/', websocketUrl: '/ws', auth: { kind: 'token' } };
-const cat: Attachment = { id: 'a1', name: 'cat.png', mediaType: 'image/png', size: 48213, kind: 'image', createdAt: '2026-12-07T13:35:22.123Z' };
+const cat: Attachment = {
+  id: 'a1',
+  name: 'cat.png',
+  mediaType: 'image/png',
+  size: 48213,
+  kind: 'image',
+  createdAt: '2026-12-07T13:35:22.123Z',
+};
 
 function api(status: number, body: BodyInit | null, seen: { url: string; init: RequestInit }[]) {
   return createApi(
     config,
     () => ({ freshToken: () => Promise.resolve('tok'), refused: () => undefined }),
     () => 'http://127.0.0.1:8787/',
-    async (url, init) => {
+    (url, init) => {
       seen.push({ url, init });
-      return new Response(body, { status });
+      return Promise.resolve(new Response(body, { status }));
     },
   );
 }
@@ -33,11 +41,11 @@ describe('attachments', () => {
   });
 
   it('shows the server refusal of an upload, and reads bytes back as a blob', async () => {
-    const refused = await api(422, JSON.stringify({ code: 'corrupt_file', message: 'the file says it is image/png, but its bytes are not' }), []).uploadAttachment(
-      'c1',
-      new Blob(['words'], { type: 'image/png' }),
-      'x.png',
-    );
+    const refused = await api(
+      422,
+      JSON.stringify({ code: 'corrupt_file', message: 'the file says it is image/png, but its bytes are not' }),
+      [],
+    ).uploadAttachment('c1', new Blob(['words'], { type: 'image/png' }), 'x.png');
     expect(refused).toEqual({ ok: false, status: 422, message: 'the file says it is image/png, but its bytes are not' });
     const seen: { url: string; init: RequestInit }[] = [];
     const content = await api(200, 'the bytes', seen).attachmentContent('c1', 'a1');
@@ -101,9 +109,13 @@ describe('attachments', () => {
 
   it('refuses before uploading only what is over its kind’s limit or empty', () => {
     expect(refusedBeforeUpload({ name: 'a.png', type: 'image/png', size: MAX_IMAGE_BYTES })).toBeNull();
-    expect(refusedBeforeUpload({ name: 'a.png', type: 'image/png', size: MAX_IMAGE_BYTES + 1 })).toMatch(/a.png is 10.5 MB; an image may be at most 10 MiB/);
+    expect(refusedBeforeUpload({ name: 'a.png', type: 'image/png', size: MAX_IMAGE_BYTES + 1 })).toMatch(
+      /a.png is 10.5 MB; an image may be at most 10 MiB/,
+    );
     expect(refusedBeforeUpload({ name: 'a.pdf', type: 'application/pdf', size: MAX_IMAGE_BYTES + 1 })).toBeNull();
-    expect(refusedBeforeUpload({ name: 'a.pdf', type: 'application/pdf', size: MAX_FILE_BYTES + 1 })).toMatch(/a file may be at most 20 MiB/);
+    expect(refusedBeforeUpload({ name: 'a.pdf', type: 'application/pdf', size: MAX_FILE_BYTES + 1 })).toMatch(
+      /a file may be at most 20 MiB/,
+    );
     expect(refusedBeforeUpload({ name: 'e.txt', type: 'text/plain', size: 0 })).toBe('e.txt is empty.');
     expect(formatBytes(999)).toBe('999 bytes');
     expect(formatBytes(48213)).toBe('48 KB');

@@ -4,7 +4,7 @@
 
 import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { ActivityPanel } from './Activity';
-import { PaperclipIcon, PendingAttachments, SentAttachments, useComposerAttachments } from './Attachments';
+import { PaperclipIcon, PendingAttachments, SentAttachments } from './Attachments';
 import type { Api } from './api';
 import { turnLabel, type ChatMessage } from './chatState';
 import { formatMeta } from './format';
@@ -12,6 +12,7 @@ import { Markdown } from './markdown';
 import { ModelPicker } from './ModelPicker';
 import { ACCEPTED_FILES, type TurnStatus } from './protocol';
 import { useChat } from './useChat';
+import { useComposerAttachments } from './useComposerAttachments';
 import type { Connection } from './useConnection';
 
 /** What a person can do about an error, beyond retrying. */
@@ -150,7 +151,13 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
         <div className="messages-inner">
           {state.hasEarlier && (
             <div className="earlier">
-              <button type="button" className="link-button" data-testid="load-earlier" onClick={earlier} disabled={state.earlier === 'loading'}>
+              <button
+                type="button"
+                className="link-button"
+                data-testid="load-earlier"
+                onClick={earlier}
+                disabled={state.earlier === 'loading'}
+              >
                 {state.earlier === 'loading' ? 'Loading…' : 'Load earlier messages'}
               </button>
               {state.earlierError !== null && (
@@ -329,7 +336,11 @@ function MessageBubble({ message, onRetry, api, conversationId }: MessageBubbleP
     >
       {message.role === 'assistant' && message.activity !== undefined && (
         // Keyed by liveness: the folded panel starts closed even if the reader left the live one open.
-        <ActivityPanel key={message.state === 'streaming' ? 'live' : 'done'} activity={message.activity} live={message.state === 'streaming'} />
+        <ActivityPanel
+          key={message.state === 'streaming' ? 'live' : 'done'}
+          activity={message.activity}
+          live={message.state === 'streaming'}
+        />
       )}
       {message.role === 'user' && message.attachments !== undefined && (
         <SentAttachments api={api} conversationId={conversationId} attachments={message.attachments} />

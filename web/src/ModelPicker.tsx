@@ -3,8 +3,8 @@
 // conversation only; the settings page keeps the user's default. `/model` and `/think` typed in the chat
 // change the same settings, so the picker reads them again when `refresh` changes.
 
-import { useEffect, useId, useState, type FormEvent } from 'react';
-import type { Api } from './api';
+import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
+import type { Api, ApiResult } from './api';
 import { THINKING_LEVELS, type ConversationSettings, type ConversationSettingsChange, type ThinkingLevel } from './protocol';
 
 export interface ModelPickerProps {
@@ -22,7 +22,7 @@ export function ModelPicker({ api, conversationId, refresh }: ModelPickerProps) 
   const [saving, setSaving] = useState(false);
 
   // The settings the server answered with (the draft follows them), or its reason for refusing.
-  const show = (result: Awaited<ReturnType<typeof api.conversationSettings>>) => {
+  const show = useCallback((result: ApiResult<ConversationSettings>) => {
     if (result.ok) {
       setSettings(result.value);
       setModelDraft(result.value.model ?? '');
@@ -30,7 +30,7 @@ export function ModelPicker({ api, conversationId, refresh }: ModelPickerProps) 
     } else {
       setError(result.message);
     }
-  };
+  }, []);
 
   useEffect(() => {
     let current = true;
@@ -40,7 +40,7 @@ export function ModelPicker({ api, conversationId, refresh }: ModelPickerProps) 
     return () => {
       current = false;
     };
-  }, [api, conversationId, refresh]);
+  }, [api, conversationId, refresh, show]);
 
   const change = async (update: ConversationSettingsChange) => {
     setSaving(true);
@@ -102,7 +102,9 @@ export function ModelPicker({ api, conversationId, refresh }: ModelPickerProps) 
         ))}
       </select>
       <span id={`${ids}-effective`} className="muted model-picker-effective" data-testid="effective-model">
-        {settings === null ? '' : `Runs ${settings.effectiveModel ?? 'no model'}${settings.modelSource === 'conversation' ? '' : ' (default)'}`}
+        {settings === null
+          ? ''
+          : `Runs ${settings.effectiveModel ?? 'no model'}${settings.modelSource === 'conversation' ? '' : ' (default)'}`}
       </span>
       {error !== null && (
         <span className="hint hint-error" role="alert" data-testid="model-picker-error">

@@ -19,7 +19,13 @@ describe('SearchHits', () => {
     const html = renderToStaticMarkup(
       <SearchHits
         hits={[
-          hit({ snippet: [{ text: 'Where do ', match: false }, { text: 'QUOKKAS', match: true }, { text: ' live?', match: false }] }),
+          hit({
+            snippet: [
+              { text: 'Where do ', match: false },
+              { text: 'QUOKKAS', match: true },
+              { text: ' live?', match: false },
+            ],
+          }),
           hit({ messageId: 'm2', conversationId: 'c2', title: 'Trip', role: 'assistant', snippet: [{ text: 'quokka', match: true }] }),
         ]}
         searching={false}
@@ -34,7 +40,12 @@ describe('SearchHits', () => {
 
   it('shows a snippet as text, never as markup', () => {
     const html = renderToStaticMarkup(
-      <SearchHits hits={[hit({ snippet: [{ text: '<img src=x onerror=alert(1)>', match: true }] })]} searching={false} now={now} onOpen={() => {}} />,
+      <SearchHits
+        hits={[hit({ snippet: [{ text: '<img src=x onerror=alert(1)>', match: true }] })]}
+        searching={false}
+        now={now}
+        onOpen={() => {}}
+      />,
     );
     expect(html).toContain('<mark>&lt;img src=x onerror=alert(1)&gt;</mark>');
     expect(html).not.toContain('<img');

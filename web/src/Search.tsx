@@ -3,45 +3,10 @@
 // who wrote it and when, and a snippet with the found words marked. Choosing a hit opens its conversation.
 // Snippets are untrusted text and are rendered as text, never as HTML.
 
-import { useEffect, useState } from 'react';
 import type { Api } from './api';
 import { formatUpdated } from './format';
 import { MAX_SEARCH_CHARS, type SearchHit, type SnippetPart } from './protocol';
-
-/** How long typing must pause before a search is sent: one request per pause, not one per key. */
-const SEARCH_DELAY_MS = 250;
-
-type Answer = { kind: 'found'; hits: SearchHit[] } | { kind: 'failed'; message: string };
-
-export interface SearchState {
-  /** A search for the current query is under way (or waiting for typing to pause). */
-  searching: boolean;
-  /** The last answer, kept while the next one is under way so the list does not flicker; null before the first. */
-  answer: Answer | null;
-}
-
-/** Searches for `query` a moment after it last changed; the answer to a query changed meanwhile is dropped. */
-export function useMessageSearch(api: Pick<Api, 'search'>, query: string): SearchState {
-  const [state, setState] = useState<SearchState>({ searching: true, answer: null });
-  useEffect(() => {
-    let wanted = true;
-    setState((before) => ({ ...before, searching: true }));
-    const timer = setTimeout(() => {
-      void api.search(query).then((result) => {
-        if (!wanted) return;
-        setState({
-          searching: false,
-          answer: result.ok ? { kind: 'found', hits: result.value } : { kind: 'failed', message: result.message },
-        });
-      });
-    }, SEARCH_DELAY_MS);
-    return () => {
-      wanted = false;
-      clearTimeout(timer);
-    };
-  }, [api, query]);
-  return state;
-}
+import { useMessageSearch } from './useMessageSearch';
 
 export function SearchBox({ query, onChange }: { query: string; onChange: (query: string) => void }) {
   return (

@@ -1,7 +1,7 @@
 // The settings page (`#settings`): which provider and model the agent uses, the API keys (write-only), the
 // linked Telegram accounts, and two-step sign-in where the session has it (AWS).
 
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { Api } from './api';
 import type { AuthSession } from './auth/session';
 import { MfaSettings } from './auth/MfaSettings';
@@ -25,12 +25,19 @@ export function SettingsPage({ api, session }: { api: Api; session: AuthSession 
   const [loaded, setLoaded] = useState<Loaded>({ kind: 'loading' });
   const headingRef = useRef<HTMLHeadingElement>(null);
 
+  const fetchSettings = useCallback(
+    () =>
+      api
+        .settings()
+        .then((result) => setLoaded(result.ok ? { kind: 'ready', settings: result.value } : { kind: 'failed', message: result.message })),
+    [api],
+  );
+  // Loaded once when the page opens (it starts as loading); `api` is stable for the app's life.
+  useEffect(() => void fetchSettings(), [fetchSettings]);
   const load = () => {
     setLoaded({ kind: 'loading' });
-    void api.settings().then((result) => setLoaded(result.ok ? { kind: 'ready', settings: result.value } : { kind: 'failed', message: result.message }));
+    void fetchSettings();
   };
-  // Loaded once when the page opens; `api` is stable for the app's life.
-  useEffect(load, [api]);
   // The page was opened: reading starts at its heading.
   useEffect(() => headingRef.current?.focus(), []);
 
@@ -134,12 +141,24 @@ function ModelAndKeys({ api, settings, onSaved }: { api: Api; settings: Settings
         <fieldset className="choice">
           <legend className="visually-hidden">Which model the agent uses</legend>
           <label className="radio">
-            <input type="radio" name="model-choice" data-testid="use-default" checked={m.useDefault} onChange={() => setModel({ useDefault: true })} />
+            <input
+              type="radio"
+              name="model-choice"
+              data-testid="use-default"
+              checked={m.useDefault}
+              onChange={() => setModel({ useDefault: true })}
+            />
             Use the server default
             <span className="muted"> ({settings.defaultModel ?? 'none configured'})</span>
           </label>
           <label className="radio">
-            <input type="radio" name="model-choice" data-testid="use-own-model" checked={!m.useDefault} onChange={() => setModel({ useDefault: false })} />
+            <input
+              type="radio"
+              name="model-choice"
+              data-testid="use-own-model"
+              checked={!m.useDefault}
+              onChange={() => setModel({ useDefault: false })}
+            />
             Choose a provider and model
           </label>
         </fieldset>
@@ -178,7 +197,12 @@ function ModelAndKeys({ api, settings, onSaved }: { api: Api; settings: Settings
               </datalist>
             </Field>
             {m.provider === 'openai-compatible' && (
-              <Field label="Base URL" htmlFor={`${ids}-base-url`} error={fieldError('baseUrl')} note="The endpoint that serves /chat/completions, e.g. https://llm.example.com/v1">
+              <Field
+                label="Base URL"
+                htmlFor={`${ids}-base-url`}
+                error={fieldError('baseUrl')}
+                note="The endpoint that serves /chat/completions, e.g. https://llm.example.com/v1"
+              >
                 <input
                   id={`${ids}-base-url`}
                   data-testid="base-url-input"
@@ -192,7 +216,12 @@ function ModelAndKeys({ api, settings, onSaved }: { api: Api; settings: Settings
               </Field>
             )}
             {m.provider === 'bedrock' && (
-              <Field label="Region (optional)" htmlFor={`${ids}-region`} error={fieldError('region')} note="Empty: the deployment’s region. Bedrock is reached through its OpenAI-compatible endpoint with a Bedrock API key (below).">
+              <Field
+                label="Region (optional)"
+                htmlFor={`${ids}-region`}
+                error={fieldError('region')}
+                note="Empty: the deployment’s region. Bedrock is reached through its OpenAI-compatible endpoint with a Bedrock API key (below)."
+              >
                 <input
                   id={`${ids}-region`}
                   data-testid="region-input"
@@ -245,7 +274,19 @@ function ModelAndKeys({ api, settings, onSaved }: { api: Api; settings: Settings
   );
 }
 
-function Field({ label, htmlFor, error, note, children }: { label: string; htmlFor: string; error?: ReactNode; note?: string; children: ReactNode }) {
+function Field({
+  label,
+  htmlFor,
+  error,
+  note,
+  children,
+}: {
+  label: string;
+  htmlFor: string;
+  error?: ReactNode;
+  note?: string;
+  children: ReactNode;
+}) {
   return (
     <div className="field">
       <label htmlFor={htmlFor}>{label}</label>
@@ -294,7 +335,9 @@ function KeyRow({
             spellCheck={false}
             placeholder={stored ? 'New key' : 'Paste the key'}
             value={edit.kind === 'replace' ? edit.value : ''}
-            onChange={(event) => onEdit(event.target.value === '' && !stored ? { kind: 'keep' } : { kind: 'replace', value: event.target.value })}
+            onChange={(event) =>
+              onEdit(event.target.value === '' && !stored ? { kind: 'keep' } : { kind: 'replace', value: event.target.value })
+            }
             {...invalid}
           />
           {stored && (
@@ -306,10 +349,22 @@ function KeyRow({
       )}
       {stored && edit.kind === 'keep' && (
         <div className="key-actions">
-          <button type="button" className="link-button" data-testid="key-replace" onClick={() => onEdit({ kind: 'replace', value: '' })} aria-label={`Replace ${label}`}>
+          <button
+            type="button"
+            className="link-button"
+            data-testid="key-replace"
+            onClick={() => onEdit({ kind: 'replace', value: '' })}
+            aria-label={`Replace ${label}`}
+          >
             Replace
           </button>
-          <button type="button" className="link-button link-danger" data-testid="key-remove" onClick={() => onEdit({ kind: 'remove' })} aria-label={`Remove ${label}`}>
+          <button
+            type="button"
+            className="link-button link-danger"
+            data-testid="key-remove"
+            onClick={() => onEdit({ kind: 'remove' })}
+            aria-label={`Remove ${label}`}
+          >
             Remove
           </button>
         </div>
@@ -361,7 +416,13 @@ function TelegramSection({ api, linked, onUnlinked }: { api: Api; linked: number
           {linked.map((id) => (
             <li key={id}>
               Telegram user <code>{id}</code>{' '}
-              <button type="button" className="link-button link-danger" data-testid={`unlink-${id}`} onClick={() => void unlink(id)} aria-label={`Unlink Telegram user ${id}`}>
+              <button
+                type="button"
+                className="link-button link-danger"
+                data-testid={`unlink-${id}`}
+                onClick={() => void unlink(id)}
+                aria-label={`Unlink Telegram user ${id}`}
+              >
                 Unlink
               </button>
             </li>

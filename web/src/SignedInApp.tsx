@@ -49,7 +49,16 @@ export function SignedInApp({ config, session }: { config: RuntimeConfig; sessio
   useEffect(() => {
     sessionRef.current = session;
   }, [session]);
-  const api = useMemo(() => createApi(config, () => sessionRef.current, () => window.location.href), [config]);
+  const api = useMemo(
+    () =>
+      createApi(
+        config,
+        // eslint-disable-next-line react-hooks/refs -- a getter createApi calls at each request, never during render
+        () => sessionRef.current,
+        () => window.location.href,
+      ),
+    [config],
+  );
   const connection = useConnection(config, session);
   const conversations = useConversations(api, connection, restUrl(config, '/', window.location.href));
   const [view, navigate] = useHashView();

@@ -2,7 +2,12 @@ import { describe, expect, it, vi } from 'vitest';
 import { createApi } from './api';
 import type { RuntimeConfig } from './runtimeConfig';
 
-const config: RuntimeConfig = { version: 1, apiUrl: 'https://api.example.com', websocketUrl: 'wss://ws.example.com', auth: { kind: 'token' } };
+const config: RuntimeConfig = {
+  version: 1,
+  apiUrl: 'https://api.example.com',
+  websocketUrl: 'wss://ws.example.com',
+  auth: { kind: 'token' },
+};
 
 interface Call {
   url: string;
@@ -12,11 +17,16 @@ interface Call {
 function answering(status: number, body: unknown, token: () => Promise<string> = () => Promise.resolve('tok')) {
   const calls: Call[] = [];
   const refused = vi.fn();
-  const fetchImpl = async (url: string, init: RequestInit) => {
+  const fetchImpl = (url: string, init: RequestInit) => {
     calls.push({ url, init });
-    return new Response(body === undefined ? null : JSON.stringify(body), { status });
+    return Promise.resolve(new Response(body === undefined ? null : JSON.stringify(body), { status }));
   };
-  const api = createApi(config, () => ({ freshToken: token, refused }), () => 'https://app.example.com/', fetchImpl);
+  const api = createApi(
+    config,
+    () => ({ freshToken: token, refused }),
+    () => 'https://app.example.com/',
+    fetchImpl,
+  );
   return { api, calls, refused };
 }
 
@@ -41,13 +51,33 @@ describe('createApi', () => {
 
   it('reads a page of messages before a message id', async () => {
     const { api, calls } = answering(200, {
-      messages: [{ id: 'a', role: 'assistant', content: 'x', createdAt: 't', channel: 'web', usage: { inputTokens: 3, outputTokens: 4 }, costUsd: 0.01 }],
+      messages: [
+        {
+          id: 'a',
+          role: 'assistant',
+          content: 'x',
+          createdAt: 't',
+          channel: 'web',
+          usage: { inputTokens: 3, outputTokens: 4 },
+          costUsd: 0.01,
+        },
+      ],
     });
     const result = await api.messages('conv/1', 50, '0190-abc');
     expect(calls[0]?.url).toBe('https://api.example.com/api/conversations/conv%2F1/messages?limit=50&before=0190-abc');
     expect(result).toEqual({
       ok: true,
-      value: [{ id: 'a', role: 'assistant', content: 'x', createdAt: 't', channel: 'web', usage: { inputTokens: 3, outputTokens: 4 }, costUsd: 0.01 }],
+      value: [
+        {
+          id: 'a',
+          role: 'assistant',
+          content: 'x',
+          createdAt: 't',
+          channel: 'web',
+          usage: { inputTokens: 3, outputTokens: 4 },
+          costUsd: 0.01,
+        },
+      ],
     });
   });
 
@@ -66,12 +96,19 @@ describe('createApi', () => {
     const { api, calls } = answering(200, settingsBody);
     const result = await api.saveSettings({ model: null, apiKeys: { openai: 'sk-1', anthropic: null } });
     expect(calls[0]?.init.method).toBe('PUT');
-    expect(JSON.parse(String(calls[0]?.init.body))).toEqual({ model: null, apiKeys: { openai: 'sk-1', anthropic: null } });
+    expect(JSON.parse(calls[0]?.init.body as string)).toEqual({ model: null, apiKeys: { openai: 'sk-1', anthropic: null } });
     expect(result).toEqual({ ok: true, value: settingsBody });
   });
 
   it('searches with the query in the URL and reads the hits, or the reason a query is refused', async () => {
-    const hit = { conversationId: 'c1', title: 'Desserts', messageId: 'm1', role: 'user', snippet: [{ text: 'crème', match: true }], createdAt: 't' };
+    const hit = {
+      conversationId: 'c1',
+      title: 'Desserts',
+      messageId: 'm1',
+      role: 'user',
+      snippet: [{ text: 'crème', match: true }],
+      createdAt: 't',
+    };
     const { api, calls } = answering(200, { hits: [hit] });
     expect(await api.search('crème brûlée & co')).toEqual({ ok: true, value: [hit] });
     expect(calls[0]?.url).toBe('https://api.example.com/api/search?q=cr%C3%A8me+br%C3%BBl%C3%A9e+%26+co');
@@ -99,9 +136,12 @@ describe('createApi', () => {
     expect(await odd.api.settings()).toMatchObject({ ok: false, message: 'The server sent an answer this page does not understand.' });
     const notJson = answering(502, undefined);
     expect(await notJson.api.settings()).toMatchObject({ ok: false, status: 502, message: 'The server answered HTTP 502.' });
-    const api = createApi(config, () => ({ freshToken: () => Promise.resolve('t'), refused: () => {} }), () => 'https://a/', async () => {
-      throw new TypeError('network');
-    });
+    const api = createApi(
+      config,
+      () => ({ freshToken: () => Promise.resolve('t'), refused: () => {} }),
+      () => 'https://a/',
+      () => Promise.reject(new TypeError('network')),
+    );
     expect(await api.listConversations()).toEqual({ ok: false, status: 0, message: 'Could not reach the server.' });
   });
 

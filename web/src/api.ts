@@ -110,7 +110,7 @@ export function createApi(
     if (!sent.ok) return sent;
     const response = sent.value;
     const text = await response.text().catch(() => '');
-    let json: unknown = null;
+    let json: unknown;
     try {
       json = text === '' ? null : JSON.parse(text);
     } catch {

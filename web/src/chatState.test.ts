@@ -21,11 +21,9 @@ function frame(f: ServerFrame): ChatAction {
   return { kind: 'frame', frame: f };
 }
 
-const ack = (clientMessageId: string, messageId: string) =>
-  frame({ type: 'ack', clientMessageId, conversationId, messageId });
+const ack = (clientMessageId: string, messageId: string) => frame({ type: 'ack', clientMessageId, conversationId, messageId });
 const status = (s: 'queued' | 'starting' | 'running' | 'idle') => frame({ type: 'status', conversationId, status: s });
-const delta = (messageId: string, text: string, replace = false) =>
-  frame({ type: 'delta', conversationId, messageId, text, replace });
+const delta = (messageId: string, text: string, replace = false) => frame({ type: 'delta', conversationId, messageId, text, replace });
 const final = (messageId: string, content: string) =>
   frame({
     type: 'message',
@@ -73,9 +71,7 @@ function summary(state: ChatState) {
 describe('sending', () => {
   it('shows the user message at once and maps it to the server id on ack', () => {
     const sent = run(ready(), { kind: 'send', clientMessageId: 'c1', text: 'hello\nworld' });
-    expect(sent.messages).toEqual([
-      { key: 'c:c1', role: 'user', text: 'hello\nworld', clientMessageId: 'c1', state: 'sending' },
-    ]);
+    expect(sent.messages).toEqual([{ key: 'c:c1', role: 'user', text: 'hello\nworld', clientMessageId: 'c1', state: 'sending' }]);
     const acked = run(sent, ack('c1', 'm1'));
     expect(acked.messages[0]).toEqual({
       key: 'c:c1',
@@ -93,7 +89,7 @@ describe('sending', () => {
     expect(state.messages).toHaveLength(1);
   });
 
-  it('shows a command\'s notice under it, marks the command sent, and keeps both across a history reload', () => {
+  it("shows a command's notice under it, marks the command sent, and keeps both across a history reload", () => {
     const notice = frame({ type: 'notice', conversationId, clientMessageId: 'c1', text: 'Thinking: **high**' });
     const state = run(ready(), { kind: 'send', clientMessageId: 'c1', text: '/think high' }, notice, notice);
     expect(summary(state)).toEqual([
@@ -194,12 +190,26 @@ describe('tool activity', () => {
     expect(grown?.role === 'assistant' && grown.activity?.tools.map((t) => t.status)).toEqual(['ok', 'error']);
   });
 
-  it('takes the final message\'s record, and ignores tool frames after it', () => {
-    const activity = { workedMs: 2500, toolCount: 1, tools: [{ toolId: 'a', name: 'exec', summary: 'echo a', status: 'ok' as const, durationMs: 40 }] };
+  it("takes the final message's record, and ignores tool frames after it", () => {
+    const activity = {
+      workedMs: 2500,
+      toolCount: 1,
+      tools: [{ toolId: 'a', name: 'exec', summary: 'echo a', status: 'ok' as const, durationMs: 40 }],
+    };
     const state = run(
       ready(),
       tool('r1', 'a', 'running'),
-      frame({ type: 'message', conversationId, messageId: 'r1', role: 'assistant', content: 'Hi', usage: { inputTokens: 1, outputTokens: 1 }, costUsd: null, durationMs: 2500, activity }),
+      frame({
+        type: 'message',
+        conversationId,
+        messageId: 'r1',
+        role: 'assistant',
+        content: 'Hi',
+        usage: { inputTokens: 1, outputTokens: 1 },
+        costUsd: null,
+        durationMs: 2500,
+        activity,
+      }),
       tool('r1', 'late', 'running'),
     );
     expect(assistant(state)).toMatchObject({ state: 'final', text: 'Hi', activity });
@@ -211,7 +221,10 @@ describe('tool activity', () => {
   });
 
   it('frames of another conversation are ignored', () => {
-    const state = run(ready(), frame({ type: 'activity', conversationId: 'other', messageId: 'r1', toolId: 'a', name: 'exec', summary: '', status: 'running' }));
+    const state = run(
+      ready(),
+      frame({ type: 'activity', conversationId: 'other', messageId: 'r1', toolId: 'a', name: 'exec', summary: '', status: 'running' }),
+    );
     expect(state.messages).toEqual([]);
   });
 
@@ -392,12 +405,18 @@ describe('history', () => {
 
 describe('history pages', () => {
   const page = (from: number, to: number) =>
-    Array.from({ length: to - from }, (_, i) => stored(`m${String(from + i).padStart(3, '0')}`, i % 2 === 0 ? 'user' : 'assistant', `text ${from + i}`));
+    Array.from({ length: to - from }, (_, i) =>
+      stored(`m${String(from + i).padStart(3, '0')}`, i % 2 === 0 ? 'user' : 'assistant', `text ${from + i}`),
+    );
 
   it('shows the tokens and cost the server stored with an assistant message', () => {
     const withUsage: StoredMessage = { ...stored('a1', 'assistant', 'hi'), usage: { inputTokens: 900, outputTokens: 12 }, costUsd: 0.0031 };
     const noCost: StoredMessage = { ...stored('a2', 'assistant', 'ho'), usage: { inputTokens: 5, outputTokens: 1 }, costUsd: null };
-    const state = run(initialChatState(conversationId), { kind: 'historyLoaded', messages: [withUsage, noCost, stored('a3', 'assistant', 'old')], full: false });
+    const state = run(initialChatState(conversationId), {
+      kind: 'historyLoaded',
+      messages: [withUsage, noCost, stored('a3', 'assistant', 'old')],
+      full: false,
+    });
     expect(state.messages.map((m) => (m.role === 'assistant' ? m.meta : null))).toEqual([
       { inputTokens: 900, outputTokens: 12, costUsd: 0.0031 },
       { inputTokens: 5, outputTokens: 1, costUsd: null },

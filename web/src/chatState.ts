@@ -220,9 +220,7 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
   if (frame.conversationId !== undefined && frame.conversationId !== state.conversationId) return state;
   switch (frame.type) {
     case 'ack': {
-      const index = state.messages.findIndex(
-        (m) => m.role === 'user' && m.clientMessageId === frame.clientMessageId,
-      );
+      const index = state.messages.findIndex((m) => m.role === 'user' && m.clientMessageId === frame.clientMessageId);
       if (index < 0) {
         // Sent from another tab: this page does not have its text, the history does.
         return { ...state, historyStale: true };
@@ -361,9 +359,7 @@ function replaceAt(messages: ChatMessage[], index: number, message: ChatMessage)
 
 function interruptStreaming(messages: ChatMessage[]): ChatMessage[] {
   if (!messages.some((m) => m.role === 'assistant' && m.state === 'streaming')) return messages;
-  return messages.map((m) =>
-    m.role === 'assistant' && m.state === 'streaming' ? { ...m, state: 'interrupted' as const } : m,
-  );
+  return messages.map((m) => (m.role === 'assistant' && m.state === 'streaming' ? { ...m, state: 'interrupted' as const } : m));
 }
 
 function messageIdOf(message: ChatMessage): string | undefined {

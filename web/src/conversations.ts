@@ -37,7 +37,11 @@ export interface Current {
 }
 
 /** The conversation to show: the remembered one if it still exists, else the most recent, else a new one. */
-export function chooseConversation(remembered: string | null, list: ConversationSummary[], newId: () => string = newClientMessageId): Current {
+export function chooseConversation(
+  remembered: string | null,
+  list: ConversationSummary[],
+  newId: () => string = newClientMessageId,
+): Current {
   if (remembered !== null && list.some((c) => c.id === remembered)) return { id: remembered, isNew: false };
   const recent = list[0];
   return recent !== undefined ? { id: recent.id, isNew: false } : { id: newId(), isNew: true };

@@ -1,6 +1,7 @@
 // How the footer of an assistant reply shows what the turn cost. Fixed to en-US so it reads the same everywhere.
 
 import type { TurnMeta } from './chatState';
+import type { TurnActivity } from './protocol';
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
@@ -35,4 +36,17 @@ export function formatUpdated(iso: string, now: Date): string {
   const at = new Date(iso);
   if (Number.isNaN(at.getTime())) return '';
   return at.toDateString() === now.toDateString() ? timeOnly.format(at) : dayAndTime.format(at);
+}
+
+/** A size as people read it. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} bytes`;
+  if (bytes < 1_000_000) return `${Math.round(bytes / 1000)} KB`;
+  return `${(bytes / 1_000_000).toFixed(1)} MB`;
+}
+
+/** "Worked for 4.2 s · 2 tools". */
+export function workedLabel(activity: TurnActivity): string {
+  const tools = `${activity.toolCount} ${activity.toolCount === 1 ? 'tool' : 'tools'}`;
+  return `Worked for ${formatDuration(activity.workedMs)} · ${tools}`;
 }

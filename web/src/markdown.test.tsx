@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadHighlighter, Markdown, safeHref } from './markdown';
+import { loadHighlighter } from './loadHighlighter';
+import { Markdown } from './markdown';
+import { safeHref } from './safeHref';
 
 /** The markup of a reply, without the wrapper div and the newlines around tags outside code blocks. */
 function html(text: string): string {
@@ -124,7 +126,9 @@ describe('the shared corpus', () => {
     ]);
     expect(out).toContain('<p>Bot link: open chat</p>');
     expect(out).toContain('<p>Bad: click me, data, home, rel, javascript:alert(2)</p>');
-    expect(out).toContain('rel="noopener noreferrer">a diagram</a> and a linked one <a href="https://example.com/" target="_blank" rel="noopener noreferrer">logo</a>');
+    expect(out).toContain(
+      'rel="noopener noreferrer">a diagram</a> and a linked one <a href="https://example.com/" target="_blank" rel="noopener noreferrer">logo</a>',
+    );
     expect(out).toContain('<p>Bad image: pixel</p>');
   });
 
@@ -214,7 +218,9 @@ describe('blocks', () => {
   });
 
   it('renders code without a known language uncoloured, keeping indentation', () => {
-    expect(html('```zig\nconst x = 1;\n    y\n```')).toBe(`<div class="code-block">${copyBar('zig')}<pre><code class="language-zig">const x = 1;\n    y</code></pre></div>`);
+    expect(html('```zig\nconst x = 1;\n    y\n```')).toBe(
+      `<div class="code-block">${copyBar('zig')}<pre><code class="language-zig">const x = 1;\n    y</code></pre></div>`,
+    );
   });
 
   it('renders code inside a list item', () => {

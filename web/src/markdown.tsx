@@ -18,19 +18,11 @@ import ReactMarkdown, { type Components } from 'react-markdown';
 import rehypeSanitize from 'rehype-sanitize';
 import remarkBreaks from 'remark-breaks';
 import remarkGfm from 'remark-gfm';
+import { loadedHighlighter, loadHighlighter } from './loadHighlighter';
+import { safeHref } from './safeHref';
 
 /** A language name safe to show and to put in a class name. */
 const LANGUAGE = /^[A-Za-z0-9_+#.-]{1,32}$/;
-
-/** An href for `destination` if it is an http(s) or mailto URL; null for any other scheme or a relative path. */
-export function safeHref(destination: string): string | null {
-  try {
-    const url = new URL(destination.trim());
-    return url.protocol === 'http:' || url.protocol === 'https:' || url.protocol === 'mailto:' ? url.href : null;
-  } catch {
-    return null;
-  }
-}
 
 function textOf(node: ElementContent): string {
   if (node.type === 'text') return node.value;
@@ -56,19 +48,9 @@ function rehypeUntrustedAsText() {
       }
       rewrite(child, inLink || child.tagName === 'a');
       return child;
-    }) as typeof parent.children;
+    });
   };
   return (tree: Root) => rewrite(tree, false);
-}
-
-type Highlighter = typeof import('./highlight');
-let highlighter: Highlighter | null = null;
-let loadingHighlighter: Promise<Highlighter> | null = null;
-
-/** Loads the highlighter (once); code blocks render uncoloured until it is there. */
-export function loadHighlighter(): Promise<Highlighter> {
-  loadingHighlighter ??= import('./highlight').then((module) => (highlighter = module));
-  return loadingHighlighter;
 }
 
 type CopyState = 'idle' | 'copied' | 'failed';
@@ -98,7 +80,7 @@ async function copyText(text: string, source: HTMLElement | null): Promise<boole
 function CodeBlock({ language, text }: { language: string | null; text: string }) {
   const [copy, setCopy] = useState<CopyState>('idle');
   const codeRef = useRef<HTMLElement>(null);
-  const [colours, setColours] = useState(highlighter);
+  const [colours, setColours] = useState(loadedHighlighter);
   const highlighted = useMemo(() => (colours === null ? text : colours.highlight(language, text)), [colours, language, text]);
   useEffect(() => {
     if (colours !== null || language === null) return;
@@ -186,7 +168,7 @@ const remarkPlugins = [remarkGfm, remarkBreaks];
 const rehypePlugins = [rehypeUntrustedAsText, rehypeSanitize];
 
 /** The React elements for markdown `text`. */
-export function renderMarkdown(text: string): ReactNode {
+function renderMarkdown(text: string): ReactNode {
   return (
     <ReactMarkdown remarkPlugins={remarkPlugins} rehypePlugins={rehypePlugins} components={components} urlTransform={urlTransform}>
       {text}

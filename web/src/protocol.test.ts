@@ -12,7 +12,7 @@ import {
 } from './protocol';
 
 describe('parseServerFrame', () => {
-  it('reads a command\'s notice, with the conversation /new moved to, and refuses a malformed one', () => {
+  it("reads a command's notice, with the conversation /new moved to, and refuses a malformed one", () => {
     expect(parseServerFrame('{"type":"notice","conversationId":"default","clientMessageId":"c1","text":"Model: m"}')).toEqual({
       type: 'notice',
       conversationId: 'default',
@@ -47,9 +47,10 @@ describe('parseServerFrame', () => {
       text: 'He',
       replace: false,
     });
-    expect(
-      parseServerFrame('{"type":"delta","conversationId":"default","messageId":"m2","text":"Hello","replace":true}'),
-    ).toMatchObject({ text: 'Hello', replace: true });
+    expect(parseServerFrame('{"type":"delta","conversationId":"default","messageId":"m2","text":"Hello","replace":true}')).toMatchObject({
+      text: 'Hello',
+      replace: true,
+    });
     expect(
       parseServerFrame(
         '{"type":"message","conversationId":"default","messageId":"m2","role":"assistant","content":"Hello",' +
@@ -85,8 +86,18 @@ describe('parseServerFrame', () => {
 
   it('reads tool starts and ends, and the activity of a final message', () => {
     expect(
-      parseServerFrame('{"type":"activity","conversationId":"c","messageId":"m","toolId":"toolu_1","name":"exec","summary":"ls -la","status":"running"}'),
-    ).toEqual({ type: 'activity', conversationId: 'c', messageId: 'm', toolId: 'toolu_1', name: 'exec', summary: 'ls -la', status: 'running' });
+      parseServerFrame(
+        '{"type":"activity","conversationId":"c","messageId":"m","toolId":"toolu_1","name":"exec","summary":"ls -la","status":"running"}',
+      ),
+    ).toEqual({
+      type: 'activity',
+      conversationId: 'c',
+      messageId: 'm',
+      toolId: 'toolu_1',
+      name: 'exec',
+      summary: 'ls -la',
+      status: 'running',
+    });
     expect(
       parseServerFrame(
         '{"type":"activity","conversationId":"c","messageId":"m","toolId":"toolu_1","name":"exec","summary":"ls -la","status":"error","durationMs":12}',
@@ -96,8 +107,15 @@ describe('parseServerFrame', () => {
     const message = (extra: unknown) =>
       parseServerFrame(
         JSON.stringify({
-          type: 'message', conversationId: 'c', messageId: 'm', role: 'assistant', content: 'x',
-          usage: { inputTokens: 1, outputTokens: 2 }, costUsd: null, durationMs: 5, activity: extra,
+          type: 'message',
+          conversationId: 'c',
+          messageId: 'm',
+          role: 'assistant',
+          content: 'x',
+          usage: { inputTokens: 1, outputTokens: 2 },
+          costUsd: null,
+          durationMs: 5,
+          activity: extra,
         }),
       );
     expect(message(activity)).toMatchObject({ activity });
@@ -148,7 +166,10 @@ describe('parseServerFrame', () => {
       'a message without cost',
       '{"type":"message","conversationId":"c","messageId":"m","role":"assistant","content":"x","usage":{"inputTokens":1,"outputTokens":1},"durationMs":1}',
     ],
-    ['an activity without toolId', '{"type":"activity","conversationId":"c","messageId":"m","name":"exec","summary":"ls","status":"running"}'],
+    [
+      'an activity without toolId',
+      '{"type":"activity","conversationId":"c","messageId":"m","name":"exec","summary":"ls","status":"running"}',
+    ],
     [
       'an activity with an unknown status',
       '{"type":"activity","conversationId":"c","messageId":"m","toolId":"t","name":"exec","summary":"ls","status":"paused"}',
@@ -187,8 +208,12 @@ describe('parseMessagesResponse', () => {
 });
 
 describe('parseMessagesResponse activity', () => {
-  it('keeps a reply\'s stored activity and reads replies without one', () => {
-    const activity = { workedMs: 1200, toolCount: 2, tools: [{ toolId: 'a', name: 'exec', summary: 'echo a', status: 'ok', durationMs: 3 }] };
+  it("keeps a reply's stored activity and reads replies without one", () => {
+    const activity = {
+      workedMs: 1200,
+      toolCount: 2,
+      tools: [{ toolId: 'a', name: 'exec', summary: 'echo a', status: 'ok', durationMs: 3 }],
+    };
     const messages = parseMessagesResponse({
       messages: [
         { id: 'a', role: 'assistant', content: 'old', createdAt: '2026-11-21T13:35:22.123Z', channel: 'web' },
@@ -304,7 +329,13 @@ describe('parseLinkCode', () => {
   });
 
   it('refuses anything else', () => {
-    for (const body of [null, 'x', { code: 1234567, expiresAt: 'x' }, { code: '<b>', expiresAt: '2026-11-21T10:10:00Z' }, { code: '12345678', expiresAt: 'soon' }]) {
+    for (const body of [
+      null,
+      'x',
+      { code: 1234567, expiresAt: 'x' },
+      { code: '<b>', expiresAt: '2026-11-21T10:10:00Z' },
+      { code: '12345678', expiresAt: 'soon' },
+    ]) {
       expect(parseLinkCode(body)).toBeNull();
     }
   });
@@ -326,7 +357,15 @@ describe('parseConversationSettings', () => {
 
   it('reads the view the server sends, with nulls for the defaults', () => {
     expect(parseConversationSettings(view)).toEqual(view);
-    const defaults = { ...view, model: null, thinking: null, effectiveModel: null, modelSource: 'unconfigured', defaultModel: null, models: [] };
+    const defaults = {
+      ...view,
+      model: null,
+      thinking: null,
+      effectiveModel: null,
+      modelSource: 'unconfigured',
+      defaultModel: null,
+      models: [],
+    };
     expect(parseConversationSettings(defaults)).toEqual(defaults);
   });
 

@@ -154,15 +154,7 @@ export interface NoticeFrame {
   newConversationId?: string;
 }
 
-export type ServerFrame =
-  | AckFrame
-  | StatusFrame
-  | DeltaFrame
-  | ActivityFrame
-  | MessageFrame
-  | ErrorFrame
-  | PongFrame
-  | NoticeFrame;
+export type ServerFrame = AckFrame | StatusFrame | DeltaFrame | ActivityFrame | MessageFrame | ErrorFrame | PongFrame | NoticeFrame;
 
 // ---- REST ----
 
@@ -529,12 +521,15 @@ function isNullableString(value: unknown): value is string | null {
 
 /** Parses a conversation's settings; null if the body has another shape. */
 export function parseConversationSettings(body: unknown): ConversationSettings | null {
-  if (!isObject(body) || !isNullableString(body.model) || !isNullableString(body.effectiveModel) || !isNullableString(body.defaultModel)) return null;
+  if (!isObject(body) || !isNullableString(body.model) || !isNullableString(body.effectiveModel) || !isNullableString(body.defaultModel))
+    return null;
   const { thinking, modelSource, models, thinkingLevels } = body;
   if (thinking !== null && !isThinkingLevel(thinking)) return null;
   const source = MODEL_SOURCES.find((s) => s === modelSource);
   if (source === undefined || !Array.isArray(models) || !Array.isArray(thinkingLevels)) return null;
-  const choices = models.flatMap((m: unknown) => (isObject(m) && isString(m.id) && typeof m.default === 'boolean' ? [{ id: m.id, default: m.default }] : []));
+  const choices = models.flatMap((m: unknown) =>
+    isObject(m) && isString(m.id) && typeof m.default === 'boolean' ? [{ id: m.id, default: m.default }] : [],
+  );
   if (choices.length !== models.length || !thinkingLevels.every(isThinkingLevel)) return null;
   return {
     model: body.model,

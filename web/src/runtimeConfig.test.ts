@@ -70,9 +70,7 @@ describe('URLs from the config', () => {
 
   it('adds the token to the socket URL, escaped', () => {
     const config = parseRuntimeConfig(aws) as RuntimeConfig;
-    expect(socketUrl(config, 'a.b+c/d=', page)).toBe(
-      'wss://f6g7h8i9j0.execute-api.eu-west-1.amazonaws.com/live?token=a.b%2Bc%2Fd%3D',
-    );
+    expect(socketUrl(config, 'a.b+c/d=', page)).toBe('wss://f6g7h8i9j0.execute-api.eu-west-1.amazonaws.com/live?token=a.b%2Bc%2Fd%3D');
   });
 
   it('opens ws:// or wss:// on the page origin in local mode', () => {

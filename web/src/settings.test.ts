@@ -24,7 +24,13 @@ describe('formFromSettings', () => {
 
   it('fills the chosen model, base URL and region; never a key', () => {
     const f = formFromSettings(settings({ provider: 'openai-compatible', model: 'llama', baseUrl: 'http://gpu:8000/v1' }));
-    expect(f.model).toEqual({ useDefault: false, provider: 'openai-compatible', model: 'llama', baseUrl: 'http://gpu:8000/v1', region: '' });
+    expect(f.model).toEqual({
+      useDefault: false,
+      provider: 'openai-compatible',
+      model: 'llama',
+      baseUrl: 'http://gpu:8000/v1',
+      region: '',
+    });
     expect(Object.values(f.keys).every((k) => k.kind === 'keep')).toBe(true);
   });
 });
@@ -33,8 +39,12 @@ describe('validateSettingsForm', () => {
   it('accepts a valid form and the server default', () => {
     expect(validateSettingsForm(form({}))).toEqual({});
     expect(validateSettingsForm(form({ useDefault: true, model: '' }))).toEqual({});
-    expect(validateSettingsForm(form({ provider: 'bedrock', model: 'us.anthropic.claude-opus-4-6-v1', region: 'eu-central-1' }))).toEqual({});
-    expect(validateSettingsForm(form({ provider: 'openai-compatible', model: 'e2e-model-b', baseUrl: 'http://127.0.0.1:4000/v1' }))).toEqual({});
+    expect(validateSettingsForm(form({ provider: 'bedrock', model: 'us.anthropic.claude-opus-4-6-v1', region: 'eu-central-1' }))).toEqual(
+      {},
+    );
+    expect(
+      validateSettingsForm(form({ provider: 'openai-compatible', model: 'e2e-model-b', baseUrl: 'http://127.0.0.1:4000/v1' })),
+    ).toEqual({});
   });
 
   it('asks for a model id the server accepts', () => {
@@ -60,7 +70,9 @@ describe('validateSettingsForm', () => {
   });
 
   it('requires a replacement key of visible ASCII characters', () => {
-    expect(validateSettingsForm(form({}, { openai: { kind: 'replace', value: ' ' } })).openai).toBe('Enter the key, or cancel the replacement.');
+    expect(validateSettingsForm(form({}, { openai: { kind: 'replace', value: ' ' } })).openai).toBe(
+      'Enter the key, or cancel the replacement.',
+    );
     expect(validateSettingsForm(form({}, { openai: { kind: 'replace', value: 'sk a' } })).openai).toMatch(/visible ASCII/);
     expect(validateSettingsForm(form({}, { openai: { kind: 'replace', value: 'sk-é' } })).openai).toMatch(/visible ASCII/);
     expect(validateSettingsForm(form({}, { openai: { kind: 'replace', value: ' sk-1 ' }, deepseek: { kind: 'remove' } }))).toEqual({});

@@ -3,13 +3,7 @@
 // `PUT /api/settings` body it sends. API keys are write-only: the form only knows whether one is stored,
 // and sends a key only when the user typed a new one or asked to remove it.
 
-import {
-  PROVIDERS,
-  type ModelSettings,
-  type Provider,
-  type Settings,
-  type SettingsUpdate,
-} from './protocol';
+import { PROVIDERS, type ModelSettings, type Provider, type Settings, type SettingsUpdate } from './protocol';
 
 export interface ProviderInfo {
   id: Provider;
@@ -79,7 +73,12 @@ function validBaseUrl(url: string): boolean {
   if (url.length > MAX_BASE_URL_LENGTH || /[\s?#]/.test(url)) return false;
   try {
     const parsed = new URL(url);
-    return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.hostname !== '' && parsed.username === '' && parsed.password === '';
+    return (
+      (parsed.protocol === 'http:' || parsed.protocol === 'https:') &&
+      parsed.hostname !== '' &&
+      parsed.username === '' &&
+      parsed.password === ''
+    );
   } catch {
     return false;
   }
@@ -98,7 +97,8 @@ export function validateSettingsForm(form: SettingsForm): FieldErrors {
     const baseUrl = m.baseUrl.trim();
     if (m.provider === 'openai-compatible') {
       if (baseUrl === '') errors.baseUrl = 'An OpenAI-compatible provider needs its base URL.';
-      else if (!validBaseUrl(baseUrl)) errors.baseUrl = 'The base URL must be an http(s) URL without a query, e.g. https://llm.example.com/v1';
+      else if (!validBaseUrl(baseUrl))
+        errors.baseUrl = 'The base URL must be an http(s) URL without a query, e.g. https://llm.example.com/v1';
     }
     const region = m.region.trim();
     if (m.provider === 'bedrock' && region !== '' && !AWS_REGION.test(region)) {

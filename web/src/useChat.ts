@@ -80,13 +80,15 @@ export function useChat(
   const loadEarlier = useCallback(() => {
     if (oldest === null || earlierLoading) return;
     dispatch({ kind: 'earlierRequested' });
-    void api.messages(conversationId, HISTORY_PAGE, oldest).then((result) =>
-      dispatch(
-        result.ok
-          ? { kind: 'earlierLoaded', messages: result.value, full: result.value.length === HISTORY_PAGE }
-          : { kind: 'earlierFailed', message: result.message },
-      ),
-    );
+    void api
+      .messages(conversationId, HISTORY_PAGE, oldest)
+      .then((result) =>
+        dispatch(
+          result.ok
+            ? { kind: 'earlierLoaded', messages: result.value, full: result.value.length === HISTORY_PAGE }
+            : { kind: 'earlierFailed', message: result.message },
+        ),
+      );
   }, [api, conversationId, oldest, earlierLoading]);
 
   const { send: sendFrame } = connection;

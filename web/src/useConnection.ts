@@ -26,6 +26,7 @@ export function useConnection(config: RuntimeConfig, session: AuthSession): Conn
   const listeners = useRef(new Set<FrameListener>());
   const [state, setState] = useState<ConnectionState>('connecting');
   const [connection] = useState(
+    // eslint-disable-next-line react-hooks/refs -- the constructor only keeps the getters; they run from start() (an effect) on
     () =>
       new ChatConnection({
         socketUrl: (token) => socketUrl(config, token, window.location.href),

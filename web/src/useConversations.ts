@@ -4,7 +4,16 @@
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Api, ApiResult } from './api';
-import { afterDelete, chooseConversation, memoryKey, rememberConversation, rememberedConversation, validTitle, type Current, type MemoryStorage } from './conversations';
+import {
+  afterDelete,
+  chooseConversation,
+  memoryKey,
+  rememberConversation,
+  rememberedConversation,
+  validTitle,
+  type Current,
+  type MemoryStorage,
+} from './conversations';
 import { newClientMessageId } from './chatState';
 import type { ConversationSummary, TurnStatus } from './protocol';
 import type { Connection } from './useConnection';
@@ -95,14 +104,17 @@ export function useConversations(api: Api, connection: Connection, apiBase: stri
     };
   }, [subscribe, reload]);
 
-  // Without a socket nothing says how running turns go on; after a reconnect the list may be stale.
+  // Without a socket nothing says how running turns go on: they are dropped while it is not open (adjusted
+  // during render, when the connection state changes, so no render shows stale turns).
+  const [turnsConnectionState, setTurnsConnectionState] = useState(connectionState);
+  if (turnsConnectionState !== connectionState) {
+    setTurnsConnectionState(connectionState);
+    if (connectionState !== 'open') setTurns((before) => (Object.keys(before).length === 0 ? before : {}));
+  }
+  // After a reconnect the list may be stale.
   const wasOpen = useRef(false);
   useEffect(() => {
-    if (connectionState !== 'open') {
-      setTurns((before) => (Object.keys(before).length === 0 ? before : {}));
-    } else if (wasOpen.current) {
-      reload();
-    }
+    if (connectionState === 'open' && wasOpen.current) reload();
     if (connectionState === 'open') wasOpen.current = true;
   }, [connectionState, reload]);
 
@@ -113,7 +125,9 @@ export function useConversations(api: Api, connection: Connection, apiBase: stri
   const startNew = useCallback(() => {
     // An empty new conversation is reused rather than stacked.
     setCurrent((before) =>
-      before?.isNew === true && !(listRef.current ?? []).some((c) => c.id === before.id) ? before : { id: newClientMessageId(), isNew: true },
+      before?.isNew === true && !(listRef.current ?? []).some((c) => c.id === before.id)
+        ? before
+        : { id: newClientMessageId(), isNew: true },
     );
   }, []);
 

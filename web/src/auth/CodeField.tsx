@@ -1,7 +1,12 @@
 // The 6-digit authenticator code field, the same at sign-in and in the MFA settings: numeric keypad on
 // phones and one-time-code autofill.
 
-export function CodeField({ value, onChange, testId, autoFocus = false }: {
+export function CodeField({
+  value,
+  onChange,
+  testId,
+  autoFocus = false,
+}: {
   value: string;
   onChange: (value: string) => void;
   testId: string;

@@ -22,9 +22,7 @@ import { FormMessages } from './FormMessages';
 
 type Gate =
   /** Reading (and, if they have expired, renewing) the tokens this tab kept. */
-  | { kind: 'restoring' }
-  | { kind: 'signedOut'; notice: string | null }
-  | { kind: 'signedIn'; account: CognitoAccount; id: number };
+  { kind: 'restoring' } | { kind: 'signedOut'; notice: string | null } | { kind: 'signedIn'; account: CognitoAccount; id: number };
 
 /**
  * Signs the user in to `auth`'s user pool, then renders `children` with the session. `config` is the
@@ -84,9 +82,7 @@ function SignedInApp({
   children: (session: AuthSession) => ReactNode;
 }) {
   const [idToken, setIdToken] = useState(() => account.tokens().idToken);
-  const [keeper] = useState(
-    () => new CognitoSession({ account, onRenewed: (tokens) => setIdToken(tokens.idToken), onEnded }),
-  );
+  const [keeper] = useState(() => new CognitoSession({ account, onRenewed: (tokens) => setIdToken(tokens.idToken), onEnded }));
   // A session restored after a while away may hold tokens about to expire: renew before the app uses them.
   const [ready, setReady] = useState(() => account.tokens().expiresAt - Date.now() > REFRESH_MARGIN_MS);
 

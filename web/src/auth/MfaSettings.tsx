@@ -1,7 +1,7 @@
 // Two-step sign-in (TOTP MFA) on the settings page: whether it is on, turning it on with an
 // authenticator app (QR code or key, then a first code to prove the app has it), and turning it off.
 
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { AuthenticatorSetup } from './AuthenticatorSetup';
 import type { MfaControls } from './session';
 import './auth.css';
@@ -9,11 +9,7 @@ import { CodeField } from './CodeField';
 import { FormMessages } from './FormMessages';
 
 type State =
-  | { kind: 'loading' }
-  | { kind: 'unknown' }
-  | { kind: 'off' }
-  | { kind: 'enrolling'; secret: string; otpauthUri: string }
-  | { kind: 'on' };
+  { kind: 'loading' } | { kind: 'unknown' } | { kind: 'off' } | { kind: 'enrolling'; secret: string; otpauthUri: string } | { kind: 'on' };
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -30,19 +26,24 @@ export function MfaSettings({ mfa }: { mfa: MfaControls }) {
   const status = useRef<HTMLParagraphElement>(null);
   const focusNext = useRef<'enrol' | 'status' | null>(null);
 
+  const fetchEnabled = useCallback(
+    () =>
+      mfa.enabled().then(
+        (enabled) => setState({ kind: enabled ? 'on' : 'off' }),
+        (failure: unknown) => {
+          setError(messageOf(failure));
+          setState({ kind: 'unknown' });
+        },
+      ),
+    [mfa],
+  );
+  // Once per MfaControls, that is once per sign-in (it starts as loading).
+  useEffect(() => void fetchEnabled(), [fetchEnabled]);
   const load = () => {
     setState({ kind: 'loading' });
     setError(null);
-    mfa.enabled().then(
-      (enabled) => setState({ kind: enabled ? 'on' : 'off' }),
-      (failure: unknown) => {
-        setError(messageOf(failure));
-        setState({ kind: 'unknown' });
-      },
-    );
+    void fetchEnabled();
   };
-  // Once per MfaControls, that is once per sign-in.
-  useEffect(load, [mfa]);
 
   useEffect(() => {
     const target = focusNext.current === 'enrol' ? enrolHeading.current : focusNext.current === 'status' ? status.current : null;
@@ -116,7 +117,13 @@ export function MfaSettings({ mfa }: { mfa: MfaControls }) {
         </button>
       )}
       {state.kind === 'on' && (
-        <button type="button" className="auth-button auth-button-quiet" disabled={busy} onClick={() => void turnOff()} data-testid="mfa-turn-off">
+        <button
+          type="button"
+          className="auth-button auth-button-quiet"
+          disabled={busy}
+          onClick={() => void turnOff()}
+          data-testid="mfa-turn-off"
+        >
           Turn off
         </button>
       )}

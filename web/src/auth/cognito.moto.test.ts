@@ -71,7 +71,10 @@ async function motoAsCognito(input: RequestInfo | URL, init?: RequestInit): Prom
   const response = await realFetch(input, init);
   emailedCode = response.headers.get('x-moto-forgot-password-confirmation-code') ?? emailedCode;
   type Answer = { ChallengeName?: string; ChallengeParameters?: Record<string, string> } | null;
-  const body = (await response.clone().json().catch(() => null)) as Answer;
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => null)) as Answer;
   if (body?.ChallengeName !== 'NEW_PASSWORD_REQUIRED' || body.ChallengeParameters?.userAttributes !== undefined) return response;
   body.ChallengeParameters = { ...body.ChallengeParameters, userAttributes: '{}', requiredAttributes: '[]' };
   return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });

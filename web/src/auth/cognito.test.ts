@@ -28,13 +28,14 @@ function storage(): ICognitoStorage {
 function cognito(reply: (target: string, body: Record<string, unknown>) => Reply) {
   const targets: string[] = [];
   const bodies: string[] = [];
-  vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
+  vi.stubGlobal('fetch', (url: string, init: RequestInit) => {
     expect(url).toBe('http://cognito.test/');
     const target = (init.headers as Record<string, string>)['X-Amz-Target']!.replace('AWSCognitoIdentityProviderService.', '');
+    const body = init.body as string;
     targets.push(target);
-    bodies.push(String(init.body));
-    const [status, answer] = reply(target, JSON.parse(String(init.body)) as Record<string, unknown>);
-    return new Response(answer === undefined ? '' : JSON.stringify(answer), { status });
+    bodies.push(body);
+    const [status, answer] = reply(target, JSON.parse(body) as Record<string, unknown>);
+    return Promise.resolve(new Response(answer === undefined ? '' : JSON.stringify(answer), { status }));
   });
   return { targets, bodies, api: cognitoApi(auth, { endpoint: 'http://cognito.test/', storage: storage() }) };
 }

@@ -147,7 +147,7 @@ function tokensOf(session: CognitoUserSession): Tokens {
 }
 
 function account(user: CognitoUser, session: CognitoUserSession): CognitoAccount {
-  const email = session.getIdToken().payload.email;
+  const email: unknown = session.getIdToken().payload.email;
   let current = session;
   return {
     userName: typeof email === 'string' && email !== '' ? email : user.getUsername(),

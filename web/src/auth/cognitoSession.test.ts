@@ -22,12 +22,12 @@ function session(lifetime: number = 60 * MINUTE) {
   const api = {
     userName: 'owner@example.com',
     tokens: () => current,
-    refresh: vi.fn(async () => (current = tokens(++issued))),
-    totpMfaEnabled: vi.fn(async () => false),
-    associateSoftwareToken: vi.fn(async () => 'JBSWY3DPEHPK3PXP'),
-    verifySoftwareToken: vi.fn(async (_code: string) => undefined),
-    setTotpMfa: vi.fn(async (_enabled: boolean) => undefined),
-    globalSignOut: vi.fn(async () => undefined),
+    refresh: vi.fn(() => Promise.resolve((current = tokens(++issued)))),
+    totpMfaEnabled: vi.fn(() => Promise.resolve(false)),
+    associateSoftwareToken: vi.fn(() => Promise.resolve('JBSWY3DPEHPK3PXP')),
+    verifySoftwareToken: vi.fn((_code: string) => Promise.resolve()),
+    setTotpMfa: vi.fn((_enabled: boolean) => Promise.resolve()),
+    globalSignOut: vi.fn(() => Promise.resolve()),
     forget: vi.fn(),
   } satisfies CognitoAccount;
   const renewed: Tokens[] = [];
@@ -128,7 +128,7 @@ describe('a signed-in Cognito session', () => {
     expect(api.refresh).not.toHaveBeenCalled();
   });
 
-  it('ends the session when the server refuses the token', async () => {
+  it('ends the session when the server refuses the token', () => {
     const { keeper, ended } = session();
     keeper.start();
     keeper.refused();
@@ -173,9 +173,9 @@ describe('a signed-in Cognito session', () => {
 
   it('uses a renewed access token for MFA calls, and ends the session if it is refused', async () => {
     const { api, keeper, ended } = session(MINUTE);
-    api.totpMfaEnabled.mockImplementation(async () => {
+    api.totpMfaEnabled.mockImplementation(() => {
       expect(api.tokens().accessToken).toBe('access1');
-      throw refused();
+      return Promise.reject(refused());
     });
     await expect(keeper.mfa.enabled()).rejects.toThrow(SESSION_ENDED);
     expect(api.totpMfaEnabled).toHaveBeenCalledTimes(1);

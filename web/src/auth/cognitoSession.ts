@@ -133,10 +133,13 @@ export class CognitoSession {
   private schedule(delay: number = this.options.account.tokens().expiresAt - REFRESH_MARGIN_MS - Date.now()): void {
     clearTimeout(this.timer);
     if (!this.running || this.ended) return;
-    this.timer = setTimeout(() => {
-      // A refused renewal has ended the session (and schedule() then does nothing).
-      this.renew().catch(() => this.schedule(RETRY_MS));
-    }, Math.max(0, delay));
+    this.timer = setTimeout(
+      () => {
+        // A refused renewal has ended the session (and schedule() then does nothing).
+        this.renew().catch(() => this.schedule(RETRY_MS));
+      },
+      Math.max(0, delay),
+    );
   }
 
   /** Runs an access-token call; a refused access token (revoked by a sign-out elsewhere) ends the session. */

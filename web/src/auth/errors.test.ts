@@ -11,7 +11,11 @@ describe('error messages', () => {
     ['CodeMismatchException', 'reset', 'That code is not right. Use the code from the latest email.'],
     ['ExpiredCodeException', 'reset', 'That code has expired. Ask for a new one.'],
     ['LimitExceededException', 'reset', 'Too many attempts. Wait a while and try again.'],
-    ['InvalidPasswordException', 'challenge', 'That password is too weak: use 12+ characters with upper and lower case, a digit and a symbol.'],
+    [
+      'InvalidPasswordException',
+      'challenge',
+      'That password is too weak: use 12+ characters with upper and lower case, a digit and a symbol.',
+    ],
     ['NetworkError', 'session', 'Could not reach the sign-in service.'],
   ])('%s in %s reads: %s', (type, context, message) => {
     expect(errorMessage(type, context)).toBe(message);

@@ -69,7 +69,12 @@ export function serverChallenge(verifier: { salt: Buffer; v: bigint }, srpA: str
     key,
     /** The PASSWORD_CLAIM_SIGNATURE a client that knows the password sends for `timestamp`. */
     expectedSignature(poolName: string, userId: string, timestamp: string): string {
-      const message = Buffer.concat([Buffer.from(poolName), Buffer.from(userId), Buffer.from(secretBlock, 'base64'), Buffer.from(timestamp)]);
+      const message = Buffer.concat([
+        Buffer.from(poolName),
+        Buffer.from(userId),
+        Buffer.from(secretBlock, 'base64'),
+        Buffer.from(timestamp),
+      ]);
       return createHmac('sha256', key).update(message).digest('base64');
     },
   };
