@@ -233,7 +233,8 @@ impl Delivery<'_> {
     }
 
     /// The final reply: the first part replaces the streamed message, the rest follow as new ones.
-    /// A reply of files alone (`has_files`) needs no text.
+    /// A reply of files alone (`has_files`) needs no text; a streamed message it had (its `MEDIA:`
+    /// line, before OpenClaw took it out) then says the files follow.
     async fn finish(&mut self, content: &str, has_files: bool) {
         self.dirty = false;
         self.next_typing = None;
@@ -242,7 +243,11 @@ impl Delivery<'_> {
             if has_files && self.shown.is_none() {
                 return;
             }
-            let empty = "(The agent sent an empty reply.)";
+            let empty = if has_files {
+                "(The agent's files follow.)"
+            } else {
+                "(The agent sent an empty reply.)"
+            };
             match self.shown {
                 Some(id) => log_failure(
                     self.api

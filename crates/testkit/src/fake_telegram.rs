@@ -31,7 +31,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -73,6 +73,10 @@ const MAX_PHOTO_UPLOAD_BYTES: usize = 10_000_000;
 
 /// The largest file a bot may upload with `sendDocument`.
 const MAX_DOCUMENT_UPLOAD_BYTES: usize = 50_000_000;
+
+/// The largest request the fake reads (axum's default is 2 MB): above the upload limits, so that an
+/// upload over them is answered as Telegram answers it.
+const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 
 /// Longest caption of a photo or document, in characters.
 const MAX_CAPTION_CHARS: usize = 1024;
@@ -351,6 +355,8 @@ impl FakeTelegram {
         let app = Router::new()
             .route("/{bot}/{method}", get(handle).post(handle))
             .route("/file/{bot}/{*path}", get(download))
+            // Uploads up to Telegram's limit and a little more, so one over it gets Telegram's answer.
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
             .fallback(not_found)
             .with_state(AppState {
                 shared: Arc::clone(&shared),
