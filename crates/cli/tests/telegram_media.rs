@@ -18,7 +18,7 @@ use serverless_openclaw_cli::TelegramOptions;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, ToolCall};
 use serverless_openclaw_testkit::fake_telegram::{
-    FakeTelegram, document_update, in_album, photo_update, text_update,
+    FakeTelegram, document_update, in_album, photo_update, text_update, voice_update,
 };
 use serverless_openclaw_testkit::images::solid_png;
 use support::TestApp;
@@ -235,6 +235,19 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
         .await;
     assert_eq!(history["messages"].as_array().unwrap().len(), messages);
     assert_eq!(fake.requests().len(), 4, "nothing reached the agent");
+
+    // A voice note is not transcribed yet: the user is told so rather than left waiting.
+    let before = said(&telegram).len();
+    telegram.push_update(voice_update(10, OWNER, "voice-1", 3));
+    let answer = said_after(&telegram, before, "I can't listen").await;
+    assert!(answer.contains("please type your message"), "{answer}");
+    assert_eq!(fake.requests().len(), 4);
+    assert!(
+        telegram
+            .calls_of("getFile")
+            .iter()
+            .all(|c| c.body["file_id"] != "voice-1")
+    );
 
     // The agent draws an image and attaches it to its reply: it arrives as a photo after the text.
     let chart = solid_png(5, 3, [30, 160, 60]);

@@ -50,6 +50,10 @@ const LINK_CODE_DIGITS: usize = 8;
 const RECEIVED_REACTION: &str = "👀";
 /// The most characters of a replied-to message quoted into the prompt.
 const MAX_QUOTE_CHARS: usize = 1_000;
+/// The answer to a voice note or audio file: nothing transcribes them yet, and silence would leave
+/// the user waiting.
+const NO_VOICE_YET: &str =
+    "I can't listen to voice notes or audio yet; please type your message, or send it as a file.";
 /// Telegram shows at most 200 characters in a button press's answer.
 const MAX_CALLBACK_ANSWER_CHARS: usize = 200;
 
@@ -167,12 +171,10 @@ impl Bot {
             return Ok(());
         };
         let file = IncomingFile::of(&message);
-        let input = match (&file, message.text.as_deref()) {
-            // A caption says something about the file: text for the agent, never a command.
-            (Some(_), _) => Input::Text(message.caption.as_deref().unwrap_or_default()),
-            (None, Some(text)) => Input::parse(text),
-            (None, None) => return Ok(()),
-        };
+        let spoken = message.voice.is_some() || message.audio.is_some();
+        if file.is_none() && message.text.is_none() && !spoken {
+            return Ok(());
+        }
         if from.is_bot || !message.chat.is_private() {
             tracing::info!(
                 chat = message.chat.id,
@@ -181,6 +183,19 @@ impl Bot {
             return Ok(());
         }
         let access = self.access(from.id).await?;
+        let input = match (&file, message.text.as_deref()) {
+            // A caption says something about the file: text for the agent, never a command.
+            (Some(_), _) => Input::Text(message.caption.as_deref().unwrap_or_default()),
+            (None, Some(text)) => Input::parse(text),
+            (None, None) => {
+                let answer = match access.user() {
+                    Some(_) => NO_VOICE_YET.to_owned(),
+                    None => refusal(from.id),
+                };
+                self.say(&message, &answer).await;
+                return Ok(());
+            }
+        };
         if access.user().is_some() && !matches!(input, Input::Text(_)) {
             self.wake().await;
         }

@@ -26,6 +26,10 @@ pub struct Message {
     pub document: Option<Document>,
     /// Set on each message of an album (photos sent together, one message each).
     pub media_group_id: Option<String>,
+    /// A voice note recorded in the client.
+    pub voice: Option<Audio>,
+    /// A music or audio file sent as such.
+    pub audio: Option<Audio>,
     /// The message this one answers (Telegram leaves out that message's own reply).
     pub reply_to_message: Option<Box<Message>>,
 }
@@ -48,6 +52,17 @@ pub struct Document {
     /// The name the sender's client gave it.
     pub file_name: Option<String>,
     /// The type the sender's client declared.
+    pub mime_type: Option<String>,
+    pub file_size: Option<u64>,
+}
+
+/// A voice note or audio file (the fields of Telegram's `Voice` and `Audio` the bot reads).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Audio {
+    /// What `getFile` takes.
+    pub file_id: String,
+    /// Its length in seconds.
+    pub duration: u32,
     pub mime_type: Option<String>,
     pub file_size: Option<u64>,
 }

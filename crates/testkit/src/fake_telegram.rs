@@ -278,6 +278,18 @@ pub fn document_update(
     update
 }
 
+/// A private-chat voice note of `duration` seconds (OGG/Opus, as Telegram clients record them).
+pub fn voice_update(update_id: i64, from_id: i64, file_id: &str, duration: u32) -> Value {
+    let mut update = media_update(update_id, from_id, None);
+    update["message"]["voice"] = json!({
+        "file_id": file_id,
+        "file_unique_id": format!("u-{file_id}"),
+        "duration": duration,
+        "mime_type": "audio/ogg",
+    });
+    update
+}
+
 /// Makes `update` (a [`photo_update`]) part of an album: Telegram sends each photo of an album as
 /// its own message with the same `media_group_id`.
 pub fn in_album(mut update: Value, media_group_id: &str) -> Value {
