@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serverless_openclaw_core::attachments::{Attachment, AttachmentError};
+use serverless_openclaw_core::attachments::Attachment;
 use serverless_openclaw_core::chat::{ChatService, Submission};
 use serverless_openclaw_core::commands::{self, CommandOrigin};
 use serverless_openclaw_core::domain::{Channel, ReplyTarget};
@@ -52,8 +52,7 @@ const RECEIVED_REACTION: &str = "👀";
 const MAX_QUOTE_CHARS: usize = 1_000;
 /// The answer to a voice note or audio file: nothing transcribes them yet, and silence would leave
 /// the user waiting.
-const NO_VOICE_YET: &str =
-    "I can't listen to voice notes or audio yet; please type your message, or send it as a file.";
+const NO_VOICE_YET: &str = "I can't listen to voice notes or audio yet; please type your message.";
 /// Telegram shows at most 200 characters in a button press's answer.
 const MAX_CALLBACK_ANSWER_CHARS: usize = 200;
 
@@ -501,7 +500,7 @@ impl Bot {
         telegram_user: TelegramUserId,
         user: &UserId,
         text: &str,
-        file: Option<Result<IncomingFile, AttachmentError>>,
+        file: Option<Result<IncomingFile, NotStored>>,
     ) -> Result<(), PortError> {
         let conversation = self.current_conversation(telegram_user).await?;
         let attachment = match file {
@@ -566,12 +565,13 @@ impl Bot {
         &self,
         user: &UserId,
         conversation: &ConversationId,
-        file: Result<IncomingFile, AttachmentError>,
+        file: Result<IncomingFile, NotStored>,
     ) -> Result<Attachment, NotStored> {
-        let refused = |why: String| NotStored::Refused(format!("I couldn't take that: {why}."));
-        let file = file.map_err(|e| refused(e.to_string()))?;
+        let file = file?;
         let Some(attachments) = self.chat.attachments() else {
-            return Err(refused("this agent does not take photos or files".into()));
+            return Err(NotStored::Refused(
+                "This agent does not take photos or files.".into(),
+            ));
         };
         media::store(&self.api, attachments, user, conversation, &file).await
     }

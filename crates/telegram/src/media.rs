@@ -30,7 +30,7 @@ pub struct IncomingFile {
 impl IncomingFile {
     /// The file `message` carries, if any; or why it cannot be taken, known before fetching it
     /// (every size of a photo, or a document, larger than the limits).
-    pub fn of(message: &Message) -> Option<Result<IncomingFile, AttachmentError>> {
+    pub fn of(message: &Message) -> Option<Result<IncomingFile, NotStored>> {
         if let Some(sizes) = &message.photo {
             let within = sizes
                 .iter()
@@ -43,12 +43,18 @@ impl IncomingFile {
                     declared_type: String::new(),
                     photo: true,
                 }),
-                None => Err(too_large(AttachmentKind::Image, MAX_IMAGE_BYTES)),
+                None => Err(refused(
+                    "photo",
+                    too_large(AttachmentKind::Image, MAX_IMAGE_BYTES),
+                )),
             });
         }
         let document = message.document.as_ref()?;
         if document.file_size.is_some_and(|n| n > MAX_FILE_BYTES) {
-            return Some(Err(too_large(AttachmentKind::File, MAX_FILE_BYTES)));
+            return Some(Err(refused(
+                "file",
+                too_large(AttachmentKind::File, MAX_FILE_BYTES),
+            )));
         }
         Some(Ok(IncomingFile {
             file_id: document.file_id.clone(),
@@ -76,6 +82,11 @@ pub enum NotStored {
     Storage(PortError),
 }
 
+/// The words of a refusal of a "photo" or "file".
+fn refused(noun: &str, why: impl std::fmt::Display) -> NotStored {
+    NotStored::Refused(format!("I couldn't take that {noun}: {why}."))
+}
+
 /// Fetches `file` from Telegram and stores it as an attachment of `user`'s `conversation` (not yet
 /// linked to a message). Nothing is stored when it is refused.
 pub async fn store(
@@ -85,15 +96,13 @@ pub async fn store(
     conversation: &ConversationId,
     file: &IncomingFile,
 ) -> Result<Attachment, NotStored> {
-    let refused =
-        |why: String| NotStored::Refused(format!("I couldn't take that {}: {why}.", file.noun()));
     let too_big = || {
         let (kind, limit) = if file.photo {
             (AttachmentKind::Image, MAX_IMAGE_BYTES)
         } else {
             (AttachmentKind::File, MAX_FILE_BYTES)
         };
-        refused(too_large(kind, limit).to_string())
+        refused(file.noun(), too_large(kind, limit))
     };
     let could_not_fetch = |e: crate::api::ApiError| {
         if e.is_file_too_big() {
@@ -119,7 +128,7 @@ pub async fn store(
         .await
         .map_err(|e| match e {
             AttachmentError::Storage(e) => NotStored::Storage(e),
-            refusal => refused(refusal.to_string()),
+            refusal => refused(file.noun(), refusal),
         })
 }
 
@@ -161,15 +170,22 @@ mod tests {
         json["photo"] = serde_json::json!([
             {"file_id": "huge", "width": 5000, "height": 4000, "file_size": MAX_IMAGE_BYTES + 1},
         ]);
-        let refused = IncomingFile::of(&message(json)).unwrap().unwrap_err();
-        assert!(refused.to_string().contains("10 MiB"), "{refused}");
+        let Some(Err(NotStored::Refused(words))) = IncomingFile::of(&message(json)) else {
+            panic!("refused")
+        };
+        assert_eq!(
+            words,
+            "I couldn't take that photo: the image is larger than 10 MiB, the limit for images."
+        );
         let mut json = base();
         json["document"] = serde_json::json!({
             "file_id": "d", "file_name": "big.pdf", "mime_type": "application/pdf",
             "file_size": MAX_FILE_BYTES + 1,
         });
-        let refused = IncomingFile::of(&message(json)).unwrap().unwrap_err();
-        assert!(refused.to_string().contains("20 MiB"), "{refused}");
+        let Some(Err(NotStored::Refused(words))) = IncomingFile::of(&message(json)) else {
+            panic!("refused")
+        };
+        assert!(words.contains("20 MiB"), "{words}");
     }
 
     #[test]

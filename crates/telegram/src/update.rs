@@ -56,15 +56,13 @@ pub struct Document {
     pub file_size: Option<u64>,
 }
 
-/// A voice note or audio file (the fields of Telegram's `Voice` and `Audio` the bot reads).
+/// A voice note or audio file (the fields Telegram's `Voice` and `Audio` share that the bot reads).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Audio {
     /// What `getFile` takes.
     pub file_id: String,
     /// Its length in seconds.
-    pub duration: u32,
-    pub mime_type: Option<String>,
-    pub file_size: Option<u64>,
+    pub duration: Option<u32>,
 }
 
 /// A press of an inline button.
