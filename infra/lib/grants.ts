@@ -56,6 +56,21 @@ export function grantBucketObjects(bucket: Bucket, role: Role): void {
   );
 }
 
+/**
+ * Writing and deleting attachment objects (`attachments/<user>/<conversation>/<id>`) in one bucket,
+ * nothing else: telegram-webhook stores the photos and documents users send (and removes one whose
+ * message was refused), but never reads or lists the bucket.
+ */
+export function grantAttachmentWrites(bucket: Bucket, role: Role): void {
+  bucket.grantPut(role, 'attachments/*');
+  bucket.grantDelete(role, 'attachments/*');
+  acknowledgeWildcards(
+    role,
+    ['Action::s3:Abort*', 'Action::s3:DeleteObject*', `Resource::${nagArn(bucket)}/attachments/*`],
+    "CDK's put and delete grants under the attachments prefix: object keys are per user and conversation, known only at run time.",
+  );
+}
+
 /** Posting to and closing the API's connections (`@connections/<id>`, ids known only at run time). */
 export function grantManageConnections(api: WebSocketApi, role: Role): void {
   api.grantManageConnections(role);

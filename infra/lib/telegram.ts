@@ -21,7 +21,7 @@ import { Construct } from 'constructs';
 import * as env from './environment.ts';
 import { RustLambda } from './functions.ts';
 import { throttleAnonymousRoute } from './gateway.ts';
-import { grantManageConnections } from './grants.ts';
+import { grantAttachmentWrites, grantManageConnections } from './grants.ts';
 import type { TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
 
@@ -55,13 +55,16 @@ export class Telegram extends Construct {
     const { storage, turns } = props;
     this.httpApi = props.httpApi;
 
-    // It answers Telegram as soon as the turn is queued; it never waits for the agent.
+    // It answers Telegram as soon as the turn is queued; it never waits for the agent. A photo or
+    // document is fetched from Telegram first (at most 20 MB), hence the longer deadline (the HTTP
+    // API's integration timeout is 30 s).
     this.webhook = new RustLambda(this, 'Webhook', {
       binary: 'telegram-webhook',
-      description: 'Telegram webhook: checks the secret token, stores the message and queues a turn',
-      timeout: Duration.seconds(15),
+      description: 'Telegram webhook: checks the secret token, stores the message (and its file) and queues a turn',
+      timeout: Duration.seconds(29),
       environment: {
         ...storage.tablesEnvironment(),
+        ...env.dataBucket(storage.bucket),
         ...env.turnQueue(turns.queue),
         ...env.websocketEndpoint(props.webSocketStage),
         ...env.telegramTokenParameter(props.botToken),
@@ -72,6 +75,7 @@ export class Telegram extends Construct {
     });
     const role = this.webhook.role;
     storage.grantTables(role);
+    grantAttachmentWrites(storage.bucket, role);
     turns.queue.grantSendMessages(role);
     grantManageConnections(props.webSocketApi, role);
     props.botToken.grantRead(role);

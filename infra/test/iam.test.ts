@@ -102,15 +102,29 @@ describe('IAM', () => {
     ]);
   });
 
-  it("lets only the agent and http-api touch the data bucket's objects (transcripts, workspaces, attachments)", () => {
-    const users = all
+  it("lets only the agent and http-api touch the data bucket's objects (transcripts, workspaces, attachments), and telegram-webhook only write and delete attachments", () => {
+    const onBucket = all
       .filter(({ statement }) => list(statement.Action).some((action) => action.startsWith('s3:') && action.includes('Object')))
       .filter(
         ({ statement }) =>
           JSON.stringify(statement.Resource).includes('DataBucket') || JSON.stringify(statement.Resource).includes('StorageData'),
-      )
-      .map(({ id }) => id.replace(/[0-9A-F]{8}$/, ''));
-    assert.deepEqual([...new Set(users)].sort(), ['AgentRoleDefaultPolicy', 'GatewayHttpApiRoleDefaultPolicy']);
+      );
+    const users = onBucket.map(({ id }) => id.replace(/[0-9A-F]{8}$/, ''));
+    assert.deepEqual([...new Set(users)].sort(), [
+      'AgentRoleDefaultPolicy',
+      'GatewayHttpApiRoleDefaultPolicy',
+      'TelegramWebhookRoleDefaultPolicy',
+    ]);
+    const webhook = onBucket.filter(({ id }) => id.startsWith('TelegramWebhookRoleDefaultPolicy'));
+    for (const { statement } of webhook) {
+      assert.ok(
+        list(statement.Action).every(
+          (action) => action.startsWith('s3:PutObject') || action.startsWith('s3:DeleteObject') || action.startsWith('s3:Abort'),
+        ),
+        JSON.stringify(statement.Action),
+      );
+      assert.match(JSON.stringify(statement.Resource), /\/attachments\/\*/);
+    }
   });
 
   it('lets only the functions that push to (or close) WebSocket connections manage them', () => {

@@ -265,7 +265,9 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
     .with_guest_tools(options.guest_tools)
     .with_attachments(attachments.clone());
     if let Some(api) = &bot_api {
-        processor = processor.with_replies(Arc::new(TelegramReplies::new(api.clone())));
+        processor = processor.with_replies(Arc::new(
+            TelegramReplies::new(api.clone()).with_attachments(attachments.clone()),
+        ));
     }
     let turn_queue: Arc<dyn TurnQueue> = Arc::new(LocalTurnQueue::new(Arc::new(processor)));
     let user = UserId::parse(LOCAL_USER)?;

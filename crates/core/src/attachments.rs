@@ -497,18 +497,22 @@ impl Attachments {
         Ok(by_message)
     }
 
-    /// What a turn answering `message` gets: the message's attachments, and the conversation's
+    /// What a turn answering `messages` (one message, or the burst of messages one reply answers:
+    /// a Telegram album is a burst of one photo each) gets: their attachments, and the conversation's
     /// earlier files (its images are already in OpenClaw's transcript), with their bytes. An
     /// attachment whose bytes are gone (deleted meanwhile) is left out.
     pub async fn for_turn(
         &self,
         user: &UserId,
         conversation: &ConversationId,
-        message: &MessageId,
+        messages: &[MessageId],
     ) -> Result<Vec<TurnAttachment>, PortError> {
         let mut turn = Vec::new();
         for attachment in self.store.list(user, conversation).await? {
-            let with_prompt = attachment.message_id.as_ref() == Some(message);
+            let with_prompt = attachment
+                .message_id
+                .as_ref()
+                .is_some_and(|m| messages.contains(m));
             let earlier_file =
                 attachment.message_id.is_some() && attachment.kind == AttachmentKind::File;
             if !(with_prompt || earlier_file) {

@@ -67,6 +67,12 @@ impl ChatService {
         self
     }
 
+    /// Where messages' attachments are stored, for a surface that receives the files itself
+    /// (Telegram); `None` when messages may not carry attachments.
+    pub fn attachments(&self) -> Option<&Attachments> {
+        self.attachments.as_ref()
+    }
+
     /// The commands, for a surface that recognises them itself (Telegram, beside its own).
     pub fn commands(&self) -> &ChatCommands {
         &self.commands

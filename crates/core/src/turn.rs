@@ -143,12 +143,24 @@ impl Question {
         }
     }
 
+    /// Every message the reply answers, the turn's own last.
+    fn messages(&self) -> Vec<MessageId> {
+        let mut messages = self.also_answers.clone();
+        messages.push(self.turn.user_message_id.clone());
+        messages
+    }
+
     /// One reply to every message of `burst` (oldest first), whose last message is `turn`'s.
     fn burst(turn: &Turn, burst: &[UserMessage]) -> Self {
         let Some((_, earlier)) = burst.split_last() else {
             return Self::alone(turn);
         };
-        let texts: Vec<&str> = burst.iter().map(|m| m.content.as_str()).collect();
+        // A message may be only attachments (a photo without a caption): no empty paragraph for it.
+        let texts: Vec<&str> = burst
+            .iter()
+            .map(|m| m.content.as_str())
+            .filter(|text| !text.trim().is_empty())
+            .collect();
         Self {
             turn: Turn {
                 prompt: texts.join("\n\n"),
@@ -678,7 +690,7 @@ impl TurnProcessor {
         let model = self.model_choice(user).await?;
         let attachments = match &self.attachments {
             Some(attachments) => attachments
-                .for_turn(user, conversation, &turn.user_message_id)
+                .for_turn(user, conversation, &question.messages())
                 .await
                 .map_err(storage_error)?,
             None => Vec::new(),
@@ -1040,8 +1052,41 @@ mod tests {
             question.also_answers,
             [burst[0].id.clone(), burst[1].id.clone()]
         );
+        assert_eq!(
+            question.messages(),
+            [
+                burst[0].id.clone(),
+                burst[1].id.clone(),
+                burst[2].id.clone()
+            ]
+        );
         let alone = Question::burst(&turn, &burst[2..]);
         assert_eq!(alone.turn, turn);
         assert!(alone.also_answers.is_empty());
+        assert_eq!(alone.messages(), [burst[2].id.clone()]);
+    }
+
+    #[test]
+    fn messages_that_are_only_attachments_add_no_empty_paragraph_to_a_burst() {
+        // An album: one photo per message, the caption on the first.
+        let burst = [
+            message("what are these?", 0, Channel::Telegram, false),
+            message("", 100, Channel::Telegram, false),
+            message(" ", 200, Channel::Telegram, false),
+        ];
+        let turn = Turn {
+            user_id: UserId::parse("u").unwrap(),
+            conversation_id: ConversationId::parse("c").unwrap(),
+            user_message_id: burst[2].id.clone(),
+            client_message_id: ClientMessageId::parse("tg-3").unwrap(),
+            prompt: " ".into(),
+            channel: Channel::Telegram,
+            reply_to: None,
+            kind: TurnKind::Reply,
+        };
+        assert_eq!(
+            Question::burst(&turn, &burst).turn.prompt,
+            "what are these?"
+        );
     }
 }

@@ -248,7 +248,7 @@ impl AgentSettings {
         .with_model_settings(adapters.settings()?, adapters.api_keys()?)
         .with_guest_tools(self.guest_tools)
         .with_attachments(adapters.attachments()?);
-        if let Some(replies) = crate::telegram::replies(adapters) {
+        if let Some(replies) = crate::telegram::replies(adapters, Some(adapters.attachments()?)) {
             processor = processor.with_replies(replies);
         }
         Ok(processor)

@@ -34,7 +34,7 @@ impl Function for DeadLetters {
     async fn from_env(adapters: &Adapters) -> Result<Self, Error> {
         let push: Arc<dyn ClientPush> = adapters.push(adapters.connections()?)?;
         let mut abandoned = AbandonedTurns::new(adapters.conversations()?, push);
-        if let Some(replies) = crate::telegram::replies(adapters) {
+        if let Some(replies) = crate::telegram::replies(adapters, None) {
             abandoned = abandoned.with_replies(replies);
         }
         Ok(Self { abandoned })

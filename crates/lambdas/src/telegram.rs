@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serverless_openclaw_aws::secrets::{SecretError, SsmSecrets};
+use serverless_openclaw_core::attachments::Attachments;
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::domain::Turn;
 use serverless_openclaw_core::ports::{
@@ -93,7 +94,9 @@ pub async fn app(adapters: &Adapters) -> Result<axum::Router, Error> {
             adapters.push(connections)?,
             adapters.settings()?,
             Arc::new(OnDemandAgent::from_env()),
-        ),
+        )
+        // Photos and documents are fetched here, where the bot token is, and stored like uploads.
+        .with_attachments(adapters.attachments()?),
         waker: adapters.waker(),
         allowlist,
     };
@@ -109,10 +112,16 @@ pub async fn app(adapters: &Adapters) -> Result<axum::Router, Error> {
 /// Telegram replies for the `agent` function, when the stack names a bot token parameter. The token
 /// is read on the first Telegram turn, not at start-up: most turns come from the web, and the parameter
 /// is named whether or not a token was stored at deploy.
-pub fn replies(adapters: &Adapters) -> Option<Arc<dyn ChannelReplies>> {
+/// The files the agent attached to a reply are read from `attachments` (if given: a reporter of
+/// failed turns has none to send) and sent after its text.
+pub fn replies(
+    adapters: &Adapters,
+    attachments: Option<Attachments>,
+) -> Option<Arc<dyn ChannelReplies>> {
     Some(Arc::new(LazyReplies {
         secrets: SsmSecrets::new(adapters.sdk()),
         parameter: Env::process().optional(TOKEN_PARAMETER)?,
+        attachments,
         replies: OnceCell::new(),
     }))
 }
@@ -121,6 +130,7 @@ pub fn replies(adapters: &Adapters) -> Option<Arc<dyn ChannelReplies>> {
 struct LazyReplies {
     secrets: SsmSecrets,
     parameter: String,
+    attachments: Option<Attachments>,
     replies: OnceCell<Option<TelegramReplies>>,
 }
 
@@ -131,7 +141,12 @@ impl ChannelReplies for LazyReplies {
             .replies
             .get_or_try_init(|| async {
                 match bot_api(&self.secrets, &self.parameter).await {
-                    Ok(api) => Ok(Some(TelegramReplies::new(api))),
+                    Ok(api) => Ok(Some(match &self.attachments {
+                        Some(attachments) => {
+                            TelegramReplies::new(api).with_attachments(attachments.clone())
+                        }
+                        None => TelegramReplies::new(api),
+                    })),
                     Err(SecretError::NotFound(_)) => {
                         tracing::info!(
                             "no Telegram bot token is stored; replies go to the web only"

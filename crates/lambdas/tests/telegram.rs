@@ -3,19 +3,24 @@
 //! Gateway and SQS event JSON. Messages sent together reach the agent as one turn and get one answer;
 //! a message after the burst window is its own turn; a failed burst is told once and leaves its
 //! messages unanswered until Retry; `/compact` in the chat answers with the sizes before and after,
-//! and the next turn starts from the summary.
+//! and the next turn starts from the summary. An album (a photo per webhook call) is one turn with
+//! all its images, stored in S3; a file we do not take is refused in the chat and stores nothing; an
+//! image the agent attaches to its reply arrives with `sendPhoto`.
 
 mod support;
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde_json::Value;
 use serverless_openclaw_core::turn::BURST_WINDOW;
-use serverless_openclaw_testkit::fake_llm::{Behaviour, RecordedRequest, SUMMARY};
+use serverless_openclaw_testkit::fake_llm::{Behaviour, RecordedRequest, SUMMARY, ToolCall};
 use serverless_openclaw_testkit::fake_telegram::{
-    FakeTelegram, SentMessage, callback_update, text_update,
+    FakeTelegram, SentMessage, callback_update, document_update, in_album, photo_update,
+    text_update,
 };
 use serverless_openclaw_testkit::fixtures;
+use serverless_openclaw_testkit::images::solid_png;
 use support::{Function, GATEWAY_INVOKE, World};
 
 const AGENT: &str = env!("CARGO_BIN_EXE_agent");
@@ -140,6 +145,119 @@ impl Chat {
         assert_eq!(answered["statusCode"], 200, "{answered}");
         serde_json::from_str(answered["body"].as_str().unwrap()).unwrap()
     }
+}
+
+impl Chat {
+    /// The keys of the attachment objects in the bucket.
+    async fn stored_attachments(&self) -> Vec<String> {
+        let listed = serverless_openclaw_aws::config::s3_client(&self.world.sdk)
+            .list_objects_v2()
+            .bucket(&self.world.bucket)
+            .prefix("attachments/")
+            .send()
+            .await
+            .expect("listing");
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_album_is_one_turn_with_its_images_and_the_agents_image_comes_back_as_a_photo() {
+    let chat = Chat::start(&[]).await;
+    let (warm, cold) = (
+        solid_png(12, 8, [230, 120, 20]),
+        solid_png(8, 12, [20, 120, 230]),
+    );
+    let (warm_id, cold_id) = (
+        chat.telegram.add_file(warm.clone()),
+        chat.telegram.add_file(cold.clone()),
+    );
+    // Each photo of the album is its own webhook call, the caption on the first.
+    let album = [
+        photo_update(
+            2,
+            FRIEND,
+            &[(warm_id.as_str(), 12, 8, warm.len())],
+            Some("Which is warmer?"),
+        ),
+        photo_update(3, FRIEND, &[(cold_id.as_str(), 8, 12, cold.len())], None),
+    ];
+    for update in album {
+        chat.webhook
+            .telegram_update(&in_album(update, "album-7"))
+            .await;
+    }
+    assert_eq!(
+        chat.stored_attachments().await.len(),
+        2,
+        "both photos in S3"
+    );
+    chat.deliver().await;
+    chat.deliver().await;
+    let requests = chat.turn_requests();
+    assert_eq!(requests.len(), 1, "one turn for the album");
+    let images: Vec<Vec<u8>> = requests[0]
+        .images()
+        .iter()
+        .map(|i| i.bytes().unwrap())
+        .collect();
+    assert_eq!(images, [warm, cold], "both, byte for byte, in order");
+    let asked = requests[0].last_user_text().unwrap_or_default();
+    assert!(asked.starts_with("Which is warmer?"), "{asked}");
+    assert_eq!(chat.quoted(), [user_message_id(3)], "it answers the last");
+
+    // A file we do not take is refused in plain words: nothing stored, nothing queued.
+    let zip = chat.telegram.add_file(b"PK\x03\x04 an archive".to_vec());
+    chat.webhook
+        .telegram_update(&document_update(
+            4,
+            FRIEND,
+            &zip,
+            "a.zip",
+            "application/zip",
+            18,
+            None,
+        ))
+        .await;
+    let refusal = chat.said().last().unwrap().text.clone();
+    assert!(
+        refusal.starts_with("I couldn't take that file: application/zip files are not accepted"),
+        "{refusal}"
+    );
+    assert_eq!(chat.stored_attachments().await.len(), 2);
+    assert_eq!(roles(&chat.history().await), ["user", "user", "assistant"]);
+
+    // The agent draws an image and attaches it: it arrives as a photo, after the reply's text.
+    let chart = solid_png(5, 3, [30, 160, 60]);
+    chat.world
+        .fake
+        .push_behaviour(Behaviour::tool_calls([ToolCall::exec(format!(
+            "echo {} | base64 -d > chart.png",
+            base64::engine::general_purpose::STANDARD.encode(&chart)
+        ))]));
+    chat.world.fake.push_behaviour(Behaviour::Text(
+        "Here is your chart.\n\nMEDIA:./chart.png".into(),
+    ));
+    chat.send(5, "Draw me a chart.").await;
+    chat.deliver().await;
+    let uploads = chat.telegram.uploads(FRIEND);
+    assert_eq!(uploads.len(), 1, "{:#?}", chat.telegram.calls());
+    assert_eq!(
+        (uploads[0].method.as_str(), uploads[0].reply_to),
+        ("sendPhoto", Some(user_message_id(5)))
+    );
+    assert_eq!(uploads[0].bytes, chart, "byte for byte");
+    assert!(
+        chat.said()
+            .iter()
+            .any(|m| m.text.contains("Here is your chart.")),
+        "{:#?}",
+        chat.said()
+    );
 }
 
 fn roles(history: &[(String, String)]) -> Vec<&str> {

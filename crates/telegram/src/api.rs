@@ -1,5 +1,6 @@
-//! A small client of the Telegram Bot API: the methods the bot uses, JSON in and out, `429`s retried
-//! after Telegram's `retry_after`. The base URL is configurable (`SERVERLESS_OPENCLAW_TELEGRAM_API_URL`)
+//! A small client of the Telegram Bot API: the methods the bot uses, JSON in and out (files out as
+//! `multipart/form-data`), `429`s retried after Telegram's `retry_after`, and the download of a
+//! file `getFile` prepared. The base URL is configurable (`SERVERLESS_OPENCLAW_TELEGRAM_API_URL`)
 //! so tests point it at the fake in `testkit`.
 //!
 //! The bot token is part of every request URL; errors are built without the URL, so it never reaches a
@@ -46,6 +47,9 @@ pub enum ApiError {
         #[source]
         source: reqwest::Error,
     },
+    /// A download was larger than the caller takes; it was stopped there.
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
 }
 
 impl ApiError {
@@ -68,6 +72,15 @@ impl ApiError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, ApiError::Refused { code: 409, .. })
     }
+
+    /// A file too large for Telegram to hand to a bot (`getFile` above 20 MB), or for the caller.
+    pub fn is_file_too_big(&self) -> bool {
+        match self {
+            ApiError::TooLarge { .. } => true,
+            ApiError::Refused { description, .. } => description.contains("file is too big"),
+            ApiError::Transport { .. } => false,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -89,6 +102,47 @@ struct SentMessage {
     message_id: i64,
 }
 
+/// A file as `getFile` prepares it for download.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelegramFile {
+    /// Where [`BotApi::download`] finds it; `None` when Telegram cannot hand it out.
+    pub file_path: Option<String>,
+    pub file_size: Option<u64>,
+}
+
+/// How a file is sent to a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upload {
+    /// `sendPhoto`: shown inline, compressed by Telegram; at most [`MAX_PHOTO_UPLOAD_BYTES`].
+    Photo,
+    /// `sendDocument`: the file as it is; at most [`MAX_DOCUMENT_UPLOAD_BYTES`].
+    Document,
+}
+
+impl Upload {
+    fn method(self) -> &'static str {
+        match self {
+            Upload::Photo => "sendPhoto",
+            Upload::Document => "sendDocument",
+        }
+    }
+
+    /// The name of the form field that carries the file.
+    fn field(self) -> &'static str {
+        match self {
+            Upload::Photo => "photo",
+            Upload::Document => "document",
+        }
+    }
+}
+
+/// The largest photo a bot may upload with `sendPhoto` (the Bot API's 10 MB).
+pub const MAX_PHOTO_UPLOAD_BYTES: u64 = 10_000_000;
+/// The largest file a bot may upload with `sendDocument` (the Bot API's 50 MB).
+pub const MAX_DOCUMENT_UPLOAD_BYTES: u64 = 50_000_000;
+/// The longest time a file download or upload may take.
+const FILE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How a text is parsed by Telegram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -104,12 +158,21 @@ impl Format {
     }
 }
 
+/// The form field of a file: its bytes, name and type (a type that does not parse is left out:
+/// Telegram goes by the bytes).
+fn file_part(name: &str, media_type: &str, bytes: &[u8]) -> reqwest::multipart::Part {
+    let part = || reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned());
+    part().mime_str(media_type).unwrap_or_else(|_| part())
+}
+
 /// A Bot API client for one bot.
 #[derive(Clone)]
 pub struct BotApi {
     http: reqwest::Client,
     /// `<base>/bot<token>`.
     endpoint: String,
+    /// `<base>/file/bot<token>`: where files `getFile` prepared are downloaded.
+    files: String,
 }
 
 impl std::fmt::Debug for BotApi {
@@ -121,9 +184,11 @@ impl std::fmt::Debug for BotApi {
 impl BotApi {
     /// A client of the Bot API at `base_url` ([`DEFAULT_BASE_URL`] in production) for `token`.
     pub fn new(base_url: &str, token: &str) -> Self {
+        let base = base_url.trim_end_matches('/');
         Self {
             http: reqwest::Client::new(),
-            endpoint: format!("{}/bot{token}", base_url.trim_end_matches('/')),
+            endpoint: format!("{base}/bot{token}"),
+            files: format!("{base}/file/bot{token}"),
         }
     }
 
@@ -133,9 +198,20 @@ impl BotApi {
         body: &Value,
         timeout: Duration,
     ) -> Result<T, ApiError> {
+        self.call_with(method, timeout, |request| request.json(body))
+            .await
+    }
+
+    /// Calls `method` with the body `with_body` puts on the request (made again for each attempt).
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        timeout: Duration,
+        with_body: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<T, ApiError> {
         let mut attempt = 0;
         loop {
-            match self.call_once(method, body, timeout).await {
+            match self.call_once(method, &with_body, timeout).await {
                 Err(ApiError::Refused {
                     code: 429,
                     retry_after: Some(wait),
@@ -155,17 +231,14 @@ impl BotApi {
     async fn call_once<T: DeserializeOwned>(
         &self,
         method: &'static str,
-        body: &Value,
+        with_body: &impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
         timeout: Duration,
     ) -> Result<T, ApiError> {
         let transport = |source: reqwest::Error| ApiError::Transport {
             method,
             source: source.without_url(),
         };
-        let response = self
-            .http
-            .post(format!("{}/{method}", self.endpoint))
-            .json(body)
+        let response = with_body(self.http.post(format!("{}/{method}", self.endpoint)))
             .timeout(timeout)
             .send()
             .await
@@ -325,6 +398,74 @@ impl BotApi {
         self.call::<bool>("answerCallbackQuery", &body, CALL_TIMEOUT)
             .await
             .map(drop)
+    }
+
+    /// Prepares a file a user sent (a photo size, a document) for [`Self::download`].
+    pub async fn get_file(&self, file_id: &str) -> Result<TelegramFile, ApiError> {
+        self.call("getFile", &json!({"file_id": file_id}), CALL_TIMEOUT)
+            .await
+    }
+
+    /// Downloads the file at `file_path` (from [`Self::get_file`]), refusing one larger than
+    /// `limit` bytes without reading more than that.
+    pub async fn download(&self, file_path: &str, limit: u64) -> Result<Vec<u8>, ApiError> {
+        const METHOD: &str = "file download";
+        let transport = |source: reqwest::Error| ApiError::Transport {
+            method: METHOD,
+            source: source.without_url(),
+        };
+        let mut response = self
+            .http
+            .get(format!("{}/{file_path}", self.files))
+            .timeout(FILE_TIMEOUT)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ApiError::Refused {
+                method: METHOD,
+                code: status.as_u16(),
+                description: status.canonical_reason().unwrap_or("failed").into(),
+                retry_after: None,
+            });
+        }
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(ApiError::TooLarge { limit });
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(ApiError::TooLarge { limit });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    /// Sends a file to a chat as a photo or a document (`multipart/form-data`), as a reply to
+    /// `reply_to`; returns the new message's id.
+    pub async fn send_file(
+        &self,
+        chat_id: i64,
+        upload: Upload,
+        name: &str,
+        media_type: &str,
+        bytes: &[u8],
+        reply_to: i64,
+    ) -> Result<i64, ApiError> {
+        let reply = json!({"message_id": reply_to, "allow_sending_without_reply": true});
+        let sent: SentMessage = self
+            .call_with(upload.method(), FILE_TIMEOUT, |request| {
+                let file = file_part(name, media_type, bytes);
+                let form = reqwest::multipart::Form::new()
+                    .text("chat_id", chat_id.to_string())
+                    .text("reply_parameters", reply.to_string())
+                    .part(upload.field(), file);
+                request.multipart(form)
+            })
+            .await?;
+        Ok(sent.message_id)
     }
 
     /// Shows "typing…" in the chat for about five seconds.

@@ -1,5 +1,7 @@
 //! The bot's side of an update: who may use the agent, the commands, and a message submitted as a
-//! turn. The webhook and long polling both end here, so they behave the same.
+//! turn. The webhook and long polling both end here, so they behave the same. A photo or document
+//! is fetched from Telegram and stored here ([`crate::media`]), where the bot token is, and goes
+//! with its message like a web upload; its caption is the message's text.
 //!
 //! Access: a Telegram user reaches the agent only when linked to an owner account (a one-time code
 //! from the web app, `/link CODE`) or listed in the allowlist (Telegram-only deployments; such a user
@@ -17,6 +19,7 @@
 
 use std::sync::Arc;
 
+use serverless_openclaw_core::attachments::Attachment;
 use serverless_openclaw_core::chat::{ChatService, Submission};
 use serverless_openclaw_core::commands::{self, CommandOrigin};
 use serverless_openclaw_core::domain::{Channel, ReplyTarget};
@@ -30,6 +33,7 @@ use time::OffsetDateTime;
 use crate::api::{BotApi, Format};
 use crate::buttons::{Button, Keyboard};
 use crate::command::{Command, Input, help};
+use crate::media::{self, IncomingFile, NotStored};
 use crate::update::{CallbackQuery, Message, Update};
 
 /// How long a processed update id is remembered (Telegram stops redelivering long before).
@@ -38,6 +42,9 @@ const UPDATE_MEMORY: time::Duration = time::Duration::days(1);
 const RECEIVED_REACTION: &str = "👀";
 /// The most characters of a replied-to message quoted into the prompt.
 const MAX_QUOTE_CHARS: usize = 1_000;
+/// The answer to a voice note or audio file: nothing transcribes them yet, and silence would leave
+/// the user waiting.
+const NO_VOICE_YET: &str = "I can't listen to voice notes or audio yet; please type your message.";
 /// Telegram shows at most 200 characters in a button press's answer.
 const MAX_CALLBACK_ANSWER_CHARS: usize = 200;
 
@@ -110,9 +117,14 @@ impl Bot {
         let Some(message) = update.message else {
             return Ok(());
         };
-        let (Some(from), Some(text)) = (message.from.as_ref(), message.text.as_deref()) else {
+        let Some(from) = message.from.as_ref() else {
             return Ok(());
         };
+        let file = IncomingFile::of(&message);
+        let spoken = message.voice.is_some() || message.audio.is_some();
+        if file.is_none() && message.text.is_none() && !spoken {
+            return Ok(());
+        }
         if from.is_bot || !message.chat.is_private() {
             tracing::info!(
                 chat = message.chat.id,
@@ -121,7 +133,19 @@ impl Bot {
             return Ok(());
         }
         let access = self.access(from.id).await?;
-        let input = Input::parse(text);
+        let input = match (&file, message.text.as_deref()) {
+            // A caption says something about the file: text for the agent, never a command.
+            (Some(_), _) => Input::Text(message.caption.as_deref().unwrap_or_default()),
+            (None, Some(text)) => Input::parse(text),
+            (None, None) => {
+                let answer = match access.user() {
+                    Some(_) => NO_VOICE_YET.to_owned(),
+                    None => refusal(from.id),
+                };
+                self.say(&message, &answer).await;
+                return Ok(());
+            }
+        };
         if access.user().is_some() && !matches!(input, Input::Text(_)) {
             self.wake().await;
         }
@@ -139,7 +163,7 @@ impl Bot {
             }
             (Input::Text(text), Access::Linked(user) | Access::Allowlisted(user)) => {
                 let prompt = with_quote(message.reply_to_message.as_deref(), text);
-                self.submit(&message, update.update_id, from.id, &user, &prompt)
+                self.submit(&message, update.update_id, from.id, &user, &prompt, file)
                     .await?
             }
             (_, Access::None) => self.say(&message, &refusal(from.id)).await,
@@ -398,6 +422,9 @@ impl Bot {
         Ok(conversation)
     }
 
+    /// Stores the message (with the file it carries, fetched and stored first) and queues its turn.
+    /// A refused file is told and nothing is submitted; a message refused after its file was stored
+    /// takes the file away again.
     async fn submit(
         &self,
         message: &Message,
@@ -405,18 +432,34 @@ impl Bot {
         telegram_user: TelegramUserId,
         user: &UserId,
         text: &str,
+        file: Option<Result<IncomingFile, NotStored>>,
     ) -> Result<(), PortError> {
         let conversation = self.current_conversation(telegram_user).await?;
+        let attachment = match file {
+            None => None,
+            Some(file) => match self.store_file(user, &conversation, file).await {
+                Ok(stored) => Some(stored),
+                Err(NotStored::Refused(words)) => {
+                    self.say(message, &words).await;
+                    return Ok(());
+                }
+                Err(NotStored::Storage(e)) => return Err(e),
+            },
+        };
         let origin = origin(message, update_id)?;
         let submission = Submission {
-            conversation_id: conversation,
+            conversation_id: conversation.clone(),
             client_message_id: origin.client_message_id,
             text: text.to_owned(),
             channel: origin.channel,
             reply_to: origin.reply_to,
-            attachments: Vec::new(),
+            attachments: attachment.iter().map(|a| a.id.clone()).collect(),
         };
-        match self.chat.submit(user, submission).await {
+        let submitted = self.chat.submit(user, submission).await;
+        if let (Err(_), Some(stored)) = (&submitted, &attachment) {
+            self.forget_file(user, &conversation, stored).await;
+        }
+        match submitted {
             Ok(_) => {
                 let chat = message.chat.id;
                 let (reacted, typing) = tokio::join!(
@@ -444,6 +487,34 @@ impl Bot {
                 .await;
                 Ok(())
             }
+        }
+    }
+}
+
+impl Bot {
+    /// Fetches and stores a file a message carries, under the attachment rules of every surface.
+    async fn store_file(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        file: Result<IncomingFile, NotStored>,
+    ) -> Result<Attachment, NotStored> {
+        let file = file?;
+        let Some(attachments) = self.chat.attachments() else {
+            return Err(NotStored::Refused(
+                "This agent does not take photos or files.".into(),
+            ));
+        };
+        media::store(&self.api, attachments, user, conversation, &file).await
+    }
+
+    /// Deletes a file whose message was not taken, so nothing is left half-stored.
+    async fn forget_file(&self, user: &UserId, conversation: &ConversationId, file: &Attachment) {
+        let Some(attachments) = self.chat.attachments() else {
+            return;
+        };
+        if let Err(e) = attachments.delete(user, conversation, &file.id).await {
+            tracing::warn!(error = %e, "could not delete the file of a message that was not taken");
         }
     }
 }

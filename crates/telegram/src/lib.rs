@@ -5,6 +5,7 @@
 //! - [`update`]: the parts of an update the bot reads.
 //! - [`buttons`]: the inline buttons (Stop, Retry, the models of `/model`) and their callback data.
 //! - [`command`]: `/start`, `/help`, `/new`, `/status`, `/link CODE`, `/unlink` or text for the agent.
+//! - [`media`]: photos and documents users send, fetched and stored as attachments.
 //! - [`bot`]: access control (links, link codes, allowlist), the commands, messages submitted as turns.
 //! - [`replies`]: a turn's progress in the chat: typing, streamed edits or a progress message with the
 //!   tool calls, the formatted final reply.
@@ -18,6 +19,7 @@ pub mod bot;
 pub mod buttons;
 pub mod command;
 pub mod format;
+pub mod media;
 pub mod poll;
 pub mod progress;
 pub mod replies;

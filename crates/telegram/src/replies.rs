@@ -1,7 +1,8 @@
 //! A turn's progress in its Telegram chat: "typing…" while the agent wakes up and thinks, the reply
 //! streamed into one message edited at most once per [`EDIT_INTERVAL`], then the final reply as
 //! formatted parts below Telegram's 4096-character limit (sent again as plain text if Telegram
-//! refuses the formatting), or the error in plain words.
+//! refuses the formatting), or the error in plain words. The files the agent attached to its reply
+//! follow its text: images as photos (`sendPhoto`), other files as documents (`sendDocument`).
 //!
 //! A turn that calls tools shows a progress message instead of the streamed reply: the tool lines
 //! ([`crate::progress`]), edited as calls start and end under the same once-per-second limit. Its
@@ -16,13 +17,16 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serverless_openclaw_core::attachments::{AttachmentKind, Attachments};
 use serverless_openclaw_core::domain::{ReplyTarget, Turn, TurnActivity};
 use serverless_openclaw_core::ports::ChannelReplies;
-use serverless_openclaw_core::protocol::{ServerFrame, TurnStatus};
+use serverless_openclaw_core::protocol::{AttachmentView, ServerFrame, TurnStatus};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use crate::api::{ApiError, BotApi, Format};
+use crate::api::{
+    ApiError, BotApi, Format, MAX_DOCUMENT_UPLOAD_BYTES, MAX_PHOTO_UPLOAD_BYTES, Upload,
+};
 use crate::buttons::{Button, Keyboard};
 use crate::format::{Part, render_reply, streaming_preview};
 use crate::progress::progress_text;
@@ -33,21 +37,39 @@ pub const EDIT_INTERVAL: Duration = Duration::from_secs(1);
 /// How often "typing…" is renewed while nothing is shown yet (Telegram shows it for five seconds).
 const TYPING_INTERVAL: Duration = Duration::from_secs(4);
 
+/// The image types sent with `sendPhoto`; other images (a GIF would lose its animation) go as
+/// documents.
+const PHOTO_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+
 /// [`ChannelReplies`] for Telegram chats.
 #[derive(Clone)]
 pub struct TelegramReplies {
     api: BotApi,
+    /// Where the files the agent attached to a reply are read from, to send them after its text;
+    /// without it, a reply's files stay on the web.
+    attachments: Option<Attachments>,
 }
 
 impl TelegramReplies {
     pub fn new(api: BotApi) -> Self {
-        Self { api }
+        Self {
+            api,
+            attachments: None,
+        }
+    }
+
+    /// Sends the files the agent attached to a reply, read from `attachments`.
+    pub fn with_attachments(mut self, attachments: Attachments) -> Self {
+        self.attachments = Some(attachments);
+        self
     }
 }
 
 /// One turn's delivery into one chat.
 struct Delivery<'a> {
     api: &'a BotApi,
+    turn: &'a Turn,
+    attachments: Option<&'a Attachments>,
     chat: i64,
     reply_to: i64,
     /// The Stop button of the live message, and the Retry button of an error (`None` when the
@@ -80,6 +102,8 @@ impl ChannelReplies for TelegramReplies {
         };
         let mut delivery = Delivery {
             api: &self.api,
+            turn,
+            attachments: self.attachments.as_ref(),
             chat: chat_id,
             reply_to: message_id,
             stop: Keyboard::single("⏹ Stop", &Button::Stop(turn.conversation_id.clone())),
@@ -138,13 +162,23 @@ impl Delivery<'_> {
                 self.dirty = true;
             }
             ServerFrame::Message {
-                content, activity, ..
-            } => match activity {
-                Some(activity) if self.activity.tool_count > 0 => {
-                    self.finish_after_tools(&content, &activity).await
+                content,
+                activity,
+                attachments,
+                ..
+            } => {
+                let has_files = !attachments.is_empty();
+                match activity {
+                    Some(activity) if self.activity.tool_count > 0 => {
+                        self.finish_after_tools(&content, &activity, has_files)
+                            .await
+                    }
+                    _ => self.finish(&content, has_files).await,
                 }
-                _ => self.finish(&content).await,
-            },
+                for file in &attachments {
+                    self.send_attachment(file).await;
+                }
+            }
             ServerFrame::Error { message, .. } => {
                 self.dirty = false;
                 self.next_typing = None;
@@ -199,12 +233,21 @@ impl Delivery<'_> {
     }
 
     /// The final reply: the first part replaces the streamed message, the rest follow as new ones.
-    async fn finish(&mut self, content: &str) {
+    /// A reply of files alone (`has_files`) needs no text; a streamed message it had (its `MEDIA:`
+    /// line, before OpenClaw took it out) then says the files follow.
+    async fn finish(&mut self, content: &str, has_files: bool) {
         self.dirty = false;
         self.next_typing = None;
         let mut parts = render_reply(content).into_iter();
         let Some(first) = parts.next() else {
-            let empty = "(The agent sent an empty reply.)";
+            if has_files && self.shown.is_none() {
+                return;
+            }
+            let empty = if has_files {
+                "(The agent's files follow.)"
+            } else {
+                "(The agent sent an empty reply.)"
+            };
             match self.shown {
                 Some(id) => log_failure(
                     self.api
@@ -227,7 +270,12 @@ impl Delivery<'_> {
 
     /// The answer of a turn that called tools: the progress message says how long the agent worked,
     /// and the answer follows as new messages (which notify the phone, unlike an edit).
-    async fn finish_after_tools(&mut self, content: &str, activity: &TurnActivity) {
+    async fn finish_after_tools(
+        &mut self,
+        content: &str,
+        activity: &TurnActivity,
+        has_files: bool,
+    ) {
         self.dirty = false;
         self.next_typing = None;
         if let Some(id) = self.shown {
@@ -239,13 +287,84 @@ impl Delivery<'_> {
             log_failure(edited, "finalising the progress message");
         }
         let parts = render_reply(content);
-        if parts.is_empty() {
+        if parts.is_empty() && !has_files {
             self.send("(The agent sent an empty reply.)", Format::Plain)
                 .await;
         }
         for part in &parts {
             self.send_part(part).await;
         }
+    }
+
+    /// Sends a file the agent attached, after the reply's text: an image as a photo (shown inline)
+    /// when Telegram takes it as one, else as a document; one Telegram refuses or that cannot be
+    /// read is named in a message instead.
+    async fn send_attachment(&self, file: &AttachmentView) {
+        let Some(attachments) = self.attachments else {
+            return;
+        };
+        let read = attachments
+            .read(&self.turn.user_id, &self.turn.conversation_id, &file.id)
+            .await;
+        let bytes = match read {
+            Ok((_, bytes)) => bytes,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read a file of the reply");
+                self.send(
+                    &format!("(The file {} could not be sent.)", file.name),
+                    Format::Plain,
+                )
+                .await;
+                return;
+            }
+        };
+        let as_photo = file.kind == AttachmentKind::Image
+            && PHOTO_TYPES.contains(&file.media_type.as_str())
+            && bytes.len() as u64 <= MAX_PHOTO_UPLOAD_BYTES;
+        if as_photo {
+            let sent = self.upload(Upload::Photo, file, &bytes).await;
+            match sent {
+                Ok(_) => return,
+                // Telegram refuses some images as photos (their dimensions): a document keeps them.
+                Err(e) => {
+                    tracing::info!(error = %e, "Telegram refused a photo; sending it as a document")
+                }
+            }
+        }
+        if bytes.len() as u64 > MAX_DOCUMENT_UPLOAD_BYTES {
+            self.send(
+                &format!("(The file {} is too large to send on Telegram.)", file.name),
+                Format::Plain,
+            )
+            .await;
+            return;
+        }
+        if let Err(e) = self.upload(Upload::Document, file, &bytes).await {
+            tracing::warn!(error = %e, "could not send a file of the reply");
+            self.send(
+                &format!("(The file {} could not be sent.)", file.name),
+                Format::Plain,
+            )
+            .await;
+        }
+    }
+
+    async fn upload(
+        &self,
+        upload: Upload,
+        file: &AttachmentView,
+        bytes: &[u8],
+    ) -> Result<i64, ApiError> {
+        self.api
+            .send_file(
+                self.chat,
+                upload,
+                &file.name,
+                &file.media_type,
+                bytes,
+                self.reply_to,
+            )
+            .await
     }
 
     async fn edit_part(&self, id: i64, part: &Part) {

@@ -20,8 +20,49 @@ pub struct Message {
     pub text: Option<String>,
     /// The text of a photo or document.
     pub caption: Option<String>,
+    /// A photo: the sizes Telegram keeps of it, smallest first.
+    pub photo: Option<Vec<PhotoSize>>,
+    /// A file sent as a file (Telegram keeps its bytes and name as sent).
+    pub document: Option<Document>,
+    /// Set on each message of an album (photos sent together, one message each).
+    pub media_group_id: Option<String>,
+    /// A voice note recorded in the client.
+    pub voice: Option<Audio>,
+    /// A music or audio file sent as such.
+    pub audio: Option<Audio>,
     /// The message this one answers (Telegram leaves out that message's own reply).
     pub reply_to_message: Option<Box<Message>>,
+}
+
+/// One size of a photo.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PhotoSize {
+    /// What `getFile` takes.
+    pub file_id: String,
+    pub width: u32,
+    pub height: u32,
+    pub file_size: Option<u64>,
+}
+
+/// A file sent as a file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Document {
+    /// What `getFile` takes.
+    pub file_id: String,
+    /// The name the sender's client gave it.
+    pub file_name: Option<String>,
+    /// The type the sender's client declared.
+    pub mime_type: Option<String>,
+    pub file_size: Option<u64>,
+}
+
+/// A voice note or audio file (the fields Telegram's `Voice` and `Audio` share that the bot reads).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Audio {
+    /// What `getFile` takes.
+    pub file_id: String,
+    /// Its length in seconds.
+    pub duration: Option<u32>,
 }
 
 /// A press of an inline button.

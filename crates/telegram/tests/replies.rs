@@ -318,3 +318,134 @@ async fn a_turn_from_another_channel_is_not_delivered() {
     replies.deliver(&web, rx).await;
     assert!(telegram.calls().is_empty());
 }
+
+/// A 1×1 GIF.
+const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+
+#[tokio::test]
+async fn the_agents_files_follow_the_text_as_photos_or_documents() {
+    use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
+    use serverless_openclaw_core::ids::AttachmentId;
+    use serverless_openclaw_core::protocol::AttachmentView;
+    use serverless_openclaw_local::attachments::FileAttachmentStore;
+
+    let telegram = FakeTelegram::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let attachments = Attachments::new(
+        std::sync::Arc::new(FileAttachmentStore::new(dir.path())),
+        DEFAULT_QUOTA_BYTES,
+    );
+    let turn = turn();
+    let png = serverless_openclaw_testkit::images::solid_png(4, 4, [9, 9, 9]);
+    let mut views = Vec::new();
+    for (name, bytes) in [
+        ("wide.png", png.as_slice()),
+        ("spin.gif", GIF),
+        ("notes.txt", b"plain notes".as_slice()),
+        ("chart.png", png.as_slice()),
+    ] {
+        let stored = attachments
+            .upload(&turn.user_id, &turn.conversation_id, name, "", bytes)
+            .await
+            .unwrap();
+        views.push(AttachmentView::from(&stored));
+    }
+    let mut gone = views[2].clone();
+    gone.id = AttachmentId::generate();
+    gone.name = "gone.txt".into();
+    views.push(gone);
+    // Telegram refuses the first photo (as it does an image of extreme proportions).
+    telegram.fail_next(
+        "sendPhoto",
+        Failure::Status {
+            code: 400,
+            description: "Bad Request: PHOTO_INVALID_DIMENSIONS".into(),
+        },
+    );
+    let replies = TelegramReplies::new(BotApi::new(&telegram.base_url(), telegram.token()))
+        .with_attachments(attachments);
+    let (tx, rx) = mpsc::unbounded_channel();
+    tx.send(ServerFrame::Message {
+        conversation_id: turn.conversation_id.clone(),
+        message_id: MessageId::generate(),
+        role: Role::Assistant,
+        content: "Here they are.".into(),
+        usage: Usage::default(),
+        cost_usd: None,
+        duration_ms: 1,
+        activity: None,
+        attachments: views,
+    })
+    .unwrap();
+    drop(tx);
+    replies.deliver(&turn, rx).await;
+
+    let methods: Vec<String> = telegram
+        .calls()
+        .into_iter()
+        .filter(|c| c.status == 200)
+        .map(|c| c.method)
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "sendMessage",
+            "sendDocument",
+            "sendDocument",
+            "sendDocument",
+            "sendPhoto",
+            "sendMessage"
+        ],
+        "{:#?}",
+        telegram.calls()
+    );
+    let uploads = telegram.uploads(CHAT);
+    let sent: Vec<_> = uploads
+        .iter()
+        .map(|u| (u.method.as_str(), u.file_name.as_deref().unwrap()))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("sendDocument", "wide.png"),
+            ("sendDocument", "spin.gif"),
+            ("sendDocument", "notes.txt"),
+            ("sendPhoto", "chart.png"),
+        ]
+    );
+    assert!(uploads.iter().all(|u| u.reply_to == Some(ASKED)));
+    assert_eq!(uploads[3].bytes, png);
+    let said: Vec<String> = telegram.chat(CHAT).into_iter().map(|m| m.text).collect();
+    assert_eq!(
+        said,
+        ["Here they are.", "(The file gone.txt could not be sent.)"]
+    );
+}
+
+#[tokio::test]
+async fn a_reply_of_files_alone_sends_no_empty_text() {
+    let telegram = FakeTelegram::start().await.unwrap();
+    let views = vec![serverless_openclaw_core::protocol::AttachmentView {
+        id: serverless_openclaw_core::ids::AttachmentId::generate(),
+        name: "missing.png".into(),
+        media_type: "image/png".into(),
+        size: 1,
+        kind: serverless_openclaw_core::attachments::AttachmentKind::Image,
+        created_at: "2026-12-07T00:00:00Z".into(),
+    }];
+    let turn = turn();
+    let frame = ServerFrame::Message {
+        conversation_id: turn.conversation_id.clone(),
+        message_id: MessageId::generate(),
+        role: Role::Assistant,
+        content: String::new(),
+        usage: Usage::default(),
+        cost_usd: None,
+        duration_ms: 1,
+        activity: None,
+        attachments: views,
+    };
+    deliver(&telegram, vec![frame], Duration::ZERO).await;
+    let said: Vec<String> = telegram.chat(CHAT).into_iter().map(|m| m.text).collect();
+    assert!(said.iter().all(|t| !t.contains("empty reply")), "{said:?}");
+}

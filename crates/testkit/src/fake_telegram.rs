@@ -3,7 +3,8 @@
 //! The bot posts JSON to `{base_url}/bot{token}/{method}`; tests point it at
 //! [`FakeTelegram::base_url`]. The fake answers the handful of methods the bot uses (`getMe`,
 //! `getUpdates`, `setWebhook`, `deleteWebhook`, `setMyCommands`, `sendMessage`, `editMessageText`,
-//! `editMessageReplyMarkup`, `sendChatAction`, `setMessageReaction`, `answerCallbackQuery`) in the Bot API's envelope (`{"ok":true,"result":…}` or
+//! `editMessageReplyMarkup`, `sendChatAction`, `setMessageReaction`, `answerCallbackQuery`,
+//! `getFile`, and `sendPhoto` / `sendDocument` as `multipart/form-data` uploads) in the Bot API's envelope (`{"ok":true,"result":…}` or
 //! `{"ok":false,"error_code":…,"description":…}`), with the real API's error texts where the
 //! bot might react to them (<https://core.telegram.org/bots/api>).
 //!
@@ -17,6 +18,12 @@
 //! Updates reach the bot through `getUpdates` from a queue filled by [`FakeTelegram::push_update`];
 //! a test of the webhook path posts [`text_update`]s to the bot itself. [`callback_update`] is a press
 //! of an inline button, [`reply_to`] makes a message a reply.
+//!
+//! Files users send: [`FakeTelegram::add_file`] keeps bytes under a file id, which [`photo_update`]
+//! and [`document_update`] name (and [`in_album`] groups); `getFile` prepares them as Telegram
+//! does (refusing one above the bots' 20 MB download limit with "file is too big") and
+//! `GET /file/bot<token>/<file_path>` serves them. Files the bot uploads are kept per chat
+//! ([`FakeTelegram::uploads`]), within Telegram's limits (photos 10 MB, documents 50 MB).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -24,7 +31,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -57,6 +64,22 @@ const MAX_CALLBACK_DATA_BYTES: usize = 64;
 
 /// Most commands `setMyCommands` takes.
 const MAX_MENU_COMMANDS: usize = 100;
+
+/// The largest file a bot may download (`getFile` refuses larger ones).
+const MAX_DOWNLOAD_BYTES: usize = 20 * 1024 * 1024;
+
+/// The largest photo a bot may upload with `sendPhoto`.
+const MAX_PHOTO_UPLOAD_BYTES: usize = 10_000_000;
+
+/// The largest file a bot may upload with `sendDocument`.
+const MAX_DOCUMENT_UPLOAD_BYTES: usize = 50_000_000;
+
+/// The largest request the fake reads (axum's default is 2 MB): above the upload limits, so that an
+/// upload over them is answered as Telegram answers it.
+const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+
+/// Longest caption of a photo or document, in characters.
+const MAX_CAPTION_CHARS: usize = 1024;
 
 /// The chat actions `sendChatAction` accepts.
 const CHAT_ACTIONS: [&str; 11] = [
@@ -118,6 +141,23 @@ pub struct SentMessage {
     pub edits: usize,
     /// The inline keyboard it carries now (`reply_markup`): an edit without one removes it.
     pub reply_markup: Option<Value>,
+}
+
+/// A file the bot uploaded (`sendPhoto`, `sendDocument`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// `sendPhoto` or `sendDocument`.
+    pub method: String,
+    /// The id of the message it became.
+    pub message_id: i64,
+    /// The file name of the form part.
+    pub file_name: Option<String>,
+    /// The `Content-Type` of the form part.
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+    pub caption: Option<String>,
+    /// The message it answers (`reply_parameters.message_id`).
+    pub reply_to: Option<i64>,
 }
 
 /// The webhook the bot registered with `setWebhook`.
@@ -192,6 +232,81 @@ pub fn text_update(update_id: i64, from_id: i64, text: &str) -> Value {
     json!({"update_id": update_id, "message": message})
 }
 
+/// A private-chat message with a photo, as Telegram sends it: `photo` lists the sizes it keeps,
+/// smallest first, each `(file_id, width, height, file_size)` (file ids from
+/// [`FakeTelegram::add_file`]); `caption` is its text, if any. Otherwise like [`text_update`].
+pub fn photo_update(
+    update_id: i64,
+    from_id: i64,
+    sizes: &[(&str, u32, u32, usize)],
+    caption: Option<&str>,
+) -> Value {
+    let mut update = media_update(update_id, from_id, caption);
+    update["message"]["photo"] = sizes
+        .iter()
+        .map(|(file_id, width, height, size)| {
+            json!({
+                "file_id": file_id,
+                "file_unique_id": format!("u-{file_id}"),
+                "width": width,
+                "height": height,
+                "file_size": size,
+            })
+        })
+        .collect();
+    update
+}
+
+/// A private-chat message with a document (a file sent as a file), as Telegram sends it.
+pub fn document_update(
+    update_id: i64,
+    from_id: i64,
+    file_id: &str,
+    file_name: &str,
+    mime_type: &str,
+    file_size: usize,
+    caption: Option<&str>,
+) -> Value {
+    let mut update = media_update(update_id, from_id, caption);
+    update["message"]["document"] = json!({
+        "file_id": file_id,
+        "file_unique_id": format!("u-{file_id}"),
+        "file_name": file_name,
+        "mime_type": mime_type,
+        "file_size": file_size,
+    });
+    update
+}
+
+/// A private-chat voice note of `duration` seconds (OGG/Opus, as Telegram clients record them).
+pub fn voice_update(update_id: i64, from_id: i64, file_id: &str, duration: u32) -> Value {
+    let mut update = media_update(update_id, from_id, None);
+    update["message"]["voice"] = json!({
+        "file_id": file_id,
+        "file_unique_id": format!("u-{file_id}"),
+        "duration": duration,
+        "mime_type": "audio/ogg",
+    });
+    update
+}
+
+/// Makes `update` (a [`photo_update`]) part of an album: Telegram sends each photo of an album as
+/// its own message with the same `media_group_id`.
+pub fn in_album(mut update: Value, media_group_id: &str) -> Value {
+    update["message"]["media_group_id"] = json!(media_group_id);
+    update
+}
+
+fn media_update(update_id: i64, from_id: i64, caption: Option<&str>) -> Value {
+    let mut update = text_update(update_id, from_id, "");
+    let message = update["message"].as_object_mut().expect("a message");
+    message.remove("text");
+    if let Some(caption) = caption {
+        message.insert("caption".into(), json!(caption));
+    }
+    update
+}
+
 /// Makes `update` (a [`text_update`]) a reply to an earlier message of the chat with this text, as
 /// Telegram sends it: `reply_to_message` holds the replied-to message (without its own reply).
 pub fn reply_to(mut update: Value, message_id: i64, from_bot: bool, text: &str) -> Value {
@@ -251,6 +366,9 @@ impl FakeTelegram {
         let (shutdown, stop) = watch::channel(false);
         let app = Router::new()
             .route("/{bot}/{method}", get(handle).post(handle))
+            .route("/file/{bot}/{*path}", get(download))
+            // Uploads up to Telegram's limit and a little more, so one over it gets Telegram's answer.
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
             .fallback(not_found)
             .with_state(AppState {
                 shared: Arc::clone(&shared),
@@ -375,6 +493,31 @@ impl FakeTelegram {
             .unwrap_or_default()
     }
 
+    /// Keeps `bytes` as a file users sent, for `getFile` and its download; returns its file id.
+    pub fn add_file(&self, bytes: Vec<u8>) -> String {
+        let mut state = self.shared.state();
+        state.last_file_id += 1;
+        let file_id = format!("file-{}", state.last_file_id);
+        let path = format!("documents/file_{}", state.last_file_id);
+        state.files.insert(file_id.clone(), (path, bytes));
+        file_id
+    }
+
+    /// The `file_path`s the bot downloaded, in order.
+    pub fn downloads(&self) -> Vec<String> {
+        self.shared.state().downloads.clone()
+    }
+
+    /// The files the bot uploaded to a chat, in order.
+    pub fn uploads(&self, chat_id: i64) -> Vec<Upload> {
+        self.shared
+            .state()
+            .uploads
+            .get(&chat_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The answers to callback queries, in order.
     pub fn callback_answers(&self) -> Vec<CallbackAnswer> {
         self.shared.state().callback_answers.clone()
@@ -458,6 +601,11 @@ struct FakeState {
     reactions: HashMap<(i64, i64), Vec<String>>,
     callback_answers: Vec<CallbackAnswer>,
     failures: HashMap<String, VecDeque<Failure>>,
+    /// Files users sent: by file id, the path `getFile` gives and the bytes.
+    files: HashMap<String, (String, Vec<u8>)>,
+    last_file_id: u64,
+    downloads: Vec<String>,
+    uploads: BTreeMap<i64, Vec<Upload>>,
 }
 
 impl FakeState {
@@ -640,6 +788,85 @@ impl FakeState {
         Ok(bot_message(chat_id, message_id, &visible))
     }
 
+    fn get_file(&mut self, params: &Params) -> Result<Value, ApiError> {
+        let file_id = optional_str(params, "file_id")?
+            .ok_or_else(|| ApiError::bad_request("file_id not specified"))?;
+        let (path, bytes) = self
+            .files
+            .get(file_id)
+            .ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
+        if bytes.len() > MAX_DOWNLOAD_BYTES {
+            return Err(ApiError::bad_request("file is too big"));
+        }
+        Ok(json!({
+            "file_id": file_id,
+            "file_unique_id": format!("u-{file_id}"),
+            "file_size": bytes.len(),
+            "file_path": path,
+        }))
+    }
+
+    /// `sendPhoto` and `sendDocument`: the file must be uploaded in the form (the fake takes no file
+    /// ids or URLs), within its method's limit.
+    fn send_file(&mut self, method: Method, body: &Body) -> Result<Value, ApiError> {
+        let params = &body.params;
+        let chat_id = chat_id(params)?;
+        let (field, limit) = match method {
+            Method::SendPhoto => ("photo", MAX_PHOTO_UPLOAD_BYTES),
+            _ => ("document", MAX_DOCUMENT_UPLOAD_BYTES),
+        };
+        let Some(file) = body.files.get(field) else {
+            return Err(ApiError::bad_request(format!(
+                "there is no {field} in the request"
+            )));
+        };
+        if file.bytes.is_empty() {
+            return Err(ApiError::bad_request("file must be non-empty"));
+        }
+        if file.bytes.len() > limit {
+            return Err(ApiError::new(413, "Request Entity Too Large"));
+        }
+        let caption = optional_str(params, "caption")?;
+        if caption.is_some_and(|c| c.chars().count() > MAX_CAPTION_CHARS) {
+            return Err(ApiError::bad_request("message caption is too long"));
+        }
+        let reply_to = match params.get("reply_parameters") {
+            None | Some(Value::Null) => None,
+            Some(reply) => Some(
+                reply["message_id"]
+                    .as_i64()
+                    .ok_or_else(|| ApiError::wrong_parameter("reply_parameters"))?,
+            ),
+        };
+        self.last_message_id += 1;
+        let message_id = self.last_message_id;
+        self.uploads.entry(chat_id).or_default().push(Upload {
+            method: method.name().to_owned(),
+            message_id,
+            file_name: file.file_name.clone(),
+            content_type: file.content_type.clone(),
+            bytes: file.bytes.clone(),
+            caption: caption.map(str::to_owned),
+            reply_to,
+        });
+        let mut message = bot_message(chat_id, message_id, "");
+        let map = message.as_object_mut().expect("a message");
+        map.remove("text");
+        let sent = json!({
+            "file_id": format!("sent-{message_id}"),
+            "file_unique_id": format!("u-sent-{message_id}"),
+            "file_size": file.bytes.len(),
+        });
+        match method {
+            Method::SendPhoto => map.insert("photo".into(), json!([sent])),
+            _ => map.insert("document".into(), sent),
+        };
+        if let Some(caption) = caption {
+            map.insert("caption".into(), json!(caption));
+        }
+        Ok(message)
+    }
+
     fn edit_message_text(&mut self, params: &Params) -> Result<Value, ApiError> {
         let chat_id = chat_id(params)?;
         let message_id = message_id(params)?;
@@ -696,9 +923,31 @@ enum Method {
     SendChatAction,
     SetMessageReaction,
     AnswerCallbackQuery,
+    GetFile,
+    SendPhoto,
+    SendDocument,
 }
 
 impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::GetMe => "getMe",
+            Method::GetUpdates => "getUpdates",
+            Method::SetWebhook => "setWebhook",
+            Method::DeleteWebhook => "deleteWebhook",
+            Method::SetMyCommands => "setMyCommands",
+            Method::SendMessage => "sendMessage",
+            Method::EditMessageText => "editMessageText",
+            Method::EditMessageReplyMarkup => "editMessageReplyMarkup",
+            Method::SendChatAction => "sendChatAction",
+            Method::SetMessageReaction => "setMessageReaction",
+            Method::AnswerCallbackQuery => "answerCallbackQuery",
+            Method::GetFile => "getFile",
+            Method::SendPhoto => "sendPhoto",
+            Method::SendDocument => "sendDocument",
+        }
+    }
+
     fn from_name(name: &str) -> Option<Method> {
         Some(match name {
             "getMe" => Method::GetMe,
@@ -712,6 +961,9 @@ impl Method {
             "setMyCommands" => Method::SetMyCommands,
             "setMessageReaction" => Method::SetMessageReaction,
             "answerCallbackQuery" => Method::AnswerCallbackQuery,
+            "getFile" => Method::GetFile,
+            "sendPhoto" => Method::SendPhoto,
+            "sendDocument" => Method::SendDocument,
             _ => return None,
         })
     }
@@ -787,7 +1039,7 @@ async fn handle(
 ) -> Response {
     let at = Instant::now();
     let slot = app.shared.arrived();
-    let (body, params) = read_body(&headers, &raw);
+    let (body, params) = read_body(&headers, raw).await;
     tracing::debug!(%method, %body, "fake Telegram call");
     let answer = answer(&app, &bot, &method, params).await;
     let (status, json) = match answer {
@@ -806,27 +1058,51 @@ async fn handle(
     (status, Json(json)).into_response()
 }
 
-/// The body as recorded (`{}` when empty, `Value::Null` when not JSON) and the parameters it
-/// carries, or why it carries none.
-fn read_body(headers: &HeaderMap, raw: &[u8]) -> (Value, Result<Params, ApiError>) {
+/// A file uploaded in a `multipart/form-data` request.
+#[derive(Debug)]
+struct FormFile {
+    file_name: Option<String>,
+    content_type: Option<String>,
+    bytes: Vec<u8>,
+}
+
+/// What a call carries: its parameters, and the files of a form.
+#[derive(Debug, Default)]
+struct Body {
+    params: Params,
+    files: HashMap<String, FormFile>,
+}
+
+/// The body as recorded (`{}` when empty, `Value::Null` when it cannot be read; a form's files as
+/// `{"file_name", "size"}`) and what it carries, or why it carries nothing.
+async fn read_body(headers: &HeaderMap, raw: Bytes) -> (Value, Result<Body, ApiError>) {
     // Parameterless methods such as getMe are often called with no body at all.
     if raw.is_empty() {
-        return (json!({}), Ok(Params::new()));
+        return (json!({}), Ok(Body::default()));
     }
-    let is_json = headers
+    let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
-    if !is_json {
+        .unwrap_or_default();
+    if content_type.starts_with("multipart/form-data") {
+        return read_form(content_type, raw).await;
+    }
+    if !content_type.starts_with("application/json") {
         return (
             Value::Null,
             Err(ApiError::bad_request(
-                "the fake Telegram reads only JSON bodies (Content-Type: application/json)",
+                "the fake Telegram reads only JSON bodies (Content-Type: application/json) and forms (multipart/form-data)",
             )),
         );
     }
-    match serde_json::from_slice(raw) {
-        Ok(Value::Object(params)) => (Value::Object(params.clone()), Ok(params)),
+    match serde_json::from_slice(&raw) {
+        Ok(Value::Object(params)) => (
+            Value::Object(params.clone()),
+            Ok(Body {
+                params,
+                files: HashMap::new(),
+            }),
+        ),
         Ok(other) => (
             other,
             Err(ApiError::bad_request(
@@ -840,12 +1116,92 @@ fn read_body(headers: &HeaderMap, raw: &[u8]) -> (Value, Result<Params, ApiError
     }
 }
 
+/// A `multipart/form-data` body: its text fields as parameters (a field that is JSON, such as
+/// `reply_parameters` or a number, read as that JSON, as Telegram does), its files by field name.
+async fn read_form(content_type: &str, raw: Bytes) -> (Value, Result<Body, ApiError>) {
+    let unreadable = |e: multer::Error| {
+        (
+            Value::Null,
+            Err(ApiError::bad_request(format!("can't parse the form: {e}"))),
+        )
+    };
+    let boundary = match multer::parse_boundary(content_type) {
+        Ok(boundary) => boundary,
+        Err(e) => return unreadable(e),
+    };
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(raw) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut body = Body::default();
+    let mut recorded = Map::new();
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return unreadable(e),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().map(ToString::to_string);
+        let bytes = match field.bytes().await {
+            Ok(bytes) => bytes.to_vec(),
+            Err(e) => return unreadable(e),
+        };
+        if file_name.is_some() {
+            recorded.insert(
+                name.clone(),
+                json!({"file_name": file_name, "content_type": content_type, "size": bytes.len()}),
+            );
+            body.files.insert(
+                name,
+                FormFile {
+                    file_name,
+                    content_type,
+                    bytes,
+                },
+            );
+        } else {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            recorded.insert(name.clone(), value.clone());
+            body.params.insert(name, value);
+        }
+    }
+    (Value::Object(recorded), Ok(body))
+}
+
+/// `GET /file/bot<token>/<file_path>`: the bytes of a file `getFile` prepared.
+async fn download(
+    State(app): State<AppState>,
+    Path((bot, path)): Path<(String, String)>,
+) -> Response {
+    if bot.strip_prefix("bot") != Some(TOKEN) {
+        let error = ApiError::new(401, "Unauthorized");
+        return (error.status(), Json(error.body())).into_response();
+    }
+    let found = {
+        let mut state = app.shared.state();
+        let found = state
+            .files
+            .values()
+            .find(|(file_path, _)| *file_path == path)
+            .map(|(_, bytes)| bytes.clone());
+        if found.is_some() {
+            state.downloads.push(path);
+        }
+        found
+    };
+    match found {
+        Some(bytes) => ([(CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+        None => not_found().await,
+    }
+}
+
 /// Answers one call, checking in Telegram's order: token, injected failure, method, body.
 async fn answer(
     app: &AppState,
     bot: &str,
     method: &str,
-    params: Result<Params, ApiError>,
+    body: Result<Body, ApiError>,
 ) -> Result<Value, ApiError> {
     if bot.strip_prefix("bot") != Some(TOKEN) {
         return Err(ApiError::new(401, "Unauthorized"));
@@ -860,19 +1216,22 @@ async fn answer(
         return Err(failure.into());
     }
     let method = Method::from_name(method).ok_or_else(|| ApiError::new(404, "Not Found"))?;
-    let params = params?;
+    let body = body?;
+    let params = &body.params;
     match method {
         Method::GetMe => Ok(get_me()),
-        Method::GetUpdates => get_updates(app, &params).await,
-        Method::SetWebhook => app.shared.state().set_webhook(&params),
-        Method::DeleteWebhook => app.shared.state().delete_webhook(&params),
-        Method::SendMessage => app.shared.state().send_message(&params),
-        Method::EditMessageText => app.shared.state().edit_message_text(&params),
-        Method::EditMessageReplyMarkup => app.shared.state().edit_message_reply_markup(&params),
-        Method::SendChatAction => send_chat_action(&params),
-        Method::SetMyCommands => app.shared.state().set_my_commands(&params),
-        Method::SetMessageReaction => app.shared.state().set_message_reaction(&params),
-        Method::AnswerCallbackQuery => app.shared.state().answer_callback_query(&params),
+        Method::GetUpdates => get_updates(app, params).await,
+        Method::SetWebhook => app.shared.state().set_webhook(params),
+        Method::DeleteWebhook => app.shared.state().delete_webhook(params),
+        Method::SendMessage => app.shared.state().send_message(params),
+        Method::EditMessageText => app.shared.state().edit_message_text(params),
+        Method::EditMessageReplyMarkup => app.shared.state().edit_message_reply_markup(params),
+        Method::SendChatAction => send_chat_action(params),
+        Method::SetMyCommands => app.shared.state().set_my_commands(params),
+        Method::SetMessageReaction => app.shared.state().set_message_reaction(params),
+        Method::AnswerCallbackQuery => app.shared.state().answer_callback_query(params),
+        Method::GetFile => app.shared.state().get_file(params),
+        Method::SendPhoto | Method::SendDocument => app.shared.state().send_file(method, &body),
     }
 }
 
