@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use serverless_openclaw_agent::LlmApi;
+use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, reply_text};
-use support::{TestApp, transcript_messages};
+use support::{Client, TestApp, transcript_messages};
 
 const TURN_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -396,8 +397,7 @@ fn assert_private(dir: &std::path::Path) {
 /// consistent throughout.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_fails_the_turn_clearly_and_loses_nothing() {
-    const TOKEN: &str = "a-long-enough-access-token-for-tests";
-    let fake = serverless_openclaw_testkit::fake_llm::FakeLlm::start().await;
+    let fake = FakeLlm::start().await;
     let data = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let mut command = tokio::process::Command::new("bwrap");
@@ -415,17 +415,9 @@ async fn a_full_disk_fails_the_turn_clearly_and_loses_nothing() {
         .arg("--")
         .arg(env!("CARGO_BIN_EXE_serverless-openclaw"))
         .args(["local", "--port", "0", "--data-dir"])
-        .arg(data.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("SERVERLESS_OPENCLAW_TOKEN", TOKEN)
-        .env(
-            "SERVERLESS_OPENCLAW_LLM_BASE_URL",
-            fake.anthropic_base_url(),
-        )
-        .env("SERVERLESS_OPENCLAW_LLM_API", "anthropic-messages")
-        .env("SERVERLESS_OPENCLAW_LLM_API_KEY", "fake-deployment-key")
-        .env("SERVERLESS_OPENCLAW_MODEL", "fake-model")
+        .arg(data.path());
+    local_mode_env(&mut command, &fake);
+    command
         // The runner inside the sandbox would need a second mount namespace; the tmpfs is the point.
         .env("SERVERLESS_OPENCLAW_SANDBOX", "off")
         // Node's compile cache (tens of MB) stays off the small disk.
@@ -447,7 +439,7 @@ async fn a_full_disk_fails_the_turn_clearly_and_loses_nothing() {
         "{disk:?}"
     );
 
-    let mut client = support::Client::open(&address, TOKEN, Duration::from_secs(240)).await;
+    let mut client = Client::open(&address, TOKEN, Duration::from_secs(240)).await;
     client.send_message("default", "d1", "before").await;
     client.turn().await.content();
 
@@ -498,4 +490,163 @@ async fn a_full_disk_fails_the_turn_clearly_and_loses_nothing() {
         .collect();
     assert_eq!(said.len(), 2, "{said:?}");
     assert!(said[0].contains("before") && said[1].contains("on a full disk"));
+}
+
+/// The access token of the real binary in these tests.
+const TOKEN: &str = "a-long-enough-access-token-for-tests";
+
+/// Local mode's environment for the real binary: only `PATH`, the token, and the fake LLM as the
+/// provider.
+fn local_mode_env(command: &mut tokio::process::Command, fake: &FakeLlm) {
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SERVERLESS_OPENCLAW_TOKEN", TOKEN)
+        .env(
+            "SERVERLESS_OPENCLAW_LLM_BASE_URL",
+            fake.anthropic_base_url(),
+        )
+        .env("SERVERLESS_OPENCLAW_LLM_API", "anthropic-messages")
+        .env("SERVERLESS_OPENCLAW_LLM_API_KEY", "fake-deployment-key")
+        .env("SERVERLESS_OPENCLAW_MODEL", "fake-model");
+}
+
+/// The conversation's stored messages as (role, content).
+async fn stored_messages(address: &str) -> Vec<(String, String)> {
+    let body: Value = reqwest::Client::new()
+        .get(format!(
+            "http://{address}/api/conversations/default/messages"
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_owned(),
+                m["content"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Where in a turn the server is killed.
+#[derive(Debug, Clone, Copy)]
+enum KillPoint {
+    /// The model has the request (the user message stored, the runner working).
+    Asked,
+    /// The first words of the reply reached the client.
+    Streaming,
+    /// This long after the model finished answering: the transcript and the reply being stored.
+    AfterReply(Duration),
+}
+
+/// The real binary killed with SIGKILL at points across a turn, and started again on the same data
+/// dir each time: it opens its database and files, the history holds every message sent, each user
+/// message followed by at most one reply, the transcript is whole JSON lines, and the message left
+/// unanswered, sent again with the same id as the web app does, is answered once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_mid_turn_starts_again_consistent_and_answers_the_message_sent_again() {
+    let fake = FakeLlm::start().await;
+    // A reply streamed over about a second, so the kills land inside it.
+    fake.set_chunk_delay(Duration::from_millis(100));
+    let data = tempfile::tempdir().unwrap();
+    let start = || async {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_serverless-openclaw"));
+        command
+            .args(["local", "--port", "0", "--data-dir"])
+            .arg(data.path())
+            .current_dir(support::repo_root());
+        local_mode_env(&mut command, &fake);
+        support::start_binary(command).await
+    };
+    let points = [
+        KillPoint::Asked,
+        KillPoint::Streaming,
+        KillPoint::AfterReply(Duration::ZERO),
+        KillPoint::AfterReply(Duration::from_millis(100)),
+        KillPoint::AfterReply(Duration::from_millis(200)),
+        KillPoint::AfterReply(Duration::from_millis(400)),
+    ];
+    for (round, point) in points.into_iter().enumerate() {
+        let (mut server, address) = start().await;
+        let mut client = Client::open(&address, TOKEN, TURN_TIMEOUT).await;
+        let text = format!("round {round}");
+        let asked_before = fake.request_count();
+        let sent_at = std::time::Instant::now();
+        client
+            .send_message("default", &format!("k{round}"), &text)
+            .await;
+        match point {
+            KillPoint::Asked => {
+                fake.wait_for_requests(asked_before + 1, TURN_TIMEOUT)
+                    .await
+                    .expect("the model is asked");
+            }
+            KillPoint::Streaming => {
+                client.next_of("delta").await;
+            }
+            KillPoint::AfterReply(after) => {
+                while fake.last_response_end().is_none_or(|end| end <= sent_at) {
+                    assert!(sent_at.elapsed() < TURN_TIMEOUT, "{point:?}: no reply");
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                tokio::time::sleep(after).await;
+            }
+        }
+        server.kill().await.expect("SIGKILL");
+
+        let (_server, address) = start().await;
+        let stored = stored_messages(&address).await;
+        assert_eq!(
+            stored.iter().filter(|(role, _)| role == "user").count(),
+            round + 1,
+            "{point:?}: every message sent is kept: {stored:?}"
+        );
+        for pair in stored.windows(2) {
+            assert!(
+                !(pair[0].0 == "assistant" && pair[1].0 == "assistant"),
+                "{point:?}: one reply per message: {stored:?}"
+            );
+        }
+        let transcript = std::fs::read(transcript_path(data.path(), "default")).unwrap_or_default();
+        for line in transcript.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            serde_json::from_slice::<Value>(line).unwrap_or_else(|e| {
+                panic!(
+                    "{point:?}: a torn transcript line ({e}): {}",
+                    String::from_utf8_lossy(line)
+                )
+            });
+        }
+        let unanswered = stored.last().is_some_and(|(role, _)| role == "user");
+        println!(
+            "{point:?}: the reply was {}stored before the kill",
+            if unanswered { "not " } else { "" }
+        );
+        if unanswered {
+            let mut client = Client::open(&address, TOKEN, TURN_TIMEOUT).await;
+            client
+                .send_message("default", &format!("k{round}"), &text)
+                .await;
+            let answered = client.turn().await;
+            assert!(
+                answered.content().contains(&text),
+                "{point:?}: {:?}",
+                answered.last
+            );
+        }
+        let stored = stored_messages(&address).await;
+        assert_eq!(stored.len(), 2 * (round + 1), "{point:?}: {stored:?}");
+        assert!(
+            stored.last().unwrap().1.contains(&text),
+            "{point:?}: {stored:?}"
+        );
+    }
 }

@@ -529,3 +529,93 @@ async fn a_turn_delivered_to_two_environments_at_once_is_answered_once() {
     assert!(f.errors().is_empty(), "{:?}", f.errors());
     assert_eq!(f.leases_held().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_killed_mid_turn_leaves_its_turn_to_a_later_delivery_that_answers_it_once() {
+    let f = Faulty::new("kai", false).await;
+    // A short turn deadline keeps the dead holder's lease (the deadline plus a minute) short. The
+    // busy retry follows the CDK app's rule (infra/lib/agent.ts, BUSY_RETRY): the receives left before
+    // the dead-letter queue span the lease.
+    let lease_secs: u32 = 10 + 60;
+    let busy_retry_secs = lease_secs.div_ceil(MAX_RECEIVE_COUNT - 1);
+    let settings = [
+        ("SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS", "10".to_owned()),
+        ("SERVERLESS_OPENCLAW_CRASH_RETRY_SECS", "1".to_owned()),
+        (
+            "SERVERLESS_OPENCLAW_BUSY_RETRY_SECS",
+            busy_retry_secs.to_string(),
+        ),
+    ];
+    let mut doomed = f.world.function_with(AGENT, &settings).await;
+    warm(&doomed).await;
+    f.message
+        .send_on("conn-F1=", "default", "k1", "outlive me")
+        .await;
+
+    // The environment dies (out of memory, a host failure) while the turn waits for the model.
+    f.world.fake.set_behaviour(Behaviour::Hang);
+    let (event, _) = f.world.receive_turns(&f.world.queue_url, 1).await;
+    let (outcome, ()) = tokio::join!(doomed.api.invoke(event, Duration::from_secs(30)), async {
+        f.world
+            .fake
+            .wait_for_requests(1, GATEWAY_INVOKE)
+            .await
+            .expect("the turn reached the model");
+        doomed.process.kill().await;
+    });
+    let killed_at = std::time::Instant::now();
+    assert!(outcome.is_err(), "the invocation died: {outcome:?}");
+    assert_eq!(f.messages().await, [(Role::User, "outlive me".to_owned())]);
+    assert_eq!(
+        f.leases_held().await,
+        1,
+        "the dead turn's lease is still held"
+    );
+
+    // Another environment takes the redelivered turn: busy while the dead lease lasts, then answered.
+    f.world.fake.set_behaviour(Behaviour::Reply);
+    let next = f.world.function_with(AGENT, &settings).await;
+    warm(&next).await;
+    let mut busy = 0;
+    loop {
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(180),
+            "the turn was not answered after its lease expired ({busy} busy deliveries)"
+        );
+        let Some(response) = f
+            .world
+            .deliver_within(&f.world.queue_url, &next, 1, 20)
+            .await
+        else {
+            continue;
+        };
+        if response["batchItemFailures"] == serde_json::json!([]) {
+            break;
+        }
+        busy += 1;
+    }
+    assert!(busy >= 1, "the first redelivery met the dead turn's lease");
+    assert_eq!(
+        f.messages().await,
+        [(Role::User, "outlive me".to_owned()), reply("outlive me")]
+    );
+    assert_eq!(frames_of(&f.world.recorder, "conn-F1=", "message").len(), 1);
+    assert!(f.errors().is_empty(), "{:?}", f.errors());
+    assert_eq!(f.leases_held().await, 0);
+    // The dead turn saved nothing: the transcript holds the message once, from the turn that ran.
+    let transcript = f.transcript().await;
+    let asked = transcript
+        .lines()
+        .filter(|l| l.contains(r#""role":"user""#) && l.contains("outlive me"))
+        .count();
+    assert_eq!(asked, 1, "{transcript}");
+}
+
+/// Waits until the agent's runner is warm, so that a turn's deadline is not spent on its start.
+async fn warm(agent: &support::Function) {
+    agent
+        .process
+        .wait_for_line(|l| l.contains("warm-up over"), GATEWAY_INVOKE)
+        .await
+        .expect("the runner warmed up");
+}
