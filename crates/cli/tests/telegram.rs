@@ -7,9 +7,6 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use serverless_openclaw_agent::LlmApi;
-use serverless_openclaw_cli::TelegramOptions;
-use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_telegram::replies::EDIT_INTERVAL;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm};
 use serverless_openclaw_testkit::fake_telegram::{
@@ -35,23 +32,8 @@ async fn local_mode_long_polls_and_answers_a_linked_user_in_the_chat() {
     fake.set_chunk_delay(Duration::from_millis(60));
     let telegram = FakeTelegram::start().await.unwrap();
     let data = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with_telegram(
-        data.path(),
-        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
-        TURN_TIMEOUT,
-        Some(TelegramOptions {
-            token: telegram.token().into(),
-            api_url: telegram.base_url(),
-            allowlist: Vec::new(),
-        }),
-    )
-    .await;
-    let bot = app.app.telegram.clone().expect("the bot is composed");
-    let stop = CancellationToken::new();
-    let polling = tokio::spawn({
-        let stop = stop.clone();
-        async move { serverless_openclaw_telegram::poll::long_poll(&bot, stop).await }
-    });
+    let (app, polling) =
+        TestApp::spawn_polling_bot(data.path(), &fake, &telegram, TURN_TIMEOUT).await;
 
     // The menu is registered as polling starts.
     telegram
@@ -254,8 +236,7 @@ async fn local_mode_long_polls_and_answers_a_linked_user_in_the_chat() {
     assert_eq!(telegram.reactions(FRIEND, 10_015), ["👀"]);
     edits_stay_within_the_chat_limit(&telegram, FRIEND);
 
-    stop.cancel();
-    polling.await.unwrap();
+    polling.stop().await;
     app.stop().await;
 }
 

@@ -13,9 +13,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::json;
-use serverless_openclaw_agent::LlmApi;
-use serverless_openclaw_cli::TelegramOptions;
-use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, ToolCall};
 use serverless_openclaw_testkit::fake_telegram::{
     FakeTelegram, document_update, in_album, photo_update, text_update, voice_update,
@@ -34,23 +31,8 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
     let fake = FakeLlm::start().await;
     let telegram = FakeTelegram::start().await.unwrap();
     let data = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with_telegram(
-        data.path(),
-        Some(support::fake_provider(&fake, LlmApi::AnthropicMessages)),
-        TURN_TIMEOUT,
-        Some(TelegramOptions {
-            token: telegram.token().into(),
-            api_url: telegram.base_url(),
-            allowlist: Vec::new(),
-        }),
-    )
-    .await;
-    let bot = app.app.telegram.clone().expect("the bot is composed");
-    let stop = CancellationToken::new();
-    let polling = tokio::spawn({
-        let stop = stop.clone();
-        async move { serverless_openclaw_telegram::poll::long_poll(&bot, stop).await }
-    });
+    let (app, polling) =
+        TestApp::spawn_polling_bot(data.path(), &fake, &telegram, TURN_TIMEOUT).await;
     let (status, code) = app.post("/api/telegram/link-code").await;
     assert_eq!(status, 201, "{code}");
     let code = code["code"].as_str().unwrap().to_owned();
@@ -281,8 +263,7 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
         .position(|c| c.method == "sendPhoto");
     assert!(text_at < photo_at, "the text comes first");
 
-    stop.cancel();
-    polling.await.unwrap();
+    polling.stop().await;
     app.stop().await;
 }
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 use serverless_openclaw_agent::LlmApi;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, reply_text};
+use serverless_openclaw_testkit::rest::message_pairs;
 use support::{Client, TestApp, transcript_messages};
 
 const TURN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -465,22 +466,12 @@ async fn a_full_disk_fails_the_turn_clearly_and_loses_nothing() {
         answered.last
     );
 
-    let messages: Value = reqwest::Client::new()
-        .get(format!(
-            "http://{address}/api/conversations/default/messages"
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let roles = support::roles(&messages);
+    let stored = stored_messages(&address).await;
+    let roles: Vec<&str> = stored.iter().map(|(role, _)| role.as_str()).collect();
     assert_eq!(
         roles,
         ["user", "assistant", "user", "assistant"],
-        "{messages}"
+        "{stored:?}"
     );
     let transcript = std::fs::read(disk.join("transcripts/owner/default.jsonl")).unwrap();
     let said: Vec<String> = transcript_messages(&transcript)
@@ -524,17 +515,7 @@ async fn stored_messages(address: &str) -> Vec<(String, String)> {
         .json()
         .await
         .unwrap();
-    body["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| {
-            (
-                m["role"].as_str().unwrap().to_owned(),
-                m["content"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+    message_pairs(&body)
 }
 
 /// Where in a turn the server is killed.

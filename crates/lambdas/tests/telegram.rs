@@ -21,6 +21,7 @@ use serverless_openclaw_testkit::fake_telegram::{
 };
 use serverless_openclaw_testkit::fixtures;
 use serverless_openclaw_testkit::images::solid_png;
+use serverless_openclaw_testkit::rest::message_pairs;
 use support::{Function, GATEWAY_INVOKE, World};
 
 const AGENT: &str = env!("CARGO_BIN_EXE_agent");
@@ -121,17 +122,7 @@ impl Chat {
         let body = self
             .get(&format!("/api/conversations/{conversation}/messages"))
             .await;
-        body["messages"]
-            .as_array()
-            .expect("messages")
-            .iter()
-            .map(|m| {
-                (
-                    m["role"].as_str().unwrap().to_owned(),
-                    m["content"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
+        message_pairs(&body)
     }
 
     async fn get(&self, path: &str) -> Value {

@@ -25,6 +25,7 @@
 //!   SnapStart snapshots and restores, and the Invoke API (synchronous and `Event` invocations,
 //!   recorded).
 //! - [`images`]: valid PNG files made without an image library (solid colours, noise).
+//! - [`rest`]: reading the REST API's answers.
 //! - [`fixtures`]: event JSON as API Gateway, SQS and EventBridge send it (`fixtures/*.json`), with
 //!   fillers that set the fields a test cares about.
 
@@ -40,4 +41,5 @@ pub mod lambda_runtime;
 pub mod lambda_sandbox;
 pub mod lambda_service;
 pub mod moto;
+pub mod rest;
 pub mod telegram_html;

@@ -20,6 +20,7 @@ use serverless_openclaw_testkit::fake_telegram::FakeTelegram;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
 
 pub const TOKEN: &str = "test-token";
 
@@ -140,6 +141,34 @@ impl TestApp {
         }
     }
 
+    /// Local mode with the fake LLM as its provider and the bot long-polling `telegram`, which
+    /// runs until [`PollingBot::stop`].
+    pub async fn spawn_polling_bot(
+        data_dir: &Path,
+        fake: &FakeLlm,
+        telegram: &FakeTelegram,
+        turn_timeout: Duration,
+    ) -> (Self, PollingBot) {
+        let app = Self::spawn_with_telegram(
+            data_dir,
+            Some(fake_provider(fake, LlmApi::AnthropicMessages)),
+            turn_timeout,
+            Some(TelegramOptions {
+                token: telegram.token().into(),
+                api_url: telegram.base_url(),
+                allowlist: Vec::new(),
+            }),
+        )
+        .await;
+        let bot = app.app.telegram.clone().expect("the bot is composed");
+        let stop = CancellationToken::new();
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move { serverless_openclaw_telegram::poll::long_poll(&bot, stop).await }
+        });
+        (app, PollingBot { stop, task })
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -198,6 +227,20 @@ impl TestApp {
     pub async fn stop(self) {
         self.server.abort();
         self.app.runtime.shutdown().await;
+    }
+}
+
+/// The bot's long polling, running in a task.
+pub struct PollingBot {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PollingBot {
+    /// Stops polling and waits until it has.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.expect("polling ended");
     }
 }
 
