@@ -427,8 +427,21 @@ impl World {
         consumer: &impl TurnConsumer,
         max: i32,
     ) -> Value {
+        self.deliver_within(queue_url, consumer, max, 1)
+            .await
+            .expect("no queued turn to deliver")
+    }
+
+    /// The same, waiting up to `wait` seconds for a turn; `None` when none came.
+    pub async fn deliver_within(
+        &self,
+        queue_url: &str,
+        consumer: &impl TurnConsumer,
+        max: i32,
+        wait: i32,
+    ) -> Option<Value> {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
-        let (event, messages) = self.receive_turns(queue_url, max).await;
+        let (event, messages) = self.receive_turns_within(queue_url, max, wait).await?;
         let response = consumer.take_turns(event).await;
         let failed: Vec<&str> = response["batchItemFailures"]
             .as_array()
@@ -448,7 +461,7 @@ impl World {
                     .expect("delete");
             }
         }
-        response
+        Some(response)
     }
 
     /// The stored transcript of a conversation, as JSONL text.
