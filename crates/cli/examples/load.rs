@@ -109,8 +109,9 @@ fn expected_reply(conversation: &str, turn: usize) -> String {
 
 async fn connect(
     addr: SocketAddr,
-) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>>
-{
+) -> anyhow::Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
     let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?token={TOKEN}")).await?;
     Ok(ws)
 }
@@ -128,10 +129,7 @@ fn send_frame(conversation: &str, turn: usize) -> Message {
 /// One client: sends every turn of its `conversations` at once, then reads until each has all its
 /// replies, checking each against what its turn should have seen. Error frames and replies that
 /// are not the next expected one fail it.
-async fn client(
-    addr: SocketAddr,
-    conversations: Vec<String>,
-) -> anyhow::Result<Vec<Answered>> {
+async fn client(addr: SocketAddr, conversations: Vec<String>) -> anyhow::Result<Vec<Answered>> {
     let mut ws = connect(addr).await?;
     let mut sent = HashMap::new();
     for turn in 0..TURNS {
@@ -161,7 +159,10 @@ async fn client(
                 let done = Instant::now();
                 let replies = answered.entry(conversation).or_default();
                 let turn = replies.len();
-                ensure!(turn < TURNS, "{conversation}: a reply past its {TURNS} turns: {frame}");
+                ensure!(
+                    turn < TURNS,
+                    "{conversation}: a reply past its {TURNS} turns: {frame}"
+                );
                 let wanted = expected_reply(conversation, turn);
                 ensure!(
                     frame["content"] == wanted.as_str(),
@@ -169,7 +170,9 @@ async fn client(
                     frame["content"]
                 );
                 let sent = sent[&(conversation.clone(), turn)];
-                let ready = replies.last().map_or(sent, |previous| previous.done.max(sent));
+                let ready = replies
+                    .last()
+                    .map_or(sent, |previous| previous.done.max(sent));
                 replies.push(Answered {
                     message: message_of(conversation, turn),
                     sent,
@@ -198,10 +201,7 @@ fn requests_by_message(fake: &FakeLlm) -> anyhow::Result<HashMap<String, Recorde
 
 /// Our overhead in each turn (see the module docs), and the part of it after the LLM's last byte (the
 /// rest includes the wait for a free turn slot).
-fn overheads(
-    fake: &FakeLlm,
-    turns: &[Answered],
-) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+fn overheads(fake: &FakeLlm, turns: &[Answered]) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
     let requests = requests_by_message(fake)?;
     let mut overheads = Vec::new();
     let mut after_llm = Vec::new();
@@ -273,7 +273,10 @@ async fn many_at_once(addr: SocketAddr, fake: &FakeLlm, runner: u32) -> anyhow::
         "| throughput | {:.1} turns/s |",
         turns.len() as f64 / elapsed.as_secs_f64()
     );
-    println!("| our overhead, p50 / p95 / p99 | {} |", distribution(&mut overhead));
+    println!(
+        "| our overhead, p50 / p95 / p99 | {} |",
+        distribution(&mut overhead)
+    );
     println!(
         "| of which the LLM's last byte → final frame, p50 / p95 / p99 | {} |",
         distribution(&mut after_llm)

@@ -53,6 +53,11 @@ fn connection_of(user: usize) -> String {
 
 #[tokio::main]
 async fn main() {
+    // `LOAD_USERS` runs fewer (or more) users, to try the suite quickly.
+    let users = std::env::var("LOAD_USERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(USERS);
     let cache = tempfile::tempdir().expect("temp dir");
     bench_common::primed_compile_cache(cache.path()).await;
     let world = Arc::new(World::create().await);
@@ -64,14 +69,11 @@ async fn main() {
             .agent_service_with(
                 &release_bin("agent"),
                 false,
-                &[(
-                    "NODE_COMPILE_CACHE",
-                    cache.path().display().to_string(),
-                )],
+                &[("NODE_COMPILE_CACHE", cache.path().display().to_string())],
             )
             .await,
     );
-    for user in 0..USERS {
+    for user in 0..users {
         let (_, token) = world.user(&format!("load-{user:02}")).await;
         let answer = connect.connect_with(&connection_of(user), &token).await;
         assert_eq!(answer["statusCode"], 200, "{answer}");
@@ -84,7 +86,7 @@ async fn main() {
 
     let started = Instant::now();
     let mut senders = tokio::task::JoinSet::new();
-    for user in 0..USERS {
+    for user in 0..users {
         let message = Arc::clone(&message);
         senders.spawn(async move {
             let connection = connection_of(user);
@@ -92,7 +94,13 @@ async fn main() {
             let mut sent = Vec::new();
             for turn in 0..TURNS {
                 sent.push(Instant::now());
-                let frame = send_frame(&conversation, &format!("t{turn}"), &message_of(user, turn));
+                // Client message ids unique across users, as the web app's are: moto keeps one
+                // deduplication scope per queue, not per message group.
+                let frame = send_frame(
+                    &conversation,
+                    &format!("u{user:02}-t{turn}"),
+                    &message_of(user, turn),
+                );
                 let answer = message
                     .invoke(fixtures::ws_message(&connection, &frame), GATEWAY_INVOKE)
                     .await;
@@ -128,14 +136,22 @@ async fn main() {
                 .filter_map(|pid| measure::rss_mib(*pid))
                 .sum(),
         );
-        if replies(&world).len() >= USERS * TURNS {
+        if let Some(error) = world
+            .recorder
+            .posts()
+            .iter()
+            .find(|p| p.body["type"] == "error")
+        {
+            panic!("{}: {}", error.connection_id, error.body);
+        }
+        if replies(&world).len() >= users * TURNS {
             break;
         }
         assert!(
             started.elapsed() < DEADLINE,
             "{} of {} turns answered within {DEADLINE:?}",
             replies(&world).len(),
-            USERS * TURNS
+            users * TURNS
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -152,17 +168,20 @@ async fn main() {
         .collect();
     assert_eq!(
         world.fake.request_count(),
-        USERS * TURNS,
+        users * TURNS,
         "one LLM request per turn"
     );
     let all_replies = replies(&world);
     let (mut overhead, mut after_llm, mut end_to_end) = (Vec::new(), Vec::new(), Vec::new());
-    for user in 0..USERS {
+    for user in 0..users {
         let mine: Vec<&(String, String, Instant)> = all_replies
             .iter()
             .filter(|(connection, _, _)| *connection == connection_of(user))
             .collect();
-        let contents: Vec<&str> = mine.iter().map(|(_, content, _)| content.as_str()).collect();
+        let contents: Vec<&str> = mine
+            .iter()
+            .map(|(_, content, _)| content.as_str())
+            .collect();
         let wanted: Vec<String> = (0..TURNS)
             .map(|turn| reply_text(2 * turn + 1, &message_of(user, turn)))
             .collect();
@@ -180,18 +199,21 @@ async fn main() {
     }
     let environments = agent.environments();
     println!(
-        "{USERS} users × {TURNS} turns, all sent at once, agent concurrency {AGENT_CONCURRENCY}: all {} \
+        "{users} users × {TURNS} turns, all sent at once, agent concurrency {AGENT_CONCURRENCY}: all {} \
          answered in order with their own history.\n",
-        USERS * TURNS
+        users * TURNS
     );
     println!("| AWS path | value |");
     println!("|---|---|");
     println!("| wall time | {} |", ms(elapsed));
     println!(
         "| throughput | {:.1} turns/s |",
-        (USERS * TURNS) as f64 / elapsed.as_secs_f64()
+        (users * TURNS) as f64 / elapsed.as_secs_f64()
     );
-    println!("| our overhead, p50 / p95 / p99 | {} |", distribution(&mut overhead));
+    println!(
+        "| our overhead, p50 / p95 / p99 | {} |",
+        distribution(&mut overhead)
+    );
     println!(
         "| of which the LLM's last byte → final frame posted, p50 / p95 / p99 | {} |",
         distribution(&mut after_llm)
@@ -218,7 +240,10 @@ async fn main() {
             .join(", ")
     );
     println!("| peak RSS, `ws-connect` + `ws-message` | {peak_gateway:.0} MiB |");
-    println!("| moto RSS at the end | {:.0} MiB |", tree_rss_mib(world.moto.pid()));
+    println!(
+        "| moto RSS at the end | {:.0} MiB |",
+        tree_rss_mib(world.moto.pid())
+    );
     println!("\nLoad average at the end: {}.", load_average());
 }
 
@@ -239,12 +264,16 @@ fn replies(world: &World) -> Vec<(String, String, Instant)> {
 /// One poller of the event source mapping: a turn at a time to the agent until `done`.
 async fn poll(world: &World, agent: &LambdaService, done: &AtomicBool) {
     while !done.load(Ordering::SeqCst) {
-        if let Some(response) = world.deliver_within(&world.queue_url, agent, 1, 1).await {
-            assert_eq!(
+        // Short polls: moto's long poll reads which message groups are in flight once, when it
+        // starts, so a turn received by another poller meanwhile would not hold back the next turn
+        // of its group (SQS does).
+        match world.deliver_within(&world.queue_url, agent, 1, 0).await {
+            Some(response) => assert_eq!(
                 response["batchItemFailures"],
                 serde_json::json!([]),
                 "a turn failed"
-            );
+            ),
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
 }

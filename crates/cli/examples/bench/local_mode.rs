@@ -57,4 +57,3 @@ pub fn median(values: &mut [Duration]) -> Duration {
     values.sort();
     values[(values.len() - 1) / 2]
 }
-

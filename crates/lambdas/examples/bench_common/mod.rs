@@ -33,4 +33,3 @@ pub async fn primed_compile_cache(dir: &std::path::Path) {
         .expect("run runner.mjs --prime");
     assert!(status.success(), "runner.mjs --prime failed: {status}");
 }
-
