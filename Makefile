@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/.tools/node/node_modules/node/bin:$(PATH)
 CARGO ?= cargo
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: help run test bench fuzz node runner web infra chromium bubblewrap moto lint lint-rust lint-js test-rust test-js test-infra fake-llm \
+.PHONY: help run test bench load fuzz node runner web infra chromium bubblewrap moto lint lint-rust lint-js test-rust test-js test-infra fake-llm \
 	check-docker check-scripts doctor deploy destroy clean
 
 help: ## List the targets
@@ -61,6 +61,19 @@ bench: runner moto ## Agent cold start, warm turns, runner RSS; a 10 MB image en
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example transcript_bench
 	node runner/bench/transcript-bench.mjs
 	$(CARGO) run --release -p serverless-openclaw-aws --example search_bench
+
+# The load suite's scenarios, in order (`make load LOAD=soak` runs one).
+LOAD ?= local aws soak
+
+load: runner moto bubblewrap ## Load suite: 50 users × 4 turns at once, locally and on the AWS path; 500 turns on one runner (LOAD="local aws soak"; docs/benchmarks.md)
+	@for scenario in $(LOAD); do \
+		case $$scenario in \
+		local|soak) $(CARGO) run --release -p serverless-openclaw-cli --example load -- $$scenario ;; \
+		aws) $(CARGO) build --release -p serverless-openclaw-lambdas --bins \
+			&& $(CARGO) run --release -p serverless-openclaw-lambdas --example load_aws ;; \
+		*) echo "unknown load scenario $$scenario (local, aws, soak)" >&2; exit 1 ;; \
+		esac || exit 1; \
+	done
 
 fuzz: ## Coverage-guided fuzzing of the parsers, 10 million inputs a target (FUZZ_RUNS, FUZZ_TARGETS; docs/development.md)
 	scripts/fuzz.sh

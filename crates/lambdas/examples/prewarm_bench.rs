@@ -127,25 +127,10 @@ impl Bench {
     }
 }
 
-/// Primes a compile cache the way the image build does.
-async fn primed_compile_cache(dir: &std::path::Path) {
-    let repo = support::repo_root();
-    let status = tokio::process::Command::new(repo.join(".tools/node/node_modules/node/bin/node"))
-        .arg(repo.join("runner/runner.mjs"))
-        .arg("--prime")
-        .env("NODE_COMPILE_CACHE", dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .await
-        .expect("run runner.mjs --prime");
-    assert!(status.success(), "runner.mjs --prime failed: {status}");
-}
-
 #[tokio::main]
 async fn main() {
     let cache = tempfile::tempdir().expect("temp dir");
-    primed_compile_cache(cache.path()).await;
+    bench_common::primed_compile_cache(cache.path()).await;
     let world = World::create().await;
     let (_, token) = world.user("bench").await;
     let (_, other_token) = world.user("bench-other").await;

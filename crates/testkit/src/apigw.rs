@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -20,6 +20,8 @@ use tokio::sync::Notify;
 pub struct Post {
     pub connection_id: String,
     pub body: serde_json::Value,
+    /// When the recorder had it (benchmarks: when the client would have had the frame).
+    pub received_at: Instant,
 }
 
 #[derive(Default)]
@@ -139,6 +141,7 @@ async fn record(
     shared.posts.lock().expect("lock").push(Post {
         connection_id: id,
         body,
+        received_at: Instant::now(),
     });
     shared.changed.notify_waiters();
     StatusCode::OK.into_response()

@@ -539,6 +539,9 @@ pub struct RecordedRequest {
     pub body: Value,
     /// When the server had the whole request (benchmarks: how long the client took to get here).
     pub received_at: Instant,
+    /// When its streamed response handed its last byte to the connection, once it has (benchmarks:
+    /// how long the client took from there, per request when several run at once).
+    pub response_end: Option<Instant>,
 }
 
 impl RecordedRequest {
@@ -879,6 +882,7 @@ async fn handle(app: AppState, api: Api, uri: Uri, headers: HeaderMap, raw: Byte
         headers,
         body: parsed.as_ref().ok().cloned().unwrap_or_default(),
         received_at,
+        response_end: None,
     };
     tracing::debug!(?api, messages = request.message_count(), "fake LLM request");
 
@@ -922,6 +926,7 @@ async fn handle(app: AppState, api: Api, uri: Uri, headers: HeaderMap, raw: Byte
             anthropic_events(&reply, plan.chunk_delay),
             app.stop,
             app.shared,
+            plan.number,
         ),
         (Api::OpenAiCompletions, true) => {
             let include_usage = body["stream_options"]["include_usage"]
@@ -931,6 +936,7 @@ async fn handle(app: AppState, api: Api, uri: Uri, headers: HeaderMap, raw: Byte
                 openai_events(&reply, plan.chunk_delay, include_usage),
                 app.stop,
                 app.shared,
+                plan.number,
             )
         }
     }
@@ -1303,11 +1309,21 @@ fn openai_events(reply: &Reply, chunk_delay: Duration, include_usage: bool) -> V
 
 /// Streams frames as server-sent events, cut short if the server stops meanwhile (graceful
 /// shutdown waits for open responses, so a long stream must not hold it up). Notes the time the
-/// last frame was handed on in `shared`.
-fn event_stream(frames: Vec<Frame>, stop: watch::Receiver<bool>, shared: Arc<Shared>) -> Response {
+/// last frame was handed on in `shared`, as the last response's end and request `number`'s.
+fn event_stream(
+    frames: Vec<Frame>,
+    stop: watch::Receiver<bool>,
+    shared: Arc<Shared>,
+    number: usize,
+) -> Response {
     // Polled once the connection took the last frame; yields nothing itself.
     let ended = futures::stream::once(async move {
-        shared.state().last_response_end = Some(Instant::now());
+        let now = Instant::now();
+        let mut state = shared.state();
+        state.last_response_end = Some(now);
+        if let Some(request) = state.requests.get_mut(number - 1) {
+            request.response_end = Some(now);
+        }
     })
     .filter_map(|()| async { None });
     let stream = futures::stream::iter(frames)
@@ -1549,6 +1565,7 @@ mod tests {
             headers: HeaderMap::new(),
             body: Value::Null,
             received_at: Instant::now(),
+            response_end: None,
         };
         assert_eq!(request.api_key(), None);
         request

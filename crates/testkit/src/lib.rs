@@ -25,6 +25,8 @@
 //!   SnapStart snapshots and restores, and the Invoke API (synchronous and `Event` invocations,
 //!   recorded).
 //! - [`images`]: valid PNG files made without an image library (solid colours, noise).
+//! - [`measure`]: what the benchmarks and the load suite measure with (percentiles, a process tree's
+//!   memory, the load average, a turn's overhead from the fake LLM's timestamps).
 //! - [`rest`]: reading the REST API's answers.
 //! - [`fixtures`]: event JSON as API Gateway, SQS and EventBridge send it (`fixtures/*.json`), with
 //!   fillers that set the fields a test cares about.
@@ -40,6 +42,7 @@ pub mod images;
 pub mod lambda_runtime;
 pub mod lambda_sandbox;
 pub mod lambda_service;
+pub mod measure;
 pub mod moto;
 pub mod rest;
 pub mod telegram_html;

@@ -26,7 +26,7 @@ pub const REGION: &str = "us-east-1";
 pub struct Moto {
     endpoint: String,
     /// Holding the child keeps its stdin pipe open; the shell kills moto when the pipe closes.
-    _process: Child,
+    process: Child,
 }
 
 impl Moto {
@@ -39,6 +39,12 @@ impl Moto {
     /// `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The process id of the shell that runs moto as its child (benchmarks: moto's memory is that
+    /// process tree's).
+    pub fn pid(&self) -> u32 {
+        self.process.id()
     }
 
     /// SDK configuration for this server: its endpoint, the test region, dummy credentials.
@@ -82,7 +88,7 @@ impl Moto {
             .map_err(|e| format!("spawning {}: {e}", binary.display()))?;
         let moto = Moto {
             endpoint: format!("http://127.0.0.1:{port}"),
-            _process: child,
+            process: child,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {

@@ -39,4 +39,9 @@ async fn the_arrival_of_a_request_and_the_end_of_its_stream_are_timed() {
         ended - received
     );
     assert!(ended <= after);
+    assert_eq!(
+        fake.requests()[0].response_end,
+        Some(ended),
+        "the request's own end is the last one"
+    );
 }

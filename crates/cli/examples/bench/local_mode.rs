@@ -1,5 +1,6 @@
 //! What the local-mode benchmarks share (`bench`, and `attachment_bench` through `#[path]`): local mode
-//! served on loopback against a provider, and how durations and the machine's load are printed.
+//! served on loopback against a provider, and how durations and the machine's load are printed
+//! (`testkit::measure`, re-exported).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,6 +12,7 @@ use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_server::serve::{self as server, Limits};
+pub use serverless_openclaw_testkit::measure::{load_average, ms};
 
 /// The access token of the benchmarks' local mode.
 pub const TOKEN: &str = "bench";
@@ -54,15 +56,4 @@ pub async fn serve(
 pub fn median(values: &mut [Duration]) -> Duration {
     values.sort();
     values[(values.len() - 1) / 2]
-}
-
-pub fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// The machine's load average over 1, 5 and 15 minutes.
-pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }

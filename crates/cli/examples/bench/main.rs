@@ -20,26 +20,15 @@ use serde_json::{Value, json};
 use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, ProviderConfig};
 use serverless_openclaw_cli::paths;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
+use serverless_openclaw_testkit::measure::{self, percentile};
 use tokio_tungstenite::tungstenite::Message;
 
 const WARM_TURNS: usize = 50;
 /// How long local mode's runner is given after `ready` to finish its warm-up (it takes 1-3 s here).
 const WARMUP_WAIT: Duration = Duration::from_secs(15);
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn rss_mib(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS"))?;
-    Ok(kib / 1024.0)
+    measure::rss_mib(pid).ok_or_else(|| anyhow::anyhow!("the runner (pid {pid}) is gone"))
 }
 
 /// One turn's timings, all from the moment the client sent its frame.
