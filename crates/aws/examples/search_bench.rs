@@ -23,6 +23,7 @@ use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, 
 use serverless_openclaw_core::ports::ConversationStore;
 use serverless_openclaw_core::search::{ConversationSearch, SearchQuery, indexed_text, word_start};
 use serverless_openclaw_local::SqliteConversationStore;
+use serverless_openclaw_testkit::measure::percentile;
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 use time::OffsetDateTime;
 
@@ -252,11 +253,7 @@ async fn store_items(client: &Client, table: &str, history: &[Turn]) -> Duration
     started.elapsed()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let at = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[at]
-}
-
+/// Search times are fractions of a millisecond: one decimal.
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
@@ -278,7 +275,7 @@ async fn measure(search: &ConversationSearch, reps: usize) -> Vec<(usize, Durati
             times.push(started.elapsed());
         }
         times.sort();
-        rows.push((hits, percentile(&times, 0.5), percentile(&times, 0.95)));
+        rows.push((hits, percentile(&times, 50.0), percentile(&times, 95.0)));
     }
     rows
 }
