@@ -37,7 +37,7 @@ use support::{GATEWAY_INVOKE, World, send_frame};
 const USERS: usize = 50;
 const TURNS: usize = 4;
 /// Agent environments at once (the event source mapping's maximum concurrency here): each is a
-/// bootstrap and a Node runner of about 250 MB, and the two cores of this machine are shared by all.
+/// bootstrap and a Node runner, about 610 MiB together, and the two cores of this machine are shared by all.
 const AGENT_CONCURRENCY: usize = 4;
 /// How long all the turns may take together.
 const DEADLINE: Duration = Duration::from_secs(900);
