@@ -389,12 +389,12 @@ describe('Telegram', () => {
     });
   });
 
-  it('runs telegram-webhook like the gateway functions, for at most 15 seconds', () => {
+  it("runs telegram-webhook like the gateway functions, for at most 29 seconds: a file's download fits within the HTTP API's 30 s", () => {
     const props = webhook();
     assert.deepEqual(props.Architectures, ['arm64']);
     assert.equal(props.Runtime, 'provided.al2023');
     assert.equal(props.MemorySize, GATEWAY_MEMORY_MB);
-    assert.equal(props.Timeout, 15);
+    assert.equal(props.Timeout, 29);
   });
 
   it('tells telegram-webhook the tables, queue and web chats, the parameters of its secrets, and whom to accept', () => {
