@@ -39,6 +39,7 @@ use crate::ports::{
 };
 use crate::protocol::{AttachmentView, ErrorCode, ServerFrame, TurnStatus};
 use crate::settings::ModelChoice;
+use crate::transcript::without_superseded_turn;
 
 /// How close together messages from one chat must come to be answered as one turn (a burst).
 pub const BURST_WINDOW: Duration = Duration::from_secs(1);
@@ -687,6 +688,10 @@ impl TurnProcessor {
             Some(t) => (Some(t.version), Some(t.bytes)),
             None => (None, None),
         };
+        let bytes = match bytes {
+            Some(bytes) => Some(self.without_superseded(turn, bytes).await?),
+            None => None,
+        };
         let model = self.model_choice(user).await?;
         let attachments = match &self.attachments {
             Some(attachments) => attachments
@@ -838,6 +843,41 @@ impl TurnProcessor {
 }
 
 impl TurnProcessor {
+    /// The transcript to run `turn` on: when its message is a new version of the last exchange
+    /// (edited or regenerated), without the turn of the version it replaces, so the model answers
+    /// from the history before that exchange. Derived from the stored versions rather than marked on
+    /// the turn, so a redelivery or a Retry after a failed rerun cuts the same way; the stored
+    /// transcript changes only when the rerun succeeds.
+    async fn without_superseded(&self, turn: &Turn, bytes: Vec<u8>) -> Result<Vec<u8>, AgentError> {
+        let versions = self
+            .conversations
+            .last_exchange_versions(&turn.user_id, &turn.conversation_id)
+            .await
+            .map_err(storage_error)?;
+        let Some((current, earlier)) = versions.split_last() else {
+            return Ok(bytes);
+        };
+        if current.user.id != turn.user_message_id {
+            return Ok(bytes);
+        }
+        let answered: Vec<&str> = earlier
+            .iter()
+            .filter(|v| v.reply.is_some())
+            .map(|v| v.user.content.as_str())
+            .collect();
+        Ok(match without_superseded_turn(&bytes, &answered) {
+            Some(cut) => {
+                tracing::info!(
+                    conversation = %turn.conversation_id,
+                    message = %turn.user_message_id,
+                    "running a new version of the last exchange on the transcript before it"
+                );
+                cut
+            }
+            None => bytes,
+        })
+    }
+
     /// Stores the files the agent attached to its reply as attachments of `reply_id`. One that cannot
     /// be stored (a type we do not take, over a limit or the user's quota) is left out, and the reply
     /// says so in a line of its own. Returns what was stored and the reply's text.

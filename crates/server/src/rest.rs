@@ -19,13 +19,13 @@ use serde_json::json;
 use serverless_openclaw_core::attachments::{
     AttachmentError, AttachmentKind, Attachments, MAX_FILE_BYTES, too_large as too_large_file,
 };
-use serverless_openclaw_core::domain::ConversationSettingsUpdate;
 use serverless_openclaw_core::domain::MAX_TITLE_CHARS;
+use serverless_openclaw_core::domain::{ConversationSettingsUpdate, Message};
 use serverless_openclaw_core::ids::{AttachmentId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{PortError, TelegramUserId};
 use serverless_openclaw_core::protocol::{
     AttachmentView, ConversationList, ConversationSettingsChange, ConversationSettingsView,
-    ConversationSummary, CreatedConversation, ErrorBody, ErrorCode,
+    ConversationSummary, CreatedConversation, ErrorBody, ErrorCode, ExchangeVersionView,
     MAX_CONVERSATION_SETTINGS_BYTES, MessageList, MessageView, NewConversation, RenameConversation,
     SearchResults, SettingsUpdate, SettingsView, TelegramLinkCode, TelegramLinks,
 };
@@ -203,21 +203,34 @@ pub async fn list_messages(
         .conversations
         .list_messages(&user, &id, limit, before.as_ref())
         .await?;
-    let mut attached = match &state.attachments {
+    // The versions of the last exchange go with the newest page, the one that shows it.
+    let versions = match before {
+        None => {
+            state
+                .conversations
+                .last_exchange_versions(&user, &id)
+                .await?
+        }
+        Some(_) => Vec::new(),
+    };
+    let attached = match &state.attachments {
         Some(attachments) => attachments.by_message(&user, &id).await?,
         None => HashMap::new(),
     };
+    let view = |m: &Message| MessageView {
+        attachments: attached
+            .get(&m.id)
+            .map(|list| list.iter().map(AttachmentView::from).collect())
+            .unwrap_or_default(),
+        ..MessageView::from(m)
+    };
     Ok(Json(MessageList {
-        messages: messages
+        messages: messages.iter().map(view).collect(),
+        versions: versions
             .iter()
-            .map(|m| MessageView {
-                attachments: attached
-                    .remove(&m.id)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(AttachmentView::from)
-                    .collect(),
-                ..MessageView::from(m)
+            .map(|v| ExchangeVersionView {
+                user: view(&v.user),
+                reply: v.reply.as_ref().map(view),
             })
             .collect(),
     }))
