@@ -354,13 +354,16 @@ fn message_from_row(
     })
 }
 
-/// The conversation's last two messages of its current path, newest first: `(id, role,
-/// versions_of, answered_by)`.
-fn last_two(
-    conn: &Connection,
-    user: &str,
-    conv: &str,
-) -> Result<Vec<(String, String, Option<String>, Option<String>)>, PortError> {
+/// A message of the current path as [`ConversationStore::supersede_last_exchange`] checks it.
+struct PathMessage {
+    id: String,
+    role: String,
+    versions_of: Option<String>,
+    answered_by: Option<String>,
+}
+
+/// The conversation's last two messages of its current path, newest first.
+fn last_two(conn: &Connection, user: &str, conv: &str) -> Result<Vec<PathMessage>, PortError> {
     let mut stmt = conn
         .prepare(
             "SELECT id, role, versions_of, answered_by FROM messages
@@ -369,7 +372,12 @@ fn last_two(
         )
         .map_err(sql)?;
     stmt.query_map(params![user, conv], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        Ok(PathMessage {
+            id: r.get(0)?,
+            role: r.get(1)?,
+            versions_of: r.get(2)?,
+            answered_by: r.get(3)?,
+        })
     })
     .map_err(sql)?
     .collect::<Result<Vec<_>, _>>()
@@ -776,25 +784,24 @@ impl ConversationStore for SqliteConversationStore {
                 return Ok(appended);
             }
             let last = last_two(&tx, &user, &conv)?;
-            let [
-                (reply, reply_role, _, _),
-                (question, question_role, versions_of, answered_by),
-            ] = last.as_slice()
-            else {
+            let [reply, question] = last.as_slice() else {
                 return Err(PortError::Conflict(
                     "the conversation has no complete exchange".into(),
                 ));
             };
-            if reply_role != "assistant"
-                || question_role != "user"
-                || answered_by.as_ref() != Some(reply)
+            if reply.role != "assistant"
+                || question.role != "user"
+                || question.answered_by.as_ref() != Some(&reply.id)
             {
                 return Err(PortError::Conflict(
                     "the last message is not the last exchange's reply".into(),
                 ));
             }
             // The exchange's versions are found by the id of its first user message.
-            let slot = versions_of.clone().unwrap_or_else(|| question.clone());
+            let slot = question
+                .versions_of
+                .clone()
+                .unwrap_or_else(|| question.id.clone());
             let supersede = |id: &str| {
                 tx.execute(
                     "UPDATE messages SET superseded = 1, versions_of = ?4, reply_to = NULL
@@ -805,33 +812,33 @@ impl ConversationStore for SqliteConversationStore {
             };
             let appended = match &rerun {
                 Rerun::Regenerate { reply: named } => {
-                    if named.as_str() != reply {
+                    if named.as_str() != reply.id {
                         return Err(PortError::Conflict(format!(
                             "{named} is not the last reply"
                         )));
                     }
-                    supersede(reply)?;
+                    supersede(&reply.id)?;
                     tx.execute(
                         "UPDATE messages SET answered_by = NULL, versions_of = ?4
                          WHERE user_id = ?1 AND conversation_id = ?2 AND id = ?3",
-                        params![user, conv, question, slot],
+                        params![user, conv, question.id, slot],
                     )
                     .map_err(sql)?;
                     Appended {
-                        message_id: MessageId::parse(question.as_str())
+                        message_id: MessageId::parse(question.id.as_str())
                             .map_err(PortError::backend)?,
                         duplicate: false,
                         answered: false,
                     }
                 }
                 Rerun::Edit { replaces, message } => {
-                    if replaces.as_str() != question {
+                    if replaces.as_str() != question.id {
                         return Err(PortError::Conflict(format!(
                             "{replaces} is not the last user message"
                         )));
                     }
-                    supersede(question)?;
-                    supersede(reply)?;
+                    supersede(&question.id)?;
+                    supersede(&reply.id)?;
                     insert_user_message(&tx, &user, &conv, message, Some(&slot))?;
                     Appended {
                         message_id: message.id.clone(),
