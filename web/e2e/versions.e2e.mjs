@@ -8,8 +8,8 @@
 //      again as 1/2 (view-only: no Edit or Regenerate on it), ">" goes back
 //   3. edit: Edit on the question, a new text, Save: the edited question is answered (QUOKKA), 3/3; the
 //      earlier versions stay browsable, also after a reload
-//   4. failed rerun: Regenerate while the model fails shows the error; the earlier answer is still there, one
-//      version back
+//   4. failed rerun: Regenerate while the model fails shows the error; after a reload the question (4/4)
+//      offers Regenerate again, and the earlier answer is still there, one version back
 //
 //   SERVERLESS_OPENCLAW_E2E_URL=<page URL with ?token=...>
 //   SERVERLESS_OPENCLAW_E2E_CONVERSATION=<the conversation to open>
@@ -138,6 +138,8 @@ async function failedRerun(page) {
     timeout: TIMEOUT_MS,
   });
   await showing(page, 'the unanswered rerun as 4/4', ['What is a quokka?'], '4/4');
+  if ((await page.$('[data-testid="regenerate-button"]')) === null) fail('the failed rerun cannot be regenerated again');
+  if ((await page.$('[data-testid="edit-button"]')) !== null) fail('an unanswered question offers Edit');
   await page.click('[data-testid="version-previous"]');
   await showing(page, 'the answer before the failed rerun, intact', ['What is a quokka?', 'QUOKKA-ANSWER'], '3/4');
   step('a failed rerun shows its error; the earlier answer stays, one version back');

@@ -192,7 +192,11 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
           )}
           {shown.map((message) => {
             const id = message.role === 'user' || message.role === 'assistant' ? message.messageId : undefined;
-            const editable = exchange !== null && message.role === 'user' && id === exchange.userId;
+            const isLastUser = exchange !== null && message.role === 'user' && id === exchange.userId;
+            const editable = isLastUser && exchange.replyId !== null;
+            // Regenerate goes with the reply, or with the question whose rerun failed.
+            const regenerateId = exchange?.replyId ?? exchange?.userId;
+            const regenerable = exchange !== null && id === regenerateId && (message.role === 'assistant' || exchange.replyId === null);
             return (
               <Fragment key={message.key}>
                 {editable && editing === id ? (
@@ -210,9 +214,7 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
                 )}
                 <ExchangeControls
                   onEdit={editable && editing !== id ? () => setEditing(exchange.userId) : null}
-                  onRegenerate={
-                    exchange !== null && message.role === 'assistant' && id === exchange.replyId ? () => regenerate(exchange.replyId) : null
-                  }
+                  onRegenerate={regenerable && regenerateId !== undefined ? () => regenerate(regenerateId) : null}
                   pager={pager !== null && pager.anchorKey === message.key ? pager : null}
                   onBrowse={browseVersion}
                 />

@@ -112,8 +112,11 @@ export type ChatAction =
   | { kind: 'historyRequested' }
   /** The newest page; `full` when it held as many messages as asked for (there may be older ones). */
   | { kind: 'historyLoaded'; messages: StoredMessage[]; full: boolean; versions?: ExchangeVersion[] }
-  /** Regenerate the last reply `replyId`: it leaves the view until the history brings it back as an earlier version. */
-  | { kind: 'regenerate'; clientMessageId: string; replyId: string }
+  /**
+   * Regenerate the last reply `messageId` (it leaves the view until the history brings it back as an earlier
+   * version), or run the unanswered last user message `messageId` again (what follows it leaves the view).
+   */
+  | { kind: 'regenerate'; clientMessageId: string; messageId: string }
   /** Replace the last user message `messageId` (and its reply) by `text`. */
   | { kind: 'edit'; clientMessageId: string; messageId: string; text: string }
   /** Look at version `index` of the last exchange (the last index is the current one). */
@@ -184,7 +187,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         historyError: null,
         // A reload after earlier pages were read keeps them, and what is known about older ones.
         hasEarlier: firstLoad ? action.full : state.hasEarlier,
-        messages: mergeHistory(state.messages, action.messages),
+        messages: mergeHistory(withoutSuperseded(state.messages, action), action.messages),
         versions: action.versions ?? [],
         viewedVersion: null,
         // The history is the truth from here on, whether or not the rerun's ack came.
@@ -192,9 +195,11 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       };
     }
     case 'regenerate': {
-      const index = state.messages.findIndex((m) => m.role === 'assistant' && m.messageId === action.replyId);
-      if (index < 0) return state;
-      return { ...state, messages: state.messages.slice(0, index), viewedVersion: null, pendingRerun: action.clientMessageId };
+      const index = state.messages.findIndex((m) => messageIdOf(m) === action.messageId);
+      const named = state.messages[index];
+      if (named === undefined) return state;
+      const kept = named.role === 'user' ? index + 1 : index;
+      return { ...state, messages: state.messages.slice(0, kept), viewedVersion: null, pendingRerun: action.clientMessageId };
     }
     case 'edit': {
       const index = state.messages.findIndex((m) => m.role === 'user' && m.messageId === action.messageId);
@@ -450,6 +455,19 @@ function fromStored(s: StoredMessage, known: ChatMessage | undefined): ChatMessa
   return assistant;
 }
 
+/** The page's messages without those the history now keeps only as earlier versions (rerun elsewhere, another tab). */
+function withoutSuperseded(local: ChatMessage[], loaded: { messages: StoredMessage[]; versions?: ExchangeVersion[] }): ChatMessage[] {
+  const current = new Set(loaded.messages.map((m) => m.id));
+  const earlier = new Set(
+    (loaded.versions ?? []).flatMap((v) => [v.user.id, ...(v.reply === null ? [] : [v.reply.id])]).filter((id) => !current.has(id)),
+  );
+  if (earlier.size === 0) return local;
+  return local.filter((m) => {
+    const id = messageIdOf(m);
+    return id === undefined || !earlier.has(id);
+  });
+}
+
 /**
  * The stored history is the truth for every message it holds. Messages only this page knows (not acked yet,
  * error bubbles, replies stored after the history was read) stay, each after the stored message it followed.
@@ -482,16 +500,25 @@ function mergeHistory(local: ChatMessage[], stored: StoredMessage[]): ChatMessag
 
 // ---- edit, regenerate and the versions of the last exchange ----
 
-/** The last exchange when it can be edited or regenerated: its user message and reply are stored, no turn runs, and the current version is shown. */
-export function lastExchange(state: ChatState): { userId: string; replyId: string } | null {
+/**
+ * The last exchange when it can be edited or regenerated: no turn runs and the current version is shown. With
+ * its reply stored (`replyId`), both; without one (`replyId` null), only when it is a rerun whose turn failed
+ * (the current version of an exchange with versions): regenerating runs it again.
+ */
+export function lastExchange(state: ChatState): { userId: string; replyId: string | null } | null {
   if (state.turn !== 'idle' || state.viewedVersion !== null || state.pendingRerun !== null) return null;
   const stored = state.messages.filter((m) => m.role === 'user' || m.role === 'assistant');
-  const reply = stored[stored.length - 1];
+  const last = stored[stored.length - 1];
+  if (last?.role === 'user') {
+    const current = state.versions[state.versions.length - 1];
+    const failedRerun = last.messageId !== undefined && current?.user.id === last.messageId && current.reply === null;
+    return failedRerun && last.messageId !== undefined ? { userId: last.messageId, replyId: null } : null;
+  }
   const user = stored[stored.length - 2];
-  if (reply?.role !== 'assistant' || reply.state !== 'final' || user?.role !== 'user' || user.messageId === undefined) return null;
+  if (last?.role !== 'assistant' || last.state !== 'final' || user?.role !== 'user' || user.messageId === undefined) return null;
   // An error or notice after the reply belongs to something later than the exchange.
-  if (state.messages[state.messages.length - 1] !== reply) return null;
-  return { userId: user.messageId, replyId: reply.messageId };
+  if (state.messages[state.messages.length - 1] !== last) return null;
+  return { userId: user.messageId, replyId: last.messageId };
 }
 
 /** Where the version arrows go: under the message with `anchorKey`, showing version `index` of `count`. */

@@ -27,8 +27,11 @@ export interface Chat {
   /** Asks the server to abort the running turn. */
   cancel: () => void;
   loadEarlier: () => void;
-  /** Asks for another answer to the last user message (the last reply becomes an earlier version); false when not sent. */
-  regenerate: (replyId: string) => boolean;
+  /**
+   * Asks for another answer to the last user message: `messageId` is the last reply (it becomes an earlier
+   * version), or the last user message when its rerun failed; false when not sent.
+   */
+  regenerate: (messageId: string) => boolean;
   /** Replaces the last user message by `text` and asks for its answer; false when not sent (blank, too large, no socket). */
   edit: (messageId: string, text: string) => boolean;
   /** Shows version `index` of the last exchange. */
@@ -123,10 +126,10 @@ export function useChat(
   }, [conversationId, sendFrame]);
 
   const regenerate = useCallback(
-    (replyId: string): boolean => {
+    (messageId: string): boolean => {
       const clientMessageId = newClientMessageId();
-      if (!sendFrame({ action: 'regenerate', conversationId, messageId: replyId, clientMessageId })) return false;
-      dispatch({ kind: 'regenerate', clientMessageId, replyId });
+      if (!sendFrame({ action: 'regenerate', conversationId, messageId, clientMessageId })) return false;
+      dispatch({ kind: 'regenerate', clientMessageId, messageId });
       return true;
     },
     [conversationId, sendFrame],

@@ -52,7 +52,7 @@ describe('edit and regenerate', () => {
   });
 
   it('regenerate takes the reply away until the history brings it back as version 1 of 2', () => {
-    let state = run(answered(), { kind: 'regenerate', clientMessageId: 'r1', replyId: 'a2' });
+    let state = run(answered(), { kind: 'regenerate', clientMessageId: 'r1', messageId: 'a2' });
     expect(texts(state)).toEqual(['hi', 'hello', 'wombat?']);
     expect(lastExchange(state)).toBeNull();
     state = run(state, frame({ type: 'ack', clientMessageId: 'r1', conversationId, messageId: 'u2' }));
@@ -145,6 +145,30 @@ describe('edit and regenerate', () => {
       ]),
     );
     expect(texts(state)).toEqual(['hi', 'hello', 'the conversation changed meanwhile', 'wombat?', 'a marsupial']);
+  });
+
+  it('a rerun that failed can be regenerated from its question', () => {
+    const versions: ExchangeVersion[] = [
+      { user: stored('u2', 'user', 'wombat?'), reply: stored('a2', 'assistant', 'a marsupial') },
+      { user: stored('u2', 'user', 'wombat?'), reply: null },
+    ];
+    let state = run(
+      answered(),
+      { kind: 'historyRequested' },
+      history([stored('u1', 'user', 'hi'), stored('a1', 'assistant', 'hello'), stored('u2', 'user', 'wombat?')], versions),
+      frame({ type: 'error', code: 'llm_error', message: 'down', conversationId, clientMessageId: 'r1' }),
+    );
+    expect(lastExchange(state)).toEqual({ userId: 'u2', replyId: null });
+    state = run(state, { kind: 'regenerate', clientMessageId: 'r2', messageId: 'u2' });
+    expect(texts(state)).toEqual(['hi', 'hello', 'wombat?']);
+    expect(state.pendingRerun).toBe('r2');
+    // An unanswered message that is not a rerun is not offered (its error has Retry).
+    const plain = run(
+      initialChatState(conversationId, { connection: 'open' }),
+      { kind: 'historyRequested' },
+      history([stored('u1', 'user', 'hi')]),
+    );
+    expect(lastExchange(plain)).toBeNull();
   });
 
   it('a conversation without versions has no arrows', () => {

@@ -11,7 +11,7 @@ use crate::commands::{ChatCommands, Command, CommandOrigin, CommandReply};
 use crate::domain::{Channel, NewUserMessage, ReplyTarget, Rerun, Role, Turn, TurnKind};
 use crate::ids::{AttachmentId, ClientMessageId, ConversationId, MessageId, UserId};
 use crate::ports::{
-    AgentStatusSource, ClientPush, ConversationStore, PortError, SettingsStore, TurnQueue,
+    AgentStatusSource, Appended, ClientPush, ConversationStore, PortError, SettingsStore, TurnQueue,
 };
 use crate::protocol::{
     ClientFrame, ErrorCode, FrameError, ServerFrame, TurnStatus, parse_client_frame,
@@ -322,47 +322,12 @@ impl ChatService {
                 "the conversation could not be changed; please retry",
             )
         };
-        let (rerun, named) = match request {
-            RerunRequest::Regenerate { reply } => (
-                Rerun::Regenerate {
-                    reply: reply.clone(),
-                },
-                reply,
-            ),
-            RerunRequest::Edit { replaces, text } => {
-                let message = NewUserMessage {
-                    id: MessageId::generate(),
-                    client_message_id: client_message_id.clone(),
-                    content: text,
-                    channel: Channel::Web,
-                    created_at: OffsetDateTime::now_utc(),
-                };
-                (
-                    Rerun::Edit {
-                        replaces: replaces.clone(),
-                        message,
-                    },
-                    replaces,
-                )
-            }
-        };
-        let edited = match &rerun {
-            Rerun::Edit { message, .. } => Some(message.content.clone()),
-            Rerun::Regenerate { .. } => None,
-        };
-        let appended = match self
+        let last = match self
             .conversations
-            .supersede_last_exchange(user, &conversation_id, rerun)
+            .list_messages(user, &conversation_id, 1, None)
             .await
         {
-            Ok(appended) => appended,
-            Err(PortError::Conflict(_)) => {
-                let why = self
-                    .why_not_rerun(user, &conversation_id, &named)
-                    .await
-                    .map_err(storage)?;
-                return Err(fail(why.0, why.1));
-            }
+            Ok(mut last) => last.pop(),
             Err(PortError::NotFound) => {
                 return Err(fail(
                     ErrorCode::NotFound,
@@ -371,23 +336,97 @@ impl ChatService {
             }
             Err(e) => return Err(storage(e)),
         };
-        // The turn's prompt: the new text, or the user message answered again (now the last).
-        let (prompt, channel) = match edited {
-            Some(text) => (text, Channel::Web),
-            None => self
-                .conversations
-                .list_messages(user, &conversation_id, 1, None)
-                .await
-                .map_err(storage)?
-                .pop()
-                .filter(|m| m.id == appended.message_id)
-                .map(|m| (m.content, m.channel))
-                .ok_or_else(|| {
-                    fail(
-                        ErrorCode::Conflict,
-                        "the conversation changed meanwhile; reload it and try again",
-                    )
-                })?,
+        let unanswered = match (&request, last) {
+            (RerunRequest::Regenerate { reply }, Some(last))
+                if last.role == Role::User && &last.id == reply =>
+            {
+                Some(last)
+            }
+            _ => None,
+        };
+        let (appended, prompt, channel) = match unanswered {
+            // Regenerate names the last user message itself, which has no reply: its turn failed (or
+            // is still on its way: then the turn queued here finds it answered and is skipped). It is
+            // queued again, as Retry does; no new version is made.
+            Some(asked) => (
+                Appended {
+                    message_id: asked.id,
+                    duplicate: false,
+                    answered: false,
+                },
+                asked.content,
+                asked.channel,
+            ),
+            None => {
+                let (rerun, named) = match request {
+                    RerunRequest::Regenerate { reply } => (
+                        Rerun::Regenerate {
+                            reply: reply.clone(),
+                        },
+                        reply,
+                    ),
+                    RerunRequest::Edit { replaces, text } => {
+                        let message = NewUserMessage {
+                            id: MessageId::generate(),
+                            client_message_id: client_message_id.clone(),
+                            content: text,
+                            channel: Channel::Web,
+                            created_at: OffsetDateTime::now_utc(),
+                        };
+                        (
+                            Rerun::Edit {
+                                replaces: replaces.clone(),
+                                message,
+                            },
+                            replaces,
+                        )
+                    }
+                };
+                let edited = match &rerun {
+                    Rerun::Edit { message, .. } => Some(message.content.clone()),
+                    Rerun::Regenerate { .. } => None,
+                };
+                let appended = match self
+                    .conversations
+                    .supersede_last_exchange(user, &conversation_id, rerun)
+                    .await
+                {
+                    Ok(appended) => appended,
+                    Err(PortError::Conflict(_)) => {
+                        let why = self
+                            .why_not_rerun(user, &conversation_id, &named, edited.is_some())
+                            .await
+                            .map_err(storage)?;
+                        return Err(fail(why.0, why.1));
+                    }
+                    Err(PortError::NotFound) => {
+                        return Err(fail(
+                            ErrorCode::NotFound,
+                            "this conversation does not exist",
+                        ));
+                    }
+                    Err(e) => return Err(storage(e)),
+                };
+                // The turn's prompt: the new text, or the user message answered again (now the last).
+                let (prompt, channel) = match edited {
+                    Some(text) => (text, Channel::Web),
+                    None => self
+                        .conversations
+                        .list_messages(user, &conversation_id, 1, None)
+                        .await
+                        .map_err(storage)?
+                        .pop()
+                        .filter(|m| m.id == appended.message_id)
+                        .map(|m| (m.content, m.channel))
+                        .ok_or_else(|| {
+                            fail(
+                                ErrorCode::Conflict,
+                                "the conversation changed meanwhile; reload it and try again",
+                            )
+                        })?,
+                };
+                (appended, prompt, channel)
+            }
         };
         if !appended.answered {
             self.queue
@@ -434,13 +473,14 @@ impl ChatService {
         Ok(appended.message_id)
     }
 
-    /// Why the store refused to rerun `named` (the reply to regenerate or the message to edit): the
-    /// error code and message to show.
+    /// Why the store refused to rerun `named` (the reply to regenerate, or with `edit` the message to
+    /// edit): the error code and message to show.
     async fn why_not_rerun(
         &self,
         user: &UserId,
         conversation: &ConversationId,
         named: &MessageId,
+        edit: bool,
     ) -> Result<(ErrorCode, &'static str), PortError> {
         let last = self
             .conversations
@@ -452,7 +492,7 @@ impl ChatService {
                 "the agent is still answering (or failed to answer) the last message; wait for its \
                  reply or send it again",
             ),
-            [.., question, reply] if &question.id == named || &reply.id == named => (
+            [.., question, reply] if (if edit { &question.id } else { &reply.id }) == named => (
                 ErrorCode::Conflict,
                 "the conversation changed meanwhile; reload it and try again",
             ),
