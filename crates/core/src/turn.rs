@@ -5,6 +5,9 @@
 //! first delivery; the lease is released on every path, and while the turn runs the processor watches
 //! the lease for a cancel request (how Stop reaches a turn running in another process).
 //!
+//! A turn whose message is a new version of the last exchange (edited or regenerated: [`crate::chat`])
+//! runs on the transcript without the superseded exchange's turn ([`crate::transcript`]).
+//!
 //! Order matters: the transcript is written back (with a version check) before the assistant message is
 //! stored, so a turn that loses a race changes nothing; a failed turn stores nothing but leaves the user
 //! message, and the transcript stays the last good version.
