@@ -445,7 +445,7 @@ impl ChatService {
                     tracing::error!(error = %e, "queueing a turn failed");
                     fail(
                         ErrorCode::Internal,
-                        "the new version was stored but could not be answered; use Retry",
+                        "the new version was stored but could not be answered; regenerate it",
                     )
                 })?;
         }

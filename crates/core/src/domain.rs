@@ -551,6 +551,55 @@ mod tests {
     }
 
     #[test]
+    fn versions_pair_each_reply_with_its_question_and_end_with_the_current_one() {
+        let message = |role, text: &str| Message {
+            id: MessageId::generate(),
+            conversation_id: ConversationId::parse("c").unwrap(),
+            role,
+            content: text.into(),
+            channel: Channel::Web,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            cost_usd: None,
+            usage: None,
+            activity: None,
+        };
+        let pairs = |versions: Vec<ExchangeVersion>| {
+            versions
+                .into_iter()
+                .map(|v| (v.user.content, v.reply.map(|r| r.content)))
+                .collect::<Vec<_>>()
+        };
+        let (q1, a1, a2) = (
+            message(Role::User, "q1"),
+            message(Role::Assistant, "a1"),
+            message(Role::Assistant, "a2"),
+        );
+        let (q2, a3) = (message(Role::User, "q2"), message(Role::Assistant, "a3"));
+        // Regenerated, then edited and answered.
+        assert_eq!(
+            pairs(group_versions(
+                [q1.clone(), a1.clone(), a2, q2.clone(), a3],
+                true
+            )),
+            [
+                ("q1".into(), Some("a1".into())),
+                ("q1".into(), Some("a2".into())),
+                ("q2".into(), Some("a3".into())),
+            ]
+        );
+        // Regenerated, the rerun still running (or failed): the current version has no reply yet.
+        assert_eq!(
+            pairs(group_versions([q1.clone(), a1.clone()], false)),
+            [("q1".into(), Some("a1".into())), ("q1".into(), None)]
+        );
+        // Edited, the rerun still running.
+        assert_eq!(
+            pairs(group_versions([q1, a1, q2], false)),
+            [("q1".into(), Some("a1".into())), ("q2".into(), None)]
+        );
+    }
+
+    #[test]
     fn a_turn_activity_counts_every_call_but_keeps_at_most_the_stored_lines() {
         let line = |id: usize, status| ToolActivity {
             tool_id: format!("t{id}"),
