@@ -45,7 +45,15 @@ export async function report(label, wholeTimeoutMs, main, redact = (text) => tex
  * error the page throws, or a Content-Security-Policy violation it logs, fails the scenario it happened
  * in. Resolves to the number passed.
  */
-export async function runScenarios({ scenarios, viewport, screenshots, failureShot, redact = (text) => text, prepare = async () => {} }) {
+export async function runScenarios({
+  scenarios,
+  viewport,
+  screenshots,
+  failureShot,
+  redact = (text) => text,
+  prepare = async () => {},
+  chromiumArgs = [],
+}) {
   const missing = missingChromium();
   if (missing) fail(missing);
   const pageErrors = [];
@@ -71,6 +79,6 @@ export async function runScenarios({ scenarios, viewport, screenshots, failureSh
       if (pageErrors.length > 0) fail(`${scenario.name}: the page threw: ${pageErrors.join('; ')}`);
       passed += 1;
     }
-  });
+  }, chromiumArgs);
   return passed;
 }
