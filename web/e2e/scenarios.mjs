@@ -58,27 +58,31 @@ export async function runScenarios({
   if (missing) fail(missing);
   const pageErrors = [];
   let passed = 0;
-  await withChromium(viewport, async (context) => {
-    await prepare(context);
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() !== 'error') return;
-      console.log(`  browser console: ${redact(message.text())}`);
-      // The server's Content-Security-Policy must fit the app: a violation fails the scenario.
-      if (message.text().includes('Content Security Policy')) pageErrors.push(redact(message.text()));
-    });
-    for (const scenario of scenarios) {
-      console.log(`# ${scenario.name}`);
-      try {
-        await scenario(page);
-      } catch (error) {
-        if (screenshots) await page.screenshot({ path: join(screenshots, failureShot), fullPage: true }).catch(() => {});
-        throw new E2eFailure(`${scenario.name}: ${describe(error)}`);
+  await withChromium(
+    viewport,
+    async (context) => {
+      await prepare(context);
+      const page = context.pages()[0] ?? (await context.newPage());
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      page.on('console', (message) => {
+        if (message.type() !== 'error') return;
+        console.log(`  browser console: ${redact(message.text())}`);
+        // The server's Content-Security-Policy must fit the app: a violation fails the scenario.
+        if (message.text().includes('Content Security Policy')) pageErrors.push(redact(message.text()));
+      });
+      for (const scenario of scenarios) {
+        console.log(`# ${scenario.name}`);
+        try {
+          await scenario(page);
+        } catch (error) {
+          if (screenshots) await page.screenshot({ path: join(screenshots, failureShot), fullPage: true }).catch(() => {});
+          throw new E2eFailure(`${scenario.name}: ${describe(error)}`);
+        }
+        if (pageErrors.length > 0) fail(`${scenario.name}: the page threw: ${pageErrors.join('; ')}`);
+        passed += 1;
       }
-      if (pageErrors.length > 0) fail(`${scenario.name}: the page threw: ${pageErrors.join('; ')}`);
-      passed += 1;
-    }
-  }, chromiumArgs);
+    },
+    chromiumArgs,
+  );
   return passed;
 }
