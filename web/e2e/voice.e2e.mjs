@@ -1,8 +1,9 @@
 // The microphone in a real browser against a running server. crates/cli/tests/browser_voice.rs starts local
-// mode with the real runner, a fake LLM and a fake speech-to-text endpoint (the user's speech settings point at
-// it), makes the conversation this script opens, and checks afterwards what reached both fakes. Chromium runs
-// with its fake microphone (a tone) and grants the page the microphone without asking. In order:
+// mode with the real runner, a fake LLM and a fake speech-to-text endpoint, makes the conversation this script
+// opens, and checks afterwards what reached both fakes. Chromium runs with its fake microphone (a tone) and
+// grants the page the microphone without asking. In order:
 //
+//   0. settings: Settings → Voice notes: an OpenAI-compatible endpoint (the fake's URL) and its key, saved
 //   1. record: the mic button starts a recording (its running time shows), a second press stops it; the
 //      recording is uploaded like a picked file and sent
 //   2. heard: the message shows an audio player (fetched with the token) with the transcript under it, and the
@@ -11,9 +12,11 @@
 //   SERVERLESS_OPENCLAW_E2E_URL=<page URL with ?token=...>
 //   SERVERLESS_OPENCLAW_E2E_CONVERSATION=<the conversation to open>
 //   SERVERLESS_OPENCLAW_E2E_TRANSCRIPT=<what the fake speech endpoint answers>
+//   SERVERLESS_OPENCLAW_E2E_SPEECH_URL=<the fake speech endpoint's base URL>
+//   SERVERLESS_OPENCLAW_E2E_SPEECH_KEY=<the key to store for it>
 //   node web/e2e/voice.e2e.mjs
 //
-// Optional: CHROMIUM_PATH, SERVERLESS_OPENCLAW_E2E_SCREENSHOTS (voice-recording.png, voice-heard.png; on
+// Optional: CHROMIUM_PATH, SERVERLESS_OPENCLAW_E2E_SCREENSHOTS (voice-settings.png, voice-recording.png, voice-heard.png; on
 // failure voice-failure.png). Prints `N passed, 0 failed` and exits 0 on success; exits 1 at the first failing
 // scenario.
 
@@ -26,12 +29,14 @@ const WHOLE_TEST_TIMEOUT_MS = 240_000;
 const pageUrl = process.env.SERVERLESS_OPENCLAW_E2E_URL;
 const conversation = process.env.SERVERLESS_OPENCLAW_E2E_CONVERSATION;
 const transcript = process.env.SERVERLESS_OPENCLAW_E2E_TRANSCRIPT;
+const speechUrl = process.env.SERVERLESS_OPENCLAW_E2E_SPEECH_URL;
+const speechKey = process.env.SERVERLESS_OPENCLAW_E2E_SPEECH_KEY;
 const screenshots = process.env.SERVERLESS_OPENCLAW_E2E_SCREENSHOTS;
 
 const started = Date.now();
 const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 const step = (text) => console.log(`  ok - ${text} (${seconds()})`);
-const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…');
+const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…').replaceAll(speechKey ?? '\u0000', 'sk-…');
 
 async function screenshot(page, name) {
   if (!screenshots) return;
@@ -48,6 +53,27 @@ async function waitFor(page, description, check) {
     await page.waitForTimeout(100);
   }
   fail(`${description}: not seen within ${TIMEOUT_MS / 1000} s; last ${JSON.stringify(last?.seen)}`);
+}
+
+async function settings(page) {
+  await page.goto(pageUrl);
+  await page.waitForSelector('[data-testid="connection-state"][data-state="open"]', { timeout: TIMEOUT_MS });
+  await page.click('[data-testid="settings-link"]');
+  await page.waitForSelector('[data-testid="settings-page"] [data-testid="save-settings"]', { timeout: TIMEOUT_MS });
+  if ((await page.inputValue('[data-testid="speech-provider-select"]')) !== 'auto') fail('a fresh user should choose by their keys');
+  await page.selectOption('[data-testid="speech-provider-select"]', 'openai-compatible');
+  await page.click('[data-testid="save-settings"]');
+  await page.waitForSelector('[data-testid="speech-base-url-input"][aria-invalid="true"]', { timeout: 5_000 });
+  step('a compatible endpoint without its base URL is refused before it reaches the server');
+  await page.fill('[data-testid="speech-base-url-input"]', speechUrl);
+  await page.locator('[data-testid="api-key-openai-compatible"] [data-testid="key-input"]').fill(speechKey);
+  await page.click('[data-testid="save-settings"]');
+  await page.waitForSelector('[data-testid="settings-status"]:has-text("Saved.")', { timeout: TIMEOUT_MS });
+  if ((await page.inputValue('[data-testid="speech-base-url-input"]')) !== speechUrl) fail('the saved base URL is not shown');
+  step('saved an OpenAI-compatible speech endpoint and its key');
+  await page.setViewportSize({ width: 960, height: 1300 });
+  await screenshot(page, 'voice-settings.png');
+  await page.setViewportSize({ width: 960, height: 720 });
 }
 
 async function open(page) {
@@ -115,10 +141,10 @@ await report(
   'voice e2e',
   WHOLE_TEST_TIMEOUT_MS,
   () => {
-    if (!pageUrl || !conversation || !transcript)
-      fail('set SERVERLESS_OPENCLAW_E2E_URL, SERVERLESS_OPENCLAW_E2E_CONVERSATION and SERVERLESS_OPENCLAW_E2E_TRANSCRIPT');
+    if (!pageUrl || !conversation || !transcript || !speechUrl || !speechKey)
+      fail('set SERVERLESS_OPENCLAW_E2E_URL, _CONVERSATION, _TRANSCRIPT, _SPEECH_URL and _SPEECH_KEY (each SERVERLESS_OPENCLAW_E2E_…)');
     return runScenarios({
-      scenarios: [open, record, heard],
+      scenarios: [settings, open, record, heard],
       viewport: { width: 960, height: 720 },
       screenshots,
       failureShot: 'voice-failure.png',

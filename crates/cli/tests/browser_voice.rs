@@ -1,7 +1,7 @@
 //! The microphone in a real browser (Debian's Chromium with its fake microphone, driven by playwright-core,
 //! `web/e2e/voice.e2e.mjs`) against local mode with the real runner, the fake LLM and the fake
-//! speech-to-text endpoint: a recording made with the mic button is uploaded, transcribed with the user's
-//! speech settings and key, shown with its transcript under the audio player, and the model is asked the
+//! speech-to-text endpoint: the speech endpoint and its key are chosen on the Settings page; a recording
+//! made with the mic button is uploaded, transcribed with those settings and key, shown with its transcript under the audio player, and the model is asked the
 //! words.
 
 mod support;
@@ -28,17 +28,6 @@ async fn a_voice_note_recorded_in_the_browser_is_transcribed_shown_and_answered(
         support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(120)).await;
     fake.set_behaviour(Behaviour::Reply);
     let speech = FakeSpeech::start(HEARD).await;
-    let (status, body) = app
-        .call(
-            reqwest::Method::PUT,
-            "/api/settings",
-            Some(json!({
-                "speech": {"provider": "openai-compatible", "baseUrl": speech.base_url()},
-                "apiKeys": {"openai-compatible": "sk-speech-web"},
-            })),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
     let (status, created) = app
         .call(
             reqwest::Method::POST,
@@ -58,14 +47,32 @@ async fn a_voice_note_recorded_in_the_browser_is_transcribed_shown_and_answered(
             ),
             ("SERVERLESS_OPENCLAW_E2E_CONVERSATION", conversation.clone()),
             ("SERVERLESS_OPENCLAW_E2E_TRANSCRIPT", HEARD.to_owned()),
+            ("SERVERLESS_OPENCLAW_E2E_SPEECH_URL", speech.base_url()),
+            (
+                "SERVERLESS_OPENCLAW_E2E_SPEECH_KEY",
+                "sk-speech-web".to_owned(),
+            ),
         ],
     )
     .await;
     assert!(passed, "browser test failed\n{report}");
     let screenshots = support::screenshot_dir();
-    for name in ["voice-recording.png", "voice-heard.png"] {
+    for name in [
+        "voice-settings.png",
+        "voice-recording.png",
+        "voice-heard.png",
+    ] {
         assert!(screenshots.join(name).is_file(), "no {name}\n{report}");
     }
+
+    // The settings page stored the speech endpoint.
+    let (_, settings) = app.get("/api/settings").await;
+    assert_eq!(
+        settings["speech"],
+        json!({"provider": "openai-compatible", "baseUrl": speech.base_url()}),
+        "{settings}"
+    );
+    assert_eq!(settings["apiKeys"]["openai-compatible"], true, "{settings}");
 
     // The recording reached the speech endpoint as the WebM the browser made, with the user's key and
     // the provider's default model, byte for byte as stored.
