@@ -20,7 +20,7 @@
 //! the overhead too: it is ours.
 
 #[path = "bench/local_mode.rs"]
-#[allow(dead_code)] // The load suite serves local mode; it prints no medians.
+#[allow(dead_code)] // The load suite serves local mode; it prints no medians and repeats no rounds.
 mod local_mode;
 
 use std::collections::HashMap;
@@ -29,10 +29,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use futures::{SinkExt, StreamExt};
-use local_mode::{TOKEN, load_average, ms};
+use local_mode::{Bench, TOKEN, load_average, ms};
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, ProviderConfig};
-use serverless_openclaw_cli::paths;
 use serverless_openclaw_testkit::fake_llm::{FakeLlm, RecordedRequest, reply_text};
 use serverless_openclaw_testkit::measure::{self, distribution, tree_rss_mib};
 use tokio_tungstenite::tungstenite::Message;
@@ -43,8 +41,6 @@ const SOCKETS: usize = 25;
 const SOAK_TURNS: usize = 500;
 const SOAK_CONVERSATIONS: usize = 25;
 const SOAK_SAMPLE_EVERY: usize = 25;
-/// How long local mode's runner is given after `ready` to finish its warm-up (as `make bench`).
-const WARMUP_WAIT: Duration = Duration::from_secs(15);
 /// How long all the turns of the `local` scenario may take together.
 const LOAD_DEADLINE: Duration = Duration::from_secs(600);
 
@@ -63,23 +59,10 @@ async fn main() -> anyhow::Result<()> {
         matches!(scenario.as_str(), "local" | "soak"),
         "usage: load local|soak"
     );
-    let fake = FakeLlm::start().await;
-    fake.set_chunk_delay(Duration::ZERO);
-    let repo = paths::repo_root(&std::env::current_dir()?).context("run from the repository")?;
-    let node = paths::node_binary(None, Some(&repo))?;
-    let provider = ProviderConfig::Custom {
-        base_url: fake.anthropic_base_url(),
-        api: LlmApi::AnthropicMessages,
-        model: "fake-model".into(),
-        context_window: DEFAULT_CONTEXT_WINDOW,
-    };
+    let bench = Bench::start().await?;
+    let fake = &bench.fake;
     let data = tempfile::tempdir()?;
-    let (app, addr) = local_mode::serve(data.path(), provider, &node, &repo).await?;
-    app.runtime
-        .start()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    tokio::time::sleep(WARMUP_WAIT).await;
+    let (app, addr) = bench.serve_warm(data.path()).await?;
     let runner = app.runtime.runner_pid().context("no runner")?;
     println!(
         "`load {scenario}`: {} CPUs, load average at the start {}.\n",
@@ -87,9 +70,9 @@ async fn main() -> anyhow::Result<()> {
         load_average()
     );
     let outcome = if scenario == "local" {
-        many_at_once(addr, &fake, runner).await
+        many_at_once(addr, fake, runner).await
     } else {
-        soak(addr, &fake, runner).await
+        soak(addr, fake, runner).await
     };
     println!("\nLoad average at the end: {}.", load_average());
     app.runtime.shutdown().await;
