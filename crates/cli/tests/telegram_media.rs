@@ -11,7 +11,6 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde_json::json;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, ToolCall};
 use serverless_openclaw_testkit::fake_telegram::{
@@ -220,13 +219,7 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
 
     // The agent draws an image and attaches it to its reply: it arrives as a photo after the text.
     let chart = solid_png(5, 3, [30, 160, 60]);
-    fake.push_behaviour(Behaviour::tool_calls([ToolCall::exec(format!(
-        "echo {} | base64 -d > chart.png",
-        base64::engine::general_purpose::STANDARD.encode(&chart)
-    ))]));
-    fake.push_behaviour(Behaviour::Text(
-        "Here is your chart.\n\nMEDIA:./chart.png".into(),
-    ));
+    fake.push_agent_attaches("chart.png", &chart, "Here is your chart.");
     telegram.push_update(text_update(20, OWNER, "Draw me a chart."));
     let sent = telegram
         .wait_for_call("sendPhoto", |c| c.status == 200, REPLY_WAIT)

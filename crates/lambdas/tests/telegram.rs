@@ -12,10 +12,9 @@ mod support;
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde_json::Value;
 use serverless_openclaw_core::turn::BURST_WINDOW;
-use serverless_openclaw_testkit::fake_llm::{Behaviour, RecordedRequest, SUMMARY, ToolCall};
+use serverless_openclaw_testkit::fake_llm::{Behaviour, RecordedRequest, SUMMARY};
 use serverless_openclaw_testkit::fake_speech::FakeSpeech;
 use serverless_openclaw_testkit::fake_telegram::{
     FakeTelegram, SentMessage, callback_update, document_update, in_album, photo_update,
@@ -228,13 +227,7 @@ async fn an_album_is_one_turn_with_its_images_and_the_agents_image_comes_back_as
     let chart = solid_png(5, 3, [30, 160, 60]);
     chat.world
         .fake
-        .push_behaviour(Behaviour::tool_calls([ToolCall::exec(format!(
-            "echo {} | base64 -d > chart.png",
-            base64::engine::general_purpose::STANDARD.encode(&chart)
-        ))]));
-    chat.world.fake.push_behaviour(Behaviour::Text(
-        "Here is your chart.\n\nMEDIA:./chart.png".into(),
-    ));
+        .push_agent_attaches("chart.png", &chart, "Here is your chart.");
     chat.send(5, "Draw me a chart.").await;
     chat.deliver().await;
     let uploads = chat.telegram.uploads(FRIEND);
