@@ -31,6 +31,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::builders::PutBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, BillingMode, CancellationReason, DeleteRequest, KeyType, Put,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
@@ -132,6 +133,27 @@ impl DynamoConversationStore {
         }
     }
 
+    /// The start of a message item's `Put`: its key in the conversation's `messages` partition, the
+    /// attributes that make it searchable, its role and content.
+    fn message_put(
+        &self,
+        messages: &str,
+        user: &UserId,
+        id: &MessageId,
+        role: Role,
+        content: &str,
+    ) -> PutBuilder {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(search::searchable(
+                key(messages.to_owned(), message_sk(id)),
+                user,
+                content,
+            )))
+            .item(ROLE, s(role.as_str()))
+            .item(CONTENT, s(content))
+    }
+
     pub(crate) fn fail<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> PortError
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
@@ -214,15 +236,8 @@ impl DynamoConversationStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(PortError::backend)?;
-        let mut stored = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(search::searchable(
-                key(messages.clone(), message_sk(&message.id)),
-                user,
-                &message.content,
-            )))
-            .item(ROLE, s(Role::User.as_str()))
-            .item(CONTENT, s(message.content.as_str()))
+        let mut stored = self
+            .message_put(&messages, user, &message.id, Role::User, &message.content)
             .item(CHANNEL, s(message.channel.as_str()))
             .item(CLIENT_MESSAGE_ID, s(message.client_message_id.as_str()))
             .item(CREATED_AT, n(at));
@@ -670,15 +685,14 @@ impl ConversationStore for DynamoConversationStore {
                 Ok(TransactWriteItem::builder().update(mark).build())
             })
             .collect::<Result<Vec<_>, PortError>>()?;
-        let mut stored = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(search::searchable(
-                key(messages.clone(), message_sk(&message.id)),
+        let mut stored = self
+            .message_put(
+                &messages,
                 user,
+                &message.id,
+                Role::Assistant,
                 &message.content,
-            )))
-            .item(ROLE, s(Role::Assistant.as_str()))
-            .item(CONTENT, s(message.content.as_str()))
+            )
             .item(CHANNEL, s(message.channel.as_str()))
             .item(REPLY_TO, s(message.reply_to.as_str()))
             .item(INPUT_TOKENS, n(message.usage.input_tokens))
