@@ -272,27 +272,8 @@ impl ChatService {
                 )
             })?;
         }
-        self.push
-            .push(
-                user,
-                &ServerFrame::Ack {
-                    client_message_id: s.client_message_id,
-                    conversation_id: s.conversation_id.clone(),
-                    message_id: appended.message_id.clone(),
-                },
-            )
+        self.acknowledge(user, s.client_message_id, s.conversation_id, &appended)
             .await;
-        if !appended.answered {
-            self.push
-                .push(
-                    user,
-                    &ServerFrame::Status {
-                        conversation_id: s.conversation_id,
-                        status: TurnStatus::Queued,
-                    },
-                )
-                .await;
-        }
         Ok(appended.message_id)
     }
 
@@ -449,6 +430,20 @@ impl ChatService {
                     )
                 })?;
         }
+        self.acknowledge(user, client_message_id, conversation_id, &appended)
+            .await;
+        Ok(appended.message_id)
+    }
+
+    /// Tells the user's clients their message is stored (`ack`, with its id) and, unless it already
+    /// has a reply, that its turn is queued.
+    async fn acknowledge(
+        &self,
+        user: &UserId,
+        client_message_id: ClientMessageId,
+        conversation_id: ConversationId,
+        appended: &Appended,
+    ) {
         self.push
             .push(
                 user,
@@ -470,7 +465,6 @@ impl ChatService {
                 )
                 .await;
         }
-        Ok(appended.message_id)
     }
 
     /// Why the store refused to rerun `named` (the reply to regenerate, or with `edit` the message to
