@@ -9,8 +9,6 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serverless_openclaw_agent::LlmApi;
-use serverless_openclaw_cli::paths;
 use serverless_openclaw_testkit::fake_llm::{Api, Behaviour, DEFAULT_CHUNK_DELAY, ToolCall};
 use support::TOKEN;
 
@@ -55,13 +53,7 @@ fn count_words(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_web_app_works_in_a_real_browser() {
-    let repo = support::repo_root();
-    assert!(
-        paths::web_dir(None, Some(&repo)).is_some(),
-        "web/dist is missing: run `make web` (make test does)"
-    );
-    let (fake, _data, app) =
-        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(120)).await;
+    let (fake, _data, app) = support::spawn_for_browser().await;
     let fake = Arc::new(fake);
     // The script's turns, in order: the markdown reply; the second conversation; the one with two tool
     // calls (three requests: a call, a call, the answer); the stopped one; then the retry, the picker's two

@@ -8,11 +8,8 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::json;
-use serverless_openclaw_agent::LlmApi;
-use serverless_openclaw_cli::paths;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, ToolCall};
 use serverless_openclaw_testkit::images::solid_png;
 use support::TOKEN;
@@ -38,22 +35,8 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn attachments_work_in_a_real_browser() {
-    let repo = support::repo_root();
-    assert!(
-        paths::web_dir(None, Some(&repo)).is_some(),
-        "web/dist is missing: run `make web` (make test does)"
-    );
-    let (fake, data, app) =
-        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(120)).await;
-    let (status, created) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/conversations",
-            Some(json!({"title": "Attachments"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let conversation = created["id"].as_str().unwrap().to_owned();
+    let (fake, data, app) = support::spawn_for_browser().await;
+    let conversation = app.create_conversation("Attachments").await;
     // The turn: the model reads the attached file where the prompt says it is, then answers.
     fake.push_behaviour(Behaviour::tool_calls([ToolCall::new(
         "read",

@@ -6,32 +6,13 @@
 
 mod support;
 
-use std::time::Duration;
-
-use serde_json::json;
-use serverless_openclaw_agent::LlmApi;
-use serverless_openclaw_cli::paths;
 use serverless_openclaw_testkit::fake_llm::Behaviour;
 use support::TOKEN;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn edit_and_regenerate_make_versions_in_a_real_browser() {
-    let repo = support::repo_root();
-    assert!(
-        paths::web_dir(None, Some(&repo)).is_some(),
-        "web/dist is missing: run `make web` (make test does)"
-    );
-    let (fake, _data, app) =
-        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(120)).await;
-    let (status, created) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/conversations",
-            Some(json!({"title": "Versions"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let conversation = created["id"].as_str().unwrap().to_owned();
+    let (fake, _data, app) = support::spawn_for_browser().await;
+    let conversation = app.create_conversation("Versions").await;
     for answer in [
         "FIRST-ANSWER: wombats dig burrows.",
         "SECOND-ANSWER: wombats are marsupials.",

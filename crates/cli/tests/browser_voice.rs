@@ -6,11 +6,7 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::json;
-use serverless_openclaw_agent::LlmApi;
-use serverless_openclaw_cli::paths;
 use serverless_openclaw_testkit::fake_llm::Behaviour;
 use serverless_openclaw_testkit::fake_speech::FakeSpeech;
 use support::TOKEN;
@@ -19,24 +15,10 @@ const HEARD: &str = "What is the tallest mountain in the Alps?";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_voice_note_recorded_in_the_browser_is_transcribed_shown_and_answered() {
-    let repo = support::repo_root();
-    assert!(
-        paths::web_dir(None, Some(&repo)).is_some(),
-        "web/dist is missing: run `make web` (make test does)"
-    );
-    let (fake, data, app) =
-        support::spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(120)).await;
+    let (fake, data, app) = support::spawn_for_browser().await;
     fake.set_behaviour(Behaviour::Reply);
     let speech = FakeSpeech::start(HEARD).await;
-    let (status, created) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/conversations",
-            Some(json!({"title": "Voice"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let conversation = created["id"].as_str().unwrap().to_owned();
+    let conversation = app.create_conversation("Voice").await;
 
     let (passed, report) = support::run_browser_script(
         "voice.e2e.mjs",

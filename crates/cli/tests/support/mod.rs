@@ -81,6 +81,16 @@ pub async fn spawn_with_fake_llm(
     (fake, data, app)
 }
 
+/// [`spawn_with_fake_llm`] (Anthropic's API, a two-minute turn deadline) for a test that drives the
+/// web app in Chromium: the built web app must be there.
+pub async fn spawn_for_browser() -> (FakeLlm, tempfile::TempDir, TestApp) {
+    assert!(
+        paths::web_dir(None, Some(&repo_root())).is_some(),
+        "web/dist is missing: run `make web` (make test does)"
+    );
+    spawn_with_fake_llm(LlmApi::AnthropicMessages, Duration::from_secs(120)).await
+}
+
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
     pub app: LocalApp,
@@ -221,6 +231,19 @@ impl TestApp {
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates a conversation titled `title`; its id.
+    pub async fn create_conversation(&self, title: &str) -> String {
+        let (status, created) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/conversations",
+                Some(serde_json::json!({ "title": title })),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().expect("an id").to_owned()
     }
 
     /// Stops the server and the runner (as a process exit would).
