@@ -24,7 +24,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fail, report, runScenarios } from './scenarios.mjs';
+import { fail, progress, redactToken, report, runScenarios, waitFor } from './scenarios.mjs';
 
 const TIMEOUT_MS = 60_000;
 const WHOLE_TEST_TIMEOUT_MS = 240_000;
@@ -34,16 +34,7 @@ const conversation = process.env.SERVERLESS_OPENCLAW_E2E_CONVERSATION;
 const files = process.env.SERVERLESS_OPENCLAW_E2E_FILES;
 const screenshots = process.env.SERVERLESS_OPENCLAW_E2E_SCREENSHOTS;
 
-const started = Date.now();
-const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
-const step = (text) => console.log(`  ok - ${text} (${seconds()})`);
-const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…');
-
-async function screenshot(page, name) {
-  if (!screenshots) return;
-  await page.screenshot({ path: join(screenshots, name), fullPage: false });
-  step(`screenshot ${name}`);
-}
+const { step, screenshot } = progress(screenshots);
 
 /** The composer's chips as the page shows them. */
 const chips = (page) =>
@@ -55,17 +46,6 @@ const chips = (page) =>
       preview: n.querySelector('img')?.getAttribute('src') ?? null,
     })),
   );
-
-async function waitFor(page, description, check) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last?.done) return last.value;
-    await page.waitForTimeout(100);
-  }
-  fail(`${description}: not seen within ${TIMEOUT_MS / 1000} s; last ${JSON.stringify(last?.seen)}`);
-}
 
 /** Puts files on the page as a user's gesture would: `how` is `paste` (into the message box) or `drop` (on the chat). */
 async function gesture(page, how, list) {
@@ -107,7 +87,7 @@ async function refused(page) {
     { name: 'fake.png', mimeType: 'image/png', buffer: Buffer.from('these are words, not a picture') },
     { name: 'archive.zip', mimeType: 'application/zip', buffer: Buffer.from('PK\u0003\u0004 zipped') },
   ]);
-  const shown = await waitFor(page, 'three refused chips', async () => {
+  const shown = await waitFor(page, 'three refused chips', TIMEOUT_MS, async () => {
     const seen = await chips(page);
     return { done: seen.length === 3 && seen.every((c) => c.status === 'failed'), value: seen, seen };
   });
@@ -124,7 +104,7 @@ async function refused(page) {
 
 /** Waits until the composer holds `n` uploaded chips. */
 const uploaded = (page, n) =>
-  waitFor(page, `${n} uploaded chips`, async () => {
+  waitFor(page, `${n} uploaded chips`, TIMEOUT_MS, async () => {
     const seen = await chips(page);
     return { done: seen.length === n && seen.every((c) => c.status === 'ready'), value: seen, seen };
   });
@@ -167,7 +147,7 @@ async function sent(page) {
     const done = last !== undefined && last.images.length === 2 && last.images.every((i) => i.width > 0) && last.files.length === 1;
     return { done, value: last, seen };
   };
-  const first = await waitFor(page, 'the sent images and file', check);
+  const first = await waitFor(page, 'the sent images and file', TIMEOUT_MS, check);
   if (first.images.map((i) => i.alt).join() !== 'red.png,blue.png' || !first.files[0].includes('notes.txt')) {
     fail(`the message shows ${JSON.stringify(first)}`);
   }
@@ -180,7 +160,7 @@ async function sent(page) {
   await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${conversation}"][data-history="loaded"]`, {
     timeout: TIMEOUT_MS,
   });
-  const again = await waitFor(page, 'the images and file after a reload', check);
+  const again = await waitFor(page, 'the images and file after a reload', TIMEOUT_MS, check);
   step(`after a reload the history shows them again: ${JSON.stringify(again)}`);
 }
 
@@ -215,14 +195,14 @@ async function produced(page) {
     const seen = all.length > replies.length ? await replyImages(page) : [];
     return { done: seen.length === 1 && seen[0].width === 5 && seen[0].alt === 'chart.png', value: seen, seen };
   };
-  await waitFor(page, 'the image the agent attached to its reply', check);
+  await waitFor(page, 'the image the agent attached to its reply', TIMEOUT_MS, check);
   step('the image the agent made is shown under its reply');
   await screenshot(page, 'attachments-produced.png');
   await page.reload();
   await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${conversation}"][data-history="loaded"]`, {
     timeout: TIMEOUT_MS,
   });
-  await waitFor(page, 'the agent’s image after a reload', async () => {
+  await waitFor(page, 'the agent’s image after a reload', TIMEOUT_MS, async () => {
     const seen = await replyImages(page);
     return { done: seen.length === 1 && seen[0].width === 5, value: seen, seen };
   });
@@ -242,8 +222,8 @@ await report(
       viewport: { width: 960, height: 720 },
       screenshots,
       failureShot: 'attachments-failure.png',
-      redact,
+      redact: redactToken,
     });
   },
-  redact,
+  redactToken,
 );

@@ -27,8 +27,7 @@
 // phone-chat.png; on failure failure.png).
 // Prints `N passed, 0 failed` and exits 0 on success; exits 1 at the first failing scenario.
 
-import { join } from 'node:path';
-import { E2eFailure, fail, report, runScenarios } from './scenarios.mjs';
+import { E2eFailure, fail, progress, redactToken, report, runScenarios } from './scenarios.mjs';
 
 const REPLY_TIMEOUT_MS = 60_000;
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -40,17 +39,9 @@ const model = process.env.SERVERLESS_OPENCLAW_E2E_MODEL || 'e2e-model-b';
 const apiKey = process.env.SERVERLESS_OPENCLAW_E2E_API_KEY || 'sk-e2e-browser-key';
 const screenshots = process.env.SERVERLESS_OPENCLAW_E2E_SCREENSHOTS;
 
-const started = Date.now();
-const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
-const step = (text) => console.log(`  ok - ${text} (${seconds()})`);
+const { step, screenshot } = progress(screenshots);
 /** The page URL and the socket URL carry the access token: keep it out of test logs. */
-const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…').replaceAll(apiKey, '<api key>');
-
-async function screenshot(page, name) {
-  if (!screenshots) return;
-  await page.screenshot({ path: join(screenshots, name), fullPage: false });
-  step(`screenshot ${name}`);
-}
+const redact = (text) => redactToken(text).replaceAll(apiKey, '<api key>');
 
 /** Snapshot of the chat as the page shows it: one entry per bubble (the text without code blocks' Copy bars). */
 async function bubbles(page) {

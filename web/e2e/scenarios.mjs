@@ -6,6 +6,39 @@
 import { join } from 'node:path';
 import { missingChromium, withChromium } from './chromium.mjs';
 
+/** Keeps the access token (in the page and socket URLs) out of test logs. */
+export const redactToken = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…');
+
+/**
+ * A test's progress log: `step(text)` prints `  ok - text (seconds since the start)`, and `screenshot(page, name)`
+ * saves the page as `name` in `screenshots` (when set) and logs it.
+ */
+export function progress(screenshots) {
+  const started = Date.now();
+  const step = (text) => console.log(`  ok - ${text} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  const screenshot = async (page, name) => {
+    if (!screenshots) return;
+    await page.screenshot({ path: join(screenshots, name), fullPage: false });
+    step(`screenshot ${name}`);
+  };
+  return { step, screenshot };
+}
+
+/**
+ * Polls `check()` every 100 ms for up to `timeoutMs` until it returns `{ done: true, value }`; the value. On
+ * time-out the failure names `description` and the last `seen` the check reported.
+ */
+export async function waitFor(page, description, timeoutMs, check) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last?.done) return last.value;
+    await page.waitForTimeout(100);
+  }
+  fail(`${description}: not seen within ${timeoutMs / 1000} s; last ${JSON.stringify(last?.seen)}`);
+}
+
 /** A failure a scenario reports in its own words (anything else is reported with its stack). */
 export class E2eFailure extends Error {}
 

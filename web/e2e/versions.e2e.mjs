@@ -19,8 +19,7 @@
 // versions-editing.png, versions-edited.png, versions-failed.png; on failure versions-failure.png).
 // Prints `N passed, 0 failed` and exits 0 on success; exits 1 at the first failing scenario.
 
-import { join } from 'node:path';
-import { fail, report, runScenarios } from './scenarios.mjs';
+import { fail, progress, redactToken, report, runScenarios, waitFor } from './scenarios.mjs';
 
 const TIMEOUT_MS = 120_000;
 const WHOLE_TEST_TIMEOUT_MS = 480_000;
@@ -29,16 +28,7 @@ const pageUrl = process.env.SERVERLESS_OPENCLAW_E2E_URL;
 const conversation = process.env.SERVERLESS_OPENCLAW_E2E_CONVERSATION;
 const screenshots = process.env.SERVERLESS_OPENCLAW_E2E_SCREENSHOTS;
 
-const started = Date.now();
-const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
-const step = (text) => console.log(`  ok - ${text} (${seconds()})`);
-const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…');
-
-async function screenshot(page, name) {
-  if (!screenshots) return;
-  await page.screenshot({ path: join(screenshots, name), fullPage: false });
-  step(`screenshot ${name}`);
-}
+const { step, screenshot } = progress(screenshots);
 
 /** The messages as the page shows them: role and text. */
 const shown = (page) =>
@@ -49,20 +39,9 @@ const shown = (page) =>
 /** The version arrows' label (`2/2`), or null without arrows. */
 const versionLabel = (page) => page.$eval('[data-testid="version-label"]', (n) => n.textContent).catch(() => null);
 
-async function waitFor(page, description, check) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last?.done) return last.value;
-    await page.waitForTimeout(100);
-  }
-  fail(`${description}: not seen within ${TIMEOUT_MS / 1000} s; last ${JSON.stringify(last?.seen)}`);
-}
-
 /** Waits until the page shows `texts` (each a substring of one message, in order, the whole list) and the label. */
 const showing = (page, description, texts, label) =>
-  waitFor(page, description, async () => {
+  waitFor(page, description, TIMEOUT_MS, async () => {
     const seen = await shown(page);
     const idle = (await page.getAttribute('[data-testid="turn-status"]', 'data-status')) === 'idle';
     const labelled = await versionLabel(page);
@@ -127,7 +106,7 @@ async function edit(page) {
 
 async function failedRerun(page) {
   await page.click('[data-testid="regenerate-button"]');
-  await waitFor(page, 'the error of the failed rerun', async () => {
+  await waitFor(page, 'the error of the failed rerun', TIMEOUT_MS, async () => {
     const seen = await shown(page);
     const idle = (await page.getAttribute('[data-testid="turn-status"]', 'data-status')) === 'idle';
     return { done: idle && seen.some((m) => m.role === 'error'), value: seen, seen };
@@ -157,8 +136,8 @@ await report(
       viewport: { width: 960, height: 720 },
       screenshots,
       failureShot: 'versions-failure.png',
-      redact,
+      redact: redactToken,
     });
   },
-  redact,
+  redactToken,
 );

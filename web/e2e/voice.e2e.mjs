@@ -20,8 +20,7 @@
 // failure voice-failure.png). Prints `N passed, 0 failed` and exits 0 on success; exits 1 at the first failing
 // scenario.
 
-import { join } from 'node:path';
-import { fail, report, runScenarios } from './scenarios.mjs';
+import { fail, progress, redactToken, report, runScenarios, waitFor } from './scenarios.mjs';
 
 const TIMEOUT_MS = 90_000;
 const WHOLE_TEST_TIMEOUT_MS = 240_000;
@@ -33,27 +32,8 @@ const speechUrl = process.env.SERVERLESS_OPENCLAW_E2E_SPEECH_URL;
 const speechKey = process.env.SERVERLESS_OPENCLAW_E2E_SPEECH_KEY;
 const screenshots = process.env.SERVERLESS_OPENCLAW_E2E_SCREENSHOTS;
 
-const started = Date.now();
-const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
-const step = (text) => console.log(`  ok - ${text} (${seconds()})`);
-const redact = (text) => text.replace(/token=[^&\s'"]*/g, 'token=…').replaceAll(speechKey ?? '\u0000', 'sk-…');
-
-async function screenshot(page, name) {
-  if (!screenshots) return;
-  await page.screenshot({ path: join(screenshots, name), fullPage: false });
-  step(`screenshot ${name}`);
-}
-
-async function waitFor(page, description, check) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last?.done) return last.value;
-    await page.waitForTimeout(100);
-  }
-  fail(`${description}: not seen within ${TIMEOUT_MS / 1000} s; last ${JSON.stringify(last?.seen)}`);
-}
+const { step, screenshot } = progress(screenshots);
+const redact = (text) => redactToken(text).replaceAll(speechKey ?? '\u0000', 'sk-…');
 
 async function settings(page) {
   await page.goto(pageUrl);
@@ -91,7 +71,7 @@ async function record(page) {
   await page.waitForSelector(`${mic}[data-state="recording"]`, { timeout: TIMEOUT_MS });
   const pressed = await page.getAttribute(mic, 'aria-pressed');
   if (pressed !== 'true') fail(`the mic button is not pressed while recording (${pressed})`);
-  await waitFor(page, 'the running time', async () => {
+  await waitFor(page, 'the running time', TIMEOUT_MS, async () => {
     const time = await page.textContent('[data-testid="recording-time"]');
     return { done: time === '0:01' || time === '0:02', value: time, seen: time };
   });
@@ -112,12 +92,12 @@ const voiced = (page) =>
   );
 
 async function heard(page) {
-  const shown = await waitFor(page, 'the voice note with its transcript', async () => {
+  const shown = await waitFor(page, 'the voice note with its transcript', TIMEOUT_MS, async () => {
     const seen = await voiced(page);
     return { done: seen.length === 1 && seen[0].transcript === transcript && seen[0].src?.startsWith('blob:'), value: seen, seen };
   });
   step(`the audio plays from ${shown[0].src.slice(0, 5)}… with "${shown[0].transcript}" under it`);
-  await waitFor(page, 'the reply', async () => {
+  await waitFor(page, 'the reply', TIMEOUT_MS, async () => {
     const replies = await page.$$eval('[data-testid="message"][data-role="assistant"][data-state="final"]', (n) =>
       n.map((m) => m.textContent ?? ''),
     );
@@ -130,7 +110,7 @@ async function heard(page) {
   await page.waitForSelector(`[data-testid="message-list"][data-conversation-id="${conversation}"][data-history="loaded"]`, {
     timeout: TIMEOUT_MS,
   });
-  await waitFor(page, 'the voice note after a reload', async () => {
+  await waitFor(page, 'the voice note after a reload', TIMEOUT_MS, async () => {
     const seen = await voiced(page);
     return { done: seen.length === 1 && seen[0].transcript === transcript && seen[0].src?.startsWith('blob:'), value: seen, seen };
   });
