@@ -62,6 +62,8 @@ export class Web extends Construct {
             "style-src 'self'",
             // blob: the page's own object URLs of attachments it fetched with the token.
             "img-src 'self' data: blob:",
+            // blob: voice notes the page plays from bytes it fetched with the token.
+            "media-src 'self' blob:",
             `connect-src 'self' https://${apiHosts} wss://${apiHosts} https://cognito-idp.${Aws.REGION}.${Aws.URL_SUFFIX} https://${s3Hosts}`,
             "frame-ancestors 'none'",
             "base-uri 'none'",

@@ -15,10 +15,10 @@ export function missingChromium() {
 }
 
 /**
- * Runs `use(context)` in a fresh browser with a page of `viewport`; closes the browser and removes its
- * profile however `use` ends.
+ * Runs `use(context)` in a fresh browser with a page of `viewport` (and `extraArgs` on its command line);
+ * closes the browser and removes its profile however `use` ends.
  */
-export async function withChromium(viewport, use) {
+export async function withChromium(viewport, use, extraArgs = []) {
   const userDataDir = await mkdtemp(join(tmpdir(), 'openclaw-e2e-'));
   let context;
   try {
@@ -35,6 +35,7 @@ export async function withChromium(viewport, use) {
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
+        ...extraArgs,
       ],
     });
     return await use(context);

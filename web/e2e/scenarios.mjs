@@ -45,32 +45,44 @@ export async function report(label, wholeTimeoutMs, main, redact = (text) => tex
  * error the page throws, or a Content-Security-Policy violation it logs, fails the scenario it happened
  * in. Resolves to the number passed.
  */
-export async function runScenarios({ scenarios, viewport, screenshots, failureShot, redact = (text) => text, prepare = async () => {} }) {
+export async function runScenarios({
+  scenarios,
+  viewport,
+  screenshots,
+  failureShot,
+  redact = (text) => text,
+  prepare = async () => {},
+  chromiumArgs = [],
+}) {
   const missing = missingChromium();
   if (missing) fail(missing);
   const pageErrors = [];
   let passed = 0;
-  await withChromium(viewport, async (context) => {
-    await prepare(context);
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() !== 'error') return;
-      console.log(`  browser console: ${redact(message.text())}`);
-      // The server's Content-Security-Policy must fit the app: a violation fails the scenario.
-      if (message.text().includes('Content Security Policy')) pageErrors.push(redact(message.text()));
-    });
-    for (const scenario of scenarios) {
-      console.log(`# ${scenario.name}`);
-      try {
-        await scenario(page);
-      } catch (error) {
-        if (screenshots) await page.screenshot({ path: join(screenshots, failureShot), fullPage: true }).catch(() => {});
-        throw new E2eFailure(`${scenario.name}: ${describe(error)}`);
+  await withChromium(
+    viewport,
+    async (context) => {
+      await prepare(context);
+      const page = context.pages()[0] ?? (await context.newPage());
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      page.on('console', (message) => {
+        if (message.type() !== 'error') return;
+        console.log(`  browser console: ${redact(message.text())}`);
+        // The server's Content-Security-Policy must fit the app: a violation fails the scenario.
+        if (message.text().includes('Content Security Policy')) pageErrors.push(redact(message.text()));
+      });
+      for (const scenario of scenarios) {
+        console.log(`# ${scenario.name}`);
+        try {
+          await scenario(page);
+        } catch (error) {
+          if (screenshots) await page.screenshot({ path: join(screenshots, failureShot), fullPage: true }).catch(() => {});
+          throw new E2eFailure(`${scenario.name}: ${describe(error)}`);
+        }
+        if (pageErrors.length > 0) fail(`${scenario.name}: the page threw: ${pageErrors.join('; ')}`);
+        passed += 1;
       }
-      if (pageErrors.length > 0) fail(`${scenario.name}: the page threw: ${pageErrors.join('; ')}`);
-      passed += 1;
-    }
-  });
+    },
+    chromiumArgs,
+  );
   return passed;
 }

@@ -33,6 +33,21 @@ export function PaperclipIcon() {
   );
 }
 
+/** A microphone, for the record button. */
+export function MicrophoneIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="18" height="18" aria-hidden="true">
+      <path
+        d="M8 1.5a2 2 0 0 0-2 2v4a2 2 0 0 0 4 0v-4a2 2 0 0 0-2-2z M4 7.5a4 4 0 0 0 8 0 M8 11.5v3 M5.5 14.5h5"
+        fill="none"
+        stroke="currentColor"
+        strokeWidth="1.2"
+        strokeLinecap="round"
+      />
+    </svg>
+  );
+}
+
 /** The composer's attachments, each with its preview, state and a remove button. */
 export function PendingAttachments({ attachments }: { attachments: ComposerAttachments }) {
   if (attachments.pending.length === 0) return null;
@@ -139,13 +154,37 @@ function SentFile({ api, conversationId, attachment }: { api: Api; conversationI
   );
 }
 
-/** A message's attachments (sent by the user or attached by the agent): images shown, files as download chips. */
+/** A voice note or audio file: a player, and under it what was said once the turn transcribed it. */
+function SentAudio({ api, conversationId, attachment }: { api: Api; conversationId: string; attachment: Attachment }) {
+  const { url, error } = useAttachmentUrl(api, conversationId, attachment.id, true);
+  return (
+    <figure className="attachment-audio" data-testid="attachment-audio">
+      {error !== null ? (
+        <span className="attachment-chip attachment-failed">
+          {attachment.name}: {error}
+        </span>
+      ) : (
+        <audio controls preload="metadata" src={url ?? undefined} aria-label={attachment.name} data-testid="audio-player" />
+      )}
+      {attachment.transcript !== undefined && (
+        <figcaption className="attachment-transcript" data-testid="attachment-transcript">
+          {attachment.transcript}
+        </figcaption>
+      )}
+    </figure>
+  );
+}
+
+/** A message's attachments (sent by the user or attached by the agent): images shown, audio played with its
+ * transcript, files as download chips. */
 export function SentAttachments({ api, conversationId, attachments }: { api: Api; conversationId: string; attachments: Attachment[] }) {
   return (
     <div className="message-attachments" data-testid="message-attachments">
       {attachments.map((a) =>
         a.kind === 'image' ? (
           <SentImage key={a.id} api={api} conversationId={conversationId} attachment={a} />
+        ) : a.kind === 'audio' ? (
+          <SentAudio key={a.id} api={api} conversationId={conversationId} attachment={a} />
         ) : (
           <SentFile key={a.id} api={api} conversationId={conversationId} attachment={a} />
         ),

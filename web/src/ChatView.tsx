@@ -2,9 +2,9 @@
 // with the agent's tool calls above and tokens and cost under each), the agent's status, and the composer
 // with Send and Stop. Remounted (by key) when another conversation is chosen, so its state starts clean.
 
-import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { ActivityPanel } from './Activity';
-import { PaperclipIcon, PendingAttachments, SentAttachments } from './Attachments';
+import { MicrophoneIcon, PaperclipIcon, PendingAttachments, SentAttachments } from './Attachments';
 import type { Api } from './api';
 import { turnLabel, type ChatMessage } from './chatState';
 import { formatMeta } from './format';
@@ -14,6 +14,7 @@ import { ACCEPTED_FILES, type TurnStatus } from './protocol';
 import { useChat } from './useChat';
 import { useComposerAttachments } from './useComposerAttachments';
 import type { Connection } from './useConnection';
+import { formatElapsed, useVoiceRecorder } from './useVoiceRecorder';
 
 /** What a person can do about an error, beyond retrying. */
 const ERROR_HINTS: Partial<Record<string, string>> = {
@@ -21,6 +22,7 @@ const ERROR_HINTS: Partial<Record<string, string>> = {
   llm_error: 'Check the model and API key in Settings, or try again later.',
   timeout: 'The agent took too long.',
   quota_exceeded: 'Delete conversations with attachments you no longer need.',
+  transcription_failed: 'Check the speech-to-text provider and key in Settings, or record again.',
   agent_crashed: 'The agent stopped unexpectedly; it restarts for the next message.',
 };
 
@@ -88,6 +90,30 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
       pinnedToBottom.current = true;
     }
   };
+  // A voice note is sent as soon as its upload is done, with whatever was typed; a refused upload stays in the
+  // composer with its error instead.
+  const sendVoice = useRef(false);
+  const addAttachments = attachments.add;
+  const recorder = useVoiceRecorder(
+    useCallback(
+      (file: File) => {
+        sendVoice.current = true;
+        addAttachments([file]);
+      },
+      [addAttachments],
+    ),
+  );
+  const allReady = attachments.pending.length > 0 && attachments.pending.every((p) => p.status === 'ready');
+  const sendNow = useRef(submit);
+  useEffect(() => {
+    sendNow.current = submit;
+  });
+  useEffect(() => {
+    if (!sendVoice.current || attachments.uploading) return;
+    sendVoice.current = false;
+    if (allReady) sendNow.current();
+  }, [attachments.uploading, allReady]);
+  const recording = recorder.state.kind === 'recording';
   const addFiles = (files: FileList | null) => {
     if (files !== null && files.length > 0) attachments.add(Array.from(files));
   };
@@ -206,6 +232,11 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
           </span>
         </div>
         <PendingAttachments attachments={attachments} />
+        {recorder.state.kind === 'failed' && (
+          <p className="attachment-error" data-testid="recorder-error" role="alert">
+            {recorder.state.message}
+          </p>
+        )}
         <form className="composer-row" onSubmit={onSubmit}>
           <input
             ref={fileInputRef}
@@ -232,6 +263,26 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
           >
             <PaperclipIcon />
           </button>
+          {recorder.supported && (
+            <button
+              type="button"
+              className={`button button-mic${recording ? ' button-mic-recording' : ''}`}
+              data-testid="mic-button"
+              data-state={recorder.state.kind}
+              aria-label={recording ? 'Stop recording and send' : 'Record a voice note'}
+              aria-pressed={recording}
+              title={recording ? 'Stop recording and send' : 'Record a voice note'}
+              disabled={!connected || recorder.state.kind === 'starting'}
+              onClick={recording ? recorder.stop : recorder.start}
+            >
+              <MicrophoneIcon />
+              {recording && (
+                <span className="recording-time" data-testid="recording-time" role="timer">
+                  {formatElapsed(recorder.elapsedMs)}
+                </span>
+              )}
+            </button>
+          )}
           <label className="visually-hidden" htmlFor="message-input">
             Message
           </label>

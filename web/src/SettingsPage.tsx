@@ -11,10 +11,12 @@ import {
   PROVIDER_INFO,
   providerLabel,
   settingsUpdate,
+  SPEECH_INFO,
   validateSettingsForm,
   type FieldErrors,
   type KeyEdit,
   type ModelForm,
+  type SpeechForm,
   type SettingsForm,
 } from './settings';
 
@@ -92,6 +94,10 @@ function ModelAndKeys({ api, settings, onSaved }: { api: Api; settings: Settings
 
   const setModel = (change: Partial<ModelForm>) => {
     setForm((f) => ({ ...f, model: { ...f.model, ...change } }));
+    setOutcome(null);
+  };
+  const setSpeech = (change: Partial<SpeechForm>) => {
+    setForm((f) => ({ ...f, speech: { ...f.speech, ...change } }));
     setOutcome(null);
   };
   const setKey = (provider: Provider, edit: KeyEdit) => {
@@ -236,6 +242,64 @@ function ModelAndKeys({ api, settings, onSaved }: { api: Api; settings: Settings
             )}
           </div>
         )}
+      </section>
+
+      <section className="settings-section" aria-labelledby={`${ids}-speech`}>
+        <h3 id={`${ids}-speech`}>Voice notes</h3>
+        <p className="muted">
+          Voice notes (the microphone, Telegram voice messages) are transcribed with your key for the speech-to-text provider, and the words
+          go to the agent.
+        </p>
+        <div className="fields">
+          <Field label="Speech-to-text" htmlFor={`${ids}-speech-provider`}>
+            <select
+              id={`${ids}-speech-provider`}
+              data-testid="speech-provider-select"
+              value={form.speech.provider}
+              onChange={(event) => setSpeech({ provider: event.target.value as SpeechForm['provider'] })}
+            >
+              <option value="auto">Automatic: OpenAI if its key is stored, else Groq</option>
+              {SPEECH_INFO.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.label}
+                </option>
+              ))}
+            </select>
+          </Field>
+          {form.speech.provider !== 'auto' && (
+            <Field label="Model (optional)" htmlFor={`${ids}-speech-model`} error={fieldError('speechModel')}>
+              <input
+                id={`${ids}-speech-model`}
+                data-testid="speech-model-input"
+                value={form.speech.model}
+                autoComplete="off"
+                spellCheck={false}
+                placeholder={SPEECH_INFO.find((p) => p.id === form.speech.provider)?.defaultModel}
+                onChange={(event) => setSpeech({ model: event.target.value })}
+                {...field('speechModel')}
+              />
+            </Field>
+          )}
+          {form.speech.provider === 'openai-compatible' && (
+            <Field
+              label="Base URL"
+              htmlFor={`${ids}-speech-base-url`}
+              error={fieldError('speechBaseUrl')}
+              note="The endpoint that serves /audio/transcriptions, e.g. https://whisper.example.com/v1; it gets the OpenAI-compatible key below."
+            >
+              <input
+                id={`${ids}-speech-base-url`}
+                data-testid="speech-base-url-input"
+                type="url"
+                value={form.speech.baseUrl}
+                autoComplete="off"
+                spellCheck={false}
+                onChange={(event) => setSpeech({ baseUrl: event.target.value })}
+                {...field('speechBaseUrl')}
+              />
+            </Field>
+          )}
+        </div>
       </section>
 
       <section className="settings-section" aria-labelledby={`${ids}-keys`}>

@@ -32,8 +32,9 @@ function answering(status: number, body: unknown, token: () => Promise<string> =
 
 const settingsBody = {
   model: { provider: 'openai-compatible', model: 'm1', baseUrl: 'http://127.0.0.1:9/v1' },
+  speech: { provider: 'groq' },
   defaultModel: 'anthropic/claude-sonnet-5',
-  apiKeys: { anthropic: false, openai: true, deepseek: false, bedrock: false, 'openai-compatible': true },
+  apiKeys: { anthropic: false, openai: true, deepseek: false, bedrock: false, 'openai-compatible': true, groq: true },
   telegram: { linked: [12345] },
 };
 

@@ -103,6 +103,19 @@ describe('sending', () => {
     expect(run(state, other)).toBe(state);
   });
 
+  it('shows the transcript of a voice note under its audio, and reloads for one it does not know', () => {
+    const voice = { id: 'a1', name: 'voice.webm', mediaType: 'audio/webm', size: 900, kind: 'audio' as const, createdAt: 't' };
+    const sent = run(ready(), { kind: 'send', clientMessageId: 'c1', text: '', attachments: [voice] }, ack('c1', 'm1'));
+    const heard = run(sent, frame({ type: 'transcript', conversationId, messageId: 'm1', attachmentId: 'a1', text: 'hello there' }));
+    const message = heard.messages[0];
+    expect(message?.role === 'user' ? message.attachments : null).toEqual([{ ...voice, transcript: 'hello there' }]);
+    expect(heard.historyStale).toBe(false);
+    const unknown = run(sent, frame({ type: 'transcript', conversationId, messageId: 'm9', attachmentId: 'a9', text: 'x' }));
+    expect(unknown.historyStale).toBe(true);
+    const other = frame({ type: 'transcript', conversationId: 'other', messageId: 'm1', attachmentId: 'a1', text: 'x' });
+    expect(run(sent, other)).toBe(sent);
+  });
+
   it('reloads the history when another tab sent a message (an ack for an unknown client id)', () => {
     const state = run(ready(), ack('from-other-tab', 'm9'));
     expect(state.historyStale).toBe(true);

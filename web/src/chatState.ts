@@ -297,6 +297,14 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
       const messages = index < 0 ? [...state.messages, final] : replaceAt(state.messages, index, final);
       return { ...state, messages };
     }
+    case 'transcript': {
+      // What was heard in a voice note: shown under its audio, in the user's message.
+      const index = state.messages.findIndex((m) => m.role === 'user' && m.messageId === frame.messageId);
+      const message = state.messages[index];
+      if (message === undefined || message.role !== 'user') return { ...state, historyStale: true };
+      const attachments = (message.attachments ?? []).map((a) => (a.id === frame.attachmentId ? { ...a, transcript: frame.text } : a));
+      return { ...state, messages: replaceAt(state.messages, index, { ...message, attachments }) };
+    }
     case 'notice': {
       const key = `n:${frame.clientMessageId}`;
       if (state.messages.some((m) => m.key === key)) return state;

@@ -28,6 +28,24 @@ describe('parseServerFrame', () => {
     ).toBeNull();
   });
 
+  it("reads a voice note's transcript frame and an audio attachment with its transcript", () => {
+    expect(parseServerFrame('{"type":"transcript","conversationId":"c","messageId":"m1","attachmentId":"a1","text":"hi"}')).toEqual({
+      type: 'transcript',
+      conversationId: 'c',
+      messageId: 'm1',
+      attachmentId: 'a1',
+      text: 'hi',
+    });
+    expect(parseServerFrame('{"type":"transcript","conversationId":"c","messageId":"m1","text":"hi"}')).toBeNull();
+    const audio = { id: 'a1', name: 'v.ogg', mediaType: 'audio/ogg', size: 5, kind: 'audio', createdAt: 't', transcript: 'hi' };
+    const history = { messages: [{ id: 'm1', role: 'user', content: '', createdAt: 't', channel: 'telegram', attachments: [audio] }] };
+    expect(parseMessagesResponse(history)?.[0]?.attachments).toEqual([audio]);
+    const noTranscript = { ...audio, transcript: undefined };
+    expect(parseMessagesResponse({ messages: [{ ...history.messages[0], attachments: [noTranscript] }] })?.[0]?.attachments).toEqual([
+      { id: 'a1', name: 'v.ogg', mediaType: 'audio/ogg', size: 5, kind: 'audio', createdAt: 't' },
+    ]);
+  });
+
   it('reads every server frame of the protocol', () => {
     expect(parseServerFrame('{"type":"ack","clientMessageId":"c1","conversationId":"default","messageId":"m1"}')).toEqual({
       type: 'ack',
@@ -289,13 +307,16 @@ describe('parseSearchResponse', () => {
 describe('parseSettingsResponse', () => {
   const body = {
     model: { provider: 'bedrock', model: 'us.anthropic.claude-opus-4-6-v1', region: 'eu-west-1' },
+    speech: { provider: 'openai-compatible', model: 'whisper-1', baseUrl: 'http://whisper:9000/v1' },
     defaultModel: 'anthropic/claude-sonnet-5',
-    apiKeys: { anthropic: true, openai: false, deepseek: false, bedrock: false, 'openai-compatible': false },
+    apiKeys: { anthropic: true, openai: false, deepseek: false, bedrock: false, 'openai-compatible': false, groq: true },
     telegram: { linked: [42, 43] },
   };
 
   it('reads the settings', () => {
     expect(parseSettingsResponse(body)).toEqual(body);
+    expect(parseSettingsResponse({ ...body, speech: undefined })?.speech).toBeNull();
+    expect(parseSettingsResponse({ ...body, speech: null })?.speech).toBeNull();
     expect(parseSettingsResponse({ ...body, model: null, defaultModel: null })).toMatchObject({ model: null, defaultModel: null });
   });
 
@@ -306,6 +327,7 @@ describe('parseSettingsResponse', () => {
       deepseek: false,
       bedrock: false,
       'openai-compatible': false,
+      groq: false,
     });
   });
 
@@ -315,6 +337,7 @@ describe('parseSettingsResponse', () => {
     ['a numeric default', { ...body, defaultModel: 5 }],
     ['Telegram ids as strings', { ...body, telegram: { linked: ['42'] } }],
     ['no apiKeys', { ...body, apiKeys: undefined }],
+    ['an unknown speech provider', { ...body, speech: { provider: 'deepgram' } }],
   ])('rejects %s', (_name, value) => {
     expect(parseSettingsResponse(value)).toBeNull();
   });

@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'unsupported_type'
   | 'corrupt_file'
   | 'quota_exceeded'
+  | 'transcription_failed'
   | 'internal';
 
 /** The most attachments one message may carry. */
@@ -34,7 +35,8 @@ export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 export const MAX_FILE_BYTES = 20 * 1024 * 1024;
 /** What the file picker offers: the server's accepted types (it checks the bytes itself). */
 export const ACCEPTED_FILES =
-  'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/*,.md,.csv,.json,.yaml,.yml,.toml,.xml,.sql,.sh,.log';
+  'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/*,.md,.csv,.json,.yaml,.yml,.toml,.xml,.sql,.sh,.log,' +
+  'audio/ogg,audio/mpeg,audio/mp4,audio/x-m4a,audio/wav,audio/webm,.ogg,.opus,.mp3,.m4a,.wav,.webm';
 
 export type TurnStatus = 'queued' | 'starting' | 'running' | 'idle';
 
@@ -144,6 +146,15 @@ export interface PongFrame {
   type: 'pong';
 }
 
+/** What was said in an audio attachment of the user's message `messageId`: the turn's prompt, stored with it. */
+export interface TranscriptFrame {
+  type: 'transcript';
+  conversationId: string;
+  messageId: string;
+  attachmentId: string;
+  text: string;
+}
+
 /** The answer to a chat command (`/help`, `/model`, ...), to the page that sent it; never stored. */
 export interface NoticeFrame {
   type: 'notice';
@@ -154,7 +165,8 @@ export interface NoticeFrame {
   newConversationId?: string;
 }
 
-export type ServerFrame = AckFrame | StatusFrame | DeltaFrame | ActivityFrame | MessageFrame | ErrorFrame | PongFrame | NoticeFrame;
+export type ServerFrame =
+  AckFrame | StatusFrame | DeltaFrame | ActivityFrame | MessageFrame | ErrorFrame | PongFrame | NoticeFrame | TranscriptFrame;
 
 // ---- REST ----
 
@@ -180,9 +192,11 @@ export interface Attachment {
   name: string;
   mediaType: string;
   size: number;
-  /** `image`: shown to the model; `file`: put in the agent's workspace. */
-  kind: 'image' | 'file';
+  /** `image`: shown to the model; `file`: put in the agent's workspace; `audio`: transcribed, the words are the prompt. */
+  kind: 'image' | 'file' | 'audio';
   createdAt: string;
+  /** Audio: what was said in it, once transcribed. */
+  transcript?: string;
 }
 
 export interface ConversationSummary {
@@ -193,8 +207,21 @@ export interface ConversationSummary {
 }
 
 /** The LLM providers of `GET /api/settings`. */
-export const PROVIDERS = ['anthropic', 'openai', 'deepseek', 'bedrock', 'openai-compatible'] as const;
+export const PROVIDERS = ['anthropic', 'openai', 'deepseek', 'bedrock', 'openai-compatible', 'groq'] as const;
 export type Provider = (typeof PROVIDERS)[number];
+
+/** The speech-to-text endpoints of `GET /api/settings`; each uses the key stored for the provider of the same name. */
+export const SPEECH_PROVIDERS = ['openai', 'groq', 'openai-compatible'] as const;
+export type SpeechProvider = (typeof SPEECH_PROVIDERS)[number];
+
+/** Which endpoint transcribes voice notes. */
+export interface SpeechSettings {
+  provider: SpeechProvider;
+  /** The provider's default transcription model when absent. */
+  model?: string;
+  /** Only for `openai-compatible`, where it is required. */
+  baseUrl?: string;
+}
 
 export interface ModelSettings {
   provider: Provider;
@@ -209,6 +236,8 @@ export interface ModelSettings {
 export interface Settings {
   /** null: the server's default model. */
   model: ModelSettings | null;
+  /** null: OpenAI when an OpenAI key is stored, else Groq when a Groq key is. */
+  speech: SpeechSettings | null;
   /** `provider/model` of the server's default, or null when the server has none. */
   defaultModel: string | null;
   apiKeys: Record<Provider, boolean>;
@@ -218,6 +247,8 @@ export interface Settings {
 /** `PUT /api/settings`: an absent field is left as it is; `model: null` goes back to the server default. */
 export interface SettingsUpdate {
   model?: ModelSettings | null;
+  /** null: choose by the keys stored. */
+  speech?: SpeechSettings | null;
   /** A string stores that key, null removes the stored one. */
   apiKeys?: Partial<Record<Provider, string | null>>;
 }
@@ -334,6 +365,10 @@ export function parseServerFrame(data: string): ServerFrame | null {
           }
         : null;
     }
+    case 'transcript':
+      return isId(f.conversationId) && isId(f.messageId) && isId(f.attachmentId) && isString(f.text)
+        ? { type: 'transcript', conversationId: f.conversationId, messageId: f.messageId, attachmentId: f.attachmentId, text: f.text }
+        : null;
     case 'activity': {
       const tool = parseToolActivity(f);
       return tool !== null && isId(f.conversationId) && isId(f.messageId)
@@ -422,12 +457,22 @@ export function parseAttachment(value: unknown): Attachment | null {
     !isString(value.name) ||
     !isString(value.mediaType) ||
     !isCount(value.size) ||
-    (value.kind !== 'image' && value.kind !== 'file') ||
-    !isString(value.createdAt)
+    (value.kind !== 'image' && value.kind !== 'file' && value.kind !== 'audio') ||
+    !isString(value.createdAt) ||
+    (value.transcript !== undefined && !isString(value.transcript))
   ) {
     return null;
   }
-  return { id: value.id, name: value.name, mediaType: value.mediaType, size: value.size, kind: value.kind, createdAt: value.createdAt };
+  const attachment: Attachment = {
+    id: value.id,
+    name: value.name,
+    mediaType: value.mediaType,
+    size: value.size,
+    kind: value.kind,
+    createdAt: value.createdAt,
+  };
+  if (isString(value.transcript)) attachment.transcript = value.transcript;
+  return attachment;
 }
 
 /** Where the bytes of an upload go (`POST .../attachments/uploads`): a request the page makes itself, to storage. */
@@ -497,12 +542,24 @@ export function parseSettingsResponse(body: unknown): Settings | null {
   const model = body.model === null ? null : parseModelSettings(body.model);
   if (model === null && body.model !== null) return null;
   if (body.defaultModel !== null && !isString(body.defaultModel)) return null;
+  // A server from before speech settings sends none: choose by the keys.
+  const speech = body.speech === undefined || body.speech === null ? null : parseSpeechSettings(body.speech);
+  if (speech === null && body.speech !== undefined && body.speech !== null) return null;
   const keys = body.apiKeys;
   // A provider the server does not mention has no key stored.
   const apiKeys = Object.fromEntries(PROVIDERS.map((p) => [p, keys[p] === true])) as Record<Provider, boolean>;
   const linked = body.telegram.linked;
   if (!linked.every((id): id is number => typeof id === 'number' && Number.isSafeInteger(id))) return null;
-  return { model, defaultModel: body.defaultModel, apiKeys, telegram: { linked } };
+  return { model, speech, defaultModel: body.defaultModel, apiKeys, telegram: { linked } };
+}
+
+function parseSpeechSettings(value: unknown): SpeechSettings | null {
+  if (!isObject(value) || !isString(value.provider) || !(SPEECH_PROVIDERS as readonly string[]).includes(value.provider)) return null;
+  if ((value.model !== undefined && !isString(value.model)) || (value.baseUrl !== undefined && !isString(value.baseUrl))) return null;
+  const speech: SpeechSettings = { provider: value.provider as SpeechProvider };
+  if (isString(value.model)) speech.model = value.model;
+  if (isString(value.baseUrl)) speech.baseUrl = value.baseUrl;
+  return speech;
 }
 
 /** Parses the body of `POST /api/telegram/link-code`; null when it is not a link code. */

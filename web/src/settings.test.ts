@@ -1,16 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import type { Settings } from './protocol';
-import { formFromSettings, settingsUpdate, unchangedKeys, validateSettingsForm, type ModelForm, type SettingsForm } from './settings';
+import {
+  formFromSettings,
+  settingsUpdate,
+  unchangedKeys,
+  validateSettingsForm,
+  type ModelForm,
+  type SettingsForm,
+  type SpeechForm,
+} from './settings';
 
-const settings = (model: Settings['model']): Settings => ({
+const settings = (model: Settings['model'], speech: Settings['speech'] = null): Settings => ({
   model,
+  speech,
   defaultModel: 'anthropic/claude-sonnet-5',
-  apiKeys: { anthropic: true, openai: false, deepseek: false, bedrock: false, 'openai-compatible': false },
+  apiKeys: { anthropic: true, openai: false, deepseek: false, bedrock: false, 'openai-compatible': false, groq: false },
   telegram: { linked: [] },
 });
 
-const form = (model: Partial<ModelForm>, keys: Partial<SettingsForm['keys']> = {}): SettingsForm => ({
+const form = (model: Partial<ModelForm>, keys: Partial<SettingsForm['keys']> = {}, speech: Partial<SpeechForm> = {}): SettingsForm => ({
   model: { useDefault: false, provider: 'anthropic', model: 'claude-sonnet-5', baseUrl: '', region: '', ...model },
+  speech: { provider: 'auto', model: '', baseUrl: '', ...speech },
   keys: { ...unchangedKeys(), ...keys },
 });
 
@@ -18,8 +28,14 @@ describe('formFromSettings', () => {
   it('starts from the server default when no model is chosen', () => {
     expect(formFromSettings(settings(null))).toEqual({
       model: { useDefault: true, provider: 'anthropic', model: '', baseUrl: '', region: '' },
+      speech: { provider: 'auto', model: '', baseUrl: '' },
       keys: unchangedKeys(),
     });
+  });
+
+  it('fills the chosen speech-to-text endpoint', () => {
+    const f = formFromSettings(settings(null, { provider: 'openai-compatible', baseUrl: 'http://whisper:9000/v1' }));
+    expect(f.speech).toEqual({ provider: 'openai-compatible', model: '', baseUrl: 'http://whisper:9000/v1' });
   });
 
   it('fills the chosen model, base URL and region; never a key', () => {
@@ -81,20 +97,26 @@ describe('validateSettingsForm', () => {
 
 describe('settingsUpdate', () => {
   it('sends null for the server default and no keys when none changed', () => {
-    expect(settingsUpdate(form({ useDefault: true, model: 'left over' }))).toEqual({ model: null });
+    expect(settingsUpdate(form({ useDefault: true, model: 'left over' }))).toEqual({ model: null, speech: null });
   });
 
   it('sends only the fields of the chosen provider, trimmed', () => {
     expect(settingsUpdate(form({ provider: 'openai', model: ' gpt-5.5 ', baseUrl: 'x', region: 'y' }))).toEqual({
       model: { provider: 'openai', model: 'gpt-5.5' },
+      speech: null,
     });
     expect(settingsUpdate(form({ provider: 'openai-compatible', model: 'e2e-model-b', baseUrl: ' http://h/v1 ', region: 'y' }))).toEqual({
       model: { provider: 'openai-compatible', model: 'e2e-model-b', baseUrl: 'http://h/v1' },
+      speech: null,
     });
     expect(settingsUpdate(form({ provider: 'bedrock', model: 'm', region: 'us-west-2' }))).toEqual({
       model: { provider: 'bedrock', model: 'm', region: 'us-west-2' },
+      speech: null,
     });
-    expect(settingsUpdate(form({ provider: 'bedrock', model: 'm', region: '' }))).toEqual({ model: { provider: 'bedrock', model: 'm' } });
+    expect(settingsUpdate(form({ provider: 'bedrock', model: 'm', region: '' }))).toEqual({
+      model: { provider: 'bedrock', model: 'm' },
+      speech: null,
+    });
   });
 
   it('stores a new key, removes one and leaves the others out', () => {
@@ -102,7 +124,24 @@ describe('settingsUpdate', () => {
       settingsUpdate(form({}, { 'openai-compatible': { kind: 'replace', value: ' sk-e2e ' }, anthropic: { kind: 'remove' } })),
     ).toEqual({
       model: { provider: 'anthropic', model: 'claude-sonnet-5' },
+      speech: null,
       apiKeys: { anthropic: null, 'openai-compatible': 'sk-e2e' },
     });
+  });
+});
+
+describe('speech settings', () => {
+  it('sends null for automatic, and only the fields the endpoint takes', () => {
+    expect(settingsUpdate(form({})).speech).toBeNull();
+    expect(settingsUpdate(form({}, {}, { provider: 'groq', model: ' ', baseUrl: 'http://ignored' })).speech).toEqual({ provider: 'groq' });
+    expect(
+      settingsUpdate(form({}, {}, { provider: 'openai-compatible', model: 'whisper-1', baseUrl: ' http://gpu:9000/v1 ' })).speech,
+    ).toEqual({ provider: 'openai-compatible', model: 'whisper-1', baseUrl: 'http://gpu:9000/v1' });
+  });
+
+  it('needs a base URL for a compatible endpoint and a clean model id', () => {
+    expect(validateSettingsForm(form({}, {}, { provider: 'openai-compatible' }))).toHaveProperty('speechBaseUrl');
+    expect(validateSettingsForm(form({}, {}, { provider: 'openai', model: 'a b' }))).toHaveProperty('speechModel');
+    expect(validateSettingsForm(form({}, {}, { provider: 'openai', model: '' }))).toEqual({});
   });
 });

@@ -3,7 +3,15 @@
 // `PUT /api/settings` body it sends. API keys are write-only: the form only knows whether one is stored,
 // and sends a key only when the user typed a new one or asked to remove it.
 
-import { PROVIDERS, type ModelSettings, type Provider, type Settings, type SettingsUpdate } from './protocol';
+import {
+  PROVIDERS,
+  type ModelSettings,
+  type Provider,
+  type Settings,
+  type SettingsUpdate,
+  type SpeechProvider,
+  type SpeechSettings,
+} from './protocol';
 
 export interface ProviderInfo {
   id: Provider;
@@ -18,6 +26,14 @@ export const PROVIDER_INFO: readonly ProviderInfo[] = [
   { id: 'deepseek', label: 'DeepSeek', suggestions: ['deepseek-chat', 'deepseek-reasoner'] },
   { id: 'bedrock', label: 'Amazon Bedrock', suggestions: ['openai.gpt-oss-120b-1:0', 'openai.gpt-oss-20b-1:0'] },
   { id: 'openai-compatible', label: 'OpenAI-compatible', suggestions: [] },
+  { id: 'groq', label: 'Groq', suggestions: ['openai/gpt-oss-120b', 'llama-3.3-70b-versatile'] },
+];
+
+/** The speech-to-text choices: by the keys stored (`auto`), or one endpoint. */
+export const SPEECH_INFO: readonly { id: SpeechProvider; label: string; defaultModel: string }[] = [
+  { id: 'openai', label: 'OpenAI', defaultModel: 'gpt-4o-mini-transcribe' },
+  { id: 'groq', label: 'Groq', defaultModel: 'whisper-large-v3-turbo' },
+  { id: 'openai-compatible', label: 'OpenAI-compatible', defaultModel: 'whisper-1' },
 ];
 
 export function providerLabel(provider: Provider): string {
@@ -46,12 +62,21 @@ export type KeyEdit = { kind: 'keep' } | { kind: 'replace'; value: string } | { 
 
 export type KeyEdits = Record<Provider, KeyEdit>;
 
+export interface SpeechForm {
+  /** `auto`: OpenAI when an OpenAI key is stored, else Groq (`speech: null`). */
+  provider: SpeechProvider | 'auto';
+  /** Empty: the provider's default model. */
+  model: string;
+  baseUrl: string;
+}
+
 export interface SettingsForm {
   model: ModelForm;
+  speech: SpeechForm;
   keys: KeyEdits;
 }
 
-export type FieldErrors = Partial<Record<'model' | 'baseUrl' | 'region' | Provider, string>>;
+export type FieldErrors = Partial<Record<'model' | 'baseUrl' | 'region' | 'speechModel' | 'speechBaseUrl' | Provider, string>>;
 
 export function unchangedKeys(): KeyEdits {
   return Object.fromEntries(PROVIDERS.map((p) => [p, { kind: 'keep' }])) as KeyEdits;
@@ -65,6 +90,10 @@ export function formFromSettings(settings: Settings): SettingsForm {
       model === null
         ? { useDefault: true, provider: 'anthropic', model: '', baseUrl: '', region: '' }
         : { useDefault: false, provider: model.provider, model: model.model, baseUrl: model.baseUrl ?? '', region: model.region ?? '' },
+    speech:
+      settings.speech === null
+        ? { provider: 'auto', model: '', baseUrl: '' }
+        : { provider: settings.speech.provider, model: settings.speech.model ?? '', baseUrl: settings.speech.baseUrl ?? '' },
     keys: unchangedKeys(),
   };
 }
@@ -105,6 +134,17 @@ export function validateSettingsForm(form: SettingsForm): FieldErrors {
       errors.region = 'The region must be an AWS region such as us-east-1, or empty for the deployment’s region.';
     }
   }
+  const speech = form.speech;
+  if (speech.provider !== 'auto') {
+    const model = speech.model.trim();
+    if (model !== '' && (model.length > MAX_MODEL_LENGTH || !MODEL_ID.test(model))) {
+      errors.speechModel = `A model id is 1 to ${MAX_MODEL_LENGTH} characters of A-Z, a-z, 0-9 and . _ : / @ + -, or empty for the default`;
+    }
+    const baseUrl = speech.baseUrl.trim();
+    if (speech.provider === 'openai-compatible' && !validBaseUrl(baseUrl)) {
+      errors.speechBaseUrl = 'An OpenAI-compatible speech endpoint needs its base URL, e.g. https://whisper.example.com/v1';
+    }
+  }
   for (const provider of PROVIDERS) {
     const edit = form.keys[provider];
     if (edit.kind !== 'replace') continue;
@@ -126,9 +166,18 @@ function modelOf(m: ModelForm): ModelSettings | null {
   return model;
 }
 
-/** The `PUT /api/settings` body for a valid form: the model always, keys only where something changes. */
+/** The speech part of the request: only the fields the chosen endpoint takes. */
+function speechOf(s: SpeechForm): SpeechSettings | null {
+  if (s.provider === 'auto') return null;
+  const speech: SpeechSettings = { provider: s.provider };
+  if (s.model.trim() !== '') speech.model = s.model.trim();
+  if (s.provider === 'openai-compatible') speech.baseUrl = s.baseUrl.trim();
+  return speech;
+}
+
+/** The `PUT /api/settings` body for a valid form: the model and speech always, keys only where something changes. */
 export function settingsUpdate(form: SettingsForm): SettingsUpdate {
-  const update: SettingsUpdate = { model: modelOf(form.model) };
+  const update: SettingsUpdate = { model: modelOf(form.model), speech: speechOf(form.speech) };
   const apiKeys: Partial<Record<Provider, string | null>> = {};
   for (const provider of PROVIDERS) {
     const edit = form.keys[provider];

@@ -77,7 +77,9 @@ pub(crate) fn stage(
                 });
                 notes.push(format!("[Attached image: {}]", meta.name));
             }
-            AttachmentKind::Image => {}
+            // Earlier images are in OpenClaw's transcript already; audio reaches the agent as its
+            // transcript, made by the turn processor.
+            AttachmentKind::Image | AttachmentKind::Audio => {}
             AttachmentKind::File => {
                 let name = (1..)
                     .map(|n| match n {
@@ -203,11 +205,13 @@ mod tests {
                 media_type: match kind {
                     AttachmentKind::Image => "image/png".into(),
                     AttachmentKind::File => "text/markdown".into(),
+                    AttachmentKind::Audio => "audio/ogg".into(),
                 },
                 kind,
                 size: 2048,
                 created_at: OffsetDateTime::now_utc(),
                 message_id: None,
+                transcript: None,
             },
             bytes: name.as_bytes().to_vec(),
             with_prompt,

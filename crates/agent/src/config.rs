@@ -364,9 +364,14 @@ fn deployment_key_env(provider: Provider) -> Option<&'static str> {
         Provider::Bedrock => Some("AWS_BEARER_TOKEN_BEDROCK"),
         // An OpenAI-compatible endpoint is wherever the user says: the deployment's
         // SERVERLESS_OPENCLAW_LLM_API_KEY belongs to its own endpoint and must never go to another.
-        Provider::OpenAiCompatible => None,
+        // The deployment has no Groq key of its own: a Groq turn runs with the user's.
+        Provider::OpenAiCompatible | Provider::Groq => None,
     }
 }
+
+/// Groq's OpenAI-compatible endpoint (its `docs`: `https://api.groq.com/openai/v1`); an explicit
+/// provider entry, as for DeepSeek.
+const GROQ_BASE_URL: &str = "https://api.groq.com/openai/v1";
 
 /// What the deployment offers a turn that runs with a user's choice: its own keys and its AWS region.
 #[derive(Debug, Clone, Default)]
@@ -410,6 +415,15 @@ pub fn turn_llm(
             "deepseek",
             Some(provider_entry(
                 DEEPSEEK_BASE_URL,
+                LlmApi::OpenAiCompletions.as_str(),
+                &model,
+                DEFAULT_CONTEXT_WINDOW,
+            )),
+        ),
+        Provider::Groq => (
+            "groq",
+            Some(provider_entry(
+                GROQ_BASE_URL,
                 LlmApi::OpenAiCompletions.as_str(),
                 &model,
                 DEFAULT_CONTEXT_WINDOW,

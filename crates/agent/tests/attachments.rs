@@ -32,6 +32,7 @@ fn attachment(name: &str, kind: AttachmentKind, media_type: &str, bytes: &[u8]) 
             size: bytes.len() as u64,
             created_at: OffsetDateTime::now_utc(),
             message_id: None,
+            transcript: None,
         },
         bytes: bytes.to_vec(),
         with_prompt: true,

@@ -3,7 +3,7 @@
 //!
 //! | item       | `pk`                              | `sk`          | attributes                                                        |
 //! |------------|-----------------------------------|---------------|-------------------------------------------------------------------|
-//! | attachment | `ATT#<user>#<conversation>`       | `ATT#<id>`    | `name`, `mediaType`, `kind`, `size`, `createdAt` (ms), `messageId`? |
+//! | attachment | `ATT#<user>#<conversation>`       | `ATT#<id>`    | `name`, `mediaType`, `kind`, `size`, `createdAt` (ms), `messageId`?, `transcript`? |
 //! | usage      | `USER#<user>`                     | `ATTUSAGE`    | `bytes`                                                           |
 //!
 //! The metadata has a partition of its own, not the conversation's messages partition, so deleting the
@@ -35,6 +35,7 @@ const KIND: &str = "kind";
 const SIZE: &str = "size";
 const CREATED_AT: &str = "createdAt";
 const MESSAGE_ID: &str = "messageId";
+const TRANSCRIPT: &str = "transcript";
 const BYTES: &str = "bytes";
 const ITEM_PREFIX: &str = "ATT#";
 const USAGE_SK: &str = "ATTUSAGE";
@@ -201,6 +202,11 @@ fn attachment_of(conversation: &ConversationId, item: &Item) -> Result<Attachmen
         }
         Some(_) => return Err(corrupt(MESSAGE_ID)),
     };
+    let transcript = match item.get(TRANSCRIPT) {
+        None => None,
+        Some(AttributeValue::S(text)) => Some(text.clone()),
+        Some(_) => return Err(corrupt(TRANSCRIPT)),
+    };
     Ok(Attachment {
         id,
         conversation_id: conversation.clone(),
@@ -210,6 +216,7 @@ fn attachment_of(conversation: &ConversationId, item: &Item) -> Result<Attachmen
         size: number_of(item, SIZE)?,
         created_at,
         message_id,
+        transcript,
     })
 }
 
@@ -350,6 +357,32 @@ impl AttachmentStore for DynamoS3AttachmentStore {
                     a.message_id.map(String::from).unwrap_or_default()
                 ))),
             },
+            Err(e) => Err(self.fail("UpdateItem", e)),
+        }
+    }
+
+    async fn set_transcript(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+        transcript: &str,
+    ) -> Result<(), PortError> {
+        let set = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::item_key(user, conversation, id)))
+            .update_expression("SET #transcript = :transcript")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#transcript", TRANSCRIPT)
+            .expression_attribute_values(":transcript", s(transcript))
+            .send()
+            .await;
+        match set {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(PortError::NotFound),
             Err(e) => Err(self.fail("UpdateItem", e)),
         }
     }

@@ -1,7 +1,7 @@
 //! Each user's model settings and API keys: the AWS twins of `local`'s SQLite row and key files.
 //!
-//! - Settings: one item in the conversations table, `pk = USER#<user>`, `sk = SETTINGS`, attribute
-//!   `model` (the settings as JSON), beside the user's conversation items (whose `sk` starts `CONV#`).
+//! - Settings: one item in the conversations table, `pk = USER#<user>`, `sk = SETTINGS`, attributes
+//!   `model` and `speech` (each the settings as JSON, set and removed on their own), beside the user's conversation items (whose `sk` starts `CONV#`).
 //! - API keys: SSM SecureString parameters `<path>/<user>/api-keys/<provider>` (encrypted with the
 //!   AWS-managed `aws/ssm` key), so the web API can write and list them without being able to read
 //!   them back (it lists names without decryption), and only the agent decrypts them.
@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_ssm::types::ParameterType;
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{ApiKeyStore, PortError, SettingsStore};
-use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider};
+use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider, SpeechSettings};
 
 use crate::dynamodb::{corrupt, sdk_failure, string_of};
 
@@ -20,6 +20,7 @@ const PK: &str = "pk";
 const SK: &str = "sk";
 const SETTINGS_SK: &str = "SETTINGS";
 const MODEL: &str = "model";
+const SPEECH: &str = "speech";
 
 /// [`SettingsStore`] on the conversations table.
 #[derive(Clone)]
@@ -44,9 +45,13 @@ impl DynamoSettingsStore {
     }
 }
 
-#[async_trait]
-impl SettingsStore for DynamoSettingsStore {
-    async fn model_settings(&self, user: &UserId) -> Result<Option<ModelSettings>, PortError> {
+impl DynamoSettingsStore {
+    /// The JSON attribute `name` of the user's settings item, parsed; `None` when absent.
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        user: &UserId,
+        name: &'static str,
+    ) -> Result<Option<T>, PortError> {
         let [(pk, pk_value), (sk, sk_value)] = Self::key(user);
         let got = self
             .client
@@ -59,19 +64,20 @@ impl SettingsStore for DynamoSettingsStore {
             .await
             .map_err(|e| sdk_failure("GetItem", &self.table, e))?;
         match got.item {
-            Some(item) if item.contains_key(MODEL) => {
-                serde_json::from_str(string_of(&item, MODEL)?)
-                    .map(Some)
-                    .map_err(|_| corrupt(MODEL))
-            }
+            Some(item) if item.contains_key(name) => serde_json::from_str(string_of(&item, name)?)
+                .map(Some)
+                .map_err(|_| corrupt(name)),
             _ => Ok(None),
         }
     }
 
-    async fn set_model_settings(
+    /// Sets (as JSON) or removes the attribute `name` of the user's settings item, leaving the
+    /// others as they are.
+    async fn write<T: serde::Serialize>(
         &self,
         user: &UserId,
-        settings: Option<&ModelSettings>,
+        name: &'static str,
+        value: Option<&T>,
     ) -> Result<(), PortError> {
         let [(pk, pk_value), (sk, sk_value)] = Self::key(user);
         let update = self
@@ -80,21 +86,48 @@ impl SettingsStore for DynamoSettingsStore {
             .table_name(&self.table)
             .key(pk, pk_value)
             .key(sk, sk_value)
-            .expression_attribute_names("#model", MODEL);
-        let update = match settings {
-            Some(settings) => update
-                .update_expression("SET #model = :model")
+            .expression_attribute_names("#attr", name);
+        let update = match value {
+            Some(value) => update
+                .update_expression("SET #attr = :value")
                 .expression_attribute_values(
-                    ":model",
-                    AttributeValue::S(serde_json::to_string(settings).map_err(PortError::backend)?),
+                    ":value",
+                    AttributeValue::S(serde_json::to_string(value).map_err(PortError::backend)?),
                 ),
-            None => update.update_expression("REMOVE #model"),
+            None => update.update_expression("REMOVE #attr"),
         };
         update
             .send()
             .await
             .map_err(|e| sdk_failure("UpdateItem", &self.table, e))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl SettingsStore for DynamoSettingsStore {
+    async fn model_settings(&self, user: &UserId) -> Result<Option<ModelSettings>, PortError> {
+        self.read(user, MODEL).await
+    }
+
+    async fn set_model_settings(
+        &self,
+        user: &UserId,
+        settings: Option<&ModelSettings>,
+    ) -> Result<(), PortError> {
+        self.write(user, MODEL, settings).await
+    }
+
+    async fn speech_settings(&self, user: &UserId) -> Result<Option<SpeechSettings>, PortError> {
+        self.read(user, SPEECH).await
+    }
+
+    async fn set_speech_settings(
+        &self,
+        user: &UserId,
+        settings: Option<&SpeechSettings>,
+    ) -> Result<(), PortError> {
+        self.write(user, SPEECH, settings).await
     }
 }
 

@@ -13,16 +13,11 @@ mod local_mode;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use local_mode::{TOKEN, load_average, median, ms};
+use local_mode::{Bench, TOKEN, load_average, median, ms};
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, ProviderConfig};
-use serverless_openclaw_cli::paths;
-use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use serverless_openclaw_testkit::images::noise_png;
 use tokio_tungstenite::tungstenite::Message;
 
-/// How long local mode's runner is given after `ready` to finish its warm-up.
-const WARMUP_WAIT: Duration = Duration::from_secs(15);
 /// The image's side: 1825 × 1825 RGB pixels of noise in an uncompressed PNG are 10.0 MB.
 const SIDE: u32 = 1825;
 
@@ -47,28 +42,11 @@ struct Round {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let fake = FakeLlm::start().await;
-    fake.set_chunk_delay(Duration::ZERO);
-    let repo = paths::repo_root(&std::env::current_dir()?)
-        .ok_or_else(|| anyhow::anyhow!("run from the repository"))?;
-    let node = paths::node_binary(None, Some(&repo))?;
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(5);
+    let bench = Bench::start().await?;
+    let fake = &bench.fake;
+    let rounds = local_mode::rounds();
     let data = tempfile::tempdir()?;
-    let provider = ProviderConfig::Custom {
-        base_url: fake.anthropic_base_url(),
-        api: LlmApi::AnthropicMessages,
-        model: "fake-model".into(),
-        context_window: DEFAULT_CONTEXT_WINDOW,
-    };
-    let (app, addr) = local_mode::serve(data.path(), provider, &node, &repo).await?;
-    app.runtime
-        .start()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    tokio::time::sleep(WARMUP_WAIT).await;
+    let (app, addr) = bench.serve_warm(data.path()).await?;
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/ws?token={TOKEN}")).await?;
     let http = reqwest::Client::new();

@@ -9,8 +9,9 @@
 //!   each client checks its own conversations. The fake LLM's reply quotes the turn's message (unique to
 //!   the conversation and turn) and counts the messages it was sent, so turn k's reply proves that it
 //!   came in order, after the conversation's k − 1 earlier turns and their replies, and from no other.
-//! - `soak`: 500 turns on the one runner, one at a time, round-robin over 25 conversations (20 turns
-//!   each, so no history reaches compaction), the runner's resident memory sampled every 25 turns.
+//! - `soak`: 500 turns (`LOAD_SOAK_TURNS`) on the one runner, one at a time, round-robin over a
+//!   conversation for every 20 turns (so no history reaches compaction), the runner's resident memory
+//!   sampled every 25 turns.
 //!
 //! Overhead is `make bench`'s: frame in → the LLM request arrives, plus the LLM's last byte → the final
 //! frame, the `testkit::measure::overhead` of each turn's own request. With turns queued behind each
@@ -20,7 +21,7 @@
 //! the overhead too: it is ours.
 
 #[path = "bench/local_mode.rs"]
-#[allow(dead_code)] // The load suite serves local mode; it prints no medians.
+#[allow(dead_code)] // The load suite serves local mode; it prints no medians and repeats no rounds.
 mod local_mode;
 
 use std::collections::HashMap;
@@ -29,10 +30,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use futures::{SinkExt, StreamExt};
-use local_mode::{TOKEN, load_average, ms};
+use local_mode::{Bench, TOKEN, load_average, ms};
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, ProviderConfig};
-use serverless_openclaw_cli::paths;
 use serverless_openclaw_testkit::fake_llm::{FakeLlm, RecordedRequest, reply_text};
 use serverless_openclaw_testkit::measure::{self, distribution, tree_rss_mib};
 use tokio_tungstenite::tungstenite::Message;
@@ -40,11 +39,12 @@ use tokio_tungstenite::tungstenite::Message;
 const CONVERSATIONS: usize = 50;
 const TURNS: usize = 4;
 const SOCKETS: usize = 25;
+/// The soak's turns unless `LOAD_SOAK_TURNS` says otherwise.
 const SOAK_TURNS: usize = 500;
-const SOAK_CONVERSATIONS: usize = 25;
+/// Each soak conversation gets this many turns, so no history reaches compaction however long the
+/// soak: a longer soak spreads over more conversations.
+const SOAK_TURNS_PER_CONVERSATION: usize = 20;
 const SOAK_SAMPLE_EVERY: usize = 25;
-/// How long local mode's runner is given after `ready` to finish its warm-up (as `make bench`).
-const WARMUP_WAIT: Duration = Duration::from_secs(15);
 /// How long all the turns of the `local` scenario may take together.
 const LOAD_DEADLINE: Duration = Duration::from_secs(600);
 
@@ -63,23 +63,11 @@ async fn main() -> anyhow::Result<()> {
         matches!(scenario.as_str(), "local" | "soak"),
         "usage: load local|soak"
     );
-    let fake = FakeLlm::start().await;
-    fake.set_chunk_delay(Duration::ZERO);
-    let repo = paths::repo_root(&std::env::current_dir()?).context("run from the repository")?;
-    let node = paths::node_binary(None, Some(&repo))?;
-    let provider = ProviderConfig::Custom {
-        base_url: fake.anthropic_base_url(),
-        api: LlmApi::AnthropicMessages,
-        model: "fake-model".into(),
-        context_window: DEFAULT_CONTEXT_WINDOW,
-    };
+    let soak_turns = soak_turns()?;
+    let bench = Bench::start().await?;
+    let fake = &bench.fake;
     let data = tempfile::tempdir()?;
-    let (app, addr) = local_mode::serve(data.path(), provider, &node, &repo).await?;
-    app.runtime
-        .start()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    tokio::time::sleep(WARMUP_WAIT).await;
+    let (app, addr) = bench.serve_warm(data.path()).await?;
     let runner = app.runtime.runner_pid().context("no runner")?;
     println!(
         "`load {scenario}`: {} CPUs, load average at the start {}.\n",
@@ -87,9 +75,9 @@ async fn main() -> anyhow::Result<()> {
         load_average()
     );
     let outcome = if scenario == "local" {
-        many_at_once(addr, &fake, runner).await
+        many_at_once(addr, fake, runner).await
     } else {
-        soak(addr, &fake, runner).await
+        soak(addr, fake, runner, soak_turns).await
     };
     println!("\nLoad average at the end: {}.", load_average());
     app.runtime.shutdown().await;
@@ -292,14 +280,37 @@ async fn many_at_once(addr: SocketAddr, fake: &FakeLlm, runner: u32) -> anyhow::
     Ok(())
 }
 
-async fn soak(addr: SocketAddr, fake: &FakeLlm, runner: u32) -> anyhow::Result<()> {
+/// `LOAD_SOAK_TURNS`, or the default [`SOAK_TURNS`].
+fn soak_turns() -> anyhow::Result<usize> {
+    Ok(match std::env::var("LOAD_SOAK_TURNS") {
+        Ok(turns) => turns
+            .parse::<usize>()
+            .ok()
+            .filter(|t| *t >= 2 * SOAK_SAMPLE_EVERY)
+            .with_context(|| {
+                format!(
+                    "LOAD_SOAK_TURNS={turns}: a number of turns, at least {}",
+                    2 * SOAK_SAMPLE_EVERY
+                )
+            })?,
+        Err(_) => SOAK_TURNS,
+    })
+}
+
+async fn soak(
+    addr: SocketAddr,
+    fake: &FakeLlm,
+    runner: u32,
+    soak_turns: usize,
+) -> anyhow::Result<()> {
     let mut ws = connect(addr).await?;
+    let conversations = soak_turns.div_ceil(SOAK_TURNS_PER_CONVERSATION);
     let mut samples = vec![(0, tree_rss_mib(runner))];
     let mut turns = Vec::new();
     let started = Instant::now();
-    for n in 0..SOAK_TURNS {
-        let conversation = format!("soak-{:02}", n % SOAK_CONVERSATIONS);
-        let turn = n / SOAK_CONVERSATIONS;
+    for n in 0..soak_turns {
+        let conversation = format!("soak-{:03}", n % conversations);
+        let turn = n / conversations;
         ws.send(send_frame(&conversation, turn)).await?;
         let sent = Instant::now();
         loop {
@@ -358,17 +369,17 @@ async fn soak(addr: SocketAddr, fake: &FakeLlm, runner: u32) -> anyhow::Result<(
             .map(|p| (p.0 as f64 - mean_x).powi(2))
             .sum::<f64>();
     println!(
-        "{SOAK_TURNS} turns on one runner, one at a time over {SOAK_CONVERSATIONS} conversations: all \
+        "{soak_turns} turns on one runner, one at a time over {conversations} conversations: all \
          answered with their own history in {} ({:.1} turns/s); our overhead p50 / p95 / p99 {} (of \
          which after the LLM's last byte {}).\n",
         ms(elapsed),
-        SOAK_TURNS as f64 / elapsed.as_secs_f64(),
+        soak_turns as f64 / elapsed.as_secs_f64(),
         distribution(&mut overhead),
         distribution(&mut after_llm)
     );
     println!(
         "Runner RSS (bwrap + Node): {:.0} MiB before the first turn, {first:.0} MiB after {SOAK_SAMPLE_EVERY} \
-         turns, {last:.0} MiB after {SOAK_TURNS}, at most {max:.0} MiB; slope after turn \
+         turns, {last:.0} MiB after {soak_turns}, at most {max:.0} MiB; slope after turn \
          {SOAK_SAMPLE_EVERY}: {:.1} KiB a turn.",
         samples[0].1,
         slope * 1024.0

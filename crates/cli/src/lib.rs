@@ -38,6 +38,7 @@ use serverless_openclaw_local::{
 use serverless_openclaw_server::{
     AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator,
 };
+use serverless_openclaw_speech::HttpSpeechToText;
 use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
 use serverless_openclaw_telegram::{Bot, BotApi, TelegramReplies, parse_allowlist};
 
@@ -267,7 +268,10 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
     )
     .with_model_settings(settings.clone(), api_keys.clone())
     .with_guest_tools(options.guest_tools)
-    .with_attachments(attachments.clone());
+    .with_attachments(attachments.clone())
+    .with_speech(Arc::new(
+        HttpSpeechToText::new().context("preparing the speech-to-text client")?,
+    ));
     if let Some(api) = &bot_api {
         processor = processor.with_replies(Arc::new(
             TelegramReplies::new(api.clone()).with_attachments(attachments.clone()),

@@ -10,7 +10,6 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde_json::json;
 use serverless_openclaw_agent::LlmApi;
 use serverless_openclaw_cli::paths;
@@ -63,13 +62,7 @@ async fn attachments_work_in_a_real_browser() {
     fake.push_behaviour(Behaviour::Reply);
     // The second turn: the agent writes an image into its workspace and attaches it to its reply.
     let chart = solid_png(5, 3, [30, 160, 60]);
-    fake.push_behaviour(Behaviour::tool_calls([ToolCall::exec(format!(
-        "echo {} | base64 -d > chart.png",
-        base64::engine::general_purpose::STANDARD.encode(&chart)
-    ))]));
-    fake.push_behaviour(Behaviour::Text(
-        "Here is your chart.\n\nMEDIA:./chart.png".into(),
-    ));
+    fake.push_agent_attaches("chart.png", &chart, "Here is your chart.");
 
     let files = tempfile::tempdir().unwrap();
     let (red, blue) = (

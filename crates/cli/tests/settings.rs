@@ -22,7 +22,7 @@ async fn put_settings(app: &TestApp, body: Value) -> (u16, Value) {
     app.call(Method::PUT, "/api/settings", Some(body)).await
 }
 
-const NO_KEYS: &str = r#"{"anthropic":false,"bedrock":false,"deepseek":false,"openai":false,"openai-compatible":false}"#;
+const NO_KEYS: &str = r#"{"anthropic":false,"bedrock":false,"deepseek":false,"groq":false,"openai":false,"openai-compatible":false}"#;
 
 #[tokio::test]
 async fn model_settings_and_keys_are_stored_and_keys_are_never_shown_back() {
@@ -31,6 +31,7 @@ async fn model_settings_and_keys_are_stored_and_keys_are_never_shown_back() {
     let (status, initial) = app.get("/api/settings").await;
     assert_eq!(status, 200);
     assert_eq!(initial["model"], Value::Null);
+    assert_eq!(initial["speech"], Value::Null, "chosen by the keys stored");
     assert_eq!(
         initial["defaultModel"],
         Value::Null,
@@ -78,6 +79,23 @@ async fn model_settings_and_keys_are_stored_and_keys_are_never_shown_back() {
     assert!(!key_file.exists());
     let (_, reset) = put_settings(&app, json!({"model": null})).await;
     assert_eq!(reset["model"], Value::Null);
+
+    // The speech-to-text choice is set, kept beside the model and cleared on its own.
+    let (status, spoken) = put_settings(
+        &app,
+        json!({"speech": {"provider": "groq", "model": " whisper-large-v3 "}, "apiKeys": {"groq": "gsk-1"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{spoken}");
+    assert_eq!(
+        spoken["speech"],
+        json!({"provider": "groq", "model": "whisper-large-v3"})
+    );
+    assert_eq!(spoken["apiKeys"]["groq"], true);
+    let (_, kept) = put_settings(&app, json!({"model": null})).await;
+    assert_eq!(kept["speech"]["provider"], "groq");
+    let (_, cleared) = put_settings(&app, json!({"speech": null})).await;
+    assert_eq!(cleared["speech"], Value::Null);
 }
 
 #[tokio::test]
@@ -113,6 +131,18 @@ async fn invalid_settings_are_refused_with_a_reason_and_change_nothing() {
             "apiKeys.anthropic",
         ),
         (json!({"theme": "dark"}), "unknown field"),
+        (
+            json!({"speech": {"provider": "openai-compatible"}}),
+            "speech.baseUrl is required",
+        ),
+        (
+            json!({"speech": {"provider": "openai", "baseUrl": "https://h/v1"}}),
+            "speech.baseUrl is only for",
+        ),
+        (
+            json!({"speech": {"provider": "deepgram"}}),
+            "unknown variant",
+        ),
     ] {
         let (status, error) = put_settings(&app, body.clone()).await;
         assert_eq!(status, 400, "{body}: {error}");
@@ -125,6 +155,7 @@ async fn invalid_settings_are_refused_with_a_reason_and_change_nothing() {
     assert_eq!(status, 413);
     let (_, after) = app.get("/api/settings").await;
     assert_eq!(after["model"], Value::Null);
+    assert_eq!(after["speech"], Value::Null);
     assert_eq!(
         after["apiKeys"],
         serde_json::from_str::<Value>(NO_KEYS).unwrap()

@@ -1,4 +1,4 @@
-//! Attachments: the images and files a user sends with a message (`docs/architecture.md`,
+//! Attachments: the images, files and voice notes a user sends with a message (`docs/architecture.md`,
 //! "Attachments"). The rules — accepted types, sizes, the user's storage quota, safe names — the check
 //! of an upload's bytes against its declared type, and [`Attachments`], the use case every surface
 //! shares: store an upload (in one request, or in two steps: a target the client sends the bytes to,
@@ -23,6 +23,9 @@ use crate::protocol::ErrorCode;
 pub const MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
 /// The largest file.
 pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
+/// The largest audio file: under the 25 MB both OpenAI's and Groq's transcription endpoints take in
+/// one request (counted in decimal or binary megabytes), and what Telegram hands bots (20 MB).
+pub const MAX_AUDIO_BYTES: u64 = 20 * 1024 * 1024;
 /// The most attachments one message may carry.
 pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
 /// What one user may store in attachments over all their conversations.
@@ -52,6 +55,66 @@ const TEXT_APPLICATION_TYPES: [&str; 9] = [
 ];
 const PDF: &str = "application/pdf";
 
+/// An audio format we take: the type it is stored and served as, the types a client may declare
+/// for it, and what `infer` reports for its bytes.
+struct AudioFormat {
+    media_type: &'static str,
+    declared: &'static [&'static str],
+    sniffed: &'static [&'static str],
+}
+
+/// The audio formats accepted: what the transcription endpoints take and the clients send. Telegram
+/// voice notes are Ogg Opus; Chrome's and Firefox's `MediaRecorder` make WebM with Opus, which `infer`
+/// reports as `video/webm` (it reads the container, not the tracks), so WebM and MP4 bytes are
+/// taken as audio only when the client says they are audio.
+const AUDIO_FORMATS: [AudioFormat; 5] = [
+    AudioFormat {
+        media_type: "audio/ogg",
+        declared: &["audio/ogg", "audio/opus", "application/ogg"],
+        sniffed: &["audio/ogg", "audio/opus"],
+    },
+    AudioFormat {
+        media_type: "audio/mpeg",
+        declared: &["audio/mpeg", "audio/mp3", "audio/mpeg3"],
+        sniffed: &["audio/mpeg"],
+    },
+    AudioFormat {
+        media_type: "audio/mp4",
+        declared: &["audio/mp4", "audio/m4a", "audio/x-m4a"],
+        sniffed: &["audio/m4a", "video/mp4"],
+    },
+    AudioFormat {
+        media_type: "audio/wav",
+        declared: &["audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"],
+        sniffed: &["audio/x-wav"],
+    },
+    AudioFormat {
+        media_type: "audio/webm",
+        declared: &["audio/webm"],
+        sniffed: &["video/webm"],
+    },
+];
+
+/// The audio format a declared (or, for an undeclared upload, sniffed) type names.
+fn audio_format(media_type: &str) -> Option<&'static AudioFormat> {
+    AUDIO_FORMATS.iter().find(|f| {
+        f.declared.contains(&media_type)
+            || (media_type.starts_with("audio/") && f.sniffed.contains(&media_type))
+    })
+}
+
+/// The file extension the transcription endpoints recognise a stored audio type by (they read the
+/// format from the file name).
+pub fn audio_extension(media_type: &str) -> &'static str {
+    match media_type {
+        "audio/ogg" => "ogg",
+        "audio/mpeg" => "mp3",
+        "audio/mp4" => "m4a",
+        "audio/wav" => "wav",
+        _ => "webm",
+    }
+}
+
 /// How an attachment reaches the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,6 +123,8 @@ pub enum AttachmentKind {
     Image,
     /// Written into the agent's workspace for its file tools.
     File,
+    /// Transcribed before the turn runs; the transcript is the prompt (`core::turn`).
+    Audio,
 }
 
 impl AttachmentKind {
@@ -68,6 +133,7 @@ impl AttachmentKind {
         match self {
             AttachmentKind::Image => "image",
             AttachmentKind::File => "file",
+            AttachmentKind::Audio => "audio",
         }
     }
 
@@ -76,6 +142,7 @@ impl AttachmentKind {
         match name {
             "image" => Some(AttachmentKind::Image),
             "file" => Some(AttachmentKind::File),
+            "audio" => Some(AttachmentKind::Audio),
             _ => None,
         }
     }
@@ -95,6 +162,8 @@ pub struct Attachment {
     pub created_at: OffsetDateTime,
     /// The message it went with; `None` until it is sent.
     pub message_id: Option<MessageId>,
+    /// What was said in it (audio only), once a turn transcribed it.
+    pub transcript: Option<String>,
 }
 
 /// An attachment for a turn: its metadata and bytes.
@@ -188,7 +257,7 @@ fn is_text_type(media_type: &str) -> bool {
 /// The accepted types, for error messages.
 fn accepted() -> String {
     format!(
-        "images ({}), PDF and text files",
+        "images ({}), PDF and text files, audio (ogg, mp3, m4a, wav, webm)",
         IMAGE_TYPES
             .iter()
             .map(|t| t.trim_start_matches("image/"))
@@ -201,6 +270,8 @@ fn accepted() -> String {
 fn kind_of(media_type: &str) -> Option<AttachmentKind> {
     if IMAGE_TYPES.contains(&media_type) {
         Some(AttachmentKind::Image)
+    } else if audio_format(media_type).is_some() {
+        Some(AttachmentKind::Audio)
     } else if media_type == PDF || is_text_type(media_type) {
         Some(AttachmentKind::File)
     } else {
@@ -213,7 +284,14 @@ fn limit_of(kind: AttachmentKind) -> u64 {
     match kind {
         AttachmentKind::Image => MAX_IMAGE_BYTES,
         AttachmentKind::File => MAX_FILE_BYTES,
+        AttachmentKind::Audio => MAX_AUDIO_BYTES,
     }
+}
+
+/// The largest attachment of any kind: what a type the bytes will decide may declare, and the most of
+/// an upload that is read.
+fn largest_limit() -> u64 {
+    MAX_IMAGE_BYTES.max(MAX_FILE_BYTES).max(MAX_AUDIO_BYTES)
 }
 
 fn unsupported(media_type: &str) -> AttachmentError {
@@ -235,12 +313,15 @@ pub fn check_declared(declared: &str, size: u64) -> Result<(), AttachmentError> 
         return Err(empty());
     }
     let declared = normalized_type(declared);
-    let kind = match declared.as_str() {
-        "" | "application/octet-stream" => AttachmentKind::File,
-        other => kind_of(other).ok_or_else(|| unsupported(other))?,
+    let (kind, limit) = match declared.as_str() {
+        "" | "application/octet-stream" => (AttachmentKind::File, largest_limit()),
+        other => {
+            let kind = kind_of(other).ok_or_else(|| unsupported(other))?;
+            (kind, limit_of(kind))
+        }
     };
-    if size > limit_of(kind) {
-        return Err(too_large(kind, limit_of(kind)));
+    if size > limit {
+        return Err(too_large(kind, limit));
     }
     Ok(())
 }
@@ -267,6 +348,7 @@ pub fn inspect(declared: &str, bytes: &[u8]) -> Result<Inspected, AttachmentErro
         },
         other => other.to_owned(),
     };
+    let audio = audio_format(&wanted);
     let kind = kind_of(&wanted).ok_or_else(|| unsupported(&wanted))?;
     let limit = limit_of(kind);
     if bytes.len() as u64 > limit {
@@ -290,6 +372,17 @@ pub fn inspect(declared: &str, bytes: &[u8]) -> Result<Inspected, AttachmentErro
                 )));
             }
         }
+        AttachmentKind::Audio => {
+            let format = audio.filter(|f| found.is_some_and(|t| f.sniffed.contains(&t)));
+            let Some(format) = format else {
+                return Err(mismatch());
+            };
+            // One stored type per format, whatever alias the client used.
+            return Ok(Inspected {
+                media_type: format.media_type.to_owned(),
+                kind,
+            });
+        }
         AttachmentKind::File if wanted == PDF => {
             if found != Some(PDF) {
                 return Err(mismatch());
@@ -312,11 +405,13 @@ pub fn inspect(declared: &str, bytes: &[u8]) -> Result<Inspected, AttachmentErro
 
 /// The error for an upload over its kind's limit.
 pub fn too_large(kind: AttachmentKind, limit: u64) -> AttachmentError {
+    let noun = match kind {
+        AttachmentKind::Audio => "audio file",
+        other => other.as_str(),
+    };
     AttachmentError::TooLarge(format!(
-        "the {} is larger than {} MiB, the limit for {}s",
-        kind.as_str(),
+        "the {noun} is larger than {} MiB, the limit for {noun}s",
         limit / (1024 * 1024),
-        kind.as_str()
     ))
 }
 
@@ -457,7 +552,7 @@ impl Attachments {
             return Ok(done);
         }
         let bytes = uploads
-            .read(user, conversation, id, MAX_FILE_BYTES)
+            .read(user, conversation, id, largest_limit())
             .await?
             .ok_or(AttachmentError::NotFound)?;
         let stored = self
@@ -508,6 +603,7 @@ impl Attachments {
             size: bytes.len() as u64,
             created_at: OffsetDateTime::now_utc(),
             message_id: None,
+            transcript: None,
         };
         match self
             .store
@@ -561,6 +657,20 @@ impl Attachments {
             message_id: Some(message.clone()),
             ..stored
         })
+    }
+
+    /// Records what was said in an audio attachment (a turn transcribed it), so history shows it and
+    /// a redelivered turn does not transcribe it again.
+    pub async fn set_transcript(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+        transcript: &str,
+    ) -> Result<(), PortError> {
+        self.store
+            .set_transcript(user, conversation, id, transcript)
+            .await
     }
 
     /// Deletes one attachment; `NotFound` when there is none.
@@ -777,6 +887,99 @@ mod tests {
         let refused = inspect("text/plain", &too_much).unwrap_err();
         assert_eq!(refused.code(), ErrorCode::TooLarge);
         assert!(refused.to_string().contains("20 MiB"), "{refused}");
+    }
+
+    /// The start of an Ogg Opus stream (a Telegram voice note): the first page's header, then the
+    /// `OpusHead` packet.
+    fn ogg_opus() -> Vec<u8> {
+        let mut ogg = b"OggS\0\x02".to_vec();
+        ogg.resize(28, 0);
+        ogg.extend_from_slice(b"OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0");
+        ogg
+    }
+
+    /// The start of a WebM file as `MediaRecorder` makes it: the EBML header naming the `webm`
+    /// doc type, and more than the 256 bytes `infer` looks at.
+    fn webm() -> Vec<u8> {
+        let mut webm = vec![0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x86, 0x81, 0x01];
+        webm.extend_from_slice(b"\x42\x82\x84webm\x42\x87\x81\x04");
+        webm.resize(400, 0);
+        webm
+    }
+
+    fn wav() -> Vec<u8> {
+        let mut wav = b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0".to_vec();
+        wav.resize(44, 0);
+        wav
+    }
+
+    fn mp3() -> Vec<u8> {
+        let mut mp3 = b"ID3\x04\0\0\0\0\0\0".to_vec();
+        mp3.extend_from_slice(&[0xff, 0xfb, 0x90, 0x64]);
+        mp3.resize(64, 0);
+        mp3
+    }
+
+    fn m4a() -> Vec<u8> {
+        let mut m4a = b"\0\0\0\x20ftypM4A \0\0\0\0".to_vec();
+        m4a.resize(64, 0);
+        m4a
+    }
+
+    #[test]
+    fn voice_notes_and_audio_files_pass_as_audio_in_one_stored_type_per_format() {
+        let audio = |declared: &str, bytes: &[u8]| {
+            let found = inspect(declared, bytes).unwrap();
+            assert_eq!(found.kind, AttachmentKind::Audio, "{declared}");
+            found.media_type
+        };
+        assert_eq!(audio("audio/ogg", &ogg_opus()), "audio/ogg");
+        assert_eq!(audio("audio/opus", &ogg_opus()), "audio/ogg");
+        assert_eq!(audio("", &ogg_opus()), "audio/ogg", "the bytes decide");
+        assert_eq!(audio("audio/mpeg", &mp3()), "audio/mpeg");
+        assert_eq!(audio("audio/mp3", &mp3()), "audio/mpeg");
+        assert_eq!(audio("application/octet-stream", &mp3()), "audio/mpeg");
+        assert_eq!(audio("audio/x-wav", &wav()), "audio/wav");
+        assert_eq!(audio("", &wav()), "audio/wav");
+        assert_eq!(audio("audio/x-m4a", &m4a()), "audio/mp4");
+        assert_eq!(audio("", &m4a()), "audio/mp4");
+        assert_eq!(
+            audio("audio/webm;codecs=opus", &webm()),
+            "audio/webm",
+            "what MediaRecorder makes: infer says video/webm, the recorder says audio"
+        );
+        assert_eq!(audio_extension("audio/webm"), "webm");
+        assert_eq!(audio_extension("audio/mp4"), "m4a");
+        assert_eq!(audio_extension("audio/ogg"), "ogg");
+    }
+
+    #[test]
+    fn audio_that_is_not_what_it_says_or_may_be_video_is_refused() {
+        assert_eq!(
+            code("audio/ogg", b"not an ogg stream at all"),
+            ErrorCode::CorruptFile
+        );
+        assert_eq!(code("audio/webm", &ogg_opus()), ErrorCode::CorruptFile);
+        assert_eq!(code("audio/mpeg", &wav()), ErrorCode::CorruptFile);
+        assert_eq!(code("audio/webm", &webm()[..100]), ErrorCode::CorruptFile);
+        assert_eq!(
+            code("", &webm()),
+            ErrorCode::UnsupportedType,
+            "WebM without a word from the client may be a video"
+        );
+        assert_eq!(code("video/webm", &webm()), ErrorCode::UnsupportedType);
+        assert_eq!(
+            code("audio/flac", b"fLaC\0\0\0\x22"),
+            ErrorCode::UnsupportedType
+        );
+        let mut long = ogg_opus();
+        long.resize(MAX_AUDIO_BYTES as usize + 1, 0);
+        let refused = inspect("audio/ogg", &long).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::TooLarge);
+        assert!(
+            refused.to_string().contains("the limit for audio files"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::domain::{
 use crate::ids::{AttachmentId, ConnectionId, ConversationId, MessageId, UserId};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::search::{FoundMessage, SearchQuery};
-use crate::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
+use crate::settings::{ApiKey, ModelChoice, ModelSettings, Provider, SpeechChoice, SpeechSettings};
 
 /// A failure of a storage or queue adapter. Adapter error types are mapped into this once, at the edge,
 /// so no SDK or driver type leaks into the domain.
@@ -186,6 +186,8 @@ pub enum Stored {
 ///   conversation's attachments in the order they were stored.
 /// - `link` records the message an attachment went with: linking it again to the same message
 ///   changes nothing, to another one is a `Conflict`; a missing attachment is `NotFound`.
+/// - `set_transcript` records (or replaces) what was said in an audio attachment; `get` and `list`
+///   return it; a missing attachment is `NotFound`.
 /// - `delete` removes one attachment and returns whether there was one; `delete_conversation`
 ///   removes all of a conversation's (none is fine). Both give the bytes back to the quota.
 /// - `usage` is the bytes the user's attachments take.
@@ -223,6 +225,13 @@ pub trait AttachmentStore: Send + Sync {
         conversation: &ConversationId,
         id: &AttachmentId,
         message: &MessageId,
+    ) -> Result<(), PortError>;
+    async fn set_transcript(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+        transcript: &str,
     ) -> Result<(), PortError>;
     async fn delete(
         &self,
@@ -304,10 +313,11 @@ pub trait UploadInbox: Send + Sync {
     async fn receive(&self, token: &str, bytes: &[u8]) -> Result<bool, PortError>;
 }
 
-/// Each user's model settings.
+/// Each user's model and speech-to-text settings.
 ///
 /// Contract: `model_settings` returns what the last `set_model_settings` stored for that user (`None`
-/// if nothing, or after it was set to `None`); users never see each other's settings.
+/// if nothing, or after it was set to `None`), and `speech_settings` likewise; each is set without
+/// touching the other; users never see each other's settings.
 #[async_trait]
 pub trait SettingsStore: Send + Sync {
     async fn model_settings(&self, user: &UserId) -> Result<Option<ModelSettings>, PortError>;
@@ -316,6 +326,48 @@ pub trait SettingsStore: Send + Sync {
         user: &UserId,
         settings: Option<&ModelSettings>,
     ) -> Result<(), PortError>;
+    async fn speech_settings(&self, user: &UserId) -> Result<Option<SpeechSettings>, PortError>;
+    async fn set_speech_settings(
+        &self,
+        user: &UserId,
+        settings: Option<&SpeechSettings>,
+    ) -> Result<(), PortError>;
+}
+
+/// Audio to transcribe: its bytes, stored type (`core::attachments`) and file name.
+#[derive(Debug, Clone, Copy)]
+pub struct SpokenAudio<'a> {
+    pub bytes: &'a [u8],
+    pub media_type: &'a str,
+    pub name: &'a str,
+}
+
+/// Why a transcription failed; the text is for people (it never holds the key).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpeechError {
+    /// The endpoint answered with an error (a refused key, a format it does not take, its outage).
+    #[error("the speech-to-text service answered {status}: {detail}")]
+    Refused { status: u16, detail: String },
+    /// No answer in time, or no connection.
+    #[error("the speech-to-text service could not be reached ({0})")]
+    Unreachable(String),
+    /// An answer without a transcript in it.
+    #[error("the speech-to-text service's answer could not be read")]
+    BadAnswer,
+}
+
+/// Speech-to-text: what was said in a piece of audio, by the endpoint and key of `choice`.
+///
+/// Contract: one request per call, nothing retried (the turn reports a failure and the user sends
+/// again); a deadline of its own, so a hanging endpoint fails the call rather than the turn's
+/// deadline; the key goes to the chosen endpoint only and never into an error.
+#[async_trait]
+pub trait SpeechToText: Send + Sync {
+    async fn transcribe(
+        &self,
+        audio: SpokenAudio<'_>,
+        choice: &SpeechChoice,
+    ) -> Result<String, SpeechError>;
 }
 
 /// Each user's API keys, one per provider, kept as secrets (a private file locally, an SSM

@@ -13,7 +13,9 @@ use crate::domain::{
 };
 use crate::ids::{AttachmentId, ClientMessageId, ConversationId, MessageId, is_valid_id};
 use crate::search::SnippetPart;
-use crate::settings::{InvalidSettings, ModelSettings, Provider, validate_model_id};
+use crate::settings::{
+    InvalidSettings, ModelSettings, Provider, SpeechSettings, validate_model_id,
+};
 
 /// The largest WebSocket text frame accepted, in bytes.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -38,6 +40,8 @@ pub enum ErrorCode {
     UnsupportedType,
     CorruptFile,
     QuotaExceeded,
+    /// A voice note or audio file could not be transcribed (the speech-to-text endpoint failed).
+    TranscriptionFailed,
     Internal,
 }
 
@@ -292,6 +296,14 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         attachments: Vec<AttachmentView>,
     },
+    /// What was said in an audio attachment of the user's message `message_id`, transcribed before
+    /// the agent runs (the transcript is its prompt); stored with the attachment.
+    Transcript {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        attachment_id: AttachmentId,
+        text: String,
+    },
     /// The answer to a chat command (`/model`, `/status`, ...), sent only to the connection that sent
     /// it and not stored. `new_conversation_id`: `/new` made a conversation to switch to.
     Notice {
@@ -391,6 +403,9 @@ pub struct AttachmentView {
     pub size: u64,
     pub kind: AttachmentKind,
     pub created_at: String,
+    /// What was said in it (audio, once transcribed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
 }
 
 /// `POST .../attachments/uploads`: what the client is about to send.
@@ -454,6 +469,7 @@ impl From<&Attachment> for AttachmentView {
             size: a.size,
             kind: a.kind,
             created_at: format_time(a.created_at),
+            transcript: a.transcript.clone(),
         }
     }
 }
@@ -534,6 +550,9 @@ pub struct RenameConversation {
 pub struct SettingsView {
     /// The user's choice; `None`: the deployment's default.
     pub model: Option<ModelSettings>,
+    /// The user's speech-to-text choice; `None`: OpenAI if they stored an OpenAI key, else Groq if
+    /// they stored a Groq key.
+    pub speech: Option<SpeechSettings>,
     /// The deployment's default, `provider/model`, if one is configured.
     pub default_model: Option<String>,
     /// For every provider that takes a key: whether the user stored one.
@@ -548,12 +567,14 @@ pub struct TelegramLinks {
 }
 
 /// Body of `PUT /api/settings`: an absent field is left unchanged; `"model": null` goes back to the
-/// default; an API key `null` removes the stored key.
+/// default (`"speech": null` likewise); an API key `null` removes the stored key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettingsUpdate {
     #[serde(default, deserialize_with = "present")]
     pub model: Option<Option<ModelSettings>>,
+    #[serde(default, deserialize_with = "present")]
+    pub speech: Option<Option<SpeechSettings>>,
     #[serde(default)]
     pub api_keys: BTreeMap<String, Option<String>>,
 }
@@ -658,6 +679,7 @@ where
 mod tests {
     use super::*;
     use crate::domain::ToolStatus;
+    use crate::settings::SpeechProvider;
     use serde_json::json;
 
     fn code_of(text: &str) -> ErrorCode {
@@ -750,20 +772,37 @@ mod tests {
         assert_eq!(set.api_keys["openai"].as_deref(), Some("sk"));
         assert_eq!(set.api_keys["anthropic"], None);
         assert!(serde_json::from_str::<SettingsUpdate>(r#"{"theme":"dark"}"#).is_err());
+        assert_eq!(absent.speech, None);
+        let speech: SettingsUpdate = serde_json::from_str(
+            r#"{"speech":{"provider":"openai-compatible","baseUrl":"http://h/v1","model":"w"}}"#,
+        )
+        .unwrap();
+        let speech = speech.speech.unwrap().unwrap();
+        assert_eq!(
+            (speech.provider, speech.model(), speech.base_url()),
+            (SpeechProvider::OpenAiCompatible, "w", "http://h/v1")
+        );
+        let off: SettingsUpdate = serde_json::from_str(r#"{"speech":null}"#).unwrap();
+        assert_eq!(off.speech, Some(None));
     }
 
     #[test]
     fn the_settings_view_names_providers_as_on_the_wire() {
         let view = SettingsView {
             model: None,
+            speech: Some(SpeechSettings {
+                provider: SpeechProvider::Groq,
+                model: None,
+                base_url: None,
+            }),
             default_model: Some("custom/m".into()),
             api_keys: [(Provider::OpenAiCompatible, true)].into(),
             telegram: TelegramLinks { linked: vec![42] },
         };
         assert_eq!(
             serde_json::to_value(view).unwrap(),
-            json!({"model": null, "defaultModel": "custom/m", "apiKeys": {"openai-compatible": true},
-                   "telegram": {"linked": [42]}})
+            json!({"model": null, "speech": {"provider": "groq"}, "defaultModel": "custom/m",
+                   "apiKeys": {"openai-compatible": true}, "telegram": {"linked": [42]}})
         );
     }
 

@@ -1,5 +1,5 @@
-//! The owner's model settings: which LLM provider and model their turns use, and the API keys they
-//! stored. Settings are plain data; API keys are secrets: stored write-only, never shown back, and
+//! The owner's model settings: which LLM provider and model their turns use, which speech-to-text
+//! endpoint transcribes their voice notes, and the API keys they stored. Settings are plain data; API keys are secrets: stored write-only, never shown back, and
 //! `Debug` never prints them.
 
 use std::fmt;
@@ -20,15 +20,18 @@ pub enum Provider {
     /// Any endpoint speaking OpenAI's chat completions API, at a base URL the user gives.
     #[serde(rename = "openai-compatible")]
     OpenAiCompatible,
+    /// Groq's OpenAI-compatible endpoint (chat, and speech-to-text).
+    Groq,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 5] = [
+    pub const ALL: [Provider; 6] = [
         Provider::Anthropic,
         Provider::OpenAi,
         Provider::DeepSeek,
         Provider::Bedrock,
         Provider::OpenAiCompatible,
+        Provider::Groq,
     ];
 
     /// The name used on the wire, in storage keys and in file names.
@@ -39,6 +42,7 @@ impl Provider {
             Provider::DeepSeek => "deepseek",
             Provider::Bedrock => "bedrock",
             Provider::OpenAiCompatible => "openai-compatible",
+            Provider::Groq => "groq",
         }
     }
 
@@ -227,6 +231,105 @@ fn is_aws_region(s: &str) -> bool {
         && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A speech-to-text endpoint a user can choose: each speaks OpenAI's
+/// `POST <base>/audio/transcriptions` and takes the key the user stored for the [`Provider`] of the
+/// same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpeechProvider {
+    #[serde(rename = "openai")]
+    OpenAi,
+    #[serde(rename = "groq")]
+    Groq,
+    /// A self-hosted or other endpoint at a base URL the user gives.
+    #[serde(rename = "openai-compatible")]
+    OpenAiCompatible,
+}
+
+impl SpeechProvider {
+    /// Whose key a transcription sends.
+    pub fn key_provider(self) -> Provider {
+        match self {
+            SpeechProvider::OpenAi => Provider::OpenAi,
+            SpeechProvider::Groq => Provider::Groq,
+            SpeechProvider::OpenAiCompatible => Provider::OpenAiCompatible,
+        }
+    }
+
+    /// The model used when the settings name none: each provider's fast, cheap transcription model.
+    pub fn default_model(self) -> &'static str {
+        match self {
+            SpeechProvider::OpenAi => "gpt-4o-mini-transcribe",
+            SpeechProvider::Groq => "whisper-large-v3-turbo",
+            SpeechProvider::OpenAiCompatible => "whisper-1",
+        }
+    }
+}
+
+/// Which endpoint transcribes a user's voice notes and audio files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SpeechSettings {
+    pub provider: SpeechProvider,
+    /// `None`: [`SpeechProvider::default_model`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The endpoint of an OpenAI-compatible provider, up to its `/v1` (required for it, refused for
+    /// the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+}
+
+impl SpeechSettings {
+    /// Checks every field, as [`ModelSettings::validated`] does.
+    pub fn validated(self, endpoints: Endpoints) -> Result<Self, InvalidSettings> {
+        let model = self.model.as_deref().map(validate_model_id).transpose()?;
+        let base_url = match (self.provider, self.base_url) {
+            (SpeechProvider::OpenAiCompatible, Some(url)) => {
+                Some(valid_base_url(url.trim(), endpoints)?)
+            }
+            (SpeechProvider::OpenAiCompatible, None) => {
+                return Err(InvalidSettings(
+                    "speech.baseUrl is required for an OpenAI-compatible speech provider".into(),
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(InvalidSettings(
+                    "speech.baseUrl is only for an OpenAI-compatible speech provider".into(),
+                ));
+            }
+            (_, None) => None,
+        };
+        Ok(Self {
+            provider: self.provider,
+            model,
+            base_url,
+        })
+    }
+
+    /// The model transcriptions use.
+    pub fn model(&self) -> &str {
+        self.model
+            .as_deref()
+            .unwrap_or_else(|| self.provider.default_model())
+    }
+
+    /// Where `POST /audio/transcriptions` goes, up to and with `/v1`.
+    pub fn base_url(&self) -> &str {
+        match self.provider {
+            SpeechProvider::OpenAi => "https://api.openai.com/v1",
+            SpeechProvider::Groq => "https://api.groq.com/openai/v1",
+            SpeechProvider::OpenAiCompatible => self.base_url.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
+/// What transcribes one user's audio: their speech settings and the key for that provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeechChoice {
+    pub settings: SpeechSettings,
+    pub api_key: ApiKey,
+}
+
 /// An API key: a secret. `Debug` and `Display` are redacted; read it with [`ApiKey::expose`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
@@ -383,6 +486,52 @@ mod tests {
             s.base_url = Some(public.into());
             assert!(s.clone().validated(Endpoints::Public).is_ok(), "{public}");
         }
+    }
+
+    #[test]
+    fn speech_settings_default_their_model_and_check_their_endpoint() {
+        let speech = |provider, base_url: Option<&str>| SpeechSettings {
+            provider,
+            model: None,
+            base_url: base_url.map(str::to_owned),
+        };
+        let groq = speech(SpeechProvider::Groq, None)
+            .validated(Endpoints::Public)
+            .unwrap();
+        assert_eq!(
+            (groq.model(), groq.base_url(), groq.provider.key_provider()),
+            (
+                "whisper-large-v3-turbo",
+                "https://api.groq.com/openai/v1",
+                Provider::Groq
+            )
+        );
+        let openai = speech(SpeechProvider::OpenAi, None);
+        assert_eq!(openai.model(), "gpt-4o-mini-transcribe");
+        assert_eq!(openai.base_url(), "https://api.openai.com/v1");
+        assert!(
+            speech(SpeechProvider::OpenAi, Some("https://h/v1"))
+                .validated(Endpoints::Any)
+                .is_err(),
+            "only a compatible endpoint takes a base URL"
+        );
+        assert!(
+            speech(SpeechProvider::OpenAiCompatible, None)
+                .validated(Endpoints::Any)
+                .is_err()
+        );
+        let own = speech(
+            SpeechProvider::OpenAiCompatible,
+            Some("http://127.0.0.1:9/v1/"),
+        );
+        assert!(own.clone().validated(Endpoints::Public).is_err());
+        assert_eq!(
+            own.validated(Endpoints::Any).unwrap().base_url(),
+            "http://127.0.0.1:9/v1"
+        );
+        let mut bad_model = speech(SpeechProvider::Groq, None);
+        bad_model.model = Some("a b".into());
+        assert!(bad_model.validated(Endpoints::Any).is_err());
     }
 
     #[test]

@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::attachments::{Attachment, Attachments};
+use crate::attachments::{Attachment, AttachmentKind, Attachments, TurnAttachment};
 use crate::domain::{
     Channel, ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, TurnKind,
     Usage, UserMessage,
@@ -35,10 +35,14 @@ use crate::ids::{ClientMessageId, MessageId, UserId};
 use crate::ports::{
     AgentCompaction, AgentError, AgentEvent, AgentRuntime, AgentState, AgentTurn, ApiKeyStore,
     ChannelReplies, ClientPush, Compacted, ConversationStore, Lease, PortError, ProducedFile,
-    SessionLeases, SettingsStore, ToolAccess, TranscriptStore,
+    SessionLeases, SettingsStore, SpeechToText, SpokenAudio, ToolAccess, TranscriptStore,
 };
 use crate::protocol::{AttachmentView, ErrorCode, ServerFrame, TurnStatus};
-use crate::settings::ModelChoice;
+use crate::settings::{ModelChoice, SpeechChoice, SpeechProvider, SpeechSettings};
+
+/// What a user with a voice note but no speech-to-text key is told.
+pub const NO_SPEECH_KEY: &str = "Voice notes need a speech-to-text key: add an OpenAI or Groq key in \
+     Settings (or choose a speech provider there). Nothing was sent to the agent.";
 
 /// How close together messages from one chat must come to be answered as one turn (a burst).
 pub const BURST_WINDOW: Duration = Duration::from_secs(1);
@@ -122,6 +126,9 @@ pub struct TurnProcessor {
     guest_tools: ToolAccess,
     /// Where a turn's attachments are read from; without it, turns run without attachments.
     attachments: Option<Attachments>,
+    /// What transcribes a turn's voice notes (with the user's speech settings and key); without it,
+    /// a voice note is answered with [`NO_SPEECH_KEY`].
+    speech: Option<Arc<dyn SpeechToText>>,
     /// Messages from one chat sent within this of one another are one burst, answered as one turn.
     burst_window: Duration,
 }
@@ -291,8 +298,15 @@ impl TurnProcessor {
             model_settings: None,
             guest_tools: ToolAccess::Restricted,
             attachments: None,
+            speech: None,
             burst_window: BURST_WINDOW,
         }
+    }
+
+    /// Transcribes each turn's audio attachments with `speech`, before the agent runs.
+    pub fn with_speech(mut self, speech: Arc<dyn SpeechToText>) -> Self {
+        self.speech = Some(speech);
+        self
     }
 
     /// Hands each turn the attachments of the message it answers (and the conversation's earlier
@@ -695,6 +709,15 @@ impl TurnProcessor {
                 .map_err(storage_error)?,
             None => Vec::new(),
         };
+        // Voice goes to the agent as its transcript, never as a file.
+        let (voice, attachments): (Vec<_>, Vec<_>) = attachments
+            .into_iter()
+            .partition(|a| a.with_prompt && a.attachment.kind == AttachmentKind::Audio);
+        let prompt = if voice.is_empty() {
+            turn.prompt.clone()
+        } else {
+            self.hear(turn, &voice, outlet).await?
+        };
         let assistant_id = MessageId::generate();
         let (events, mut received) = mpsc::unbounded_channel();
         let run = self.agent.run_turn(
@@ -702,7 +725,7 @@ impl TurnProcessor {
                 user_id: user.clone(),
                 conversation_id: conversation.clone(),
                 transcript: bytes,
-                prompt: turn.prompt.clone(),
+                prompt,
                 model,
                 model_id: own.model.clone(),
                 thinking: own.thinking,
@@ -838,6 +861,136 @@ impl TurnProcessor {
 }
 
 impl TurnProcessor {
+    /// The prompt of a turn with voice notes: the typed text, then what was said in each (in the
+    /// order they were stored). Each transcript is stored with its attachment and echoed to the user
+    /// (a `transcript` frame; on Telegram a "🎤" message); one stored by an earlier delivery is used
+    /// again. Without a speech-to-text key, or when the endpoint fails or hears nothing, the turn
+    /// fails before the agent runs: the user message stays, unanswered, and can be sent again.
+    async fn hear(
+        &self,
+        turn: &Turn,
+        voice: &[TurnAttachment],
+        outlet: &Outlet<'_>,
+    ) -> Result<String, AgentError> {
+        let mut parts = Vec::new();
+        if !turn.prompt.trim().is_empty() {
+            parts.push(turn.prompt.clone());
+        }
+        let mut choice = None;
+        for audio in voice {
+            let attachment = &audio.attachment;
+            let text = match &attachment.transcript {
+                Some(stored) => stored.clone(),
+                None => {
+                    let (speech, choice) = match &choice {
+                        Some(found) => found,
+                        None => choice.insert(self.speech_choice(&turn.user_id).await?),
+                    };
+                    let spoken = SpokenAudio {
+                        bytes: &audio.bytes,
+                        media_type: &attachment.media_type,
+                        name: &attachment.name,
+                    };
+                    let heard = speech.transcribe(spoken, choice).await.map_err(|e| {
+                        tracing::warn!(error = %e, provider = ?choice.settings.provider, "transcription failed");
+                        AgentError::new(
+                            ErrorCode::TranscriptionFailed,
+                            format!(
+                                "Your voice note could not be transcribed: {e}. Nothing was sent \
+                                 to the agent; send it again."
+                            ),
+                        )
+                    })?;
+                    let heard = heard.trim().to_owned();
+                    if heard.is_empty() {
+                        return Err(AgentError::new(
+                            ErrorCode::TranscriptionFailed,
+                            "No words were recognised in your voice note, so nothing was sent to \
+                             the agent.",
+                        ));
+                    }
+                    if let Some(attachments) = &self.attachments {
+                        attachments
+                            .set_transcript(
+                                &turn.user_id,
+                                &turn.conversation_id,
+                                &attachment.id,
+                                &heard,
+                            )
+                            .await
+                            .map_err(storage_error)?;
+                    }
+                    heard
+                }
+            };
+            outlet
+                .emit(ServerFrame::Transcript {
+                    conversation_id: turn.conversation_id.clone(),
+                    message_id: attachment
+                        .message_id
+                        .clone()
+                        .unwrap_or_else(|| turn.user_message_id.clone()),
+                    attachment_id: attachment.id.clone(),
+                    text: text.clone(),
+                })
+                .await;
+            parts.push(text);
+        }
+        Ok(parts.join("\n\n"))
+    }
+
+    /// What transcribes `user`'s audio: their speech settings and the key for that provider; without
+    /// settings, OpenAI when they stored an OpenAI key, else Groq when they stored a Groq key.
+    async fn speech_choice(
+        &self,
+        user: &UserId,
+    ) -> Result<(Arc<dyn SpeechToText>, SpeechChoice), AgentError> {
+        let no_key = || AgentError::new(ErrorCode::NoProvider, NO_SPEECH_KEY);
+        let (Some(speech), Some((settings, keys))) = (&self.speech, &self.model_settings) else {
+            return Err(no_key());
+        };
+        let chosen = settings
+            .speech_settings(user)
+            .await
+            .map_err(storage_error)?;
+        let candidates = match &chosen {
+            Some(chosen) => vec![chosen.clone()],
+            None => [SpeechProvider::OpenAi, SpeechProvider::Groq]
+                .into_iter()
+                .map(|provider| SpeechSettings {
+                    provider,
+                    model: None,
+                    base_url: None,
+                })
+                .collect(),
+        };
+        for candidate in candidates {
+            let key = keys
+                .get(user, candidate.provider.key_provider())
+                .await
+                .map_err(storage_error)?;
+            if let Some(api_key) = key {
+                let choice = SpeechChoice {
+                    settings: candidate,
+                    api_key,
+                };
+                return Ok((speech.clone(), choice));
+            }
+        }
+        Err(match chosen {
+            Some(chosen) => AgentError::new(
+                ErrorCode::NoProvider,
+                format!(
+                    "Voice notes are to be transcribed by {} (Settings), but no {} key is stored: \
+                     add it in Settings. Nothing was sent to the agent.",
+                    chosen.provider.key_provider(),
+                    chosen.provider.key_provider()
+                ),
+            ),
+            None => no_key(),
+        })
+    }
+
     /// Stores the files the agent attached to its reply as attachments of `reply_id`. One that cannot
     /// be stored (a type we do not take, over a limit or the user's quota) is left out, and the reply
     /// says so in a line of its own. Returns what was stored and the reply's text.

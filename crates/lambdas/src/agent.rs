@@ -56,6 +56,7 @@ use serverless_openclaw_core::ports::{
     AgentError, AgentState, AgentStatusSource, ClientPush, ToolAccess,
 };
 use serverless_openclaw_core::turn::{LeasePolicy, TurnOutcome, TurnProcessor};
+use serverless_openclaw_speech::HttpSpeechToText;
 
 use crate::settings::{Adapters, SettingsError};
 use crate::{Error, Function};
@@ -247,7 +248,8 @@ impl AgentSettings {
         )
         .with_model_settings(adapters.settings()?, adapters.api_keys()?)
         .with_guest_tools(self.guest_tools)
-        .with_attachments(adapters.attachments()?);
+        .with_attachments(adapters.attachments()?)
+        .with_speech(Arc::new(HttpSpeechToText::new()?));
         if let Some(replies) = crate::telegram::replies(adapters, Some(adapters.attachments()?)) {
             processor = processor.with_replies(replies);
         }

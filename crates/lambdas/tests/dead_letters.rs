@@ -531,6 +531,78 @@ async fn a_turn_delivered_to_two_environments_at_once_is_answered_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_redelivery_storm_answers_every_turn_once_and_in_order() {
+    let f = Faulty::new("storm", false).await;
+    let (second_agent, third_agent) =
+        tokio::join!(f.world.function(AGENT), f.world.function(AGENT));
+    let texts = ["first of three", "second of three", "third of three"];
+    for (i, text) in texts.iter().enumerate() {
+        f.message
+            .send_on("conn-F1=", "default", &format!("storm-{i}"), text)
+            .await;
+    }
+    // After an outage SQS hands the same records out again and again: the conversation's three
+    // turns, as one batch, to three environments at the same moment, then to each again once all
+    // of them ended.
+    let (event, _) = f.world.receive_turns(&f.world.queue_url, 10).await;
+    assert_eq!(
+        event["Records"].as_array().map(Vec::len),
+        Some(3),
+        "{event}"
+    );
+    let agents = [&f.agent, &second_agent, &third_agent];
+    let (first, second, third) = tokio::join!(
+        agents[0].take_turns(event.clone()),
+        agents[1].take_turns(event.clone()),
+        agents[2].take_turns(event.clone())
+    );
+    let answered_all = [&first, &second, &third]
+        .iter()
+        .filter(|r| r["batchItemFailures"] == serde_json::json!([]))
+        .count();
+    assert!(answered_all >= 1, "{first} {second} {third}");
+    for agent in agents {
+        let again = agent.take_turns(event.clone()).await;
+        assert_eq!(again["batchItemFailures"], serde_json::json!([]), "{again}");
+    }
+
+    // Each turn ran once, in order, after the ones before it.
+    let asked: Vec<Option<String>> = f
+        .world
+        .fake
+        .requests()
+        .iter()
+        .map(|r| r.last_user_text())
+        .collect();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    for (asked, text) in asked.iter().zip(texts) {
+        assert!(
+            asked.as_deref().is_some_and(|a| a.ends_with(text)),
+            "{asked:?}"
+        );
+    }
+    let mut expected: Vec<(Role, String)> = texts
+        .iter()
+        .map(|t| (Role::User, (*t).to_owned()))
+        .collect();
+    expected.extend(texts.iter().map(|t| reply(t)));
+    let mut stored = f.messages().await;
+    stored.sort_by_key(|(role, _)| *role == Role::Assistant);
+    assert_eq!(stored, expected);
+    assert_eq!(frames_of(&f.world.recorder, "conn-F1=", "message").len(), 3);
+    assert!(f.errors().is_empty(), "{:?}", f.errors());
+    assert_eq!(f.leases_held().await, 0);
+    let transcript = f.transcript().await;
+    for text in texts {
+        let times = transcript
+            .lines()
+            .filter(|l| l.contains(r#""role":"user""#) && l.contains(text))
+            .count();
+        assert_eq!(times, 1, "{text}: {transcript}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_agent_killed_mid_turn_leaves_its_turn_to_a_later_delivery_that_answers_it_once() {
     let f = Faulty::new("kai", false).await;
     // A short turn deadline keeps the dead holder's lease (the deadline plus a minute) short. The

@@ -5,19 +5,20 @@
 //! messages unanswered until Retry; `/compact` in the chat answers with the sizes before and after,
 //! and the next turn starts from the summary. An album (a photo per webhook call) is one turn with
 //! all its images, stored in S3; a file we do not take is refused in the chat and stores nothing; an
-//! image the agent attaches to its reply arrives with `sendPhoto`.
+//! image the agent attaches to its reply arrives with `sendPhoto`. A voice note is stored by the webhook
+//! and transcribed by the agent function with the owner's speech settings (DynamoDB) and key (SSM).
 
 mod support;
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde_json::Value;
 use serverless_openclaw_core::turn::BURST_WINDOW;
-use serverless_openclaw_testkit::fake_llm::{Behaviour, RecordedRequest, SUMMARY, ToolCall};
+use serverless_openclaw_testkit::fake_llm::{Behaviour, RecordedRequest, SUMMARY};
+use serverless_openclaw_testkit::fake_speech::FakeSpeech;
 use serverless_openclaw_testkit::fake_telegram::{
     FakeTelegram, SentMessage, callback_update, document_update, in_album, photo_update,
-    text_update,
+    text_update, voice_update,
 };
 use serverless_openclaw_testkit::fixtures;
 use serverless_openclaw_testkit::images::solid_png;
@@ -226,13 +227,7 @@ async fn an_album_is_one_turn_with_its_images_and_the_agents_image_comes_back_as
     let chart = solid_png(5, 3, [30, 160, 60]);
     chat.world
         .fake
-        .push_behaviour(Behaviour::tool_calls([ToolCall::exec(format!(
-            "echo {} | base64 -d > chart.png",
-            base64::engine::general_purpose::STANDARD.encode(&chart)
-        ))]));
-    chat.world.fake.push_behaviour(Behaviour::Text(
-        "Here is your chart.\n\nMEDIA:./chart.png".into(),
-    ));
+        .push_agent_attaches("chart.png", &chart, "Here is your chart.");
     chat.send(5, "Draw me a chart.").await;
     chat.deliver().await;
     let uploads = chat.telegram.uploads(FRIEND);
@@ -428,5 +423,80 @@ async fn compact_in_a_chat_tells_the_sizes_and_the_next_turn_starts_from_the_sum
         chat.said().len(),
         8,
         "the link, five answers and two notices"
+    );
+}
+
+/// The start of an Ogg Opus stream, as Telegram records voice notes, then (pretend) audio.
+fn voice_note() -> Vec<u8> {
+    let mut ogg = b"OggS\0\x02".to_vec();
+    ogg.resize(28, 0);
+    ogg.extend_from_slice(b"OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0");
+    ogg.extend((0..1_500u32).map(|i| (i % 251) as u8));
+    ogg
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_voice_note_is_stored_by_the_webhook_and_transcribed_by_the_agent_with_the_users_settings()
+ {
+    const HEARD: &str = "Is it going to rain in Lisbon tomorrow?";
+    let chat = Chat::start(&[]).await;
+    let speech = FakeSpeech::start(HEARD).await;
+
+    // No speech key: the user is told what to set; the agent does not run.
+    let first = chat.telegram.add_file(voice_note());
+    chat.webhook
+        .telegram_update(&voice_update(2, FRIEND, &first, 2))
+        .await;
+    assert_eq!(chat.stored_attachments().await.len(), 1, "the note in S3");
+    chat.deliver().await;
+    let told = chat.said().last().unwrap().text.clone();
+    assert!(
+        told.starts_with("⚠️ Voice notes need a speech-to-text key"),
+        "{told}"
+    );
+    assert!(speech.requests().is_empty());
+    assert!(chat.turn_requests().is_empty(), "no LLM call");
+
+    // The owner chooses an endpoint and stores its key (DynamoDB and SSM); the next note is heard.
+    let chosen = serde_json::json!({
+        "speech": {"provider": "openai-compatible", "baseUrl": speech.base_url(), "model": "whisper-large-v3"},
+        "apiKeys": {"openai-compatible": "sk-speech-aws"},
+    })
+    .to_string();
+    let saved = chat
+        .http
+        .invoke(
+            fixtures::http_v2("PUT", "/api/settings", &[], Some(&chosen), &chat.sub),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(saved["statusCode"], 200, "{saved}");
+    let note = voice_note();
+    let second = chat.telegram.add_file(note.clone());
+    chat.webhook
+        .telegram_update(&voice_update(3, FRIEND, &second, 3))
+        .await;
+    chat.deliver().await;
+    let heard = speech.requests();
+    assert_eq!(heard.len(), 1);
+    assert_eq!(heard[0].file, note, "byte for byte, from S3");
+    assert_eq!(heard[0].model.as_deref(), Some("whisper-large-v3"));
+    assert_eq!(heard[0].api_key.as_deref(), Some("sk-speech-aws"));
+    let said: Vec<String> = chat.said().into_iter().map(|m| m.text).collect();
+    assert!(said.contains(&format!("🎤 {HEARD}")), "{said:#?}");
+    let requests = chat.turn_requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].last_user_text().as_deref(), Some(HEARD));
+    let conversation = chat.conversation().await;
+    let history = chat
+        .get(&format!("/api/conversations/{conversation}/messages"))
+        .await;
+    assert!(
+        history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["attachments"][0]["transcript"] == HEARD),
+        "the transcript kept in DynamoDB: {history}"
     );
 }

@@ -40,6 +40,9 @@ struct Meta {
     size: u64,
     created_at_ms: i64,
     message_id: Option<MessageId>,
+    /// Absent in files written before transcripts existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    transcript: Option<String>,
 }
 
 impl From<&Attachment> for Meta {
@@ -53,6 +56,7 @@ impl From<&Attachment> for Meta {
             size: a.size,
             created_at_ms: (a.created_at.unix_timestamp_nanos() / 1_000_000) as i64,
             message_id: a.message_id.clone(),
+            transcript: a.transcript.clone(),
         }
     }
 }
@@ -71,6 +75,7 @@ impl Meta {
             )
             .unwrap_or(OffsetDateTime::UNIX_EPOCH),
             message_id: self.message_id,
+            transcript: self.transcript,
         }
     }
 }
@@ -245,6 +250,24 @@ impl AttachmentStore for FileAttachmentStore {
                     write_meta(&folder, &meta)
                 }
             }
+        })
+        .await
+    }
+
+    async fn set_transcript(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+        transcript: &str,
+    ) -> Result<(), PortError> {
+        let (store, folder) = (self.clone(), self.folder(user, conversation));
+        let (id, transcript) = (id.clone(), transcript.to_owned());
+        blocking(move || {
+            let _one_writer = store.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut meta = read_meta(&meta_path(&folder, &id))?.ok_or(PortError::NotFound)?;
+            meta.transcript = Some(transcript);
+            write_meta(&folder, &meta)
         })
         .await
     }

@@ -1,4 +1,4 @@
-//! Each user's model settings (a row in the SQLite file, next to the conversations) and API keys (one
+//! Each user's model and speech settings (rows in the SQLite file, next to the conversations) and API keys (one
 //! owner-only file per key under `<data>/secrets/`, never in the database, so a copied or shared
 //! database file carries no key).
 
@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{ApiKeyStore, PortError, SettingsStore};
-use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider};
+use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider, SpeechSettings};
 
 use crate::blocking;
 use crate::files::private_dir;
@@ -22,9 +22,14 @@ CREATE TABLE IF NOT EXISTS user_settings (
     user_id TEXT PRIMARY KEY,
     model   TEXT
 );
+CREATE TABLE IF NOT EXISTS user_speech_settings (
+    user_id TEXT PRIMARY KEY,
+    speech  TEXT NOT NULL
+);
 ";
 
-/// [`SettingsStore`] on SQLite: the model settings as a JSON column.
+/// [`SettingsStore`] on SQLite: the model settings as a JSON column; the speech settings as JSON in
+/// a table of their own (a database from before them gets it when opened).
 #[derive(Clone)]
 pub struct SqliteSettingsStore {
     db: Db,
@@ -85,6 +90,54 @@ impl SettingsStore for SqliteSettingsStore {
                      ON CONFLICT (user_id) DO UPDATE SET model = ?2",
                     params![user, json],
                 )
+                .map(drop)
+                .map_err(sql)
+            })
+            .await
+    }
+
+    async fn speech_settings(&self, user: &UserId) -> Result<Option<SpeechSettings>, PortError> {
+        let user = user.to_string();
+        let stored = self
+            .db
+            .with(move |conn| {
+                conn.query_row(
+                    "SELECT speech FROM user_speech_settings WHERE user_id = ?1",
+                    params![user],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+                .map_err(sql)
+            })
+            .await?;
+        stored
+            .map(|json| serde_json::from_str(&json).map_err(PortError::backend))
+            .transpose()
+    }
+
+    async fn set_speech_settings(
+        &self,
+        user: &UserId,
+        settings: Option<&SpeechSettings>,
+    ) -> Result<(), PortError> {
+        let user = user.to_string();
+        let json = settings
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(PortError::backend)?;
+        self.db
+            .with(move |conn| {
+                match json {
+                    Some(json) => conn.execute(
+                        "INSERT INTO user_speech_settings (user_id, speech) VALUES (?1, ?2)
+                         ON CONFLICT (user_id) DO UPDATE SET speech = ?2",
+                        params![user, json],
+                    ),
+                    None => conn.execute(
+                        "DELETE FROM user_speech_settings WHERE user_id = ?1",
+                        params![user],
+                    ),
+                }
                 .map(drop)
                 .map_err(sql)
             })

@@ -19,10 +19,13 @@ use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{
     AgentCompaction, AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus,
     AgentStatusSource, AgentTurn, ApiKeyStore, ClientPush, Compacted, ConversationStore, PortError,
-    ProducedFile, SessionLeases, SettingsStore, ToolAccess, TranscriptStore, TurnQueue,
+    ProducedFile, SessionLeases, SettingsStore, SpeechError, SpeechToText, SpokenAudio, ToolAccess,
+    TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
-use serverless_openclaw_core::settings::{ApiKey, ModelChoice, ModelSettings, Provider};
+use serverless_openclaw_core::settings::{
+    ApiKey, ModelChoice, ModelSettings, Provider, SpeechChoice,
+};
 use serverless_openclaw_core::turn::{
     AbandonedTurns, LeasePolicy, MAX_RUNNING_TURNS_PER_USER, TurnOutcome, TurnProcessor,
 };
@@ -1250,4 +1253,168 @@ async fn a_failed_burst_is_reported_once_stays_unanswered_and_retry_runs_it_agai
     assert!(matches!(fx.process(&later).await, TurnOutcome::Answered(_)));
     assert_eq!(fx.prompts()[2..], ["four", "five"]);
     assert_eq!(fx.answered(&[&failed, &later]).await, [false, true]);
+}
+
+/// Hears every recording as "heard <n>" (n counting calls) and records each call's type and model;
+/// fails as an endpoint error does while `down` is set.
+#[derive(Default)]
+struct CountingSpeech {
+    calls: Mutex<Vec<(String, String)>>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl SpeechToText for CountingSpeech {
+    async fn transcribe(
+        &self,
+        audio: SpokenAudio<'_>,
+        choice: &SpeechChoice,
+    ) -> Result<String, SpeechError> {
+        let mut calls = self.calls.lock().unwrap();
+        calls.push((
+            audio.media_type.to_owned(),
+            choice.settings.model().to_owned(),
+        ));
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SpeechError::Refused {
+                status: 503,
+                detail: "overloaded".into(),
+            });
+        }
+        Ok(format!("heard {}", calls.len()))
+    }
+}
+
+/// The start of an Ogg Opus stream (a Telegram voice note).
+fn ogg_opus() -> Vec<u8> {
+    let mut ogg = b"OggS\0\x02".to_vec();
+    ogg.resize(28, 0);
+    ogg.extend_from_slice(b"OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0");
+    ogg
+}
+
+impl Fixture {
+    /// Uploads a voice note and submits it with `text`; its queued turn and the attachment's id.
+    async fn submit_voice(
+        &self,
+        client_id: &str,
+        text: &str,
+    ) -> (Turn, serverless_openclaw_core::ids::AttachmentId) {
+        let voice = self
+            .attachments
+            .upload(
+                &self.user,
+                &self.conversation,
+                "voice.ogg",
+                "audio/ogg",
+                &ogg_opus(),
+            )
+            .await
+            .unwrap();
+        self.chat
+            .submit(
+                &self.user,
+                Submission {
+                    conversation_id: self.conversation.clone(),
+                    client_message_id: ClientMessageId::parse(client_id).unwrap(),
+                    text: text.into(),
+                    channel: Channel::Web,
+                    reply_to: None,
+                    attachments: vec![voice.id.clone()],
+                },
+            )
+            .await
+            .unwrap();
+        let turn = self.queue.0.lock().unwrap().pop().expect("a queued turn");
+        (turn, voice.id)
+    }
+
+    async fn transcript_of(
+        &self,
+        id: &serverless_openclaw_core::ids::AttachmentId,
+    ) -> Option<String> {
+        self.attachments
+            .read(&self.user, &self.conversation, id)
+            .await
+            .unwrap()
+            .0
+            .transcript
+    }
+}
+
+#[tokio::test]
+async fn a_voice_note_is_heard_once_its_words_are_the_prompt_and_failures_stop_before_the_agent() {
+    let fx = Fixture::new();
+    let speech = Arc::new(CountingSpeech::default());
+    let processor = fx.processor.clone().with_speech(speech.clone());
+    let run = |turn: Turn| {
+        let processor = processor.clone();
+        async move { processor.process(&turn, CancellationToken::new()).await }
+    };
+    let (turn, voice) = fx.submit_voice("v1", "About this:").await;
+
+    // No speech key: told what to set; nothing transcribed, the agent not run, the message unanswered.
+    assert_eq!(
+        run(turn.clone()).await,
+        TurnOutcome::Failed(ErrorCode::NoProvider)
+    );
+    assert!(speech.calls.lock().unwrap().is_empty());
+    assert!(fx.prompts().is_empty());
+    assert_eq!(fx.answered(&[&turn]).await, [false]);
+    let told = fx.push.0.lock().unwrap().iter().find_map(|f| match f {
+        ServerFrame::Error { message, .. } => Some(message.clone()),
+        _ => None,
+    });
+    assert!(
+        told.as_deref()
+            .is_some_and(|t| t.starts_with("Voice notes need a speech-to-text key")),
+        "{told:?}"
+    );
+
+    // With a Groq key (no speech settings: chosen by the keys), heard with Groq's default model; the
+    // agent fails after that, and the transcript is kept with the voice note.
+    fx.keys
+        .put(&fx.user, Provider::Groq, &ApiKey::parse("gsk-1").unwrap())
+        .await
+        .unwrap();
+    fx.agent
+        .provider_down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        run(turn.clone()).await,
+        TurnOutcome::Failed(ErrorCode::LlmError)
+    );
+    assert_eq!(
+        *speech.calls.lock().unwrap(),
+        [("audio/ogg".to_owned(), "whisper-large-v3-turbo".to_owned())]
+    );
+    assert_eq!(fx.transcript_of(&voice).await.as_deref(), Some("heard 1"));
+    assert!(fx.push.0.lock().unwrap().iter().any(|f| matches!(
+        f,
+        ServerFrame::Transcript { text, message_id, attachment_id, .. }
+            if text == "heard 1" && *message_id == turn.user_message_id && *attachment_id == voice
+    )));
+
+    // Sent again: the stored transcript is used, not heard again; the typed text comes first.
+    fx.agent
+        .provider_down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(run(turn.clone()).await, TurnOutcome::Answered(_)));
+    assert_eq!(speech.calls.lock().unwrap().len(), 1);
+    assert_eq!(
+        fx.prompts().last().map(String::as_str),
+        Some("About this:\n\nheard 1")
+    );
+
+    // The endpoint fails: told, the agent not run, the message unanswered, no transcript stored.
+    speech.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (second, second_voice) = fx.submit_voice("v2", "").await;
+    let prompts = fx.prompts().len();
+    assert_eq!(
+        run(second.clone()).await,
+        TurnOutcome::Failed(ErrorCode::TranscriptionFailed)
+    );
+    assert_eq!(fx.prompts().len(), prompts);
+    assert_eq!(fx.answered(&[&second]).await, [false]);
+    assert_eq!(fx.transcript_of(&second_voice).await, None);
 }

@@ -30,7 +30,9 @@ use serverless_openclaw_core::protocol::{
     UploadView,
 };
 use serverless_openclaw_core::search::{DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, SearchError};
-use serverless_openclaw_core::settings::{ApiKey, Endpoints, ModelSettings, Provider};
+use serverless_openclaw_core::settings::{
+    ApiKey, Endpoints, ModelSettings, Provider, SpeechSettings,
+};
 use time::OffsetDateTime;
 
 use crate::AppState;
@@ -385,6 +387,12 @@ pub async fn update_settings(
             .set_model_settings(&user, model.as_ref())
             .await?;
     }
+    if let Some(speech) = change.speech {
+        state
+            .settings
+            .set_speech_settings(&user, speech.as_ref())
+            .await?;
+    }
     Ok(Json(settings_view(&state, &user).await?))
 }
 
@@ -393,6 +401,8 @@ pub async fn update_settings(
 pub struct SettingsChange {
     /// `None`: unchanged; `Some(None)`: back to the deployment's default.
     pub model: Option<Option<ModelSettings>>,
+    /// `None`: unchanged; `Some(None)`: back to choosing by the keys stored.
+    pub speech: Option<Option<SpeechSettings>>,
     /// Keys to store (`Some`) or remove (`None`), per provider.
     pub api_keys: Vec<(Provider, Option<ApiKey>)>,
 }
@@ -411,6 +421,11 @@ pub fn settings_change(body: &[u8], endpoints: Endpoints) -> Result<SettingsChan
         .map(|m| m.map(|m| m.validated(endpoints)).transpose())
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let speech = update
+        .speech
+        .map(|s| s.map(|s| s.validated(endpoints)).transpose())
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let api_keys = update
         .api_keys
         .iter()
@@ -426,17 +441,23 @@ pub fn settings_change(body: &[u8], endpoints: Endpoints) -> Result<SettingsChan
             Ok((provider, key))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(SettingsChange { model, api_keys })
+    Ok(SettingsChange {
+        model,
+        speech,
+        api_keys,
+    })
 }
 
 async fn settings_view(state: &AppState, user: &UserId) -> Result<SettingsView, ApiError> {
-    let (model, stored, linked) = tokio::try_join!(
+    let (model, speech, stored, linked) = tokio::try_join!(
         state.settings.model_settings(user),
+        state.settings.speech_settings(user),
         state.api_keys.providers(user),
         state.linking.linked_accounts(user),
     )?;
     Ok(SettingsView {
         model,
+        speech,
         default_model: state.agent.status().model,
         api_keys: Provider::ALL
             .into_iter()
@@ -674,12 +695,13 @@ pub async fn read_attachment(
     let (id, attachment) = (conversation_id(id)?, attachment_id(attachment)?);
     let (meta, bytes) = attachments.read(&user, &id, &attachment).await?;
     let content_type = match meta.kind {
-        AttachmentKind::Image => meta.media_type.clone(),
+        AttachmentKind::Image | AttachmentKind::Audio => meta.media_type.clone(),
         AttachmentKind::File if meta.media_type == "application/pdf" => meta.media_type.clone(),
         AttachmentKind::File => "text/plain; charset=utf-8".to_owned(),
     };
+    // Images and audio are shown and played in the page; files are downloaded.
     let disposition = match meta.kind {
-        AttachmentKind::Image => "inline",
+        AttachmentKind::Image | AttachmentKind::Audio => "inline",
         AttachmentKind::File => "attachment",
     };
     let headers = [

@@ -1,7 +1,8 @@
 //! The bot's side of an update: who may use the agent, the commands, and a message submitted as a
-//! turn. The webhook and long polling both end here, so they behave the same. A photo or document
-//! is fetched from Telegram and stored here ([`crate::media`]), where the bot token is, and goes
-//! with its message like a web upload; its caption is the message's text.
+//! turn. The webhook and long polling both end here, so they behave the same. A photo, document,
+//! voice note or audio file is fetched from Telegram and stored here ([`crate::media`]), where the
+//! bot token is, and goes with its message like a web upload; its caption is the message's text.
+//! (A voice note's turn transcribes it before the agent runs: `core::turn`.)
 //!
 //! Access: a Telegram user reaches the agent only when linked to an owner account (a one-time code
 //! from the web app, `/link CODE`) or listed in the allowlist (Telegram-only deployments; such a user
@@ -42,9 +43,6 @@ const UPDATE_MEMORY: time::Duration = time::Duration::days(1);
 const RECEIVED_REACTION: &str = "👀";
 /// The most characters of a replied-to message quoted into the prompt.
 const MAX_QUOTE_CHARS: usize = 1_000;
-/// The answer to a voice note or audio file: nothing transcribes them yet, and silence would leave
-/// the user waiting.
-const NO_VOICE_YET: &str = "I can't listen to voice notes or audio yet; please type your message.";
 /// Telegram shows at most 200 characters in a button press's answer.
 const MAX_CALLBACK_ANSWER_CHARS: usize = 200;
 
@@ -121,10 +119,13 @@ impl Bot {
             return Ok(());
         };
         let file = IncomingFile::of(&message);
-        let spoken = message.voice.is_some() || message.audio.is_some();
-        if file.is_none() && message.text.is_none() && !spoken {
-            return Ok(());
-        }
+        let input = match (&file, message.text.as_deref()) {
+            // A caption says something about the file: text for the agent, never a command.
+            (Some(_), _) => Input::Text(message.caption.as_deref().unwrap_or_default()),
+            (None, Some(text)) => Input::parse(text),
+            // Stickers, locations, videos: nothing for the agent.
+            (None, None) => return Ok(()),
+        };
         if from.is_bot || !message.chat.is_private() {
             tracing::info!(
                 chat = message.chat.id,
@@ -133,19 +134,6 @@ impl Bot {
             return Ok(());
         }
         let access = self.access(from.id).await?;
-        let input = match (&file, message.text.as_deref()) {
-            // A caption says something about the file: text for the agent, never a command.
-            (Some(_), _) => Input::Text(message.caption.as_deref().unwrap_or_default()),
-            (None, Some(text)) => Input::parse(text),
-            (None, None) => {
-                let answer = match access.user() {
-                    Some(_) => NO_VOICE_YET.to_owned(),
-                    None => refusal(from.id),
-                };
-                self.say(&message, &answer).await;
-                return Ok(());
-            }
-        };
         if access.user().is_some() && !matches!(input, Input::Text(_)) {
             self.wake().await;
         }

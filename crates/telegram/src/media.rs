@@ -1,12 +1,12 @@
 //! The files users send the bot: a photo (the largest size Telegram keeps of it within the image
-//! limit) or a document, fetched from Telegram (`getFile`, then the download) and stored through the
+//! limit), a document, a voice note or an audio file, fetched from Telegram (`getFile`, then the download) and stored through the
 //! attachment rules every surface shares ([`serverless_openclaw_core::attachments`]: type sniffed
 //! from the bytes, size limits, the user's quota), so nothing is checked here that a web upload is
 //! not, and nothing differently. A refusal is told in plain words and stores nothing.
 
 use serverless_openclaw_core::attachments::{
-    Attachment, AttachmentError, AttachmentKind, Attachments, MAX_FILE_BYTES, MAX_IMAGE_BYTES,
-    too_large,
+    Attachment, AttachmentError, AttachmentKind, Attachments, MAX_AUDIO_BYTES, MAX_FILE_BYTES,
+    MAX_IMAGE_BYTES, too_large,
 };
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::PortError;
@@ -23,8 +23,29 @@ pub struct IncomingFile {
     pub name: String,
     /// The type the sender's client declared; empty for a photo (its bytes decide).
     pub declared_type: String,
-    /// A photo goes to the model as an image; a document as whatever its bytes are.
-    pub photo: bool,
+    pub sent_as: SentAs,
+}
+
+/// How Telegram sent a file, which says what it may be and how large.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentAs {
+    /// Goes to the model as an image.
+    Photo,
+    /// Whatever its bytes are.
+    Document,
+    /// A voice note or audio file: transcribed, the transcript is the prompt.
+    Voice,
+}
+
+impl SentAs {
+    /// The kind it is stored as, and that kind's limit.
+    fn limit(self) -> (AttachmentKind, u64) {
+        match self {
+            SentAs::Photo => (AttachmentKind::Image, MAX_IMAGE_BYTES),
+            SentAs::Document => (AttachmentKind::File, MAX_FILE_BYTES),
+            SentAs::Voice => (AttachmentKind::Audio, MAX_AUDIO_BYTES),
+        }
+    }
 }
 
 impl IncomingFile {
@@ -41,7 +62,7 @@ impl IncomingFile {
                     file_id: size.file_id.clone(),
                     name: format!("photo-{}.jpg", message.message_id),
                     declared_type: String::new(),
-                    photo: true,
+                    sent_as: SentAs::Photo,
                 }),
                 None => Err(refused(
                     "photo",
@@ -49,27 +70,57 @@ impl IncomingFile {
                 )),
             });
         }
-        let document = message.document.as_ref()?;
-        if document.file_size.is_some_and(|n| n > MAX_FILE_BYTES) {
-            return Some(Err(refused(
-                "file",
-                too_large(AttachmentKind::File, MAX_FILE_BYTES),
-            )));
+        let (file_id, name, declared_type, size, sent_as) =
+            match (&message.document, &message.voice, &message.audio) {
+                (Some(document), _, _) => (
+                    &document.file_id,
+                    document.file_name.clone(),
+                    document.mime_type.clone(),
+                    document.file_size,
+                    SentAs::Document,
+                ),
+                // A voice note has no name; Telegram records them as Ogg Opus.
+                (None, Some(voice), _) => (
+                    &voice.file_id,
+                    Some(format!("voice-{}.ogg", message.message_id)),
+                    voice.mime_type.clone().or_else(|| Some("audio/ogg".into())),
+                    voice.file_size,
+                    SentAs::Voice,
+                ),
+                (None, None, Some(audio)) => (
+                    &audio.file_id,
+                    audio.file_name.clone(),
+                    audio.mime_type.clone(),
+                    audio.file_size,
+                    SentAs::Voice,
+                ),
+                (None, None, None) => return None,
+            };
+        let (kind, limit) = sent_as.limit();
+        if size.is_some_and(|n| n > limit) {
+            return Some(Err(refused(sent_as.noun(), too_large(kind, limit))));
         }
         Some(Ok(IncomingFile {
-            file_id: document.file_id.clone(),
-            name: document
-                .file_name
-                .clone()
-                .unwrap_or_else(|| format!("file-{}", message.message_id)),
-            declared_type: document.mime_type.clone().unwrap_or_default(),
-            photo: false,
+            file_id: file_id.clone(),
+            name: name.unwrap_or_else(|| format!("file-{}", message.message_id)),
+            declared_type: declared_type.unwrap_or_default(),
+            sent_as,
         }))
     }
 
-    /// "photo" or "file", for the words of a refusal.
+    /// What it is called in the words of a refusal.
     pub fn noun(&self) -> &'static str {
-        if self.photo { "photo" } else { "file" }
+        self.sent_as.noun()
+    }
+}
+
+impl SentAs {
+    fn noun(self) -> &'static str {
+        match self {
+            SentAs::Photo => "photo",
+            SentAs::Document => "file",
+            SentAs::Voice => "voice note",
+        }
     }
 }
 
@@ -82,7 +133,7 @@ pub enum NotStored {
     Storage(PortError),
 }
 
-/// The words of a refusal of a "photo" or "file".
+/// The words of a refusal of a "photo", "file" or "voice note".
 fn refused(noun: &str, why: impl std::fmt::Display) -> NotStored {
     NotStored::Refused(format!("I couldn't take that {noun}: {why}."))
 }
@@ -97,11 +148,7 @@ pub async fn store(
     file: &IncomingFile,
 ) -> Result<Attachment, NotStored> {
     let too_big = || {
-        let (kind, limit) = if file.photo {
-            (AttachmentKind::Image, MAX_IMAGE_BYTES)
-        } else {
-            (AttachmentKind::File, MAX_FILE_BYTES)
-        };
+        let (kind, limit) = file.sent_as.limit();
         refused(file.noun(), too_large(kind, limit))
     };
     let could_not_fetch = |e: crate::api::ApiError| {
@@ -161,7 +208,7 @@ mod tests {
         let file = IncomingFile::of(&message(json)).unwrap().unwrap();
         assert_eq!(file.file_id, "large");
         assert_eq!(file.name, "photo-7.jpg");
-        assert!(file.photo && file.declared_type.is_empty());
+        assert!(file.sent_as == SentAs::Photo && file.declared_type.is_empty());
     }
 
     #[test]
@@ -196,9 +243,47 @@ mod tests {
         });
         let file = IncomingFile::of(&message(json)).unwrap().unwrap();
         assert_eq!(
-            (file.name.as_str(), file.declared_type.as_str(), file.photo),
-            ("notes.md", "text/markdown", false)
+            (
+                file.name.as_str(),
+                file.declared_type.as_str(),
+                file.sent_as
+            ),
+            ("notes.md", "text/markdown", SentAs::Document)
         );
         assert!(IncomingFile::of(&message(base())).is_none(), "text only");
+    }
+
+    #[test]
+    fn a_voice_note_is_named_for_its_message_and_an_audio_file_keeps_its_name() {
+        let mut json = base();
+        json["voice"] =
+            serde_json::json!({"file_id": "v", "duration": 3, "mime_type": "audio/ogg"});
+        let file = IncomingFile::of(&message(json)).unwrap().unwrap();
+        assert_eq!(
+            (
+                file.name.as_str(),
+                file.declared_type.as_str(),
+                file.sent_as
+            ),
+            ("voice-7.ogg", "audio/ogg", SentAs::Voice)
+        );
+        let mut json = base();
+        json["audio"] = serde_json::json!({
+            "file_id": "a", "duration": 200, "file_name": "memo.m4a", "mime_type": "audio/x-m4a",
+        });
+        let file = IncomingFile::of(&message(json)).unwrap().unwrap();
+        assert_eq!(
+            (file.name.as_str(), file.declared_type.as_str()),
+            ("memo.m4a", "audio/x-m4a")
+        );
+        let mut json = base();
+        json["voice"] = serde_json::json!({"file_id": "v", "file_size": MAX_AUDIO_BYTES + 1});
+        let Some(Err(NotStored::Refused(words))) = IncomingFile::of(&message(json)) else {
+            panic!("refused")
+        };
+        assert_eq!(
+            words,
+            "I couldn't take that voice note: the audio file is larger than 20 MiB, the limit for audio files."
+        );
     }
 }

@@ -36,6 +36,8 @@ use crate::progress::progress_text;
 pub const EDIT_INTERVAL: Duration = Duration::from_secs(1);
 /// How often "typing…" is renewed while nothing is shown yet (Telegram shows it for five seconds).
 const TYPING_INTERVAL: Duration = Duration::from_secs(4);
+/// The most characters of a transcript's echo: one Telegram message holds 4096.
+const MAX_ECHO_CHARS: usize = 4_000;
 
 /// The image types sent with `sendPhoto`; other images (a GIF would lose its animation) go as
 /// documents.
@@ -189,6 +191,17 @@ impl Delivery<'_> {
                 let text = format!("⚠️ {message}");
                 self.send_with(&text, Format::Plain, self.retry.as_ref())
                     .await;
+            }
+            // What was heard in a voice note, before the agent answers it.
+            // What was heard in a voice note, before the agent answers it (a long one cut to fit
+            // one Telegram message: the whole transcript is in the web history).
+            ServerFrame::Transcript { text, .. } => {
+                let echo = format!("🎤 {text}");
+                let echo = match echo.char_indices().nth(MAX_ECHO_CHARS) {
+                    Some((cut, _)) => format!("{}…", &echo[..cut]),
+                    None => echo,
+                };
+                self.send(&echo, Format::Plain).await;
             }
             // What queued work of a command did (`/compact`).
             ServerFrame::Notice { text, .. } => {

@@ -56,13 +56,18 @@ pub struct Document {
     pub file_size: Option<u64>,
 }
 
-/// A voice note or audio file (the fields Telegram's `Voice` and `Audio` share that the bot reads).
+/// A voice note or audio file (the fields Telegram's `Voice` and `Audio` share that the bot reads;
+/// a voice note has no name).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Audio {
     /// What `getFile` takes.
     pub file_id: String,
     /// Its length in seconds.
     pub duration: Option<u32>,
+    pub file_name: Option<String>,
+    /// The type the sender's client declared (`audio/ogg` for a voice note).
+    pub mime_type: Option<String>,
+    pub file_size: Option<u64>,
 }
 
 /// A press of an inline button.

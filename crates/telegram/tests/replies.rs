@@ -432,6 +432,7 @@ async fn a_reply_of_files_alone_sends_no_empty_text() {
         size: 1,
         kind: serverless_openclaw_core::attachments::AttachmentKind::Image,
         created_at: "2026-12-07T00:00:00Z".into(),
+        transcript: None,
     }];
     let turn = turn();
     let frame = ServerFrame::Message {

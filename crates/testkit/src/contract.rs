@@ -28,7 +28,9 @@ use serverless_openclaw_core::ports::{
     WorkspaceFile, WorkspaceStore,
 };
 use serverless_openclaw_core::search::SearchQuery;
-use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider};
+use serverless_openclaw_core::settings::{
+    ApiKey, ModelSettings, Provider, SpeechProvider, SpeechSettings,
+};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -1532,6 +1534,56 @@ pub async fn settings_store(store: &dyn SettingsStore) {
     );
     store.set_model_settings(&alice, None).await.expect("clear");
     assert_eq!(store.model_settings(&alice).await.expect("get"), None);
+
+    // Speech settings are kept beside the model settings, each set without touching the other.
+    assert_eq!(store.speech_settings(&alice).await.expect("get"), None);
+    let speech = SpeechSettings {
+        provider: SpeechProvider::OpenAiCompatible,
+        model: Some("whisper-1".into()),
+        base_url: Some("http://127.0.0.1:9/v1".into()),
+    };
+    store
+        .set_speech_settings(&alice, Some(&speech))
+        .await
+        .expect("set speech");
+    let model = ModelSettings {
+        provider: Provider::Anthropic,
+        model: "claude-sonnet-5".into(),
+        base_url: None,
+        region: None,
+    };
+    store
+        .set_model_settings(&alice, Some(&model))
+        .await
+        .expect("set");
+    assert_eq!(
+        store.speech_settings(&alice).await.expect("get"),
+        Some(speech)
+    );
+    assert_eq!(store.speech_settings(&bob).await.expect("get"), None);
+    let groq = SpeechSettings {
+        provider: SpeechProvider::Groq,
+        model: None,
+        base_url: None,
+    };
+    store
+        .set_speech_settings(&alice, Some(&groq))
+        .await
+        .expect("replace speech");
+    assert_eq!(
+        store.speech_settings(&alice).await.expect("get"),
+        Some(groq)
+    );
+    store
+        .set_speech_settings(&alice, None)
+        .await
+        .expect("clear speech");
+    assert_eq!(store.speech_settings(&alice).await.expect("get"), None);
+    assert_eq!(
+        store.model_settings(&alice).await.expect("get"),
+        Some(model),
+        "the model settings stay"
+    );
 }
 
 /// The [`ApiKeyStore`] contract. `store` must be empty.
@@ -1594,6 +1646,7 @@ fn attachment(conversation: &ConversationId, name: &str, size: usize) -> (Attach
         // Stores keep milliseconds.
         created_at: datetime!(2026-12-07 13:35:22.123 UTC),
         message_id: None,
+        transcript: None,
     };
     let bytes = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
     (attachment, bytes)
@@ -1704,7 +1757,7 @@ pub async fn attachment_store(store: &dyn AttachmentStore) {
             .await
             .unwrap()
             .and_then(|a| a.message_id),
-        Some(message)
+        Some(message.clone())
     );
     assert_eq!(
         store
@@ -1714,6 +1767,42 @@ pub async fn attachment_store(store: &dyn AttachmentStore) {
             .and_then(|a| a.message_id),
         None
     );
+
+    // A transcript is kept with its attachment (and may be replaced); only the owner's is found.
+    let transcript = |a: Option<Attachment>| a.and_then(|a| a.transcript);
+    assert_eq!(
+        transcript(store.get(&alice, &c1, &first.id).await.unwrap()),
+        None
+    );
+    store
+        .set_transcript(&alice, &c1, &first.id, "first words")
+        .await
+        .unwrap();
+    store
+        .set_transcript(&alice, &c1, &first.id, "héllo — the boat leaves at dawn")
+        .await
+        .unwrap();
+    let listed = store.list(&alice, &c1).await.unwrap();
+    let with_transcript = listed.iter().find(|a| a.id == first.id).cloned();
+    assert_eq!(
+        transcript(with_transcript.clone()).as_deref(),
+        Some("héllo — the boat leaves at dawn")
+    );
+    assert_eq!(
+        with_transcript.and_then(|a| a.message_id),
+        Some(message.clone()),
+        "the link stays"
+    );
+    assert!(matches!(
+        store.set_transcript(&bob, &c1, &first.id, "x").await,
+        Err(PortError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .set_transcript(&alice, &c1, &AttachmentId::generate(), "x")
+            .await,
+        Err(PortError::NotFound)
+    ));
 
     // Deleting gives the bytes back to the quota.
     assert!(store.delete(&alice, &c1, &second.id).await.unwrap());

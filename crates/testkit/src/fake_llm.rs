@@ -702,6 +702,16 @@ impl FakeLlm {
         self.shared.state().queue.push_back(behaviour);
     }
 
+    /// Queues the two answers of a turn in which the agent writes `bytes` to `file` in its workspace
+    /// (an `exec` call) and attaches it to its reply: `text`, then the `MEDIA:` line naming the file.
+    pub fn push_agent_attaches(&self, file: &str, bytes: &[u8], text: &str) {
+        self.push_behaviour(Behaviour::tool_calls([ToolCall::exec(format!(
+            "echo {} | base64 -d > {file}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ))]));
+        self.push_behaviour(Behaviour::Text(format!("{text}\n\nMEDIA:./{file}")));
+    }
+
     /// Sets the wait before the first byte of every response (errors included).
     pub fn set_delay(&self, delay: Duration) {
         self.shared.state().delay = delay;

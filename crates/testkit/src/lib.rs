@@ -7,6 +7,8 @@
 //!   completions APIs with deterministic replies, scripted tool calls, switchable failures and
 //!   request recording (tool results included).
 //!   The `fake-llm` binary runs it by hand.
+//! - [`fake_speech`]: a local speech-to-text endpoint (OpenAI's `audio/transcriptions`) that records
+//!   the audio it gets and answers a scripted transcript or an error.
 //! - [`fake_telegram`]: a local Telegram Bot API server (`getUpdates` long polling, webhooks,
 //!   sending and editing messages with Telegram's HTML checks) that records calls and injects failures.
 //! - [`telegram_html`]: a strict reader of Telegram's HTML parse mode, the renderer's oracle.
@@ -35,6 +37,7 @@ pub mod apigw;
 pub mod cognito;
 pub mod contract;
 pub mod fake_llm;
+pub mod fake_speech;
 pub mod fake_telegram;
 pub mod fault_proxy;
 pub mod fixtures;

@@ -15,17 +15,12 @@ mod local_mode;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use local_mode::{TOKEN, load_average, median, ms};
+use local_mode::{Bench, TOKEN, load_average, median, ms};
 use serde_json::{Value, json};
-use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, ProviderConfig};
-use serverless_openclaw_cli::paths;
-use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use serverless_openclaw_testkit::measure::{self, percentile};
 use tokio_tungstenite::tungstenite::Message;
 
 const WARM_TURNS: usize = 50;
-/// How long local mode's runner is given after `ready` to finish its warm-up (it takes 1-3 s here).
-const WARMUP_WAIT: Duration = Duration::from_secs(15);
 
 fn rss_mib(pid: u32) -> anyhow::Result<f64> {
     measure::rss_mib(pid).ok_or_else(|| anyhow::anyhow!("the runner (pid {pid}) is gone"))
@@ -62,37 +57,25 @@ fn stats(turns: &[Turn], pick: fn(&Turn) -> Duration) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let fake = FakeLlm::start().await;
-    fake.set_chunk_delay(Duration::ZERO);
-    let repo = paths::repo_root(&std::env::current_dir()?)
-        .ok_or_else(|| anyhow::anyhow!("run from the repository"))?;
-    let node = paths::node_binary(None, Some(&repo))?;
-    let provider = ProviderConfig::Custom {
-        base_url: fake.anthropic_base_url(),
-        api: LlmApi::AnthropicMessages,
-        model: "fake-model".into(),
-        context_window: DEFAULT_CONTEXT_WINDOW,
-    };
+    let bench = Bench::start().await?;
+    let fake = &bench.fake;
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
         "Machine: {cpus} CPUs; load average at start {}.\n",
         load_average()
     );
 
-    let rounds = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(5);
     cold_start::measure(&cold_start::Setup {
-        repo: &repo,
-        node: &node,
-        provider: provider.clone(),
-        rounds,
+        repo: &bench.repo,
+        node: &bench.node,
+        provider: bench.provider.clone(),
+        rounds: local_mode::rounds(),
     })
     .await?;
 
+    // Local mode starts its runner at start-up; the first message usually comes after the warm-up.
     let data = tempfile::tempdir()?;
-    let (app, addr) = local_mode::serve(data.path(), provider, &node, &repo).await?;
+    let (app, addr) = bench.serve_warm(data.path()).await?;
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/ws?token={TOKEN}")).await?;
 
@@ -139,12 +122,6 @@ async fn main() -> anyhow::Result<()> {
         })
     };
 
-    // Local mode starts its runner at start-up; the first message usually comes after the warm-up.
-    app.runtime
-        .start()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    tokio::time::sleep(WARMUP_WAIT).await;
     let first = turn(0).await?;
     let pid = app
         .runtime
