@@ -1,12 +1,13 @@
 // One conversation on screen: the header's model and thinking picker, earlier pages on request, the messages (assistant replies as safe markdown,
 // with the agent's tool calls above and tokens and cost under each), the agent's status, and the composer
-// with Send and Stop. Remounted (by key) when another conversation is chosen, so its state starts clean.
+// with Send and Stop; Edit and Regenerate on the last exchange, and its versions (Versions.tsx). Remounted (by
+// key) when another conversation is chosen, so its state starts clean.
 
-import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { ActivityPanel } from './Activity';
 import { MicrophoneIcon, PaperclipIcon, PendingAttachments, SentAttachments } from './Attachments';
 import type { Api } from './api';
-import { turnLabel, type ChatMessage } from './chatState';
+import { displayedMessages, lastExchange, turnLabel, type ChatMessage } from './chatState';
 import { formatMeta } from './format';
 import { Markdown } from './markdown';
 import { ModelPicker } from './ModelPicker';
@@ -15,6 +16,7 @@ import { useChat } from './useChat';
 import { useComposerAttachments } from './useComposerAttachments';
 import type { Connection } from './useConnection';
 import { formatElapsed, useVoiceRecorder } from './useVoiceRecorder';
+import { EditBox, ExchangeControls } from './Versions';
 
 /** What a person can do about an error, beyond retrying. */
 const ERROR_HINTS: Partial<Record<string, string>> = {
@@ -38,8 +40,16 @@ export interface ChatViewProps {
 }
 
 export function ChatView({ conversationId, title, isNew, turn, connection, api, onNewConversation }: ChatViewProps) {
-  const { state, send, cancel, loadEarlier } = useChat(conversationId, { isNew, turn }, connection, api, onNewConversation);
+  const { state, send, cancel, loadEarlier, regenerate, edit, browseVersion } = useChat(
+    conversationId,
+    { isNew, turn },
+    connection,
+    api,
+    onNewConversation,
+  );
   const [draft, setDraft] = useState('');
+  // The id of the last user message while it is being edited.
+  const [editing, setEditing] = useState<string | null>(null);
   const attachments = useComposerAttachments(api, conversationId);
   const fileInputRef = useRef<HTMLInputElement>(null);
   const [dragging, setDragging] = useState(false);
@@ -75,6 +85,8 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
   }, [connected]);
 
   const status = turnLabel(state.turn);
+  const { messages: shown, pager } = displayedMessages(state);
+  const exchange = connected ? lastExchange(state) : null;
   // `/model` and `/think` answer with a notice: the picker then reads the settings again.
   const notices = state.messages.filter((m) => m.role === 'notice').length;
 
@@ -204,15 +216,37 @@ export function ChatView({ conversationId, title, isNew, turn, connection, api, 
               No messages yet. Say hello to your agent.
             </p>
           )}
-          {state.messages.map((message) => (
-            <MessageBubble
-              key={message.key}
-              message={message}
-              onRetry={connected ? retry : null}
-              api={api}
-              conversationId={conversationId}
-            />
-          ))}
+          {shown.map((message) => {
+            const id = message.role === 'user' || message.role === 'assistant' ? message.messageId : undefined;
+            const isLastUser = exchange !== null && message.role === 'user' && id === exchange.userId;
+            const editable = isLastUser && exchange.replyId !== null;
+            // Regenerate goes with the reply, or with the question whose rerun failed.
+            const regenerateId = exchange?.replyId ?? exchange?.userId;
+            const regenerable = exchange !== null && id === regenerateId && (message.role === 'assistant' || exchange.replyId === null);
+            return (
+              <Fragment key={message.key}>
+                {editable && editing === id ? (
+                  <EditBox
+                    text={message.text}
+                    onCancel={() => setEditing(null)}
+                    onSave={(text) => {
+                      const sent = edit(exchange.userId, text);
+                      if (sent) setEditing(null);
+                      return sent;
+                    }}
+                  />
+                ) : (
+                  <MessageBubble message={message} onRetry={connected ? retry : null} api={api} conversationId={conversationId} />
+                )}
+                <ExchangeControls
+                  onEdit={editable && editing !== id ? () => setEditing(exchange.userId) : null}
+                  onRegenerate={regenerable && regenerateId !== undefined ? () => regenerate(regenerateId) : null}
+                  pager={pager !== null && pager.anchorKey === message.key ? pager : null}
+                  onBrowse={browseVersion}
+                />
+              </Fragment>
+            );
+          })}
         </div>
       </div>
 

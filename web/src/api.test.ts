@@ -68,17 +68,20 @@ describe('createApi', () => {
     expect(calls[0]?.url).toBe('https://api.example.com/api/conversations/conv%2F1/messages?limit=50&before=0190-abc');
     expect(result).toEqual({
       ok: true,
-      value: [
-        {
-          id: 'a',
-          role: 'assistant',
-          content: 'x',
-          createdAt: 't',
-          channel: 'web',
-          usage: { inputTokens: 3, outputTokens: 4 },
-          costUsd: 0.01,
-        },
-      ],
+      value: {
+        messages: [
+          {
+            id: 'a',
+            role: 'assistant',
+            content: 'x',
+            createdAt: 't',
+            channel: 'web',
+            usage: { inputTokens: 3, outputTokens: 4 },
+            costUsd: 0.01,
+          },
+        ],
+        versions: [],
+      },
     });
   });
 

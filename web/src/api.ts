@@ -9,7 +9,7 @@ import {
   parseConversationSettings,
   parseConversationsResponse,
   parseLinkCode,
-  parseMessagesResponse,
+  parseMessagePage,
   parseSearchResponse,
   parseSettingsResponse,
   parseUpload,
@@ -21,7 +21,7 @@ import {
   type SearchHit,
   type Settings,
   type SettingsUpdate,
-  type StoredMessage,
+  type MessagePage,
   type UploadTarget,
 } from './protocol';
 import { restUrl, type RuntimeConfig } from './runtimeConfig';
@@ -54,7 +54,7 @@ export interface Api {
   renameConversation(id: string, title: string): Promise<ApiResult<null>>;
   deleteConversation(id: string): Promise<ApiResult<null>>;
   /** Up to `limit` messages before `before` (the newest when absent), oldest first; 404 when there is no such conversation. */
-  messages(id: string, limit: number, before?: string): Promise<ApiResult<StoredMessage[]>>;
+  messages(id: string, limit: number, before?: string): Promise<ApiResult<MessagePage>>;
   /** A conversation's own model and thinking level and the choices (the defaults for a new chat). */
   conversationSettings(id: string): Promise<ApiResult<ConversationSettings>>;
   changeConversationSettings(id: string, change: ConversationSettingsChange): Promise<ApiResult<ConversationSettings>>;
@@ -159,7 +159,7 @@ export function createApi(
     messages: (id, limit, before) => {
       const query = new URLSearchParams({ limit: String(limit) });
       if (before !== undefined) query.set('before', before);
-      return parsed('GET', `${conversation(id)}/messages?${query.toString()}`, undefined, parseMessagesResponse);
+      return parsed('GET', `${conversation(id)}/messages?${query.toString()}`, undefined, parseMessagePage);
     },
     conversationSettings: (id) => parsed('GET', `${conversation(id)}/settings`, undefined, parseConversationSettings),
     changeConversationSettings: (id, change) => parsed('PUT', `${conversation(id)}/settings`, change, parseConversationSettings),

@@ -7,6 +7,7 @@ import {
   MAX_MESSAGE_BYTES,
   type Attachment,
   type ErrorCode,
+  type ExchangeVersion,
   type ServerFrame,
   type StoredMessage,
   type ToolActivity,
@@ -95,6 +96,12 @@ export interface ChatState {
   turn: TurnStatus;
   messages: ChatMessage[];
   nextErrorSeq: number;
+  /** The versions of the last exchange (edited or regenerated), from the newest history page; the current one last. */
+  versions: ExchangeVersion[];
+  /** The earlier version being looked at (view-only), or null for the current one. */
+  viewedVersion: number | null;
+  /** The client message id of an edit or regenerate sent from this page and not acknowledged yet. */
+  pendingRerun: string | null;
 }
 
 export type ChatAction =
@@ -104,7 +111,16 @@ export type ChatAction =
   | { kind: 'connection'; state: ConnectionState }
   | { kind: 'historyRequested' }
   /** The newest page; `full` when it held as many messages as asked for (there may be older ones). */
-  | { kind: 'historyLoaded'; messages: StoredMessage[]; full: boolean }
+  | { kind: 'historyLoaded'; messages: StoredMessage[]; full: boolean; versions?: ExchangeVersion[] }
+  /**
+   * Regenerate the last reply `messageId` (it leaves the view until the history brings it back as an earlier
+   * version), or run the unanswered last user message `messageId` again (what follows it leaves the view).
+   */
+  | { kind: 'regenerate'; clientMessageId: string; messageId: string }
+  /** Replace the last user message `messageId` (and its reply) by `text`. */
+  | { kind: 'edit'; clientMessageId: string; messageId: string; text: string }
+  /** Look at version `index` of the last exchange (the last index is the current one). */
+  | { kind: 'browseVersion'; index: number }
   | { kind: 'historyFailed'; message: string }
   | { kind: 'earlierRequested' }
   | { kind: 'earlierLoaded'; messages: StoredMessage[]; full: boolean }
@@ -133,6 +149,9 @@ export function initialChatState(conversationId: string, start: ChatStart = {}):
     turn: start.turn ?? 'idle',
     messages: [],
     nextErrorSeq: 0,
+    versions: [],
+    viewedVersion: null,
+    pendingRerun: null,
   };
 }
 
@@ -168,8 +187,41 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         historyError: null,
         // A reload after earlier pages were read keeps them, and what is known about older ones.
         hasEarlier: firstLoad ? action.full : state.hasEarlier,
-        messages: mergeHistory(state.messages, action.messages),
+        messages: mergeHistory(withoutSuperseded(state.messages, action), action.messages),
+        versions: action.versions ?? [],
+        viewedVersion: null,
+        // The history is the truth from here on, whether or not the rerun's ack came.
+        pendingRerun: null,
       };
+    }
+    case 'regenerate': {
+      const index = state.messages.findIndex((m) => messageIdOf(m) === action.messageId);
+      const named = state.messages[index];
+      if (named === undefined) return state;
+      const kept = named.role === 'user' ? index + 1 : index;
+      return { ...state, messages: state.messages.slice(0, kept), viewedVersion: null, pendingRerun: action.clientMessageId };
+    }
+    case 'edit': {
+      const index = state.messages.findIndex((m) => m.role === 'user' && m.messageId === action.messageId);
+      if (index < 0) return state;
+      const edited: UserMessage = {
+        key: `c:${action.clientMessageId}`,
+        role: 'user',
+        text: action.text,
+        clientMessageId: action.clientMessageId,
+        state: 'sending',
+      };
+      return {
+        ...state,
+        messages: [...state.messages.slice(0, index), edited],
+        viewedVersion: null,
+        pendingRerun: action.clientMessageId,
+      };
+    }
+    case 'browseVersion': {
+      const last = state.versions.length - 1;
+      if (action.index < 0 || action.index > last) return state;
+      return { ...state, viewedVersion: action.index === last ? null : action.index };
     }
     case 'historyFailed':
       return { ...state, history: 'failed', historyError: action.message };
@@ -220,6 +272,14 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
   if (frame.conversationId !== undefined && frame.conversationId !== state.conversationId) return state;
   switch (frame.type) {
     case 'ack': {
+      if (frame.clientMessageId === state.pendingRerun) {
+        // The new version is stored: the history now has the earlier one among the versions.
+        const rerun = { ...state, pendingRerun: null, historyStale: true };
+        const index = state.messages.findIndex((m) => m.role === 'user' && m.clientMessageId === frame.clientMessageId);
+        if (index < 0) return rerun;
+        const acked: UserMessage = { ...(state.messages[index] as UserMessage), messageId: frame.messageId, state: 'sent' };
+        return { ...rerun, messages: replaceAt(state.messages, index, acked) };
+      }
       const index = state.messages.findIndex((m) => m.role === 'user' && m.clientMessageId === frame.clientMessageId);
       if (index < 0) {
         // Sent from another tab: this page does not have its text, the history does.
@@ -295,7 +355,8 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
       if (frame.activity !== undefined) final.activity = frame.activity;
       if (frame.attachments !== undefined) final.attachments = frame.attachments;
       const messages = index < 0 ? [...state.messages, final] : replaceAt(state.messages, index, final);
-      return { ...state, messages };
+      // A reply to a rerun completes the current version: the versions are read again with it.
+      return { ...state, messages, historyStale: state.historyStale || state.versions.length > 0 };
     }
     case 'transcript': {
       // What was heard in a voice note: shown under its audio, in the user's message.
@@ -329,6 +390,11 @@ function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
         );
       }
       if (frame.conversationId !== undefined) messages = interruptStreaming(messages);
+      if (frame.clientMessageId !== undefined && frame.clientMessageId === state.pendingRerun) {
+        // The edit or regenerate was refused: the history brings back what the page took away for it.
+        const refused = { ...state, messages: messages.filter((m) => !(m.role === 'user' && m.clientMessageId === frame.clientMessageId)) };
+        return addError({ ...refused, pendingRerun: null, historyStale: true }, frame.code, frame.message);
+      }
       return addError({ ...state, messages }, frame.code, frame.message, retryText);
     }
   }
@@ -397,6 +463,19 @@ function fromStored(s: StoredMessage, known: ChatMessage | undefined): ChatMessa
   return assistant;
 }
 
+/** The page's messages without those the history now keeps only as earlier versions (rerun elsewhere, another tab). */
+function withoutSuperseded(local: ChatMessage[], loaded: { messages: StoredMessage[]; versions?: ExchangeVersion[] }): ChatMessage[] {
+  const current = new Set(loaded.messages.map((m) => m.id));
+  const earlier = new Set(
+    (loaded.versions ?? []).flatMap((v) => [v.user.id, ...(v.reply === null ? [] : [v.reply.id])]).filter((id) => !current.has(id)),
+  );
+  if (earlier.size === 0) return local;
+  return local.filter((m) => {
+    const id = messageIdOf(m);
+    return id === undefined || !earlier.has(id);
+  });
+}
+
 /**
  * The stored history is the truth for every message it holds. Messages only this page knows (not acked yet,
  * error bubbles, replies stored after the history was read) stay, each after the stored message it followed.
@@ -425,6 +504,62 @@ function mergeHistory(local: ChatMessage[], stored: StoredMessage[]): ChatMessag
   const merged: ChatMessage[] = [...after[0]!];
   fromHistory.forEach((m, i) => merged.push(m, ...after[i + 1]!));
   return merged;
+}
+
+// ---- edit, regenerate and the versions of the last exchange ----
+
+/**
+ * The last exchange when it can be edited or regenerated: no turn runs and the current version is shown. With
+ * its reply stored (`replyId`), both; without one (`replyId` null), only when it is a rerun whose turn failed
+ * (the current version of an exchange with versions): regenerating runs it again.
+ */
+export function lastExchange(state: ChatState): { userId: string; replyId: string | null } | null {
+  if (state.turn !== 'idle' || state.viewedVersion !== null || state.pendingRerun !== null) return null;
+  const stored = state.messages.filter((m) => m.role === 'user' || m.role === 'assistant');
+  const last = stored[stored.length - 1];
+  if (last?.role === 'user') {
+    const current = state.versions[state.versions.length - 1];
+    const failedRerun = last.messageId !== undefined && current?.user.id === last.messageId && current.reply === null;
+    return failedRerun && last.messageId !== undefined ? { userId: last.messageId, replyId: null } : null;
+  }
+  const user = stored[stored.length - 2];
+  if (last?.role !== 'assistant' || last.state !== 'final' || user?.role !== 'user' || user.messageId === undefined) return null;
+  // An error or notice after the reply belongs to something later than the exchange.
+  if (state.messages[state.messages.length - 1] !== last) return null;
+  return { userId: user.messageId, replyId: last.messageId };
+}
+
+/** Where the version arrows go: under the message with `anchorKey`, showing version `index` of `count`. */
+export interface VersionPager {
+  index: number;
+  count: number;
+  anchorKey: string;
+}
+
+/**
+ * The messages to show: the conversation as it is, or with its last exchange replaced by the earlier version
+ * being looked at (view-only: sending goes on from the current version); and the version arrows, when the last
+ * exchange has more than one version.
+ */
+export function displayedMessages(state: ChatState): { messages: ChatMessage[]; pager: VersionPager | null } {
+  const count = state.versions.length;
+  const current = state.versions[count - 1];
+  if (count < 2 || current === undefined) return { messages: state.messages, pager: null };
+  const start = state.messages.findIndex((m) => m.role === 'user' && m.messageId === current.user.id);
+  if (start < 0) return { messages: state.messages, pager: null };
+  const index = state.viewedVersion ?? count - 1;
+  const viewed = state.versions[index] ?? current;
+  let messages = state.messages;
+  if (index !== count - 1) {
+    const version: ChatMessage[] = [
+      fromStored(viewed.user, undefined),
+      ...(viewed.reply === null ? [] : [fromStored(viewed.reply, undefined)]),
+    ];
+    messages = [...state.messages.slice(0, start), ...version.map((m) => ({ ...m, key: `v${index}:${m.key}` }))];
+  }
+  const shown = messages.slice(start).filter((m) => m.role === 'user' || m.role === 'assistant');
+  const anchor = shown.find((m) => m.role === 'assistant') ?? shown[0];
+  return { messages, pager: anchor === undefined ? null : { index, count, anchorKey: anchor.key } };
 }
 
 // ---- derived values and helpers used by the hook and the view ----

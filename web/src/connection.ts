@@ -10,7 +10,7 @@
 // agent while the user reads) and the views reload what they missed.
 
 import type { AuthSession } from './auth/session';
-import { parseServerFrame, type CancelFrame, type PingFrame, type SendMessageFrame, type ServerFrame } from './protocol';
+import { parseServerFrame, type ClientFrame, type PingFrame, type SendMessageFrame, type ServerFrame } from './protocol';
 
 /** Reconnect delays grow from the first to the cap, doubling, with ±25 % jitter. */
 export const RECONNECT_FIRST_MS = 500;
@@ -141,9 +141,10 @@ export class ChatConnection {
 
   /**
    * Sends a frame on the open socket; false (and nothing sent) when there is none. A sendMessage is kept
-   * until its ack (or a refusal naming its clientMessageId) and sent again after every reconnect.
+   * until its ack (or a refusal naming its clientMessageId) and sent again after every reconnect; an edit or
+   * regenerate is not (the page reloads the history after a reconnect and offers them again).
    */
-  send(frame: SendMessageFrame | CancelFrame): boolean {
+  send(frame: Exclude<ClientFrame, PingFrame>): boolean {
     const socket = this.socket;
     if (socket === null || socket.readyState !== OPEN) return false;
     if (frame.action === 'sendMessage') this.unacknowledged.set(frame.clientMessageId, frame);

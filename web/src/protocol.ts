@@ -60,7 +60,24 @@ export interface PingFrame {
   action: 'ping';
 }
 
-export type ClientFrame = SendMessageFrame | CancelFrame | PingFrame;
+/** Answer the last user message again; `messageId` is the conversation's last reply (it becomes an earlier version). */
+export interface RegenerateFrame {
+  action: 'regenerate';
+  conversationId: string;
+  messageId: string;
+  clientMessageId: string;
+}
+
+/** Replace the last user message `messageId` (and its reply) by `message`, and answer it. */
+export interface EditMessageFrame {
+  action: 'editMessage';
+  conversationId: string;
+  messageId: string;
+  message: string;
+  clientMessageId: string;
+}
+
+export type ClientFrame = SendMessageFrame | RegenerateFrame | EditMessageFrame | CancelFrame | PingFrame;
 
 // ---- server → client ----
 
@@ -425,28 +442,64 @@ export function parseMessagesResponse(body: unknown): StoredMessage[] | null {
   if (!isObject(body) || !Array.isArray(body.messages)) return null;
   const messages: StoredMessage[] = [];
   for (const m of body.messages) {
-    if (
-      !isObject(m) ||
-      !isId(m.id) ||
-      (m.role !== 'user' && m.role !== 'assistant') ||
-      !isString(m.content) ||
-      !isString(m.createdAt) ||
-      !isString(m.channel)
-    ) {
-      return null;
-    }
-    const message: StoredMessage = { id: m.id, role: m.role, content: m.content, createdAt: m.createdAt, channel: m.channel };
-    // Usage and cost are optional extras: a malformed one is dropped rather than failing the history.
-    const usage = m.usage === undefined ? null : parseUsage(m.usage);
-    if (usage !== null) message.usage = usage;
-    if (m.costUsd !== undefined && isCost(m.costUsd)) message.costUsd = m.costUsd;
-    const activity = m.activity === undefined ? null : parseTurnActivity(m.activity);
-    if (activity !== null) message.activity = activity;
-    const attachments = parseAttachments(m.attachments);
-    if (attachments.length > 0) message.attachments = attachments;
+    const message = parseStoredMessage(m);
+    if (message === null) return null;
     messages.push(message);
   }
   return messages;
+}
+
+/** One version of the last exchange (edited or regenerated): the user message and the reply to it, if any. */
+export interface ExchangeVersion {
+  user: StoredMessage;
+  reply: StoredMessage | null;
+}
+
+/** A page of `GET /api/conversations/{id}/messages`: on the newest page, the versions of the last exchange too. */
+export interface MessagePage {
+  messages: StoredMessage[];
+  /** Oldest first, the current one last; empty when the last exchange has one version. */
+  versions: ExchangeVersion[];
+}
+
+/** Parses a page of messages; versions that cannot be read are dropped (they only decorate the history). */
+export function parseMessagePage(body: unknown): MessagePage | null {
+  const messages = parseMessagesResponse(body);
+  if (messages === null || !isObject(body)) return null;
+  const versions: ExchangeVersion[] = [];
+  if (Array.isArray(body.versions)) {
+    for (const v of body.versions) {
+      if (!isObject(v)) return { messages, versions: [] };
+      const user = parseStoredMessage(v.user);
+      const reply = v.reply === null || v.reply === undefined ? null : parseStoredMessage(v.reply);
+      if (user === null || (reply === null && v.reply !== null && v.reply !== undefined)) return { messages, versions: [] };
+      versions.push({ user, reply });
+    }
+  }
+  return { messages, versions };
+}
+
+function parseStoredMessage(m: unknown): StoredMessage | null {
+  if (
+    !isObject(m) ||
+    !isId(m.id) ||
+    (m.role !== 'user' && m.role !== 'assistant') ||
+    !isString(m.content) ||
+    !isString(m.createdAt) ||
+    !isString(m.channel)
+  ) {
+    return null;
+  }
+  const message: StoredMessage = { id: m.id, role: m.role, content: m.content, createdAt: m.createdAt, channel: m.channel };
+  // Usage and cost are optional extras: a malformed one is dropped rather than failing the history.
+  const usage = m.usage === undefined ? null : parseUsage(m.usage);
+  if (usage !== null) message.usage = usage;
+  if (m.costUsd !== undefined && isCost(m.costUsd)) message.costUsd = m.costUsd;
+  const activity = m.activity === undefined ? null : parseTurnActivity(m.activity);
+  if (activity !== null) message.activity = activity;
+  const attachments = parseAttachments(m.attachments);
+  if (attachments.length > 0) message.attachments = attachments;
+  return message;
 }
 
 /** Parses an attachment view; null if it is not one. */

@@ -27,11 +27,23 @@ export interface Chat {
   /** Asks the server to abort the running turn. */
   cancel: () => void;
   loadEarlier: () => void;
+  /**
+   * Asks for another answer to the last user message: `messageId` is the last reply (it becomes an earlier
+   * version), or the last user message when its rerun failed; false when not sent.
+   */
+  regenerate: (messageId: string) => boolean;
+  /** Replaces the last user message by `text` and asks for its answer; false when not sent (blank, too large, no socket). */
+  edit: (messageId: string, text: string) => boolean;
+  /** Shows version `index` of the last exchange. */
+  browseVersion: (index: number) => void;
 }
 
 async function loadHistory(api: Api, conversationId: string): Promise<ChatAction> {
   const result = await api.messages(conversationId, HISTORY_PAGE);
-  if (result.ok) return { kind: 'historyLoaded', messages: result.value, full: result.value.length === HISTORY_PAGE };
+  if (result.ok) {
+    const { messages, versions } = result.value;
+    return { kind: 'historyLoaded', messages, full: messages.length === HISTORY_PAGE, versions };
+  }
   // A conversation is created by its first message: until then there is nothing to show.
   if (result.status === 404) return { kind: 'historyLoaded', messages: [], full: false };
   return { kind: 'historyFailed', message: result.message };
@@ -85,7 +97,7 @@ export function useChat(
       .then((result) =>
         dispatch(
           result.ok
-            ? { kind: 'earlierLoaded', messages: result.value, full: result.value.length === HISTORY_PAGE }
+            ? { kind: 'earlierLoaded', messages: result.value.messages, full: result.value.messages.length === HISTORY_PAGE }
             : { kind: 'earlierFailed', message: result.message },
         ),
       );
@@ -113,5 +125,32 @@ export function useChat(
     sendFrame({ action: 'cancel', conversationId });
   }, [conversationId, sendFrame]);
 
-  return { state, send, cancel, loadEarlier };
+  const regenerate = useCallback(
+    (messageId: string): boolean => {
+      const clientMessageId = newClientMessageId();
+      if (!sendFrame({ action: 'regenerate', conversationId, messageId, clientMessageId })) return false;
+      dispatch({ kind: 'regenerate', clientMessageId, messageId });
+      return true;
+    },
+    [conversationId, sendFrame],
+  );
+
+  const edit = useCallback(
+    (messageId: string, text: string): boolean => {
+      const problem = checkOutgoing(text);
+      if (problem !== null) {
+        if (problem.code !== 'bad_request') dispatch({ kind: 'localError', ...problem });
+        return false;
+      }
+      const clientMessageId = newClientMessageId();
+      if (!sendFrame({ action: 'editMessage', conversationId, messageId, message: text, clientMessageId })) return false;
+      dispatch({ kind: 'edit', clientMessageId, messageId, text });
+      return true;
+    },
+    [conversationId, sendFrame],
+  );
+
+  const browseVersion = useCallback((index: number) => dispatch({ kind: 'browseVersion', index }), []);
+
+  return { state, send, cancel, loadEarlier, regenerate, edit, browseVersion };
 }

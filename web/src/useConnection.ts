@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { AuthSession } from './auth/session';
 import { ChatConnection, type ConnectionState } from './connection';
-import type { CancelFrame, SendMessageFrame, ServerFrame } from './protocol';
+import type { ClientFrame, PingFrame, ServerFrame } from './protocol';
 import { socketUrl, type RuntimeConfig } from './runtimeConfig';
 
 export type FrameListener = (frame: ServerFrame) => void;
@@ -12,7 +12,7 @@ export type FrameListener = (frame: ServerFrame) => void;
 export interface Connection {
   state: ConnectionState;
   /** False (nothing sent) when the socket is not open. */
-  send: (frame: SendMessageFrame | CancelFrame) => boolean;
+  send: (frame: Exclude<ClientFrame, PingFrame>) => boolean;
   /** Calls `listener` with every frame until the returned function is called. */
   subscribe: (listener: FrameListener) => () => void;
 }
@@ -49,7 +49,7 @@ export function useConnection(config: RuntimeConfig, session: AuthSession): Conn
     };
   }, [connection]);
 
-  const send = useCallback((frame: SendMessageFrame | CancelFrame) => connection.send(frame), [connection]);
+  const send = useCallback((frame: Exclude<ClientFrame, PingFrame>) => connection.send(frame), [connection]);
   const subscribe = useCallback((listener: FrameListener) => {
     listeners.current.add(listener);
     return () => {

@@ -31,14 +31,15 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::builders::PutBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, BillingMode, CancellationReason, DeleteRequest, KeyType, Put,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use serverless_openclaw_core::domain::{
-    Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
-    NewAssistantMessage, NewUserMessage, Role, ThinkingLevel, TurnActivity, Usage, UserMessage,
-    title_from_message,
+    Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, ExchangeVersion,
+    Message, NewAssistantMessage, NewUserMessage, Rerun, Role, ThinkingLevel, TurnActivity, Usage,
+    UserMessage, group_versions, title_from_message,
 };
 use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{Appended, ConversationStore, PortError};
@@ -68,6 +69,7 @@ const COST_USD: &str = "costUsd";
 const DURATION_MS: &str = "durationMs";
 const ACTIVITY: &str = "activity";
 const MESSAGE_ID: &str = "messageId";
+const VERSIONS_OF: &str = "versionsOf";
 const MODEL: &str = "model";
 const THINKING: &str = "thinking";
 const FRESH_SESSION: &str = "freshSession";
@@ -75,6 +77,8 @@ const SETTINGS_SK: &str = "SETTINGS";
 
 pub(crate) const CONVERSATION_PREFIX: &str = "CONV#";
 pub(crate) const MESSAGE_PREFIX: &str = "MSG#";
+/// Messages out of the current path: earlier versions of an edited or regenerated exchange.
+const VERSION_PREFIX: &str = "VER#";
 
 /// The cancellation code of an item whose condition did not hold.
 const CONDITION_FAILED: &str = "ConditionalCheckFailed";
@@ -127,6 +131,27 @@ impl DynamoConversationStore {
             client,
             table: table.into(),
         }
+    }
+
+    /// The start of a message item's `Put`: its key in the conversation's `messages` partition, the
+    /// attributes that make it searchable, its role and content.
+    fn message_put(
+        &self,
+        messages: &str,
+        user: &UserId,
+        id: &MessageId,
+        role: Role,
+        content: &str,
+    ) -> PutBuilder {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(search::searchable(
+                key(messages.to_owned(), message_sk(id)),
+                user,
+                content,
+            )))
+            .item(ROLE, s(role.as_str()))
+            .item(CONTENT, s(content))
     }
 
     pub(crate) fn fail<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> PortError
@@ -182,6 +207,143 @@ impl DynamoConversationStore {
             .await
             .map(|out| out.item)
             .map_err(|e| self.fail("GetItem", e))
+    }
+
+    /// The items that store a user message, as one transaction: its dedupe key first (which fails
+    /// the transaction when the client id was seen, and hands back the stored message id), the
+    /// message (a new version of the last exchange when `versions_of` names the exchange), and the
+    /// conversation's update time and count (`count_delta` more messages on its current path; the
+    /// conversation is created on its first message).
+    fn user_message_items(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        message: &NewUserMessage,
+        versions_of: Option<&str>,
+        count_delta: i64,
+    ) -> Result<Vec<TransactWriteItem>, PortError> {
+        let messages = messages_pk(user, conversation);
+        let at = millis(message.created_at);
+        let dedupe = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(key(
+                messages.clone(),
+                dedupe_sk(&message.client_message_id),
+            )))
+            .item(MESSAGE_ID, s(message.id.as_str()))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(PortError::backend)?;
+        let mut stored = self
+            .message_put(&messages, user, &message.id, Role::User, &message.content)
+            .item(CHANNEL, s(message.channel.as_str()))
+            .item(CLIENT_MESSAGE_ID, s(message.client_message_id.as_str()))
+            .item(CREATED_AT, n(at));
+        if let Some(slot) = versions_of {
+            stored = stored.item(VERSIONS_OF, s(slot));
+        }
+        let stored = stored.build().map_err(PortError::backend)?;
+        // `ADD` starts a missing count at zero.
+        let touch = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user), conversation_sk(conversation))))
+            .update_expression(
+                "SET #title = if_not_exists(#title, :title), #created = if_not_exists(#created, :at), \
+                 #updated = :at ADD #count :delta",
+            )
+            .expression_attribute_names("#title", TITLE)
+            .expression_attribute_names("#created", CREATED_AT)
+            .expression_attribute_names("#updated", UPDATED_AT)
+            .expression_attribute_names("#count", MESSAGE_COUNT)
+            .expression_attribute_values(":title", s(title_from_message(&message.content)))
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":delta", n(count_delta))
+            .build()
+            .map_err(PortError::backend)?;
+        Ok(vec![
+            TransactWriteItem::builder().put(dedupe).build(),
+            TransactWriteItem::builder().put(stored).build(),
+            TransactWriteItem::builder().update(touch).build(),
+        ])
+    }
+
+    /// The items that take a message of the current path (`item`, as read) out of it, into the
+    /// versions of exchange `slot`: its `MSG#` item is deleted (only if it is still as read:
+    /// `condition` on it) and a copy kept under `VER#<slot>#<id>`, out of the search index.
+    fn supersede_items(
+        &self,
+        item: &Item,
+        slot: &str,
+        condition: Option<(&str, &str)>,
+    ) -> Result<[TransactWriteItem; 2], PortError> {
+        let id = id_in_sort_key(item, MESSAGE_PREFIX)?;
+        let pk = string_of(item, PK)?.to_owned();
+        let mut delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.clone(), format!("{MESSAGE_PREFIX}{id}"))))
+            .expression_attribute_names("#pk", PK);
+        delete = match condition {
+            Some((name, value)) => delete
+                .condition_expression("attribute_exists(#pk) AND #mark = :mark")
+                .expression_attribute_names("#mark", name)
+                .expression_attribute_values(":mark", s(value)),
+            None => delete.condition_expression("attribute_exists(#pk)"),
+        };
+        let mut kept = item.clone();
+        search::unsearchable(&mut kept);
+        kept.insert(SK.into(), s(version_sk(slot, id)));
+        kept.insert(VERSIONS_OF.into(), s(slot));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(kept))
+            .build()
+            .map_err(PortError::backend)?;
+        Ok([
+            TransactWriteItem::builder()
+                .delete(delete.build().map_err(PortError::backend)?)
+                .build(),
+            TransactWriteItem::builder().put(put).build(),
+        ])
+    }
+
+    /// The newest items of the conversation's current path, newest first, at most `limit`; only
+    /// user messages when `users_only`.
+    async fn newest_messages(
+        &self,
+        messages: &str,
+        limit: i32,
+        users_only: bool,
+    ) -> Result<Vec<Item>, PortError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .scan_index_forward(false)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :lo)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(messages))
+            .expression_attribute_values(":lo", s(MESSAGE_PREFIX))
+            .limit(limit);
+        if users_only {
+            query = query
+                .filter_expression("#role = :user")
+                .expression_attribute_names("#role", ROLE)
+                .expression_attribute_values(":user", s(Role::User.as_str()));
+        }
+        let mut pages = query.into_paginator().send();
+        let mut found = Vec::new();
+        while found.len() < usize::try_from(limit).unwrap_or_default() {
+            let Some(page) = pages.try_next().await.map_err(|e| self.fail("Query", e))? else {
+                break;
+            };
+            found.extend(page.items().iter().cloned());
+        }
+        found.truncate(usize::try_from(limit).unwrap_or_default());
+        Ok(found)
     }
 
     /// `NotFound` unless the conversation exists.
@@ -291,6 +453,10 @@ fn message_sk(id: &MessageId) -> String {
     format!("{MESSAGE_PREFIX}{id}")
 }
 
+fn version_sk(slot: &str, id: &str) -> String {
+    format!("{VERSION_PREFIX}{slot}#{id}")
+}
+
 fn dedupe_sk(client_id: &ClientMessageId) -> String {
     format!("DEDUPE#{client_id}")
 }
@@ -333,8 +499,25 @@ fn conversation_from(item: &Item) -> Result<Conversation, PortError> {
 }
 
 fn message_from(item: &Item, conversation: &ConversationId) -> Result<Message, PortError> {
+    message_with_id(item, id_in_sort_key(item, MESSAGE_PREFIX)?, conversation)
+}
+
+/// A message kept as an earlier version (`VER#<slot>#<id>`).
+fn version_from(item: &Item, conversation: &ConversationId) -> Result<Message, PortError> {
+    let id = id_in_sort_key(item, VERSION_PREFIX)?
+        .rsplit_once('#')
+        .ok_or_else(|| corrupt(SK))?
+        .1;
+    message_with_id(item, id, conversation)
+}
+
+fn message_with_id(
+    item: &Item,
+    id: &str,
+    conversation: &ConversationId,
+) -> Result<Message, PortError> {
     Ok(Message {
-        id: MessageId::parse(id_in_sort_key(item, MESSAGE_PREFIX)?).map_err(PortError::backend)?,
+        id: MessageId::parse(id).map_err(PortError::backend)?,
         conversation_id: conversation.clone(),
         role: Role::from_name(string_of(item, ROLE)?).ok_or_else(|| corrupt(ROLE))?,
         content: string_of(item, CONTENT)?.to_owned(),
@@ -443,56 +626,7 @@ impl ConversationStore for DynamoConversationStore {
         message: NewUserMessage,
     ) -> Result<Appended, PortError> {
         let messages = messages_pk(user, conversation);
-        let at = millis(message.created_at);
-        // Fails the whole transaction when the client id was seen, and hands back the stored message id.
-        let dedupe = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(key(
-                messages.clone(),
-                dedupe_sk(&message.client_message_id),
-            )))
-            .item(MESSAGE_ID, s(message.id.as_str()))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(PortError::backend)?;
-        let stored = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(search::searchable(
-                key(messages.clone(), message_sk(&message.id)),
-                user,
-                &message.content,
-            )))
-            .item(ROLE, s(Role::User.as_str()))
-            .item(CONTENT, s(message.content.as_str()))
-            .item(CHANNEL, s(message.channel.as_str()))
-            .item(CLIENT_MESSAGE_ID, s(message.client_message_id.as_str()))
-            .item(CREATED_AT, n(at))
-            .build()
-            .map_err(PortError::backend)?;
-        // Creates the conversation on its first message; `ADD` starts a missing count at zero.
-        let touch = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(user), conversation_sk(conversation))))
-            .update_expression(
-                "SET #title = if_not_exists(#title, :title), #created = if_not_exists(#created, :at), \
-                 #updated = :at ADD #count :one",
-            )
-            .expression_attribute_names("#title", TITLE)
-            .expression_attribute_names("#created", CREATED_AT)
-            .expression_attribute_names("#updated", UPDATED_AT)
-            .expression_attribute_names("#count", MESSAGE_COUNT)
-            .expression_attribute_values(":title", s(title_from_message(&message.content)))
-            .expression_attribute_values(":at", n(at))
-            .expression_attribute_values(":one", n(1))
-            .build()
-            .map_err(PortError::backend)?;
-        let items = vec![
-            TransactWriteItem::builder().put(dedupe).build(),
-            TransactWriteItem::builder().put(stored).build(),
-            TransactWriteItem::builder().update(touch).build(),
-        ];
+        let items = self.user_message_items(user, conversation, &message, None, 1)?;
         let reasons = match self.transact(items).await? {
             Outcome::Written => {
                 return Ok(Appended {
@@ -551,15 +685,14 @@ impl ConversationStore for DynamoConversationStore {
                 Ok(TransactWriteItem::builder().update(mark).build())
             })
             .collect::<Result<Vec<_>, PortError>>()?;
-        let mut stored = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(search::searchable(
-                key(messages.clone(), message_sk(&message.id)),
+        let mut stored = self
+            .message_put(
+                &messages,
                 user,
+                &message.id,
+                Role::Assistant,
                 &message.content,
-            )))
-            .item(ROLE, s(Role::Assistant.as_str()))
-            .item(CONTENT, s(message.content.as_str()))
+            )
             .item(CHANNEL, s(message.channel.as_str()))
             .item(REPLY_TO, s(message.reply_to.as_str()))
             .item(INPUT_TOKENS, n(message.usage.input_tokens))
@@ -871,5 +1004,169 @@ impl ConversationStore for DynamoConversationStore {
             .await
             .map(drop)
             .map_err(|e| self.fail("UpdateItem", e))
+    }
+
+    /// One transaction moves the superseded messages to `VER#` items (each deleted only if still as
+    /// read) and, for an edit, stores the new message with its dedupe key.
+    async fn supersede_last_exchange(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        rerun: Rerun,
+    ) -> Result<Appended, PortError> {
+        self.require_conversation(user, conversation).await?;
+        let messages = messages_pk(user, conversation);
+        if let Rerun::Edit { message, .. } = &rerun {
+            let dedupe = key(messages.clone(), dedupe_sk(&message.client_message_id));
+            if let Some(first) = self.get(dedupe, MESSAGE_ID).await? {
+                let message_id =
+                    MessageId::parse(string_of(&first, MESSAGE_ID)?).map_err(PortError::backend)?;
+                let answered = self
+                    .answered(&messages, &message_id)
+                    .await?
+                    .unwrap_or(false);
+                return Ok(Appended {
+                    message_id,
+                    duplicate: true,
+                    answered,
+                });
+            }
+        }
+        let newest = self.newest_messages(&messages, 2, false).await?;
+        let [reply, question] = newest.as_slice() else {
+            return Err(PortError::Conflict(
+                "the conversation has no complete exchange".into(),
+            ));
+        };
+        let reply_id = id_in_sort_key(reply, MESSAGE_PREFIX)?;
+        let question_id = id_in_sort_key(question, MESSAGE_PREFIX)?;
+        let answered_by = question.get(ANSWERED_BY).and_then(|v| v.as_s().ok());
+        if string_of(reply, ROLE)? != Role::Assistant.as_str()
+            || string_of(question, ROLE)? != Role::User.as_str()
+            || answered_by.map(String::as_str) != Some(reply_id)
+        {
+            return Err(PortError::Conflict(
+                "the last message is not the last exchange's reply".into(),
+            ));
+        }
+        // The exchange's versions are found by the id of its first user message.
+        let slot = match question.get(VERSIONS_OF) {
+            Some(_) => string_of(question, VERSIONS_OF)?,
+            None => question_id,
+        };
+        let (items, appended) = match &rerun {
+            Rerun::Regenerate { reply: named } => {
+                if named.as_str() != reply_id {
+                    return Err(PortError::Conflict(format!(
+                        "{named} is not the last reply"
+                    )));
+                }
+                let mut items = self.supersede_items(reply, slot, None)?.to_vec();
+                let reopen = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(
+                        messages.clone(),
+                        format!("{MESSAGE_PREFIX}{question_id}"),
+                    )))
+                    .update_expression("REMOVE #answeredBy SET #versionsOf = :slot")
+                    .condition_expression("#answeredBy = :reply")
+                    .expression_attribute_names("#answeredBy", ANSWERED_BY)
+                    .expression_attribute_names("#versionsOf", VERSIONS_OF)
+                    .expression_attribute_values(":slot", s(slot))
+                    .expression_attribute_values(":reply", s(reply_id))
+                    .build()
+                    .map_err(PortError::backend)?;
+                let uncount = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(user_pk(user), conversation_sk(conversation))))
+                    .update_expression("ADD #count :minus")
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_names("#count", MESSAGE_COUNT)
+                    .expression_attribute_values(":minus", n(-1))
+                    .build()
+                    .map_err(PortError::backend)?;
+                items.push(TransactWriteItem::builder().update(reopen).build());
+                items.push(TransactWriteItem::builder().update(uncount).build());
+                let message_id = MessageId::parse(question_id).map_err(PortError::backend)?;
+                (items, message_id)
+            }
+            Rerun::Edit { replaces, message } => {
+                if replaces.as_str() != question_id {
+                    return Err(PortError::Conflict(format!(
+                        "{replaces} is not the last user message"
+                    )));
+                }
+                // Two messages leave the current path, one joins it.
+                let mut items =
+                    self.user_message_items(user, conversation, message, Some(slot), -1)?;
+                items.extend(self.supersede_items(
+                    question,
+                    slot,
+                    Some((ANSWERED_BY, reply_id)),
+                )?);
+                items.extend(self.supersede_items(reply, slot, None)?);
+                (items, message.id.clone())
+            }
+        };
+        match self.transact(items).await? {
+            Outcome::Written => Ok(Appended {
+                message_id: appended,
+                duplicate: false,
+                answered: false,
+            }),
+            Outcome::Refused(_) => Err(PortError::Conflict(
+                "the conversation's last exchange changed meanwhile".into(),
+            )),
+        }
+    }
+
+    /// The current last user message names its exchange (`versionsOf`); the earlier versions are
+    /// the `VER#<exchange>#` items. Message ids are UUIDv7, so id order is creation order.
+    async fn last_exchange_versions(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<ExchangeVersion>, PortError> {
+        self.require_conversation(user, conversation).await?;
+        let messages = messages_pk(user, conversation);
+        let Some(question) = self.newest_messages(&messages, 1, true).await?.pop() else {
+            return Ok(Vec::new());
+        };
+        if !question.contains_key(VERSIONS_OF) {
+            return Ok(Vec::new());
+        }
+        let slot = string_of(&question, VERSIONS_OF)?;
+        let mut found = query_prefix(
+            &self.client,
+            &self.table,
+            messages.clone(),
+            &format!("{VERSION_PREFIX}{slot}#"),
+        )
+        .await?
+        .iter()
+        .map(|item| version_from(item, conversation))
+        .collect::<Result<Vec<_>, _>>()?;
+        found.push(message_from(&question, conversation)?);
+        let answered = question.contains_key(ANSWERED_BY);
+        if answered {
+            let reply_id =
+                MessageId::parse(string_of(&question, ANSWERED_BY)?).map_err(PortError::backend)?;
+            let reply = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key(messages, message_sk(&reply_id))))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| self.fail("GetItem", e))?
+                .item;
+            if let Some(reply) = reply {
+                found.push(message_from(&reply, conversation)?);
+            }
+        }
+        found.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        Ok(group_versions(found, answered))
     }
 }

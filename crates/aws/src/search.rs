@@ -84,6 +84,13 @@ pub(crate) fn searchable(mut item: Item, user: &UserId, content: &str) -> Item {
     item
 }
 
+/// Takes a message item out of the index (an earlier version of an edited or regenerated exchange:
+/// search covers the current path).
+pub(crate) fn unsearchable(item: &mut Item) {
+    item.remove(SEARCH_USER);
+    item.remove(SEARCH_TEXT);
+}
+
 /// A message the index found, before its content is read.
 struct IndexHit {
     key: Item,

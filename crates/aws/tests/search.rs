@@ -1,6 +1,7 @@
 //! Message search on DynamoDB (moto server): the shared contract (which includes a user never finding
-//! another user's messages), the table's index as the CDK app declares it, and the backfill that
-//! indexes messages stored before search existed.
+//! another user's messages) and the one of edited and regenerated exchanges (whose earlier versions
+//! search leaves out), the table's index as the CDK app declares it, and the backfill that indexes
+//! messages stored before search existed.
 
 use std::time::Duration;
 
@@ -29,6 +30,12 @@ async fn fresh_store() -> (DynamoConversationStore, Client, String) {
 async fn dynamo_message_search_honours_the_contract() {
     let (store, _, _) = fresh_store().await;
     contract::message_search(&store, &store).await;
+}
+
+#[tokio::test]
+async fn dynamo_exchange_versions_honour_the_contract() {
+    let (store, _, _) = fresh_store().await;
+    contract::exchange_versions(&store, &store).await;
 }
 
 #[tokio::test]

@@ -130,9 +130,11 @@ async fn local_mode_long_polls_and_answers_a_linked_user_in_the_chat() {
     let stopped = wait_for_button(&telegram, "retry:").await;
     assert!(stopped.0.text.starts_with("⚠️"), "{stopped:?}");
     assert!(
-        said(&telegram).contains(&"Stopping the running answer.".to_owned()),
+        telegram
+            .texts(FRIEND)
+            .contains(&"Stopping the running answer.".to_owned()),
         "{:?}",
-        said(&telegram)
+        telegram.texts(FRIEND)
     );
     assert_eq!(message(&telegram, live.0.message_id).reply_markup, None);
 
@@ -247,11 +249,6 @@ fn last_prompt(fake: &FakeLlm) -> String {
     last.last_user_text().unwrap_or_default()
 }
 
-/// The texts the bot sent to the friend's chat, as they stand now.
-fn said(telegram: &FakeTelegram) -> Vec<String> {
-    telegram.chat(FRIEND).into_iter().map(|m| m.text).collect()
-}
-
 fn message(telegram: &FakeTelegram, message_id: i64) -> SentMessage {
     telegram
         .chat(FRIEND)
@@ -298,28 +295,14 @@ async fn wait_for_button(telegram: &FakeTelegram, prefix: &str) -> (SentMessage,
     }
 }
 
-/// Waits for `n` more formatted (final) replies than the chat has now; those replies.
+/// Waits for `n` more final replies than the chat has now; those replies.
 async fn finals_after(telegram: &FakeTelegram, n: usize) -> Vec<SentMessage> {
-    let finals = |t: &FakeTelegram| -> Vec<SentMessage> {
-        t.chat(FRIEND)
-            .into_iter()
-            .filter(|m| m.parse_mode.as_deref() == Some("HTML"))
-            .collect()
-    };
-    let before = finals(telegram).len();
-    let deadline = tokio::time::Instant::now() + REPLY_WAIT;
-    loop {
-        let now = finals(telegram);
-        if now.len() >= before + n {
-            return now[before..].to_vec();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no final reply: {:#?}",
-            telegram.calls()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let before = telegram.finals(FRIEND).len();
+    let finals = telegram
+        .wait_for_finals(FRIEND, before + n, REPLY_WAIT)
+        .await
+        .unwrap_or_else(|| panic!("no final reply: {:#?}", telegram.calls()));
+    finals[before..].to_vec()
 }
 
 /// Telegram allows about one edit per second in a chat. The bound checked: edits of a streamed reply

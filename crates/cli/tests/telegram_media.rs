@@ -36,7 +36,10 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
     assert_eq!(status, 201, "{code}");
     let code = code["code"].as_str().unwrap().to_owned();
     telegram.push_update(text_update(1, OWNER, &format!("/link {code}")));
-    said_after(&telegram, 0, "Linked!").await;
+    telegram
+        .wait_for_text(OWNER, 0, "Linked!", REPLY_WAIT)
+        .await
+        .unwrap_or_else(|| panic!("no \"Linked!\" reply: {:#?}", telegram.calls()));
 
     // A photo with a caption: only its largest size is fetched, and it reaches the model as an image.
     fake.set_behaviour(Behaviour::Reply);
@@ -55,7 +58,10 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
         ],
         Some("What is this?"),
     ));
-    finals_after(&telegram, 0).await;
+    telegram
+        .wait_for_finals(OWNER, 1, REPLY_WAIT)
+        .await
+        .expect("a final reply");
     let requests = fake.requests();
     assert_eq!(requests.len(), 1);
     let images = requests[0].images();
@@ -85,7 +91,7 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
     );
     let red_id = telegram.add_file(red.clone());
     let blue_id = telegram.add_file(blue.clone());
-    let finals = final_count(&telegram);
+    let finals = telegram.finals(OWNER).len();
     telegram.push_update(in_album(
         photo_update(
             3,
@@ -99,7 +105,10 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
         photo_update(4, OWNER, &[(blue_id.as_str(), 10, 20, blue.len())], None),
         "album-1",
     ));
-    finals_after(&telegram, finals).await;
+    telegram
+        .wait_for_finals(OWNER, finals + 1, REPLY_WAIT)
+        .await
+        .expect("a final reply");
     // The turn of the first photo ends without a word once it sees the second: give it time to.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let requests = fake.requests();
@@ -133,7 +142,7 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
         json!({"path": format!(".attachments/{conversation}/notes.txt")}),
     )]));
     fake.push_behaviour(Behaviour::Reply);
-    let finals = final_count(&telegram);
+    let finals = telegram.finals(OWNER).len();
     telegram.push_update(document_update(
         5,
         OWNER,
@@ -143,7 +152,10 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
         NOTES.len(),
         Some("When does the boat leave?"),
     ));
-    finals_after(&telegram, finals).await;
+    telegram
+        .wait_for_finals(OWNER, finals + 1, REPLY_WAIT)
+        .await
+        .expect("a final reply");
     let requests = fake.requests();
     assert_eq!(requests.len(), 4, "the read, then the answer");
     let prompt = requests[2].last_user_text().unwrap();
@@ -197,7 +209,7 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
         ),
     ];
     for (i, (file_id, name, mime, size, told)) in cases.iter().enumerate() {
-        let before = said(&telegram).len();
+        let before = telegram.texts(OWNER).len();
         telegram.push_update(document_update(
             6 + i as i64,
             OWNER,
@@ -207,7 +219,10 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
             *size,
             None,
         ));
-        let answer = said_after(&telegram, before, "I couldn't").await;
+        let answer = telegram
+            .wait_for_text(OWNER, before, "I couldn't", REPLY_WAIT)
+            .await
+            .unwrap_or_else(|| panic!("no \"I couldn't\" reply: {:#?}", telegram.calls()));
         assert!(answer.starts_with(told), "{name}: {answer}");
     }
     assert_eq!(stored_files(data.path()), stored, "nothing stored");
@@ -245,53 +260,6 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
 
     polling.stop().await;
     app.stop().await;
-}
-
-/// The texts the bot sent to the owner's chat, as they stand now.
-fn said(telegram: &FakeTelegram) -> Vec<String> {
-    telegram.chat(OWNER).into_iter().map(|m| m.text).collect()
-}
-
-/// Waits for a message after the first `before` that starts with `prefix`; its text.
-async fn said_after(telegram: &FakeTelegram, before: usize, prefix: &str) -> String {
-    let deadline = tokio::time::Instant::now() + REPLY_WAIT;
-    loop {
-        if let Some(text) = said(telegram)
-            .into_iter()
-            .skip(before)
-            .find(|t| t.starts_with(prefix))
-        {
-            return text;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no {prefix:?}: {:#?}",
-            telegram.calls()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// How many formatted (final) replies the chat has.
-fn final_count(telegram: &FakeTelegram) -> usize {
-    telegram
-        .chat(OWNER)
-        .iter()
-        .filter(|m| m.parse_mode.as_deref() == Some("HTML"))
-        .count()
-}
-
-/// Waits until the chat has more than `before` formatted (final) replies.
-async fn finals_after(telegram: &FakeTelegram, before: usize) {
-    let deadline = tokio::time::Instant::now() + REPLY_WAIT;
-    while final_count(telegram) <= before {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no final reply: {:#?}",
-            telegram.calls()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The files of the data dir's attachment store.

@@ -43,14 +43,20 @@ async fn a_voice_note_is_transcribed_echoed_and_answered_and_failures_are_told_w
     assert_eq!(status, 201, "{code}");
     let code = code["code"].as_str().unwrap().to_owned();
     telegram.push_update(text_update(1, OWNER, &format!("/link {code}")));
-    said_after(&telegram, 0, "Linked!").await;
+    telegram
+        .wait_for_text(OWNER, 0, "Linked!", REPLY_WAIT)
+        .await
+        .unwrap_or_else(|| panic!("no \"Linked!\" reply: {:#?}", telegram.calls()));
 
     // No speech key: the user is told what to set; nothing is transcribed, the agent does not run.
     let first = voice_note(3);
     let first_id = telegram.add_file(first.clone());
-    let before = said(&telegram).len();
+    let before = telegram.texts(OWNER).len();
     telegram.push_update(voice_update(2, OWNER, &first_id, 3));
-    let told = said_after(&telegram, before, "⚠️").await;
+    let told = telegram
+        .wait_for_text(OWNER, before, "⚠️", REPLY_WAIT)
+        .await
+        .unwrap_or_else(|| panic!("no \"⚠️\" reply: {:#?}", telegram.calls()));
     assert!(
         told.contains(
             "Voice notes need a speech-to-text key: add an OpenAI or Groq key in Settings"
@@ -75,11 +81,17 @@ async fn a_voice_note_is_transcribed_echoed_and_answered_and_failures_are_told_w
     assert_eq!(body["speech"]["provider"], "openai-compatible", "{body}");
     let second = voice_note(5);
     let second_id = telegram.add_file(second.clone());
-    let before = said(&telegram).len();
+    let before = telegram.texts(OWNER).len();
     telegram.push_update(voice_update(3, OWNER, &second_id, 4));
-    let echo = said_after(&telegram, before, "🎤").await;
+    let echo = telegram
+        .wait_for_text(OWNER, before, "🎤", REPLY_WAIT)
+        .await
+        .unwrap_or_else(|| panic!("no \"🎤\" reply: {:#?}", telegram.calls()));
     assert_eq!(echo, format!("🎤 {HEARD}"));
-    finals_after(&telegram, 0).await;
+    telegram
+        .wait_for_finals(OWNER, 1, REPLY_WAIT)
+        .await
+        .expect("a final reply");
     let heard = speech.requests();
     assert_eq!(heard.len(), 1, "{heard:?}");
     assert_eq!(heard[0].file, second, "the voice note, byte for byte");
@@ -117,9 +129,12 @@ async fn a_voice_note_is_transcribed_echoed_and_answered_and_failures_are_told_w
     // The endpoint fails: the user is told, the agent does not run, the message stays unanswered.
     speech.set_behaviour(SpeechBehaviour::Status(500));
     let third_id = telegram.add_file(voice_note(7));
-    let before = said(&telegram).len();
+    let before = telegram.texts(OWNER).len();
     telegram.push_update(voice_update(4, OWNER, &third_id, 2));
-    let told = said_after(&telegram, before, "⚠️").await;
+    let told = telegram
+        .wait_for_text(OWNER, before, "⚠️", REPLY_WAIT)
+        .await
+        .unwrap_or_else(|| panic!("no \"⚠️\" reply: {:#?}", telegram.calls()));
     assert!(
         told.contains("Your voice note could not be transcribed") && told.contains("answered 500"),
         "{told}"
@@ -129,50 +144,4 @@ async fn a_voice_note_is_transcribed_echoed_and_answered_and_failures_are_told_w
 
     polling.stop().await;
     app.stop().await;
-}
-
-/// The texts the bot sent to the owner's chat, as they stand now.
-fn said(telegram: &FakeTelegram) -> Vec<String> {
-    telegram.chat(OWNER).into_iter().map(|m| m.text).collect()
-}
-
-/// Waits for a message after the first `before` that starts with `prefix`; its text.
-async fn said_after(telegram: &FakeTelegram, before: usize, prefix: &str) -> String {
-    let deadline = tokio::time::Instant::now() + REPLY_WAIT;
-    loop {
-        if let Some(text) = said(telegram)
-            .into_iter()
-            .skip(before)
-            .find(|t| t.starts_with(prefix))
-        {
-            return text;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no {prefix:?}: {:#?}",
-            telegram.calls()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until the chat has more than `before` formatted (final) replies.
-async fn finals_after(telegram: &FakeTelegram, before: usize) {
-    let deadline = tokio::time::Instant::now() + REPLY_WAIT;
-    loop {
-        let finals = telegram
-            .chat(OWNER)
-            .iter()
-            .filter(|m| m.parse_mode.as_deref() == Some("HTML"))
-            .count();
-        if finals > before {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no final reply: {:#?}",
-            telegram.calls()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

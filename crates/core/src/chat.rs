@@ -8,10 +8,10 @@ use time::OffsetDateTime;
 
 use crate::attachments::{AttachmentError, Attachments, title_from_attachments};
 use crate::commands::{ChatCommands, Command, CommandOrigin, CommandReply};
-use crate::domain::{Channel, NewUserMessage, ReplyTarget, Role, Turn, TurnKind};
+use crate::domain::{Channel, NewUserMessage, ReplyTarget, Rerun, Role, Turn, TurnKind};
 use crate::ids::{AttachmentId, ClientMessageId, ConversationId, MessageId, UserId};
 use crate::ports::{
-    AgentStatusSource, ClientPush, ConversationStore, PortError, SettingsStore, TurnQueue,
+    AgentStatusSource, Appended, ClientPush, ConversationStore, PortError, SettingsStore, TurnQueue,
 };
 use crate::protocol::{
     ClientFrame, ErrorCode, FrameError, ServerFrame, TurnStatus, parse_client_frame,
@@ -132,6 +132,38 @@ impl ChatService {
                     .err()
                     .map(FrameError::into_frame)
             }
+            ClientFrame::Regenerate {
+                conversation_id,
+                message_id,
+                client_message_id,
+            } => self
+                .rerun(
+                    user,
+                    conversation_id,
+                    client_message_id,
+                    RerunRequest::Regenerate { reply: message_id },
+                )
+                .await
+                .err()
+                .map(FrameError::into_frame),
+            ClientFrame::EditMessage {
+                conversation_id,
+                message_id,
+                message,
+                client_message_id,
+            } => self
+                .rerun(
+                    user,
+                    conversation_id,
+                    client_message_id,
+                    RerunRequest::Edit {
+                        replaces: message_id,
+                        text: message,
+                    },
+                )
+                .await
+                .err()
+                .map(FrameError::into_frame),
             ClientFrame::Cancel { conversation_id } => {
                 match self.cancel(user, &conversation_id).await {
                     Ok(true) => None,
@@ -264,6 +296,214 @@ impl ChatService {
         Ok(appended.message_id)
     }
 
+    /// Starts a new version of the conversation's last exchange and queues its turn (regenerate the
+    /// last reply, or edit the last user message): only when the conversation's last message is the
+    /// reply to its last user message, so never while a turn of it is queued or running. The turn is
+    /// an ordinary reply to the (new or same) user message; the processor cuts the superseded
+    /// exchange out of the transcript before running it ([`crate::turn`]). Pushes `ack` and `status:
+    /// queued` like [`Self::submit`].
+    async fn rerun(
+        &self,
+        user: &UserId,
+        conversation_id: ConversationId,
+        client_message_id: ClientMessageId,
+        request: RerunRequest,
+    ) -> Result<MessageId, FrameError> {
+        let fail = |code: ErrorCode, message: &str| FrameError {
+            code,
+            message: message.into(),
+            client_message_id: Some(client_message_id.to_string()),
+            conversation_id: Some(conversation_id.to_string()),
+        };
+        let storage = |e: PortError| {
+            tracing::error!(error = %e, "starting a new version of an exchange failed");
+            fail(
+                ErrorCode::Internal,
+                "the conversation could not be changed; please retry",
+            )
+        };
+        let last = match self
+            .conversations
+            .list_messages(user, &conversation_id, 1, None)
+            .await
+        {
+            Ok(mut last) => last.pop(),
+            Err(PortError::NotFound) => {
+                return Err(fail(
+                    ErrorCode::NotFound,
+                    "this conversation does not exist",
+                ));
+            }
+            Err(e) => return Err(storage(e)),
+        };
+        let unanswered = match (&request, last) {
+            (RerunRequest::Regenerate { reply }, Some(last))
+                if last.role == Role::User && &last.id == reply =>
+            {
+                Some(last)
+            }
+            _ => None,
+        };
+        let (appended, prompt, channel) = match unanswered {
+            // Regenerate names the last user message itself, which has no reply: its turn failed (or
+            // is still on its way: then the turn queued here finds it answered and is skipped). It is
+            // queued again, as Retry does; no new version is made.
+            Some(asked) => (
+                Appended {
+                    message_id: asked.id,
+                    duplicate: false,
+                    answered: false,
+                },
+                asked.content,
+                asked.channel,
+            ),
+            None => {
+                let (rerun, named) = match request {
+                    RerunRequest::Regenerate { reply } => (
+                        Rerun::Regenerate {
+                            reply: reply.clone(),
+                        },
+                        reply,
+                    ),
+                    RerunRequest::Edit { replaces, text } => {
+                        let message = NewUserMessage {
+                            id: MessageId::generate(),
+                            client_message_id: client_message_id.clone(),
+                            content: text,
+                            channel: Channel::Web,
+                            created_at: OffsetDateTime::now_utc(),
+                        };
+                        (
+                            Rerun::Edit {
+                                replaces: replaces.clone(),
+                                message,
+                            },
+                            replaces,
+                        )
+                    }
+                };
+                let edited = match &rerun {
+                    Rerun::Edit { message, .. } => Some(message.content.clone()),
+                    Rerun::Regenerate { .. } => None,
+                };
+                let appended = match self
+                    .conversations
+                    .supersede_last_exchange(user, &conversation_id, rerun)
+                    .await
+                {
+                    Ok(appended) => appended,
+                    Err(PortError::Conflict(_)) => {
+                        let why = self
+                            .why_not_rerun(user, &conversation_id, &named, edited.is_some())
+                            .await
+                            .map_err(storage)?;
+                        return Err(fail(why.0, why.1));
+                    }
+                    Err(PortError::NotFound) => {
+                        return Err(fail(
+                            ErrorCode::NotFound,
+                            "this conversation does not exist",
+                        ));
+                    }
+                    Err(e) => return Err(storage(e)),
+                };
+                // The turn's prompt: the new text, or the user message answered again (now the last).
+                let (prompt, channel) = match edited {
+                    Some(text) => (text, Channel::Web),
+                    None => self
+                        .conversations
+                        .list_messages(user, &conversation_id, 1, None)
+                        .await
+                        .map_err(storage)?
+                        .pop()
+                        .filter(|m| m.id == appended.message_id)
+                        .map(|m| (m.content, m.channel))
+                        .ok_or_else(|| {
+                            fail(
+                                ErrorCode::Conflict,
+                                "the conversation changed meanwhile; reload it and try again",
+                            )
+                        })?,
+                };
+                (appended, prompt, channel)
+            }
+        };
+        if !appended.answered {
+            self.queue
+                .enqueue(Turn {
+                    user_id: user.clone(),
+                    conversation_id: conversation_id.clone(),
+                    user_message_id: appended.message_id.clone(),
+                    client_message_id: client_message_id.clone(),
+                    prompt,
+                    channel,
+                    reply_to: None,
+                    kind: TurnKind::Reply,
+                })
+                .await
+                .map_err(|e: PortError| {
+                    tracing::error!(error = %e, "queueing a turn failed");
+                    fail(
+                        ErrorCode::Internal,
+                        "the new version was stored but could not be answered; regenerate it",
+                    )
+                })?;
+        }
+        self.push
+            .push(
+                user,
+                &ServerFrame::Ack {
+                    client_message_id,
+                    conversation_id: conversation_id.clone(),
+                    message_id: appended.message_id.clone(),
+                },
+            )
+            .await;
+        if !appended.answered {
+            self.push
+                .push(
+                    user,
+                    &ServerFrame::Status {
+                        conversation_id,
+                        status: TurnStatus::Queued,
+                    },
+                )
+                .await;
+        }
+        Ok(appended.message_id)
+    }
+
+    /// Why the store refused to rerun `named` (the reply to regenerate, or with `edit` the message to
+    /// edit): the error code and message to show.
+    async fn why_not_rerun(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        named: &MessageId,
+        edit: bool,
+    ) -> Result<(ErrorCode, &'static str), PortError> {
+        let last = self
+            .conversations
+            .list_messages(user, conversation, 2, None)
+            .await?;
+        Ok(match last.as_slice() {
+            [.., last] if last.role == Role::User => (
+                ErrorCode::Conflict,
+                "the agent is still answering (or failed to answer) the last message; wait for its \
+                 reply or send it again",
+            ),
+            [.., question, reply] if (if edit { &question.id } else { &reply.id }) == named => (
+                ErrorCode::Conflict,
+                "the conversation changed meanwhile; reload it and try again",
+            ),
+            _ => (
+                ErrorCode::BadRequest,
+                "only the last message and the last reply of a conversation can be edited or \
+                 regenerated",
+            ),
+        })
+    }
+
     /// Creates the conversation with `title` unless it exists (then it keeps its own).
     async fn title_new_conversation(
         &self,
@@ -341,6 +581,12 @@ impl ChatService {
             }
         })
     }
+}
+
+/// What a client asked to rerun, before it is checked against the conversation.
+enum RerunRequest {
+    Regenerate { reply: MessageId },
+    Edit { replaces: MessageId, text: String },
 }
 
 /// The error for attachments a message may not carry (or that could not be checked).

@@ -240,6 +240,71 @@ pub struct Message {
     pub activity: Option<TurnActivity>,
 }
 
+/// One version of a conversation's last exchange: a user message and the reply to it (none while
+/// its turn runs, or after it failed). Editing the last user message or regenerating the last reply
+/// starts a new version; the earlier ones stay stored, out of the conversation's current path
+/// (`docs/architecture.md`, "Edit and regenerate").
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExchangeVersion {
+    pub user: Message,
+    pub reply: Option<Message>,
+}
+
+/// Groups the messages of one exchange's versions (in the order they were stored: the superseded
+/// ones and the current user message, then its reply if it has one) into versions: a user message
+/// starts a version and the next reply completes it; a reply that finds its version complete was
+/// regenerated, so it starts a version of its own with the same user message. The current version
+/// comes last: when the current user message is not `answered` (its rerun is queued, running or
+/// failed), a version without a reply.
+pub fn group_versions(
+    messages: impl IntoIterator<Item = Message>,
+    answered: bool,
+) -> Vec<ExchangeVersion> {
+    let mut versions: Vec<ExchangeVersion> = Vec::new();
+    let mut current = None;
+    for message in messages {
+        match (message.role, versions.last_mut()) {
+            (Role::User, _) => {
+                current = Some(message.clone());
+                versions.push(ExchangeVersion {
+                    user: message,
+                    reply: None,
+                });
+            }
+            (Role::Assistant, Some(last)) if last.reply.is_none() => last.reply = Some(message),
+            (Role::Assistant, Some(last)) => {
+                let user = last.user.clone();
+                versions.push(ExchangeVersion {
+                    user,
+                    reply: Some(message),
+                });
+            }
+            // A reply without its user message cannot be shown as a version.
+            (Role::Assistant, None) => {}
+        }
+    }
+    if let Some(user) = current
+        && !answered
+        && versions.last().is_some_and(|v| v.reply.is_some())
+    {
+        versions.push(ExchangeVersion { user, reply: None });
+    }
+    versions
+}
+
+/// A new version of a conversation's last exchange: what
+/// [`crate::ports::ConversationStore::supersede_last_exchange`] does.
+#[derive(Debug, Clone)]
+pub enum Rerun {
+    /// Answer the last user message again; its reply `reply` becomes an earlier version.
+    Regenerate { reply: MessageId },
+    /// Replace the last user message `replaces` (and its reply) by `message`.
+    Edit {
+        replaces: MessageId,
+        message: NewUserMessage,
+    },
+}
+
 /// A user message to store: the input of [`crate::ports::ConversationStore::append_user_message`].
 #[derive(Debug, Clone)]
 pub struct NewUserMessage {
@@ -483,6 +548,55 @@ mod tests {
         let json = serde_json::to_string(&compact).unwrap();
         assert!(json.contains(r#""kind":"compact""#), "{json}");
         assert_eq!(serde_json::from_str::<Turn>(&json).unwrap(), compact);
+    }
+
+    #[test]
+    fn versions_pair_each_reply_with_its_question_and_end_with_the_current_one() {
+        let message = |role, text: &str| Message {
+            id: MessageId::generate(),
+            conversation_id: ConversationId::parse("c").unwrap(),
+            role,
+            content: text.into(),
+            channel: Channel::Web,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            cost_usd: None,
+            usage: None,
+            activity: None,
+        };
+        let pairs = |versions: Vec<ExchangeVersion>| {
+            versions
+                .into_iter()
+                .map(|v| (v.user.content, v.reply.map(|r| r.content)))
+                .collect::<Vec<_>>()
+        };
+        let (q1, a1, a2) = (
+            message(Role::User, "q1"),
+            message(Role::Assistant, "a1"),
+            message(Role::Assistant, "a2"),
+        );
+        let (q2, a3) = (message(Role::User, "q2"), message(Role::Assistant, "a3"));
+        // Regenerated, then edited and answered.
+        assert_eq!(
+            pairs(group_versions(
+                [q1.clone(), a1.clone(), a2, q2.clone(), a3],
+                true
+            )),
+            [
+                ("q1".into(), Some("a1".into())),
+                ("q1".into(), Some("a2".into())),
+                ("q2".into(), Some("a3".into())),
+            ]
+        );
+        // Regenerated, the rerun still running (or failed): the current version has no reply yet.
+        assert_eq!(
+            pairs(group_versions([q1.clone(), a1.clone()], false)),
+            [("q1".into(), Some("a1".into())), ("q1".into(), None)]
+        );
+        // Edited, the rerun still running.
+        assert_eq!(
+            pairs(group_versions([q1, a1, q2], false)),
+            [("q1".into(), Some("a1".into())), ("q2".into(), None)]
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! - [`chat`]: the *submit a message* use case.
 //! - [`commands`]: the chat commands (`/new`, `/model`, `/think`, ...) both surfaces answer before a turn.
 //! - [`turn`]: the *process a turn* and *give up on a turn* use cases.
+//! - [`transcript`]: cutting a superseded exchange (edited or regenerated) out of OpenClaw's transcript.
 //! - [`search`]: the *search my conversations* use case and the matching rule both storage twins follow.
 //! - [`linking`]: linking a Telegram account to its owner (one-time codes, attempts, owner-only unlink).
 
@@ -31,6 +32,7 @@ pub mod ports;
 pub mod protocol;
 pub mod search;
 pub mod settings;
+pub mod transcript;
 pub mod turn;
 
 pub use tokio_util::sync::CancellationToken;

@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::attachments::{Attachment, TurnAttachment};
 use crate::domain::{
-    Conversation, ConversationSettings, ConversationSettingsUpdate, Message, NewAssistantMessage,
-    NewUserMessage, ThinkingLevel, ToolActivity, Turn, Usage, UserMessage,
+    Conversation, ConversationSettings, ConversationSettingsUpdate, ExchangeVersion, Message,
+    NewAssistantMessage, NewUserMessage, Rerun, ThinkingLevel, ToolActivity, Turn, Usage,
+    UserMessage,
 };
 use crate::ids::{AttachmentId, ConnectionId, ConversationId, MessageId, UserId};
 use crate::protocol::{ErrorCode, ServerFrame};
@@ -76,6 +77,18 @@ pub struct Appended {
 ///   default for a conversation with none). Settings may be set before the conversation's first
 ///   message, so neither method is `NotFound` for a conversation without messages; an update changes
 ///   only the fields it names and never the update time. `delete_conversation` removes them.
+/// - `supersede_last_exchange` starts a new version of the last exchange, only when the
+///   conversation's last message is the reply to its last user message (so no turn of it is queued
+///   or running). [`Rerun::Regenerate`] names that reply: the reply leaves the current path and the
+///   user message is unanswered again (returned, `duplicate: false`). [`Rerun::Edit`] names that user
+///   message: it and its reply leave the current path and the new message is stored in its place
+///   (returned); idempotent on the new message's client id like `append_user_message` (a repeat
+///   returns the first one with `duplicate: true` and writes nothing). Anything else is a `Conflict`
+///   that writes nothing; a missing conversation is `NotFound`. Messages out of the current path are
+///   not returned by `list_messages`, `latest_user_messages` or search, and are deleted with their
+///   conversation.
+/// - `last_exchange_versions` returns the versions of the current last exchange, oldest first, the
+///   current one last (see [`crate::domain::group_versions`]); empty when it has only one.
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
     async fn create_conversation(
@@ -138,6 +151,17 @@ pub trait ConversationStore: Send + Sync {
         conversation: &ConversationId,
         update: &ConversationSettingsUpdate,
     ) -> Result<(), PortError>;
+    async fn supersede_last_exchange(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        rerun: Rerun,
+    ) -> Result<Appended, PortError>;
+    async fn last_exchange_versions(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<ExchangeVersion>, PortError>;
 }
 
 /// Full-text search over each user's messages (`crate::search` has the matching rule).

@@ -58,6 +58,20 @@ pub enum ClientFrame {
     Cancel {
         conversation_id: ConversationId,
     },
+    /// Answer the last user message again: `message_id` is the conversation's last reply, which
+    /// becomes an earlier version.
+    Regenerate {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        client_message_id: ClientMessageId,
+    },
+    /// Replace the last user message `message_id` (and its reply) by `message`, and answer it.
+    EditMessage {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        message: String,
+        client_message_id: ClientMessageId,
+    },
     Ping,
 }
 
@@ -143,6 +157,29 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
             "\"conversationId\" must be a string",
         ))),
     };
+    let client_message_id = |action: &str| match fields.get("clientMessageId") {
+        Some(Value::String(s)) => ClientMessageId::parse(s.as_str())
+            .map_err(|e| with_ids(FrameError::new(ErrorCode::InvalidId, e.to_string()))),
+        _ => Err(with_ids(FrameError::new(
+            ErrorCode::BadRequest,
+            format!("{action} needs a string field \"clientMessageId\""),
+        ))),
+    };
+    let message_id = |action: &str| match fields.get("messageId") {
+        Some(Value::String(s)) => MessageId::parse(s.as_str())
+            .map_err(|e| with_ids(FrameError::new(ErrorCode::InvalidId, e.to_string()))),
+        _ => Err(with_ids(FrameError::new(
+            ErrorCode::BadRequest,
+            format!("{action} needs a string field \"messageId\""),
+        ))),
+    };
+    let text = |action: &str| match fields.get("message") {
+        Some(Value::String(message)) => Ok(message),
+        _ => Err(with_ids(FrameError::new(
+            ErrorCode::BadRequest,
+            format!("{action} needs a string field \"message\""),
+        ))),
+    };
     match action {
         "ping" => Ok(ClientFrame::Ping),
         "cancel" => Ok(ClientFrame::Cancel {
@@ -150,22 +187,8 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
         }),
         "sendMessage" => {
             let conversation_id = conversation_id()?;
-            let client_message_id = match fields.get("clientMessageId") {
-                Some(Value::String(s)) => ClientMessageId::parse(s.as_str())
-                    .map_err(|e| with_ids(FrameError::new(ErrorCode::InvalidId, e.to_string())))?,
-                _ => {
-                    return Err(with_ids(FrameError::new(
-                        ErrorCode::BadRequest,
-                        "sendMessage needs a string field \"clientMessageId\"",
-                    )));
-                }
-            };
-            let Some(Value::String(message)) = fields.get("message") else {
-                return Err(with_ids(FrameError::new(
-                    ErrorCode::BadRequest,
-                    "sendMessage needs a string field \"message\"",
-                )));
-            };
+            let client_message_id = client_message_id(action)?;
+            let message = text(action)?;
             // The message's size is judged first, as the frame's was: a too large frame is
             // `too_large` whatever else is wrong with it.
             check_message_size(message).map_err(with_ids)?;
@@ -178,9 +201,29 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
                 attachments,
             })
         }
+        "regenerate" => Ok(ClientFrame::Regenerate {
+            conversation_id: conversation_id()?,
+            message_id: message_id(action)?,
+            client_message_id: client_message_id(action)?,
+        }),
+        "editMessage" => {
+            let conversation_id = conversation_id()?;
+            let message_id = message_id(action)?;
+            let client_message_id = client_message_id(action)?;
+            let message = text(action)?;
+            validate_message(message, false).map_err(with_ids)?;
+            Ok(ClientFrame::EditMessage {
+                conversation_id,
+                message_id,
+                message: message.clone(),
+                client_message_id,
+            })
+        }
         other => Err(with_ids(FrameError::new(
             ErrorCode::BadRequest,
-            format!("unknown action {other:?}; expected sendMessage, cancel or ping"),
+            format!(
+                "unknown action {other:?}; expected sendMessage, regenerate, editMessage, cancel or ping"
+            ),
         ))),
     }
 }
@@ -494,6 +537,17 @@ impl From<&Message> for MessageView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageList {
     pub messages: Vec<MessageView>,
+    /// On the newest page: the versions of the last exchange (edited or regenerated), oldest first,
+    /// the current one (the last of `messages`) last; absent when it has only one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<ExchangeVersionView>,
+}
+
+/// One version of the last exchange: the user message and the reply to it, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExchangeVersionView {
+    pub user: MessageView,
+    pub reply: Option<MessageView>,
 }
 
 /// A hit of `GET /api/search`: one message and where it is.

@@ -5,6 +5,9 @@
 //! first delivery; the lease is released on every path, and while the turn runs the processor watches
 //! the lease for a cancel request (how Stop reaches a turn running in another process).
 //!
+//! A turn whose message is a new version of the last exchange (edited or regenerated: [`crate::chat`])
+//! runs on the transcript without the superseded exchange's turn ([`crate::transcript`]).
+//!
 //! Order matters: the transcript is written back (with a version check) before the assistant message is
 //! stored, so a turn that loses a race changes nothing; a failed turn stores nothing but leaves the user
 //! message, and the transcript stays the last good version.
@@ -39,6 +42,7 @@ use crate::ports::{
 };
 use crate::protocol::{AttachmentView, ErrorCode, ServerFrame, TurnStatus};
 use crate::settings::{ModelChoice, SpeechChoice, SpeechProvider, SpeechSettings};
+use crate::transcript::without_superseded_turn;
 
 /// What a user with a voice note but no speech-to-text key is told.
 pub const NO_SPEECH_KEY: &str = "Voice notes need a speech-to-text key: add an OpenAI or Groq key in \
@@ -701,6 +705,10 @@ impl TurnProcessor {
             Some(t) => (Some(t.version), Some(t.bytes)),
             None => (None, None),
         };
+        let bytes = match bytes {
+            Some(bytes) => Some(self.without_superseded(turn, bytes).await?),
+            None => None,
+        };
         let model = self.model_choice(user).await?;
         let attachments = match &self.attachments {
             Some(attachments) => attachments
@@ -861,6 +869,41 @@ impl TurnProcessor {
 }
 
 impl TurnProcessor {
+    /// The transcript to run `turn` on: when its message is a new version of the last exchange
+    /// (edited or regenerated), without the turn of the version it replaces, so the model answers
+    /// from the history before that exchange. Derived from the stored versions rather than marked on
+    /// the turn, so a redelivery or a Retry after a failed rerun cuts the same way; the stored
+    /// transcript changes only when the rerun succeeds.
+    async fn without_superseded(&self, turn: &Turn, bytes: Vec<u8>) -> Result<Vec<u8>, AgentError> {
+        let versions = self
+            .conversations
+            .last_exchange_versions(&turn.user_id, &turn.conversation_id)
+            .await
+            .map_err(storage_error)?;
+        let Some((current, earlier)) = versions.split_last() else {
+            return Ok(bytes);
+        };
+        if current.user.id != turn.user_message_id {
+            return Ok(bytes);
+        }
+        let answered: Vec<&str> = earlier
+            .iter()
+            .filter(|v| v.reply.is_some())
+            .map(|v| v.user.content.as_str())
+            .collect();
+        Ok(match without_superseded_turn(&bytes, &answered) {
+            Some(cut) => {
+                tracing::info!(
+                    conversation = %turn.conversation_id,
+                    message = %turn.user_message_id,
+                    "running a new version of the last exchange on the transcript before it"
+                );
+                cut
+            }
+            None => bytes,
+        })
+    }
+
     /// The prompt of a turn with voice notes: the typed text, then what was said in each (in the
     /// order they were stored). Each transcript is stored with its attachment and echoed to the user
     /// (a `transcript` frame; on Telegram a "🎤" message); one stored by an earlier delivery is used

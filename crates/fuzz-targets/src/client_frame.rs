@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use serverless_openclaw_core::domain::MAX_MESSAGE_BYTES;
-use serverless_openclaw_core::ids::is_valid_id;
+use serverless_openclaw_core::ids::{MessageId, is_valid_id};
 use serverless_openclaw_core::protocol::{
     ClientFrame, ErrorCode, MAX_FRAME_BYTES, ServerFrame, parse_client_frame,
 };
@@ -19,14 +19,20 @@ pub fn run(data: &[u8]) {
     match parse_client_frame(text) {
         Ok(frame) => {
             assert!(text.len() <= MAX_FRAME_BYTES);
-            if let ClientFrame::SendMessage {
-                message,
-                attachments,
-                ..
-            } = &frame
-            {
-                assert!(message.len() <= MAX_MESSAGE_BYTES);
-                assert!(!message.trim().is_empty() || !attachments.is_empty());
+            match &frame {
+                ClientFrame::SendMessage {
+                    message,
+                    attachments,
+                    ..
+                } => {
+                    assert!(message.len() <= MAX_MESSAGE_BYTES);
+                    assert!(!message.trim().is_empty() || !attachments.is_empty());
+                }
+                ClientFrame::EditMessage { message, .. } => {
+                    assert!(message.len() <= MAX_MESSAGE_BYTES);
+                    assert!(!message.trim().is_empty());
+                }
+                _ => {}
             }
             let again = wire(&frame).to_string();
             assert_eq!(
@@ -73,6 +79,28 @@ fn wire(frame: &ClientFrame) -> Value {
             "clientMessageId": client_message_id,
             "attachments": attachments,
         }),
+        ClientFrame::Regenerate {
+            conversation_id,
+            message_id,
+            client_message_id,
+        } => json!({
+            "action": "regenerate",
+            "conversationId": conversation_id,
+            "messageId": message_id,
+            "clientMessageId": client_message_id,
+        }),
+        ClientFrame::EditMessage {
+            conversation_id,
+            message_id,
+            message,
+            client_message_id,
+        } => json!({
+            "action": "editMessage",
+            "conversationId": conversation_id,
+            "messageId": message_id,
+            "message": message,
+            "clientMessageId": client_message_id,
+        }),
         ClientFrame::Cancel { conversation_id } => {
             json!({"action": "cancel", "conversationId": conversation_id})
         }
@@ -80,8 +108,8 @@ fn wire(frame: &ClientFrame) -> Value {
     }
 }
 
-/// The `message` of a `sendMessage` frame whose ids are in order, if it is one: the only field whose
-/// size decides the answer after the frame's.
+/// The `message` of a `sendMessage` (or `editMessage`) frame whose ids are in order, if it is one:
+/// the only field whose size decides the answer after the frame's.
 fn message_of(text: &str) -> Option<String> {
     let value: Value = serde_json::from_str(text).ok()?;
     let fields = value.as_object()?;
@@ -90,6 +118,21 @@ fn message_of(text: &str) -> Option<String> {
         Some(Value::String(s)) => is_valid_id(s),
         Some(_) => false,
     };
-    (fields.get("action")? == "sendMessage" && id_ok("conversationId") && id_ok("clientMessageId"))
-        .then(|| fields.get("message")?.as_str().map(str::to_owned))?
+    let ids_ok = match fields.get("action")?.as_str()? {
+        "sendMessage" => id_ok("conversationId") && id_ok("clientMessageId"),
+        "editMessage" => {
+            id_ok("conversationId")
+                && id_ok("clientMessageId")
+                && message_id_ok(fields.get("messageId"))
+        }
+        _ => false,
+    };
+    ids_ok.then(|| fields.get("message")?.as_str().map(str::to_owned))?
+}
+
+/// Whether an `editMessage`'s `messageId` is one the server takes.
+fn message_id_ok(value: Option<&Value>) -> bool {
+    value
+        .and_then(Value::as_str)
+        .is_some_and(|id| MessageId::parse(id).is_ok())
 }

@@ -939,3 +939,89 @@ async fn upload_through_target(
     }
     Ok(serde_json::from_str(completed["body"].as_str().unwrap()).unwrap())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regenerate_and_edit_through_the_lambda_functions_rerun_the_last_exchange_from_before_it() {
+    let world = World::create().await;
+    let (connect, message, agent) = (
+        world.function(WS_CONNECT).await,
+        world.function(WS_MESSAGE).await,
+        world.function(AGENT).await,
+    );
+    let (sub, token) = world.user("alice").await;
+    let connected = connect
+        .invoke(
+            fixtures::ws_connect("conn-V1=", Some(&token)),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(connected["statusCode"], 200);
+    for answer in ["FIRST-ANSWER", "SECOND-ANSWER", "QUOKKA-ANSWER"] {
+        world.fake.push_behaviour(Behaviour::Text(answer.into()));
+    }
+    let say = |frame: String| {
+        let message = &message;
+        async move {
+            let sent = message
+                .invoke(fixtures::ws_message("conn-V1=", &frame), GATEWAY_INVOKE)
+                .await;
+            assert_eq!(sent["statusCode"], 200);
+        }
+    };
+    say(send_frame("versions", "m1", "What is a wombat?")).await;
+    world.deliver(&agent, 1).await;
+    let question = frames_of(&world.recorder, "conn-V1=", "ack")[0]["messageId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = frames_of(&world.recorder, "conn-V1=", "message")[0]["messageId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    say(
+        serde_json::json!({"action": "regenerate", "conversationId": "versions",
+        "messageId": first, "clientMessageId": "r1"})
+        .to_string(),
+    )
+    .await;
+    world.deliver(&agent, 1).await;
+    say(
+        serde_json::json!({"action": "editMessage", "conversationId": "versions",
+        "messageId": question, "message": "What is a quokka?", "clientMessageId": "e1"})
+        .to_string(),
+    )
+    .await;
+    world.deliver(&agent, 1).await;
+
+    let replies: Vec<String> = frames_of(&world.recorder, "conn-V1=", "message")
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(replies, ["FIRST-ANSWER", "SECOND-ANSWER", "QUOKKA-ANSWER"]);
+    // Each rerun was sent the history before the exchange only.
+    let sent: Vec<Vec<(String, String)>> = world
+        .fake
+        .requests()
+        .iter()
+        .map(|r| r.conversation())
+        .collect();
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    for (turn, asked) in sent.iter().zip([
+        "What is a wombat?",
+        "What is a wombat?",
+        "What is a quokka?",
+    ]) {
+        assert_eq!(turn.len(), 1, "{turn:#?}");
+        assert!(turn[0].1.ends_with(asked), "{turn:#?}");
+    }
+    // The stored transcript holds the current version only.
+    let transcript = world.transcript(&sub, "versions").await;
+    assert!(transcript.contains("QUOKKA-ANSWER") && transcript.contains("What is a quokka?"));
+    for gone in ["wombat", "FIRST-ANSWER", "SECOND-ANSWER"] {
+        assert!(
+            !transcript.contains(gone),
+            "the transcript still has {gone}"
+        );
+    }
+}

@@ -109,7 +109,7 @@ impl MessageSearch for SqliteConversationStore {
                          FROM message_search s
                          JOIN messages m ON m.seq = s.rowid
                          JOIN conversations c ON c.user_id = m.user_id AND c.id = m.conversation_id
-                         WHERE message_search MATCH ?1 AND m.user_id = ?2
+                         WHERE message_search MATCH ?1 AND m.user_id = ?2 AND m.superseded = 0
                          ORDER BY s.rowid DESC LIMIT ?3",
                     )
                     .map_err(sql)?;

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::{ApiKeyStore, PortError, SettingsStore};
 use serverless_openclaw_core::settings::{ApiKey, ModelSettings, Provider, SpeechSettings};
@@ -51,26 +53,61 @@ impl SqliteSettingsStore {
     }
 }
 
-#[async_trait]
-impl SettingsStore for SqliteSettingsStore {
-    async fn model_settings(&self, user: &UserId) -> Result<Option<ModelSettings>, PortError> {
+impl SqliteSettingsStore {
+    /// The JSON in the one column `select` reads for `user` (`?1`); `None` when there is no row or it
+    /// holds NULL.
+    async fn json_of<T: DeserializeOwned>(
+        &self,
+        select: &'static str,
+        user: &UserId,
+    ) -> Result<Option<T>, PortError> {
         let user = user.to_string();
         let stored = self
             .db
             .with(move |conn| {
-                conn.query_row(
-                    "SELECT model FROM user_settings WHERE user_id = ?1",
-                    params![user],
-                    |r| r.get::<_, Option<String>>(0),
-                )
-                .optional()
-                .map(Option::flatten)
-                .map_err(sql)
+                conn.query_row(select, params![user], |r| r.get::<_, Option<String>>(0))
+                    .optional()
+                    .map(Option::flatten)
+                    .map_err(sql)
             })
             .await?;
         stored
             .map(|json| serde_json::from_str(&json).map_err(PortError::backend))
             .transpose()
+    }
+
+    /// Stores `value` as JSON for `user` with `upsert` (`?1` the user, `?2` the JSON), or runs
+    /// `clear` (`?1` the user) when it is `None`.
+    async fn set_json<T: Serialize>(
+        &self,
+        upsert: &'static str,
+        clear: &'static str,
+        user: &UserId,
+        value: Option<&T>,
+    ) -> Result<(), PortError> {
+        let user = user.to_string();
+        let json = value
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(PortError::backend)?;
+        self.db
+            .with(move |conn| {
+                match json {
+                    Some(json) => conn.execute(upsert, params![user, json]),
+                    None => conn.execute(clear, params![user]),
+                }
+                .map(drop)
+                .map_err(sql)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl SettingsStore for SqliteSettingsStore {
+    async fn model_settings(&self, user: &UserId) -> Result<Option<ModelSettings>, PortError> {
+        self.json_of("SELECT model FROM user_settings WHERE user_id = ?1", user)
+            .await
     }
 
     async fn set_model_settings(
@@ -78,41 +115,22 @@ impl SettingsStore for SqliteSettingsStore {
         user: &UserId,
         settings: Option<&ModelSettings>,
     ) -> Result<(), PortError> {
-        let user = user.to_string();
-        let json = settings
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(PortError::backend)?;
-        self.db
-            .with(move |conn| {
-                conn.execute(
-                    "INSERT INTO user_settings (user_id, model) VALUES (?1, ?2)
-                     ON CONFLICT (user_id) DO UPDATE SET model = ?2",
-                    params![user, json],
-                )
-                .map(drop)
-                .map_err(sql)
-            })
-            .await
+        self.set_json(
+            "INSERT INTO user_settings (user_id, model) VALUES (?1, ?2)
+             ON CONFLICT (user_id) DO UPDATE SET model = ?2",
+            "UPDATE user_settings SET model = NULL WHERE user_id = ?1",
+            user,
+            settings,
+        )
+        .await
     }
 
     async fn speech_settings(&self, user: &UserId) -> Result<Option<SpeechSettings>, PortError> {
-        let user = user.to_string();
-        let stored = self
-            .db
-            .with(move |conn| {
-                conn.query_row(
-                    "SELECT speech FROM user_speech_settings WHERE user_id = ?1",
-                    params![user],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()
-                .map_err(sql)
-            })
-            .await?;
-        stored
-            .map(|json| serde_json::from_str(&json).map_err(PortError::backend))
-            .transpose()
+        self.json_of(
+            "SELECT speech FROM user_speech_settings WHERE user_id = ?1",
+            user,
+        )
+        .await
     }
 
     async fn set_speech_settings(
@@ -120,28 +138,14 @@ impl SettingsStore for SqliteSettingsStore {
         user: &UserId,
         settings: Option<&SpeechSettings>,
     ) -> Result<(), PortError> {
-        let user = user.to_string();
-        let json = settings
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(PortError::backend)?;
-        self.db
-            .with(move |conn| {
-                match json {
-                    Some(json) => conn.execute(
-                        "INSERT INTO user_speech_settings (user_id, speech) VALUES (?1, ?2)
-                         ON CONFLICT (user_id) DO UPDATE SET speech = ?2",
-                        params![user, json],
-                    ),
-                    None => conn.execute(
-                        "DELETE FROM user_speech_settings WHERE user_id = ?1",
-                        params![user],
-                    ),
-                }
-                .map(drop)
-                .map_err(sql)
-            })
-            .await
+        self.set_json(
+            "INSERT INTO user_speech_settings (user_id, speech) VALUES (?1, ?2)
+             ON CONFLICT (user_id) DO UPDATE SET speech = ?2",
+            "DELETE FROM user_speech_settings WHERE user_id = ?1",
+            user,
+            settings,
+        )
+        .await
     }
 }
 

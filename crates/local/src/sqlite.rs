@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode as SqlErrorCode, OptionalExtension, params};
 use serverless_openclaw_core::domain::{
-    Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
-    NewAssistantMessage, NewUserMessage, Role, ThinkingLevel, TurnActivity, Usage, UserMessage,
-    title_from_message,
+    Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, ExchangeVersion,
+    Message, NewAssistantMessage, NewUserMessage, Rerun, Role, ThinkingLevel, TurnActivity, Usage,
+    UserMessage, group_versions, title_from_message,
 };
-use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
+use serverless_openclaw_core::ids::{ClientMessageId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{Appended, ConversationStore, PortError};
 use time::OffsetDateTime;
 
@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS messages (
     cost_usd          REAL,
     duration_ms       INTEGER,
     activity          TEXT,
+    versions_of       TEXT,
+    superseded        INTEGER NOT NULL DEFAULT 0,
     created_at        INTEGER NOT NULL,
     UNIQUE (user_id, conversation_id, client_message_id),
     FOREIGN KEY (user_id, conversation_id) REFERENCES conversations (user_id, id) ON DELETE CASCADE
@@ -176,9 +178,12 @@ impl SqliteConversationStore {
     /// [`TurnActivity`]; NULL on older rows and on turns without tool calls); user messages got
     /// `answered_by` (the reply's id: a reply may answer a burst of messages), filled in from the
     /// older replies' `reply_to` when it is added; messages got their search index
-    /// ([`crate::search`]).
+    /// ([`crate::search`]); messages got `versions_of` and `superseded` (edit and regenerate: see
+    /// [`ConversationStore::supersede_last_exchange`]).
     fn migrated(db: Db) -> Result<Self, PortError> {
         db.add_missing_column("messages", "activity", "TEXT")?;
+        db.add_missing_column("messages", "versions_of", "TEXT")?;
+        db.add_missing_column("messages", "superseded", "INTEGER NOT NULL DEFAULT 0")?;
         if db.add_missing_column("messages", "answered_by", "TEXT")? {
             db.execute_batch(
                 "UPDATE messages SET answered_by = (SELECT r.id FROM messages r WHERE r.reply_to = messages.id)
@@ -257,6 +262,128 @@ fn touch(conn: &Connection, user: &str, id: &str, at: i64) -> Result<(), PortErr
     .map_err(sql)
 }
 
+/// The message already stored under `client_message_id`, as a repeat's [`Appended`].
+fn stored_duplicate(
+    conn: &Connection,
+    user: &str,
+    conv: &str,
+    client_message_id: &ClientMessageId,
+) -> Result<Option<Appended>, PortError> {
+    let existing: Option<(String, bool)> = conn
+        .query_row(
+            "SELECT id, answered_by IS NOT NULL
+             FROM messages WHERE user_id = ?1 AND conversation_id = ?2 AND client_message_id = ?3",
+            params![user, conv, client_message_id.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    existing
+        .map(|(id, answered)| {
+            Ok(Appended {
+                message_id: MessageId::parse(id).map_err(PortError::backend)?,
+                duplicate: true,
+                answered,
+            })
+        })
+        .transpose()
+}
+
+/// Inserts a user message of an existing conversation (a new version of its last exchange when
+/// `versions_of` names the exchange) and touches the conversation.
+fn insert_user_message(
+    conn: &Connection,
+    user: &str,
+    conv: &str,
+    message: &NewUserMessage,
+    versions_of: Option<&str>,
+) -> Result<(), PortError> {
+    let at = millis(message.created_at);
+    conn.execute(
+        "INSERT INTO messages (id, user_id, conversation_id, role, content, channel, client_message_id, versions_of, created_at)
+         VALUES (?1, ?2, ?3, 'user', ?4, ?5, ?6, ?7, ?8)",
+        params![
+            message.id.as_str(),
+            user,
+            conv,
+            message.content,
+            message.channel.as_str(),
+            message.client_message_id.as_str(),
+            versions_of,
+            at
+        ],
+    )
+    .map_err(sql)?;
+    touch(conn, user, conv, at)
+}
+
+/// The columns [`message_from_row`] reads, in its order.
+const MESSAGE_COLUMNS: &str =
+    "id, role, content, channel, created_at, cost_usd, input_tokens, output_tokens, activity";
+
+fn message_from_row(
+    r: &rusqlite::Row<'_>,
+    conversation: &ConversationId,
+) -> Result<Message, PortError> {
+    let get = |e: rusqlite::Error| sql(e);
+    let (id, role, channel): (String, String, String) = (
+        r.get(0).map_err(get)?,
+        r.get(1).map_err(get)?,
+        r.get(3).map_err(get)?,
+    );
+    let tokens = r
+        .get::<_, Option<i64>>(6)
+        .map_err(get)?
+        .zip(r.get::<_, Option<i64>>(7).map_err(get)?);
+    Ok(Message {
+        id: MessageId::parse(id).map_err(PortError::backend)?,
+        conversation_id: conversation.clone(),
+        role: parse_stored(Role::from_name(&role), "role")?,
+        content: r.get(2).map_err(get)?,
+        channel: parse_stored(Channel::from_name(&channel), "channel")?,
+        created_at: from_millis(r.get(4).map_err(get)?),
+        cost_usd: r.get(5).map_err(get)?,
+        usage: tokens.map(|(input, output)| Usage {
+            input_tokens: input.unsigned_abs(),
+            output_tokens: output.unsigned_abs(),
+        }),
+        activity: r
+            .get::<_, Option<String>>(8)
+            .map_err(get)?
+            .and_then(|json| TurnActivity::from_stored(&json)),
+    })
+}
+
+/// A message of the current path as [`ConversationStore::supersede_last_exchange`] checks it.
+struct PathMessage {
+    id: String,
+    role: String,
+    versions_of: Option<String>,
+    answered_by: Option<String>,
+}
+
+/// The conversation's last two messages of its current path, newest first.
+fn last_two(conn: &Connection, user: &str, conv: &str) -> Result<Vec<PathMessage>, PortError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, role, versions_of, answered_by FROM messages
+             WHERE user_id = ?1 AND conversation_id = ?2 AND superseded = 0
+             ORDER BY seq DESC LIMIT 2",
+        )
+        .map_err(sql)?;
+    stmt.query_map(params![user, conv], |r| {
+        Ok(PathMessage {
+            id: r.get(0)?,
+            role: r.get(1)?,
+            versions_of: r.get(2)?,
+            answered_by: r.get(3)?,
+        })
+    })
+    .map_err(sql)?
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(sql)
+}
+
 pub(crate) fn parse_stored<T>(value: Option<T>, what: &str) -> Result<T, PortError> {
     value.ok_or_else(|| PortError::backend(format!("corrupt row: bad {what}")))
 }
@@ -294,7 +421,7 @@ impl ConversationStore for SqliteConversationStore {
             let mut stmt = conn
                 .prepare(
                     "SELECT c.id, c.title, c.updated_at,
-                            (SELECT COUNT(*) FROM messages m WHERE m.user_id = c.user_id AND m.conversation_id = c.id)
+                            (SELECT COUNT(*) FROM messages m WHERE m.user_id = c.user_id AND m.conversation_id = c.id AND m.superseded = 0)
                      FROM conversations c WHERE c.user_id = ?1 ORDER BY c.updated_at DESC, c.id",
                 )
                 .map_err(sql)?;
@@ -326,21 +453,8 @@ impl ConversationStore for SqliteConversationStore {
         let (user, conv) = (user.to_string(), conversation.to_string());
         self.with(move |conn| {
             let tx = conn.transaction().map_err(sql)?;
-            let existing: Option<(String, bool)> = tx
-                .query_row(
-                    "SELECT id, answered_by IS NOT NULL
-                     FROM messages WHERE user_id = ?1 AND conversation_id = ?2 AND client_message_id = ?3",
-                    params![user, conv, message.client_message_id.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(sql)?;
-            if let Some((id, answered)) = existing {
-                return Ok(Appended {
-                    message_id: MessageId::parse(id).map_err(PortError::backend)?,
-                    duplicate: true,
-                    answered,
-                });
+            if let Some(appended) = stored_duplicate(&tx, &user, &conv, &message.client_message_id)? {
+                return Ok(appended);
             }
             let at = millis(message.created_at);
             tx.execute(
@@ -348,21 +462,7 @@ impl ConversationStore for SqliteConversationStore {
                 params![user, conv, title_from_message(&message.content), at],
             )
             .map_err(sql)?;
-            tx.execute(
-                "INSERT INTO messages (id, user_id, conversation_id, role, content, channel, client_message_id, created_at)
-                 VALUES (?1, ?2, ?3, 'user', ?4, ?5, ?6, ?7)",
-                params![
-                    message.id.as_str(),
-                    user,
-                    conv,
-                    message.content,
-                    message.channel.as_str(),
-                    message.client_message_id.as_str(),
-                    at
-                ],
-            )
-            .map_err(sql)?;
-            touch(&tx, &user, &conv, at)?;
+            insert_user_message(&tx, &user, &conv, &message, None)?;
             tx.commit().map_err(sql)?;
             Ok(Appended {
                 message_id: message.id,
@@ -473,7 +573,7 @@ impl ConversationStore for SqliteConversationStore {
             let mut stmt = conn
                 .prepare(
                     "SELECT id, content, channel, created_at, answered_by IS NOT NULL FROM messages
-                     WHERE user_id = ?1 AND conversation_id = ?2 AND role = 'user'
+                     WHERE user_id = ?1 AND conversation_id = ?2 AND role = 'user' AND superseded = 0
                      ORDER BY seq DESC LIMIT ?3",
                 )
                 .map_err(sql)?;
@@ -518,47 +618,18 @@ impl ConversationStore for SqliteConversationStore {
         let conversation_id = conversation.clone();
         self.in_conversation(user, conversation, move |conn, user, conv| {
             let mut stmt = conn
-                .prepare(
-                    "SELECT id, role, content, channel, created_at, cost_usd, input_tokens, output_tokens, activity FROM messages
-                     WHERE user_id = ?1 AND conversation_id = ?2
+                .prepare(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages
+                     WHERE user_id = ?1 AND conversation_id = ?2 AND superseded = 0
                        AND (?3 IS NULL OR seq < (SELECT seq FROM messages WHERE id = ?3 AND user_id = ?1 AND conversation_id = ?2))
-                     ORDER BY seq DESC LIMIT ?4",
-                )
+                     ORDER BY seq DESC LIMIT ?4"
+                ))
                 .map_err(sql)?;
-            let rows = stmt
-                .query_map(params![user, conv, before, limit], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<f64>>(5)?,
-                        r.get::<_, Option<i64>>(6)?.zip(r.get::<_, Option<i64>>(7)?),
-                        r.get::<_, Option<String>>(8)?,
-                    ))
-                })
-                .map_err(sql)?;
-            let mut messages = rows
-                .map(|row| {
-                    let (id, role, content, channel, created, cost_usd, tokens, activity) =
-                        row.map_err(sql)?;
-                    Ok(Message {
-                        id: MessageId::parse(id).map_err(PortError::backend)?,
-                        conversation_id: conversation_id.clone(),
-                        role: parse_stored(Role::from_name(&role), "role")?,
-                        content,
-                        channel: parse_stored(Channel::from_name(&channel), "channel")?,
-                        created_at: from_millis(created),
-                        cost_usd,
-                        usage: tokens.map(|(input, output)| Usage {
-                            input_tokens: input.unsigned_abs(),
-                            output_tokens: output.unsigned_abs(),
-                        }),
-                        activity: activity.and_then(|json| TurnActivity::from_stored(&json)),
-                    })
-                })
-                .collect::<Result<Vec<_>, PortError>>()?;
+            let mut rows = stmt.query(params![user, conv, before, limit]).map_err(sql)?;
+            let mut messages = Vec::new();
+            while let Some(row) = rows.next().map_err(sql)? {
+                messages.push(message_from_row(row, &conversation_id)?);
+            }
             messages.reverse();
             Ok(messages)
         })
@@ -690,6 +761,131 @@ impl ConversationStore for SqliteConversationStore {
                 .map_err(sql)?;
             }
             tx.commit().map_err(sql)
+        })
+        .await
+    }
+
+    async fn supersede_last_exchange(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        rerun: Rerun,
+    ) -> Result<Appended, PortError> {
+        let (user, conv) = (user.to_string(), conversation.to_string());
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(sql)?;
+            if !conversation_exists(&tx, &user, &conv)? {
+                return Err(PortError::NotFound);
+            }
+            if let Rerun::Edit { message, .. } = &rerun
+                && let Some(appended) =
+                    stored_duplicate(&tx, &user, &conv, &message.client_message_id)?
+            {
+                return Ok(appended);
+            }
+            let last = last_two(&tx, &user, &conv)?;
+            let [reply, question] = last.as_slice() else {
+                return Err(PortError::Conflict(
+                    "the conversation has no complete exchange".into(),
+                ));
+            };
+            if reply.role != "assistant"
+                || question.role != "user"
+                || question.answered_by.as_ref() != Some(&reply.id)
+            {
+                return Err(PortError::Conflict(
+                    "the last message is not the last exchange's reply".into(),
+                ));
+            }
+            // The exchange's versions are found by the id of its first user message.
+            let slot = question
+                .versions_of
+                .clone()
+                .unwrap_or_else(|| question.id.clone());
+            let supersede = |id: &str| {
+                tx.execute(
+                    "UPDATE messages SET superseded = 1, versions_of = ?4, reply_to = NULL
+                     WHERE user_id = ?1 AND conversation_id = ?2 AND id = ?3",
+                    params![user, conv, id, slot],
+                )
+                .map_err(sql)
+            };
+            let appended = match &rerun {
+                Rerun::Regenerate { reply: named } => {
+                    if named.as_str() != reply.id {
+                        return Err(PortError::Conflict(format!(
+                            "{named} is not the last reply"
+                        )));
+                    }
+                    supersede(&reply.id)?;
+                    tx.execute(
+                        "UPDATE messages SET answered_by = NULL, versions_of = ?4
+                         WHERE user_id = ?1 AND conversation_id = ?2 AND id = ?3",
+                        params![user, conv, question.id, slot],
+                    )
+                    .map_err(sql)?;
+                    Appended {
+                        message_id: MessageId::parse(question.id.as_str())
+                            .map_err(PortError::backend)?,
+                        duplicate: false,
+                        answered: false,
+                    }
+                }
+                Rerun::Edit { replaces, message } => {
+                    if replaces.as_str() != question.id {
+                        return Err(PortError::Conflict(format!(
+                            "{replaces} is not the last user message"
+                        )));
+                    }
+                    supersede(&question.id)?;
+                    supersede(&reply.id)?;
+                    insert_user_message(&tx, &user, &conv, message, Some(&slot))?;
+                    Appended {
+                        message_id: message.id.clone(),
+                        duplicate: false,
+                        answered: false,
+                    }
+                }
+            };
+            tx.commit().map_err(sql)?;
+            Ok(appended)
+        })
+        .await
+    }
+
+    async fn last_exchange_versions(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<ExchangeVersion>, PortError> {
+        let conversation_id = conversation.clone();
+        self.in_conversation(user, conversation, move |conn, user, conv| {
+            let current: Option<(Option<String>, Option<String>)> = conn
+                .query_row(
+                    "SELECT versions_of, answered_by FROM messages
+                     WHERE user_id = ?1 AND conversation_id = ?2 AND role = 'user' AND superseded = 0
+                     ORDER BY seq DESC LIMIT 1",
+                    params![user, conv],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(sql)?;
+            let Some((Some(slot), answered_by)) = current else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages
+                     WHERE user_id = ?1 AND conversation_id = ?2 AND (versions_of = ?3 OR id = ?3 OR id = ?4)
+                     ORDER BY seq"
+                ))
+                .map_err(sql)?;
+            let mut rows = stmt.query(params![user, conv, slot, answered_by]).map_err(sql)?;
+            let mut messages = Vec::new();
+            while let Some(row) = rows.next().map_err(sql)? {
+                messages.push(message_from_row(row, &conversation_id)?);
+            }
+            Ok(group_versions(messages, answered_by.is_some()))
         })
         .await
     }

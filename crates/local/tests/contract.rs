@@ -100,6 +100,13 @@ async fn sqlite_message_search_honours_the_contract() {
 }
 
 #[tokio::test]
+async fn sqlite_exchange_versions_honour_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteConversationStore::open(&dir.path().join("db.sqlite")).unwrap();
+    contract::exchange_versions(&store, &store).await;
+}
+
+#[tokio::test]
 async fn an_sqlite_database_from_before_search_is_indexed_when_opened() {
     let dir = tempfile::tempdir().unwrap();
     let path = database_before_activity(dir.path());

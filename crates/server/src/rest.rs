@@ -18,16 +18,16 @@ use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 use serverless_openclaw_core::attachments::{AttachmentError, AttachmentKind, Attachments};
-use serverless_openclaw_core::domain::ConversationSettingsUpdate;
 use serverless_openclaw_core::domain::MAX_TITLE_CHARS;
+use serverless_openclaw_core::domain::{ConversationSettingsUpdate, Message};
 use serverless_openclaw_core::ids::{AttachmentId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{PortError, TelegramUserId, UploadInbox};
 use serverless_openclaw_core::protocol::{
     AttachmentView, CompleteUploadRequest, ConversationList, ConversationSettingsChange,
     ConversationSettingsView, ConversationSummary, CreatedConversation, ErrorBody, ErrorCode,
-    MAX_CONVERSATION_SETTINGS_BYTES, MessageList, MessageView, NewConversation, RenameConversation,
-    SearchResults, SettingsUpdate, SettingsView, TelegramLinkCode, TelegramLinks, UploadRequest,
-    UploadView,
+    ExchangeVersionView, MAX_CONVERSATION_SETTINGS_BYTES, MessageList, MessageView,
+    NewConversation, RenameConversation, SearchResults, SettingsUpdate, SettingsView,
+    TelegramLinkCode, TelegramLinks, UploadRequest, UploadView,
 };
 use serverless_openclaw_core::search::{DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, SearchError};
 use serverless_openclaw_core::settings::{
@@ -205,21 +205,34 @@ pub async fn list_messages(
         .conversations
         .list_messages(&user, &id, limit, before.as_ref())
         .await?;
-    let mut attached = match &state.attachments {
+    // The versions of the last exchange go with the newest page, the one that shows it.
+    let versions = match before {
+        None => {
+            state
+                .conversations
+                .last_exchange_versions(&user, &id)
+                .await?
+        }
+        Some(_) => Vec::new(),
+    };
+    let attached = match &state.attachments {
         Some(attachments) => attachments.by_message(&user, &id).await?,
         None => HashMap::new(),
     };
+    let view = |m: &Message| MessageView {
+        attachments: attached
+            .get(&m.id)
+            .map(|list| list.iter().map(AttachmentView::from).collect())
+            .unwrap_or_default(),
+        ..MessageView::from(m)
+    };
     Ok(Json(MessageList {
-        messages: messages
+        messages: messages.iter().map(view).collect(),
+        versions: versions
             .iter()
-            .map(|m| MessageView {
-                attachments: attached
-                    .remove(&m.id)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(AttachmentView::from)
-                    .collect(),
-                ..MessageView::from(m)
+            .map(|v| ExchangeVersionView {
+                user: view(&v.user),
+                reply: v.reply.as_ref().map(view),
             })
             .collect(),
     }))

@@ -14,8 +14,9 @@ use serde_json::Value;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::domain::{
-    Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, Message,
-    NewAssistantMessage, NewUserMessage, ReplyTarget, ThinkingLevel, Turn, UserMessage,
+    Channel, Conversation, ConversationSettings, ConversationSettingsUpdate, ExchangeVersion,
+    Message, NewAssistantMessage, NewUserMessage, ReplyTarget, Rerun, ThinkingLevel, Turn,
+    UserMessage,
 };
 use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::linking::{LINK_CODE_TTL, LinkCode, Linking};
@@ -802,6 +803,21 @@ impl ConversationStore for Flaky {
         update: &ConversationSettingsUpdate,
     ) -> Result<(), PortError> {
         self.inner.update_conversation_settings(u, c, update).await
+    }
+    async fn supersede_last_exchange(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+        rerun: Rerun,
+    ) -> Result<Appended, PortError> {
+        self.inner.supersede_last_exchange(u, c, rerun).await
+    }
+    async fn last_exchange_versions(
+        &self,
+        u: &UserId,
+        c: &ConversationId,
+    ) -> Result<Vec<ExchangeVersion>, PortError> {
+        self.inner.last_exchange_versions(u, c).await
     }
 }
 

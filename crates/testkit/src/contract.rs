@@ -11,9 +11,9 @@ use serverless_openclaw_core::attachments::{
     UPLOAD_TTL,
 };
 use serverless_openclaw_core::domain::{
-    Channel, ConversationSettings, ConversationSettingsUpdate, NewAssistantMessage, NewUserMessage,
-    ReplyTarget, Role, ThinkingLevel, ToolActivity, ToolStatus, Turn, TurnActivity, TurnKind,
-    Usage,
+    Channel, ConversationSettings, ConversationSettingsUpdate, ExchangeVersion,
+    NewAssistantMessage, NewUserMessage, ReplyTarget, Rerun, Role, ThinkingLevel, ToolActivity,
+    ToolStatus, Turn, TurnActivity, TurnKind, Usage,
 };
 use serverless_openclaw_core::ids::{
     AttachmentId, ClientMessageId, ConnectionId, ConversationId, MessageId, UserId,
@@ -551,6 +551,334 @@ async fn burst_replies(store: &dyn ConversationStore) {
     assert!(repeat.duplicate && repeat.answered);
     assert_eq!(count().await, before + 1);
     store.delete_conversation(&alice, &c).await.expect("delete");
+}
+
+/// The versions of a conversation's last exchange as `(user text, reply text)` pairs, oldest first.
+fn version_texts(versions: &[ExchangeVersion]) -> Vec<(String, Option<String>)> {
+    versions
+        .iter()
+        .map(|v| {
+            (
+                v.user.content.clone(),
+                v.reply.as_ref().map(|r| r.content.clone()),
+            )
+        })
+        .collect()
+}
+
+/// The edit-and-regenerate clauses of the [`ConversationStore`] contract
+/// (`supersede_last_exchange`, `last_exchange_versions`), with what search finds of them. `store`
+/// must be empty.
+pub async fn exchange_versions(store: &dyn ConversationStore, search: &dyn MessageSearch) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let c = conv("versions");
+    let texts = |list: Vec<serverless_openclaw_core::domain::Message>| {
+        list.into_iter().map(|m| m.content).collect::<Vec<_>>()
+    };
+    let first = store
+        .append_user_message(&alice, &c, user_message("v1", "first question"))
+        .await
+        .expect("append");
+    store
+        .append_assistant_message(&alice, &c, reply(&first.message_id, "first answer"))
+        .await
+        .expect("reply");
+    let asked = store
+        .append_user_message(&alice, &c, user_message("v2", "what is a wombat"))
+        .await
+        .expect("append");
+    // While the last message has no reply (its turn runs), nothing can be rerun.
+    let refused = store
+        .supersede_last_exchange(
+            &alice,
+            &c,
+            Rerun::Edit {
+                replaces: asked.message_id.clone(),
+                message: user_message("v2-early", "changed"),
+            },
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(PortError::Conflict(_))),
+        "{refused:?}"
+    );
+    let answer = reply(&asked.message_id, "a marsupial wombat answer");
+    let answer_id = answer.id.clone();
+    store
+        .append_assistant_message(&alice, &c, answer)
+        .await
+        .expect("reply");
+    assert!(
+        store
+            .last_exchange_versions(&alice, &c)
+            .await
+            .expect("versions")
+            .is_empty(),
+        "one version is no versions"
+    );
+
+    // Only the last reply can be regenerated, and only by its owner.
+    let first_reply = store
+        .list_messages(&alice, &c, 4, None)
+        .await
+        .expect("list")[1]
+        .id
+        .clone();
+    for (who, named) in [(&alice, &first_reply), (&alice, &asked.message_id)] {
+        let refused = store
+            .supersede_last_exchange(
+                who,
+                &c,
+                Rerun::Regenerate {
+                    reply: named.clone(),
+                },
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(PortError::Conflict(_))),
+            "{refused:?}"
+        );
+    }
+    let refused = store
+        .supersede_last_exchange(
+            &bob,
+            &c,
+            Rerun::Regenerate {
+                reply: answer_id.clone(),
+            },
+        )
+        .await;
+    assert!(matches!(refused, Err(PortError::NotFound)), "{refused:?}");
+
+    // Regenerate: the reply leaves the current path and the question is unanswered again.
+    let regenerated = store
+        .supersede_last_exchange(
+            &alice,
+            &c,
+            Rerun::Regenerate {
+                reply: answer_id.clone(),
+            },
+        )
+        .await
+        .expect("regenerate");
+    assert_eq!(regenerated.message_id, asked.message_id);
+    assert!(!regenerated.duplicate && !regenerated.answered);
+    assert!(
+        !store
+            .is_answered(&alice, &c, &asked.message_id)
+            .await
+            .expect("answered")
+    );
+    assert_eq!(
+        texts(
+            store
+                .list_messages(&alice, &c, 10, None)
+                .await
+                .expect("list")
+        ),
+        ["first question", "first answer", "what is a wombat"]
+    );
+    let versions = store
+        .last_exchange_versions(&alice, &c)
+        .await
+        .expect("versions");
+    assert_eq!(
+        version_texts(&versions),
+        [
+            (
+                "what is a wombat".to_owned(),
+                Some("a marsupial wombat answer".to_owned())
+            ),
+            ("what is a wombat".to_owned(), None),
+        ]
+    );
+    // The same reply cannot be superseded twice (a repeated frame).
+    let again = store
+        .supersede_last_exchange(
+            &alice,
+            &c,
+            Rerun::Regenerate {
+                reply: answer_id.clone(),
+            },
+        )
+        .await;
+    assert!(matches!(again, Err(PortError::Conflict(_))), "{again:?}");
+    store
+        .append_assistant_message(
+            &alice,
+            &c,
+            reply(&asked.message_id, "a second wombat answer"),
+        )
+        .await
+        .expect("the regenerated reply");
+
+    // Edit: the question and its reply leave the current path; the new message takes their place.
+    let edit = user_message("v3", "what is a quokka");
+    let edit_id = edit.id.clone();
+    let edited = store
+        .supersede_last_exchange(
+            &alice,
+            &c,
+            Rerun::Edit {
+                replaces: asked.message_id.clone(),
+                message: edit,
+            },
+        )
+        .await
+        .expect("edit");
+    assert_eq!(edited.message_id, edit_id);
+    assert!(!edited.duplicate && !edited.answered);
+    let repeat = store
+        .supersede_last_exchange(
+            &alice,
+            &c,
+            Rerun::Edit {
+                replaces: asked.message_id.clone(),
+                message: user_message("v3", "what is a quokka"),
+            },
+        )
+        .await
+        .expect("a repeated edit");
+    assert_eq!(repeat.message_id, edit_id);
+    assert!(repeat.duplicate);
+    assert_eq!(
+        texts(
+            store
+                .list_messages(&alice, &c, 10, None)
+                .await
+                .expect("list")
+        ),
+        ["first question", "first answer", "what is a quokka"]
+    );
+    let latest = store
+        .latest_user_messages(&alice, &c, 10)
+        .await
+        .expect("latest");
+    assert_eq!(
+        latest
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>(),
+        ["first question", "what is a quokka"]
+    );
+    store
+        .append_assistant_message(&alice, &c, reply(&edit_id, "a quokka answer"))
+        .await
+        .expect("the edit's reply");
+    let versions = store
+        .last_exchange_versions(&alice, &c)
+        .await
+        .expect("versions");
+    assert_eq!(
+        version_texts(&versions),
+        [
+            (
+                "what is a wombat".to_owned(),
+                Some("a marsupial wombat answer".to_owned())
+            ),
+            (
+                "what is a wombat".to_owned(),
+                Some("a second wombat answer".to_owned())
+            ),
+            (
+                "what is a quokka".to_owned(),
+                Some("a quokka answer".to_owned())
+            ),
+        ]
+    );
+    assert_eq!(versions[2].user.id, edit_id);
+    let listed = store
+        .list_conversations(&alice)
+        .await
+        .expect("conversations");
+    assert_eq!(listed[0].message_count, 4, "the current path's messages");
+
+    // Search covers the current path: earlier versions are not found.
+    let find = |raw: &'static str| {
+        let alice = alice.clone();
+        async move {
+            let query = SearchQuery::parse(raw).expect("a valid query");
+            let hits = search
+                .search_messages(&alice, &query, 10)
+                .await
+                .expect("search");
+            hits.into_iter().map(|m| m.content).collect::<Vec<_>>()
+        }
+    };
+    let mut found = Vec::new();
+    for _ in 0..20 {
+        found = find("quokka").await;
+        if found.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(found, ["a quokka answer", "what is a quokka"]);
+    assert!(
+        find("wombat").await.is_empty(),
+        "superseded versions are not found"
+    );
+
+    // A new message ends the exchange: the next one has no versions until it is rerun.
+    let next = store
+        .append_user_message(&alice, &c, user_message("v4", "thanks"))
+        .await
+        .expect("append");
+    assert!(
+        store
+            .last_exchange_versions(&alice, &c)
+            .await
+            .expect("versions")
+            .is_empty()
+    );
+    store
+        .append_assistant_message(&alice, &c, reply(&next.message_id, "welcome"))
+        .await
+        .expect("reply");
+
+    // Deleting the conversation deletes its versions.
+    store.delete_conversation(&alice, &c).await.expect("delete");
+    assert!(matches!(
+        store.last_exchange_versions(&alice, &c).await,
+        Err(PortError::NotFound)
+    ));
+    let again = store
+        .append_user_message(&alice, &c, user_message("v5", "what is a wombat"))
+        .await
+        .expect("append");
+    store
+        .append_assistant_message(&alice, &c, reply(&again.message_id, "new"))
+        .await
+        .expect("reply");
+    let regenerated = store
+        .supersede_last_exchange(
+            &alice,
+            &c,
+            Rerun::Regenerate {
+                reply: store
+                    .list_messages(&alice, &c, 1, None)
+                    .await
+                    .expect("list")[0]
+                    .id
+                    .clone(),
+            },
+        )
+        .await
+        .expect("regenerate");
+    assert_eq!(regenerated.message_id, again.message_id);
+    assert_eq!(
+        version_texts(
+            &store
+                .last_exchange_versions(&alice, &c)
+                .await
+                .expect("versions")
+        ),
+        [
+            ("what is a wombat".to_owned(), Some("new".to_owned())),
+            ("what is a wombat".to_owned(), None),
+        ],
+        "nothing of the deleted conversation's versions is left"
+    );
 }
 
 /// The [`MessageSearch`] contract, on the messages `store` keeps (`search` searches the same data).

@@ -450,17 +450,60 @@ impl FakeTelegram {
         pred: impl Fn(&Call) -> bool,
         timeout: Duration,
     ) -> Option<Call> {
+        self.wait_until(timeout, |t| t.calls_of(method).into_iter().find(&pred))
+            .await
+    }
+
+    /// Waits up to `timeout` for `found` to find something, asking again after each call the fake
+    /// answers; what it found.
+    pub async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        found: impl Fn(&FakeTelegram) -> Option<T>,
+    ) -> Option<T> {
         let mut answered = self.shared.calls_answered.subscribe();
-        let found = async {
+        let wait = async {
             loop {
-                if let Some(call) = self.calls_of(method).into_iter().find(&pred) {
-                    return call;
+                if let Some(it) = found(self) {
+                    return it;
                 }
                 // The sender lives in `self.shared`, so the channel cannot close while we wait.
                 let _ = answered.changed().await;
             }
         };
-        tokio::time::timeout(timeout, found).await.ok()
+        tokio::time::timeout(timeout, wait).await.ok()
+    }
+
+    /// Waits up to `timeout` for a message in a chat, after its first `before`, whose text starts
+    /// with `prefix`; that text.
+    pub async fn wait_for_text(
+        &self,
+        chat_id: i64,
+        before: usize,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Option<String> {
+        self.wait_until(timeout, |t| {
+            t.texts(chat_id)
+                .into_iter()
+                .skip(before)
+                .find(|text| text.starts_with(prefix))
+        })
+        .await
+    }
+
+    /// Waits up to `timeout` until a chat has at least `count` final replies ([`FakeTelegram::finals`]);
+    /// all of them.
+    pub async fn wait_for_finals(
+        &self,
+        chat_id: i64,
+        count: usize,
+        timeout: Duration,
+    ) -> Option<Vec<SentMessage>> {
+        self.wait_until(timeout, |t| {
+            Some(t.finals(chat_id)).filter(|finals| finals.len() >= count)
+        })
+        .await
     }
 
     /// The messages the bot sent to a chat, oldest first, with their text after edits.
@@ -471,6 +514,20 @@ impl FakeTelegram {
             .get(&chat_id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The texts of the messages the bot sent to a chat, oldest first, after edits.
+    pub fn texts(&self, chat_id: i64) -> Vec<String> {
+        self.chat(chat_id).into_iter().map(|m| m.text).collect()
+    }
+
+    /// The bot's final replies in a chat: its messages in HTML (a streamed draft is plain text
+    /// until its last edit formats it), oldest first.
+    pub fn finals(&self, chat_id: i64) -> Vec<SentMessage> {
+        self.chat(chat_id)
+            .into_iter()
+            .filter(|m| m.parse_mode.as_deref() == Some("HTML"))
+            .collect()
     }
 
     /// The webhook set with `setWebhook`, if any.
