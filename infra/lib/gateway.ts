@@ -28,7 +28,7 @@ import { Construct } from 'constructs';
 import type { Auth } from './auth.ts';
 import * as env from './environment.ts';
 import { functionLogs, RustLambda } from './functions.ts';
-import { grantBucketObjects, grantIndexedTableData, grantManageConnections } from './grants.ts';
+import { grantApiObjects, grantIndexedTableData, grantManageConnections } from './grants.ts';
 import type { Secrets } from './secrets.ts';
 import type { TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
@@ -162,7 +162,7 @@ export class Gateway extends Construct {
     });
     storage.grantTables(rest.role);
     props.secrets.grantUserKeysWrite(rest.role);
-    grantBucketObjects(storage.bucket, rest.role);
+    grantApiObjects(storage.bucket, rest.role);
     turns.queue.grantSendMessages(rest.role);
     grantManageConnections(this.webSocketApi, rest.role);
 

@@ -57,6 +57,29 @@ export function grantBucketObjects(bucket: Bucket, role: Role): void {
 }
 
 /**
+ * What http-api does in the data bucket, and nothing else: reads, writes and deletes attachments
+ * (`attachments/*`), presigns the browser's uploads and reads and removes what arrived (`uploads/*`; a
+ * presigned PUT acts with the signer's rights), and deletes a conversation's transcript (`transcripts/*`,
+ * conditionally, which needs the read too). It never touches workspaces.
+ */
+export function grantApiObjects(bucket: Bucket, role: Role): void {
+  const prefixes = ['attachments/*', 'uploads/*', 'transcripts/*'];
+  for (const prefix of prefixes) bucket.grantReadWrite(role, prefix);
+  acknowledgeWildcards(
+    role,
+    [
+      'Action::s3:GetObject*',
+      'Action::s3:GetBucket*',
+      'Action::s3:List*',
+      'Action::s3:DeleteObject*',
+      'Action::s3:Abort*',
+      ...prefixes.map((prefix) => `Resource::${nagArn(bucket)}/${prefix}`),
+    ],
+    "CDK's read/write grant under each prefix http-api works in: object keys are per user and conversation, known only at run time.",
+  );
+}
+
+/**
  * Writing and deleting attachment objects (`attachments/<user>/<conversation>/<id>`) in one bucket,
  * nothing else: telegram-webhook stores the photos and documents users send (and removes one whose
  * message was refused), but never reads or lists the bucket.

@@ -65,6 +65,7 @@ export class ServerlessOpenClawStack extends Stack {
     const secrets = new Secrets(this, 'Secrets', { llmProvider: settings.llmProvider });
     const turns = new TurnQueue(this, 'TurnQueue', { agentTimeout: AGENT_TIMEOUT });
     this.web = new Web(this, 'Web');
+    this.storage.allowUploadsFrom(this.web.url);
     this.gateway = new Gateway(this, 'Gateway', {
       storage: this.storage,
       auth: this.auth,

@@ -4,7 +4,7 @@
 
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, StorageClass } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership, StorageClass } from 'aws-cdk-lib/aws-s3';
 import type { Role } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import * as env from './environment.ts';
@@ -26,8 +26,9 @@ export class Storage extends Construct {
   /** Session leases (`userId`/`conversationId`); a lease expires through `ttl`. */
   readonly leases: TableV2;
   /**
-   * Transcripts (`transcripts/<user>/<conversation>.jsonl`), workspaces (`workspaces/<user>/<path>`) and
-   * attachments (`attachments/<user>/<conversation>/<id>`).
+   * Transcripts (`transcripts/<user>/<conversation>.jsonl`), workspaces (`workspaces/<user>/<path>`),
+   * attachments (`attachments/<user>/<conversation>/<id>`) and uploads in flight (`uploads/<user>/<conversation>/<id>`,
+   * put by the browser with a presigned request; `allowUploadsFrom` lets a web origin do it).
    */
   readonly bucket: Bucket;
 
@@ -117,12 +118,35 @@ export class Storage extends Construct {
           prefix: 'attachments/',
           transitions: [{ storageClass: StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) }],
         },
+        {
+          // An upload is completed (or refused) within minutes of its target being handed out, which removes
+          // it; one never completed is removed after a day, its old versions too (the shorter of two
+          // overlapping expirations applies, so not after old-versions' 30 days).
+          id: 'uploads',
+          prefix: 'uploads/',
+          expiration: Duration.days(1),
+          noncurrentVersionExpiration: Duration.days(1),
+        },
       ],
     });
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:
         "Only the stack's own functions read and write this private bucket (TLS only, no public access); server access logs would add a second bucket and a log object per request.",
+    });
+  }
+
+  /**
+   * Lets pages of `origin` put uploads into the bucket with the presigned requests http-api hands out
+   * (`PUT`, any header the signature names; S3 still checks every request's signature).
+   */
+  allowUploadsFrom(origin: string): void {
+    this.bucket.addCorsRule({
+      id: 'browser-uploads',
+      allowedOrigins: [origin],
+      allowedMethods: [HttpMethods.PUT],
+      allowedHeaders: ['*'],
+      maxAge: 3600,
     });
   }
 

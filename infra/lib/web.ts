@@ -47,9 +47,12 @@ export class Web extends Construct {
       reason: 'Holds only the public build of the web app, read by CloudFront; access logs would add a bucket and cost per request.',
     });
 
-    // The page talks to the stack's API Gateway endpoints and to Cognito in this region, and to
+    // The page talks to the stack's API Gateway endpoints, to Cognito in this region and to S3 in this
+    // region (the uploads it puts with presigned requests; a wildcard like the API's, because naming the
+    // data bucket here would make a cycle with its CORS rule, which names this distribution), and to
     // nothing else; it runs only its own scripts.
     const apiHosts = `*.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`;
+    const s3Hosts = `*.s3.${Aws.REGION}.${Aws.URL_SUFFIX}`;
     const headers = new ResponseHeadersPolicy(this, 'Headers', {
       securityHeadersBehavior: {
         contentSecurityPolicy: {
@@ -61,7 +64,7 @@ export class Web extends Construct {
             "img-src 'self' data: blob:",
             // blob: voice notes the page plays from bytes it fetched with the token.
             "media-src 'self' blob:",
-            `connect-src 'self' https://${apiHosts} wss://${apiHosts} https://cognito-idp.${Aws.REGION}.${Aws.URL_SUFFIX}`,
+            `connect-src 'self' https://${apiHosts} wss://${apiHosts} https://cognito-idp.${Aws.REGION}.${Aws.URL_SUFFIX} https://${s3Hosts}`,
             "frame-ancestors 'none'",
             "base-uri 'none'",
             "form-action 'self'",

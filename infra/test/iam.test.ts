@@ -125,6 +125,16 @@ describe('IAM', () => {
       );
       assert.match(JSON.stringify(statement.Resource), /\/attachments\/\*/);
     }
+    // http-api: its attachments, the uploads it presigns and checks, and deleting transcripts; never workspaces.
+    const api = onBucket.filter(({ id }) => id.startsWith('GatewayHttpApiRoleDefaultPolicy'));
+    assert.ok(api.length > 0);
+    for (const { statement } of api) {
+      const objects = list(statement.Resource as unknown[])
+        .map((resource) => JSON.stringify(resource))
+        .filter((resource) => resource.includes('/'));
+      assert.ok(objects.length > 0, JSON.stringify(statement.Resource));
+      for (const resource of objects) assert.match(resource, /\/(attachments|uploads|transcripts)\/\*/, resource);
+    }
   });
 
   it('lets only the functions that push to (or close) WebSocket connections manage them', () => {

@@ -106,6 +106,21 @@ describe('storage', () => {
     assert.equal(attachments?.Prefix, 'attachments/');
     assert.deepEqual(attachments?.Transitions, [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }]);
     assert.equal(attachments?.ExpirationInDays, undefined, 'attachments go with their conversation, never by age');
+    const uploads = rules.find((rule) => rule.Id === 'uploads');
+    assert.equal(uploads?.Prefix, 'uploads/');
+    assert.equal(uploads?.ExpirationInDays, 1, 'an upload never completed is removed after a day');
+    assert.equal(uploads?.NoncurrentVersionExpiration?.NoncurrentDays, 1, 'its old versions too');
+  });
+
+  it("lets only the web app's origin put uploads into the data bucket from a browser", () => {
+    const bucket = functionProps(stack.storage.bucket);
+    const rules = bucket.CorsConfiguration.CorsRules as Array<Record<string, any>>;
+    assert.equal(rules.length, 1);
+    assert.deepEqual(rules[0]?.AllowedMethods, ['PUT']);
+    assert.deepEqual(rules[0]?.AllowedHeaders, ['*']);
+    const origins = JSON.stringify(rules[0]?.AllowedOrigins);
+    assert.equal(rules[0]?.AllowedOrigins.length, 1);
+    assert.match(origins, /WebCdn[0-9A-F]{8}","DomainName"/, 'the CloudFront distribution, no other origin');
   });
 
   it('expires transcripts when a retention is configured', () => {
@@ -560,13 +575,14 @@ describe('web', () => {
     });
   });
 
-  it("sends a content security policy that allows only this region's APIs and Cognito", () => {
+  it("sends a content security policy that allows only this region's APIs, Cognito and S3", () => {
     const policy = Object.values(template.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0];
     const csp = JSON.stringify(policy.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy);
     assert.match(csp, /script-src 'self'/);
     assert.match(csp, /frame-ancestors 'none'/);
     assert.match(csp, /wss:\/\/\*\.execute-api\./);
     assert.match(csp, /https:\/\/cognito-idp\./);
+    assert.match(csp, /https:\/\/\*\.s3\./, 'uploads go straight to S3 in this region');
   });
 });
 

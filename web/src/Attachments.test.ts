@@ -4,7 +4,7 @@ import { chatReducer, checkOutgoing, initialChatState } from './chatState';
 import { formatBytes } from './format';
 import { MAX_FILE_BYTES, MAX_IMAGE_BYTES, parseAttachment, parseMessagesResponse, type Attachment } from './protocol';
 import type { RuntimeConfig } from './runtimeConfig';
-import { refusedBeforeUpload } from './useComposerAttachments';
+import { refusedBeforeUpload, uploadingLabel } from './useComposerAttachments';
 
 const config: RuntimeConfig = { version: 1, apiUrl: '/', websocketUrl: '/ws', auth: { kind: 'token' } };
 const cat: Attachment = {
@@ -29,24 +29,114 @@ function api(status: number, body: BodyInit | null, seen: { url: string; init: R
 }
 
 describe('attachments', () => {
-  it('uploads the bytes with their own type and the name in the query, and reads the view back', async () => {
+  /** An API whose fetch answers `answers` in turn and whose transfer answers `stored` (null: unreachable). */
+  function uploader(
+    answers: [number, unknown][],
+    stored: { status: number; body: string } | null,
+    seen: { url: string; init: RequestInit }[],
+    sentTo: { url: string; method: string; headers: Record<string, string>; body: Blob }[],
+  ) {
+    return createApi(
+      config,
+      () => ({ freshToken: () => Promise.resolve('tok'), refused: () => undefined }),
+      () => 'http://127.0.0.1:8787/chat',
+      (url, init) => {
+        seen.push({ url, init });
+        const [status, body] = answers.shift() ?? [500, null];
+        return Promise.resolve(new Response(JSON.stringify(body), { status }));
+      },
+      (target, body, onProgress) => {
+        sentTo.push({ ...target, body });
+        onProgress(body.size / 2, body.size);
+        return Promise.resolve(stored);
+      },
+    );
+  }
+  const begun = { uploadId: 'u1', target: { method: 'PUT', url: '/uploads/tok.sig', headers: {} } };
+
+  it('uploads in three steps: declares the file, sends the bytes to the target with progress, completes', async () => {
     const seen: { url: string; init: RequestInit }[] = [];
+    const sentTo: { url: string; method: string; headers: Record<string, string>; body: Blob }[] = [];
     const file = new Blob(['png bytes'], { type: 'image/png' });
-    const result = await api(201, JSON.stringify(cat), seen).uploadAttachment('c 1', file, 'my cat.png');
+    const progress: number[] = [];
+    const result = await uploader(
+      [
+        [201, begun],
+        [201, cat],
+      ],
+      { status: 204, body: '' },
+      seen,
+      sentTo,
+    ).uploadAttachment('c 1', file, 'my cat.png', (sent, total) => progress.push(sent / total));
     expect(result).toEqual({ ok: true, value: cat });
-    expect(seen[0]?.url).toBe('http://127.0.0.1:8787/api/conversations/c%201/attachments?name=my+cat.png');
+    expect(seen.map((s) => s.url)).toEqual([
+      'http://127.0.0.1:8787/api/conversations/c%201/attachments/uploads',
+      'http://127.0.0.1:8787/api/conversations/c%201/attachments/uploads/u1/complete',
+    ]);
     expect(seen[0]?.init.method).toBe('POST');
-    expect(seen[0]?.init.body).toBe(file);
-    expect(seen[0]?.init.headers).toEqual({ Authorization: 'Bearer tok', 'Content-Type': 'image/png' });
+    expect(JSON.parse(seen[0]?.init.body as string)).toEqual({ name: 'my cat.png', contentType: 'image/png', size: 9 });
+    expect(JSON.parse(seen[1]?.init.body as string)).toEqual({ name: 'my cat.png', contentType: 'image/png' });
+    expect(seen[0]?.init.headers).toEqual({ Authorization: 'Bearer tok', 'Content-Type': 'application/json' });
+    expect(sentTo).toEqual([{ method: 'PUT', url: 'http://127.0.0.1:8787/uploads/tok.sig', headers: {}, body: file }]);
+    expect(progress).toEqual([0.5]);
   });
 
-  it('shows the server refusal of an upload, and reads bytes back as a blob', async () => {
-    const refused = await api(
-      422,
-      JSON.stringify({ code: 'corrupt_file', message: 'the file says it is image/png, but its bytes are not' }),
+  it('sends to an absolute target (S3) as it is, with the headers it names', async () => {
+    const sentTo: { url: string; method: string; headers: Record<string, string>; body: Blob }[] = [];
+    const s3 = {
+      uploadId: 'u1',
+      target: { method: 'PUT', url: 'https://bucket.s3.amazonaws.com/uploads/x?X-Amz-Signature=1', headers: { 'x-amz-meta-a': 'b' } },
+    };
+    await uploader(
+      [
+        [201, s3],
+        [201, cat],
+      ],
+      { status: 200, body: '' },
       [],
+      sentTo,
+    ).uploadAttachment('c1', new Blob(['x']), 'x.txt');
+    expect(sentTo[0]?.url).toBe(s3.target.url);
+    expect(sentTo[0]?.headers).toEqual({ 'x-amz-meta-a': 'b' });
+  });
+
+  it('shows the refusal of whichever step refused, and stops there', async () => {
+    const tooBig = { code: 'too_large', message: 'the image is larger than 10 MiB, the limit for images' };
+    const seen: { url: string; init: RequestInit }[] = [];
+    const sentTo: { url: string; method: string; headers: Record<string, string>; body: Blob }[] = [];
+    expect(
+      await uploader([[413, tooBig]], null, seen, sentTo).uploadAttachment('c1', new Blob(['x'], { type: 'image/png' }), 'x.png'),
+    ).toEqual({
+      ok: false,
+      status: 413,
+      message: tooBig.message,
+    });
+    expect(sentTo).toEqual([]);
+    const unreachable = await uploader([[201, begun]], null, seen, sentTo).uploadAttachment('c1', new Blob(['x']), 'x.png');
+    expect(unreachable).toMatchObject({ ok: false, status: 0 });
+    const expired = await uploader(
+      [[201, begun]],
+      { status: 403, body: '<Error><Code>AccessDenied</Code></Error>' },
+      [],
+      sentTo,
+    ).uploadAttachment('c1', new Blob(['x']), 'x.png');
+    expect(expired).toEqual({ ok: false, status: 403, message: 'The upload was refused (HTTP 403); try again.' });
+    const corrupt = { code: 'corrupt_file', message: 'the file says it is image/png, but its bytes are not' };
+    const refused = await uploader(
+      [
+        [201, begun],
+        [422, corrupt],
+      ],
+      { status: 204, body: '' },
+      [],
+      sentTo,
     ).uploadAttachment('c1', new Blob(['words'], { type: 'image/png' }), 'x.png');
-    expect(refused).toEqual({ ok: false, status: 422, message: 'the file says it is image/png, but its bytes are not' });
+    expect(refused).toEqual({ ok: false, status: 422, message: corrupt.message });
+    expect(uploadingLabel(undefined)).toBe('uploading…');
+    expect(uploadingLabel(0.426)).toBe('uploading… 42 %');
+  });
+
+  it('reads bytes back as a blob', async () => {
     const seen: { url: string; init: RequestInit }[] = [];
     const content = await api(200, 'the bytes', seen).attachmentContent('c1', 'a1');
     expect(content.ok && (await content.value.text())).toBe('the bytes');

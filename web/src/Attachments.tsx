@@ -5,7 +5,7 @@
 
 import { useEffect, useState } from 'react';
 import type { Api } from './api';
-import type { ComposerAttachments } from './useComposerAttachments';
+import { uploadingLabel, type ComposerAttachments } from './useComposerAttachments';
 import { formatBytes } from './format';
 import type { Attachment } from './protocol';
 
@@ -57,7 +57,7 @@ export function PendingAttachments({ attachments }: { attachments: ComposerAttac
         <li key={p.key} className={`attachment-chip attachment-${p.status}`} data-testid="pending-attachment" data-status={p.status}>
           {p.preview !== undefined ? <img className="attachment-thumb" src={p.preview} alt="" /> : <FileIcon />}
           <span className="attachment-name">{p.name}</span>
-          <span className="attachment-size">{p.status === 'uploading' ? 'uploading…' : formatBytes(p.size)}</span>
+          <span className="attachment-size">{p.status === 'uploading' ? uploadingLabel(p.progress) : formatBytes(p.size)}</span>
           {p.error !== undefined && (
             <span className="attachment-error" data-testid="attachment-error" role="alert">
               {p.error}

@@ -12,6 +12,7 @@ import {
   parseMessagePage,
   parseSearchResponse,
   parseSettingsResponse,
+  parseUpload,
   type Attachment,
   type ConversationSettings,
   type ConversationSettingsChange,
@@ -21,12 +22,32 @@ import {
   type Settings,
   type SettingsUpdate,
   type MessagePage,
+  type UploadTarget,
 } from './protocol';
 import { restUrl, type RuntimeConfig } from './runtimeConfig';
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; status: number; message: string };
 
 type Fetch = (url: string, init: RequestInit) => Promise<Response>;
+
+/** How far an upload's bytes are: `sent` of `total`. */
+export type UploadProgress = (sent: number, total: number) => void;
+
+/** The answer of the storage an upload target names; null when it could not be reached. */
+export type Transfer = (target: UploadTarget, body: Blob, onProgress: UploadProgress) => Promise<{ status: number; body: string } | null>;
+
+/** Sends an upload's bytes with XMLHttpRequest, the one browser API that reports upload progress. */
+export const xhrTransfer: Transfer = (target, body, onProgress) =>
+  new Promise((resolve) => {
+    const request = new XMLHttpRequest();
+    request.open(target.method, target.url);
+    for (const [name, value] of Object.entries(target.headers)) request.setRequestHeader(name, value);
+    request.upload.onprogress = (event) => onProgress(event.loaded, event.lengthComputable ? event.total : body.size);
+    request.onload = () => resolve({ status: request.status, body: request.responseText });
+    request.onerror = () => resolve(null);
+    request.onabort = () => resolve(null);
+    request.send(body);
+  });
 
 export interface Api {
   listConversations(): Promise<ApiResult<ConversationSummary[]>>;
@@ -43,15 +64,19 @@ export interface Api {
   unlinkTelegram(telegramUserId: number): Promise<ApiResult<null>>;
   /** The user's messages the words of `query` find, newest first (a 400 says why a query is refused). */
   search(query: string): Promise<ApiResult<SearchHit[]>>;
-  /** Uploads a file to a conversation (which need not exist yet); its type is the file's own. */
-  uploadAttachment(conversationId: string, file: Blob, name: string): Promise<ApiResult<Attachment>>;
+  /**
+   * Uploads a file to a conversation (which need not exist yet); its type is the file's own. Three requests
+   * (docs/protocol.md, "Attachments"): the server checks the declared file and names a target, the bytes go to
+   * the target (S3 on AWS) with `onProgress` told how far they are, and the server checks what arrived.
+   */
+  uploadAttachment(conversationId: string, file: Blob, name: string, onProgress?: UploadProgress): Promise<ApiResult<Attachment>>;
   /** An attachment's bytes (for an image to show, a file to download). */
   attachmentContent(conversationId: string, attachmentId: string): Promise<ApiResult<Blob>>;
   deleteAttachment(conversationId: string, attachmentId: string): Promise<ApiResult<null>>;
 }
 
-/** A request body: JSON, or raw bytes with their type. */
-type RequestBody = { json: unknown } | { bytes: Blob; type: string };
+/** A request body (JSON). */
+type RequestBody = { json: unknown };
 
 const UNREADABLE = 'The server sent an answer this page does not understand.';
 
@@ -61,6 +86,7 @@ export function createApi(
   session: () => Pick<AuthSession, 'freshToken' | 'refused'>,
   pageHref: () => string,
   fetchImpl: Fetch = (url, init) => fetch(url, init),
+  transfer: Transfer = xhrTransfer,
 ): Api {
   /** Sends an authorized request; the response when the server answered and accepted the sign-in. */
   async function send(method: string, path: string, body?: RequestBody): Promise<ApiResult<Response>> {
@@ -76,12 +102,9 @@ export function createApi(
     let response: Response;
     try {
       const init: RequestInit = { method, headers, cache: 'no-store' };
-      if (body !== undefined && 'json' in body) {
+      if (body !== undefined) {
         headers['Content-Type'] = 'application/json';
         init.body = JSON.stringify(body.json);
-      } else if (body !== undefined) {
-        headers['Content-Type'] = body.type;
-        init.body = body.bytes;
       }
       response = await fetchImpl(restUrl(config, path, pageHref()), init);
     } catch {
@@ -145,13 +168,29 @@ export function createApi(
     linkCode: () => parsed('POST', '/api/telegram/link-code', undefined, parseLinkCode),
     unlinkTelegram: (telegramUserId) => empty('DELETE', `/api/telegram/links/${encodeURIComponent(String(telegramUserId))}`),
     search: (query) => parsed('GET', `/api/search?${new URLSearchParams({ q: query }).toString()}`, undefined, parseSearchResponse),
-    uploadAttachment: (id, file, name) =>
-      call(
-        'POST',
-        `${conversation(id)}/attachments?${new URLSearchParams({ name }).toString()}`,
-        { bytes: file, type: file.type },
-        parseAttachment,
-      ) as Promise<ApiResult<Attachment>>,
+    uploadAttachment: async (id, file, name, onProgress = () => undefined) => {
+      const declared = { name, contentType: file.type };
+      const begun = await parsed('POST', `${conversation(id)}/attachments/uploads`, { ...declared, size: file.size }, parseUpload);
+      if (!begun.ok) return begun;
+      const { uploadId, target } = begun.value;
+      const url = new URL(target.url, restUrl(config, '/', pageHref())).href;
+      const sent = await transfer({ ...target, url }, file, onProgress);
+      if (sent === null) return { ok: false, status: 0, message: 'Could not reach the storage to upload the file.' };
+      if (sent.status < 200 || sent.status > 299) {
+        let json: unknown = null;
+        try {
+          json = JSON.parse(sent.body);
+        } catch {
+          // S3 answers in XML: its status is what there is to show.
+        }
+        return {
+          ok: false,
+          status: sent.status,
+          message: parseApiError(json)?.message ?? `The upload was refused (HTTP ${sent.status}); try again.`,
+        };
+      }
+      return parsed('POST', `${conversation(id)}/attachments/uploads/${encodeURIComponent(uploadId)}/complete`, declared, parseAttachment);
+    },
     attachmentContent: async (id, attachmentId) => {
       const sent = await send('GET', `${conversation(id)}/attachments/${encodeURIComponent(attachmentId)}`);
       if (!sent.ok) return sent;

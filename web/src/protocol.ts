@@ -528,6 +528,35 @@ export function parseAttachment(value: unknown): Attachment | null {
   return attachment;
 }
 
+/** Where the bytes of an upload go (`POST .../attachments/uploads`): a request the page makes itself, to storage. */
+export interface UploadTarget {
+  method: string;
+  /** Absolute (S3), or relative to the API (local mode). */
+  url: string;
+  /** Headers to send besides Content-Length, which the browser sets from the body. */
+  headers: Record<string, string>;
+}
+
+/** An upload begun: the id to complete it with and its target. */
+export interface PendingUpload {
+  uploadId: string;
+  target: UploadTarget;
+}
+
+/** Parses the answer to `POST .../attachments/uploads`; null if it is not one. */
+export function parseUpload(value: unknown): PendingUpload | null {
+  if (!isObject(value) || !isId(value.uploadId) || !isObject(value.target)) return null;
+  const { method, url, headers } = value.target;
+  if (!isString(method) || !isString(url) || !isObject(headers)) return null;
+  const names = Object.keys(headers);
+  const values = names.map((name) => headers[name]);
+  if (!values.every(isString)) return null;
+  return {
+    uploadId: value.uploadId,
+    target: { method, url, headers: Object.fromEntries(names.map((name, i) => [name, values[i] as string])) },
+  };
+}
+
 /** A message's attachments; like usage, one that cannot be read is left out and the message still shows. */
 function parseAttachments(value: unknown): Attachment[] {
   return Array.isArray(value) ? value.map(parseAttachment).filter((a): a is Attachment => a !== null) : [];

@@ -1,5 +1,5 @@
 // The composer's pending attachments, without the view (./Attachments shows them): each file is checked,
-// uploaded at once and kept with its state until the message is sent or the file removed; previews are object
+// uploaded at once (with its progress) and kept with its state until the message is sent or the file removed; previews are object
 // URLs, revoked when the file leaves the composer or the view goes.
 
 import { useCallback, useEffect, useRef, useState } from 'react';
@@ -15,6 +15,8 @@ export interface PendingAttachment {
   /** An object URL of the picked image, for its preview. */
   preview?: string;
   status: 'uploading' | 'ready' | 'failed';
+  /** While uploading: the share of its bytes sent, 0 to 1. */
+  progress?: number;
   /** Once uploaded. */
   attachment?: Attachment;
   /** Why it was refused (by this page or the server). */
@@ -42,6 +44,11 @@ export function refusedBeforeUpload(file: { name: string; size: number; type: st
   }
   if (file.size === 0) return `${file.name} is empty.`;
   return null;
+}
+
+/** What an uploading file shows: how far its bytes are, once they are on their way. */
+export function uploadingLabel(progress: number | undefined): string {
+  return progress === undefined ? 'uploading…' : `uploading… ${Math.floor(progress * 100)} %`;
 }
 
 let pendingSeq = 0;
@@ -77,7 +84,7 @@ export function useComposerAttachments(api: Api, conversationId: string): Compos
             : refusedBeforeUpload({ name: base.name, type: file.type, size: file.size });
         if (refused !== null) return { ...base, status: 'failed', error: refused };
         void api
-          .uploadAttachment(conversationId, file, base.name)
+          .uploadAttachment(conversationId, file, base.name, (sent, total) => update(key, { progress: total > 0 ? sent / total : 0 }))
           .then((result) =>
             update(key, result.ok ? { status: 'ready', attachment: result.value } : { status: 'failed', error: result.message }),
           );

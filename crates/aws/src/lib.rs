@@ -20,6 +20,8 @@
 //!   table ([`TelegramStore`](serverless_openclaw_core::ports::TelegramStore)).
 //! - [`attachments`]: attachments' bytes as S3 objects, their metadata and each user's usage in the
 //!   conversations table ([`AttachmentStore`](serverless_openclaw_core::ports::AttachmentStore)).
+//! - [`uploads`]: uploads in flight, put by the client straight into the bucket with a presigned
+//!   request ([`PendingUploads`](serverless_openclaw_core::ports::PendingUploads)).
 //! - [`transcripts`]: OpenClaw transcripts as S3 objects, written with ETag conditions
 //!   ([`TranscriptStore`](serverless_openclaw_core::ports::TranscriptStore)).
 //! - [`workspaces`]: per-user OpenClaw workspace files as S3 objects, written and deleted with ETag
@@ -50,6 +52,7 @@ pub mod secrets;
 pub mod settings;
 pub mod telegram;
 pub mod transcripts;
+pub mod uploads;
 pub mod wake;
 pub mod workspaces;
 
@@ -62,5 +65,6 @@ pub use queue::SqsTurnQueue;
 pub use settings::{DynamoSettingsStore, SsmApiKeyStore};
 pub use telegram::DynamoTelegramStore;
 pub use transcripts::S3TranscriptStore;
+pub use uploads::S3PendingUploads;
 pub use wake::LambdaAgentWaker;
 pub use workspaces::S3WorkspaceStore;

@@ -7,10 +7,12 @@
 //! besides `s3:DeleteObject`.
 
 use std::error::Error as StdError;
+use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use aws_sdk_s3::primitives::ByteStream;
 use serverless_openclaw_core::ports::{ObjectVersion, PortError};
 
@@ -145,6 +147,53 @@ impl Bucket {
                 Failure::Other => Err(self.backend("DeleteObject", key, e)),
             },
         }
+    }
+
+    /// Reads at most the first `max` bytes of an object (a ranged GET); `None` when the key does not
+    /// exist.
+    pub async fn get_head(&self, key: &str, max: u64) -> Result<Option<Vec<u8>>, PortError> {
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.name)
+            .key(key)
+            .range(format!("bytes=0-{}", max.saturating_sub(1)))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) if Failure::of(&e) == Failure::Missing => return Ok(None),
+            // An empty object has no byte 0 to start a range at.
+            Err(e) if e.code() == Some("InvalidRange") => return Ok(Some(Vec::new())),
+            Err(e) => return Err(self.backend("GetObject", key, e)),
+        };
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.error("GetObject", key, "body", e))?
+            .into_bytes();
+        Ok(Some(bytes.to_vec()))
+    }
+
+    /// A presigned `PutObject` of exactly `size` bytes to `key` (the `Content-Length` is signed, so S3
+    /// refuses any other size), valid for `valid_for`.
+    pub async fn presigned_put(
+        &self,
+        key: &str,
+        size: u64,
+        valid_for: Duration,
+    ) -> Result<PresignedRequest, PortError> {
+        let config = PresigningConfig::expires_in(valid_for).map_err(PortError::backend)?;
+        let size = i64::try_from(size).map_err(PortError::backend)?;
+        self.client
+            .put_object()
+            .bucket(&self.name)
+            .key(key)
+            .content_length(size)
+            .presigned(config)
+            .await
+            .map_err(|e| self.backend("PutObject (presigning)", key, e))
     }
 
     /// Every key under `prefix`, in S3's (lexicographic) order, across all pages.

@@ -1,10 +1,13 @@
 //! The S3 and DynamoDB attachment store on moto server: the shared contract (a user's id reaches nothing
 //! of another user's), the keys the bytes and metadata live under, and a refused put that leaves no
-//! object behind.
+//! object behind; uploads in flight through presigned `PUT`s made with reqwest, as a browser makes
+//! them.
 
-use serverless_openclaw_aws::DynamoS3AttachmentStore;
+use std::sync::Arc;
+
 use serverless_openclaw_aws::config::s3_client;
 use serverless_openclaw_aws::conversations::create_table;
+use serverless_openclaw_aws::{DynamoS3AttachmentStore, S3PendingUploads};
 use serverless_openclaw_core::attachments::Attachments;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::AttachmentStore;
@@ -85,4 +88,70 @@ async fn bytes_live_under_the_user_s_prefix_and_a_refused_upload_leaves_nothing(
     assert_eq!(bytes, b"twelve bytes");
     let bob = UserId::parse("bob").unwrap();
     assert!(attachments.read(&bob, &c1, &notes.id).await.is_err());
+}
+
+#[tokio::test]
+async fn presigned_uploads_honour_the_contract_and_leave_nothing_behind() {
+    let (store, s3, bucket) = fresh_store().await;
+    let uploads = Arc::new(S3PendingUploads::new(s3.clone(), &bucket));
+    let http = reqwest::Client::new();
+    let user_prefix = format!("/{bucket}/uploads/up-alice/");
+    contract::pending_uploads(Arc::new(store), uploads, |target, bytes| {
+        let (http, user_prefix) = (http.clone(), user_prefix.clone());
+        async move {
+            assert_eq!(target.method, "PUT");
+            assert!(
+                target.url.contains(&user_prefix)
+                    && target.url.contains("X-Amz-Signature=")
+                    && target.url.contains("X-Amz-Expires=600"),
+                "a presigned URL of the user's upload key: {}",
+                target.url
+            );
+            let mut request = http.put(&target.url).body(bytes);
+            for (name, value) in &target.headers {
+                request = request.header(name, value);
+            }
+            let answer = request.send().await.expect("moto answers");
+            answer.status().is_success()
+        }
+    })
+    .await;
+    assert_eq!(
+        keys(&s3, &bucket).await,
+        Vec::<String>::new(),
+        "no upload and no attachment is left"
+    );
+}
+
+#[tokio::test]
+async fn a_presigned_put_signs_the_declared_size() {
+    let (_, s3, bucket) = fresh_store().await;
+    let uploads = S3PendingUploads::new(s3, &bucket);
+    let target = serverless_openclaw_core::ports::PendingUploads::target(
+        &uploads,
+        &UserId::parse("alice").unwrap(),
+        &ConversationId::parse("c1").unwrap(),
+        &serverless_openclaw_core::ids::AttachmentId::generate(),
+        1234,
+        std::time::Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    let signed = target
+        .url
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("X-Amz-SignedHeaders="))
+        .expect("signed headers");
+    assert!(
+        signed.split("%3B").any(|h| h == "content-length"),
+        "S3 refuses a body of another size: {signed}"
+    );
+    assert!(
+        target
+            .headers
+            .iter()
+            .all(|(name, _)| !name.eq_ignore_ascii_case("content-length")),
+        "the browser sets Content-Length itself: {:?}",
+        target.headers
+    );
 }

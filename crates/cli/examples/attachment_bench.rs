@@ -1,6 +1,8 @@
 //! `make bench`: a 10 MB image end to end in local mode on loopback, with the real runner and the fake
-//! LLM answering instantly. Each round uploads the image (`POST .../attachments`: the body read, its
-//! bytes checked, written privately), reads it back (`GET`), and sends it with a message over the
+//! LLM answering instantly. Each round uploads the image in the web app's three steps (`POST
+//! .../attachments/uploads`: the declared file checked; `PUT` of the bytes to the target it names, local
+//! mode's `/uploads/<token>`: written to the pending area; `POST .../complete`: the bytes read back,
+//! checked and stored privately), reads it back (`GET`), and sends it with a message over the
 //! WebSocket: the turn stages it for the runner, OpenClaw scales it down (it is over its 1200 px and 5 MB
 //! limits) and sends it to the model, and the reply comes back. Prints a Markdown table for
 //! `docs/benchmarks.md`. `BENCH_ROUNDS` sets the rounds (default 5).
@@ -21,7 +23,12 @@ const SIDE: u32 = 1825;
 
 /// One round's timings.
 struct Round {
+    /// The three steps together.
     upload: Duration,
+    /// The bytes to the target.
+    put: Duration,
+    /// `complete` → the attachment.
+    complete: Duration,
     download: Duration,
     /// The message frame sent → the fake LLM had the request with the image.
     to_llm: Duration,
@@ -56,18 +63,38 @@ async fn main() -> anyhow::Result<()> {
         // A conversation per round: each turn sends only its own image (earlier images stay in
         // OpenClaw's transcript and would be sent again).
         let conversation = format!("bench-{round}");
+        let uploads = format!("http://{addr}/api/conversations/{conversation}/attachments/uploads");
         let started = Instant::now();
         let response = http
-            .post(format!(
-                "http://{addr}/api/conversations/{conversation}/attachments?name=noise.png"
-            ))
+            .post(&uploads)
             .bearer_auth(TOKEN)
-            .header("content-type", "image/png")
+            .json(&json!({"name": "noise.png", "size": image.len(), "contentType": "image/png"}))
+            .send()
+            .await?;
+        anyhow::ensure!(response.status() == 201, "begin: {}", response.status());
+        let begun: Value = response.json().await?;
+        let put_started = Instant::now();
+        let target = begun["target"]["url"].as_str().unwrap_or_default();
+        let response = http
+            .put(format!("http://{addr}{target}"))
             .body(image.clone())
             .send()
             .await?;
-        anyhow::ensure!(response.status() == 201, "upload: {}", response.status());
+        anyhow::ensure!(response.status().is_success(), "put: {}", response.status());
+        let put = put_started.elapsed();
+        let complete_started = Instant::now();
+        let response = http
+            .post(format!(
+                "{uploads}/{}/complete",
+                begun["uploadId"].as_str().unwrap_or_default()
+            ))
+            .bearer_auth(TOKEN)
+            .json(&json!({"name": "noise.png", "contentType": "image/png"}))
+            .send()
+            .await?;
+        anyhow::ensure!(response.status() == 201, "complete: {}", response.status());
         let view: Value = response.json().await?;
+        let complete = complete_started.elapsed();
         let upload = started.elapsed();
         let id = view["id"].as_str().unwrap_or_default().to_owned();
 
@@ -114,6 +141,8 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(images.len() == 1, "the request has {} images", images.len());
         measured.push(Round {
             upload,
+            put,
+            complete,
             download,
             to_llm: request.received_at - sent,
             turn: done - sent,
@@ -135,8 +164,16 @@ async fn main() -> anyhow::Result<()> {
     println!("| step (median of {rounds}, min – max) | time |");
     println!("| --- | --- |");
     println!(
-        "| upload `POST` 10 MB → `201` (read, checked, written) | {} |",
+        "| upload, three steps, 10 MB → `201` (declared, sent, checked, stored) | {} |",
         column(|r| r.upload)
+    );
+    println!(
+        "| of which `PUT` of the bytes to the target (written to the pending area) | {} |",
+        column(|r| r.put)
+    );
+    println!(
+        "| of which `complete` (read back, checked, stored with fsync, pending removed) | {} |",
+        column(|r| r.complete)
     );
     println!(
         "| read back `GET` → all bytes | {} |",

@@ -31,8 +31,9 @@ use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, LocalTurnQueue, MemorySessionLeases,
-    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore, private_dir,
+    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, FileUploads, LocalTurnQueue,
+    MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
+    private_dir,
 };
 use serverless_openclaw_server::{
     AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator,
@@ -223,10 +224,13 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         .map(|t| BotApi::new(&t.api_url, &t.token));
     let transcripts: Arc<dyn TranscriptStore> =
         Arc::new(FileTranscriptStore::new(data.join("transcripts")));
+    let uploads =
+        Arc::new(FileUploads::new(data.join("uploads")).context("preparing the upload area")?);
     let attachments = Attachments::new(
         Arc::new(FileAttachmentStore::new(data.join("attachments"))),
         DEFAULT_QUOTA_BYTES,
-    );
+    )
+    .with_uploads(uploads.clone());
     let confinement = confinement(options.sandbox, data)?;
     let has_provider = options.provider.is_some();
     let runtime = Arc::new(
@@ -308,6 +312,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         waker,
         web_dir: options.web_dir,
         allowed_hosts: AllowedHosts::new(options.allowed_hosts),
+        uploads,
     };
     Ok(LocalApp {
         router: serverless_openclaw_server::local_app(state, surface),

@@ -1,17 +1,22 @@
 //! Attachments: the images, files and voice notes a user sends with a message (`docs/architecture.md`,
 //! "Attachments"). The rules — accepted types, sizes, the user's storage quota, safe names — the check
 //! of an upload's bytes against its declared type, and [`Attachments`], the use case every surface
-//! shares: store an upload, link it to a message, hand a turn its attachments, delete them with their
-//! conversation. The bytes and metadata live behind [`AttachmentStore`].
+//! shares: store an upload (in one request, or in two steps: a target the client sends the bytes to,
+//! then the check of what arrived), link it to a message, hand a turn its attachments, delete them
+//! with their conversation. The bytes and metadata live behind [`AttachmentStore`], uploads in flight
+//! behind [`PendingUploads`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ids::{AttachmentId, ConversationId, MessageId, UserId};
-use crate::ports::{AttachmentStore, PortError, ProducedFile, Stored};
+use crate::ports::{
+    AttachmentStore, PendingUploads, PortError, ProducedFile, Stored, UploadTarget,
+};
 use crate::protocol::ErrorCode;
 
 /// The largest image: OpenClaw drops a prompt image above 10 MiB (its `MAX_IMAGE_INPUT_BYTES`).
@@ -28,6 +33,9 @@ pub const DEFAULT_QUOTA_BYTES: u64 = 500 * 1024 * 1024;
 /// The folder of the agent's workspace that a turn's files are copied into (per conversation), for the
 /// turn only: it is never synchronised as workspace files.
 pub const WORKSPACE_ATTACHMENTS_DIR: &str = ".attachments";
+/// How long an upload target accepts bytes: long enough for 20 MiB on a slow phone connection, short
+/// enough that a leaked URL is soon useless.
+pub const UPLOAD_TTL: Duration = Duration::from_secs(10 * 60);
 /// The longest attachment name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 120;
 
@@ -258,12 +266,72 @@ fn accepted() -> String {
     )
 }
 
+/// The kind a (normalized) type is taken as, `None` for a type we do not take.
+fn kind_of(media_type: &str) -> Option<AttachmentKind> {
+    if IMAGE_TYPES.contains(&media_type) {
+        Some(AttachmentKind::Image)
+    } else if audio_format(media_type).is_some() {
+        Some(AttachmentKind::Audio)
+    } else if media_type == PDF || is_text_type(media_type) {
+        Some(AttachmentKind::File)
+    } else {
+        None
+    }
+}
+
+/// The largest attachment of a kind.
+fn limit_of(kind: AttachmentKind) -> u64 {
+    match kind {
+        AttachmentKind::Image => MAX_IMAGE_BYTES,
+        AttachmentKind::File => MAX_FILE_BYTES,
+        AttachmentKind::Audio => MAX_AUDIO_BYTES,
+    }
+}
+
+/// The largest attachment of any kind: what a type the bytes will decide may declare, and the most of
+/// an upload that is read.
+fn largest_limit() -> u64 {
+    MAX_IMAGE_BYTES.max(MAX_FILE_BYTES).max(MAX_AUDIO_BYTES)
+}
+
+fn unsupported(media_type: &str) -> AttachmentError {
+    AttachmentError::UnsupportedType(format!(
+        "{media_type} files are not accepted; send {}",
+        accepted()
+    ))
+}
+
+fn empty() -> AttachmentError {
+    AttachmentError::BadRequest("the file is empty".into())
+}
+
+/// Checks what a client declares before it sends the bytes: a type we take and a size within its
+/// kind's limit (an empty or `application/octet-stream` type, which the bytes will decide, within the
+/// largest limit). [`inspect`] checks the bytes themselves once they arrived.
+pub fn check_declared(declared: &str, size: u64) -> Result<(), AttachmentError> {
+    if size == 0 {
+        return Err(empty());
+    }
+    let declared = normalized_type(declared);
+    let (kind, limit) = match declared.as_str() {
+        "" | "application/octet-stream" => (AttachmentKind::File, largest_limit()),
+        other => {
+            let kind = kind_of(other).ok_or_else(|| unsupported(other))?;
+            (kind, limit_of(kind))
+        }
+    };
+    if size > limit {
+        return Err(too_large(kind, limit));
+    }
+    Ok(())
+}
+
 /// Checks an upload: its size for its kind, then its bytes against the declared type (magic bytes,
 /// an image's header, text's encoding). An empty or `application/octet-stream` type lets the bytes
 /// decide. Returns the type to store: the sniffed one, or for text the declared one.
 pub fn inspect(declared: &str, bytes: &[u8]) -> Result<Inspected, AttachmentError> {
     if bytes.is_empty() {
-        return Err(AttachmentError::BadRequest("the file is empty".into()));
+        return Err(empty());
     }
     let declared = normalized_type(declared);
     let sniffed = infer::get(bytes);
@@ -281,23 +349,8 @@ pub fn inspect(declared: &str, bytes: &[u8]) -> Result<Inspected, AttachmentErro
         other => other.to_owned(),
     };
     let audio = audio_format(&wanted);
-    let kind = if IMAGE_TYPES.contains(&wanted.as_str()) {
-        AttachmentKind::Image
-    } else if audio.is_some() {
-        AttachmentKind::Audio
-    } else if wanted == PDF || is_text_type(&wanted) {
-        AttachmentKind::File
-    } else {
-        return Err(AttachmentError::UnsupportedType(format!(
-            "{wanted} files are not accepted; send {}",
-            accepted()
-        )));
-    };
-    let limit = match kind {
-        AttachmentKind::Image => MAX_IMAGE_BYTES,
-        AttachmentKind::File => MAX_FILE_BYTES,
-        AttachmentKind::Audio => MAX_AUDIO_BYTES,
-    };
+    let kind = kind_of(&wanted).ok_or_else(|| unsupported(&wanted))?;
+    let limit = limit_of(kind);
     if bytes.len() as u64 > limit {
         return Err(too_large(kind, limit));
     }
@@ -408,17 +461,105 @@ pub fn sanitize_file_name(raw: &str) -> Option<String> {
     Some(format!("{}{extension}", stem.trim_end()))
 }
 
+/// An upload begun: the id it is completed with (which becomes the attachment's) and where the
+/// client sends the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub id: AttachmentId,
+    pub target: UploadTarget,
+}
+
 /// The attachments use case.
 #[derive(Clone)]
 pub struct Attachments {
     store: Arc<dyn AttachmentStore>,
     quota_bytes: u64,
+    /// Where two-step uploads land; `None` where only in-process uploads are made (Telegram's files,
+    /// the agent's).
+    uploads: Option<Arc<dyn PendingUploads>>,
+}
+
+fn named(name: &str) -> Result<String, AttachmentError> {
+    sanitize_file_name(name)
+        .ok_or_else(|| AttachmentError::BadRequest("the attachment needs a file name".into()))
 }
 
 impl Attachments {
     /// Each user may store `quota_bytes` of attachments.
     pub fn new(store: Arc<dyn AttachmentStore>, quota_bytes: u64) -> Self {
-        Self { store, quota_bytes }
+        Self {
+            store,
+            quota_bytes,
+            uploads: None,
+        }
+    }
+
+    /// Takes two-step uploads ([`Attachments::begin_upload`]) through `uploads`.
+    pub fn with_uploads(mut self, uploads: Arc<dyn PendingUploads>) -> Self {
+        self.uploads = Some(uploads);
+        self
+    }
+
+    fn uploads(&self) -> Result<&Arc<dyn PendingUploads>, AttachmentError> {
+        self.uploads.as_ref().ok_or_else(|| {
+            AttachmentError::Storage(PortError::backend("this server takes no uploads"))
+        })
+    }
+
+    /// The first step of an upload: checks what the client declares (name, type, size,
+    /// [`check_declared`]) and that it fits in the user's quota as things stand, so a refusal comes
+    /// before any byte is sent, and returns where to send the bytes. Nothing is stored.
+    pub async fn begin_upload(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        name: &str,
+        declared_type: &str,
+        size: u64,
+    ) -> Result<PendingUpload, AttachmentError> {
+        let uploads = self.uploads()?;
+        named(name)?;
+        check_declared(declared_type, size)?;
+        let used = self.store.usage(user).await?;
+        if used.saturating_add(size) > self.quota_bytes {
+            return Err(AttachmentError::OverQuota {
+                used,
+                quota: self.quota_bytes,
+            });
+        }
+        let id = AttachmentId::generate();
+        let target = uploads
+            .target(user, conversation, &id, size, UPLOAD_TTL)
+            .await?;
+        Ok(PendingUpload { id, target })
+    }
+
+    /// The second step: checks the bytes that arrived for upload `id` exactly as a one-step upload
+    /// is checked ([`Attachments::upload`]) and stores them as attachment `id`. What arrived is
+    /// removed either way, so a refusal stores nothing. Nothing arrived (or not for this user and
+    /// conversation) is `NotFound`; completing again an upload that was completed returns its
+    /// attachment.
+    pub async fn complete_upload(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+        name: &str,
+        declared_type: &str,
+    ) -> Result<Attachment, AttachmentError> {
+        let uploads = self.uploads()?;
+        if let Some(done) = self.store.get(user, conversation, id).await? {
+            return Ok(done);
+        }
+        let bytes = uploads
+            .read(user, conversation, id, largest_limit())
+            .await?
+            .ok_or(AttachmentError::NotFound)?;
+        let stored = self
+            .store_checked(user, conversation, id.clone(), name, declared_type, &bytes)
+            .await;
+        uploads.discard(user, conversation, id).await?;
+        stored
     }
 
     /// Checks an upload ([`inspect`], [`sanitize_file_name`]) and stores it within the user's quota.
@@ -431,12 +572,30 @@ impl Attachments {
         declared_type: &str,
         bytes: &[u8],
     ) -> Result<Attachment, AttachmentError> {
-        let name = sanitize_file_name(name).ok_or_else(|| {
-            AttachmentError::BadRequest("the attachment needs a file name".into())
-        })?;
+        self.store_checked(
+            user,
+            conversation,
+            AttachmentId::generate(),
+            name,
+            declared_type,
+            bytes,
+        )
+        .await
+    }
+
+    async fn store_checked(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: AttachmentId,
+        name: &str,
+        declared_type: &str,
+        bytes: &[u8],
+    ) -> Result<Attachment, AttachmentError> {
+        let name = named(name)?;
         let inspected = inspect(declared_type, bytes)?;
         let attachment = Attachment {
-            id: AttachmentId::generate(),
+            id,
             conversation_id: conversation.clone(),
             name,
             media_type: inspected.media_type,
@@ -820,6 +979,31 @@ mod tests {
         assert!(
             refused.to_string().contains("the limit for audio files"),
             "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_declared_upload_is_checked_by_its_type_and_size_before_any_byte() {
+        assert!(check_declared("image/png", MAX_IMAGE_BYTES).is_ok());
+        assert_eq!(
+            check_declared("image/png", MAX_IMAGE_BYTES + 1)
+                .unwrap_err()
+                .code(),
+            ErrorCode::TooLarge
+        );
+        assert!(check_declared("text/plain", MAX_IMAGE_BYTES + 1).is_ok());
+        assert!(check_declared("", MAX_FILE_BYTES).is_ok());
+        assert_eq!(
+            check_declared("", MAX_FILE_BYTES + 1).unwrap_err().code(),
+            ErrorCode::TooLarge
+        );
+        assert_eq!(
+            check_declared("application/zip", 10).unwrap_err().code(),
+            ErrorCode::UnsupportedType
+        );
+        assert_eq!(
+            check_declared("image/png", 0).unwrap_err().code(),
+            ErrorCode::BadRequest
         );
     }
 

@@ -271,6 +271,72 @@ pub trait AttachmentStore: Send + Sync {
     async fn usage(&self, user: &UserId) -> Result<u64, PortError>;
 }
 
+/// Where and how a client sends an upload's bytes: an HTTP request it makes itself, outside the API
+/// (a presigned S3 request on AWS, local mode's own upload route), so that a file never passes through
+/// a function's request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadTarget {
+    /// The HTTP method (`PUT`).
+    pub method: String,
+    /// Absolute, or relative to the API's origin (local mode).
+    pub url: String,
+    /// Headers the request must carry besides `Content-Length` (which is the declared size).
+    pub headers: Vec<(String, String)>,
+    /// When the target stops accepting bytes.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Uploads in flight: bytes a client sends straight to storage through an [`UploadTarget`] before
+/// `Attachments::complete_upload` checks them and makes them an attachment (`docs/architecture.md`,
+/// "Attachments").
+///
+/// Contract:
+/// - `target` hands out a target that accepts exactly `size` bytes for upload `id` of `user`'s
+///   `conversation` until `valid_for` has passed; where the bytes land is fixed by the store from
+///   those three, never chosen by the client.
+/// - `read` returns what arrived for that upload, at most `limit + 1` bytes (so that more than
+///   `limit` shows without being read whole), or `None` when nothing did; another user's or another
+///   conversation's upload of the same id is `None`.
+/// - `discard` removes what arrived (nothing there is fine).
+/// - Bytes never completed nor discarded are removed by the store after a day at most.
+#[async_trait]
+pub trait PendingUploads: Send + Sync {
+    async fn target(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+        size: u64,
+        valid_for: Duration,
+    ) -> Result<UploadTarget, PortError>;
+    async fn read(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, PortError>;
+    async fn discard(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+    ) -> Result<(), PortError>;
+}
+
+/// Local mode's upload target: the server receives an upload's bytes itself (`PUT /uploads/<token>`),
+/// and the token of its [`UploadTarget`] is the only credential, as a presigned URL is on S3.
+///
+/// Contract: `admits` returns the size a token's upload must have, `None` for a token that was not
+/// handed out by this inbox, was altered or has expired; `receive` keeps `bytes` as what arrived for
+/// the token's upload (replacing an earlier attempt) only when the token is admitted and `bytes` has
+/// its size, and returns whether it did.
+#[async_trait]
+pub trait UploadInbox: Send + Sync {
+    fn admits(&self, token: &str) -> Option<u64>;
+    async fn receive(&self, token: &str, bytes: &[u8]) -> Result<bool, PortError>;
+}
+
 /// Each user's model and speech-to-text settings.
 ///
 /// Contract: `model_settings` returns what the last `set_model_settings` stored for that user (`None`

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::attachments::{Attachment, AttachmentKind, MAX_ATTACHMENTS_PER_MESSAGE};
+use crate::attachments::{Attachment, AttachmentKind, MAX_ATTACHMENTS_PER_MESSAGE, PendingUpload};
 use crate::domain::{
     Conversation, ConversationSettingsUpdate, MAX_MESSAGE_BYTES, Message, Role, ThinkingLevel,
     ToolActivity, TurnActivity, Usage, format_time,
@@ -449,6 +449,58 @@ pub struct AttachmentView {
     /// What was said in it (audio, once transcribed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
+}
+
+/// `POST .../attachments/uploads`: what the client is about to send.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UploadRequest {
+    pub name: String,
+    pub size: u64,
+    #[serde(default)]
+    pub content_type: String,
+}
+
+/// `POST .../attachments/uploads/{uploadId}/complete`: the name and type the bytes are checked
+/// against (as declared when the upload began).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompleteUploadRequest {
+    pub name: String,
+    #[serde(default)]
+    pub content_type: String,
+}
+
+/// An upload begun: its id and where to send the bytes (`docs/protocol.md`, "Attachments").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadView {
+    pub upload_id: AttachmentId,
+    pub target: UploadTargetView,
+}
+
+/// Where and how to send an upload's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadTargetView {
+    pub method: String,
+    pub url: String,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: String,
+}
+
+impl From<&PendingUpload> for UploadView {
+    fn from(p: &PendingUpload) -> Self {
+        Self {
+            upload_id: p.id.clone(),
+            target: UploadTargetView {
+                method: p.target.method.clone(),
+                url: p.target.url.clone(),
+                headers: p.target.headers.iter().cloned().collect(),
+                expires_at: format_time(p.target.expires_at),
+            },
+        }
+    }
 }
 
 impl From<&Attachment> for AttachmentView {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use serverless_openclaw_aws::DynamoS3AttachmentStore;
 use serverless_openclaw_aws::cognito::{CognitoConfig, CognitoVerifier, TokenUse};
 use serverless_openclaw_aws::connections::DynamoConnectionStore;
 use serverless_openclaw_aws::conversations::DynamoConversationStore;
@@ -18,6 +17,7 @@ use serverless_openclaw_aws::telegram::DynamoTelegramStore;
 use serverless_openclaw_aws::transcripts::S3TranscriptStore;
 use serverless_openclaw_aws::wake::LambdaAgentWaker;
 use serverless_openclaw_aws::workspaces::S3WorkspaceStore;
+use serverless_openclaw_aws::{DynamoS3AttachmentStore, S3PendingUploads};
 use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_core::config::{Env, EnvError};
 use serverless_openclaw_core::ports::{AgentWaker, ConnectionStore, SessionLeases};
@@ -148,7 +148,8 @@ impl Adapters {
     }
 
     /// `SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE` (the metadata and usage items share it) and
-    /// `SERVERLESS_OPENCLAW_BUCKET` (the bytes); each user may store the default quota.
+    /// `SERVERLESS_OPENCLAW_BUCKET` (the bytes, and uploads in flight under `uploads/`); each user may
+    /// store the default quota.
     pub fn attachments(&self) -> Result<Attachments, SettingsError> {
         let store = DynamoS3AttachmentStore::new(
             self.dynamodb(),
@@ -156,7 +157,11 @@ impl Adapters {
             serverless_openclaw_aws::config::s3_client(&self.sdk),
             Env::process().required("SERVERLESS_OPENCLAW_BUCKET")?,
         );
-        Ok(Attachments::new(Arc::new(store), DEFAULT_QUOTA_BYTES))
+        let uploads = S3PendingUploads::new(
+            serverless_openclaw_aws::config::s3_client(&self.sdk),
+            Env::process().required("SERVERLESS_OPENCLAW_BUCKET")?,
+        );
+        Ok(Attachments::new(Arc::new(store), DEFAULT_QUOTA_BYTES).with_uploads(Arc::new(uploads)))
     }
 
     /// `SERVERLESS_OPENCLAW_QUEUE_URL`; cancel requests go through `leases`.

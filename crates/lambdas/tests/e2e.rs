@@ -760,7 +760,8 @@ async fn a_conversations_model_and_thinking_level_set_over_rest_reach_the_agent_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_attachment_uploaded_through_the_http_api_reaches_the_agent_and_no_one_else() {
+async fn an_attachment_put_to_s3_and_completed_through_the_http_api_reaches_the_agent_and_no_one_else()
+ {
     use base64::Engine as _;
     let base64 = base64::engine::general_purpose::STANDARD;
     let world = World::create().await;
@@ -773,28 +774,52 @@ async fn an_attachment_uploaded_through_the_http_api_reaches_the_agent_and_no_on
     let (alice, alice_token) = world.user("alice").await;
     let (bob, _) = world.user("bob").await;
 
-    // API Gateway hands a binary body to the function base64-encoded.
-    let mut upload = fixtures::http_v2(
-        "POST",
-        "/api/conversations/pics/attachments",
-        &[("name", "cat.png")],
-        None,
-        &alice,
-    );
-    upload["body"] = Value::from(base64.encode(&PNG[..]));
-    upload["isBase64Encoded"] = Value::Bool(true);
-    upload["headers"]["content-type"] = Value::from("image/png");
-    let response = http.invoke(upload.clone(), GATEWAY_INVOKE).await;
-    assert_eq!(response["statusCode"], 201, "{response}");
-    let view: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
-    let id = view["id"].as_str().unwrap().to_owned();
-    assert_eq!(view["mediaType"], "image/png");
+    // The bytes go to S3 with the presigned request, never through the function.
+    let id = upload_through_target(&http, &alice, "pics", "cat.png", "image/png", &PNG[..])
+        .await
+        .expect("accepted")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // A corrupt one is refused and stores nothing.
-    let mut corrupt = upload;
-    corrupt["body"] = Value::from(base64.encode(b"not a png"));
-    let response = http.invoke(corrupt, GATEWAY_INVOKE).await;
-    assert_eq!(response["statusCode"], 422, "{response}");
+    let refused =
+        upload_through_target(&http, &alice, "pics", "cat.png", "image/png", b"not a png").await;
+    assert_eq!(refused.unwrap_err(), 422);
+
+    // Above Lambda's 6 MB payload (which a body in the request could never pass): accepted.
+    let large = serverless_openclaw_testkit::images::noise_png(1600, 1600, 7);
+    assert!(large.len() > 6 * 1024 * 1024, "{}", large.len());
+    let view = upload_through_target(&http, &alice, "big", "noise.png", "image/png", &large)
+        .await
+        .expect("accepted");
+    assert_eq!(
+        (&view["mediaType"], &view["size"]),
+        (&Value::from("image/png"), &Value::from(large.len()))
+    );
+    let s3 = serverless_openclaw_aws::config::s3_client(&world.sdk);
+    let stored = s3
+        .head_object()
+        .bucket(&world.bucket)
+        .key(format!(
+            "attachments/{alice}/big/{}",
+            view["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.content_length(), Some(large.len() as i64));
+    let pending = s3
+        .list_objects_v2()
+        .bucket(&world.bucket)
+        .prefix("uploads/")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        pending.contents().is_empty(),
+        "completed or refused, nothing stays pending: {pending:?}"
+    );
 
     // Only alice reads it, byte for byte.
     let path = format!("/api/conversations/pics/attachments/{id}");
@@ -834,7 +859,14 @@ async fn an_attachment_uploaded_through_the_http_api_reaches_the_agent_and_no_on
         )
         .await;
     assert_eq!(response["statusCode"], 204, "{response}");
-    let s3 = serverless_openclaw_aws::config::s3_client(&world.sdk);
+    // A conversation without messages answers 404 but its uploads go all the same.
+    let response = http
+        .invoke(
+            fixtures::http_v2("DELETE", "/api/conversations/big", &[], None, &alice),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(response["statusCode"], 404, "{response}");
     let left = s3
         .list_objects_v2()
         .bucket(&world.bucket)
@@ -845,6 +877,67 @@ async fn an_attachment_uploaded_through_the_http_api_reaches_the_agent_and_no_on
     assert!(left.contents().is_empty(), "{left:?}");
     let response = http.invoke(read(&alice), GATEWAY_INVOKE).await;
     assert_eq!(response["statusCode"], 404, "{response}");
+}
+
+/// An upload as the web app makes it on AWS: `http-api` checks the declared file and presigns a `PUT`,
+/// the bytes go to S3 (moto) with reqwest, `http-api` completes it. The attachment view, or the status
+/// of the step that refused.
+async fn upload_through_target(
+    http: &support::Function,
+    sub: &str,
+    conversation: &str,
+    name: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> Result<Value, u16> {
+    let status = |response: &Value| response["statusCode"].as_u64().unwrap_or(0) as u16;
+    let body = serde_json::json!({"name": name, "size": bytes.len(), "contentType": content_type});
+    let begun = http
+        .invoke(
+            fixtures::http_v2(
+                "POST",
+                &format!("/api/conversations/{conversation}/attachments/uploads"),
+                &[],
+                Some(&body.to_string()),
+                sub,
+            ),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    if status(&begun) != 201 {
+        return Err(status(&begun));
+    }
+    let view: Value = serde_json::from_str(begun["body"].as_str().unwrap()).unwrap();
+    let target = &view["target"];
+    assert_eq!(target["method"], "PUT");
+    let mut put = reqwest::Client::new()
+        .put(target["url"].as_str().unwrap())
+        .body(bytes.to_vec());
+    for (header, value) in target["headers"].as_object().unwrap() {
+        put = put.header(header, value.as_str().unwrap());
+    }
+    let stored = put.send().await.expect("moto answers");
+    assert!(stored.status().is_success(), "{stored:?}");
+    let body = serde_json::json!({"name": name, "contentType": content_type});
+    let completed = http
+        .invoke(
+            fixtures::http_v2(
+                "POST",
+                &format!(
+                    "/api/conversations/{conversation}/attachments/uploads/{}/complete",
+                    view["uploadId"].as_str().unwrap()
+                ),
+                &[],
+                Some(&body.to_string()),
+                sub,
+            ),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    if status(&completed) != 201 {
+        return Err(status(&completed));
+    }
+    Ok(serde_json::from_str(completed["body"].as_str().unwrap()).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,6 +16,8 @@
 //! - [`leases`]: per-conversation session leases with fencing tokens, in memory ([`SessionLeases`]).
 //! - [`settings`]: each user's model settings (SQLite, same file) and API keys (owner-only files)
 //!   ([`SettingsStore`], [`ApiKeyStore`]).
+//! - [`uploads`]: uploads in flight, sent to the local server with a signed token, in a pending
+//!   folder until they are completed ([`PendingUploads`], [`UploadInbox`]).
 //! - [`telegram`]: the Telegram bot's links, link codes and processed updates, in the same SQLite file
 //!   ([`TelegramStore`]).
 //!
@@ -32,6 +34,8 @@
 //! [`TelegramStore`]: serverless_openclaw_core::ports::TelegramStore
 //! [`TranscriptStore`]: serverless_openclaw_core::ports::TranscriptStore
 //! [`TurnQueue`]: serverless_openclaw_core::ports::TurnQueue
+//! [`PendingUploads`]: serverless_openclaw_core::ports::PendingUploads
+//! [`UploadInbox`]: serverless_openclaw_core::ports::UploadInbox
 //! [`WorkspaceStore`]: serverless_openclaw_core::ports::WorkspaceStore
 
 pub mod attachments;
@@ -44,6 +48,7 @@ pub mod settings;
 pub mod sqlite;
 pub mod telegram;
 pub mod transcripts;
+pub mod uploads;
 pub mod workspaces;
 
 pub use attachments::FileAttachmentStore;
@@ -55,6 +60,7 @@ pub use settings::{FileApiKeyStore, SqliteSettingsStore};
 pub use sqlite::SqliteConversationStore;
 pub use telegram::SqliteTelegramStore;
 pub use transcripts::FileTranscriptStore;
+pub use uploads::FileUploads;
 pub use workspaces::FileWorkspaceStore;
 
 /// Runs blocking storage work off the async threads and maps a panicked task to a backend error.

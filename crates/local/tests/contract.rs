@@ -355,3 +355,28 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+#[tokio::test]
+async fn file_uploads_honour_the_contract_through_their_signed_token() {
+    use serverless_openclaw_core::ports::UploadInbox;
+    use serverless_openclaw_local::uploads::UPLOAD_ROUTE;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(serverless_openclaw_local::FileAttachmentStore::new(
+        dir.path().join("attachments"),
+    ));
+    let uploads =
+        Arc::new(serverless_openclaw_local::FileUploads::new(dir.path().join("uploads")).unwrap());
+    let inbox = uploads.clone();
+    contract::pending_uploads(store, uploads, |target, bytes| {
+        let inbox = inbox.clone();
+        async move {
+            assert_eq!(target.method, "PUT");
+            let token = target
+                .url
+                .strip_prefix(UPLOAD_ROUTE)
+                .expect("a local target");
+            inbox.receive(token, &bytes).await.unwrap()
+        }
+    })
+    .await;
+}

@@ -26,12 +26,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use serverless_openclaw_core::attachments::Attachments;
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::linking::Linking;
 use serverless_openclaw_core::ports::{
     AgentStatusSource, AgentWaker, ApiKeyStore, ConversationStore, SettingsStore, TranscriptStore,
+    UploadInbox,
 };
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
@@ -78,6 +79,8 @@ pub struct LocalSurface {
     pub web_dir: Option<PathBuf>,
     /// The names this server answers to; any other `Host` or `Origin` is refused.
     pub allowed_hosts: AllowedHosts,
+    /// Where upload targets send their bytes ([`upload_inbox`]).
+    pub uploads: Arc<dyn UploadInbox>,
 }
 
 /// The REST API: `/api/*` (an unknown `/api/...` path is a JSON 404 to a signed-in caller).
@@ -93,8 +96,12 @@ pub fn api(state: AppState) -> Router {
         )
         .route("/api/conversations/{id}/messages", get(rest::list_messages))
         .route(
-            "/api/conversations/{id}/attachments",
-            post(rest::upload_attachment),
+            "/api/conversations/{id}/attachments/uploads",
+            post(rest::begin_upload),
+        )
+        .route(
+            "/api/conversations/{id}/attachments/uploads/{upload}/complete",
+            post(rest::complete_upload),
         )
         .route(
             "/api/conversations/{id}/attachments/{attachment}",
@@ -119,7 +126,15 @@ pub fn api(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Local mode's router: [`api`], `/ws`, `/healthz`, `/config.json`, and the web UI for everything else,
+/// Local mode's upload target, `PUT /uploads/{token}`: no bearer token, the signed token in the path
+/// is the credential (as a presigned URL is on S3).
+pub fn upload_inbox(inbox: Arc<dyn UploadInbox>) -> Router {
+    Router::new()
+        .route("/uploads/{token}", put(rest::receive_upload))
+        .with_state(inbox)
+}
+
+/// Local mode's router: [`api`], [`upload_inbox`], `/ws`, `/healthz`, `/config.json`, and the web UI for everything else,
 /// behind [`guard::guard`].
 pub fn local_app(state: AppState, surface: LocalSurface) -> Router {
     let chat = ws::ChatSocket {
@@ -133,6 +148,7 @@ pub fn local_app(state: AppState, surface: LocalSurface) -> Router {
         .route("/config.json", get(rest::runtime_config))
         .route("/ws", get(ws::upgrade))
         .with_state(chat)
+        .merge(upload_inbox(surface.uploads))
         .merge(api(state));
     let router = match surface.web_dir {
         Some(dir) => {

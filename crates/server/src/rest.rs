@@ -4,30 +4,30 @@
 //! `settings_change`) before anything is touched, so they are fuzzed on their own (`crates/fuzz-targets`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
     X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
-use serverless_openclaw_core::attachments::{
-    AttachmentError, AttachmentKind, Attachments, MAX_FILE_BYTES, too_large as too_large_file,
-};
+use serverless_openclaw_core::attachments::{AttachmentError, AttachmentKind, Attachments};
 use serverless_openclaw_core::domain::MAX_TITLE_CHARS;
 use serverless_openclaw_core::domain::{ConversationSettingsUpdate, Message};
 use serverless_openclaw_core::ids::{AttachmentId, ConversationId, MessageId, UserId};
-use serverless_openclaw_core::ports::{PortError, TelegramUserId};
+use serverless_openclaw_core::ports::{PortError, TelegramUserId, UploadInbox};
 use serverless_openclaw_core::protocol::{
-    AttachmentView, ConversationList, ConversationSettingsChange, ConversationSettingsView,
-    ConversationSummary, CreatedConversation, ErrorBody, ErrorCode, ExchangeVersionView,
-    MAX_CONVERSATION_SETTINGS_BYTES, MessageList, MessageView, NewConversation, RenameConversation,
-    SearchResults, SettingsUpdate, SettingsView, TelegramLinkCode, TelegramLinks,
+    AttachmentView, CompleteUploadRequest, ConversationList, ConversationSettingsChange,
+    ConversationSettingsView, ConversationSummary, CreatedConversation, ErrorBody, ErrorCode,
+    ExchangeVersionView, MAX_CONVERSATION_SETTINGS_BYTES, MessageList, MessageView,
+    NewConversation, RenameConversation, SearchResults, SettingsUpdate, SettingsView,
+    TelegramLinkCode, TelegramLinks, UploadRequest, UploadView,
 };
 use serverless_openclaw_core::search::{DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, SearchError};
 use serverless_openclaw_core::settings::{
@@ -599,41 +599,102 @@ fn attachment_id(raw: String) -> Result<AttachmentId, ApiError> {
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidId, e.to_string()))
 }
 
-/// `POST /api/conversations/{id}/attachments?name=<file name>`: the body is the file, `Content-Type`
-/// its declared type. The body is read up to the largest file allowed, so an oversized upload is
-/// refused without being held whole.
-pub async fn upload_attachment(
+/// The largest body of an upload's first or last step: a file name and a type.
+const MAX_UPLOAD_REQUEST_BYTES: usize = 4 * 1024;
+
+fn upload_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > MAX_UPLOAD_REQUEST_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            "the request is too large",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))
+}
+
+/// `POST /api/conversations/{id}/attachments/uploads` with `{name, size, contentType}`: the declared
+/// file is checked (type, size, the caller's quota) before any byte is sent, and the answer says
+/// where to send the bytes. The bytes never pass through this function: on AWS its request body is
+/// bounded by Lambda's payload limit.
+pub async fn begin_upload(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<(StatusCode, Json<AttachmentView>), ApiError> {
+    body: Bytes,
+) -> Result<(StatusCode, Json<UploadView>), ApiError> {
     let attachments = attachments_of(&state)?;
     let id = conversation_id(id)?;
-    let name = query
-        .get("name")
-        .ok_or_else(|| ApiError::bad_request("the upload needs ?name=<file name>"))?;
-    let declared = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let file_too_large = || ApiError::from(too_large_file(AttachmentKind::File, MAX_FILE_BYTES));
-    let announced = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_FILE_BYTES) {
-        return Err(file_too_large());
-    }
-    let bytes = axum::body::to_bytes(body, MAX_FILE_BYTES as usize)
-        .await
-        .map_err(|_| file_too_large())?;
-    let stored = attachments
-        .upload(&user, &id, name, declared, &bytes)
+    let request: UploadRequest = upload_body(&body)?;
+    let pending = attachments
+        .begin_upload(
+            &user,
+            &id,
+            &request.name,
+            &request.content_type,
+            request.size,
+        )
         .await?;
+    Ok((StatusCode::CREATED, Json(UploadView::from(&pending))))
+}
+
+/// `POST /api/conversations/{id}/attachments/uploads/{uploadId}/complete` with `{name, contentType}`:
+/// the bytes that arrived are checked like any upload and become the attachment (`201`, its view).
+pub async fn complete_upload(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((id, upload)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<AttachmentView>), ApiError> {
+    let attachments = attachments_of(&state)?;
+    let (id, upload) = (conversation_id(id)?, attachment_id(upload)?);
+    let request: CompleteUploadRequest = upload_body(&body)?;
+    let stored = attachments
+        .complete_upload(&user, &id, &upload, &request.name, &request.content_type)
+        .await
+        .map_err(|e| match e {
+            AttachmentError::NotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "nothing was uploaded for this upload id (or it expired); upload the file again",
+            ),
+            other => other.into(),
+        })?;
     Ok((StatusCode::CREATED, Json(AttachmentView::from(&stored))))
+}
+
+/// `PUT /uploads/{token}` (local mode): the bytes of an upload, authorised by the token its target
+/// named, of exactly the size it declared. Read up to that size only, so a stranger's large body is
+/// never held.
+pub async fn receive_upload(
+    State(inbox): State<Arc<dyn UploadInbox>>,
+    Path(token): Path<String>,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let refused = || {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "this upload link is not valid (it expired or was changed); upload the file again",
+        )
+    };
+    let size = inbox.admits(&token).ok_or_else(refused)?;
+    let wrong_size = || {
+        ApiError::bad_request(format!(
+            "the upload must be exactly the {size} bytes declared"
+        ))
+    };
+    let bytes = axum::body::to_bytes(body, size as usize)
+        .await
+        .map_err(|_| wrong_size())?;
+    if bytes.len() as u64 != size {
+        return Err(wrong_size());
+    }
+    if inbox.receive(&token, &bytes).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(refused())
+    }
 }
 
 /// `GET /api/conversations/{id}/attachments/{attachmentId}`: the bytes, served so that a browser

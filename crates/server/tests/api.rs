@@ -22,7 +22,7 @@ use serverless_openclaw_core::ports::{
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, LocalTurnQueue,
+    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, FileUploads, LocalTurnQueue,
     SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
 use serverless_openclaw_server::{
@@ -57,6 +57,7 @@ impl Api {
                     waker: None,
                     web_dir: None,
                     allowed_hosts: AllowedHosts::new(["box.lan".to_owned()]),
+                    uploads: Arc::new(FileUploads::new("unused").unwrap()),
                 },
             )
         })
@@ -175,14 +176,18 @@ impl Api {
 }
 
 /// Every route, with a well-formed request.
-const ROUTES: [(&str, &str); 17] = [
+const ROUTES: [(&str, &str); 18] = [
     ("GET", "/api/search?q=quokka"),
     ("GET", "/api/conversations"),
     ("POST", "/api/conversations"),
     ("PATCH", "/api/conversations/c-1"),
     ("DELETE", "/api/conversations/c-1"),
     ("GET", "/api/conversations/c-1/messages"),
-    ("POST", "/api/conversations/c-1/attachments?name=a.txt"),
+    ("POST", "/api/conversations/c-1/attachments/uploads"),
+    (
+        "POST",
+        "/api/conversations/c-1/attachments/uploads/u1/complete",
+    ),
     ("GET", "/api/conversations/c-1/attachments/a-1"),
     ("DELETE", "/api/conversations/c-1/attachments/a-1"),
     ("GET", "/api/conversations/c-1/settings"),

@@ -1,8 +1,9 @@
 //! The attachment routes of [`serverless_openclaw_server::api`] on the local adapters, driven with
-//! `oneshot`: an upload comes back byte for byte with headers that keep a browser from running it;
+//! `oneshot` (uploads in two steps, through local mode's upload route): an upload comes back byte for byte with headers that keep a browser from running it;
 //! oversized, unaccepted, corrupt and over-quota uploads are refused with their own codes and store
 //! nothing; a user cannot read, delete or send another user's attachment; a message's attachments show
-//! in its history; deleting the conversation deletes them.
+//! in its history; deleting the conversation deletes them; an upload target admits only its own
+//! bytes, and an upload is completed only by its own user, once.
 
 mod support;
 
@@ -21,10 +22,10 @@ use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, LocalTurnQueue,
+    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, FileUploads, LocalTurnQueue,
     SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
-use serverless_openclaw_server::{AppState, Authenticator, api};
+use serverless_openclaw_server::{AppState, Authenticator, api, upload_inbox};
 use support::{Idle, NoPush, NoTurns};
 use tower::ServiceExt;
 
@@ -84,7 +85,8 @@ impl Server {
         let settings = Arc::new(SqliteSettingsStore::open(&db).unwrap());
         let store: Arc<dyn AttachmentStore> =
             Arc::new(FileAttachmentStore::new(dir.path().join("attachments")));
-        let attachments = Attachments::new(store.clone(), quota);
+        let uploads = Arc::new(FileUploads::new(dir.path().join("uploads")).unwrap());
+        let attachments = Attachments::new(store.clone(), quota).with_uploads(uploads.clone());
         let chat = ChatService::new(
             conversations.clone(),
             Arc::new(LocalTurnQueue::new(Arc::new(NoTurns))),
@@ -108,7 +110,8 @@ impl Server {
             api_keys: Arc::new(FileApiKeyStore::new(dir.path().join("secrets"))),
             endpoints: Endpoints::Public,
             attachments: Some(attachments),
-        });
+        })
+        .merge(upload_inbox(uploads));
         Self {
             router,
             chat,
@@ -150,6 +153,58 @@ impl Server {
         }
     }
 
+    /// The first step: `201` with the upload id and its target, or the refusal.
+    async fn begin(
+        &self,
+        user: &str,
+        conversation: &str,
+        name: &str,
+        kind: &str,
+        size: usize,
+    ) -> Answer {
+        let body = json!({"name": name, "size": size, "contentType": kind});
+        self.send(
+            user,
+            Method::POST,
+            &format!("/api/conversations/{conversation}/attachments/uploads"),
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    /// Sends the bytes to a target as a browser does (no bearer token).
+    async fn put(&self, target: &Value, bytes: &[u8]) -> StatusCode {
+        assert_eq!(target["method"], "PUT");
+        let request = Request::builder()
+            .method(Method::PUT)
+            .uri(target["url"].as_str().unwrap())
+            .body(Body::from(bytes.to_vec()))
+            .unwrap();
+        self.router.clone().oneshot(request).await.unwrap().status()
+    }
+
+    async fn complete(
+        &self,
+        user: &str,
+        conversation: &str,
+        upload: &str,
+        name: &str,
+        kind: &str,
+    ) -> Answer {
+        let body = json!({"name": name, "contentType": kind});
+        self.send(
+            user,
+            Method::POST,
+            &format!("/api/conversations/{conversation}/attachments/uploads/{upload}/complete"),
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    /// An upload as the web app makes it: begin, send the bytes, complete. The answer of the step that
+    /// refused, or of the last.
     async fn upload(
         &self,
         user: &str,
@@ -158,14 +213,19 @@ impl Server {
         kind: &str,
         bytes: &[u8],
     ) -> Answer {
-        self.send(
-            user,
-            Method::POST,
-            &format!("/api/conversations/{conversation}/attachments?name={name}"),
-            Some(kind),
-            bytes.to_vec(),
-        )
-        .await
+        let begun = self
+            .begin(user, conversation, name, kind, bytes.len())
+            .await;
+        if begun.status != StatusCode::CREATED {
+            return begun;
+        }
+        let view = begun.json();
+        assert_eq!(
+            self.put(&view["target"], bytes).await,
+            StatusCode::NO_CONTENT
+        );
+        let upload = view["uploadId"].as_str().unwrap();
+        self.complete(user, conversation, upload, name, kind).await
     }
 
     async fn get(&self, user: &str, path: &str) -> Answer {
@@ -189,13 +249,7 @@ impl Server {
 async fn an_upload_comes_back_byte_for_byte_and_is_never_run_by_a_browser() {
     let server = Server::new(QUOTA);
     let uploaded = server
-        .upload(
-            "alice",
-            "c1",
-            "..%2Fholiday%20cat.PNG",
-            "image/png",
-            &PNG[..],
-        )
+        .upload("alice", "c1", "../holiday cat.PNG", "image/png", &PNG[..])
         .await;
     assert_eq!(uploaded.status, StatusCode::CREATED);
     let view = uploaded.json();
@@ -305,6 +359,13 @@ async fn oversized_unaccepted_corrupt_and_over_quota_uploads_are_refused_and_sto
         )
         .await
         .refused(StatusCode::UNPROCESSABLE_ENTITY, "corrupt_file");
+    // A file that says it is more than an image may be, found to be an image once it arrived.
+    let mut twelve_megabytes = PNG.to_vec();
+    twelve_megabytes.resize(12 * 1024 * 1024, 0);
+    server
+        .upload("alice", "c1", "big.bin", "", &twelve_megabytes)
+        .await
+        .refused(StatusCode::PAYLOAD_TOO_LARGE, "too_large");
     server
         .upload("alice", "c1", "", "text/plain", b"no name")
         .await
@@ -504,6 +565,95 @@ async fn a_message_s_attachments_show_in_its_history_and_go_with_its_conversatio
         .await;
     server
         .delete("alice", "/api/conversations/draft")
+        .await
+        .refused(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(server.usage("alice").await, 0);
+}
+
+#[tokio::test]
+async fn an_upload_target_takes_only_its_own_bytes_and_only_its_user_completes_it() {
+    let server = Server::new(QUOTA);
+    let begun = server
+        .begin("alice", "c1", "cat.png", "image/png", PNG.len())
+        .await;
+    assert_eq!(begun.status, StatusCode::CREATED, "{}", begun.json());
+    let view = begun.json();
+    let (target, upload) = (&view["target"], view["uploadId"].as_str().unwrap());
+    assert!(target["expiresAt"].as_str().is_some());
+
+    let longer = [&PNG[..], b"more"].concat();
+    assert_eq!(server.put(target, &longer).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        server.put(target, &PNG[..PNG.len() - 1]).await,
+        StatusCode::BAD_REQUEST
+    );
+    let url = target["url"].as_str().unwrap();
+    let forged = json!({"method": "PUT", "url": url.replacen(".alice.", ".bob.", 1)
+        .replacen("/uploads/alice.", "/uploads/bob.", 1)});
+    assert_eq!(server.put(&forged, &PNG[..]).await, StatusCode::FORBIDDEN);
+    let mut bad_signature = url.to_owned();
+    bad_signature.pop();
+    bad_signature.push(if url.ends_with('0') { '1' } else { '0' });
+    assert_eq!(
+        server
+            .put(&json!({"method": "PUT", "url": bad_signature}), &PNG[..])
+            .await,
+        StatusCode::FORBIDDEN
+    );
+    server
+        .complete("alice", "c1", upload, "cat.png", "image/png")
+        .await
+        .refused(StatusCode::NOT_FOUND, "not_found");
+
+    assert_eq!(server.put(target, &PNG[..]).await, StatusCode::NO_CONTENT);
+    server
+        .complete("bob", "c1", upload, "cat.png", "image/png")
+        .await
+        .refused(StatusCode::NOT_FOUND, "not_found");
+    server
+        .complete("alice", "c2", upload, "cat.png", "image/png")
+        .await
+        .refused(StatusCode::NOT_FOUND, "not_found");
+    let done = server
+        .complete("alice", "c1", upload, "cat.png", "image/png")
+        .await;
+    assert_eq!(done.status, StatusCode::CREATED);
+    assert_eq!(
+        done.json()["id"],
+        upload,
+        "the upload id is the attachment's"
+    );
+    let again = server
+        .complete("alice", "c1", upload, "cat.png", "image/png")
+        .await;
+    assert_eq!(
+        (again.status, again.json()),
+        (StatusCode::CREATED, done.json()),
+        "completing again (a retry) answers the same"
+    );
+    assert_eq!(server.usage("alice").await, PNG.len() as u64);
+    assert_eq!(server.usage("bob").await, 0);
+}
+
+#[tokio::test]
+async fn a_refused_completion_removes_what_arrived() {
+    let server = Server::new(QUOTA);
+    let words = b"these are words, not a picture";
+    let view = server
+        .begin("alice", "c1", "cat.png", "image/png", words.len())
+        .await
+        .json();
+    assert_eq!(
+        server.put(&view["target"], words).await,
+        StatusCode::NO_CONTENT
+    );
+    let upload = view["uploadId"].as_str().unwrap();
+    server
+        .complete("alice", "c1", upload, "cat.png", "image/png")
+        .await
+        .refused(StatusCode::UNPROCESSABLE_ENTITY, "corrupt_file");
+    server
+        .complete("alice", "c1", upload, "cat.txt", "text/plain")
         .await
         .refused(StatusCode::NOT_FOUND, "not_found");
     assert_eq!(server.usage("alice").await, 0);

@@ -6,7 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serverless_openclaw_core::attachments::{Attachment, AttachmentKind};
+use serverless_openclaw_core::attachments::{
+    Attachment, AttachmentError, AttachmentKind, Attachments, MAX_FILE_BYTES, MAX_IMAGE_BYTES,
+    UPLOAD_TTL,
+};
 use serverless_openclaw_core::domain::{
     Channel, ConversationSettings, ConversationSettingsUpdate, ExchangeVersion,
     NewAssistantMessage, NewUserMessage, ReplyTarget, Rerun, Role, ThinkingLevel, ToolActivity,
@@ -20,9 +23,9 @@ use serverless_openclaw_core::linking::{
 };
 use serverless_openclaw_core::ports::{
     ApiKeyStore, AttachmentStore, ConnectionStore, ConversationStore, Lease, LinkCodes,
-    MessageSearch, ObjectVersion, PortError, ProcessedUpdates, SessionLeases, SettingsStore,
-    Stored, TelegramLinks, TelegramStore, TranscriptStore, TurnQueue, WorkspaceFile,
-    WorkspaceStore,
+    MessageSearch, ObjectVersion, PendingUploads, PortError, ProcessedUpdates, SessionLeases,
+    SettingsStore, Stored, TelegramLinks, TelegramStore, TranscriptStore, TurnQueue, UploadTarget,
+    WorkspaceFile, WorkspaceStore,
 };
 use serverless_openclaw_core::search::SearchQuery;
 use serverless_openclaw_core::settings::{
@@ -2167,4 +2170,155 @@ pub async fn attachment_quota_race(store: &dyn AttachmentStore) {
     assert_eq!(store.usage(&racer).await.unwrap(), 60);
     assert_eq!(store.list(&racer, &c).await.unwrap().len(), 1);
     store.delete_conversation(&racer, &c).await.unwrap();
+}
+
+/// The [`PendingUploads`] contract, and the two-step upload of [`Attachments`] over it and `store`:
+/// a target takes the bytes (`send` makes the client's request to it and says whether it was
+/// accepted), only its own user and conversation read or complete them, completing checks them like
+/// any upload, and a refusal removes what arrived. `store` must hold nothing of the users `up-*`.
+pub async fn pending_uploads<F, Fut>(
+    store: Arc<dyn AttachmentStore>,
+    uploads: Arc<dyn PendingUploads>,
+    send: F,
+) where
+    F: Fn(UploadTarget, Vec<u8>) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let (alice, bob) = (user("up-alice"), user("up-bob"));
+    let (c1, c2) = (conv("up-c1"), conv("up-c2"));
+    let png = crate::images::solid_png(3, 2, [10, 200, 30]);
+
+    // The port: a target, the bytes sent to it, read back only by their own user and conversation.
+    let id = AttachmentId::generate();
+    let before = OffsetDateTime::now_utc();
+    let target = uploads
+        .target(&alice, &c1, &id, png.len() as u64, UPLOAD_TTL)
+        .await
+        .unwrap();
+    assert!(
+        target.expires_at > before + UPLOAD_TTL - Duration::from_secs(5)
+            && target.expires_at <= OffsetDateTime::now_utc() + UPLOAD_TTL,
+        "the target lasts the time asked for: {target:?}"
+    );
+    assert_eq!(uploads.read(&alice, &c1, &id, 1 << 20).await.unwrap(), None);
+    assert!(send(target, png.clone()).await, "the target took the bytes");
+    assert_eq!(
+        uploads.read(&alice, &c1, &id, 1 << 20).await.unwrap(),
+        Some(png.clone())
+    );
+    assert_eq!(
+        uploads.read(&alice, &c1, &id, 9).await.unwrap(),
+        Some(png[..10].to_vec()),
+        "at most limit + 1 bytes are read"
+    );
+    assert_eq!(uploads.read(&bob, &c1, &id, 1 << 20).await.unwrap(), None);
+    assert_eq!(uploads.read(&alice, &c2, &id, 1 << 20).await.unwrap(), None);
+    uploads.discard(&alice, &c1, &id).await.unwrap();
+    assert_eq!(uploads.read(&alice, &c1, &id, 1 << 20).await.unwrap(), None);
+    uploads.discard(&alice, &c1, &id).await.unwrap();
+
+    // The use case over it: begin, send, complete.
+    let attachments =
+        Attachments::new(store.clone(), 64 * 1024 * 1024).with_uploads(uploads.clone());
+    let begun = attachments
+        .begin_upload(&alice, &c1, "cat.png", "image/png", png.len() as u64)
+        .await
+        .unwrap();
+    assert!(send(begun.target.clone(), png.clone()).await);
+    let refused = attachments
+        .complete_upload(&bob, &c1, &begun.id, "cat.png", "image/png")
+        .await;
+    assert!(
+        matches!(refused, Err(AttachmentError::NotFound)),
+        "another user cannot complete it: {refused:?}"
+    );
+    let done = attachments
+        .complete_upload(&alice, &c1, &begun.id, "cat.png", "image/png")
+        .await
+        .unwrap();
+    assert_eq!(
+        (&done.id, done.kind, done.size),
+        (&begun.id, AttachmentKind::Image, png.len() as u64)
+    );
+    assert_eq!(
+        store.read(&alice, &c1, &begun.id).await.unwrap(),
+        Some(png.clone())
+    );
+    assert_eq!(
+        uploads.read(&alice, &c1, &begun.id, 1 << 20).await.unwrap(),
+        None,
+        "what arrived is gone once it is an attachment"
+    );
+    assert_eq!(store.usage(&alice).await.unwrap(), png.len() as u64);
+
+    // Refused when completed: corrupt bytes, and an image larger than images may be (declared
+    // without a type, so only the bytes tell). Nothing is stored, and what arrived is removed.
+    let words = b"these are words, not a picture".to_vec();
+    let corrupt = attachments
+        .begin_upload(&alice, &c1, "fake.png", "image/png", words.len() as u64)
+        .await
+        .unwrap();
+    assert!(send(corrupt.target.clone(), words).await);
+    let refused = attachments
+        .complete_upload(&alice, &c1, &corrupt.id, "fake.png", "image/png")
+        .await;
+    assert!(
+        matches!(refused, Err(AttachmentError::Corrupt(_))),
+        "{refused:?}"
+    );
+    let mut twelve_megabytes = png.clone();
+    twelve_megabytes.resize(12 * 1024 * 1024, 0);
+    assert!(twelve_megabytes.len() as u64 > MAX_IMAGE_BYTES);
+    let big = attachments
+        .begin_upload(&alice, &c1, "big.bin", "", twelve_megabytes.len() as u64)
+        .await
+        .unwrap();
+    assert!(send(big.target.clone(), twelve_megabytes).await);
+    let refused = attachments
+        .complete_upload(&alice, &c1, &big.id, "big.bin", "")
+        .await;
+    assert!(
+        matches!(refused, Err(AttachmentError::TooLarge(_))),
+        "{refused:?}"
+    );
+    for refused in [&corrupt.id, &big.id] {
+        assert_eq!(
+            uploads.read(&alice, &c1, refused, 1 << 20).await.unwrap(),
+            None
+        );
+        assert_eq!(store.get(&alice, &c1, refused).await.unwrap(), None);
+    }
+    assert_eq!(store.usage(&alice).await.unwrap(), png.len() as u64);
+
+    // Refused before any byte: a declared size over the limit, a type we do not take, the quota.
+    let declared = attachments
+        .begin_upload(&alice, &c1, "big.png", "image/png", 12 * 1024 * 1024)
+        .await;
+    assert!(
+        matches!(declared, Err(AttachmentError::TooLarge(_))),
+        "{declared:?}"
+    );
+    let declared = attachments
+        .begin_upload(&alice, &c1, "f.txt", "text/plain", MAX_FILE_BYTES + 1)
+        .await;
+    assert!(
+        matches!(declared, Err(AttachmentError::TooLarge(_))),
+        "{declared:?}"
+    );
+    let declared = attachments
+        .begin_upload(&alice, &c1, "a.zip", "application/zip", 10)
+        .await;
+    assert!(
+        matches!(declared, Err(AttachmentError::UnsupportedType(_))),
+        "{declared:?}"
+    );
+    let small = Attachments::new(store.clone(), png.len() as u64 + 10).with_uploads(uploads);
+    let declared = small
+        .begin_upload(&alice, &c2, "b.png", "image/png", png.len() as u64)
+        .await;
+    assert!(
+        matches!(declared, Err(AttachmentError::OverQuota { .. })),
+        "{declared:?}"
+    );
+    attachments.delete_conversation(&alice, &c1).await.unwrap();
 }
