@@ -50,7 +50,8 @@ export class Web extends Construct {
     // The page talks to the stack's API Gateway endpoints, to Cognito in this region and to S3 in this
     // region (the uploads it puts with presigned requests; a wildcard like the API's, because naming the
     // data bucket here would make a cycle with its CORS rule, which names this distribution), and to
-    // nothing else; it runs only its own scripts.
+    // nothing else; it shows images and plays audio from S3 in this region too (attachments through
+    // their presigned download links); it runs only its own scripts.
     const apiHosts = `*.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`;
     const s3Hosts = `*.s3.${Aws.REGION}.${Aws.URL_SUFFIX}`;
     const headers = new ResponseHeadersPolicy(this, 'Headers', {
@@ -60,10 +61,9 @@ export class Web extends Construct {
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
-            // blob: the page's own object URLs of attachments it fetched with the token.
-            "img-src 'self' data: blob:",
-            // blob: voice notes the page plays from bytes it fetched with the token.
-            "media-src 'self' blob:",
+            // blob: the previews of images picked but not sent yet.
+            `img-src 'self' data: blob: https://${s3Hosts}`,
+            `media-src 'self' https://${s3Hosts}`,
             `connect-src 'self' https://${apiHosts} wss://${apiHosts} https://cognito-idp.${Aws.REGION}.${Aws.URL_SUFFIX} https://${s3Hosts}`,
             "frame-ancestors 'none'",
             "base-uri 'none'",

@@ -583,6 +583,9 @@ describe('web', () => {
     assert.match(csp, /wss:\/\/\*\.execute-api\./);
     assert.match(csp, /https:\/\/cognito-idp\./);
     assert.match(csp, /https:\/\/\*\.s3\./, 'uploads go straight to S3 in this region');
+    assert.match(csp, /img-src 'self' data: blob: https:\/\/\*\.s3\./, 'images are shown from their S3 download links');
+    assert.match(csp, /media-src 'self' https:\/\/\*\.s3\./, 'audio is played from its S3 download link');
+    assert.doesNotMatch(csp, /media-src[^;]*blob:/, 'audio is no longer fetched into blobs');
   });
 });
 

@@ -82,11 +82,13 @@ async function record(page) {
   step('stopped');
 }
 
-/** The user messages' audio: whether the player has its bytes, and the transcript under it. */
+/** The user messages' audio: its download link, whether the player read its metadata from it (the page's policy
+ * lets it), and the transcript under it. */
 const voiced = (page) =>
   page.$$eval('[data-testid="message"][data-role="user"] [data-testid="attachment-audio"]', (nodes) =>
     nodes.map((n) => ({
       src: n.querySelector('audio')?.getAttribute('src') ?? null,
+      loaded: (n.querySelector('audio')?.readyState ?? 0) >= 1,
       transcript: n.querySelector('[data-testid="attachment-transcript"]')?.textContent ?? null,
     })),
   );
@@ -94,9 +96,9 @@ const voiced = (page) =>
 async function heard(page) {
   const shown = await waitFor(page, 'the voice note with its transcript', TIMEOUT_MS, async () => {
     const seen = await voiced(page);
-    return { done: seen.length === 1 && seen[0].transcript === transcript && seen[0].src?.startsWith('blob:'), value: seen, seen };
+    return { done: seen.length === 1 && seen[0].transcript === transcript && seen[0].src?.includes('/downloads/') && seen[0].loaded, value: seen, seen };
   });
-  step(`the audio plays from ${shown[0].src.slice(0, 5)}… with "${shown[0].transcript}" under it`);
+  step(`the audio plays from its download link with "${shown[0].transcript}" under it`);
   await waitFor(page, 'the reply', TIMEOUT_MS, async () => {
     const replies = await page.$$eval('[data-testid="message"][data-role="assistant"][data-state="final"]', (n) =>
       n.map((m) => m.textContent ?? ''),
@@ -112,7 +114,7 @@ async function heard(page) {
   });
   await waitFor(page, 'the voice note after a reload', TIMEOUT_MS, async () => {
     const seen = await voiced(page);
-    return { done: seen.length === 1 && seen[0].transcript === transcript && seen[0].src?.startsWith('blob:'), value: seen, seen };
+    return { done: seen.length === 1 && seen[0].transcript === transcript && seen[0].src?.includes('/downloads/') && seen[0].loaded, value: seen, seen };
   });
   step('and again after a reload');
 }

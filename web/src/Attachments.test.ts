@@ -136,13 +136,19 @@ describe('attachments', () => {
     expect(uploadingLabel(0.426)).toBe('uploading… 42 %');
   });
 
-  it('reads bytes back as a blob', async () => {
+  it('asks for a download link, absolute whether the server names S3 or itself', async () => {
     const seen: { url: string; init: RequestInit }[] = [];
-    const content = await api(200, 'the bytes', seen).attachmentContent('c1', 'a1');
-    expect(content.ok && (await content.value.text())).toBe('the bytes');
-    expect(seen[0]?.url).toBe('http://127.0.0.1:8787/api/conversations/c1/attachments/a1');
-    const gone = await api(404, JSON.stringify({ code: 'not_found', message: 'no such attachment' }), []).attachmentContent('c1', 'a1');
+    const expiresAt = '2026-12-07T13:45:22.123Z';
+    const local = await api(200, JSON.stringify({ url: '/downloads/alice.c1.a1.99.sig', expiresAt }), seen).attachmentLink('c1', 'a1');
+    expect(local).toEqual({ ok: true, value: { url: 'http://127.0.0.1:8787/downloads/alice.c1.a1.99.sig', expiresAt } });
+    expect(seen[0]?.url).toBe('http://127.0.0.1:8787/api/conversations/c1/attachments/a1/link');
+    const s3 = 'https://data.s3.eu-west-1.amazonaws.com/attachments/alice/c1/a1?X-Amz-Signature=ab';
+    const presigned = await api(200, JSON.stringify({ url: s3, expiresAt }), []).attachmentLink('c1', 'a1');
+    expect(presigned.ok && presigned.value.url).toBe(s3);
+    const gone = await api(404, JSON.stringify({ code: 'not_found', message: 'no such attachment' }), []).attachmentLink('c1', 'a1');
     expect(gone).toEqual({ ok: false, status: 404, message: 'no such attachment' });
+    const garbled = await api(200, JSON.stringify({ url: 7 }), []).attachmentLink('c1', 'a1');
+    expect(garbled.ok).toBe(false);
   });
 
   it('parses attachment views, and a history message keeps the ones it can read', () => {

@@ -1,9 +1,10 @@
 // Attachments on the page: the composer's pending uploads (picked, pasted or dropped; each uploaded at once,
 // previewed, removable, with the server's refusal shown on it) and a sent message's attachments (images shown,
-// files offered for download). Bytes are fetched with the session's token (never a bare URL in an <img>), and
-// shown through object URLs that are revoked when no longer on screen.
+// files offered for download). Bytes are read through download links (docs/protocol.md, "Attachments"): a URL
+// the server hands out to the session's token, valid for minutes, which the <img>, the <audio> or the download
+// reads by itself (a presigned S3 URL on AWS, so a file of any size is read straight from storage).
 
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import type { Api } from './api';
 import { uploadingLabel, type ComposerAttachments } from './useComposerAttachments';
 import { formatBytes } from './format';
@@ -78,33 +79,38 @@ export function PendingAttachments({ attachments }: { attachments: ComposerAttac
   );
 }
 
-/** An attachment's bytes as an object URL, fetched with the session's token; revoked when it goes. */
-function useAttachmentUrl(api: Api, conversationId: string, attachmentId: string, wanted: boolean) {
-  const [url, setUrl] = useState<string | null>(null);
+/** A link fetched less than this long ago that fails to load is a real failure, not an expired link. */
+const FRESH_LINK_MS = 10_000;
+
+/**
+ * An attachment's download link for an element to load, fetched when shown. When the element fails to load it
+ * (`failed`, its error event), a link that is not fresh (it may have expired: the page stayed open longer than
+ * its lifetime) is fetched again; a fresh one that fails shows the error.
+ */
+function useAttachmentLink(api: Api, conversationId: string, attachmentId: string) {
+  const [link, setLink] = useState<{ url: string; fetchedAt: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [round, setRound] = useState(0);
   useEffect(() => {
-    if (!wanted) return undefined;
-    let objectUrl: string | null = null;
     let live = true;
-    void api.attachmentContent(conversationId, attachmentId).then((result) => {
+    void api.attachmentLink(conversationId, attachmentId).then((result) => {
       if (!live) return;
-      if (result.ok) {
-        objectUrl = URL.createObjectURL(result.value);
-        setUrl(objectUrl);
-      } else {
-        setError(result.message);
-      }
+      if (result.ok) setLink({ url: result.value.url, fetchedAt: Date.now() });
+      else setError(result.message);
     });
     return () => {
       live = false;
-      if (objectUrl !== null) URL.revokeObjectURL(objectUrl);
     };
-  }, [api, conversationId, attachmentId, wanted]);
-  return { url, error };
+  }, [api, conversationId, attachmentId, round]);
+  const failed = useCallback(() => {
+    if (link !== null && Date.now() - link.fetchedAt > FRESH_LINK_MS) setRound((r) => r + 1);
+    else setError('Could not load it; reload the page to try again.');
+  }, [link]);
+  return { url: link?.url ?? null, error, failed };
 }
 
 function SentImage({ api, conversationId, attachment }: { api: Api; conversationId: string; attachment: Attachment }) {
-  const { url, error } = useAttachmentUrl(api, conversationId, attachment.id, true);
+  const { url, error, failed } = useAttachmentLink(api, conversationId, attachment.id);
   if (error !== null) {
     return (
       <span className="attachment-chip attachment-failed" data-testid="attachment-image-error">
@@ -116,7 +122,7 @@ function SentImage({ api, conversationId, attachment }: { api: Api; conversation
     <span className="attachment-image attachment-loading" aria-label={`Loading ${attachment.name}`} />
   ) : (
     <a href={url} target="_blank" rel="noopener noreferrer" className="attachment-image-link">
-      <img className="attachment-image" data-testid="attachment-image" src={url} alt={attachment.name} />
+      <img className="attachment-image" data-testid="attachment-image" src={url} alt={attachment.name} onError={failed} />
     </a>
   );
 }
@@ -124,18 +130,18 @@ function SentImage({ api, conversationId, attachment }: { api: Api; conversation
 function SentFile({ api, conversationId, attachment }: { api: Api; conversationId: string; attachment: Attachment }) {
   const [error, setError] = useState<string | null>(null);
   const download = () => {
-    void api.attachmentContent(conversationId, attachment.id).then((result) => {
+    // A fresh link on each click: one fetched when the chip was shown may have expired since.
+    void api.attachmentLink(conversationId, attachment.id).then((result) => {
       if (!result.ok) {
         setError(result.message);
         return;
       }
-      const url = URL.createObjectURL(result.value);
+      setError(null);
+      // The link answers with `Content-Disposition: attachment` and the name, so the page stays where it is.
       const link = document.createElement('a');
-      link.href = url;
+      link.href = result.value.url;
       link.download = attachment.name;
       link.click();
-      // The download has its own copy once started.
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
     });
   };
   return (
@@ -156,7 +162,7 @@ function SentFile({ api, conversationId, attachment }: { api: Api; conversationI
 
 /** A voice note or audio file: a player, and under it what was said once the turn transcribed it. */
 function SentAudio({ api, conversationId, attachment }: { api: Api; conversationId: string; attachment: Attachment }) {
-  const { url, error } = useAttachmentUrl(api, conversationId, attachment.id, true);
+  const { url, error, failed } = useAttachmentLink(api, conversationId, attachment.id);
   return (
     <figure className="attachment-audio" data-testid="attachment-audio">
       {error !== null ? (
@@ -164,7 +170,14 @@ function SentAudio({ api, conversationId, attachment }: { api: Api; conversation
           {attachment.name}: {error}
         </span>
       ) : (
-        <audio controls preload="metadata" src={url ?? undefined} aria-label={attachment.name} data-testid="audio-player" />
+        <audio
+          controls
+          preload="metadata"
+          src={url ?? undefined}
+          aria-label={attachment.name}
+          data-testid="audio-player"
+          onError={failed}
+        />
       )}
       {attachment.transcript !== undefined && (
         <figcaption className="attachment-transcript" data-testid="attachment-transcript">

@@ -12,11 +12,13 @@ import {
   parseMessagePage,
   parseSearchResponse,
   parseSettingsResponse,
+  parseDownloadLink,
   parseUpload,
   type Attachment,
   type ConversationSettings,
   type ConversationSettingsChange,
   type ConversationSummary,
+  type DownloadLink,
   type LinkCode,
   type SearchHit,
   type Settings,
@@ -70,8 +72,11 @@ export interface Api {
    * the target (S3 on AWS) with `onProgress` told how far they are, and the server checks what arrived.
    */
   uploadAttachment(conversationId: string, file: Blob, name: string, onProgress?: UploadProgress): Promise<ApiResult<Attachment>>;
-  /** An attachment's bytes (for an image to show, a file to download). */
-  attachmentContent(conversationId: string, attachmentId: string): Promise<ApiResult<Blob>>;
+  /**
+   * A link that reads an attachment's bytes without the token (an image's or audio's `src`, a file's download),
+   * absolute, valid until its `expiresAt`: a presigned S3 URL on AWS, so a file of any size is read in full.
+   */
+  attachmentLink(conversationId: string, attachmentId: string): Promise<ApiResult<DownloadLink>>;
   deleteAttachment(conversationId: string, attachmentId: string): Promise<ApiResult<null>>;
 }
 
@@ -191,19 +196,10 @@ export function createApi(
       }
       return parsed('POST', `${conversation(id)}/attachments/uploads/${encodeURIComponent(uploadId)}/complete`, declared, parseAttachment);
     },
-    attachmentContent: async (id, attachmentId) => {
-      const sent = await send('GET', `${conversation(id)}/attachments/${encodeURIComponent(attachmentId)}`);
-      if (!sent.ok) return sent;
-      const response = sent.value;
-      if (!response.ok) {
-        const json: unknown = await response.json().catch(() => null);
-        return refusal(response, json);
-      }
-      try {
-        return { ok: true, value: await response.blob() };
-      } catch {
-        return { ok: false, status: 0, message: 'Could not reach the server.' };
-      }
+    attachmentLink: async (id, attachmentId) => {
+      const link = await parsed('GET', `${conversation(id)}/attachments/${encodeURIComponent(attachmentId)}/link`, undefined, parseDownloadLink);
+      if (!link.ok) return link;
+      return { ok: true, value: { ...link.value, url: new URL(link.value.url, restUrl(config, '/', pageHref())).href } };
     },
     deleteAttachment: (id, attachmentId) => empty('DELETE', `${conversation(id)}/attachments/${encodeURIComponent(attachmentId)}`),
   };

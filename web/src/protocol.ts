@@ -557,6 +557,20 @@ export function parseUpload(value: unknown): PendingUpload | null {
   };
 }
 
+/** A link that reads an attachment's bytes without the token, until `expiresAt` (docs/protocol.md, "Attachments"). */
+export interface DownloadLink {
+  /** Absolute (S3), or relative to the API (local mode). */
+  url: string;
+  /** RFC 3339. */
+  expiresAt: string;
+}
+
+/** Parses the answer to `GET .../attachments/{id}/link`; null if it is not one. */
+export function parseDownloadLink(value: unknown): DownloadLink | null {
+  if (!isObject(value) || !isString(value.url) || !isString(value.expiresAt)) return null;
+  return { url: value.url, expiresAt: value.expiresAt };
+}
+
 /** A message's attachments; like usage, one that cannot be read is left out and the message still shows. */
 function parseAttachments(value: unknown): Attachment[] {
   return Array.isArray(value) ? value.map(parseAttachment).filter((a): a is Attachment => a !== null) : [];

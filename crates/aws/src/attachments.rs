@@ -12,14 +12,22 @@
 //! metadata; a refused transaction removes the object again. A delete is one transaction of the
 //! metadata (conditional on it existing, so a concurrent delete counts once) and the counter, then the
 //! object. Metadata therefore never names a missing object.
+//!
+//! Its [`AttachmentLinks`] are presigned `GetObject` requests of the object, with the type and
+//! disposition it is served with ([`served`]) signed in as `response-content-*` overrides: a file of
+//! any accepted size is read straight from S3, never through a Lambda answer (bounded at 6 MB).
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
-use serverless_openclaw_core::attachments::{Attachment, AttachmentKind};
+use serverless_openclaw_core::attachments::{Attachment, AttachmentKind, served};
 use serverless_openclaw_core::ids::{AttachmentId, ConversationId, MessageId, UserId};
-use serverless_openclaw_core::ports::{AttachmentStore, PortError, Stored};
+use serverless_openclaw_core::ports::{
+    AttachmentLinks, AttachmentStore, DownloadLink, PortError, Stored,
+};
 use time::OffsetDateTime;
 
 use crate::dynamodb::{
@@ -416,5 +424,31 @@ impl AttachmentStore for DynamoS3AttachmentStore {
             // Signed: the counter is only ever added to, and a negative one would be a bug to show as 0.
             Some(item) => Ok(number_of::<i64>(&item, BYTES)?.max(0) as u64),
         }
+    }
+}
+
+#[async_trait]
+impl AttachmentLinks for DynamoS3AttachmentStore {
+    async fn link(
+        &self,
+        user: &UserId,
+        attachment: &Attachment,
+        valid_for: Duration,
+    ) -> Result<DownloadLink, PortError> {
+        let expires_at = OffsetDateTime::now_utc() + valid_for;
+        let served = served(attachment);
+        let presigned = self
+            .bucket
+            .presigned_get(
+                &Self::object_key(user, &attachment.conversation_id, &attachment.id),
+                &served.content_type,
+                &served.content_disposition,
+                valid_for,
+            )
+            .await?;
+        Ok(DownloadLink {
+            url: presigned.uri().to_owned(),
+            expires_at,
+        })
     }
 }

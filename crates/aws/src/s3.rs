@@ -196,6 +196,28 @@ impl Bucket {
             .map_err(|e| self.backend("PutObject (presigning)", key, e))
     }
 
+    /// A presigned `GetObject` of `key`, valid for `valid_for`, whose answer carries `content_type`
+    /// and `content_disposition` (the `response-content-*` overrides, signed with the rest, so the
+    /// URL cannot be altered to serve the bytes as something else).
+    pub async fn presigned_get(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_disposition: &str,
+        valid_for: Duration,
+    ) -> Result<PresignedRequest, PortError> {
+        let config = PresigningConfig::expires_in(valid_for).map_err(PortError::backend)?;
+        self.client
+            .get_object()
+            .bucket(&self.name)
+            .key(key)
+            .response_content_type(content_type)
+            .response_content_disposition(content_disposition)
+            .presigned(config)
+            .await
+            .map_err(|e| self.backend("GetObject (presigning)", key, e))
+    }
+
     /// Every key under `prefix`, in S3's (lexicographic) order, across all pages.
     pub async fn keys(&self, prefix: &str) -> Result<Vec<String>, PortError> {
         let mut pages = self

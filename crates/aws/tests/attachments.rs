@@ -1,7 +1,7 @@
 //! The S3 and DynamoDB attachment store on moto server: the shared contract (a user's id reaches nothing
 //! of another user's), the keys the bytes and metadata live under, and a refused put that leaves no
-//! object behind; uploads in flight through presigned `PUT`s made with reqwest, as a browser makes
-//! them.
+//! object behind; uploads in flight through presigned `PUT`s and download links (presigned `GET`s)
+//! fetched with reqwest, as a browser makes them.
 
 use std::sync::Arc;
 
@@ -88,6 +88,47 @@ async fn bytes_live_under_the_user_s_prefix_and_a_refused_upload_leaves_nothing(
     assert_eq!(bytes, b"twelve bytes");
     let bob = UserId::parse("bob").unwrap();
     assert!(attachments.read(&bob, &c1, &notes.id).await.is_err());
+}
+
+#[tokio::test]
+async fn presigned_download_links_honour_the_contract() {
+    let (store, s3, bucket) = fresh_store().await;
+    let store = Arc::new(store);
+    let http = reqwest::Client::new();
+    let user_key = format!("/{bucket}/attachments/dl-alice/");
+    contract::attachment_links(store.clone(), store, |link| {
+        let (http, user_key) = (http.clone(), user_key.clone());
+        async move {
+            assert!(
+                link.url.contains(&user_key)
+                    && link.url.contains("X-Amz-Signature=")
+                    && link.url.contains("X-Amz-Expires=900"),
+                "a presigned URL of the user's attachment key: {}",
+                link.url
+            );
+            let answer = http.get(&link.url).send().await.expect("moto answers");
+            if !answer.status().is_success() {
+                return None;
+            }
+            let header = |name| {
+                answer.headers()[name]
+                    .to_str()
+                    .expect("an ASCII header")
+                    .to_owned()
+            };
+            Some(contract::Fetched {
+                content_type: header("content-type"),
+                content_disposition: header("content-disposition"),
+                bytes: answer.bytes().await.expect("the body").to_vec(),
+            })
+        }
+    })
+    .await;
+    assert_eq!(
+        keys(&s3, &bucket).await,
+        Vec::<String>::new(),
+        "nothing is left"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! LLM answering instantly. Each round uploads the image in the web app's three steps (`POST
 //! .../attachments/uploads`: the declared file checked; `PUT` of the bytes to the target it names, local
 //! mode's `/uploads/<token>`: written to the pending area; `POST .../complete`: the bytes read back,
-//! checked and stored privately), reads it back (`GET`), and sends it with a message over the
+//! checked and stored privately), reads it back (its download link, then `GET /downloads/<token>`), and sends it with a message over the
 //! WebSocket: the turn stages it for the runner, OpenClaw scales it down (it is over its 1200 px and 5 MB
 //! limits) and sends it to the model, and the reply comes back. Prints a Markdown table for
 //! `docs/benchmarks.md`. `BENCH_ROUNDS` sets the rounds (default 5).
@@ -99,11 +99,18 @@ async fn main() -> anyhow::Result<()> {
         let id = view["id"].as_str().unwrap_or_default().to_owned();
 
         let read_started = Instant::now();
-        let bytes = http
+        let link: Value = http
             .get(format!(
-                "http://{addr}/api/conversations/{conversation}/attachments/{id}"
+                "http://{addr}/api/conversations/{conversation}/attachments/{id}/link"
             ))
             .bearer_auth(TOKEN)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let url = link["url"].as_str().unwrap_or_default();
+        let bytes = http
+            .get(format!("http://{addr}{url}"))
             .send()
             .await?
             .bytes()
@@ -176,7 +183,7 @@ async fn main() -> anyhow::Result<()> {
         column(|r| r.complete)
     );
     println!(
-        "| read back `GET` → all bytes | {} |",
+        "| read back: the link, then `GET` of it → all bytes | {} |",
         column(|r| r.download)
     );
     println!(

@@ -24,14 +24,14 @@ use serverless_openclaw_core::config::{Env, Secret};
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::linking::Linking;
 use serverless_openclaw_core::ports::{
-    AgentRuntime, AgentWaker, ApiKeyStore, ClientPush, ConversationStore, SettingsStore,
+    AgentRuntime, AgentWaker, ApiKeyStore, AttachmentStore, ClientPush, ConversationStore, SettingsStore,
     TelegramStore, TelegramUserId, ToolAccess, TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, FileUploads, LocalTurnQueue,
+    FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads, LocalTurnQueue,
     MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
     private_dir,
 };
@@ -226,11 +226,14 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         Arc::new(FileTranscriptStore::new(data.join("transcripts")));
     let uploads =
         Arc::new(FileUploads::new(data.join("uploads")).context("preparing the upload area")?);
-    let attachments = Attachments::new(
-        Arc::new(FileAttachmentStore::new(data.join("attachments"))),
-        DEFAULT_QUOTA_BYTES,
-    )
-    .with_uploads(uploads.clone());
+    let attachment_store: Arc<dyn AttachmentStore> =
+        Arc::new(FileAttachmentStore::new(data.join("attachments")));
+    let downloads = Arc::new(
+        FileLinks::new(attachment_store.clone()).context("preparing the download links")?,
+    );
+    let attachments = Attachments::new(attachment_store, DEFAULT_QUOTA_BYTES)
+        .with_uploads(uploads.clone())
+        .with_links(downloads.clone());
     let confinement = confinement(options.sandbox, data)?;
     let has_provider = options.provider.is_some();
     let runtime = Arc::new(
@@ -313,6 +316,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         web_dir: options.web_dir,
         allowed_hosts: AllowedHosts::new(options.allowed_hosts),
         uploads,
+        downloads,
     };
     Ok(LocalApp {
         router: serverless_openclaw_server::local_app(state, surface),

@@ -125,12 +125,12 @@ async fn attachments_work_in_a_real_browser() {
     assert_eq!(reply["content"], "Here is your chart.", "{history}");
     assert_eq!(reply["attachments"][0]["name"], "chart.png", "{history}");
     let id = reply["attachments"][0]["id"].as_str().unwrap();
-    let bytes = reqwest::Client::new()
-        .get(app.url(&format!(
-            "/api/conversations/{conversation}/attachments/{id}"
-        )))
-        .bearer_auth(TOKEN)
-        .send()
+    let (_, link) = app
+        .get(&format!(
+            "/api/conversations/{conversation}/attachments/{id}/link"
+        ))
+        .await;
+    let bytes = reqwest::get(app.url(link["url"].as_str().unwrap()))
         .await
         .unwrap()
         .bytes()

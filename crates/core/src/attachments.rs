@@ -3,8 +3,9 @@
 //! of an upload's bytes against its declared type, and [`Attachments`], the use case every surface
 //! shares: store an upload (in one request, or in two steps: a target the client sends the bytes to,
 //! then the check of what arrived), link it to a message, hand a turn its attachments, delete them
-//! with their conversation. The bytes and metadata live behind [`AttachmentStore`], uploads in flight
-//! behind [`PendingUploads`].
+//! with their conversation, hand out a link that reads one back. The bytes and metadata live behind
+//! [`AttachmentStore`], uploads in flight behind [`PendingUploads`], download links come from
+//! [`AttachmentLinks`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +16,8 @@ use time::OffsetDateTime;
 
 use crate::ids::{AttachmentId, ConversationId, MessageId, UserId};
 use crate::ports::{
-    AttachmentStore, PendingUploads, PortError, ProducedFile, Stored, UploadTarget,
+    AttachmentLinks, AttachmentStore, DownloadLink, PendingUploads, PortError, ProducedFile, Stored,
+    UploadTarget,
 };
 use crate::protocol::ErrorCode;
 
@@ -36,6 +38,9 @@ pub const WORKSPACE_ATTACHMENTS_DIR: &str = ".attachments";
 /// How long an upload target accepts bytes: long enough for 20 MiB on a slow phone connection, short
 /// enough that a leaked URL is soon useless.
 pub const UPLOAD_TTL: Duration = Duration::from_secs(10 * 60);
+/// How long a download link answers: long enough to view a conversation's images and play its audio,
+/// short enough that a leaked URL is soon useless (the web app fetches a new one when it expires).
+pub const DOWNLOAD_TTL: Duration = Duration::from_secs(15 * 60);
 /// The longest attachment name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 120;
 
@@ -164,6 +169,58 @@ pub struct Attachment {
     pub message_id: Option<MessageId>,
     /// What was said in it (audio only), once a turn transcribed it.
     pub transcript: Option<String>,
+}
+
+/// How an attachment's bytes are served to a browser, wherever they are served from: so that a
+/// browser never runs them (text as plain text, with `nosniff` beside it) and shows images and audio
+/// in the page but downloads files under their name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// `Content-Type`: the stored type for images, audio and PDF; other files as plain text.
+    pub content_type: String,
+    /// `Content-Disposition`: `inline` for images and audio, `attachment` for files, with the name.
+    pub content_disposition: String,
+}
+
+/// The headers `attachment`'s bytes are served with ([`Served`]).
+pub fn served(attachment: &Attachment) -> Served {
+    let (content_type, disposition) = match attachment.kind {
+        AttachmentKind::Image | AttachmentKind::Audio => (attachment.media_type.clone(), "inline"),
+        AttachmentKind::File if attachment.media_type == PDF => {
+            (attachment.media_type.clone(), "attachment")
+        }
+        AttachmentKind::File => ("text/plain; charset=utf-8".to_owned(), "attachment"),
+    };
+    Served {
+        content_type,
+        content_disposition: format!("{disposition}; {}", disposition_filename(&attachment.name)),
+    }
+}
+
+/// `filename="<ASCII form>"; filename*=UTF-8''<percent-encoded>` (RFC 6266): the quoted form for old
+/// clients, without quotes or backslashes; the encoded one with the real name.
+fn disposition_filename(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// An attachment for a turn: its metadata and bytes.
@@ -477,6 +534,9 @@ pub struct Attachments {
     /// Where two-step uploads land; `None` where only in-process uploads are made (Telegram's files,
     /// the agent's).
     uploads: Option<Arc<dyn PendingUploads>>,
+    /// Where download links come from; `None` where no client reads attachments back (the agent's
+    /// and Telegram's functions).
+    links: Option<Arc<dyn AttachmentLinks>>,
 }
 
 fn named(name: &str) -> Result<String, AttachmentError> {
@@ -491,12 +551,19 @@ impl Attachments {
             store,
             quota_bytes,
             uploads: None,
+            links: None,
         }
     }
 
     /// Takes two-step uploads ([`Attachments::begin_upload`]) through `uploads`.
     pub fn with_uploads(mut self, uploads: Arc<dyn PendingUploads>) -> Self {
         self.uploads = Some(uploads);
+        self
+    }
+
+    /// Hands out download links ([`Attachments::download_link`]) through `links`.
+    pub fn with_links(mut self, links: Arc<dyn AttachmentLinks>) -> Self {
+        self.links = Some(links);
         self
     }
 
@@ -636,6 +703,25 @@ impl Attachments {
             .await?
             .ok_or(AttachmentError::NotFound)?;
         Ok((attachment, bytes))
+    }
+
+    /// A link that reads the attachment's bytes without the API, valid [`DOWNLOAD_TTL`];
+    /// `NotFound` unless it is `user`'s, of `conversation`.
+    pub async fn download_link(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+        id: &AttachmentId,
+    ) -> Result<DownloadLink, AttachmentError> {
+        let links = self.links.as_ref().ok_or_else(|| {
+            AttachmentError::Storage(PortError::backend("this server hands out no download links"))
+        })?;
+        let attachment = self
+            .store
+            .get(user, conversation, id)
+            .await?
+            .ok_or(AttachmentError::NotFound)?;
+        Ok(links.link(user, &attachment, DOWNLOAD_TTL).await?)
     }
 
     /// Stores a file the agent attached to its reply `message`, checked like an upload (by its bytes

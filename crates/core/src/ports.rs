@@ -337,6 +337,48 @@ pub trait UploadInbox: Send + Sync {
     async fn receive(&self, token: &str, bytes: &[u8]) -> Result<bool, PortError>;
 }
 
+/// A URL that reads one attachment's bytes straight from storage, without the API or a bearer token
+/// (a presigned S3 `GetObject` on AWS, local mode's own download route), so that a file never passes
+/// through a function's response (bounded on AWS by Lambda's 6 MB payload). The URL is the credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadLink {
+    /// Absolute, or relative to the API's origin (local mode).
+    pub url: String,
+    /// When the link stops answering.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Download links of stored attachments (`docs/architecture.md`, "Attachments").
+///
+/// Contract: `link` returns a link that a plain `GET` without credentials fetches until `valid_for`
+/// has passed, answering `attachment`'s bytes (stored for `user`) with `Content-Type`
+/// [`Served::content_type`] and `Content-Disposition` [`Served::content_disposition`] of
+/// [`served`]`(attachment)`, and `X-Content-Type-Options: nosniff`. It checks nothing: the caller
+/// found `attachment` under `user` first.
+///
+/// [`Served::content_type`]: crate::attachments::Served::content_type
+/// [`Served::content_disposition`]: crate::attachments::Served::content_disposition
+/// [`served`]: crate::attachments::served
+#[async_trait]
+pub trait AttachmentLinks: Send + Sync {
+    async fn link(
+        &self,
+        user: &UserId,
+        attachment: &Attachment,
+        valid_for: Duration,
+    ) -> Result<DownloadLink, PortError>;
+}
+
+/// Local mode's download links: the server answers them itself (`GET /downloads/<token>`), and the
+/// token is the only credential, as a presigned URL is on S3.
+///
+/// Contract: `open` returns the attachment a token's link was made for and its bytes; `None` for a
+/// token that was not handed out here, was altered or has expired, or whose attachment is gone.
+#[async_trait]
+pub trait LinkedAttachments: Send + Sync {
+    async fn open(&self, token: &str) -> Result<Option<(Attachment, Vec<u8>)>, PortError>;
+}
+
 /// Each user's model and speech-to-text settings.
 ///
 /// Contract: `model_settings` returns what the last `set_model_settings` stored for that user (`None`

@@ -13,6 +13,7 @@ use crate::domain::{
 };
 use crate::ids::{AttachmentId, ClientMessageId, ConversationId, MessageId, is_valid_id};
 use crate::search::SnippetPart;
+use crate::ports::DownloadLink;
 use crate::settings::{
     InvalidSettings, ModelSettings, Provider, SpeechSettings, validate_model_id,
 };
@@ -499,6 +500,23 @@ impl From<&PendingUpload> for UploadView {
                 headers: p.target.headers.iter().cloned().collect(),
                 expires_at: format_time(p.target.expires_at),
             },
+        }
+    }
+}
+
+/// A link that reads an attachment's bytes without the API (`docs/protocol.md`, "Attachments").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadLinkView {
+    pub url: String,
+    pub expires_at: String,
+}
+
+impl From<&DownloadLink> for DownloadLinkView {
+    fn from(link: &DownloadLink) -> Self {
+        Self {
+            url: link.url.clone(),
+            expires_at: format_time(link.expires_at),
         }
     }
 }

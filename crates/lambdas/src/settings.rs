@@ -149,7 +149,7 @@ impl Adapters {
 
     /// `SERVERLESS_OPENCLAW_CONVERSATIONS_TABLE` (the metadata and usage items share it) and
     /// `SERVERLESS_OPENCLAW_BUCKET` (the bytes, and uploads in flight under `uploads/`); each user may
-    /// store the default quota.
+    /// store the default quota. Download links are presigned by this function's role.
     pub fn attachments(&self) -> Result<Attachments, SettingsError> {
         let store = DynamoS3AttachmentStore::new(
             self.dynamodb(),
@@ -161,7 +161,10 @@ impl Adapters {
             serverless_openclaw_aws::config::s3_client(&self.sdk),
             Env::process().required("SERVERLESS_OPENCLAW_BUCKET")?,
         );
-        Ok(Attachments::new(Arc::new(store), DEFAULT_QUOTA_BYTES).with_uploads(Arc::new(uploads)))
+        let store = Arc::new(store);
+        Ok(Attachments::new(store.clone(), DEFAULT_QUOTA_BYTES)
+            .with_uploads(Arc::new(uploads))
+            .with_links(store))
     }
 
     /// `SERVERLESS_OPENCLAW_QUEUE_URL`; cancel requests go through `leases`.

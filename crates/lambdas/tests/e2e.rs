@@ -762,8 +762,6 @@ async fn a_conversations_model_and_thinking_level_set_over_rest_reach_the_agent_
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attachment_put_to_s3_and_completed_through_the_http_api_reaches_the_agent_and_no_one_else()
  {
-    use base64::Engine as _;
-    let base64 = base64::engine::general_purpose::STANDARD;
     let world = World::create().await;
     let (connect, message, agent, http) = (
         world.function(WS_CONNECT).await,
@@ -821,17 +819,33 @@ async fn an_attachment_put_to_s3_and_completed_through_the_http_api_reaches_the_
         "completed or refused, nothing stays pending: {pending:?}"
     );
 
-    // Only alice reads it, byte for byte.
-    let path = format!("/api/conversations/pics/attachments/{id}");
-    let read = |sub: &str| fixtures::http_v2("GET", &path, &[], None, sub);
-    let response = http.invoke(read(&bob), GATEWAY_INVOKE).await;
+    // Only alice gets a link, and the link reads it byte for byte straight from S3, above Lambda's
+    // 6 MB answer too.
+    let link = |conversation: &str, id: &str, sub: &str| {
+        let path = format!("/api/conversations/{conversation}/attachments/{id}/link");
+        fixtures::http_v2("GET", &path, &[], None, sub)
+    };
+    let response = http.invoke(link("pics", &id, &bob), GATEWAY_INVOKE).await;
     assert_eq!(response["statusCode"], 404, "{response}");
-    let response = http.invoke(read(&alice), GATEWAY_INVOKE).await;
-    assert_eq!(response["statusCode"], 200, "{response}");
-    assert_eq!(response["isBase64Encoded"], true, "{response}");
-    assert_eq!(
-        base64.decode(response["body"].as_str().unwrap()).unwrap(),
-        &PNG[..]
+    let download = |conversation: &'static str, id: String| {
+        let (http, alice) = (&http, &alice);
+        async move {
+            let response = http
+                .invoke(link(conversation, &id, alice), GATEWAY_INVOKE)
+                .await;
+            assert_eq!(response["statusCode"], 200, "{response}");
+            let view: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+            let answer = reqwest::get(view["url"].as_str().unwrap()).await.unwrap();
+            assert!(answer.status().is_success(), "{answer:?}");
+            assert_eq!(answer.headers()["content-type"], "image/png");
+            answer.bytes().await.unwrap().to_vec()
+        }
+    };
+    assert_eq!(download("pics", id.clone()).await, &PNG[..]);
+    let large_id = view["id"].as_str().unwrap().to_owned();
+    assert!(
+        download("big", large_id).await == large,
+        "the 7.7 MB image reads back whole"
     );
 
     // Sent with a message, it reaches the model as an image.

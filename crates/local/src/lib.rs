@@ -18,6 +18,8 @@
 //!   ([`SettingsStore`], [`ApiKeyStore`]).
 //! - [`uploads`]: uploads in flight, sent to the local server with a signed token, in a pending
 //!   folder until they are completed ([`PendingUploads`], [`UploadInbox`]).
+//! - [`links`]: download links of attachments, answered by the local server against a signed token
+//!   ([`AttachmentLinks`], [`LinkedAttachments`]); the token signing is shared with [`uploads`].
 //! - [`telegram`]: the Telegram bot's links, link codes and processed updates, in the same SQLite file
 //!   ([`TelegramStore`]).
 //!
@@ -25,6 +27,8 @@
 //! lease or serve a connection, and neither outlives the process.
 //!
 //! [`AttachmentStore`]: serverless_openclaw_core::ports::AttachmentStore
+//! [`AttachmentLinks`]: serverless_openclaw_core::ports::AttachmentLinks
+//! [`LinkedAttachments`]: serverless_openclaw_core::ports::LinkedAttachments
 //! [`ApiKeyStore`]: serverless_openclaw_core::ports::ApiKeyStore
 //! [`SettingsStore`]: serverless_openclaw_core::ports::SettingsStore
 //! [`ConnectionStore`]: serverless_openclaw_core::ports::ConnectionStore
@@ -42,9 +46,11 @@ pub mod attachments;
 pub mod connections;
 mod files;
 pub mod leases;
+pub mod links;
 pub mod queue;
 pub mod search;
 pub mod settings;
+mod signing;
 pub mod sqlite;
 pub mod telegram;
 pub mod transcripts;
@@ -55,6 +61,7 @@ pub use attachments::FileAttachmentStore;
 pub use connections::MemoryConnectionStore;
 pub use files::private_dir;
 pub use leases::MemorySessionLeases;
+pub use links::FileLinks;
 pub use queue::{LocalTurnQueue, TurnHandler};
 pub use settings::{FileApiKeyStore, SqliteSettingsStore};
 pub use sqlite::SqliteConversationStore;

@@ -1,8 +1,8 @@
 //! Uploads in flight in local mode ([`PendingUploads`], [`UploadInbox`]): the twin of S3's presigned
 //! requests. The target is the local server itself, `PUT /uploads/<token>`, and the token is the
 //! only credential, as a presigned URL is on S3: it names the user, conversation, upload and size and
-//! when it expires, signed with HMAC-SHA256 under a key made at start-up (a restart ends the
-//! uploads in flight; the client begins again). The bytes land in `<root>/<user>/<conversation>/<id>`,
+//! when it expires, signed by a [`TokenSigner`] (a restart ends the uploads in flight; the client
+//! begins again). The bytes land in `<root>/<user>/<conversation>/<id>`,
 //! the pending area, until the upload is completed or discarded; anything older than a day is swept
 //! when the next target is handed out, as S3's lifecycle rule does on AWS.
 
@@ -12,14 +12,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
 use serverless_openclaw_core::ids::{AttachmentId, ConversationId, UserId};
 use serverless_openclaw_core::ports::{PendingUploads, PortError, UploadInbox, UploadTarget};
-use sha2::Sha256;
 use time::OffsetDateTime;
 
 use crate::blocking;
 use crate::files::write_atomically;
+use crate::signing::TokenSigner;
 
 /// How long bytes that were never completed stay in the pending area.
 const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
@@ -29,7 +28,7 @@ pub const UPLOAD_ROUTE: &str = "/uploads/";
 /// [`PendingUploads`] and [`UploadInbox`] on the local file system.
 pub struct FileUploads {
     root: PathBuf,
-    key: [u8; 32],
+    signer: TokenSigner,
 }
 
 /// What a valid token names.
@@ -43,11 +42,9 @@ struct Admitted {
 impl FileUploads {
     /// Pending uploads under `root`, with a fresh signing key.
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, PortError> {
-        let mut key = [0; 32];
-        getrandom::fill(&mut key).map_err(|e| PortError::backend(e.to_string()))?;
         Ok(Self {
             root: root.into(),
-            key,
+            signer: TokenSigner::new()?,
         })
     }
 
@@ -59,11 +56,6 @@ impl FileUploads {
             .join(id.as_str())
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC takes a key of any length; 32 bytes is never refused.
-        Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length")
-    }
-
     /// `<user>.<conversation>.<id>.<size>.<expiry (unix s)>.<signature (hex)>`: ids contain no dots.
     fn token(
         &self,
@@ -73,33 +65,20 @@ impl FileUploads {
         size: u64,
         expires_at: OffsetDateTime,
     ) -> String {
-        let claims = format!(
-            "{user}.{conversation}.{id}.{size}.{}",
-            expires_at.unix_timestamp()
-        );
-        let mut mac = self.mac();
-        mac.update(claims.as_bytes());
-        format!("{claims}.{}", hex::encode(mac.finalize().into_bytes()))
+        self.signer
+            .sign(&format!("{user}.{conversation}.{id}.{size}"), expires_at)
     }
 
-    /// What `token` names, if it was signed here (compared in constant time) and has not expired.
+    /// What `token` names, if it was signed here and has not expired.
     fn admit(&self, token: &str) -> Option<Admitted> {
-        let (claims, signature) = token.rsplit_once('.')?;
-        let mut mac = self.mac();
-        mac.update(claims.as_bytes());
-        mac.verify_slice(&hex::decode(signature).ok()?).ok()?;
-        let mut parts = claims.split('.');
+        let mut parts = self.signer.verify(token)?.split('.');
         let admitted = Admitted {
             user: UserId::parse(parts.next()?).ok()?,
             conversation: ConversationId::parse(parts.next()?).ok()?,
             id: AttachmentId::parse(parts.next()?).ok()?,
             size: parts.next()?.parse().ok()?,
         };
-        let expires: i64 = parts.next()?.parse().ok()?;
-        if parts.next().is_some() || OffsetDateTime::now_utc().unix_timestamp() >= expires {
-            return None;
-        }
-        Some(admitted)
+        parts.next().is_none().then_some(admitted)
     }
 }
 

@@ -380,3 +380,31 @@ async fn file_uploads_honour_the_contract_through_their_signed_token() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn file_links_honour_the_contract_through_their_signed_token() {
+    use serverless_openclaw_core::attachments::served;
+    use serverless_openclaw_core::ports::{AttachmentStore, LinkedAttachments};
+    use serverless_openclaw_local::links::DOWNLOAD_ROUTE;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn AttachmentStore> = Arc::new(
+        serverless_openclaw_local::FileAttachmentStore::new(dir.path().join("attachments")),
+    );
+    let links = Arc::new(serverless_openclaw_local::FileLinks::new(store.clone()).unwrap());
+    let desk = links.clone();
+    contract::attachment_links(store, links, |link| {
+        let desk = desk.clone();
+        async move {
+            let token = link.url.strip_prefix(DOWNLOAD_ROUTE).expect("a local link");
+            // The headers are what the download route sends (`server::rest::serve_download`).
+            let (attachment, bytes) = desk.open(token).await.unwrap()?;
+            let served = served(&attachment);
+            Some(contract::Fetched {
+                content_type: served.content_type,
+                content_disposition: served.content_disposition,
+                bytes,
+            })
+        }
+    })
+    .await;
+}

@@ -22,10 +22,11 @@ use serverless_openclaw_core::protocol::ErrorCode;
 use crate::rest::ApiError;
 
 /// The page runs only its own scripts and styles, talks only to this server (`'self'` includes its
-/// WebSocket), shows images and plays audio only of its own (`blob:`: attachments it fetched with the
-/// token), and cannot be framed; the same policy CloudFront sends on AWS, minus the AWS endpoints.
+/// WebSocket), shows images and plays audio only of its own (attachments through their download
+/// links, `/downloads/...`; `blob:` for the previews of images picked but not sent yet), and cannot be
+/// framed; the same policy CloudFront sends on AWS, minus the AWS endpoints.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
-                   media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+                   media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
                    form-action 'self'";
 
 /// The host names local mode answers to (lowercase, without port or brackets).

@@ -31,8 +31,8 @@ use serverless_openclaw_core::attachments::Attachments;
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::linking::Linking;
 use serverless_openclaw_core::ports::{
-    AgentStatusSource, AgentWaker, ApiKeyStore, ConversationStore, SettingsStore, TranscriptStore,
-    UploadInbox,
+    AgentStatusSource, AgentWaker, ApiKeyStore, ConversationStore, LinkedAttachments, SettingsStore,
+    TranscriptStore, UploadInbox,
 };
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
@@ -60,7 +60,7 @@ pub struct AppState {
     pub api_keys: Arc<dyn ApiKeyStore>,
     /// Where users' OpenAI-compatible base URLs may point.
     pub endpoints: Endpoints,
-    /// Uploads, downloads and deletions of attachments; `None` where the deployment takes none
+    /// Uploads, download links and deletions of attachments; `None` where the deployment takes none
     /// (their routes then answer 501).
     pub attachments: Option<Attachments>,
 }
@@ -81,6 +81,8 @@ pub struct LocalSurface {
     pub allowed_hosts: AllowedHosts,
     /// Where upload targets send their bytes ([`upload_inbox`]).
     pub uploads: Arc<dyn UploadInbox>,
+    /// What download links read ([`download_links`]).
+    pub downloads: Arc<dyn LinkedAttachments>,
 }
 
 /// The REST API: `/api/*` (an unknown `/api/...` path is a JSON 404 to a signed-in caller).
@@ -105,7 +107,11 @@ pub fn api(state: AppState) -> Router {
         )
         .route(
             "/api/conversations/{id}/attachments/{attachment}",
-            get(rest::read_attachment).delete(rest::delete_attachment),
+            delete(rest::delete_attachment),
+        )
+        .route(
+            "/api/conversations/{id}/attachments/{attachment}/link",
+            get(rest::attachment_link),
         )
         .route(
             "/api/conversations/{id}/settings",
@@ -134,7 +140,15 @@ pub fn upload_inbox(inbox: Arc<dyn UploadInbox>) -> Router {
         .with_state(inbox)
 }
 
-/// Local mode's router: [`api`], [`upload_inbox`], `/ws`, `/healthz`, `/config.json`, and the web UI for everything else,
+/// Local mode's download links, `GET /downloads/{token}`: no bearer token, the signed token in the
+/// path is the credential (as a presigned URL is on S3).
+pub fn download_links(links: Arc<dyn LinkedAttachments>) -> Router {
+    Router::new()
+        .route("/downloads/{token}", get(rest::serve_download))
+        .with_state(links)
+}
+
+/// Local mode's router: [`api`], [`upload_inbox`], [`download_links`], `/ws`, `/healthz`, `/config.json`, and the web UI for everything else,
 /// behind [`guard::guard`].
 pub fn local_app(state: AppState, surface: LocalSurface) -> Router {
     let chat = ws::ChatSocket {
@@ -149,6 +163,7 @@ pub fn local_app(state: AppState, surface: LocalSurface) -> Router {
         .route("/ws", get(ws::upgrade))
         .with_state(chat)
         .merge(upload_inbox(surface.uploads))
+        .merge(download_links(surface.downloads))
         .merge(api(state));
     let router = match surface.web_dir {
         Some(dir) => {

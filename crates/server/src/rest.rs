@@ -17,13 +17,13 @@ use axum::http::header::{
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
-use serverless_openclaw_core::attachments::{AttachmentError, AttachmentKind, Attachments};
+use serverless_openclaw_core::attachments::{AttachmentError, Attachments, served};
 use serverless_openclaw_core::domain::MAX_TITLE_CHARS;
 use serverless_openclaw_core::domain::{ConversationSettingsUpdate, Message};
 use serverless_openclaw_core::ids::{AttachmentId, ConversationId, MessageId, UserId};
-use serverless_openclaw_core::ports::{PortError, TelegramUserId, UploadInbox};
+use serverless_openclaw_core::ports::{LinkedAttachments, PortError, TelegramUserId, UploadInbox};
 use serverless_openclaw_core::protocol::{
-    AttachmentView, CompleteUploadRequest, ConversationList, ConversationSettingsChange,
+    AttachmentView, CompleteUploadRequest, ConversationList, DownloadLinkView, ConversationSettingsChange,
     ConversationSettingsView, ConversationSummary, CreatedConversation, ErrorBody, ErrorCode,
     ExchangeVersionView, MAX_CONVERSATION_SETTINGS_BYTES, MessageList, MessageView,
     NewConversation, RenameConversation, SearchResults, SettingsUpdate, SettingsView,
@@ -697,35 +697,41 @@ pub async fn receive_upload(
     }
 }
 
-/// `GET /api/conversations/{id}/attachments/{attachmentId}`: the bytes, served so that a browser
-/// never runs them (`nosniff`, a sandboxing CSP, text as plain text) and keeps them private.
-pub async fn read_attachment(
+/// `GET /api/conversations/{id}/attachments/{attachmentId}/link`: a link that reads the bytes without
+/// the API or the bearer token (a presigned S3 URL on AWS, [`serve_download`] locally), so that a file
+/// of any accepted size is read in full: on AWS this function's answer is bounded by Lambda's payload.
+pub async fn attachment_link(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path((id, attachment)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<DownloadLinkView>, ApiError> {
     let attachments = attachments_of(&state)?;
     let (id, attachment) = (conversation_id(id)?, attachment_id(attachment)?);
-    let (meta, bytes) = attachments.read(&user, &id, &attachment).await?;
-    let content_type = match meta.kind {
-        AttachmentKind::Image | AttachmentKind::Audio => meta.media_type.clone(),
-        AttachmentKind::File if meta.media_type == "application/pdf" => meta.media_type.clone(),
-        AttachmentKind::File => "text/plain; charset=utf-8".to_owned(),
-    };
-    // Images and audio are shown and played in the page; files are downloaded.
-    let disposition = match meta.kind {
-        AttachmentKind::Image | AttachmentKind::Audio => "inline",
-        AttachmentKind::File => "attachment",
-    };
+    let link = attachments.download_link(&user, &id, &attachment).await?;
+    Ok(Json(DownloadLinkView::from(&link)))
+}
+
+/// `GET /downloads/{token}` (local mode): the bytes of the attachment a download link names, served
+/// as S3 serves a presigned `GetObject` ([`served`]: the type, inline or as a download under its
+/// name), so that a browser never runs them (`nosniff`, a sandboxing CSP) and keeps them private.
+pub async fn serve_download(
+    State(links): State<Arc<dyn LinkedAttachments>>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let (attachment, bytes) = links.open(&token).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "this download link is not valid (it expired, was changed, or the file is gone)",
+        )
+    })?;
+    let served = served(&attachment);
     let headers = [
-        (CONTENT_TYPE, content_type),
-        (
-            CONTENT_DISPOSITION,
-            format!("{disposition}; {}", disposition_filename(&meta.name)),
-        ),
+        (CONTENT_TYPE, served.content_type),
+        (CONTENT_DISPOSITION, served.content_disposition),
         (X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         (CONTENT_SECURITY_POLICY, "sandbox".to_owned()),
-        (CACHE_CONTROL, "private, max-age=86400".to_owned()),
+        (CACHE_CONTROL, "private, max-age=900".to_owned()),
     ];
     Ok((headers, bytes).into_response())
 }
@@ -742,28 +748,3 @@ pub async fn delete_attachment(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `filename="<ASCII form>"; filename*=UTF-8''<percent-encoded>` (RFC 6266): the quoted form for old
-/// clients, without quotes or backslashes; the encoded one with the real name.
-fn disposition_filename(name: &str) -> String {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded: String = name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
-}

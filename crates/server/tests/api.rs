@@ -22,7 +22,7 @@ use serverless_openclaw_core::ports::{
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, FileUploads, LocalTurnQueue,
+    FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads, LocalTurnQueue,
     SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
 use serverless_openclaw_server::{
@@ -58,6 +58,9 @@ impl Api {
                     web_dir: None,
                     allowed_hosts: AllowedHosts::new(["box.lan".to_owned()]),
                     uploads: Arc::new(FileUploads::new("unused").unwrap()),
+                    downloads: Arc::new(
+                        FileLinks::new(Arc::new(FileAttachmentStore::new("unused"))).unwrap(),
+                    ),
                 },
             )
         })
@@ -188,7 +191,7 @@ const ROUTES: [(&str, &str); 18] = [
         "POST",
         "/api/conversations/c-1/attachments/uploads/u1/complete",
     ),
-    ("GET", "/api/conversations/c-1/attachments/a-1"),
+    ("GET", "/api/conversations/c-1/attachments/a-1/link"),
     ("DELETE", "/api/conversations/c-1/attachments/a-1"),
     ("GET", "/api/conversations/c-1/settings"),
     ("PUT", "/api/conversations/c-1/settings"),

@@ -1,5 +1,7 @@
 //! The attachment routes of [`serverless_openclaw_server::api`] on the local adapters, driven with
-//! `oneshot` (uploads in two steps, through local mode's upload route): an upload comes back byte for byte with headers that keep a browser from running it;
+//! `oneshot` (uploads in two steps, through local mode's upload route; reads through a download link,
+//! local mode's download route): an upload comes back byte for byte with headers that keep a browser
+//! from running it, and a download link that expired or was altered is refused;
 //! oversized, unaccepted, corrupt and over-quota uploads are refused with their own codes and store
 //! nothing; a user cannot read, delete or send another user's attachment; a message's attachments show
 //! in its history; deleting the conversation deletes them; an upload target admits only its own
@@ -22,10 +24,10 @@ use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileAttachmentStore, FileTranscriptStore, FileUploads, LocalTurnQueue,
+    FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads, LocalTurnQueue,
     SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
-use serverless_openclaw_server::{AppState, Authenticator, api, upload_inbox};
+use serverless_openclaw_server::{AppState, Authenticator, api, download_links, upload_inbox};
 use support::{Idle, NoPush, NoTurns};
 use tower::ServiceExt;
 
@@ -49,6 +51,7 @@ struct Server {
     router: Router,
     chat: ChatService,
     store: Arc<dyn AttachmentStore>,
+    links: Arc<FileLinks>,
     _dir: tempfile::TempDir,
 }
 
@@ -86,7 +89,10 @@ impl Server {
         let store: Arc<dyn AttachmentStore> =
             Arc::new(FileAttachmentStore::new(dir.path().join("attachments")));
         let uploads = Arc::new(FileUploads::new(dir.path().join("uploads")).unwrap());
-        let attachments = Attachments::new(store.clone(), quota).with_uploads(uploads.clone());
+        let links = Arc::new(FileLinks::new(store.clone()).unwrap());
+        let attachments = Attachments::new(store.clone(), quota)
+            .with_uploads(uploads.clone())
+            .with_links(links.clone());
         let chat = ChatService::new(
             conversations.clone(),
             Arc::new(LocalTurnQueue::new(Arc::new(NoTurns))),
@@ -111,11 +117,13 @@ impl Server {
             endpoints: Endpoints::Public,
             attachments: Some(attachments),
         })
-        .merge(upload_inbox(uploads));
+        .merge(upload_inbox(uploads))
+        .merge(download_links(links.clone()));
         Self {
             router,
             chat,
             store,
+            links,
             _dir: dir,
         }
     }
@@ -232,6 +240,32 @@ impl Server {
         self.send(user, Method::GET, path, None, Vec::new()).await
     }
 
+    /// Reads an attachment as the web app does: its link (`{path}/link`, with the bearer token), then
+    /// the link itself without it. A refused link request is the answer.
+    async fn read(&self, user: &str, path: &str) -> Answer {
+        let link = self.get(user, &format!("{path}/link")).await;
+        if link.status != StatusCode::OK {
+            return link;
+        }
+        self.fetch(link.json()["url"].as_str().unwrap()).await
+    }
+
+    /// A plain `GET` of `url`, as a browser's `<img src>` makes (no bearer token).
+    async fn fetch(&self, url: &str) -> Answer {
+        let request = Request::builder().uri(url).body(Body::empty()).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = axum::body::to_bytes(response.into_body(), 64 << 20)
+            .await
+            .unwrap()
+            .to_vec();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
     async fn delete(&self, user: &str, path: &str) -> Answer {
         self.send(user, Method::DELETE, path, None, Vec::new())
             .await
@@ -260,7 +294,7 @@ async fn an_upload_comes_back_byte_for_byte_and_is_never_run_by_a_browser() {
     );
     let id = view["id"].as_str().unwrap();
     let image = server
-        .get("alice", &format!("/api/conversations/c1/attachments/{id}"))
+        .read("alice", &format!("/api/conversations/c1/attachments/{id}"))
         .await;
     assert_eq!(image.status, StatusCode::OK);
     assert_eq!(image.body, &PNG[..]);
@@ -279,15 +313,12 @@ async fn an_upload_comes_back_byte_for_byte_and_is_never_run_by_a_browser() {
         .await
         .json();
     let text = server
-        .send(
+        .read(
             "alice",
-            Method::GET,
             &format!(
                 "/api/conversations/c1/attachments/{}",
                 text["id"].as_str().unwrap()
             ),
-            None,
-            vec![],
         )
         .await;
     assert_eq!(text.body, page);
@@ -430,7 +461,7 @@ async fn a_user_cannot_read_delete_or_send_another_user_s_attachment() {
         .to_owned();
     let path = format!("/api/conversations/c1/attachments/{id}");
     server
-        .get("bob", &path)
+        .read("bob", &path)
         .await
         .refused(StatusCode::NOT_FOUND, "not_found");
     server
@@ -438,7 +469,7 @@ async fn a_user_cannot_read_delete_or_send_another_user_s_attachment() {
         .await
         .refused(StatusCode::NOT_FOUND, "not_found");
     server
-        .get("alice", &format!("/api/conversations/c2/attachments/{id}"))
+        .read("alice", &format!("/api/conversations/c2/attachments/{id}"))
         .await
         .refused(StatusCode::NOT_FOUND, "not_found");
     let frame = json!({"action": "sendMessage", "conversationId": "c1", "message": "look",
@@ -464,7 +495,7 @@ async fn a_user_cannot_read_delete_or_send_another_user_s_attachment() {
         "bob's message was not stored"
     );
     assert_eq!(
-        server.get("alice", &path).await.body,
+        server.read("alice", &path).await.body,
         &PNG[..],
         "alice still has it"
     );
@@ -537,7 +568,7 @@ async fn a_message_s_attachments_show_in_its_history_and_go_with_its_conversatio
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        server.get("alice", &unsent_path).await.status,
+        server.read("alice", &unsent_path).await.status,
         StatusCode::NOT_FOUND
     );
 
@@ -555,7 +586,7 @@ async fn a_message_s_attachments_show_in_its_history_and_go_with_its_conversatio
         image["id"].as_str().unwrap()
     );
     assert_eq!(
-        server.get("alice", &image_path).await.status,
+        server.read("alice", &image_path).await.status,
         StatusCode::NOT_FOUND
     );
 
@@ -657,4 +688,72 @@ async fn a_refused_completion_removes_what_arrived() {
         .await
         .refused(StatusCode::NOT_FOUND, "not_found");
     assert_eq!(server.usage("alice").await, 0);
+}
+
+#[tokio::test]
+async fn a_download_link_answers_until_it_expires_and_never_once_altered() {
+    use serverless_openclaw_core::ports::AttachmentLinks;
+    let server = Server::new(QUOTA);
+    let view = server
+        .upload("alice", "c1", "cat.png", "image/png", &PNG[..])
+        .await
+        .json();
+    let path = format!(
+        "/api/conversations/c1/attachments/{}",
+        view["id"].as_str().unwrap()
+    );
+    let link = server.get("alice", &format!("{path}/link")).await.json();
+    let url = link["url"].as_str().unwrap();
+    assert!(url.starts_with("/downloads/"), "{link}");
+    assert!(
+        link["expiresAt"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{link}"
+    );
+    let fetched = server.fetch(url).await;
+    assert_eq!(
+        (fetched.status, fetched.body.as_slice()),
+        (StatusCode::OK, &PNG[..])
+    );
+
+    // Another user's name in the token, a token of the upload route, a truncated signature.
+    let forged = url.replacen("/downloads/alice.", "/downloads/bob.", 1);
+    let upload = server
+        .begin("alice", "c1", "cat.png", "image/png", PNG.len())
+        .await
+        .json();
+    let upload_token = upload["target"]["url"]
+        .as_str()
+        .unwrap()
+        .replacen("/uploads/", "/downloads/", 1);
+    for refused in [forged.as_str(), &upload_token, &url[..url.len() - 2], "/downloads/x"] {
+        server
+            .fetch(refused)
+            .await
+            .refused(StatusCode::FORBIDDEN, "forbidden");
+    }
+
+    // A link made to last no time has expired when it is fetched.
+    let alice = UserId::parse("alice").unwrap();
+    let stored = server
+        .store
+        .list(&alice, &ConversationId::parse("c1").unwrap())
+        .await
+        .unwrap()
+        .remove(0);
+    let expired = server
+        .links
+        .link(&alice, &stored, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    server
+        .fetch(&expired.url)
+        .await
+        .refused(StatusCode::FORBIDDEN, "forbidden");
+
+    // A deleted attachment's link answers nothing.
+    server.delete("alice", &path).await;
+    server
+        .fetch(url)
+        .await
+        .refused(StatusCode::FORBIDDEN, "forbidden");
 }

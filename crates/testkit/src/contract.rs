@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serverless_openclaw_core::attachments::{
-    Attachment, AttachmentError, AttachmentKind, Attachments, MAX_FILE_BYTES, MAX_IMAGE_BYTES,
-    UPLOAD_TTL,
+    Attachment, AttachmentError, AttachmentKind, Attachments, DOWNLOAD_TTL, MAX_FILE_BYTES,
+    MAX_IMAGE_BYTES, UPLOAD_TTL,
 };
 use serverless_openclaw_core::domain::{
     Channel, ConversationSettings, ConversationSettingsUpdate, ExchangeVersion,
@@ -22,7 +22,7 @@ use serverless_openclaw_core::linking::{
     LINK_ATTEMPT_WINDOW, LINK_CODE_DIGITS, LINK_CODE_TTL, Linking, MAX_LINK_FAILURES, Redemption,
 };
 use serverless_openclaw_core::ports::{
-    ApiKeyStore, AttachmentStore, ConnectionStore, ConversationStore, Lease, LinkCodes,
+    ApiKeyStore, AttachmentLinks, AttachmentStore, ConnectionStore, DownloadLink, ConversationStore, Lease, LinkCodes,
     MessageSearch, ObjectVersion, PendingUploads, PortError, ProcessedUpdates, SessionLeases,
     SettingsStore, Stored, TelegramLinks, TelegramStore, TranscriptStore, TurnQueue, UploadTarget,
     WorkspaceFile, WorkspaceStore,
@@ -2170,6 +2170,92 @@ pub async fn attachment_quota_race(store: &dyn AttachmentStore) {
     assert_eq!(store.usage(&racer).await.unwrap(), 60);
     assert_eq!(store.list(&racer, &c).await.unwrap().len(), 1);
     store.delete_conversation(&racer, &c).await.unwrap();
+}
+
+/// What a client got from fetching a download link: the headers a browser acts on and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub content_type: String,
+    pub content_disposition: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The [`AttachmentLinks`] contract, through [`Attachments::download_link`] over `store`: a link,
+/// fetched without credentials (`fetch` makes the client's `GET` and returns what it got, `None` when
+/// refused), answers the attachment's bytes with the type and disposition it is served with, and lasts
+/// [`DOWNLOAD_TTL`]; only the attachment's own user and conversation get one. `store` must hold
+/// nothing of the users `dl-*`.
+pub async fn attachment_links<F, Fut>(
+    store: Arc<dyn AttachmentStore>,
+    links: Arc<dyn AttachmentLinks>,
+    fetch: F,
+) where
+    F: Fn(DownloadLink) -> Fut,
+    Fut: Future<Output = Option<Fetched>>,
+{
+    let (alice, bob) = (user("dl-alice"), user("dl-bob"));
+    let (c1, c2) = (conv("dl-c1"), conv("dl-c2"));
+    let attachments = Attachments::new(store.clone(), 64 * 1024 * 1024).with_links(links);
+    let png = crate::images::solid_png(3, 2, [10, 200, 30]);
+    let image = attachments
+        .upload(&alice, &c1, "holiday cat.png", "image/png", &png)
+        .await
+        .unwrap();
+    let page = b"<html><script>alert(1)</script></html>".to_vec();
+    let text = attachments
+        .upload(&alice, &c1, "page.txt", "text/plain", &page)
+        .await
+        .unwrap();
+
+    let before = OffsetDateTime::now_utc();
+    let link = attachments
+        .download_link(&alice, &c1, &image.id)
+        .await
+        .unwrap();
+    assert!(
+        link.expires_at > before + DOWNLOAD_TTL - Duration::from_secs(5)
+            && link.expires_at <= OffsetDateTime::now_utc() + DOWNLOAD_TTL,
+        "the link lasts the download time: {link:?}"
+    );
+    let fetched = fetch(link).await.expect("the link answers");
+    assert_eq!(fetched.bytes, png);
+    assert_eq!(fetched.content_type, "image/png");
+    assert!(
+        fetched
+            .content_disposition
+            .starts_with("inline; filename=\"holiday cat.png\""),
+        "an image is shown in the page, under its name: {fetched:?}"
+    );
+
+    let link = attachments
+        .download_link(&alice, &c1, &text.id)
+        .await
+        .unwrap();
+    let fetched = fetch(link).await.expect("the link answers");
+    assert_eq!(fetched.bytes, page);
+    assert_eq!(
+        fetched.content_type, "text/plain; charset=utf-8",
+        "text is served as plain text, whatever it looks like"
+    );
+    assert!(
+        fetched
+            .content_disposition
+            .starts_with("attachment; filename=\"page.txt\""),
+        "a file is downloaded under its name: {fetched:?}"
+    );
+
+    for (who, conversation, id) in [
+        (&bob, &c1, &image.id),
+        (&alice, &c2, &image.id),
+        (&alice, &c1, &AttachmentId::generate()),
+    ] {
+        let refused = attachments.download_link(who, conversation, id).await;
+        assert!(
+            matches!(refused, Err(AttachmentError::NotFound)),
+            "only the attachment's own user and conversation get a link: {refused:?}"
+        );
+    }
+    store.delete_conversation(&alice, &c1).await.unwrap();
 }
 
 /// The [`PendingUploads`] contract, and the two-step upload of [`Attachments`] over it and `store`:
