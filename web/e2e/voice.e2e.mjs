@@ -96,7 +96,11 @@ const voiced = (page) =>
 async function heard(page) {
   const shown = await waitFor(page, 'the voice note with its transcript', TIMEOUT_MS, async () => {
     const seen = await voiced(page);
-    return { done: seen.length === 1 && seen[0].transcript === transcript && seen[0].src?.includes('/downloads/') && seen[0].loaded, value: seen, seen };
+    return {
+      done: seen.length === 1 && seen[0].transcript === transcript && seen[0].src?.includes('/downloads/') && seen[0].loaded,
+      value: seen,
+      seen,
+    };
   });
   step(`the audio plays from its download link with "${shown[0].transcript}" under it`);
   await waitFor(page, 'the reply', TIMEOUT_MS, async () => {
@@ -114,7 +118,11 @@ async function heard(page) {
   });
   await waitFor(page, 'the voice note after a reload', TIMEOUT_MS, async () => {
     const seen = await voiced(page);
-    return { done: seen.length === 1 && seen[0].transcript === transcript && seen[0].src?.includes('/downloads/') && seen[0].loaded, value: seen, seen };
+    return {
+      done: seen.length === 1 && seen[0].transcript === transcript && seen[0].src?.includes('/downloads/') && seen[0].loaded,
+      value: seen,
+      seen,
+    };
   });
   step('and again after a reload');
 }

@@ -197,7 +197,12 @@ export function createApi(
       return parsed('POST', `${conversation(id)}/attachments/uploads/${encodeURIComponent(uploadId)}/complete`, declared, parseAttachment);
     },
     attachmentLink: async (id, attachmentId) => {
-      const link = await parsed('GET', `${conversation(id)}/attachments/${encodeURIComponent(attachmentId)}/link`, undefined, parseDownloadLink);
+      const link = await parsed(
+        'GET',
+        `${conversation(id)}/attachments/${encodeURIComponent(attachmentId)}/link`,
+        undefined,
+        parseDownloadLink,
+      );
       if (!link.ok) return link;
       return { ok: true, value: { ...link.value, url: new URL(link.value.url, restUrl(config, '/', pageHref())).href } };
     },

@@ -24,16 +24,16 @@ use serverless_openclaw_core::config::{Env, Secret};
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::linking::Linking;
 use serverless_openclaw_core::ports::{
-    AgentRuntime, AgentWaker, ApiKeyStore, AttachmentStore, ClientPush, ConversationStore, SettingsStore,
-    TelegramStore, TelegramUserId, ToolAccess, TranscriptStore, TurnQueue,
+    AgentRuntime, AgentWaker, ApiKeyStore, AttachmentStore, ClientPush, ConversationStore,
+    SettingsStore, TelegramStore, TelegramUserId, ToolAccess, TranscriptStore, TurnQueue,
 };
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads, LocalTurnQueue,
-    MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
-    private_dir,
+    FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads,
+    LocalTurnQueue, MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore,
+    SqliteTelegramStore, private_dir,
 };
 use serverless_openclaw_server::{
     AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator,
@@ -228,9 +228,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         Arc::new(FileUploads::new(data.join("uploads")).context("preparing the upload area")?);
     let attachment_store: Arc<dyn AttachmentStore> =
         Arc::new(FileAttachmentStore::new(data.join("attachments")));
-    let downloads = Arc::new(
-        FileLinks::new(attachment_store.clone()).context("preparing the download links")?,
-    );
+    let downloads =
+        Arc::new(FileLinks::new(attachment_store.clone()).context("preparing the download links")?);
     let attachments = Attachments::new(attachment_store, DEFAULT_QUOTA_BYTES)
         .with_uploads(uploads.clone())
         .with_links(downloads.clone());

@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 
 use crate::ids::{AttachmentId, ConversationId, MessageId, UserId};
 use crate::ports::{
-    AttachmentLinks, AttachmentStore, DownloadLink, PendingUploads, PortError, ProducedFile, Stored,
-    UploadTarget,
+    AttachmentLinks, AttachmentStore, DownloadLink, PendingUploads, PortError, ProducedFile,
+    Stored, UploadTarget,
 };
 use crate::protocol::ErrorCode;
 
@@ -714,7 +714,9 @@ impl Attachments {
         id: &AttachmentId,
     ) -> Result<DownloadLink, AttachmentError> {
         let links = self.links.as_ref().ok_or_else(|| {
-            AttachmentError::Storage(PortError::backend("this server hands out no download links"))
+            AttachmentError::Storage(PortError::backend(
+                "this server hands out no download links",
+            ))
         })?;
         let attachment = self
             .store

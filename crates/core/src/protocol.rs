@@ -12,8 +12,8 @@ use crate::domain::{
     ToolActivity, TurnActivity, Usage, format_time,
 };
 use crate::ids::{AttachmentId, ClientMessageId, ConversationId, MessageId, is_valid_id};
-use crate::search::SnippetPart;
 use crate::ports::DownloadLink;
+use crate::search::SnippetPart;
 use crate::settings::{
     InvalidSettings, ModelSettings, Provider, SpeechSettings, validate_model_id,
 };

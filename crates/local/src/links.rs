@@ -49,10 +49,7 @@ impl AttachmentLinks for FileLinks {
         // `<user>.<conversation>.<id>.<expiry>.<signature>`: ids contain no dots.
         let claims = format!("{user}.{}.{}", attachment.conversation_id, attachment.id);
         Ok(DownloadLink {
-            url: format!(
-                "{DOWNLOAD_ROUTE}{}",
-                self.signer.sign(&claims, expires_at)
-            ),
+            url: format!("{DOWNLOAD_ROUTE}{}", self.signer.sign(&claims, expires_at)),
             expires_at,
         })
     }

@@ -31,8 +31,8 @@ use serverless_openclaw_core::attachments::Attachments;
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::linking::Linking;
 use serverless_openclaw_core::ports::{
-    AgentStatusSource, AgentWaker, ApiKeyStore, ConversationStore, LinkedAttachments, SettingsStore,
-    TranscriptStore, UploadInbox,
+    AgentStatusSource, AgentWaker, ApiKeyStore, ConversationStore, LinkedAttachments,
+    SettingsStore, TranscriptStore, UploadInbox,
 };
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;

@@ -23,10 +23,10 @@ use serverless_openclaw_core::domain::{ConversationSettingsUpdate, Message};
 use serverless_openclaw_core::ids::{AttachmentId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{LinkedAttachments, PortError, TelegramUserId, UploadInbox};
 use serverless_openclaw_core::protocol::{
-    AttachmentView, CompleteUploadRequest, ConversationList, DownloadLinkView, ConversationSettingsChange,
-    ConversationSettingsView, ConversationSummary, CreatedConversation, ErrorBody, ErrorCode,
-    ExchangeVersionView, MAX_CONVERSATION_SETTINGS_BYTES, MessageList, MessageView,
-    NewConversation, RenameConversation, SearchResults, SettingsUpdate, SettingsView,
+    AttachmentView, CompleteUploadRequest, ConversationList, ConversationSettingsChange,
+    ConversationSettingsView, ConversationSummary, CreatedConversation, DownloadLinkView,
+    ErrorBody, ErrorCode, ExchangeVersionView, MAX_CONVERSATION_SETTINGS_BYTES, MessageList,
+    MessageView, NewConversation, RenameConversation, SearchResults, SettingsUpdate, SettingsView,
     TelegramLinkCode, TelegramLinks, UploadRequest, UploadView,
 };
 use serverless_openclaw_core::search::{DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, SearchError};
@@ -747,4 +747,3 @@ pub async fn delete_attachment(
     attachments.delete(&user, &id, &attachment).await?;
     Ok(StatusCode::NO_CONTENT)
 }
-

@@ -22,8 +22,8 @@ use serverless_openclaw_core::ports::{
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads, LocalTurnQueue,
-    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
+    FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads,
+    LocalTurnQueue, SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
 use serverless_openclaw_server::{
     AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator, api, local_app,

@@ -24,8 +24,8 @@ use serverless_openclaw_core::protocol::ServerFrame;
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_local::{
-    FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads, LocalTurnQueue,
-    SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
+    FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads,
+    LocalTurnQueue, SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
 };
 use serverless_openclaw_server::{AppState, Authenticator, api, download_links, upload_inbox};
 use support::{Idle, NoPush, NoTurns};
@@ -721,11 +721,17 @@ async fn a_download_link_answers_until_it_expires_and_never_once_altered() {
         .begin("alice", "c1", "cat.png", "image/png", PNG.len())
         .await
         .json();
-    let upload_token = upload["target"]["url"]
-        .as_str()
-        .unwrap()
-        .replacen("/uploads/", "/downloads/", 1);
-    for refused in [forged.as_str(), &upload_token, &url[..url.len() - 2], "/downloads/x"] {
+    let upload_token =
+        upload["target"]["url"]
+            .as_str()
+            .unwrap()
+            .replacen("/uploads/", "/downloads/", 1);
+    for refused in [
+        forged.as_str(),
+        &upload_token,
+        &url[..url.len() - 2],
+        "/downloads/x",
+    ] {
         server
             .fetch(refused)
             .await

@@ -22,10 +22,10 @@ use serverless_openclaw_core::linking::{
     LINK_ATTEMPT_WINDOW, LINK_CODE_DIGITS, LINK_CODE_TTL, Linking, MAX_LINK_FAILURES, Redemption,
 };
 use serverless_openclaw_core::ports::{
-    ApiKeyStore, AttachmentLinks, AttachmentStore, ConnectionStore, DownloadLink, ConversationStore, Lease, LinkCodes,
-    MessageSearch, ObjectVersion, PendingUploads, PortError, ProcessedUpdates, SessionLeases,
-    SettingsStore, Stored, TelegramLinks, TelegramStore, TranscriptStore, TurnQueue, UploadTarget,
-    WorkspaceFile, WorkspaceStore,
+    ApiKeyStore, AttachmentLinks, AttachmentStore, ConnectionStore, ConversationStore,
+    DownloadLink, Lease, LinkCodes, MessageSearch, ObjectVersion, PendingUploads, PortError,
+    ProcessedUpdates, SessionLeases, SettingsStore, Stored, TelegramLinks, TelegramStore,
+    TranscriptStore, TurnQueue, UploadTarget, WorkspaceFile, WorkspaceStore,
 };
 use serverless_openclaw_core::search::SearchQuery;
 use serverless_openclaw_core::settings::{
