@@ -889,7 +889,7 @@ async fn an_attachment_put_to_s3_and_completed_through_the_http_api_reaches_the_
         .await
         .unwrap();
     assert!(left.contents().is_empty(), "{left:?}");
-    let response = http.invoke(read(&alice), GATEWAY_INVOKE).await;
+    let response = http.invoke(link("pics", &id, &alice), GATEWAY_INVOKE).await;
     assert_eq!(response["statusCode"], 404, "{response}");
 }
 
