@@ -7,7 +7,7 @@
 //      (unsupported_type) each show their error on their chip; removed with ✕
 //   2. attach: an image with the file picker, a second one pasted into the message box, a text file dropped
 //      on the chat; previews; Send sends them with the text
-//   3. sent: the message shows both images (fetched with the token) and the file as a download chip; the
+//   3. sent: the message shows both images (through their download links) and the file as a download chip; the
 //      reply comes; after a reload the history shows them again
 //   4. download: the file chip downloads the file's bytes
 //   5. produced: the agent makes an image (a scripted shell command) and attaches it to its reply; the page
