@@ -534,8 +534,8 @@ pub struct Attachments {
     /// Where two-step uploads land; `None` where only in-process uploads are made (Telegram's files,
     /// the agent's).
     uploads: Option<Arc<dyn PendingUploads>>,
-    /// Where download links come from; `None` where no client reads attachments back (the agent's
-    /// and Telegram's functions).
+    /// Where download links come from; `None` where the composition gives none (asking for one is
+    /// then a storage error, as an upload is without `uploads`).
     links: Option<Arc<dyn AttachmentLinks>>,
 }
 
