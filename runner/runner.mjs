@@ -20,6 +20,7 @@ import { setUpCompileCache, flushCompileCache } from './lib/compile-cache.mjs';
 import { loadOpenClaw, resolveOpenClawRoot, IncompatibleOpenClaw, EXPECTED_OPENCLAW_VERSION } from './lib/openclaw-loader.mjs';
 import { parseRequest, BadRequest } from './lib/protocol.mjs';
 import { createTurnRunner } from './lib/turns.mjs';
+import { createPreparedRuntimes } from './lib/prepared-runtimes.mjs';
 import { startWarmup } from './lib/warmup.mjs';
 import { preparePrimeEnvironment } from './lib/prime.mjs';
 import { installResolveCache } from './lib/resolve-cache.mjs';
@@ -133,7 +134,14 @@ if (priming) {
 // Runs with their own provider get agent dirs of their own (see createAgentDirNamer), next to
 // OpenClaw's own `agents/` in its state dir.
 const stateDir = process.env.OPENCLAW_STATE_DIR || path.join(process.env.OPENCLAW_HOME || os.homedir(), '.openclaw');
-const turns = createTurnRunner({ oc, config, writeLine, logErr, agentDirRoot: path.join(stateDir, 'run-agents') });
+const turns = createTurnRunner({
+  oc,
+  config,
+  writeLine,
+  logErr,
+  agentDirRoot: path.join(stateDir, 'run-agents'),
+  preparedRuntimes: createPreparedRuntimes(oc.acquireAgentRunPreparedModelRuntime, logErr),
+});
 
 /** @type {ReturnType<typeof startWarmup> | null} what startWarmup returned, while the warm-up runs */
 let warmup = null;

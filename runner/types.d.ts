@@ -189,6 +189,22 @@ export interface RunAdmission {
   close(): void;
 }
 
+/** What acquireAgentRunPreparedModelRuntime prepares: the owner a run of this agent, dir, workspace and model binds to. */
+export interface PreparedRuntimeParams {
+  config: OpenClawConfig;
+  agentId: string;
+  agentDir: string;
+  workspaceDir: string;
+  preserveWorkspaceDirOnRefresh: boolean;
+  runtimePluginSelections: Array<{ provider: string; modelId: string; agentId: string }>;
+}
+
+/** A held reference to a prepared model runtime; the runtime is retired once no lease or run holds it. */
+export interface PreparedRuntimeLease {
+  snapshot?: { isCurrent?: () => boolean };
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
 /** The parameters of runEmbeddedAgent the runner passes. */
 export interface EmbeddedRunParams {
   preparedRunAdmission: RunAdmission;
@@ -267,6 +283,7 @@ export interface OpenClaw {
   version: string | undefined;
   runEmbeddedAgent(params: EmbeddedRunParams): Promise<EmbeddedRunResult | undefined>;
   prepareSystemAgentRunAdmission(config: OpenClawConfig, runId: string, agentId: string, boundary: string): RunAdmission;
+  acquireAgentRunPreparedModelRuntime(params: PreparedRuntimeParams, options: { catalogMode: 'static' }): Promise<PreparedRuntimeLease>;
   SessionManager: SessionManagerClass;
   parseSessionEntries(content: string): SessionEntry[];
   agentCore: AgentCore;

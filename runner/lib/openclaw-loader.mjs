@@ -81,8 +81,52 @@ async function importFile(file) {
 }
 
 /**
+ * The hashed chunks `dist/<prefix>-<hash>.mjs` (none when dist/ cannot be read).
+ * @param {string} distDir
+ * @param {string} prefix
+ */
+function chunksOf(distDir, prefix) {
+  try {
+    return fs.readdirSync(distDir).filter((f) => f.startsWith(`${prefix}-`) && /\.m?js$/.test(f)).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The one function named `name` among the exports of the hashed chunks `dist/<prefix>-<hash>.mjs`:
+ * OpenClaw exports some internals only from such chunks, under mangled names (a re-export facade may
+ * sit next to the real chunk; both yield the same function object, and module state such as a
+ * registry exists once). Adds a problem, and returns undefined, unless exactly one is found (a missing
+ * chunk is found by the early check in `loadOpenClaw`).
+ * @param {string} distDir
+ * @param {string} prefix
+ * @param {string} name
+ * @param {string[]} problems
+ * @returns {Promise<Function | undefined>}
+ */
+async function functionNamed(distDir, prefix, name, problems) {
+  /** @type {Set<Function>} */
+  const found = new Set();
+  for (const file of chunksOf(distDir, prefix)) {
+    try {
+      const mod = await importFile(path.join(distDir, file));
+      for (const value of Object.values(mod)) {
+        if (typeof value === 'function' && value.name === name) found.add(value);
+      }
+    } catch (err) {
+      problems.push(`importing dist/${file} failed: ${messageOf(err)}`);
+    }
+  }
+  if (found.size === 1) return [...found][0];
+  problems.push(found.size === 0 ? `no function named ${name} in dist/${prefix}-*.mjs` : `${found.size} different functions named ${name} in dist/${prefix}-*.mjs`);
+  return undefined;
+}
+
+/**
  * Loads and checks everything the runner uses. Returns
- * { root, version, runEmbeddedAgent, prepareSystemAgentRunAdmission, SessionManager,
+ * { root, version, runEmbeddedAgent, prepareSystemAgentRunAdmission, acquireAgentRunPreparedModelRuntime,
+ *   SessionManager,
  *   parseSessionEntries, loadConfig, timings }.
  * @param {NodeJS.ProcessEnv} [env]
  * @returns {Promise<OpenClaw>}
@@ -111,14 +155,12 @@ export async function loadOpenClaw(env = process.env) {
   const distDir = path.join(root, 'dist');
   const runtimeFile = path.join(distDir, 'run-embedded.runtime.js');
   if (!fs.existsSync(runtimeFile)) problems.push('dist/run-embedded.runtime.js is missing');
-  /** @type {string[]} */
-  let admissionChunks = [];
-  try {
-    admissionChunks = fs.readdirSync(distDir).filter((f) => /^admitted-run-context-.+\.(m?js)$/.test(f)).sort();
-  } catch {
-    problems.push('dist/ is missing');
+  if (!fs.existsSync(distDir)) problems.push('dist/ is missing');
+  else {
+    for (const prefix of ['admitted-run-context', 'prepared-model-runtime']) {
+      if (chunksOf(distDir, prefix).length === 0) problems.push(`no dist/${prefix}-<hash>.mjs chunk`);
+    }
   }
-  if (admissionChunks.length === 0 && fs.existsSync(distDir)) problems.push('no dist/admitted-run-context-<hash>.mjs chunk');
   const sessionsTarget = exportTarget(pkg, './plugin-sdk/agent-sessions');
   if (!sessionsTarget) problems.push('export "openclaw/plugin-sdk/agent-sessions" is missing');
   const mainTarget = exportTarget(pkg, '.');
@@ -137,29 +179,14 @@ export async function loadOpenClaw(env = process.env) {
   }
   timings.runtimeImportMs = Math.round(performance.now() - t0);
 
-  // The admission factory is only exported from hashed chunks under mangled names: take every
-  // function export whose own name is prepareSystemAgentRunAdmission (there is a re-export facade
-  // next to the real chunk; both yield the same function object).
-  /** @type {Set<OpenClaw['prepareSystemAgentRunAdmission']>} */
-  const found = new Set();
-  for (const file of admissionChunks) {
-    try {
-      const mod = await importFile(path.join(distDir, file));
-      for (const value of Object.values(mod)) {
-        if (typeof value === 'function' && value.name === 'prepareSystemAgentRunAdmission') found.add(value);
-      }
-    } catch (err) {
-      problems.push(`importing dist/${file} failed: ${messageOf(err)}`);
-    }
+  const admission = await functionNamed(distDir, 'admitted-run-context', 'prepareSystemAgentRunAdmission', problems);
+  if (admission) {
+    out.prepareSystemAgentRunAdmission = /** @type {OpenClaw['prepareSystemAgentRunAdmission']} */ (admission);
+    if (admission.length < 4) problems.push('prepareSystemAgentRunAdmission takes fewer than 4 parameters');
   }
-  if (found.size === 1) {
-    out.prepareSystemAgentRunAdmission = /** @type {OpenClaw['prepareSystemAgentRunAdmission']} */ ([...found][0]);
-    if (out.prepareSystemAgentRunAdmission.length < 4) problems.push('prepareSystemAgentRunAdmission takes fewer than 4 parameters');
-  } else if (found.size === 0) {
-    problems.push('no function named prepareSystemAgentRunAdmission in dist/admitted-run-context-*.mjs');
-  } else {
-    problems.push(`${found.size} different functions named prepareSystemAgentRunAdmission in dist/admitted-run-context-*.mjs`);
-  }
+  // Prepared model runtimes held across runs (lib/prepared-runtimes.mjs).
+  const acquire = await functionNamed(distDir, 'prepared-model-runtime', 'acquireAgentRunPreparedModelRuntime', problems);
+  if (acquire) out.acquireAgentRunPreparedModelRuntime = /** @type {OpenClaw['acquireAgentRunPreparedModelRuntime']} */ (acquire);
 
   if (sessionsTarget) {
     try {

@@ -398,9 +398,13 @@ function runDirectly(task, opts) {
 }
 
 /**
- * @param {{ oc: OpenClaw, config: OpenClawConfig, writeLine: (line: ProtocolLine) => void, logErr: LogErr, agentDirRoot: string }} options
+ * `preparedRuntimes` (lib/prepared-runtimes.mjs) keeps each run's prepared model runtime for the
+ * next run of its owner; without it every run prepares its own (the warm-up, whose files are gone
+ * after its one run).
+ * @param {{ oc: OpenClaw, config: OpenClawConfig, writeLine: (line: ProtocolLine) => void, logErr: LogErr, agentDirRoot: string,
+ *   preparedRuntimes?: ReturnType<typeof import('./prepared-runtimes.mjs').createPreparedRuntimes> }} options
  */
-export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentDirRoot }) {
+export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentDirRoot, preparedRuntimes }) {
   const agentDirOf = createAgentDirNamer(agentDirRoot);
   /** @type {Map<string, Turn>} host id -> turn */
   const inflight = new Map();
@@ -500,6 +504,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
       const runConfig = configForRun(config, req, agentDirOf);
       const provider = req.llm?.providerId ?? req.provider;
       const model = req.llm?.model ?? req.model;
+      await preparedRuntimes?.hold(runConfig, { agentId: AGENT_ID, workspaceDir: req.workspaceDir, provider, model });
       runId = uniqueRunId(req.id);
       admission = oc.prepareSystemAgentRunAdmission(runConfig, runId, AGENT_ID, ADMISSION_BOUNDARY);
       const streamer = createDeltaStreamer((d) => {

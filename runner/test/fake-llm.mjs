@@ -1,6 +1,6 @@
 // A fake LLM for the runner's end-to-end tests: Anthropic Messages (POST /v1/messages) and OpenAI chat
 // completions (POST /v1/chat/completions), streamed, answering "Hello from fake.". Every request is
-// recorded with its headers and messages; a key containing "reject" gets HTTP 401, as a provider
+// recorded with its headers, messages and the names of the tools offered; a key containing "reject" gets HTTP 401, as a provider
 // answers a bad key. `toolCalls` is a queue of rounds of tool calls: while it is not empty, the next
 // request is answered with its first round (`[{ name, input }]`, streamed as the API streams tool
 // calls, stopping for tool use) instead of the reply. Image blocks in a request's messages are recorded
@@ -174,6 +174,7 @@ export async function startFakeLlm() {
         messages: JSON.stringify(json?.messages ?? []),
         images: imagesIn(json?.messages),
         thinking: json?.thinking,
+        tools: (json?.tools ?? []).map((/** @type {{ name?: string }} */ t) => t.name),
         summary,
       });
       if (apiKey?.includes('reject')) {
