@@ -10,7 +10,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, DeploymentKeys, LlmApi, ProviderConfig};
 use serverless_openclaw_cli::{
-    LocalApp, LocalOptions, SandboxMode, TelegramOptions, compose, paths,
+    LocalApp, LocalOptions, RuntimeKind, SandboxMode, TelegramOptions, compose, paths,
 };
 use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
@@ -115,6 +115,24 @@ impl TestApp {
         turn_timeout: Duration,
         telegram: Option<TelegramOptions>,
     ) -> Self {
+        Self::spawn_with(
+            data_dir,
+            provider,
+            turn_timeout,
+            telegram,
+            RuntimeKind::Runner,
+        )
+        .await
+    }
+
+    /// The same, with the owner's turns on `runtime`.
+    pub async fn spawn_with(
+        data_dir: &Path,
+        provider: Option<ProviderConfig>,
+        turn_timeout: Duration,
+        telegram: Option<TelegramOptions>,
+        runtime: RuntimeKind,
+    ) -> Self {
         let repo = repo_root();
         let node = paths::node_binary(None, Some(&repo))
             .expect("Node 24: run scripts/install-runner.sh (make test does)");
@@ -133,6 +151,7 @@ impl TestApp {
             turn_timeout,
             disable_tools: false,
             telegram,
+            runtime,
         })
         .expect("compose local mode");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -246,9 +265,12 @@ impl TestApp {
         created["id"].as_str().expect("an id").to_owned()
     }
 
-    /// Stops the server and the runner (as a process exit would).
+    /// Stops the server, the gateway and the runner (as a process exit would).
     pub async fn stop(self) {
         self.server.abort();
+        if let Some(gateway) = &self.app.gateway {
+            gateway.shutdown().await;
+        }
         self.app.runtime.shutdown().await;
     }
 }
