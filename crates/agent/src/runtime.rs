@@ -362,7 +362,7 @@ impl Drop for CheckedOut {
 }
 
 /// Removes a turn's private folder however the turn ends.
-struct TurnDir(PathBuf);
+pub(crate) struct TurnDir(pub(crate) PathBuf);
 
 impl Drop for TurnDir {
     fn drop(&mut self) {
@@ -370,7 +370,7 @@ impl Drop for TurnDir {
     }
 }
 
-fn io_error(e: std::io::Error) -> AgentError {
+pub(crate) fn io_error(e: std::io::Error) -> AgentError {
     tracing::error!(error = %e, "turn file I/O failed");
     AgentError::new(
         ErrorCode::Internal,

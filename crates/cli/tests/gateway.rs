@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serverless_openclaw_agent::LlmApi;
 use serverless_openclaw_cli::RuntimeKind;
-use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm};
+use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, ToolCall};
 use support::{Client, TestApp, transcript_messages};
 
 const TURN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -64,15 +64,32 @@ async fn turn(
     frames.content().to_owned()
 }
 
+/// Kills the gateway's whole process group, as a crash or an OOM kill would.
+fn kill_gateway(app: &TestApp) -> u32 {
+    let pid = app
+        .app
+        .gateway
+        .as_ref()
+        .and_then(|g| g.gateway_pid())
+        .expect("a live gateway");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", "--", &format!("-{pid}")])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    pid
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_gateway_runs_turns_with_history_cancel_crashes_and_turns_of_the_runner() {
+async fn the_gateway_runs_turns_with_history_cancel_crashes_the_scheduler_and_turns_of_the_runner()
+{
     let fake = FakeLlm::start().await;
     let data = tempfile::tempdir().expect("temp dir");
     let app = spawn(data.path(), &fake, RuntimeKind::Gateway).await;
     let mut client = app.connect().await;
 
-    // Two turns: streamed, and the second is sent the first.
-    let mut history = Vec::new();
+    // Two turns: streamed, and the second is sent the first; usage comes from the gateway's session.
+    let mut history: Vec<(String, String)> = Vec::new();
     let reply = turn(
         &mut client,
         &fake,
@@ -105,7 +122,7 @@ async fn the_gateway_runs_turns_with_history_cancel_crashes_and_turns_of_the_run
         "the store holds both turns"
     );
 
-    // Cancel: `chat.abort` stops the run.
+    // Cancel: `chat.abort` stops the run, and the conversation takes the next message.
     let other = app.create_conversation("other").await;
     fake.set_chunk_delay(Duration::from_millis(500));
     client
@@ -118,7 +135,114 @@ async fn the_gateway_runs_turns_with_history_cancel_crashes_and_turns_of_the_run
     let error = client.next_of("error").await;
     assert_eq!(error["code"], "cancelled", "{error}");
     fake.set_chunk_delay(Duration::from_millis(15));
-    let _ = Behaviour::Reply;
+    turn(&mut client, &fake, &other, "x2", "are you still there", &[]).await;
+    app.stop().await;
+
+    // The runner continues the conversation the gateway ran...
+    let app = spawn(data.path(), &fake, RuntimeKind::Runner).await;
+    let mut client = app.connect().await;
+    let reply = turn(
+        &mut client,
+        &fake,
+        "default",
+        "r3",
+        "third question",
+        &history,
+    )
+    .await;
+    history.extend([
+        ("user".into(), "third question".into()),
+        ("assistant".into(), reply),
+    ]);
+    app.stop().await;
+
+    // ... and the gateway the one the runner ran.
+    let app = spawn(data.path(), &fake, RuntimeKind::Gateway).await;
+    let mut client = app.connect().await;
+    let reply = turn(
+        &mut client,
+        &fake,
+        "default",
+        "g4",
+        "fourth question",
+        &history,
+    )
+    .await;
+    history.extend([
+        ("user".into(), "fourth question".into()),
+        ("assistant".into(), reply),
+    ]);
+    assert_eq!(stored(data.path(), "default"), history);
+
+    // The gateway killed mid-turn: an error frame, the stored transcript untouched, and the next
+    // turn runs on a fresh gateway that is sent the whole conversation.
+    fake.set_chunk_delay(Duration::from_millis(400));
+    client
+        .send_message("default", "k5", "during the crash")
+        .await;
+    client.next_of("delta").await;
+    let pid = kill_gateway(&app);
+    let error = client.next_of("error").await;
+    assert_eq!(error["code"], "agent_crashed", "{error}");
+    assert_eq!(error["clientMessageId"], "k5");
+    assert_eq!(
+        stored(data.path(), "default"),
+        history,
+        "the last good transcript"
+    );
+    fake.set_chunk_delay(Duration::from_millis(15));
+    let reply = turn(
+        &mut client,
+        &fake,
+        "default",
+        "g6",
+        "after the crash",
+        &history,
+    )
+    .await;
+    history.extend([
+        ("user".into(), "after the crash".into()),
+        ("assistant".into(), reply),
+    ]);
+    let gateway = app.app.gateway.clone().expect("the gateway runtime");
+    assert_ne!(gateway.gateway_pid(), Some(pid), "a fresh gateway");
+
+    // OpenClaw's scheduler: the model calls its `automations` tool, and the job is listed.
+    fake.push_behaviour(Behaviour::tool_calls([ToolCall::new(
+        "automations",
+        serde_json::json!({
+            "action": "add",
+            "job": {
+                "name": "Water the plants",
+                "schedule": { "kind": "at", "at": "2030-06-01T08:00:00Z" },
+                "payload": { "kind": "agentTurn", "message": "Remind me to water the plants" },
+                "sessionTarget": "current",
+                "deleteAfterRun": true,
+            },
+        }),
+    )]));
+    let before = fake.request_count();
+    client
+        .send_message("default", "s7", "remind me to water the plants")
+        .await;
+    client.turn().await.content();
+    let results: Vec<_> = fake.requests()[before..]
+        .iter()
+        .flat_map(|r| r.tool_results())
+        .collect();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert!(!results[0].is_error, "the tool ran: {results:?}");
+    let jobs = gateway
+        .call("cron.list", &serde_json::json!({}))
+        .await
+        .expect("cron.list");
+    let names: Vec<_> = jobs["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter_map(|j| j["name"].as_str())
+        .collect();
+    assert!(names.contains(&"Water the plants"), "{jobs}");
 
     app.stop().await;
 }

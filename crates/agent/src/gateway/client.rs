@@ -207,6 +207,19 @@ pub struct ChatSend<'a> {
     pub thinking: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<ChatAttachment>,
+}
+
+/// An image sent with `chat.send`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatAttachment {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub mime_type: String,
+    /// Base64.
+    pub content: String,
 }
 
 /// `chat.abort`'s parameters.

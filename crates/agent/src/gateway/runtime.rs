@@ -30,9 +30,14 @@ use serverless_openclaw_core::protocol::ErrorCode;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::client::{ChatAbort, ChatEvent, ChatSend, GatewayError, RunEvent, SessionRef};
+use base64::Engine;
+
+use super::client::{
+    ChatAbort, ChatAttachment, ChatEvent, ChatSend, GatewayError, RunEvent, SessionRef,
+};
 use super::supervisor::{Gateway, GatewaySpec, GatewaySupervisor, STOP_GRACE};
 use crate::config::{DeploymentKeys, NO_PROVIDER_HELP, ProviderConfig};
+use crate::runtime::{TurnDir, io_error};
 
 /// How long a turn waits for the gateway to confirm an abort.
 const ABORT_GRACE: Duration = Duration::from_secs(10);
@@ -100,6 +105,17 @@ impl GatewayRuntime {
     /// The live gateway, if any (for operations and tests).
     pub fn gateway_pid(&self) -> Option<u32> {
         self.live().map(|(g, _)| g.pid())
+    }
+
+    /// Sends `method` to the running gateway (starting it if needed) and returns its answer: for
+    /// operations on the gateway's own features (its scheduler's `cron.*`) and tests.
+    pub async fn call(&self, method: &str, params: &Value) -> Result<Value, AgentError> {
+        let (gateway, _) = self.gateway().await?;
+        gateway
+            .client
+            .request(method, params)
+            .await
+            .map_err(gateway_error)
     }
 
     /// Stops the gateway.
@@ -523,13 +539,35 @@ impl AgentRuntime for GatewayRuntime {
         let transcript = turn.transcript.unwrap_or_default();
         let session_id = self.sync_in(&gateway, &sessions, &key, &transcript).await?;
         let run_id = turn.message_id.as_str();
+        // Files go into the workspace and are named in the prompt, as on the runner; images of the
+        // message go with it. Dropped last: the workspace copies are removed after the turn.
+        let dir = TurnDir(self.settings.state_dir.join("turns").join(run_id));
+        tokio::fs::create_dir_all(&dir.0).await.map_err(io_error)?;
+        let staged = crate::attachments::stage(
+            &dir.0,
+            &self.settings.workspace,
+            &turn.conversation_id,
+            &turn.prompt,
+            &turn.attachments,
+        )
+        .map_err(io_error)?;
+        let mut attachments = Vec::new();
+        for image in &staged.images {
+            let bytes = tokio::fs::read(&image.path).await.map_err(io_error)?;
+            attachments.push(ChatAttachment {
+                kind: "image",
+                mime_type: image.mime_type.clone(),
+                content: base64::engine::general_purpose::STANDARD.encode(bytes),
+            });
+        }
         let run = gateway.client.register(run_id);
         let send = ChatSend {
             session_key: &key,
-            message: &turn.prompt,
+            message: &staged.prompt,
             idempotency_key: run_id,
             thinking: turn.thinking.map(ThinkingLevel::as_str),
             timeout_ms: u64::try_from(self.settings.turn_timeout.as_millis()).ok(),
+            attachments,
         };
         let ended = match gateway.client.request("chat.send", &send).await {
             Ok(_) => {

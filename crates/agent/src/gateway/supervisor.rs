@@ -393,8 +393,8 @@ fn random_token() -> std::io::Result<String> {
     Ok(hex::encode(bytes))
 }
 
-/// Logs the gateway's output at debug level, keeping the last lines of stderr in `tail`.
-async fn forward(
+/// Logs the output of the gateway (or its sync helper) at debug level, keeping the last lines in `tail`.
+pub(super) async fn forward(
     output: impl AsyncRead + Unpin,
     stream: &'static str,
     tail: Option<Arc<Mutex<VecDeque<String>>>>,

@@ -51,14 +51,18 @@ impl TranscriptSync {
             .current_dir(spec.script.parent().unwrap_or(std::path::Path::new(".")))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
             return Err(std::io::Error::other(
                 "the sync helper's stdio was not captured",
             ));
         };
+        // It warns that the config's `${VAR}`s are unset: it is started without the token and the key.
+        tokio::spawn(super::supervisor::forward(stderr, "sync", None));
         let mut lines = BufReader::new(stdout).lines();
         let ready = tokio::time::timeout(SYNC_TIMEOUT, lines.next_line())
             .await
