@@ -50,6 +50,11 @@ async fn turn(
         .cloned()
         .expect("the model got the message");
     assert_eq!(frames.content(), request.expected_reply());
+    assert!(
+        frames.last["usage"]["inputTokens"].as_u64() > Some(0),
+        "usage stored: {}",
+        frames.last
+    );
     let sent: Vec<_> = request
         .conversation()
         .into_iter()
@@ -225,7 +230,11 @@ async fn the_gateway_runs_turns_with_history_cancel_crashes_the_scheduler_and_tu
     client
         .send_message("default", "s7", "remind me to water the plants")
         .await;
-    client.turn().await.content();
+    let frames = client.turn().await;
+    frames.content();
+    let tools = &frames.last["activity"]["tools"];
+    assert_eq!(tools[0]["name"], "automations", "{}", frames.last);
+    assert_eq!(tools[0]["status"], "ok", "{}", frames.last);
     let results: Vec<_> = fake.requests()[before..]
         .iter()
         .flat_map(|r| r.tool_results())

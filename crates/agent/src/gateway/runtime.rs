@@ -73,10 +73,21 @@ struct Synced {
     digest: [u8; 32],
 }
 
+/// What is known of the sessions of one gateway process, by session key.
+type Sessions = Arc<Mutex<HashMap<String, Synced>>>;
+
 /// The gateway in use and what is known of its sessions.
+#[derive(Clone)]
 struct Current {
     gateway: Arc<Gateway>,
-    sessions: Arc<Mutex<HashMap<String, Synced>>>,
+    sessions: Sessions,
+}
+
+/// A run on the gateway: where it runs and its id.
+struct Run<'a> {
+    gateway: &'a Gateway,
+    key: &'a str,
+    id: &'a str,
 }
 
 /// The OpenClaw gateway runtime.
@@ -104,13 +115,13 @@ impl GatewayRuntime {
 
     /// The live gateway, if any (for operations and tests).
     pub fn gateway_pid(&self) -> Option<u32> {
-        self.live().map(|(g, _)| g.pid())
+        self.live().map(|c| c.gateway.pid())
     }
 
     /// Sends `method` to the running gateway (starting it if needed) and returns its answer: for
     /// operations on the gateway's own features (its scheduler's `cron.*`) and tests.
     pub async fn call(&self, method: &str, params: &Value) -> Result<Value, AgentError> {
-        let (gateway, _) = self.gateway().await?;
+        let Current { gateway, .. } = self.gateway().await?;
         gateway
             .client
             .request(method, params)
@@ -130,12 +141,9 @@ impl GatewayRuntime {
         }
     }
 
-    fn live(&self) -> Option<(Arc<Gateway>, Arc<Mutex<HashMap<String, Synced>>>)> {
+    fn live(&self) -> Option<Current> {
         let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        current
-            .as_ref()
-            .filter(|c| c.gateway.is_alive())
-            .map(|c| (Arc::clone(&c.gateway), Arc::clone(&c.sessions)))
+        current.as_ref().filter(|c| c.gateway.is_alive()).cloned()
     }
 
     fn spec(&self) -> Result<GatewaySpec, AgentError> {
@@ -158,9 +166,7 @@ impl GatewayRuntime {
         })
     }
 
-    async fn gateway(
-        &self,
-    ) -> Result<(Arc<Gateway>, Arc<Mutex<HashMap<String, Synced>>>), AgentError> {
+    async fn gateway(&self) -> Result<Current, AgentError> {
         if let Some(live) = self.live() {
             return Ok(live);
         }
@@ -188,12 +194,12 @@ impl GatewayRuntime {
                 format!("the OpenClaw gateway could not start: {e}"),
             )
         })?);
-        let sessions = Arc::default();
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(Current {
-            gateway: Arc::clone(&gateway),
-            sessions: Arc::clone(&sessions),
-        });
-        Ok((gateway, sessions))
+        let current = Current {
+            gateway,
+            sessions: Arc::default(),
+        };
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(current.clone());
+        Ok(current)
     }
 }
 
@@ -399,9 +405,7 @@ impl GatewayRuntime {
     /// deadline aborts it.
     async fn follow(
         &self,
-        gateway: &Gateway,
-        key: &str,
-        run_id: &str,
+        on: &Run<'_>,
         mut run: mpsc::UnboundedReceiver<RunEvent>,
         events: &mpsc::UnboundedSender<AgentEvent>,
         cancel: &CancellationToken,
@@ -414,10 +418,10 @@ impl GatewayRuntime {
             let event = tokio::select! {
                 event = run.recv() => event.unwrap_or(RunEvent::Closed),
                 () = cancel.cancelled() => {
-                    return Err(self.abort(gateway, key, run_id, &mut run, AgentError::new(ErrorCode::Cancelled, "the turn was cancelled")).await);
+                    return Err(self.abort(on, &mut run, AgentError::new(ErrorCode::Cancelled, "the turn was cancelled")).await);
                 }
                 () = tokio::time::sleep_until(deadline) => {
-                    return Err(self.abort(gateway, key, run_id, &mut run, timeout_error(self.settings.turn_timeout)).await);
+                    return Err(self.abort(on, &mut run, timeout_error(self.settings.turn_timeout)).await);
                 }
             };
             match event {
@@ -481,17 +485,18 @@ impl GatewayRuntime {
     /// Sends `chat.abort` for the run and waits briefly for its end; returns `error` whatever happens.
     async fn abort(
         &self,
-        gateway: &Gateway,
-        key: &str,
-        run_id: &str,
+        on: &Run<'_>,
         run: &mut mpsc::UnboundedReceiver<RunEvent>,
         error: AgentError,
     ) -> AgentError {
-        let abort = ChatAbort {
-            session_key: key,
-            run_id,
-        };
-        if let Err(e) = gateway.client.request("chat.abort", &abort).await {
+        let (run_id, abort) = (
+            on.id,
+            ChatAbort {
+                session_key: on.key,
+                run_id: on.id,
+            },
+        );
+        if let Err(e) = on.gateway.client.request("chat.abort", &abort).await {
             tracing::warn!(error = %e, run_id, "chat.abort failed");
             return error;
         }
@@ -530,14 +535,15 @@ impl AgentRuntime for GatewayRuntime {
             );
         }
         let deadline = tokio::time::Instant::now() + self.settings.turn_timeout;
-        let (gateway, sessions) = tokio::select! {
+        let Current { gateway, sessions } = tokio::select! {
             g = self.gateway() => g?,
             () = cancel.cancelled() => return Err(AgentError::new(ErrorCode::Cancelled, "the turn was cancelled")),
             () = tokio::time::sleep_until(deadline) => return Err(timeout_error(self.settings.turn_timeout)),
         };
         let key = session_key(&turn.user_id, &turn.conversation_id);
         let transcript = turn.transcript.unwrap_or_default();
-        let session_id = self.sync_in(&gateway, &sessions, &key, &transcript).await?;
+        let gateway = gateway.as_ref();
+        let session_id = self.sync_in(gateway, &sessions, &key, &transcript).await?;
         let run_id = turn.message_id.as_str();
         // Files go into the workspace and are named in the prompt, as on the runner; images of the
         // message go with it. Dropped last: the workspace copies are removed after the turn.
@@ -572,8 +578,12 @@ impl AgentRuntime for GatewayRuntime {
         let ended = match gateway.client.request("chat.send", &send).await {
             Ok(_) => {
                 let _ = events.send(AgentEvent::Started);
-                self.follow(&gateway, &key, run_id, run, &events, &cancel, deadline)
-                    .await
+                let on = Run {
+                    gateway,
+                    key: &key,
+                    id: run_id,
+                };
+                self.follow(&on, run, &events, &cancel, deadline).await
             }
             Err(e) => Err(gateway_error(e)),
         };
@@ -617,12 +627,101 @@ impl AgentStatusSource for GatewayRuntime {
             state,
             openclaw_version: self
                 .live()
-                .map(|(g, _)| g.client.hello().server.version.clone()),
+                .map(|c| c.gateway.client.hello().server.version.clone()),
             model: self
                 .settings
                 .provider
                 .as_ref()
                 .map(ProviderConfig::model_ref),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn session_keys_survive_the_gateway_s_lower_casing() {
+        let user = UserId::parse("owner").unwrap();
+        let upper = session_key(&user, &ConversationId::parse("Conv-A").unwrap());
+        let lower = session_key(&user, &ConversationId::parse("conv-a").unwrap());
+        assert_ne!(upper, lower);
+        assert_eq!(upper, upper.to_lowercase());
+        assert!(upper.starts_with("agent:main:"));
+    }
+
+    #[test]
+    fn chat_errors_map_to_our_codes() {
+        let error = |kind: Option<&str>, detail: Option<Value>| {
+            chat_error(&ChatEvent {
+                state: "error".into(),
+                error_message: Some("boom".into()),
+                error_kind: kind.map(str::to_owned),
+                error_detail: detail,
+                ..ChatEvent::default()
+            })
+        };
+        assert_eq!(error(Some("timeout"), None).code, ErrorCode::Timeout);
+        assert_eq!(error(Some("rate_limit"), None).code, ErrorCode::LlmError);
+        let provider = Some(json!({"httpStatus": 400, "provider": "custom"}));
+        assert_eq!(error(Some("unknown"), provider).code, ErrorCode::LlmError);
+        let internal = error(Some("unknown"), Some(json!({"httpStatus": null})));
+        assert_eq!(internal.code, ErrorCode::Internal);
+        assert_eq!(internal.message, "boom");
+    }
+
+    #[test]
+    fn tool_items_become_tool_lines_and_other_items_do_not() {
+        let start = json!({"kind": "tool", "phase": "start", "toolCallId": "t1", "name": "exec",
+            "title": "Exec list files", "meta": format!("list   files {}", "x".repeat(200)), "startedAt": 1000});
+        let line = tool_activity(&start).unwrap();
+        assert_eq!((line.tool_id.as_str(), line.name.as_str()), ("t1", "exec"));
+        assert_eq!(line.status, ToolStatus::Running);
+        assert!(line.summary.starts_with("list files x"));
+        assert_eq!(line.summary.chars().count(), TOOL_SUMMARY_MAX);
+        assert!(line.summary.ends_with('…'));
+
+        let failed = json!({"kind": "tool", "phase": "end", "toolCallId": "t1", "name": "exec",
+            "title": "Exec", "status": "failed", "startedAt": 1000, "endedAt": 1250});
+        let line = tool_activity(&failed).unwrap();
+        assert_eq!(line.status, ToolStatus::Error);
+        assert_eq!(line.duration_ms, Some(250));
+        assert_eq!(line.summary, "Exec");
+        let ok = json!({"kind": "tool", "phase": "end", "toolCallId": "t1", "status": "completed"});
+        assert_eq!(tool_activity(&ok).unwrap().status, ToolStatus::Ok);
+
+        assert!(
+            tool_activity(&json!({"kind": "command", "phase": "start", "toolCallId": "c"}))
+                .is_none()
+        );
+        assert!(
+            tool_activity(&json!({"kind": "tool", "phase": "update", "toolCallId": "t1"}))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_run_s_usage_is_the_sum_of_its_own_assistant_messages() {
+        let message = |role: &str, run: &str, input: u64, cost: f64| {
+            json!({"type": "message", "message": {"role": role,
+                "usage": {"input": input, "output": 1, "cost": {"total": cost}},
+                "__openclaw": {"runId": run}}})
+            .to_string()
+        };
+        let transcript = [
+            json!({"type": "session", "version": 4}).to_string(),
+            message("assistant", "old", 500, 1.0),
+            message("user", "run", 7, 0.0),
+            message("assistant", "run", 10, 0.25),
+            message("assistant", "run", 20, 0.5),
+        ]
+        .join("\n");
+        let (usage, cost) = run_usage(transcript.as_bytes(), "run");
+        assert_eq!((usage.input_tokens, usage.output_tokens), (30, 2));
+        assert_eq!(cost, Some(0.75));
+        assert_eq!(run_usage(transcript.as_bytes(), "none").1, None);
     }
 }
