@@ -7,16 +7,22 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use serverless_openclaw_agent::LlmApi;
+use serverless_openclaw_agent::{DeploymentKeys, LlmApi};
 use serverless_openclaw_cli::RuntimeKind;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, ToolCall};
 use support::{Client, TestApp, transcript_messages};
 
 const TURN_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The deployment's key for the fake LLM's endpoint.
+const LLM_KEY: &str = "sk-deployment-key-5f0c2e9a";
+
 async fn spawn(data: &Path, fake: &FakeLlm, runtime: RuntimeKind) -> TestApp {
     let provider = support::fake_provider(fake, LlmApi::AnthropicMessages);
-    TestApp::spawn_with(data, Some(provider), TURN_TIMEOUT, None, runtime).await
+    let keys = DeploymentKeys::from_env(|name| {
+        (name == "SERVERLESS_OPENCLAW_LLM_API_KEY").then(|| LLM_KEY.to_owned())
+    });
+    TestApp::spawn_with(data, Some(provider), keys, TURN_TIMEOUT, None, runtime).await
 }
 
 /// The (role, text) pairs of the stored transcript of `conversation`.
@@ -141,6 +147,37 @@ async fn the_gateway_runs_turns_with_history_cancel_crashes_the_scheduler_and_tu
     assert_eq!(error["code"], "cancelled", "{error}");
     fake.set_chunk_delay(Duration::from_millis(15));
     turn(&mut client, &fake, &other, "x2", "are you still there", &[]).await;
+
+    // The gateway's tools see neither the LLM key (the host's proxy adds it) in its environment or
+    // config, while every request the model got carried it.
+    fake.push_behaviour(Behaviour::tool_calls([ToolCall::exec(
+        "env; cat \"$OPENCLAW_CONFIG_PATH\"",
+    )]));
+    let before = fake.request_count();
+    client
+        .send_message(&other, "e1", "show me your environment")
+        .await;
+    client.turn().await.content();
+    let results: Vec<_> = fake.requests()[before..]
+        .iter()
+        .flat_map(|r| r.tool_results())
+        .collect();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert!(
+        results[0].content.contains("OPENCLAW_CONFIG_PATH=")
+            && results[0].content.contains("\"gateway\""),
+        "the tool printed the environment and the config: {}",
+        results[0].content
+    );
+    assert!(
+        !results[0].content.contains(LLM_KEY),
+        "{}",
+        results[0].content
+    );
+    assert!(
+        fake.requests().iter().all(|r| r.api_key() == Some(LLM_KEY)),
+        "every request carried the deployment's key"
+    );
     app.stop().await;
 
     // The runner continues the conversation the gateway ran...

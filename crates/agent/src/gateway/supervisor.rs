@@ -3,8 +3,9 @@
 //!
 //! The gateway listens on loopback only, on a free port, with token auth and a random 32-byte token
 //! made for each start. Its environment is the runner's allow-list ([`crate::sandbox::openclaw_env`])
-//! plus the token and the deployment's LLM key, which the rendered config names as `${VAR}` (the file
-//! holds no secret). It runs in a process group of its own: OpenClaw's launcher starts the real
+//! plus the token, which the rendered config names as `${VAR}`. The model's key stays out of it for a
+//! provider entry of our own: the entry points at an [`LlmProxy`] in this process that adds the key;
+//! OpenClaw's built-in providers still get theirs in the environment. It runs in a process group of its own: OpenClaw's launcher starts the real
 //! server (`openclaw-gateway`) and workers as children, and a stop signals them all.
 //!
 //! Ready is a WebSocket handshake that returns `hello-ok` (the `[gateway] ready` log line is not a
@@ -27,6 +28,7 @@ use tokio::process::Command;
 use tokio::sync::watch;
 
 use super::client::{GatewayClient, GatewayError};
+use super::proxy::{KeyHeader, LlmProxy};
 use super::sync::{SyncSpec, TranscriptSync};
 use crate::protocol::RunLlm;
 use crate::sandbox::OpenClawPaths;
@@ -69,6 +71,8 @@ pub enum GatewayStartError {
     NotReady(Duration),
     #[error(transparent)]
     Incompatible(GatewayError),
+    #[error("the LLM proxy did not start: {0}")]
+    Proxy(std::io::Error),
     #[error("the transcript sync helper did not start: {0}")]
     Sync(std::io::Error),
 }
@@ -80,6 +84,8 @@ pub struct GatewaySupervisor;
 pub struct Gateway {
     pub client: GatewayClient,
     pub sync: TranscriptSync,
+    /// Serves the gateway's model with our key, for a provider entry of our own.
+    _proxy: Option<LlmProxy>,
     pid: u32,
     exited: watch::Receiver<Option<String>>,
     /// When the spawn happened and when the handshake succeeded.
@@ -130,31 +136,24 @@ impl Dirs {
     }
 }
 
-/// The variable that carries the model's key into the gateway: OpenClaw's own for its built-in
-/// providers, ours for an entry of our own (whose `apiKey` names it).
-fn key_variable(llm: &RunLlm) -> &'static str {
-    match (llm.provider.is_some(), llm.provider_id) {
-        (false, "anthropic") => "ANTHROPIC_API_KEY",
-        (false, "openai") => "OPENAI_API_KEY",
-        _ => crate::config::CUSTOM_KEY_ENV,
+/// The variable that carries the key of one of OpenClaw's built-in providers into the gateway (an entry
+/// of our own goes through the [`LlmProxy`] instead, and the gateway never has its key).
+fn builtin_key_variable(provider_id: &str) -> &'static str {
+    match provider_id {
+        "anthropic" => "ANTHROPIC_API_KEY",
+        _ => "OPENAI_API_KEY",
     }
 }
 
-/// The gateway's config file (JSON): local mode on loopback with token auth; the model of `llm`; no
+/// The gateway's config file (JSON): local mode on loopback with token auth; the model of `llm` (its
+/// provider entry, if any, as given: pointing at the proxy, with the proxy's stand-in key); no
 /// Control UI, terminal, update checks, telemetry, heartbeat or workspace seeding; the scheduler on;
 /// tool search off, so the model is offered its tools (the `automations` scheduler among them)
 /// directly, as on the runner; the gateway's and plugins' control tools denied.
 pub fn render_config(port: u16, workspace: &Path, log_file: &Path, llm: &RunLlm) -> Value {
     let mut providers = serde_json::Map::new();
     if let Some(entry) = &llm.provider {
-        let mut entry = entry.clone();
-        if let Some(fields) = entry.as_object_mut() {
-            fields.insert(
-                "apiKey".into(),
-                format!("${{{}}}", key_variable(llm)).into(),
-            );
-        }
-        providers.insert(llm.provider_id.to_owned(), entry);
+        providers.insert(llm.provider_id.to_owned(), entry.clone());
     }
     json!({
         "gateway": {
@@ -192,8 +191,37 @@ impl GatewaySupervisor {
         dirs.remove_agent_sessions()?;
         let port = free_port()?;
         let token = random_token()?;
+        let mut llm = spec.llm.clone();
+        let mut key_env = Vec::new();
+        let proxy = match llm.provider.as_mut().and_then(Value::as_object_mut) {
+            Some(entry) => {
+                let base_url = entry
+                    .get("baseUrl")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let api = entry.get("api").and_then(Value::as_str).unwrap_or_default();
+                let proxy = LlmProxy::start(
+                    base_url,
+                    KeyHeader::for_api(api),
+                    llm.api_key.clone(),
+                    random_token()?,
+                )
+                .await
+                .map_err(GatewayStartError::Proxy)?;
+                entry.insert("baseUrl".into(), proxy.base_url.clone().into());
+                entry.insert("apiKey".into(), proxy.stand_in.clone().into());
+                Some(proxy)
+            }
+            None => {
+                key_env.push((
+                    OsString::from(builtin_key_variable(llm.provider_id)),
+                    OsString::from(llm.api_key.expose()),
+                ));
+                None
+            }
+        };
         let log_file = dirs.openclaw_state.join("logs").join("openclaw.log");
-        let config = render_config(port, &spec.workspace, &log_file, &spec.llm);
+        let config = render_config(port, &spec.workspace, &log_file, &llm);
         std::fs::write(
             &dirs.config,
             serde_json::to_vec_pretty(&config).map_err(std::io::Error::other)?,
@@ -212,13 +240,10 @@ impl GatewaySupervisor {
         };
         let env = crate::sandbox::openclaw_env(
             &paths,
-            vec![
-                ("OPENCLAW_GATEWAY_TOKEN".into(), token.clone().into()),
-                (
-                    key_variable(&spec.llm).into(),
-                    OsString::from(spec.llm.api_key.expose()),
-                ),
-            ],
+            [("OPENCLAW_GATEWAY_TOKEN".into(), token.clone().into())]
+                .into_iter()
+                .chain(key_env)
+                .collect(),
         );
         let spawned_at = Instant::now();
         let mut child = Command::new(&spec.node)
@@ -273,6 +298,7 @@ impl GatewaySupervisor {
         Ok(Gateway {
             client,
             sync,
+            _proxy: proxy,
             pid,
             exited,
             spawned_at,

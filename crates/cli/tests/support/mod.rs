@@ -115,9 +115,11 @@ impl TestApp {
         turn_timeout: Duration,
         telegram: Option<TelegramOptions>,
     ) -> Self {
+        let keys = DeploymentKeys::default();
         Self::spawn_with(
             data_dir,
             provider,
+            keys,
             turn_timeout,
             telegram,
             RuntimeKind::Runner,
@@ -125,10 +127,11 @@ impl TestApp {
         .await
     }
 
-    /// The same, with the owner's turns on `runtime`.
+    /// The same, with the deployment's `keys` and the owner's turns on `runtime`.
     pub async fn spawn_with(
         data_dir: &Path,
         provider: Option<ProviderConfig>,
+        keys: DeploymentKeys,
         turn_timeout: Duration,
         telegram: Option<TelegramOptions>,
         runtime: RuntimeKind,
@@ -142,7 +145,7 @@ impl TestApp {
             allowed_hosts: Vec::new(),
             endpoints: Endpoints::Any,
             provider,
-            keys: DeploymentKeys::default(),
+            keys,
             sandbox: SandboxMode::Auto,
             guest_tools: ToolAccess::Restricted,
             node,
