@@ -24,7 +24,7 @@ use serverless_openclaw_core::domain::{ThinkingLevel, ToolActivity, ToolStatus, 
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{
     AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
-    AgentTurn,
+    AgentTurn, ToolAccess,
 };
 use serverless_openclaw_core::protocol::ErrorCode;
 use sha2::{Digest, Sha256};
@@ -529,6 +529,13 @@ impl AgentRuntime for GatewayRuntime {
         events: mpsc::UnboundedSender<AgentEvent>,
         cancel: CancellationToken,
     ) -> Result<AgentReply, AgentError> {
+        // Every turn on our admin connection gets the owner's tools: a restricted turn must not run here.
+        if turn.tools != ToolAccess::Full {
+            return Err(AgentError::new(
+                ErrorCode::Internal,
+                "the gateway runs turns with full tool access only",
+            ));
+        }
         if turn.model.is_some() || turn.model_id.is_some() {
             tracing::warn!(
                 "the gateway runs the deployment's model; the user's or conversation's choice is not applied"
@@ -642,6 +649,50 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_restricted_turn_is_refused_before_any_gateway_starts() {
+        let runtime = GatewayRuntime::new(GatewaySettings {
+            node: "node-that-does-not-exist".into(),
+            entry: "openclaw.mjs".into(),
+            sync_script: "gateway-sync.mjs".into(),
+            state_dir: "state".into(),
+            workspace: "workspace".into(),
+            turn_timeout: Duration::from_secs(1),
+            ready_timeout: Duration::from_secs(1),
+            provider: None,
+            keys: DeploymentKeys::default(),
+        });
+        let turn = AgentTurn {
+            user_id: UserId::parse("telegram-1").unwrap(),
+            conversation_id: ConversationId::parse("c1").unwrap(),
+            message_id: serverless_openclaw_core::ids::MessageId::generate(),
+            transcript: None,
+            prompt: "hi".into(),
+            model: None,
+            model_id: None,
+            thinking: None,
+            tools: ToolAccess::Restricted,
+            attachments: Vec::new(),
+        };
+        let (events, _) = mpsc::unbounded_channel();
+        let err = runtime
+            .run_turn(turn.clone(), events.clone(), CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("full tool access"), "{err}");
+        // A full turn gets as far as the missing provider.
+        let full = AgentTurn {
+            tools: ToolAccess::Full,
+            ..turn
+        };
+        let err = runtime
+            .run_turn(full, events, CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::NoProvider);
+        assert_eq!(runtime.status().state, AgentState::Stopped);
+    }
 
     #[test]
     fn session_keys_survive_the_gateway_s_lower_casing() {
