@@ -513,24 +513,28 @@ mod tests {
         assert!(!defaults.disable_tools);
         assert_eq!(defaults.guest_tools, ToolAccess::Restricted);
         assert_eq!(defaults.sandbox, SandboxMode::Auto);
+        assert_eq!(defaults.runtime, RuntimeKind::Runner);
 
         let set = options(&[
             ("SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS", "90"),
             ("SERVERLESS_OPENCLAW_DISABLE_TOOLS", "true"),
             ("SERVERLESS_OPENCLAW_GUEST_TOOLS", "full"),
             ("SERVERLESS_OPENCLAW_SANDBOX", "off"),
+            ("SERVERLESS_OPENCLAW_RUNTIME", "gateway"),
         ])
         .unwrap();
         assert_eq!(set.turn_timeout, Duration::from_secs(90));
         assert!(set.disable_tools);
         assert_eq!(set.guest_tools, ToolAccess::Full);
         assert_eq!(set.sandbox, SandboxMode::Off);
+        assert_eq!(set.runtime, RuntimeKind::Gateway);
 
         for (name, bad) in [
             ("SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS", "0"),
             ("SERVERLESS_OPENCLAW_DISABLE_TOOLS", "sometimes"),
             ("SERVERLESS_OPENCLAW_GUEST_TOOLS", "all"),
             ("SERVERLESS_OPENCLAW_SANDBOX", "docker"),
+            ("SERVERLESS_OPENCLAW_RUNTIME", "fargate"),
         ] {
             let err = options(&[(name, bad)]).unwrap_err().to_string();
             assert!(err.starts_with(name), "{err}");
