@@ -2,7 +2,8 @@
 //! and a fake LLM that answers instantly. Prints a Markdown table for `docs/benchmarks.md`: the gateway's
 //! start (spawn → `hello-ok`), its first turn (→ first delta, → reply), the runtime's overhead in warm
 //! turns of one growing conversation (`chat.send` → the LLM request arrives; the LLM's last byte → the
-//! reply, which includes the export of the session), and the RSS of the gateway's process tree.
+//! reply, which includes the export of the session), the runtime's own steps timed apart (a request to
+//! the gateway, the export, its SHA-256), and the RSS of the gateway's process tree.
 //!
 //! `BENCH_GATEWAY_TURNS` sets the warm turns (default 50).
 
@@ -19,6 +20,7 @@ use serverless_openclaw_core::ports::{
 };
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use serverless_openclaw_testkit::measure::{self, ms, percentile};
+use sha2::Digest;
 use tokio::sync::mpsc;
 
 /// One turn: the reply, when its first delta came and when it ended, from the call.
@@ -115,6 +117,35 @@ async fn main() {
         transcript = reply.transcript;
     }
     let rss_after = measure::tree_rss_mib(pid);
+
+    // The runtime's own work in a warm turn, timed apart: one request to the gateway (as `chat.send`'s
+    // answer), the export of the session (a `sessions.describe` and the sync helper's read) and the
+    // SHA-256 of the transcript.
+    let (user, conversation) = (
+        UserId::parse("owner").unwrap(),
+        ConversationId::parse("bench").unwrap(),
+    );
+    let key = serverless_openclaw_agent::gateway::runtime::session_key(&user, &conversation);
+    let (mut requests, mut exports, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut size = 0;
+    for _ in 0..20 {
+        let at = Instant::now();
+        runtime
+            .call("sessions.describe", &serde_json::json!({ "key": key }))
+            .await
+            .expect("sessions.describe");
+        requests.push(at.elapsed());
+        let at = Instant::now();
+        let exported = runtime.export(&user, &conversation).await.expect("export");
+        exports.push(at.elapsed());
+        let at = Instant::now();
+        std::hint::black_box(sha2::Sha256::digest(&exported));
+        hashes.push(at.elapsed());
+        size = exported.len();
+    }
+    requests.sort();
+    exports.sort();
+    hashes.sort();
     overheads.sort();
     to_llm.sort();
     let p = |v: &[Duration]| format!("{} / {}", ms(percentile(v, 50.0)), ms(percentile(v, 95.0)));
@@ -134,6 +165,17 @@ async fn main() {
         p(&overheads)
     );
     println!("| of which call → LLM request p50 / p95 | {} |", p(&to_llm));
+    println!(
+        "| a request to the gateway (`sessions.describe`) p50 / p95 | {} |",
+        p(&requests)
+    );
+    println!(
+        "| export of the {}-turn session ({} KiB) p50 / p95 | {} |",
+        turns + 1,
+        size / 1024,
+        p(&exports)
+    );
+    println!("| SHA-256 of it p50 / p95 | {} |", p(&hashes));
     println!(
         "| RSS of the gateway's process tree after the first turn / after {turns} more | {rss_first:.0} MiB / {rss_after:.0} MiB |"
     );

@@ -129,6 +129,30 @@ impl GatewayRuntime {
             .map_err(gateway_error)
     }
 
+    /// The conversation's transcript as the gateway has it now (JSONL): for a host that stores what
+    /// the gateway added outside a turn (a scheduled job's result), and the bench.
+    pub async fn export(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<u8>, AgentError> {
+        let Current { gateway, .. } = self.gateway().await?;
+        let key = session_key(user, conversation);
+        let described = gateway
+            .client
+            .request("sessions.describe", &SessionRef { key: &key })
+            .await
+            .map_err(gateway_error)?;
+        let session_id = described["session"]["sessionId"].as_str().ok_or_else(|| {
+            AgentError::new(ErrorCode::Internal, "sessions.describe gave no sessionId")
+        })?;
+        gateway
+            .sync
+            .export(&key, session_id)
+            .await
+            .map_err(sync_error)
+    }
+
     /// Stops the gateway.
     pub async fn shutdown(&self) {
         let current = self
