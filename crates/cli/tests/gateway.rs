@@ -1,5 +1,6 @@
 //! Local mode with `--runtime gateway`: the owner's turns on the real `openclaw gateway run`, the fake
-//! LLM as its model. The gateway takes ~20 s to start on 2 cores, so every scenario runs in one test,
+//! LLM as its model: streamed turns with history, cancel, a message's image and file, the LLM key kept
+//! from the gateway's tools, turns alternating with the runner, a crash mid-turn, the scheduler. The gateway takes ~20 s to start on 2 cores, so every scenario runs in one test,
 //! in order, on as few gateway starts as it can.
 
 mod support;
@@ -73,6 +74,42 @@ async fn turn(
         request.conversation()
     );
     frames.content().to_owned()
+}
+
+/// Uploads `bytes` as an attachment of `conversation` (the web app's three steps); its id.
+async fn upload(
+    app: &TestApp,
+    conversation: &str,
+    name: &str,
+    kind: &str,
+    bytes: Vec<u8>,
+) -> String {
+    let uploads = format!("/api/conversations/{conversation}/attachments/uploads");
+    let declared = serde_json::json!({"name": name, "size": bytes.len(), "contentType": kind});
+    let (status, begun) = app
+        .call(reqwest::Method::POST, &uploads, Some(declared))
+        .await;
+    assert_eq!(status, 201, "{begun}");
+    let put = reqwest::Client::new()
+        .put(app.url(begun["target"]["url"].as_str().expect("a target")))
+        .body(bytes)
+        .send()
+        .await
+        .expect("put");
+    assert!(put.status().is_success(), "{}", put.status());
+    let complete = format!(
+        "{uploads}/{}/complete",
+        begun["uploadId"].as_str().expect("an id")
+    );
+    let (status, view) = app
+        .call(
+            reqwest::Method::POST,
+            &complete,
+            Some(serde_json::json!({"name": name, "contentType": kind})),
+        )
+        .await;
+    assert_eq!(status, 201, "{view}");
+    view["id"].as_str().expect("an attachment id").to_owned()
 }
 
 /// Kills the gateway's whole process group, as a crash or an OOM kill would.
@@ -178,6 +215,32 @@ async fn the_gateway_runs_turns_with_history_cancel_crashes_the_scheduler_and_tu
         fake.requests().iter().all(|r| r.api_key() == Some(LLM_KEY)),
         "every request carried the deployment's key"
     );
+
+    // A message's image reaches the model as an image, its file is named in the prompt.
+    let png = serverless_openclaw_testkit::images::solid_png(8, 8, [200, 30, 30]);
+    let image = upload(&app, &other, "red.png", "image/png", png.clone()).await;
+    let file = upload(
+        &app,
+        &other,
+        "notes.txt",
+        "text/plain",
+        b"remember the milk".to_vec(),
+    )
+    .await;
+    let before = fake.request_count();
+    client
+        .send(
+            serde_json::json!({"action": "sendMessage", "conversationId": other,
+            "clientMessageId": "a1", "message": "what is in these?", "attachments": [image, file]}),
+        )
+        .await;
+    client.turn().await.content();
+    let request = &fake.requests()[before];
+    let images = request.images();
+    assert_eq!(images.len(), 1, "one image sent");
+    assert_eq!(images[0].bytes(), Some(png));
+    let prompt = request.last_user_text().unwrap_or_default();
+    assert!(prompt.contains("notes.txt"), "{prompt}");
     app.stop().await;
 
     // The runner continues the conversation the gateway ran...

@@ -192,6 +192,9 @@ impl GatewaySupervisor {
         let port = free_port()?;
         let token = random_token()?;
         let mut llm = spec.llm.clone();
+        // The config is the gateway's for every turn: a model of our own entry is declared able to see
+        // images (the runner declares it per turn with images), and the provider answers for itself.
+        llm.declare_images();
         let mut key_env = Vec::new();
         let proxy = match llm.provider.as_mut().and_then(Value::as_object_mut) {
             Some(entry) => {
