@@ -287,6 +287,7 @@ async fn the_gateway_runs_turns_with_history_cancel_crashes_the_scheduler_and_tu
         .await;
     client.next_of("delta").await;
     let pid = kill_gateway(&app);
+    let after_kill = fake.request_count();
     let error = client.next_of("error").await;
     assert_eq!(error["code"], "agent_crashed", "{error}");
     assert_eq!(error["clientMessageId"], "k5");
@@ -311,6 +312,14 @@ async fn the_gateway_runs_turns_with_history_cancel_crashes_the_scheduler_and_tu
     ]);
     let gateway = app.app.gateway.clone().expect("the gateway runtime");
     assert_ne!(gateway.gateway_pid(), Some(pid), "a fresh gateway");
+    // The fresh gateway neither resumed the interrupted turn nor was given it: it is not ours.
+    for request in &fake.requests()[after_kill..] {
+        assert!(
+            !request.sent_text().contains("during the crash"),
+            "{:?}",
+            request.conversation()
+        );
+    }
 
     // OpenClaw's scheduler: the model calls its `automations` tool, and the job is listed.
     fake.push_behaviour(Behaviour::tool_calls([ToolCall::new(

@@ -347,11 +347,6 @@ impl GatewayClient {
         self.closed.is_cancelled()
     }
 
-    /// Resolves when the connection closes.
-    pub async fn closed(&self) {
-        self.closed.cancelled().await;
-    }
-
     /// Sends `method` with `params` and waits for its response's payload.
     pub async fn request(
         &self,

@@ -88,9 +88,6 @@ pub struct Gateway {
     _proxy: Option<LlmProxy>,
     pid: u32,
     exited: watch::Receiver<Option<String>>,
-    /// When the spawn happened and when the handshake succeeded.
-    pub spawned_at: Instant,
-    pub ready_at: Instant,
 }
 
 /// Where OpenClaw's files go under [`GatewaySpec::state_dir`].
@@ -150,7 +147,7 @@ fn builtin_key_variable(provider_id: &str) -> &'static str {
 /// Control UI, terminal, update checks, telemetry, heartbeat or workspace seeding; the scheduler on;
 /// tool search off, so the model is offered its tools (the `automations` scheduler among them)
 /// directly, as on the runner; the gateway's and plugins' control tools denied.
-pub fn render_config(port: u16, workspace: &Path, log_file: &Path, llm: &RunLlm) -> Value {
+fn render_config(port: u16, workspace: &Path, log_file: &Path, llm: &RunLlm) -> Value {
     let mut providers = serde_json::Map::new();
     if let Some(entry) = &llm.provider {
         providers.insert(llm.provider_id.to_owned(), entry.clone());
@@ -291,11 +288,10 @@ impl GatewaySupervisor {
         );
         let (client, sync) = (client?, sync.map_err(GatewayStartError::Sync)?);
         guard.0 = None;
-        let ready_at = Instant::now();
         tracing::info!(
             pid,
             port,
-            ready_ms = u64::try_from((ready_at - spawned_at).as_millis()).unwrap_or(u64::MAX),
+            ready_ms = u64::try_from(spawned_at.elapsed().as_millis()).unwrap_or(u64::MAX),
             "OpenClaw gateway ready"
         );
         Ok(Gateway {
@@ -304,8 +300,6 @@ impl GatewaySupervisor {
             _proxy: proxy,
             pid,
             exited,
-            spawned_at,
-            ready_at,
         })
     }
 
