@@ -16,7 +16,7 @@
 //! - [`gateway`]: [`GatewayRuntime`], the same port on OpenClaw's own gateway (`openclaw gateway run`,
 //!   protocol v4), with its process supervisor, client and transcript sync.
 //! - [`wake`]: [`RunnerWaker`], local mode's [`AgentWaker`](serverless_openclaw_core::ports::AgentWaker):
-//!   a wake-up starts the runner if it is not running.
+//!   a wake-up starts the runner (or the gateway) if it is not running.
 
 mod attachments;
 pub mod config;

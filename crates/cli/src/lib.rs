@@ -308,8 +308,10 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
     };
     // A connect or a Telegram command restarts a runner that died, before the next message needs it;
     // without a provider there is nothing to warm for (as at start, see `serverless-openclaw local`).
-    let waker: Option<Arc<dyn AgentWaker>> =
-        has_provider.then(|| Arc::new(RunnerWaker(runtime.clone())) as Arc<dyn AgentWaker>);
+    let waker: Option<Arc<dyn AgentWaker>> = has_provider.then(|| match &gateway {
+        None => Arc::new(RunnerWaker(runtime.clone())) as Arc<dyn AgentWaker>,
+        Some(gateway) => Arc::new(RunnerWaker(gateway.clone())),
+    });
     let hub = Arc::new(ConnectionHub::default());
     let push: Arc<dyn ClientPush> = hub.clone();
     let mut processor = TurnProcessor::new(

@@ -135,6 +135,15 @@ async fn the_gateway_runs_turns_with_history_cancel_crashes_the_scheduler_and_tu
     let data = tempfile::tempdir().expect("temp dir");
     let app = spawn(data.path(), &fake, RuntimeKind::Gateway).await;
     let mut client = app.connect().await;
+    // Connecting wakes the gateway, ahead of the first message.
+    let gateway = app.app.gateway.clone().expect("the gateway runtime");
+    tokio::time::timeout(TURN_TIMEOUT, async {
+        while gateway.gateway_pid().is_none() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the gateway started on connect");
 
     // Two turns: streamed, and the second is sent the first; usage comes from the gateway's session.
     let mut history: Vec<(String, String)> = Vec::new();
