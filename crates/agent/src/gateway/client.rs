@@ -523,3 +523,95 @@ impl ReaderState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A one-connection stand-in for the gateway: sends the challenge, answers `connect` with
+    /// `hello`, then sends for each request the frames `answer` gives (none: closes the socket).
+    async fn stand_in(hello: Value, answer: fn(&Value) -> Vec<Value>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            let challenge =
+                json!({"type": "event", "event": "connect.challenge", "payload": {"nonce": "n"}});
+            ws.send(Message::text(challenge.to_string())).await.unwrap();
+            while let Some(Ok(Message::Text(text))) = ws.next().await {
+                let request: Value = serde_json::from_str(text.as_str()).unwrap();
+                let frames = if request["method"] == "connect" {
+                    vec![json!({"type": "res", "id": request["id"], "ok": true, "payload": hello})]
+                } else {
+                    answer(&request)
+                };
+                if frames.is_empty() {
+                    break;
+                }
+                for frame in frames {
+                    ws.send(Message::text(frame.to_string())).await.unwrap();
+                }
+            }
+        });
+        url
+    }
+
+    fn hello(version: &str) -> Value {
+        json!({"type": "hello-ok", "protocol": PROTOCOL, "server": {"version": version},
+            "features": {"methods": REQUIRED_METHODS}})
+    }
+
+    #[tokio::test]
+    async fn another_openclaw_version_is_refused_at_connect() {
+        let url = stand_in(hello("2026.10.1"), |_| Vec::new()).await;
+        let err = GatewayClient::connect(&url, "token")
+            .await
+            .err()
+            .expect("refused");
+        assert!(matches!(err, GatewayError::Incompatible(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn answers_and_events_reach_their_request_and_run_and_a_close_ends_both() {
+        let url = stand_in(hello(OPENCLAW_VERSION), |request| {
+            match request["method"].as_str() {
+                Some("chat.send") => vec![
+                    json!({"type": "event", "event": "chat",
+                        "payload": {"runId": "another-run", "state": "delta", "deltaText": "not ours"}}),
+                    json!({"type": "event", "event": "chat",
+                        "payload": {"runId": "run-1", "state": "delta", "deltaText": "ours"}}),
+                    json!({"type": "res", "id": request["id"], "ok": false,
+                        "error": {"code": "INVALID_REQUEST", "message": "no"}}),
+                ],
+                _ => Vec::new(),
+            }
+        })
+        .await;
+        let client = GatewayClient::connect(&url, "token").await.unwrap();
+        let mut run = client.register("run-1");
+        let err = client
+            .request("chat.send", &json!({}))
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(&err, GatewayError::Refused { code, .. } if code == "INVALID_REQUEST"),
+            "{err}"
+        );
+        match run.recv().await {
+            Some(RunEvent::Chat(chat)) => assert_eq!(chat.delta_text.as_deref(), Some("ours")),
+            other => panic!("{other:?}"),
+        }
+        // Any other request makes the stand-in close the socket.
+        let err = client
+            .request("sessions.describe", &json!({}))
+            .await
+            .expect_err("closed");
+        assert!(matches!(err, GatewayError::Closed), "{err}");
+        assert!(matches!(run.recv().await, Some(RunEvent::Closed)));
+        assert!(client.is_closed());
+    }
+}
