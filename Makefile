@@ -52,9 +52,10 @@ test-js: runner web ## Web type check and unit tests, runner start-up tests
 	npm --prefix web test
 	npm --prefix runner test
 
-bench: runner moto ## Agent cold start, warm turns, runner RSS; a 10 MB image end to end; Lambda gateway init and RSS; agent pre-warm; transcript load + store; search (docs/benchmarks.md)
+bench: runner moto ## Agent cold start, warm turns, runner RSS; the gateway runtime's start, overhead and RSS; a 10 MB image end to end; Lambda gateway init and RSS; agent pre-warm; transcript load + store; search (docs/benchmarks.md)
 	$(CARGO) run --release -p serverless-openclaw-cli --example bench
 	$(CARGO) run --release -p serverless-openclaw-cli --example attachment_bench
+	$(CARGO) run --release -p serverless-openclaw-agent --example gateway_runtime_bench
 	$(CARGO) build --release -p serverless-openclaw-lambdas --bins
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example gateway_bench
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example prewarm_bench

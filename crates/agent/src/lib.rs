@@ -13,11 +13,14 @@
 //! - [`workspace`]: [`SyncedWorkspaceRuntime`]: a user's workspace folder loaded from and saved to a
 //!   [`WorkspaceStore`](serverless_openclaw_core::ports::WorkspaceStore) around each turn, for hosts
 //!   whose disk does not last (the agent Lambda); the folder is removed after each turn.
+//! - [`gateway`]: [`GatewayRuntime`], the same port on OpenClaw's own gateway (`openclaw gateway run`,
+//!   protocol v4), with its process supervisor, client and transcript sync.
 //! - [`wake`]: [`RunnerWaker`], local mode's [`AgentWaker`](serverless_openclaw_core::ports::AgentWaker):
-//!   a wake-up starts the runner if it is not running.
+//!   a wake-up starts the runner (or the gateway) if it is not running.
 
 mod attachments;
 pub mod config;
+pub mod gateway;
 pub mod protocol;
 pub mod runner;
 pub mod runtime;
@@ -26,6 +29,7 @@ pub mod wake;
 pub mod workspace;
 
 pub use config::{ConfigError, DEFAULT_CONTEXT_WINDOW, DeploymentKeys, LlmApi, ProviderConfig};
+pub use gateway::{GatewayRuntime, GatewaySettings};
 pub use runtime::{OpenClawRuntime, READY_TIMEOUT, RuntimeSettings};
 pub use sandbox::{Bubblewrap, Confinement};
 pub use wake::RunnerWaker;

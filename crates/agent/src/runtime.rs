@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use crate::config::{DeploymentKeys, ProviderConfig, ProviderFallbacks};
 use crate::protocol::{HostLine, RunLlm, RunnerLine};
 use crate::runner::{RunnerProcess, RunnerSpec, StartError, TurnSignal};
-use crate::sandbox::Confinement;
+use crate::sandbox::{Confinement, OpenClawPaths};
 
 /// How long a turn may wait for the runner to confirm an abort before the turn gives up on it.
 const ABORT_GRACE: Duration = Duration::from_secs(2);
@@ -108,29 +108,16 @@ impl OpenClawRuntime {
             &dirs.openclaw_state.join("logs").join("openclaw.log"),
         );
         std::fs::write(&dirs.config, serde_json::to_vec_pretty(&config)?)?;
-        let mut own: Vec<(OsString, OsString)> = vec![
-            ("OPENCLAW_CONFIG_PATH".into(), dirs.config.clone().into()),
-            (
-                "OPENCLAW_STATE_DIR".into(),
-                dirs.openclaw_state.clone().into(),
-            ),
-            ("OPENCLAW_HOME".into(), dirs.home.clone().into()),
-            ("HOME".into(), dirs.home.clone().into()),
-            ("TMPDIR".into(), dirs.tmp.clone().into()),
-            ("SQLITE_TMPDIR".into(), dirs.tmp.clone().into()),
-            // Node's compile cache (docs/runner-protocol.md): the agent image primes one and names it
-            // in our environment; elsewhere the first runner fills one under the state dir.
-            (
-                "NODE_COMPILE_CACHE".into(),
-                std::env::var_os("NODE_COMPILE_CACHE").unwrap_or_else(|| dirs.compile_cache.into()),
-            ),
-        ];
-        own.extend(
-            crate::config::HEADLESS_ENV
-                .iter()
-                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+        let env = crate::sandbox::openclaw_env(
+            &OpenClawPaths {
+                config: &dirs.config,
+                state: &dirs.openclaw_state,
+                home: &dirs.home,
+                tmp: &dirs.tmp,
+                compile_cache: &dirs.compile_cache,
+            },
+            Vec::new(),
         );
-        let env = crate::sandbox::runner_env(own, |name| std::env::var_os(name));
         // OpenClaw's heap grows lazily (~7 MB a turn) without a cap; 768 MB keeps a warm runner near
         // 0.6 GB RSS and within the agent Lambda's 2 GB.
         let node_args: Vec<OsString> = vec![
@@ -375,7 +362,7 @@ impl Drop for CheckedOut {
 }
 
 /// Removes a turn's private folder however the turn ends.
-struct TurnDir(PathBuf);
+pub(crate) struct TurnDir(pub(crate) PathBuf);
 
 impl Drop for TurnDir {
     fn drop(&mut self) {
@@ -383,7 +370,7 @@ impl Drop for TurnDir {
     }
 }
 
-fn io_error(e: std::io::Error) -> AgentError {
+pub(crate) fn io_error(e: std::io::Error) -> AgentError {
     tracing::error!(error = %e, "turn file I/O failed");
     AgentError::new(
         ErrorCode::Internal,

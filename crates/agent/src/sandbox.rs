@@ -45,6 +45,45 @@ pub fn runner_env(
     env
 }
 
+/// Where an OpenClaw process (the runner or the gateway) keeps its files.
+pub struct OpenClawPaths<'a> {
+    pub config: &'a Path,
+    pub state: &'a Path,
+    pub home: &'a Path,
+    pub tmp: &'a Path,
+    /// Node's compile cache when our environment names none (`docs/runner-protocol.md`).
+    pub compile_cache: &'a Path,
+}
+
+/// The whole environment of an OpenClaw process: its [`OpenClawPaths`], the headless switches
+/// ([`crate::config::HEADLESS_ENV`]) and `extra`, over the host's [`INHERITED_ENV`] ([`runner_env`]).
+pub fn openclaw_env(
+    paths: &OpenClawPaths<'_>,
+    extra: Vec<(OsString, OsString)>,
+) -> Vec<(OsString, OsString)> {
+    let mut own: Vec<(OsString, OsString)> = vec![
+        ("OPENCLAW_CONFIG_PATH".into(), paths.config.into()),
+        ("OPENCLAW_STATE_DIR".into(), paths.state.into()),
+        ("OPENCLAW_HOME".into(), paths.home.into()),
+        ("HOME".into(), paths.home.into()),
+        ("TMPDIR".into(), paths.tmp.into()),
+        ("SQLITE_TMPDIR".into(), paths.tmp.into()),
+        // The agent image primes a compile cache and names it in our environment; elsewhere the
+        // first process fills one under the state dir.
+        (
+            "NODE_COMPILE_CACHE".into(),
+            std::env::var_os("NODE_COMPILE_CACHE").unwrap_or_else(|| paths.compile_cache.into()),
+        ),
+    ];
+    own.extend(
+        crate::config::HEADLESS_ENV
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
+    own.extend(extra);
+    runner_env(own, |name| std::env::var_os(name))
+}
+
 /// Makes this process non-dumpable (Linux): its `/proc/<pid>/` files become root's and ptrace is
 /// refused, so a tool running as the same user cannot read the host's environment or memory. The
 /// runner, a fresh `exec`, is dumpable again; it holds nothing but the turns it runs. Elsewhere a

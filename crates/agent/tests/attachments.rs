@@ -8,7 +8,7 @@ use serde_json::json;
 use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, ProviderConfig};
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::attachments::{Attachment, AttachmentKind, TurnAttachment};
-use serverless_openclaw_core::ids::{AttachmentId, ConversationId, UserId};
+use serverless_openclaw_core::ids::{AttachmentId, ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{AgentRuntime, AgentTurn, ToolAccess};
 use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, ToolCall};
 use time::OffsetDateTime;
@@ -60,6 +60,7 @@ async fn an_image_reaches_the_model_and_a_file_is_read_by_a_tool_then_removed() 
     let turn = AgentTurn {
         user_id: UserId::parse("user-1").unwrap(),
         conversation_id: ConversationId::parse("c1").unwrap(),
+        message_id: MessageId::generate(),
         transcript: None,
         prompt: "what do you make of these?".into(),
         model: None,

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, OpenClawRuntime, ProviderConfig};
 use serverless_openclaw_core::CancellationToken;
-use serverless_openclaw_core::ids::{ConversationId, UserId};
+use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
     AgentError, AgentReply, AgentRuntime, AgentStatusSource, AgentTurn, ToolAccess,
 };
@@ -33,6 +33,7 @@ fn turn(prompt: &str, transcript: Option<Vec<u8>>, model: Option<ModelChoice>) -
     AgentTurn {
         user_id: UserId::parse("user-1").unwrap(),
         conversation_id: ConversationId::parse("conversation-1").unwrap(),
+        message_id: MessageId::generate(),
         transcript,
         prompt: prompt.into(),
         model,

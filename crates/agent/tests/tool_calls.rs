@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, OpenClawRuntime, ProviderConfig};
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::domain::{ToolActivity, ToolStatus};
-use serverless_openclaw_core::ids::{ConversationId, UserId};
+use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
     AgentEvent, AgentReply, AgentRuntime, AgentTurn, ToolAccess,
 };
@@ -63,6 +63,7 @@ async fn run(
     let turn = AgentTurn {
         user_id: UserId::parse("user-1").unwrap(),
         conversation_id: ConversationId::parse(conversation).unwrap(),
+        message_id: MessageId::generate(),
         transcript: None,
         prompt: prompt.into(),
         model,

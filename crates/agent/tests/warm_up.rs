@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, LlmApi, OpenClawRuntime, ProviderConfig};
 use serverless_openclaw_core::CancellationToken;
-use serverless_openclaw_core::ids::{ConversationId, UserId};
+use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{AgentRuntime, AgentTurn, ToolAccess};
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
 use tokio::sync::mpsc;
@@ -87,6 +87,7 @@ async fn start_warm_does_not_wait_for_a_warm_up_a_waiting_turn_made_the_runner_s
     let turn = AgentTurn {
         user_id: UserId::parse("user-1").unwrap(),
         conversation_id: ConversationId::parse("conversation-1").unwrap(),
+        message_id: MessageId::generate(),
         transcript: None,
         prompt: "hello".into(),
         model: None,

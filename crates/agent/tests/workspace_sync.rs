@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serverless_openclaw_agent::SyncedWorkspaceRuntime;
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::domain::{MAX_WORKSPACE_FILE_BYTES, MAX_WORKSPACE_FILES, Usage};
-use serverless_openclaw_core::ids::{ConversationId, UserId};
+use serverless_openclaw_core::ids::{ConversationId, MessageId, UserId};
 use serverless_openclaw_core::ports::{
     AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus, AgentStatusSource,
     AgentTurn, ObjectVersion, PortError, ToolAccess, WorkspaceFile, WorkspaceStore,
@@ -191,6 +191,7 @@ async fn turn(
     let turn = AgentTurn {
         user_id: alice(),
         conversation_id: ConversationId::parse(conversation).unwrap(),
+        message_id: MessageId::generate(),
         transcript: None,
         prompt: "hello".into(),
         model: None,

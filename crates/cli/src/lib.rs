@@ -14,18 +14,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use async_trait::async_trait;
 use serverless_openclaw_agent::{
-    Bubblewrap, Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, READY_TIMEOUT,
-    RunnerWaker, RuntimeSettings,
+    Bubblewrap, Confinement, DeploymentKeys, GatewayRuntime, GatewaySettings, OpenClawRuntime,
+    ProviderConfig, READY_TIMEOUT, RunnerWaker, RuntimeSettings,
 };
+use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::config::{Env, Secret};
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::linking::Linking;
 use serverless_openclaw_core::ports::{
-    AgentRuntime, AgentWaker, ApiKeyStore, AttachmentStore, ClientPush, ConversationStore,
-    SettingsStore, TelegramStore, TelegramUserId, ToolAccess, TranscriptStore, TurnQueue,
+    AgentCompaction, AgentError, AgentEvent, AgentReply, AgentRuntime, AgentStatus,
+    AgentStatusSource, AgentTurn, AgentWaker, ApiKeyStore, AttachmentStore, ClientPush, Compacted,
+    ConversationStore, SettingsStore, TelegramStore, TelegramUserId, ToolAccess, TranscriptStore,
+    TurnQueue,
 };
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
@@ -74,6 +78,30 @@ pub struct LocalOptions {
     pub disable_tools: bool,
     /// The Telegram bot, long-polled; `None` without `TELEGRAM_BOT_TOKEN`.
     pub telegram: Option<TelegramOptions>,
+    /// What runs the owner's turns (`SERVERLESS_OPENCLAW_RUNTIME`, `--runtime`).
+    pub runtime: RuntimeKind,
+}
+
+/// What runs the owner's turns in local mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuntimeKind {
+    /// The Node runner embedding OpenClaw's agent, as the agent Lambda does.
+    #[default]
+    Runner,
+    /// OpenClaw's own gateway (`openclaw gateway run`), with its scheduler and owner tools; guests
+    /// stay on the runner ([`OwnerOnGateway`]).
+    Gateway,
+}
+
+impl RuntimeKind {
+    /// Parses `runner` or `gateway`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "runner" => Some(Self::Runner),
+            "gateway" => Some(Self::Gateway),
+            _ => None,
+        }
+    }
 }
 
 /// Whether local mode runs the runner inside bubblewrap (`docs/security.md`).
@@ -133,6 +161,12 @@ impl LocalOptions {
                 SandboxMode::Auto,
             )?,
             guest_tools: env.guest_tools()?,
+            runtime: env.choice(
+                "SERVERLESS_OPENCLAW_RUNTIME",
+                RuntimeKind::parse,
+                "runner or gateway",
+                RuntimeKind::Runner,
+            )?,
             telegram: match env.optional("TELEGRAM_BOT_TOKEN") {
                 None => None,
                 Some(token) => Some(TelegramOptions {
@@ -198,6 +232,8 @@ pub struct LocalApp {
     pub router: axum::Router,
     pub token: Secret,
     pub runtime: Arc<OpenClawRuntime>,
+    /// The gateway running the owner's turns, with `--runtime gateway`.
+    pub gateway: Option<Arc<GatewayRuntime>>,
     /// The Telegram bot to long-poll for (see [`serverless_openclaw_telegram::poll::long_poll`]).
     pub telegram: Option<Bot>,
 }
@@ -235,6 +271,19 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         .with_links(downloads.clone());
     let confinement = confinement(options.sandbox, data)?;
     let has_provider = options.provider.is_some();
+    let gateway = (options.runtime == RuntimeKind::Gateway).then(|| {
+        Arc::new(GatewayRuntime::new(GatewaySettings {
+            node: options.node.clone(),
+            entry: paths::openclaw_entry(&options.runner_script),
+            sync_script: paths::gateway_sync_script(&options.runner_script),
+            state_dir: data.join("gateway"),
+            workspace: data.join("workspaces").join(LOCAL_USER),
+            turn_timeout: options.turn_timeout,
+            ready_timeout: READY_TIMEOUT,
+            provider: options.provider.clone(),
+            keys: options.keys.clone(),
+        }))
+    });
     let runtime = Arc::new(
         OpenClawRuntime::new(RuntimeSettings {
             node: options.node,
@@ -250,11 +299,19 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         })
         .context("preparing the OpenClaw runtime")?,
     );
-    let agent: Arc<dyn AgentRuntime> = runtime.clone();
+    let agent: Arc<dyn AgentRuntime> = match &gateway {
+        None => runtime.clone(),
+        Some(gateway) => Arc::new(OwnerOnGateway {
+            gateway: gateway.clone(),
+            runner: runtime.clone(),
+        }),
+    };
     // A connect or a Telegram command restarts a runner that died, before the next message needs it;
     // without a provider there is nothing to warm for (as at start, see `serverless-openclaw local`).
-    let waker: Option<Arc<dyn AgentWaker>> =
-        has_provider.then(|| Arc::new(RunnerWaker(runtime.clone())) as Arc<dyn AgentWaker>);
+    let waker: Option<Arc<dyn AgentWaker>> = has_provider.then(|| match &gateway {
+        None => Arc::new(RunnerWaker(runtime.clone())) as Arc<dyn AgentWaker>,
+        Some(gateway) => Arc::new(RunnerWaker(gateway.clone())),
+    });
     let hub = Arc::new(ConnectionHub::default());
     let push: Arc<dyn ClientPush> = hub.clone();
     let mut processor = TurnProcessor::new(
@@ -321,8 +378,49 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         router: serverless_openclaw_server::local_app(state, surface),
         token,
         runtime,
+        gateway,
         telegram,
     })
+}
+
+/// Local mode's agent with `--runtime gateway`: the owner's turns run on the gateway, everyone
+/// else's (Telegram guests) on the runner. The gateway has one workspace (the owner's) and gives every
+/// turn on our admin connection the owner's tools, so another user's turn there would see the
+/// owner's memory and tools whatever their tool access. Compaction (`/compact`) runs on the runner,
+/// which compacts the stored transcript the gateway's next turn then imports.
+struct OwnerOnGateway {
+    gateway: Arc<GatewayRuntime>,
+    runner: Arc<OpenClawRuntime>,
+}
+
+impl AgentStatusSource for OwnerOnGateway {
+    fn status(&self) -> AgentStatus {
+        self.gateway.status()
+    }
+}
+
+#[async_trait]
+impl AgentRuntime for OwnerOnGateway {
+    async fn run_turn(
+        &self,
+        turn: AgentTurn,
+        events: tokio::sync::mpsc::UnboundedSender<AgentEvent>,
+        cancel: CancellationToken,
+    ) -> Result<AgentReply, AgentError> {
+        if turn.user_id.as_str() == LOCAL_USER {
+            self.gateway.run_turn(turn, events, cancel).await
+        } else {
+            self.runner.run_turn(turn, events, cancel).await
+        }
+    }
+
+    async fn compact(
+        &self,
+        compaction: AgentCompaction,
+        cancel: CancellationToken,
+    ) -> Result<Compacted, AgentError> {
+        self.runner.compact(compaction, cancel).await
+    }
 }
 
 /// The runner's confinement for `mode`: bubblewrap hiding the data dir (but the runner's own state
@@ -417,24 +515,28 @@ mod tests {
         assert!(!defaults.disable_tools);
         assert_eq!(defaults.guest_tools, ToolAccess::Restricted);
         assert_eq!(defaults.sandbox, SandboxMode::Auto);
+        assert_eq!(defaults.runtime, RuntimeKind::Runner);
 
         let set = options(&[
             ("SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS", "90"),
             ("SERVERLESS_OPENCLAW_DISABLE_TOOLS", "true"),
             ("SERVERLESS_OPENCLAW_GUEST_TOOLS", "full"),
             ("SERVERLESS_OPENCLAW_SANDBOX", "off"),
+            ("SERVERLESS_OPENCLAW_RUNTIME", "gateway"),
         ])
         .unwrap();
         assert_eq!(set.turn_timeout, Duration::from_secs(90));
         assert!(set.disable_tools);
         assert_eq!(set.guest_tools, ToolAccess::Full);
         assert_eq!(set.sandbox, SandboxMode::Off);
+        assert_eq!(set.runtime, RuntimeKind::Gateway);
 
         for (name, bad) in [
             ("SERVERLESS_OPENCLAW_TURN_TIMEOUT_SECS", "0"),
             ("SERVERLESS_OPENCLAW_DISABLE_TOOLS", "sometimes"),
             ("SERVERLESS_OPENCLAW_GUEST_TOOLS", "all"),
             ("SERVERLESS_OPENCLAW_SANDBOX", "docker"),
+            ("SERVERLESS_OPENCLAW_RUNTIME", "fargate"),
         ] {
             let err = options(&[(name, bad)]).unwrap_err().to_string();
             assert!(err.starts_with(name), "{err}");

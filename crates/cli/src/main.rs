@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serverless_openclaw_cli::stack::StackSecrets;
-use serverless_openclaw_cli::{LocalOptions, compose, paths, telegram_api_url};
+use serverless_openclaw_cli::{LocalOptions, RuntimeKind, compose, paths, telegram_api_url};
 use serverless_openclaw_core::config::Env;
 use serverless_openclaw_server::serve::{Limits, serve};
 use serverless_openclaw_telegram::BotApi;
@@ -37,6 +37,10 @@ enum Command {
         /// Where conversations, transcripts, workspaces and the access token are kept.
         #[arg(long, env = "SERVERLESS_OPENCLAW_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// What runs the owner's turns: `runner` (the embedded agent, as on Lambda) or `gateway`
+        /// (OpenClaw's own gateway); overrides SERVERLESS_OPENCLAW_RUNTIME.
+        #[arg(long, value_parser = ["runner", "gateway"])]
+        runtime: Option<String>,
     },
     /// The Telegram bot of a deployment on AWS.
     Telegram {
@@ -89,7 +93,8 @@ async fn main() -> anyhow::Result<()> {
             bind,
             port,
             data_dir,
-        } => local(bind, port, data_dir).await,
+            runtime,
+        } => local(bind, port, data_dir, runtime).await,
         Command::Telegram { command } => telegram(command).await,
     }
 }
@@ -132,13 +137,21 @@ async fn telegram(command: TelegramCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn local(
+    bind: IpAddr,
+    port: u16,
+    data_dir: Option<PathBuf>,
+    runtime: Option<String>,
+) -> anyhow::Result<()> {
     let repo = paths::repo_root(&std::env::current_dir()?);
     let data_dir = match data_dir {
         Some(dir) => dir,
         None => default_data_dir()?,
     };
     let mut options = LocalOptions::from_env(Env::process(), data_dir, repo.as_deref())?;
+    if let Some(kind) = runtime.as_deref().and_then(RuntimeKind::parse) {
+        options.runtime = kind;
+    }
     if bind.is_unspecified() {
         tracing::info!(
             "listening on every address: to open the page by this machine's name or LAN address, add it \
@@ -172,9 +185,13 @@ async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Re
     );
     if has_provider {
         // Warm the agent now, as a Lambda would during init, so the first message does not wait for it.
-        let runtime = app.runtime.clone();
+        let (runtime, gateway) = (app.runtime.clone(), app.gateway.clone());
         tokio::spawn(async move {
-            if let Err(e) = runtime.start().await {
+            let started = match gateway {
+                Some(gateway) => gateway.start().await,
+                None => runtime.start().await.map(drop),
+            };
+            if let Err(e) = started {
                 tracing::error!(error = %e, "the agent did not start; the next message will retry");
             }
         });
@@ -197,6 +214,9 @@ async fn local(bind: IpAddr, port: u16, data_dir: Option<PathBuf>) -> anyhow::Re
     )
     .await;
     stop_polling.cancel();
+    if let Some(gateway) = &app.gateway {
+        gateway.shutdown().await;
+    }
     app.runtime.shutdown().await;
     Ok(())
 }

@@ -12,6 +12,20 @@ pub const NODE_BINARY: &str = ".tools/node/node_modules/node/bin/node";
 /// The built web UI, relative to the repository root.
 pub const WEB_DIST: &str = "web/dist";
 
+/// OpenClaw's command-line entry, in the runner's dependencies (`openclaw gateway run`).
+pub fn openclaw_entry(runner_script: &Path) -> PathBuf {
+    runner_dir(runner_script).join("node_modules/openclaw/openclaw.mjs")
+}
+
+/// The gateway's transcript sync helper, beside the runner.
+pub fn gateway_sync_script(runner_script: &Path) -> PathBuf {
+    runner_dir(runner_script).join("gateway-sync.mjs")
+}
+
+fn runner_dir(runner_script: &Path) -> &Path {
+    runner_script.parent().unwrap_or(Path::new("."))
+}
+
 /// The nearest ancestor of `start` that contains the runner script.
 pub fn repo_root(start: &Path) -> Option<PathBuf> {
     start

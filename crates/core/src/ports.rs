@@ -762,6 +762,9 @@ pub struct AgentStatus {
 pub struct AgentTurn {
     pub user_id: UserId,
     pub conversation_id: ConversationId,
+    /// The user message this turn answers: unique per turn and the same when a turn is redelivered
+    /// (the gateway runtime's idempotency key).
+    pub message_id: MessageId,
     /// The transcript to continue from; `None` starts a new session.
     pub transcript: Option<Vec<u8>>,
     pub prompt: String,

@@ -734,6 +734,7 @@ impl TurnProcessor {
             AgentTurn {
                 user_id: user.clone(),
                 conversation_id: conversation.clone(),
+                message_id: turn.user_message_id.clone(),
                 transcript: bytes,
                 prompt,
                 model,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, DeploymentKeys, LlmApi, ProviderConfig};
-use serverless_openclaw_cli::{LocalApp, LocalOptions, SandboxMode, compose, paths};
+use serverless_openclaw_cli::{LocalApp, LocalOptions, RuntimeKind, SandboxMode, compose, paths};
 use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_core::settings::Endpoints;
@@ -69,6 +69,7 @@ impl Bench {
             turn_timeout: Duration::from_secs(120),
             disable_tools: false,
             telegram: None,
+            runtime: RuntimeKind::Runner,
         })?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

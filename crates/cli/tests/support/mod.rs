@@ -10,7 +10,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use serverless_openclaw_agent::{DEFAULT_CONTEXT_WINDOW, DeploymentKeys, LlmApi, ProviderConfig};
 use serverless_openclaw_cli::{
-    LocalApp, LocalOptions, SandboxMode, TelegramOptions, compose, paths,
+    LocalApp, LocalOptions, RuntimeKind, SandboxMode, TelegramOptions, compose, paths,
 };
 use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
@@ -115,6 +115,27 @@ impl TestApp {
         turn_timeout: Duration,
         telegram: Option<TelegramOptions>,
     ) -> Self {
+        let keys = DeploymentKeys::default();
+        Self::spawn_with(
+            data_dir,
+            provider,
+            keys,
+            turn_timeout,
+            telegram,
+            RuntimeKind::Runner,
+        )
+        .await
+    }
+
+    /// The same, with the deployment's `keys` and the owner's turns on `runtime`.
+    pub async fn spawn_with(
+        data_dir: &Path,
+        provider: Option<ProviderConfig>,
+        keys: DeploymentKeys,
+        turn_timeout: Duration,
+        telegram: Option<TelegramOptions>,
+        runtime: RuntimeKind,
+    ) -> Self {
         let repo = repo_root();
         let node = paths::node_binary(None, Some(&repo))
             .expect("Node 24: run scripts/install-runner.sh (make test does)");
@@ -124,7 +145,7 @@ impl TestApp {
             allowed_hosts: Vec::new(),
             endpoints: Endpoints::Any,
             provider,
-            keys: DeploymentKeys::default(),
+            keys,
             sandbox: SandboxMode::Auto,
             guest_tools: ToolAccess::Restricted,
             node,
@@ -133,6 +154,7 @@ impl TestApp {
             turn_timeout,
             disable_tools: false,
             telegram,
+            runtime,
         })
         .expect("compose local mode");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -268,9 +290,12 @@ impl TestApp {
         created["id"].as_str().expect("an id").to_owned()
     }
 
-    /// Stops the server and the runner (as a process exit would).
+    /// Stops the server, the gateway and the runner (as a process exit would).
     pub async fn stop(self) {
         self.server.abort();
+        if let Some(gateway) = &self.app.gateway {
+            gateway.shutdown().await;
+        }
         self.app.runtime.shutdown().await;
     }
 }
