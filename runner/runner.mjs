@@ -133,7 +133,7 @@ if (priming) {
 // Runs with their own provider get agent dirs of their own (see createAgentDirNamer), next to
 // OpenClaw's own `agents/` in its state dir.
 const stateDir = process.env.OPENCLAW_STATE_DIR || path.join(process.env.OPENCLAW_HOME || os.homedir(), '.openclaw');
-const turns = createTurnRunner({ oc, config, writeLine, logErr, agentDirRoot: path.join(stateDir, 'run-agents') });
+const turns = createTurnRunner({ oc, config, writeLine, logErr, agentDirRoot: path.join(stateDir, 'run-agents'), stateDir });
 
 /** @type {ReturnType<typeof startWarmup> | null} what startWarmup returned, while the warm-up runs */
 let warmup = null;

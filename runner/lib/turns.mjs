@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createHmac, randomBytes } from 'node:crypto';
 import { loadSession, transcriptSize, writeTranscript } from './transcript.mjs';
 import { compactSession } from './compaction.mjs';
+import { BROWSER_TOOL, OPENCLAW_DOWNLOAD_DIR, moveDownloads, saveScreenshots, stopBrowser, withBrowserAccess } from './browser.mjs';
 
 /**
  * @import { AgentEntry, AgentEvent, AgentMeta, CompactRequest, EmbeddedRunResult, LogErr, OpenClaw, OpenClawConfig, PartialReply, ProtocolLine,
@@ -398,10 +399,19 @@ function runDirectly(task, opts) {
 }
 
 /**
- * @param {{ oc: OpenClaw, config: OpenClawConfig, writeLine: (line: ProtocolLine) => void, logErr: LogErr, agentDirRoot: string }} options
+ * `stateDir` is OpenClaw's state dir (the browser's profiles live there), `downloadDir` where its
+ * browser saves downloads.
+ * @param {{ oc: OpenClaw, config: OpenClawConfig, writeLine: (line: ProtocolLine) => void, logErr: LogErr, agentDirRoot: string,
+ *   stateDir: string, downloadDir?: string }} options
  */
-export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentDirRoot }) {
+export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentDirRoot, stateDir, downloadDir = OPENCLAW_DOWNLOAD_DIR }) {
   const agentDirOf = createAgentDirNamer(agentDirRoot);
+  /**
+   * Runs in flight that used the browser. One Chromium serves the runner's runs, so it is stopped
+   * (and its profile deleted) when the last of them ends, not under another one still browsing.
+   * @type {Set<string>}
+   */
+  const browsing = new Set();
   /** @type {Map<string, Turn>} host id -> turn */
   const inflight = new Map();
   /** @type {Set<string>} run ids OpenClaw may still be working on */
@@ -492,12 +502,18 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
 
     let admission;
     let runId;
+    /** Ends the browser when this run used it and no other run in flight still does. */
+    const endBrowsing = async () => {
+      if (!browsing.delete(req.id) || browsing.size > 0) return;
+      await stopBrowser(oc, stateDir, logErr);
+    };
     try {
       const sm = await loadSession(oc, req);
+      const entriesBefore = sm.getEntries().length;
       await fs.mkdir(req.workspaceDir, { recursive: true });
       const images = await loadImages(req.images);
       if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted before start');
-      const runConfig = configForRun(config, req, agentDirOf);
+      const runConfig = withBrowserAccess(configForRun(config, req, agentDirOf), req.browser);
       const provider = req.llm?.providerId ?? req.provider;
       const model = req.llm?.model ?? req.model;
       runId = uniqueRunId(req.id);
@@ -541,7 +557,10 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
           onPartialReply: (payload) => {
             if (!turn.finished) streamer.onPartial(payload);
           },
-          onAgentEvent: (evt) => tools.onAgentEvent(evt),
+          onAgentEvent: (evt) => {
+            if (evt?.stream === 'tool' && evt.data?.name === BROWSER_TOOL) browsing.add(req.id);
+            tools.onAgentEvent(evt);
+          },
         });
       } finally {
         try {
@@ -586,8 +605,17 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
         .join('\n\n');
       await writeTranscript(sm, req.transcriptOutPath);
       if (turn.finished) return;
+      /** @type {string[]} */
+      let screenshots = [];
+      if (browsing.has(req.id)) {
+        screenshots = await saveScreenshots(req.workspaceDir, sm.getEntries().slice(entriesBefore));
+        const downloads = await moveDownloads(downloadDir, req.workspaceDir);
+        if (downloads.length > 0) logErr(`turn ${req.id}: moved ${downloads.length} download(s) into the workspace`);
+        await endBrowsing();
+      }
+      if (turn.finished) return;
       streamer.finish(text);
-      const media = replyMedia(payloads);
+      const media = [...new Set([...replyMedia(payloads), ...screenshots])];
       finish(turn, {
         type: 'result',
         id: req.id,
@@ -602,6 +630,8 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
       });
     } catch (err) {
       failThrown(turn, req, logErr, err);
+    } finally {
+      await endBrowsing();
     }
   }
 

@@ -77,6 +77,7 @@ test('internals with the wrong shape are named, and OpenClaw stdout noise goes t
       'console.log("noise via console.log"); console.info("noise via console.info"); process.stdout.write("noise via stdout.write\\n");\nexport const runEmbeddedAgent = "not a function";\n',
     'dist/admitted-run-context-AbC123.mjs': 'function somethingElse() {}\nexport { somethingElse as a };\n',
     'dist/plugin-sdk/agent-sessions.js': 'export class SessionManager {}\nexport function parseSessionEntries() { return []; }\n',
+    'dist/extensions/browser/register.runtime.js': 'async function stopBrowserRuntime() {}\nexport { stopBrowserRuntime };\n',
   });
   const result = await runFatal(dir);
   const line = onlyFatal(result);
@@ -84,6 +85,7 @@ test('internals with the wrong shape are named, and OpenClaw stdout noise goes t
   assert.match(line.message, /no function named prepareSystemAgentRunAdmission/);
   assert.match(line.message, /SessionManager\.inMemory is missing/);
   assert.match(line.message, /loadConfig is not exported/);
+  assert.match(line.message, /register\.runtime\.js does not export stopBrowserControlService/);
   assert.match(line.message, /openclaw\/plugin-sdk\/agent-core" is missing/);
   assert.match(line.message, /summary-model\.runtime\.js/);
   assert.match(result.stderr, /noise via console\.log/);

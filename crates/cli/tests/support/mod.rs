@@ -132,6 +132,7 @@ impl TestApp {
             web_dir: paths::web_dir(None, Some(&repo)),
             turn_timeout,
             disable_tools: false,
+            browser: None,
             telegram,
         })
         .expect("compose local mode");
