@@ -625,6 +625,7 @@ impl AgentRuntime for OpenClawRuntime {
             timeout_ms: self.timeout_ms(),
             disable_tools: self.settings.disable_tools,
             tools: turn.tools,
+            browser: turn.browser,
             think_level: turn.thinking.map(ThinkingLevel::as_str),
             images: &staged.images,
         };

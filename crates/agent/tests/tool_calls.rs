@@ -69,6 +69,7 @@ async fn run(
         model_id: None,
         thinking: None,
         tools: ToolAccess::Full,
+        browser: true,
         attachments: Vec::new(),
     };
     let (events, mut received) = mpsc::unbounded_channel();
