@@ -44,10 +44,10 @@ lint-js: runner web infra ## ESLint + Prettier --check in web/ and infra/, the t
 	npm --prefix infra run lint
 	npm --prefix runner run typecheck
 
-test-rust: runner web bubblewrap moto ## Rust unit, contract (local and moto), end-to-end, sandbox and browser tests
+test-rust: runner web chromium bubblewrap moto ## Rust unit, contract (local and moto), end-to-end, sandbox and browser tests (the web UI and the agent's browser in Chromium)
 	$(CARGO) test --workspace --features serverless-openclaw-cli/aws
 
-test-js: runner web ## Web type check and unit tests, runner start-up tests
+test-js: runner web chromium ## Web type check and unit tests, runner tests (the browser tool in Chromium)
 	npm --prefix web run typecheck
 	npm --prefix web test
 	npm --prefix runner test

@@ -2,7 +2,7 @@
 // `browser` calls. A page served here holds a random phrase; the turn reads it, is refused loopback and
 // link-local addresses, takes a screenshot that becomes the turn's media, and leaves no Chromium and no
 // profile behind. A turn without the browser starts no Chromium; a user with the browser off cannot
-// call it. Skipped without a Chromium (SERVERLESS_OPENCLAW_CHROMIUM, else one on PATH).
+// call it. Needs a Chromium (SERVERLESS_OPENCLAW_CHROMIUM, else one on PATH; `make chromium`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -103,9 +103,9 @@ test("the browser's downloads move into the workspace, numbered when a name is t
   }
 });
 
-const chromium = findChromium();
-
-test('the browser reads a page, refuses loopback and link-local addresses, and is gone after its turn', { timeout: 600_000, skip: chromium ? false : 'no Chromium here' }, async () => {
+test('the browser reads a page, refuses loopback and link-local addresses, and is gone after its turn', { timeout: 600_000 }, async () => {
+  const chromium = findChromium();
+  assert.ok(chromium, 'no Chromium: run `make chromium` or set SERVERLESS_OPENCLAW_CHROMIUM');
   const phrase = `PHRASE-${randomBytes(8).toString('hex')}`;
   const page = http.createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
