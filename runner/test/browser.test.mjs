@@ -71,7 +71,7 @@ test('a run whose user turned the browser off has it denied; one that may browse
   const config = { tools: { deny: ['group:ui'], updatePlan: false } };
   assert.equal(withBrowserAccess(config, true), config);
   assert.deepEqual(withBrowserAccess(config, false).tools, { deny: ['group:ui', 'browser'], updatePlan: false });
-  assert.deepEqual(withBrowserAccess({}, false).tools, { deny: ['browser'] });
+  assert.deepEqual(withBrowserAccess(/** @type {import('../types.d.ts').OpenClawConfig} */ ({}), false).tools, { deny: ['browser'] });
   assert.deepEqual(config.tools.deny, ['group:ui'], 'the runner-wide config is not changed');
 });
 
@@ -125,6 +125,7 @@ test('the browser reads a page, refuses loopback and link-local addresses, and i
     browser: { enabled: true, headless: true, noSandbox: true, executablePath: chromium, ssrfPolicy: { allowedHostnames: ['127.0.0.1'] } },
   }));
   const r = spawnRunner(env);
+  const runnerPid = /** @type {number} */ (r.child.pid);
   const workspaceDir = path.join(root, 'ws');
   const llm = {
     providerId: 'custom', model: 'browse-model', apiKey: 'sk-browser-test',
@@ -154,12 +155,12 @@ test('the browser reads a page, refuses loopback and link-local addresses, and i
 
     const plain = await turn([]);
     assert.deepEqual(plain.tools, []);
-    assert.deepEqual(chromiumsUnder(r.child.pid), [], 'a turn without the browser starts no Chromium');
+    assert.deepEqual(chromiumsUnder(runnerPid), [], 'a turn without the browser starts no Chromium');
 
     const off = await turn([[{ name: 'browser', input: { action: 'open', url: `http://127.0.0.1:${port}/` } }]], { browser: false });
     assert.deepEqual(off.tools.map((t) => [t.name, t.status]), [['browser', 'error']], 'the browser is denied to a user who turned it off');
     assert.ok(!off.requests.some((q) => q.messages.includes(phrase)));
-    assert.deepEqual(chromiumsUnder(r.child.pid), []);
+    assert.deepEqual(chromiumsUnder(runnerPid), []);
 
     const browsing = await turn([
       [{ name: 'browser', input: { action: 'open', url: `http://127.0.0.1:${port}/page` } }],
@@ -193,14 +194,14 @@ test('the browser reads a page, refuses loopback and link-local addresses, and i
     const png = fs.readFileSync(path.join(workspaceDir, media[0]));
     assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG');
 
-    assert.deepEqual(chromiumsUnder(r.child.pid), [], 'no Chromium is left after the browsing turn');
+    assert.deepEqual(chromiumsUnder(runnerPid), [], 'no Chromium is left after the browsing turn');
     assert.doesNotMatch(r.stderr, /killed Chromium|stopping the browser failed/, "OpenClaw's own stop closed it");
     const browserState = path.join(dirs.state, 'browser');
     const profiles = fs.existsSync(browserState) ? fs.readdirSync(browserState) : [];
     assert.ok(profiles.length > 0, 'the browser kept its profile in the state dir');
     for (const profile of profiles) assert.ok(!fs.existsSync(path.join(browserState, profile, 'user-data')), `no user-data left in ${profile}`);
   } finally {
-    const left = chromiumsUnder(r.child.pid);
+    const left = chromiumsUnder(runnerPid);
     r.kill();
     for (const { pid } of left) process.kill(pid, 'SIGKILL');
     await fake.close();
