@@ -52,7 +52,7 @@ test-js: runner web chromium ## Web type check and unit tests, runner tests (the
 	npm --prefix web test
 	npm --prefix runner test
 
-bench: runner moto ## Agent cold start, warm turns, runner RSS; a 10 MB image end to end; Lambda gateway init and RSS; agent pre-warm; transcript load + store; search (docs/benchmarks.md)
+bench: runner moto chromium ## Agent cold start, warm turns, runner RSS; a 10 MB image end to end; Lambda gateway init and RSS; agent pre-warm; transcript load + store; the browser's first call on one CPU; search (docs/benchmarks.md)
 	$(CARGO) run --release -p serverless-openclaw-cli --example bench
 	$(CARGO) run --release -p serverless-openclaw-cli --example attachment_bench
 	$(CARGO) build --release -p serverless-openclaw-lambdas --bins
@@ -60,6 +60,7 @@ bench: runner moto ## Agent cold start, warm turns, runner RSS; a 10 MB image en
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example prewarm_bench
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example transcript_bench
 	node runner/bench/transcript-bench.mjs
+	node runner/bench/browser-bench.mjs
 	$(CARGO) run --release -p serverless-openclaw-aws --example search_bench
 
 # The load suite's scenarios, in order (`make load LOAD=soak` runs one).
