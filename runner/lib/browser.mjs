@@ -139,7 +139,9 @@ export async function chromiumPids(stateDir) {
 /**
  * Ends the browser after a run that used it: OpenClaw's `stopBrowserControlService` (which closes
  * Chromium), then SIGKILL for any Chromium of ours still alive, then every profile's `user-data`
- * folder deleted. Failures are logged, never thrown: the turn's answer does not depend on them.
+ * folder deleted, and what is left in the download folder (a failed run's downloads, which no other
+ * user's workspace may get). Failures are logged, never thrown: the turn's answer does not depend on
+ * them.
  * @param {{ stopBrowserControlService: () => Promise<void> }} oc
  * @param {string} stateDir
  * @param {LogErr} logErr
@@ -157,6 +159,9 @@ export async function stopBrowser(oc, stateDir, logErr) {
     } catch {
       /* already gone */
     }
+  }
+  for (const left of await fs.readdir(OPENCLAW_DOWNLOAD_DIR).catch(() => [])) {
+    await fs.rm(path.join(OPENCLAW_DOWNLOAD_DIR, left), { recursive: true, force: true }).catch((err) => logErr('emptying the download folder failed:', err));
   }
   const root = path.join(stateDir, 'browser');
   const profiles = await fs.readdir(root).catch(() => []);

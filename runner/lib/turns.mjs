@@ -399,12 +399,11 @@ function runDirectly(task, opts) {
 }
 
 /**
- * `stateDir` is OpenClaw's state dir (the browser's profiles live there), `downloadDir` where its
- * browser saves downloads.
+ * `stateDir` is OpenClaw's state dir (the browser's profiles live there).
  * @param {{ oc: OpenClaw, config: OpenClawConfig, writeLine: (line: ProtocolLine) => void, logErr: LogErr, agentDirRoot: string,
- *   stateDir: string, downloadDir?: string }} options
+ *   stateDir: string }} options
  */
-export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentDirRoot, stateDir, downloadDir = OPENCLAW_DOWNLOAD_DIR }) {
+export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentDirRoot, stateDir }) {
   const agentDirOf = createAgentDirNamer(agentDirRoot);
   /**
    * Runs in flight that used the browser. One Chromium serves the runner's runs, so it is stopped
@@ -609,7 +608,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
       let screenshots = [];
       if (browsing.has(req.id)) {
         screenshots = await saveScreenshots(req.workspaceDir, sm.getEntries().slice(entriesBefore));
-        const downloads = await moveDownloads(downloadDir, req.workspaceDir);
+        const downloads = await moveDownloads(OPENCLAW_DOWNLOAD_DIR, req.workspaceDir);
         if (downloads.length > 0) logErr(`turn ${req.id}: moved ${downloads.length} download(s) into the workspace`);
         await endBrowsing();
       }
