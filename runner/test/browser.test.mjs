@@ -1,8 +1,8 @@
 // OpenClaw's browser tool end to end: the installed OpenClaw, a real Chromium and a fake LLM that scripts
 // `browser` calls. A page served here holds a random phrase; the turn reads it, is refused loopback and
 // link-local addresses, takes a screenshot that becomes the turn's media, and leaves no Chromium and no
-// profile behind. A turn without the browser starts no Chromium; a user with the browser off cannot
-// call it. Needs a Chromium (SERVERLESS_OPENCLAW_CHROMIUM, else one on PATH; `make chromium`).
+// profile behind. A turn without the browser starts no Chromium; a user with the browser off, or a
+// guest with restricted tools, cannot call it. Needs a Chromium (SERVERLESS_OPENCLAW_CHROMIUM, else one on PATH; `make chromium`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -160,6 +160,11 @@ test('the browser reads a page, refuses loopback and link-local addresses, and i
     const off = await turn([[{ name: 'browser', input: { action: 'open', url: `http://127.0.0.1:${port}/` } }]], { browser: false });
     assert.deepEqual(off.tools.map((t) => [t.name, t.status]), [['browser', 'error']], 'the browser is denied to a user who turned it off');
     assert.ok(!off.requests.some((q) => q.messages.includes(phrase)));
+    assert.deepEqual(chromiumsUnder(runnerPid), []);
+
+    // A guest's restricted tools deny `group:ui`, which holds the browser.
+    const guest = await turn([[{ name: 'browser', input: { action: 'open', url: `http://127.0.0.1:${port}/` } }]], { tools: 'restricted' });
+    assert.deepEqual(guest.tools.map((t) => [t.name, t.status]), [['browser', 'error']], 'a guest cannot browse');
     assert.deepEqual(chromiumsUnder(runnerPid), []);
 
     const browsing = await turn([
