@@ -3,8 +3,9 @@
 // `browser` calls, and a page served here. Each browsing turn opens the page twice and reads it: the
 // first `open` starts Chromium (the runner stopped the previous turn's), the second reuses it. Prints
 // one Markdown table row per measure (median and range over BENCH_REPS turns, default 5), from the
-// durations the runner's `tool` lines report. Needs a Chromium (SERVERLESS_OPENCLAW_CHROMIUM, else
+// durations the runner's `tool` lines report, and the peak memory (PSS) of Chromium's processes. Needs a Chromium (SERVERLESS_OPENCLAW_CHROMIUM, else
 // `chromium` on PATH) and `taskset`.
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -31,14 +32,46 @@ const { root, env } = runnerHome(() => ({
   browser: { enabled: true, headless: true, noSandbox: true, executablePath: chromium, ssrfPolicy: { allowedHostnames: ['127.0.0.1'] } },
 }));
 const r = spawnRunner(env);
-// Pinned after spawn: the runner, and Chromium and everything else it starts, inherit CPU 0.
-execFileSync('taskset', ['-p', '-c', '0', String(r.child.pid)], { stdio: 'ignore' });
+// Pinned after spawn, every thread (`-a`): the runner, and Chromium and everything else it starts, inherit CPU 0.
+execFileSync('taskset', ['-a', '-p', '-c', '0', String(r.child.pid)], { stdio: 'ignore' });
 const llm = {
   providerId: 'custom', model: 'bench', apiKey: 'sk-bench',
   provider: { baseUrl: fake.url, api: 'anthropic-messages', models: [{ id: 'bench', name: 'bench', input: ['text', 'image'], contextWindow: 200000, maxTokens: 8192 }] },
 };
+/**
+ * The summed PSS (MiB) of every process below `pid`: Chromium and its helpers, which are all the runner
+ * starts here. PSS splits the pages they share among them (their RSS would count Chromium's libraries
+ * once per process), so the sum is what they add to the machine's memory.
+ * @param {number} pid
+ */
+function descendantsPssMib(pid) {
+  /** @type {Map<number, number[]>} */
+  const children = new Map();
+  for (const entry of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      /* gone */
+    }
+  }
+  let kib = 0;
+  const queue = [...(children.get(pid) ?? [])];
+  while (queue.length > 0) {
+    const next = /** @type {number} */ (queue.shift());
+    try {
+      kib += Number(/^Pss:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${next}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+    queue.push(...(children.get(next) ?? []));
+  }
+  return Math.round(kib / 1024);
+}
+
 /** @type {Record<string, number[]>} */
-const measured = { first: [], again: [], text: [], turn: [] };
+const measured = { first: [], again: [], text: [], turn: [], rss: [] };
 try {
   await r.waitFor((l) => l.type === 'ready', 300_000);
   await r.waitFor((l) => l.type === 'warm', 300_000);
@@ -53,7 +86,12 @@ try {
       type: 'run', id, sessionId: id, transcriptPath: path.join(root, `${id}.jsonl`), transcriptOutPath: path.join(root, `${id}.out.jsonl`),
       workspaceDir: path.join(root, 'ws'), prompt: 'browse', timeoutMs: 300_000, disableTools: false, llm,
     });
-    const result = await r.waitFor((l) => l.id === id && (l.type === 'result' || l.type === 'error'), 400_000);
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, descendantsPssMib(/** @type {number} */ (r.child.pid)));
+    }, 100);
+    const result = await r.waitFor((l) => l.id === id && (l.type === 'result' || l.type === 'error'), 400_000).finally(() => clearInterval(sampler));
+    measured.rss?.push(peak);
     if (result.type !== 'result') throw new Error(`turn ${id} failed: ${JSON.stringify(result)}`);
     const ends = r.lines.map((l) => JSON.parse(l)).filter((l) => l.id === id && l.type === 'tool' && l.status !== 'running');
     if (ends.length !== 3 || ends.some((l) => l.status !== 'ok')) throw new Error(`unexpected tool lines: ${JSON.stringify(ends)}`);
@@ -71,12 +109,13 @@ try {
 /** @param {number[]} values */
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const labels = {
-  first: 'first `open` of a turn (Chromium start + page)',
-  again: 'second `open` (Chromium running)',
-  text: '`text` (read the page)',
-  turn: 'whole browsing turn (3 calls, stop and wipe included)',
+  first: 'first `open` of a turn (Chromium start + page), ms',
+  again: 'second `open` (Chromium running), ms',
+  text: '`text` (read the page), ms',
+  turn: 'whole browsing turn (3 calls, stop and wipe included), ms',
+  rss: "Chromium's peak PSS during the turn, MiB (all its processes)",
 };
-console.log(`| measure (CPU 0, ${REPS} turns) | median ms | min–max ms |`);
+console.log(`| measure (CPU 0, ${REPS} turns) | median | min–max |`);
 console.log('|---|---|---|');
 for (const [key, label] of Object.entries(labels)) {
   const values = measured[key] ?? [];
