@@ -403,6 +403,7 @@ async fn serve_page(page: String) -> u16 {
 #[tokio::test(flavor = "multi_thread")]
 async fn in_the_lambda_sandbox_the_agent_browses_is_refused_private_addresses_and_leaves_no_chromium()
  {
+    // Also: Chromium, like every tool, gets none of the function's credentials (moto's are `testing`).
     let phrase = format!(
         "PHRASE-{:x}",
         std::time::SystemTime::now()
@@ -479,10 +480,45 @@ async fn in_the_lambda_sandbox_the_agent_browses_is_refused_private_addresses_an
         )
         .await;
     assert_eq!(sent["statusCode"], 200);
-    assert_eq!(
-        world.deliver(&agent, 1).await["batchItemFailures"],
-        json!([])
+    // While the turn runs, the environment of each Chromium seen (it inherits the runner's).
+    let turn_over = std::sync::atomic::AtomicBool::new(false);
+    let watch = async {
+        let mut seen: Vec<Vec<(String, String)>> = Vec::new();
+        while !turn_over.load(std::sync::atomic::Ordering::SeqCst) {
+            seen.extend(chromiums().iter().map(SandboxedProcess::environment));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        seen
+    };
+    let deliver = async {
+        let batch = world.deliver(&agent, 1).await;
+        turn_over.store(true, std::sync::atomic::Ordering::SeqCst);
+        batch
+    };
+    let (chromium_environments, batch) = tokio::join!(watch, deliver);
+    assert_eq!(batch["batchItemFailures"], json!([]));
+    assert!(
+        !chromium_environments.is_empty(),
+        "Chromium ran during the turn"
     );
+    for environment in &chromium_environments {
+        let names: Vec<&str> = environment.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            names.contains(&"OPENCLAW_STATE_DIR"),
+            "the runner's environment, read: {names:?}"
+        );
+        for secret in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        ] {
+            assert!(!names.contains(&secret), "Chromium got {secret}: {names:?}");
+        }
+        assert!(
+            !environment.iter().any(|(_, v)| v == "testing"),
+            "no credential value reaches Chromium: {environment:?}"
+        );
+    }
 
     let results = world
         .fake
