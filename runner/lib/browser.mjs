@@ -137,11 +137,18 @@ export async function chromiumPids(stateDir) {
 }
 
 /**
+ * Where OpenClaw keeps its own copies of the browser's screenshots, under its state dir: the original
+ * (`media/browser/`) and a sanitised copy for sharing (`media/outbound/`). The turn's media are the
+ * runner's copies in the workspace; these would outlive the turn where the next user's tools can read.
+ */
+const SCREENSHOT_COPIES = [path.join('media', 'browser'), path.join('media', 'outbound')];
+
+/**
  * Ends the browser after a run that used it: OpenClaw's `stopBrowserControlService` (which closes
  * Chromium), then SIGKILL for any Chromium of ours still alive, then every profile's `user-data`
- * folder deleted, and what is left in the download folder (a failed run's downloads, which no other
- * user's workspace may get). Failures are logged, never thrown: the turn's answer does not depend on
- * them.
+ * folder deleted, OpenClaw's copies of the screenshots, and what is left in the download folder (a
+ * failed run's downloads, which no other user's workspace may get). Failures are logged, never
+ * thrown: the turn's answer does not depend on them.
  * @param {{ stopBrowserControlService: () => Promise<void> }} oc
  * @param {string} stateDir
  * @param {LogErr} logErr
@@ -160,8 +167,10 @@ export async function stopBrowser(oc, stateDir, logErr) {
       /* already gone */
     }
   }
-  for (const left of await fs.readdir(OPENCLAW_DOWNLOAD_DIR).catch(() => [])) {
-    await fs.rm(path.join(OPENCLAW_DOWNLOAD_DIR, left), { recursive: true, force: true }).catch((err) => logErr('emptying the download folder failed:', err));
+  for (const dir of [OPENCLAW_DOWNLOAD_DIR, ...SCREENSHOT_COPIES.map((copies) => path.join(stateDir, copies))]) {
+    for (const left of await fs.readdir(dir).catch(() => [])) {
+      await fs.rm(path.join(dir, left), { recursive: true, force: true }).catch((err) => logErr(`emptying ${dir} failed:`, err));
+    }
   }
   const root = path.join(stateDir, 'browser');
   const profiles = await fs.readdir(root).catch(() => []);

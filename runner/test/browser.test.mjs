@@ -205,6 +205,11 @@ test('the browser reads a page, refuses loopback and link-local addresses, and i
     const profiles = fs.existsSync(browserState) ? fs.readdirSync(browserState) : [];
     assert.ok(profiles.length > 0, 'the browser kept its profile in the state dir');
     for (const profile of profiles) assert.ok(!fs.existsSync(path.join(browserState, profile, 'user-data')), `no user-data left in ${profile}`);
+    assert.ok(fs.existsSync(path.join(dirs.state, 'media', 'browser')), 'OpenClaw kept its screenshot copies there');
+    for (const copies of ['browser', 'outbound']) {
+      const dir = path.join(dirs.state, 'media', copies);
+      assert.deepEqual(fs.existsSync(dir) ? fs.readdirSync(dir) : [], [], `no screenshot left in media/${copies}`);
+    }
   } finally {
     const left = chromiumsUnder(runnerPid);
     r.kill();
