@@ -44,15 +44,15 @@ lint-js: runner web infra ## ESLint + Prettier --check in web/ and infra/, the t
 	npm --prefix infra run lint
 	npm --prefix runner run typecheck
 
-test-rust: runner web bubblewrap moto ## Rust unit, contract (local and moto), end-to-end, sandbox and browser tests
+test-rust: runner web chromium bubblewrap moto ## Rust unit, contract (local and moto), end-to-end, sandbox and browser tests (the web UI and the agent's browser in Chromium)
 	$(CARGO) test --workspace --features serverless-openclaw-cli/aws
 
-test-js: runner web ## Web type check and unit tests, runner start-up tests
+test-js: runner web chromium ## Web type check and unit tests, runner tests (the browser tool in Chromium)
 	npm --prefix web run typecheck
 	npm --prefix web test
 	npm --prefix runner test
 
-bench: runner moto ## Agent cold start, warm turns, runner RSS; the gateway runtime's start, overhead and RSS; a 10 MB image end to end; Lambda gateway init and RSS; agent pre-warm; transcript load + store; search (docs/benchmarks.md)
+bench: runner moto chromium ## Agent cold start, warm turns, runner RSS; the gateway runtime's start, overhead and RSS; a 10 MB image end to end; Lambda gateway init and RSS; agent pre-warm; transcript load + store; the browser's first call on one CPU; search (docs/benchmarks.md)
 	$(CARGO) run --release -p serverless-openclaw-cli --example bench
 	$(CARGO) run --release -p serverless-openclaw-cli --example attachment_bench
 	$(CARGO) run --release -p serverless-openclaw-agent --example gateway_runtime_bench
@@ -61,6 +61,7 @@ bench: runner moto ## Agent cold start, warm turns, runner RSS; the gateway runt
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example prewarm_bench
 	$(CARGO) run --release -p serverless-openclaw-lambdas --example transcript_bench
 	node runner/bench/transcript-bench.mjs
+	node runner/bench/browser-bench.mjs
 	$(CARGO) run --release -p serverless-openclaw-aws --example search_bench
 
 # The load suite's scenarios, in order (`make load LOAD=soak` runs one).

@@ -140,6 +140,7 @@ const turns = createTurnRunner({
   writeLine,
   logErr,
   agentDirRoot: path.join(stateDir, 'run-agents'),
+  stateDir,
   preparedRuntimes: createPreparedRuntimes(oc.acquireAgentRunPreparedModelRuntime, logErr),
 });
 

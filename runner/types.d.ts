@@ -45,6 +45,8 @@ export interface RunRequest extends SessionRequest {
   prompt: string;
   disableTools: boolean;
   tools: ToolAccess;
+  /** Whether the run may use the browser tool (absent: it may, when the runner has one). */
+  browser: boolean;
   extraSystemPrompt?: string | undefined;
   thinkLevel?: string;
   images?: ImageRef[];
@@ -289,5 +291,7 @@ export interface OpenClaw {
   agentCore: AgentCore;
   runIsolatedCompletion(params: IsolatedCompletionParams): Promise<{ text?: string; usage?: unknown } | undefined>;
   loadConfig(): OpenClawConfig;
+  /** OpenClaw's stopBrowserControlService, imported on its first call (lib/browser.mjs). */
+  stopBrowserControlService(): Promise<void>;
   timings: { [phase: string]: number };
 }

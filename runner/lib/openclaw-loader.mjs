@@ -126,8 +126,7 @@ async function functionNamed(distDir, prefix, name, problems) {
 /**
  * Loads and checks everything the runner uses. Returns
  * { root, version, runEmbeddedAgent, prepareSystemAgentRunAdmission, acquireAgentRunPreparedModelRuntime,
- *   SessionManager,
- *   parseSessionEntries, loadConfig, timings }.
+ *   SessionManager, parseSessionEntries, loadConfig, stopBrowserControlService, timings }.
  * @param {NodeJS.ProcessEnv} [env]
  * @returns {Promise<OpenClaw>}
  */
@@ -230,6 +229,25 @@ export async function loadOpenClaw(env = process.env) {
   } catch (err) {
     problems.push(`importing dist/summary-model.runtime.js failed: ${messageOf(err)}`);
   }
+  // The browser's lifecycle (lib/browser.mjs): OpenClaw's stopBrowserControlService, exported by
+  // name from the un-hashed file its lazy browser tool imports on its first call. Only checked here:
+  // importing it would load the browser runtime into every runner, used or not; a run that used the
+  // browser has loaded it already.
+  const browserRuntime = path.join(distDir, 'extensions', 'browser', 'register.runtime.js');
+  let browserSource = '';
+  try {
+    browserSource = fs.readFileSync(browserRuntime, 'utf8');
+  } catch (err) {
+    problems.push(`cannot read dist/extensions/browser/register.runtime.js (${codeOrMessageOf(err)})`);
+  }
+  if (browserSource && !/export\s*\{[^}]*\bstopBrowserControlService\b[^}]*\}/.test(browserSource)) {
+    problems.push('dist/extensions/browser/register.runtime.js does not export stopBrowserControlService');
+  }
+  out.stopBrowserControlService = async () => {
+    const mod = await importFile(browserRuntime);
+    if (typeof mod.stopBrowserControlService !== 'function') throw new Error('stopBrowserControlService is not a function in dist/extensions/browser/register.runtime.js');
+    await mod.stopBrowserControlService();
+  };
   if (mainTarget) {
     const t1 = performance.now();
     try {

@@ -190,7 +190,7 @@ export function parseRequest(line) {
     case 'run': {
       const run = /** @type {Record<string, unknown> & { type: 'run' }} */ (fields);
       /** @type {RunRequest} */
-      const req = { ...sessionFields(run, id), prompt: str(run, 'prompt', id), disableTools: false, tools: 'full' };
+      const req = { ...sessionFields(run, id), prompt: str(run, 'prompt', id), disableTools: false, tools: 'full', browser: true };
       req.extraSystemPrompt = str(run, 'extraSystemPrompt', id, { optional: true, nonEmpty: false });
       if (run.disableTools !== undefined && run.disableTools !== null) {
         if (typeof run.disableTools !== 'boolean') throw new BadRequest('"disableTools" must be a boolean', id);
@@ -199,6 +199,10 @@ export function parseRequest(line) {
       if (run.tools !== undefined && run.tools !== null) {
         if (typeof run.tools !== 'string' || !TOOL_ACCESS.includes(run.tools)) throw new BadRequest(`"tools" must be one of ${TOOL_ACCESS.join(', ')}`, id);
         req.tools = /** @type {ToolAccess} */ (run.tools);
+      }
+      if (run.browser !== undefined && run.browser !== null) {
+        if (typeof run.browser !== 'boolean') throw new BadRequest('"browser" must be a boolean', id);
+        req.browser = run.browser;
       }
       if (run.thinkLevel !== undefined && run.thinkLevel !== null) {
         if (typeof run.thinkLevel !== 'string' || !THINK_LEVELS.includes(run.thinkLevel)) throw new BadRequest(`"thinkLevel" must be one of ${THINK_LEVELS.join(', ')}`, id);

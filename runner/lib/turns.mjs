@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createHmac, randomBytes } from 'node:crypto';
 import { loadSession, transcriptSize, writeTranscript } from './transcript.mjs';
 import { compactSession } from './compaction.mjs';
+import { BROWSER_TOOL, OPENCLAW_DOWNLOAD_DIR, moveDownloads, saveScreenshots, stopBrowser, withBrowserAccess } from './browser.mjs';
 
 /**
  * @import { AgentEntry, AgentEvent, AgentMeta, CompactRequest, EmbeddedRunResult, LogErr, OpenClaw, OpenClawConfig, PartialReply, ProtocolLine,
@@ -398,14 +399,20 @@ function runDirectly(task, opts) {
 }
 
 /**
- * `preparedRuntimes` (lib/prepared-runtimes.mjs) keeps each run's prepared model runtime for the
- * next run of its owner; without it every run prepares its own (the warm-up, whose files are gone
- * after its one run).
+ * `stateDir` is OpenClaw's state dir (the browser's profiles live there). `preparedRuntimes`
+ * (lib/prepared-runtimes.mjs) keeps each run's prepared model runtime for the next run of its owner;
+ * without it every run prepares its own (the warm-up, whose files are gone after its one run).
  * @param {{ oc: OpenClaw, config: OpenClawConfig, writeLine: (line: ProtocolLine) => void, logErr: LogErr, agentDirRoot: string,
- *   preparedRuntimes?: ReturnType<typeof import('./prepared-runtimes.mjs').createPreparedRuntimes> }} options
+ *   stateDir: string, preparedRuntimes?: ReturnType<typeof import('./prepared-runtimes.mjs').createPreparedRuntimes> }} options
  */
-export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentDirRoot, preparedRuntimes }) {
+export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentDirRoot, stateDir, preparedRuntimes }) {
   const agentDirOf = createAgentDirNamer(agentDirRoot);
+  /**
+   * Runs in flight that used the browser. One Chromium serves the runner's runs, so it is stopped
+   * (and its profile deleted) when the last of them ends, not under another one still browsing.
+   * @type {Set<string>}
+   */
+  const browsing = new Set();
   /** @type {Map<string, Turn>} host id -> turn */
   const inflight = new Map();
   /** @type {Set<string>} run ids OpenClaw may still be working on */
@@ -496,12 +503,18 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
 
     let admission;
     let runId;
+    /** Ends the browser when this run used it and no other run in flight still does. */
+    const endBrowsing = async () => {
+      if (!browsing.delete(req.id) || browsing.size > 0) return;
+      await stopBrowser(oc, stateDir, logErr);
+    };
     try {
       const sm = await loadSession(oc, req);
+      const entriesBefore = sm.getEntries().length;
       await fs.mkdir(req.workspaceDir, { recursive: true });
       const images = await loadImages(req.images);
       if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted before start');
-      const runConfig = configForRun(config, req, agentDirOf);
+      const runConfig = withBrowserAccess(configForRun(config, req, agentDirOf), req.browser);
       const provider = req.llm?.providerId ?? req.provider;
       const model = req.llm?.model ?? req.model;
       await preparedRuntimes?.hold(runConfig, { agentId: AGENT_ID, workspaceDir: req.workspaceDir, provider, model });
@@ -546,7 +559,10 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
           onPartialReply: (payload) => {
             if (!turn.finished) streamer.onPartial(payload);
           },
-          onAgentEvent: (evt) => tools.onAgentEvent(evt),
+          onAgentEvent: (evt) => {
+            if (evt?.stream === 'tool' && evt.data?.name === BROWSER_TOOL) browsing.add(req.id);
+            tools.onAgentEvent(evt);
+          },
         });
       } finally {
         try {
@@ -591,8 +607,17 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
         .join('\n\n');
       await writeTranscript(sm, req.transcriptOutPath);
       if (turn.finished) return;
+      /** @type {string[]} */
+      let screenshots = [];
+      if (browsing.has(req.id)) {
+        screenshots = await saveScreenshots(req.workspaceDir, sm.getEntries().slice(entriesBefore));
+        const downloads = await moveDownloads(OPENCLAW_DOWNLOAD_DIR, req.workspaceDir);
+        if (downloads.length > 0) logErr(`turn ${req.id}: moved ${downloads.length} download(s) into the workspace`);
+        await endBrowsing();
+      }
+      if (turn.finished) return;
       streamer.finish(text);
-      const media = replyMedia(payloads);
+      const media = [...new Set([...replyMedia(payloads), ...screenshots])];
       finish(turn, {
         type: 'result',
         id: req.id,
@@ -607,6 +632,8 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
       });
     } catch (err) {
       failThrown(turn, req, logErr, err);
+    } finally {
+      await endBrowsing();
     }
   }
 

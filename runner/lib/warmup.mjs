@@ -157,6 +157,8 @@ export function startWarmup({ oc, config, logErr }) {
         },
         logErr,
         agentDirRoot: path.join(root, 'run-agents'),
+        // The warm-up never calls the browser: nothing of it is stopped or moved.
+        stateDir: path.join(root, 'state'),
       });
       if (aborted) return { ok: false, ms: Math.round(performance.now() - started), message: 'aborted before start' };
       turns.run({
@@ -173,6 +175,7 @@ export function startWarmup({ oc, config, logErr }) {
         // Tools on: their catalog is part of what a real turn would otherwise prepare.
         disableTools: false,
         tools: 'full',
+        browser: true,
       }).catch((err) => outcome({ type: 'error', message: messageOf(err) }));
       const line = await ended;
       return { ok: line.type === 'result', ms: Math.round(performance.now() - started), ...(line.type === 'error' ? { message: line.message } : {}) };

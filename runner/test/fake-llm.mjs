@@ -3,7 +3,8 @@
 // recorded with its headers, messages and the names of the tools offered; a key containing "reject" gets HTTP 401, as a provider
 // answers a bad key. `toolCalls` is a queue of rounds of tool calls: while it is not empty, the next
 // request is answered with its first round (`[{ name, input }]`, streamed as the API streams tool
-// calls, stopping for tool use) instead of the reply. Image blocks in a request's messages are recorded
+// calls, stopping for tool use) instead of the reply. Each request also records its size in bytes and
+// the names of the tools it offered. Image blocks in a request's messages are recorded
 // apart (`images`). `texts` is a queue of replies: while it is not empty (and no tool calls are queued),
 // the next Anthropic request is answered with its first text instead of FAKE_REPLY. Anthropic replies report as input tokens the size
 // of the request (characters / 4, OpenClaw's own estimate), so a conversation grows towards its model's
@@ -172,9 +173,10 @@ export async function startFakeLlm() {
       requests.push({
         path: req.url, model: json?.model, apiKey, xApiKey: req.headers['x-api-key'], authorization: req.headers.authorization,
         messages: JSON.stringify(json?.messages ?? []),
+        bytes: Buffer.byteLength(body),
+        tools: (json?.tools ?? []).map((/** @type {{ name?: string, function?: { name?: string } }} */ t) => t.name ?? t.function?.name),
         images: imagesIn(json?.messages),
         thinking: json?.thinking,
-        tools: (json?.tools ?? []).map((/** @type {{ name?: string }} */ t) => t.name),
         summary,
       });
       if (apiKey?.includes('reject')) {

@@ -81,6 +81,7 @@ test('internals with the wrong shape are named, and OpenClaw stdout noise goes t
     'dist/prepared-model-runtime-AbC123.mjs': 'export const t = function acquireAgentRunPreparedModelRuntime() {};\n',
     'dist/prepared-model-runtime-DeF456.mjs': 'export const t = function acquireAgentRunPreparedModelRuntime() {};\n',
     'dist/plugin-sdk/agent-sessions.js': 'export class SessionManager {}\nexport function parseSessionEntries() { return []; }\n',
+    'dist/extensions/browser/register.runtime.js': 'async function stopBrowserRuntime() {}\nexport { stopBrowserRuntime };\n',
   });
   const result = await runFatal(dir);
   const line = onlyFatal(result);
@@ -89,6 +90,7 @@ test('internals with the wrong shape are named, and OpenClaw stdout noise goes t
   assert.match(line.message, /2 different functions named acquireAgentRunPreparedModelRuntime/);
   assert.match(line.message, /SessionManager\.inMemory is missing/);
   assert.match(line.message, /loadConfig is not exported/);
+  assert.match(line.message, /register\.runtime\.js does not export stopBrowserControlService/);
   assert.match(line.message, /openclaw\/plugin-sdk\/agent-core" is missing/);
   assert.match(line.message, /summary-model\.runtime\.js/);
   assert.match(result.stderr, /noise via console\.log/);

@@ -10,7 +10,7 @@
 //   4. stop: a slow reply stopped with Stop, then Retry
 //   4b. model picker: the chat header's picker sets the second conversation's model, `/think high` sets its
 //       thinking level, a turn runs with both; the first conversation keeps the default
-//   5. settings: an OpenAI-compatible provider (the fake's URL), model and API key; a turn with them
+//   5. settings: an OpenAI-compatible provider (the fake's URL), model and API key, the browser switch; a turn with them
 //   6. rename and delete a conversation
 //   6b. commands: /help answered with a notice, /new opens a new conversation
 //   6c. search: from a new conversation, a word of the first one's first message finds it (marked in the
@@ -450,6 +450,19 @@ async function settings(page) {
   const html = await page.content();
   if (html.includes(apiKey)) fail('the page shows the API key after saving');
   step('saved an OpenAI-compatible provider; the key shows as "stored ✓" and is not on the page');
+
+  // The browser switch: on by default, saved as soon as it is flipped, and still off after a reload.
+  const browserSwitch = '[data-testid="browser-switch"]';
+  if (!(await page.isChecked(browserSwitch))) fail('the browser should be on for a fresh user');
+  // A click, not uncheck(): the box shows the saved state, which changes when the server answers.
+  await page.click(browserSwitch);
+  await page.waitForSelector(`${browserSwitch}:not(:checked):not([disabled])`, { timeout: 10_000 });
+  await page.reload();
+  await page.waitForSelector(`[data-testid="settings-page"] ${browserSwitch}`, { timeout: 10_000 });
+  if (await page.isChecked(browserSwitch)) fail('the browser switch was not saved off');
+  await page.click(browserSwitch);
+  await page.waitForSelector(`${browserSwitch}:checked:not([disabled])`, { timeout: 10_000 });
+  step('the browser switch is on by default, saved off at once, and on again');
 
   await page.click('[data-testid="telegram-link-button"]');
   const link = await page.waitForSelector('[data-testid="telegram-link-code"]', { timeout: 10_000 });

@@ -1,5 +1,5 @@
-// The settings page (`#settings`): which provider and model the agent uses, the API keys (write-only), the
-// linked Telegram accounts, and two-step sign-in where the session has it (AWS).
+// The settings page (`#settings`): which provider and model the agent uses, the API keys (write-only), whether
+// the agent may browse the web, the linked Telegram accounts, and two-step sign-in where the session has it (AWS).
 
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { Api } from './api';
@@ -61,6 +61,7 @@ export function SettingsPage({ api, session }: { api: Api; session: AuthSession 
         {loaded.kind === 'ready' && (
           <>
             <ModelAndKeys api={api} settings={loaded.settings} onSaved={(settings) => setLoaded({ kind: 'ready', settings })} />
+            <BrowserSection api={api} enabled={loaded.settings.browser} onSaved={(settings) => setLoaded({ kind: 'ready', settings })} />
             <TelegramSection
               api={api}
               linked={loaded.settings.telegram.linked}
@@ -335,6 +336,45 @@ function ModelAndKeys({ api, settings, onSaved }: { api: Api; settings: Settings
         )}
       </div>
     </form>
+  );
+}
+
+/** The browser switch: saved as soon as it is flipped, apart from the form above. */
+function BrowserSection({ api, enabled, onSaved }: { api: Api; enabled: boolean; onSaved: (settings: Settings) => void }) {
+  const [saving, setSaving] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const ids = useId();
+  const flip = async (next: boolean) => {
+    setSaving(true);
+    setError(null);
+    const result = await api.saveSettings({ browser: next });
+    setSaving(false);
+    if (result.ok) onSaved(result.value);
+    else setError(result.message);
+  };
+  return (
+    <section className="settings-section" aria-labelledby={`${ids}-browser`}>
+      <h3 id={`${ids}-browser`}>Web browser</h3>
+      <p className="muted">
+        The agent can open web pages in a headless browser on the server, read them and take screenshots, which show up in the chat. It
+        cannot reach the server&apos;s own or private network addresses.
+      </p>
+      <label className="checkbox">
+        <input
+          type="checkbox"
+          data-testid="browser-switch"
+          checked={enabled}
+          disabled={saving}
+          onChange={(event) => void flip(event.target.checked)}
+        />
+        Let the agent use the browser
+      </label>
+      {error !== null && (
+        <span className="hint-error" role="alert" data-testid="browser-error">
+          {error}
+        </span>
+      )}
+    </section>
   );
 }
 

@@ -36,6 +36,7 @@ const settingsBody = {
   defaultModel: 'anthropic/claude-sonnet-5',
   apiKeys: { anthropic: false, openai: true, deepseek: false, bedrock: false, 'openai-compatible': true, groq: true },
   telegram: { linked: [12345] },
+  browser: true,
 };
 
 describe('createApi', () => {

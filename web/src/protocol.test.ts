@@ -311,10 +311,12 @@ describe('parseSettingsResponse', () => {
     defaultModel: 'anthropic/claude-sonnet-5',
     apiKeys: { anthropic: true, openai: false, deepseek: false, bedrock: false, 'openai-compatible': false, groq: true },
     telegram: { linked: [42, 43] },
+    browser: false,
   };
 
   it('reads the settings', () => {
     expect(parseSettingsResponse(body)).toEqual(body);
+    expect(parseSettingsResponse({ ...body, browser: undefined })?.browser).toBe(true);
     expect(parseSettingsResponse({ ...body, speech: undefined })?.speech).toBeNull();
     expect(parseSettingsResponse({ ...body, speech: null })?.speech).toBeNull();
     expect(parseSettingsResponse({ ...body, model: null, defaultModel: null })).toMatchObject({ model: null, defaultModel: null });
@@ -338,6 +340,7 @@ describe('parseSettingsResponse', () => {
     ['Telegram ids as strings', { ...body, telegram: { linked: ['42'] } }],
     ['no apiKeys', { ...body, apiKeys: undefined }],
     ['an unknown speech provider', { ...body, speech: { provider: 'deepgram' } }],
+    ['a browser switch that is not a boolean', { ...body, browser: 'off' }],
   ])('rejects %s', (_name, value) => {
     expect(parseSettingsResponse(value)).toBeNull();
   });

@@ -259,6 +259,8 @@ export interface Settings {
   defaultModel: string | null;
   apiKeys: Record<Provider, boolean>;
   telegram: { linked: number[] };
+  /** Whether the agent may use its browser in the user's turns. */
+  browser: boolean;
 }
 
 /** `PUT /api/settings`: an absent field is left as it is; `model: null` goes back to the server default. */
@@ -268,6 +270,7 @@ export interface SettingsUpdate {
   speech?: SpeechSettings | null;
   /** A string stores that key, null removes the stored one. */
   apiKeys?: Partial<Record<Provider, string | null>>;
+  browser?: boolean;
 }
 
 /** `POST /api/telegram/link-code`: sent to the bot as `/link CODE`, it works once, for ten minutes. */
@@ -617,7 +620,9 @@ export function parseSettingsResponse(body: unknown): Settings | null {
   const apiKeys = Object.fromEntries(PROVIDERS.map((p) => [p, keys[p] === true])) as Record<Provider, boolean>;
   const linked = body.telegram.linked;
   if (!linked.every((id): id is number => typeof id === 'number' && Number.isSafeInteger(id))) return null;
-  return { model, speech, defaultModel: body.defaultModel, apiKeys, telegram: { linked } };
+  // A server from before the browser switch sends none: its agent browses when it can.
+  if (body.browser !== undefined && typeof body.browser !== 'boolean') return null;
+  return { model, speech, defaultModel: body.defaultModel, apiKeys, telegram: { linked }, browser: body.browser !== false };
 }
 
 function parseSpeechSettings(value: unknown): SpeechSettings | null {

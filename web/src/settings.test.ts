@@ -16,6 +16,7 @@ const settings = (model: Settings['model'], speech: Settings['speech'] = null): 
   defaultModel: 'anthropic/claude-sonnet-5',
   apiKeys: { anthropic: true, openai: false, deepseek: false, bedrock: false, 'openai-compatible': false, groq: false },
   telegram: { linked: [] },
+  browser: true,
 });
 
 const form = (model: Partial<ModelForm>, keys: Partial<SettingsForm['keys']> = {}, speech: Partial<SpeechForm> = {}): SettingsForm => ({

@@ -42,6 +42,7 @@ async fn turn(
             model_id: None,
             thinking: None,
             tools: ToolAccess::Full,
+            browser: false,
             attachments: Vec::new(),
         },
         events,

@@ -116,6 +116,24 @@ pub(crate) fn stage(
     })
 }
 
+/// The workspace folder the runner writes a turn's browser screenshots into and names as the reply's
+/// media (`docs/runner-protocol.md`, "Browser"), under the turn-only attachment area.
+const BROWSER_SCREENSHOTS: &str = "browser";
+
+/// Removes the browser screenshots a turn left in `workspace`, once they were read as the reply's files:
+/// they belong to that reply, not to the workspace.
+pub(crate) fn remove_browser_screenshots(workspace: &Path) {
+    let folder = workspace
+        .join(WORKSPACE_ATTACHMENTS_DIR)
+        .join(BROWSER_SCREENSHOTS);
+    match std::fs::remove_dir_all(&folder) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            tracing::warn!(error = %e, "the browser's screenshots could not be removed");
+        }
+        _ => {}
+    }
+}
+
 /// What a reply attached, read: the files, and the reply's text with a line for each reference that
 /// is not a file to share (a URL is kept as a link; a path outside the workspace, a missing or oversized
 /// file is named).
@@ -268,6 +286,25 @@ mod tests {
             "the copies go when the turn ends"
         );
         assert!(workspace.exists(), "the workspace stays");
+    }
+
+    #[test]
+    fn browser_screenshots_are_the_replys_files_and_leave_the_workspace_afterwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let shots = dir.path().join(".attachments/browser");
+        std::fs::create_dir_all(&shots).unwrap();
+        std::fs::write(shots.join("screenshot-1-t1.png"), b"png").unwrap();
+        std::fs::write(dir.path().join("MEMORY.md"), b"kept").unwrap();
+        let (files, _) = collect_produced(
+            dir.path(),
+            &[".attachments/browser/screenshot-1-t1.png".into()],
+            String::new(),
+        );
+        assert_eq!(files.len(), 1);
+        remove_browser_screenshots(dir.path());
+        assert!(!shots.exists());
+        assert!(dir.path().join("MEMORY.md").exists());
+        remove_browser_screenshots(dir.path());
     }
 
     #[test]

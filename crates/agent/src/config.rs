@@ -327,6 +327,87 @@ pub const RUNNER_PLUGINS: &[&str] = &[
     "document-extract",
 ];
 
+/// The Chromium the browser tool drives (`SERVERLESS_OPENCLAW_CHROMIUM`, else found on `PATH` in local
+/// mode; the agent image names its own).
+pub const CHROMIUM_ENV: &str = "SERVERLESS_OPENCLAW_CHROMIUM";
+
+/// Hosts the browser may open although they resolve to loopback or private addresses
+/// (`SERVERLESS_OPENCLAW_BROWSER_ALLOWED_HOSTS`, comma-separated; deployment-wide).
+pub const BROWSER_ALLOWED_HOSTS_ENV: &str = "SERVERLESS_OPENCLAW_BROWSER_ALLOWED_HOSTS";
+
+/// The names a system's Chromium or Chrome goes by on `PATH`, in the order they are tried.
+const CHROMIUM_NAMES: [&str; 5] = [
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "chrome",
+];
+
+/// OpenClaw's browser tool: the Chromium it starts (headless, on the first browser call of a turn) and
+/// the hosts it may open although they are loopback or private. Without one there is no browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserSettings {
+    pub executable: std::path::PathBuf,
+    pub allowed_hosts: Vec<String>,
+}
+
+impl BrowserSettings {
+    /// Reads [`CHROMIUM_ENV`] and [`BROWSER_ALLOWED_HOSTS_ENV`] with `get`; without the first, the
+    /// Chromium `find` returns (local mode looks on `PATH`, [`find_system_chromium`]; the agent
+    /// Lambda only takes what its image names). `None`: no Chromium, no browser tool.
+    pub fn from_env(
+        get: impl Fn(&str) -> Option<String>,
+        find: impl FnOnce() -> Option<std::path::PathBuf>,
+    ) -> Option<Self> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let executable = get(CHROMIUM_ENV)
+            .map(|v| std::path::PathBuf::from(v.trim()))
+            .or_else(find)?;
+        let allowed_hosts = get(BROWSER_ALLOWED_HOSTS_ENV)
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        Some(Self {
+            executable,
+            allowed_hosts,
+        })
+    }
+
+    /// OpenClaw's root `browser` block. Headless, without Chromium's own sandbox (the runner is the
+    /// sandbox: bubblewrap locally, the execution environment on Lambda, neither of which lets Chromium
+    /// build its own), and OpenClaw's SSRF policy left at its default, which refuses loopback,
+    /// link-local (instance metadata) and private addresses, except for the owner's listed hosts.
+    /// (`dangerouslyAllowPrivateNetwork` stays unset: `false` would refuse every host name.)
+    fn config_block(&self) -> Value {
+        let mut ssrf = serde_json::Map::new();
+        if !self.allowed_hosts.is_empty() {
+            ssrf.insert("allowedHostnames".into(), json!(self.allowed_hosts));
+        }
+        json!({
+            "enabled": true,
+            "headless": true,
+            "noSandbox": true,
+            "executablePath": self.executable.to_string_lossy(),
+            "ssrfPolicy": ssrf,
+        })
+    }
+}
+
+/// The first of [`CHROMIUM_NAMES`] found as an executable file in one of `path`'s folders.
+pub fn find_system_chromium(path: Option<&std::ffi::OsStr>) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dirs: Vec<_> = std::env::split_paths(path?).collect();
+    CHROMIUM_NAMES.iter().find_map(|name| {
+        dirs.iter().map(|dir| dir.join(name)).find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
 /// The OpenClaw config file the runner starts with (JSON, a subset of JSON5). It names no provider and
 /// holds no secret: every turn brings its own ([`RunLlm`]). Headless: no catalog refresh, update checks
 /// or telemetry; only [`RUNNER_PLUGINS`]; no `progress_card` tool (`tools.updatePlan`: its cards are
@@ -334,16 +415,26 @@ pub const RUNNER_PLUGINS: &[&str] = &[
 /// a worker that loads ~1,300 modules on the first turn). OpenClaw's file log (`log_file`) is silenced:
 /// it sits where the agent's tools can read it and would mix every user's turns; what OpenClaw reports
 /// on its console goes to the runner's stderr, which only the host reads.
-pub fn render_openclaw_config(log_file: &Path) -> Value {
-    json!({
+///
+/// Tool Search runs in `directory` mode: the model sees a directory of every tool with the schemas of
+/// the core ones, and may call any listed tool (`browser` among them) by its name. OpenClaw's default
+/// mode refuses such a call ("Tool browser not found") and wraps a screenshot into JSON text; `false`
+/// sends all ~44 schemas with every request (113 KB against 37 KB, measured in `docs/architecture.md`).
+/// The `browser` block is there only with a Chromium ([`BrowserSettings`]).
+pub fn render_openclaw_config(log_file: &Path, browser: Option<&BrowserSettings>) -> Value {
+    let mut config = json!({
         "agents": { "entries": { "main": {} } },
         "models": { "catalogRefresh": { "enabled": false } },
         "plugins": { "allow": RUNNER_PLUGINS },
-        "tools": { "updatePlan": false },
+        "tools": { "updatePlan": false, "toolSearch": { "mode": "directory" } },
         "update": { "checkOnStart": false, "auto": { "enabled": false } },
         "telemetry": { "enabled": false },
         "logging": { "file": log_file.to_string_lossy(), "level": "silent", "consoleLevel": "warn" },
-    })
+    });
+    if let Some(browser) = browser {
+        config["browser"] = browser.config_block();
+    }
+    config
 }
 
 /// DeepSeek's OpenAI-compatible endpoint (OpenClaw's `docs/providers/deepseek.md`); OpenClaw posts to
@@ -603,7 +694,7 @@ mod tests {
 
     #[test]
     fn the_rendered_config_names_no_provider_and_silences_the_file_log() {
-        let config = render_openclaw_config(Path::new("/state/openclaw.log"));
+        let config = render_openclaw_config(Path::new("/state/openclaw.log"), None);
         assert!(config["models"].get("providers").is_none());
         assert!(config["agents"].get("defaults").is_none());
         assert_eq!(config["logging"]["file"], "/state/openclaw.log");
@@ -660,10 +751,74 @@ mod tests {
 
     #[test]
     fn the_rendered_config_loads_only_the_plugins_and_tools_a_runner_uses() {
-        let config = render_openclaw_config(Path::new("/state/openclaw.log"));
+        let config = render_openclaw_config(Path::new("/state/openclaw.log"), None);
         assert_eq!(config["plugins"]["allow"], json!(RUNNER_PLUGINS));
         assert!(RUNNER_PLUGINS.contains(&"anthropic") && RUNNER_PLUGINS.contains(&"openai"));
         assert_eq!(config["tools"]["updatePlan"], false);
+    }
+
+    #[test]
+    fn without_a_chromium_there_is_no_browser_block() {
+        let config = render_openclaw_config(Path::new("/state/openclaw.log"), None);
+        assert!(config.get("browser").is_none());
+        assert_eq!(config["tools"]["toolSearch"]["mode"], "directory");
+        assert_eq!(BrowserSettings::from_env(|_| None, || None), None);
+    }
+
+    #[test]
+    fn a_configured_chromium_wins_over_the_one_found_and_the_owners_hosts_pass_the_ssrf_policy() {
+        let vars = HashMap::from([
+            (CHROMIUM_ENV, " /opt/chromium/chromium "),
+            (BROWSER_ALLOWED_HOSTS_ENV, "127.0.0.1, Intranet.Example ,,"),
+        ]);
+        let browser = BrowserSettings::from_env(
+            |k| vars.get(k).map(|v| (*v).to_owned()),
+            || panic!("no search when one is configured"),
+        )
+        .unwrap();
+        let config = render_openclaw_config(Path::new("/s/log"), Some(&browser));
+        assert_eq!(
+            config["browser"],
+            json!({
+                "enabled": true, "headless": true, "noSandbox": true,
+                "executablePath": "/opt/chromium/chromium",
+                "ssrfPolicy": { "allowedHostnames": ["127.0.0.1", "intranet.example"] },
+            })
+        );
+        let found =
+            BrowserSettings::from_env(|_| None, || Some("/usr/bin/chromium".into())).unwrap();
+        let config = render_openclaw_config(Path::new("/s/log"), Some(&found));
+        assert_eq!(config["browser"]["executablePath"], "/usr/bin/chromium");
+        assert_eq!(
+            config["browser"]["ssrfPolicy"],
+            json!({}),
+            "OpenClaw's default refuses every private address"
+        );
+    }
+
+    #[test]
+    fn the_system_chromium_is_an_executable_file_on_the_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (empty, bin) = (dir.path().join("empty"), dir.path().join("bin"));
+        std::fs::create_dir_all(&empty).unwrap();
+        std::fs::create_dir_all(bin.join("chromium")).unwrap();
+        let path = std::env::join_paths([&empty, &bin]).unwrap();
+        assert_eq!(
+            find_system_chromium(Some(&path)),
+            None,
+            "a folder is no browser"
+        );
+        let chrome = bin.join("google-chrome");
+        std::fs::write(&chrome, "#!/bin/sh\n").unwrap();
+        assert_eq!(
+            find_system_chromium(Some(&path)),
+            None,
+            "nor a file that cannot run"
+        );
+        std::fs::set_permissions(&chrome, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(find_system_chromium(Some(&path)), Some(chrome));
+        assert_eq!(find_system_chromium(None), None);
     }
 
     #[test]

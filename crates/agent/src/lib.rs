@@ -28,7 +28,9 @@ pub mod sandbox;
 pub mod wake;
 pub mod workspace;
 
-pub use config::{ConfigError, DEFAULT_CONTEXT_WINDOW, DeploymentKeys, LlmApi, ProviderConfig};
+pub use config::{
+    BrowserSettings, ConfigError, DEFAULT_CONTEXT_WINDOW, DeploymentKeys, LlmApi, ProviderConfig,
+};
 pub use gateway::{GatewayRuntime, GatewaySettings};
 pub use runtime::{OpenClawRuntime, READY_TIMEOUT, RuntimeSettings};
 pub use sandbox::{Bubblewrap, Confinement};

@@ -28,6 +28,8 @@ pub enum HostLine<'a> {
         /// `full` or `restricted` (see [`ToolAccess`]).
         #[serde(serialize_with = "tool_access")]
         tools: ToolAccess,
+        /// Whether the run may use the browser tool (the user's setting).
+        browser: bool,
         /// OpenClaw's `thinkLevel` for the run (`off` … `high`); absent: the model's default.
         #[serde(skip_serializing_if = "Option::is_none")]
         think_level: Option<&'a str>,
@@ -240,6 +242,7 @@ mod tests {
             timeout_ms: 1000,
             disable_tools: false,
             tools,
+            browser: false,
             think_level: None,
             images: &[],
         }
@@ -253,7 +256,7 @@ mod tests {
             serde_json::json!({"type":"run","id":"t1","sessionId":"s1","transcriptPath":"/a/in.jsonl",
                 "transcriptOutPath":"/a/out.jsonl","workspaceDir":"/w","prompt":"hi",
                 "llm":{"providerId":"anthropic","model":"claude-sonnet-5","apiKey":"sk-user-secret"},
-                "timeoutMs":1000,"disableTools":false,"tools":"restricted"})
+                "timeoutMs":1000,"disableTools":false,"tools":"restricted","browser":false})
         );
         assert_eq!(
             serde_json::to_value(run(&llm, ToolAccess::Full)).unwrap()["tools"],

@@ -32,7 +32,7 @@ use serverless_openclaw_core::protocol::ErrorCode;
 use serverless_openclaw_core::settings::ModelChoice;
 use tokio::sync::mpsc;
 
-use crate::config::{DeploymentKeys, ProviderConfig, ProviderFallbacks};
+use crate::config::{BrowserSettings, DeploymentKeys, ProviderConfig, ProviderFallbacks};
 use crate::protocol::{HostLine, RunLlm, RunnerLine};
 use crate::runner::{RunnerProcess, RunnerSpec, StartError, TurnSignal};
 use crate::sandbox::{Confinement, OpenClawPaths};
@@ -69,6 +69,8 @@ pub struct RuntimeSettings {
     pub keys: DeploymentKeys,
     /// Where the runner runs.
     pub confinement: Confinement,
+    /// OpenClaw's browser tool; `None` (no Chromium): turns have no browser.
+    pub browser: Option<BrowserSettings>,
 }
 
 /// The OpenClaw agent runtime.
@@ -104,8 +106,18 @@ impl OpenClawRuntime {
         ] {
             std::fs::create_dir_all(dir)?;
         }
+        match &settings.browser {
+            Some(browser) => {
+                tracing::info!(chromium = %browser.executable.display(), allowed_hosts = ?browser.allowed_hosts, "the agent has a browser")
+            }
+            None => tracing::warn!(
+                "no Chromium found: the agent has no browser tool (install chromium or set {})",
+                crate::config::CHROMIUM_ENV
+            ),
+        }
         let config = crate::config::render_openclaw_config(
             &dirs.openclaw_state.join("logs").join("openclaw.log"),
+            settings.browser.as_ref(),
         );
         std::fs::write(&dirs.config, serde_json::to_vec_pretty(&config)?)?;
         let env = crate::sandbox::openclaw_env(
@@ -600,6 +612,7 @@ impl AgentRuntime for OpenClawRuntime {
             timeout_ms: self.timeout_ms(),
             disable_tools: self.settings.disable_tools,
             tools: turn.tools,
+            browser: turn.browser,
             think_level: turn.thinking.map(ThinkingLevel::as_str),
             images: &staged.images,
         };
@@ -643,7 +656,9 @@ impl AgentRuntime for OpenClawRuntime {
         let (files, text) = {
             let workspace = request.workspace.path.clone();
             tokio::task::spawn_blocking(move || {
-                crate::attachments::collect_produced(&workspace, &media, text)
+                let produced = crate::attachments::collect_produced(&workspace, &media, text);
+                crate::attachments::remove_browser_screenshots(&workspace);
+                produced
             })
             .await
             .map_err(|e| io_error(std::io::Error::other(e)))?
@@ -854,6 +869,7 @@ mod tests {
             disable_tools: false,
             keys: DeploymentKeys::default(),
             confinement: Confinement::None,
+            browser: None,
         })
         .unwrap();
         let cache = runtime

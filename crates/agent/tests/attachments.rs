@@ -67,6 +67,7 @@ async fn an_image_reaches_the_model_and_a_file_is_read_by_a_tool_then_removed() 
         model_id: None,
         thinking: None,
         tools: ToolAccess::Restricted,
+        browser: true,
         attachments: vec![
             attachment("cat.png", AttachmentKind::Image, "image/png", &PNG[..]),
             attachment(

@@ -40,6 +40,7 @@ fn turn(prompt: &str, transcript: Option<Vec<u8>>, model: Option<ModelChoice>) -
         model_id: None,
         thinking: None,
         tools: ToolAccess::Full,
+        browser: true,
         attachments: Vec::new(),
     }
 }

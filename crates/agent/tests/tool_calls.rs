@@ -70,6 +70,7 @@ async fn run(
         model_id: None,
         thinking: None,
         tools: ToolAccess::Full,
+        browser: true,
         attachments: Vec::new(),
     };
     let (events, mut received) = mpsc::unbounded_channel();

@@ -198,6 +198,7 @@ async fn turn(
         model_id: None,
         thinking: None,
         tools: ToolAccess::Full,
+        browser: true,
         attachments: Vec::new(),
     };
     runtime

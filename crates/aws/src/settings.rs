@@ -1,7 +1,7 @@
 //! Each user's model settings and API keys: the AWS twins of `local`'s SQLite row and key files.
 //!
 //! - Settings: one item in the conversations table, `pk = USER#<user>`, `sk = SETTINGS`, attributes
-//!   `model` and `speech` (each the settings as JSON, set and removed on their own), beside the user's conversation items (whose `sk` starts `CONV#`).
+//!   `model`, `speech` and `browser` (each as JSON, set and removed on their own), beside the user's conversation items (whose `sk` starts `CONV#`).
 //! - API keys: SSM SecureString parameters `<path>/<user>/api-keys/<provider>` (encrypted with the
 //!   AWS-managed `aws/ssm` key), so the web API can write and list them without being able to read
 //!   them back (it lists names without decryption), and only the agent decrypts them.
@@ -21,6 +21,7 @@ const SK: &str = "sk";
 const SETTINGS_SK: &str = "SETTINGS";
 const MODEL: &str = "model";
 const SPEECH: &str = "speech";
+const BROWSER: &str = "browser";
 
 /// [`SettingsStore`] on the conversations table.
 #[derive(Clone)]
@@ -128,6 +129,14 @@ impl SettingsStore for DynamoSettingsStore {
         settings: Option<&SpeechSettings>,
     ) -> Result<(), PortError> {
         self.write(user, SPEECH, settings).await
+    }
+
+    async fn browser_enabled(&self, user: &UserId) -> Result<bool, PortError> {
+        Ok(self.read(user, BROWSER).await?.unwrap_or(true))
+    }
+
+    async fn set_browser_enabled(&self, user: &UserId, enabled: bool) -> Result<(), PortError> {
+        self.write(user, BROWSER, Some(&enabled)).await
     }
 }
 

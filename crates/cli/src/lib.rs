@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use serverless_openclaw_agent::config::find_system_chromium;
 use serverless_openclaw_agent::{
-    Bubblewrap, Confinement, DeploymentKeys, GatewayRuntime, GatewaySettings, OpenClawRuntime,
-    ProviderConfig, READY_TIMEOUT, RunnerWaker, RuntimeSettings,
+    BrowserSettings, Bubblewrap, Confinement, DeploymentKeys, GatewayRuntime, GatewaySettings,
+    OpenClawRuntime, ProviderConfig, READY_TIMEOUT, RunnerWaker, RuntimeSettings,
 };
 use serverless_openclaw_core::CancellationToken;
 use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
@@ -76,6 +77,9 @@ pub struct LocalOptions {
     pub web_dir: Option<PathBuf>,
     pub turn_timeout: Duration,
     pub disable_tools: bool,
+    /// The browser tool's Chromium (`SERVERLESS_OPENCLAW_CHROMIUM`, else the system's) and the hosts it
+    /// may open on private addresses; `None`: no browser.
+    pub browser: Option<BrowserSettings>,
     /// The Telegram bot, long-polled; `None` without `TELEGRAM_BOT_TOKEN`.
     pub telegram: Option<TelegramOptions>,
     /// What runs the owner's turns (`SERVERLESS_OPENCLAW_RUNTIME`, `--runtime`).
@@ -152,6 +156,9 @@ impl LocalOptions {
             web_dir: paths::web_dir(path("SERVERLESS_OPENCLAW_WEB_DIR"), repo),
             turn_timeout: env.turn_timeout()?,
             disable_tools: env.disable_tools()?,
+            browser: BrowserSettings::from_env(lookup, || {
+                find_system_chromium(std::env::var_os("PATH").as_deref())
+            }),
             provider: ProviderConfig::from_env(lookup)?,
             keys: DeploymentKeys::from_env(lookup),
             sandbox: env.choice(
@@ -296,6 +303,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
             disable_tools: options.disable_tools,
             keys: options.keys,
             confinement,
+            browser: options.browser,
         })
         .context("preparing the OpenClaw runtime")?,
     );

@@ -382,8 +382,9 @@ pub trait LinkedAttachments: Send + Sync {
 /// Each user's model and speech-to-text settings.
 ///
 /// Contract: `model_settings` returns what the last `set_model_settings` stored for that user (`None`
-/// if nothing, or after it was set to `None`), and `speech_settings` likewise; each is set without
-/// touching the other; users never see each other's settings.
+/// if nothing, or after it was set to `None`), and `speech_settings` likewise; `browser_enabled` is
+/// what the last `set_browser_enabled` stored, `true` before any; each is set without touching the
+/// others; users never see each other's settings.
 #[async_trait]
 pub trait SettingsStore: Send + Sync {
     async fn model_settings(&self, user: &UserId) -> Result<Option<ModelSettings>, PortError>;
@@ -398,6 +399,9 @@ pub trait SettingsStore: Send + Sync {
         user: &UserId,
         settings: Option<&SpeechSettings>,
     ) -> Result<(), PortError>;
+    /// Whether the user's turns may use the agent's browser (on until they turn it off).
+    async fn browser_enabled(&self, user: &UserId) -> Result<bool, PortError>;
+    async fn set_browser_enabled(&self, user: &UserId, enabled: bool) -> Result<(), PortError>;
 }
 
 /// Audio to transcribe: its bytes, stored type (`core::attachments`) and file name.
@@ -777,6 +781,8 @@ pub struct AgentTurn {
     pub thinking: Option<ThinkingLevel>,
     /// Which of OpenClaw's tools the turn may use.
     pub tools: ToolAccess,
+    /// Whether the turn may use the browser tool (the user's setting; the deployment may have none).
+    pub browser: bool,
     /// The attachments of the message it answers, and the conversation's earlier files.
     pub attachments: Vec<TurnAttachment>,
 }

@@ -630,6 +630,8 @@ pub struct SettingsView {
     /// For every provider that takes a key: whether the user stored one.
     pub api_keys: BTreeMap<Provider, bool>,
     pub telegram: TelegramLinks,
+    /// Whether the user's turns may use the agent's browser.
+    pub browser: bool,
 }
 
 /// The Telegram accounts linked to the user.
@@ -649,6 +651,9 @@ pub struct SettingsUpdate {
     pub speech: Option<Option<SpeechSettings>>,
     #[serde(default)]
     pub api_keys: BTreeMap<String, Option<String>>,
+    /// Turns the agent's browser on or off for the user's turns.
+    #[serde(default)]
+    pub browser: Option<bool>,
 }
 
 /// The largest `PUT /api/conversations/{id}/settings` body: two short fields.
@@ -856,6 +861,10 @@ mod tests {
         );
         let off: SettingsUpdate = serde_json::from_str(r#"{"speech":null}"#).unwrap();
         assert_eq!(off.speech, Some(None));
+        let browser: SettingsUpdate = serde_json::from_str(r#"{"browser":false}"#).unwrap();
+        assert_eq!(browser.browser, Some(false));
+        assert_eq!(off.browser, None, "absent: unchanged");
+        assert!(serde_json::from_str::<SettingsUpdate>(r#"{"browser":"off"}"#).is_err());
     }
 
     #[test]
@@ -870,11 +879,13 @@ mod tests {
             default_model: Some("custom/m".into()),
             api_keys: [(Provider::OpenAiCompatible, true)].into(),
             telegram: TelegramLinks { linked: vec![42] },
+            browser: false,
         };
         assert_eq!(
             serde_json::to_value(view).unwrap(),
             json!({"model": null, "speech": {"provider": "groq"}, "defaultModel": "custom/m",
-                   "apiKeys": {"openai-compatible": true}, "telegram": {"linked": [42]}})
+                   "apiKeys": {"openai-compatible": true}, "telegram": {"linked": [42]},
+                   "browser": false})
         );
     }
 

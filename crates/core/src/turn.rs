@@ -343,6 +343,14 @@ impl TurnProcessor {
         }
     }
 
+    /// Whether `user`'s turn may use the browser: their setting, on where there are no settings.
+    async fn browser_enabled(&self, user: &UserId) -> Result<bool, AgentError> {
+        match &self.model_settings {
+            Some((settings, _)) => settings.browser_enabled(user).await.map_err(storage_error),
+            None => Ok(true),
+        }
+    }
+
     /// Runs each turn with the provider and model its user chose (and their key for it, if stored).
     pub fn with_model_settings(
         mut self,
@@ -741,6 +749,7 @@ impl TurnProcessor {
                 model_id: own.model.clone(),
                 thinking: own.thinking,
                 tools: self.tool_access(user),
+                browser: self.browser_enabled(user).await?,
                 attachments,
             },
             events,

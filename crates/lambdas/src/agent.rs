@@ -44,7 +44,8 @@ use lambda_runtime::{BoxFuture, LambdaEvent, SnapStartResource};
 use serde::{Deserialize, Serialize};
 use serverless_openclaw_agent::workspace::SyncedWorkspaceRuntime;
 use serverless_openclaw_agent::{
-    Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, READY_TIMEOUT, RuntimeSettings,
+    BrowserSettings, Confinement, DeploymentKeys, OpenClawRuntime, ProviderConfig, READY_TIMEOUT,
+    RuntimeSettings,
 };
 use serverless_openclaw_aws::metrics::{Record, Unit};
 use serverless_openclaw_aws::queue::SqsRedelivery;
@@ -148,6 +149,8 @@ struct AgentSettings {
     guest_tools: ToolAccess,
     /// Lambda's name for this execution environment; not defined with SnapStart.
     log_stream: Option<String>,
+    /// The Chromium the image names (`SERVERLESS_OPENCLAW_CHROMIUM`; nothing is searched for here).
+    browser: Option<BrowserSettings>,
 }
 
 impl AgentSettings {
@@ -175,6 +178,7 @@ impl AgentSettings {
             disable_tools: env.disable_tools()?,
             guest_tools: env.guest_tools()?,
             log_stream: env.optional("AWS_LAMBDA_LOG_STREAM_NAME"),
+            browser: BrowserSettings::from_env(|name| env.optional(name), || None),
         })
     }
 
@@ -198,6 +202,7 @@ impl AgentSettings {
             // The execution environment is the sandbox: Lambda offers no user namespaces. One turn
             // at a time runs here, and the workspace sync leaves no other user's files behind.
             confinement: Confinement::None,
+            browser: self.browser.clone(),
         })?))
     }
 

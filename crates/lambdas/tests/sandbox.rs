@@ -376,3 +376,198 @@ async fn in_the_lambda_sandbox_a_tool_finds_no_credential_token_or_other_users_d
         );
     }
 }
+
+/// Serves `page` as HTML to every request on a loopback port (the sandbox shares this machine's
+/// network); returns the port.
+async fn serve_page(page: String) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let page = page.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_the_lambda_sandbox_the_agent_browses_is_refused_private_addresses_and_leaves_no_chromium()
+ {
+    // Also: Chromium, like every tool, gets none of the function's credentials (moto's are `testing`).
+    let phrase = format!(
+        "PHRASE-{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let port = serve_page(format!(
+        "<html><body><main><h1>Hello</h1><p>{phrase}</p></main></body></html>"
+    ))
+    .await;
+    let world = World::create().await;
+    let (connect, message) = (
+        world.function(WS_CONNECT).await,
+        world.function(WS_MESSAGE).await,
+    );
+    // The system's Chromium (Debian's, as in the image), read-only like the rest of /usr; the test page's
+    // host is the one private address allowed.
+    let sandbox = world.agent_sandbox(AGENT).envs([
+        ("SERVERLESS_OPENCLAW_CHROMIUM", "/usr/bin/chromium"),
+        ("SERVERLESS_OPENCLAW_BROWSER_ALLOWED_HOSTS", "127.0.0.1"),
+        // OpenClaw's own lines (its browser's among them) in the output shown when the test fails.
+        ("RUST_LOG", "info,openclaw_runner=debug"),
+    ]);
+    let agent = world.function_in(&sandbox).await;
+    let (_, token) = world.user("frank").await;
+    let connected = connect
+        .invoke(
+            fixtures::ws_connect("conn-F=", Some(&token)),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(connected["statusCode"], 200);
+    let chromiums = || -> Vec<SandboxedProcess> {
+        sandboxed_processes(&agent.process)
+            .into_iter()
+            .filter(|p| {
+                p.cmdline
+                    .iter()
+                    .any(|a| a.starts_with("--remote-debugging-port"))
+            })
+            .collect()
+    };
+
+    // A turn without the browser starts none.
+    let sent = message
+        .invoke(
+            fixtures::ws_message("conn-F=", &send_frame("default", "f1", "hello")),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(sent["statusCode"], 200);
+    assert_eq!(
+        world.deliver(&agent, 1).await["batchItemFailures"],
+        json!([])
+    );
+    assert_eq!(chromiums(), []);
+
+    for call in [
+        json!({"action": "open", "url": format!("http://127.0.0.1:{port}/page")}),
+        json!({"action": "text", "maxChars": 2000}),
+        json!({"action": "open", "url": "http://169.254.169.254/latest/meta-data/"}),
+        json!({"action": "open", "url": format!("http://localhost:{port}/page")}),
+        json!({"action": "navigate", "url": format!("http://127.0.0.2:{port}/page")}),
+    ] {
+        world
+            .fake
+            .push_behaviour(Behaviour::tool_calls([ToolCall::new("browser", call)]));
+    }
+    let sent = message
+        .invoke(
+            fixtures::ws_message("conn-F=", &send_frame("default", "f2", "read the page")),
+            GATEWAY_INVOKE,
+        )
+        .await;
+    assert_eq!(sent["statusCode"], 200);
+    // While the turn runs, the environment of each Chromium seen (it inherits the runner's).
+    let turn_over = std::sync::atomic::AtomicBool::new(false);
+    let watch = async {
+        let mut seen: Vec<Vec<(String, String)>> = Vec::new();
+        while !turn_over.load(std::sync::atomic::Ordering::SeqCst) {
+            seen.extend(chromiums().iter().map(SandboxedProcess::environment));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        seen
+    };
+    let deliver = async {
+        let batch = world.deliver(&agent, 1).await;
+        turn_over.store(true, std::sync::atomic::Ordering::SeqCst);
+        batch
+    };
+    let (chromium_environments, batch) = tokio::join!(watch, deliver);
+    assert_eq!(batch["batchItemFailures"], json!([]));
+    assert!(
+        !chromium_environments.is_empty(),
+        "Chromium ran during the turn"
+    );
+    for environment in &chromium_environments {
+        let names: Vec<&str> = environment.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            names.contains(&"OPENCLAW_STATE_DIR"),
+            "the runner's environment, read: {names:?}"
+        );
+        for secret in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        ] {
+            assert!(!names.contains(&secret), "Chromium got {secret}: {names:?}");
+        }
+        assert!(
+            !environment.iter().any(|(_, v)| v == "testing"),
+            "no credential value reaches Chromium: {environment:?}"
+        );
+    }
+
+    let results = world
+        .fake
+        .requests()
+        .last()
+        .expect("requests")
+        .tool_results();
+    assert_eq!(results.len(), 5, "{results:?}");
+    assert!(
+        !results[1].is_error && results[1].content.contains(&phrase),
+        "the page's phrase reaches the model: {results:?}"
+    );
+    for refused in &results[2..] {
+        assert!(
+            refused.is_error && refused.content.contains("blocked by policy"),
+            "{refused:?}"
+        );
+    }
+    let activity: Vec<(String, String)> = frames_of(&world.recorder, "conn-F=", "activity")
+        .iter()
+        .filter(|a| a["status"] != "running")
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_owned(),
+                a["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = ["ok", "ok", "error", "error", "error"]
+        .iter()
+        .map(|s| ("browser".to_owned(), (*s).to_owned()))
+        .collect();
+    assert_eq!(activity, expected);
+
+    // Chromium is gone before the environment would be frozen, and so is its profile.
+    assert_eq!(chromiums(), []);
+    let runner = sandboxed_processes(&agent.process)
+        .into_iter()
+        .find(|p| p.cmdline.last().map(String::as_str) == Some("/opt/runner/runner.mjs"))
+        .expect("the runner");
+    let profiles = std::path::PathBuf::from(format!(
+        "/proc/{}/root/tmp/openclaw/openclaw-state/browser",
+        runner.pid
+    ));
+    let left: Vec<_> = std::fs::read_dir(&profiles)
+        .expect("the browser's state")
+        .flatten()
+        .filter(|profile| profile.path().join("user-data").exists())
+        .map(|profile| profile.path())
+        .collect();
+    assert_eq!(left, Vec::<std::path::PathBuf>::new());
+}

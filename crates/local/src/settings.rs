@@ -1,4 +1,4 @@
-//! Each user's model and speech settings (rows in the SQLite file, next to the conversations) and API keys (one
+//! Each user's model, speech and browser settings (rows in the SQLite file, next to the conversations) and API keys (one
 //! owner-only file per key under `<data>/secrets/`, never in the database, so a copied or shared
 //! database file carries no key).
 
@@ -28,10 +28,14 @@ CREATE TABLE IF NOT EXISTS user_speech_settings (
     user_id TEXT PRIMARY KEY,
     speech  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS user_browser_settings (
+    user_id TEXT PRIMARY KEY,
+    enabled TEXT NOT NULL
+);
 ";
 
-/// [`SettingsStore`] on SQLite: the model settings as a JSON column; the speech settings as JSON in
-/// a table of their own (a database from before them gets it when opened).
+/// [`SettingsStore`] on SQLite: the model settings as a JSON column; the speech settings and the
+/// browser switch as JSON in tables of their own (a database from before them gets them when opened).
 #[derive(Clone)]
 pub struct SqliteSettingsStore {
     db: Db,
@@ -144,6 +148,27 @@ impl SettingsStore for SqliteSettingsStore {
             "DELETE FROM user_speech_settings WHERE user_id = ?1",
             user,
             settings,
+        )
+        .await
+    }
+
+    async fn browser_enabled(&self, user: &UserId) -> Result<bool, PortError> {
+        let stored = self
+            .json_of(
+                "SELECT enabled FROM user_browser_settings WHERE user_id = ?1",
+                user,
+            )
+            .await?;
+        Ok(stored.unwrap_or(true))
+    }
+
+    async fn set_browser_enabled(&self, user: &UserId, enabled: bool) -> Result<(), PortError> {
+        self.set_json(
+            "INSERT INTO user_browser_settings (user_id, enabled) VALUES (?1, ?2)
+             ON CONFLICT (user_id) DO UPDATE SET enabled = ?2",
+            "DELETE FROM user_browser_settings WHERE user_id = ?1",
+            user,
+            Some(&enabled),
         )
         .await
     }

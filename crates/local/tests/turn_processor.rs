@@ -55,6 +55,8 @@ struct ScriptedAgent {
     models: Mutex<Vec<Option<ModelChoice>>>,
     /// The tool access of every turn run, in order.
     tools: Mutex<Vec<ToolAccess>>,
+    /// Whether each turn run may use the browser, in order.
+    browser: Mutex<Vec<bool>>,
     /// Every turn's conversation, model id, thinking level and whether it continued a transcript.
     own: Mutex<Vec<TurnOwnSettings>>,
 }
@@ -85,6 +87,7 @@ impl AgentRuntime for ScriptedAgent {
         }
         self.models.lock().unwrap().push(turn.model.clone());
         self.tools.lock().unwrap().push(turn.tools);
+        self.browser.lock().unwrap().push(turn.browser);
         self.own.lock().unwrap().push((
             turn.conversation_id.to_string(),
             turn.model_id.clone(),
@@ -234,6 +237,7 @@ impl Fixture {
             prompts: Mutex::new(Vec::new()),
             models: Mutex::new(Vec::new()),
             tools: Mutex::new(Vec::new()),
+            browser: Mutex::new(Vec::new()),
             own: Mutex::new(Vec::new()),
         });
         let settings = Arc::new(SqliteSettingsStore::open(&dir.path().join("db")).unwrap());
@@ -805,6 +809,20 @@ async fn guests_from_the_telegram_allowlist_get_the_guests_tool_access_and_every
         *fx.agent.tools.lock().unwrap(),
         [ToolAccess::Full, ToolAccess::Restricted, ToolAccess::Full]
     );
+}
+
+#[tokio::test]
+async fn a_turn_may_browse_until_its_user_turns_the_browser_off_in_settings() {
+    let fx = Fixture::new();
+    let turn = fx.submit("m1", "browse").await;
+    fx.processor.process(&turn, CancellationToken::new()).await;
+    fx.settings
+        .set_browser_enabled(&fx.user, false)
+        .await
+        .unwrap();
+    let turn = fx.submit("m2", "browse again").await;
+    fx.processor.process(&turn, CancellationToken::new()).await;
+    assert_eq!(*fx.agent.browser.lock().unwrap(), [true, false]);
 }
 
 /// Records what reaches a turn's channel (Telegram in production).

@@ -406,6 +406,9 @@ pub async fn update_settings(
             .set_speech_settings(&user, speech.as_ref())
             .await?;
     }
+    if let Some(browser) = change.browser {
+        state.settings.set_browser_enabled(&user, browser).await?;
+    }
     Ok(Json(settings_view(&state, &user).await?))
 }
 
@@ -418,6 +421,8 @@ pub struct SettingsChange {
     pub speech: Option<Option<SpeechSettings>>,
     /// Keys to store (`Some`) or remove (`None`), per provider.
     pub api_keys: Vec<(Provider, Option<ApiKey>)>,
+    /// `None`: unchanged; else the browser on or off for the user's turns.
+    pub browser: Option<bool>,
 }
 
 /// What a `PUT /api/settings` body changes, every field validated (a base URL against `endpoints`).
@@ -458,13 +463,15 @@ pub fn settings_change(body: &[u8], endpoints: Endpoints) -> Result<SettingsChan
         model,
         speech,
         api_keys,
+        browser: update.browser,
     })
 }
 
 async fn settings_view(state: &AppState, user: &UserId) -> Result<SettingsView, ApiError> {
-    let (model, speech, stored, linked) = tokio::try_join!(
+    let (model, speech, browser, stored, linked) = tokio::try_join!(
         state.settings.model_settings(user),
         state.settings.speech_settings(user),
+        state.settings.browser_enabled(user),
         state.api_keys.providers(user),
         state.linking.linked_accounts(user),
     )?;
@@ -477,6 +484,7 @@ async fn settings_view(state: &AppState, user: &UserId) -> Result<SettingsView, 
             .map(|p| (p, stored.contains(&p)))
             .collect(),
         telegram: TelegramLinks { linked },
+        browser,
     })
 }
 

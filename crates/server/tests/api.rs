@@ -571,6 +571,26 @@ async fn settings_are_read_written_and_bad_ones_change_nothing() {
         "a key is never shown back: {body}"
     );
     assert_ne!(body, before, "the stored key shows as stored: {body}");
+
+    assert_eq!(
+        before["browser"], true,
+        "the browser is on until turned off"
+    );
+    api.refused(
+        Method::PUT,
+        "/api/settings",
+        Some(r#"{"browser":"off"}"#),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    let (status, body) = api
+        .ok(Method::PUT, "/api/settings", Some(r#"{"browser":false}"#))
+        .await;
+    assert_eq!((status, &body["browser"]), (StatusCode::OK, &json!(false)));
+    let (_, body) = api.ok(Method::GET, "/api/settings", None).await;
+    assert_eq!(body["browser"], false, "{body}");
+    assert_eq!(body["apiKeys"]["anthropic"], true, "the rest stays");
 }
 
 #[tokio::test]

@@ -1909,9 +1909,28 @@ pub async fn settings_store(store: &dyn SettingsStore) {
     assert_eq!(store.speech_settings(&alice).await.expect("get"), None);
     assert_eq!(
         store.model_settings(&alice).await.expect("get"),
+        Some(model.clone()),
+        "the model settings stay"
+    );
+
+    // The browser is on until the user turns it off, for them alone.
+    assert!(store.browser_enabled(&alice).await.expect("get"));
+    store
+        .set_browser_enabled(&alice, false)
+        .await
+        .expect("turn off");
+    assert!(!store.browser_enabled(&alice).await.expect("get"));
+    assert!(store.browser_enabled(&bob).await.expect("get"));
+    assert_eq!(
+        store.model_settings(&alice).await.expect("get"),
         Some(model),
         "the model settings stay"
     );
+    store
+        .set_browser_enabled(&alice, true)
+        .await
+        .expect("turn on");
+    assert!(store.browser_enabled(&alice).await.expect("get"));
 }
 
 /// The [`ApiKeyStore`] contract. `store` must be empty.

@@ -697,6 +697,7 @@ mod tests {
             model_id: None,
             thinking: None,
             tools: ToolAccess::Restricted,
+            browser: false,
             attachments: Vec::new(),
         };
         let (events, _) = mpsc::unbounded_channel();

@@ -27,6 +27,7 @@ pub fn runtime(data: &Path, provider: ProviderConfig, disable_tools: bool) -> Op
         disable_tools,
         keys: DeploymentKeys::default(),
         confinement: Confinement::None,
+        browser: None,
     })
     .expect("prepare the runtime")
 }

@@ -182,6 +182,7 @@ async fn start_once(
         disable_tools: false,
         keys: DeploymentKeys::default(),
         confinement: Confinement::None,
+        browser: None,
     })?;
     let spec = runtime.runner_spec().clone();
     let llm = setup.provider.run_llm(&DeploymentKeys::default())?;

@@ -68,6 +68,7 @@ impl Bench {
             web_dir: None,
             turn_timeout: Duration::from_secs(120),
             disable_tools: false,
+            browser: None,
             telegram: None,
             runtime: RuntimeKind::Runner,
         })?;

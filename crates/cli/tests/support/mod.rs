@@ -153,6 +153,7 @@ impl TestApp {
             web_dir: paths::web_dir(None, Some(&repo)),
             turn_timeout,
             disable_tools: false,
+            browser: None,
             telegram,
             runtime,
         })
