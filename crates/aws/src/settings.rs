@@ -1,7 +1,7 @@
 //! Each user's model settings and API keys: the AWS twins of `local`'s SQLite row and key files.
 //!
 //! - Settings: one item in the conversations table, `pk = USER#<user>`, `sk = SETTINGS`, attributes
-//!   `model` and `speech` (each the settings as JSON, set and removed on their own), beside the user's conversation items (whose `sk` starts `CONV#`).
+//!   `model`, `speech` and `disabledSkills` (each JSON, set and removed on their own), beside the user's conversation items (whose `sk` starts `CONV#`).
 //! - API keys: SSM SecureString parameters `<path>/<user>/api-keys/<provider>` (encrypted with the
 //!   AWS-managed `aws/ssm` key), so the web API can write and list them without being able to read
 //!   them back (it lists names without decryption), and only the agent decrypts them.
@@ -21,6 +21,7 @@ const SK: &str = "sk";
 const SETTINGS_SK: &str = "SETTINGS";
 const MODEL: &str = "model";
 const SPEECH: &str = "speech";
+const DISABLED_SKILLS: &str = "disabledSkills";
 
 /// [`SettingsStore`] on the conversations table.
 #[derive(Clone)]
@@ -128,6 +129,15 @@ impl SettingsStore for DynamoSettingsStore {
         settings: Option<&SpeechSettings>,
     ) -> Result<(), PortError> {
         self.write(user, SPEECH, settings).await
+    }
+
+    async fn disabled_skills(&self, user: &UserId) -> Result<Vec<String>, PortError> {
+        Ok(self.read(user, DISABLED_SKILLS).await?.unwrap_or_default())
+    }
+
+    async fn set_disabled_skills(&self, user: &UserId, names: &[String]) -> Result<(), PortError> {
+        self.write(user, DISABLED_SKILLS, (!names.is_empty()).then_some(&names))
+            .await
     }
 }
 

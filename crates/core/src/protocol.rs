@@ -43,6 +43,8 @@ pub enum ErrorCode {
     QuotaExceeded,
     /// A voice note or audio file could not be transcribed (the speech-to-text endpoint failed).
     TranscriptionFailed,
+    /// An uploaded skill breaks a rule (the message names the rule and the entry).
+    InvalidSkill,
     Internal,
 }
 

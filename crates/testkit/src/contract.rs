@@ -1909,8 +1909,32 @@ pub async fn settings_store(store: &dyn SettingsStore) {
     assert_eq!(store.speech_settings(&alice).await.expect("get"), None);
     assert_eq!(
         store.model_settings(&alice).await.expect("get"),
-        Some(model),
+        Some(model.clone()),
         "the model settings stay"
+    );
+
+    // The disabled skills: a list of its own, kept in order, per user.
+    assert!(store.disabled_skills(&alice).await.expect("get").is_empty());
+    let names = vec!["zeta".to_owned(), "alpha-2".to_owned()];
+    store
+        .set_disabled_skills(&alice, &names)
+        .await
+        .expect("set disabled skills");
+    assert_eq!(store.disabled_skills(&alice).await.expect("get"), names);
+    assert!(store.disabled_skills(&bob).await.expect("get").is_empty());
+    assert_eq!(
+        store.model_settings(&alice).await.expect("get"),
+        Some(model.clone()),
+        "the model settings stay"
+    );
+    store
+        .set_disabled_skills(&alice, &[])
+        .await
+        .expect("clear disabled skills");
+    assert!(store.disabled_skills(&alice).await.expect("get").is_empty());
+    assert_eq!(
+        store.model_settings(&alice).await.expect("get"),
+        Some(model)
     );
 }
 
