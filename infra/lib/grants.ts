@@ -59,11 +59,12 @@ export function grantBucketObjects(bucket: Bucket, role: Role): void {
 /**
  * What http-api does in the data bucket, and nothing else: reads, writes and deletes attachments
  * (`attachments/*`), presigns the browser's uploads and reads and removes what arrived (`uploads/*`; a
- * presigned PUT acts with the signer's rights), and deletes a conversation's transcript (`transcripts/*`,
- * conditionally, which needs the read too). It never touches workspaces.
+ * presigned PUT acts with the signer's rights), deletes a conversation's transcript (`transcripts/*`,
+ * conditionally, which needs the read too), and lists, writes and deletes users' skills, which live in
+ * their workspaces (`workspaces/*`, conditionally too).
  */
 export function grantApiObjects(bucket: Bucket, role: Role): void {
-  const prefixes = ['attachments/*', 'uploads/*', 'transcripts/*'];
+  const prefixes = ['attachments/*', 'uploads/*', 'transcripts/*', 'workspaces/*'];
   for (const prefix of prefixes) bucket.grantReadWrite(role, prefix);
   acknowledgeWildcards(
     role,

@@ -125,7 +125,8 @@ describe('IAM', () => {
       );
       assert.match(JSON.stringify(statement.Resource), /\/attachments\/\*/);
     }
-    // http-api: its attachments, the uploads it presigns and checks, and deleting transcripts; never workspaces.
+    // http-api: its attachments, the uploads it presigns and checks, deleting transcripts, and users' skills
+    // (in their workspaces).
     const api = onBucket.filter(({ id }) => id.startsWith('GatewayHttpApiRoleDefaultPolicy'));
     assert.ok(api.length > 0);
     for (const { statement } of api) {
@@ -133,7 +134,7 @@ describe('IAM', () => {
         .map((resource) => JSON.stringify(resource))
         .filter((resource) => resource.includes('/'));
       assert.ok(objects.length > 0, JSON.stringify(statement.Resource));
-      for (const resource of objects) assert.match(resource, /\/(attachments|uploads|transcripts)\/\*/, resource);
+      for (const resource of objects) assert.match(resource, /\/(attachments|uploads|transcripts|workspaces)\/\*/, resource);
     }
   });
 

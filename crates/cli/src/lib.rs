@@ -29,11 +29,12 @@ use serverless_openclaw_core::ports::{
 };
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
+use serverless_openclaw_core::skills::Skills;
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
     FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads,
-    LocalTurnQueue, MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore,
-    SqliteTelegramStore, private_dir,
+    FileWorkspaceStore, LocalTurnQueue, MemorySessionLeases, SqliteConversationStore,
+    SqliteSettingsStore, SqliteTelegramStore, private_dir,
 };
 use serverless_openclaw_server::{
     AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator,
@@ -304,10 +305,15 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         transcripts,
         agent,
         linking: Linking::new(telegram_store.clone(), telegram_store),
-        settings,
+        settings: settings.clone(),
         api_keys,
         endpoints: options.endpoints,
         attachments: Some(attachments),
+        // Written where the runtime keeps each workspace at that moment (checked out for a turn, or not).
+        skills: Skills::new(
+            Arc::new(FileWorkspaceStore::over(runtime.workspace_folders())),
+            settings,
+        ),
     };
     let surface = LocalSurface {
         hub,

@@ -16,6 +16,7 @@ use serverless_openclaw_core::ports::{
     AgentState, AgentStatus, AgentStatusSource, ConnectionStore, ConversationStore, TurnQueue,
 };
 use serverless_openclaw_core::search::ConversationSearch;
+use serverless_openclaw_core::skills::Skills;
 use serverless_openclaw_server::{AppState, Authenticator};
 
 use crate::settings::{Adapters, SettingsError};
@@ -99,5 +100,6 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
         api_keys: adapters.api_keys()?,
         endpoints: Env::process().endpoints()?,
         attachments: Some(attachments),
+        skills: Skills::new(adapters.workspaces()?, adapters.settings()?),
     }))
 }
