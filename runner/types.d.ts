@@ -48,6 +48,8 @@ export interface RunRequest extends SessionRequest {
   extraSystemPrompt?: string | undefined;
   thinkLevel?: string;
   images?: ImageRef[];
+  /** Skills of the user's workspace to leave out of the run (`skills.entries.<name>.enabled=false`). */
+  disabledSkills?: string[];
 }
 
 export interface CompactRequest extends SessionRequest {
@@ -267,6 +269,7 @@ export interface OpenClaw {
   version: string | undefined;
   runEmbeddedAgent(params: EmbeddedRunParams): Promise<EmbeddedRunResult | undefined>;
   prepareSystemAgentRunAdmission(config: OpenClawConfig, runId: string, agentId: string, boundary: string): RunAdmission;
+  bumpSkillsSnapshotVersion(params: { workspaceDir: string; reason: 'manual' }): unknown;
   SessionManager: SessionManagerClass;
   parseSessionEntries(content: string): SessionEntry[];
   agentCore: AgentCore;

@@ -81,9 +81,49 @@ async function importFile(file) {
 }
 
 /**
+ * The hashed chunks `dist/<prefix>-<hash>.(m)js` among `files`; none is a problem.
+ * @param {string[]} files
+ * @param {string} prefix
+ * @param {string[]} problems
+ */
+function chunksOf(files, prefix, problems) {
+  const chunks = files.filter((f) => f.startsWith(`${prefix}-`) && /\.m?js$/.test(f));
+  if (chunks.length === 0 && files.length > 0) problems.push(`no dist/${prefix}-<hash>.mjs chunk`);
+  return chunks;
+}
+
+/**
+ * The one function named `name` among the exports of `chunks` (a re-export facade next to the real
+ * chunk yields the same function object); anything else is a problem.
+ * @param {string} distDir
+ * @param {string[]} chunks
+ * @param {string} name
+ * @param {string[]} problems
+ * @returns {Promise<Function | undefined>}
+ */
+async function namedFunction(distDir, chunks, name, problems) {
+  /** @type {Set<Function>} */
+  const found = new Set();
+  for (const file of chunks) {
+    try {
+      const mod = await importFile(path.join(distDir, file));
+      for (const value of Object.values(mod)) {
+        if (typeof value === 'function' && value.name === name) found.add(value);
+      }
+    } catch (err) {
+      problems.push(`importing dist/${file} failed: ${messageOf(err)}`);
+    }
+  }
+  if (found.size === 1) return [...found][0];
+  const where = chunks.length ? `dist/${chunks[0].replace(/-[^-]+$/, '')}-*.mjs` : 'dist/';
+  problems.push(found.size === 0 ? `no function named ${name} in ${where}` : `${found.size} different functions named ${name} in ${where}`);
+  return undefined;
+}
+
+/**
  * Loads and checks everything the runner uses. Returns
- * { root, version, runEmbeddedAgent, prepareSystemAgentRunAdmission, SessionManager,
- *   parseSessionEntries, loadConfig, timings }.
+ * { root, version, runEmbeddedAgent, prepareSystemAgentRunAdmission, bumpSkillsSnapshotVersion,
+ *   SessionManager, parseSessionEntries, loadConfig, timings }.
  * @param {NodeJS.ProcessEnv} [env]
  * @returns {Promise<OpenClaw>}
  */
@@ -112,13 +152,14 @@ export async function loadOpenClaw(env = process.env) {
   const runtimeFile = path.join(distDir, 'run-embedded.runtime.js');
   if (!fs.existsSync(runtimeFile)) problems.push('dist/run-embedded.runtime.js is missing');
   /** @type {string[]} */
-  let admissionChunks = [];
+  let distFiles = [];
   try {
-    admissionChunks = fs.readdirSync(distDir).filter((f) => /^admitted-run-context-.+\.(m?js)$/.test(f)).sort();
+    distFiles = fs.readdirSync(distDir).sort();
   } catch {
     problems.push('dist/ is missing');
   }
-  if (admissionChunks.length === 0 && fs.existsSync(distDir)) problems.push('no dist/admitted-run-context-<hash>.mjs chunk');
+  const admissionChunks = chunksOf(distFiles, 'admitted-run-context', problems);
+  const skillsStateChunks = chunksOf(distFiles, 'refresh-state', problems);
   const sessionsTarget = exportTarget(pkg, './plugin-sdk/agent-sessions');
   if (!sessionsTarget) problems.push('export "openclaw/plugin-sdk/agent-sessions" is missing');
   const mainTarget = exportTarget(pkg, '.');
@@ -137,29 +178,16 @@ export async function loadOpenClaw(env = process.env) {
   }
   timings.runtimeImportMs = Math.round(performance.now() - t0);
 
-  // The admission factory is only exported from hashed chunks under mangled names: take every
-  // function export whose own name is prepareSystemAgentRunAdmission (there is a re-export facade
-  // next to the real chunk; both yield the same function object).
-  /** @type {Set<OpenClaw['prepareSystemAgentRunAdmission']>} */
-  const found = new Set();
-  for (const file of admissionChunks) {
-    try {
-      const mod = await importFile(path.join(distDir, file));
-      for (const value of Object.values(mod)) {
-        if (typeof value === 'function' && value.name === 'prepareSystemAgentRunAdmission') found.add(value);
-      }
-    } catch (err) {
-      problems.push(`importing dist/${file} failed: ${messageOf(err)}`);
-    }
-  }
-  if (found.size === 1) {
-    out.prepareSystemAgentRunAdmission = /** @type {OpenClaw['prepareSystemAgentRunAdmission']} */ ([...found][0]);
-    if (out.prepareSystemAgentRunAdmission.length < 4) problems.push('prepareSystemAgentRunAdmission takes fewer than 4 parameters');
-  } else if (found.size === 0) {
-    problems.push('no function named prepareSystemAgentRunAdmission in dist/admitted-run-context-*.mjs');
-  } else {
-    problems.push(`${found.size} different functions named prepareSystemAgentRunAdmission in dist/admitted-run-context-*.mjs`);
-  }
+  // Internals only exported from hashed chunks under mangled names, found by their own names.
+  out.prepareSystemAgentRunAdmission = /** @type {OpenClaw['prepareSystemAgentRunAdmission']} */ (
+    await namedFunction(distDir, admissionChunks, 'prepareSystemAgentRunAdmission', problems)
+  );
+  if (out.prepareSystemAgentRunAdmission && out.prepareSystemAgentRunAdmission.length < 4) problems.push('prepareSystemAgentRunAdmission takes fewer than 4 parameters');
+  // Skills changed between turns (an upload, a delete) show in the next prompt only after this
+  // (OpenClaw caches each workspace's skills until a watcher it does not run here bumps them).
+  out.bumpSkillsSnapshotVersion = /** @type {OpenClaw['bumpSkillsSnapshotVersion']} */ (
+    await namedFunction(distDir, skillsStateChunks, 'bumpSkillsSnapshotVersion', problems)
+  );
 
   if (sessionsTarget) {
     try {

@@ -174,6 +174,7 @@ export async function startFakeLlm() {
         messages: JSON.stringify(json?.messages ?? []),
         images: imagesIn(json?.messages),
         thinking: json?.thinking,
+        system: systemText(json?.system),
         summary,
       });
       if (apiKey?.includes('reject')) {

@@ -67,6 +67,7 @@ test('package without the internals: fatal incompatible_openclaw, exit 78', asyn
   const line = onlyFatal(await runFatal(dir));
   assert.match(line.message, /run-embedded\.runtime\.js/);
   assert.match(line.message, /admitted-run-context/);
+  assert.match(line.message, /no dist\/refresh-state-<hash>\.mjs chunk/);
 });
 
 test('internals with the wrong shape are named, and OpenClaw stdout noise goes to stderr', async () => {
@@ -76,12 +77,14 @@ test('internals with the wrong shape are named, and OpenClaw stdout noise goes t
     'dist/run-embedded.runtime.js':
       'console.log("noise via console.log"); console.info("noise via console.info"); process.stdout.write("noise via stdout.write\\n");\nexport const runEmbeddedAgent = "not a function";\n',
     'dist/admitted-run-context-AbC123.mjs': 'function somethingElse() {}\nexport { somethingElse as a };\n',
+    'dist/refresh-state-AbC123.mjs': 'function somethingElse() {}\nexport { somethingElse as t };\n',
     'dist/plugin-sdk/agent-sessions.js': 'export class SessionManager {}\nexport function parseSessionEntries() { return []; }\n',
   });
   const result = await runFatal(dir);
   const line = onlyFatal(result);
   assert.match(line.message, /runEmbeddedAgent is not exported as a function/);
   assert.match(line.message, /no function named prepareSystemAgentRunAdmission/);
+  assert.match(line.message, /no function named bumpSkillsSnapshotVersion in dist\/refresh-state-\*\.mjs/);
   assert.match(line.message, /SessionManager\.inMemory is missing/);
   assert.match(line.message, /loadConfig is not exported/);
   assert.match(line.message, /openclaw\/plugin-sdk\/agent-core" is missing/);

@@ -638,6 +638,7 @@ impl AgentRuntime for OpenClawRuntime {
             tools: turn.tools,
             think_level: turn.thinking.map(ThinkingLevel::as_str),
             images: &staged.images,
+            disabled_skills: &turn.disabled_skills,
         };
         let end = self
             .converse(

@@ -40,6 +40,7 @@ fn turn(prompt: &str, transcript: Option<Vec<u8>>, model: Option<ModelChoice>) -
         thinking: None,
         tools: ToolAccess::Full,
         attachments: Vec::new(),
+        disabled_skills: Vec::new(),
     }
 }
 

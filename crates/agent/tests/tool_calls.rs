@@ -70,6 +70,7 @@ async fn run(
         thinking: None,
         tools: ToolAccess::Full,
         attachments: Vec::new(),
+        disabled_skills: Vec::new(),
     };
     let (events, mut received) = mpsc::unbounded_channel();
     let reply = runtime

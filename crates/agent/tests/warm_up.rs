@@ -94,6 +94,7 @@ async fn start_warm_does_not_wait_for_a_warm_up_a_waiting_turn_made_the_runner_s
         thinking: None,
         tools: ToolAccess::Full,
         attachments: Vec::new(),
+        disabled_skills: Vec::new(),
     };
     let (events, _) = mpsc::unbounded_channel();
 

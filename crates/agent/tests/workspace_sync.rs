@@ -198,6 +198,7 @@ async fn turn(
         thinking: None,
         tools: ToolAccess::Full,
         attachments: Vec::new(),
+        disabled_skills: Vec::new(),
     };
     runtime
         .run_turn(turn, events, CancellationToken::new())

@@ -789,6 +789,8 @@ pub struct AgentTurn {
     pub tools: ToolAccess,
     /// The attachments of the message it answers, and the conversation's earlier files.
     pub attachments: Vec<TurnAttachment>,
+    /// The skills of the user's workspace the turn leaves out (`core::skills`).
+    pub disabled_skills: Vec<String>,
 }
 
 /// Which of OpenClaw's tools a turn may use. The same rule applies locally and on AWS: the owner and

@@ -90,11 +90,11 @@ pub fn parse_frontmatter(text: &str) -> Result<SkillMeta, SkillError> {
             closed = true;
             break;
         }
-        if let Some((_, parts)) = &mut block {
-            if line.starts_with([' ', '\t']) || line.trim().is_empty() {
-                parts.push(line.trim());
-                continue;
-            }
+        if let Some((_, parts)) = &mut block
+            && (line.starts_with([' ', '\t']) || line.trim().is_empty())
+        {
+            parts.push(line.trim());
+            continue;
         }
         if let Some((key, parts)) = block.take() {
             fields.insert(key, parts.join(" ").trim().to_owned());

@@ -710,6 +710,13 @@ impl TurnProcessor {
             None => None,
         };
         let model = self.model_choice(user).await?;
+        let disabled_skills = match &self.model_settings {
+            Some((settings, _)) => settings
+                .disabled_skills(user)
+                .await
+                .map_err(storage_error)?,
+            None => Vec::new(),
+        };
         let attachments = match &self.attachments {
             Some(attachments) => attachments
                 .for_turn(user, conversation, &question.messages())
@@ -739,6 +746,7 @@ impl TurnProcessor {
                 thinking: own.thinking,
                 tools: self.tool_access(user),
                 attachments,
+                disabled_skills,
             },
             events,
             cancel,
