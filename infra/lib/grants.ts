@@ -95,6 +95,19 @@ export function grantAttachmentWrites(bucket: Bucket, role: Role): void {
   );
 }
 
+/**
+ * Reading users' workspaces (`workspaces/<user>/…`) in one bucket, nothing else: ws-message and
+ * telegram-webhook answer `/skills` and check a `/skill` from the skills stored there.
+ */
+export function grantWorkspaceReads(bucket: Bucket, role: Role): void {
+  bucket.grantRead(role, 'workspaces/*');
+  acknowledgeWildcards(
+    role,
+    ['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*', `Resource::${nagArn(bucket)}/workspaces/*`],
+    "CDK's read grant under the workspaces prefix: object keys are per user and skill, known only at run time.",
+  );
+}
+
 /** Posting to and closing the API's connections (`@connections/<id>`, ids known only at run time). */
 export function grantManageConnections(api: WebSocketApi, role: Role): void {
   api.grantManageConnections(role);

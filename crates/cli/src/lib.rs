@@ -282,6 +282,11 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
     }
     let turn_queue: Arc<dyn TurnQueue> = Arc::new(LocalTurnQueue::new(Arc::new(processor)));
     let user = UserId::parse(LOCAL_USER)?;
+    // Written where the runtime keeps each workspace at that moment (checked out for a turn, or not).
+    let skills = Skills::new(
+        Arc::new(FileWorkspaceStore::over(runtime.workspace_folders())),
+        settings.clone(),
+    );
     let chat = ChatService::new(
         conversations.clone(),
         turn_queue,
@@ -289,7 +294,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         settings.clone(),
         agent.clone(),
     )
-    .with_attachments(attachments.clone());
+    .with_attachments(attachments.clone())
+    .with_skills(skills.clone());
     let telegram = bot_api.zip(options.telegram).map(|(api, t)| Bot {
         api,
         store: telegram_store.clone(),
@@ -309,11 +315,7 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         api_keys,
         endpoints: options.endpoints,
         attachments: Some(attachments),
-        // Written where the runtime keeps each workspace at that moment (checked out for a turn, or not).
-        skills: Skills::new(
-            Arc::new(FileWorkspaceStore::over(runtime.workspace_folders())),
-            settings,
-        ),
+        skills,
     };
     let surface = LocalSurface {
         hub,

@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::attachments::{Attachment, AttachmentKind, Attachments, TurnAttachment};
+use crate::commands::expand_skill_invocation;
 use crate::domain::{
     Channel, ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, TurnKind,
     Usage, UserMessage,
@@ -733,6 +734,7 @@ impl TurnProcessor {
         } else {
             self.hear(turn, &voice, outlet).await?
         };
+        let prompt = expand_skill_invocation(&prompt).unwrap_or(prompt);
         let assistant_id = MessageId::generate();
         let (events, mut received) = mpsc::unbounded_channel();
         let run = self.agent.run_turn(
