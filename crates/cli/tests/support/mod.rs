@@ -159,6 +159,17 @@ impl TestApp {
         telegram: &FakeTelegram,
         turn_timeout: Duration,
     ) -> (Self, PollingBot) {
+        Self::spawn_polling_bot_allowing(data_dir, fake, telegram, turn_timeout, Vec::new()).await
+    }
+
+    /// [`TestApp::spawn_polling_bot`] with the Telegram users of `allowlist` as guests.
+    pub async fn spawn_polling_bot_allowing(
+        data_dir: &Path,
+        fake: &FakeLlm,
+        telegram: &FakeTelegram,
+        turn_timeout: Duration,
+        allowlist: Vec<i64>,
+    ) -> (Self, PollingBot) {
         let app = Self::spawn_with_telegram(
             data_dir,
             Some(fake_provider(fake, LlmApi::AnthropicMessages)),
@@ -166,7 +177,7 @@ impl TestApp {
             Some(TelegramOptions {
                 token: telegram.token().into(),
                 api_url: telegram.base_url(),
-                allowlist: Vec::new(),
+                allowlist,
             }),
         )
         .await;
