@@ -41,7 +41,7 @@ export function SkillsPage({ api }: { api: Api }) {
         <h2 ref={headingRef} tabIndex={-1}>
           Skills
         </h2>
-        <p className="hint">
+        <p className="skills-intro">
           Skills teach the agent how to do things: each is a folder with a SKILL.md. The agent sees their names and descriptions in every
           conversation; run one with <code>/skill &lt;name&gt; [request]</code>, list them with <code>/skills</code>.
         </p>
@@ -97,7 +97,7 @@ function SkillRow({
     <li className="skill" data-testid={`skill-${skill.name}`} data-enabled={skill.enabled}>
       <div className="skill-text">
         <strong>{skill.name}</strong>
-        <span className="hint">{skill.description ?? '(no readable SKILL.md)'}</span>
+        <span className="skill-description">{skill.description ?? '(no readable SKILL.md)'}</span>
       </div>
       <label className="skill-switch">
         <input type="checkbox" checked={skill.enabled} disabled={busy} onChange={() => void toggle()} data-testid="skill-enabled" />
@@ -162,35 +162,43 @@ function AddSkill({ api, onAdded }: { api: Api; onAdded: (skill: Skill) => void 
   return (
     <form className="settings-section" onSubmit={(event) => void submit(event)} data-testid="skill-add">
       <h3>Add a skill</h3>
-      <label htmlFor={nameId}>Name</label>
-      <input id={nameId} value={name} onChange={(e) => setName(e.target.value)} placeholder="my-skill" data-testid="skill-name" />
-      <label htmlFor={textId}>SKILL.md</label>
-      <textarea
-        id={textId}
-        rows={8}
-        value={markdown}
-        disabled={file !== null}
-        onChange={(e) => {
-          setMarkdown(e.target.value);
-          const named = frontmatterName(e.target.value);
-          if (named !== null && name === '') setName(named);
-        }}
-        placeholder={'---\nname: my-skill\ndescription: What it does and when to use it\n---\n# Steps'}
-        data-testid="skill-markdown"
-      />
-      <label htmlFor={fileId}>or a file (.md, or .zip of the skill's folder)</label>
-      <input
-        id={fileId}
-        ref={fileInput}
-        type="file"
-        accept=".md,.zip,text/markdown,application/zip"
-        onChange={(e) => {
-          const chosen = e.target.files?.[0] ?? null;
-          setFile(chosen);
-          if (chosen !== null && name === '') setName(nameFromFile(chosen));
-        }}
-        data-testid="skill-file"
-      />
+      <div className="fields">
+        <div className="field">
+          <label htmlFor={nameId}>Name</label>
+          <input id={nameId} value={name} onChange={(e) => setName(e.target.value)} placeholder="my-skill" data-testid="skill-name" />
+        </div>
+        <div className="field">
+          <label htmlFor={textId}>SKILL.md</label>
+          <textarea
+            id={textId}
+            rows={8}
+            value={markdown}
+            disabled={file !== null}
+            onChange={(e) => {
+              setMarkdown(e.target.value);
+              const named = frontmatterName(e.target.value);
+              if (named !== null && name === '') setName(named);
+            }}
+            placeholder={'---\nname: my-skill\ndescription: What it does and when to use it\n---\n# Steps'}
+            data-testid="skill-markdown"
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={fileId}>or a file (.md, or .zip of the skill&apos;s folder)</label>
+          <input
+            id={fileId}
+            ref={fileInput}
+            type="file"
+            accept=".md,.zip,text/markdown,application/zip"
+            onChange={(e) => {
+              const chosen = e.target.files?.[0] ?? null;
+              setFile(chosen);
+              if (chosen !== null && name === '') setName(nameFromFile(chosen));
+            }}
+            data-testid="skill-file"
+          />
+        </div>
+      </div>
       <div>
         <button type="submit" disabled={busy} data-testid="skill-save">
           {busy ? 'Saving…' : 'Save skill'}
