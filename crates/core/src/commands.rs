@@ -9,7 +9,7 @@
 //! ([`expand_skill_invocation`]).
 //!
 //! A message is a command only when its first word is one of these names (`/name@bot` as Telegram
-//! menus send it); any other `/word` goes to the model as text (OpenClaw skills are invoked that way).
+//! menus send it); any other `/word` goes to the model as text.
 //! Commands and their answers are not stored in the conversation's history. `/compact` is the one
 //! command that queues work: a compaction turn (`TurnKind::Compact`), answered when it is done.
 //!
