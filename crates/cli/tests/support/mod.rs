@@ -417,8 +417,8 @@ pub fn assert_menu_registered(telegram: &FakeTelegram) {
     assert_eq!(
         names,
         [
-            "new", "reset", "stop", "model", "think", "status", "usage", "compact", "help", "link",
-            "unlink"
+            "new", "reset", "stop", "model", "think", "status", "usage", "compact", "skills",
+            "skill", "help", "link", "unlink"
         ]
     );
     assert_eq!(menu[2].description, "stop the running answer");
