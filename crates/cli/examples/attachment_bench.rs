@@ -21,6 +21,9 @@ use tokio_tungstenite::tungstenite::Message;
 /// The image's side: 1825 × 1825 RGB pixels of noise in an uncompressed PNG are 10.0 MB.
 const SIDE: u32 = 1825;
 
+/// Picks one step's time out of a round.
+type Step = fn(&Round) -> Duration;
+
 /// One round's timings.
 struct Round {
     /// The three steps together.
@@ -158,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
         });
     }
 
-    let column = |pick: fn(&Round) -> Duration| {
+    let column = |pick: Step| {
         let mut values: Vec<Duration> = measured.iter().map(pick).collect();
         let median = median(&mut values);
         format!(
@@ -170,34 +173,32 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("| step (median of {rounds}, min – max) | time |");
     println!("| --- | --- |");
-    println!(
-        "| upload, three steps, 10 MB → `201` (declared, sent, checked, stored) | {} |",
-        column(|r| r.upload)
-    );
-    println!(
-        "| of which `PUT` of the bytes to the target (written to the pending area) | {} |",
-        column(|r| r.put)
-    );
-    println!(
-        "| of which `complete` (read back, checked, stored with fsync, pending removed) | {} |",
-        column(|r| r.complete)
-    );
-    println!(
-        "| read back: the link, then `GET` of it → all bytes | {} |",
-        column(|r| r.download)
-    );
-    println!(
-        "| `sendMessage` → the fake LLM has the request with the image | {} |",
-        column(|r| r.to_llm)
-    );
-    println!(
-        "| `sendMessage` → final `message` frame | {} |",
-        column(|r| r.turn)
-    );
-    println!(
-        "| upload start → final `message` frame | {} |",
-        column(|r| r.end_to_end)
-    );
+    let rows: [(&str, Step); 7] = [
+        (
+            "upload, three steps, 10 MB → `201` (declared, sent, checked, stored)",
+            |r| r.upload,
+        ),
+        (
+            "of which `PUT` of the bytes to the target (written to the pending area)",
+            |r| r.put,
+        ),
+        (
+            "of which `complete` (read back, checked, stored with fsync, pending removed)",
+            |r| r.complete,
+        ),
+        ("read back: the link, then `GET` of it → all bytes", |r| {
+            r.download
+        }),
+        (
+            "`sendMessage` → the fake LLM has the request with the image",
+            |r| r.to_llm,
+        ),
+        ("`sendMessage` → final `message` frame", |r| r.turn),
+        ("upload start → final `message` frame", |r| r.end_to_end),
+    ];
+    for (step, pick) in rows {
+        println!("| {step} | {} |", column(pick));
+    }
     println!(
         "\nThe image OpenClaw sent the model: {} bytes (scaled from {} bytes). Load average at the end {}.",
         measured[0].sent_bytes,

@@ -58,23 +58,7 @@ async fn local_mode_long_polls_and_answers_a_linked_user_in_the_chat() {
     );
 
     // The web app's link code links the account.
-    let (status, code) = app.post("/api/telegram/link-code").await;
-    assert_eq!(status, 201, "{code}");
-    let code = code["code"].as_str().unwrap().to_owned();
-    assert_eq!(code.len(), 8);
-    telegram.push_update(text_update(2, FRIEND, &format!("/link {code}")));
-    telegram
-        .wait_for_call(
-            "sendMessage",
-            |c| {
-                c.body["text"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("Linked!"))
-            },
-            REPLY_WAIT,
-        )
-        .await
-        .expect("linked");
+    app.link_telegram(&telegram, FRIEND, 2, REPLY_WAIT).await;
 
     // A message: typing, the reply streamed into one message, then the final text.
     telegram.push_update(text_update(3, FRIEND, "What is a monad?"));

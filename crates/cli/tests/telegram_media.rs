@@ -32,14 +32,7 @@ async fn photos_albums_and_documents_reach_the_agent_and_its_image_comes_back_as
     let data = tempfile::tempdir().unwrap();
     let (app, polling) =
         TestApp::spawn_polling_bot(data.path(), &fake, &telegram, TURN_TIMEOUT).await;
-    let (status, code) = app.post("/api/telegram/link-code").await;
-    assert_eq!(status, 201, "{code}");
-    let code = code["code"].as_str().unwrap().to_owned();
-    telegram.push_update(text_update(1, OWNER, &format!("/link {code}")));
-    telegram
-        .wait_for_text(OWNER, 0, "Linked!", REPLY_WAIT)
-        .await
-        .unwrap_or_else(|| panic!("no \"Linked!\" reply: {:#?}", telegram.calls()));
+    app.link_telegram(&telegram, OWNER, 1, REPLY_WAIT).await;
 
     // A photo with a caption: only its largest size is fetched, and it reaches the model as an image.
     fake.set_behaviour(Behaviour::Reply);

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm};
 use serverless_openclaw_testkit::fake_speech::{FakeSpeech, SpeechBehaviour};
-use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update, voice_update};
+use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, voice_update};
 use support::TestApp;
 
 const TURN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -39,14 +39,7 @@ async fn a_voice_note_is_transcribed_echoed_and_answered_and_failures_are_told_w
     let data = tempfile::tempdir().unwrap();
     let (app, polling) =
         TestApp::spawn_polling_bot(data.path(), &fake, &telegram, TURN_TIMEOUT).await;
-    let (status, code) = app.post("/api/telegram/link-code").await;
-    assert_eq!(status, 201, "{code}");
-    let code = code["code"].as_str().unwrap().to_owned();
-    telegram.push_update(text_update(1, OWNER, &format!("/link {code}")));
-    telegram
-        .wait_for_text(OWNER, 0, "Linked!", REPLY_WAIT)
-        .await
-        .unwrap_or_else(|| panic!("no \"Linked!\" reply: {:#?}", telegram.calls()));
+    app.link_telegram(&telegram, OWNER, 1, REPLY_WAIT).await;
 
     // No speech key: the user is told what to set; nothing is transcribed, the agent does not run.
     let first = voice_note(3);

@@ -441,7 +441,7 @@ impl ChatService {
                     prompt,
                     channel,
                     reply_to: None,
-                    kind: TurnKind::Reply,
+                    kind: TurnKind::Rerun,
                 })
                 .await
                 .map_err(|e: PortError| {
@@ -538,8 +538,8 @@ impl ChatService {
     }
 
     /// Runs the conversation's last message again when it has no answer (its turn failed or was
-    /// stopped): the same stored message is queued as a new turn, so the history does not repeat it.
-    /// From a chat, that turn answers the whole burst the message ends ([`crate::turn`]).
+    /// stopped): the same stored message is queued as a new turn, so the history does not repeat it;
+    /// a rerun ([`TurnKind::Rerun`]), since the message may be a new version whose rerun failed. From a chat, that turn answers the whole burst the message ends ([`crate::turn`]).
     /// `client_message_id` names this attempt in the frames. Returns the message's id, or `None`
     /// when the conversation's last message is an answer (nothing to retry).
     pub async fn retry(
@@ -566,7 +566,7 @@ impl ChatService {
                 prompt: message.content,
                 channel: message.channel,
                 reply_to,
-                kind: TurnKind::Reply,
+                kind: TurnKind::Rerun,
             })
             .await?;
         self.push

@@ -387,6 +387,10 @@ pub enum TurnKind {
     Reply,
     /// Summarise the older part of the conversation's transcript (`/compact`), without a reply.
     Compact,
+    /// Answer a message that was answered or tried before (an edit, a regenerate, a Retry): the
+    /// agent runs on the transcript without the turn of any earlier version of that exchange. Only
+    /// these turns read the exchange's versions, so a plain reply costs no extra read.
+    Rerun,
 }
 
 impl TurnKind {
@@ -548,6 +552,14 @@ mod tests {
         let json = serde_json::to_string(&compact).unwrap();
         assert!(json.contains(r#""kind":"compact""#), "{json}");
         assert_eq!(serde_json::from_str::<Turn>(&json).unwrap(), compact);
+
+        let rerun = Turn {
+            kind: TurnKind::Rerun,
+            ..compact
+        };
+        let json = serde_json::to_string(&rerun).unwrap();
+        assert!(json.contains(r#""kind":"rerun""#), "{json}");
+        assert_eq!(serde_json::from_str::<Turn>(&json).unwrap(), rerun);
     }
 
     #[test]

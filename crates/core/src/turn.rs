@@ -473,7 +473,7 @@ impl TurnProcessor {
         };
         let work = async {
             let question = match turn.kind {
-                TurnKind::Reply => self.question(turn, &cancel).await,
+                TurnKind::Reply | TurnKind::Rerun => self.question(turn, &cancel).await,
                 TurnKind::Compact => Ok(Some(Question::alone(turn))),
             };
             let question = match question {
@@ -485,7 +485,7 @@ impl TurnProcessor {
             let (outlet, delivery) = Outlet::open(self.push.as_ref(), self.replies.as_ref(), asked);
             let answered = async {
                 let result = match asked.kind {
-                    TurnKind::Reply => self
+                    TurnKind::Reply | TurnKind::Rerun => self
                         .answer(&question, cancel.clone(), &outlet)
                         .await
                         .map(|answer| answer.map_or(TurnOutcome::Skipped, TurnOutcome::Answered)),
@@ -707,8 +707,10 @@ impl TurnProcessor {
             None => (None, None),
         };
         let bytes = match bytes {
-            Some(bytes) => Some(self.without_superseded(turn, bytes).await?),
-            None => None,
+            Some(bytes) if turn.kind == TurnKind::Rerun => {
+                Some(self.without_superseded(turn, bytes).await?)
+            }
+            bytes => bytes,
         };
         let model = self.model_choice(user).await?;
         let disabled_skills = match &self.model_settings {
@@ -881,9 +883,10 @@ impl TurnProcessor {
 impl TurnProcessor {
     /// The transcript to run `turn` on: when its message is a new version of the last exchange
     /// (edited or regenerated), without the turn of the version it replaces, so the model answers
-    /// from the history before that exchange. Derived from the stored versions rather than marked on
-    /// the turn, so a redelivery or a Retry after a failed rerun cuts the same way; the stored
-    /// transcript changes only when the rerun succeeds.
+    /// from the history before that exchange. Read for reruns only ([`TurnKind::Rerun`]: edits,
+    /// regenerates and Retries), and derived from the stored versions, so a redelivery or a Retry
+    /// after a failed rerun cuts the same way; the stored transcript changes only when the rerun
+    /// succeeds.
     async fn without_superseded(&self, turn: &Turn, bytes: Vec<u8>) -> Result<Vec<u8>, AgentError> {
         let versions = self
             .conversations

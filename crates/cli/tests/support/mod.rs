@@ -16,7 +16,7 @@ use serverless_openclaw_core::config::Secret;
 use serverless_openclaw_core::ports::ToolAccess;
 use serverless_openclaw_core::settings::Endpoints;
 use serverless_openclaw_testkit::fake_llm::FakeLlm;
-use serverless_openclaw_testkit::fake_telegram::FakeTelegram;
+use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -188,6 +188,28 @@ impl TestApp {
             async move { serverless_openclaw_telegram::poll::long_poll(&bot, stop).await }
         });
         (app, PollingBot { stop, task })
+    }
+
+    /// Links the owner's account to the Telegram chat `chat` as a user does: the web app's link code
+    /// (8 characters), sent to the bot as `/link <code>` in update `update_id`. Returns once the bot
+    /// answered "Linked!".
+    pub async fn link_telegram(
+        &self,
+        telegram: &FakeTelegram,
+        chat: i64,
+        update_id: i64,
+        wait: Duration,
+    ) {
+        let (status, code) = self.post("/api/telegram/link-code").await;
+        assert_eq!(status, 201, "{code}");
+        let code = code["code"].as_str().unwrap();
+        assert_eq!(code.len(), 8, "{code}");
+        let before = telegram.texts(chat).len();
+        telegram.push_update(text_update(update_id, chat, &format!("/link {code}")));
+        telegram
+            .wait_for_text(chat, before, "Linked!", wait)
+            .await
+            .unwrap_or_else(|| panic!("no \"Linked!\" reply: {:#?}", telegram.calls()));
     }
 
     pub fn url(&self, path: &str) -> String {
