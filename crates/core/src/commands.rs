@@ -29,7 +29,7 @@ use crate::ports::{
 };
 use crate::protocol::{ConversationSettingsView, ModelChoice, ModelSource};
 use crate::settings::validate_model_id;
-use crate::skills::{SKILL_FILE, SkillError, Skills, skill_path};
+use crate::skills::{SKILL_FILE, SkillError, SkillSummary, Skills, skill_path};
 
 /// What `/model` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -413,31 +413,16 @@ impl ChatCommands {
         })
     }
 
-    /// The user's skills: (name, description, enabled, invocable), by name.
-    async fn skill_list(
-        &self,
-        user: &UserId,
-    ) -> Result<Option<Vec<(String, String, bool, bool)>>, PortError> {
+    /// The user's skills, by name; `None` where there are no skills.
+    async fn skill_list(&self, user: &UserId) -> Result<Option<Vec<SkillSummary>>, PortError> {
         let Some(skills) = &self.skills else {
             return Ok(None);
         };
-        let listed = skills.list(user).await.map_err(|e| match e {
-            SkillError::Storage(e) => e,
-            other => PortError::backend(other),
-        })?;
-        Ok(Some(
-            listed
-                .into_iter()
-                .map(|s| {
-                    let (description, invocable) = s
-                        .meta
-                        .map_or((String::from("(no readable SKILL.md)"), false), |m| {
-                            (m.description, m.user_invocable)
-                        });
-                    (s.name, description, s.enabled, invocable)
-                })
-                .collect(),
-        ))
+        match skills.list(user).await {
+            Ok(list) => Ok(Some(list)),
+            Err(SkillError::Storage(e)) => Err(e),
+            Err(other) => Err(PortError::backend(other)),
+        }
     }
 
     async fn list_skills(&self, user: &UserId) -> Result<String, PortError> {
@@ -453,9 +438,17 @@ impl ChatCommands {
         }
         let lines: Vec<String> = list
             .iter()
-            .map(|(name, description, enabled, _)| {
-                let mark = if *enabled { "✓" } else { "✗ (disabled)" };
-                format!("{mark} {name} – {description}")
+            .map(|skill| {
+                let mark = if skill.enabled {
+                    "✓"
+                } else {
+                    "✗ (disabled)"
+                };
+                let description = skill
+                    .meta
+                    .as_ref()
+                    .map_or("(no readable SKILL.md)", |m| m.description.as_str());
+                format!("{mark} {} – {description}", skill.name)
             })
             .collect();
         Ok(format!(
@@ -472,8 +465,8 @@ impl ChatCommands {
         };
         let runnable: Vec<&str> = list
             .iter()
-            .filter(|(_, _, enabled, invocable)| *enabled && *invocable)
-            .map(|(name, ..)| name.as_str())
+            .filter(|s| s.enabled && s.meta.as_ref().is_some_and(|m| m.user_invocable))
+            .map(|s| s.name.as_str())
             .collect();
         if runnable.contains(&name) {
             return Ok(CommandReply {

@@ -681,7 +681,6 @@ pub struct SkillDetailView {
     #[serde(flatten)]
     pub skill: SkillView,
     pub skill_md: String,
-    #[serde(rename = "fileList")]
     pub file_list: Vec<SkillFileView>,
 }
 
