@@ -50,6 +50,8 @@ export interface RunRequest extends SessionRequest {
   extraSystemPrompt?: string | undefined;
   thinkLevel?: string;
   images?: ImageRef[];
+  /** Skills of the user's workspace to leave out of the run (`skills.entries.<name>.enabled=false`). */
+  disabledSkills?: string[];
 }
 
 export interface CompactRequest extends SessionRequest {
@@ -286,6 +288,7 @@ export interface OpenClaw {
   runEmbeddedAgent(params: EmbeddedRunParams): Promise<EmbeddedRunResult | undefined>;
   prepareSystemAgentRunAdmission(config: OpenClawConfig, runId: string, agentId: string, boundary: string): RunAdmission;
   acquireAgentRunPreparedModelRuntime(params: PreparedRuntimeParams, options: { catalogMode: 'static' }): Promise<PreparedRuntimeLease>;
+  bumpSkillsSnapshotVersion(params: { workspaceDir: string; reason: 'manual' }): unknown;
   SessionManager: SessionManagerClass;
   parseSessionEntries(content: string): SessionEntry[];
   agentCore: AgentCore;

@@ -19,7 +19,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_FUZZ_VERSION="0.13.2"
 runs="${FUZZ_RUNS:-10000000}"
-targets="${FUZZ_TARGETS:-client_frame rest_bodies telegram_update telegram_render jwt}"
+targets="${FUZZ_TARGETS:-client_frame rest_bodies telegram_update telegram_render jwt skill_upload}"
 tool="$ROOT/.tools/cargo-fuzz"
 
 if ! "$tool/bin/cargo-fuzz" --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then

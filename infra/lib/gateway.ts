@@ -28,7 +28,7 @@ import { Construct } from 'constructs';
 import type { Auth } from './auth.ts';
 import * as env from './environment.ts';
 import { functionLogs, RustLambda } from './functions.ts';
-import { grantApiObjects, grantIndexedTableData, grantManageConnections } from './grants.ts';
+import { grantApiObjects, grantIndexedTableData, grantManageConnections, grantWorkspaceReads } from './grants.ts';
 import type { Secrets } from './secrets.ts';
 import type { TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
@@ -122,13 +122,15 @@ export class Gateway extends Construct {
         ...env.turnQueue(turns.queue),
         ...env.websocketEndpoint(this.webSocketStage),
         // The attachment store is built with the bucket's name; a message only checks and links the
-        // attachments it names (items of the conversations table), so the role gets no S3 grant.
+        // attachments it names (items of the conversations table), so that needs no S3 grant; `/skills`
+        // and `/skill` read the user's skills in their workspace.
         ...env.dataBucket(storage.bucket),
         // `/model` and `/status` name the deployment's default model.
         ...props.providerEnvironment,
       },
     });
     storage.grantTables(message.role);
+    grantWorkspaceReads(storage.bucket, message.role);
     turns.queue.grantSendMessages(message.role);
     grantManageConnections(this.webSocketApi, message.role);
 

@@ -59,11 +59,12 @@ export function grantBucketObjects(bucket: Bucket, role: Role): void {
 /**
  * What http-api does in the data bucket, and nothing else: reads, writes and deletes attachments
  * (`attachments/*`), presigns the browser's uploads and reads and removes what arrived (`uploads/*`; a
- * presigned PUT acts with the signer's rights), and deletes a conversation's transcript (`transcripts/*`,
- * conditionally, which needs the read too). It never touches workspaces.
+ * presigned PUT acts with the signer's rights), deletes a conversation's transcript (`transcripts/*`,
+ * conditionally, which needs the read too), and lists, writes and deletes users' skills, which live in
+ * their workspaces (`workspaces/*`, conditionally too).
  */
 export function grantApiObjects(bucket: Bucket, role: Role): void {
-  const prefixes = ['attachments/*', 'uploads/*', 'transcripts/*'];
+  const prefixes = ['attachments/*', 'uploads/*', 'transcripts/*', 'workspaces/*'];
   for (const prefix of prefixes) bucket.grantReadWrite(role, prefix);
   acknowledgeWildcards(
     role,
@@ -91,6 +92,19 @@ export function grantAttachmentWrites(bucket: Bucket, role: Role): void {
     role,
     ['Action::s3:Abort*', 'Action::s3:DeleteObject*', `Resource::${nagArn(bucket)}/attachments/*`],
     "CDK's put and delete grants under the attachments prefix: object keys are per user and conversation, known only at run time.",
+  );
+}
+
+/**
+ * Reading users' workspaces (`workspaces/<user>/…`) in one bucket, nothing else: ws-message and
+ * telegram-webhook answer `/skills` and check a `/skill` from the skills stored there.
+ */
+export function grantWorkspaceReads(bucket: Bucket, role: Role): void {
+  bucket.grantRead(role, 'workspaces/*');
+  acknowledgeWildcards(
+    role,
+    ['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*', `Resource::${nagArn(bucket)}/workspaces/*`],
+    "CDK's read grant under the workspaces prefix: object keys are per user and skill, known only at run time.",
   );
 }
 

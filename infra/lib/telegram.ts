@@ -21,7 +21,7 @@ import { Construct } from 'constructs';
 import * as env from './environment.ts';
 import { RustLambda } from './functions.ts';
 import { throttleAnonymousRoute } from './gateway.ts';
-import { grantAttachmentWrites, grantManageConnections } from './grants.ts';
+import { grantAttachmentWrites, grantManageConnections, grantWorkspaceReads } from './grants.ts';
 import type { TurnQueue } from './queue.ts';
 import type { Storage } from './storage.ts';
 
@@ -76,6 +76,7 @@ export class Telegram extends Construct {
     const role = this.webhook.role;
     storage.grantTables(role);
     grantAttachmentWrites(storage.bucket, role);
+    grantWorkspaceReads(storage.bucket, role);
     turns.queue.grantSendMessages(role);
     grantManageConnections(props.webSocketApi, role);
     props.botToken.grantRead(role);

@@ -102,7 +102,7 @@ describe('IAM', () => {
     ]);
   });
 
-  it("lets only the agent and http-api touch the data bucket's objects (transcripts, workspaces, attachments), and telegram-webhook only write and delete attachments", () => {
+  it("lets only the agent and http-api touch the data bucket's objects (transcripts, workspaces, attachments), telegram-webhook only write and delete attachments and read workspaces, ws-message only read workspaces", () => {
     const onBucket = all
       .filter(({ statement }) => list(statement.Action).some((action) => action.startsWith('s3:') && action.includes('Object')))
       .filter(
@@ -113,10 +113,17 @@ describe('IAM', () => {
     assert.deepEqual([...new Set(users)].sort(), [
       'AgentRoleDefaultPolicy',
       'GatewayHttpApiRoleDefaultPolicy',
+      'GatewayWsMessageRoleDefaultPolicy',
       'TelegramWebhookRoleDefaultPolicy',
     ]);
+    /** A read-only statement on the workspaces prefix (`/skills`, `/skill`). */
+    const readsWorkspaces = (statement: Statement) =>
+      list(statement.Action).every(
+        (action) => action.startsWith('s3:GetObject') || action.startsWith('s3:GetBucket') || action.startsWith('s3:List'),
+      ) && /\/workspaces\/\*/.test(JSON.stringify(statement.Resource));
     const webhook = onBucket.filter(({ id }) => id.startsWith('TelegramWebhookRoleDefaultPolicy'));
     for (const { statement } of webhook) {
+      if (readsWorkspaces(statement)) continue;
       assert.ok(
         list(statement.Action).every(
           (action) => action.startsWith('s3:PutObject') || action.startsWith('s3:DeleteObject') || action.startsWith('s3:Abort'),
@@ -125,7 +132,10 @@ describe('IAM', () => {
       );
       assert.match(JSON.stringify(statement.Resource), /\/attachments\/\*/);
     }
-    // http-api: its attachments, the uploads it presigns and checks, and deleting transcripts; never workspaces.
+    const message = onBucket.filter(({ id }) => id.startsWith('GatewayWsMessageRoleDefaultPolicy'));
+    assert.ok(message.length > 0 && message.every(({ statement }) => readsWorkspaces(statement)), JSON.stringify(message));
+    // http-api: its attachments, the uploads it presigns and checks, deleting transcripts, and users' skills
+    // (in their workspaces).
     const api = onBucket.filter(({ id }) => id.startsWith('GatewayHttpApiRoleDefaultPolicy'));
     assert.ok(api.length > 0);
     for (const { statement } of api) {
@@ -133,7 +143,7 @@ describe('IAM', () => {
         .map((resource) => JSON.stringify(resource))
         .filter((resource) => resource.includes('/'));
       assert.ok(objects.length > 0, JSON.stringify(statement.Resource));
-      for (const resource of objects) assert.match(resource, /\/(attachments|uploads|transcripts)\/\*/, resource);
+      for (const resource of objects) assert.match(resource, /\/(attachments|uploads|transcripts|workspaces)\/\*/, resource);
     }
   });
 

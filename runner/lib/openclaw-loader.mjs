@@ -126,7 +126,7 @@ async function functionNamed(distDir, prefix, name, problems) {
 /**
  * Loads and checks everything the runner uses. Returns
  * { root, version, runEmbeddedAgent, prepareSystemAgentRunAdmission, acquireAgentRunPreparedModelRuntime,
- *   SessionManager, parseSessionEntries, loadConfig, stopBrowserControlService, timings }.
+ *   bumpSkillsSnapshotVersion, SessionManager, parseSessionEntries, loadConfig, stopBrowserControlService, timings }.
  * @param {NodeJS.ProcessEnv} [env]
  * @returns {Promise<OpenClaw>}
  */
@@ -156,7 +156,7 @@ export async function loadOpenClaw(env = process.env) {
   if (!fs.existsSync(runtimeFile)) problems.push('dist/run-embedded.runtime.js is missing');
   if (!fs.existsSync(distDir)) problems.push('dist/ is missing');
   else {
-    for (const prefix of ['admitted-run-context', 'prepared-model-runtime']) {
+    for (const prefix of ['admitted-run-context', 'prepared-model-runtime', 'refresh-state']) {
       if (chunksOf(distDir, prefix).length === 0) problems.push(`no dist/${prefix}-<hash>.mjs chunk`);
     }
   }
@@ -186,6 +186,10 @@ export async function loadOpenClaw(env = process.env) {
   // Prepared model runtimes held across runs (lib/prepared-runtimes.mjs).
   const acquire = await functionNamed(distDir, 'prepared-model-runtime', 'acquireAgentRunPreparedModelRuntime', problems);
   if (acquire) out.acquireAgentRunPreparedModelRuntime = /** @type {OpenClaw['acquireAgentRunPreparedModelRuntime']} */ (acquire);
+  // Skills changed between turns (an upload, a delete) show in the next prompt only after this
+  // (OpenClaw caches each workspace's skills until a watcher it does not run here bumps them).
+  const bump = await functionNamed(distDir, 'refresh-state', 'bumpSkillsSnapshotVersion', problems);
+  if (bump) out.bumpSkillsSnapshotVersion = /** @type {OpenClaw['bumpSkillsSnapshotVersion']} */ (bump);
 
   if (sessionsTarget) {
     try {

@@ -14,6 +14,8 @@ export const THINK_LEVELS = ['off', 'minimal', 'low', 'medium', 'high'];
 export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 /** The most images one `run` line may carry (the host's limit per message). */
 export const MAX_IMAGES = 10;
+/** A skill name, as the host validates it (`core::skills::validate_skill_name`). */
+const SKILL_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 export class BadRequest extends Error {
   /**
@@ -209,6 +211,13 @@ export function parseRequest(line) {
         req.thinkLevel = run.thinkLevel;
       }
       if (run.images !== undefined && run.images !== null) req.images = imagesOf(run, /** @type {string} */ (id));
+      if (run.disabledSkills !== undefined && run.disabledSkills !== null) {
+        const names = run.disabledSkills;
+        if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && SKILL_NAME.test(n))) {
+          throw new BadRequest('"disabledSkills" must be an array of skill names', id);
+        }
+        req.disabledSkills = names;
+      }
       // transcriptOutPath may equal transcriptPath: the output is written to a temporary name and
       // renamed over the input.
       return req;

@@ -329,7 +329,34 @@ export function withEmbeddedCompaction(config) {
 }
 
 /**
- * The config of one run: the turn's workspace, its tool policy, embedded compaction
+ * Skills the user disabled are left out of the run: OpenClaw drops a skill whose
+ * `skills.entries.<name>.enabled` is false from the prompt (and the config change is part of its
+ * skills cache key).
+ */
+/**
+ * @template {OpenClawConfig} C
+ * @param {C} config
+ * @param {string[] | undefined} disabled
+ * @returns {C}
+ */
+function withDisabledSkills(config, disabled) {
+  if (!disabled || disabled.length === 0) return config;
+  const skills = /** @type {{ entries?: Record<string, object> }} */ (config.skills ?? {});
+  const entries = { ...skills.entries };
+  for (const name of disabled) entries[name] = { ...entries[name], enabled: false };
+  return { ...config, skills: { ...skills, entries } };
+}
+
+/**
+ * What the agent is told about skills on every run: OpenClaw's skill workshop is off (its files would
+ * land outside the user's workspace, shared and lost), so skills it writes go where the user's own
+ * skills are and persist with the workspace.
+ */
+export const SKILLS_PROMPT =
+  'To save a reusable skill, write it as skills/<name>/SKILL.md in your workspace (frontmatter with name and description; <name> of a-z, 0-9 and -).';
+
+/**
+ * The config of one run: the turn's workspace, its tool policy, the skills the user disabled, embedded compaction
  * (withEmbeddedCompaction) and, with `req.llm`, the run's own
  * provider entry and agent dir (`agentDirOf`, see createAgentDirNamer). It lives in memory only (a
  * user's key must never reach a file); the config object from start-up is not changed.
@@ -341,7 +368,9 @@ export function withEmbeddedCompaction(config) {
  * @returns {OpenClawConfig}
  */
 export function configForRun(config, req, agentDirOf) {
-  const runConfig = withEmbeddedCompaction(withToolPolicy(configForWorkspace(config, req.workspaceDir), req.tools));
+  const runConfig = withEmbeddedCompaction(
+    withDisabledSkills(withToolPolicy(configForWorkspace(config, req.workspaceDir), req.tools), /** @type {Partial<RunRequest>} */ (req).disabledSkills),
+  );
   if (!req.llm) return runConfig;
   const entry = runProviderEntry(config, req.llm);
   const models = runConfig.models ?? {};
@@ -515,6 +544,8 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
       const images = await loadImages(req.images);
       if (turn.abortRequested) return void fail(turn, 'aborted', 'aborted before start');
       const runConfig = withBrowserAccess(configForRun(config, req, agentDirOf), req.browser);
+      // Skills added or removed since the last run of this workspace show from this run on.
+      oc.bumpSkillsSnapshotVersion({ workspaceDir: req.workspaceDir, reason: 'manual' });
       const provider = req.llm?.providerId ?? req.provider;
       const model = req.llm?.model ?? req.model;
       await preparedRuntimes?.hold(runConfig, { agentId: AGENT_ID, workspaceDir: req.workspaceDir, provider, model });
@@ -539,7 +570,7 @@ export function createTurnRunner({ oc, config, writeLine, logErr: logAny, agentD
           config: runConfig,
           prompt: req.prompt,
           ...(images.length > 0 ? { images } : {}),
-          ...(req.extraSystemPrompt ? { extraSystemPrompt: req.extraSystemPrompt } : {}),
+          extraSystemPrompt: [SKILLS_PROMPT, req.extraSystemPrompt].filter(Boolean).join('\n\n'),
           ...(provider ? { provider } : {}),
           ...(model ? { model } : {}),
           ...(req.thinkLevel ? { thinkLevel: req.thinkLevel } : {}),

@@ -177,6 +177,7 @@ export async function startFakeLlm() {
         tools: (json?.tools ?? []).map((/** @type {{ name?: string, function?: { name?: string } }} */ t) => t.name ?? t.function?.name),
         images: imagesIn(json?.messages),
         thinking: json?.thinking,
+        system: systemText(json?.system),
         summary,
       });
       if (apiKey?.includes('reject')) {

@@ -215,6 +215,14 @@ test('a run may name a thinking level, one of those OpenClaw knows', () => {
   assert.throws(() => parseRequest(JSON.stringify({ ...run, thinkLevel: 'hard' })), /"thinkLevel" must be one of off, minimal, low, medium, high/);
 });
 
+test('a run may name skills to leave out, by valid skill names only', () => {
+  assert.equal(parsed(JSON.stringify(run)).disabledSkills, undefined);
+  assert.deepEqual(parsed(JSON.stringify({ ...run, disabledSkills: ['zeta', 'a-1'] })).disabledSkills, ['zeta', 'a-1']);
+  for (const bad of ['zeta', ['../x'], ['Zeta'], [1]]) {
+    assert.throws(() => parseRequest(JSON.stringify({ ...run, disabledSkills: bad })), /"disabledSkills" must be an array of skill names/);
+  }
+});
+
 test('a run asks for full or restricted tools; restricted runs get no shell and workspace-only files', () => {
   assert.equal(parsed(JSON.stringify(run)).tools, 'full');
   assert.equal(parsed(JSON.stringify({ ...run, tools: 'restricted' })).tools, 'restricted');

@@ -68,6 +68,7 @@ test('package without the internals: fatal incompatible_openclaw, exit 78', asyn
   assert.match(line.message, /run-embedded\.runtime\.js/);
   assert.match(line.message, /admitted-run-context/);
   assert.match(line.message, /prepared-model-runtime/);
+  assert.match(line.message, /no dist\/refresh-state-<hash>\.mjs chunk/);
 });
 
 test('internals with the wrong shape are named, and OpenClaw stdout noise goes to stderr', async () => {
@@ -80,6 +81,7 @@ test('internals with the wrong shape are named, and OpenClaw stdout noise goes t
     // Two copies of one internal: which one OpenClaw's runs use cannot be told.
     'dist/prepared-model-runtime-AbC123.mjs': 'export const t = function acquireAgentRunPreparedModelRuntime() {};\n',
     'dist/prepared-model-runtime-DeF456.mjs': 'export const t = function acquireAgentRunPreparedModelRuntime() {};\n',
+    'dist/refresh-state-AbC123.mjs': 'function somethingElse() {}\nexport { somethingElse as t };\n',
     'dist/plugin-sdk/agent-sessions.js': 'export class SessionManager {}\nexport function parseSessionEntries() { return []; }\n',
     'dist/extensions/browser/register.runtime.js': 'async function stopBrowserRuntime() {}\nexport { stopBrowserRuntime };\n',
   });
@@ -88,6 +90,7 @@ test('internals with the wrong shape are named, and OpenClaw stdout noise goes t
   assert.match(line.message, /runEmbeddedAgent is not exported as a function/);
   assert.match(line.message, /no function named prepareSystemAgentRunAdmission/);
   assert.match(line.message, /2 different functions named acquireAgentRunPreparedModelRuntime/);
+  assert.match(line.message, /no function named bumpSkillsSnapshotVersion in dist\/refresh-state-\*\.mjs/);
   assert.match(line.message, /SessionManager\.inMemory is missing/);
   assert.match(line.message, /loadConfig is not exported/);
   assert.match(line.message, /register\.runtime\.js does not export stopBrowserControlService/);

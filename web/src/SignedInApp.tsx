@@ -1,5 +1,5 @@
 // The signed-in app, whichever gate let the user in (local token or Cognito): the header, the conversation
-// sidebar, and the chat or the settings page (`#settings`). It owns the one WebSocket and the REST client,
+// sidebar, and the chat, the settings page (`#settings`) or the skills page (`#skills`). It owns the one WebSocket and the REST client,
 // and gets everything about the sign-in from the AuthSession.
 
 import { useEffect, useMemo, useRef, useState } from 'react';
@@ -9,6 +9,7 @@ import { ChatView } from './ChatView';
 import type { ConnectionState } from './connection';
 import { restUrl, type RuntimeConfig } from './runtimeConfig';
 import { SettingsPage } from './SettingsPage';
+import { SkillsPage } from './SkillsPage';
 import { NEW_CONVERSATION_TITLE, Sidebar } from './Sidebar';
 import { useConnection } from './useConnection';
 import { useConversations } from './useConversations';
@@ -20,15 +21,16 @@ const CONNECTION_TEXT: Record<ConnectionState, string> = {
   resting: 'paused while hidden',
 };
 
-type View = 'chat' | 'settings';
+type View = 'chat' | 'settings' | 'skills';
 
-const SETTINGS_HASH = '#settings';
+/** The hash of each view but the chat's (which has none). */
+const HASHES = { settings: '#settings', skills: '#skills' } as const;
 
 function viewOf(hash: string): View {
-  return hash === SETTINGS_HASH ? 'settings' : 'chat';
+  return hash === HASHES.settings ? 'settings' : hash === HASHES.skills ? 'skills' : 'chat';
 }
 
-/** The view named by the URL's hash, so Settings has its own history entry and the Back button works. */
+/** The view named by the URL's hash, so each page has its own history entry and the Back button works. */
 function useHashView(): [View, (view: View) => void] {
   const [view, setView] = useState(() => viewOf(window.location.hash));
   useEffect(() => {
@@ -38,7 +40,7 @@ function useHashView(): [View, (view: View) => void] {
   }, []);
   const navigate = (next: View) => {
     if (next === viewOf(window.location.hash)) return;
-    window.location.hash = next === 'settings' ? SETTINGS_HASH : '';
+    window.location.hash = next === 'chat' ? '' : HASHES[next];
   };
   return [view, navigate];
 }
@@ -97,9 +99,14 @@ export function SignedInApp({ config, session }: { config: RuntimeConfig; sessio
         </span>
         <div className="topbar-actions">
           {view === 'chat' ? (
-            <a className="link-button" href={SETTINGS_HASH} data-testid="settings-link">
-              Settings
-            </a>
+            <>
+              <a className="link-button" href={HASHES.skills} data-testid="skills-link">
+                Skills
+              </a>
+              <a className="link-button" href={HASHES.settings} data-testid="settings-link">
+                Settings
+              </a>
+            </>
           ) : (
             <a
               className="link-button"
@@ -140,6 +147,8 @@ export function SignedInApp({ config, session }: { config: RuntimeConfig; sessio
         <main className="view">
           {view === 'settings' ? (
             <SettingsPage api={api} session={session} />
+          ) : view === 'skills' ? (
+            <SkillsPage api={api} />
           ) : current === null ? (
             <p className="hint">Loading…</p>
           ) : (

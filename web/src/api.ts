@@ -12,6 +12,8 @@ import {
   parseMessagePage,
   parseSearchResponse,
   parseSettingsResponse,
+  parseSkill,
+  parseSkillList,
   parseDownloadLink,
   parseUpload,
   type Attachment,
@@ -22,6 +24,7 @@ import {
   type LinkCode,
   type SearchHit,
   type Settings,
+  type Skill,
   type SettingsUpdate,
   type MessagePage,
   type UploadTarget,
@@ -78,10 +81,16 @@ export interface Api {
    */
   attachmentLink(conversationId: string, attachmentId: string): Promise<ApiResult<DownloadLink>>;
   deleteAttachment(conversationId: string, attachmentId: string): Promise<ApiResult<null>>;
+  /** The user's skills, by name. */
+  skills(): Promise<ApiResult<Skill[]>>;
+  /** Adds or replaces skill `name`: a SKILL.md (`text/markdown`) or a zip of its folder (`application/zip`). */
+  putSkill(name: string, body: Blob, contentType: 'text/markdown' | 'application/zip'): Promise<ApiResult<Skill>>;
+  setSkillEnabled(name: string, enabled: boolean): Promise<ApiResult<Skill>>;
+  deleteSkill(name: string): Promise<ApiResult<null>>;
 }
 
-/** A request body (JSON). */
-type RequestBody = { json: unknown };
+/** A request body: JSON, or bytes of a type. */
+type RequestBody = { json: unknown } | { bytes: Blob; contentType: string };
 
 const UNREADABLE = 'The server sent an answer this page does not understand.';
 
@@ -107,7 +116,10 @@ export function createApi(
     let response: Response;
     try {
       const init: RequestInit = { method, headers, cache: 'no-store' };
-      if (body !== undefined) {
+      if (body !== undefined && 'bytes' in body) {
+        headers['Content-Type'] = body.contentType;
+        init.body = body.bytes;
+      } else if (body !== undefined) {
         headers['Content-Type'] = 'application/json';
         init.body = JSON.stringify(body.json);
       }
@@ -156,6 +168,7 @@ export function createApi(
   const empty = (method: string, path: string, body?: unknown) =>
     call<null>(method, path, body === undefined ? undefined : { json: body }, null);
   const conversation = (id: string) => `/api/conversations/${encodeURIComponent(id)}`;
+  const skill = (name: string) => `/api/skills/${encodeURIComponent(name)}`;
 
   return {
     listConversations: () => parsed('GET', '/api/conversations', undefined, parseConversationsResponse),
@@ -207,5 +220,9 @@ export function createApi(
       return { ok: true, value: { ...link.value, url: new URL(link.value.url, restUrl(config, '/', pageHref())).href } };
     },
     deleteAttachment: (id, attachmentId) => empty('DELETE', `${conversation(id)}/attachments/${encodeURIComponent(attachmentId)}`),
+    skills: () => parsed('GET', '/api/skills', undefined, parseSkillList),
+    putSkill: (name, bytes, contentType) => call('PUT', skill(name), { bytes, contentType }, parseSkill) as Promise<ApiResult<Skill>>,
+    setSkillEnabled: (name, enabled) => parsed('PATCH', skill(name), { enabled }, parseSkill),
+    deleteSkill: (name) => empty('DELETE', skill(name)),
   };
 }

@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'corrupt_file'
   | 'quota_exceeded'
   | 'transcription_failed'
+  | 'invalid_skill'
   | 'internal';
 
 /** The most attachments one message may carry. */
@@ -751,4 +752,38 @@ export function parseSearchResponse(body: unknown): SearchHit[] | null {
     hits.push({ conversationId: h.conversationId, title: h.title, messageId: h.messageId, role: h.role, snippet, createdAt: h.createdAt });
   }
   return hits;
+}
+
+/** A skill of the user's workspace (docs/protocol.md, "Skills"). */
+export interface Skill {
+  name: string;
+  /** From its SKILL.md; null for a folder without a readable one. */
+  description: string | null;
+  enabled: boolean;
+  userInvocable: boolean;
+  files: number;
+  bytes: number;
+}
+
+/** Parses one skill view; null if it has another shape. */
+export function parseSkill(value: unknown): Skill | null {
+  if (!isObject(value) || !isString(value.name) || typeof value.enabled !== 'boolean' || typeof value.userInvocable !== 'boolean')
+    return null;
+  if (value.description !== null && !isString(value.description)) return null;
+  if (typeof value.files !== 'number' || typeof value.bytes !== 'number') return null;
+  return {
+    name: value.name,
+    description: value.description,
+    enabled: value.enabled,
+    userInvocable: value.userInvocable,
+    files: value.files,
+    bytes: value.bytes,
+  };
+}
+
+/** Parses the body of `GET /api/skills`; null if it has another shape. */
+export function parseSkillList(body: unknown): Skill[] | null {
+  if (!isObject(body) || !Array.isArray(body.skills)) return null;
+  const skills = body.skills.map(parseSkill);
+  return skills.every((s): s is Skill => s !== null) ? skills : null;
 }

@@ -43,6 +43,7 @@ async fn turn(
             thinking: None,
             tools: ToolAccess::Full,
             browser: false,
+            disabled_skills: Vec::new(),
             attachments: Vec::new(),
         },
         events,

@@ -426,7 +426,10 @@ pub fn render_openclaw_config(log_file: &Path, browser: Option<&BrowserSettings>
         "agents": { "entries": { "main": {} } },
         "models": { "catalogRefresh": { "enabled": false } },
         "plugins": { "allow": RUNNER_PLUGINS },
-        "tools": { "updatePlan": false, "toolSearch": { "mode": "directory" } },
+        // The skill workshop writes into the agent dir, which users of one provider share and
+        // nothing keeps; the agent saves skills in the user's workspace instead (runner/lib/turns.mjs).
+        "skills": { "workshop": { "autonomous": { "mode": "off" } } },
+        "tools": { "updatePlan": false, "toolSearch": { "mode": "directory" }, "deny": ["skill_workshop"] },
         "update": { "checkOnStart": false, "auto": { "enabled": false } },
         "telemetry": { "enabled": false },
         "logging": { "file": log_file.to_string_lossy(), "level": "silent", "consoleLevel": "warn" },
@@ -755,6 +758,8 @@ mod tests {
         assert_eq!(config["plugins"]["allow"], json!(RUNNER_PLUGINS));
         assert!(RUNNER_PLUGINS.contains(&"anthropic") && RUNNER_PLUGINS.contains(&"openai"));
         assert_eq!(config["tools"]["updatePlan"], false);
+        assert_eq!(config["tools"]["deny"], json!(["skill_workshop"]));
+        assert_eq!(config["skills"]["workshop"]["autonomous"]["mode"], "off");
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub enum HostLine<'a> {
         /// Images the user sent with the prompt, as files the host wrote.
         #[serde(skip_serializing_if = "<[_]>::is_empty")]
         images: &'a [RunImage],
+        /// Skills of the user's workspace the run leaves out (the user disabled them).
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        disabled_skills: &'a [String],
     },
     /// Compact a transcript (`docs/runner-protocol.md`, `compact`): the session fields of a `run`,
     /// without a prompt; `instructions` is what the summary should focus on.
@@ -245,6 +248,7 @@ mod tests {
             browser: false,
             think_level: None,
             images: &[],
+            disabled_skills: &[],
         }
     }
 
@@ -273,6 +277,18 @@ mod tests {
         assert_eq!(
             serde_json::to_value(with_image).unwrap()["images"],
             serde_json::json!([{"path": "/t/0.png", "mimeType": "image/png"}])
+        );
+        let disabled = ["zeta".to_owned()];
+        let mut with_disabled = run(&llm, ToolAccess::Full);
+        if let HostLine::Run {
+            disabled_skills, ..
+        } = &mut with_disabled
+        {
+            *disabled_skills = &disabled;
+        }
+        assert_eq!(
+            serde_json::to_value(with_disabled).unwrap()["disabledSkills"],
+            serde_json::json!(["zeta"])
         );
         let mut thinking = run(&llm, ToolAccess::Full);
         if let HostLine::Run { think_level, .. } = &mut thinking {

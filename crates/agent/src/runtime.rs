@@ -26,7 +26,7 @@ use serverless_openclaw_core::domain::{ThinkingLevel, Usage};
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{
     AgentCompaction, AgentError, AgentEvent, AgentReply, AgentRuntime, AgentState, AgentStatus,
-    AgentStatusSource, AgentTurn, Compacted,
+    AgentStatusSource, AgentTurn, Compacted, WorkspaceFolders,
 };
 use serverless_openclaw_core::protocol::ErrorCode;
 use serverless_openclaw_core::settings::ModelChoice;
@@ -173,6 +173,11 @@ impl OpenClawRuntime {
             start_lock: tokio::sync::Mutex::new(()),
             starting: AtomicBool::new(false),
         })
+    }
+
+    /// Where users' workspaces are at any moment, for writers outside turns (see [`WorkspaceFolders`]).
+    pub fn workspace_folders(&self) -> Arc<dyn WorkspaceFolders> {
+        self.checkouts.clone()
     }
 
     /// Starts the runner now (a cold start ahead of the first turn). Returns the OpenClaw version.
@@ -356,6 +361,24 @@ impl Checkouts {
         if let Err(e) = std::fs::rename(&from, self.stored.join(user.as_str())) {
             // Left where it is: the next start moves it back.
             tracing::error!(%user, error = %e, "could not move a workspace back after its turn");
+        }
+    }
+}
+
+/// Writers outside turns (skill uploads in local mode) reach a user's workspace here, wherever it is:
+/// checked out for a turn in flight, left in `active` by a failed move back, or in the store. The
+/// folder cannot move while `f` runs: check-outs and check-ins take the same lock.
+impl WorkspaceFolders for Checkouts {
+    fn with_folder(&self, user: &UserId, f: &mut dyn FnMut(&Path)) {
+        let in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let (active, stored) = (
+            self.active.join(user.as_str()),
+            self.stored.join(user.as_str()),
+        );
+        if in_flight.contains_key(user) || (!stored.exists() && active.exists()) {
+            f(&active);
+        } else {
+            f(&stored);
         }
     }
 }
@@ -615,6 +638,7 @@ impl AgentRuntime for OpenClawRuntime {
             browser: turn.browser,
             think_level: turn.thinking.map(ThinkingLevel::as_str),
             images: &staged.images,
+            disabled_skills: &turn.disabled_skills,
         };
         let end = self
             .converse(
@@ -819,6 +843,49 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(stored.join("user-1/MEMORY.md")).unwrap(),
             "remember this"
+        );
+        assert!(!active.join("user-1").exists());
+    }
+
+    #[tokio::test]
+    async fn a_workspace_write_during_a_turn_lands_in_the_checked_out_folder_and_goes_back_with_it()
+    {
+        use serverless_openclaw_core::ports::WorkspaceStore;
+        let dir = tempfile::tempdir().unwrap();
+        let (stored, active) = (dir.path().join("stored"), dir.path().join("active"));
+        std::fs::create_dir_all(&stored).unwrap();
+        std::fs::create_dir_all(&active).unwrap();
+        let checkouts = Arc::new(Checkouts::new(stored.clone(), active.clone()).unwrap());
+        let store = serverless_openclaw_local::FileWorkspaceStore::over(checkouts.clone());
+        let user = UserId::parse("user-1").unwrap();
+
+        store
+            .put(&user, "MEMORY.md", b"before", None)
+            .await
+            .unwrap();
+        assert!(stored.join("user-1/MEMORY.md").is_file());
+        let turn = checkouts.check_out(&user).unwrap();
+        store
+            .put(&user, "skills/zeta/SKILL.md", b"during", None)
+            .await
+            .unwrap();
+        assert!(turn.path.join("skills/zeta/SKILL.md").is_file());
+        assert!(
+            !stored.join("user-1").exists(),
+            "nothing is recreated beside the checked-out folder"
+        );
+        let listed: Vec<String> = store
+            .list(&user)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(listed, ["MEMORY.md", "skills/zeta/SKILL.md"]);
+        drop(turn);
+        assert_eq!(
+            std::fs::read_to_string(stored.join("user-1/skills/zeta/SKILL.md")).unwrap(),
+            "during"
         );
         assert!(!active.join("user-1").exists());
     }

@@ -77,6 +77,7 @@ async fn an_image_reaches_the_model_and_a_file_is_read_by_a_tool_then_removed() 
                 NOTES.as_bytes(),
             ),
         ],
+        disabled_skills: Vec::new(),
     };
     let (events, _received) = mpsc::unbounded_channel();
     let reply = runtime

@@ -42,6 +42,7 @@ fn turn(prompt: &str, transcript: Option<Vec<u8>>, model: Option<ModelChoice>) -
         tools: ToolAccess::Full,
         browser: true,
         attachments: Vec::new(),
+        disabled_skills: Vec::new(),
     }
 }
 

@@ -72,6 +72,7 @@ async fn run(
         tools: ToolAccess::Full,
         browser: true,
         attachments: Vec::new(),
+        disabled_skills: Vec::new(),
     };
     let (events, mut received) = mpsc::unbounded_channel();
     let reply = runtime

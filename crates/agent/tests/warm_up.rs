@@ -96,6 +96,7 @@ async fn start_warm_does_not_wait_for_a_warm_up_a_waiting_turn_made_the_runner_s
         tools: ToolAccess::Full,
         browser: true,
         attachments: Vec::new(),
+        disabled_skills: Vec::new(),
     };
     let (events, _) = mpsc::unbounded_channel();
 

@@ -200,6 +200,7 @@ async fn turn(
         tools: ToolAccess::Full,
         browser: true,
         attachments: Vec::new(),
+        disabled_skills: Vec::new(),
     };
     runtime
         .run_turn(turn, events, CancellationToken::new())

@@ -1,7 +1,7 @@
 //! Each user's model settings and API keys: the AWS twins of `local`'s SQLite row and key files.
 //!
 //! - Settings: one item in the conversations table, `pk = USER#<user>`, `sk = SETTINGS`, attributes
-//!   `model`, `speech` and `browser` (each as JSON, set and removed on their own), beside the user's conversation items (whose `sk` starts `CONV#`).
+//!   `model`, `speech`, `browser` and `disabledSkills` (each as JSON, set and removed on their own), beside the user's conversation items (whose `sk` starts `CONV#`).
 //! - API keys: SSM SecureString parameters `<path>/<user>/api-keys/<provider>` (encrypted with the
 //!   AWS-managed `aws/ssm` key), so the web API can write and list them without being able to read
 //!   them back (it lists names without decryption), and only the agent decrypts them.
@@ -22,6 +22,7 @@ const SETTINGS_SK: &str = "SETTINGS";
 const MODEL: &str = "model";
 const SPEECH: &str = "speech";
 const BROWSER: &str = "browser";
+const DISABLED_SKILLS: &str = "disabledSkills";
 
 /// [`SettingsStore`] on the conversations table.
 #[derive(Clone)]
@@ -137,6 +138,15 @@ impl SettingsStore for DynamoSettingsStore {
 
     async fn set_browser_enabled(&self, user: &UserId, enabled: bool) -> Result<(), PortError> {
         self.write(user, BROWSER, Some(&enabled)).await
+    }
+
+    async fn disabled_skills(&self, user: &UserId) -> Result<Vec<String>, PortError> {
+        Ok(self.read(user, DISABLED_SKILLS).await?.unwrap_or_default())
+    }
+
+    async fn set_disabled_skills(&self, user: &UserId, names: &[String]) -> Result<(), PortError> {
+        self.write(user, DISABLED_SKILLS, (!names.is_empty()).then_some(&names))
+            .await
     }
 }
 

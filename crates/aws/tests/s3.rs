@@ -1,5 +1,6 @@
 //! The S3 adapters on moto server: the transcript and workspace contract suites, a stale writer that
-//! must lose without touching the newer object, and a missing bucket that must be a backend error.
+//! must lose without touching the newer object, a missing bucket that must be a backend error, and a
+//! user's skills kept under their workspace prefix (with their disabled list in DynamoDB).
 
 use futures::{StreamExt, TryStreamExt, stream};
 use serverless_openclaw_aws::config::s3_client;
@@ -196,4 +197,99 @@ async fn a_missing_bucket_is_a_backend_error() {
         Err(PortError::Backend(e)) => assert!(e.to_string().contains("NoSuchBucket"), "{e}"),
         other => panic!("expected a backend error, got {other:?}"),
     }
+}
+
+/// The keys under `prefix`, sorted.
+async fn keys_under(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let listed = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("list");
+    let mut keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn skills_are_stored_replaced_disabled_and_deleted_under_the_user_s_workspace_prefix() {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use serverless_openclaw_aws::DynamoSettingsStore;
+    use serverless_openclaw_aws::conversations::create_table;
+    use serverless_openclaw_core::skills::{Skills, Stored, skill_from_markdown, skill_from_zip};
+
+    let (client, name) = bucket().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&Moto::shared().sdk_config());
+    let table = unique_name("conversations");
+    create_table(&dynamo, &table).await.expect("create table");
+    let skills = Skills::new(
+        Arc::new(S3WorkspaceStore::new(client.clone(), &name)),
+        Arc::new(DynamoSettingsStore::new(dynamo, table)),
+    );
+    let (alice, _) = ids();
+    let bob = UserId::parse("bob").unwrap();
+    let md = "---\nname: zeta\ndescription: Zeta things\n---\n# Zeta\n";
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, bytes) in [("SKILL.md", md.as_bytes()), ("scripts/run.sh", b"echo")] {
+        zip.start_file(path, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    let zip = zip.finish().unwrap().into_inner();
+
+    let stored = skills
+        .put(&alice, "zeta", skill_from_zip("zeta", &zip).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored, Stored::Created);
+    let prefix = "workspaces/alice/skills/";
+    assert_eq!(
+        keys_under(&client, &name, prefix).await,
+        [
+            "workspaces/alice/skills/zeta/SKILL.md",
+            "workspaces/alice/skills/zeta/scripts/run.sh"
+        ]
+    );
+    // Replaced by its SKILL.md alone: the script goes.
+    let stored = skills
+        .put(
+            &alice,
+            "zeta",
+            skill_from_markdown("zeta", md.as_bytes()).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored, Stored::Replaced);
+    assert_eq!(
+        keys_under(&client, &name, prefix).await,
+        ["workspaces/alice/skills/zeta/SKILL.md"]
+    );
+    skills.set_enabled(&alice, "zeta", false).await.unwrap();
+    let listed = skills.list(&alice).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].enabled);
+    assert_eq!(listed[0].meta.as_ref().unwrap().description, "Zeta things");
+    assert!(skills.list(&bob).await.unwrap().is_empty());
+
+    skills.delete(&alice, "zeta").await.unwrap();
+    assert!(keys_under(&client, &name, prefix).await.is_empty());
+    assert!(skills.list(&alice).await.unwrap().is_empty());
+    // Its disabled mark went with it: a new skill of that name starts enabled.
+    skills
+        .put(
+            &alice,
+            "zeta",
+            skill_from_markdown("zeta", md.as_bytes()).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(skills.list(&alice).await.unwrap()[0].enabled);
 }

@@ -34,11 +34,12 @@ use serverless_openclaw_core::ports::{
 };
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
+use serverless_openclaw_core::skills::Skills;
 use serverless_openclaw_core::turn::{LeasePolicy, TurnProcessor};
 use serverless_openclaw_local::{
     FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads,
-    LocalTurnQueue, MemorySessionLeases, SqliteConversationStore, SqliteSettingsStore,
-    SqliteTelegramStore, private_dir,
+    FileWorkspaceStore, LocalTurnQueue, MemorySessionLeases, SqliteConversationStore,
+    SqliteSettingsStore, SqliteTelegramStore, private_dir,
 };
 use serverless_openclaw_server::{
     AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator,
@@ -346,6 +347,11 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
     }
     let turn_queue: Arc<dyn TurnQueue> = Arc::new(LocalTurnQueue::new(Arc::new(processor)));
     let user = UserId::parse(LOCAL_USER)?;
+    // Written where the runtime keeps each workspace at that moment (checked out for a turn, or not).
+    let skills = Skills::new(
+        Arc::new(FileWorkspaceStore::over(runtime.workspace_folders())),
+        settings.clone(),
+    );
     let chat = ChatService::new(
         conversations.clone(),
         turn_queue,
@@ -353,7 +359,8 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         settings.clone(),
         agent.clone(),
     )
-    .with_attachments(attachments.clone());
+    .with_attachments(attachments.clone())
+    .with_skills(skills.clone());
     let telegram = bot_api.zip(options.telegram).map(|(api, t)| Bot {
         api,
         store: telegram_store.clone(),
@@ -369,10 +376,11 @@ pub fn compose(options: LocalOptions) -> anyhow::Result<LocalApp> {
         transcripts,
         agent,
         linking: Linking::new(telegram_store.clone(), telegram_store),
-        settings,
+        settings: settings.clone(),
         api_keys,
         endpoints: options.endpoints,
         attachments: Some(attachments),
+        skills,
     };
     let surface = LocalSurface {
         hub,

@@ -17,6 +17,7 @@ use crate::protocol::{
     ClientFrame, ErrorCode, FrameError, ServerFrame, TurnStatus, parse_client_frame,
     validate_message,
 };
+use crate::skills::Skills;
 
 /// Accepts user messages on any channel.
 #[derive(Clone)]
@@ -59,6 +60,12 @@ impl ChatService {
             push,
             attachments: None,
         }
+    }
+
+    /// Answers `/skills` and `/skill` from the users' `skills`.
+    pub fn with_skills(mut self, skills: Skills) -> Self {
+        self.commands = self.commands.with_skills(skills);
+        self
     }
 
     /// Lets messages carry attachments, checked and linked through `attachments`.
@@ -106,6 +113,21 @@ impl ChatService {
                             .run(user, &conversation_id, command, origin)
                             .await
                         {
+                            Ok(reply) if reply.pass_on => {
+                                let submission = Submission {
+                                    conversation_id,
+                                    client_message_id,
+                                    text: message,
+                                    channel: Channel::Web,
+                                    reply_to: None,
+                                    attachments,
+                                };
+                                return self
+                                    .submit(user, submission)
+                                    .await
+                                    .err()
+                                    .map(FrameError::into_frame);
+                            }
                             Ok(reply) => notice(conversation_id, client_message_id, reply),
                             Err(e) => {
                                 tracing::error!(error = %e, "a command failed");

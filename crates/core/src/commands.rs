@@ -1,10 +1,15 @@
 //! The chat commands both surfaces share — `/new`, `/reset`, `/stop`, `/model`, `/think`, `/status`,
-//! `/usage`, `/compact`, `/help` — recognised and answered here, before a message could become a
-//! turn: OpenClaw handles its own slash commands in its gateway, which the embedded runner does not
-//! run, so without this they would reach the model as plain text.
+//! `/usage`, `/compact`, `/skills`, `/skill`, `/help` — recognised and answered here, before a message
+//! could become a turn: OpenClaw handles its own slash commands in its gateway, which the embedded
+//! runner does not run, so without this they would reach the model as plain text.
+//!
+//! `/skill <name> [request]` is the one command that goes on to the agent: once the user's skill is
+//! found enabled and invocable ([`CommandReply::pass_on`]), the message is submitted as usual, and its
+//! turn's prompt is expanded the way OpenClaw's gateway expands a skill invocation
+//! ([`expand_skill_invocation`]).
 //!
 //! A message is a command only when its first word is one of these names (`/name@bot` as Telegram
-//! menus send it); any other `/word` goes to the model as text (OpenClaw skills are invoked that way).
+//! menus send it); any other `/word` goes to the model as text.
 //! Commands and their answers are not stored in the conversation's history. `/compact` is the one
 //! command that queues work: a compaction turn (`TurnKind::Compact`), answered when it is done.
 //!
@@ -24,6 +29,7 @@ use crate::ports::{
 };
 use crate::protocol::{ConversationSettingsView, ModelChoice, ModelSource};
 use crate::settings::validate_model_id;
+use crate::skills::{SKILL_FILE, SkillError, SkillSummary, Skills, skill_path};
 
 /// What `/model` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +66,10 @@ pub enum Command {
     Usage,
     /// `/compact [focus]`: what the summary should focus on, if anything.
     Compact(Option<String>),
+    /// `/skills`: the user's skills.
+    Skills,
+    /// `/skill <name> [request]`: run the user's skill `name` (empty: none named).
+    Skill(String),
     Help,
 }
 
@@ -75,6 +85,13 @@ impl Command {
             "usage" => Command::Usage,
             "compact" => Command::Compact((!args.is_empty()).then(|| args.to_owned())),
             "help" => Command::Help,
+            "skills" => Command::Skills,
+            "skill" => Command::Skill(
+                args.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
             "model" => Command::Model(match args {
                 "" => ModelRequest::Show,
                 a if a.eq_ignore_ascii_case("list") => ModelRequest::List,
@@ -123,6 +140,9 @@ pub struct CommandReply {
     /// `/model` and `/model list`: the model ids to offer as choices (a surface with buttons shows
     /// one per id): the default one, then the conversation's own when it differs.
     pub models: Vec<String>,
+    /// `/skill` of a skill that can run: the message goes on to the agent as an ordinary one (its
+    /// turn expands it), and `text` is not shown.
+    pub pass_on: bool,
 }
 
 impl CommandReply {
@@ -131,8 +151,27 @@ impl CommandReply {
             text: text.into(),
             new_conversation: None,
             models: Vec::new(),
+            pass_on: false,
         }
     }
+}
+
+/// The prompt a `/skill <name> …` message becomes for the agent, exactly as OpenClaw's gateway expands
+/// an explicit skill invocation (`expandExplicitSkillReferences`, with the path it gives a skill the
+/// model is not shown): the `SKILL.md` path is relative to the workspace, the agent's working folder.
+/// `None` for any other message.
+pub fn expand_skill_invocation(message: &str) -> Option<String> {
+    let Some(Command::Skill(name)) = Command::parse(message) else {
+        return None;
+    };
+    if name.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Use the following explicitly referenced skills for this request. Read each skill's \
+         SKILL.md before acting:\n- {name} ({SKILL_FILE}: {path})\n\nUser request:\n{message}",
+        path = skill_path(&name, SKILL_FILE)
+    ))
 }
 
 /// A command as the help and Telegram's command menu show it.
@@ -210,6 +249,18 @@ pub const COMMANDS: &[CommandInfo] = &[
         details: " (the agent continues from the summary)",
     },
     CommandInfo {
+        name: "skills",
+        usage: "",
+        summary: "your skills",
+        details: " (add them on the Skills page)",
+    },
+    CommandInfo {
+        name: "skill",
+        usage: " <name> [request]",
+        summary: "run one of your skills",
+        details: "",
+    },
+    CommandInfo {
         name: "help",
         usage: "",
         summary: "this help",
@@ -227,6 +278,9 @@ pub fn help() -> String {
     )
 }
 
+/// What `/skills` and `/skill` answer where there are no skills.
+const NO_SKILLS_HERE: &str = "Skills are not available in this deployment.";
+
 /// Answers commands for one user and conversation, and shows and changes a conversation's settings.
 #[derive(Clone)]
 pub struct ChatCommands {
@@ -234,6 +288,8 @@ pub struct ChatCommands {
     queue: Arc<dyn TurnQueue>,
     settings: Arc<dyn SettingsStore>,
     agent: Arc<dyn AgentStatusSource>,
+    /// The users' skills, for `/skills` and `/skill`; `None` where the deployment has no workspaces.
+    skills: Option<Skills>,
 }
 
 /// The model a conversation's turns run with, as the user sees it.
@@ -257,7 +313,14 @@ impl ChatCommands {
             queue,
             settings,
             agent,
+            skills: None,
         }
+    }
+
+    /// Answers `/skills` and `/skill` from the users' `skills`.
+    pub fn with_skills(mut self, skills: Skills) -> Self {
+        self.skills = Some(skills);
+        self
     }
 
     /// Runs `command` in `conversation`, sent as `origin`. Fails only when storage (or the queue) does.
@@ -276,9 +339,8 @@ impl ChatCommands {
         Ok(match command {
             Command::Help => CommandReply::say(help()),
             Command::New => CommandReply {
-                text: "Started a new conversation. What's on your mind?".into(),
                 new_conversation: Some(ConversationId::generate()),
-                models: Vec::new(),
+                ..CommandReply::say("Started a new conversation. What's on your mind?")
             },
             Command::Reset => {
                 update(ConversationSettingsUpdate {
@@ -346,7 +408,82 @@ impl ChatCommands {
             }
             Command::Status => CommandReply::say(self.status(user, conversation).await?),
             Command::Usage => CommandReply::say(self.usage(user, conversation).await?),
+            Command::Skills => CommandReply::say(self.list_skills(user).await?),
+            Command::Skill(name) => self.skill(user, &name).await?,
         })
+    }
+
+    /// The user's skills, by name; `None` where there are no skills.
+    async fn skill_list(&self, user: &UserId) -> Result<Option<Vec<SkillSummary>>, PortError> {
+        let Some(skills) = &self.skills else {
+            return Ok(None);
+        };
+        match skills.list(user).await {
+            Ok(list) => Ok(Some(list)),
+            Err(SkillError::Storage(e)) => Err(e),
+            Err(other) => Err(PortError::backend(other)),
+        }
+    }
+
+    async fn list_skills(&self, user: &UserId) -> Result<String, PortError> {
+        let Some(list) = self.skill_list(user).await? else {
+            return Ok(NO_SKILLS_HERE.into());
+        };
+        if list.is_empty() {
+            return Ok(
+                "You have no skills yet. Add one on the Skills page, or ask the agent to \
+                       write one."
+                    .into(),
+            );
+        }
+        let lines: Vec<String> = list
+            .iter()
+            .map(|skill| {
+                let mark = if skill.enabled {
+                    "✓"
+                } else {
+                    "✗ (disabled)"
+                };
+                let description = skill
+                    .meta
+                    .as_ref()
+                    .map_or("(no readable SKILL.md)", |m| m.description.as_str());
+                format!("{mark} {} – {description}", skill.name)
+            })
+            .collect();
+        Ok(format!(
+            "Your skills:\n{}\n\nRun one with /skill <name> [request].",
+            lines.join("\n")
+        ))
+    }
+
+    /// `/skill <name>`: passed on when the user has that skill enabled and invocable, else refused
+    /// with the ones they may run.
+    async fn skill(&self, user: &UserId, name: &str) -> Result<CommandReply, PortError> {
+        let Some(list) = self.skill_list(user).await? else {
+            return Ok(CommandReply::say(NO_SKILLS_HERE));
+        };
+        let runnable: Vec<&str> = list
+            .iter()
+            .filter(|s| s.enabled && s.meta.as_ref().is_some_and(|m| m.user_invocable))
+            .map(|s| s.name.as_str())
+            .collect();
+        if runnable.contains(&name) {
+            return Ok(CommandReply {
+                pass_on: true,
+                ..CommandReply::say("")
+            });
+        }
+        let available = if runnable.is_empty() {
+            "You have no skills to run (add one on the Skills page).".to_owned()
+        } else {
+            format!("Available: {}.", runnable.join(", "))
+        };
+        Ok(CommandReply::say(if name.is_empty() {
+            format!("Which skill? Use /skill <name> [request]. {available}")
+        } else {
+            format!("There is no enabled skill named {name:?}. {available}")
+        }))
     }
 
     async fn stored(
@@ -709,6 +846,30 @@ mod tests {
             );
         }
         assert!(help().contains("\n/think <off|minimal|low|medium|high|default> – how much"));
+    }
+
+    #[test]
+    fn a_skill_invocation_becomes_openclaw_s_explicit_skill_prompt() {
+        assert_eq!(Command::parse("/skills"), Some(Command::Skills));
+        assert_eq!(
+            Command::parse("/skill zeta-skill tidy my notes"),
+            Some(Command::Skill("zeta-skill".into()))
+        );
+        assert_eq!(
+            Command::parse("/skill"),
+            Some(Command::Skill(String::new()))
+        );
+        assert_eq!(
+            expand_skill_invocation("/skill zeta-skill tidy my notes").as_deref(),
+            Some(
+                "Use the following explicitly referenced skills for this request. Read each \
+                 skill's SKILL.md before acting:\n- zeta-skill (SKILL.md: \
+                 skills/zeta-skill/SKILL.md)\n\nUser request:\n/skill zeta-skill tidy my notes"
+            )
+        );
+        for other in ["/skill", "/skills", "tidy my notes", "/zeta-skill now"] {
+            assert_eq!(expand_skill_invocation(other), None, "{other:?}");
+        }
     }
 
     #[test]

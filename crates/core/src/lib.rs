@@ -20,6 +20,7 @@
 //! - [`transcript`]: cutting a superseded exchange (edited or regenerated) out of OpenClaw's transcript.
 //! - [`search`]: the *search my conversations* use case and the matching rule both storage twins follow.
 //! - [`linking`]: linking a Telegram account to its owner (one-time codes, attempts, owner-only unlink).
+//! - [`skills`]: the user's skills in their workspace: the upload rules and the use cases.
 
 pub mod attachments;
 pub mod chat;
@@ -32,6 +33,7 @@ pub mod ports;
 pub mod protocol;
 pub mod search;
 pub mod settings;
+pub mod skills;
 pub mod transcript;
 pub mod turn;
 

@@ -379,11 +379,12 @@ pub trait LinkedAttachments: Send + Sync {
     async fn open(&self, token: &str) -> Result<Option<(Attachment, Vec<u8>)>, PortError>;
 }
 
-/// Each user's model and speech-to-text settings.
+/// Each user's model and speech-to-text settings, and the skills they disabled.
 ///
 /// Contract: `model_settings` returns what the last `set_model_settings` stored for that user (`None`
 /// if nothing, or after it was set to `None`), and `speech_settings` likewise; `browser_enabled` is
-/// what the last `set_browser_enabled` stored, `true` before any; each is set without touching the
+/// what the last `set_browser_enabled` stored, `true` before any; `disabled_skills` returns the list the
+/// last `set_disabled_skills` stored, in its order (empty if nothing); each is set without touching the
 /// others; users never see each other's settings.
 #[async_trait]
 pub trait SettingsStore: Send + Sync {
@@ -402,6 +403,8 @@ pub trait SettingsStore: Send + Sync {
     /// Whether the user's turns may use the agent's browser (on until they turn it off).
     async fn browser_enabled(&self, user: &UserId) -> Result<bool, PortError>;
     async fn set_browser_enabled(&self, user: &UserId, enabled: bool) -> Result<(), PortError>;
+    async fn disabled_skills(&self, user: &UserId) -> Result<Vec<String>, PortError>;
+    async fn set_disabled_skills(&self, user: &UserId, names: &[String]) -> Result<(), PortError>;
 }
 
 /// Audio to transcribe: its bytes, stored type (`core::attachments`) and file name.
@@ -528,6 +531,16 @@ pub trait WorkspaceStore: Send + Sync {
         path: &str,
         expected: &ObjectVersion,
     ) -> Result<(), PortError>;
+}
+
+/// Where each user's workspace folder is on this machine. Local mode needs it because its agent runtime
+/// moves a user's folder while a turn of theirs is in flight, so a writer that picked the folder once
+/// could write beside it (and strand the workspace when it is moved back).
+///
+/// Contract: `with_folder` calls `f` once with the folder `user`'s workspace is in at that moment (it
+/// may not exist yet), and the folder is not moved until `f` returns.
+pub trait WorkspaceFolders: Send + Sync {
+    fn with_folder(&self, user: &UserId, f: &mut dyn FnMut(&std::path::Path));
 }
 
 /// Open WebSocket connections and the user each belongs to (on AWS the connection id is API Gateway's,
@@ -785,6 +798,8 @@ pub struct AgentTurn {
     pub browser: bool,
     /// The attachments of the message it answers, and the conversation's earlier files.
     pub attachments: Vec<TurnAttachment>,
+    /// The skills of the user's workspace the turn leaves out (`core::skills`).
+    pub disabled_skills: Vec<String>,
 }
 
 /// Which of OpenClaw's tools a turn may use. The same rule applies locally and on AWS: the owner and

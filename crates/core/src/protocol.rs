@@ -43,6 +43,8 @@ pub enum ErrorCode {
     QuotaExceeded,
     /// A voice note or audio file could not be transcribed (the speech-to-text endpoint failed).
     TranscriptionFailed,
+    /// An uploaded skill breaks a rule (the message names the rule and the entry).
+    InvalidSkill,
     Internal,
 }
 
@@ -632,6 +634,63 @@ pub struct SettingsView {
     pub telegram: TelegramLinks,
     /// Whether the user's turns may use the agent's browser.
     pub browser: bool,
+}
+
+/// A skill as `GET /api/skills` lists it (`docs/protocol.md`, "Skills").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkillView {
+    pub name: String,
+    /// From its `SKILL.md`; `null` for a folder without a readable one.
+    pub description: Option<String>,
+    pub enabled: bool,
+    /// Whether `/skill <name>` may invoke it.
+    pub user_invocable: bool,
+    pub files: usize,
+    pub bytes: usize,
+}
+
+impl From<&crate::skills::SkillSummary> for SkillView {
+    fn from(skill: &crate::skills::SkillSummary) -> Self {
+        Self {
+            name: skill.name.clone(),
+            description: skill.meta.as_ref().map(|m| m.description.clone()),
+            enabled: skill.enabled,
+            user_invocable: skill.meta.as_ref().is_some_and(|m| m.user_invocable),
+            files: skill.files,
+            bytes: skill.bytes,
+        }
+    }
+}
+
+/// Answer of `GET /api/skills`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkillList {
+    pub skills: Vec<SkillView>,
+}
+
+/// A file of a skill in `GET /api/skills/{name}`: its path in the skill's folder and its size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkillFileView {
+    pub path: String,
+    pub bytes: usize,
+}
+
+/// Answer of `GET /api/skills/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkillDetailView {
+    #[serde(flatten)]
+    pub skill: SkillView,
+    pub skill_md: String,
+    pub file_list: Vec<SkillFileView>,
+}
+
+/// Body of `PATCH /api/skills/{name}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkillChange {
+    pub enabled: bool,
 }
 
 /// The Telegram accounts linked to the user.

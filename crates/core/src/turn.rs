@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::attachments::{Attachment, AttachmentKind, Attachments, TurnAttachment};
+use crate::commands::expand_skill_invocation;
 use crate::domain::{
     Channel, ConversationSettingsUpdate, NewAssistantMessage, Role, Turn, TurnActivity, TurnKind,
     Usage, UserMessage,
@@ -720,6 +721,13 @@ impl TurnProcessor {
             bytes => bytes,
         };
         let model = self.model_choice(user).await?;
+        let disabled_skills = match &self.model_settings {
+            Some((settings, _)) => settings
+                .disabled_skills(user)
+                .await
+                .map_err(storage_error)?,
+            None => Vec::new(),
+        };
         let attachments = match &self.attachments {
             Some(attachments) => attachments
                 .for_turn(user, conversation, &question.messages())
@@ -736,6 +744,7 @@ impl TurnProcessor {
         } else {
             self.hear(turn, &voice, outlet).await?
         };
+        let prompt = expand_skill_invocation(&prompt).unwrap_or(prompt);
         let assistant_id = MessageId::generate();
         let (events, mut received) = mpsc::unbounded_channel();
         let run = self.agent.run_turn(
@@ -751,6 +760,7 @@ impl TurnProcessor {
                 tools: self.tool_access(user),
                 browser: self.browser_enabled(user).await?,
                 attachments,
+                disabled_skills,
             },
             events,
             cancel,

@@ -16,10 +16,12 @@
 //! - [`telegram_render`]: the Markdown → Telegram HTML renderer, against the strict reader of
 //!   Telegram's HTML (`testkit::telegram_html`).
 //! - [`jwt`]: the Cognito JWT verifier with moto's fixed JWKS (nothing fetched).
+//! - [`skill_upload`]: a skill upload, as a zip of its folder and as a `SKILL.md` (`core::skills`).
 
 pub mod client_frame;
 pub mod jwt;
 pub mod rest_bodies;
+pub mod skill_upload;
 pub mod telegram_render;
 pub mod telegram_update;
 
@@ -27,10 +29,11 @@ pub mod telegram_update;
 pub type Target = fn(&[u8]);
 
 /// Every target by name, as `fuzz/fuzz_targets/` and `fuzz/seeds/` name them.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("client_frame", client_frame::run),
     ("rest_bodies", rest_bodies::run),
     ("telegram_update", telegram_update::run),
     ("telegram_render", telegram_render::run),
     ("jwt", jwt::run),
+    ("skill_upload", skill_upload::run),
 ];

@@ -14,7 +14,7 @@ use proptest::sample::select;
 use serde_json::{Map, Value, json};
 use serverless_openclaw_core::domain::MAX_MESSAGE_BYTES;
 use serverless_openclaw_fuzz_targets::{
-    TARGETS, client_frame, jwt, rest_bodies, telegram_render, telegram_update,
+    TARGETS, client_frame, jwt, rest_bodies, skill_upload, telegram_render, telegram_update,
 };
 use serverless_openclaw_testkit::cognito::{MOTO_JWKS, MOTO_KEY_ID, moto_key, sign};
 use serverless_openclaw_testkit::telegram_html::MARKDOWN_PIECES;
@@ -402,8 +402,40 @@ fn claims() -> impl Strategy<Value = Value> {
         )
 }
 
+/// A zip of a skill's folder: its `SKILL.md` (naming the target's skill or another) and entries whose
+/// names mix good parts with `..`, absolute and backslashed ones, of any content.
+fn skill_zip() -> impl Strategy<Value = Vec<u8>> {
+    let part = select(vec![
+        "a", "b.md", "..", ".", "", "/", "\\", "C:", "__MACOSX", "x y", "SKILL.md",
+    ]);
+    let entry_name = vec(part, 1..4).prop_map(|parts| parts.join("/"));
+    let entries = vec((entry_name, vec(any::<u8>(), 0..64)), 0..6);
+    let named = select(vec![skill_upload::NAME, "other-skill"]);
+    (named, any::<bool>(), entries).prop_map(|(name, nested, entries)| {
+        use std::io::Write;
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        let top = if nested { "top/" } else { "" };
+        let skill_md = format!("---\nname: {name}\ndescription: fuzzed\n---\n");
+        let mut written = std::collections::BTreeSet::new();
+        let all = std::iter::once((format!("{top}SKILL.md"), skill_md.into_bytes()))
+            .chain(entries.into_iter().map(|(n, b)| (format!("{top}{n}"), b)));
+        for (entry, bytes) in all {
+            if written.insert(entry.clone()) && writer.start_file(entry, options).is_ok() {
+                writer.write_all(&bytes).unwrap();
+            }
+        }
+        writer.finish().unwrap().into_inner()
+    })
+}
+
 proptest! {
     #![proptest_config(config(1000))]
+
+    #[test]
+    fn skill_uploads_hold_their_invariants(zip in skill_zip()) {
+        skill_upload::run(&zip);
+    }
 
     #[test]
     fn client_frames_hold_their_invariants(frame in client_frame_json()) {

@@ -16,6 +16,7 @@ use serverless_openclaw_core::ports::{
     AgentState, AgentStatus, AgentStatusSource, ConnectionStore, ConversationStore, TurnQueue,
 };
 use serverless_openclaw_core::search::ConversationSearch;
+use serverless_openclaw_core::skills::Skills;
 use serverless_openclaw_server::{AppState, Authenticator};
 
 use crate::settings::{Adapters, SettingsError};
@@ -80,6 +81,7 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
     let push = adapters.push(connections)?;
     let attachments = adapters.attachments()?;
     let telegram = adapters.telegram()?;
+    let skills = Skills::new(adapters.workspaces()?, adapters.settings()?);
     Ok(serverless_openclaw_server::api(AppState {
         auth: Arc::new(ClaimsAuthenticator),
         chat: ChatService::new(
@@ -89,7 +91,8 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
             adapters.settings()?,
             Arc::new(OnDemandAgent::from_env()),
         )
-        .with_attachments(attachments.clone()),
+        .with_attachments(attachments.clone())
+        .with_skills(skills.clone()),
         conversations,
         search: ConversationSearch::new(store),
         transcripts: adapters.transcripts()?,
@@ -99,5 +102,6 @@ pub fn app(adapters: &Adapters) -> Result<axum::Router, SettingsError> {
         api_keys: adapters.api_keys()?,
         endpoints: Env::process().endpoints()?,
         attachments: Some(attachments),
+        skills,
     }))
 }

@@ -17,6 +17,7 @@ use serverless_openclaw_core::ports::{
     ChannelReplies, ConnectionStore, ConversationStore, TurnQueue,
 };
 use serverless_openclaw_core::protocol::ServerFrame;
+use serverless_openclaw_core::skills::Skills;
 use serverless_openclaw_telegram::api::DEFAULT_BASE_URL;
 use serverless_openclaw_telegram::webhook::SecretSource;
 use serverless_openclaw_telegram::{Bot, BotApi, TelegramReplies, Webhook, parse_allowlist};
@@ -96,7 +97,8 @@ pub async fn app(adapters: &Adapters) -> Result<axum::Router, Error> {
             Arc::new(OnDemandAgent::from_env()),
         )
         // Photos and documents are fetched here, where the bot token is, and stored like uploads.
-        .with_attachments(adapters.attachments()?),
+        .with_attachments(adapters.attachments()?)
+        .with_skills(Skills::new(adapters.workspaces()?, adapters.settings()?)),
         waker: adapters.waker(),
         allowlist,
     };

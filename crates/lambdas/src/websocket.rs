@@ -21,6 +21,7 @@ use serverless_openclaw_core::ports::{
     AgentWaker, ConnectionStore, ConversationStore, TurnQueue, WakeReason,
 };
 use serverless_openclaw_core::protocol::{ErrorCode, ServerFrame};
+use serverless_openclaw_core::skills::Skills;
 use time::OffsetDateTime;
 
 use crate::settings::Adapters;
@@ -144,7 +145,8 @@ impl Function for Message {
                 adapters.settings()?,
                 Arc::new(crate::http::OnDemandAgent::from_env()),
             )
-            .with_attachments(adapters.attachments()?),
+            .with_attachments(adapters.attachments()?)
+            .with_skills(Skills::new(adapters.workspaces()?, adapters.settings()?)),
             connections,
             push,
         })

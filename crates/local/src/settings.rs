@@ -1,4 +1,4 @@
-//! Each user's model, speech and browser settings (rows in the SQLite file, next to the conversations) and API keys (one
+//! Each user's model, speech and browser settings and disabled skills (rows in the SQLite file, next to the conversations) and API keys (one
 //! owner-only file per key under `<data>/secrets/`, never in the database, so a copied or shared
 //! database file carries no key).
 
@@ -32,10 +32,14 @@ CREATE TABLE IF NOT EXISTS user_browser_settings (
     user_id TEXT PRIMARY KEY,
     enabled TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS user_disabled_skills (
+    user_id TEXT PRIMARY KEY,
+    names   TEXT NOT NULL
+);
 ";
 
-/// [`SettingsStore`] on SQLite: the model settings as a JSON column; the speech settings and the
-/// browser switch as JSON in tables of their own (a database from before them gets them when opened).
+/// [`SettingsStore`] on SQLite: the model settings as a JSON column; the speech settings, the
+/// browser switch and the disabled skills as JSON in tables of their own (a database from before them gets them when opened).
 #[derive(Clone)]
 pub struct SqliteSettingsStore {
     db: Db,
@@ -169,6 +173,27 @@ impl SettingsStore for SqliteSettingsStore {
             "DELETE FROM user_browser_settings WHERE user_id = ?1",
             user,
             Some(&enabled),
+        )
+        .await
+    }
+
+    async fn disabled_skills(&self, user: &UserId) -> Result<Vec<String>, PortError> {
+        Ok(self
+            .json_of(
+                "SELECT names FROM user_disabled_skills WHERE user_id = ?1",
+                user,
+            )
+            .await?
+            .unwrap_or_default())
+    }
+
+    async fn set_disabled_skills(&self, user: &UserId, names: &[String]) -> Result<(), PortError> {
+        self.set_json(
+            "INSERT INTO user_disabled_skills (user_id, names) VALUES (?1, ?2)
+             ON CONFLICT (user_id) DO UPDATE SET names = ?2",
+            "DELETE FROM user_disabled_skills WHERE user_id = ?1",
+            user,
+            (!names.is_empty()).then_some(&names),
         )
         .await
     }

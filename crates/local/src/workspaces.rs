@@ -3,7 +3,9 @@
 //! Versions are content hashes and writes are atomic renames, as for transcripts (see `files`). Every
 //! read-compare-write, and the listing, runs under one lock, so two writers cannot both pass a version
 //! check and a listing never sees a half-written temporary file. The lock is per store: one local
-//! server owns a data dir.
+//! server owns a data dir. Where a user's folder is comes from a [`WorkspaceFolders`]: a fixed
+//! `<root>/<user>`, or in local mode the agent runtime's, which knows where a folder is while a turn
+//! has it checked out and keeps it there during each operation.
 
 use std::fs;
 use std::io::ErrorKind;
@@ -13,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serverless_openclaw_core::domain::validate_workspace_path;
 use serverless_openclaw_core::ids::UserId;
-use serverless_openclaw_core::ports::{ObjectVersion, PortError, WorkspaceFile, WorkspaceStore};
+use serverless_openclaw_core::ports::{
+    ObjectVersion, PortError, WorkspaceFile, WorkspaceFolders, WorkspaceStore,
+};
 
 use crate::blocking;
 use crate::files::{read_versioned, version_of, write_atomically};
@@ -21,28 +25,56 @@ use crate::files::{read_versioned, version_of, write_atomically};
 /// [`WorkspaceStore`] on the local file system.
 #[derive(Clone)]
 pub struct FileWorkspaceStore {
-    root: PathBuf,
+    folders: Arc<dyn WorkspaceFolders>,
     /// Serialises read-compare-write (and listings) within this store.
     lock: Arc<Mutex<()>>,
 }
 
+/// Workspaces that stay in `<root>/<user>/`.
+struct FixedFolders(PathBuf);
+
+impl WorkspaceFolders for FixedFolders {
+    fn with_folder(&self, user: &UserId, f: &mut dyn FnMut(&Path)) {
+        f(&self.0.join(user.as_str()));
+    }
+}
+
 impl FileWorkspaceStore {
+    /// Workspaces in `<root>/<user>/`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self::over(Arc::new(FixedFolders(root.into())))
+    }
+
+    /// Workspaces wherever `folders` says they are at the time of each operation.
+    pub fn over(folders: Arc<dyn WorkspaceFolders>) -> Self {
         Self {
-            root: root.into(),
+            folders,
             lock: Arc::new(Mutex::new(())),
         }
     }
 
-    /// The folder of one user's workspace. User ids are validated types, so it stays under root.
-    pub fn folder(&self, user: &UserId) -> PathBuf {
-        self.root.join(user.as_str())
-    }
-
-    /// The file at `path`; the path is checked so it can never leave the user's folder.
-    fn file(&self, user: &UserId, path: &str) -> Result<PathBuf, PortError> {
-        validate_workspace_path(path).map_err(PortError::backend)?;
-        Ok(self.folder(user).join(path))
+    /// Runs `op` on `user`'s folder on a blocking thread, under this store's lock and with the folder
+    /// held in place.
+    async fn in_folder<T: Send + 'static>(
+        &self,
+        user: &UserId,
+        op: impl FnOnce(&Path) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let (folders, lock, user) = (
+            Arc::clone(&self.folders),
+            Arc::clone(&self.lock),
+            user.clone(),
+        );
+        blocking(move || {
+            let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let mut op = Some(op);
+            let mut result = None;
+            folders.with_folder(&user, &mut |folder| {
+                result = op.take().map(|op| op(folder));
+            });
+            result.unwrap_or_else(|| Err(PortError::backend("the workspace folder was not given")))
+        })
+        .await
     }
 }
 
@@ -94,12 +126,9 @@ fn remove_empty_parents(file: &Path, folder: &Path) {
 #[async_trait]
 impl WorkspaceStore for FileWorkspaceStore {
     async fn list(&self, user: &UserId) -> Result<Vec<WorkspaceFile>, PortError> {
-        let folder = self.folder(user);
-        let lock = Arc::clone(&self.lock);
-        blocking(move || {
-            let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.in_folder(user, |folder| {
             let mut files = Vec::new();
-            for (path, file) in walk(&folder)? {
+            for (path, file) in walk(folder)? {
                 if let Some((bytes, version)) = read_versioned(&file)? {
                     files.push(WorkspaceFile {
                         path,
@@ -121,11 +150,11 @@ impl WorkspaceStore for FileWorkspaceStore {
         bytes: &[u8],
         expected: Option<&ObjectVersion>,
     ) -> Result<ObjectVersion, PortError> {
-        let file = self.file(user, path)?;
+        // Checked before the path is joined, so it can never leave the user's folder.
+        validate_workspace_path(path).map_err(PortError::backend)?;
         let (path, bytes, expected) = (path.to_owned(), bytes.to_vec(), expected.cloned());
-        let lock = Arc::clone(&self.lock);
-        blocking(move || {
-            let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.in_folder(user, move |folder| {
+            let file = folder.join(&path);
             let current = read_versioned(&file)?.map(|(_, v)| v);
             if current != expected {
                 return Err(PortError::Conflict(format!(
@@ -145,12 +174,10 @@ impl WorkspaceStore for FileWorkspaceStore {
         path: &str,
         expected: &ObjectVersion,
     ) -> Result<(), PortError> {
-        let file = self.file(user, path)?;
-        let folder = self.folder(user);
+        validate_workspace_path(path).map_err(PortError::backend)?;
         let (path, expected) = (path.to_owned(), expected.clone());
-        let lock = Arc::clone(&self.lock);
-        blocking(move || {
-            let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.in_folder(user, move |folder| {
+            let file = folder.join(&path);
             match read_versioned(&file)? {
                 None => return Ok(()),
                 Some((_, current)) if current != expected => {
@@ -162,7 +189,7 @@ impl WorkspaceStore for FileWorkspaceStore {
                 Some(_) => {}
             }
             fs::remove_file(&file).map_err(PortError::backend)?;
-            remove_empty_parents(&file, &folder);
+            remove_empty_parents(&file, folder);
             Ok(())
         })
         .await

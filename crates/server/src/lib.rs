@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use serverless_openclaw_core::attachments::Attachments;
 use serverless_openclaw_core::chat::ChatService;
@@ -36,6 +37,7 @@ use serverless_openclaw_core::ports::{
 };
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
+use serverless_openclaw_core::skills::Skills;
 use tower_http::services::{ServeDir, ServeFile};
 
 pub use auth::{Authenticator, TokenAuthenticator};
@@ -63,6 +65,8 @@ pub struct AppState {
     /// Uploads, download links and deletions of attachments; `None` where the deployment takes none
     /// (their routes then answer 501).
     pub attachments: Option<Attachments>,
+    /// The user's skills (`skills/<name>/` in their workspace, and which are disabled).
+    pub skills: Skills,
 }
 
 /// What local mode serves on top of the API (on AWS, API Gateway's WebSocket API, the `ws-*` functions
@@ -122,6 +126,16 @@ pub fn api(state: AppState) -> Router {
         .route(
             "/api/settings",
             get(rest::settings).put(rest::update_settings),
+        )
+        .route("/api/skills", get(rest::list_skills))
+        .route(
+            "/api/skills/{name}",
+            get(rest::skill)
+                .put(rest::put_skill)
+                .patch(rest::change_skill)
+                .delete(rest::delete_skill)
+                // A whole skill in one body; the rules count what it holds decompressed.
+                .layer(DefaultBodyLimit::max(rest::MAX_SKILL_BODY_BYTES)),
         )
         .route("/api/telegram/link-code", post(rest::telegram_link_code))
         .route(

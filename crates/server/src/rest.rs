@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{
@@ -27,11 +28,15 @@ use serverless_openclaw_core::protocol::{
     ConversationSettingsView, ConversationSummary, CreatedConversation, DownloadLinkView,
     ErrorBody, ErrorCode, ExchangeVersionView, MAX_CONVERSATION_SETTINGS_BYTES, MessageList,
     MessageView, NewConversation, RenameConversation, SearchResults, SettingsUpdate, SettingsView,
-    TelegramLinkCode, TelegramLinks, UploadRequest, UploadView,
+    SkillChange, SkillDetailView, SkillFileView, SkillList, SkillView, TelegramLinkCode,
+    TelegramLinks, UploadRequest, UploadView,
 };
 use serverless_openclaw_core::search::{DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, SearchError};
 use serverless_openclaw_core::settings::{
     ApiKey, Endpoints, ModelSettings, Provider, SpeechSettings,
+};
+use serverless_openclaw_core::skills::{
+    MAX_SKILL_BYTES, SkillError, Stored, skill_from_markdown, skill_from_zip,
 };
 use time::OffsetDateTime;
 
@@ -753,5 +758,121 @@ pub async fn delete_attachment(
     let attachments = attachments_of(&state)?;
     let (id, attachment) = (conversation_id(id)?, attachment_id(attachment)?);
     attachments.delete(&user, &id, &attachment).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<SkillError> for ApiError {
+    fn from(e: SkillError) -> Self {
+        match e {
+            SkillError::Invalid(message) => {
+                Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidSkill, message)
+            }
+            SkillError::NotFound(name) => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                format!("no skill named {name:?}"),
+            ),
+            SkillError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// The largest `PUT /api/skills/{name}` body: a skill's content limit and room for a zip's headers.
+pub const MAX_SKILL_BODY_BYTES: usize = MAX_SKILL_BYTES + 64 * 1024;
+
+/// `GET /api/skills`.
+pub async fn list_skills(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+) -> Result<Json<SkillList>, ApiError> {
+    let skills = state.skills.list(&user).await?;
+    Ok(Json(SkillList {
+        skills: skills.iter().map(SkillView::from).collect(),
+    }))
+}
+
+/// `GET /api/skills/{name}`.
+pub async fn skill(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<SkillDetailView>, ApiError> {
+    let detail = state.skills.get(&user, &name).await?;
+    Ok(Json(SkillDetailView {
+        skill: SkillView::from(&detail.summary),
+        skill_md: detail.skill_md,
+        file_list: detail
+            .files
+            .into_iter()
+            .map(|(path, bytes)| SkillFileView { path, bytes })
+            .collect(),
+    }))
+}
+
+/// `PUT /api/skills/{name}`: a `SKILL.md` (`text/markdown`) or a zip of the folder (`application/zip`),
+/// checked whole before anything is stored. 201 for a new skill, 200 for a replaced one.
+pub async fn put_skill(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<SkillView>), ApiError> {
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(format!(
+            "a skill upload may be at most {} KiB",
+            MAX_SKILL_BODY_BYTES / 1024
+        )),
+        _ => ApiError::bad_request(e.body_text()),
+    })?;
+    let media_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let upload = match media_type.as_deref() {
+        Some("text/markdown") => skill_from_markdown(&name, &body)?,
+        Some("application/zip") => skill_from_zip(&name, &body)?,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedType,
+                "send a SKILL.md as text/markdown or a zip of the skill's folder as application/zip",
+            ));
+        }
+    };
+    let stored = state.skills.put(&user, &name, upload).await?;
+    let detail = state.skills.get(&user, &name).await?;
+    let status = match stored {
+        Stored::Created => StatusCode::CREATED,
+        Stored::Replaced => StatusCode::OK,
+    };
+    Ok((status, Json(SkillView::from(&detail.summary))))
+}
+
+/// `PATCH /api/skills/{name}`: `{"enabled": bool}`, keeping the files.
+pub async fn change_skill(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<SkillView>, ApiError> {
+    let change: SkillChange = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid skill change: {e}")))?;
+    state
+        .skills
+        .set_enabled(&user, &name, change.enabled)
+        .await?;
+    let detail = state.skills.get(&user, &name).await?;
+    Ok(Json(SkillView::from(&detail.summary)))
+}
+
+/// `DELETE /api/skills/{name}`: the folder and its enabled mark.
+pub async fn delete_skill(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.skills.delete(&user, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,9 +21,11 @@ use serverless_openclaw_core::ports::{
 };
 use serverless_openclaw_core::search::ConversationSearch;
 use serverless_openclaw_core::settings::Endpoints;
+use serverless_openclaw_core::skills::Skills;
 use serverless_openclaw_local::{
     FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads,
-    LocalTurnQueue, SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
+    FileWorkspaceStore, LocalTurnQueue, SqliteConversationStore, SqliteSettingsStore,
+    SqliteTelegramStore,
 };
 use serverless_openclaw_server::{
     AllowedHosts, AppState, ConnectionHub, LocalSurface, TokenAuthenticator, api, local_app,
@@ -97,10 +99,14 @@ impl Api {
             transcripts: Arc::new(FileTranscriptStore::new(dir.path().join("transcripts"))),
             agent,
             linking: Linking::new(telegram.clone(), telegram.clone()),
-            settings,
+            settings: settings.clone(),
             api_keys: Arc::new(FileApiKeyStore::new(dir.path().join("secrets"))),
             endpoints: Endpoints::Public,
             attachments: Some(attachments),
+            skills: Skills::new(
+                Arc::new(FileWorkspaceStore::new(dir.path().join("workspaces"))),
+                settings,
+            ),
         });
         Self {
             router,

@@ -18,17 +18,11 @@ use serde_json::{Value, json};
 use serverless_openclaw_core::attachments::{Attachments, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
 use serverless_openclaw_core::chat::ChatService;
 use serverless_openclaw_core::ids::{ConversationId, UserId};
-use serverless_openclaw_core::linking::Linking;
-use serverless_openclaw_core::ports::{AttachmentStore, ConversationStore};
+use serverless_openclaw_core::ports::AttachmentStore;
 use serverless_openclaw_core::protocol::ServerFrame;
-use serverless_openclaw_core::search::ConversationSearch;
-use serverless_openclaw_core::settings::Endpoints;
-use serverless_openclaw_local::{
-    FileApiKeyStore, FileAttachmentStore, FileLinks, FileTranscriptStore, FileUploads,
-    LocalTurnQueue, SqliteConversationStore, SqliteSettingsStore, SqliteTelegramStore,
-};
-use serverless_openclaw_server::{AppState, Authenticator, api, download_links, upload_inbox};
-use support::{Idle, NoPush, NoTurns};
+use serverless_openclaw_local::{FileAttachmentStore, FileLinks, FileUploads};
+use serverless_openclaw_server::{api, download_links, upload_inbox};
+use support::named_users_state;
 use tower::ServiceExt;
 
 /// A 2×1 PNG (its header is all the server and OpenClaw read of it; a browser shows it).
@@ -37,15 +31,6 @@ static PNG: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
 });
 
 const QUOTA: u64 = 64 * 1024 * 1024;
-
-/// Each user is their own bearer token: `Bearer alice` is alice.
-struct NamedUsers;
-
-impl Authenticator for NamedUsers {
-    fn verify(&self, credential: &str) -> Option<UserId> {
-        UserId::parse(credential).ok()
-    }
-}
 
 struct Server {
     router: Router,
@@ -82,10 +67,6 @@ impl Answer {
 impl Server {
     fn new(quota: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("db.sqlite3");
-        let sqlite = Arc::new(SqliteConversationStore::open(&db).unwrap());
-        let conversations: Arc<dyn ConversationStore> = sqlite.clone();
-        let settings = Arc::new(SqliteSettingsStore::open(&db).unwrap());
         let store: Arc<dyn AttachmentStore> =
             Arc::new(FileAttachmentStore::new(dir.path().join("attachments")));
         let uploads = Arc::new(FileUploads::new(dir.path().join("uploads")).unwrap());
@@ -93,32 +74,11 @@ impl Server {
         let attachments = Attachments::new(store.clone(), quota)
             .with_uploads(uploads.clone())
             .with_links(links.clone());
-        let chat = ChatService::new(
-            conversations.clone(),
-            Arc::new(LocalTurnQueue::new(Arc::new(NoTurns))),
-            Arc::new(NoPush),
-            settings.clone(),
-            Arc::new(Idle),
-        )
-        .with_attachments(attachments.clone());
-        let router = api(AppState {
-            auth: Arc::new(NamedUsers),
-            chat: chat.clone(),
-            conversations,
-            search: ConversationSearch::new(sqlite),
-            transcripts: Arc::new(FileTranscriptStore::new(dir.path().join("transcripts"))),
-            agent: Arc::new(Idle),
-            linking: {
-                let telegram = Arc::new(SqliteTelegramStore::open(&db).unwrap());
-                Linking::new(telegram.clone(), telegram)
-            },
-            settings,
-            api_keys: Arc::new(FileApiKeyStore::new(dir.path().join("secrets"))),
-            endpoints: Endpoints::Public,
-            attachments: Some(attachments),
-        })
-        .merge(upload_inbox(uploads))
-        .merge(download_links(links.clone()));
+        let state = named_users_state(dir.path(), attachments);
+        let chat = state.chat.clone();
+        let router = api(state)
+            .merge(upload_inbox(uploads))
+            .merge(download_links(links.clone()));
         Self {
             router,
             chat,

@@ -375,6 +375,13 @@ impl Bot {
             .commands()
             .run(user, &conversation, command, origin(message, update_id)?)
             .await?;
+        if reply.pass_on {
+            // A `/skill` that can run: an ordinary message for the agent (a caption is never a command).
+            let text = message.text.as_deref().unwrap_or_default();
+            return self
+                .submit(message, update_id, telegram_user, user, text, None)
+                .await;
+        }
         if let Some(new) = &reply.new_conversation {
             self.store
                 .set_current_conversation(telegram_user, new)

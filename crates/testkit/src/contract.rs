@@ -1923,7 +1923,7 @@ pub async fn settings_store(store: &dyn SettingsStore) {
     assert!(store.browser_enabled(&bob).await.expect("get"));
     assert_eq!(
         store.model_settings(&alice).await.expect("get"),
-        Some(model),
+        Some(model.clone()),
         "the model settings stay"
     );
     store
@@ -1931,6 +1931,30 @@ pub async fn settings_store(store: &dyn SettingsStore) {
         .await
         .expect("turn on");
     assert!(store.browser_enabled(&alice).await.expect("get"));
+
+    // The disabled skills: a list of its own, kept in order, per user.
+    assert!(store.disabled_skills(&alice).await.expect("get").is_empty());
+    let names = vec!["zeta".to_owned(), "alpha-2".to_owned()];
+    store
+        .set_disabled_skills(&alice, &names)
+        .await
+        .expect("set disabled skills");
+    assert_eq!(store.disabled_skills(&alice).await.expect("get"), names);
+    assert!(store.disabled_skills(&bob).await.expect("get").is_empty());
+    assert_eq!(
+        store.model_settings(&alice).await.expect("get"),
+        Some(model.clone()),
+        "the model settings stay"
+    );
+    store
+        .set_disabled_skills(&alice, &[])
+        .await
+        .expect("clear disabled skills");
+    assert!(store.disabled_skills(&alice).await.expect("get").is_empty());
+    assert_eq!(
+        store.model_settings(&alice).await.expect("get"),
+        Some(model)
+    );
 }
 
 /// The [`ApiKeyStore`] contract. `store` must be empty.

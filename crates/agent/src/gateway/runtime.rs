@@ -698,6 +698,7 @@ mod tests {
             thinking: None,
             tools: ToolAccess::Restricted,
             browser: false,
+            disabled_skills: Vec::new(),
             attachments: Vec::new(),
         };
         let (events, _) = mpsc::unbounded_channel();

@@ -182,6 +182,17 @@ impl TestApp {
         telegram: &FakeTelegram,
         turn_timeout: Duration,
     ) -> (Self, PollingBot) {
+        Self::spawn_polling_bot_allowing(data_dir, fake, telegram, turn_timeout, Vec::new()).await
+    }
+
+    /// [`TestApp::spawn_polling_bot`] with the Telegram users of `allowlist` as guests.
+    pub async fn spawn_polling_bot_allowing(
+        data_dir: &Path,
+        fake: &FakeLlm,
+        telegram: &FakeTelegram,
+        turn_timeout: Duration,
+        allowlist: Vec<i64>,
+    ) -> (Self, PollingBot) {
         let app = Self::spawn_with_telegram(
             data_dir,
             Some(fake_provider(fake, LlmApi::AnthropicMessages)),
@@ -189,7 +200,7 @@ impl TestApp {
             Some(TelegramOptions {
                 token: telegram.token().into(),
                 api_url: telegram.base_url(),
-                allowlist: Vec::new(),
+                allowlist,
             }),
         )
         .await;
@@ -454,8 +465,8 @@ pub fn assert_menu_registered(telegram: &FakeTelegram) {
     assert_eq!(
         names,
         [
-            "new", "reset", "stop", "model", "think", "status", "usage", "compact", "help", "link",
-            "unlink"
+            "new", "reset", "stop", "model", "think", "status", "usage", "compact", "skills",
+            "skill", "help", "link", "unlink"
         ]
     );
     assert_eq!(menu[2].description, "stop the running answer");
