@@ -7,6 +7,7 @@ use serverless_openclaw_aws::config::s3_client;
 use serverless_openclaw_aws::{S3TranscriptStore, S3WorkspaceStore};
 use serverless_openclaw_core::ids::{ConversationId, UserId};
 use serverless_openclaw_core::ports::{PortError, TranscriptStore, WorkspaceStore};
+use serverless_openclaw_testkit::archives::zip_of;
 use serverless_openclaw_testkit::contract;
 use serverless_openclaw_testkit::moto::{Moto, unique_name};
 
@@ -219,7 +220,6 @@ async fn keys_under(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> 
 
 #[tokio::test]
 async fn skills_are_stored_replaced_disabled_and_deleted_under_the_user_s_workspace_prefix() {
-    use std::io::Write;
     use std::sync::Arc;
 
     use serverless_openclaw_aws::DynamoSettingsStore;
@@ -237,13 +237,7 @@ async fn skills_are_stored_replaced_disabled_and_deleted_under_the_user_s_worksp
     let (alice, _) = ids();
     let bob = UserId::parse("bob").unwrap();
     let md = "---\nname: zeta\ndescription: Zeta things\n---\n# Zeta\n";
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (path, bytes) in [("SKILL.md", md.as_bytes()), ("scripts/run.sh", b"echo")] {
-        zip.start_file(path, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    let zip = zip.finish().unwrap().into_inner();
+    let zip = zip_of(&[("SKILL.md", md.as_bytes()), ("scripts/run.sh", b"echo")]);
 
     let stored = skills
         .put(&alice, "zeta", skill_from_zip("zeta", &zip).unwrap())

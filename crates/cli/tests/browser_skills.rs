@@ -5,23 +5,11 @@
 
 mod support;
 
-use std::io::{Cursor, Write};
 
 use serde_json::json;
 use serverless_openclaw_cli::LOCAL_USER;
+use serverless_openclaw_testkit::archives::zip_of;
 use support::TOKEN;
-use zip::write::SimpleFileOptions;
-
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, bytes) in entries {
-        writer
-            .start_file(*name, SimpleFileOptions::default())
-            .unwrap();
-        writer.write_all(bytes).unwrap();
-    }
-    writer.finish().unwrap().into_inner()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_skills_page_works_in_a_real_browser() {

@@ -15,23 +15,13 @@ use serde_json::{Value, json};
 use serverless_openclaw_core::attachments::{Attachments, DEFAULT_QUOTA_BYTES};
 use serverless_openclaw_local::FileAttachmentStore;
 use serverless_openclaw_server::api;
+use serverless_openclaw_testkit::archives::zip_of;
 use support::named_users_state;
 use tower::ServiceExt;
 use zip::write::SimpleFileOptions;
 
 fn skill_md(name: &str, description: &str) -> String {
     format!("---\nname: {name}\ndescription: {description}\n---\n# {name}\n\nSteps.\n")
-}
-
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, bytes) in entries {
-        writer
-            .start_file(*name, SimpleFileOptions::default())
-            .unwrap();
-        writer.write_all(bytes).unwrap();
-    }
-    writer.finish().unwrap().into_inner()
 }
 
 struct Server {

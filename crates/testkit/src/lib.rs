@@ -34,6 +34,7 @@
 //!   fillers that set the fields a test cares about.
 
 pub mod apigw;
+pub mod archives;
 pub mod cognito;
 pub mod contract;
 pub mod fake_llm;
