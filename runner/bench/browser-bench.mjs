@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { spawnRunner, runnerHome } from '../test/helpers.mjs';
+import { browserConfig, spawnRunner, runnerHome } from '../test/helpers.mjs';
 import { startFakeLlm } from '../test/fake-llm.mjs';
 
 const REPS = Number(process.env.BENCH_REPS ?? 5);
@@ -22,15 +22,7 @@ const page = http.createServer((_req, res) => {
 await /** @type {Promise<void>} */ (new Promise((resolve) => page.listen(0, '127.0.0.1', resolve)));
 const url = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (page.address()).port}/`;
 const fake = await startFakeLlm();
-const { root, env } = runnerHome(() => ({
-  agents: { entries: { main: {} } },
-  models: { catalogRefresh: { enabled: false } },
-  plugins: { allow: ['anthropic', 'openai', 'memory-core', 'browser', 'web-readability', 'document-extract'] },
-  tools: { updatePlan: false, toolSearch: { mode: 'directory' } },
-  update: { checkOnStart: false, auto: { enabled: false } },
-  telemetry: { enabled: false },
-  browser: { enabled: true, headless: true, noSandbox: true, executablePath: chromium, ssrfPolicy: { allowedHostnames: ['127.0.0.1'] } },
-}));
+const { root, env } = runnerHome(() => browserConfig(chromium));
 const r = spawnRunner(env);
 // Pinned after spawn, every thread (`-a`): the runner, and Chromium and everything else it starts, inherit CPU 0.
 execFileSync('taskset', ['-a', '-p', '-c', '0', String(r.child.pid)], { stdio: 'ignore' });

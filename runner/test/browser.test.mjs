@@ -10,7 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { spawnRunner, runnerHome } from './helpers.mjs';
+import { browserConfig, spawnRunner, runnerHome } from './helpers.mjs';
 import { startFakeLlm } from './fake-llm.mjs';
 import { moveDownloads, withBrowserAccess } from '../lib/browser.mjs';
 import { parseRequest, BadRequest } from '../lib/protocol.mjs';
@@ -114,16 +114,7 @@ test('the browser reads a page, refuses loopback and link-local addresses, and i
   await /** @type {Promise<void>} */ (new Promise((resolve) => page.listen(0, '127.0.0.1', resolve)));
   const port = /** @type {import('node:net').AddressInfo} */ (page.address()).port;
   const fake = await startFakeLlm();
-  const { root, dirs, env } = runnerHome(() => ({
-    agents: { entries: { main: {} } },
-    models: { catalogRefresh: { enabled: false } },
-    plugins: { allow: ['anthropic', 'openai', 'memory-core', 'browser', 'web-readability', 'document-extract'] },
-    tools: { updatePlan: false, toolSearch: { mode: 'directory' } },
-    update: { checkOnStart: false, auto: { enabled: false } },
-    telemetry: { enabled: false },
-    // As agent::config renders it, with the test page's host allowed.
-    browser: { enabled: true, headless: true, noSandbox: true, executablePath: chromium, ssrfPolicy: { allowedHostnames: ['127.0.0.1'] } },
-  }));
+  const { root, dirs, env } = runnerHome(() => browserConfig(chromium));
   const r = spawnRunner(env);
   const runnerPid = /** @type {number} */ (r.child.pid);
   const workspaceDir = path.join(root, 'ws');

@@ -31,6 +31,23 @@ export function runnerHome(config) {
   return { root, dirs, configPath, env };
 }
 
+/**
+ * A runner config with OpenClaw's browser as agent::config renders it (the runner's plugins, Tool
+ * Search in directory mode, headless Chromium at `chromium`), the test page's host `127.0.0.1` allowed.
+ * @param {string} chromium
+ */
+export function browserConfig(chromium) {
+  return {
+    agents: { entries: { main: {} } },
+    models: { catalogRefresh: { enabled: false } },
+    plugins: { allow: ['anthropic', 'openai', 'memory-core', 'browser', 'web-readability', 'document-extract'] },
+    tools: { updatePlan: false, toolSearch: { mode: 'directory' } },
+    update: { checkOnStart: false, auto: { enabled: false } },
+    telemetry: { enabled: false },
+    browser: { enabled: true, headless: true, noSandbox: true, executablePath: chromium, ssrfPolicy: { allowedHostnames: ['127.0.0.1'] } },
+  };
+}
+
 /** Every file under `dir`, recursively. */
 /** @param {string} dir */
 export function filesUnder(dir) {
