@@ -5,7 +5,6 @@
 
 mod support;
 
-
 use serde_json::json;
 use serverless_openclaw_cli::LOCAL_USER;
 use serverless_openclaw_testkit::archives::zip_of;
