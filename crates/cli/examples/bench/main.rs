@@ -22,8 +22,13 @@ use tokio_tungstenite::tungstenite::Message;
 
 const WARM_TURNS: usize = 50;
 
+/// The runner's resident memory: its process tree's, as it runs inside bubblewrap (`bwrap`, then Node).
 fn rss_mib(pid: u32) -> anyhow::Result<f64> {
-    measure::rss_mib(pid).ok_or_else(|| anyhow::anyhow!("the runner (pid {pid}) is gone"))
+    anyhow::ensure!(
+        measure::rss_mib(pid).is_some(),
+        "the runner (pid {pid}) is gone"
+    );
+    Ok(measure::tree_rss_mib(pid))
 }
 
 /// One turn's timings, all from the moment the client sent its frame.
@@ -153,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
         |t| t.outside_runner,
     );
     println!(
-        "| runner RSS | {rss_after_first:.0} MiB | {rss_after:.0} MiB after {} turns |",
+        "| runner RSS (its process tree) | {rss_after_first:.0} MiB | {rss_after:.0} MiB after {} turns |",
         WARM_TURNS + 1
     );
     println!("\nLoad average at the end: {}.", load_average());
