@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { browserConfig, spawnRunner, runnerHome } from '../test/helpers.mjs';
+import { browserConfig, descendants, spawnRunner, runnerHome } from '../test/helpers.mjs';
 import { startFakeLlm } from '../test/fake-llm.mjs';
 
 const REPS = Number(process.env.BENCH_REPS ?? 5);
@@ -37,27 +37,13 @@ const llm = {
  * @param {number} pid
  */
 function descendantsPssMib(pid) {
-  /** @type {Map<number, number[]>} */
-  const children = new Map();
-  for (const entry of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      /* gone */
-    }
-  }
   let kib = 0;
-  const queue = [...(children.get(pid) ?? [])];
-  while (queue.length > 0) {
-    const next = /** @type {number} */ (queue.shift());
+  for (const { pid: child } of descendants(pid)) {
     try {
-      kib += Number(/^Pss:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${next}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+      kib += Number(/^Pss:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${child}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
     } catch {
       /* gone */
     }
-    queue.push(...(children.get(next) ?? []));
   }
   return Math.round(kib / 1024);
 }

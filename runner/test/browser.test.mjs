@@ -10,7 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { browserConfig, spawnRunner, runnerHome } from './helpers.mjs';
+import { browserConfig, descendants, spawnRunner, runnerHome } from './helpers.mjs';
 import { startFakeLlm } from './fake-llm.mjs';
 import { moveDownloads, withBrowserAccess } from '../lib/browser.mjs';
 import { parseRequest, BadRequest } from '../lib/protocol.mjs';
@@ -31,37 +31,6 @@ function findChromium() {
     }
   }
   return null;
-}
-
-/** Every descendant of `pid` with its command line, from /proc. */
-/** @param {number} pid */
-function descendants(pid) {
-  /** @type {Map<number, number[]>} parent -> children */
-  const children = new Map();
-  for (const entry of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      /* gone */
-    }
-  }
-  /** @type {Array<{ pid: number, cmdline: string }>} */
-  const found = [];
-  const queue = [...(children.get(pid) ?? [])];
-  while (queue.length > 0) {
-    const next = /** @type {number} */ (queue.shift());
-    let cmdline = '';
-    try {
-      cmdline = fs.readFileSync(`/proc/${next}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    } catch {
-      /* gone */
-    }
-    found.push({ pid: next, cmdline });
-    queue.push(...(children.get(next) ?? []));
-  }
-  return found;
 }
 
 /** @param {number} pid */

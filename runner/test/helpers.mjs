@@ -48,6 +48,37 @@ export function browserConfig(chromium) {
   };
 }
 
+/** Every descendant of `pid` with its command line, from /proc. */
+/** @param {number} pid */
+export function descendants(pid) {
+  /** @type {Map<number, number[]>} parent -> children */
+  const children = new Map();
+  for (const entry of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      /* gone */
+    }
+  }
+  /** @type {Array<{ pid: number, cmdline: string }>} */
+  const found = [];
+  const queue = [...(children.get(pid) ?? [])];
+  while (queue.length > 0) {
+    const next = /** @type {number} */ (queue.shift());
+    let cmdline = '';
+    try {
+      cmdline = fs.readFileSync(`/proc/${next}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {
+      /* gone */
+    }
+    found.push({ pid: next, cmdline });
+    queue.push(...(children.get(next) ?? []));
+  }
+  return found;
+}
+
 /** Every file under `dir`, recursively. */
 /** @param {string} dir */
 export function filesUnder(dir) {
