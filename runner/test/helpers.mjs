@@ -31,6 +31,28 @@ export function runnerHome(config) {
   return { root, dirs, configPath, env };
 }
 
+/** A runner config whose default model is `custom/tool-model` (the `llm` of {@link toolModelLlm}). */
+export function toolModelConfig() {
+  return {
+    agents: { defaults: { model: { primary: 'custom/tool-model' } }, entries: { main: {} } },
+    models: { catalogRefresh: { enabled: false } },
+    update: { checkOnStart: false, auto: { enabled: false } },
+    telemetry: { enabled: false },
+  };
+}
+
+/**
+ * A run's `llm`: the provider entry `custom` for the fake LLM at `baseUrl`, its model `tool-model`, and `apiKey`.
+ * @param {string} baseUrl
+ * @param {string} apiKey
+ */
+export function toolModelLlm(baseUrl, apiKey) {
+  return {
+    providerId: 'custom', model: 'tool-model', apiKey,
+    provider: { baseUrl, api: 'anthropic-messages', models: [{ id: 'tool-model', name: 'tool-model', input: ['text'], contextWindow: 200000, maxTokens: 8192 }] },
+  };
+}
+
 /**
  * A runner config with OpenClaw's browser as agent::config renders it (the runner's plugins, Tool
  * Search in directory mode, headless Chromium at `chromium`), the test page's host `127.0.0.1` allowed.

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { createPreparedRuntimes } from '../lib/prepared-runtimes.mjs';
-import { spawnRunner, runnerHome } from './helpers.mjs';
+import { spawnRunner, runnerHome, toolModelConfig, toolModelLlm } from './helpers.mjs';
 import { startFakeLlm } from './fake-llm.mjs';
 
 /** A stand-in for acquireAgentRunPreparedModelRuntime recording what it prepared and what was released. */
@@ -86,12 +86,7 @@ test('a runtime is prepared once per owner and config, prepared again when eithe
 
 test('a held runtime never lends a full run tools to a restricted run in the same workspace', { timeout: 300_000 }, async () => {
   const fake = await startFakeLlm();
-  const { root, env } = runnerHome(() => ({
-    agents: { defaults: { model: { primary: 'custom/tool-model' } }, entries: { main: {} } },
-    models: { catalogRefresh: { enabled: false } },
-    update: { checkOnStart: false, auto: { enabled: false } },
-    telemetry: { enabled: false },
-  }));
+  const { root, env } = runnerHome(toolModelConfig);
   const r = spawnRunner(env);
   try {
     await r.waitFor((l) => l.type === 'ready', 120_000);
@@ -102,10 +97,7 @@ test('a held runtime never lends a full run tools to a restricted run in the sam
       r.send({
         type: 'run', id: `t-${i}`, sessionId: `s-${i}`, transcriptPath: path.join(root, `in-${i}.jsonl`), transcriptOutPath: path.join(root, `out-${i}.jsonl`),
         workspaceDir: path.join(root, 'ws'), prompt: 'hello', timeoutMs: 90_000, disableTools: false, tools,
-        llm: {
-          providerId: 'custom', model: 'tool-model', apiKey: 'test-key-prepared',
-          provider: { baseUrl: fake.url, api: 'anthropic-messages', models: [{ id: 'tool-model', name: 'tool-model', input: ['text'], contextWindow: 200000, maxTokens: 8192 }] },
-        },
+        llm: toolModelLlm(fake.url, 'test-key-prepared'),
       });
       const result = await r.waitFor((l) => l.id === `t-${i}` && (l.type === 'result' || l.type === 'error'), 150_000);
       assert.equal(result.type, 'result', JSON.stringify(result));

@@ -3,19 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { spawnRunner, runnerHome } from './helpers.mjs';
+import { spawnRunner, runnerHome, toolModelConfig, toolModelLlm } from './helpers.mjs';
 import { startFakeLlm, FAKE_REPLY } from './fake-llm.mjs';
 
 const KEY = 'sk-user-tools-secret-1';
 
 test('tool calls of a turn come out as start and end lines tied by id, before the result', { timeout: 300_000 }, async () => {
   const fake = await startFakeLlm();
-  const { root, env } = runnerHome(() => ({
-    agents: { defaults: { model: { primary: 'custom/tool-model' } }, entries: { main: {} } },
-    models: { catalogRefresh: { enabled: false } },
-    update: { checkOnStart: false, auto: { enabled: false } },
-    telemetry: { enabled: false },
-  }));
+  const { root, env } = runnerHome(toolModelConfig);
   const r = spawnRunner(env);
   try {
     await r.waitFor((l) => l.type === 'ready', 120_000);
@@ -27,10 +22,7 @@ test('tool calls of a turn come out as start and end lines tied by id, before th
     r.send({
       type: 'run', id: 't-1', sessionId: 's-1', transcriptPath: path.join(root, 'in.jsonl'), transcriptOutPath: path.join(root, 'out.jsonl'),
       workspaceDir: path.join(root, 'ws'), prompt: 'run the tools', timeoutMs: 90_000, disableTools: false,
-      llm: {
-        providerId: 'custom', model: 'tool-model', apiKey: KEY,
-        provider: { baseUrl: fake.url, api: 'anthropic-messages', models: [{ id: 'tool-model', name: 'tool-model', input: ['text'], contextWindow: 200000, maxTokens: 8192 }] },
-      },
+      llm: toolModelLlm(fake.url, KEY),
     });
     const result = await r.waitFor((l) => l.id === 't-1' && (l.type === 'result' || l.type === 'error'), 150_000);
     assert.equal(result.type, 'result', JSON.stringify(result));
