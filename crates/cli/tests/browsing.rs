@@ -11,11 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use axum::response::Html;
-use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use serverless_openclaw_agent::config::find_system_chromium;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, ToolCall};
-use tokio_tungstenite::tungstenite::Message;
 
 const ACCESS_TOKEN: &str = "local-access-token-browse-5c6d";
 const TURN_WAIT: Duration = Duration::from_secs(300);
@@ -65,31 +63,10 @@ fn user_data_dirs(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
 /// Sends `text` (as client message `client_id`) in conversation `conversation` and returns the turn's `activity` frames and its final
 /// `message` (or `error`) frame.
 async fn turn(address: &str, client_id: &str, text: &str) -> (Vec<Value>, Value) {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://{address}/ws?token={ACCESS_TOKEN}"))
-            .await
-            .expect("websocket connects");
-    let frame = json!({"action":"sendMessage","conversationId":"browse","clientMessageId":client_id,"message":text});
-    ws.send(Message::Text(frame.to_string().into()))
-        .await
-        .unwrap();
-    let mut activity = Vec::new();
-    loop {
-        let message = tokio::time::timeout(TURN_WAIT, ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("socket open")
-            .expect("frame");
-        let Message::Text(text) = message else {
-            continue;
-        };
-        let frame: Value = serde_json::from_str(text.as_str()).unwrap();
-        match frame["type"].as_str() {
-            Some("activity") => activity.push(frame),
-            Some("message" | "error") => return (activity, frame),
-            _ => {}
-        }
-    }
+    let mut client = support::Client::open(address, ACCESS_TOKEN, TURN_WAIT).await;
+    client.send_message("browse", client_id, text).await;
+    let turn = client.turn().await;
+    (turn.activity, turn.last)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,7 +11,6 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use serverless_openclaw_core::ids::UserId;
 use serverless_openclaw_core::ports::ApiKeyStore;
@@ -19,7 +18,6 @@ use serverless_openclaw_core::settings::{ApiKey, Provider};
 use serverless_openclaw_local::FileApiKeyStore;
 use serverless_openclaw_testkit::fake_llm::{Behaviour, FakeLlm, RecordedRequest, ToolCall};
 use serverless_openclaw_testkit::fake_telegram::{FakeTelegram, text_update};
-use tokio_tungstenite::tungstenite::Message;
 
 const ACCESS_TOKEN: &str = "local-access-token-seal-0a1b";
 const AWS_ACCESS_KEY: &str = "AKIASEALTEST0A1B";
@@ -138,28 +136,9 @@ async fn start_local(
 
 /// Sends one message over the WebSocket and waits for the turn's final frame.
 async fn owner_turn(address: &str, text: &str) -> Value {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://{address}/ws?token={ACCESS_TOKEN}"))
-            .await
-            .expect("websocket connects");
-    let frame = json!({"action":"sendMessage","conversationId":"probe","clientMessageId":"m1","message":text});
-    ws.send(Message::Text(frame.to_string().into()))
-        .await
-        .unwrap();
-    loop {
-        let message = tokio::time::timeout(TURN_WAIT, ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("socket open")
-            .expect("frame");
-        let Message::Text(text) = message else {
-            continue;
-        };
-        let frame: Value = serde_json::from_str(text.as_str()).unwrap();
-        if matches!(frame["type"].as_str(), Some("message" | "error")) {
-            return frame;
-        }
-    }
+    let mut client = support::Client::open(address, ACCESS_TOKEN, TURN_WAIT).await;
+    client.send_message("probe", "m1", text).await;
+    client.turn().await.last
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -337,6 +337,8 @@ pub struct Client {
 pub struct TurnFrames {
     pub deltas: Vec<String>,
     pub statuses: Vec<String>,
+    /// The `activity` frames (the agent's tool calls), in order.
+    pub activity: Vec<Value>,
     /// The final `message` frame, or the `error` frame.
     pub last: Value,
 }
@@ -403,6 +405,7 @@ impl Client {
         let mut out = TurnFrames {
             deltas: Vec::new(),
             statuses: Vec::new(),
+            activity: Vec::new(),
             last: Value::Null,
         };
         loop {
@@ -414,6 +417,7 @@ impl Client {
                 Some("status") => out
                     .statuses
                     .push(frame["status"].as_str().expect("status").to_owned()),
+                Some("activity") => out.activity.push(frame),
                 Some("message" | "error") => {
                     out.last = frame;
                     return out;
